@@ -1,0 +1,89 @@
+# profefe: the one entry point.
+#   make            build build/profefe
+#   make deps       install the Debian packages the build and tests need (only what is missing)
+#   make run        deps + build + start the server on :10100 with ./data
+#   make test       deps + build + every test, then all again under ASan+UBSan
+#   make bench      benchmarks (figures printed; see BENCHMARKS.md)
+#   make lint       banned functions
+# SAN=1 builds into build-san/ with AddressSanitizer and UndefinedBehaviorSanitizer.
+
+PKGS     := libmicrohttpd libprotobuf-c zlib libzstd jansson libuv libxxhash libpcre2-8
+CC       ?= cc
+BUILD    := build$(if $(SAN),-san)
+GEN      := $(BUILD)/gen
+
+VERSION    ?= $(shell git describe --tags --always --dirty 2>/dev/null | sed 's/^/git-/' || echo unknown)
+COMMIT     ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+BUILD_TIME ?= $(shell git log -1 --format=%cd --date=format-local:%Y-%m-%dT%H:%M:%SZ 2>/dev/null || echo unknown)
+
+SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+OPT      := $(if $(SAN),-O1 $(SANFLAGS),-O2)
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CFLAGS   += -std=gnu11 -g $(OPT) -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers \
+            -MMD -MP -D_GNU_SOURCE -Isrc -I$(GEN) $(PKG_CFLAGS)
+LDFLAGS  += $(if $(SAN),$(SANFLAGS))
+LDLIBS   += $(PKG_LIBS) -lpthread -lm
+
+LIB_SRCS := $(wildcard src/*/*.c)
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o) $(GEN)/proto/profile.pb-c.o
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+BENCH_SRCS := $(wildcard bench/*.c)
+BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
+
+.PHONY: all deps run test unit bench lint clean
+all: $(BUILD)/profefe
+
+deps:
+	@scripts/deps.sh
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	@mkdir -p data
+	./$(BUILD)/profefe -addr :10100 -tsdb.dir ./data
+
+test: deps
+	@tests/run.sh
+
+bench: deps
+	@$(MAKE) --no-print-directory all bench-bins
+	@bench/run.sh
+
+lint:
+	@! grep -nE '\b(atoi|atol|strcpy|strcat|sprintf|vsprintf|gets)\s*\(' $(LIB_SRCS) src/main.c \
+	  || { echo "lint: banned function (use strtol/snprintf/memcpy with bounds)"; exit 1; }
+
+clean:
+	rm -rf build build-san
+
+$(GEN)/proto/profile.pb-c.c $(GEN)/proto/profile.pb-c.h: proto/profile.proto
+	@mkdir -p $(GEN)
+	protoc-c --c_out=$(GEN) $<
+
+$(GEN)/proto/profile.pb-c.o: $(GEN)/proto/profile.pb-c.c
+	$(CC) $(CFLAGS) -Wno-error -c -o $@ $<
+
+$(BUILD)/%.o: %.c | $(GEN)/proto/profile.pb-c.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/src/main.o: CFLAGS += -DPF_VERSION='"$(VERSION)"' -DPF_COMMIT='"$(COMMIT)"' -DPF_BUILD_TIME='"$(BUILD_TIME)"'
+
+$(BUILD)/libprofefe.a: $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/profefe: $(BUILD)/src/main.o $(BUILD)/libprofefe.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+unit: $(UNIT_BINS)
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/libprofefe.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+bench-bins: $(BENCH_BINS)
+$(BUILD)/bench/%: $(BUILD)/bench/%.o $(BUILD)/libprofefe.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcurl
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

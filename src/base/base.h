@@ -1,0 +1,235 @@
+/*
+ * base: the small pieces every profefe module uses.
+ *
+ *   errors      int codes (0 ok, negative PF_E*) plus struct pf_err with a sentence
+ *   allocation  pf_x* abort on OOM (internal sizes); input-sized code uses the
+ *               plain libc calls and fails the request instead
+ *   pf_buf      a growable byte buffer with a hard cap
+ *   encoding    explicit little-endian and uvarint readers/writers
+ *   crc32c      Castagnoli CRC (Debian has no library for it)
+ *   pf_map      an open-addressing hash map from byte strings to uint64
+ *   log         leveled logfmt/json lines on stderr
+ *   fs          atomic file creation, fsync of directories
+ *   time        parsing of the time formats the APIs accept
+ *   base62      URL-safe ids
+ */
+#ifndef PF_BASE_H
+#define PF_BASE_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+/* ---- errors ---------------------------------------------------------- */
+
+enum {
+	PF_OK = 0,
+	PF_ENOMEM = -1,    /* allocation failed (input-sized) */
+	PF_EINVAL = -2,    /* bad input: a parse error, a bad argument */
+	PF_EIO = -3,       /* a system call failed */
+	PF_ENOTFOUND = -4, /* nothing stored under that name */
+	PF_ETOOBIG = -5,   /* a cap was reached */
+	PF_ECORRUPT = -6,  /* stored data fails its checksum or framing */
+	PF_EMISMATCH = -7, /* inputs that cannot be combined (merge) */
+	PF_ECLOSED = -8,   /* the object is shutting down */
+};
+
+/* What went wrong and with which input. msg is one sentence, no newline. */
+struct pf_err {
+	int code;
+	char msg[512];
+};
+
+/* Fill err (may be NULL) and return code. */
+int pf_err_set(struct pf_err *err, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Prefix err->msg with a formatted context ("file.wal:120: "). */
+void pf_err_prefix(struct pf_err *err, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+const char *pf_strerror(int code);
+
+/* ---- allocation ------------------------------------------------------ */
+
+void *pf_xmalloc(size_t n);
+void *pf_xcalloc(size_t n, size_t size);
+void *pf_xrealloc(void *p, size_t n);
+char *pf_xstrdup(const char *s);
+char *pf_xstrndup(const char *s, size_t n);
+/* Grow *p (of *cap elements of size sz) to hold at least need; aborts on OOM. */
+void pf_xgrow(void **p, size_t *cap, size_t need, size_t sz);
+
+/* Arena: many small allocations freed at once. Never fails (aborts on OOM). */
+struct pf_arena;
+struct pf_arena *pf_arena_new(void);
+void pf_arena_free(struct pf_arena *a);
+void *pf_arena_alloc(struct pf_arena *a, size_t n); /* 16-byte aligned, zeroed */
+char *pf_arena_strndup(struct pf_arena *a, const char *s, size_t n);
+size_t pf_arena_bytes(const struct pf_arena *a);
+
+/* ---- capped buffer ---------------------------------------------------- */
+
+struct pf_buf {
+	uint8_t *data;
+	size_t len;
+	size_t cap;
+	size_t max; /* hard cap on len; 0 = SIZE_MAX */
+};
+
+#define PF_BUF_INIT(max_) { NULL, 0, 0, (max_) }
+void pf_buf_init(struct pf_buf *b, size_t max);
+/* Make room for n more bytes: PF_ETOOBIG past max, PF_ENOMEM when malloc fails. */
+int pf_buf_reserve(struct pf_buf *b, size_t n);
+int pf_buf_append(struct pf_buf *b, const void *p, size_t n);
+int pf_buf_putc(struct pf_buf *b, uint8_t c);
+int pf_buf_printf(struct pf_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int pf_buf_put_uvarint(struct pf_buf *b, uint64_t v);
+int pf_buf_put_le32(struct pf_buf *b, uint32_t v);
+int pf_buf_put_le64(struct pf_buf *b, uint64_t v);
+/* uvarint length, then the bytes */
+int pf_buf_put_bytes(struct pf_buf *b, const void *p, size_t n);
+void pf_buf_reset(struct pf_buf *b);
+void pf_buf_free(struct pf_buf *b);
+/* Hand the data to the caller (who frees it with free()); b becomes empty. */
+uint8_t *pf_buf_steal(struct pf_buf *b, size_t *len);
+
+/* ---- little-endian and varint encoding ------------------------------- */
+
+static inline void pf_put_le32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+	p[2] = (uint8_t)(v >> 16);
+	p[3] = (uint8_t)(v >> 24);
+}
+static inline void pf_put_le64(uint8_t *p, uint64_t v)
+{
+	pf_put_le32(p, (uint32_t)v);
+	pf_put_le32(p + 4, (uint32_t)(v >> 32));
+}
+static inline uint32_t pf_get_le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static inline uint64_t pf_get_le64(const uint8_t *p)
+{
+	return (uint64_t)pf_get_le32(p) | (uint64_t)pf_get_le32(p + 4) << 32;
+}
+/* Writes at most 10 bytes into p; returns the count. */
+size_t pf_put_uvarint(uint8_t *p, uint64_t v);
+
+/* A bounds-checked reader over a byte range. Any read past the end sets
+ * r->bad and returns 0; check r->bad once after a group of reads. */
+struct pf_reader {
+	const uint8_t *p;
+	const uint8_t *end;
+	int bad;
+};
+static inline void pf_reader_init(struct pf_reader *r, const void *p, size_t n)
+{
+	r->p = p;
+	r->end = r->p + n;
+	r->bad = 0;
+}
+static inline size_t pf_reader_left(const struct pf_reader *r) { return (size_t)(r->end - r->p); }
+uint8_t pf_read_u8(struct pf_reader *r);
+uint32_t pf_read_le32(struct pf_reader *r);
+uint64_t pf_read_le64(struct pf_reader *r);
+uint64_t pf_read_uvarint(struct pf_reader *r);
+/* Borrow n bytes (pointer into the input). */
+const uint8_t *pf_read_raw(struct pf_reader *r, size_t n);
+/* uvarint length then bytes; *n gets the length. */
+const uint8_t *pf_read_bytes(struct pf_reader *r, size_t *n);
+
+/* ---- checksums and hashing ------------------------------------------- */
+
+/* CRC32C (Castagnoli). Start with crc = 0; chain by passing the last result. */
+uint32_t pf_crc32c(uint32_t crc, const void *p, size_t n);
+/* xxHash64 of a byte range. */
+uint64_t pf_hash64(const void *p, size_t n, uint64_t seed);
+
+/* ---- hash map: byte-string key -> uint64 ------------------------------ */
+
+/* Keys are copied into the map. Not thread-safe. */
+struct pf_map;
+struct pf_map *pf_map_new(size_t hint);
+void pf_map_free(struct pf_map *m);
+/* Returns 1 and fills *val when found, else 0. */
+int pf_map_get(const struct pf_map *m, const void *key, size_t klen, uint64_t *val);
+/* Insert or replace. */
+void pf_map_put(struct pf_map *m, const void *key, size_t klen, uint64_t val);
+/* If the key exists, fill *val with the stored value and return 1; otherwise
+ * store val and return 0. One lookup for "intern" patterns. */
+int pf_map_get_or_put(struct pf_map *m, const void *key, size_t klen, uint64_t *val);
+int pf_map_del(struct pf_map *m, const void *key, size_t klen);
+size_t pf_map_len(const struct pf_map *m);
+/* Iterate: start with *it = 0; returns 0 at the end. key is borrowed. */
+int pf_map_next(const struct pf_map *m, size_t *it, const void **key, size_t *klen, uint64_t *val);
+
+/* ---- logging ---------------------------------------------------------- */
+
+enum pf_log_level { PF_LOG_DEBUG = 0, PF_LOG_INFO, PF_LOG_WARN, PF_LOG_ERROR };
+
+/* Set once at start, before any thread: level and format ("logfmt"|"json").
+ * Returns PF_EINVAL for an unknown name. */
+int pf_log_setup(const char *level, const char *format);
+/* msg is the human sentence; the varargs are key, value string pairs ending
+ * with NULL: pf_log(PF_LOG_INFO, "listening", "addr", ":10100", NULL). */
+void pf_log(enum pf_log_level lvl, const char *msg, ...);
+int pf_log_enabled(enum pf_log_level lvl);
+
+/* ---- files ------------------------------------------------------------ */
+
+/* Write data to path atomically: path.tmp, fsync, rename, fsync the dir. */
+int pf_write_file_atomic(const char *path, const void *data, size_t n, struct pf_err *err);
+/* fsync a directory. */
+int pf_fsync_dir(const char *dir, struct pf_err *err);
+/* mkdir -p. */
+int pf_mkdir_p(const char *dir, struct pf_err *err);
+/* Read a whole file (capped at max bytes) into b. */
+int pf_read_file(const char *path, size_t max, struct pf_buf *b, struct pf_err *err);
+
+/* ---- time ------------------------------------------------------------- */
+
+int64_t pf_now_ns(void);
+int64_t pf_mono_ns(void);
+/*
+ * Parse a time as the APIs accept it, into Unix nanoseconds:
+ *   "2006-01-02T15:04:05" (UTC, optional fraction), RFC 3339 with Z or an
+ *   offset, or a number (below 1e11: Unix seconds, fractions allowed;
+ *   otherwise Unix milliseconds).
+ * Returns 0 or PF_EINVAL.
+ */
+int pf_parse_time(const char *s, int64_t *ns);
+/* "2019-05-30T21:10:05Z" (seconds truncated); out needs 32 bytes. */
+void pf_format_rfc3339(int64_t ns, char *out, size_t n);
+/* Go's time.Time String-like "2019-05-30 00:00:00 +0000 UTC" (fraction when set). */
+void pf_format_go_time(int64_t ns, char *out, size_t n);
+
+/*
+ * Parse a duration in Prometheus style ("15d", "36h", "90m", "1h30m", "500ms",
+ * "10s", "2w", "1y") into nanoseconds. Returns 0 or PF_EINVAL.
+ */
+int pf_parse_duration(const char *s, int64_t *ns);
+/* Parse a size as Prometheus reads --storage.tsdb.retention.size: a bare
+ * number is bytes; B, KB, MB, GB, TB, PB (and KiB, MiB, ...) are powers of
+ * 1024 ("64MB" = 64 << 20). Returns 0 or PF_EINVAL. */
+int pf_parse_size(const char *s, uint64_t *bytes);
+
+/* ---- base62 ----------------------------------------------------------- */
+
+/* Encode n bytes (big-endian number) into out (NUL-terminated); returns the
+ * length. out needs at least n*4/3+2 bytes. Encoding length is fixed for a
+ * given n so ids have one length. */
+size_t pf_base62_encode(const uint8_t *in, size_t n, char *out, size_t outsz);
+/* Decode exactly n bytes; PF_EINVAL on a bad character, wrong length or overflow. */
+int pf_base62_decode(const char *s, size_t slen, uint8_t *out, size_t n);
+
+/* ---- misc ------------------------------------------------------------- */
+
+#define PF_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+#define PF_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define PF_MAX(a, b) ((a) > (b) ? (a) : (b))
+
+#endif

@@ -1,0 +1,129 @@
+/* File helpers: atomic writes, directory fsync, mkdir -p, capped reads. */
+#include "base.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int pf_fsync_dir(const char *dir, struct pf_err *err)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return pf_err_set(err, PF_EIO, "open directory %s: %s", dir, strerror(errno));
+	if (fsync(fd) < 0) {
+		int e = errno;
+		close(fd);
+		return pf_err_set(err, PF_EIO, "fsync directory %s: %s", dir, strerror(e));
+	}
+	close(fd);
+	return 0;
+}
+
+int pf_mkdir_p(const char *dir, struct pf_err *err)
+{
+	char *p = pf_xstrdup(dir);
+	int rc = 0;
+
+	for (char *s = p + 1; ; s++) {
+		if (*s == '/' || *s == 0) {
+			char c = *s;
+			*s = 0;
+			if (mkdir(p, 0755) < 0 && errno != EEXIST) {
+				rc = pf_err_set(err, PF_EIO, "create directory %s: %s", p, strerror(errno));
+				break;
+			}
+			*s = c;
+			if (c == 0)
+				break;
+		}
+	}
+	free(p);
+	return rc;
+}
+
+int pf_write_file_atomic(const char *path, const void *data, size_t n, struct pf_err *err)
+{
+	size_t plen = strlen(path);
+	char *tmp = pf_xmalloc(plen + 5), *dircopy = NULL;
+	const uint8_t *p = data;
+	int fd = -1, rc = 0;
+
+	memcpy(tmp, path, plen);
+	memcpy(tmp + plen, ".tmp", 5);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		rc = pf_err_set(err, PF_EIO, "create %s: %s", tmp, strerror(errno));
+		goto fail;
+	}
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0) {
+			rc = pf_err_set(err, PF_EIO, "write %s: %s", tmp, strerror(errno));
+			goto fail;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	if (fsync(fd) < 0) {
+		rc = pf_err_set(err, PF_EIO, "fsync %s: %s", tmp, strerror(errno));
+		goto fail;
+	}
+	close(fd);
+	fd = -1;
+	if (rename(tmp, path) < 0) {
+		rc = pf_err_set(err, PF_EIO, "rename %s to %s: %s", tmp, path, strerror(errno));
+		goto fail;
+	}
+	dircopy = pf_xstrdup(path);
+	rc = pf_fsync_dir(dirname(dircopy), err);
+	free(dircopy);
+	free(tmp);
+	return rc;
+fail:
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+	free(tmp);
+	return rc;
+}
+
+int pf_read_file(const char *path, size_t max, struct pf_buf *b, struct pf_err *err)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = 0;
+	if (fd < 0)
+		return pf_err_set(err, PF_EIO, "open %s: %s", path, strerror(errno));
+	b->max = max;
+	for (;;) {
+		ssize_t r;
+		if ((rc = pf_buf_reserve(b, 65536)) < 0 && b->cap == b->len) {
+			if (rc == PF_ETOOBIG) {
+				/* exactly at the cap is fine if the file ends here */
+				uint8_t c;
+				if (read(fd, &c, 1) == 0) {
+					rc = 0;
+					break;
+				}
+			}
+			rc = pf_err_set(err, rc, "read %s: larger than %zu bytes", path, max);
+			break;
+		}
+		rc = 0;
+		r = read(fd, b->data + b->len, b->cap - b->len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			rc = pf_err_set(err, PF_EIO, "read %s: %s", path, strerror(errno));
+			break;
+		}
+		if (r == 0)
+			break;
+		b->len += (size_t)r;
+	}
+	close(fd);
+	return rc;
+}

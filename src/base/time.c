@@ -1,0 +1,253 @@
+/* Clocks, time and duration parsing, sizes. */
+#include "base.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <time.h>
+
+int64_t pf_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t pf_mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int digits(const char **p, int n, int *out)
+{
+	int v = 0;
+	for (int i = 0; i < n; i++) {
+		if (!isdigit((unsigned char)(*p)[i]))
+			return -1;
+		v = v * 10 + ((*p)[i] - '0');
+	}
+	*p += n;
+	*out = v;
+	return 0;
+}
+
+/* A number: Unix seconds (with fraction) below 1e11, else milliseconds. */
+static int parse_number(const char *s, int64_t *ns)
+{
+	const char *p = s;
+	int64_t ip = 0, frac = 0, scale = 1;
+	int neg = 0;
+
+	if (*p == '-') {
+		neg = 1;
+		p++;
+	}
+	if (!isdigit((unsigned char)*p))
+		return PF_EINVAL;
+	for (; isdigit((unsigned char)*p); p++) {
+		if (ip > INT64_MAX / 10 - 10)
+			return PF_EINVAL;
+		ip = ip * 10 + (*p - '0');
+	}
+	if (*p == '.') {
+		p++;
+		if (!isdigit((unsigned char)*p))
+			return PF_EINVAL;
+		for (; isdigit((unsigned char)*p); p++) {
+			if (scale < 1000000000000LL) {
+				frac = frac * 10 + (*p - '0');
+				scale *= 10;
+			}
+		}
+	}
+	if (*p)
+		return PF_EINVAL;
+	if (ip < 100000000000LL) {
+		/* seconds; frac/scale of a second */
+		int64_t v = ip * 1000000000 + frac * 1000000000 / scale;
+		*ns = neg ? -v : v;
+	} else {
+		if (ip > INT64_MAX / 1000000)
+			return PF_EINVAL;
+		int64_t v = ip * 1000000 + frac * 1000000 / scale;
+		*ns = neg ? -v : v;
+	}
+	return 0;
+}
+
+int pf_parse_time(const char *s, int64_t *ns)
+{
+	const char *p = s;
+	int Y, M, D, h, m, sec;
+	int64_t frac = 0, off = 0;
+	struct tm tm;
+	time_t t;
+
+	if (!s || !*s)
+		return PF_EINVAL;
+	if (strlen(s) < 19)
+		return parse_number(s, ns);
+	if (digits(&p, 4, &Y) < 0 || *p++ != '-' || digits(&p, 2, &M) < 0 || *p++ != '-' ||
+	    digits(&p, 2, &D) < 0 || *p++ != 'T' || digits(&p, 2, &h) < 0 || *p++ != ':' ||
+	    digits(&p, 2, &m) < 0 || *p++ != ':' || digits(&p, 2, &sec) < 0)
+		return parse_number(s, ns);
+	if (*p == '.') {
+		int64_t scale = 1000000000;
+		p++;
+		if (!isdigit((unsigned char)*p))
+			return PF_EINVAL;
+		for (; isdigit((unsigned char)*p); p++) {
+			scale /= 10;
+			frac += (*p - '0') * scale;
+		}
+	}
+	if (*p == 'Z' || *p == 'z') {
+		p++;
+	} else if (*p == '+' || *p == '-') {
+		int oh, om, sign = *p == '-' ? -1 : 1;
+		p++;
+		if (digits(&p, 2, &oh) < 0 || *p++ != ':' || digits(&p, 2, &om) < 0 || oh > 23 || om > 59)
+			return PF_EINVAL;
+		off = sign * ((int64_t)oh * 3600 + om * 60);
+	}
+	if (*p)
+		return PF_EINVAL;
+	if (M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 60)
+		return PF_EINVAL;
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = Y - 1900;
+	tm.tm_mon = M - 1;
+	tm.tm_mday = D;
+	tm.tm_hour = h;
+	tm.tm_min = m;
+	tm.tm_sec = sec;
+	t = timegm(&tm);
+	/* reject dates timegm normalised (Feb 30) */
+	{
+		struct tm back;
+		gmtime_r(&t, &back);
+		if (back.tm_mday != D || back.tm_mon != M - 1)
+			return PF_EINVAL;
+	}
+	*ns = ((int64_t)t - off) * 1000000000 + frac;
+	return 0;
+}
+
+static void split(int64_t ns, time_t *sec, long *nsec)
+{
+	int64_t s = ns / 1000000000, r = ns % 1000000000;
+	if (r < 0) {
+		r += 1000000000;
+		s--;
+	}
+	*sec = (time_t)s;
+	*nsec = (long)r;
+}
+
+void pf_format_rfc3339(int64_t ns, char *out, size_t n)
+{
+	time_t sec;
+	long nsec;
+	struct tm tm;
+	split(ns, &sec, &nsec);
+	gmtime_r(&sec, &tm);
+	strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+void pf_format_go_time(int64_t ns, char *out, size_t n)
+{
+	time_t sec;
+	long nsec;
+	struct tm tm;
+	char base[40], frac[16] = "";
+
+	split(ns, &sec, &nsec);
+	gmtime_r(&sec, &tm);
+	strftime(base, sizeof(base), "%Y-%m-%d %H:%M:%S", &tm);
+	if (nsec) {
+		int len;
+		snprintf(frac, sizeof(frac), ".%09ld", nsec);
+		len = (int)strlen(frac);
+		while (len > 1 && frac[len - 1] == '0')
+			frac[--len] = 0;
+	}
+	snprintf(out, n, "%s%s +0000 UTC", base, frac);
+}
+
+int pf_parse_duration(const char *s, int64_t *ns)
+{
+	static const struct {
+		const char *u;
+		int64_t ns;
+	} units[] = {
+		{"ms", 1000000LL}, {"s", 1000000000LL}, {"m", 60000000000LL}, {"h", 3600000000000LL},
+		{"d", 86400000000000LL}, {"w", 604800000000000LL}, {"y", 31536000000000000LL},
+	};
+	const char *p = s;
+	int64_t total = 0;
+
+	if (!s || !*s)
+		return PF_EINVAL;
+	if (strcmp(s, "0") == 0) {
+		*ns = 0;
+		return 0;
+	}
+	while (*p) {
+		int64_t v = 0;
+		size_t best = 0, blen = 0;
+		if (!isdigit((unsigned char)*p))
+			return PF_EINVAL;
+		for (; isdigit((unsigned char)*p); p++) {
+			if (v > INT64_MAX / 10 - 10)
+				return PF_EINVAL;
+			v = v * 10 + (*p - '0');
+		}
+		for (size_t i = 0; i < PF_ARRAY_LEN(units); i++) {
+			size_t l = strlen(units[i].u);
+			if (strncmp(p, units[i].u, l) == 0 && l > blen) {
+				best = i;
+				blen = l;
+			}
+		}
+		if (!blen)
+			return PF_EINVAL;
+		if (v > INT64_MAX / units[best].ns || total > INT64_MAX - v * units[best].ns)
+			return PF_EINVAL;
+		total += v * units[best].ns;
+		p += blen;
+	}
+	*ns = total;
+	return 0;
+}
+
+int pf_parse_size(const char *s, uint64_t *bytes)
+{
+	static const struct {
+		const char *u;
+		unsigned shift;
+	} units[] = {
+		{"", 0}, {"B", 0}, {"KB", 10}, {"MB", 20}, {"GB", 30}, {"TB", 40}, {"PB", 50},
+		{"KiB", 10}, {"MiB", 20}, {"GiB", 30}, {"TiB", 40}, {"PiB", 50},
+		{"k", 10}, {"K", 10}, {"M", 20}, {"G", 30}, {"T", 40},
+	};
+	const char *p = s;
+	uint64_t v = 0;
+
+	if (!s || !isdigit((unsigned char)*p))
+		return PF_EINVAL;
+	for (; isdigit((unsigned char)*p); p++) {
+		if (v > UINT64_MAX / 10 - 10)
+			return PF_EINVAL;
+		v = v * 10 + (uint64_t)(*p - '0');
+	}
+	for (size_t i = 0; i < PF_ARRAY_LEN(units); i++) {
+		if (strcmp(p, units[i].u) == 0) {
+			if (units[i].shift && v > (UINT64_MAX >> units[i].shift))
+				return PF_EINVAL;
+			*bytes = v << units[i].shift;
+			return 0;
+		}
+	}
+	return PF_EINVAL;
+}

@@ -1,0 +1,87 @@
+/*
+ * pprof: decode, validate, encode and merge pprof profiles.
+ *
+ * A struct pprof_profile wraps one protobuf-c message (proto/profile.proto,
+ * generated at build time) whose memory lives in an arena owned by the
+ * profile. Everything here is safe to call from several threads on
+ * different profiles; a profile itself is immutable once returned.
+ *
+ * Error sentences (struct pf_err.msg) follow Go's pprof where profefe's
+ * clients see them, so the API can reply
+ *   400 malformed profile (could not parse pprof profile: <msg>)
+ * e.g. "parsing profile: empty input file",
+ *      "parsing profile: unrecognized profile format",
+ *      "decompressing profile: unexpected EOF",
+ *      "sample 0 refers to location 7, which does not exist".
+ */
+#ifndef PF_PPROF_H
+#define PF_PPROF_H
+
+#include "base/base.h"
+#include "proto/profile.pb-c.h"
+
+typedef Perftools__Profiles__Profile pprof_msg;
+
+struct pprof_profile;
+
+/*
+ * Decode a profile body: gzip (one or more concatenated members, as Go reads
+ * it) or raw protobuf. The decompressed size is capped at max_decompressed
+ * (PF_ETOOBIG past it, without inflating further: no decompression bomb).
+ * Validates: string_table[0] is "", every string index in range, sample
+ * value counts equal the sample type count, every location a sample names
+ * exists, every function a line names exists, every mapping a location
+ * names exists, ids non-zero and unique per kind. A profile with zero
+ * samples decodes fine (callers decide; see pprof_sample_count).
+ * Legacy text profiles (debug=1/2) are refused with a message naming
+ * debug=0. On success *out is owned by the caller (pprof_free).
+ * Returns 0, PF_EINVAL (malformed), PF_ETOOBIG or PF_ENOMEM.
+ */
+int pprof_decode(const void *data, size_t len, size_t max_decompressed,
+		 struct pprof_profile **out, struct pf_err *err);
+
+/* 1 when data starts with the gzip magic (1f 8b). */
+int pprof_is_gzip(const void *data, size_t len);
+
+/*
+ * Inflate a gzip body (all members) into out, capped at max bytes.
+ * Trailing bytes that are not a gzip member are an error, as in Go.
+ */
+int pprof_gunzip(const void *data, size_t len, size_t max, struct pf_buf *out,
+		 struct pf_err *err);
+/* gzip data into out (appends). */
+int pprof_gzip(const void *data, size_t len, struct pf_buf *out, struct pf_err *err);
+
+/* Encode as gzip-compressed protobuf, appended to out. */
+int pprof_encode(const struct pprof_profile *p, struct pf_buf *out, struct pf_err *err);
+
+/*
+ * Merge n >= 1 profiles with pprof's rules (google/pprof profile.Merge):
+ * sample types and period type must be equal (else PF_EMISMATCH naming
+ * both, e.g. "sample types differ: [samples/count cpu/nanoseconds] and
+ * [inuse_space/bytes]"); samples with the same stack (locations compared by
+ * mapping, address relative to the mapping start and lines) and the same
+ * labels are summed; all-zero samples are dropped; mappings, functions and
+ * locations deduplicated; time = earliest non-zero, duration = sum,
+ * period = max, comments deduplicated, first default_sample_type.
+ * The inputs are not modified. *out is owned by the caller.
+ */
+int pprof_merge(struct pprof_profile *const *in, size_t n, struct pprof_profile **out,
+		struct pf_err *err);
+
+void pprof_free(struct pprof_profile *p);
+
+/* The message; borrowed until pprof_free. */
+const pprof_msg *pprof_message(const struct pprof_profile *p);
+/* string_table[idx], or "" when idx is out of range. */
+const char *pprof_string(const struct pprof_profile *p, int64_t idx);
+size_t pprof_sample_count(const struct pprof_profile *p);
+int64_t pprof_time_nanos(const struct pprof_profile *p);
+
+/*
+ * Per sample type totals: totals[i] = sum of sample.value[i] over all
+ * samples, for i < n_sample_type. totals must hold n_sample_type entries.
+ */
+void pprof_totals(const struct pprof_profile *p, int64_t *totals);
+
+#endif

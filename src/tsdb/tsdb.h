@@ -1,0 +1,154 @@
+/*
+ * tsdb: profefe's embedded store of profiles as label-indexed series.
+ *
+ * A profile is appended with its series labels (which include "service"
+ * and "type"), its time, its kind and its body. tsdb_append returns only
+ * once the profile is durable: its write-ahead-log record is written and
+ * fsync'd; concurrent appenders share fsyncs (group commit). At open the
+ * WAL is replayed; a torn tail is cut off and logged.
+ *
+ * This first version keeps an in-memory head (series, postings per label
+ * pair, per-series profile lists) over the WAL, whose records hold the
+ * bodies. Chunks, blocks, compression and retention come later behind the
+ * same API.
+ *
+ * Ids are base62 tokens (letters and digits, TSDB_ID_LEN characters) that
+ * encode the series' label hash, the time and a per-series sequence; they
+ * name no storage location, survive restarts and resolve without a scan.
+ *
+ * All functions are thread-safe; a query sees every acknowledged append.
+ */
+#ifndef PF_TSDB_H
+#define PF_TSDB_H
+
+#include "base/base.h"
+
+#define TSDB_ID_LEN 27 /* base62 of 20 bytes: hash(8) time(8) seq(4) */
+
+struct tsdb;
+
+struct tsdb_options {
+	const char *dir;           /* data directory; created when missing */
+	size_t wal_segment_bytes;  /* 0 = 128 MiB */
+	size_t max_body_bytes;     /* largest body accepted by append; 0 = 1 GiB */
+};
+
+struct tsdb_label {
+	const char *name;
+	const char *value;
+};
+
+enum tsdb_kind {
+	TSDB_KIND_PPROF = 1, /* body is gzip-compressed pprof protobuf */
+	TSDB_KIND_RAW = 2,   /* body kept byte for byte (Go execution traces) */
+};
+
+/* The total of one sample type over a profile's samples. */
+struct tsdb_total {
+	const char *type; /* e.g. "inuse_space" */
+	const char *unit; /* e.g. "bytes" */
+	int64_t value;
+};
+
+struct tsdb_append_req {
+	const struct tsdb_label *labels; /* any order; names unique; needs service and type */
+	size_t nlabels;
+	int64_t t_ns;                    /* profile time, Unix ns */
+	enum tsdb_kind kind;
+	const void *body;
+	size_t len;
+	const struct tsdb_total *totals; /* per sample type (pprof); may be NULL/0 */
+	size_t ntotals;
+};
+
+/*
+ * Open (or create) the store in o->dir, replaying its WAL. Leftover *.tmp
+ * files are removed. Errors name the file and offset. *out is closed with
+ * tsdb_close.
+ */
+int tsdb_open(const struct tsdb_options *o, struct tsdb **out, struct pf_err *err);
+
+/* Flush and close. Concurrent callers must have returned. NULL is a no-op. */
+void tsdb_close(struct tsdb *db);
+
+/*
+ * Store one profile durably. id (TSDB_ID_LEN + 1 bytes) gets its id.
+ * Returns 0, PF_EINVAL (labels missing service/type, duplicate names,
+ * empty body, ...), PF_ETOOBIG, PF_EIO (the WAL write or fsync failed:
+ * nothing acknowledged), PF_ECLOSED.
+ */
+int tsdb_append(struct tsdb *db, const struct tsdb_append_req *req, char *id,
+		struct pf_err *err);
+
+/* One stored profile's description. Owned by the result that holds it. */
+struct tsdb_meta {
+	char id[TSDB_ID_LEN + 1];
+	int64_t t_ns;
+	enum tsdb_kind kind;
+	size_t size;                 /* body bytes */
+	struct tsdb_label *labels;   /* sorted by name, series labels */
+	size_t nlabels;
+	struct tsdb_total *totals;
+	size_t ntotals;
+};
+
+enum tsdb_match_op { TSDB_MATCH_EQ, TSDB_MATCH_NE, TSDB_MATCH_RE, TSDB_MATCH_NRE };
+
+/* A label matcher. Regexes are PCRE2, fully anchored. A matcher on a name
+ * a series lacks compares against "" (as Prometheus does). */
+struct tsdb_matcher {
+	enum tsdb_match_op op;
+	const char *name;
+	const char *value;
+};
+
+struct tsdb_query {
+	const struct tsdb_matcher *matchers; /* ANDed; at least one should be positive */
+	size_t nmatchers;
+	int64_t min_t_ns; /* inclusive; INT64_MIN for unbounded */
+	int64_t max_t_ns; /* inclusive; INT64_MAX for unbounded */
+	size_t limit;     /* keep the newest N over all series; 0 = all */
+};
+
+struct tsdb_result;
+
+/*
+ * Find profiles: metas ascending by time (ties by id). An invalid regex is
+ * PF_EINVAL with the pattern named. *out is freed with tsdb_result_free.
+ */
+int tsdb_find(struct tsdb *db, const struct tsdb_query *q, struct tsdb_result **out,
+	      struct pf_err *err);
+size_t tsdb_result_len(const struct tsdb_result *r);
+const struct tsdb_meta *tsdb_result_at(const struct tsdb_result *r, size_t i);
+void tsdb_result_free(struct tsdb_result *r);
+
+/*
+ * Read one profile by id: its body is appended to body; when meta is not
+ * NULL, *meta gets a copy freed with tsdb_meta_free. PF_ENOTFOUND for an id
+ * that does not decode or names nothing stored; PF_ECORRUPT when the stored
+ * record fails its checksum (err names file:offset).
+ */
+int tsdb_read(struct tsdb *db, const char *id, struct pf_buf *body, struct tsdb_meta **meta,
+	      struct pf_err *err);
+void tsdb_meta_free(struct tsdb_meta *m);
+
+/*
+ * Sorted distinct values of a label over all series (e.g. "service").
+ * *values is an array of *n strings; free with tsdb_strings_free.
+ */
+int tsdb_label_values(struct tsdb *db, const char *name, char ***values, size_t *n);
+/* Sorted distinct label names. */
+int tsdb_label_names(struct tsdb *db, char ***names, size_t *n);
+void tsdb_strings_free(char **v, size_t n);
+
+struct tsdb_stats {
+	uint64_t series;
+	uint64_t profiles;
+	uint64_t appends;     /* since open */
+	uint64_t wal_fsyncs;  /* since open */
+	uint64_t wal_bytes;   /* WAL size on disk */
+	uint64_t replayed;    /* records replayed at open */
+};
+void tsdb_stats(struct tsdb *db, struct tsdb_stats *st);
+
+#endif
