@@ -76,6 +76,10 @@ void tsdb_close(struct tsdb *db);
  * Returns 0, PF_EINVAL (labels missing service/type, duplicate names,
  * empty body, ...), PF_ETOOBIG, PF_EIO (the WAL write or fsync failed:
  * nothing acknowledged), PF_ECLOSED.
+ * Labels: at most 64; names match [a-zA-Z_][a-zA-Z0-9_]* (reserved "__"
+ * names are the caller's to refuse); values are 1..1024 bytes (an empty
+ * value is PF_EINVAL: drop such pairs before appending). Totals: at most
+ * 256, type and unit at most 1024 bytes each.
  */
 int tsdb_append(struct tsdb *db, const struct tsdb_append_req *req, char *id,
 		struct pf_err *err);

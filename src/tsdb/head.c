@@ -1,0 +1,613 @@
+/*
+ * The head: the in-memory index of recent profiles.
+ *
+ * Strings (label names and values, total types and units) are interned as
+ * symbols. Series are found by their 64-bit label hash and carry their
+ * labels as symbol pairs; ids are assigned in creation order so postings
+ * (one sorted id list per name=value pair) only ever grow at the end. Per
+ * series, entries are kept sorted by (t, seq) and point at where their
+ * record is stored (struct tsdb__loc), which the head never reads.
+ *
+ * A series is created before its first profile is durable (its sequence
+ * numbers are taken from it); until a profile lands in it, it is invisible:
+ * queries find nothing in it, and label values and names skip it.
+ *
+ * Locking: one rwlock. Readers (queries) share it; series creation and
+ * entry insertion take it exclusively. Series, their label arrays and
+ * interned strings are never freed while the head lives, so pointers to
+ * them stay valid across locks.
+ */
+#include "tsdb/tsdb-internal.h"
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+#include <stdlib.h>
+
+struct tsdb__series {
+	uint64_t hash;
+	uint32_t id;
+	uint32_t nlabels;
+	uint32_t *labels; /* name, value symbol pairs, sorted by name */
+	uint64_t next_seq; /* atomic */
+	struct tsdb__entry *entries;
+	size_t n, cap;
+};
+
+struct postings {
+	uint32_t value; /* value symbol of the pair */
+	uint32_t *ids;
+	size_t n, cap;
+};
+
+struct label_name {
+	uint32_t sym;
+	uint32_t *plists; /* indices into head->postings, one per value */
+	size_t n, cap;
+};
+
+struct tsdb__head {
+	pthread_rwlock_t rw;
+
+	struct pf_map *sym_map; /* string -> symbol */
+	char **syms;
+	size_t nsyms, capsyms;
+
+	struct pf_map *by_hash; /* 8-byte hash -> series id */
+	struct tsdb__series **series;
+	size_t nseries, capseries;
+
+	struct pf_map *plist_map; /* (name sym, value sym) -> postings index */
+	struct postings *plists;
+	size_t nplists, capplists;
+
+	struct pf_map *name_map; /* name sym -> label_name index */
+	struct label_name *names;
+	size_t nnames, capnames;
+
+	uint64_t visible_series, profiles;
+};
+
+struct tsdb__head *tsdb__head_new(void)
+{
+	struct tsdb__head *h = pf_xcalloc(1, sizeof(*h));
+
+	pthread_rwlock_init(&h->rw, NULL);
+	h->sym_map = pf_map_new(256);
+	h->by_hash = pf_map_new(256);
+	h->plist_map = pf_map_new(256);
+	h->name_map = pf_map_new(64);
+	return h;
+}
+
+void tsdb__head_free(struct tsdb__head *h)
+{
+	if (!h)
+		return;
+	for (size_t i = 0; i < h->nseries; i++) {
+		struct tsdb__series *s = h->series[i];
+		for (size_t j = 0; j < s->n; j++)
+			free(s->entries[j].totals);
+		free(s->entries);
+		free(s->labels);
+		free(s);
+	}
+	free(h->series);
+	for (size_t i = 0; i < h->nsyms; i++)
+		free(h->syms[i]);
+	free(h->syms);
+	for (size_t i = 0; i < h->nplists; i++)
+		free(h->plists[i].ids);
+	free(h->plists);
+	for (size_t i = 0; i < h->nnames; i++)
+		free(h->names[i].plists);
+	free(h->names);
+	pf_map_free(h->sym_map);
+	pf_map_free(h->by_hash);
+	pf_map_free(h->plist_map);
+	pf_map_free(h->name_map);
+	pthread_rwlock_destroy(&h->rw);
+	free(h);
+}
+
+void tsdb__head_rdlock(struct tsdb__head *h)
+{
+	pthread_rwlock_rdlock(&h->rw);
+}
+
+void tsdb__head_wrlock(struct tsdb__head *h)
+{
+	pthread_rwlock_wrlock(&h->rw);
+}
+
+void tsdb__head_unlock(struct tsdb__head *h)
+{
+	pthread_rwlock_unlock(&h->rw);
+}
+
+/* ---- symbols ----------------------------------------------------------- */
+
+static uint32_t sym_intern(struct tsdb__head *h, const char *p, size_t n)
+{
+	uint64_t v = h->nsyms;
+
+	if (pf_map_get_or_put(h->sym_map, p, n, &v))
+		return (uint32_t)v;
+	if (h->nsyms >= UINT32_MAX)
+		abort();
+	pf_xgrow((void **)&h->syms, &h->capsyms, h->nsyms + 1, sizeof(char *));
+	h->syms[h->nsyms++] = pf_xstrndup(p, n);
+	return (uint32_t)v;
+}
+
+static int sym_find(const struct tsdb__head *h, const char *s, uint32_t *sym)
+{
+	uint64_t v;
+	if (!pf_map_get(h->sym_map, s, strlen(s), &v))
+		return 0;
+	*sym = (uint32_t)v;
+	return 1;
+}
+
+const char *tsdb__head_sym(const struct tsdb__head *h, uint32_t sym)
+{
+	return h->syms[sym];
+}
+
+/* ---- series ------------------------------------------------------------ */
+
+static int labels_equal(const struct tsdb__head *h, const struct tsdb__series *s,
+			const struct tsdb__rec_label *labels, size_t n)
+{
+	if (s->nlabels != n)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		const char *name = h->syms[s->labels[2 * i]], *value = h->syms[s->labels[2 * i + 1]];
+		if (strlen(name) != labels[i].name.n || memcmp(name, labels[i].name.p, labels[i].name.n) ||
+		    strlen(value) != labels[i].value.n ||
+		    memcmp(value, labels[i].value.p, labels[i].value.n))
+			return 0;
+	}
+	return 1;
+}
+
+static void postings_add(struct tsdb__head *h, uint32_t name, uint32_t value, uint32_t id)
+{
+	uint8_t key[8];
+	uint64_t idx = h->nplists, nidx = h->nnames;
+	struct postings *p;
+
+	pf_put_le32(key, name);
+	pf_put_le32(key + 4, value);
+	if (!pf_map_get_or_put(h->plist_map, key, sizeof(key), &idx)) {
+		struct label_name *ln;
+		pf_xgrow((void **)&h->plists, &h->capplists, h->nplists + 1, sizeof(*h->plists));
+		memset(&h->plists[h->nplists], 0, sizeof(*h->plists));
+		h->plists[h->nplists++].value = value;
+		if (!pf_map_get_or_put(h->name_map, key, 4, &nidx)) {
+			pf_xgrow((void **)&h->names, &h->capnames, h->nnames + 1, sizeof(*h->names));
+			memset(&h->names[h->nnames], 0, sizeof(*h->names));
+			h->names[h->nnames++].sym = name;
+		}
+		ln = &h->names[nidx];
+		pf_xgrow((void **)&ln->plists, &ln->cap, ln->n + 1, sizeof(uint32_t));
+		ln->plists[ln->n++] = (uint32_t)idx;
+	}
+	p = &h->plists[idx];
+	pf_xgrow((void **)&p->ids, &p->cap, p->n + 1, sizeof(uint32_t));
+	p->ids[p->n++] = id; /* ids grow: the list stays sorted */
+}
+
+struct tsdb__series *tsdb__head_by_hash(struct tsdb__head *h, uint64_t hash)
+{
+	uint8_t key[8];
+	uint64_t id;
+
+	pf_put_le64(key, hash);
+	if (!pf_map_get(h->by_hash, key, sizeof(key), &id))
+		return NULL;
+	return h->series[id];
+}
+
+struct tsdb__series *tsdb__head_by_id(struct tsdb__head *h, uint32_t id)
+{
+	return id < h->nseries ? h->series[id] : NULL;
+}
+
+int tsdb__head_get_series(struct tsdb__head *h, uint64_t hash,
+			  const struct tsdb__rec_label *labels, size_t nlabels,
+			  struct tsdb__series **out, struct pf_err *err)
+{
+	struct tsdb__series *s;
+	uint8_t key[8];
+	uint64_t id;
+	int rc = 0;
+
+	pthread_rwlock_rdlock(&h->rw);
+	s = tsdb__head_by_hash(h, hash);
+	if (s && !labels_equal(h, s, labels, nlabels))
+		rc = PF_EINVAL;
+	pthread_rwlock_unlock(&h->rw);
+	if (s)
+		goto out;
+
+	pthread_rwlock_wrlock(&h->rw);
+	s = tsdb__head_by_hash(h, hash);
+	if (s) {
+		if (!labels_equal(h, s, labels, nlabels))
+			rc = PF_EINVAL;
+		pthread_rwlock_unlock(&h->rw);
+		goto out;
+	}
+	if (h->nseries >= UINT32_MAX) {
+		pthread_rwlock_unlock(&h->rw);
+		return pf_err_set(err, PF_ETOOBIG, "too many series");
+	}
+	s = pf_xcalloc(1, sizeof(*s));
+	s->hash = hash;
+	s->id = (uint32_t)h->nseries;
+	s->nlabels = (uint32_t)nlabels;
+	s->labels = pf_xcalloc(nlabels ? 2 * nlabels : 1, sizeof(uint32_t));
+	for (size_t i = 0; i < nlabels; i++) {
+		s->labels[2 * i] = sym_intern(h, labels[i].name.p, labels[i].name.n);
+		s->labels[2 * i + 1] = sym_intern(h, labels[i].value.p, labels[i].value.n);
+		postings_add(h, s->labels[2 * i], s->labels[2 * i + 1], s->id);
+	}
+	pf_xgrow((void **)&h->series, &h->capseries, h->nseries + 1, sizeof(*h->series));
+	h->series[h->nseries++] = s;
+	pf_put_le64(key, hash);
+	id = s->id;
+	pf_map_put(h->by_hash, key, sizeof(key), id);
+	pthread_rwlock_unlock(&h->rw);
+out:
+	if (rc < 0)
+		return pf_err_set(err, rc,
+				  "label set collides with another series on hash %016llx; "
+				  "profile refused",
+				  (unsigned long long)hash);
+	*out = s;
+	return 0;
+}
+
+uint64_t tsdb__series_next_seq(struct tsdb__series *s)
+{
+	return __atomic_fetch_add(&s->next_seq, 1, __ATOMIC_RELAXED);
+}
+
+void tsdb__series_seen_seq(struct tsdb__series *s, uint64_t seq)
+{
+	uint64_t cur = __atomic_load_n(&s->next_seq, __ATOMIC_RELAXED);
+	while (cur <= seq &&
+	       !__atomic_compare_exchange_n(&s->next_seq, &cur, seq + 1, 0, __ATOMIC_RELAXED,
+					    __ATOMIC_RELAXED))
+		;
+}
+
+uint64_t tsdb__series_hash(const struct tsdb__series *s)
+{
+	return s->hash;
+}
+
+uint32_t tsdb__series_id(const struct tsdb__series *s)
+{
+	return s->id;
+}
+
+size_t tsdb__series_nlabels(const struct tsdb__series *s)
+{
+	return s->nlabels;
+}
+
+void tsdb__series_label(const struct tsdb__head *h, const struct tsdb__series *s, size_t i,
+			const char **name, const char **value)
+{
+	*name = h->syms[s->labels[2 * i]];
+	*value = h->syms[s->labels[2 * i + 1]];
+}
+
+uint32_t tsdb__head_nseries(const struct tsdb__head *h)
+{
+	return (uint32_t)h->nseries;
+}
+
+/* ---- entries ----------------------------------------------------------- */
+
+static int entry_cmp(int64_t t, uint32_t seq, const struct tsdb__entry *e)
+{
+	if (t != e->t_ns)
+		return t < e->t_ns ? -1 : 1;
+	return seq < e->seq ? -1 : seq > e->seq;
+}
+
+/* First index whose (t, seq) is not below (t, seq). */
+static size_t lower_bound(const struct tsdb__series *s, int64_t t, uint32_t seq)
+{
+	size_t lo = 0, hi = s->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (entry_cmp(t, seq, &s->entries[mid]) > 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+const struct tsdb__entry *tsdb__series_find(const struct tsdb__series *s, int64_t t_ns,
+					    uint32_t seq)
+{
+	size_t i = lower_bound(s, t_ns, seq);
+	if (i < s->n && entry_cmp(t_ns, seq, &s->entries[i]) == 0)
+		return &s->entries[i];
+	return NULL;
+}
+
+const struct tsdb__entry *tsdb__series_entries(const struct tsdb__series *s, size_t *n)
+{
+	*n = s->n;
+	return s->entries;
+}
+
+int tsdb__head_insert(struct tsdb__head *h, struct tsdb__series *s, int64_t t_ns, uint32_t seq,
+		      uint8_t kind, uint64_t size, const struct tsdb__rec_total *totals,
+		      size_t ntotals, const struct tsdb__loc *loc)
+{
+	struct tsdb__entry e = {0};
+	size_t i;
+
+	e.t_ns = t_ns;
+	e.seq = seq;
+	e.kind = kind;
+	e.size = size;
+	e.loc = *loc;
+	e.ntotals = (uint16_t)ntotals;
+	pthread_rwlock_wrlock(&h->rw);
+	i = lower_bound(s, t_ns, seq);
+	if (i < s->n && entry_cmp(t_ns, seq, &s->entries[i]) == 0) {
+		pthread_rwlock_unlock(&h->rw);
+		return PF_EINVAL;
+	}
+	if (ntotals) {
+		e.totals = pf_xcalloc(ntotals, sizeof(*e.totals));
+		for (size_t j = 0; j < ntotals; j++) {
+			e.totals[j].type = sym_intern(h, totals[j].type.p, totals[j].type.n);
+			e.totals[j].unit = sym_intern(h, totals[j].unit.p, totals[j].unit.n);
+			e.totals[j].value = totals[j].value;
+		}
+	}
+	pf_xgrow((void **)&s->entries, &s->cap, s->n + 1, sizeof(*s->entries));
+	memmove(&s->entries[i + 1], &s->entries[i], (s->n - i) * sizeof(*s->entries));
+	s->entries[i] = e;
+	if (s->n++ == 0)
+		h->visible_series++;
+	h->profiles++;
+	pthread_rwlock_unlock(&h->rw);
+	return 0;
+}
+
+void tsdb__head_counts(struct tsdb__head *h, uint64_t *series, uint64_t *profiles)
+{
+	pthread_rwlock_rdlock(&h->rw);
+	*series = h->visible_series;
+	*profiles = h->profiles;
+	pthread_rwlock_unlock(&h->rw);
+}
+
+/* ---- selection --------------------------------------------------------- */
+
+/* One matcher as a value predicate. */
+struct pred {
+	const struct tsdb_matcher *m;
+	pcre2_code *re;
+	pcre2_match_data *md;
+};
+
+static int pred_test(struct pred *p, const char *v)
+{
+	switch (p->m->op) {
+	case TSDB_MATCH_EQ:
+		return strcmp(v, p->m->value) == 0;
+	case TSDB_MATCH_NE:
+		return strcmp(v, p->m->value) != 0;
+	case TSDB_MATCH_RE:
+	case TSDB_MATCH_NRE: {
+		int r = pcre2_match(p->re, (PCRE2_SPTR)v, strlen(v), 0, 0, p->md, NULL);
+		return (r >= 0) == (p->m->op == TSDB_MATCH_RE);
+	}
+	}
+	return 0;
+}
+
+static int pred_init(struct pred *p, const struct tsdb_matcher *m, struct pf_err *err)
+{
+	int ecode;
+	PCRE2_SIZE eoff;
+
+	memset(p, 0, sizeof(*p));
+	p->m = m;
+	if (!m->name || !m->value)
+		return pf_err_set(err, PF_EINVAL, "matcher without a name or value");
+	if (m->op != TSDB_MATCH_EQ && m->op != TSDB_MATCH_NE && m->op != TSDB_MATCH_RE &&
+	    m->op != TSDB_MATCH_NRE)
+		return pf_err_set(err, PF_EINVAL, "unknown matcher operator %d", (int)m->op);
+	if (m->op != TSDB_MATCH_RE && m->op != TSDB_MATCH_NRE)
+		return 0;
+	/* Fully anchored like Prometheus's ^(?s:re)$. */
+	p->re = pcre2_compile((PCRE2_SPTR)m->value, PCRE2_ZERO_TERMINATED,
+			      PCRE2_ANCHORED | PCRE2_ENDANCHORED | PCRE2_DOTALL | PCRE2_UTF |
+				      PCRE2_MATCH_INVALID_UTF,
+			      &ecode, &eoff, NULL);
+	if (!p->re) {
+		PCRE2_UCHAR msg[256];
+		pcre2_get_error_message(ecode, msg, sizeof(msg));
+		return pf_err_set(err, PF_EINVAL, "bad regex \"%.200s\" for label %.64s: %s at offset %zu",
+				  m->value, m->name, (const char *)msg, (size_t)eoff);
+	}
+	p->md = pcre2_match_data_create_from_pattern(p->re, NULL);
+	if (!p->md)
+		abort();
+	return 0;
+}
+
+static void pred_fini(struct pred *p)
+{
+	pcre2_match_data_free(p->md);
+	pcre2_code_free(p->re);
+}
+
+/*
+ * Series ids matching one matcher, as a set and its sense: when *negate is
+ * set the matcher holds for every series NOT in out. A series lacking the
+ * label is tested as "".
+ */
+static void pred_postings(struct tsdb__head *h, struct pred *p, struct tsdb__plist *out,
+			  int *negate)
+{
+	uint32_t name_sym, value_sym;
+	uint64_t idx;
+	uint8_t key[8];
+	int empty_ok = pred_test(p, "");
+
+	out->n = 0;
+	*negate = empty_ok;
+	if (!sym_find(h, p->m->name, &name_sym))
+		return; /* nobody has the label */
+	pf_put_le32(key, name_sym);
+	if ((p->m->op == TSDB_MATCH_EQ || p->m->op == TSDB_MATCH_NE) && p->m->value[0]) {
+		/* one value: its postings are the set either way */
+		if (sym_find(h, p->m->value, &value_sym)) {
+			pf_put_le32(key + 4, value_sym);
+			if (pf_map_get(h->plist_map, key, sizeof(key), &idx))
+				tsdb__plist_copy(out, h->plists[idx].ids, h->plists[idx].n);
+		}
+		return;
+	}
+	if (!pf_map_get(h->name_map, key, 4, &idx))
+		return;
+	const struct label_name *ln = &h->names[idx];
+	for (size_t i = 0; i < ln->n; i++) {
+		const struct postings *pl = &h->plists[ln->plists[i]];
+		const char *v = h->syms[pl->value];
+		if (pred_test(p, v) != empty_ok)
+			tsdb__plist_union(out, pl->ids, pl->n);
+	}
+}
+
+int tsdb__head_select(struct tsdb__head *h, const struct tsdb_matcher *m, size_t nm,
+		      struct tsdb__plist *out, struct pf_err *err)
+{
+	struct pred *preds = pf_xcalloc(nm ? nm : 1, sizeof(*preds));
+	struct tsdb__plist set = {0};
+	int *neg = pf_xcalloc(nm ? nm : 1, sizeof(int));
+	int rc = 0, have_pos = 0;
+	size_t ninit = 0;
+
+	out->n = 0;
+	for (; ninit < nm; ninit++)
+		if ((rc = pred_init(&preds[ninit], &m[ninit], err)) < 0)
+			goto done;
+	/* positives first: intersect */
+	for (size_t i = 0; i < nm; i++) {
+		int negate;
+		pred_postings(h, &preds[i], &set, &negate);
+		neg[i] = negate;
+		if (negate)
+			continue;
+		if (!have_pos)
+			tsdb__plist_copy(out, set.ids, set.n);
+		else
+			tsdb__plist_intersect(out, set.ids, set.n);
+		have_pos = 1;
+		if (out->n == 0)
+			goto done;
+	}
+	if (!have_pos) {
+		pf_xgrow((void **)&out->ids, &out->cap, h->nseries, sizeof(uint32_t));
+		for (size_t i = 0; i < h->nseries; i++)
+			out->ids[i] = (uint32_t)i;
+		out->n = h->nseries;
+	}
+	for (size_t i = 0; i < nm && out->n > 0; i++) {
+		int negate;
+		if (!neg[i])
+			continue;
+		pred_postings(h, &preds[i], &set, &negate);
+		tsdb__plist_subtract(out, set.ids, set.n);
+	}
+done:
+	for (size_t i = 0; i < ninit; i++)
+		pred_fini(&preds[i]);
+	free(preds);
+	free(neg);
+	tsdb__plist_free(&set);
+	return rc;
+}
+
+/* ---- label values and names ------------------------------------------- */
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int postings_visible(const struct tsdb__head *h, const struct postings *p)
+{
+	for (size_t i = 0; i < p->n; i++)
+		if (h->series[p->ids[i]]->n > 0)
+			return 1;
+	return 0;
+}
+
+static int name_visible(const struct tsdb__head *h, const struct label_name *ln)
+{
+	for (size_t i = 0; i < ln->n; i++)
+		if (postings_visible(h, &h->plists[ln->plists[i]]))
+			return 1;
+	return 0;
+}
+
+int tsdb__head_label_values(struct tsdb__head *h, const char *name, char ***values, size_t *n)
+{
+	uint32_t name_sym;
+	uint64_t idx;
+	uint8_t key[4];
+	char **v = NULL;
+	size_t nv = 0;
+
+	pthread_rwlock_rdlock(&h->rw);
+	if (name && sym_find(h, name, &name_sym)) {
+		pf_put_le32(key, name_sym);
+		if (pf_map_get(h->name_map, key, 4, &idx)) {
+			const struct label_name *ln = &h->names[idx];
+			v = pf_xcalloc(ln->n ? ln->n : 1, sizeof(char *));
+			for (size_t i = 0; i < ln->n; i++) {
+				const struct postings *p = &h->plists[ln->plists[i]];
+				if (postings_visible(h, p))
+					v[nv++] = pf_xstrdup(h->syms[p->value]);
+			}
+		}
+	}
+	pthread_rwlock_unlock(&h->rw);
+	if (nv)
+		qsort(v, nv, sizeof(char *), cmp_str);
+	*values = v;
+	*n = nv;
+	return 0;
+}
+
+int tsdb__head_label_names(struct tsdb__head *h, char ***names, size_t *n)
+{
+	char **v;
+	size_t nv = 0;
+
+	pthread_rwlock_rdlock(&h->rw);
+	v = pf_xcalloc(h->nnames ? h->nnames : 1, sizeof(char *));
+	for (size_t i = 0; i < h->nnames; i++)
+		if (name_visible(h, &h->names[i]))
+			v[nv++] = pf_xstrdup(h->syms[h->names[i].sym]);
+	pthread_rwlock_unlock(&h->rw);
+	if (nv)
+		qsort(v, nv, sizeof(char *), cmp_str);
+	*names = v;
+	*n = nv;
+	return 0;
+}

@@ -1,0 +1,298 @@
+/*
+ * tsdb internals shared between the files of src/tsdb. Nothing here is
+ * part of the public API; every symbol carries the tsdb__ prefix.
+ *
+ *   labels.c    validation, sorting, canonical encoding and hashing of label sets
+ *   postings.c  sorted series-id lists: intersect, union, subtract
+ *   wal.c       WAL segments: record framing, group commit, replay scan, reads
+ *   record.c    the profile record payload (encode/decode)
+ *   head.c      the in-memory index: symbols, series, postings, entries
+ *   tsdb.c      the public API over head + WAL
+ *
+ * Layering: the head never touches files; it only stores a struct tsdb__loc
+ * per profile, which today names a WAL record and later may name a chunk
+ * in an immutable block. The WAL never looks inside a record payload.
+ */
+#ifndef PF_TSDB_INTERNAL_H
+#define PF_TSDB_INTERNAL_H
+
+#include "tsdb/tsdb.h"
+
+#include <pthread.h>
+
+/* ---- limits ----------------------------------------------------------- */
+
+#define TSDB__MAX_LABELS 64
+#define TSDB__MAX_NAME_LEN 1024
+#define TSDB__MAX_VALUE_LEN 1024
+#define TSDB__MAX_TOTALS 256
+#define TSDB__MAX_TOTAL_STR 1024
+/* Encoded record bytes before the body (type byte included). The replay
+ * scanner reads at most this much of a record into memory at once. */
+#define TSDB__META_MAX (1u << 20)
+
+/* ---- on-disk WAL format ----------------------------------------------- */
+
+/*
+ * A segment file <dir>/wal/NNNNNNNN (8 decimal digits) starts with
+ *   magic   u32le  TSDB__WAL_MAGIC ("PFWL" read as bytes 'P','F','W','L')
+ *   version u32le  TSDB__WAL_VERSION
+ * followed by records
+ *   len     u32le  bytes of type + payload (>= 1)
+ *   crc     u32le  CRC32C over type + payload
+ *   type    u8     TSDB__REC_*
+ *   payload len - 1 bytes
+ */
+#define TSDB__WAL_MAGIC 0x4c574650u
+#define TSDB__WAL_VERSION 1u
+#define TSDB__WAL_HDR 8u
+#define TSDB__REC_HDR 8u
+#define TSDB__REC_PROFILE 1
+
+/* ---- locations -------------------------------------------------------- */
+
+enum tsdb__loc_kind { TSDB__LOC_WAL = 1 /* later: TSDB__LOC_CHUNK */ };
+
+/* Where a profile's stored record lives. For TSDB__LOC_WAL: segment
+ * number, offset of the record header and the record's bytes on disk
+ * (header included). */
+struct tsdb__loc {
+	uint8_t kind;
+	uint32_t seg;
+	uint64_t off;
+	uint64_t len;
+};
+
+/* ---- labels (labels.c) ------------------------------------------------ */
+
+/* Check names/values (syntax, lengths, duplicates, service+type present)
+ * and fill sorted[] (nlabels pointers into the caller's array) sorted by
+ * name. PF_EINVAL with a sentence on failure. */
+int tsdb__labels_sort_check(const struct tsdb_label *labels, size_t nlabels,
+			    const struct tsdb_label **sorted, struct pf_err *err);
+/* Append the canonical encoding of sorted labels to b: uvarint count, then
+ * per label uvarint-length name and value. */
+int tsdb__labels_encode(struct pf_buf *b, const struct tsdb_label *const *sorted, size_t n);
+/* Series hash of a canonical encoding. */
+uint64_t tsdb__labels_hash(const void *enc, size_t n);
+int tsdb__label_name_ok(const char *s, size_t n);
+
+/* ---- record payload (record.c) ---------------------------------------- */
+
+/* A decoded profile record. Strings point into the decoded bytes and are
+ * not NUL-terminated; lengths are given. */
+struct tsdb__rec_str {
+	const char *p;
+	size_t n;
+};
+struct tsdb__rec_label {
+	struct tsdb__rec_str name, value;
+};
+struct tsdb__rec_total {
+	struct tsdb__rec_str type, unit;
+	int64_t value;
+};
+struct tsdb__rec {
+	const uint8_t *labels_enc; /* canonical label encoding */
+	size_t labels_enc_len;
+	uint64_t hash;
+	size_t nlabels;
+	struct tsdb__rec_label labels[TSDB__MAX_LABELS];
+	int64_t t_ns;
+	uint64_t seq;
+	uint8_t kind;
+	size_t ntotals;
+	struct tsdb__rec_total totals[TSDB__MAX_TOTALS];
+	uint64_t body_len;
+	size_t meta_len; /* bytes of type + payload before the body */
+};
+
+/* Encode type byte + payload up to (not including) the body bytes. */
+int tsdb__rec_encode_meta(struct pf_buf *b, const uint8_t *labels_enc, size_t labels_enc_len,
+			  int64_t t_ns, uint64_t seq, uint8_t kind, const struct tsdb_total *totals,
+			  size_t ntotals, uint64_t body_len);
+/*
+ * Decode a profile record from its first nhead bytes (type byte included)
+ * where the whole record (type + payload) has rec_len bytes. The body is
+ * the last body_len bytes of the record. Returns 0 or PF_ECORRUPT with a
+ * reason in why (static string).
+ */
+int tsdb__rec_decode(const uint8_t *head, size_t nhead, uint64_t rec_len, struct tsdb__rec *r,
+		     const char **why);
+
+/* ---- postings (postings.c) -------------------------------------------- */
+
+/* A sorted, duplicate-free list of series ids (heap-owned). */
+struct tsdb__plist {
+	uint32_t *ids;
+	size_t n, cap;
+};
+
+void tsdb__plist_free(struct tsdb__plist *l);
+void tsdb__plist_copy(struct tsdb__plist *dst, const uint32_t *ids, size_t n);
+/* dst = a ∩ b (dst may be a). */
+void tsdb__plist_intersect(struct tsdb__plist *a, const uint32_t *b, size_t nb);
+/* a = a \ b. */
+void tsdb__plist_subtract(struct tsdb__plist *a, const uint32_t *b, size_t nb);
+/* a = a ∪ b. */
+void tsdb__plist_union(struct tsdb__plist *a, const uint32_t *b, size_t nb);
+
+/* ---- WAL (wal.c) ------------------------------------------------------ */
+
+struct tsdb__wal;
+
+/*
+ * Called for each intact record during replay. head holds the first nhead
+ * bytes of type + payload (all of it when rec_len <= TSDB__META_MAX).
+ * Return 0 to keep going or a negative code to abort the open (a record
+ * the caller cannot make sense of should be logged and skipped with 0).
+ */
+typedef int (*tsdb__wal_record_fn)(void *arg, const uint8_t *head, size_t nhead,
+				   uint64_t rec_len, const struct tsdb__loc *loc, const char *path,
+				   struct pf_err *err);
+
+enum tsdb__scan_status {
+	TSDB__SCAN_END = 0,    /* every byte parsed */
+	TSDB__SCAN_TORN,       /* an incomplete record or header at the end */
+	TSDB__SCAN_CORRUPT,    /* a bad record with nothing valid after it */
+	TSDB__SCAN_BADHDR,     /* the segment header is not ours */
+};
+
+struct tsdb__scan_result {
+	int status;
+	uint64_t good_end; /* end of the last good record (or of the header) */
+	uint64_t bad_off;  /* where the bad part starts */
+	uint64_t size;     /* file size */
+	uint64_t records;  /* intact records passed to fn */
+	uint64_t skipped;  /* corrupt records skipped (a valid one followed) */
+	const char *why;
+};
+
+/*
+ * Scan one segment open in fd (read with pread). Intact records go to fn;
+ * a corrupt record followed by an intact one is logged and skipped.
+ * Returns 0 with *res filled, PF_EIO when reading fails, or fn's error.
+ * Never trusts the bytes: this is the WAL fuzz entry point.
+ */
+int tsdb__wal_scan(int fd, uint32_t seg, const char *path, tsdb__wal_record_fn fn, void *arg,
+		   struct tsdb__scan_result *res, struct pf_err *err);
+
+/*
+ * Open the WAL in dir (created when missing), replay every segment through
+ * fn, repair the last segment's tail and get ready to append. *replayed
+ * gets the count of records passed to fn.
+ */
+int tsdb__wal_open(const char *dir, size_t segment_bytes, tsdb__wal_record_fn fn, void *arg,
+		   struct tsdb__wal **out, uint64_t *replayed, struct pf_err *err);
+/* Sync and close every file. NULL is a no-op. */
+void tsdb__wal_close(struct tsdb__wal *w);
+/*
+ * Append one record: meta (type byte + payload before the body) then body.
+ * Returns once an fdatasync covering it has completed (group commit), with
+ * *loc naming it. PF_EIO: nothing of it remains in the WAL. PF_ECLOSED.
+ */
+int tsdb__wal_append(struct tsdb__wal *w, const void *meta, size_t nmeta, const void *body,
+		     size_t nbody, struct tsdb__loc *loc, struct pf_err *err);
+/*
+ * Read the record at loc: its first meta_len bytes of type + payload go to
+ * meta (reset first), the remaining body_len bytes are appended to body.
+ * Verifies framing and CRC: PF_ECORRUPT naming file:offset. On error body
+ * keeps its previous length.
+ */
+int tsdb__wal_read(struct tsdb__wal *w, const struct tsdb__loc *loc, uint64_t body_len,
+		   struct pf_buf *meta, struct pf_buf *body, struct pf_err *err);
+/* Counters: fdatasyncs since open and bytes of all segments on disk. */
+void tsdb__wal_counters(struct tsdb__wal *w, uint64_t *fsyncs, uint64_t *bytes);
+/* Path of segment seg into out (for messages). */
+void tsdb__wal_path(const struct tsdb__wal *w, uint32_t seg, char *out, size_t n);
+/* Test hook: make the next n write()s or fdatasync()s fail with EIO. */
+void tsdb__wal_inject_failures(struct tsdb__wal *w, int writes, int syncs);
+
+/* ---- head (head.c) ---------------------------------------------------- */
+
+struct tsdb__head;
+struct tsdb__series;
+
+/* One profile in the head. */
+struct tsdb__total {
+	uint32_t type, unit; /* symbols */
+	int64_t value;
+};
+struct tsdb__entry {
+	int64_t t_ns;
+	uint32_t seq;
+	uint8_t kind;
+	uint16_t ntotals;
+	uint64_t size; /* body bytes */
+	struct tsdb__total *totals;
+	struct tsdb__loc loc;
+};
+
+struct tsdb__head *tsdb__head_new(void);
+void tsdb__head_free(struct tsdb__head *h);
+
+/*
+ * Find the series with this hash and label set, creating it (empty, so
+ * invisible to queries) when missing. PF_EINVAL when another label set
+ * holds the hash. Takes the head's locks itself.
+ */
+int tsdb__head_get_series(struct tsdb__head *h, uint64_t hash,
+			  const struct tsdb__rec_label *labels, size_t nlabels,
+			  struct tsdb__series **out, struct pf_err *err);
+/* Next sequence number of a series (atomic). */
+uint64_t tsdb__series_next_seq(struct tsdb__series *s);
+/* Raise the next sequence number to at least seq + 1 (replay). */
+void tsdb__series_seen_seq(struct tsdb__series *s, uint64_t seq);
+uint64_t tsdb__series_hash(const struct tsdb__series *s);
+uint32_t tsdb__series_id(const struct tsdb__series *s);
+
+/*
+ * Insert a profile, sorted by (t, seq). PF_EINVAL when (t, seq) exists.
+ * Takes the write lock.
+ */
+int tsdb__head_insert(struct tsdb__head *h, struct tsdb__series *s, int64_t t_ns, uint32_t seq,
+		      uint8_t kind, uint64_t size, const struct tsdb__rec_total *totals,
+		      size_t ntotals, const struct tsdb__loc *loc);
+
+void tsdb__head_rdlock(struct tsdb__head *h);
+void tsdb__head_wrlock(struct tsdb__head *h);
+void tsdb__head_unlock(struct tsdb__head *h);
+
+/* The following need the read lock held. */
+
+struct tsdb__series *tsdb__head_by_hash(struct tsdb__head *h, uint64_t hash);
+struct tsdb__series *tsdb__head_by_id(struct tsdb__head *h, uint32_t id);
+/* Entry with (t, seq), or NULL. */
+const struct tsdb__entry *tsdb__series_find(const struct tsdb__series *s, int64_t t_ns,
+					    uint32_t seq);
+/* Entries of a series (sorted by (t, seq)). */
+const struct tsdb__entry *tsdb__series_entries(const struct tsdb__series *s, size_t *n);
+/* Labels as symbols sorted by name. */
+size_t tsdb__series_nlabels(const struct tsdb__series *s);
+void tsdb__series_label(const struct tsdb__head *h, const struct tsdb__series *s, size_t i,
+			const char **name, const char **value);
+const char *tsdb__head_sym(const struct tsdb__head *h, uint32_t sym);
+uint32_t tsdb__head_nseries(const struct tsdb__head *h);
+
+/*
+ * Resolve matchers to series ids (sorted). PF_EINVAL for a bad regex.
+ * Needs the read lock.
+ */
+int tsdb__head_select(struct tsdb__head *h, const struct tsdb_matcher *m, size_t nm,
+		      struct tsdb__plist *out, struct pf_err *err);
+/* Sorted distinct values of a label / label names over non-empty series.
+ * Take the read lock themselves. */
+int tsdb__head_label_values(struct tsdb__head *h, const char *name, char ***values, size_t *n);
+int tsdb__head_label_names(struct tsdb__head *h, char ***names, size_t *n);
+/* Non-empty series and profiles. Takes the read lock. */
+void tsdb__head_counts(struct tsdb__head *h, uint64_t *series, uint64_t *profiles);
+
+/* ---- ids and db internals (tsdb.c) ------------------------------------- */
+
+/* The WAL of an open store (tests inject failures through it). */
+struct tsdb__wal *tsdb__db_wal(struct tsdb *db);
+
+void tsdb__id_encode(uint64_t hash, int64_t t_ns, uint32_t seq, char *out);
+int tsdb__id_decode(const char *id, uint64_t *hash, int64_t *t_ns, uint32_t *seq);
+
+#endif

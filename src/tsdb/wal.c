@@ -1,0 +1,757 @@
+/*
+ * The write-ahead log: numbered segment files of CRC'd records (format in
+ * tsdb-internal.h), appended with group commit and replayed at open.
+ *
+ * Group commit: an appender writes its record under mu and queues itself
+ * as a waiter. If no fdatasync is running it becomes the leader: it notes
+ * how far the file is written, drops mu, syncs, retakes mu and completes
+ * every waiter the sync covered. Others sleep on cv until their waiter is
+ * completed (or they become the next leader). A failed write is cut off
+ * with ftruncate; a failed sync truncates the file back to the last synced
+ * size, fails every pending waiter and marks the segment broken so the
+ * next append starts a new one.
+ *
+ * Every segment's fd stays open until close for reads (pread); the table
+ * of segments has its own rwlock so reads do not wait for writes.
+ */
+#include "tsdb/tsdb-internal.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define SCAN_CHUNK (256u * 1024)
+
+struct wal_seg {
+	uint32_t num;
+	int fd;
+};
+
+struct waiter {
+	uint64_t seq;
+	int done;
+	int rc;
+	struct waiter *next;
+};
+
+struct tsdb__wal {
+	char *dir;
+	uint64_t seg_bytes;
+
+	pthread_mutex_t mu; /* everything below up to segs */
+	pthread_cond_t cv;
+	int cur_fd;
+	uint32_t cur_num;
+	uint64_t size;        /* bytes written to the current segment */
+	uint64_t synced_size; /* of the current segment, covered by a sync */
+	uint64_t written_seq, synced_seq;
+	int syncing, broken, closed;
+	struct waiter *wq_head, *wq_tail;
+	uint64_t fsyncs, bytes;
+	int fail_writes, fail_syncs;
+
+	pthread_rwlock_t segs_rw; /* the table; fds themselves are used unlocked */
+	struct wal_seg *segs;     /* sorted by num */
+	size_t nsegs, capsegs;
+};
+
+/* ---- small file helpers ----------------------------------------------- */
+
+static int seg_path(char *out, size_t n, const char *dir, uint32_t num)
+{
+	int w = snprintf(out, n, "%s/%08" PRIu32, dir, num);
+	return w > 0 && (size_t)w < n ? 0 : -1;
+}
+
+/* Read up to n bytes at off; returns bytes read (short only at EOF) or -1. */
+static ssize_t pread_full(int fd, void *buf, size_t n, uint64_t off)
+{
+	uint8_t *p = buf;
+	size_t got = 0;
+
+	while (got < n) {
+		ssize_t r = pread(fd, p + got, n - got, (off_t)(off + got));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -1;
+		if (r == 0)
+			break;
+		got += (size_t)r;
+	}
+	return (ssize_t)got;
+}
+
+static int pwrite_full(int fd, const void *buf, size_t n, uint64_t off)
+{
+	const uint8_t *p = buf;
+	size_t done = 0;
+
+	while (done < n) {
+		ssize_t r = pwrite(fd, p + done, n - done, (off_t)(off + done));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -1;
+		if (r == 0) {
+			errno = EIO;
+			return -1;
+		}
+		done += (size_t)r;
+	}
+	return 0;
+}
+
+static void log_at(enum pf_log_level lvl, const char *msg, const char *path, uint64_t off,
+		   const char *why)
+{
+	char where[PATH_MAX + 32];
+	snprintf(where, sizeof(where), "%s:%" PRIu64, path, off);
+	pf_log(lvl, msg, "file", where, "reason", why ? why : "", NULL);
+}
+
+/* ---- scanning --------------------------------------------------------- */
+
+enum { REC_OK = 0, REC_TORN, REC_BAD };
+
+/*
+ * Check the record at off: framing and CRC. On REC_OK head holds its first
+ * *nhead bytes of type + payload and *len its length.
+ */
+static int check_record(int fd, uint64_t off, uint64_t size, uint8_t *head, size_t *nhead,
+			uint8_t *chunk, uint32_t *len, const char **why)
+{
+	uint8_t hdr[TSDB__REC_HDR];
+	uint64_t pos, left;
+	uint32_t crc, want;
+	size_t h;
+	ssize_t r;
+
+	if (size - off < TSDB__REC_HDR) {
+		*why = "record header cut short";
+		return REC_TORN;
+	}
+	r = pread_full(fd, hdr, sizeof(hdr), off);
+	if (r < 0)
+		return -1;
+	if ((size_t)r < sizeof(hdr)) {
+		*why = "record header cut short";
+		return REC_TORN;
+	}
+	*len = pf_get_le32(hdr);
+	want = pf_get_le32(hdr + 4);
+	if (*len == 0) {
+		*why = "zero record length";
+		return REC_BAD;
+	}
+	if (*len > size - off - TSDB__REC_HDR) {
+		*why = "record runs past the end of the file";
+		return REC_TORN;
+	}
+	h = PF_MIN((size_t)*len, (size_t)TSDB__META_MAX);
+	r = pread_full(fd, head, h, off + TSDB__REC_HDR);
+	if (r < 0)
+		return -1;
+	if ((size_t)r < h) {
+		*why = "record cut short";
+		return REC_TORN;
+	}
+	crc = pf_crc32c(0, head, h);
+	pos = off + TSDB__REC_HDR + h;
+	left = *len - h;
+	while (left > 0) {
+		size_t c = (size_t)PF_MIN(left, (uint64_t)SCAN_CHUNK);
+		r = pread_full(fd, chunk, c, pos);
+		if (r < 0)
+			return -1;
+		if ((size_t)r < c) {
+			*why = "record cut short";
+			return REC_TORN;
+		}
+		crc = pf_crc32c(crc, chunk, c);
+		pos += c;
+		left -= c;
+	}
+	if (crc != want) {
+		*why = "checksum mismatch";
+		return REC_BAD;
+	}
+	*nhead = h;
+	return REC_OK;
+}
+
+int tsdb__wal_scan(int fd, uint32_t seg, const char *path, tsdb__wal_record_fn fn, void *arg,
+		   struct tsdb__scan_result *res, struct pf_err *err)
+{
+	uint8_t hdr[TSDB__WAL_HDR];
+	uint8_t *head = NULL, *chunk = NULL;
+	struct stat st;
+	uint64_t off;
+	ssize_t r;
+	int rc = 0;
+
+	memset(res, 0, sizeof(*res));
+	if (fstat(fd, &st) < 0 || st.st_size < 0)
+		return pf_err_set(err, PF_EIO, "stat %s: %s", path, strerror(errno));
+	res->size = (uint64_t)st.st_size;
+	r = pread_full(fd, hdr, sizeof(hdr), 0);
+	if (r < 0)
+		return pf_err_set(err, PF_EIO, "read %s: %s", path, strerror(errno));
+	if ((size_t)r < sizeof(hdr)) {
+		res->status = TSDB__SCAN_TORN;
+		res->why = "segment header cut short";
+		return 0;
+	}
+	if (pf_get_le32(hdr) != TSDB__WAL_MAGIC || pf_get_le32(hdr + 4) != TSDB__WAL_VERSION) {
+		res->status = TSDB__SCAN_BADHDR;
+		res->why = "not a profefe WAL segment (bad magic or version)";
+		return 0;
+	}
+	head = pf_xmalloc(TSDB__META_MAX);
+	chunk = pf_xmalloc(SCAN_CHUNK);
+	off = res->good_end = TSDB__WAL_HDR;
+	while (off < res->size) {
+		const char *why = NULL;
+		size_t nhead = 0;
+		uint32_t len = 0;
+		int k = check_record(fd, off, res->size, head, &nhead, chunk, &len, &why);
+		if (k < 0) {
+			rc = pf_err_set(err, PF_EIO, "read %s:%" PRIu64 ": %s", path, off,
+					strerror(errno));
+			goto out;
+		}
+		if (k == REC_OK) {
+			struct tsdb__loc loc = {TSDB__LOC_WAL, seg, off, TSDB__REC_HDR + (uint64_t)len};
+			if ((rc = fn(arg, head, nhead, len, &loc, path, err)) < 0)
+				goto out;
+			res->records++;
+			off += loc.len;
+			res->good_end = off;
+			continue;
+		}
+		if (k == REC_BAD && len > 0 && len <= res->size - off - TSDB__REC_HDR) {
+			/* A damaged record with intact framing: skip it if an intact
+			 * record follows, so bit rot costs one profile, not the rest. */
+			uint64_t next = off + TSDB__REC_HDR + len;
+			const char *why2 = NULL;
+			uint32_t len2 = 0;
+			if (next < res->size &&
+			    check_record(fd, next, res->size, head, &nhead, chunk, &len2, &why2) ==
+				    REC_OK) {
+				log_at(PF_LOG_WARN, "WAL record damaged, skipped", path, off, why);
+				res->skipped++;
+				off = next;
+				continue;
+			}
+		}
+		res->status = k == REC_TORN ? TSDB__SCAN_TORN : TSDB__SCAN_CORRUPT;
+		res->bad_off = off;
+		res->why = why;
+		break;
+	}
+out:
+	free(head);
+	free(chunk);
+	return rc;
+}
+
+/* ---- open and replay -------------------------------------------------- */
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static int is_seg_name(const char *s, uint32_t *num)
+{
+	uint64_t v = 0;
+	size_t i;
+
+	for (i = 0; s[i]; i++) {
+		if (s[i] < '0' || s[i] > '9' || i >= 8)
+			return 0;
+		v = v * 10 + (uint64_t)(s[i] - '0');
+	}
+	if (i != 8 || v == 0 || v > UINT32_MAX)
+		return 0;
+	*num = (uint32_t)v;
+	return 1;
+}
+
+static int list_segments(const char *dir, uint32_t **nums, size_t *n, struct pf_err *err)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	size_t cap = 0;
+
+	*nums = NULL;
+	*n = 0;
+	if (!d)
+		return pf_err_set(err, PF_EIO, "open directory %s: %s", dir, strerror(errno));
+	while ((de = readdir(d)) != NULL) {
+		uint32_t num;
+		if (!is_seg_name(de->d_name, &num))
+			continue;
+		pf_xgrow((void **)nums, &cap, *n + 1, sizeof(uint32_t));
+		(*nums)[(*n)++] = num;
+	}
+	closedir(d);
+	if (*n > 1)
+		qsort(*nums, *n, sizeof(uint32_t), cmp_u32);
+	return 0;
+}
+
+static void segs_add(struct tsdb__wal *w, uint32_t num, int fd)
+{
+	pthread_rwlock_wrlock(&w->segs_rw);
+	pf_xgrow((void **)&w->segs, &w->capsegs, w->nsegs + 1, sizeof(struct wal_seg));
+	w->segs[w->nsegs].num = num;
+	w->segs[w->nsegs].fd = fd;
+	w->nsegs++;
+	pthread_rwlock_unlock(&w->segs_rw);
+}
+
+static int segs_fd(struct tsdb__wal *w, uint32_t num)
+{
+	int fd = -1;
+	size_t lo = 0, hi;
+
+	pthread_rwlock_rdlock(&w->segs_rw);
+	hi = w->nsegs;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (w->segs[mid].num < num)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < w->nsegs && w->segs[lo].num == num)
+		fd = w->segs[lo].fd;
+	pthread_rwlock_unlock(&w->segs_rw);
+	return fd;
+}
+
+static int write_header(int fd, const char *path, struct pf_err *err)
+{
+	uint8_t hdr[TSDB__WAL_HDR];
+
+	pf_put_le32(hdr, TSDB__WAL_MAGIC);
+	pf_put_le32(hdr + 4, TSDB__WAL_VERSION);
+	if (ftruncate(fd, 0) < 0 || pwrite_full(fd, hdr, sizeof(hdr), 0) < 0 || fdatasync(fd) < 0)
+		return pf_err_set(err, PF_EIO, "write header of %s: %s", path, strerror(errno));
+	return 0;
+}
+
+/* Create segment num and make it current. Called with mu held (or alone). */
+static int new_segment(struct tsdb__wal *w, uint32_t num, struct pf_err *err)
+{
+	char path[PATH_MAX];
+	int fd, rc;
+
+	if (seg_path(path, sizeof(path), w->dir, num) < 0)
+		return pf_err_set(err, PF_EINVAL, "WAL path too long: %s", w->dir);
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return pf_err_set(err, PF_EIO, "create %s: %s", path, strerror(errno));
+	if ((rc = write_header(fd, path, err)) < 0 || (rc = pf_fsync_dir(w->dir, err)) < 0) {
+		close(fd);
+		unlink(path);
+		return rc;
+	}
+	segs_add(w, num, fd);
+	w->cur_fd = fd;
+	w->cur_num = num;
+	w->size = w->synced_size = TSDB__WAL_HDR;
+	w->bytes += TSDB__WAL_HDR;
+	w->broken = 0;
+	return 0;
+}
+
+/* Replay one segment; the last one gets its tail repaired. */
+static int replay_segment(struct tsdb__wal *w, uint32_t num, int last, tsdb__wal_record_fn fn,
+			  void *arg, uint64_t *replayed, struct pf_err *err)
+{
+	struct tsdb__scan_result res;
+	char path[PATH_MAX];
+	int fd, rc;
+
+	if (seg_path(path, sizeof(path), w->dir, num) < 0)
+		return pf_err_set(err, PF_EINVAL, "WAL path too long: %s", w->dir);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return pf_err_set(err, PF_EIO, "open %s: %s", path, strerror(errno));
+	if ((rc = tsdb__wal_scan(fd, num, path, fn, arg, &res, err)) < 0) {
+		close(fd);
+		return rc;
+	}
+	*replayed += res.records;
+	segs_add(w, num, fd);
+	if (res.status == TSDB__SCAN_BADHDR) {
+		log_at(PF_LOG_WARN, "WAL segment skipped", path, 0, res.why);
+		w->bytes += res.size;
+		if (last) {
+			w->cur_fd = fd;
+			w->cur_num = num;
+			w->broken = 1; /* never append to it */
+		}
+		return 0;
+	}
+	if (res.status == TSDB__SCAN_TORN && res.good_end < TSDB__WAL_HDR) {
+		/* A segment whose creation was cut short: it holds nothing. */
+		if (!last) {
+			log_at(PF_LOG_WARN, "WAL segment skipped", path, 0, res.why);
+			w->bytes += res.size;
+			return 0;
+		}
+		log_at(PF_LOG_WARN, "WAL segment header rewritten", path, 0, res.why);
+		if ((rc = write_header(fd, path, err)) < 0)
+			return rc;
+		res.size = res.good_end = TSDB__WAL_HDR;
+		res.status = TSDB__SCAN_END;
+	}
+	if (res.status != TSDB__SCAN_END) {
+		if (!last) {
+			log_at(PF_LOG_WARN, "WAL segment damaged, rest of segment skipped", path,
+			       res.bad_off, res.why);
+		} else {
+			log_at(PF_LOG_WARN, "WAL tail damaged, truncated", path, res.bad_off,
+			       res.why);
+			if (ftruncate(fd, (off_t)res.good_end) < 0 || fdatasync(fd) < 0)
+				return pf_err_set(err, PF_EIO, "truncate %s at %" PRIu64 ": %s", path,
+						  res.good_end, strerror(errno));
+			res.size = res.good_end;
+		}
+	}
+	w->bytes += res.size;
+	if (last) {
+		w->cur_fd = fd;
+		w->cur_num = num;
+		w->size = w->synced_size = res.size;
+	}
+	return 0;
+}
+
+int tsdb__wal_open(const char *dir, size_t segment_bytes, tsdb__wal_record_fn fn, void *arg,
+		   struct tsdb__wal **out, uint64_t *replayed, struct pf_err *err)
+{
+	struct tsdb__wal *w = pf_xcalloc(1, sizeof(*w));
+	uint32_t *nums = NULL;
+	size_t n = 0;
+	int rc;
+
+	*out = NULL;
+	*replayed = 0;
+	w->dir = pf_xstrdup(dir);
+	w->seg_bytes = segment_bytes ? segment_bytes : (size_t)128 << 20;
+	w->cur_fd = -1;
+	pthread_mutex_init(&w->mu, NULL);
+	pthread_cond_init(&w->cv, NULL);
+	pthread_rwlock_init(&w->segs_rw, NULL);
+	if ((rc = pf_mkdir_p(dir, err)) < 0 || (rc = list_segments(dir, &nums, &n, err)) < 0)
+		goto fail;
+	for (size_t i = 0; i < n; i++)
+		if ((rc = replay_segment(w, nums[i], i + 1 == n, fn, arg, replayed, err)) < 0)
+			goto fail;
+	if (n == 0 && (rc = new_segment(w, 1, err)) < 0)
+		goto fail;
+	free(nums);
+	*out = w;
+	return 0;
+fail:
+	free(nums);
+	tsdb__wal_close(w);
+	return rc;
+}
+
+void tsdb__wal_close(struct tsdb__wal *w)
+{
+	if (!w)
+		return;
+	pthread_mutex_lock(&w->mu);
+	w->closed = 1;
+	if (w->cur_fd >= 0 && w->written_seq > w->synced_seq && fdatasync(w->cur_fd) < 0)
+		pf_log(PF_LOG_ERROR, "WAL sync at close failed", "dir", w->dir, "error",
+		       strerror(errno), NULL);
+	pthread_mutex_unlock(&w->mu);
+	for (size_t i = 0; i < w->nsegs; i++)
+		close(w->segs[i].fd);
+	free(w->segs);
+	pthread_rwlock_destroy(&w->segs_rw);
+	pthread_cond_destroy(&w->cv);
+	pthread_mutex_destroy(&w->mu);
+	free(w->dir);
+	free(w);
+}
+
+/* ---- appending -------------------------------------------------------- */
+
+static void complete_upto(struct tsdb__wal *w, uint64_t seq, int rc)
+{
+	while (w->wq_head && w->wq_head->seq <= seq) {
+		struct waiter *q = w->wq_head;
+		w->wq_head = q->next;
+		q->done = 1;
+		q->rc = rc;
+	}
+	if (!w->wq_head)
+		w->wq_tail = NULL;
+}
+
+/* A sync failed: what was written after the last good sync is lost to us.
+ * Cut it off, fail its appenders, and leave this segment. mu held. */
+static void fail_pending(struct tsdb__wal *w, int e)
+{
+	char path[PATH_MAX];
+
+	seg_path(path, sizeof(path), w->dir, w->cur_num);
+	pf_log(PF_LOG_ERROR, "WAL fdatasync failed; pending appends fail", "file", path, "error",
+	       strerror(e), NULL);
+	if (ftruncate(w->cur_fd, (off_t)w->synced_size) == 0)
+		w->bytes -= w->size - w->synced_size;
+	w->size = w->synced_size;
+	w->broken = 1;
+	complete_upto(w, UINT64_MAX, PF_EIO);
+	w->synced_seq = w->written_seq;
+}
+
+static int do_sync(struct tsdb__wal *w, int fd)
+{
+	if (w->fail_syncs > 0) {
+		w->fail_syncs--;
+		errno = EIO;
+		return -1;
+	}
+	return fdatasync(fd);
+}
+
+/* Leave the current segment (synced) and start the next. mu held, no sync
+ * running. */
+static int rotate(struct tsdb__wal *w, struct pf_err *err)
+{
+	if (w->written_seq > w->synced_seq) {
+		int r = do_sync(w, w->cur_fd);
+		w->fsyncs++;
+		if (r < 0) {
+			fail_pending(w, errno);
+		} else {
+			w->synced_seq = w->written_seq;
+			w->synced_size = w->size;
+			complete_upto(w, w->synced_seq, 0);
+		}
+		pthread_cond_broadcast(&w->cv);
+	}
+	if (w->cur_num == UINT32_MAX)
+		return pf_err_set(err, PF_EIO, "WAL %s: out of segment numbers", w->dir);
+	return new_segment(w, w->cur_num + 1, err);
+}
+
+static int write_record(struct tsdb__wal *w, const uint8_t *hdr, const void *meta, size_t nmeta,
+			const void *body, size_t nbody, uint64_t off)
+{
+	if (w->fail_writes > 0) {
+		w->fail_writes--;
+		/* a torn write: part of the record reaches the file */
+		if (pwrite_full(w->cur_fd, hdr, TSDB__REC_HDR, off) == 0)
+			(void)pwrite_full(w->cur_fd, meta, nmeta / 2, off + TSDB__REC_HDR);
+		errno = EIO;
+		return -1;
+	}
+	if (pwrite_full(w->cur_fd, hdr, TSDB__REC_HDR, off) < 0 ||
+	    pwrite_full(w->cur_fd, meta, nmeta, off + TSDB__REC_HDR) < 0 ||
+	    (nbody && pwrite_full(w->cur_fd, body, nbody, off + TSDB__REC_HDR + nmeta) < 0))
+		return -1;
+	return 0;
+}
+
+int tsdb__wal_append(struct tsdb__wal *w, const void *meta, size_t nmeta, const void *body,
+		     size_t nbody, struct tsdb__loc *loc, struct pf_err *err)
+{
+	uint8_t hdr[TSDB__REC_HDR];
+	struct waiter me = {0};
+	uint64_t reclen, total;
+	uint32_t crc;
+	int rc = 0;
+
+	if (nmeta == 0 || __builtin_add_overflow((uint64_t)nmeta, (uint64_t)nbody, &reclen) ||
+	    reclen > UINT32_MAX - TSDB__REC_HDR)
+		return pf_err_set(err, PF_ETOOBIG, "WAL record of %zu + %zu bytes is too big", nmeta,
+				  nbody);
+	total = reclen + TSDB__REC_HDR;
+	crc = pf_crc32c(pf_crc32c(0, meta, nmeta), body, nbody);
+	pf_put_le32(hdr, (uint32_t)reclen);
+	pf_put_le32(hdr + 4, crc);
+
+	pthread_mutex_lock(&w->mu);
+	for (;;) {
+		if (w->closed) {
+			rc = pf_err_set(err, PF_ECLOSED, "store is closed");
+			goto out;
+		}
+		if (!w->broken && (w->size <= TSDB__WAL_HDR || w->size + total <= w->seg_bytes))
+			break;
+		if (w->syncing) {
+			pthread_cond_wait(&w->cv, &w->mu);
+			continue;
+		}
+		if ((rc = rotate(w, err)) < 0) {
+			pf_err_prefix(err, "WAL: ");
+			goto out;
+		}
+	}
+	if (write_record(w, hdr, meta, nmeta, body, nbody, w->size) < 0) {
+		char path[PATH_MAX];
+		seg_path(path, sizeof(path), w->dir, w->cur_num);
+		rc = pf_err_set(err, PF_EIO, "write %s:%" PRIu64 ": %s", path, w->size,
+				strerror(errno));
+		if (ftruncate(w->cur_fd, (off_t)w->size) < 0)
+			w->broken = 1;
+		goto out;
+	}
+	loc->kind = TSDB__LOC_WAL;
+	loc->seg = w->cur_num;
+	loc->off = w->size;
+	loc->len = total;
+	w->size += total;
+	w->bytes += total;
+	me.seq = ++w->written_seq;
+	if (w->wq_tail)
+		w->wq_tail->next = &me;
+	else
+		w->wq_head = &me;
+	w->wq_tail = &me;
+
+	while (!me.done) {
+		if (w->syncing) {
+			pthread_cond_wait(&w->cv, &w->mu);
+			continue;
+		}
+		/* lead a sync covering everything written so far */
+		uint64_t target = w->written_seq, target_size = w->size;
+		int fd = w->cur_fd, r, e;
+		w->syncing = 1;
+		pthread_mutex_unlock(&w->mu);
+		r = fdatasync(fd);
+		e = errno;
+		pthread_mutex_lock(&w->mu);
+		if (w->fail_syncs > 0) {
+			w->fail_syncs--;
+			r = -1;
+			e = EIO;
+		}
+		w->syncing = 0;
+		w->fsyncs++;
+		if (r == 0) {
+			w->synced_seq = target;
+			w->synced_size = target_size;
+			complete_upto(w, target, 0);
+		} else {
+			fail_pending(w, e);
+		}
+		pthread_cond_broadcast(&w->cv);
+	}
+	rc = me.rc;
+	if (rc < 0) {
+		char path[PATH_MAX];
+		seg_path(path, sizeof(path), w->dir, loc->seg);
+		pf_err_set(err, PF_EIO, "fdatasync %s failed; record at offset %" PRIu64 " dropped",
+			   path, loc->off);
+	}
+out:
+	pthread_mutex_unlock(&w->mu);
+	return rc;
+}
+
+/* ---- reading ---------------------------------------------------------- */
+
+int tsdb__wal_read(struct tsdb__wal *w, const struct tsdb__loc *loc, uint64_t body_len,
+		   struct pf_buf *meta, struct pf_buf *body, struct pf_err *err)
+{
+	char path[PATH_MAX];
+	uint8_t hdr[TSDB__REC_HDR];
+	uint64_t meta_len;
+	uint32_t crc;
+	ssize_t r;
+	int fd, rc;
+
+	if (seg_path(path, sizeof(path), w->dir, loc->seg) < 0)
+		path[0] = 0;
+	if (loc->kind != TSDB__LOC_WAL || loc->len < TSDB__REC_HDR + 1 ||
+	    body_len > loc->len - TSDB__REC_HDR - 1)
+		return pf_err_set(err, PF_ECORRUPT, "%s:%" PRIu64 ": bad record location", path,
+				  loc->off);
+	meta_len = loc->len - TSDB__REC_HDR - body_len;
+	if (meta_len > TSDB__META_MAX)
+		return pf_err_set(err, PF_ECORRUPT, "%s:%" PRIu64 ": record metadata too large",
+				  path, loc->off);
+	fd = segs_fd(w, loc->seg);
+	if (fd < 0)
+		return pf_err_set(err, PF_ECORRUPT, "%s: segment not open", path);
+	pf_buf_reset(meta);
+	if ((rc = pf_buf_reserve(meta, (size_t)meta_len)) < 0)
+		return pf_err_set(err, rc, "%s:%" PRIu64 ": no memory for record", path, loc->off);
+	r = pread_full(fd, hdr, sizeof(hdr), loc->off);
+	if (r < 0)
+		return pf_err_set(err, PF_EIO, "read %s:%" PRIu64 ": %s", path, loc->off,
+				  strerror(errno));
+	if ((size_t)r < sizeof(hdr) || pf_get_le32(hdr) != loc->len - TSDB__REC_HDR)
+		return pf_err_set(err, PF_ECORRUPT, "%s:%" PRIu64 ": record framing damaged", path,
+				  loc->off);
+	r = pread_full(fd, meta->data, (size_t)meta_len, loc->off + TSDB__REC_HDR);
+	if (r < 0)
+		return pf_err_set(err, PF_EIO, "read %s:%" PRIu64 ": %s", path, loc->off,
+				  strerror(errno));
+	if ((uint64_t)r < meta_len)
+		return pf_err_set(err, PF_ECORRUPT, "%s:%" PRIu64 ": record cut short", path,
+				  loc->off);
+	meta->len = (size_t)meta_len;
+	crc = pf_crc32c(0, meta->data, meta->len);
+	if (body_len > 0) {
+		if ((uint64_t)(size_t)body_len != body_len ||
+		    (rc = pf_buf_reserve(body, (size_t)body_len)) < 0)
+			return pf_err_set(err, rc < 0 ? rc : PF_ETOOBIG,
+					  "profile of %" PRIu64 " bytes does not fit the buffer",
+					  body_len);
+		r = pread_full(fd, body->data + body->len, (size_t)body_len,
+			       loc->off + TSDB__REC_HDR + meta_len);
+		if (r < 0)
+			return pf_err_set(err, PF_EIO, "read %s:%" PRIu64 ": %s", path, loc->off,
+					  strerror(errno));
+		if ((uint64_t)r < body_len)
+			return pf_err_set(err, PF_ECORRUPT, "%s:%" PRIu64 ": record cut short",
+					  path, loc->off);
+		crc = pf_crc32c(crc, body->data + body->len, (size_t)body_len);
+	}
+	if (crc != pf_get_le32(hdr + 4))
+		return pf_err_set(err, PF_ECORRUPT, "%s:%" PRIu64 ": record fails its checksum",
+				  path, loc->off);
+	body->len += (size_t)body_len;
+	return 0;
+}
+
+void tsdb__wal_counters(struct tsdb__wal *w, uint64_t *fsyncs, uint64_t *bytes)
+{
+	pthread_mutex_lock(&w->mu);
+	*fsyncs = w->fsyncs;
+	*bytes = w->bytes;
+	pthread_mutex_unlock(&w->mu);
+}
+
+void tsdb__wal_path(const struct tsdb__wal *w, uint32_t seg, char *out, size_t n)
+{
+	if (seg_path(out, n, w->dir, seg) < 0 && n > 0)
+		out[0] = 0;
+}
+
+void tsdb__wal_inject_failures(struct tsdb__wal *w, int writes, int syncs)
+{
+	pthread_mutex_lock(&w->mu);
+	w->fail_writes = writes;
+	w->fail_syncs = syncs;
+	pthread_mutex_unlock(&w->mu);
+}
