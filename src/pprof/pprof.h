@@ -36,6 +36,16 @@ struct pprof_profile;
  * Legacy text profiles (debug=1/2) are refused with a message naming
  * debug=0. On success *out is owned by the caller (pprof_free).
  * Returns 0, PF_EINVAL (malformed), PF_ETOOBIG or PF_ENOMEM.
+ * A raw (not gzip) body longer than max_decompressed is PF_ETOOBIG too.
+ * Memory: the unpacked message takes up to about 50 times the size of the
+ * decompressed body (protobuf-c structs), in one arena.
+ * Error sentences: "parsing profile: empty input file", "parsing profile:
+ * unrecognized profile format", "decompressing profile: unexpected EOF",
+ * "decompressing profile: gzip: invalid header", "decompressed profile is
+ * larger than N bytes", "sample 0 refers to location 7, which does not
+ * exist", "sample 0 has 2 values but there are 1 sample types",
+ * "function 1 name: string index 50 out of range (string table has 4
+ * entries)" (items with ids are named by id, samples by index).
  */
 int pprof_decode(const void *data, size_t len, size_t max_decompressed,
 		 struct pprof_profile **out, struct pf_err *err);
@@ -52,7 +62,8 @@ int pprof_gunzip(const void *data, size_t len, size_t max, struct pf_buf *out,
 /* gzip data into out (appends). */
 int pprof_gzip(const void *data, size_t len, struct pf_buf *out, struct pf_err *err);
 
-/* Encode as gzip-compressed protobuf, appended to out. */
+/* Encode as gzip-compressed protobuf (zlib level 2, see encode.c), appended
+ * to out. Returns 0, PF_ENOMEM or PF_ETOOBIG (out's cap). */
 int pprof_encode(const struct pprof_profile *p, struct pf_buf *out, struct pf_err *err);
 
 /*

@@ -1,0 +1,57 @@
+/*
+ * pprof internals shared by decode.c, encode.c and merge.c. Not part of the
+ * module's contract: only pprof.h is.
+ */
+#ifndef PF_PPROF_INTERNAL_H
+#define PF_PPROF_INTERNAL_H
+
+#include "pprof/pprof.h"
+
+/*
+ * id -> index into the message's array of one kind (mapping, location,
+ * function). Dense when the ids are exactly 1..n in order (what Go writes);
+ * otherwise an open-addressing table of (id, index + 1) in the arena.
+ */
+struct pprof__idmap {
+	int dense;
+	size_t n;
+	size_t mask;    /* table size - 1 (hashed form) */
+	uint64_t *ids;  /* table of ids (hashed form) */
+	uint32_t *idx;  /* index + 1, 0 = empty slot (hashed form) */
+};
+
+/* A profile: the message and everything it points to live in arena, and so
+ * does this struct, so pprof_free is one pf_arena_free. */
+struct pprof_profile {
+	struct pf_arena *arena;
+	pprof_msg *msg;
+	struct pprof__idmap mappings, locations, functions;
+};
+
+/* Index of id in m, or -1 when there is no such id (or id is 0). */
+static inline int64_t pprof__idmap_find(const struct pprof__idmap *m, uint64_t id)
+{
+	if (id == 0)
+		return -1;
+	if (m->dense)
+		return id <= m->n ? (int64_t)(id - 1) : -1;
+	if (!m->idx)
+		return -1;
+	for (size_t i = (size_t)(id * 0x9E3779B97F4A7C15ull >> 17) & m->mask;; i = (i + 1) & m->mask) {
+		if (m->idx[i] == 0)
+			return -1;
+		if (m->ids[i] == id)
+			return (int64_t)m->idx[i] - 1;
+	}
+}
+
+/*
+ * Build the id maps of p (in p->arena) and validate p->msg as pprof_decode
+ * documents. Returns 0 or PF_EINVAL with err naming the offending item.
+ */
+int pprof__index(struct pprof_profile *p, struct pf_err *err);
+
+/* A ProtobufCAllocator whose allocations come from arena (free is a no-op). */
+void pprof__arena_allocator(ProtobufCAllocator *alloc, struct pf_arena *arena);
+
+#endif
