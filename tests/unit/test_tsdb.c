@@ -714,17 +714,22 @@ struct worker {
 	int n;
 	char (*ids)[TSDB_ID_LEN + 1];
 	int failures;
+	size_t body_len; /* pad bodies to this size (0: as formatted) */
 };
 
 static void *append_worker(void *arg)
 {
 	struct worker *w = arg;
-	char svc[32], body[64];
+	char svc[32], body[4096];
 	snprintf(svc, sizeof(svc), "service=s%d", w->idx % 3);
 	const char *kv[] = {svc, "type=cpu", NULL};
 	for (int i = 0; i < w->n; i++) {
-		snprintf(body, sizeof(body), "t%d-i%d", w->idx, i);
-		if (append_l(w->db, (int64_t)i * 1000 + w->idx, body, strlen(body), w->ids[i], kv))
+		size_t len = (size_t)snprintf(body, sizeof(body), "t%d-i%d", w->idx, i);
+		if (w->body_len > len && w->body_len <= sizeof(body)) {
+			memset(body + len, 'p', w->body_len - len);
+			len = w->body_len;
+		}
+		if (append_l(w->db, (int64_t)i * 1000 + w->idx, body, len, w->ids[i], kv))
 			w->failures++;
 	}
 	return NULL;
@@ -749,18 +754,18 @@ static void *query_worker(void *arg)
 }
 
 static double run_appends(struct tsdb *db, int nthreads, int per, char (*ids)[TSDB_ID_LEN + 1],
-			  int with_query)
+			  int with_query, size_t body_len)
 {
 	pthread_t th[NTHREADS + 1];
 	struct worker w[NTHREADS + 1];
 	int64_t t0 = pf_mono_ns();
 
 	for (int i = 0; i < nthreads; i++) {
-		w[i] = (struct worker){db, i, per, ids + (size_t)i * (size_t)per, 0};
+		w[i] = (struct worker){db, i, per, ids + (size_t)i * (size_t)per, 0, body_len};
 		pthread_create(&th[i], NULL, append_worker, &w[i]);
 	}
 	if (with_query) {
-		w[nthreads] = (struct worker){db, nthreads, 0, NULL, 0};
+		w[nthreads] = (struct worker){db, nthreads, 0, NULL, 0, 0};
 		pthread_create(&th[nthreads], NULL, query_worker, &w[nthreads]);
 	}
 	for (int i = 0; i < nthreads + with_query; i++) {
@@ -778,7 +783,7 @@ static void test_concurrent_appends(void **state)
 	struct tsdb_stats st;
 
 	c->db = open_db(c, 64 << 10);
-	double secs = run_appends(c->db, NTHREADS, PER_THREAD, ids, 1);
+	double secs = run_appends(c->db, NTHREADS, PER_THREAD, ids, 1, 0);
 	tsdb_stats(c->db, &st);
 	print_message("# %d threads x %d appends: %.0f appends/s, %.3f fsyncs/append\n", NTHREADS,
 		      PER_THREAD, NTHREADS * PER_THREAD / secs,
@@ -810,12 +815,12 @@ static void test_throughput(void **state)
 
 	c->db = open_db(c, 0);
 	tsdb_stats(c->db, &st0);
-	double s1 = run_appends(c->db, 1, N1, ids, 0);
+	double s1 = run_appends(c->db, 1, N1, ids, 0, 4096);
 	tsdb_stats(c->db, &st1);
 	print_message("# 1 thread: %.0f appends/s, %.2f fsyncs/append\n", N1 / s1,
 		      (double)(st1.wal_fsyncs - st0.wal_fsyncs) / N1);
 	st0 = st1;
-	double s8 = run_appends(c->db, NTHREADS, N8, ids, 0);
+	double s8 = run_appends(c->db, NTHREADS, N8, ids, 0, 4096);
 	tsdb_stats(c->db, &st1);
 	print_message("# 8 threads: %.0f appends/s, %.2f fsyncs/append\n", NTHREADS * N8 / s8,
 		      (double)(st1.wal_fsyncs - st0.wal_fsyncs) / (NTHREADS * N8));
