@@ -49,7 +49,7 @@ test: deps
 	@tests/run.sh
 
 bench: deps
-	@$(MAKE) --no-print-directory all bench-bins
+	@$(MAKE) --no-print-directory all bench-bins unit
 	@bench/run.sh
 
 lint:

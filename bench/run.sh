@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# make bench: prints each figure and its ratio against the named baseline.
+#   merge:  profefe's merge (decode + merge + gzip encode, tests/tools/pprof-merge)
+#           against `go tool pprof -proto` on the same files
+#   push:   POST /api/0/profiles throughput with a concurrent client (bench/pushload)
+#           against a do-nothing libmicrohttpd server (bench/nullserver)
+# Set BENCH_SECONDS (default 5) for the push runs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+B=${BUILD:-build}
+FIX=tests/fixtures/pprof
+SECS=${BENCH_SECONDS:-5}
+GOPPROF="$(go env GOTOOLDIR)/pprof"
+tmp=$(mktemp -d /tmp/profefe-bench.XXXXXX)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$tmp"; }
+trap cleanup EXIT
+
+echo "# machine: $(nproc) cores, $(uname -m), $(date -u +%Y-%m-%dT%H:%M:%SZ), commit $(git rev-parse --short HEAD 2>/dev/null || echo none)"
+
+# measure OUT CMD...: best wall time of 3 runs and the max RSS of that run
+measure() {
+	local out=$1 best= rss= t m
+	shift
+	for _ in 1 2 3; do
+		/usr/bin/time -f '%e %M' -o "$tmp/time" "$@" >"$out" 2>/dev/null
+		read -r t m <"$tmp/time"
+		if [ -z "$best" ] || awk "BEGIN{exit !($t < $best)}"; then best=$t; rss=$m; fi
+	done
+	echo "$best $rss"
+}
+
+heap10=("$FIX"/heap-0[01]?.pb.gz)
+merge_case() {
+	local name=$1
+	shift
+	read -r ot om < <(measure "$tmp/ours.pb.gz" "$B/tests/tools/pprof-merge" "$@")
+	read -r gt gm < <(measure "$tmp/go.pb.gz" "$GOPPROF" -proto "$@")
+	printf 'merge %-22s profefe %6.2fs %7.1f MB | go tool pprof -proto %6.2fs %7.1f MB | speed ratio %5.2fx, memory ratio %5.2fx | output %d vs %d bytes\n' \
+		"$name" "$ot" "$(awk "BEGIN{print $om/1024}")" "$gt" "$(awk "BEGIN{print $gm/1024}")" \
+		"$(awk "BEGIN{print ($ot>0)?$gt/$ot:0}")" "$(awk "BEGIN{print ($om>0)?$gm/$om:0}")" \
+		"$(stat -c %s "$tmp/ours.pb.gz")" "$(stat -c %s "$tmp/go.pb.gz")"
+}
+many() { local n=$1 i; for ((i = 0; i < n; i++)); do echo "${heap10[i % 10]}"; done; }
+mapfile -t heap100 < <(many 100)
+mapfile -t heap1000 < <(many 1000)
+merge_case "heap x10 (10 files)" "${heap10[@]}"
+merge_case "heap x100" "${heap100[@]}"
+merge_case "heap x1000" "${heap1000[@]}"
+merge_case "heap-large-001 (1)" "$FIX/heap-large-001.pb.gz"
+
+free_port() { local p; while :; do p=$((20000 + RANDOM % 40000)); (echo >/dev/tcp/127.0.0.1/$p) 2>/dev/null || { echo $p; return; }; done; }
+wait_port() { for _ in $(seq 1 200); do (echo >/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.05; done; return 1; }
+
+push_case() {
+	local name=$1 file=$2 conc=$3 p np r n
+	p=$(free_port)
+	"$B/profefe" -addr 127.0.0.1:$p -tsdb.dir "$tmp/data-$name" -log.level warn &
+	pids+=($!)
+	wait_port $p
+	r=$("$B/bench/pushload" "http://127.0.0.1:$p/api/0/profiles?service=bench&type=heap" "$file" "$conc" "$SECS")
+	kill -TERM "${pids[-1]}"
+	wait "${pids[-1]}" || true
+	np=$(free_port)
+	"$B/bench/nullserver" $np &
+	pids+=($!)
+	wait_port $np
+	n=$("$B/bench/pushload" "http://127.0.0.1:$np/api/0/profiles?service=bench&type=heap" "$file" "$conc" "$SECS")
+	kill -TERM "${pids[-1]}"
+	wait "${pids[-1]}" || true
+	local pr nr pm nm
+	pr=$(sed 's/.*profiles_per_s=\([0-9.]*\).*/\1/' <<<"$r")
+	pm=$(sed 's/.*mb_per_s=\([0-9.]*\).*/\1/' <<<"$r")
+	nr=$(sed 's/.*profiles_per_s=\([0-9.]*\).*/\1/' <<<"$n")
+	nm=$(sed 's/.*mb_per_s=\([0-9.]*\).*/\1/' <<<"$n")
+	printf 'push %-28s profefe %8.1f profiles/s %7.2f MB/s | null MHD handler %8.1f/s %7.2f MB/s | ratio %.3f\n' \
+		"$name (c=$conc)" "$pr" "$pm" "$nr" "$nm" "$(awk "BEGIN{print ($nr>0)?$pr/$nr:0}")"
+	echo "#   profefe: $r"
+	echo "#   null:    $n"
+}
+push_case heap-001-30KB "$FIX/heap-001.pb.gz" 8
+push_case heap-large-1.2MB "$FIX/heap-large-001.pb.gz" 4

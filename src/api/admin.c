@@ -1,0 +1,139 @@
+/* /metrics in the Prometheus text format, and the counters behind it. */
+#include "api/api-internal.h"
+
+#include <stdlib.h>
+
+static const char *route_names[API_ROUTE_COUNT] = {
+	[API_ROUTE_OTHER] = "other",
+	[API_ROUTE_PROFILES] = "/api/0/profiles",
+	[API_ROUTE_MERGE] = "/api/0/profiles/merge",
+	[API_ROUTE_PROFILE_ID] = "/api/0/profiles/__pid__",
+	[API_ROUTE_SERVICES] = "/api/0/services",
+	[API_ROUTE_VERSION] = "/api/0/version",
+	[API_ROUTE_API0_OTHER] = "/api/0/other",
+	[API_ROUTE_HEALTHY] = "/-/healthy",
+	[API_ROUTE_READY] = "/-/ready",
+	[API_ROUTE_METRICS] = "/metrics",
+};
+
+const char *api_route_name(int route)
+{
+	return route >= 0 && route < API_ROUTE_COUNT ? route_names[route] : "other";
+}
+
+void api_metrics_init(struct api_metrics *m)
+{
+	pthread_mutex_init(&m->mu, NULL);
+	m->requests = pf_map_new(64);
+	m->started_ns = pf_now_ns();
+}
+
+void api_metrics_destroy(struct api_metrics *m)
+{
+	pf_map_free(m->requests);
+	m->requests = NULL;
+	pthread_mutex_destroy(&m->mu);
+}
+
+static const char *known_method(const char *m)
+{
+	static const char *ok[] = {"GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH"};
+	for (size_t i = 0; i < PF_ARRAY_LEN(ok); i++)
+		if (strcmp(m, ok[i]) == 0)
+			return ok[i];
+	return "other"; /* bounded label cardinality */
+}
+
+void api_metrics_request(struct api_metrics *m, int route, const char *method, int code)
+{
+	char key[96];
+	int n = snprintf(key, sizeof(key), "%s%c%s%c%d", api_route_name(route), 0,
+			 known_method(method), 0, code);
+	uint64_t v = 1;
+
+	pthread_mutex_lock(&m->mu);
+	if (pf_map_get_or_put(m->requests, key, (size_t)n + 1, &v))
+		pf_map_put(m->requests, key, (size_t)n + 1, v + 1);
+	pthread_mutex_unlock(&m->mu);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void api_admin_metrics(struct api_server *s, struct api_reply *rep)
+{
+	struct api_metrics *m = &s->metrics;
+	struct tsdb_stats st;
+	struct pf_buf *b = &rep->body;
+	char **lines = NULL;
+	size_t nlines = 0, cap = 0, it = 0, klen;
+	const void *key;
+	uint64_t val;
+
+	pf_buf_reset(b);
+	pthread_mutex_lock(&m->mu);
+	while (pf_map_next(m->requests, &it, &key, &klen, &val)) {
+		const char *route = key, *method = route + strlen(route) + 1,
+			   *code = method + strlen(method) + 1;
+		char line[256];
+		snprintf(line, sizeof(line),
+			 "profefe_http_requests_total{route=\"%s\",method=\"%s\",code=\"%s\"} %llu\n",
+			 route, method, code, (unsigned long long)val);
+		pf_xgrow((void **)&lines, &cap, nlines + 1, sizeof(*lines));
+		lines[nlines++] = pf_xstrdup(line);
+	}
+	pthread_mutex_unlock(&m->mu);
+	qsort(lines, nlines, sizeof(*lines), cmp_str);
+
+	pf_buf_printf(b, "# HELP profefe_http_requests_total HTTP requests by route, method and code.\n"
+			 "# TYPE profefe_http_requests_total counter\n");
+	for (size_t i = 0; i < nlines; i++) {
+		pf_buf_printf(b, "%s", lines[i]);
+		free(lines[i]);
+	}
+	free(lines);
+
+	tsdb_stats(s->opt.db, &st);
+	pf_buf_printf(b,
+		      "# HELP profefe_profiles_ingested_total Profiles stored through the API.\n"
+		      "# TYPE profefe_profiles_ingested_total counter\n"
+		      "profefe_profiles_ingested_total %llu\n"
+		      "# HELP profefe_profile_bytes_ingested_total Bytes of profile bodies stored through the API.\n"
+		      "# TYPE profefe_profile_bytes_ingested_total counter\n"
+		      "profefe_profile_bytes_ingested_total %llu\n"
+		      "# HELP profefe_profiles_rejected_total Pushed bodies refused as malformed or too large.\n"
+		      "# TYPE profefe_profiles_rejected_total counter\n"
+		      "profefe_profiles_rejected_total %llu\n"
+		      "# HELP profefe_tsdb_wal_fsyncs_total fsync calls on the write-ahead log.\n"
+		      "# TYPE profefe_tsdb_wal_fsyncs_total counter\n"
+		      "profefe_tsdb_wal_fsyncs_total %llu\n"
+		      "# HELP profefe_tsdb_appends_total Profiles appended to the store since start.\n"
+		      "# TYPE profefe_tsdb_appends_total counter\n"
+		      "profefe_tsdb_appends_total %llu\n"
+		      "# HELP profefe_tsdb_series Series in the store.\n"
+		      "# TYPE profefe_tsdb_series gauge\n"
+		      "profefe_tsdb_series %llu\n"
+		      "# HELP profefe_tsdb_profiles Profiles in the store.\n"
+		      "# TYPE profefe_tsdb_profiles gauge\n"
+		      "profefe_tsdb_profiles %llu\n"
+		      "# HELP profefe_tsdb_wal_bytes Bytes of the write-ahead log on disk.\n"
+		      "# TYPE profefe_tsdb_wal_bytes gauge\n"
+		      "profefe_tsdb_wal_bytes %llu\n"
+		      "# HELP profefe_build_info Build information.\n"
+		      "# TYPE profefe_build_info gauge\n"
+		      "profefe_build_info{version=\"%s\",commit=\"%s\"} 1\n"
+		      "# HELP process_start_time_seconds Start time of the process since the Unix epoch.\n"
+		      "# TYPE process_start_time_seconds gauge\n"
+		      "process_start_time_seconds %.3f\n",
+		      (unsigned long long)__atomic_load_n(&m->profiles_ingested, __ATOMIC_RELAXED),
+		      (unsigned long long)__atomic_load_n(&m->bytes_ingested, __ATOMIC_RELAXED),
+		      (unsigned long long)__atomic_load_n(&m->bad_profiles, __ATOMIC_RELAXED),
+		      (unsigned long long)st.wal_fsyncs, (unsigned long long)st.appends,
+		      (unsigned long long)st.series, (unsigned long long)st.profiles,
+		      (unsigned long long)st.wal_bytes, s->opt.version, s->opt.commit,
+		      (double)m->started_ns / 1e9);
+	rep->status = 200;
+	rep->content_type = "text/plain; version=0.0.4; charset=utf-8";
+}

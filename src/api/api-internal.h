@@ -1,0 +1,100 @@
+/* Shared between the files of src/api; not part of the public API. */
+#ifndef PF_API_INTERNAL_H
+#define PF_API_INTERNAL_H
+
+#include "api/api.h"
+
+#include <pthread.h>
+
+/* A query-string parameter, decoded as Go's url.ParseQuery does. */
+struct api_param {
+	char *key;
+	char *value;
+};
+
+/* One request, built up by the server before a handler runs. */
+struct api_req {
+	const char *method;
+	char *raw_uri;             /* as sent: path?query */
+	char *path;                /* percent-decoded path */
+	struct api_param *params;  /* in order of appearance */
+	size_t nparams;
+	struct pf_buf body;        /* capped at max_body_bytes */
+	int body_too_big;
+	int route;                 /* enum api_route, for metrics */
+};
+
+/* What a handler answers; the server turns it into the HTTP response. */
+struct api_reply {
+	int status;
+	const char *content_type;  /* static string */
+	char *filename;            /* Content-Disposition attachment; owned */
+	struct pf_buf body;
+};
+
+enum api_route {
+	API_ROUTE_OTHER = 0,
+	API_ROUTE_PROFILES,
+	API_ROUTE_MERGE,
+	API_ROUTE_PROFILE_ID,
+	API_ROUTE_SERVICES,
+	API_ROUTE_VERSION,
+	API_ROUTE_API0_OTHER,
+	API_ROUTE_HEALTHY,
+	API_ROUTE_READY,
+	API_ROUTE_METRICS,
+	API_ROUTE_COUNT,
+};
+
+/* Counters for /metrics; updated with atomics or under mu. */
+struct api_metrics {
+	pthread_mutex_t mu;
+	struct pf_map *requests;   /* "route\0method\0code" -> count */
+	uint64_t profiles_ingested;
+	uint64_t bytes_ingested;
+	uint64_t bad_profiles;
+	int64_t started_ns;
+};
+
+struct api_server {
+	struct api_options opt;
+	struct MHD_Daemon *mhd;
+	int listen_fd;
+	int port;
+	struct api_metrics metrics;
+	/* requests between their first handler call and their completion */
+	pthread_mutex_t inflight_mu;
+	pthread_cond_t inflight_cv;
+	int inflight;
+};
+
+/* ---- http.c ---- */
+/* First value of key, or NULL. */
+const char *api_param(const struct api_req *r, const char *key);
+/* Parse "a=b&c=d" (Go's url.ParseQuery: '+' is a space, pairs with bad
+ * escapes are dropped). */
+void api_parse_query(const char *q, struct api_param **out, size_t *n);
+void api_params_free(struct api_param *p, size_t n);
+/* %XX decoding in place; plus_space turns '+' into ' ' (query decoding).
+ * Returns 0, or -1 with *bad pointing at the bad escape. */
+int api_unescape(char *s, int plus_space, const char **bad);
+/* Go's path.Clean; returns a new string. */
+char *api_path_clean(const char *p);
+
+void api_reply_json_body(struct api_reply *rep, int status, const char *json_body);
+void api_reply_error(struct api_reply *rep, int status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void api_reply_text(struct api_reply *rep, int status, const char *text);
+void api_reply_binary(struct api_reply *rep, const char *filename, struct pf_buf *data);
+
+/* ---- profefe.c: /api/0 ---- */
+void api0_handle(struct api_server *s, struct api_req *r, struct api_reply *rep);
+
+/* ---- admin.c: /-/ and /metrics ---- */
+void api_admin_metrics(struct api_server *s, struct api_reply *rep);
+void api_metrics_init(struct api_metrics *m);
+void api_metrics_destroy(struct api_metrics *m);
+void api_metrics_request(struct api_metrics *m, int route, const char *method, int code);
+const char *api_route_name(int route);
+
+#endif

@@ -1,0 +1,767 @@
+/*
+ * /api/0: profefe's API, wire-compatible with profefe (Go).
+ * See ../shared/reference/profefe-api.md for the behaviour reproduced here,
+ * and SPEC.md §3 and §10 for where we differ on purpose.
+ */
+#include "api/api-internal.h"
+#include "pprof/pprof.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <jansson.h>
+#include <stdlib.h>
+
+#define MAX_LABELS 64
+#define MAX_LABEL_VALUE 1024
+
+/* ---- types ---- */
+
+static const char *const known_types[] = {
+	"cpu", "heap", "allocs", "block", "mutex", "goroutine", "threadcreate", "trace", "other",
+};
+
+/* A profile type as profefe reads it (trimmed); custom names of SPEC §1. */
+static int valid_type(const char *t)
+{
+	if (!t || !*t || strcmp(t, "unknown") == 0)
+		return 0;
+	for (size_t i = 0; i < PF_ARRAY_LEN(known_types); i++)
+		if (strcmp(t, known_types[i]) == 0)
+			return 1;
+	for (const char *p = t; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' || *p == '.' ||
+		      *p == '-'))
+			return 0;
+	return strlen(t) <= 128;
+}
+
+/* strings.TrimSpace into a new string */
+static char *trim_dup(const char *s, size_t n)
+{
+	while (n && isspace((unsigned char)*s)) {
+		s++;
+		n--;
+	}
+	while (n && isspace((unsigned char)s[n - 1]))
+		n--;
+	return pf_xstrndup(s, n);
+}
+
+/* ---- labels ---- */
+
+struct labelset {
+	struct tsdb_label v[MAX_LABELS + 4];
+	char *owned[2 * (MAX_LABELS + 4)];
+	size_t n, nowned;
+};
+
+static void labelset_free(struct labelset *ls)
+{
+	for (size_t i = 0; i < ls->nowned; i++)
+		free(ls->owned[i]);
+	ls->n = ls->nowned = 0;
+}
+
+/* Set name=value (borrowed strings), the last value of a name wins. */
+static int labelset_set(struct labelset *ls, const char *name, const char *value)
+{
+	for (size_t i = 0; i < ls->n; i++) {
+		if (strcmp(ls->v[i].name, name) == 0) {
+			ls->v[i].value = value;
+			return 0;
+		}
+	}
+	if (ls->n >= PF_ARRAY_LEN(ls->v))
+		return -1;
+	ls->v[ls->n].name = name;
+	ls->v[ls->n].value = value;
+	ls->n++;
+	return 0;
+}
+
+static void labelset_del(struct labelset *ls, const char *name)
+{
+	for (size_t i = 0; i < ls->n; i++) {
+		if (strcmp(ls->v[i].name, name) == 0) {
+			memmove(&ls->v[i], &ls->v[i + 1], (ls->n - i - 1) * sizeof(ls->v[0]));
+			ls->n--;
+			return;
+		}
+	}
+}
+
+static int label_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct tsdb_label *)a)->name, ((const struct tsdb_label *)b)->name);
+}
+
+static int valid_utf8(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	while (*p) {
+		int n = *p < 0x80 ? 0 : (*p & 0xe0) == 0xc0 ? 1 : (*p & 0xf0) == 0xe0 ? 2 : (*p & 0xf8) == 0xf0 ? 3 : -1;
+		if (n < 0)
+			return 0;
+		p++;
+		for (int i = 0; i < n; i++, p++)
+			if ((*p & 0xc0) != 0x80)
+				return 0;
+	}
+	return 1;
+}
+
+/*
+ * Parse profefe's labels parameter (already query-decoded once) into ls:
+ * split on ',', each chunk at its first '=', trim, URL-decode again. Empty
+ * keys are skipped; a repeated name keeps its last value; pairs with an
+ * empty value are dropped (SPEC §10.3). Names must match SPEC §1 and may not
+ * set service, type or job (§10.4). On error fills reason.
+ */
+static int parse_labels(const char *s, struct labelset *ls, char *reason, size_t rlen)
+{
+	const char *p = s;
+
+	while (p && *p) {
+		const char *comma = strchr(p, ','), *end = comma ? comma : p + strlen(p);
+		const char *eq = memchr(p, '=', (size_t)(end - p)), *bad = NULL;
+		char *k = trim_dup(p, (size_t)((eq ? eq : end) - p));
+		char *v = eq ? trim_dup(eq + 1, (size_t)(end - eq - 1)) : pf_xstrdup("");
+
+		p = comma ? comma + 1 : end;
+		if (!*k) {
+			free(k);
+			free(v);
+			continue;
+		}
+		if (api_unescape(k, 1, &bad) < 0 || api_unescape(v, 1, &bad) < 0) {
+			snprintf(reason, rlen, "invalid URL escape \"%.3s\"", bad);
+			free(k);
+			free(v);
+			return -1;
+		}
+		ls->owned[ls->nowned++] = k;
+		ls->owned[ls->nowned++] = v;
+		if (!(isalpha((unsigned char)k[0]) || k[0] == '_')) {
+			snprintf(reason, rlen, "invalid label name \"%.100s\": want [a-zA-Z_][a-zA-Z0-9_]*", k);
+			return -1;
+		}
+		for (const char *c = k; *c; c++) {
+			if (!(isalnum((unsigned char)*c) || *c == '_')) {
+				snprintf(reason, rlen, "invalid label name \"%.100s\": want [a-zA-Z_][a-zA-Z0-9_]*", k);
+				return -1;
+			}
+		}
+		if (strncmp(k, "__", 2) == 0) {
+			snprintf(reason, rlen, "label name \"%.100s\" is reserved (starts with __)", k);
+			return -1;
+		}
+		if (strcmp(k, "service") == 0 || strcmp(k, "type") == 0 || strcmp(k, "job") == 0) {
+			snprintf(reason, rlen, "label \"%s\" cannot be set in labels", k);
+			return -1;
+		}
+		if (strlen(v) > MAX_LABEL_VALUE) {
+			snprintf(reason, rlen, "value of \"%.100s\" is longer than %d bytes", k, MAX_LABEL_VALUE);
+			return -1;
+		}
+		if (!valid_utf8(v)) {
+			snprintf(reason, rlen, "value of \"%.100s\" is not valid UTF-8", k);
+			return -1;
+		}
+		if (!*v) {
+			labelset_del(ls, k);
+			continue;
+		}
+		if (labelset_set(ls, k, v) < 0 || ls->n > MAX_LABELS) {
+			snprintf(reason, rlen, "more than %d labels", MAX_LABELS);
+			return -1;
+		}
+		if (ls->nowned + 2 > PF_ARRAY_LEN(ls->owned)) {
+			snprintf(reason, rlen, "more than %d labels", MAX_LABELS);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Reads the labels parameter; replies 400 and returns -1 on error. */
+static int read_labels(struct api_req *r, struct api_reply *rep, struct labelset *ls)
+{
+	const char *s = api_param(r, "labels");
+	char reason[300];
+
+	if (s && parse_labels(s, ls, reason, sizeof(reason)) < 0) {
+		api_reply_error(rep, 400, "bad request: bad \"labels\" \"%s\": %s", s, reason);
+		return -1;
+	}
+	return 0;
+}
+
+/* Reads a time parameter; replies 400 and returns -1 when bad or missing. */
+static int read_time(struct api_req *r, struct api_reply *rep, const char *name, int required,
+		     int64_t *ns)
+{
+	const char *v = api_param(r, name);
+
+	if (!v || !*v) {
+		if (!required)
+			return 1;
+		api_reply_error(rep, 400, "bad request: missing \"%s\"", name);
+		return -1;
+	}
+	if (pf_parse_time(v, ns) < 0) {
+		if (strcmp(name, "created_at") == 0)
+			api_reply_error(rep, 400, "bad request: bad \"%s\" \"%s\": time in unsupported format \"%s\"", name, v, v);
+		else
+			api_reply_error(rep, 400, "bad request: bad \"%s\" timestamp \"%s\": time in unsupported format \"%s\"", name, v, v);
+		return -1;
+	}
+	return 0;
+}
+
+/* Service, from and to as find and merge need them. */
+static int read_range(struct api_req *r, struct api_reply *rep, int64_t *from, int64_t *to)
+{
+	char a[64], b[64];
+
+	if (read_time(r, rep, "from", 1, from) < 0 || read_time(r, rep, "to", 1, to) < 0)
+		return -1;
+	if (*from > *to) {
+		pf_format_go_time(*from, a, sizeof(a));
+		pf_format_go_time(*to, b, sizeof(b));
+		api_reply_error(rep, 400, "bad request: CreatedAtMin after CreatedAtMax: %s, %s", a, b);
+		return -1;
+	}
+	return 0;
+}
+
+static const char *read_service(struct api_req *r, struct api_reply *rep)
+{
+	const char *s = api_param(r, "service");
+	if (!s || !*s) {
+		api_reply_error(rep, 400, "bad request: missing \"service\"");
+		return NULL;
+	}
+	return s;
+}
+
+/* ---- meta JSON ---- */
+
+static json_t *meta_json(const struct tsdb_meta *m)
+{
+	json_t *o = json_object(), *labels = json_array();
+	const char *service = "", *type = "";
+	char ts[40];
+
+	for (size_t i = 0; i < m->nlabels; i++) {
+		const struct tsdb_label *l = &m->labels[i];
+		if (strcmp(l->name, "service") == 0) {
+			service = l->value;
+		} else if (strcmp(l->name, "type") == 0) {
+			type = l->value;
+		} else {
+			json_t *kv = json_object();
+			json_object_set_new(kv, "key", json_string(l->name));
+			json_object_set_new(kv, "value", json_string(l->value));
+			json_array_append_new(labels, kv);
+		}
+	}
+	pf_format_rfc3339(m->t_ns, ts, sizeof(ts));
+	json_object_set_new(o, "id", json_string(m->id));
+	json_object_set_new(o, "type", json_string(type));
+	json_object_set_new(o, "service", json_string(service));
+	if (json_array_size(labels) > 0)
+		json_object_set_new(o, "labels", labels);
+	else
+		json_decref(labels);
+	json_object_set_new(o, "created_at", json_string(ts));
+	return o;
+}
+
+static void reply_json_value(struct api_reply *rep, json_t *v)
+{
+	char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+	json_decref(v);
+	if (!s) {
+		api_reply_error(rep, 500, "internal server error");
+		return;
+	}
+	api_reply_json_body(rep, 200, s);
+	free(s);
+}
+
+/* ---- POST /api/0/profiles ---- */
+
+static int is_go_trace(const uint8_t *p, size_t n)
+{
+	/* "go 1.19 trace\0\0\0" and its kin */
+	return n >= 16 && memcmp(p, "go 1.", 5) == 0 && memmem(p, 16, " trace", 6) != NULL;
+}
+
+static void handle_create(struct api_server *s, struct api_req *r, struct api_reply *rep)
+{
+	struct labelset ls = {0};
+	struct pprof_profile *prof = NULL;
+	struct tsdb_total *totals = NULL;
+	struct pf_buf gz = PF_BUF_INIT(0);
+	struct tsdb_append_req ar = {0};
+	struct tsdb_meta meta = {0};
+	struct pf_err err = {0};
+	const char *service, *body;
+	char *type = NULL;
+	const char *tp = api_param(r, "type"), *inst = api_param(r, "instance_id");
+	int64_t t_ns = 0;
+	size_t nt = 0;
+	int have_created, rc;
+
+	if (!(service = read_service(r, rep)))
+		goto out;
+	type = trim_dup(tp ? tp : "", tp ? strlen(tp) : 0);
+	if (!valid_type(type)) {
+		api_reply_error(rep, 400, "bad request: unknown profile type");
+		goto out;
+	}
+	if ((have_created = read_time(r, rep, "created_at", 0, &t_ns)) < 0)
+		goto out;
+	if (read_labels(r, rep, &ls) < 0)
+		goto out;
+	if (inst && *inst) {
+		if (strlen(inst) > MAX_LABEL_VALUE || !valid_utf8(inst)) {
+			api_reply_error(rep, 400, "bad request: bad \"instance_id\": not UTF-8 or longer than %d bytes", MAX_LABEL_VALUE);
+			goto out;
+		}
+		labelset_set(&ls, "instance", inst);
+	}
+	labelset_set(&ls, "service", service);
+	labelset_set(&ls, "type", type);
+	if (!valid_utf8(service) || strlen(service) > MAX_LABEL_VALUE) {
+		api_reply_error(rep, 400, "bad request: bad \"service\": not UTF-8 or longer than %d bytes", MAX_LABEL_VALUE);
+		goto out;
+	}
+	qsort(ls.v, ls.n, sizeof(ls.v[0]), label_cmp);
+
+	body = (const char *)r->body.data;
+	ar.labels = ls.v;
+	ar.nlabels = ls.n;
+	if (strcmp(type, "trace") == 0) {
+		if (r->body.len == 0) {
+			api_reply_error(rep, 400, "malformed profile (empty trace body)");
+			goto bad;
+		}
+		if (!is_go_trace(r->body.data, r->body.len)) {
+			api_reply_error(rep, 400, "malformed profile (not a Go execution trace: it does not start with \"go 1.N trace\")");
+			goto bad;
+		}
+		ar.kind = TSDB_KIND_RAW;
+		ar.body = body;
+		ar.len = r->body.len;
+		ar.t_ns = have_created == 0 ? t_ns : pf_now_ns();
+	} else {
+		const pprof_msg *m;
+		rc = pprof_decode(body, r->body.len, s->opt.max_profile_bytes, &prof, &err);
+		if (rc == PF_ETOOBIG) {
+			api_reply_error(rep, 413, "malformed profile (%s; the limit is -max-profile-size)", err.msg);
+			goto bad;
+		}
+		if (rc < 0) {
+			api_reply_error(rep, 400, "malformed profile (could not parse pprof profile: %s)", err.msg);
+			goto bad;
+		}
+		if (pprof_sample_count(prof) == 0) {
+			api_reply_error(rep, 400, "malformed profile (could not parse pprof profile: profile is empty: no samples)");
+			goto bad;
+		}
+		m = pprof_message(prof);
+		nt = m->n_sample_type;
+		totals = pf_xcalloc(nt ? nt : 1, sizeof(*totals));
+		{
+			int64_t *sums = pf_xcalloc(nt ? nt : 1, sizeof(int64_t));
+			pprof_totals(prof, sums);
+			for (size_t i = 0; i < nt; i++) {
+				totals[i].type = pprof_string(prof, m->sample_type[i]->type);
+				totals[i].unit = pprof_string(prof, m->sample_type[i]->unit);
+				totals[i].value = sums[i];
+			}
+			free(sums);
+		}
+		ar.kind = TSDB_KIND_PPROF;
+		if (pprof_is_gzip(body, r->body.len)) {
+			ar.body = body;
+			ar.len = r->body.len;
+		} else {
+			if (pprof_gzip(body, r->body.len, &gz, &err) < 0) {
+				pf_log(PF_LOG_ERROR, "gzip of a pushed profile failed", "err", err.msg, NULL);
+				api_reply_error(rep, 500, "failed to collect profile");
+				goto out;
+			}
+			ar.body = gz.data;
+			ar.len = gz.len;
+		}
+		ar.totals = totals;
+		ar.ntotals = nt;
+		/* a pprof body's own time_nanos wins over created_at */
+		if (pprof_time_nanos(prof) > 0)
+			ar.t_ns = pprof_time_nanos(prof);
+		else
+			ar.t_ns = have_created == 0 ? t_ns : pf_now_ns();
+	}
+
+	rc = tsdb_append(s->opt.db, &ar, meta.id, &err);
+	if (rc == PF_EINVAL || rc == PF_ETOOBIG) {
+		api_reply_error(rep, 400, "bad request: %s", err.msg);
+		goto out;
+	}
+	if (rc < 0) {
+		pf_log(PF_LOG_ERROR, "storing a profile failed", "service", service, "type", type,
+		       "err", err.msg, NULL);
+		api_reply_error(rep, 500, "failed to collect profile");
+		goto out;
+	}
+	__atomic_add_fetch(&s->metrics.profiles_ingested, 1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&s->metrics.bytes_ingested, r->body.len, __ATOMIC_RELAXED);
+	meta.t_ns = ar.t_ns;
+	meta.kind = ar.kind;
+	meta.labels = ls.v;
+	meta.nlabels = ls.n;
+	reply_json_value(rep, meta_json(&meta));
+	goto out;
+bad:
+	__atomic_add_fetch(&s->metrics.bad_profiles, 1, __ATOMIC_RELAXED);
+out:
+	pprof_free(prof);
+	free(totals);
+	free(type);
+	pf_buf_free(&gz);
+	labelset_free(&ls);
+}
+
+/* ---- find ---- */
+
+/* Builds matchers for service (+ type) + labels. */
+static size_t build_matchers(struct tsdb_matcher *m, const char *service, const char *type,
+			     const struct labelset *ls)
+{
+	size_t n = 0;
+	m[n++] = (struct tsdb_matcher){TSDB_MATCH_EQ, "service", service};
+	if (type)
+		m[n++] = (struct tsdb_matcher){TSDB_MATCH_EQ, "type", type};
+	for (size_t i = 0; i < ls->n; i++)
+		m[n++] = (struct tsdb_matcher){TSDB_MATCH_EQ, ls->v[i].name, ls->v[i].value};
+	return n;
+}
+
+static int read_limit(struct api_req *r, struct api_reply *rep, size_t *limit)
+{
+	const char *v = api_param(r, "limit");
+	char *end;
+	long long n;
+
+	*limit = 0;
+	if (!v)
+		return 0;
+	errno = 0;
+	n = strtoll(v, &end, 10);
+	if (!*v || *end || errno) {
+		api_reply_error(rep, 400, "bad request: bad \"limit\" \"%s\": strconv.Atoi: parsing \"%s\": %s",
+				v, v, errno == ERANGE ? "value out of range" : "invalid syntax");
+		return -1;
+	}
+	*limit = n > 0 ? (size_t)n : 0;
+	return 0;
+}
+
+static void handle_find(struct api_server *s, struct api_req *r, struct api_reply *rep)
+{
+	struct labelset ls = {0};
+	struct tsdb_matcher m[MAX_LABELS + 4];
+	struct tsdb_query q = {0};
+	struct tsdb_result *res = NULL;
+	struct pf_err err = {0};
+	const char *service, *tp = api_param(r, "type");
+	char *type = NULL;
+	int64_t from, to;
+	size_t limit;
+	json_t *arr;
+
+	if (!(service = read_service(r, rep)) || read_range(r, rep, &from, &to) < 0 ||
+	    read_labels(r, rep, &ls) < 0 || read_limit(r, rep, &limit) < 0)
+		goto out;
+	if (tp) {
+		type = trim_dup(tp, strlen(tp));
+		if (!valid_type(type)) { /* profefe: an unknown type is no filter */
+			free(type);
+			type = NULL;
+		}
+	}
+	q.matchers = m;
+	q.nmatchers = build_matchers(m, service, type, &ls);
+	q.min_t_ns = from;
+	q.max_t_ns = to;
+	q.limit = limit;
+	if (tsdb_find(s->opt.db, &q, &res, &err) < 0) {
+		pf_log(PF_LOG_ERROR, "find failed", "err", err.msg, NULL);
+		api_reply_error(rep, 500, "internal server error");
+		goto out;
+	}
+	if (tsdb_result_len(res) == 0) {
+		api_reply_error(rep, 404, "nothing found");
+		goto out;
+	}
+	arr = json_array();
+	for (size_t i = 0; i < tsdb_result_len(res); i++)
+		json_array_append_new(arr, meta_json(tsdb_result_at(res, i)));
+	reply_json_value(rep, arr);
+out:
+	tsdb_result_free(res);
+	free(type);
+	labelset_free(&ls);
+}
+
+/* ---- merge ---- */
+
+/*
+ * Read the profiles named by ids (NULL-terminated list of metas' ids),
+ * merge them, and reply. Missing ids are skipped. One found pprof is
+ * returned as stored.
+ */
+static void reply_merged(struct api_server *s, struct api_reply *rep, char **ids, size_t nids,
+			 const char *filename)
+{
+	struct pprof_profile **profs = pf_xcalloc(nids ? nids : 1, sizeof(*profs)), *merged = NULL;
+	struct pf_buf body = PF_BUF_INIT(0), out = PF_BUF_INIT(0);
+	struct pf_err err = {0};
+	size_t np = 0, nfound = 0;
+	struct tsdb_meta *meta = NULL;
+	int rc;
+
+	for (size_t i = 0; i < nids; i++) {
+		pf_buf_reset(&body);
+		rc = tsdb_read(s->opt.db, ids[i], &body, &meta, &err);
+		if (rc == PF_ENOTFOUND)
+			continue;
+		if (rc < 0) {
+			pf_log(PF_LOG_ERROR, "reading a stored profile failed", "id", ids[i], "err", err.msg, NULL);
+			api_reply_error(rep, 500, "failed to get profile by id \"%s\"", ids[i]);
+			goto out;
+		}
+		nfound++;
+		if (meta->kind != TSDB_KIND_PPROF) {
+			const char *type = "trace";
+			for (size_t k = 0; k < meta->nlabels; k++)
+				if (strcmp(meta->labels[k].name, "type") == 0)
+					type = meta->labels[k].value;
+			if (nids == 1) { /* a single raw body comes back as stored */
+				api_reply_binary(rep, filename, &body);
+				goto out;
+			}
+			api_reply_error(rep, 405, "can't merge profiles of %s type", type);
+			goto out;
+		}
+		tsdb_meta_free(meta);
+		meta = NULL;
+		if (nids == 1) {
+			api_reply_binary(rep, filename, &body);
+			goto out;
+		}
+		rc = pprof_decode(body.data, body.len, s->opt.max_profile_bytes, &profs[np], &err);
+		if (rc < 0) {
+			pf_log(PF_LOG_ERROR, "a stored profile does not decode", "id", ids[i], "err", err.msg, NULL);
+			api_reply_error(rep, 500, "failed to get profile by id \"%s\"", ids[i]);
+			goto out;
+		}
+		np++;
+	}
+	if (nfound == 0) {
+		api_reply_error(rep, 404, "nothing found");
+		goto out;
+	}
+	rc = pprof_merge(profs, np, &merged, &err);
+	if (rc == PF_EMISMATCH) {
+		api_reply_error(rep, 400, "profiles cannot be merged: %s", err.msg);
+		goto out;
+	}
+	if (rc < 0 || pprof_encode(merged, &out, &err) < 0) {
+		pf_log(PF_LOG_ERROR, "merge failed", "err", err.msg, NULL);
+		api_reply_error(rep, 500, "internal server error");
+		goto out;
+	}
+	api_reply_binary(rep, filename, &out);
+out:
+	tsdb_meta_free(meta);
+	for (size_t i = 0; i < np; i++)
+		pprof_free(profs[i]);
+	free(profs);
+	pprof_free(merged);
+	pf_buf_free(&body);
+	pf_buf_free(&out);
+}
+
+static void handle_merge(struct api_server *s, struct api_req *r, struct api_reply *rep)
+{
+	struct labelset ls = {0};
+	struct tsdb_matcher m[MAX_LABELS + 4];
+	struct tsdb_query q = {0};
+	struct tsdb_result *res = NULL;
+	struct pf_err err = {0};
+	const char *service, *tp = api_param(r, "type");
+	char *type = NULL, **ids = NULL;
+	int64_t from, to;
+	size_t n = 0;
+
+	if (!(service = read_service(r, rep)))
+		goto out;
+	type = trim_dup(tp ? tp : "", tp ? strlen(tp) : 0);
+	if (!valid_type(type)) {
+		api_reply_error(rep, 400, "bad request: unknown profile type");
+		goto out;
+	}
+	if (strcmp(type, "trace") == 0) {
+		api_reply_error(rep, 405, "can't merge profiles of trace type");
+		goto out;
+	}
+	if (read_range(r, rep, &from, &to) < 0 || read_labels(r, rep, &ls) < 0)
+		goto out;
+	q.matchers = m;
+	q.nmatchers = build_matchers(m, service, type, &ls);
+	q.min_t_ns = from;
+	q.max_t_ns = to;
+	if (tsdb_find(s->opt.db, &q, &res, &err) < 0) {
+		pf_log(PF_LOG_ERROR, "find failed", "err", err.msg, NULL);
+		api_reply_error(rep, 500, "internal server error");
+		goto out;
+	}
+	n = tsdb_result_len(res);
+	if (n == 0) {
+		api_reply_error(rep, 404, "nothing found");
+		goto out;
+	}
+	ids = pf_xcalloc(n, sizeof(*ids));
+	for (size_t i = 0; i < n; i++)
+		ids[i] = (char *)tsdb_result_at(res, i)->id;
+	reply_merged(s, rep, ids, n, type);
+out:
+	free(ids);
+	tsdb_result_free(res);
+	free(type);
+	labelset_free(&ls);
+}
+
+/* ---- get by id(s) ---- */
+
+static void handle_ids(struct api_server *s, const char *rest, struct api_reply *rep)
+{
+	char *idstr, *p, **ids = NULL;
+	size_t n = 0, cap = 0, len;
+
+	/* trimmed of '/', then path-unescaped again (%2B works as +) */
+	while (*rest == '/')
+		rest++;
+	len = strlen(rest);
+	while (len && rest[len - 1] == '/')
+		len--;
+	idstr = pf_xstrndup(rest, len);
+	if (api_unescape(idstr, 0, NULL) < 0 || !*idstr) {
+		if (!*idstr)
+			api_reply_error(rep, 400, "no profile id");
+		else
+			api_reply_error(rep, 404, "nothing found");
+		free(idstr);
+		return;
+	}
+	p = idstr;
+	for (;;) {
+		char *plus = strchr(p, '+');
+		if (plus)
+			*plus = 0;
+		if (!*p) {
+			api_reply_error(rep, 500, "internal server error");
+			goto out;
+		}
+		pf_xgrow((void **)&ids, &cap, n + 1, sizeof(*ids));
+		ids[n++] = p;
+		if (!plus)
+			break;
+		p = plus + 1;
+	}
+	{
+		/* filename: the id string as given */
+		char *fname = pf_xstrndup(rest, len);
+		api_unescape(fname, 0, NULL);
+		reply_merged(s, rep, ids, n, fname);
+		free(fname);
+	}
+out:
+	free(ids);
+	free(idstr);
+}
+
+/* ---- services, version ---- */
+
+static void handle_services(struct api_server *s, struct api_reply *rep)
+{
+	char **v = NULL;
+	size_t n = 0;
+	json_t *arr;
+
+	if (tsdb_label_values(s->opt.db, "service", &v, &n) < 0) {
+		api_reply_error(rep, 500, "internal server error");
+		return;
+	}
+	if (n == 0) {
+		tsdb_strings_free(v, n);
+		api_reply_error(rep, 404, "nothing found");
+		return;
+	}
+	arr = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(arr, json_string(v[i]));
+	tsdb_strings_free(v, n);
+	reply_json_value(rep, arr);
+}
+
+static void handle_version(struct api_server *s, struct api_reply *rep)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "version", json_string(s->opt.version));
+	json_object_set_new(o, "commit", json_string(s->opt.commit));
+	json_object_set_new(o, "build_time", json_string(s->opt.build_time));
+	reply_json_value(rep, o);
+}
+
+/* ---- routing, as profefe's mux does it ---- */
+
+void api0_handle(struct api_server *s, struct api_req *r, struct api_reply *rep)
+{
+	char *clean;
+
+	/* /api/0/version and /api/0/services are exact paths */
+	if (strcmp(r->path, "/api/0/version") == 0) {
+		r->route = API_ROUTE_VERSION;
+		handle_version(s, rep);
+		return;
+	}
+	if (strcmp(r->path, "/api/0/services") == 0) {
+		r->route = API_ROUTE_SERVICES;
+		handle_services(s, rep);
+		return;
+	}
+	clean = api_path_clean(r->path);
+	if (strcmp(clean, "/api/0/profiles") == 0) {
+		r->route = API_ROUTE_PROFILES;
+		if (strcmp(r->method, "POST") == 0)
+			handle_create(s, r, rep);
+		else if (strcmp(r->method, "GET") == 0)
+			handle_find(s, r, rep);
+		else
+			rep->status = 200; /* profefe writes nothing for other methods */
+	} else if (strcmp(clean, "/api/0/profiles/merge") == 0) {
+		r->route = API_ROUTE_MERGE;
+		handle_merge(s, r, rep);
+	} else if (strncmp(clean, "/api/0/profiles", 15) == 0) {
+		r->route = API_ROUTE_PROFILE_ID;
+		handle_ids(s, clean + 15, rep);
+	} else {
+		r->route = API_ROUTE_API0_OTHER;
+		api_reply_error(rep, 404, "nothing found");
+	}
+	free(clean);
+}

@@ -1,0 +1,257 @@
+/*
+ * profefe: flags, wiring of the store and the HTTP server, signals and the
+ * shutdown order (stop accepting, finish in-flight requests, close the
+ * store, exit 0).
+ */
+#include "api/api.h"
+#include "base/base.h"
+#include "tsdb/tsdb.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <uv.h>
+
+#ifndef PF_VERSION
+#define PF_VERSION "unknown"
+#endif
+#ifndef PF_COMMIT
+#define PF_COMMIT "unknown"
+#endif
+#ifndef PF_BUILD_TIME
+#define PF_BUILD_TIME "unknown"
+#endif
+
+/* ---- flags, in Go's flag style ---- */
+
+struct flags {
+	const char *addr;
+	const char *storage_type;
+	const char *tsdb_dir;
+	const char *max_body_size;
+	const char *max_profile_size;
+	const char *log_level;
+	const char *log_format;
+	int version;
+	int help;
+};
+
+struct flag_def {
+	const char *name;
+	int is_bool;
+	size_t off;
+	const char *def;
+	const char *usage;
+};
+
+#define F(field) offsetof(struct flags, field)
+static const struct flag_def flag_defs[] = {
+	{"addr", 0, F(addr), ":10100", "HTTP listen address"},
+	{"storage-type", 0, F(storage_type), "tsdb", "storage: tsdb (the embedded store)"},
+	{"tsdb.dir", 0, F(tsdb_dir), "./data", "directory of the embedded store"},
+	{"max-body-size", 0, F(max_body_size), "64MB", "largest request body; larger gets 413"},
+	{"max-profile-size", 0, F(max_profile_size), "512MB", "largest decompressed profile"},
+	{"log.level", 0, F(log_level), "info", "debug, info, warn or error"},
+	{"log.format", 0, F(log_format), "logfmt", "logfmt or json (to stderr)"},
+	{"version", 1, F(version), NULL, "print version, commit and build time, then exit"},
+	{"help", 1, F(help), NULL, "print the flags with their defaults, then exit"},
+};
+#undef F
+
+static void usage(FILE *f)
+{
+	fprintf(f, "Usage: profefe [flags]\n\nFlags:\n");
+	for (size_t i = 0; i < PF_ARRAY_LEN(flag_defs); i++) {
+		const struct flag_def *d = &flag_defs[i];
+		if (d->is_bool)
+			fprintf(f, "  -%s\n    \t%s\n", d->name, d->usage);
+		else
+			fprintf(f, "  -%s string\n    \t%s (default \"%s\")\n", d->name, d->usage, d->def);
+	}
+}
+
+/* Returns 0, or 2 (Go's exit code for a flag error) after printing why. */
+static int parse_flags(int argc, char **argv, struct flags *fl)
+{
+	for (size_t i = 0; i < PF_ARRAY_LEN(flag_defs); i++)
+		if (!flag_defs[i].is_bool)
+			*(const char **)((char *)fl + flag_defs[i].off) = flag_defs[i].def;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *val = NULL;
+		const struct flag_def *d = NULL;
+		size_t nlen;
+
+		if (a[0] != '-' || a[1] == 0) {
+			fprintf(stderr, "profefe: unexpected argument %s\n", a);
+			usage(stderr);
+			return 2;
+		}
+		a += a[1] == '-' ? 2 : 1;
+		if (strcmp(a, "h") == 0)
+			a = "help";
+		nlen = strcspn(a, "=");
+		if (a[nlen] == '=')
+			val = a + nlen + 1;
+		for (size_t k = 0; k < PF_ARRAY_LEN(flag_defs); k++)
+			if (strlen(flag_defs[k].name) == nlen && strncmp(flag_defs[k].name, a, nlen) == 0)
+				d = &flag_defs[k];
+		if (!d) {
+			fprintf(stderr, "profefe: flag provided but not defined: -%.*s\n", (int)nlen, a);
+			usage(stderr);
+			return 2;
+		}
+		if (d->is_bool) {
+			int v = 1;
+			if (val) {
+				if (strcmp(val, "true") == 0 || strcmp(val, "1") == 0)
+					v = 1;
+				else if (strcmp(val, "false") == 0 || strcmp(val, "0") == 0)
+					v = 0;
+				else {
+					fprintf(stderr, "profefe: invalid boolean value %s for -%s\n", val, d->name);
+					return 2;
+				}
+			}
+			*(int *)((char *)fl + d->off) = v;
+			continue;
+		}
+		if (!val) {
+			if (i + 1 >= argc) {
+				fprintf(stderr, "profefe: flag needs an argument: -%s\n", d->name);
+				usage(stderr);
+				return 2;
+			}
+			val = argv[++i];
+		}
+		*(const char **)((char *)fl + d->off) = val;
+	}
+	return 0;
+}
+
+/* ---- the running process ---- */
+
+struct pf_app {
+	uv_loop_t loop;
+	uv_signal_t sigterm, sigint, sighup;
+	struct tsdb *db;
+	struct api_server *api;
+	int stopping;
+};
+
+static void on_stop_signal(uv_signal_t *h, int signum)
+{
+	struct pf_app *app = h->data;
+	if (app->stopping)
+		return;
+	app->stopping = 1;
+	pf_log(PF_LOG_INFO, "stopping", "signal", signum == SIGTERM ? "SIGTERM" : "SIGINT", NULL);
+	uv_stop(&app->loop);
+}
+
+static void on_sighup(uv_signal_t *h, int signum)
+{
+	(void)h;
+	(void)signum;
+	pf_log(PF_LOG_INFO, "SIGHUP received; there is no -config.file to reload", NULL);
+}
+
+static void close_walk(uv_handle_t *h, void *arg)
+{
+	(void)arg;
+	if (!uv_is_closing(h))
+		uv_close(h, NULL);
+}
+
+static int size_flag(const char *name, const char *v, size_t *out)
+{
+	uint64_t b;
+	if (pf_parse_size(v, &b) < 0 || b == 0 || b > SIZE_MAX) {
+		fprintf(stderr, "profefe: invalid value \"%s\" for -%s: want a size like 64MB\n", v, name);
+		return -1;
+	}
+	*out = (size_t)b;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct flags fl = {0};
+	struct pf_app app = {0};
+	struct tsdb_options topt = {0};
+	struct api_options aopt = {0};
+	struct pf_err err = {0};
+	char port[16];
+	int rc;
+
+	if ((rc = parse_flags(argc, argv, &fl)) != 0)
+		return rc;
+	if (fl.help) {
+		usage(stdout);
+		return 0;
+	}
+	if (fl.version) {
+		printf("profefe version %s commit %s build_time %s\n", PF_VERSION, PF_COMMIT, PF_BUILD_TIME);
+		return 0;
+	}
+	if (pf_log_setup(fl.log_level, fl.log_format) < 0) {
+		fprintf(stderr, "profefe: invalid -log.level \"%s\" or -log.format \"%s\" "
+				"(want debug|info|warn|error and logfmt|json)\n", fl.log_level, fl.log_format);
+		return 2;
+	}
+	if (strcmp(fl.storage_type, "badger") == 0) {
+		fprintf(stderr, "profefe: -storage-type badger is not supported: use -storage-type tsdb, the embedded store\n");
+		return 2;
+	}
+	if (strcmp(fl.storage_type, "tsdb") != 0) {
+		fprintf(stderr, "profefe: unknown -storage-type \"%s\": want tsdb\n", fl.storage_type);
+		return 2;
+	}
+	if (size_flag("max-body-size", fl.max_body_size, &aopt.max_body_bytes) < 0 ||
+	    size_flag("max-profile-size", fl.max_profile_size, &aopt.max_profile_bytes) < 0)
+		return 2;
+
+	signal(SIGPIPE, SIG_IGN);
+	topt.dir = fl.tsdb_dir;
+	topt.max_body_bytes = aopt.max_body_bytes;
+	if (tsdb_open(&topt, &app.db, &err) < 0) {
+		fprintf(stderr, "profefe: open store %s: %s\n", fl.tsdb_dir, err.msg);
+		return 1;
+	}
+	aopt.addr = fl.addr;
+	aopt.db = app.db;
+	aopt.version = PF_VERSION;
+	aopt.commit = PF_COMMIT;
+	aopt.build_time = PF_BUILD_TIME;
+
+	/* signals go to the loop, before any server thread starts */
+	uv_loop_init(&app.loop);
+	uv_signal_init(&app.loop, &app.sigterm);
+	uv_signal_init(&app.loop, &app.sigint);
+	uv_signal_init(&app.loop, &app.sighup);
+	app.sigterm.data = app.sigint.data = app.sighup.data = &app;
+	uv_signal_start(&app.sigterm, on_stop_signal, SIGTERM);
+	uv_signal_start(&app.sigint, on_stop_signal, SIGINT);
+	uv_signal_start(&app.sighup, on_sighup, SIGHUP);
+
+	if (api_start(&aopt, &app.api, &err) < 0) {
+		fprintf(stderr, "profefe: %s\n", err.msg);
+		uv_walk(&app.loop, close_walk, NULL);
+		uv_run(&app.loop, UV_RUN_DEFAULT);
+		uv_loop_close(&app.loop);
+		tsdb_close(app.db);
+		return 1;
+	}
+	snprintf(port, sizeof(port), "%d", api_port(app.api));
+	pf_log(PF_LOG_INFO, "profefe started", "version", PF_VERSION, "addr", fl.addr, "port", port,
+	       "storage", "tsdb", "dir", fl.tsdb_dir, NULL);
+
+	uv_run(&app.loop, UV_RUN_DEFAULT);
+
+	/* shutdown: stop accepting, drain requests, close the store */
+	api_stop(app.api);
+	tsdb_close(app.db);
+	uv_walk(&app.loop, close_walk, NULL);
+	uv_run(&app.loop, UV_RUN_DEFAULT);
+	uv_loop_close(&app.loop);
+	pf_log(PF_LOG_INFO, "profefe stopped", NULL);
+	return 0;
+}

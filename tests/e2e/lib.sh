@@ -1,0 +1,108 @@
+# Helpers for end-to-end tests: a real profefe on a free loopback port, TAP
+# output, and checks. Source it; call finish at the end.
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+ROOT=$PWD
+FIX=$ROOT/tests/fixtures
+PROFEFE_BIN=${PROFEFE_BIN:-$ROOT/build/profefe}
+TMP=$(mktemp -d /tmp/profefe-e2e.XXXXXX)
+export PPROF_TMPDIR=$TMP/pprof HOME=${HOME:-$TMP}
+mkdir -p "$PPROF_TMPDIR"
+T_N=0
+T_FAILED=0
+PID=
+PORT=
+URL=
+
+ok() { T_N=$((T_N + 1)); echo "ok $T_N - $*"; }
+notok() { T_N=$((T_N + 1)); echo "not ok $T_N - $*"; T_FAILED=1; }
+# check DESC CMD...: ok when CMD succeeds
+check() { local d=$1; shift; if "$@" >/dev/null 2>&1; then ok "$d"; else notok "$d"; fi; }
+# expect DESC GOT WANT
+expect() {
+	if [ "$2" == "$3" ]; then ok "$1"; else
+		notok "$1"
+		echo "#   got:  $(printf %s "$2" | head -c 600)"
+		echo "#   want: $(printf %s "$3" | head -c 600)"
+	fi
+}
+# expect_match DESC GOT REGEX
+expect_match() {
+	if [[ $2 =~ $3 ]]; then ok "$1"; else
+		notok "$1"
+		echo "#   got:  $(printf %s "$2" | head -c 600)"
+		echo "#   want match: $3"
+	fi
+}
+
+free_port() {
+	local p
+	for _ in $(seq 1 100); do
+		p=$((20000 + RANDOM % 40000))
+		if ! (echo >/dev/tcp/127.0.0.1/$p) 2>/dev/null; then
+			echo $p
+			return
+		fi
+	done
+	return 1
+}
+
+# start_server DATADIR [flags...]: starts profefe, waits for /-/ready.
+start_server() {
+	local data=$1
+	shift
+	PORT=$(free_port)
+	URL=http://127.0.0.1:$PORT
+	"$PROFEFE_BIN" -addr 127.0.0.1:$PORT -tsdb.dir "$data" "$@" 2>>"$TMP/server.log" &
+	PID=$!
+	for _ in $(seq 1 200); do
+		curl -fsS "$URL/-/ready" >/dev/null 2>&1 && return 0
+		kill -0 $PID 2>/dev/null || break
+		sleep 0.05
+	done
+	echo "# server did not start:"
+	sed 's/^/#   /' "$TMP/server.log" | tail -20
+	return 1
+}
+
+# stop_server: SIGTERM, and checks the exit status is 0.
+stop_server() {
+	local rc
+	[ -n "$PID" ] || return 0
+	kill -TERM $PID
+	wait $PID
+	rc=$?
+	PID=
+	expect "server exits 0 on SIGTERM" "$rc" 0
+}
+
+kill9_server() {
+	[ -n "$PID" ] || return 0
+	kill -9 $PID
+	wait $PID 2>/dev/null
+	PID=
+}
+
+# req METHOD PATH [curl args...]: prints "STATUS BODY"
+req() {
+	local m=$1 p=$2
+	shift 2
+	curl -sS -o "$TMP/body" -w '%{http_code}' -X "$m" "$@" "$URL$p" >"$TMP/code" 2>/dev/null
+	printf '%s %s' "$(cat "$TMP/code")" "$(cat "$TMP/body")"
+}
+
+# push FILE QUERY: POST a body, prints the JSON reply.
+push() {
+	curl -sS --data-binary @"$1" "$URL/api/0/profiles?$2"
+}
+
+finish() {
+	[ -n "$PID" ] && stop_server
+	if grep -qE 'AddressSanitizer|runtime error:|LeakSanitizer' "$TMP/server.log" 2>/dev/null; then
+		notok "server log has no sanitizer reports"
+		grep -E -A20 'AddressSanitizer|runtime error:|LeakSanitizer' "$TMP/server.log" | head -40 | sed 's/^/#   /'
+	fi
+	rm -rf "$TMP"
+	exit $T_FAILED
+}
+trap '[ -n "$PID" ] && kill -9 $PID 2>/dev/null' EXIT

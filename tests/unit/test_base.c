@@ -1,0 +1,215 @@
+/* Unit tests for src/base: CRC32C, varints, readers, capped buffers, the
+ * hash map, base62, and the time/duration/size parsers. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <cmocka.h>
+
+#include "base/base.h"
+
+static void test_crc32c_known_vectors(void **state)
+{
+	(void)state;
+	/* RFC 3720 / iSCSI check value */
+	assert_int_equal(pf_crc32c(0, "123456789", 9), 0xE3069283u);
+	uint8_t zeros[32] = {0};
+	assert_int_equal(pf_crc32c(0, zeros, 32), 0x8A9136AAu);
+	/* chaining equals one pass */
+	assert_int_equal(pf_crc32c(pf_crc32c(0, "1234", 4), "56789", 5), 0xE3069283u);
+}
+
+static void test_uvarint_roundtrip(void **state)
+{
+	uint64_t vals[] = {0, 1, 127, 128, 300, 16383, 16384, UINT32_MAX, UINT64_MAX};
+	struct pf_buf b = PF_BUF_INIT(0);
+	struct pf_reader r;
+	(void)state;
+	for (size_t i = 0; i < PF_ARRAY_LEN(vals); i++)
+		assert_int_equal(pf_buf_put_uvarint(&b, vals[i]), 0);
+	pf_reader_init(&r, b.data, b.len);
+	for (size_t i = 0; i < PF_ARRAY_LEN(vals); i++)
+		assert_true(pf_read_uvarint(&r) == vals[i]);
+	assert_false(r.bad);
+	assert_int_equal(pf_reader_left(&r), 0);
+	/* reading past the end flags the reader, never overruns */
+	pf_read_uvarint(&r);
+	assert_true(r.bad);
+	pf_buf_free(&b);
+}
+
+static void test_reader_rejects_overlong(void **state)
+{
+	uint8_t bad[11];
+	struct pf_reader r;
+	size_t n;
+	(void)state;
+	memset(bad, 0xff, sizeof(bad));
+	pf_reader_init(&r, bad, sizeof(bad));
+	pf_read_uvarint(&r);
+	assert_true(r.bad);
+	/* a length prefix larger than what is left */
+	uint8_t l[] = {0x05, 'a', 'b'};
+	pf_reader_init(&r, l, sizeof(l));
+	assert_null(pf_read_bytes(&r, &n));
+	assert_true(r.bad);
+}
+
+static void test_buf_cap(void **state)
+{
+	struct pf_buf b = PF_BUF_INIT(10);
+	(void)state;
+	assert_int_equal(pf_buf_append(&b, "0123456789", 10), 0);
+	assert_int_equal(pf_buf_append(&b, "x", 1), PF_ETOOBIG);
+	assert_int_equal(b.len, 10);
+	pf_buf_reset(&b);
+	assert_int_equal(pf_buf_printf(&b, "%d-%s", 42, "ab"), 0);
+	assert_memory_equal(b.data, "42-ab", 5);
+	assert_int_equal(pf_buf_printf(&b, "%s", "too long for it"), PF_ETOOBIG);
+	pf_buf_free(&b);
+}
+
+static void test_map(void **state)
+{
+	struct pf_map *m = pf_map_new(0);
+	char key[32];
+	uint64_t v;
+	(void)state;
+	for (int i = 0; i < 10000; i++) {
+		int n = snprintf(key, sizeof(key), "key-%d", i);
+		v = (uint64_t)i;
+		assert_int_equal(pf_map_get_or_put(m, key, (size_t)n, &v), 0);
+	}
+	assert_int_equal(pf_map_len(m), 10000);
+	for (int i = 0; i < 10000; i += 2) {
+		int n = snprintf(key, sizeof(key), "key-%d", i);
+		assert_int_equal(pf_map_del(m, key, (size_t)n), 1);
+	}
+	for (int i = 0; i < 10000; i++) {
+		int n = snprintf(key, sizeof(key), "key-%d", i);
+		int found = pf_map_get(m, key, (size_t)n, &v);
+		assert_int_equal(found, i % 2);
+		if (found)
+			assert_true(v == (uint64_t)i);
+	}
+	v = 7;
+	assert_int_equal(pf_map_get_or_put(m, "key-1", 5, &v), 1);
+	assert_true(v == 1);
+	pf_map_put(m, "key-1", 5, 99);
+	assert_true(pf_map_get(m, "key-1", 5, &v) && v == 99);
+	size_t it = 0, count = 0;
+	while (pf_map_next(m, &it, NULL, NULL, NULL))
+		count++;
+	assert_int_equal(count, 5000);
+	pf_map_free(m);
+}
+
+static void test_base62(void **state)
+{
+	uint8_t in[20], out[20];
+	char s[64];
+	(void)state;
+	for (int round = 0; round < 100; round++) {
+		for (size_t i = 0; i < sizeof(in); i++)
+			in[i] = (uint8_t)(rand() & 0xff);
+		if (round == 0)
+			memset(in, 0xff, sizeof(in));
+		if (round == 1)
+			memset(in, 0, sizeof(in));
+		size_t n = pf_base62_encode(in, sizeof(in), s, sizeof(s));
+		assert_int_equal(n, 27);
+		for (size_t i = 0; i < n; i++)
+			assert_true((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'z') ||
+				    (s[i] >= 'A' && s[i] <= 'Z'));
+		assert_int_equal(pf_base62_decode(s, n, out, sizeof(out)), 0);
+		assert_memory_equal(in, out, sizeof(in));
+	}
+	assert_int_equal(pf_base62_decode("abc", 3, out, sizeof(out)), PF_EINVAL);
+	assert_int_equal(pf_base62_decode("zzzzzzzzzzzzzzzzzzzzzzzzzzz", 27, out, sizeof(out)), PF_EINVAL);
+	assert_int_equal(pf_base62_decode("00000000000000000000000000+", 27, out, sizeof(out)), PF_EINVAL);
+}
+
+static void test_parse_time(void **state)
+{
+	int64_t ns;
+	(void)state;
+	assert_int_equal(pf_parse_time("2019-05-30T21:10:05", &ns), 0);
+	assert_true(ns == 1559250605LL * 1000000000);
+	assert_int_equal(pf_parse_time("2019-05-30T21:10:05.5", &ns), 0);
+	assert_true(ns == 1559250605LL * 1000000000 + 500000000);
+	assert_int_equal(pf_parse_time("2019-05-30T21:10:05Z", &ns), 0);
+	assert_true(ns == 1559250605LL * 1000000000);
+	assert_int_equal(pf_parse_time("2019-05-30T23:10:05+02:00", &ns), 0);
+	assert_true(ns == 1559250605LL * 1000000000);
+	assert_int_equal(pf_parse_time("1559250605", &ns), 0);
+	assert_true(ns == 1559250605LL * 1000000000);
+	assert_int_equal(pf_parse_time("1559250605.25", &ns), 0);
+	assert_true(ns == 1559250605LL * 1000000000 + 250000000);
+	assert_int_equal(pf_parse_time("1559250605123", &ns), 0); /* ms */
+	assert_true(ns == 1559250605123LL * 1000000);
+	assert_int_equal(pf_parse_time("yesterday", &ns), PF_EINVAL);
+	assert_int_equal(pf_parse_time("2019-02-30T00:00:00", &ns), PF_EINVAL);
+	assert_int_equal(pf_parse_time("2019-05-30 21:10:05", &ns), PF_EINVAL);
+	assert_int_equal(pf_parse_time("", &ns), PF_EINVAL);
+	char out[64];
+	pf_format_rfc3339(1559250605LL * 1000000000 + 999, out, sizeof(out));
+	assert_string_equal(out, "2019-05-30T21:10:05Z");
+	pf_format_go_time(1559260800LL * 1000000000, out, sizeof(out));
+	assert_string_equal(out, "2019-05-31 00:00:00 +0000 UTC");
+	pf_format_go_time(1559260800LL * 1000000000 + 500000000, out, sizeof(out));
+	assert_string_equal(out, "2019-05-31 00:00:00.5 +0000 UTC");
+}
+
+static void test_parse_duration_and_size(void **state)
+{
+	int64_t ns;
+	uint64_t b;
+	(void)state;
+	assert_int_equal(pf_parse_duration("15d", &ns), 0);
+	assert_true(ns == 15LL * 86400 * 1000000000);
+	assert_int_equal(pf_parse_duration("1h30m", &ns), 0);
+	assert_true(ns == 5400LL * 1000000000);
+	assert_int_equal(pf_parse_duration("500ms", &ns), 0);
+	assert_true(ns == 500000000);
+	assert_int_equal(pf_parse_duration("10", &ns), PF_EINVAL);
+	assert_int_equal(pf_parse_duration("h", &ns), PF_EINVAL);
+	assert_int_equal(pf_parse_size("64MB", &b), 0);
+	assert_true(b == 64ULL << 20);
+	assert_int_equal(pf_parse_size("10GB", &b), 0);
+	assert_true(b == 10ULL << 30);
+	assert_int_equal(pf_parse_size("512MiB", &b), 0);
+	assert_true(b == 512ULL << 20);
+	assert_int_equal(pf_parse_size("1234", &b), 0);
+	assert_true(b == 1234);
+	assert_int_equal(pf_parse_size("12XB", &b), PF_EINVAL);
+	assert_int_equal(pf_parse_size("-1", &b), PF_EINVAL);
+	assert_int_equal(pf_parse_size("99999999999999999999PB", &b), PF_EINVAL);
+}
+
+static void test_err(void **state)
+{
+	struct pf_err e = {0};
+	(void)state;
+	assert_int_equal(pf_err_set(&e, PF_EINVAL, "bad %s", "thing"), PF_EINVAL);
+	pf_err_prefix(&e, "file.wal:%d: ", 12);
+	assert_string_equal(e.msg, "file.wal:12: bad thing");
+	assert_int_equal(e.code, PF_EINVAL);
+	assert_int_equal(pf_err_set(NULL, PF_EIO, "x"), PF_EIO);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_crc32c_known_vectors),
+		cmocka_unit_test(test_uvarint_roundtrip),
+		cmocka_unit_test(test_reader_rejects_overlong),
+		cmocka_unit_test(test_buf_cap),
+		cmocka_unit_test(test_map),
+		cmocka_unit_test(test_base62),
+		cmocka_unit_test(test_parse_time),
+		cmocka_unit_test(test_parse_duration_and_size),
+		cmocka_unit_test(test_err),
+	};
+	return cmocka_run_group_tests_name("base", tests, NULL, NULL);
+}
