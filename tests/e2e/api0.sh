@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # profefe's /api/0 against a real server: every case of
 # ../shared/reference/profefe-api.md §7, as SPEC.md §3/§10 settle them.
-source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/lib.bash"
 
 start_server "$TMP/data" || { notok "server starts"; finish; }
 ok "server starts"

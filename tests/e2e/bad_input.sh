@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every broken input of tests/fixtures/bad gets a clear error, stores
 # nothing, and leaves the server serving.
-source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/lib.bash"
 
 start_server "$TMP/data" || { notok "server starts"; finish; }
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Acknowledged profiles survive: a clean restart keeps every profile, and so
 # does kill -9 in the middle of a stream of concurrent pushes.
-source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/lib.bash"
 
 data=$TMP/data
 start_server "$data" || { notok "server starts"; finish; }

@@ -8,11 +8,11 @@
 # file must equal -raw of Go's `go tool pprof -proto` of the same inputs
 # (same samples, locations, mappings, in the same order).
 #
-# Usage: tests/e2e/pprof_merge_vs_go.sh [BUILD_DIR]   (default: build)
+# Usage: tests/e2e/pprof_merge_vs_go.sh [BUILD_DIR]   (default: $PROFEFE_BUILD, else build)
 # Run from the repository root. Prints TAP; exits 1 if any check failed.
 set -u
 
-BUILD=${1:-build}
+BUILD=${1:-${PROFEFE_BUILD:-build}}
 TOOL=$BUILD/tests/tools/pprof-merge
 F=tests/fixtures/pprof
 
@@ -21,8 +21,8 @@ if [ ! -x "$TOOL" ]; then
 	exit 1
 fi
 if ! command -v go >/dev/null 2>&1; then
-	echo "1..0 # SKIP go not installed"
-	exit 0
+	echo "not ok 1 - go is installed (make deps installs golang-go)"
+	exit 1
 fi
 
 TMP=$(mktemp -d)

@@ -2,7 +2,7 @@
 # Real `go tool pprof` as the client: every fixture comes back equal at the
 # pprof level (-raw and -traces), and a merge URL of the ten heap snapshots
 # shows the same total and rows as `go tool pprof -top` of the ten files.
-source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/lib.bash"
 
 start_server "$TMP/data" || { notok "server starts"; finish; }
 
