@@ -35,6 +35,7 @@ BENCH_SRCS := $(wildcard bench/*.c)
 BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
 
 .PHONY: all deps run test unit bench lint clean
+.SECONDARY:
 all: $(BUILD)/profefe
 
 deps:

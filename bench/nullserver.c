@@ -2,7 +2,8 @@
  * nullserver: the baseline for push throughput. A libmicrohttpd server with
  * profefe's threading model (a thread per connection) whose handler reads
  * the body into memory and answers 200 without doing anything with it.
- *   nullserver PORT
+ *   nullserver PORT     (0: the kernel picks one)
+ * prints "port N" on stdout once it listens.
  */
 #include "base/base.h"
 
@@ -77,6 +78,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "nullserver: cannot listen on %s\n", argv[1]);
 		return 1;
 	}
+	printf("port %u\n", (unsigned)MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT)->port);
+	fflush(stdout);
 	sigwait(&set, &sig);
 	MHD_stop_daemon(d);
 	return 0;

@@ -49,25 +49,35 @@ merge_case "heap x100" "${heap100[@]}"
 merge_case "heap x1000" "${heap1000[@]}"
 merge_case "heap-large-001 (1)" "$FIX/heap-large-001.pb.gz"
 
-free_port() { local p; while :; do p=$((20000 + RANDOM % 40000)); (echo >/dev/tcp/127.0.0.1/$p) 2>/dev/null || { echo $p; return; }; done; }
-wait_port() { for _ in $(seq 1 200); do (echo >/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.05; done; return 1; }
+# start CMD... : runs a server in the background whose port appears in its
+# output as "port=N" (profefe's start line) or "port N" (nullserver); sets
+# SRV_PID and SRV_PORT.
+start() {
+	local log=$tmp/srv.$RANDOM
+	"$@" >"$log" 2>&1 &
+	SRV_PID=$!
+	pids+=($SRV_PID)
+	SRV_PORT=
+	for _ in $(seq 1 400); do
+		SRV_PORT=$(grep -oE 'port[= ][0-9]+' "$log" | head -1 | grep -oE '[0-9]+$' || true)
+		[ -n "$SRV_PORT" ] && return 0
+		sleep 0.05
+	done
+	echo "bench: server did not start: $*" >&2
+	cat "$log" >&2
+	return 1
+}
 
 push_case() {
-	local name=$1 file=$2 conc=$3 p np r n
-	p=$(free_port)
-	"$B/profefe" -addr 127.0.0.1:$p -tsdb.dir "$tmp/data-$name" -log.level warn &
-	pids+=($!)
-	wait_port $p
-	r=$("$B/bench/pushload" "http://127.0.0.1:$p/api/0/profiles?service=bench&type=heap" "$file" "$conc" "$SECS")
-	kill -TERM "${pids[-1]}"
-	wait "${pids[-1]}" || true
-	np=$(free_port)
-	"$B/bench/nullserver" $np &
-	pids+=($!)
-	wait_port $np
-	n=$("$B/bench/pushload" "http://127.0.0.1:$np/api/0/profiles?service=bench&type=heap" "$file" "$conc" "$SECS")
-	kill -TERM "${pids[-1]}"
-	wait "${pids[-1]}" || true
+	local name=$1 file=$2 conc=$3 r n
+	start "$B/profefe" -addr 127.0.0.1:0 -tsdb.dir "$tmp/data-$name"
+	r=$("$B/bench/pushload" "http://127.0.0.1:$SRV_PORT/api/0/profiles?service=bench&type=heap" "$file" "$conc" "$SECS")
+	kill -TERM $SRV_PID
+	wait $SRV_PID || true
+	start "$B/bench/nullserver" 0
+	n=$("$B/bench/pushload" "http://127.0.0.1:$SRV_PORT/api/0/profiles?service=bench&type=heap" "$file" "$conc" "$SECS")
+	kill -TERM $SRV_PID
+	wait $SRV_PID || true
 	local pr nr pm nm
 	pr=$(sed 's/.*profiles_per_s=\([0-9.]*\).*/\1/' <<<"$r")
 	pm=$(sed 's/.*mb_per_s=\([0-9.]*\).*/\1/' <<<"$r")

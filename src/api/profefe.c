@@ -51,15 +51,17 @@ static char *trim_dup(const char *s, size_t n)
 
 struct labelset {
 	struct tsdb_label v[MAX_LABELS + 4];
-	char *owned[2 * (MAX_LABELS + 4)];
-	size_t n, nowned;
+	char **owned; /* strings the set points into */
+	size_t n, nowned, owned_cap;
 };
 
 static void labelset_free(struct labelset *ls)
 {
 	for (size_t i = 0; i < ls->nowned; i++)
 		free(ls->owned[i]);
-	ls->n = ls->nowned = 0;
+	free(ls->owned);
+	ls->owned = NULL;
+	ls->n = ls->nowned = ls->owned_cap = 0;
 }
 
 /* Set name=value (borrowed strings), the last value of a name wins. */
@@ -139,6 +141,7 @@ static int parse_labels(const char *s, struct labelset *ls, char *reason, size_t
 			free(v);
 			return -1;
 		}
+		pf_xgrow((void **)&ls->owned, &ls->owned_cap, ls->nowned + 2, sizeof(*ls->owned));
 		ls->owned[ls->nowned++] = k;
 		ls->owned[ls->nowned++] = v;
 		if (!(isalpha((unsigned char)k[0]) || k[0] == '_')) {
@@ -172,10 +175,6 @@ static int parse_labels(const char *s, struct labelset *ls, char *reason, size_t
 			continue;
 		}
 		if (labelset_set(ls, k, v) < 0 || ls->n > MAX_LABELS) {
-			snprintf(reason, rlen, "more than %d labels", MAX_LABELS);
-			return -1;
-		}
-		if (ls->nowned + 2 > PF_ARRAY_LEN(ls->owned)) {
 			snprintf(reason, rlen, "more than %d labels", MAX_LABELS);
 			return -1;
 		}
@@ -333,6 +332,11 @@ static void handle_create(struct api_server *s, struct api_req *r, struct api_re
 	}
 	labelset_set(&ls, "service", service);
 	labelset_set(&ls, "type", type);
+	if (ls.n > MAX_LABELS) {
+		api_reply_error(rep, 400, "bad request: bad \"labels\" \"%s\": more than %d labels (service, type and instance count)",
+				api_param(r, "labels"), MAX_LABELS);
+		goto out;
+	}
 	if (!valid_utf8(service) || strlen(service) > MAX_LABEL_VALUE) {
 		api_reply_error(rep, 400, "bad request: bad \"service\": not UTF-8 or longer than %d bytes", MAX_LABEL_VALUE);
 		goto out;

@@ -141,6 +141,12 @@ r=$(req POST '/api/0/profiles?service=lab&type=mutex&labels=1a=x' --data-binary 
 expect_match "labels: bad name: 400" "$r" '^400 .*bad \\"labels\\" \\"1a=x\\": invalid label name'
 r=$(req POST '/api/0/profiles?service=lab&type=mutex&labels=service=x' --data-binary @"$FIX/pprof/mutex-001.pb.gz")
 expect_match "labels: service cannot be set: 400" "$r" '^400 .*bad \\"labels\\" \\"service=x\\"'
+many=$(for i in $(seq 1 100); do printf 'a=%d,' $i; done)
+r=$(push "$FIX/pprof/mutex-001.pb.gz" "service=lab&type=mutex&labels=$many")
+expect "labels: a name repeated 100 times is one label, the last value" "$(jq -c .body.labels <<<"$r")" '[{"key":"a","value":"100"}]'
+many=$(for i in $(seq 1 63); do printf 'l%d=v,' $i; done)
+r=$(req POST "/api/0/profiles?service=lab&type=mutex&labels=$many" --data-binary @"$FIX/pprof/mutex-001.pb.gz")
+expect_match "labels: more than 64 with service and type: 400" "$r" '^400 .*more than 64 labels'
 
 # 17. clients as they send
 r=$(curl -sS -H 'Content-Type:' -H 'User-Agent: Go-http-client/1.1' --data-binary @"$FIX/pprof/heap-001.pb.gz" "$URL/api/0/profiles?labels=&service=agent&type=heap")

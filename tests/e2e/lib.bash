@@ -35,33 +35,33 @@ expect_match() {
 	fi
 }
 
-free_port() {
-	local p
-	for _ in $(seq 1 100); do
-		p=$((20000 + RANDOM % 40000))
-		if ! (echo >/dev/tcp/127.0.0.1/$p) 2>/dev/null; then
-			echo $p
-			return
-		fi
-	done
-	return 1
-}
-
-# start_server DATADIR [flags...]: starts profefe, waits for /-/ready.
+# start_server DATADIR [flags...]: starts profefe on 127.0.0.1:0 (the
+# kernel picks a free port, no race), reads the port from its start line,
+# waits for /-/ready.
+SERVER_N=0
 start_server() {
-	local data=$1
+	local data=$1 log
 	shift
-	PORT=$(free_port)
-	URL=http://127.0.0.1:$PORT
-	"$PROFEFE_BIN" -addr 127.0.0.1:$PORT -tsdb.dir "$data" "$@" 2>>"$TMP/server.log" &
+	SERVER_N=$((SERVER_N + 1))
+	log=$TMP/server.$SERVER_N.log
+	"$PROFEFE_BIN" -addr 127.0.0.1:0 -tsdb.dir "$data" "$@" 2>"$log" &
 	PID=$!
-	for _ in $(seq 1 200); do
-		curl -fsS "$URL/-/ready" >/dev/null 2>&1 && return 0
+	PORT=
+	for _ in $(seq 1 400); do
+		PORT=$(sed -n 's/.*msg="profefe started".* port=\([0-9]*\).*/\1/p' "$log" | head -1)
+		[ -n "$PORT" ] && break
 		kill -0 $PID 2>/dev/null || break
 		sleep 0.05
 	done
+	URL=http://127.0.0.1:$PORT
+	if [ -n "$PORT" ]; then
+		for _ in $(seq 1 200); do
+			curl -fsS "$URL/-/ready" >/dev/null 2>&1 && return 0
+			sleep 0.05
+		done
+	fi
 	echo "# server did not start:"
-	sed 's/^/#   /' "$TMP/server.log" | tail -20
+	sed 's/^/#   /' "$log" | tail -20
 	return 1
 }
 
@@ -98,9 +98,9 @@ push() {
 
 finish() {
 	[ -n "$PID" ] && stop_server
-	if grep -qE 'AddressSanitizer|runtime error:|LeakSanitizer' "$TMP/server.log" 2>/dev/null; then
-		notok "server log has no sanitizer reports"
-		grep -E -A20 'AddressSanitizer|runtime error:|LeakSanitizer' "$TMP/server.log" | head -40 | sed 's/^/#   /'
+	if cat "$TMP"/server.*.log 2>/dev/null | grep -qE 'AddressSanitizer|runtime error:|LeakSanitizer'; then
+		notok "server logs have no sanitizer reports"
+		cat "$TMP"/server.*.log | grep -E -A20 'AddressSanitizer|runtime error:|LeakSanitizer' | head -40 | sed 's/^/#   /'
 	fi
 	rm -rf "$TMP"
 	exit $T_FAILED
