@@ -34,7 +34,7 @@ TOOL_BINS := $(TOOL_SRCS:tests/tools/%.c=$(BUILD)/tests/tools/%)
 BENCH_SRCS := $(wildcard bench/*.c)
 BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all deps run test unit bench lint clean
+.PHONY: all deps run test unit bench lint clean FORCE
 .SECONDARY:
 all: $(BUILD)/profefe
 
@@ -72,6 +72,12 @@ $(BUILD)/%.o: %.c | $(GEN)/proto/profile.pb-c.h
 	$(CC) $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/src/main.o: CFLAGS += -DPF_VERSION='"$(VERSION)"' -DPF_COMMIT='"$(COMMIT)"' -DPF_BUILD_TIME='"$(BUILD_TIME)"'
+# main.o is rebuilt when the version it carries changes (a new commit, a dirty tree).
+$(BUILD)/src/main.o: $(BUILD)/version.stamp
+$(BUILD)/version.stamp: FORCE
+	@mkdir -p $(BUILD)
+	@echo '$(VERSION) $(COMMIT) $(BUILD_TIME)' | cmp -s - $@ || echo '$(VERSION) $(COMMIT) $(BUILD_TIME)' >$@
+FORCE:
 
 $(BUILD)/libprofefe.a: $(LIB_OBJS)
 	@rm -f $@
