@@ -90,8 +90,8 @@ __attribute__((format(printf, 3, 4))) static int fail_at(struct parser *p, size_
 	return pf_err_set(p->err, PF_EINVAL, "%zu:%zu: parse error: %s", line, col, msg);
 }
 
-/* Show up to 40 bytes of s in a message: printable ASCII as is (a double
- * quote as \"), other bytes as \xNN; "..." marks a cut. No quotes around. */
+/* Show up to 40 bytes of s in a message: printable ASCII as is, other
+ * bytes as \xNN; "..." marks a cut. No quotes around. */
 static void excerpt(const char *s, size_t n, char *out, size_t outsz)
 {
 	size_t w = 0;
@@ -99,10 +99,7 @@ static void excerpt(const char *s, size_t n, char *out, size_t outsz)
 
 	for (size_t i = 0; i < n && i < maxin && w + 6 < outsz; i++) {
 		unsigned char c = (unsigned char)s[i];
-		if (c == '"') {
-			out[w++] = '\\';
-			out[w++] = '"';
-		} else if (c >= 0x20 && c < 0x7f) {
+		if (c >= 0x20 && c < 0x7f) {
 			out[w++] = (char)c;
 		} else {
 			w += (size_t)snprintf(out + w, outsz - w, "\\x%02x", c);

@@ -165,7 +165,7 @@ static void test_syntax_errors(void **state)
 	assert_parse_error("{service=\"a\";env=\"b\"}", "1:13: parse error: unexpected character \";\", expected \",\" or \"}\"");
 	assert_parse_error("{,}", "1:2: parse error: unexpected \",\", expected a label name or \"}\"");
 	assert_parse_error("{a=\"1\",,}", "1:8: parse error: unexpected \",\", expected a label name or \"}\"");
-	assert_parse_error("{\"service\"=\"a\"}", "1:2: parse error: unexpected string \\\"service\\\", expected a label name or \"}\"");
+	assert_parse_error("{\"service\"=\"a\"}", "1:2: parse error: unexpected string \"service\", expected a label name or \"}\"");
 	assert_parse_error("{9a=\"x\"}", "1:2: parse error: unexpected character \"9\", expected a label name or \"}\"");
 	assert_parse_error("{a.b=\"x\"}", "1:3: parse error: unexpected character \".\", expected a label matcher operator (\"=\", \"!=\", \"=~\" or \"!~\")");
 	assert_parse_error("{a-b=\"x\"}", "1:3: parse error: unexpected character \"-\", expected a label matcher operator (\"=\", \"!=\", \"=~\" or \"!~\")");
@@ -194,9 +194,9 @@ static void test_string_errors(void **state)
 	assert_parse_error("{a=\"ab\\", "1:4: parse error: unterminated quoted string");
 	assert_parse_error("{a=\"\\q\"}", "1:5: parse error: unknown escape sequence \"\\q\"");
 	assert_parse_error("{a=\"\\'\"}", "1:5: parse error: unknown escape sequence \"\\'\"");
-	assert_parse_error("{a='\\\"'}", "1:5: parse error: unknown escape sequence \"\\\\\"\"");
+	assert_parse_error("{a='\\\"'}", "1:5: parse error: unknown escape sequence \"\\\"\"");
 	assert_parse_error("{a=\"x\\x4g\"}", "1:6: parse error: invalid escape sequence \"\\x4g\", expected 2 hex digits after \\x");
-	assert_parse_error("{a=\"\\u12\"}", "1:5: parse error: invalid escape sequence \"\\u12\\\"\", expected 4 hex digits after \\u");
+	assert_parse_error("{a=\"\\u12\"}", "1:5: parse error: invalid escape sequence \"\\u12\"\", expected 4 hex digits after \\u");
 	assert_parse_error("{a=\"\\U0011ffff\"}", "1:5: parse error: invalid escape sequence \"\\U0011ffff\", not a Unicode code point");
 	assert_parse_error("{a=\"\\ud800\"}", "1:5: parse error: invalid escape sequence \"\\ud800\", not a Unicode code point");
 	assert_parse_error("{a=\"\\400\"}", "1:5: parse error: invalid escape sequence \"\\400\", octal value above \\377");
