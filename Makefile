@@ -7,7 +7,7 @@
 #   make lint       banned functions
 # SAN=1 builds into build-san/ with AddressSanitizer and UndefinedBehaviorSanitizer.
 
-PKGS     := libmicrohttpd libprotobuf-c zlib libzstd jansson libuv libxxhash libpcre2-8
+PKGS     := libmicrohttpd libprotobuf-c zlib libzstd jansson libuv libxxhash libpcre2-8 yaml-0.1
 CC       ?= cc
 BUILD    := build$(if $(SAN),-san)
 GEN      := $(BUILD)/gen
