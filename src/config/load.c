@@ -452,11 +452,11 @@ static int parse_profiling(struct ld *l, const yaml_node_t *n, struct config_job
 			   const yaml_node_t *timeout_node)
 {
 	struct config__key keys[] = {{"pprof_config"}, {"path_prefix"}};
-	int rc;
+	int rc, is_map;
 
-	if ((rc = config__want_map(&l->w, n, "profiling_config")) < 0)
+	if ((is_map = rc = config__want_map(&l->w, n, "profiling_config")) < 0)
 		return rc;
-	if (rc) {
+	if (is_map) {
 		const char *pre = NULL;
 		if ((rc = config__collect(&l->w, n, "profiling_config", keys, PF_ARRAY_LEN(keys), NULL)) < 0 ||
 		    (rc = config__get_str(&l->w, keys[1].val, "path_prefix", &pre)) < 0)
@@ -472,7 +472,7 @@ static int parse_profiling(struct ld *l, const yaml_node_t *n, struct config_job
 			job->http.path_prefix = pf_arena_strndup(l->w.a, pre, len);
 		}
 	}
-	return parse_profiles(l, rc ? keys[0].val : NULL, job, timeout_node);
+	return parse_profiles(l, is_map ? keys[0].val : NULL, job, timeout_node);
 }
 
 /* ---- per job: targets ---- */
