@@ -584,7 +584,7 @@ static int parse_job(struct ld *l, const yaml_node_t *n, struct config_job *job,
 	if ((rc = config__collect(&l->w, n, "a scrape config", k, JK_COUNT, job_unsupported)) < 0)
 		return rc;
 	if (!k[JK_NAME].val || config__is_null(k[JK_NAME].val))
-		return config__fail(&l->w, k[JK_NAME].val ? k[JK_NAME].val : n, "a scrape config needs a job_name");
+		return config__fail(&l->w, k[JK_NAME].key ? k[JK_NAME].key : n, "a scrape config needs a job_name");
 	if ((rc = config__get_str(&l->w, k[JK_NAME].val, "job_name", &job->name)) < 0)
 		return rc;
 	if (!*job->name)

@@ -241,10 +241,22 @@ int config__json_load(const char *file, const void *data, size_t len, yaml_docum
 	json_t *root;
 	struct jcur c = {data, data, (const uint8_t *)data + len, 0, 0};
 
-	root = json_loadb(data, len, JSON_REJECT_DUPLICATES, &je);
-	if (!root)
+	root = json_loadb(data, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &je);
+	if (!root) {
+		/* jansson's column is the last character of the token it names
+		 * ("near '"targets"'"); point at its first, as for YAML */
+		const char *near = strstr(je.text, "near '");
+		size_t tl = near ? strlen(near + 6) : 0;
+		if (tl > 1 && near[6 + tl - 1] == '\'') {
+			int chars = 0;
+			for (size_t i = 0; i < tl - 1; i++)
+				chars += ((unsigned char)near[6 + i] & 0xC0) != 0x80;
+			if (je.column - chars + 1 >= 1)
+				je.column = je.column - chars + 1;
+		}
 		return pf_err_set(err, PF_EINVAL, "%s:%d:%d: invalid JSON: %s", file,
 				  je.line > 0 ? je.line : 1, je.column > 0 ? je.column : 1, je.text);
+	}
 	if (!yaml_document_initialize(doc, NULL, NULL, NULL, 1, 1)) {
 		json_decref(root);
 		return pf_err_set(err, PF_ENOMEM, "%s: out of memory building the JSON document", file);
