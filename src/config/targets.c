@@ -94,6 +94,8 @@ const char *config__check_target(const char *s)
 
 	if (!*s)
 		return "is empty";
+	if (strlen(s) > 270)
+		return "is too long for a host:port";
 	if (strstr(s, "://"))
 		return "must be host:port without a scheme (set the job's scheme: https instead)";
 	if (strchr(s, '/'))
