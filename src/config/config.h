@@ -146,8 +146,8 @@ struct config_job {
 
 /*
  * Load path into *out. On error returns PF_EINVAL (or PF_EIO, PF_ETOOBIG)
- * with err->msg "FILE:LINE:COLUMN: reason" (1-based; "FILE: reason" when
- * the file cannot be read) and *out untouched. The caller owns one
+ * with err->msg "FILE:LINE:COLUMN: reason" (1-based; "open FILE: <errno
+ * sentence>" when the file cannot be read) and *out untouched. The caller owns one
  * reference and drops it with config_free().
  */
 int config_load_file(const char *path, struct config **out, struct pf_err *err);
