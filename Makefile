@@ -8,7 +8,7 @@
 #   make hotapp     build/hotapp, the example Go program of examples/hotapp
 # SAN=1 builds into build-san/ with AddressSanitizer and UndefinedBehaviorSanitizer.
 
-PKGS     := libmicrohttpd libprotobuf-c zlib libzstd jansson libuv libxxhash libpcre2-8 yaml-0.1
+PKGS     := libmicrohttpd libprotobuf-c zlib libzstd jansson libuv libxxhash libpcre2-8 yaml-0.1 libcurl
 CC       ?= cc
 BUILD    := build$(if $(SAN),-san)
 GEN      := $(BUILD)/gen

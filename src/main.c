@@ -1,11 +1,13 @@
 /*
- * profefe: flags, wiring of the store and the HTTP server, signals and the
- * shutdown order (stop accepting, finish in-flight requests, close the
- * store, exit 0).
+ * profefe: flags, wiring of the store, the scraper and the HTTP server,
+ * signals and the shutdown order (stop accepting, finish in-flight
+ * requests, stop scraping and finish scrapes in flight, close the store,
+ * exit 0).
  */
 #include "api/api.h"
 #include "base/base.h"
 #include "config/config.h"
+#include "scrape/scrape.h"
 #include "tsdb/tsdb.h"
 
 #include <malloc.h>
@@ -140,8 +142,7 @@ struct pf_app {
 	uv_signal_t sigterm, sigint, sighup;
 	struct tsdb *db;
 	struct api_server *api;
-	const char *config_file; /* "" without -config.file */
-	struct config *cfg;      /* the loaded snapshot; replaced on SIGHUP */
+	struct scrape *scrape;   /* owns the running configuration */
 	int stopping;
 };
 
@@ -155,44 +156,15 @@ static void on_stop_signal(uv_signal_t *h, int signum)
 	uv_stop(&app->loop);
 }
 
-/* Load -config.file; log its warnings. Returns 0, or <0 with err set. */
-static int load_config(const char *path, struct config **out, struct pf_err *err)
-{
-	struct config *c;
-	char jobs[24], targets[24];
-	size_t ntargets = 0;
-
-	if (config_load_file(path, &c, err) < 0)
-		return err->code ? err->code : PF_EINVAL;
-	for (size_t i = 0; i < config_warning_count(c); i++)
-		pf_log(PF_LOG_WARN, "config warning", "warning", config_warning_at(c, i), NULL);
-	for (size_t i = 0; i < config_job_count(c); i++)
-		ntargets += config_job_at(c, i)->ntargets;
-	snprintf(jobs, sizeof(jobs), "%zu", config_job_count(c));
-	snprintf(targets, sizeof(targets), "%zu", ntargets);
-	pf_log(PF_LOG_INFO, "config loaded", "file", path, "jobs", jobs, "static_pairs", targets, NULL);
-	*out = c;
-	return 0;
-}
-
+/* SIGHUP: re-read -config.file (a broken file changes nothing; the
+ * scraper logs and counts either outcome). */
 static void on_sighup(uv_signal_t *h, int signum)
 {
 	struct pf_app *app = h->data;
 	struct pf_err err = {0};
-	struct config *c;
 
 	(void)signum;
-	if (!*app->config_file) {
-		pf_log(PF_LOG_INFO, "SIGHUP received; there is no -config.file to reload", NULL);
-		return;
-	}
-	/* a broken file changes nothing */
-	if (load_config(app->config_file, &c, &err) < 0) {
-		pf_log(PF_LOG_ERROR, "config reload failed; keeping the loaded configuration", "err", err.msg, NULL);
-		return;
-	}
-	config_free(app->cfg);
-	app->cfg = c;
+	scrape_reload(app->scrape, &err);
 }
 
 static void close_walk(uv_handle_t *h, void *arg)
@@ -219,6 +191,8 @@ int main(int argc, char **argv)
 	struct pf_app app = {0};
 	struct tsdb_options topt = {0};
 	struct api_options aopt = {0};
+	struct scrape_options sopt = {0};
+	struct config *cfg = NULL;
 	struct pf_err err = {0};
 	char port[16];
 	int rc;
@@ -249,8 +223,7 @@ int main(int argc, char **argv)
 	if (size_flag("max-body-size", fl.max_body_size, &aopt.max_body_bytes) < 0 ||
 	    size_flag("max-profile-size", fl.max_profile_size, &aopt.max_profile_bytes) < 0)
 		return 2;
-	app.config_file = fl.config_file;
-	if (*fl.config_file && load_config(fl.config_file, &app.cfg, &err) < 0) {
+	if (*fl.config_file && scrape_config_load(fl.config_file, &cfg, &err) < 0) {
 		fprintf(stderr, "profefe: %s\n", err.msg);
 		return 1;
 	}
@@ -269,11 +242,24 @@ int main(int argc, char **argv)
 	topt.max_body_bytes = aopt.max_body_bytes;
 	if (tsdb_open(&topt, &app.db, &err) < 0) {
 		fprintf(stderr, "profefe: open store %s: %s\n", fl.tsdb_dir, err.msg);
-		config_free(app.cfg);
+		config_free(cfg);
+		return 1;
+	}
+	sopt.db = app.db;
+	sopt.config_file = fl.config_file;
+	sopt.max_body_bytes = aopt.max_body_bytes;
+	sopt.max_profile_bytes = aopt.max_profile_bytes;
+	sopt.user_agent = "profefe/" PF_VERSION;
+	rc = scrape_start(&sopt, cfg, &app.scrape, &err);
+	config_free(cfg); /* the scraper holds its own reference */
+	if (rc < 0) {
+		fprintf(stderr, "profefe: %s\n", err.msg);
+		tsdb_close(app.db);
 		return 1;
 	}
 	aopt.addr = fl.addr;
 	aopt.db = app.db;
+	aopt.scrape = app.scrape;
 	aopt.version = PF_VERSION;
 	aopt.commit = PF_COMMIT;
 	aopt.build_time = PF_BUILD_TIME;
@@ -293,8 +279,8 @@ int main(int argc, char **argv)
 		uv_walk(&app.loop, close_walk, NULL);
 		uv_run(&app.loop, UV_RUN_DEFAULT);
 		uv_loop_close(&app.loop);
+		scrape_stop(app.scrape);
 		tsdb_close(app.db);
-		config_free(app.cfg);
 		return 1;
 	}
 	snprintf(port, sizeof(port), "%d", api_port(app.api));
@@ -303,13 +289,14 @@ int main(int argc, char **argv)
 
 	uv_run(&app.loop, UV_RUN_DEFAULT);
 
-	/* shutdown: stop accepting, drain requests, close the store */
+	/* shutdown: stop accepting, drain requests, stop scraping (scrapes in
+	 * flight finish and are stored), close the store */
 	api_stop(app.api);
+	scrape_stop(app.scrape);
 	tsdb_close(app.db);
 	uv_walk(&app.loop, close_walk, NULL);
 	uv_run(&app.loop, UV_RUN_DEFAULT);
 	uv_loop_close(&app.loop);
-	config_free(app.cfg);
 	pf_log(PF_LOG_INFO, "profefe stopped", NULL);
 	return 0;
 }

@@ -1,5 +1,6 @@
 /* /metrics in the Prometheus text format, and the counters behind it. */
 #include "api/api-internal.h"
+#include "scrape/scrape.h"
 
 #include <stdlib.h>
 
@@ -21,6 +22,9 @@ static const char *route_names[API_ROUTE_COUNT] = {
 	[API_ROUTE_V1_STATUS_TSDB] = "/api/v1/status/tsdb",
 	[API_ROUTE_V1_BUILDINFO] = "/api/v1/status/buildinfo",
 	[API_ROUTE_V1_OTHER] = "/api/v1/other",
+	[API_ROUTE_V1_TARGETS] = "/api/v1/targets",
+	[API_ROUTE_V1_STATUS_CONFIG] = "/api/v1/status/config",
+	[API_ROUTE_RELOAD] = "/-/reload",
 };
 
 const char *api_route_name(int route)
@@ -141,6 +145,8 @@ void api_admin_metrics(struct api_server *s, struct api_reply *rep)
 		      (unsigned long long)st.series, (unsigned long long)st.profiles,
 		      (unsigned long long)st.wal_bytes, s->opt.version, s->opt.commit,
 		      (double)m->started_ns / 1e9);
+	if (s->opt.scrape)
+		scrape_metrics_write(s->opt.scrape, b);
 	rep->status = 200;
 	rep->content_type = "text/plain; version=0.0.4; charset=utf-8";
 }

@@ -50,6 +50,9 @@ enum api_route {
 	API_ROUTE_V1_STATUS_TSDB,
 	API_ROUTE_V1_BUILDINFO,
 	API_ROUTE_V1_OTHER,
+	API_ROUTE_V1_TARGETS,
+	API_ROUTE_V1_STATUS_CONFIG,
+	API_ROUTE_RELOAD,
 	API_ROUTE_COUNT,
 };
 
@@ -99,6 +102,13 @@ void api0_handle(struct api_server *s, struct api_req *r, struct api_reply *rep)
 
 /* ---- query.c: /api/v1 ---- */
 void api_v1_handle(struct api_server *s, struct api_req *r, struct api_reply *rep);
+
+/* ---- targets.c: the scraper's endpoints ---- */
+/* /api/v1/targets and /api/v1/status/config: returns 1 when r was one of
+ * them (and rep is filled), else 0. */
+int api_v1_scrape_handle(struct api_server *s, struct api_req *r, struct api_reply *rep);
+/* /-/reload */
+void api_admin_reload(struct api_server *s, struct api_req *r, struct api_reply *rep);
 
 /* ---- admin.c: /-/ and /metrics ---- */
 void api_admin_metrics(struct api_server *s, struct api_reply *rep);

@@ -3,6 +3,7 @@
  *
  *   /api/0/...   the profefe API, wire-compatible with profefe (Go)
  *   /api/v1/...  the Prometheus-shaped query API (query.c)
+ *   /api/v1/targets, /api/v1/status/config, POST /-/reload (targets.c)
  *   /-/healthy, /-/ready, /metrics
  *
  * Requests run one thread per connection, so a push may block on the
@@ -15,12 +16,14 @@
 #include "tsdb/tsdb.h"
 
 struct api_server;
+struct scrape;
 
 struct api_options {
 	const char *addr;          /* "host:port", ":port", "[::1]:port" */
 	size_t max_body_bytes;     /* larger request bodies get 413 */
 	size_t max_profile_bytes;  /* cap on a decompressed profile */
 	struct tsdb *db;           /* borrowed; outlives the server */
+	struct scrape *scrape;     /* borrowed, may be NULL: /api/v1/targets, /-/reload */
 	const char *version;
 	const char *commit;
 	const char *build_time;

@@ -630,6 +630,8 @@ void api_v1_handle(struct api_server *s, struct api_req *r, struct api_reply *re
 	char *name = NULL;
 	int ep = -1;
 
+	if (api_v1_scrape_handle(s, r, rep)) /* targets, status/config: targets.c */
+		return;
 	for (size_t i = 0; i < PF_ARRAY_LEN(endpoints); i++) {
 		if (strcmp(p, endpoints[i].path) == 0) {
 			ep = (int)endpoints[i].ep;

@@ -146,6 +146,9 @@ static void route(struct api_server *s, struct api_req *r, struct api_reply *rep
 	} else if (strcmp(p, "/-/ready") == 0) {
 		r->route = API_ROUTE_READY;
 		api_reply_text(rep, 200, "profefe is Ready.\n");
+	} else if (strcmp(p, "/-/reload") == 0) {
+		r->route = API_ROUTE_RELOAD;
+		api_admin_reload(s, r, rep);
 	} else if (strcmp(p, "/metrics") == 0) {
 		r->route = API_ROUTE_METRICS;
 		api_admin_metrics(s, rep);
