@@ -1,0 +1,3 @@
+module profefe.test/badtarget
+
+go 1.19
