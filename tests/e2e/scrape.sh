@@ -106,9 +106,22 @@ scrape_configs:
         huge: {path: /huge, seconds: 1}
         html: {path: /html, seconds: 1}
         loop: {path: /loop, seconds: 1}
+  - job_name: sd
+    file_sd_configs:
+      - files: ['$TMP/sd/*.json']
+    profiling_config:
+      pprof_config:
+        cpu: {enabled: false}
+        heap: {enabled: false}
+        allocs: {enabled: false}
+        block: {enabled: false}
+        mutex: {enabled: false}
+        threadcreate: {enabled: false}
 ${2:-}
 EOF
 }
+mkdir -p "$TMP/sd"
+echo '[{"targets": ["'"$C"'"], "labels": {"service": "side"}}]' >"$TMP/sd/a.json"
 write_config "'$A', '$B'"
 start_server "$TMP/data" -config.file "$CONF" -max-body-size 1MB || { notok "profefe starts with the config"; finish; }
 ok "profefe starts with the config"
@@ -178,7 +191,7 @@ done
 expect "/metrics counts the bad job's scrapes by result" "$r" "timeout=yes too_large=yes invalid_profile=yes transport_error=yes empty=yes "
 expect_match "/metrics counts successful hotapp scrapes" "$(metric 'profefe_scrapes_total{job="hotapp",result="success"}')" '^[1-9][0-9]*$'
 expect_match "/metrics has the schedule lag histogram" "$(metric profefe_scrape_schedule_lag_seconds_count)" '^[1-9][0-9]*$'
-expect "/metrics: 14 + 6 pairs" "$(metric 'profefe_scrape_targets{job="hotapp"}') $(metric 'profefe_scrape_targets{job="bad"}')" "14 6"
+expect "/metrics: 14 + 6 + 1 pairs" "$(metric 'profefe_scrape_targets{job="hotapp"}') $(metric 'profefe_scrape_targets{job="bad"}') $(metric 'profefe_scrape_targets{job="sd"}')" "14 6 1"
 expect "nothing of the misbehaving target was stored" \
 	"$(curl -sG "$URL/api/v1/series" --data-urlencode 'match[]={job="bad"}' | jq -c .data)" "[]"
 
@@ -200,8 +213,8 @@ expect_match "the log says down and up" "$(cat "$SLOG")" "scrape target up\" job
 before=$(tq "[.data.activeTargets[] | select(.labels.instance == \"$A\") | .lastScrape] | sort | join(\",\")")
 write_config "'$A', '$B', '$C'"
 kill -HUP "$PID"
-wait_until 5 grep -q 'msg="scrape targets applied" kept=20 started=7 stopped=0' "$SLOG"
-expect_match "SIGHUP: 7 pairs started, the 20 others kept" "$(cat "$SLOG")" 'msg="scrape targets applied" kept=20 started=7 stopped=0'
+wait_until 5 grep -q 'msg="scrape targets applied" kept=21 started=7 stopped=0' "$SLOG"
+expect_match "SIGHUP: 7 pairs started, the 21 others kept" "$(cat "$SLOG")" 'msg="scrape targets applied" kept=21 started=7 stopped=0'
 r=$(tq "[.data.activeTargets[] | select(.labels.instance == \"$A\") | .health] | unique | join(\",\")")
 expect "kept pairs keep their health across the reload" "$r" up
 after=$(tq "[.data.activeTargets[] | select(.labels.instance == \"$A\") | .lastScrape] | sort | join(\",\")")
@@ -220,9 +233,9 @@ expect "the added target's empty block profile: up, with the hint" \
 # ---- 6. reload: POST /-/reload removes a target ---------------------------------------------------
 write_config "'$A', '$C'"
 expect "POST /-/reload answers 200" "$(req POST /-/reload)" "200 config reloaded"
-expect_match "the reload stopped the removed target's 7 pairs" "$(cat "$SLOG")" 'msg="scrape targets applied" kept=20 started=0 stopped=7'
+expect_match "the reload stopped the removed target's 7 pairs" "$(cat "$SLOG")" 'msg="scrape targets applied" kept=21 started=0 stopped=7'
 expect "the removed target is gone from /api/v1/targets" \
-	"$(tq "[.data.activeTargets[] | select(.labels.instance == \"$B\")] | length") $(tq '.data.activeTargets | length')" "0 20"
+	"$(tq "[.data.activeTargets[] | select(.labels.instance == \"$B\")] | length") $(tq '.data.activeTargets | length')" "0 21"
 expect_match "/api/v1/status/config shows the loaded file" "$(curl -s "$URL/api/v1/status/config" | jq -r .data.yaml)" \
 	"job_name: hotapp.*targets: \\[\"$A\", \"$C\"\\].*job_name: bad"
 expect "GET /-/reload is refused" "$(req GET /-/reload)" "405 Only POST or PUT requests allowed"
@@ -235,11 +248,32 @@ expect_match "POST /-/reload with a broken file: 400 naming file:line:column" "$
 kill -HUP "$PID"
 wait_until 5 test "$(grep -c 'config reload failed' "$SLOG")" -ge 2
 expect "SIGHUP with the broken file is logged too" "$(grep -c 'config reload failed; keeping the loaded configuration' "$SLOG")" 2
-expect "nothing changed: the same 20 pairs" "$(tq '.data.activeTargets | length') $(tq "[.data.activeTargets[] | select(.labels.instance == \"$C\" and .scrapePool == \"hotapp\")] | length")" "20 7"
+expect "nothing changed: the same 21 pairs" "$(tq '.data.activeTargets | length') $(tq "[.data.activeTargets[] | select(.labels.instance == \"$C\" and .scrapePool == \"hotapp\")] | length")" "21 7"
 expect "/metrics: the failed reloads are counted" \
 	"$(metric profefe_config_last_reload_successful) $(metric 'profefe_config_reloads_total{result="failure"}') $(metric 'profefe_config_reloads_total{result="success"}')" \
 	"0 2 2"
 expect "still serving and scraping" "$(health_of "$A")" up
+
+# ---- 8. file_sd: target files are re-read when they change ---------------------------------------------
+sd_pairs() { tq '[.data.activeTargets[] | select(.scrapePool == "sd") | "\(.labels.instance)/\(.labels.service)/\(.labels.type)"] | sort | join(" ")'; }
+SD2=$(printf '%s\n' "$C/side/goroutine" "$A/hot/goroutine" | sort | paste -sd' ')
+expect "file_sd: the target file's target and labels" "$(sd_pairs)" "$C/side/goroutine"
+wait_until 10 test "$(curl -sG "$URL/api/v1/series" --data-urlencode 'match[]={job="sd"}' | jq -r '.data[0].service')" = side
+expect "file_sd: its profiles are stored under the file's labels" \
+	"$(curl -sG "$URL/api/v1/series" --data-urlencode 'match[]={job="sd"}' | jq -c '.data')" \
+	"[{\"env\":\"e2e\",\"instance\":\"$C\",\"job\":\"sd\",\"service\":\"side\",\"type\":\"goroutine\"}]"
+echo '[{"targets": ["'"$A"'"], "labels": {"service": "hot"}}]' >"$TMP/sd/b.json.tmp"
+mv "$TMP/sd/b.json.tmp" "$TMP/sd/b.json"
+wait_until 5 test "$(sd_pairs)" = "$SD2"
+expect "file_sd: a new target file is picked up" "$(sd_pairs)" "$SD2"
+expect_match "file_sd: the log says what changed" "$(cat "$SLOG")" 'msg="file_sd: targets updated" job=sd kept=1 started=1 stopped=0'
+echo '[{"targets": ["'"$A"'"], "labels": {"service": ' >"$TMP/sd/b.json"
+wait_until 5 grep -q 'file_sd: reading target files failed' "$SLOG"
+expect_match "file_sd: a broken file is logged with its position" "$(grep 'file_sd: reading target files failed' "$SLOG")" "err=\"$TMP/sd/b.json:[0-9]+:[0-9]+: "
+expect "file_sd: a broken file keeps the targets read before" "$(sd_pairs)" "$SD2"
+rm -f "$TMP/sd/a.json" "$TMP/sd/b.json"
+wait_until 5 test -z "$(sd_pairs)"
+expect "file_sd: removing the files stops their pairs" "$(sd_pairs)" ""
 
 stop_server
 for p in "${APIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
