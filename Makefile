@@ -1,7 +1,8 @@
 # profefe: the one entry point.
 #   make            build build/profefe
 #   make deps       install the Debian packages the build and tests need (only what is missing)
-#   make run        deps + build + start the server on :10100 with ./data
+#   make run        deps + build + start the server on :10100 with ./data, scraping the
+#                   example program build/hotapp started beside it (HOTAPP=0: profefe alone)
 #   make test       deps + build + every test, then all again under ASan+UBSan
 #   make bench      benchmarks (figures printed; see BENCHMARKS.md)
 #   make lint       banned functions
@@ -43,9 +44,8 @@ deps:
 	@scripts/deps.sh
 
 run: deps
-	@$(MAKE) --no-print-directory all
-	@mkdir -p data
-	./$(BUILD)/profefe -addr :10100 -tsdb.dir ./data
+	@$(MAKE) --no-print-directory all $(if $(filter 0,$(HOTAPP)),,hotapp)
+	@BUILD=$(BUILD) scripts/run.sh
 
 test: deps
 	@tests/run.sh
