@@ -186,7 +186,7 @@ void scrape_metrics_write(struct scrape *s, struct pf_buf *b)
 			pf_buf_printf(b, "\",result=\"%s\"} %llu\n", result_names[r],
 				      (unsigned long long)st[i]->results[r]);
 		}
-	pf_buf_printf(b, "# HELP profefe_scrapes_skipped_total Scrapes skipped because the pair's previous scrape was still in flight.\n"
+	pf_buf_printf(b, "# HELP profefe_scrapes_skipped_total Scrapes skipped because the pair's previous scrape was still in flight past the jitter bound.\n"
 			 "# TYPE profefe_scrapes_skipped_total counter\n");
 	for (size_t i = 0; i < n; i++) {
 		pf_buf_printf(b, "profefe_scrapes_skipped_total{job=\"");
@@ -276,6 +276,7 @@ void scrape__finish(struct scrape__xfer *x)
 	p->inflight = NULL;
 	__atomic_sub_fetch(&s->inflight, 1, __ATOMIC_RELAXED);
 	scrape__xfer_free(x);
+	scrape__pair_idle(p);
 	scrape__pair_unref(p);
 	scrape__maybe_done(s);
 }

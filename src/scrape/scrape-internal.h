@@ -69,6 +69,8 @@ struct scrape__pair {
 	int64_t slot_mono_ns;          /* the current slot without jitter (monotonic) */
 	int64_t due_mono_ns;           /* the planned start of the next scrape */
 	struct scrape__xfer *inflight;
+	int pending;                   /* a scrape came due while one was in flight */
+	int64_t pending_due_ns;        /* its planned start */
 	/* guarded by scrape.mu */
 	enum scrape_health health;
 	char *last_error;              /* NULL = "" */
@@ -193,6 +195,9 @@ void scrape__pair_start(struct scrape__pair *p);
  * once its transfer in flight (if any) has finished. */
 void scrape__pair_remove(struct scrape__pair *p);
 void scrape__pair_unref(struct scrape__pair *p);
+/* p's scrape has finished: start the one that came due meanwhile if it is
+ * at most the jitter bound late, else count it as skipped. */
+void scrape__pair_idle(struct scrape__pair *p);
 
 /* ---- curl_uv.c ---- */
 int scrape__curl_init(struct scrape *s, struct pf_err *err);

@@ -11,8 +11,9 @@
  * byte for byte) and appended with tsdb_append by a small pool of store
  * threads, so the loop never waits on the store's fsync.
  *
- * A pair never has two scrapes in flight: a scrape due meanwhile is
- * skipped and counted. Health is kept per pair (up, down, unknown), with
+ * A pair never has two scrapes in flight: a scrape due meanwhile waits
+ * for it, at most the jitter bound (so a 10 s CPU profile every 10 s runs
+ * back to back), and is skipped and counted when it would be later. Health is kept per pair (up, down, unknown), with
  * the last error as a sentence, the last scrape's time and duration and
  * the next scrape's time.
  *

@@ -93,6 +93,16 @@ static void observe_lag(struct scrape *s, int64_t lag_ns)
 	pthread_mutex_unlock(&s->mu);
 }
 
+static void count_skip(struct scrape__pair *p, uint64_t n)
+{
+	pthread_mutex_lock(&p->s->mu);
+	p->stats->skipped += n;
+	pthread_mutex_unlock(&p->s->mu);
+	if (pf_log_enabled(PF_LOG_DEBUG) && p->t)
+		pf_log(PF_LOG_DEBUG, "scrape skipped: the previous one was still in flight", "job",
+		       p->t->job->name, "url", p->t->url, NULL);
+}
+
 static void on_timer(uv_timer_t *h)
 {
 	struct scrape__pair *p = h->data;
@@ -103,13 +113,12 @@ static void on_timer(uv_timer_t *h)
 	if (s->stopping)
 		return;
 	if (p->inflight) {
-		/* never two scrapes of a pair in flight: this one is skipped */
-		pthread_mutex_lock(&s->mu);
-		p->stats->skipped++;
-		pthread_mutex_unlock(&s->mu);
-		if (pf_log_enabled(PF_LOG_DEBUG))
-			pf_log(PF_LOG_DEBUG, "scrape skipped: the previous one is still in flight", "job",
-			       p->t->job->name, "url", p->t->url, NULL);
+		/* never two scrapes of a pair in flight: this one waits for the
+		 * previous one, at most the jitter bound, else it is skipped */
+		if (p->pending)
+			count_skip(p, 1);
+		p->pending = 1;
+		p->pending_due_ns = p->due_mono_ns;
 	} else {
 		observe_lag(s, now - p->due_mono_ns);
 		scrape__xfer_start(p);
@@ -120,13 +129,29 @@ static void on_timer(uv_timer_t *h)
 		p->slot_mono_ns += iv;
 		missed++;
 	}
-	if (missed) {
-		pthread_mutex_lock(&s->mu);
-		p->stats->skipped += missed;
-		pthread_mutex_unlock(&s->mu);
-	}
+	if (missed)
+		count_skip(p, missed);
 	p->due_mono_ns = p->slot_mono_ns + scrape_jitter(&s->rng, iv);
 	arm_timer(p);
+}
+
+void scrape__pair_idle(struct scrape__pair *p)
+{
+	struct scrape *s = p->s;
+	int64_t late;
+
+	if (!p->pending)
+		return;
+	p->pending = 0;
+	if (p->removed || s->stopping)
+		return;
+	late = pf_mono_ns() - p->pending_due_ns;
+	if (late > scrape_jitter_bound(p->t->interval_ns)) {
+		count_skip(p, 1);
+		return;
+	}
+	observe_lag(s, late);
+	scrape__xfer_start(p);
 }
 
 void scrape__pair_start(struct scrape__pair *p)
