@@ -4,7 +4,9 @@
 #           against `go tool pprof -proto` on the same files
 #   push:   POST /api/0/profiles throughput with a concurrent client (bench/pushload)
 #           against a do-nothing libmicrohttpd server (bench/nullserver)
-# Set BENCH_SECONDS (default 5) for the push runs.
+#   scrape: pairs kept on schedule at a 10 s interval, CPU, RSS and schedule lag at
+#           1 000 and 10 000 pairs (bench/scrape.sh against bench/staticd)
+# Set BENCH_SECONDS (default 5) for the push runs, BENCH_SCRAPE_SECONDS (60) for scrape.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 B=${BUILD:-build}
@@ -90,3 +92,7 @@ push_case() {
 }
 push_case heap-001-30KB "$FIX/heap-001.pb.gz" 8
 push_case heap-large-1.2MB "$FIX/heap-large-001.pb.gz" 4
+
+# scrape: (target, type) pairs kept on schedule at 10 s against static
+# files on many loopback ports (bench/scrape.sh; BENCH_SCRAPE_SECONDS)
+BUILD=$B bench/scrape.sh

@@ -109,14 +109,15 @@ for pairs in "${PAIRS[@]}"; do
 	started=$(($(msum "$d/m1" profefe_scrape_schedule_lag_seconds_count) - $(msum "$d/m0" profefe_scrape_schedule_lag_seconds_count)))
 	ok=$(($(msum "$d/m1" 'profefe_scrapes_total{job="bench",result="success"}') - $(msum "$d/m0" 'profefe_scrapes_total{job="bench",result="success"}')))
 	fails=$(($(msum "$d/m1" 'profefe_scrapes_total{job="bench"') - $(msum "$d/m0" 'profefe_scrapes_total{job="bench"') - ok))
-	skipped=$(($(msum "$d/m1" 'profefe_scrapes_skipped_total{job="bench"}') - $(msum "$d/m0" 'profefe_scrapes_skipped_total{job="bench"}')))
+	skipped=$(($(msum "$d/m1" 'profefe_scrapes_skipped_total{job="bench"') - $(msum "$d/m0" 'profefe_scrapes_skipped_total{job="bench"')))
+	shed=$(($(msum "$d/m1" 'profefe_scrapes_skipped_total{job="bench",reason="overloaded"}') - $(msum "$d/m0" 'profefe_scrapes_skipped_total{job="bench",reason="overloaded"}')))
 	planned=$(awk "BEGIN{printf \"%.0f\", $npairs * $el / $INTERVAL}")
-	printf 'scrape %6d pairs (%d targets x 7 types) @%ds: CPU %5.1f%% of a core, RSS %6.1f MB (peak %6.1f MB) | started %d of %d planned (%.1f%%), stored %d, failed %d, skipped %d | lag p50 %ss p99 %ss p99.9 %ss\n' \
+	printf 'scrape %6d pairs (%d targets x 7 types) @%ds: CPU %5.1f%% of a core, RSS %6.1f MB (peak %6.1f MB) | started %d of %d planned (%.1f%%), stored %d, failed %d, skipped %d (overloaded %d) | lag p50 %ss p99 %ss p99.9 %ss\n' \
 		"$npairs" "$ntargets" "$INTERVAL" \
 		"$(awk "BEGIN{print 100 * ($c1 - $c0) / $TCK / $el}")" \
 		"$(awk "BEGIN{print $rss / 1024}")" "$(awk "BEGIN{print $hwm / 1024}")" \
 		"$started" "$planned" "$(awk "BEGIN{print ($planned > 0) ? 100 * $started / $planned : 0}")" \
-		"$ok" "$fails" "$skipped" \
+		"$ok" "$fails" "$skipped" "$shed" \
 		"$(quantile 0.5 "$d/m0" "$d/m1")" "$(quantile 0.99 "$d/m0" "$d/m1")" "$(quantile 0.999 "$d/m0" "$d/m1")"
 	grep -E 'level=(warn|error)' "$d/profefe.log" | grep -v 'scrape target' | head -5 | sed 's/^/#   profefe: /' || true
 	rm -rf "$d/data"

@@ -186,13 +186,15 @@ void scrape_metrics_write(struct scrape *s, struct pf_buf *b)
 			pf_buf_printf(b, "\",result=\"%s\"} %llu\n", result_names[r],
 				      (unsigned long long)st[i]->results[r]);
 		}
-	pf_buf_printf(b, "# HELP profefe_scrapes_skipped_total Scrapes skipped because the pair's previous scrape was still in flight past the jitter bound.\n"
+	pf_buf_printf(b, "# HELP profefe_scrapes_skipped_total Due scrapes not started: the pair's previous scrape was still in flight past the jitter bound (in_flight), or the store threads were too far behind (overloaded).\n"
 			 "# TYPE profefe_scrapes_skipped_total counter\n");
-	for (size_t i = 0; i < n; i++) {
-		pf_buf_printf(b, "profefe_scrapes_skipped_total{job=\"");
-		put_label_value(b, st[i]->job);
-		pf_buf_printf(b, "\"} %llu\n", (unsigned long long)st[i]->skipped);
-	}
+	for (size_t i = 0; i < n; i++)
+		for (int r = 0; r < SCRAPE__SKIP_COUNT; r++) {
+			pf_buf_printf(b, "profefe_scrapes_skipped_total{job=\"");
+			put_label_value(b, st[i]->job);
+			pf_buf_printf(b, "\",reason=\"%s\"} %llu\n", r == SCRAPE__SKIP_IN_FLIGHT ? "in_flight" : "overloaded",
+				      (unsigned long long)st[i]->skipped[r]);
+		}
 	pf_buf_printf(b, "# HELP profefe_scrape_bytes_total Bytes of scraped response bodies.\n"
 			 "# TYPE profefe_scrape_bytes_total counter\n");
 	for (size_t i = 0; i < n; i++) {

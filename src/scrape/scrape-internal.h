@@ -37,6 +37,15 @@ enum scrape__result {
 };
 const char *scrape__result_name(int r);
 
+/* Bodies received and not yet stored, past which due scrapes are shed
+ * (skipped as "overloaded") instead of started: when the store threads
+ * cannot keep up, the loop keeps its schedule and memory stays bounded. */
+#define SCRAPE__STORE_BACKLOG_MAX 1024
+
+/* Why a due scrape did not start: the `reason` label of
+ * profefe_scrapes_skipped_total. */
+enum scrape__skip { SCRAPE__SKIP_IN_FLIGHT = 0, SCRAPE__SKIP_OVERLOADED, SCRAPE__SKIP_COUNT };
+
 /* Histogram buckets (seconds). */
 #define SCRAPE__DUR_NB 14
 #define SCRAPE__LAG_NB 14
@@ -48,7 +57,7 @@ struct scrape__stats {
 	char *job;
 	uint64_t results[SCRAPE__R_COUNT];
 	uint64_t bytes;
-	uint64_t skipped;
+	uint64_t skipped[SCRAPE__SKIP_COUNT];
 	uint64_t dur_buckets[SCRAPE__DUR_NB + 1]; /* the last is +Inf */
 	double dur_sum;
 	uint64_t pairs;                           /* gauge */
@@ -144,6 +153,7 @@ struct scrape {
 	uint64_t rng;
 	int stopping;
 	size_t inflight;               /* transfers alive (download or store) */
+	size_t storing;                /* handed to the store threads, not yet back */
 	size_t nopen_files;            /* the soft limit after raising it */
 
 	/* loop thread: the jobs of cfg */

@@ -10,6 +10,9 @@
 #include "pprof/pprof.h"
 
 #include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 /* Go execution traces start "go 1.N trace\0..." */
 static int is_go_trace(const uint8_t *p, size_t n)
@@ -131,6 +134,9 @@ static void *worker_main(void *arg)
 {
 	struct scrape *s = arg;
 
+	/* below the loop thread: under CPU pressure the schedule stays on
+	 * time and the stores fall behind (bounded: see start_or_shed) */
+	setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 5);
 	pthread_mutex_lock(&s->q_mu);
 	for (;;) {
 		struct scrape__xfer *x;
@@ -179,6 +185,7 @@ void scrape__store_submit(struct scrape__xfer *x)
 	struct scrape *s = x->s;
 
 	x->next = NULL;
+	s->storing++;
 	pthread_mutex_lock(&s->q_mu);
 	if (s->q_tail)
 		s->q_tail->next = x;
@@ -213,6 +220,7 @@ void scrape__store_drain(uv_async_t *h)
 	pthread_mutex_unlock(&s->q_mu);
 	while (x) {
 		struct scrape__xfer *next = x->next;
+		s->storing--;
 		scrape__finish(x);
 		x = next;
 	}

@@ -93,14 +93,27 @@ static void observe_lag(struct scrape *s, int64_t lag_ns)
 	pthread_mutex_unlock(&s->mu);
 }
 
-static void count_skip(struct scrape__pair *p, uint64_t n)
+static void count_skip(struct scrape__pair *p, enum scrape__skip why, uint64_t n)
 {
 	pthread_mutex_lock(&p->s->mu);
-	p->stats->skipped += n;
+	p->stats->skipped[why] += n;
 	pthread_mutex_unlock(&p->s->mu);
 	if (pf_log_enabled(PF_LOG_DEBUG) && p->t)
-		pf_log(PF_LOG_DEBUG, "scrape skipped: the previous one was still in flight", "job",
-		       p->t->job->name, "url", p->t->url, NULL);
+		pf_log(PF_LOG_DEBUG,
+		       why == SCRAPE__SKIP_IN_FLIGHT ? "scrape skipped: the previous one was still in flight"
+						     : "scrape skipped: the store threads are behind",
+		       "job", p->t->job->name, "url", p->t->url, NULL);
+}
+
+/* Start a scrape now, unless the store is too far behind to take it. */
+static void start_or_shed(struct scrape__pair *p, int64_t lag_ns)
+{
+	if (p->s->storing >= SCRAPE__STORE_BACKLOG_MAX) {
+		count_skip(p, SCRAPE__SKIP_OVERLOADED, 1);
+		return;
+	}
+	observe_lag(p->s, lag_ns);
+	scrape__xfer_start(p);
 }
 
 static void on_timer(uv_timer_t *h)
@@ -116,12 +129,11 @@ static void on_timer(uv_timer_t *h)
 		/* never two scrapes of a pair in flight: this one waits for the
 		 * previous one, at most the jitter bound, else it is skipped */
 		if (p->pending)
-			count_skip(p, 1);
+			count_skip(p, SCRAPE__SKIP_IN_FLIGHT, 1);
 		p->pending = 1;
 		p->pending_due_ns = p->due_mono_ns;
 	} else {
-		observe_lag(s, now - p->due_mono_ns);
-		scrape__xfer_start(p);
+		start_or_shed(p, now - p->due_mono_ns);
 	}
 	/* the next slot; slots the loop missed entirely are skipped too */
 	p->slot_mono_ns += iv;
@@ -130,7 +142,7 @@ static void on_timer(uv_timer_t *h)
 		missed++;
 	}
 	if (missed)
-		count_skip(p, missed);
+		count_skip(p, SCRAPE__SKIP_IN_FLIGHT, missed);
 	p->due_mono_ns = p->slot_mono_ns + scrape_jitter(&s->rng, iv);
 	arm_timer(p);
 }
@@ -147,11 +159,10 @@ void scrape__pair_idle(struct scrape__pair *p)
 		return;
 	late = pf_mono_ns() - p->pending_due_ns;
 	if (late > scrape_jitter_bound(p->t->interval_ns)) {
-		count_skip(p, 1);
+		count_skip(p, SCRAPE__SKIP_IN_FLIGHT, 1);
 		return;
 	}
-	observe_lag(s, late);
-	scrape__xfer_start(p);
+	start_or_shed(p, late);
 }
 
 void scrape__pair_start(struct scrape__pair *p)

@@ -182,8 +182,8 @@ expect "empty block profile: up, with the hint" "$(bad_err block)" \
 expect "empty mutex profile: up, with the hint" "$(bad_err mutex)" \
 	"up: profile has no samples: the program has not enabled mutex profiling (runtime.SetMutexProfileFraction)"
 # a slow scrape (3 s) outlives its 2 s interval: the next is skipped, not doubled
-wait_until 10 test "$(metric 'profefe_scrapes_skipped_total{job="bad"}')" -ge 1
-expect_match "a due scrape of a pair still in flight is skipped and counted" "$(metric 'profefe_scrapes_skipped_total{job="bad"}')" '^[1-9][0-9]*$'
+wait_until 10 test "$(metric 'profefe_scrapes_skipped_total{job="bad",reason="in_flight"}')" -ge 1
+expect_match "a due scrape of a pair still in flight is skipped and counted" "$(metric 'profefe_scrapes_skipped_total{job="bad",reason="in_flight"}')" '^[1-9][0-9]*$'
 r=""
 for res in timeout too_large invalid_profile transport_error empty; do
 	r+="$res=$([ "$(metric "profefe_scrapes_total{job=\"bad\",result=\"$res\"}")" -ge 1 ] && echo yes || echo no) "
