@@ -77,7 +77,9 @@ static void classify(struct scrape__xfer *x, CURLcode res, long code)
 	char dur[32], e[128], snip[256];
 	long oserr = 0;
 
-	if (code != 0 && code != 200 && (res == CURLE_OK || x->non200)) {
+	/* an error status says more than how its body ended (cut short by
+	 * us, too long, timed out), except for a redirect loop */
+	if (code != 0 && code != 200 && res != CURLE_TOO_MANY_REDIRECTS) {
 		body_snippet(x, snip, sizeof(snip));
 		if (*snip)
 			scrape__xfer_fail(x, SCRAPE__R_HTTP, "HTTP %ld from %s: %s", code, x->url, snip);
@@ -150,10 +152,8 @@ static size_t on_write(char *ptr, size_t size, size_t n, void *ud)
 		size_t room = x->body.len < ERROR_BODY_KEEP ? ERROR_BODY_KEEP - x->body.len : 0;
 		if (room)
 			pf_buf_append(&x->body, ptr, PF_MIN(room, len));
-		if (x->body.len >= ERROR_BODY_KEEP) {
-			x->non200 = 1;
-			return 0;
-		}
+		if (x->body.len >= ERROR_BODY_KEEP)
+			return 0; /* enough: classify() reports the status */
 		return len;
 	}
 	if ((rc = pf_buf_append(&x->body, ptr, len)) < 0) {
@@ -367,7 +367,7 @@ void scrape__xfer_start(struct scrape__pair *p)
 	x->start_mono_ns = pf_mono_ns();
 	p->inflight = x;
 	p->refs++;
-	s->inflight++;
+	__atomic_add_fetch(&s->inflight, 1, __ATOMIC_RELAXED);
 
 	if (!(x->easy = curl_easy_init())) {
 		scrape__xfer_fail(x, SCRAPE__R_TRANSPORT, "%s: cannot create a transfer (curl_easy_init)", x->url);

@@ -121,7 +121,6 @@ struct scrape__xfer {
 	int64_t start_ns;              /* Unix ns: the profile's time in the store */
 	int64_t start_mono_ns;
 	int too_large;
-	int non200;                    /* the body of an error status was cut short */
 	/* the outcome */
 	int result;
 	char *error;                   /* NULL when none */

@@ -5,7 +5,7 @@
 # down with the error and comes back up; reloads (SIGHUP, POST /-/reload)
 # add and remove targets, keeping the others; a broken file changes
 # nothing. A misbehaving target (tests/e2e/badtarget: slow, endless body,
-# HTML, redirect loop, empty block and mutex profiles) is bounded and
+# HTML, redirect loop, 404, empty block and mutex profiles) is bounded and
 # reported in /api/v1/targets and /metrics.
 source "$(dirname "$0")/lib.bash"
 
@@ -106,6 +106,7 @@ scrape_configs:
         huge: {path: /huge, seconds: 1}
         html: {path: /html, seconds: 1}
         loop: {path: /loop, seconds: 1}
+        missing: {path: /nope, seconds: 1}
   - job_name: sd
     file_sd_configs:
       - files: ['$TMP/sd/*.json']
@@ -177,6 +178,8 @@ expect_match "HTML page: down, says it is not a profile and what it was" "$(bad_
 	"^down: the body from http://$C/html\\?seconds=1 is not a pprof profile \\(Content-Type: text/html; charset=utf-8\\): parsing profile: unrecognized profile format$"
 expect_match "redirect loop: down, stopped after 10 redirects" "$(bad_err loop)" \
 	"^down: http://$C/loop\\?seconds=1: stopped after 10 redirects \\(a redirect loop\\?\\), the last to http://$C/loop\\?seconds=1$"
+expect "a missing path: down, with the status, the URL and the start of the body" "$(bad_err missing)" \
+	"down: HTTP 404 from http://$C/nope?seconds=1: 404 page not found"
 expect "empty block profile: up, with the hint" "$(bad_err block)" \
 	"up: profile has no samples: the program has not enabled block profiling (runtime.SetBlockProfileRate)"
 expect "empty mutex profile: up, with the hint" "$(bad_err mutex)" \
@@ -185,13 +188,13 @@ expect "empty mutex profile: up, with the hint" "$(bad_err mutex)" \
 wait_until 10 test "$(metric 'profefe_scrapes_skipped_total{job="bad",reason="in_flight"}')" -ge 1
 expect_match "a due scrape of a pair still in flight is skipped and counted" "$(metric 'profefe_scrapes_skipped_total{job="bad",reason="in_flight"}')" '^[1-9][0-9]*$'
 r=""
-for res in timeout too_large invalid_profile transport_error empty; do
+for res in timeout too_large invalid_profile transport_error http_error empty; do
 	r+="$res=$([ "$(metric "profefe_scrapes_total{job=\"bad\",result=\"$res\"}")" -ge 1 ] && echo yes || echo no) "
 done
-expect "/metrics counts the bad job's scrapes by result" "$r" "timeout=yes too_large=yes invalid_profile=yes transport_error=yes empty=yes "
+expect "/metrics counts the bad job's scrapes by result" "$r" "timeout=yes too_large=yes invalid_profile=yes transport_error=yes http_error=yes empty=yes "
 expect_match "/metrics counts successful hotapp scrapes" "$(metric 'profefe_scrapes_total{job="hotapp",result="success"}')" '^[1-9][0-9]*$'
 expect_match "/metrics has the schedule lag histogram" "$(metric profefe_scrape_schedule_lag_seconds_count)" '^[1-9][0-9]*$'
-expect "/metrics: 14 + 6 + 1 pairs" "$(metric 'profefe_scrape_targets{job="hotapp"}') $(metric 'profefe_scrape_targets{job="bad"}') $(metric 'profefe_scrape_targets{job="sd"}')" "14 6 1"
+expect "/metrics: 14 + 7 + 1 pairs" "$(metric 'profefe_scrape_targets{job="hotapp"}') $(metric 'profefe_scrape_targets{job="bad"}') $(metric 'profefe_scrape_targets{job="sd"}')" "14 7 1"
 expect "nothing of the misbehaving target was stored" \
 	"$(curl -sG "$URL/api/v1/series" --data-urlencode 'match[]={job="bad"}' | jq -c .data)" "[]"
 
@@ -213,8 +216,8 @@ expect_match "the log says down and up" "$(cat "$SLOG")" "scrape target up\" job
 before=$(tq "[.data.activeTargets[] | select(.labels.instance == \"$A\") | .lastScrape] | sort | join(\",\")")
 write_config "'$A', '$B', '$C'"
 kill -HUP "$PID"
-wait_until 5 grep -q 'msg="scrape targets applied" kept=21 started=7 stopped=0' "$SLOG"
-expect_match "SIGHUP: 7 pairs started, the 21 others kept" "$(cat "$SLOG")" 'msg="scrape targets applied" kept=21 started=7 stopped=0'
+wait_until 5 grep -q 'msg="scrape targets applied" kept=22 started=7 stopped=0' "$SLOG"
+expect_match "SIGHUP: 7 pairs started, the 22 others kept" "$(cat "$SLOG")" 'msg="scrape targets applied" kept=22 started=7 stopped=0'
 r=$(tq "[.data.activeTargets[] | select(.labels.instance == \"$A\") | .health] | unique | join(\",\")")
 expect "kept pairs keep their health across the reload" "$r" up
 after=$(tq "[.data.activeTargets[] | select(.labels.instance == \"$A\") | .lastScrape] | sort | join(\",\")")
@@ -233,9 +236,9 @@ expect "the added target's empty block profile: up, with the hint" \
 # ---- 6. reload: POST /-/reload removes a target ---------------------------------------------------
 write_config "'$A', '$C'"
 expect "POST /-/reload answers 200" "$(req POST /-/reload)" "200 config reloaded"
-expect_match "the reload stopped the removed target's 7 pairs" "$(cat "$SLOG")" 'msg="scrape targets applied" kept=21 started=0 stopped=7'
+expect_match "the reload stopped the removed target's 7 pairs" "$(cat "$SLOG")" 'msg="scrape targets applied" kept=22 started=0 stopped=7'
 expect "the removed target is gone from /api/v1/targets" \
-	"$(tq "[.data.activeTargets[] | select(.labels.instance == \"$B\")] | length") $(tq '.data.activeTargets | length')" "0 21"
+	"$(tq "[.data.activeTargets[] | select(.labels.instance == \"$B\")] | length") $(tq '.data.activeTargets | length')" "0 22"
 expect_match "/api/v1/status/config shows the loaded file" "$(curl -s "$URL/api/v1/status/config" | jq -r .data.yaml)" \
 	"job_name: hotapp.*targets: \\[\"$A\", \"$C\"\\].*job_name: bad"
 expect "GET /-/reload is refused" "$(req GET /-/reload)" "405 Only POST or PUT requests allowed"
@@ -248,7 +251,7 @@ expect_match "POST /-/reload with a broken file: 400 naming file:line:column" "$
 kill -HUP "$PID"
 wait_until 5 test "$(grep -c 'config reload failed' "$SLOG")" -ge 2
 expect "SIGHUP with the broken file is logged too" "$(grep -c 'config reload failed; keeping the loaded configuration' "$SLOG")" 2
-expect "nothing changed: the same 21 pairs" "$(tq '.data.activeTargets | length') $(tq "[.data.activeTargets[] | select(.labels.instance == \"$C\" and .scrapePool == \"hotapp\")] | length")" "21 7"
+expect "nothing changed: the same 22 pairs" "$(tq '.data.activeTargets | length') $(tq "[.data.activeTargets[] | select(.labels.instance == \"$C\" and .scrapePool == \"hotapp\")] | length")" "22 7"
 expect "/metrics: the failed reloads are counted" \
 	"$(metric profefe_config_last_reload_successful) $(metric 'profefe_config_reloads_total{result="failure"}') $(metric 'profefe_config_reloads_total{result="success"}')" \
 	"0 2 2"

@@ -5,6 +5,7 @@
 //	/huge    an endless body
 //	/html    an HTML page with status 200
 //	/loop    a redirect to itself
+//	(anything else outside /debug/pprof/ is a 404)
 //	/debug/pprof/...  net/http/pprof with block and mutex profiling left
 //	                  off, so those two profiles are valid but empty
 //
