@@ -6,7 +6,8 @@
 # add and remove targets, keeping the others; a broken file changes
 # nothing. A misbehaving target (tests/e2e/badtarget: slow, endless body,
 # HTML, redirect loop, 404, empty block and mutex profiles) is bounded and
-# reported in /api/v1/targets and /metrics.
+# reported in /api/v1/targets and /metrics. Basic auth, bearer token files,
+# params, path_prefix and TLS settings reach the target.
 source "$(dirname "$0")/lib.bash"
 
 GOENV=(GOCACHE="$ROOT/build/go-cache" GOPATH="$ROOT/build/go-path" GOFLAGS= GOPROXY=off GOTOOLCHAIN=local)
@@ -71,8 +72,9 @@ PA=$APP_PORT
 start_app hotB "${HOT[@]}" || finish
 PB=$APP_PORT
 PIDB=$APP_PID
-start_app bad "$TMP/badtarget" || finish
+start_app bad "$TMP/badtarget" -tls-cert "$TMP/cert.pem" || finish
 PC=$APP_PORT
+PCT=$(sed -n 's/.*serving tls on https:\/\/127.0.0.1:\([0-9]*\)\/.*/\1/p' "$TMP/bad.log")
 A=127.0.0.1:$PA B=127.0.0.1:$PB C=127.0.0.1:$PC
 
 CONF=$TMP/profefe.yaml
@@ -278,6 +280,67 @@ rm -f "$TMP/sd/a.json" "$TMP/sd/b.json"
 wait_until 5 test -z "$(sd_pairs)"
 expect "file_sd: removing the files stops their pairs" "$(sd_pairs)" ""
 
+stop_server
+
+# ---- 9. HTTP settings: auth, params, path_prefix, TLS ----------------------------------------------------
+only_heap='{cpu: {enabled: false}, allocs: {enabled: false}, block: {enabled: false}, mutex: {enabled: false}, goroutine: {enabled: false}, threadcreate: {enabled: false}}'
+printf 'p\n' >"$TMP/password"
+printf 'tok\n' >"$TMP/token"
+cat >"$CONF" <<EOF
+global: {scrape_interval: 1s}
+scrape_configs:
+  - job_name: basic
+    basic_auth: {username: u, password_file: $TMP/password}
+    params: {gc: ['1']}
+    static_configs: [{targets: ['$C']}]
+    profiling_config: {path_prefix: /auth, pprof_config: $only_heap}
+  - job_name: bearer
+    bearer_token_file: $TMP/token
+    params: {gc: ['1']}
+    static_configs: [{targets: ['$C']}]
+    profiling_config: {path_prefix: /auth, pprof_config: $only_heap}
+  - job_name: noparams
+    bearer_token: tok
+    static_configs: [{targets: ['$C']}]
+    profiling_config: {path_prefix: /auth, pprof_config: $only_heap}
+  - job_name: tls
+    scheme: https
+    tls_config: {ca_file: $TMP/cert.pem, server_name: profefe.test}
+    static_configs: [{targets: ['127.0.0.1:$PCT']}]
+    profiling_config: {pprof_config: $only_heap}
+  - job_name: noname
+    scheme: https
+    tls_config: {ca_file: $TMP/cert.pem}
+    static_configs: [{targets: ['127.0.0.1:$PCT']}]
+    profiling_config: {pprof_config: $only_heap}
+  - job_name: untrusted
+    scheme: https
+    static_configs: [{targets: ['127.0.0.1:$PCT']}]
+    profiling_config: {pprof_config: $only_heap}
+EOF
+start_server "$TMP/data2" -config.file "$CONF" || { notok "profefe starts with the HTTP settings config"; finish; }
+job_state() { tq ".data.activeTargets[] | select(.scrapePool == \"$1\") | \"\(.health) \(.lastError)\""; }
+all_known() { [ "$(tq '[.data.activeTargets[] | select(.health == "unknown")] | length')" = 0 ]; }
+wait_until 10 all_known
+expect "basic_auth with password_file, params and path_prefix reach the target" "$(job_state basic)" "up "
+expect "bearer_token_file" "$(job_state bearer)" "up "
+expect "the URL carries params and path_prefix (gc=1 is required by the target)" "$(job_state noparams)" \
+	"down HTTP 400 from http://$C/auth/debug/pprof/heap: want gc=1 (params)"
+expect "https with ca_file and server_name (SNI and the certificate's name)" "$(job_state tls)" "up "
+expect_match "https without server_name: down, the certificate does not name the address" "$(job_state noname)" \
+	"^down https://127.0.0.1:$PCT/debug/pprof/heap: .*(subject name|does not match|127\\.0\\.0\\.1)"
+expect_match "https without the CA: down with the certificate error" "$(job_state untrusted)" \
+	"^down https://127.0.0.1:$PCT/debug/pprof/heap: .*certificate"
+printf 'p\n' >"$TMP/token"
+wait_until 5 test "$(job_state bearer)" = "down HTTP 401 from http://$C/auth/debug/pprof/heap?gc=1: unauthorized"
+expect "bearer_token_file is read at every scrape (a rotated token is used)" "$(job_state bearer)" \
+	"down HTTP 401 from http://$C/auth/debug/pprof/heap?gc=1: unauthorized"
+printf 'wrong\n' >"$TMP/password"
+wait_until 5 test "$(job_state basic)" = "down HTTP 401 from http://$C/auth/debug/pprof/heap?gc=1: unauthorized"
+expect "basic_auth password_file is read at every scrape" "$(job_state basic)" \
+	"down HTTP 401 from http://$C/auth/debug/pprof/heap?gc=1: unauthorized"
+expect "the scraped profiles of the authenticated and TLS jobs are stored" \
+	"$(curl -sG "$URL/api/v1/series" --data-urlencode 'match[]={type="heap"}' | jq -r '[.data[].job] | sort | join(" ")')" "basic bearer tls"
 stop_server
 for p in "${APIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
 finish
