@@ -250,10 +250,10 @@ int main(int argc, char **argv)
 	sopt.max_body_bytes = aopt.max_body_bytes;
 	sopt.max_profile_bytes = aopt.max_profile_bytes;
 	sopt.user_agent = "profefe/" PF_VERSION;
-	rc = scrape_start(&sopt, cfg, &app.scrape, &err);
-	config_free(cfg); /* the scraper holds its own reference */
-	if (rc < 0) {
+	/* the scraper starts empty; its targets come once the server listens */
+	if (scrape_start(&sopt, NULL, &app.scrape, &err) < 0) {
 		fprintf(stderr, "profefe: %s\n", err.msg);
+		config_free(cfg);
 		tsdb_close(app.db);
 		return 1;
 	}
@@ -281,8 +281,12 @@ int main(int argc, char **argv)
 		uv_loop_close(&app.loop);
 		scrape_stop(app.scrape);
 		tsdb_close(app.db);
+		config_free(cfg);
 		return 1;
 	}
+	if (cfg && scrape_apply(app.scrape, cfg, &err) < 0)
+		pf_log(PF_LOG_ERROR, "starting the scrape targets failed", "err", err.msg, NULL);
+	config_free(cfg); /* the scraper holds its own reference */
 	snprintf(port, sizeof(port), "%d", api_port(app.api));
 	pf_log(PF_LOG_INFO, "profefe started", "version", PF_VERSION, "addr", fl.addr, "port", port,
 	       "storage", "tsdb", "dir", fl.tsdb_dir, NULL);
