@@ -685,6 +685,7 @@ struct hash_ord {
 struct tsdb__block {
 	int refs; /* atomic */
 	int deleted;
+	int no_compact; /* atomic: a compaction found a corrupt chunk in it */
 	char *path;
 	char chunks_path[PATH_MAX], symbols_path[PATH_MAX], index_path[PATH_MAX];
 	int chunks_fd, symbols_fd;
@@ -1016,6 +1017,16 @@ int tsdb__block_delete(struct tsdb__block *b, struct pf_err *err)
 	if (tsdb__rm_rf(b->path) < 0)
 		return pf_err_set(err, PF_EIO, "remove block %s: %s", b->path, strerror(errno));
 	return 0;
+}
+
+void tsdb__block_set_no_compact(struct tsdb__block *b)
+{
+	__atomic_store_n(&b->no_compact, 1, __ATOMIC_RELAXED);
+}
+
+int tsdb__block_no_compact(const struct tsdb__block *b)
+{
+	return __atomic_load_n(&b->no_compact, __ATOMIC_RELAXED);
 }
 
 const struct tsdb__block_info *tsdb__block_info(const struct tsdb__block *b)

@@ -360,12 +360,13 @@ static int compact(struct tsdb *db, struct tsdb__block **bs, size_t n, struct pf
 				}
 			}
 			if (rc == PF_ECORRUPT) {
-				pf_log(PF_LOG_ERROR, "corrupt profile left out of a compaction", "block",
-				       tsdb__block_info(b)->name, "err", err->msg, NULL);
+				/* never lose data to a compaction: keep the sources as they
+				 * are (reads report the bad chunk) and leave them alone */
+				pf_log(PF_LOG_ERROR, "compaction stopped: a source block has a corrupt chunk; "
+						     "the blocks stay as they are",
+				       "block", tsdb__block_info(b)->name, "err", err->msg, NULL);
 				__atomic_fetch_add(&db->corrupt_skipped, 1, __ATOMIC_RELAXED);
-				tsdb__chunk_dec_free(dec);
-				dec = NULL;
-				rc = 0;
+				tsdb__block_set_no_compact(b);
 			} else if (rc == 0) {
 				rc = tsdb__bw_add(w, e->t_ns, e->seq, e->kind, e->size, tot, nt, p,
 						  raw.data, raw.len, err);
@@ -542,9 +543,25 @@ int tsdb_maintain(struct tsdb *db, int flush, struct pf_err *err)
 		struct tsdb__block **bs, **pick;
 		size_t nb, np;
 		bs = tsdb__blocks_get(db, &nb);
+		for (size_t i = 0; i < nb;) { /* blocks a compaction failed on stay out */
+			if (tsdb__block_no_compact(bs[i])) {
+				tsdb__block_unref(bs[i]);
+				memmove(&bs[i], &bs[i + 1], (nb - i - 1) * sizeof(*bs));
+				nb--;
+			} else {
+				i++;
+			}
+		}
 		np = plan_compaction(db, bs, nb, &pick);
-		if (np)
-			rc = compact(db, pick, np, err);
+		if (np) {
+			struct pf_err e2 = {0};
+			if (compact(db, pick, np, &e2) < 0) {
+				/* the sources stay; the next round tries again (or
+				 * leaves out blocks found corrupt) */
+				pf_log(PF_LOG_ERROR, "compaction failed", "err", e2.msg, NULL);
+				np = 0;
+			}
+		}
 		free(pick);
 		tsdb__blocks_put(bs, nb);
 		if (np == 0)

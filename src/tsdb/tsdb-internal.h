@@ -402,6 +402,9 @@ void tsdb__block_unref(struct tsdb__block *b);
 /* Remove the directory now; open references keep reading their open files. */
 int tsdb__block_delete(struct tsdb__block *b, struct pf_err *err);
 const struct tsdb__block_info *tsdb__block_info(const struct tsdb__block *b);
+/* A compaction that met a corrupt chunk marks its sources: left alone. */
+void tsdb__block_set_no_compact(struct tsdb__block *b);
+int tsdb__block_no_compact(const struct tsdb__block *b);
 const char *tsdb__block_path(const struct tsdb__block *b);
 void tsdb__block_psource(struct tsdb__block *b, struct tsdb__psource *src);
 int tsdb__block_find_hash(const struct tsdb__block *b, uint64_t hash, uint32_t *ord);

@@ -27,7 +27,7 @@ pusher() {
 	local k=$1 f q r id
 	while read -r f q; do
 		r=$(curl -sS --data-binary @"$f" "$URL/api/0/profiles?$q")
-		id=$(jq -r '.body.id // empty' <<<"$r")
+		id=; [[ $r =~ \"id\":\"([A-Za-z0-9]+)\" ]] && id=${BASH_REMATCH[1]}
 		if [ -n "$id" ]; then echo "$id $f" >>"$TMP/acked.$k"; else echo "# push $f: $r"; fi
 	done < <(awk -v k=$k 'NR % 4 == k' "$TMP/list")
 }

@@ -24,7 +24,7 @@ pusher() { # files k, k+4, ... from $next; "id file" for every 200
 		for type in heap allocs; do
 			f=$TMP/$type/$(printf %06d $i).pb.gz
 			r=$(curl -sS --max-time 10 --data-binary @"$f" "$URL/api/0/profiles?service=crash&type=$type" 2>/dev/null) || return 0
-			id=$(jq -r '.body.id // empty' <<<"$r" 2>/dev/null)
+			id=; [[ $r =~ \"id\":\"([A-Za-z0-9]+)\" ]] && id=${BASH_REMATCH[1]}
 			[ -n "$id" ] && echo "$id $f" >>"$TMP/acked.$k"
 		done
 	done
