@@ -2,6 +2,7 @@
 # make bench: prints each figure and its ratio against the named baseline.
 #   merge:  profefe's merge (decode + merge + gzip encode, tests/tools/pprof-merge)
 #           against `go tool pprof -proto` on the same files
+#   store:  bench/store.sh (merge of 360 profiles, find latency at 100k profiles)
 #   push:   POST /api/0/profiles throughput with a concurrent client (bench/pushload)
 #           against a do-nothing libmicrohttpd server (bench/nullserver)
 # Set BENCH_SECONDS (default 5) for the push runs.
@@ -90,3 +91,6 @@ push_case() {
 }
 push_case heap-001-30KB "$FIX/heap-001.pb.gz" 8
 push_case heap-large-1.2MB "$FIX/heap-large-001.pb.gz" 4
+
+# the store (issue 3)
+source bench/store.sh
