@@ -14,6 +14,13 @@ static const char *route_names[API_ROUTE_COUNT] = {
 	[API_ROUTE_HEALTHY] = "/-/healthy",
 	[API_ROUTE_READY] = "/-/ready",
 	[API_ROUTE_METRICS] = "/metrics",
+	[API_ROUTE_V1_QUERY_RANGE] = "/api/v1/query_range",
+	[API_ROUTE_V1_SERIES] = "/api/v1/series",
+	[API_ROUTE_V1_LABELS] = "/api/v1/labels",
+	[API_ROUTE_V1_LABEL_VALUES] = "/api/v1/label/:name/values",
+	[API_ROUTE_V1_STATUS_TSDB] = "/api/v1/status/tsdb",
+	[API_ROUTE_V1_BUILDINFO] = "/api/v1/status/buildinfo",
+	[API_ROUTE_V1_OTHER] = "/api/v1/other",
 };
 
 const char *api_route_name(int route)

@@ -43,6 +43,13 @@ enum api_route {
 	API_ROUTE_HEALTHY,
 	API_ROUTE_READY,
 	API_ROUTE_METRICS,
+	API_ROUTE_V1_QUERY_RANGE,
+	API_ROUTE_V1_SERIES,
+	API_ROUTE_V1_LABELS,
+	API_ROUTE_V1_LABEL_VALUES,
+	API_ROUTE_V1_STATUS_TSDB,
+	API_ROUTE_V1_BUILDINFO,
+	API_ROUTE_V1_OTHER,
 	API_ROUTE_COUNT,
 };
 
@@ -89,6 +96,9 @@ void api_reply_binary(struct api_reply *rep, const char *filename, struct pf_buf
 
 /* ---- profefe.c: /api/0 ---- */
 void api0_handle(struct api_server *s, struct api_req *r, struct api_reply *rep);
+
+/* ---- query.c: /api/v1 ---- */
+void api_v1_handle(struct api_server *s, struct api_req *r, struct api_reply *rep);
 
 /* ---- admin.c: /-/ and /metrics ---- */
 void api_admin_metrics(struct api_server *s, struct api_reply *rep);

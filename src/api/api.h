@@ -2,6 +2,7 @@
  * api: profefe's HTTP server (libmicrohttpd).
  *
  *   /api/0/...   the profefe API, wire-compatible with profefe (Go)
+ *   /api/v1/...  the Prometheus-shaped query API (query.c)
  *   /-/healthy, /-/ready, /metrics
  *
  * Requests run one thread per connection, so a push may block on the

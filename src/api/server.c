@@ -136,6 +136,10 @@ static void route(struct api_server *s, struct api_req *r, struct api_reply *rep
 		api0_handle(s, r, rep);
 		return;
 	}
+	if (strncmp(p, "/api/v1/", 8) == 0 || strcmp(p, "/api/v1") == 0) {
+		api_v1_handle(s, r, rep);
+		return;
+	}
 	if (strcmp(p, "/-/healthy") == 0) {
 		r->route = API_ROUTE_HEALTHY;
 		api_reply_text(rep, 200, "profefe is Healthy.\n");

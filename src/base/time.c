@@ -55,7 +55,7 @@ static int parse_number(const char *s, int64_t *ns)
 		if (!isdigit((unsigned char)*p))
 			return PF_EINVAL;
 		for (; isdigit((unsigned char)*p); p++) {
-			if (scale < 1000000000000LL) {
+			if (scale < 1000000000LL) { /* digits past ns are dropped */
 				frac = frac * 10 + (*p - '0');
 				scale *= 10;
 			}
@@ -64,13 +64,17 @@ static int parse_number(const char *s, int64_t *ns)
 	if (*p)
 		return PF_EINVAL;
 	if (ip < 100000000000LL) {
-		/* seconds; frac/scale of a second */
-		int64_t v = ip * 1000000000 + frac * 1000000000 / scale;
+		/* seconds; frac/scale of a second. Unix ns in int64 end in 2262. */
+		int64_t v;
+		if (__builtin_mul_overflow(ip, (int64_t)1000000000, &v) ||
+		    __builtin_add_overflow(v, frac * 1000000000 / scale, &v))
+			return PF_EINVAL;
 		*ns = neg ? -v : v;
 	} else {
-		if (ip > INT64_MAX / 1000000)
+		int64_t v;
+		if (__builtin_mul_overflow(ip, (int64_t)1000000, &v) ||
+		    __builtin_add_overflow(v, frac * 1000000 / scale, &v))
 			return PF_EINVAL;
-		int64_t v = ip * 1000000 + frac * 1000000 / scale;
 		*ns = neg ? -v : v;
 	}
 	return 0;
@@ -130,7 +134,10 @@ int pf_parse_time(const char *s, int64_t *ns)
 		if (back.tm_mday != D || back.tm_mon != M - 1)
 			return PF_EINVAL;
 	}
-	*ns = ((int64_t)t - off) * 1000000000 + frac;
+	/* Unix ns in int64 cover the years 1677 to 2262 */
+	if (__builtin_mul_overflow((int64_t)t - off, (int64_t)1000000000, ns) ||
+	    __builtin_add_overflow(*ns, frac, ns))
+		return PF_EINVAL;
 	return 0;
 }
 

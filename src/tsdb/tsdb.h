@@ -191,4 +191,34 @@ int tsdb_merge(struct tsdb *db, const struct tsdb_query *q, struct pprof_profile
  */
 int tsdb_maintain(struct tsdb *db, int flush, struct pf_err *err);
 
+/* ---- selectors (selector.c) ------------------------------------------ */
+
+/*
+ * A parsed selector: PromQL's vector selector with the profile type where
+ * PromQL has the metric name. `heap{service="api", env!~"dev|test"}` is
+ * {type="heap", service="api", env!~"dev|test"}; a type name alone
+ * (`heap`) or braces alone are valid; a leading name ([a-zA-Z_][a-zA-Z0-9_.-]*)
+ * cannot be combined with a type="..." matcher. Label names are
+ * [a-zA-Z_][a-zA-Z0-9_]*. Operators =, !=, =~, !~; values are
+ * "..." or '...' with Go escapes (\n \t \\ \" \xNN \uNNNN ...), or `...`
+ * raw. Regexes are PCRE2, compiled here as tsdb_find compiles them (fully
+ * anchored), so a bad one fails the parse. At least one matcher must not
+ * match the empty string (`{}` and `{a=""}` are errors, as in Prometheus).
+ */
+struct tsdb_selector;
+
+/*
+ * Parse s (NUL-terminated, at most 64 KiB, at most 256 matchers) into *out,
+ * freed with tsdb_selector_free. Returns 0, or PF_EINVAL with err->msg one
+ * sentence "LINE:COL: parse error: WHAT" (1-based, COL in bytes), e.g.
+ *   1:14: parse error: unexpected "}", expected a label matcher operator ("=", "!=", "=~" or "!~")
+ */
+int tsdb_selector_parse(const char *s, struct tsdb_selector **out, struct pf_err *err);
+/* The matchers, ready for struct tsdb_query (the type from a leading name
+ * first, then in written order); borrowed until tsdb_selector_free. */
+const struct tsdb_matcher *tsdb_selector_matchers(const struct tsdb_selector *sel);
+size_t tsdb_selector_len(const struct tsdb_selector *sel);
+/* NULL is a no-op. */
+void tsdb_selector_free(struct tsdb_selector *sel);
+
 #endif

@@ -152,6 +152,18 @@ static void test_parse_time(void **state)
 	assert_int_equal(pf_parse_time("2019-02-30T00:00:00", &ns), PF_EINVAL);
 	assert_int_equal(pf_parse_time("2019-05-30 21:10:05", &ns), PF_EINVAL);
 	assert_int_equal(pf_parse_time("", &ns), PF_EINVAL);
+	/* beyond int64 Unix ns (years 1677..2262): refused, not wrapped */
+	assert_int_equal(pf_parse_time("99999999999", &ns), PF_EINVAL);
+	assert_int_equal(pf_parse_time("-99999999999", &ns), PF_EINVAL);
+	assert_int_equal(pf_parse_time("9999-01-01T00:00:00Z", &ns), PF_EINVAL);
+	assert_int_equal(pf_parse_time("9223372036855", &ns), PF_EINVAL); /* ms */
+	assert_int_equal(pf_parse_time("9223372036854", &ns), 0);
+	assert_true(ns == 9223372036854LL * 1000000);
+	/* fraction digits past the nanosecond are dropped */
+	assert_int_equal(pf_parse_time("1559250605.1234567891234", &ns), 0);
+	assert_true(ns == 1559250605LL * 1000000000 + 123456789);
+	assert_int_equal(pf_parse_time("1559250605123.4567891234", &ns), 0);
+	assert_true(ns == 1559250605123LL * 1000000 + 456789);
 	char out[64];
 	pf_format_rfc3339(1559250605LL * 1000000000 + 999, out, sizeof(out));
 	assert_string_equal(out, "2019-05-30T21:10:05Z");

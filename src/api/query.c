@@ -1,0 +1,694 @@
+/*
+ * /api/v1: the Prometheus-shaped query API (SPEC §6, §10.5, §10.6).
+ *
+ *   GET /api/v1/query_range?query=SEL[&start=T][&end=T][&limit=N]
+ *   GET /api/v1/series?match[]=SEL[&match[]=SEL...][&start=T][&end=T]
+ *   GET /api/v1/labels[?match[]=SEL...][&start=T][&end=T]
+ *   GET /api/v1/label/<name>/values[?match[]=SEL...][&start=T][&end=T]
+ *   GET /api/v1/status/tsdb
+ *   GET /api/v1/status/buildinfo
+ *
+ * Replies are {"status":"success","data":...} or
+ * {"status":"error","errorType":"...","error":"..."}: bad_data with 400
+ * for bad input (selector errors carry their LINE:COL), not_found with
+ * 404 for an unknown path, bad_data with 405 for a method other than GET
+ * or HEAD, internal with 500. Times are RFC 3339, Unix seconds (below
+ * 1e11, fractions allowed) or Unix milliseconds; an omitted start or end
+ * is unbounded and both ends are included.
+ *
+ * Series are grouped here from tsdb_find's metas (one meta per profile, each
+ * carrying its series' labels), so the store needs no per-series API.
+ */
+#include "api/api-internal.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdlib.h>
+
+/* ---- envelopes -------------------------------------------------------- */
+
+/* A JSON string; bytes that are not UTF-8 become U+FFFD so the reply
+ * stays valid JSON (label values are checked at push, sample type names
+ * come from the profile as sent). */
+static json_t *jstr(const char *s)
+{
+	json_t *j = json_string(s);
+	struct pf_buf b = PF_BUF_INIT(0);
+	const unsigned char *p = (const unsigned char *)s;
+
+	if (j)
+		return j;
+	while (*p) {
+		int n = *p < 0x80 ? 0 : (*p & 0xe0) == 0xc0 ? 1 : (*p & 0xf0) == 0xe0 ? 2 : (*p & 0xf8) == 0xf0 ? 3 : -1;
+		int ok = n >= 0;
+		for (int i = 1; ok && i <= n; i++)
+			ok = (p[i] & 0xc0) == 0x80;
+		if (ok) {
+			pf_buf_append(&b, p, (size_t)n + 1);
+			p += n + 1;
+		} else {
+			pf_buf_append(&b, "\xef\xbf\xbd", 3);
+			p++;
+		}
+	}
+	j = json_stringn(b.data ? (const char *)b.data : "", b.len);
+	pf_buf_free(&b);
+	/* still refused (overlong forms, surrogates): give up on the text */
+	return j ? j : json_string("\xef\xbf\xbd");
+}
+
+/* 200 {"status":"success","data":data}; takes data. */
+static void v1_success(struct api_reply *rep, json_t *data)
+{
+	json_t *o = json_object();
+	char *s;
+
+	json_object_set_new(o, "status", json_string("success"));
+	json_object_set_new(o, "data", data);
+	s = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	pf_buf_reset(&rep->body);
+	rep->content_type = "application/json";
+	rep->status = 200;
+	if (!s || pf_buf_printf(&rep->body, "%s\n", s) < 0) {
+		pf_buf_reset(&rep->body);
+		pf_buf_printf(&rep->body, "{\"status\":\"error\",\"errorType\":\"internal\",\"error\":\"reply too large\"}\n");
+		rep->status = 500;
+	}
+	free(s);
+}
+
+__attribute__((format(printf, 4, 5))) static void v1_error(struct api_reply *rep, int status,
+							   const char *type, const char *fmt, ...)
+{
+	char msg[1024];
+	json_t *o = json_object();
+	char *s;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	json_object_set_new(o, "status", json_string("error"));
+	json_object_set_new(o, "errorType", json_string(type));
+	json_object_set_new(o, "error", jstr(msg));
+	s = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	pf_buf_reset(&rep->body);
+	rep->content_type = "application/json";
+	rep->status = status;
+	free(rep->filename);
+	rep->filename = NULL;
+	if (!s || pf_buf_printf(&rep->body, "%s\n", s) < 0)
+		rep->status = 500;
+	free(s);
+}
+
+#define bad_data(rep, ...) v1_error((rep), 400, "bad_data", __VA_ARGS__)
+
+static void internal_error(struct api_reply *rep, const char *what, const struct pf_err *err)
+{
+	pf_log(PF_LOG_ERROR, what, "err", err->msg, NULL);
+	v1_error(rep, 500, "internal", "%s: %s", what, err->msg);
+}
+
+/* ---- parameters ------------------------------------------------------- */
+
+/* Unix ns to Unix ms, rounding down. */
+static int64_t ns_to_ms(int64_t ns)
+{
+	int64_t q = ns / 1000000;
+	return (ns % 1000000 < 0) ? q - 1 : q;
+}
+
+
+/* Reads an optional time; *ns keeps dflt when absent or empty. Replies 400
+ * and returns -1 when it does not parse. */
+static int read_time(const struct api_req *r, struct api_reply *rep, const char *name,
+		     int64_t dflt, int64_t *ns)
+{
+	const char *v = api_param(r, name);
+
+	*ns = dflt;
+	if (!v || !*v)
+		return 0;
+	if (pf_parse_time(v, ns) < 0) {
+		bad_data(rep, "invalid parameter \"%s\": cannot parse \"%.200s\" as a time (want RFC 3339, Unix seconds or Unix milliseconds)",
+			 name, v);
+		return -1;
+	}
+	return 0;
+}
+
+static int read_range(const struct api_req *r, struct api_reply *rep, int64_t *start,
+		      int64_t *end)
+{
+	if (read_time(r, rep, "start", INT64_MIN, start) < 0 ||
+	    read_time(r, rep, "end", INT64_MAX, end) < 0)
+		return -1;
+	if (*start > *end) {
+		bad_data(rep, "invalid parameter \"end\": end timestamp must not be before start time");
+		return -1;
+	}
+	/* Replies give times in whole milliseconds, so ranges hold whole
+	 * milliseconds too: end=<a reply's t> includes that profile although
+	 * its exact time lies a fraction of a millisecond later. */
+	if (*start != INT64_MIN)
+		*start = *start < INT64_MIN + 1000000 ? INT64_MIN : ns_to_ms(*start) * 1000000;
+	if (*end != INT64_MAX)
+		*end = *end > INT64_MAX - 1000000 ? INT64_MAX : ns_to_ms(*end) * 1000000 + 999999;
+	return 0;
+}
+
+/* limit=N: a non-negative integer, 0 (or absent) for no limit. */
+static int read_limit(const struct api_req *r, struct api_reply *rep, size_t *limit)
+{
+	const char *v = api_param(r, "limit");
+	char *end;
+	unsigned long long n;
+
+	*limit = 0;
+	if (!v || !*v)
+		return 0;
+	errno = 0;
+	n = strtoull(v, &end, 10);
+	if (*end || errno || v[0] == '-' || v[0] == '+' || v[0] == ' ') {
+		bad_data(rep, "invalid parameter \"limit\": cannot parse \"%.200s\" as a non-negative integer", v);
+		return -1;
+	}
+	*limit = n > SIZE_MAX ? SIZE_MAX : (size_t)n;
+	return 0;
+}
+
+/* Every match[] selector, parsed; *n may be 0. Replies 400 and returns -1
+ * on the first that does not parse. Free with free_selectors. */
+static int read_matches(const struct api_req *r, struct api_reply *rep,
+			struct tsdb_selector ***out, size_t *n)
+{
+	struct tsdb_selector **v = NULL;
+	struct pf_err err = {0};
+	size_t len = 0, cap = 0;
+
+	for (size_t i = 0; i < r->nparams; i++) {
+		if (strcmp(r->params[i].key, "match[]") != 0)
+			continue;
+		pf_xgrow((void **)&v, &cap, len + 1, sizeof(*v));
+		if (tsdb_selector_parse(r->params[i].value, &v[len], &err) < 0) {
+			bad_data(rep, "invalid parameter \"match[]\": %s", err.msg);
+			for (size_t k = 0; k < len; k++)
+				tsdb_selector_free(v[k]);
+			free(v);
+			return -1;
+		}
+		len++;
+	}
+	*out = v;
+	*n = len;
+	return 0;
+}
+
+static void free_selectors(struct tsdb_selector **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		tsdb_selector_free(v[i]);
+	free(v);
+}
+
+/* ---- label sets ------------------------------------------------------- */
+
+/* Prometheus's labels.Compare: name, then value, pair by pair; then length. */
+static int labels_cmp(const struct tsdb_meta *a, const struct tsdb_meta *b)
+{
+	size_t n = PF_MIN(a->nlabels, b->nlabels);
+	for (size_t i = 0; i < n; i++) {
+		int c = strcmp(a->labels[i].name, b->labels[i].name);
+		if (c == 0)
+			c = strcmp(a->labels[i].value, b->labels[i].value);
+		if (c)
+			return c;
+	}
+	return a->nlabels < b->nlabels ? -1 : a->nlabels > b->nlabels;
+}
+
+static int meta_ptr_cmp(const void *a, const void *b)
+{
+	return labels_cmp(*(const struct tsdb_meta *const *)a, *(const struct tsdb_meta *const *)b);
+}
+
+/*
+ * Groups profiles by series. series_of(meta) gives a dense series number in
+ * order of first appearance; the first meta of each series represents it.
+ */
+struct series_index {
+	struct pf_map *by_ptr;    /* labels pointer -> series number */
+	struct pf_map *by_labels; /* encoded labels -> series number */
+	struct pf_buf key;
+	const struct tsdb_meta **first;
+	size_t n, cap;
+};
+
+static void series_index_init(struct series_index *x)
+{
+	memset(x, 0, sizeof(*x));
+	x->by_ptr = pf_map_new(64);
+	x->by_labels = pf_map_new(64);
+	pf_buf_init(&x->key, 0);
+}
+
+static void series_index_free(struct series_index *x)
+{
+	pf_map_free(x->by_ptr);
+	pf_map_free(x->by_labels);
+	pf_buf_free(&x->key);
+	free(x->first);
+}
+
+static size_t series_of(struct series_index *x, const struct tsdb_meta *m)
+{
+	uint64_t v = x->n;
+	const void *p = m->labels;
+
+	/* metas that share a labels array are one series; equal arrays at
+	 * different addresses are found by content */
+	if (pf_map_get(x->by_ptr, &p, sizeof(p), &v))
+		return (size_t)v;
+	pf_buf_reset(&x->key);
+	for (size_t i = 0; i < m->nlabels; i++) {
+		pf_buf_append(&x->key, m->labels[i].name, strlen(m->labels[i].name) + 1);
+		pf_buf_append(&x->key, m->labels[i].value, strlen(m->labels[i].value) + 1);
+	}
+	v = x->n;
+	if (!pf_map_get_or_put(x->by_labels, x->key.data ? (const void *)x->key.data : "", x->key.len, &v)) {
+		pf_xgrow((void **)&x->first, &x->cap, x->n + 1, sizeof(*x->first));
+		x->first[x->n++] = m;
+	}
+	pf_map_put(x->by_ptr, &p, sizeof(p), v);
+	return (size_t)v;
+}
+
+static json_t *labels_json(const struct tsdb_meta *m)
+{
+	json_t *o = json_object();
+	for (size_t i = 0; i < m->nlabels; i++)
+		json_object_set_new(o, m->labels[i].name, jstr(m->labels[i].value));
+	return o;
+}
+
+/* Run one selector's matchers over [start, end]. */
+static int find(struct api_server *s, const struct tsdb_matcher *m, size_t nm, int64_t start,
+		int64_t end, struct tsdb_result **res, struct pf_err *err)
+{
+	struct tsdb_query q = {0};
+
+	q.matchers = m;
+	q.nmatchers = nm;
+	q.min_t_ns = start;
+	q.max_t_ns = end;
+	return tsdb_find(s->opt.db, &q, res, err);
+}
+
+/* ---- query_range ------------------------------------------------------ */
+
+static void handle_query_range(struct api_server *s, struct api_req *r, struct api_reply *rep)
+{
+	struct tsdb_selector *sel = NULL;
+	struct tsdb_result *res = NULL;
+	struct series_index x;
+	struct pf_err err = {0};
+	const char *query = api_param(r, "query");
+	size_t *sid = NULL, *count = NULL, *offset = NULL, *order = NULL;
+	const struct tsdb_meta **sorted = NULL;
+	int64_t start, end;
+	size_t limit, n;
+	json_t *arr;
+
+	series_index_init(&x);
+	if (tsdb_selector_parse(query ? query : "", &sel, &err) < 0) {
+		bad_data(rep, "invalid parameter \"query\": %s", err.msg);
+		goto out;
+	}
+	if (read_range(r, rep, &start, &end) < 0 || read_limit(r, rep, &limit) < 0)
+		goto out;
+	if (find(s, tsdb_selector_matchers(sel), tsdb_selector_len(sel), start, end, &res, &err) < 0) {
+		internal_error(rep, "query failed", &err);
+		goto out;
+	}
+	n = tsdb_result_len(res);
+	sid = pf_xcalloc(n ? n : 1, sizeof(*sid));
+	for (size_t i = 0; i < n; i++)
+		sid[i] = series_of(&x, tsdb_result_at(res, i));
+
+	/* bucket the metas by series, keeping their ascending time order */
+	count = pf_xcalloc(x.n + 1, sizeof(*count));
+	offset = pf_xcalloc(x.n + 1, sizeof(*offset));
+	order = pf_xcalloc(n ? n : 1, sizeof(*order));
+	for (size_t i = 0; i < n; i++)
+		count[sid[i]]++;
+	for (size_t g = 1; g <= x.n; g++)
+		offset[g] = offset[g - 1] + count[g - 1];
+	{
+		size_t *fill = pf_xcalloc(x.n + 1, sizeof(*fill));
+		for (size_t i = 0; i < n; i++)
+			order[offset[sid[i]] + fill[sid[i]]++] = i;
+		free(fill);
+	}
+
+	/* series sorted by their labels */
+	sorted = pf_xcalloc(x.n + 1, sizeof(*sorted));
+	if (x.n)
+		memcpy(sorted, x.first, x.n * sizeof(*sorted));
+	qsort(sorted, x.n, sizeof(*sorted), meta_ptr_cmp);
+
+	arr = json_array();
+	for (size_t k = 0; k < x.n; k++) {
+		size_t g = series_of(&x, sorted[k]), from = offset[g], to = offset[g] + count[g];
+		json_t *ser = json_object(), *samples = json_array();
+
+		if (limit && count[g] > limit)
+			from = to - limit; /* the newest N, still ascending */
+		for (size_t j = from; j < to; j++) {
+			const struct tsdb_meta *m = tsdb_result_at(res, order[j]);
+			json_t *smp = json_object(), *totals = json_object();
+			for (size_t t = 0; t < m->ntotals; t++) {
+				json_t *key = jstr(m->totals[t].type ? m->totals[t].type : "");
+				json_object_set_new(totals, json_string_value(key),
+						    json_integer(m->totals[t].value));
+				json_decref(key);
+			}
+			json_object_set_new(smp, "id", json_string(m->id));
+			json_object_set_new(smp, "t", json_integer(ns_to_ms(m->t_ns)));
+			json_object_set_new(smp, "totals", totals);
+			json_array_append_new(samples, smp);
+		}
+		json_object_set_new(ser, "labels", labels_json(sorted[k]));
+		json_object_set_new(ser, "samples", samples);
+		json_array_append_new(arr, ser);
+	}
+	v1_success(rep, arr);
+out:
+	free(sorted);
+	free(order);
+	free(offset);
+	free(count);
+	free(sid);
+	series_index_free(&x);
+	tsdb_result_free(res);
+	tsdb_selector_free(sel);
+}
+
+/* ---- series, labels, label values ------------------------------------ */
+
+/*
+ * The profiles of [start, end] that any of sels selects (every profile
+ * when there is no selector), as results to free with tsdb_result_free.
+ * Replies and returns -1 on failure.
+ */
+static int find_union(struct api_server *s, struct api_reply *rep, struct tsdb_selector **sels,
+		      size_t nsels, int64_t start, int64_t end, struct tsdb_result ***out,
+		      size_t *nout)
+{
+	/* every series has a service (SPEC §1): this selects all of them */
+	static const struct tsdb_matcher all = {TSDB_MATCH_NE, "service", ""};
+	struct tsdb_result **res = pf_xcalloc(nsels ? nsels : 1, sizeof(*res));
+	struct pf_err err = {0};
+	size_t n = nsels ? nsels : 1;
+
+	for (size_t i = 0; i < n; i++) {
+		int rc = nsels ? find(s, tsdb_selector_matchers(sels[i]), tsdb_selector_len(sels[i]),
+				      start, end, &res[i], &err)
+			       : find(s, &all, 1, start, end, &res[i], &err);
+		if (rc < 0) {
+			internal_error(rep, "query failed", &err);
+			for (size_t k = 0; k < i; k++)
+				tsdb_result_free(res[k]);
+			free(res);
+			return -1;
+		}
+	}
+	*out = res;
+	*nout = n;
+	return 0;
+}
+
+static void free_results(struct tsdb_result **res, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		tsdb_result_free(res[i]);
+	free(res);
+}
+
+static void handle_series(struct api_server *s, struct api_req *r, struct api_reply *rep)
+{
+	struct tsdb_selector **sels = NULL;
+	struct tsdb_result **res = NULL;
+	struct series_index x;
+	const struct tsdb_meta **sorted = NULL;
+	size_t nsels = 0, nres = 0;
+	int64_t start, end;
+	json_t *arr;
+
+	series_index_init(&x);
+	if (read_matches(r, rep, &sels, &nsels) < 0)
+		goto out;
+	if (nsels == 0) {
+		bad_data(rep, "no match[] parameter provided");
+		goto out;
+	}
+	if (read_range(r, rep, &start, &end) < 0 ||
+	    find_union(s, rep, sels, nsels, start, end, &res, &nres) < 0)
+		goto out;
+	for (size_t i = 0; i < nres; i++)
+		for (size_t j = 0; j < tsdb_result_len(res[i]); j++)
+			series_of(&x, tsdb_result_at(res[i], j));
+	sorted = pf_xcalloc(x.n + 1, sizeof(*sorted));
+	if (x.n)
+		memcpy(sorted, x.first, x.n * sizeof(*sorted));
+	qsort(sorted, x.n, sizeof(*sorted), meta_ptr_cmp);
+	arr = json_array();
+	for (size_t k = 0; k < x.n; k++)
+		json_array_append_new(arr, labels_json(sorted[k]));
+	v1_success(rep, arr);
+out:
+	free(sorted);
+	series_index_free(&x);
+	free_results(res, nres);
+	free_selectors(sels, nsels);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static json_t *strings_json(char **v, size_t n)
+{
+	json_t *arr = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(arr, jstr(v[i]));
+	return arr;
+}
+
+/*
+ * Label names (name == NULL) or the values of label name, over the series
+ * that match[] selects in [start, end]. Without match[], start and end the
+ * store's label index answers directly.
+ */
+static void handle_names_or_values(struct api_server *s, struct api_req *r,
+				   struct api_reply *rep, const char *name)
+{
+	struct tsdb_selector **sels = NULL;
+	struct tsdb_result **res = NULL;
+	struct pf_map *seen = NULL;
+	char **v = NULL;
+	size_t nsels = 0, nres = 0, nv = 0, cap = 0;
+	int64_t start, end;
+	int from_index;
+
+	if (read_matches(r, rep, &sels, &nsels) < 0 || read_range(r, rep, &start, &end) < 0)
+		goto out;
+	from_index = nsels == 0 && start == INT64_MIN && end == INT64_MAX;
+	if (from_index) {
+		int rc = name ? tsdb_label_values(s->opt.db, name, &v, &nv)
+			      : tsdb_label_names(s->opt.db, &v, &nv);
+		if (rc < 0) {
+			struct pf_err err;
+			pf_err_set(&err, rc, "%s", pf_strerror(rc));
+			internal_error(rep, "reading the label index failed", &err);
+			goto out;
+		}
+		v1_success(rep, strings_json(v, nv));
+		tsdb_strings_free(v, nv);
+		v = NULL;
+		goto out;
+	}
+	if (find_union(s, rep, sels, nsels, start, end, &res, &nres) < 0)
+		goto out;
+	seen = pf_map_new(64);
+	for (size_t i = 0; i < nres; i++) {
+		const void *last = NULL;
+		for (size_t j = 0; j < tsdb_result_len(res[i]); j++) {
+			const struct tsdb_meta *m = tsdb_result_at(res[i], j);
+			if ((const void *)m->labels == last)
+				continue; /* the same series as the meta before */
+			last = m->labels;
+			for (size_t k = 0; k < m->nlabels; k++) {
+				const char *str = name ? m->labels[k].value : m->labels[k].name;
+				uint64_t one = 1;
+				if (name && strcmp(m->labels[k].name, name) != 0)
+					continue;
+				if (!pf_map_get_or_put(seen, str, strlen(str), &one)) {
+					pf_xgrow((void **)&v, &cap, nv + 1, sizeof(*v));
+					v[nv++] = (char *)str; /* borrowed from res */
+				}
+			}
+		}
+	}
+	if (nv)
+		qsort(v, nv, sizeof(*v), cmp_str);
+	v1_success(rep, strings_json(v, nv));
+	free(v);
+	v = NULL;
+out:
+	pf_map_free(seen);
+	free_results(res, nres);
+	free_selectors(sels, nsels);
+}
+
+static int label_name_ok(const char *s)
+{
+	if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || *s == '_'))
+		return 0;
+	for (s++; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || *s == '_' ||
+		      (*s >= '0' && *s <= '9')))
+			return 0;
+	return 1;
+}
+
+/* ---- status ----------------------------------------------------------- */
+
+static void handle_status_tsdb(struct api_server *s, struct api_reply *rep)
+{
+	struct tsdb_stats st;
+	json_t *o = json_object(), *wal = json_object();
+
+	tsdb_stats(s->opt.db, &st);
+	/* Totals over the whole store; "bytes" is what it holds on disk
+	 * (blocks and WAL), the figure -tsdb.retention-size caps. */
+	json_t *blocks = json_object(), *head = json_object();
+	json_object_set_new(o, "series", json_integer((json_int_t)st.series));
+	json_object_set_new(o, "profiles", json_integer((json_int_t)st.profiles));
+	json_object_set_new(o, "bytes", json_integer((json_int_t)(st.block_bytes + st.wal_bytes)));
+	json_object_set_new(o, "appends", json_integer((json_int_t)st.appends));
+	json_object_set_new(o, "minTime", json_integer((json_int_t)(st.min_t / 1000000)));
+	json_object_set_new(o, "maxTime", json_integer((json_int_t)(st.max_t / 1000000)));
+	json_object_set_new(blocks, "count", json_integer((json_int_t)st.blocks));
+	json_object_set_new(blocks, "bytes", json_integer((json_int_t)st.block_bytes));
+	json_object_set_new(blocks, "profiles", json_integer((json_int_t)st.block_profiles));
+	json_object_set_new(blocks, "cuts", json_integer((json_int_t)st.cuts));
+	json_object_set_new(blocks, "compactions", json_integer((json_int_t)st.compactions));
+	json_object_set_new(blocks, "retentionDrops", json_integer((json_int_t)st.retention_drops));
+	json_object_set_new(blocks, "corruptSkipped", json_integer((json_int_t)st.corrupt_skipped));
+	json_object_set_new(o, "blocks", blocks);
+	json_object_set_new(head, "series", json_integer((json_int_t)st.head_series));
+	json_object_set_new(head, "profiles", json_integer((json_int_t)st.head_profiles));
+	json_object_set_new(head, "minTime", json_integer((json_int_t)(st.head_min_t / 1000000)));
+	json_object_set_new(head, "maxTime", json_integer((json_int_t)(st.head_max_t / 1000000)));
+	json_object_set_new(o, "head", head);
+	json_object_set_new(wal, "bytes", json_integer((json_int_t)st.wal_bytes));
+	json_object_set_new(wal, "fsyncs", json_integer((json_int_t)st.wal_fsyncs));
+	json_object_set_new(wal, "replayed", json_integer((json_int_t)st.replayed));
+	json_object_set_new(o, "wal", wal);
+	v1_success(rep, o);
+}
+
+static void handle_buildinfo(struct api_server *s, struct api_reply *rep)
+{
+	json_t *o = json_object();
+
+	/* Prometheus's names for what /api/0/version calls version, commit
+	 * and build_time */
+	json_object_set_new(o, "version", jstr(s->opt.version ? s->opt.version : ""));
+	json_object_set_new(o, "revision", jstr(s->opt.commit ? s->opt.commit : ""));
+	json_object_set_new(o, "buildDate", jstr(s->opt.build_time ? s->opt.build_time : ""));
+	v1_success(rep, o);
+}
+
+/* ---- routing ---------------------------------------------------------- */
+
+enum v1_endpoint {
+	EP_QUERY_RANGE,
+	EP_SERIES,
+	EP_LABELS,
+	EP_LABEL_VALUES,
+	EP_STATUS_TSDB,
+	EP_BUILDINFO,
+};
+
+static const struct {
+	const char *path;
+	enum v1_endpoint ep;
+	int route;
+} endpoints[] = {
+	{"/api/v1/query_range", EP_QUERY_RANGE, API_ROUTE_V1_QUERY_RANGE},
+	{"/api/v1/series", EP_SERIES, API_ROUTE_V1_SERIES},
+	{"/api/v1/labels", EP_LABELS, API_ROUTE_V1_LABELS},
+	{"/api/v1/status/tsdb", EP_STATUS_TSDB, API_ROUTE_V1_STATUS_TSDB},
+	{"/api/v1/status/buildinfo", EP_BUILDINFO, API_ROUTE_V1_BUILDINFO},
+};
+
+void api_v1_handle(struct api_server *s, struct api_req *r, struct api_reply *rep)
+{
+	static const char lv_pre[] = "/api/v1/label/", lv_suf[] = "/values";
+	const char *p = r->path;
+	size_t plen = strlen(p), pre = sizeof(lv_pre) - 1, suf = sizeof(lv_suf) - 1;
+	char *name = NULL;
+	int ep = -1;
+
+	for (size_t i = 0; i < PF_ARRAY_LEN(endpoints); i++) {
+		if (strcmp(p, endpoints[i].path) == 0) {
+			ep = (int)endpoints[i].ep;
+			r->route = endpoints[i].route;
+		}
+	}
+	if (ep < 0 && plen >= pre + suf && strncmp(p, lv_pre, pre) == 0 &&
+	    strcmp(p + plen - suf, lv_suf) == 0) {
+		ep = EP_LABEL_VALUES;
+		r->route = API_ROUTE_V1_LABEL_VALUES;
+		name = pf_xstrndup(p + pre, plen - pre - suf);
+	}
+	if (ep < 0) {
+		r->route = API_ROUTE_V1_OTHER;
+		v1_error(rep, 404, "not_found", "unknown API endpoint \"%.200s\"", p);
+		goto out;
+	}
+	if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0) {
+		v1_error(rep, 405, "bad_data", "method %.32s not allowed on %.200s (use GET)", r->method, p);
+		goto out;
+	}
+	switch ((enum v1_endpoint)ep) {
+	case EP_QUERY_RANGE:
+		handle_query_range(s, r, rep);
+		break;
+	case EP_SERIES:
+		handle_series(s, r, rep);
+		break;
+	case EP_LABELS:
+		handle_names_or_values(s, r, rep, NULL);
+		break;
+	case EP_LABEL_VALUES:
+		if (!label_name_ok(name))
+			bad_data(rep, "invalid label name: \"%.200s\"", name);
+		else
+			handle_names_or_values(s, r, rep, name);
+		break;
+	case EP_STATUS_TSDB:
+		handle_status_tsdb(s, rep);
+		break;
+	case EP_BUILDINFO:
+		handle_buildinfo(s, rep);
+		break;
+	}
+out:
+	free(name);
+}
