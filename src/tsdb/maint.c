@@ -442,7 +442,8 @@ static size_t plan_compaction(struct tsdb *db, struct tsdb__block **bs, size_t n
 		}
 	}
 	/* levels: ranges of 3, 9, 27 block durations */
-	for (int64_t r = 3 * db->block_ns, lvl = 0; npick == 0 && lvl < 3; r *= 3, lvl++) {
+	for (int64_t r = 3 * (db->block_ns > INT64_MAX / 27 ? 0 : db->block_ns), lvl = 0;
+	     r > 0 && npick == 0 && lvl < 3; r *= 3, lvl++) {
 		if (db->retention_ns && r > db->retention_ns / 10)
 			break;
 		for (size_t i = 0; i < nb && npick == 0;) {
@@ -481,7 +482,7 @@ static void drop_block(struct tsdb *db, struct tsdb__block *b, const char *why)
 	pf_log(PF_LOG_INFO, "block dropped by retention", "block", name, "reason", why, NULL);
 }
 
-static void retention(struct tsdb *db)
+void tsdb__retention(struct tsdb *db)
 {
 	struct tsdb__block **bs;
 	size_t nb;
@@ -568,7 +569,7 @@ int tsdb_maintain(struct tsdb *db, int flush, struct pf_err *err)
 			break;
 	}
 	if (rc == 0)
-		retention(db);
+		tsdb__retention(db);
 	pthread_mutex_unlock(&db->maint_mu);
 	return rc;
 }

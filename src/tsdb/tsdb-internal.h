@@ -476,6 +476,8 @@ uint64_t tsdb__blocks_seq_floor(void *db, uint64_t hash);
 /* Is (hash, t, seq) stored in a block? */
 int tsdb__blocks_has(struct tsdb *db, uint64_t hash, int64_t t_ns, uint32_t seq);
 int tsdb__maint_start(struct tsdb *db, struct pf_err *err);
+/* Drop the blocks past the time or size retention (maint.c). */
+void tsdb__retention(struct tsdb *db);
 /* Test hook: close as a crash would leave things (the head stays in the
  * WAL, nothing is written out). */
 void tsdb__crash_close(struct tsdb *db);

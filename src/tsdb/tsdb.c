@@ -286,9 +286,9 @@ int tsdb_open(const struct tsdb_options *o, struct tsdb **out, struct pf_err *er
 		pf_log(PF_LOG_INFO, "WAL replayed", "dir", path, "records", nrec,
 		       "already_in_blocks", ndup, NULL);
 	}
-	/* retention runs at open; so does a cut of a head that spans too much */
-	if ((rc = tsdb_maintain(db, 0, err)) < 0)
-		goto fail;
+	/* retention runs at open; cuts and compactions wait for the background
+	 * thread, so a big WAL does not delay the start */
+	tsdb__retention(db);
 	if (db->maint_ns > 0 && (rc = tsdb__maint_start(db, err)) < 0)
 		goto fail;
 	*out = db;
