@@ -5,9 +5,10 @@
 #   make test       deps + build + every test, then all again under ASan+UBSan
 #   make bench      benchmarks (figures printed; see BENCHMARKS.md)
 #   make lint       banned functions
+#   make hotapp     build/hotapp, the example Go program of examples/hotapp
 # SAN=1 builds into build-san/ with AddressSanitizer and UndefinedBehaviorSanitizer.
 
-PKGS     := libmicrohttpd libprotobuf-c zlib libzstd jansson libuv libxxhash libpcre2-8
+PKGS     := libmicrohttpd libprotobuf-c zlib libzstd jansson libuv libxxhash libpcre2-8 yaml-0.1
 CC       ?= cc
 BUILD    := build$(if $(SAN),-san)
 GEN      := $(BUILD)/gen
@@ -34,7 +35,7 @@ TOOL_BINS := $(TOOL_SRCS:tests/tools/%.c=$(BUILD)/tests/tools/%)
 BENCH_SRCS := $(wildcard bench/*.c)
 BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all deps run test unit bench lint clean FORCE
+.PHONY: all deps run test unit bench lint clean hotapp FORCE
 .SECONDARY:
 all: $(BUILD)/profefe
 
@@ -59,6 +60,12 @@ lint:
 
 clean:
 	rm -rf build build-san
+
+# The example Go program (standard library only); Go's caches stay under build/.
+hotapp:
+	@mkdir -p build
+	cd examples/hotapp && GOCACHE=$(CURDIR)/build/go-cache GOPATH=$(CURDIR)/build/go-path \
+	  GOFLAGS= GOPROXY=off GOTOOLCHAIN=local go build -trimpath -o $(CURDIR)/build/hotapp .
 
 $(GEN)/proto/profile.pb-c.c $(GEN)/proto/profile.pb-c.h: proto/profile.proto
 	@mkdir -p $(GEN)

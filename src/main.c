@@ -5,6 +5,7 @@
  */
 #include "api/api.h"
 #include "base/base.h"
+#include "config/config.h"
 #include "tsdb/tsdb.h"
 
 #include <malloc.h>
@@ -26,6 +27,7 @@
 
 struct flags {
 	const char *addr;
+	const char *config_file;
 	const char *storage_type;
 	const char *tsdb_dir;
 	const char *tsdb_retention;
@@ -50,6 +52,7 @@ struct flag_def {
 #define F(field) offsetof(struct flags, field)
 static const struct flag_def flag_defs[] = {
 	{"addr", 0, F(addr), ":10100", "HTTP listen address"},
+	{"config.file", 0, F(config_file), "", "scrape configuration (YAML); without it the server only accepts pushes"},
 	{"storage-type", 0, F(storage_type), "tsdb", "storage: tsdb (the embedded store)"},
 	{"tsdb.dir", 0, F(tsdb_dir), "./data", "directory of the embedded store"},
 	{"tsdb.retention", 0, F(tsdb_retention), "360h", "keep profiles this long (15d, 36h, 90m; 0 = forever)"},
@@ -71,6 +74,8 @@ static void usage(FILE *f)
 		const struct flag_def *d = &flag_defs[i];
 		if (d->is_bool)
 			fprintf(f, "  -%s\n    \t%s\n", d->name, d->usage);
+		else if (!*d->def)
+			fprintf(f, "  -%s string\n    \t%s\n", d->name, d->usage);
 		else
 			fprintf(f, "  -%s string\n    \t%s (default \"%s\")\n", d->name, d->usage, d->def);
 	}
@@ -141,6 +146,8 @@ struct pf_app {
 	uv_signal_t sigterm, sigint, sighup;
 	struct tsdb *db;
 	struct api_server *api;
+	const char *config_file; /* "" without -config.file */
+	struct config *cfg;      /* the loaded snapshot; replaced on SIGHUP */
 	int stopping;
 };
 
@@ -154,11 +161,44 @@ static void on_stop_signal(uv_signal_t *h, int signum)
 	uv_stop(&app->loop);
 }
 
+/* Load -config.file; log its warnings. Returns 0, or <0 with err set. */
+static int load_config(const char *path, struct config **out, struct pf_err *err)
+{
+	struct config *c;
+	char jobs[24], targets[24];
+	size_t ntargets = 0;
+
+	if (config_load_file(path, &c, err) < 0)
+		return err->code ? err->code : PF_EINVAL;
+	for (size_t i = 0; i < config_warning_count(c); i++)
+		pf_log(PF_LOG_WARN, "config warning", "warning", config_warning_at(c, i), NULL);
+	for (size_t i = 0; i < config_job_count(c); i++)
+		ntargets += config_job_at(c, i)->ntargets;
+	snprintf(jobs, sizeof(jobs), "%zu", config_job_count(c));
+	snprintf(targets, sizeof(targets), "%zu", ntargets);
+	pf_log(PF_LOG_INFO, "config loaded", "file", path, "jobs", jobs, "static_pairs", targets, NULL);
+	*out = c;
+	return 0;
+}
+
 static void on_sighup(uv_signal_t *h, int signum)
 {
-	(void)h;
+	struct pf_app *app = h->data;
+	struct pf_err err = {0};
+	struct config *c;
+
 	(void)signum;
-	pf_log(PF_LOG_INFO, "SIGHUP received; there is no -config.file to reload", NULL);
+	if (!*app->config_file) {
+		pf_log(PF_LOG_INFO, "SIGHUP received; there is no -config.file to reload", NULL);
+		return;
+	}
+	/* a broken file changes nothing */
+	if (load_config(app->config_file, &c, &err) < 0) {
+		pf_log(PF_LOG_ERROR, "config reload failed; keeping the loaded configuration", "err", err.msg, NULL);
+		return;
+	}
+	config_free(app->cfg);
+	app->cfg = c;
 }
 
 static void close_walk(uv_handle_t *h, void *arg)
@@ -215,6 +255,11 @@ int main(int argc, char **argv)
 	if (size_flag("max-body-size", fl.max_body_size, &aopt.max_body_bytes) < 0 ||
 	    size_flag("max-profile-size", fl.max_profile_size, &aopt.max_profile_bytes) < 0)
 		return 2;
+	app.config_file = fl.config_file;
+	if (*fl.config_file && load_config(fl.config_file, &app.cfg, &err) < 0) {
+		fprintf(stderr, "profefe: %s\n", err.msg);
+		return 1;
+	}
 
 	signal(SIGPIPE, SIG_IGN);
 	/*
@@ -248,6 +293,7 @@ int main(int argc, char **argv)
 	}
 	if (tsdb_open(&topt, &app.db, &err) < 0) {
 		fprintf(stderr, "profefe: open store %s: %s\n", fl.tsdb_dir, err.msg);
+		config_free(app.cfg);
 		return 1;
 	}
 	aopt.addr = fl.addr;
@@ -272,6 +318,7 @@ int main(int argc, char **argv)
 		uv_run(&app.loop, UV_RUN_DEFAULT);
 		uv_loop_close(&app.loop);
 		tsdb_close(app.db);
+		config_free(app.cfg);
 		return 1;
 	}
 	snprintf(port, sizeof(port), "%d", api_port(app.api));
@@ -286,6 +333,7 @@ int main(int argc, char **argv)
 	uv_walk(&app.loop, close_walk, NULL);
 	uv_run(&app.loop, UV_RUN_DEFAULT);
 	uv_loop_close(&app.loop);
+	config_free(app.cfg);
 	pf_log(PF_LOG_INFO, "profefe stopped", NULL);
 	return 0;
 }

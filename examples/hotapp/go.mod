@@ -1,0 +1,3 @@
+module profefe.example/hotapp
+
+go 1.19

@@ -1,0 +1,77 @@
+/*
+ * Fuzz entry point for the configuration loader and the file_sd parsers:
+ * the input is loaded as a configuration (and, when it loads, printed and
+ * loaded again: the printed form must load), then parsed as a JSON and as
+ * a YAML target file. Every failure must say why; nothing may crash, leak
+ * or read out of bounds.
+ *
+ * libFuzzer:  clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Isrc \
+ *               tests/fuzz/fuzz_config.c src/config/[a-z]*.c src/base/[a-z]*.c \
+ *               -lyaml -ljansson -lxxhash -lpthread
+ * Seeds: tests/fixtures/config, examples/profefe.yaml, config/profefe.yaml.
+ */
+#include "config/config.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void sd_file(const char *name, const uint8_t *data, size_t size)
+{
+	struct config_sd_groups *g = NULL;
+	struct pf_err err = {0};
+	char path[64];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/tmp/fuzz-config-%d.%s", (int)getpid(), name);
+	f = fopen(path, "wb");
+	if (!f)
+		return;
+	fwrite(data, 1, size, f);
+	fclose(f);
+	if (config_sd_read_file(path, &g, &err) < 0) {
+		if (!err.msg[0])
+			abort();
+	} else {
+		config_sd_groups_free(g);
+	}
+	unlink(path);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct config *c = NULL, *c2 = NULL;
+	struct pf_err err = {0};
+	struct pf_buf out = PF_BUF_INIT(0);
+
+	if (config_load_buffer("fuzz.yaml", "/nonexistent", data, size, &c, &err) < 0) {
+		if (!err.msg[0])
+			abort(); /* every failure says why */
+	} else {
+		if (config_print_yaml(c, &out, &err) < 0)
+			abort();
+		if (config_load_buffer("printed.yaml", "/nonexistent", out.data, out.len, &c2, &err) < 0)
+			abort(); /* what we print loads */
+		config_free(c2);
+		config_free(c);
+		pf_buf_free(&out);
+	}
+	sd_file("json", data, size);
+	sd_file("yaml", data, size);
+	return 0;
+}
+
+#ifdef PF_FUZZ_MAIN
+int main(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		struct pf_buf b = PF_BUF_INIT(0);
+		struct pf_err err = {0};
+		if (pf_read_file(argv[i], (size_t)1 << 24, &b, &err) == 0)
+			LLVMFuzzerTestOneInput(b.data, b.len);
+		pf_buf_free(&b);
+	}
+	return 0;
+}
+#endif
