@@ -3,6 +3,7 @@
 #   merge:  profefe's merge (decode + merge + gzip encode, tests/tools/pprof-merge)
 #           against `go tool pprof -proto` on the same files
 #   store:  bench/store.sh (merge of 360 profiles, find latency at 100k profiles)
+#           bench/storage.sh (bytes on disk per gzip byte of a real program, BENCH_STORE_SECONDS)
 #   push:   POST /api/0/profiles throughput with a concurrent client (bench/pushload)
 #           against a do-nothing libmicrohttpd server (bench/nullserver)
 # Set BENCH_SECONDS (default 5) for the push runs.
@@ -94,3 +95,4 @@ push_case heap-large-1.2MB "$FIX/heap-large-001.pb.gz" 4
 
 # the store (issue 3)
 source bench/store.sh
+source bench/storage.sh
