@@ -8,33 +8,38 @@
  *   version u32le  1
  *   nonce   u64le  the symbol table's
  *   count   uvarint profiles
- *   five columns, each a section (see tsdb__put_section):
+ *   six columns, each a section (see tsdb__put_section):
  *     headers  per profile: kind u8 (0 pprof, 1 raw), then
  *              raw:  length
- *              pprof: nrows, flags (bit 0: has a period type),
+ *              pprof: nrows, nvrows (rows with a value written),
+ *                     flags (bit 0: has a period type),
  *                     zz(time - previous pprof time of the chunk),
  *                     zz(duration), zz(period), [period type, unit],
  *                     n sample types, type and unit of each,
  *                     drop_frames, keep_frames, default_sample_type,
  *                     n comments, comments, n mappings, mappings,
  *                     n extra locations, locations, n extra functions,
- *                     functions (all symtab ids), then one value mode per
- *                     sample type (0 plain, 1 delta)
+ *                     functions (all symtab ids; "extra" = not used by
+ *                     any sample or location), then the value coding
+ *                     (mode, see below) of each sample type
  *     stacks   per row: 0 = the predicted stack (the stack of the row
  *              after the previous profile's row that the last matched row
  *              matched), else 1 + zz(stack - previous row's stack)
- *     labels   per row: 0 = the label set of the first row with the same
- *              stack in the previous profile, else label set id + 1
- *     values   per profile, per sample type, per row: zz(value) (mode 0)
- *              or zz(value - matched value) (mode 1), where a row matches
- *              the row of the previous pprof profile with the same stack,
- *              label set and occurrence of that pair, when both profiles
- *              have the same sample types (else the matched value is 0)
+ *     labels   per row: 0 = the predicted label set (that of the first row
+ *              with the same stack in the previous profile, else of the
+ *              last row with the same leaf location earlier in this
+ *              profile, else in the previous one), else label set id + 1
+ *     gaps     per row with a non-zero written value: the number of rows
+ *              (all zero) since the previous such row
+ *     values   per profile, per sample type, per row with a non-zero
+ *              written value: zz(written value), see "value codings"
  *     raw      the raw bodies, one after the other
  *   crc     u32le  CRC32C of every byte before it
  *
- * The previous profile is the previous pprof profile of the same chunk (raw
- * bodies in between do not count); the first one has none.
+ * A row matches the row of the previous profile with the same stack,
+ * label set and occurrence of that pair. The previous profile is the
+ * previous pprof profile of the same chunk (raw bodies in between do not
+ * count); the first one has none, so a chunk decodes on its own.
  */
 #include "tsdb/codec-internal.h"
 
@@ -44,8 +49,8 @@
 #define TSDB__CHUNK_VERSION 1u
 #define NONE UINT32_MAX
 
-enum { COL_HDR, COL_STACK, COL_LSET, COL_VAL, COL_RAW, NCOLS };
-static const char *const col_names[NCOLS] = { "headers", "stacks", "labels", "values",
+enum { COL_HDR, COL_STACK, COL_LSET, COL_GAP, COL_VAL, COL_RAW, NCOLS };
+static const char *const col_names[NCOLS] = { "headers", "stacks", "labels", "gaps", "values",
 					      "raw bodies" };
 
 /* ---- rows of one profile, with the indexes used for matching -------------- */
@@ -61,6 +66,7 @@ struct rowset {
 	size_t tcap;
 	struct tsdb__kmap pair;    /* stack << 32 | label set -> first row */
 	struct tsdb__kmap bystack; /* stack -> label set of its first row */
+	struct tsdb__kmap byleaf;  /* leaf key -> label set of its last row */
 };
 
 static void rowset_init(struct rowset *r)
@@ -68,6 +74,7 @@ static void rowset_init(struct rowset *r)
 	memset(r, 0, sizeof(*r));
 	tsdb__kmap_init(&r->pair, 64);
 	tsdb__kmap_init(&r->bystack, 64);
+	tsdb__kmap_init(&r->byleaf, 64);
 }
 
 static void rowset_free(struct rowset *r)
@@ -80,6 +87,7 @@ static void rowset_free(struct rowset *r)
 	free(r->types);
 	tsdb__kmap_free(&r->pair);
 	tsdb__kmap_free(&r->bystack);
+	tsdb__kmap_free(&r->byleaf);
 }
 
 /* Empty r for a profile of n rows and nt sample types. Returns PF_ENOMEM
@@ -93,6 +101,7 @@ static int rowset_reset(struct rowset *r, size_t n, size_t nt)
 	r->nt = nt;
 	tsdb__kmap_clear(&r->pair);
 	tsdb__kmap_clear(&r->bystack);
+	tsdb__kmap_clear(&r->byleaf);
 	if (__builtin_mul_overflow(n, nt, &nv) || nv > SIZE_MAX / sizeof(int64_t))
 		return PF_ENOMEM;
 	if (n > r->cap) {
@@ -137,7 +146,7 @@ static void rowset_set_types(struct rowset *r, const uint32_t *types, size_t nt)
  * matched row of prev or NONE.
  */
 static uint32_t rowset_add(struct rowset *cur, const struct rowset *prev, uint32_t stack,
-			   uint32_t lset)
+			   uint32_t lset, uint64_t leaf)
 {
 	uint32_t r = (uint32_t)cur->n++, first, occ = 0, q, old;
 	uint64_t key = (uint64_t)stack << 32 | lset;
@@ -155,6 +164,7 @@ static uint32_t rowset_add(struct rowset *cur, const struct rowset *prev, uint32
 		cur->last[r] = r;
 	}
 	tsdb__kmap_put(&cur->bystack, stack, lset, &old);
+	tsdb__kmap_set(&cur->byleaf, leaf, lset);
 	if (!prev || !prev->valid || !tsdb__kmap_get(&prev->pair, key, &q))
 		return NONE;
 	while (occ-- > 0 && q != NONE)
@@ -162,10 +172,86 @@ static uint32_t rowset_add(struct rowset *cur, const struct rowset *prev, uint32
 	return q;
 }
 
+/* The leaf location of a stack as a map key (the empty stack has its own). */
+static uint64_t leaf_key(const struct tsdb__symtab *st, uint32_t stack)
+{
+	return stack ? st->nodes[stack].loc : (uint64_t)1 << 32;
+}
+
+/*
+ * The predicted label set of a row: the label set of the first row with
+ * the same stack in the previous profile, else of the last row with the
+ * same leaf location in this profile so far, else in the previous profile.
+ * 1 and *lset when there is a prediction.
+ */
+static int predict_lset(const struct rowset *cur, const struct rowset *prev, uint32_t stack,
+			uint64_t leaf, uint32_t *lset)
+{
+	if (prev->valid && tsdb__kmap_get(&prev->bystack, stack, lset))
+		return 1;
+	if (tsdb__kmap_get(&cur->byleaf, leaf, lset))
+		return 1;
+	return prev->valid && tsdb__kmap_get(&prev->byleaf, leaf, lset);
+}
+
 /* Same sample types (type and unit ids). */
 static int same_types(const struct rowset *a, const uint32_t *types, size_t nt)
 {
 	return a->valid && a->nt == nt && (nt == 0 || memcmp(a->types, types, 2 * nt * sizeof(uint32_t)) == 0);
+}
+
+/* ---- value codings ---------------------------------------------------------- */
+
+/*
+ * A value column of a profile is written in one of six codings (the mode,
+ * one per sample type in the header):
+ *   bit 0 (MODE_DELTA): c = v - the matched row's value (0 when none), else c = v;
+ *   bits 1-2: the written value is w = c - c' * k, where c' is the coded
+ *   value of the previous column of the same row and k is
+ *     0: nothing (w = c),
+ *     1: the row's first numeric label (heap profiles: the object size,
+ *        so that bytes are predicted from counts),
+ *     2: the profile's period (CPU profiles: nanoseconds from counts).
+ * Arithmetic wraps (uint64).
+ */
+#define MODE_DELTA 1
+#define MODE_COUNT 6
+
+/* The first numeric label of a label set (str empty), or 0. */
+static int64_t row_multiplier(const struct tsdb__symtab *st, uint32_t lset)
+{
+	const struct tsdb__st_labelset *ls = &st->lsets[lset];
+	for (uint32_t k = 0; k < ls->n; k++)
+		if (st->labels[ls->off + k].str == 0)
+			return st->labels[ls->off + k].num;
+	return 0;
+}
+
+static int64_t mode_k(uint8_t md, const int64_t *mult, int64_t period, size_t row)
+{
+	switch (md >> 1) {
+	case 1:
+		return mult[row];
+	case 2:
+		return period;
+	}
+	return 0;
+}
+
+/* The written value of row i, column j under mode md; c holds the coded
+ * values of the columns before j. *coded (when not NULL) gets c[i][j]. */
+static int64_t written(const int64_t *c, const struct rowset *cur, const struct rowset *prev,
+		       const uint32_t *match, const int64_t *mult, int64_t period, size_t nt, size_t i,
+		       size_t j, uint8_t md, int64_t *coded)
+{
+	uint64_t v = (uint64_t)cur->vals[i * nt + j];
+	if ((md & MODE_DELTA) && match[i] != NONE)
+		v -= (uint64_t)prev->vals[match[i] * nt + j];
+	if (coded)
+		*coded = (int64_t)v;
+	if (md >> 1)
+		v -= (uint64_t)c[i * nt + j - 1] * (uint64_t)mode_k(md, mult, period, i);
+	return (int64_t)v;
 }
 
 /* ---- encoder ---------------------------------------------------------------- */
@@ -184,10 +270,19 @@ struct tsdb__chunk_enc {
 	size_t nids, idcap;
 	uint32_t *match;
 	size_t matchcap;
+	int64_t *coded; /* coded values, then written values: 2 * nrows * nt */
+	size_t codedcap;
+	int64_t *mult; /* per row: the multiplier of a label-scaled column */
+	size_t multcap;
+	uint32_t *rowlist; /* rows with a non-zero coded value */
+	size_t rowlistcap;
 	struct tsdb__st_line *lines;
 	size_t linecap;
 	struct tsdb__st_label *labs;
 	size_t labcap;
+	uint32_t *locbuf; /* a sample's symtab locations */
+	size_t locbufcap;
+	int dense_locs; /* the profile's location ids are 1..n in order */
 	uint8_t *fused; /* function referenced by a location of the profile */
 	size_t fucap;
 };
@@ -219,8 +314,12 @@ void tsdb__chunk_enc_free(struct tsdb__chunk_enc *e)
 	free(e->lmemo);
 	free(e->ids);
 	free(e->match);
+	free(e->coded);
+	free(e->mult);
+	free(e->rowlist);
 	free(e->lines);
 	free(e->labs);
+	free(e->locbuf);
 	free(e->fused);
 	free(e);
 }
@@ -342,17 +441,16 @@ static int64_t enc_location(struct tsdb__chunk_enc *e, const struct pprof_profil
 static int64_t enc_stack(struct tsdb__chunk_enc *e, const struct pprof_profile *p,
 			 const Perftools__Profiles__Sample *s)
 {
-	uint32_t node = 0, loc;
-
+	pf_xgrow((void **)&e->locbuf, &e->locbufcap, s->n_location_id + 1, sizeof(uint32_t));
+	/* locations from the root side first, so that a new stack brings its
+	 * new locations in the order its new nodes use them */
 	for (size_t k = s->n_location_id; k-- > 0;) {
-		int64_t li = pprof_location_index(p, s->location_id[k]);
-		int64_t n;
-		TRYID(loc, enc_location(e, p, (size_t)li));
-		if ((n = tsdb__st_add_node(e->st, node, loc)) < 0)
-			return n;
-		node = (uint32_t)n;
+		/* ids 1..n in order (what Go writes) need no lookup */
+		int64_t li = e->dense_locs ? (int64_t)s->location_id[k] - 1
+					   : pprof_location_index(p, s->location_id[k]);
+		TRYID(e->locbuf[k], enc_location(e, p, (size_t)li));
 	}
-	return node;
+	return tsdb__st_add_stack(e->st, e->locbuf, s->n_location_id);
 }
 
 static int64_t enc_labels(struct tsdb__chunk_enc *e, const pprof_msg *m,
@@ -390,7 +488,8 @@ static int put_uv(struct pf_buf *b, uint64_t v)
 
 /* The header ids in e->ids: sample types, comments, mappings, extra
  * locations, extra functions (counts in cnt[]). Writes the header. */
-static int write_header(struct tsdb__chunk_enc *e, const pprof_msg *m, size_t nrows, const uint32_t *pt,
+static int write_header(struct tsdb__chunk_enc *e, const pprof_msg *m, size_t nrows, size_t nvrows,
+			const uint32_t *pt,
 			uint32_t drop, uint32_t keep, uint32_t dflt, const size_t *cnt,
 			const uint8_t *modes)
 {
@@ -407,6 +506,7 @@ static int write_header(struct tsdb__chunk_enc *e, const pprof_msg *m, size_t nr
 	if ((rc = pf_buf_putc(b, 0)) < 0)
 		return rc;
 	P(nrows);
+	P(nvrows);
 	P(m->period_type ? 1 : 0);
 	P(tsdb__zz((int64_t)((uint64_t)m->time_nanos - (uint64_t)e->prev_time)));
 	P(tsdb__zz(m->duration_nanos));
@@ -436,7 +536,7 @@ int tsdb__chunk_enc_add_pprof(struct tsdb__chunk_enc *e, const struct pprof_prof
 			      struct pf_err *err)
 {
 	const pprof_msg *m = pprof_message(p);
-	size_t nt = m->n_sample_type, ns = m->n_sample, i, j, cnt[4];
+	size_t nt = m->n_sample_type, ns = m->n_sample, i, j, cnt[4], nvrows;
 	size_t saved[NCOLS];
 	uint32_t pt[2] = { 0, 0 }, drop, keep, dflt, cursor = 0, last_stack = 0;
 	uint8_t *modes = NULL;
@@ -451,6 +551,9 @@ int tsdb__chunk_enc_add_pprof(struct tsdb__chunk_enc *e, const struct pprof_prof
 	memo_reset(&e->mmemo, &e->mmcap, m->n_mapping);
 	memo_reset(&e->fmemo, &e->fmcap, m->n_function);
 	memo_reset(&e->lmemo, &e->lmcap, m->n_location);
+	e->dense_locs = 1;
+	for (i = 0; i < m->n_location && e->dense_locs; i++)
+		e->dense_locs = m->location[i]->id == i + 1;
 	pf_xgrow((void **)&e->fused, &e->fucap, m->n_function + 1, 1);
 	memset(e->fused, 0, m->n_function + 1);
 	e->nids = 0;
@@ -499,6 +602,7 @@ int tsdb__chunk_enc_add_pprof(struct tsdb__chunk_enc *e, const struct pprof_prof
 	for (i = 0; i < ns; i++) {
 		const Perftools__Profiles__Sample *s = m->sample[i];
 		uint32_t stack, lset, pred_stack = NONE, pred_lset, q;
+		uint64_t leaf;
 		ID(stack, enc_stack(e, p, s));
 		ID(lset, enc_labels(e, m, s));
 		/* stack column */
@@ -512,13 +616,14 @@ int tsdb__chunk_enc_add_pprof(struct tsdb__chunk_enc *e, const struct pprof_prof
 		if (rc < 0)
 			goto append;
 		/* label column */
-		if (prev->valid && tsdb__kmap_get(&prev->bystack, stack, &pred_lset) && pred_lset == lset)
+		leaf = leaf_key(e->st, stack);
+		if (predict_lset(cur, prev, stack, leaf, &pred_lset) && pred_lset == lset)
 			rc = put_uv(&e->col[COL_LSET], 0);
 		else
 			rc = put_uv(&e->col[COL_LSET], (uint64_t)lset + 1);
 		if (rc < 0)
 			goto append;
-		q = rowset_add(cur, prev, stack, lset);
+		q = rowset_add(cur, prev, stack, lset, leaf);
 		e->match[i] = q;
 		if (q != NONE)
 			cursor = q + 1;
@@ -547,29 +652,58 @@ int tsdb__chunk_enc_add_pprof(struct tsdb__chunk_enc *e, const struct pprof_prof
 	}
 #undef ID
 
-	/* values: per sample type, plain or delta, whichever is smaller */
+	/* values: per sample type the smallest of six codings (see the
+	 * format); then only the rows with a non-zero written value */
 	compat = same_types(prev, e->ids, nt);
 	modes = pf_xcalloc(nt + 1, 1);
-	for (j = 0; j < nt; j++) {
-		size_t plain = 0, delta = 0;
-		if (compat) {
-			for (i = 0; i < ns; i++) {
-				int64_t v = cur->vals[i * nt + j];
-				int64_t base = e->match[i] == NONE ? 0 : prev->vals[e->match[i] * nt + j];
-				plain += uvlen(tsdb__zz(v));
-				delta += uvlen(tsdb__zz((int64_t)((uint64_t)v - (uint64_t)base)));
+	pf_xgrow((void **)&e->coded, &e->codedcap, 2 * ns * nt + 1, sizeof(int64_t));
+	pf_xgrow((void **)&e->mult, &e->multcap, ns + 1, sizeof(int64_t));
+	for (i = 0; i < ns; i++)
+		e->mult[i] = row_multiplier(e->st, cur->lset[i]);
+	{
+		int64_t *c = e->coded, *w = e->coded + ns * nt;
+		for (j = 0; j < nt; j++) {
+			size_t best = SIZE_MAX;
+			for (uint8_t md = 0; md < MODE_COUNT; md++) {
+				size_t sz = 0;
+				if ((md & MODE_DELTA) && !compat)
+					continue;
+				if ((md >> 1) && j == 0)
+					continue;
+				for (i = 0; i < ns; i++)
+					sz += uvlen(tsdb__zz(written(c, cur, prev, e->match, e->mult, m->period, nt, i, j,
+								     md, NULL)));
+				if (sz < best) {
+					best = sz;
+					modes[j] = md;
+				}
 			}
-			modes[j] = delta < plain;
-		}
-		for (i = 0; i < ns; i++) {
-			int64_t v = cur->vals[i * nt + j];
-			if (modes[j] && e->match[i] != NONE)
-				v = (int64_t)((uint64_t)v - (uint64_t)prev->vals[e->match[i] * nt + j]);
-			if ((rc = put_uv(&e->col[COL_VAL], tsdb__zz(v))) < 0)
-				goto append;
+			for (i = 0; i < ns; i++)
+				w[i * nt + j] = written(c, cur, prev, e->match, e->mult, m->period, nt, i, j,
+							modes[j], &c[i * nt + j]);
 		}
 	}
-	if ((rc = write_header(e, m, ns, pt, drop, keep, dflt, cnt, modes)) < 0)
+	pf_xgrow((void **)&e->rowlist, &e->rowlistcap, ns + 1, sizeof(uint32_t));
+	nvrows = 0;
+	{
+		size_t last = 0;
+		for (i = 0; i < ns; i++) {
+			for (j = 0; j < nt && e->coded[ns * nt + i * nt + j] == 0; j++)
+				;
+			if (j == nt)
+				continue;
+			if ((rc = put_uv(&e->col[COL_GAP], i - last)) < 0)
+				goto append;
+			last = i + 1;
+			e->rowlist[nvrows++] = (uint32_t)i;
+		}
+	}
+	for (j = 0; j < nt; j++)
+		for (i = 0; i < nvrows; i++)
+			if ((rc = put_uv(&e->col[COL_VAL],
+					 tsdb__zz(e->coded[ns * nt + e->rowlist[i] * nt + j]))) < 0)
+				goto append;
+	if ((rc = write_header(e, m, ns, nvrows, pt, drop, keep, dflt, cnt, modes)) < 0)
 		goto append;
 	rowset_set_types(cur, e->ids, nt);
 	cur->valid = 1;
@@ -622,6 +756,7 @@ int tsdb__chunk_enc_finish(struct tsdb__chunk_enc *e, struct pf_buf *out, struct
 {
 	size_t start = out->len;
 	uint8_t hdr[16], c[4];
+	void *zctx = tsdb__zctx_new(); /* for the six columns, not kept */
 	int rc;
 
 	pf_put_le32(hdr, TSDB__CHUNK_MAGIC);
@@ -632,16 +767,18 @@ int tsdb__chunk_enc_finish(struct tsdb__chunk_enc *e, struct pf_buf *out, struct
 		goto fail;
 	}
 	for (int i = 0; i < NCOLS; i++)
-		if ((rc = tsdb__put_section(out, &e->col[i], err)) < 0)
+		if ((rc = tsdb__put_section(out, &e->col[i], zctx, e->st->level, err)) < 0)
 			goto fail;
 	pf_put_le32(c, pf_crc32c(0, out->data + start, out->len - start));
 	if ((rc = pf_buf_append(out, c, 4)) < 0) {
 		rc = pf_err_set(err, rc, "cannot append a chunk: %s", pf_strerror(rc));
 		goto fail;
 	}
+	tsdb__zctx_free(zctx);
 	enc_reset(e);
 	return 0;
 fail:
+	tsdb__zctx_free(zctx);
 	out->len = start;
 	return rc;
 }
@@ -651,6 +788,7 @@ fail:
 struct pinfo {
 	uint8_t raw;
 	size_t nrows;
+	size_t nvrows; /* rows with values written */
 	/* raw: body in the raw column; pprof: start of its rows in the
 	 * stack, label and value columns */
 	size_t off[NCOLS];
@@ -671,6 +809,10 @@ struct tsdb__chunk_dec {
 	int64_t cur_i;       /* profile held in cur, -1 none */
 	uint32_t *match;
 	size_t matchcap;
+	uint32_t *rowlist;
+	size_t rowlistcap;
+	int64_t *coded_prev; /* coded values of the previous column */
+	size_t cpcap;
 };
 
 size_t tsdb__chunk_dec_count(const struct tsdb__chunk_dec *d)
@@ -699,6 +841,8 @@ void tsdb__chunk_dec_free(struct tsdb__chunk_dec *d)
 	rowset_free(&d->rs[0]);
 	rowset_free(&d->rs[1]);
 	free(d->match);
+	free(d->rowlist);
+	free(d->coded_prev);
 	free(d);
 }
 
@@ -717,13 +861,14 @@ static int skip_uvarints(struct pf_reader *r, size_t n)
  * other columns hold exactly the rows and bodies the headers announce. */
 static int parse_headers(struct tsdb__chunk_dec *d, struct pf_err *err)
 {
-	struct pf_reader h, rs, rl, rv;
+	struct pf_reader h, rs, rl, rg, rv;
 	size_t i, nid = 0, rawoff = 0, idcap;
 	int64_t prev_time = 0;
 
 	pf_reader_init(&h, d->col[COL_HDR], d->len[COL_HDR]);
 	pf_reader_init(&rs, d->col[COL_STACK], d->len[COL_STACK]);
 	pf_reader_init(&rl, d->col[COL_LSET], d->len[COL_LSET]);
+	pf_reader_init(&rg, d->col[COL_GAP], d->len[COL_GAP]);
 	pf_reader_init(&rv, d->col[COL_VAL], d->len[COL_VAL]);
 	/* each profile takes at least 2 header bytes, each id at least 1 */
 	if (d->count > d->len[COL_HDR] / 2)
@@ -755,7 +900,8 @@ static int parse_headers(struct tsdb__chunk_dec *d, struct pf_err *err)
 		if (kind != 0)
 			BAD("chunk profile %zu: unknown kind %u at header offset %zu", i, kind, hoff);
 		{
-			uint64_t nrows = pf_read_uvarint(&h), flags = pf_read_uvarint(&h), nt, v;
+			uint64_t nrows = pf_read_uvarint(&h), nvrows = pf_read_uvarint(&h);
+			uint64_t flags = pf_read_uvarint(&h), nt, v;
 			size_t *counts[4] = { &p->h.ncomment, &p->h.nmapping, &p->h.nextra_loc,
 					      &p->h.nextra_fn };
 			const uint32_t **lists[4] = { &p->h.comment, &p->h.mapping, &p->h.extra_loc,
@@ -805,27 +951,31 @@ static int parse_headers(struct tsdb__chunk_dec *d, struct pf_err *err)
 			p->modes = d->ids + nid;
 			for (size_t k = 0; k < nt; k++) {
 				ID32(d->ids[nid]);
-				if (d->ids[nid++] > 1)
-					BAD("chunk profile %zu: unknown value mode in the header at offset %zu",
-					    i, hoff);
+				if (d->ids[nid] >= MODE_COUNT || (k == 0 && d->ids[nid] >> 1))
+					BAD("chunk profile %zu: bad value mode in the header at offset %zu", i, hoff);
+				nid++;
 			}
 #undef ID32
 			/* the rows, in the other columns */
-			if (nrows > pf_reader_left(&rs) || nrows > pf_reader_left(&rl) ||
-			    __builtin_mul_overflow((size_t)nrows, (size_t)nt, &nv) || nv > pf_reader_left(&rv))
-				BAD("chunk profile %zu: %llu rows of %llu values do not fit in the columns", i,
-				    (unsigned long long)nrows, (unsigned long long)nt);
+			if (nrows > pf_reader_left(&rs) || nrows > pf_reader_left(&rl) || nvrows > nrows ||
+			    nvrows > pf_reader_left(&rg) ||
+			    __builtin_mul_overflow((size_t)nvrows, (size_t)nt, &nv) || nv > pf_reader_left(&rv))
+				BAD("chunk profile %zu: %llu rows (%llu with values) of %llu values do not fit in the columns",
+				    i, (unsigned long long)nrows, (unsigned long long)nvrows,
+				    (unsigned long long)nt);
 			p->nrows = (size_t)nrows;
+			p->nvrows = (size_t)nvrows;
 			p->off[COL_STACK] = (size_t)(rs.p - d->col[COL_STACK]);
 			p->off[COL_LSET] = (size_t)(rl.p - d->col[COL_LSET]);
+			p->off[COL_GAP] = (size_t)(rg.p - d->col[COL_GAP]);
 			p->off[COL_VAL] = (size_t)(rv.p - d->col[COL_VAL]);
 			if (skip_uvarints(&rs, p->nrows) < 0 || skip_uvarints(&rl, p->nrows) < 0 ||
-			    skip_uvarints(&rv, nv) < 0)
-				BAD("chunk profile %zu: the stack, label or value column is truncated", i);
+			    skip_uvarints(&rg, p->nvrows) < 0 || skip_uvarints(&rv, nv) < 0)
+				BAD("chunk profile %zu: the stack, label, gap or value column is truncated", i);
 		}
 	}
-	if (pf_reader_left(&h) || pf_reader_left(&rs) || pf_reader_left(&rl) || pf_reader_left(&rv) ||
-	    rawoff != d->len[COL_RAW])
+	if (pf_reader_left(&h) || pf_reader_left(&rs) || pf_reader_left(&rl) || pf_reader_left(&rg) ||
+	    pf_reader_left(&rv) || rawoff != d->len[COL_RAW])
 		BAD("chunk: columns hold bytes that no profile header accounts for");
 #undef BAD
 	return 0;
@@ -905,7 +1055,7 @@ static int decode_rows(struct tsdb__chunk_dec *d, const struct tsdb__symtab *st,
 	const struct pinfo *p = &d->p[i];
 	struct rowset *cur = d->cur, *prev = d->prev;
 	size_t nt = p->h.nsample_type, r, j;
-	struct pf_reader rs, rl, rv;
+	struct pf_reader rs, rl, rg, rv;
 	uint32_t cursor = 0, last_stack = 0;
 	int compat;
 
@@ -914,9 +1064,10 @@ static int decode_rows(struct tsdb__chunk_dec *d, const struct tsdb__symtab *st,
 	pf_xgrow((void **)&d->match, &d->matchcap, p->nrows + 1, sizeof(uint32_t));
 	pf_reader_init(&rs, d->col[COL_STACK] + p->off[COL_STACK], d->len[COL_STACK] - p->off[COL_STACK]);
 	pf_reader_init(&rl, d->col[COL_LSET] + p->off[COL_LSET], d->len[COL_LSET] - p->off[COL_LSET]);
+	pf_reader_init(&rg, d->col[COL_GAP] + p->off[COL_GAP], d->len[COL_GAP] - p->off[COL_GAP]);
 	pf_reader_init(&rv, d->col[COL_VAL] + p->off[COL_VAL], d->len[COL_VAL] - p->off[COL_VAL]);
 	for (r = 0; r < p->nrows; r++) {
-		uint64_t sv = pf_read_uvarint(&rs), lv = pf_read_uvarint(&rl);
+		uint64_t sv = pf_read_uvarint(&rs), lv = pf_read_uvarint(&rl), leaf;
 		uint32_t stack, lset, q;
 		int64_t s;
 		if (rs.bad || rl.bad)
@@ -935,8 +1086,9 @@ static int decode_rows(struct tsdb__chunk_dec *d, const struct tsdb__symtab *st,
 						  i, r, (long long)s, st->nnode);
 			stack = (uint32_t)s;
 		}
+		leaf = leaf_key(st, stack);
 		if (lv == 0) {
-			if (!prev->valid || !tsdb__kmap_get(&prev->bystack, stack, &lset))
+			if (!predict_lset(cur, prev, stack, leaf, &lset))
 				return pf_err_set(err, PF_ECORRUPT,
 						  "chunk profile %zu row %zu: predicted label set without a previous row",
 						  i, r);
@@ -947,24 +1099,60 @@ static int decode_rows(struct tsdb__chunk_dec *d, const struct tsdb__symtab *st,
 						  i, r, (unsigned long long)(lv - 1), st->nlset);
 			lset = (uint32_t)(lv - 1);
 		}
-		q = rowset_add(cur, prev, stack, lset);
+		q = rowset_add(cur, prev, stack, lset, leaf);
 		d->match[r] = q;
 		if (q != NONE)
 			cursor = q + 1;
 		last_stack = stack;
 	}
-	compat = same_types(prev, p->h.sample_type, nt);
-	for (j = 0; j < nt; j++) {
-		int delta = compat && p->modes[j];
-		for (r = 0; r < p->nrows; r++) {
-			int64_t v = tsdb__unzz(pf_read_uvarint(&rv));
-			if (delta && d->match[r] != NONE)
-				v = (int64_t)((uint64_t)v + (uint64_t)prev->vals[d->match[r] * nt + j]);
-			cur->vals[r * nt + j] = v;
+	/* coded values: zero except in the rows the gaps name */
+	if (nt && p->nrows)
+		memset(cur->vals, 0, p->nrows * nt * sizeof(int64_t));
+	pf_xgrow((void **)&d->rowlist, &d->rowlistcap, p->nvrows + 1, sizeof(uint32_t));
+	pf_xgrow((void **)&d->coded_prev, &d->cpcap, p->nrows + 1, sizeof(int64_t));
+	{
+		uint64_t next = 0;
+		for (r = 0; r < p->nvrows; r++) {
+			uint64_t g = pf_read_uvarint(&rg);
+			if (rg.bad || g >= p->nrows - next)
+				return pf_err_set(err, PF_ECORRUPT,
+						  "chunk profile %zu: value row gap %llu out of range", i,
+						  (unsigned long long)g);
+			next += g;
+			d->rowlist[r] = (uint32_t)next++;
 		}
 	}
+	for (j = 0; j < nt; j++)
+		for (r = 0; r < p->nvrows; r++)
+			cur->vals[d->rowlist[r] * nt + j] = tsdb__unzz(pf_read_uvarint(&rv));
 	if (rv.bad)
 		return pf_err_set(err, PF_ECORRUPT, "chunk profile %zu: values are truncated", i);
+	/* written -> coded -> values, column by column */
+	compat = same_types(prev, p->h.sample_type, nt);
+	for (j = 0; j < nt; j++) {
+		uint8_t md = (uint8_t)p->modes[j];
+		if (md & MODE_DELTA && !compat)
+			return pf_err_set(err, PF_ECORRUPT,
+					  "chunk profile %zu: delta values without a matching previous profile", i);
+		if (md >> 1) {
+			/* c[j] = w[j] + c[j-1] * k; c[j-1] is still in prev's
+			 * coding unless j - 1 is not a delta column */
+			for (r = 0; r < p->nrows; r++) {
+				uint64_t k = (uint64_t)((md >> 1) == 1 ? row_multiplier(st, cur->lset[r])
+								       : p->h.period);
+				cur->vals[r * nt + j] = (int64_t)((uint64_t)cur->vals[r * nt + j] +
+								  (uint64_t)d->coded_prev[r] * k);
+			}
+		}
+		/* keep this column's coded values for the next column */
+		for (r = 0; r < p->nrows; r++)
+			d->coded_prev[r] = cur->vals[r * nt + j];
+		if (md & MODE_DELTA)
+			for (r = 0; r < p->nrows; r++)
+				if (d->match[r] != NONE)
+					cur->vals[r * nt + j] = (int64_t)((uint64_t)cur->vals[r * nt + j] +
+									  (uint64_t)prev->vals[d->match[r] * nt + j]);
+	}
 	rowset_set_types(cur, p->h.sample_type, nt);
 	cur->valid = 1;
 	return 0;

@@ -9,8 +9,9 @@
 
 /* Hard cap on one uncompressed column or section (and on a raw body). */
 #define TSDB__CODEC_MAX_COLUMN ((size_t)1 << 30)
-/* zstd level of columns and sections (chosen by measurement, see chunk.c). */
-#define TSDB__CODEC_ZSTD_LEVEL 19
+/* Default zstd level of columns and sections (see tsdb__symtab_set_level
+ * for the measurements). */
+#define TSDB__CODEC_ZSTD_LEVEL 15
 
 /* ---- symbols ----------------------------------------------------------- */
 
@@ -76,6 +77,7 @@ struct tsdb__iset {
 
 struct tsdb__symtab {
 	uint64_t nonce;
+	int level; /* zstd level of what is written with it */
 
 	/* strings: string i is sbytes + soff[i], NUL-terminated */
 	char *sbytes;
@@ -103,6 +105,7 @@ struct tsdb__symtab {
 	int indexed;
 	struct tsdb__iset istr, imap, ifn, iloc, ilset;
 	struct tsdb__kmap inode; /* parent << 32 | location -> node */
+	struct tsdb__kmap istack; /* hash of a stack's locations -> node (a cache) */
 };
 
 static inline const char *tsdb__st_str(const struct tsdb__symtab *st, uint32_t id)
@@ -121,6 +124,9 @@ int64_t tsdb__st_add_function(struct tsdb__symtab *st, const struct tsdb__st_fun
 int64_t tsdb__st_add_location(struct tsdb__symtab *st, uint64_t address, uint32_t mapping,
 			      uint8_t folded, const struct tsdb__st_line *lines, size_t nline);
 int64_t tsdb__st_add_node(struct tsdb__symtab *st, uint32_t parent, uint32_t loc);
+/* The node of a whole stack: locs[0] is the leaf, locs[n - 1] the root
+ * side, as in a pprof sample. */
+int64_t tsdb__st_add_stack(struct tsdb__symtab *st, const uint32_t *locs, size_t n);
 int64_t tsdb__st_add_labelset(struct tsdb__symtab *st, const struct tsdb__st_label *l, size_t n);
 
 /* ---- u64 -> u32 hash map (open addressing) ----------------------------- */
@@ -134,6 +140,8 @@ int tsdb__kmap_get(const struct tsdb__kmap *m, uint64_t key, uint32_t *val);
 /* When key is present: *old gets its value, returns 1 (nothing changes).
  * Otherwise inserts key -> val (val < UINT32_MAX) and returns 0. */
 int tsdb__kmap_put(struct tsdb__kmap *m, uint64_t key, uint32_t val, uint32_t *old);
+/* Insert or replace key -> val (val < UINT32_MAX). */
+void tsdb__kmap_set(struct tsdb__kmap *m, uint64_t key, uint32_t val);
 
 /* ---- rebuilding a pprof profile ------------------------------------------ */
 
@@ -202,9 +210,14 @@ static inline int64_t tsdb__unzz(uint64_t v)
 
 /*
  * Append one section: uvarint raw length, method byte (0 stored, 1 zstd),
- * uvarint stored length, bytes. zstd is used when it is smaller.
+ * uvarint stored length, bytes. zstd (at level, with the context zctx) is
+ * used when it is smaller.
  */
-int tsdb__put_section(struct pf_buf *out, const struct pf_buf *raw, struct pf_err *err);
+int tsdb__put_section(struct pf_buf *out, const struct pf_buf *raw, void *zctx, int level,
+		      struct pf_err *err);
+/* A zstd compression context (aborts on OOM), reused between sections. */
+void *tsdb__zctx_new(void);
+void tsdb__zctx_free(void *zctx);
 /*
  * Read one section from r into a fresh malloc'd buffer (*data, *len; *data
  * is NULL for length 0). what names it in errors. PF_ECORRUPT, PF_ENOMEM.

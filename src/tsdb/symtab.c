@@ -16,10 +16,16 @@
  *                system_name (0 = same as name, else id + 1),
  *                zz(file - previous file), zz(start_line)
  *     locations  count, then the columns: mapping + 1 (0 none),
- *                zz(address - previous address), nline << 1 | is_folded;
- *                then every line: function + 1 (0 none), zz(line), zz(column)
+ *                nline << 1 | is_folded; then, over all lines, the
+ *                columns: function (0: one more than the highest so far,
+ *                else function + 2, and 1 for none), zz(line - the
+ *                previous line of that function), zz(column); then per
+ *                location zz(address - base), base = the address of the
+ *                previous location of the same outermost function (the
+ *                last line's), else of the previous location
  *     nodes      count (node 0, the empty stack, is implicit), then the
- *                columns: k - parent (>= 1), location
+ *                columns: k - parent (>= 1), location (0: the lowest
+ *                location no node used before, else id + 1)
  *     label sets count, then per set: n, then per label: key, str, zz(num),
  *                num_unit
  *   crc     u32le  CRC32C of every byte before it
@@ -38,9 +44,16 @@
 
 /* ---- u64 -> u32 map ---------------------------------------------------- */
 
+/* murmur3's 64-bit finalizer: every key bit moves every slot bit (keys
+ * like stack << 32 | label set differ in their high half only). */
 static size_t kslot(uint64_t key, size_t mask)
 {
-	return (size_t)((key * 0x9E3779B97F4A7C15ull) >> 20) & mask;
+	key ^= key >> 33;
+	key *= 0xff51afd7ed558ccdull;
+	key ^= key >> 33;
+	key *= 0xc4ceb9fe1a85ec53ull;
+	key ^= key >> 33;
+	return (size_t)key & mask;
 }
 
 void tsdb__kmap_init(struct tsdb__kmap *m, size_t hint)
@@ -120,6 +133,22 @@ int tsdb__kmap_put(struct tsdb__kmap *m, uint64_t key, uint32_t val, uint32_t *o
 	m->vals[i] = val + 1;
 	m->n++;
 	return 0;
+}
+
+void tsdb__kmap_set(struct tsdb__kmap *m, uint64_t key, uint32_t val)
+{
+	size_t i;
+
+	if ((m->n + 1) * 4 > (m->mask + 1) * 3)
+		kmap_grow(m);
+	for (i = kslot(key, m->mask); m->vals[i] != 0; i = (i + 1) & m->mask)
+		if (m->keys[i] == key) {
+			m->vals[i] = val + 1;
+			return;
+		}
+	m->keys[i] = key;
+	m->vals[i] = val + 1;
+	m->n++;
 }
 
 /* ---- id sets with keys compared against the stored symbols -------------- */
@@ -341,6 +370,7 @@ static struct tsdb__symtab *symtab_alloc(void)
 {
 	struct tsdb__symtab *st = pf_xcalloc(1, sizeof(*st));
 	st->nonce = make_nonce(st);
+	st->level = TSDB__CODEC_ZSTD_LEVEL;
 	init_root(st);
 	return st;
 }
@@ -371,8 +401,19 @@ void tsdb__symtab_free(struct tsdb__symtab *st)
 	iset_free(&st->ifn);
 	iset_free(&st->iloc);
 	tsdb__kmap_free(&st->inode);
+	tsdb__kmap_free(&st->istack);
 	iset_free(&st->ilset);
 	free(st);
+}
+
+void tsdb__symtab_set_level(struct tsdb__symtab *st, int level)
+{
+	st->level = PF_MAX(1, PF_MIN(level, 19));
+}
+
+uint64_t tsdb__symtab_nonce(const struct tsdb__symtab *st)
+{
+	return st->nonce;
 }
 
 void tsdb__symtab_stats(const struct tsdb__symtab *st, struct tsdb__symtab_stats *s)
@@ -405,6 +446,7 @@ static void build_index(struct tsdb__symtab *st)
 	iset_init(&st->iloc, st->nloc);
 	iset_init(&st->ilset, st->nlset);
 	tsdb__kmap_init(&st->inode, st->nnode);
+	tsdb__kmap_init(&st->istack, 1024);
 	for (i = 0; i < st->nstr; i++) {
 		struct str_key k = { tsdb__st_str(st, (uint32_t)i), st->soff[i + 1] - st->soff[i] - 1 };
 		uint64_t h = str_hash(k.s, k.len);
@@ -564,6 +606,32 @@ int64_t tsdb__st_add_node(struct tsdb__symtab *st, uint32_t parent, uint32_t loc
 	return (int64_t)st->nnode++;
 }
 
+int64_t tsdb__st_add_stack(struct tsdb__symtab *st, const uint32_t *locs, size_t n)
+{
+	uint64_t h = pf_hash64(locs, n * sizeof(uint32_t), 8);
+	uint32_t node = 0, cand;
+	int64_t id;
+
+	ensure_index(st);
+	/* most stacks were seen before: one lookup and a walk up the tree to
+	 * check, instead of one lookup per frame */
+	if (tsdb__kmap_get(&st->istack, h, &cand) && st->nodes[cand].depth == n) {
+		uint32_t k = cand;
+		size_t i;
+		for (i = 0; i < n && st->nodes[k].loc == locs[i]; i++)
+			k = st->nodes[k].parent;
+		if (i == n)
+			return cand;
+	}
+	for (size_t i = n; i-- > 0;) {
+		if ((id = tsdb__st_add_node(st, node, locs[i])) < 0)
+			return id;
+		node = (uint32_t)id;
+	}
+	tsdb__kmap_set(&st->istack, h, node);
+	return node;
+}
+
 int64_t tsdb__st_add_labelset(struct tsdb__symtab *st, const struct tsdb__st_label *l, size_t n)
 {
 	struct lset_key k = { l, n };
@@ -590,9 +658,11 @@ int64_t tsdb__st_add_labelset(struct tsdb__symtab *st, const struct tsdb__st_lab
 
 /* ---- sections ------------------------------------------------------------ */
 
-int tsdb__put_section(struct pf_buf *out, const struct pf_buf *raw, struct pf_err *err)
+int tsdb__put_section(struct pf_buf *out, const struct pf_buf *raw, void *zctx, int level,
+		      struct pf_err *err)
 {
 	size_t bound = ZSTD_compressBound(raw->len), start = out->len, clen = 0;
+	ZSTD_CCtx *cc = zctx;
 	uint8_t *tmp = NULL;
 	int rc;
 
@@ -600,19 +670,14 @@ int tsdb__put_section(struct pf_buf *out, const struct pf_buf *raw, struct pf_er
 		return pf_err_set(err, PF_ETOOBIG, "a column of %zu bytes is larger than the %zu byte limit",
 				  raw->len, TSDB__CODEC_MAX_COLUMN);
 	if (raw->len >= 16) {
-		ZSTD_CCtx *cc;
 		size_t r;
 		if (!(tmp = malloc(bound)))
 			return pf_err_set(err, PF_ENOMEM, "cannot allocate %zu bytes to compress a column", bound);
-		if (!(cc = ZSTD_createCCtx())) {
-			free(tmp);
-			return pf_err_set(err, PF_ENOMEM, "cannot create a zstd context");
-		}
-		ZSTD_CCtx_setParameter(cc, ZSTD_c_compressionLevel, TSDB__CODEC_ZSTD_LEVEL);
+		ZSTD_CCtx_reset(cc, ZSTD_reset_session_and_parameters);
+		ZSTD_CCtx_setParameter(cc, ZSTD_c_compressionLevel, level);
 		ZSTD_CCtx_setParameter(cc, ZSTD_c_checksumFlag, 0);
 		ZSTD_CCtx_setParameter(cc, ZSTD_c_contentSizeFlag, 1);
 		r = ZSTD_compress2(cc, tmp, bound, raw->data, raw->len);
-		ZSTD_freeCCtx(cc);
 		if (ZSTD_isError(r)) {
 			free(tmp);
 			return pf_err_set(err, PF_ENOMEM, "zstd: %s", ZSTD_getErrorName(r));
@@ -634,6 +699,21 @@ fail:
 	free(tmp);
 	out->len = start;
 	return pf_err_set(err, rc, "cannot append a column of %zu bytes: %s", raw->len, pf_strerror(rc));
+}
+
+void *tsdb__zctx_new(void)
+{
+	ZSTD_CCtx *cc = ZSTD_createCCtx();
+	if (!cc) {
+		fprintf(stderr, "profefe: cannot create a zstd context\n");
+		abort();
+	}
+	return cc;
+}
+
+void tsdb__zctx_free(void *zctx)
+{
+	ZSTD_freeCCtx(zctx);
 }
 
 /* Decompress one zstd frame of exactly rawlen bytes. The output grows only
@@ -821,43 +901,63 @@ fail:
 
 static int write_locations(const struct tsdb__symtab *st, struct pf_buf *b)
 {
-	uint64_t prev = 0;
+	uint64_t prev = 0, *lastaddr = pf_xcalloc(st->nfn + 1, sizeof(uint64_t));
+	int64_t *lastline = pf_xcalloc(st->nfn + 1, sizeof(int64_t));
+	uint32_t maxf = 0;
 	int rc;
-	size_t i;
+	size_t i, j;
 
 	PUT(b, st->nloc);
 	for (i = 0; i < st->nloc; i++)
 		PUT(b, st->locs[i].mapping);
-	for (i = 0; i < st->nloc; i++) {
-		PUT(b, tsdb__zz((int64_t)(st->locs[i].address - prev)));
-		prev = st->locs[i].address;
-	}
 	for (i = 0; i < st->nloc; i++)
 		PUT(b, (uint64_t)st->locs[i].nline << 1 | st->locs[i].folded);
+	for (i = 0; i < st->nline; i++) {
+		uint32_t f = st->lines[i].fn;
+		PUT(b, f == maxf + 1 ? 0 : (uint64_t)f + 1);
+		maxf = PF_MAX(maxf, f);
+	}
+	for (i = 0; i < st->nline; i++) {
+		const struct tsdb__st_line *ln = &st->lines[i];
+		PUT(b, tsdb__zz((int64_t)((uint64_t)ln->line - (uint64_t)lastline[ln->fn])));
+		lastline[ln->fn] = ln->line;
+	}
+	for (i = 0; i < st->nline; i++)
+		PUT(b, tsdb__zz(st->lines[i].column));
 	for (i = 0; i < st->nloc; i++) {
 		const struct tsdb__st_location *l = &st->locs[i];
-		for (size_t j = 0; j < l->nline; j++) {
-			const struct tsdb__st_line *ln = &st->lines[l->line_off + j];
-			PUT(b, ln->fn);
-			PUT(b, tsdb__zz(ln->line));
-			PUT(b, tsdb__zz(ln->column));
-		}
+		uint32_t f = l->nline ? st->lines[l->line_off + l->nline - 1].fn : 0;
+		uint64_t base = f && lastaddr[f] ? lastaddr[f] : prev;
+		PUT(b, tsdb__zz((int64_t)(l->address - base)));
+		prev = l->address;
+		if (f)
+			lastaddr[f] = l->address;
 	}
-	return 0;
+	(void)j;
+	rc = 0;
 fail:
+	free(lastaddr);
+	free(lastline);
 	return rc;
 }
 
 static int write_nodes(const struct tsdb__symtab *st, struct pf_buf *b)
 {
+	uint64_t next = 0;
 	int rc;
 	size_t i;
 
 	PUT(b, st->nnode - 1);
 	for (i = 1; i < st->nnode; i++)
 		PUT(b, i - st->nodes[i].parent);
-	for (i = 1; i < st->nnode; i++)
-		PUT(b, st->nodes[i].loc);
+	/* locations: 0 for the next location never used by a node before
+	 * (a new stack brings its new locations in order), else id + 1 */
+	for (i = 1; i < st->nnode; i++) {
+		uint32_t l = st->nodes[i].loc;
+		PUT(b, l == next ? 0 : (uint64_t)l + 1);
+		if (l == next)
+			next++;
+	}
 	return 0;
 fail:
 	return rc;
@@ -893,6 +993,7 @@ int tsdb__symtab_write(const struct tsdb__symtab *st, struct pf_buf *out, struct
 	static const write_fn writers[] = { write_strings, write_mappings, write_functions,
 					    write_locations, write_nodes, write_labelsets };
 	struct pf_buf sec = PF_BUF_INIT(TSDB__CODEC_MAX_COLUMN);
+	void *zctx = tsdb__zctx_new();
 	size_t start = out->len;
 	uint8_t hdr[16];
 	int rc;
@@ -910,7 +1011,7 @@ int tsdb__symtab_write(const struct tsdb__symtab *st, struct pf_buf *out, struct
 			rc = pf_err_set(err, rc, "symbol table section %zu: %s", i, pf_strerror(rc));
 			goto fail;
 		}
-		if ((rc = tsdb__put_section(out, &sec, err)) < 0)
+		if ((rc = tsdb__put_section(out, &sec, zctx, st->level, err)) < 0)
 			goto fail;
 	}
 	{
@@ -922,9 +1023,11 @@ int tsdb__symtab_write(const struct tsdb__symtab *st, struct pf_buf *out, struct
 		}
 	}
 	pf_buf_free(&sec);
+	tsdb__zctx_free(zctx);
 	return 0;
 fail:
 	pf_buf_free(&sec);
+	tsdb__zctx_free(zctx);
 	out->len = start;
 	return rc;
 }
@@ -1085,65 +1188,93 @@ static int read_functions(struct tsdb__symtab *st, struct pf_reader *r, struct p
 static int read_locations(struct tsdb__symtab *st, struct pf_reader *r, struct pf_err *err)
 {
 	size_t n, i, nline = 0;
-	uint64_t prev = 0;
-	int rc;
+	uint64_t prev = 0, *lastaddr = NULL;
+	int64_t *lastline = NULL;
+	uint32_t maxf = 0;
+	int rc = 0;
 
-	TRY(read_count(r, 3, "locations", &n, err));
+#define BAD(...)                                                 \
+	do {                                                     \
+		rc = pf_err_set(err, PF_ECORRUPT, __VA_ARGS__); \
+		goto out;                                        \
+	} while (0)
+	if ((rc = read_count(r, 6, "locations", &n, err)) < 0)
+		return rc;
 	if (n && !(st->locs = malloc(n * sizeof(*st->locs))))
 		return pf_err_set(err, PF_ENOMEM, "cannot allocate %zu locations", n);
 	st->loccap = n;
+	lastaddr = pf_xcalloc(st->nfn + 1, sizeof(uint64_t));
+	lastline = pf_xcalloc(st->nfn + 1, sizeof(int64_t));
 	for (i = 0; i < n; i++) {
 		uint64_t v = pf_read_uvarint(r);
-		TRUNC("locations");
+		if (r->bad)
+			BAD("symbol table locations: truncated");
 		if (v > st->nmap)
-			return pf_err_set(err, PF_ECORRUPT,
-					  "symbol table location %zu: mapping %llu out of range (%zu mappings)",
-					  i, (unsigned long long)v - 1, st->nmap);
+			BAD("symbol table location %zu: mapping %llu out of range (%zu mappings)", i,
+			    (unsigned long long)v - 1, st->nmap);
 		st->locs[i].mapping = (uint32_t)v;
 	}
 	for (i = 0; i < n; i++) {
-		prev += (uint64_t)tsdb__unzz(pf_read_uvarint(r));
-		st->locs[i].address = prev;
-	}
-	for (i = 0; i < n; i++) {
 		uint64_t v = pf_read_uvarint(r);
-		TRUNC("locations");
+		if (r->bad)
+			BAD("symbol table locations: truncated");
 		/* each line takes at least 3 bytes */
 		if ((v >> 1) > pf_reader_left(r) / 3 || nline + (v >> 1) > MAX_IDS)
-			return pf_err_set(err, PF_ECORRUPT,
-					  "symbol table location %zu: %llu lines do not fit in the bytes left",
-					  i, (unsigned long long)(v >> 1));
+			BAD("symbol table location %zu: %llu lines do not fit in the bytes left", i,
+			    (unsigned long long)(v >> 1));
 		st->locs[i].folded = (uint8_t)(v & 1);
 		st->locs[i].nline = (uint32_t)(v >> 1);
 		st->locs[i].line_off = (uint32_t)nline;
 		nline += v >> 1;
 	}
 	if (nline > pf_reader_left(r) / 3)
-		return pf_err_set(err, PF_ECORRUPT,
-				  "symbol table locations: %zu lines do not fit in the %zu bytes left", nline,
-				  pf_reader_left(r));
-	if (nline && !(st->lines = malloc(nline * sizeof(*st->lines))))
-		return pf_err_set(err, PF_ENOMEM, "cannot allocate %zu lines", nline);
+		BAD("symbol table locations: %zu lines do not fit in the %zu bytes left", nline,
+		    pf_reader_left(r));
+	if (nline && !(st->lines = malloc(nline * sizeof(*st->lines)))) {
+		rc = pf_err_set(err, PF_ENOMEM, "cannot allocate %zu lines", nline);
+		goto out;
+	}
 	st->linecap = nline;
 	for (i = 0; i < nline; i++) {
-		struct tsdb__st_line *ln = &st->lines[i];
-		uint64_t f = pf_read_uvarint(r);
-		ln->line = tsdb__unzz(pf_read_uvarint(r));
-		ln->column = tsdb__unzz(pf_read_uvarint(r));
-		TRUNC("locations");
+		uint64_t c = pf_read_uvarint(r), f = c == 0 ? (uint64_t)maxf + 1 : c - 1;
+		if (r->bad)
+			BAD("symbol table locations: truncated");
 		if (f > st->nfn)
-			return pf_err_set(err, PF_ECORRUPT,
-					  "symbol table line %zu: function %llu out of range (%zu functions)",
-					  i, (unsigned long long)f - 1, st->nfn);
-		ln->fn = (uint32_t)f;
+			BAD("symbol table line %zu: function %llu out of range (%zu functions)", i,
+			    (unsigned long long)f - 1, st->nfn);
+		st->lines[i].fn = (uint32_t)f;
+		maxf = PF_MAX(maxf, (uint32_t)f);
 	}
+	for (i = 0; i < nline; i++) {
+		struct tsdb__st_line *ln = &st->lines[i];
+		ln->line = (int64_t)((uint64_t)lastline[ln->fn] + (uint64_t)tsdb__unzz(pf_read_uvarint(r)));
+		lastline[ln->fn] = ln->line;
+	}
+	for (i = 0; i < nline; i++)
+		st->lines[i].column = tsdb__unzz(pf_read_uvarint(r));
+	for (i = 0; i < n; i++) {
+		struct tsdb__st_location *l = &st->locs[i];
+		uint32_t f = l->nline ? st->lines[l->line_off + l->nline - 1].fn : 0;
+		uint64_t base = f && lastaddr[f] ? lastaddr[f] : prev;
+		l->address = base + (uint64_t)tsdb__unzz(pf_read_uvarint(r));
+		prev = l->address;
+		if (f)
+			lastaddr[f] = l->address;
+	}
+	if (r->bad)
+		BAD("symbol table locations: truncated");
+#undef BAD
 	st->nline = nline;
 	st->nloc = n;
-	return 0;
+out:
+	free(lastaddr);
+	free(lastline);
+	return rc;
 }
 
 static int read_nodes(struct tsdb__symtab *st, struct pf_reader *r, struct pf_err *err)
 {
+	uint64_t next = 0;
 	size_t n, i;
 	int rc;
 
@@ -1168,7 +1299,7 @@ static int read_nodes(struct tsdb__symtab *st, struct pf_reader *r, struct pf_er
 		st->nodes[i].depth = st->nodes[i - d].depth + 1;
 	}
 	for (i = 1; i <= n; i++) {
-		uint64_t l = pf_read_uvarint(r);
+		uint64_t c = pf_read_uvarint(r), l = c == 0 ? next++ : c - 1;
 		TRUNC("nodes");
 		if (l >= st->nloc)
 			return pf_err_set(err, PF_ECORRUPT,
@@ -1254,6 +1385,7 @@ int tsdb__symtab_read(const void *p, size_t n, struct tsdb__symtab **out, struct
 		return pf_err_set(err, PF_ECORRUPT, "symbol table: unknown version %u at offset 4", v);
 	st = pf_xcalloc(1, sizeof(*st));
 	st->nonce = pf_get_le64(b + 8);
+	st->level = TSDB__CODEC_ZSTD_LEVEL;
 	init_root(st);
 	pf_reader_init(&r, b + 16, n - 20);
 	for (size_t i = 0; i < PF_ARRAY_LEN(readers); i++) {

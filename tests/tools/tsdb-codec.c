@@ -16,7 +16,9 @@
  *   tsdb-codec [-c N] merge OUT FILE...
  *                                      the files as one series, merged with
  *                                      tsdb__merger into OUT (gzip pprof)
- * -t prints timings to stderr. Exits 1 with the error on stderr.
+ *   tsdb-codec ntypes FILE             the number of sample types of FILE
+ * -t prints timings to stderr; -l LEVEL sets the zstd level (default 15).
+ * Exits 1 with the error on stderr.
  */
 #include "tsdb/codec.h"
 
@@ -32,6 +34,7 @@ struct input {
 };
 
 static int timing;
+static int zlevel;
 
 static double ms(int64_t ns)
 {
@@ -64,10 +67,13 @@ static int encode_all(struct input *in, size_t n, size_t per_chunk, struct store
 		      struct pf_err *err)
 {
 	struct tsdb__symtab *st = tsdb__symtab_new();
-	struct tsdb__chunk_enc *e = tsdb__chunk_enc_new(st);
+	struct tsdb__chunk_enc *e;
 	int64_t t0 = pf_mono_ns();
 	int rc = 0;
 
+	if (zlevel)
+		tsdb__symtab_set_level(st, zlevel);
+	e = tsdb__chunk_enc_new(st);
 	memset(s, 0, sizeof(*s));
 	pf_buf_init(&s->symtab, 0);
 	pf_buf_init(&s->chunks, 0);
@@ -199,8 +205,8 @@ static int merge_one(void *arg, size_t i, struct tsdb__chunk_dec *d, size_t j,
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: tsdb-codec [-t] [-c N] roundtrip IN OUT | series OUTDIR FILE... |\n"
-			"       ratio FILE... | merge OUT FILE...\n");
+	fprintf(stderr, "usage: tsdb-codec [-t] [-l LEVEL] [-c N] roundtrip IN OUT | series OUTDIR FILE... |\n"
+			"       ratio FILE... | merge OUT FILE... | ntypes FILE\n");
 	exit(2);
 }
 
@@ -216,11 +222,16 @@ int main(int argc, char **argv)
 	int nfiles, rc = 1, stored_ok = 0;
 
 	memset(&s, 0, sizeof(s));
+	in = pf_xcalloc((size_t)argc, sizeof(*in));
 	argv++;
 	argc--;
 	while (argc > 0 && argv[0][0] == '-') {
 		if (strcmp(argv[0], "-t") == 0) {
 			timing = 1;
+		} else if (strcmp(argv[0], "-l") == 0 && argc > 1) {
+			zlevel = (int)strtol(argv[1], NULL, 10);
+			argv++;
+			argc--;
 		} else if (strcmp(argv[0], "-c") == 0 && argc > 1) {
 			char *end;
 			per_chunk = strtoul(argv[1], &end, 10);
@@ -237,6 +248,21 @@ int main(int argc, char **argv)
 	if (argc < 2)
 		usage();
 	cmd = argv[0];
+	if (strcmp(cmd, "ntypes") == 0) {
+		if (argc != 2)
+			usage();
+		if (load(&in[0], argv[1], &err) < 0 || !in[0].p) {
+			fprintf(stderr, "tsdb-codec: %s: %s\n", argv[1], in[0].p ? err.msg : "not a pprof profile");
+			rc = 1;
+		} else {
+			printf("%zu\n", pprof_message(in[0].p)->n_sample_type);
+			rc = 0;
+		}
+		pf_buf_free(&in[0].body);
+		pprof_free(in[0].p);
+		free(in);
+		return rc;
+	}
 	if (strcmp(cmd, "roundtrip") == 0) {
 		if (argc != 3)
 			usage();
@@ -256,7 +282,6 @@ int main(int argc, char **argv)
 		usage();
 	}
 
-	in = pf_xcalloc((size_t)nfiles, sizeof(*in));
 	for (i = 0; i < (size_t)nfiles; i++, n++)
 		if (load(&in[i], files[i], &err) < 0) {
 			fprintf(stderr, "tsdb-codec: %s\n", err.msg);

@@ -213,21 +213,31 @@ static char *dump_profile(const struct pprof_profile *p)
 		dump_mapping(&d, p, m->mapping[i]);
 		dprintf_(&d, "\n");
 	}
-	dprintf_(&d, "samples:\n");
-	for (i = 0; i < m->n_sample; i++) {
-		const Perftools__Profiles__Sample *s = m->sample[i];
-		for (k = 0; k < s->n_value; k++)
-			dprintf_(&d, "%lld ", (long long)s->value[k]);
-		for (k = 0; k < s->n_label; k++)
-			dump_label(&d, p, s->label[k]);
-		dprintf_(&d, " @");
-		for (k = 0; k < s->n_location_id; k++) {
-			int64_t li = pprof_location_index(p, s->location_id[k]);
-			assert_true(li >= 0);
-			dprintf_(&d, " ");
-			dump_location(&d, p, m->location[li]);
+	/* each location's content, hashed once; a stack is the hashes in order */
+	{
+		uint64_t *lh = pf_xcalloc(m->n_location + 1, sizeof(uint64_t));
+		for (i = 0; i < m->n_location; i++) {
+			struct dump x = { PF_BUF_INIT(0) };
+			dump_location(&x, p, m->location[i]);
+			lh[i] = pf_hash64(x.b.data, x.b.len, 0);
+			pf_buf_free(&x.b);
 		}
-		dprintf_(&d, "\n");
+		dprintf_(&d, "samples:\n");
+		for (i = 0; i < m->n_sample; i++) {
+			const Perftools__Profiles__Sample *s = m->sample[i];
+			for (k = 0; k < s->n_value; k++)
+				dprintf_(&d, "%lld ", (long long)s->value[k]);
+			for (k = 0; k < s->n_label; k++)
+				dump_label(&d, p, s->label[k]);
+			dprintf_(&d, " @");
+			for (k = 0; k < s->n_location_id; k++) {
+				int64_t li = pprof_location_index(p, s->location_id[k]);
+				assert_true(li >= 0);
+				dprintf_(&d, " %016llx", (unsigned long long)lh[li]);
+			}
+			dprintf_(&d, "\n");
+		}
+		free(lh);
 	}
 	dprintf_(&d, "all locations:\n");
 	dump_set(&d, p, 0);
@@ -707,6 +717,18 @@ static void test_rich_profile(void **state)
 	in[1] = rich_profile(1);
 	in[2] = rich_profile(2);
 	in[3] = rich_profile(0);
+	{
+		/* the comparison sees a difference of one value */
+		char *x = dump_profile(in[0]), *y = dump_profile(in[3]);
+		assert_string_equal(x, y);
+		free(y);
+		pprof_message(in[3])->sample[0]->value[1]++;
+		y = dump_profile(in[3]);
+		assert_string_not_equal(x, y);
+		pprof_message(in[3])->sample[0]->value[1]--;
+		free(x);
+		free(y);
+	}
 	encode(in, NULL, 4, 0, &s);
 	st = read_symtab(&s);
 	{
