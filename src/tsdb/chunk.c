@@ -62,6 +62,8 @@ struct rowset {
 	int64_t *vals;     /* n * nt */
 	uint32_t *next;    /* next row with the same (stack, label set), NONE */
 	uint32_t *last;    /* for the first row of a pair: the pair's last row */
+	uint32_t *pmatch;  /* for the first row of a pair: prev's row matched by
+			    * the pair's last occurrence so far (NONE) */
 	uint32_t *types;   /* 2 * nt string ids */
 	size_t tcap;
 	struct tsdb__kmap pair;    /* stack << 32 | label set -> first row */
@@ -84,6 +86,7 @@ static void rowset_free(struct rowset *r)
 	free(r->vals);
 	free(r->next);
 	free(r->last);
+	free(r->pmatch);
 	free(r->types);
 	tsdb__kmap_free(&r->pair);
 	tsdb__kmap_free(&r->bystack);
@@ -118,6 +121,9 @@ static int rowset_reset(struct rowset *r, size_t n, size_t nt)
 		a = a ? realloc(r->last, c * sizeof(uint32_t)) : NULL;
 		if (a)
 			r->last = a;
+		a = a ? realloc(r->pmatch, c * sizeof(uint32_t)) : NULL;
+		if (a)
+			r->pmatch = a;
 		if (!a)
 			return PF_ENOMEM;
 		r->cap = c;
@@ -148,27 +154,28 @@ static void rowset_set_types(struct rowset *r, const uint32_t *types, size_t nt)
 static uint32_t rowset_add(struct rowset *cur, const struct rowset *prev, uint32_t stack,
 			   uint32_t lset, uint64_t leaf)
 {
-	uint32_t r = (uint32_t)cur->n++, first, occ = 0, q, old;
+	uint32_t r = (uint32_t)cur->n++, first, q, old;
 	uint64_t key = (uint64_t)stack << 32 | lset;
 
 	cur->stack[r] = stack;
 	cur->lset[r] = lset;
 	cur->next[r] = NONE;
 	if (tsdb__kmap_put(&cur->pair, key, r, &first)) {
-		for (q = first; q != r && cur->next[q] != NONE; q = cur->next[q])
-			occ++;
-		occ++;
+		/* the next occurrence of the pair: the next row of prev's chain */
 		cur->next[cur->last[first]] = r;
 		cur->last[first] = r;
+		q = cur->pmatch[first];
+		if (q != NONE)
+			q = prev->next[q];
+		cur->pmatch[first] = q;
 	} else {
 		cur->last[r] = r;
+		if (!prev || !prev->valid || !tsdb__kmap_get(&prev->pair, key, &q))
+			q = NONE;
+		cur->pmatch[r] = q;
 	}
 	tsdb__kmap_put(&cur->bystack, stack, lset, &old);
 	tsdb__kmap_set(&cur->byleaf, leaf, lset);
-	if (!prev || !prev->valid || !tsdb__kmap_get(&prev->pair, key, &q))
-		return NONE;
-	while (occ-- > 0 && q != NONE)
-		q = prev->next[q];
 	return q;
 }
 
@@ -470,6 +477,15 @@ static int64_t enc_labels(struct tsdb__chunk_enc *e, const pprof_msg *m,
 
 #undef TRYID
 
+/* Location ids of all samples (an upper bound of what decoding needs). */
+static size_t frames_of(const pprof_msg *m)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < m->n_sample; i++)
+		n += m->sample[i]->n_location_id;
+	return n;
+}
+
 /* Bytes of v as a uvarint. */
 static size_t uvlen(uint64_t v)
 {
@@ -594,6 +610,12 @@ int tsdb__chunk_enc_add_pprof(struct tsdb__chunk_enc *e, const struct pprof_prof
 	}
 
 	/* rows */
+	if ((nt && ns > TSDB__CODEC_MAX_VALUES / nt) || frames_of(m) > TSDB__CODEC_MAX_FRAMES) {
+		rc = pf_err_set(err, PF_ETOOBIG,
+				"profile of %zu samples, %zu sample types and %zu frames is over the limits (%zu values, %zu frames)",
+				ns, nt, frames_of(m), TSDB__CODEC_MAX_VALUES, TSDB__CODEC_MAX_FRAMES);
+		goto fail;
+	}
 	if (rowset_reset(cur, ns, nt) < 0) {
 		rc = pf_err_set(err, PF_ENOMEM, "cannot allocate rows for %zu samples", ns);
 		goto fail;
@@ -957,6 +979,9 @@ static int parse_headers(struct tsdb__chunk_dec *d, struct pf_err *err)
 			}
 #undef ID32
 			/* the rows, in the other columns */
+			if (nt && nrows > TSDB__CODEC_MAX_VALUES / nt)
+				BAD("chunk profile %zu: %llu rows of %llu values are over the limit of %zu values",
+				    i, (unsigned long long)nrows, (unsigned long long)nt, TSDB__CODEC_MAX_VALUES);
 			if (nrows > pf_reader_left(&rs) || nrows > pf_reader_left(&rl) || nvrows > nrows ||
 			    nvrows > pf_reader_left(&rg) ||
 			    __builtin_mul_overflow((size_t)nvrows, (size_t)nt, &nv) || nv > pf_reader_left(&rv))
@@ -1304,6 +1329,9 @@ int tsdb__build_pprof(const struct tsdb__symtab *st, const struct tsdb__phdr *h,
 	size_t nloc = 0, loccap = 0, nfn = 0, fncap = 0, nt = h->nsample_type, i, k;
 	Perftools__Profiles__Label ***lsetp = NULL; /* per distinct label set used */
 	size_t nlsp = 0, lspcap = 0;
+	uint64_t **stackp = NULL; /* per distinct stack used: its location ids */
+	size_t nstp = 0, stpcap = 0, frames = 0;
+	struct tsdb__kmap stackm;
 	int rc = 0;
 
 	memset(&t, 0, sizeof(t));
@@ -1312,6 +1340,7 @@ int tsdb__build_pprof(const struct tsdb__symtab *st, const struct tsdb__phdr *h,
 	tsdb__kmap_init(&locm, 1024);
 	tsdb__kmap_init(&fnm, 1024);
 	tsdb__kmap_init(&lsm, 64);
+	tsdb__kmap_init(&stackm, nrows);
 	perftools__profiles__profile__init(m);
 	out_str(&t, a, st, 0);
 
@@ -1368,11 +1397,24 @@ int tsdb__build_pprof(const struct tsdb__symtab *st, const struct tsdb__phdr *h,
 	for (i = 0; i < nrows; i++) {
 		const struct tsdb__st_node *nd = &st->nodes[stacks[i]];
 		Perftools__Profiles__Sample *s = pf_arena_alloc(a, sizeof(*s));
-		uint32_t node = stacks[i], li;
+		uint32_t node = stacks[i], li, x;
 		perftools__profiles__sample__init(s);
-		if (nd->depth) {
+		if (nd->depth && tsdb__kmap_put(&stackm, stacks[i], (uint32_t)nstp, &x)) {
+			/* samples with the same stack share its location ids */
+			s->location_id = stackp[x];
+			s->n_location_id = nd->depth;
+		} else if (nd->depth) {
+			if (nd->depth > TSDB__CODEC_MAX_FRAMES - frames) {
+				rc = pf_err_set(err, PF_ETOOBIG,
+						"the stacks of the samples hold more than %zu location ids",
+						TSDB__CODEC_MAX_FRAMES);
+				goto fail;
+			}
+			frames += nd->depth;
 			s->location_id = pf_arena_alloc(a, nd->depth * sizeof(uint64_t));
 			s->n_location_id = nd->depth;
+			pf_xgrow((void **)&stackp, &stpcap, nstp + 1, sizeof(*stackp));
+			stackp[nstp++] = s->location_id;
 			for (k = 0; k < nd->depth; k++) {
 				uint32_t loc = st->nodes[node].loc;
 				if (!tsdb__kmap_put(&locm, loc, (uint32_t)nloc, &li)) {
@@ -1391,7 +1433,6 @@ int tsdb__build_pprof(const struct tsdb__symtab *st, const struct tsdb__phdr *h,
 		}
 		{
 			const struct tsdb__st_labelset *ls = &st->lsets[lsets[i]];
-			uint32_t x;
 			if (ls->n) {
 				if (!tsdb__kmap_put(&lsm, lsets[i], (uint32_t)nlsp, &x)) {
 					Perftools__Profiles__Label **arr =
@@ -1515,5 +1556,7 @@ fail:
 	free(locs);
 	free(fns);
 	free(lsetp);
+	tsdb__kmap_free(&stackm);
+	free(stackp);
 	return rc;
 }

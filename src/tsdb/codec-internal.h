@@ -9,6 +9,15 @@
 
 /* Hard cap on one uncompressed column or section (and on a raw body). */
 #define TSDB__CODEC_MAX_COLUMN ((size_t)1 << 30)
+/*
+ * Per profile: samples * sample types, and location ids of the distinct
+ * stacks of its samples (heap-large-001: 0.3 M and 1.2 M). Both are
+ * enforced when encoding, so what is written can be read; when decoding
+ * they stop a small input (stacks shared through the table, columns that
+ * compress well) from asking for unbounded memory.
+ */
+#define TSDB__CODEC_MAX_VALUES ((size_t)1 << 26)
+#define TSDB__CODEC_MAX_FRAMES ((size_t)1 << 26)
 /* Default zstd level of columns and sections (see tsdb__symtab_set_level
  * for the measurements). */
 #define TSDB__CODEC_ZSTD_LEVEL 15
@@ -175,7 +184,8 @@ int tsdb__phdr_check(const struct tsdb__symtab *st, const struct tsdb__phdr *h, 
  * ids, values: nrows * h->nsample_type, row-major). Ids must be in range
  * (checked by the caller); a location whose mapping is not in the
  * header's mapping list is PF_ECORRUPT. The result is validated with
- * pprof_from_message (PF_ECORRUPT if that fails). PF_ENOMEM.
+ * pprof_from_message (PF_ECORRUPT if that fails). PF_ETOOBIG when the
+ * distinct stacks hold more than TSDB__CODEC_MAX_FRAMES location ids.
  */
 int tsdb__build_pprof(const struct tsdb__symtab *st, const struct tsdb__phdr *h, size_t nrows,
 		      const uint32_t *stacks, const uint32_t *lsets, const int64_t *vals,

@@ -160,7 +160,10 @@ uint64_t tsdb__chunk_dec_nonce(const struct tsdb__chunk_dec *d);
  * start of the chunk, or from the last profile decoded when i is after it
  * (reading a chunk in order costs one pass). Returns 0, PF_EINVAL (i out
  * of range or a raw body), PF_ECORRUPT (an id out of the table's range, a
- * column shorter than its headers say, another table), PF_ENOMEM.
+ * column shorter than its headers say, another table), PF_ETOOBIG (the
+ * stacks would hold more than 2^26 location ids: never for what an
+ * encoder wrote), PF_ENOMEM. Samples with the same stack share one
+ * location id array (the profile is immutable).
  */
 int tsdb__chunk_dec_pprof(struct tsdb__chunk_dec *d, const struct tsdb__symtab *st, size_t i,
 			  struct pprof_profile **out, struct pf_err *err);
@@ -200,8 +203,8 @@ int tsdb__merger_add(struct tsdb__merger *m, struct tsdb__chunk_dec *d, size_t i
 size_t tsdb__merger_count(const struct tsdb__merger *m);
 /*
  * The merged profile; *out is the caller's (pprof_free). PF_EINVAL when
- * nothing was added. The merger may be freed right after (or added to and
- * finished again).
+ * nothing was added, PF_ETOOBIG past the limits of chunk_dec_pprof. The
+ * merger may be freed right after (or added to and finished again).
  */
 int tsdb__merger_finish(struct tsdb__merger *m, struct pprof_profile **out, struct pf_err *err);
 /* NULL is a no-op. */

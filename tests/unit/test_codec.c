@@ -900,6 +900,85 @@ static void test_reencode(void **state)
 	}
 }
 
+/*
+ * Limits: a profile whose samples hold more location ids than a decoder
+ * would rebuild is refused when encoding (what is written can be read).
+ * Samples with the same stack share their location ids when decoded.
+ */
+static void test_limits(void **state)
+{
+	struct bld b;
+	struct pprof_profile *p, *q;
+	struct tsdb__symtab *st = tsdb__symtab_new();
+	struct tsdb__chunk_enc *e = tsdb__chunk_enc_new(st);
+	struct pf_err err = { 0 };
+	uint64_t f, l, *ids;
+	size_t n = 11600, i; /* 1 + 2 + ... + n > 2^26 */
+	int64_t v = 1;
+
+	(void)state;
+	bld_init(&b, 1);
+	f = add_function(&b, "rec", "rec", "rec.go", 1);
+	{
+		uint64_t fl[2] = { f, 2 };
+		l = add_location(&b, 0, 0x10, 0, fl, 1);
+	}
+	ids = pf_arena_alloc(b.a, n * sizeof(uint64_t));
+	for (i = 0; i < n; i++)
+		ids[i] = l;
+	b.m->sample = pf_arena_alloc(b.a, n * sizeof(void *));
+	for (i = 0; i < n; i++) {
+		Perftools__Profiles__Sample *s = pf_arena_alloc(b.a, sizeof(*s));
+		perftools__profiles__sample__init(s);
+		s->location_id = ids; /* recursion, i + 1 deep */
+		s->n_location_id = i + 1;
+		s->value = &v;
+		s->n_value = 1;
+		b.m->sample[i] = s;
+	}
+	b.m->n_sample = n;
+	p = bld_done(&b);
+	assert_int_equal(tsdb__chunk_enc_add_pprof(e, p, &err), PF_ETOOBIG);
+	assert_non_null(strstr(err.msg, "over the limits"));
+	assert_int_equal(tsdb__chunk_enc_count(e), 0);
+	pprof_free(p);
+
+	/* 800 samples of one 800-deep stack: one array of ids */
+	bld_init(&b, 1);
+	f = add_function(&b, "rec", "rec", "rec.go", 1);
+	{
+		uint64_t fl[2] = { f, 2 };
+		l = add_location(&b, 0, 0x10, 0, fl, 1);
+	}
+	n = 800;
+	ids = pf_arena_alloc(b.a, n * sizeof(uint64_t));
+	for (i = 0; i < n; i++)
+		ids[i] = l;
+	for (i = 0; i < n; i++)
+		add_sample(&b, ids, n, &v, NULL, 0);
+	p = bld_done(&b);
+	{
+		struct pf_buf chunk = PF_BUF_INIT(0);
+		struct tsdb__chunk_dec *d = NULL;
+		const pprof_msg *m;
+		assert_int_equal(tsdb__chunk_enc_add_pprof(e, p, &err), 0);
+		assert_int_equal(tsdb__chunk_enc_finish(e, &chunk, &err), 0);
+		assert_int_equal(tsdb__chunk_dec_open(chunk.data, chunk.len, &d, &err), 0);
+		q = dec(d, st, 0);
+		m = pprof_message(q);
+		assert_int_equal(m->n_sample, n);
+		assert_int_equal(m->sample[n - 1]->n_location_id, n);
+		assert_ptr_equal(m->sample[0]->location_id, m->sample[n - 1]->location_id);
+		assert_same_profile(p, q, "one deep stack");
+		pprof_free(q);
+		tsdb__chunk_dec_free(d);
+		pf_buf_free(&chunk);
+	}
+	pprof_free(p);
+	tsdb__chunk_enc_free(e);
+	tsdb__symtab_free(st);
+}
+
 /* ---- corrupt input ------------------------------------------------------------ */
 
 static void expect_corrupt(int rc, const struct pf_err *err, const char *what, size_t at)
@@ -1420,6 +1499,7 @@ int main(void)
 	const struct CMUnitTest robust[] = {
 		cmocka_unit_test(test_corrupt),
 		cmocka_unit_test(test_wrong_symtab),
+		cmocka_unit_test(test_limits),
 	};
 	const struct CMUnitTest merge[] = {
 		cmocka_unit_test(test_merger),
