@@ -17,7 +17,8 @@
  *                                      the files as one series, merged with
  *                                      tsdb__merger into OUT (gzip pprof)
  *   tsdb-codec ntypes FILE             the number of sample types of FILE
- * -t prints timings to stderr; -l LEVEL sets the zstd level (default 15).
+ * -t prints timings to stderr; -l LEVEL sets the zstd level (default 15);
+ * -v makes ratio print the bytes of each section.
  * Exits 1 with the error on stderr.
  */
 #include "tsdb/codec.h"
@@ -33,7 +34,7 @@ struct input {
 	struct pprof_profile *p; /* NULL: a raw body */
 };
 
-static int timing;
+static int timing, verbose;
 static int zlevel;
 
 static double ms(int64_t ns)
@@ -107,6 +108,44 @@ out:
 	tsdb__chunk_enc_free(e);
 	tsdb__symtab_free(st);
 	return rc;
+}
+
+/* Walk the sections of a symtab (after 16 header bytes) or chunk (16
+ * bytes and the count), adding stored and raw bytes per section. */
+static void section_sizes(const uint8_t *p, size_t n, int chunk, size_t *stored, size_t *raw,
+			  size_t nsec)
+{
+	struct pf_reader r;
+	pf_reader_init(&r, p + 16, n - 20);
+	if (chunk)
+		pf_read_uvarint(&r);
+	for (size_t i = 0; i < nsec && !r.bad; i++) {
+		size_t len;
+		raw[i] += (size_t)pf_read_uvarint(&r);
+		pf_read_u8(&r);
+		pf_read_bytes(&r, &len);
+		stored[i] += len;
+	}
+}
+
+static void print_sections(const struct stored *s)
+{
+	static const char *const sym[] = { "strings", "mappings", "functions", "locations", "nodes",
+					   "labelsets" };
+	static const char *const col[] = { "headers", "stacks", "labels", "gaps", "values", "raw" };
+	size_t st[6] = { 0 }, sr[6] = { 0 }, ct[6] = { 0 }, cr[6] = { 0 };
+
+	section_sizes(s->symtab.data, s->symtab.len, 0, st, sr, 6);
+	for (size_t c = 0; c < s->nchunks; c++)
+		section_sizes(s->chunks.data + s->chunk_off[c], s->chunk_off[c + 1] - s->chunk_off[c], 1,
+			      ct, cr, 6);
+	printf("symtab:");
+	for (int i = 0; i < 6; i++)
+		printf(" %s %zu/%zu", sym[i], st[i], sr[i]);
+	printf("\nchunks:");
+	for (int i = 0; i < 6; i++)
+		printf(" %s %zu/%zu", col[i], ct[i], cr[i]);
+	printf("\n(stored/uncompressed bytes)\n");
 }
 
 static void stored_free(struct stored *s)
@@ -205,7 +244,7 @@ static int merge_one(void *arg, size_t i, struct tsdb__chunk_dec *d, size_t j,
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: tsdb-codec [-t] [-l LEVEL] [-c N] roundtrip IN OUT | series OUTDIR FILE... |\n"
+	fprintf(stderr, "usage: tsdb-codec [-t] [-v] [-l LEVEL] [-c N] roundtrip IN OUT | series OUTDIR FILE... |\n"
 			"       ratio FILE... | merge OUT FILE... | ntypes FILE\n");
 	exit(2);
 }
@@ -228,6 +267,8 @@ int main(int argc, char **argv)
 	while (argc > 0 && argv[0][0] == '-') {
 		if (strcmp(argv[0], "-t") == 0) {
 			timing = 1;
+		} else if (strcmp(argv[0], "-v") == 0) {
+			verbose = 1;
 		} else if (strcmp(argv[0], "-l") == 0 && argc > 1) {
 			zlevel = (int)strtol(argv[1], NULL, 10);
 			argv++;
@@ -299,6 +340,8 @@ int main(int argc, char **argv)
 			gz += in[i].body.len;
 		printf("profiles %zu chunks %zu symtab %zu chunk %zu total %zu input %zu ratio %.4f\n", n,
 		       s.nchunks, s.symtab.len, s.chunks.len, total, gz, (double)total / (double)gz);
+		if (verbose)
+			print_sections(&s);
 		rc = 0;
 	} else if (strcmp(cmd, "merge") == 0) {
 		struct merging mg = { NULL };
