@@ -133,6 +133,31 @@ int tsdb__chunk_enc_finish(struct tsdb__chunk_enc *e, struct pf_buf *out, struct
 /* NULL is a no-op. */
 void tsdb__chunk_enc_free(struct tsdb__chunk_enc *e);
 
+/* ---- moving profiles between tables (compaction) ------------------------ */
+
+/*
+ * Copies profiles from chunks written against src into encoders over dst
+ * without rebuilding any protobuf: each source symbol is mapped into dst
+ * once (the transcoder remembers), rows are copied as ids. A profile comes
+ * out equal at the pprof level to what chunk_dec_pprof gives. src is read
+ * only and, like dst, borrowed until transcoder_free; dst is added to (one
+ * thread at a time, as for encoders). Aborts on OOM.
+ */
+struct tsdb__transcoder;
+struct tsdb__chunk_dec;
+struct tsdb__transcoder *tsdb__transcoder_new(const struct tsdb__symtab *src,
+					      struct tsdb__symtab *dst);
+/*
+ * Add profile i of chunk d (written against the transcoder's src) to e
+ * (whose table must be the transcoder's dst, else PF_EINVAL). Raw bodies
+ * are copied. Errors as chunk_dec_pprof (reading) and chunk_enc_add_pprof
+ * (writing); on failure e is unchanged.
+ */
+int tsdb__chunk_enc_add_from(struct tsdb__chunk_enc *e, struct tsdb__transcoder *tc,
+			     struct tsdb__chunk_dec *d, size_t i, struct pf_err *err);
+/* NULL is a no-op. */
+void tsdb__transcoder_free(struct tsdb__transcoder *tc);
+
 /* ---- chunk decoder ----------------------------------------------------- */
 
 /* One chunk, decompressed (the decoder's only large memory). */
