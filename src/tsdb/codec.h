@@ -70,14 +70,16 @@ int tsdb__symtab_read(const void *p, size_t n, struct tsdb__symtab **out, struct
 /*
  * zstd level (1..19, clamped) of what is written with st: its own
  * serialization and the chunks of encoders over it. Default 15. Measured
- * on this machine (ten heap snapshots as one series / heap-large-001 alone:
- * ratio to gzip, encode time):
- *   level 3:  0.091, 15 ms / 0.356, 127 ms
- *   level 9:  0.087, 23 ms / 0.338, 172 ms
- *   level 15: 0.084, 25 ms / 0.329, 263 ms
- *   level 19: 0.084, 34 ms / 0.294, 533 ms (and ~100 MB of zstd tables
- *             for sections over 256 KB)
- * Decoding speed does not depend on the level.
+ * on the 2-core test machine, shared (ten heap snapshots as one series /
+ * heap-large-001 alone: size over the gzip size, encode time, pprof
+ * decoding of the input not included):
+ *   level 3:  0.091, 17 ms / 0.356, 157 ms
+ *   level 9:  0.087, 19 ms / 0.338, 205 ms
+ *   level 15: 0.084, 26 ms / 0.329, 289 ms
+ *   level 19: 0.084, 34 ms / 0.294, 621 ms
+ * zstd's working memory while a chunk or table is written (freed after):
+ * level 3: 1 MB; 15 and 19: about 16 MB for a 1 MB column, up to 64 and
+ * 81 MB for large ones. Decoding speed does not depend on the level.
  */
 void tsdb__symtab_set_level(struct tsdb__symtab *st, int level);
 
