@@ -289,6 +289,10 @@ struct tsdb__chunk_enc {
 	size_t labcap;
 	uint32_t *locbuf; /* a sample's symtab locations */
 	size_t locbufcap;
+	uint32_t *stk, *lst; /* the rows in symtab ids */
+	size_t stkcap, lstcap;
+	int64_t *vbuf;
+	size_t vbufcap;
 	int dense_locs; /* the profile's location ids are 1..n in order */
 	uint8_t *fused; /* function referenced by a location of the profile */
 	size_t fucap;
@@ -327,8 +331,16 @@ void tsdb__chunk_enc_free(struct tsdb__chunk_enc *e)
 	free(e->lines);
 	free(e->labs);
 	free(e->locbuf);
+	free(e->stk);
+	free(e->lst);
+	free(e->vbuf);
 	free(e->fused);
 	free(e);
+}
+
+struct tsdb__symtab *tsdb__chunk_enc_symtab(const struct tsdb__chunk_enc *e)
+{
+	return e->st;
 }
 
 size_t tsdb__chunk_enc_count(const struct tsdb__chunk_enc *e)
@@ -502,16 +514,13 @@ static int put_uv(struct pf_buf *b, uint64_t v)
 	return pf_buf_put_uvarint(b, v);
 }
 
-/* The header ids in e->ids: sample types, comments, mappings, extra
- * locations, extra functions (counts in cnt[]). Writes the header. */
-static int write_header(struct tsdb__chunk_enc *e, const pprof_msg *m, size_t nrows, size_t nvrows,
-			const uint32_t *pt,
-			uint32_t drop, uint32_t keep, uint32_t dflt, const size_t *cnt,
-			const uint8_t *modes)
+static int write_header(struct tsdb__chunk_enc *e, const struct tsdb__phdr *h, size_t nrows,
+			size_t nvrows, const uint8_t *modes)
 {
 	struct pf_buf *b = &e->col[COL_HDR];
-	const uint32_t *id = e->ids;
-	size_t nt = m->n_sample_type;
+	size_t nt = h->nsample_type;
+	const size_t counts[4] = { h->ncomment, h->nmapping, h->nextra_loc, h->nextra_fn };
+	const uint32_t *lists[4] = { h->comment, h->mapping, h->extra_loc, h->extra_fn };
 	int rc;
 
 #define P(v)                                    \
@@ -523,24 +532,24 @@ static int write_header(struct tsdb__chunk_enc *e, const pprof_msg *m, size_t nr
 		return rc;
 	P(nrows);
 	P(nvrows);
-	P(m->period_type ? 1 : 0);
-	P(tsdb__zz((int64_t)((uint64_t)m->time_nanos - (uint64_t)e->prev_time)));
-	P(tsdb__zz(m->duration_nanos));
-	P(tsdb__zz(m->period));
-	if (m->period_type) {
-		P(pt[0]);
-		P(pt[1]);
+	P(h->has_period_type ? 1 : 0);
+	P(tsdb__zz((int64_t)((uint64_t)h->time_nanos - (uint64_t)e->prev_time)));
+	P(tsdb__zz(h->duration_nanos));
+	P(tsdb__zz(h->period));
+	if (h->has_period_type) {
+		P(h->period_type[0]);
+		P(h->period_type[1]);
 	}
 	P(nt);
 	for (size_t i = 0; i < 2 * nt; i++)
-		P(*id++);
-	P(drop);
-	P(keep);
-	P(dflt);
+		P(h->sample_type[i]);
+	P(h->drop_frames);
+	P(h->keep_frames);
+	P(h->default_sample_type);
 	for (int k = 0; k < 4; k++) {
-		P(cnt[k]);
-		for (size_t i = 0; i < cnt[k]; i++)
-			P(*id++);
+		P(counts[k]);
+		for (size_t i = 0; i < counts[k]; i++)
+			P(lists[k][i]);
 	}
 	for (size_t i = 0; i < nt; i++)
 		P(modes[i]);
@@ -548,85 +557,27 @@ static int write_header(struct tsdb__chunk_enc *e, const pprof_msg *m, size_t nr
 	return 0;
 }
 
-int tsdb__chunk_enc_add_pprof(struct tsdb__chunk_enc *e, const struct pprof_profile *p,
-			      struct pf_err *err)
+int tsdb__chunk_enc_rows(struct tsdb__chunk_enc *e, const struct tsdb__phdr *h, size_t ns,
+			 const uint32_t *stacks, const uint32_t *lsets, const int64_t *vals,
+			 struct pf_err *err)
 {
-	const pprof_msg *m = pprof_message(p);
-	size_t nt = m->n_sample_type, ns = m->n_sample, i, j, cnt[4], nvrows;
-	size_t saved[NCOLS];
-	uint32_t pt[2] = { 0, 0 }, drop, keep, dflt, cursor = 0, last_stack = 0;
-	uint8_t *modes = NULL;
+	size_t nt = h->nsample_type, i, j, saved[NCOLS], nvrows = 0;
 	struct rowset *cur = e->cur, *prev = e->prev;
-	int compat;
-	int64_t t;
-	int rc = 0;
+	uint32_t cursor = 0, last_stack = 0;
+	uint8_t *modes = NULL;
+	int compat, rc;
 
 	for (i = 0; i < NCOLS; i++)
 		saved[i] = e->col[i].len;
-	memo_reset(&e->smemo, &e->smcap, m->n_string_table);
-	memo_reset(&e->mmemo, &e->mmcap, m->n_mapping);
-	memo_reset(&e->fmemo, &e->fmcap, m->n_function);
-	memo_reset(&e->lmemo, &e->lmcap, m->n_location);
-	e->dense_locs = 1;
-	for (i = 0; i < m->n_location && e->dense_locs; i++)
-		e->dense_locs = m->location[i]->id == i + 1;
-	pf_xgrow((void **)&e->fused, &e->fucap, m->n_function + 1, 1);
-	memset(e->fused, 0, m->n_function + 1);
-	e->nids = 0;
-
-#define ID(var, expr)                           \
-	do {                                    \
-		if ((t = (expr)) < 0)           \
-			goto toobig;            \
-		(var) = (uint32_t)t;            \
-	} while (0)
-
-	/* header ids */
-	for (i = 0; i < nt; i++) {
-		uint32_t a, b;
-		ID(a, enc_str(e, m, m->sample_type[i]->type));
-		ID(b, enc_str(e, m, m->sample_type[i]->unit));
-		push_id(e, a);
-		push_id(e, b);
-	}
-	if (m->period_type) {
-		ID(pt[0], enc_str(e, m, m->period_type->type));
-		ID(pt[1], enc_str(e, m, m->period_type->unit));
-	}
-	ID(drop, enc_str(e, m, m->drop_frames));
-	ID(keep, enc_str(e, m, m->keep_frames));
-	ID(dflt, enc_str(e, m, m->default_sample_type));
-	cnt[0] = m->n_comment;
-	for (i = 0; i < m->n_comment; i++) {
-		uint32_t c;
-		ID(c, enc_str(e, m, m->comment[i]));
-		push_id(e, c);
-	}
-	cnt[1] = m->n_mapping;
-	for (i = 0; i < m->n_mapping; i++) {
-		uint32_t c;
-		ID(c, enc_mapping(e, m, i));
-		push_id(e, c);
-	}
-
-	/* rows */
-	if ((nt && ns > TSDB__CODEC_MAX_VALUES / nt) || frames_of(m) > TSDB__CODEC_MAX_FRAMES) {
-		rc = pf_err_set(err, PF_ETOOBIG,
-				"profile of %zu samples, %zu sample types and %zu frames is over the limits (%zu values, %zu frames)",
-				ns, nt, frames_of(m), TSDB__CODEC_MAX_VALUES, TSDB__CODEC_MAX_FRAMES);
-		goto fail;
-	}
-	if (rowset_reset(cur, ns, nt) < 0) {
-		rc = pf_err_set(err, PF_ENOMEM, "cannot allocate rows for %zu samples", ns);
-		goto fail;
-	}
+	if (nt && ns > TSDB__CODEC_MAX_VALUES / nt)
+		return pf_err_set(err, PF_ETOOBIG, "profile of %zu samples and %zu sample types is over the limit of %zu values",
+				  ns, nt, TSDB__CODEC_MAX_VALUES);
+	if (rowset_reset(cur, ns, nt) < 0)
+		return pf_err_set(err, PF_ENOMEM, "cannot allocate rows for %zu samples", ns);
 	pf_xgrow((void **)&e->match, &e->matchcap, ns + 1, sizeof(uint32_t));
 	for (i = 0; i < ns; i++) {
-		const Perftools__Profiles__Sample *s = m->sample[i];
-		uint32_t stack, lset, pred_stack = NONE, pred_lset, q;
+		uint32_t stack = stacks[i], lset = lsets[i], pred_stack = NONE, pred_lset, q;
 		uint64_t leaf;
-		ID(stack, enc_stack(e, p, s));
-		ID(lset, enc_labels(e, m, s));
 		/* stack column */
 		if (prev->valid && cursor < prev->n)
 			pred_stack = prev->stack[cursor];
@@ -650,33 +601,13 @@ int tsdb__chunk_enc_add_pprof(struct tsdb__chunk_enc *e, const struct pprof_prof
 		if (q != NONE)
 			cursor = q + 1;
 		last_stack = stack;
-		memcpy(cur->vals + i * nt, s->value, nt * sizeof(int64_t));
 	}
+	if (nt && ns)
+		memcpy(cur->vals, vals, ns * nt * sizeof(int64_t));
 
-	/* locations and functions nothing referred to */
-	cnt[2] = 0;
-	for (i = 0; i < m->n_location; i++) {
-		uint32_t l;
-		if (e->lmemo[i] >= 0)
-			continue;
-		ID(l, enc_location(e, p, i));
-		push_id(e, l);
-		cnt[2]++;
-	}
-	cnt[3] = 0;
-	for (i = 0; i < m->n_function; i++) {
-		uint32_t f;
-		if (e->fused[i])
-			continue;
-		ID(f, enc_function(e, m, i));
-		push_id(e, f);
-		cnt[3]++;
-	}
-#undef ID
-
-	/* values: per sample type the smallest of six codings (see the
-	 * format); then only the rows with a non-zero written value */
-	compat = same_types(prev, e->ids, nt);
+	/* values: per sample type the smallest of six codings (see "value
+	 * codings"); then only the rows with a non-zero written value */
+	compat = same_types(prev, h->sample_type, nt);
 	modes = pf_xcalloc(nt + 1, 1);
 	pf_xgrow((void **)&e->coded, &e->codedcap, 2 * ns * nt + 1, sizeof(int64_t));
 	pf_xgrow((void **)&e->mult, &e->multcap, ns + 1, sizeof(int64_t));
@@ -693,7 +624,7 @@ int tsdb__chunk_enc_add_pprof(struct tsdb__chunk_enc *e, const struct pprof_prof
 				if ((md >> 1) && j == 0)
 					continue;
 				for (i = 0; i < ns; i++)
-					sz += uvlen(tsdb__zz(written(c, cur, prev, e->match, e->mult, m->period, nt, i, j,
+					sz += uvlen(tsdb__zz(written(c, cur, prev, e->match, e->mult, h->period, nt, i, j,
 								     md, NULL)));
 				if (sz < best) {
 					best = sz;
@@ -701,12 +632,11 @@ int tsdb__chunk_enc_add_pprof(struct tsdb__chunk_enc *e, const struct pprof_prof
 				}
 			}
 			for (i = 0; i < ns; i++)
-				w[i * nt + j] = written(c, cur, prev, e->match, e->mult, m->period, nt, i, j,
+				w[i * nt + j] = written(c, cur, prev, e->match, e->mult, h->period, nt, i, j,
 							modes[j], &c[i * nt + j]);
 		}
 	}
 	pf_xgrow((void **)&e->rowlist, &e->rowlistcap, ns + 1, sizeof(uint32_t));
-	nvrows = 0;
 	{
 		size_t last = 0;
 		for (i = 0; i < ns; i++) {
@@ -725,28 +655,132 @@ int tsdb__chunk_enc_add_pprof(struct tsdb__chunk_enc *e, const struct pprof_prof
 			if ((rc = put_uv(&e->col[COL_VAL],
 					 tsdb__zz(e->coded[ns * nt + e->rowlist[i] * nt + j]))) < 0)
 				goto append;
-	if ((rc = write_header(e, m, ns, nvrows, pt, drop, keep, dflt, cnt, modes)) < 0)
+	if ((rc = write_header(e, h, ns, nvrows, modes)) < 0)
 		goto append;
-	rowset_set_types(cur, e->ids, nt);
+
+	rowset_set_types(cur, h->sample_type, nt);
 	cur->valid = 1;
 	e->cur = prev;
 	e->prev = cur;
-	e->prev_time = m->time_nanos;
+	e->prev_time = h->time_nanos;
 	e->count++;
 	free(modes);
 	return 0;
-
-toobig:
-	rc = pf_err_set(err, PF_ETOOBIG, "the symbol table is full (2^32 - 2 symbols of a kind)");
-	goto fail;
 append:
 	rc = pf_err_set(err, rc, "chunk column is full: %s", pf_strerror(rc));
-fail:
 	for (i = 0; i < NCOLS; i++)
 		e->col[i].len = saved[i];
 	cur->valid = 0;
 	free(modes);
 	return rc;
+}
+
+int tsdb__chunk_enc_add_pprof(struct tsdb__chunk_enc *e, const struct pprof_profile *p,
+			      struct pf_err *err)
+{
+	const pprof_msg *m = pprof_message(p);
+	size_t nt = m->n_sample_type, ns = m->n_sample, i, nfixed;
+	struct tsdb__phdr h;
+	int64_t t;
+
+	if ((nt && ns > TSDB__CODEC_MAX_VALUES / nt) || frames_of(m) > TSDB__CODEC_MAX_FRAMES)
+		return pf_err_set(err, PF_ETOOBIG,
+				  "profile of %zu samples, %zu sample types and %zu frames is over the limits (%zu values, %zu frames)",
+				  ns, nt, frames_of(m), TSDB__CODEC_MAX_VALUES, TSDB__CODEC_MAX_FRAMES);
+	memo_reset(&e->smemo, &e->smcap, m->n_string_table);
+	memo_reset(&e->mmemo, &e->mmcap, m->n_mapping);
+	memo_reset(&e->fmemo, &e->fmcap, m->n_function);
+	memo_reset(&e->lmemo, &e->lmcap, m->n_location);
+	e->dense_locs = 1;
+	for (i = 0; i < m->n_location && e->dense_locs; i++)
+		e->dense_locs = m->location[i]->id == i + 1;
+	pf_xgrow((void **)&e->fused, &e->fucap, m->n_function + 1, 1);
+	memset(e->fused, 0, m->n_function + 1);
+	e->nids = 0;
+	memset(&h, 0, sizeof(h));
+
+#define ID(var, expr)                           \
+	do {                                    \
+		if ((t = (expr)) < 0)           \
+			goto toobig;            \
+		(var) = (uint32_t)t;            \
+	} while (0)
+
+	/* header ids, in e->ids: sample types, comments, mappings, then
+	 * (after the rows) extra locations and functions */
+	for (i = 0; i < nt; i++) {
+		uint32_t a, b;
+		ID(a, enc_str(e, m, m->sample_type[i]->type));
+		ID(b, enc_str(e, m, m->sample_type[i]->unit));
+		push_id(e, a);
+		push_id(e, b);
+	}
+	if (m->period_type) {
+		h.has_period_type = 1;
+		ID(h.period_type[0], enc_str(e, m, m->period_type->type));
+		ID(h.period_type[1], enc_str(e, m, m->period_type->unit));
+	}
+	ID(h.drop_frames, enc_str(e, m, m->drop_frames));
+	ID(h.keep_frames, enc_str(e, m, m->keep_frames));
+	ID(h.default_sample_type, enc_str(e, m, m->default_sample_type));
+	for (i = 0; i < m->n_comment; i++) {
+		uint32_t c;
+		ID(c, enc_str(e, m, m->comment[i]));
+		push_id(e, c);
+	}
+	for (i = 0; i < m->n_mapping; i++) {
+		uint32_t c;
+		ID(c, enc_mapping(e, m, i));
+		push_id(e, c);
+	}
+
+	/* rows in symtab ids */
+	pf_xgrow((void **)&e->stk, &e->stkcap, ns + 1, sizeof(uint32_t));
+	pf_xgrow((void **)&e->lst, &e->lstcap, ns + 1, sizeof(uint32_t));
+	pf_xgrow((void **)&e->vbuf, &e->vbufcap, ns * nt + 1, sizeof(int64_t));
+	for (i = 0; i < ns; i++) {
+		const Perftools__Profiles__Sample *s = m->sample[i];
+		ID(e->stk[i], enc_stack(e, p, s));
+		ID(e->lst[i], enc_labels(e, m, s));
+		if (nt)
+			memcpy(e->vbuf + i * nt, s->value, nt * sizeof(int64_t));
+	}
+
+	/* locations and functions nothing referred to */
+	nfixed = e->nids;
+	for (i = 0; i < m->n_location; i++) {
+		uint32_t l;
+		if (e->lmemo[i] >= 0)
+			continue;
+		ID(l, enc_location(e, p, i));
+		push_id(e, l);
+	}
+	h.nextra_loc = e->nids - nfixed;
+	nfixed = e->nids;
+	for (i = 0; i < m->n_function; i++) {
+		uint32_t f;
+		if (e->fused[i])
+			continue;
+		ID(f, enc_function(e, m, i));
+		push_id(e, f);
+	}
+	h.nextra_fn = e->nids - nfixed;
+#undef ID
+
+	h.time_nanos = m->time_nanos;
+	h.duration_nanos = m->duration_nanos;
+	h.period = m->period;
+	h.nsample_type = nt;
+	h.sample_type = e->ids;
+	h.ncomment = m->n_comment;
+	h.comment = e->ids + 2 * nt;
+	h.nmapping = m->n_mapping;
+	h.mapping = h.comment + h.ncomment;
+	h.extra_loc = h.mapping + h.nmapping;
+	h.extra_fn = h.extra_loc + h.nextra_loc;
+	return tsdb__chunk_enc_rows(e, &h, ns, e->stk, e->lst, e->vbuf, err);
+toobig:
+	return pf_err_set(err, PF_ETOOBIG, "the symbol table is full (2^32 - 2 symbols of a kind)");
 }
 
 int tsdb__chunk_enc_add_raw(struct tsdb__chunk_enc *e, const void *body, size_t n,

@@ -206,6 +206,18 @@ struct tsdb__rows {
 int tsdb__chunk_dec_rows(struct tsdb__chunk_dec *d, const struct tsdb__symtab *st, size_t i,
 			 struct tsdb__rows *rows, struct pf_err *err);
 
+/*
+ * Encode one pprof profile given in symtab ids (of e's table): its header
+ * and rows (stack node, label set, values: ns * h->nsample_type, row-major).
+ * Writes every column, or nothing and leaves e as it was (PF_ETOOBIG,
+ * PF_ENOMEM).
+ */
+int tsdb__chunk_enc_rows(struct tsdb__chunk_enc *e, const struct tsdb__phdr *h, size_t ns,
+			 const uint32_t *stacks, const uint32_t *lsets, const int64_t *vals,
+			 struct pf_err *err);
+/* The table e adds to. */
+struct tsdb__symtab *tsdb__chunk_enc_symtab(const struct tsdb__chunk_enc *e);
+
 /* zigzag */
 static inline uint64_t tsdb__zz(int64_t v)
 {

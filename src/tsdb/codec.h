@@ -70,14 +70,16 @@ int tsdb__symtab_read(const void *p, size_t n, struct tsdb__symtab **out, struct
 /*
  * zstd level (1..19, clamped) of what is written with st: its own
  * serialization and the chunks of encoders over it. Default 15. Measured
- * on this machine (ten heap snapshots as one series / heap-large-001 alone:
- * ratio to gzip, encode time):
- *   level 3:  0.091, 15 ms / 0.356, 127 ms
- *   level 9:  0.087, 23 ms / 0.338, 172 ms
- *   level 15: 0.084, 25 ms / 0.329, 263 ms
- *   level 19: 0.084, 34 ms / 0.294, 533 ms (and ~100 MB of zstd tables
- *             for sections over 256 KB)
- * Decoding speed does not depend on the level.
+ * on the 2-core test machine, shared (ten heap snapshots as one series /
+ * heap-large-001 alone: size over the gzip size, encode time, pprof
+ * decoding of the input not included):
+ *   level 3:  0.091, 17 ms / 0.356, 157 ms
+ *   level 9:  0.087, 19 ms / 0.338, 205 ms
+ *   level 15: 0.084, 26 ms / 0.329, 289 ms
+ *   level 19: 0.084, 34 ms / 0.294, 621 ms
+ * zstd's working memory while a chunk or table is written (freed after):
+ * level 3: 1 MB; 15 and 19: about 16 MB for a 1 MB column, up to 64 and
+ * 81 MB for large ones. Decoding speed does not depend on the level.
  */
 void tsdb__symtab_set_level(struct tsdb__symtab *st, int level);
 
@@ -132,6 +134,31 @@ size_t tsdb__chunk_enc_raw_bytes(const struct tsdb__chunk_enc *e);
 int tsdb__chunk_enc_finish(struct tsdb__chunk_enc *e, struct pf_buf *out, struct pf_err *err);
 /* NULL is a no-op. */
 void tsdb__chunk_enc_free(struct tsdb__chunk_enc *e);
+
+/* ---- moving profiles between tables (compaction) ------------------------ */
+
+/*
+ * Copies profiles from chunks written against src into encoders over dst
+ * without rebuilding any protobuf: each source symbol is mapped into dst
+ * once (the transcoder remembers), rows are copied as ids. A profile comes
+ * out equal at the pprof level to what chunk_dec_pprof gives. src is read
+ * only and, like dst, borrowed until transcoder_free; dst is added to (one
+ * thread at a time, as for encoders). Aborts on OOM.
+ */
+struct tsdb__transcoder;
+struct tsdb__chunk_dec;
+struct tsdb__transcoder *tsdb__transcoder_new(const struct tsdb__symtab *src,
+					      struct tsdb__symtab *dst);
+/*
+ * Add profile i of chunk d (written against the transcoder's src) to e
+ * (whose table must be the transcoder's dst, else PF_EINVAL). Raw bodies
+ * are copied. Errors as chunk_dec_pprof (reading) and chunk_enc_add_pprof
+ * (writing); on failure e is unchanged.
+ */
+int tsdb__chunk_enc_add_from(struct tsdb__chunk_enc *e, struct tsdb__transcoder *tc,
+			     struct tsdb__chunk_dec *d, size_t i, struct pf_err *err);
+/* NULL is a no-op. */
+void tsdb__transcoder_free(struct tsdb__transcoder *tc);
 
 /* ---- chunk decoder ----------------------------------------------------- */
 

@@ -6,8 +6,9 @@
 #     and chunk): -raw and -traces equal the original's, and -top (every
 #     row and the total) equal for every sample index;
 #   - the execution trace comes back byte for byte;
-#   - the ten heap snapshots as one series in one chunk, and in chunks of 3:
-#     each profile equal to its original (-raw, -traces);
+#   - the ten heap snapshots as one series in one chunk, and in chunks of 3,
+#     and those chunks transcoded into one chunk of a new table (compaction):
+#     each profile equal to its original;
 #   - tsdb__merger over the ten snapshots (chunks of 4) gives Go's own merge
 #     of the ten files and pprof_merge's: same -top for every sample index;
 #   - the size of the ten snapshots as one series is at most 0.10 of their
@@ -98,6 +99,17 @@ for per in 10 3; do
 		same_profile "series (chunks of $per) $(basename "$f" .pb.gz)" "$f" "$TMP/series$per/$(basename "$f")"
 	done
 done
+
+# compaction: chunks of 3 transcoded into one chunk of a new table
+mkdir -p "$TMP/compact"
+if "$TOOL" -c 3 compact "$TMP/compact" "${heap[@]}" 2>"$TMP/err"; then
+	for f in "${heap[@]}"; do
+		same_profile "compacted $(basename "$f" .pb.gz)" "$f" "$TMP/compact/$(basename "$f")"
+	done
+else
+	notok "compaction of the ten heap snapshots"
+	sed 's/^/#   /' "$TMP/err"
+fi
 
 # merging by stack id equals Go's merge and pprof_merge
 if "$TOOL" -c 4 merge "$TMP/merged.pb.gz" "${heap[@]}" 2>"$TMP/err" &&

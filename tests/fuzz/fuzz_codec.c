@@ -8,8 +8,9 @@
  *      profile and give it back;
  *   2. as a chunk (tsdb__chunk_dec_open), as is and with the built-in
  *      table's nonce written in and the CRC recomputed; every profile of a
- *      chunk that opens is decoded against the built-in table, merged, and
- *      its raw bodies copied;
+ *      chunk that opens is decoded against the built-in table, merged,
+ *      transcoded into a new table (and read back from there), and its raw
+ *      bodies copied;
  *   3. as a pprof body: when pprof_decode accepts it, it must survive a
  *      round trip through the codec (same samples, values and stack depths,
  *      same mapping count), and merge with itself by stack id.
@@ -231,14 +232,60 @@ static void try_symtab(const uint8_t *data, size_t size)
 
 static void try_chunk(const uint8_t *data, size_t size, const struct tsdb__symtab *st)
 {
-	struct tsdb__chunk_dec *d = NULL;
+	struct tsdb__chunk_dec *d = NULL, *d2 = NULL;
 	struct tsdb__merger *m;
+	struct tsdb__symtab *st2;
+	struct tsdb__chunk_enc *e2;
+	struct tsdb__transcoder *tc;
+	struct pf_buf out = PF_BUF_INIT(0);
 	struct pf_err err = { 0 };
+	size_t moved = 0;
 	int rc = tsdb__chunk_dec_open(data, size, &d, &err);
 
 	need_reason(rc, &err);
 	if (rc < 0)
 		return;
+	/* what decodes also moves to another table and back out */
+	st2 = tsdb__symtab_new();
+	e2 = tsdb__chunk_enc_new(st2);
+	tc = tsdb__transcoder_new(st, st2);
+	for (size_t i = 0; i < tsdb__chunk_dec_count(d); i++) {
+		struct pprof_profile *p = NULL, *q = NULL;
+		struct pf_buf one = PF_BUF_INIT(0);
+		struct tsdb__chunk_dec *d1 = NULL;
+		/* a profile that decodes here must decode after the move */
+		int ok = tsdb__chunk_dec_is_raw(d, i) || tsdb__chunk_dec_pprof(d, st, i, &p, &err) == 0;
+		rc = tsdb__chunk_enc_add_from(e2, tc, d, i, &err);
+		need_reason(rc, &err);
+		if (rc == 0) {
+			moved++;
+			if (ok && !tsdb__chunk_dec_is_raw(d, i)) {
+				/* alone in a chunk of its own, against the new table */
+				struct tsdb__chunk_enc *e1 = tsdb__chunk_enc_new(st2);
+				struct tsdb__transcoder *t1 = tsdb__transcoder_new(st, st2);
+				if (tsdb__chunk_enc_add_from(e1, t1, d, i, &err) < 0 ||
+				    tsdb__chunk_enc_finish(e1, &one, &err) < 0 ||
+				    tsdb__chunk_dec_open(one.data, one.len, &d1, &err) < 0 ||
+				    tsdb__chunk_dec_pprof(d1, st2, 0, &q, &err) < 0 ||
+				    pprof_sample_count(q) != pprof_sample_count(p))
+					abort();
+				tsdb__chunk_dec_free(d1);
+				tsdb__transcoder_free(t1);
+				tsdb__chunk_enc_free(e1);
+			}
+		}
+		pprof_free(p);
+		pprof_free(q);
+		pf_buf_free(&one);
+	}
+	if (tsdb__chunk_enc_finish(e2, &out, &err) < 0 || tsdb__chunk_dec_open(out.data, out.len, &d2, &err) < 0 ||
+	    tsdb__chunk_dec_count(d2) != moved)
+		abort();
+	tsdb__chunk_dec_free(d2);
+	tsdb__transcoder_free(tc);
+	tsdb__chunk_enc_free(e2);
+	tsdb__symtab_free(st2);
+	pf_buf_free(&out);
 	m = tsdb__merger_new(st);
 	/* backwards first, so the decoder replays from the start */
 	for (size_t i = tsdb__chunk_dec_count(d); i-- > 0;) {

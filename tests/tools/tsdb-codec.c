@@ -16,6 +16,11 @@
  *   tsdb-codec [-c N] merge OUT FILE...
  *                                      the files as one series, merged with
  *                                      tsdb__merger into OUT (gzip pprof)
+ *   tsdb-codec [-c N] compact OUTDIR FILE...
+ *                                      as series, but the chunks (of N) are
+ *                                      then transcoded into one chunk of a
+ *                                      new symbol table (compaction) and
+ *                                      the profiles written back from there
  *   tsdb-codec ntypes FILE             the number of sample types of FILE
  * -t prints timings to stderr; -l LEVEL sets the zstd level (default 15);
  * -v makes ratio print the bytes of each section.
@@ -202,6 +207,59 @@ static int write_file(const char *path, const void *p, size_t n, struct pf_err *
 	return 0;
 }
 
+/* Transcode every chunk of s into one chunk of a new table (replaces s). */
+static int compact(struct stored *s, struct pf_err *err)
+{
+	struct tsdb__symtab *src = NULL, *dst = tsdb__symtab_new();
+	struct tsdb__chunk_enc *e;
+	struct tsdb__transcoder *tc = NULL;
+	struct stored o;
+	int64_t t0 = pf_mono_ns();
+	size_t n = 0;
+	int rc;
+
+	if (zlevel)
+		tsdb__symtab_set_level(dst, zlevel);
+	e = tsdb__chunk_enc_new(dst);
+	memset(&o, 0, sizeof(o));
+	pf_buf_init(&o.symtab, 0);
+	pf_buf_init(&o.chunks, 0);
+	if ((rc = tsdb__symtab_read(s->symtab.data, s->symtab.len, &src, err)) < 0)
+		goto out;
+	tc = tsdb__transcoder_new(src, dst);
+	for (size_t c = 0; c < s->nchunks; c++) {
+		struct tsdb__chunk_dec *d = NULL;
+		if ((rc = tsdb__chunk_dec_open(s->chunks.data + s->chunk_off[c],
+					       s->chunk_off[c + 1] - s->chunk_off[c], &d, err)) < 0)
+			goto out;
+		for (size_t j = 0; j < tsdb__chunk_dec_count(d) && rc == 0; j++, n++)
+			rc = tsdb__chunk_enc_add_from(e, tc, d, j, err);
+		tsdb__chunk_dec_free(d);
+		if (rc < 0)
+			goto out;
+	}
+	if ((rc = tsdb__chunk_enc_finish(e, &o.chunks, err)) < 0 ||
+	    (rc = tsdb__symtab_write(dst, &o.symtab, err)) < 0)
+		goto out;
+	o.chunk_off = pf_xcalloc(2, sizeof(size_t));
+	o.first = pf_xcalloc(2, sizeof(size_t));
+	o.chunk_off[1] = o.chunks.len;
+	o.nchunks = 1;
+	if (timing)
+		fprintf(stderr, "compact %.1f ms (%zu profiles from %zu chunks)\n", ms(pf_mono_ns() - t0), n,
+			s->nchunks);
+	stored_free(s);
+	*s = o;
+	memset(&o, 0, sizeof(o));
+out:
+	stored_free(&o);
+	tsdb__transcoder_free(tc);
+	tsdb__chunk_enc_free(e);
+	tsdb__symtab_free(src);
+	tsdb__symtab_free(dst);
+	return rc;
+}
+
 struct writer {
 	const char **paths; /* output path per profile */
 };
@@ -245,7 +303,7 @@ static int merge_one(void *arg, size_t i, struct tsdb__chunk_dec *d, size_t j,
 static void usage(void)
 {
 	fprintf(stderr, "usage: tsdb-codec [-t] [-v] [-l LEVEL] [-c N] roundtrip IN OUT | series OUTDIR FILE... |\n"
-			"       ratio FILE... | merge OUT FILE... | ntypes FILE\n");
+			"       ratio FILE... | merge OUT FILE... | compact OUTDIR FILE... | ntypes FILE\n");
 	exit(2);
 }
 
@@ -310,7 +368,8 @@ int main(int argc, char **argv)
 		files = argv + 1;
 		nfiles = 1;
 		dest = argv[2];
-	} else if (strcmp(cmd, "series") == 0 || strcmp(cmd, "merge") == 0) {
+	} else if (strcmp(cmd, "series") == 0 || strcmp(cmd, "merge") == 0 ||
+		   strcmp(cmd, "compact") == 0) {
 		if (argc < 3)
 			usage();
 		dest = argv[1];
@@ -333,6 +392,10 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	stored_ok = 1;
+	if (strcmp(cmd, "compact") == 0 && compact(&s, &err) < 0) {
+		fprintf(stderr, "tsdb-codec: compact: %s\n", err.msg);
+		goto out;
+	}
 
 	if (strcmp(cmd, "ratio") == 0) {
 		size_t gz = 0, total = s.symtab.len + s.chunks.len;

@@ -979,6 +979,105 @@ static void test_limits(void **state)
 	tsdb__symtab_free(st);
 }
 
+/*
+ * Compaction without protobuf: chunks of one table transcoded into one
+ * chunk of another table (which already holds other symbols), raw bodies
+ * included; every profile equal to its original, merges equal too.
+ */
+static void test_transcode(void **state)
+{
+	struct pprof_profile *in[14];
+	struct pf_buf trace, chunk = PF_BUF_INIT(0), sym = PF_BUF_INIT(0);
+	struct tsdb__symtab *a, *b = tsdb__symtab_new(), *b2 = NULL;
+	struct tsdb__chunk_enc *e = tsdb__chunk_enc_new(b);
+	struct tsdb__transcoder *tc;
+	struct tsdb__chunk_dec *d = NULL;
+	struct pf_err err = { 0 };
+	struct stored s;
+	size_t n = 0, k;
+
+	(void)state;
+	read_fixture(FIX "pprof/trace-001.out", &trace);
+	for (int i = 0; i < 10; i++) {
+		char path[64];
+		snprintf(path, sizeof(path), FIX "pprof/heap-0%02d.pb.gz", i + 1);
+		in[n++] = load(path);
+		if (i == 4)
+			in[n++] = NULL; /* the trace */
+	}
+	in[n++] = rich_profile(0);
+	in[n++] = rich_profile(2);
+	encode(in, &trace, n, 4, &s);
+	a = read_symtab(&s);
+
+	/* b already has symbols of its own */
+	{
+		struct pprof_profile *cpu = load(FIX "pprof/cpu-001.pb.gz");
+		struct tsdb__chunk_enc *other = tsdb__chunk_enc_new(b);
+		assert_int_equal(tsdb__chunk_enc_add_pprof(other, cpu, &err), 0);
+		tsdb__chunk_enc_free(other);
+		pprof_free(cpu);
+	}
+	tc = tsdb__transcoder_new(a, b);
+	for (size_t c = 0; c < s.nchunks; c++) {
+		struct tsdb__chunk_dec *src = open_chunk(&s, c);
+		for (k = 0; k < tsdb__chunk_dec_count(src); k++)
+			if (tsdb__chunk_enc_add_from(e, tc, src, k, &err) != 0)
+				fail_msg("add_from chunk %zu profile %zu: %s", c, k, err.msg);
+		tsdb__chunk_dec_free(src);
+	}
+	assert_int_equal(tsdb__chunk_enc_count(e), n);
+	assert_int_equal(tsdb__chunk_enc_finish(e, &chunk, &err), 0);
+	assert_int_equal(tsdb__symtab_write(b, &sym, &err), 0);
+	assert_int_equal(tsdb__symtab_read(sym.data, sym.len, &b2, &err), 0);
+	assert_int_equal(tsdb__chunk_dec_open(chunk.data, chunk.len, &d, &err), 0);
+	for (k = 0; k < n; k++) {
+		if (!in[k]) {
+			struct pf_buf out = PF_BUF_INIT(0);
+			assert_true(tsdb__chunk_dec_is_raw(d, k));
+			assert_int_equal(tsdb__chunk_dec_raw(d, k, &out, &err), 0);
+			assert_int_equal(out.len, trace.len);
+			assert_memory_equal(out.data, trace.data, trace.len);
+			pf_buf_free(&out);
+		} else {
+			struct pprof_profile *q = dec(d, b2, k);
+			assert_same_profile(in[k], q, "transcoded");
+			pprof_free(q);
+		}
+	}
+	/* one chunk of one table holds less than four chunks of another */
+	print_message("transcoded: %zu chunks of %zu bytes -> one of %zu\n", s.nchunks, s.chunks.len,
+		      chunk.len);
+	assert_true(chunk.len < s.chunks.len);
+
+	/* misuse */
+	{
+		struct tsdb__symtab *c = tsdb__symtab_new();
+		struct tsdb__chunk_enc *ec = tsdb__chunk_enc_new(c);
+		struct tsdb__transcoder *wrong = tsdb__transcoder_new(c, b);
+		assert_int_equal(tsdb__chunk_enc_add_from(ec, tc, d, 0, &err), PF_EINVAL);
+		/* d was not written against c */
+		assert_int_equal(tsdb__chunk_enc_add_from(e, wrong, d, 0, &err), PF_ECORRUPT);
+		assert_int_equal(tsdb__chunk_enc_count(e), 0);
+		tsdb__transcoder_free(wrong);
+		tsdb__chunk_enc_free(ec);
+		tsdb__symtab_free(c);
+		tsdb__transcoder_free(NULL);
+	}
+	tsdb__chunk_dec_free(d);
+	tsdb__transcoder_free(tc);
+	tsdb__chunk_enc_free(e);
+	tsdb__symtab_free(a);
+	tsdb__symtab_free(b);
+	tsdb__symtab_free(b2);
+	stored_free(&s);
+	pf_buf_free(&chunk);
+	pf_buf_free(&sym);
+	pf_buf_free(&trace);
+	for (k = 0; k < n; k++)
+		pprof_free(in[k]);
+}
+
 /* ---- corrupt input ------------------------------------------------------------ */
 
 static void expect_corrupt(int rc, const struct pf_err *err, const char *what, size_t at)
@@ -1495,6 +1594,7 @@ int main(void)
 		cmocka_unit_test(test_minimal_profiles),
 		cmocka_unit_test(test_from_message),
 		cmocka_unit_test(test_reencode),
+		cmocka_unit_test(test_transcode),
 	};
 	const struct CMUnitTest robust[] = {
 		cmocka_unit_test(test_corrupt),
