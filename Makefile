@@ -51,7 +51,7 @@ test: deps
 	@tests/run.sh
 
 bench: deps
-	@$(MAKE) --no-print-directory all bench-bins unit
+	@$(MAKE) --no-print-directory all bench-bins unit hotapp
 	@bench/run.sh
 
 lint:

@@ -32,6 +32,9 @@ struct flags {
 	const char *config_file;
 	const char *storage_type;
 	const char *tsdb_dir;
+	const char *tsdb_retention;
+	const char *tsdb_block_duration;
+	const char *tsdb_retention_size;
 	const char *max_body_size;
 	const char *max_profile_size;
 	const char *log_level;
@@ -54,6 +57,9 @@ static const struct flag_def flag_defs[] = {
 	{"config.file", 0, F(config_file), "", "scrape configuration (YAML); without it the server only accepts pushes"},
 	{"storage-type", 0, F(storage_type), "tsdb", "storage: tsdb (the embedded store)"},
 	{"tsdb.dir", 0, F(tsdb_dir), "./data", "directory of the embedded store"},
+	{"tsdb.retention", 0, F(tsdb_retention), "360h", "keep profiles this long (15d, 36h, 90m; 0 = forever)"},
+	{"tsdb.block-duration", 0, F(tsdb_block_duration), "2h", "span of one block of the embedded store"},
+	{"tsdb.retention-size", 0, F(tsdb_retention_size), "0", "cap on the store's bytes, WAL included (0 = none; 10GB)"},
 	{"max-body-size", 0, F(max_body_size), "64MB", "largest request body; larger gets 413"},
 	{"max-profile-size", 0, F(max_profile_size), "512MB", "largest decompressed profile"},
 	{"log.level", 0, F(log_level), "info", "debug, info, warn or error"},
@@ -240,6 +246,24 @@ int main(int argc, char **argv)
 	mallopt(M_TRIM_THRESHOLD, 256 << 20);
 	topt.dir = fl.tsdb_dir;
 	topt.max_body_bytes = aopt.max_body_bytes;
+	topt.max_profile_bytes = aopt.max_profile_bytes;
+	if (strcmp(fl.tsdb_retention, "0") != 0 &&
+	    (pf_parse_duration(fl.tsdb_retention, &topt.retention_ns) < 0 || topt.retention_ns <= 0)) {
+		fprintf(stderr, "profefe: invalid -tsdb.retention \"%s\": want a duration such as 15d, 36h or 90m\n",
+			fl.tsdb_retention);
+		return 2;
+	}
+	if (pf_parse_duration(fl.tsdb_block_duration, &topt.block_duration_ns) < 0 ||
+	    topt.block_duration_ns < 1000000000) {
+		fprintf(stderr, "profefe: invalid -tsdb.block-duration \"%s\": want a duration of at least 1s, such as 2h\n",
+			fl.tsdb_block_duration);
+		return 2;
+	}
+	if (pf_parse_size(fl.tsdb_retention_size, &topt.retention_bytes) < 0) {
+		fprintf(stderr, "profefe: invalid -tsdb.retention-size \"%s\": want a size such as 10GB, or 0\n",
+			fl.tsdb_retention_size);
+		return 2;
+	}
 	if (tsdb_open(&topt, &app.db, &err) < 0) {
 		fprintf(stderr, "profefe: open store %s: %s\n", fl.tsdb_dir, err.msg);
 		config_free(cfg);

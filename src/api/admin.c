@@ -132,6 +132,27 @@ void api_admin_metrics(struct api_server *s, struct api_reply *rep)
 		      "# HELP profefe_tsdb_wal_bytes Bytes of the write-ahead log on disk.\n"
 		      "# TYPE profefe_tsdb_wal_bytes gauge\n"
 		      "profefe_tsdb_wal_bytes %llu\n"
+		      "# HELP profefe_tsdb_blocks Blocks of the store.\n"
+		      "# TYPE profefe_tsdb_blocks gauge\n"
+		      "profefe_tsdb_blocks %llu\n"
+		      "# HELP profefe_tsdb_block_bytes Bytes of the store's blocks on disk.\n"
+		      "# TYPE profefe_tsdb_block_bytes gauge\n"
+		      "profefe_tsdb_block_bytes %llu\n"
+		      "# HELP profefe_tsdb_head_profiles Profiles in the head (not yet in a block).\n"
+		      "# TYPE profefe_tsdb_head_profiles gauge\n"
+		      "profefe_tsdb_head_profiles %llu\n"
+		      "# HELP profefe_tsdb_head_cuts_total Blocks cut from the head since start.\n"
+		      "# TYPE profefe_tsdb_head_cuts_total counter\n"
+		      "profefe_tsdb_head_cuts_total %llu\n"
+		      "# HELP profefe_tsdb_compactions_total Compactions since start.\n"
+		      "# TYPE profefe_tsdb_compactions_total counter\n"
+		      "profefe_tsdb_compactions_total %llu\n"
+		      "# HELP profefe_tsdb_retention_drops_total Blocks dropped by retention since start.\n"
+		      "# TYPE profefe_tsdb_retention_drops_total counter\n"
+		      "profefe_tsdb_retention_drops_total %llu\n"
+		      "# HELP profefe_tsdb_corrupt_skipped_total Corrupt blocks or chunks reported and skipped.\n"
+		      "# TYPE profefe_tsdb_corrupt_skipped_total counter\n"
+		      "profefe_tsdb_corrupt_skipped_total %llu\n"
 		      "# HELP profefe_build_info Build information.\n"
 		      "# TYPE profefe_build_info gauge\n"
 		      "profefe_build_info{version=\"%s\",commit=\"%s\"} 1\n"
@@ -143,7 +164,11 @@ void api_admin_metrics(struct api_server *s, struct api_reply *rep)
 		      (unsigned long long)__atomic_load_n(&m->bad_profiles, __ATOMIC_RELAXED),
 		      (unsigned long long)st.wal_fsyncs, (unsigned long long)st.appends,
 		      (unsigned long long)st.series, (unsigned long long)st.profiles,
-		      (unsigned long long)st.wal_bytes, s->opt.version, s->opt.commit,
+		      (unsigned long long)st.wal_bytes, (unsigned long long)st.blocks,
+		      (unsigned long long)st.block_bytes, (unsigned long long)st.head_profiles,
+		      (unsigned long long)st.cuts, (unsigned long long)st.compactions,
+		      (unsigned long long)st.retention_drops, (unsigned long long)st.corrupt_skipped,
+		      s->opt.version, s->opt.commit,
 		      (double)m->started_ns / 1e9);
 	if (s->opt.scrape)
 		scrape_metrics_write(s->opt.scrape, b);

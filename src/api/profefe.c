@@ -599,6 +599,31 @@ out:
 	pf_buf_free(&out);
 }
 
+static void reply_store_merge(struct api_server *s, struct api_reply *rep,
+			      const struct tsdb_query *q, const char *filename)
+{
+	struct pprof_profile *merged = NULL;
+	struct pf_buf out = PF_BUF_INIT(0);
+	struct pf_err err = {0};
+	size_t n;
+	int rc = tsdb_merge(s->opt.db, q, &merged, &n, &err);
+
+	if (rc == PF_ENOTFOUND) {
+		api_reply_error(rep, 404, "nothing found");
+	} else if (rc == PF_EMISMATCH) {
+		api_reply_error(rep, 400, "profiles cannot be merged: %s", err.msg);
+	} else if (rc == PF_EINVAL) {
+		api_reply_error(rep, 405, "%s", err.msg);
+	} else if (rc < 0 || pprof_encode(merged, &out, &err) < 0) {
+		pf_log(PF_LOG_ERROR, "merge failed", "err", err.msg, NULL);
+		api_reply_error(rep, 500, "internal server error");
+	} else {
+		api_reply_binary(rep, filename, &out);
+	}
+	pprof_free(merged);
+	pf_buf_free(&out);
+}
+
 static void handle_merge(struct api_server *s, struct api_req *r, struct api_reply *rep)
 {
 	struct labelset ls = {0};
@@ -636,6 +661,15 @@ static void handle_merge(struct api_server *s, struct api_req *r, struct api_rep
 	n = tsdb_result_len(res);
 	if (n == 0) {
 		api_reply_error(rep, 404, "nothing found");
+		goto out;
+	}
+	int all_pprof = 1;
+	for (size_t i = 0; i < n; i++)
+		if (tsdb_result_at(res, i)->kind != TSDB_KIND_PPROF)
+			all_pprof = 0;
+	if (n > 1 && all_pprof) {
+		/* the store merges (by stack id inside its blocks) */
+		reply_store_merge(s, rep, &q, type);
 		goto out;
 	}
 	ids = pf_xcalloc(n, sizeof(*ids));

@@ -573,13 +573,28 @@ static void handle_status_tsdb(struct api_server *s, struct api_reply *rep)
 	json_t *o = json_object(), *wal = json_object();
 
 	tsdb_stats(s->opt.db, &st);
-	/* Totals over the whole store. The store's bytes on disk are today
-	 * the WAL's; when blocks arrive, "bytes" sums WAL and blocks and the
-	 * block and head figures go beside "wal" as "blocks" and "head". */
+	/* Totals over the whole store; "bytes" is what it holds on disk
+	 * (blocks and WAL), the figure -tsdb.retention-size caps. */
+	json_t *blocks = json_object(), *head = json_object();
 	json_object_set_new(o, "series", json_integer((json_int_t)st.series));
 	json_object_set_new(o, "profiles", json_integer((json_int_t)st.profiles));
-	json_object_set_new(o, "bytes", json_integer((json_int_t)st.wal_bytes));
+	json_object_set_new(o, "bytes", json_integer((json_int_t)(st.block_bytes + st.wal_bytes)));
 	json_object_set_new(o, "appends", json_integer((json_int_t)st.appends));
+	json_object_set_new(o, "minTime", json_integer((json_int_t)(st.min_t / 1000000)));
+	json_object_set_new(o, "maxTime", json_integer((json_int_t)(st.max_t / 1000000)));
+	json_object_set_new(blocks, "count", json_integer((json_int_t)st.blocks));
+	json_object_set_new(blocks, "bytes", json_integer((json_int_t)st.block_bytes));
+	json_object_set_new(blocks, "profiles", json_integer((json_int_t)st.block_profiles));
+	json_object_set_new(blocks, "cuts", json_integer((json_int_t)st.cuts));
+	json_object_set_new(blocks, "compactions", json_integer((json_int_t)st.compactions));
+	json_object_set_new(blocks, "retentionDrops", json_integer((json_int_t)st.retention_drops));
+	json_object_set_new(blocks, "corruptSkipped", json_integer((json_int_t)st.corrupt_skipped));
+	json_object_set_new(o, "blocks", blocks);
+	json_object_set_new(head, "series", json_integer((json_int_t)st.head_series));
+	json_object_set_new(head, "profiles", json_integer((json_int_t)st.head_profiles));
+	json_object_set_new(head, "minTime", json_integer((json_int_t)(st.head_min_t / 1000000)));
+	json_object_set_new(head, "maxTime", json_integer((json_int_t)(st.head_max_t / 1000000)));
+	json_object_set_new(o, "head", head);
 	json_object_set_new(wal, "bytes", json_integer((json_int_t)st.wal_bytes));
 	json_object_set_new(wal, "fsyncs", json_integer((json_int_t)st.wal_fsyncs));
 	json_object_set_new(wal, "replayed", json_integer((json_int_t)st.replayed));

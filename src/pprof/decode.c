@@ -444,6 +444,27 @@ fail:
 	return rc;
 }
 
+/* ---- messages built by the caller ------------------------------------- */
+
+/* Index and validate msg, which lives in arena (see pprof.h). */
+int pprof_from_message(struct pf_arena *arena, pprof_msg *msg, struct pprof_profile **out,
+		       struct pf_err *err)
+{
+	struct pprof_profile *p;
+	int rc;
+
+	*out = NULL;
+	p = pf_arena_alloc(arena, sizeof(*p));
+	p->arena = arena;
+	p->msg = msg;
+	if ((rc = pprof__index(p, err)) < 0) {
+		pf_arena_free(arena);
+		return rc;
+	}
+	*out = p;
+	return 0;
+}
+
 /* ---- accessors ----------------------------------------------------------- */
 
 /* Free p and everything it holds (one arena). NULL is a no-op. */
@@ -493,4 +514,22 @@ void pprof_totals(const struct pprof_profile *p, int64_t *totals)
 		for (j = 0; j < n; j++)
 			totals[j] = (int64_t)((uint64_t)totals[j] + (uint64_t)s->value[j]);
 	}
+}
+
+/* Array index of the mapping with this id, -1 when none. */
+int64_t pprof_mapping_index(const struct pprof_profile *p, uint64_t id)
+{
+	return pprof__idmap_find(&p->mappings, id);
+}
+
+/* Array index of the location with this id, -1 when none. */
+int64_t pprof_location_index(const struct pprof_profile *p, uint64_t id)
+{
+	return pprof__idmap_find(&p->locations, id);
+}
+
+/* Array index of the function with this id, -1 when none. */
+int64_t pprof_function_index(const struct pprof_profile *p, uint64_t id)
+{
+	return pprof__idmap_find(&p->functions, id);
 }

@@ -80,6 +80,25 @@ int pprof_encode(const struct pprof_profile *p, struct pf_buf *out, struct pf_er
 int pprof_merge(struct pprof_profile *const *in, size_t n, struct pprof_profile **out,
 		struct pf_err *err);
 
+/*
+ * Wrap a message that the caller assembled in arena (the message and
+ * everything it points to live there) into a profile: builds the id indexes
+ * and validates it exactly as pprof_decode does. Takes ownership of arena in
+ * every case: on success it is freed by pprof_free(*out), on failure here.
+ * Returns 0 or PF_EINVAL with err naming the offending item (the same
+ * sentences as pprof_decode).
+ */
+int pprof_from_message(struct pf_arena *arena, pprof_msg *msg, struct pprof_profile **out,
+		       struct pf_err *err);
+
+/*
+ * Index into the message's mapping, location or function array of the item
+ * with this id, or -1 when there is none (or id is 0). O(1).
+ */
+int64_t pprof_mapping_index(const struct pprof_profile *p, uint64_t id);
+int64_t pprof_location_index(const struct pprof_profile *p, uint64_t id);
+int64_t pprof_function_index(const struct pprof_profile *p, uint64_t id);
+
 void pprof_free(struct pprof_profile *p);
 
 /* The message; borrowed until pprof_free. */

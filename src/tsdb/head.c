@@ -215,7 +215,8 @@ struct tsdb__series *tsdb__head_by_id(struct tsdb__head *h, uint32_t id)
 
 int tsdb__head_get_series(struct tsdb__head *h, uint64_t hash,
 			  const struct tsdb__rec_label *labels, size_t nlabels,
-			  struct tsdb__series **out, struct pf_err *err)
+			  tsdb__seq_floor_fn floor, void *floor_arg, struct tsdb__series **out,
+			  struct pf_err *err)
 {
 	struct tsdb__series *s;
 	uint8_t key[8];
@@ -246,6 +247,7 @@ int tsdb__head_get_series(struct tsdb__head *h, uint64_t hash,
 	s->hash = hash;
 	s->id = (uint32_t)h->nseries;
 	s->nlabels = (uint32_t)nlabels;
+	s->next_seq = floor ? floor(floor_arg, hash) : 0;
 	s->labels = pf_xcalloc(nlabels ? 2 * nlabels : 1, sizeof(uint32_t));
 	for (size_t i = 0; i < nlabels; i++) {
 		s->labels[2 * i] = sym_intern(h, labels[i].name.p, labels[i].name.n);
@@ -384,6 +386,57 @@ int tsdb__head_insert(struct tsdb__head *h, struct tsdb__series *s, int64_t t_ns
 	return 0;
 }
 
+int tsdb__head_remove_locked(struct tsdb__head *h, struct tsdb__series *s, int64_t t_ns,
+			     uint32_t seq)
+{
+	size_t i = lower_bound(s, t_ns, seq);
+
+	if (i >= s->n || entry_cmp(t_ns, seq, &s->entries[i]) != 0)
+		return PF_ENOTFOUND;
+	free(s->entries[i].totals);
+	memmove(&s->entries[i], &s->entries[i + 1], (s->n - i - 1) * sizeof(*s->entries));
+	if (--s->n == 0) {
+		h->visible_series--;
+		free(s->entries);
+		s->entries = NULL;
+		s->cap = 0;
+	}
+	h->profiles--;
+	return 0;
+}
+
+int tsdb__head_move_locked(struct tsdb__series *s, int64_t t_ns, uint32_t seq,
+			   const struct tsdb__loc *from, const struct tsdb__loc *to)
+{
+	size_t i = lower_bound(s, t_ns, seq);
+	struct tsdb__entry *e;
+
+	if (i >= s->n || entry_cmp(t_ns, seq, &s->entries[i]) != 0)
+		return PF_ENOTFOUND;
+	e = &s->entries[i];
+	if (e->loc.kind != from->kind || e->loc.seg != from->seg || e->loc.off != from->off)
+		return PF_ENOTFOUND;
+	e->loc = *to;
+	return 0;
+}
+
+int tsdb__head_bounds(const struct tsdb__head *h, int64_t *min_t, int64_t *max_t)
+{
+	int any = 0;
+
+	for (size_t i = 0; i < h->nseries; i++) {
+		const struct tsdb__series *s = h->series[i];
+		if (!s->n)
+			continue;
+		if (!any || s->entries[0].t_ns < *min_t)
+			*min_t = s->entries[0].t_ns;
+		if (!any || s->entries[s->n - 1].t_ns > *max_t)
+			*max_t = s->entries[s->n - 1].t_ns;
+		any = 1;
+	}
+	return any;
+}
+
 void tsdb__head_counts(struct tsdb__head *h, uint64_t *series, uint64_t *profiles)
 {
 	pthread_rwlock_rdlock(&h->rw);
@@ -394,152 +447,47 @@ void tsdb__head_counts(struct tsdb__head *h, uint64_t *series, uint64_t *profile
 
 /* ---- selection --------------------------------------------------------- */
 
-/* One matcher as a value predicate. */
-struct pred {
-	const struct tsdb_matcher *m;
-	pcre2_code *re;
-	pcre2_match_data *md;
-};
-
-static int pred_test(struct pred *p, const char *v)
+static void head_pair(void *arg, const char *name, const char *value, struct tsdb__plist *out)
 {
-	switch (p->m->op) {
-	case TSDB_MATCH_EQ:
-		return strcmp(v, p->m->value) == 0;
-	case TSDB_MATCH_NE:
-		return strcmp(v, p->m->value) != 0;
-	case TSDB_MATCH_RE:
-	case TSDB_MATCH_NRE: {
-		int r = pcre2_match(p->re, (PCRE2_SPTR)v, strlen(v), 0, 0, p->md, NULL);
-		return (r >= 0) == (p->m->op == TSDB_MATCH_RE);
-	}
-	}
-	return 0;
-}
-
-static int pred_init(struct pred *p, const struct tsdb_matcher *m, struct pf_err *err)
-{
-	int ecode;
-	PCRE2_SIZE eoff;
-
-	memset(p, 0, sizeof(*p));
-	p->m = m;
-	if (!m->name || !m->value)
-		return pf_err_set(err, PF_EINVAL, "matcher without a name or value");
-	if (m->op != TSDB_MATCH_EQ && m->op != TSDB_MATCH_NE && m->op != TSDB_MATCH_RE &&
-	    m->op != TSDB_MATCH_NRE)
-		return pf_err_set(err, PF_EINVAL, "unknown matcher operator %d", (int)m->op);
-	if (m->op != TSDB_MATCH_RE && m->op != TSDB_MATCH_NRE)
-		return 0;
-	/* Fully anchored like Prometheus's ^(?s:re)$. */
-	p->re = pcre2_compile((PCRE2_SPTR)m->value, PCRE2_ZERO_TERMINATED,
-			      PCRE2_ANCHORED | PCRE2_ENDANCHORED | PCRE2_DOTALL | PCRE2_UTF |
-				      PCRE2_MATCH_INVALID_UTF,
-			      &ecode, &eoff, NULL);
-	if (!p->re) {
-		PCRE2_UCHAR msg[256];
-		pcre2_get_error_message(ecode, msg, sizeof(msg));
-		return pf_err_set(err, PF_EINVAL, "bad regex \"%.200s\" for label %.64s: %s at offset %zu",
-				  m->value, m->name, (const char *)msg, (size_t)eoff);
-	}
-	p->md = pcre2_match_data_create_from_pattern(p->re, NULL);
-	if (!p->md)
-		abort();
-	return 0;
-}
-
-static void pred_fini(struct pred *p)
-{
-	pcre2_match_data_free(p->md);
-	pcre2_code_free(p->re);
-}
-
-/*
- * Series ids matching one matcher, as a set and its sense: when *negate is
- * set the matcher holds for every series NOT in out. A series lacking the
- * label is tested as "".
- */
-static void pred_postings(struct tsdb__head *h, struct pred *p, struct tsdb__plist *out,
-			  int *negate)
-{
+	struct tsdb__head *h = arg;
 	uint32_t name_sym, value_sym;
-	uint64_t idx;
 	uint8_t key[8];
-	int empty_ok = pred_test(p, "");
+	uint64_t idx;
 
 	out->n = 0;
-	*negate = empty_ok;
-	if (!sym_find(h, p->m->name, &name_sym))
-		return; /* nobody has the label */
-	pf_put_le32(key, name_sym);
-	if ((p->m->op == TSDB_MATCH_EQ || p->m->op == TSDB_MATCH_NE) && p->m->value[0]) {
-		/* one value: its postings are the set either way */
-		if (sym_find(h, p->m->value, &value_sym)) {
-			pf_put_le32(key + 4, value_sym);
-			if (pf_map_get(h->plist_map, key, sizeof(key), &idx))
-				tsdb__plist_copy(out, h->plists[idx].ids, h->plists[idx].n);
-		}
+	if (!sym_find(h, name, &name_sym) || !sym_find(h, value, &value_sym))
 		return;
-	}
+	pf_put_le32(key, name_sym);
+	pf_put_le32(key + 4, value_sym);
+	if (pf_map_get(h->plist_map, key, sizeof(key), &idx))
+		tsdb__plist_copy(out, h->plists[idx].ids, h->plists[idx].n);
+}
+
+static void head_each_value(void *arg, const char *name, tsdb__value_fn fn, void *fnarg)
+{
+	struct tsdb__head *h = arg;
+	uint32_t name_sym;
+	uint8_t key[4];
+	uint64_t idx;
+
+	if (!sym_find(h, name, &name_sym))
+		return;
+	pf_put_le32(key, name_sym);
 	if (!pf_map_get(h->name_map, key, 4, &idx))
 		return;
 	const struct label_name *ln = &h->names[idx];
 	for (size_t i = 0; i < ln->n; i++) {
 		const struct postings *pl = &h->plists[ln->plists[i]];
-		const char *v = h->syms[pl->value];
-		if (pred_test(p, v) != empty_ok)
-			tsdb__plist_union(out, pl->ids, pl->n);
+		fn(fnarg, h->syms[pl->value], pl->ids, pl->n);
 	}
 }
 
-int tsdb__head_select(struct tsdb__head *h, const struct tsdb_matcher *m, size_t nm,
-		      struct tsdb__plist *out, struct pf_err *err)
+void tsdb__head_psource(struct tsdb__head *h, struct tsdb__psource *src)
 {
-	struct pred *preds = pf_xcalloc(nm ? nm : 1, sizeof(*preds));
-	struct tsdb__plist set = {0};
-	int *neg = pf_xcalloc(nm ? nm : 1, sizeof(int));
-	int rc = 0, have_pos = 0;
-	size_t ninit = 0;
-
-	out->n = 0;
-	for (; ninit < nm; ninit++)
-		if ((rc = pred_init(&preds[ninit], &m[ninit], err)) < 0)
-			goto done;
-	/* positives first: intersect */
-	for (size_t i = 0; i < nm; i++) {
-		int negate;
-		pred_postings(h, &preds[i], &set, &negate);
-		neg[i] = negate;
-		if (negate)
-			continue;
-		if (!have_pos)
-			tsdb__plist_copy(out, set.ids, set.n);
-		else
-			tsdb__plist_intersect(out, set.ids, set.n);
-		have_pos = 1;
-		if (out->n == 0)
-			goto done;
-	}
-	if (!have_pos) {
-		pf_xgrow((void **)&out->ids, &out->cap, h->nseries, sizeof(uint32_t));
-		for (size_t i = 0; i < h->nseries; i++)
-			out->ids[i] = (uint32_t)i;
-		out->n = h->nseries;
-	}
-	for (size_t i = 0; i < nm && out->n > 0; i++) {
-		int negate;
-		if (!neg[i])
-			continue;
-		pred_postings(h, &preds[i], &set, &negate);
-		tsdb__plist_subtract(out, set.ids, set.n);
-	}
-done:
-	for (size_t i = 0; i < ninit; i++)
-		pred_fini(&preds[i]);
-	free(preds);
-	free(neg);
-	tsdb__plist_free(&set);
-	return rc;
+	src->arg = h;
+	src->nseries = (uint32_t)h->nseries;
+	src->pair = head_pair;
+	src->each_value = head_each_value;
 }
 
 /* ---- label values and names ------------------------------------------- */

@@ -201,6 +201,12 @@ int tsdb__wal_append(struct tsdb__wal *w, const void *meta, size_t nmeta, const 
  */
 int tsdb__wal_read(struct tsdb__wal *w, const struct tsdb__loc *loc, uint64_t body_len,
 		   struct pf_buf *meta, struct pf_buf *body, struct pf_err *err);
+/* Start a new segment (the old ones are then sealed); *cur gets its number. */
+int tsdb__wal_cut(struct tsdb__wal *w, uint32_t *cur, struct pf_err *err);
+uint32_t tsdb__wal_current(struct tsdb__wal *w);
+/* Delete every segment numbered below num (never the current one). The
+ * caller makes sure nobody reads them any more. */
+int tsdb__wal_remove_before(struct tsdb__wal *w, uint32_t num, struct pf_err *err);
 /* Counters: fdatasyncs since open and bytes of all segments on disk. */
 void tsdb__wal_counters(struct tsdb__wal *w, uint64_t *fsyncs, uint64_t *bytes);
 /* Path of segment seg into out (for messages). */
@@ -236,9 +242,13 @@ void tsdb__head_free(struct tsdb__head *h);
  * invisible to queries) when missing. PF_EINVAL when another label set
  * holds the hash. Takes the head's locks itself.
  */
+/* The first sequence number a new series may use (ids of the series'
+ * profiles already in blocks must not be reused). */
+typedef uint64_t (*tsdb__seq_floor_fn)(void *arg, uint64_t hash);
 int tsdb__head_get_series(struct tsdb__head *h, uint64_t hash,
 			  const struct tsdb__rec_label *labels, size_t nlabels,
-			  struct tsdb__series **out, struct pf_err *err);
+			  tsdb__seq_floor_fn floor, void *floor_arg, struct tsdb__series **out,
+			  struct pf_err *err);
 /* Next sequence number of a series (atomic). */
 uint64_t tsdb__series_next_seq(struct tsdb__series *s);
 /* Raise the next sequence number to at least seq + 1 (replay). */
@@ -274,18 +284,204 @@ void tsdb__series_label(const struct tsdb__head *h, const struct tsdb__series *s
 const char *tsdb__head_sym(const struct tsdb__head *h, uint32_t sym);
 uint32_t tsdb__head_nseries(const struct tsdb__head *h);
 
-/*
- * Resolve matchers to series ids (sorted). PF_EINVAL for a bad regex.
- * Needs the read lock.
- */
-int tsdb__head_select(struct tsdb__head *h, const struct tsdb_matcher *m, size_t nm,
-		      struct tsdb__plist *out, struct pf_err *err);
+/* The head as a postings source for tsdb__select (read lock held while used). */
+struct tsdb__psource;
+void tsdb__head_psource(struct tsdb__head *h, struct tsdb__psource *src);
+/* With the write lock held: drop the entry (t, seq) of s; move its location
+ * when it is still at from. PF_ENOTFOUND when absent. */
+int tsdb__head_remove_locked(struct tsdb__head *h, struct tsdb__series *s, int64_t t_ns,
+			     uint32_t seq);
+int tsdb__head_move_locked(struct tsdb__series *s, int64_t t_ns, uint32_t seq,
+			   const struct tsdb__loc *from, const struct tsdb__loc *to);
+/* Oldest and newest profile time in the head; 0 when it is empty. Read lock. */
+int tsdb__head_bounds(const struct tsdb__head *h, int64_t *min_t, int64_t *max_t);
 /* Sorted distinct values of a label / label names over non-empty series.
  * Take the read lock themselves. */
 int tsdb__head_label_values(struct tsdb__head *h, const char *name, char ***values, size_t *n);
 int tsdb__head_label_names(struct tsdb__head *h, char ***names, size_t *n);
 /* Non-empty series and profiles. Takes the read lock. */
 void tsdb__head_counts(struct tsdb__head *h, uint64_t *series, uint64_t *profiles);
+
+/* ---- selection (select.c) --------------------------------------------- */
+
+typedef void (*tsdb__value_fn)(void *arg, const char *value, const uint32_t *ids, size_t n);
+typedef void (*tsdb__str_fn)(void *arg, const char *s);
+
+/* Where selectors find postings: the head or one block. Series are
+ * numbered 0..nseries-1 within the source. */
+struct tsdb__psource {
+	void *arg;
+	uint32_t nseries;
+	/* series with name=value (sorted) into out; out->n = 0 when none */
+	void (*pair)(void *arg, const char *name, const char *value, struct tsdb__plist *out);
+	/* every value of name with its series */
+	void (*each_value)(void *arg, const char *name, tsdb__value_fn fn, void *fnarg);
+};
+
+/* Compiled matchers (regexes checked: PF_EINVAL naming the pattern). */
+struct tsdb__preds;
+int tsdb__preds_new(const struct tsdb_matcher *m, size_t nm, struct tsdb__preds **out,
+		    struct pf_err *err);
+void tsdb__preds_free(struct tsdb__preds *ps);
+/* Series of src the matchers select (ANDed; a missing label is ""). */
+void tsdb__select(const struct tsdb__psource *src, const struct tsdb__preds *ps,
+		  struct tsdb__plist *out);
+
+/* ---- blocks (block.c) -------------------------------------------------- */
+
+#define TSDB__BLOCK_INDEX_MAGIC 0x49424650u  /* "PFBI" */
+#define TSDB__BLOCK_SYMS_MAGIC 0x53424650u   /* "PFBS" */
+#define TSDB__BLOCK_CHUNKS_MAGIC 0x43424650u /* "PFBC" */
+#define TSDB__BLOCK_VERSION 1u
+#define TSDB__BLOCK_NAME_LEN 26
+
+struct pprof_profile;
+struct tsdb__chunk_dec;
+struct tsdb__symtab;
+
+/* A new block name: a ULID (creation time in ms, then randomness). */
+void tsdb__block_new_name(char *out);
+int tsdb__block_name_ok(const char *s);
+int tsdb__rm_rf(const char *path);
+
+/* Writes one block under <blocks_dir>/<name>.tmp; commit renames it. Series
+ * come one after another, each with its profiles ascending by (t, seq). */
+struct tsdb__bw;
+int tsdb__bw_new(const char *blocks_dir, struct tsdb__bw **out, struct pf_err *err);
+int tsdb__bw_series(struct tsdb__bw *w, uint64_t hash, const char *const *names,
+		    const char *const *values, size_t nlabels, uint64_t max_seq,
+		    struct pf_err *err);
+/* p (pprof) or raw/rawlen (any other body). */
+int tsdb__bw_add(struct tsdb__bw *w, int64_t t_ns, uint32_t seq, uint8_t kind, uint64_t size,
+		 const struct tsdb_total *totals, size_t ntotals, const struct pprof_profile *p,
+		 const void *raw, size_t rawlen, struct pf_err *err);
+uint64_t tsdb__bw_count(const struct tsdb__bw *w);
+/* name gets the block's name (TSDB__BLOCK_NAME_LEN + 1 bytes). */
+int tsdb__bw_commit(struct tsdb__bw *w, uint32_t level, const char *const *sources,
+		    size_t nsources, char *name, struct pf_err *err);
+/* Frees; an uncommitted block's directory is removed. */
+void tsdb__bw_free(struct tsdb__bw *w);
+
+struct tsdb__block_info {
+	const char *name;
+	int64_t min_t, max_t;
+	uint64_t nseries, nprofiles, nchunks, bytes;
+	uint32_t level;
+	const char *const *sources; /* blocks this one was compacted from */
+	size_t nsources;
+};
+
+/* A profile of a block series, from the index. */
+struct tsdb__bentry {
+	int64_t t_ns;
+	uint32_t seq;
+	uint8_t kind;
+	uint64_t size;
+	uint64_t chunk_off, chunk_len;
+	uint32_t chunk_idx;
+	uint32_t ntotals;
+	size_t totals_at; /* index of its first total in the owner's totals */
+};
+struct tsdb__btotal {
+	const char *type, *unit; /* the block's strings */
+	int64_t value;
+};
+struct tsdb__bentries {
+	struct tsdb__bentry *e;
+	size_t n;
+	struct tsdb__btotal *totals;
+};
+
+/* Open (and verify the index of) <blocks_dir>/<name>. PF_ECORRUPT names
+ * file:offset. Reference counted: the opener holds one reference. */
+struct tsdb__block;
+int tsdb__block_open(const char *blocks_dir, const char *name, struct tsdb__block **out,
+		     struct pf_err *err);
+struct tsdb__block *tsdb__block_ref(struct tsdb__block *b);
+void tsdb__block_unref(struct tsdb__block *b);
+/* Remove the directory now; open references keep reading their open files. */
+int tsdb__block_delete(struct tsdb__block *b, struct pf_err *err);
+const struct tsdb__block_info *tsdb__block_info(const struct tsdb__block *b);
+/* A compaction that met a corrupt chunk marks its sources: left alone. */
+void tsdb__block_set_no_compact(struct tsdb__block *b);
+int tsdb__block_no_compact(const struct tsdb__block *b);
+const char *tsdb__block_path(const struct tsdb__block *b);
+void tsdb__block_psource(struct tsdb__block *b, struct tsdb__psource *src);
+int tsdb__block_find_hash(const struct tsdb__block *b, uint64_t hash, uint32_t *ord);
+uint64_t tsdb__block_series_hash(const struct tsdb__block *b, uint32_t ord);
+uint64_t tsdb__block_series_max_seq(const struct tsdb__block *b, uint32_t ord);
+void tsdb__block_series_range(const struct tsdb__block *b, uint32_t ord, int64_t *min_t,
+			      int64_t *max_t);
+size_t tsdb__block_series_nlabels(const struct tsdb__block *b, uint32_t ord);
+void tsdb__block_series_label(const struct tsdb__block *b, uint32_t ord, size_t i,
+			      const char **name, const char **value);
+void tsdb__block_label_names(const struct tsdb__block *b, tsdb__str_fn fn, void *arg);
+void tsdb__block_label_values(const struct tsdb__block *b, const char *name, tsdb__str_fn fn,
+			      void *arg);
+int tsdb__block_entries(const struct tsdb__block *b, uint32_t ord, struct tsdb__bentries *out);
+void tsdb__bentries_free(struct tsdb__bentries *es);
+/* The chunk holding e (checked); free with tsdb__chunk_dec_free. */
+int tsdb__block_chunk(struct tsdb__block *b, const struct tsdb__bentry *e,
+		      struct tsdb__chunk_dec **out, struct pf_err *err);
+/* The symbol table of series ord's service (loaded once, owned by b). */
+int tsdb__block_symtab(struct tsdb__block *b, uint32_t ord, const struct tsdb__symtab **out,
+		       struct pf_err *err);
+/* Rebuild one profile: pprof into *prof, or a raw body appended to raw. */
+int tsdb__block_decode(struct tsdb__block *b, uint32_t ord, const struct tsdb__bentry *e,
+		       struct pprof_profile **prof, struct pf_buf *raw, struct pf_err *err);
+
+/* ---- the store (tsdb.c, query.c, maint.c) ------------------------------ */
+
+struct tsdb {
+	char *dir, *blocks_dir;
+	size_t max_body, max_profile;
+	int lock_fd;
+	struct tsdb__head *head;
+	struct tsdb__wal *wal;
+	uint64_t appends; /* atomic */
+	uint64_t replayed, replay_dups;
+	int closed;
+	struct tsdb__rec *scratch; /* replay only */
+	int64_t block_ns, retention_ns;
+	uint64_t retention_bytes;
+	/*
+	 * Lock order: state -> head -> blocks_mu. Queries hold state shared
+	 * from the moment they look at the head or the blocks until they are
+	 * done reading WAL records; cuts, compactions, retention and WAL
+	 * deletion change what is where under state exclusive, so a query
+	 * sees every profile exactly once and never a deleted file.
+	 */
+	pthread_rwlock_t state;
+	pthread_mutex_t blocks_mu;
+	struct tsdb__block **blocks; /* sorted by (min_t, name) */
+	size_t nblocks, capblocks;
+	pthread_mutex_t maint_mu; /* one maintenance round at a time */
+	pthread_mutex_t stop_mu;
+	pthread_cond_t stop_cv;
+	int stop, thread_started;
+	int64_t maint_ns;
+	pthread_t thread;
+	uint64_t cuts, compactions, retention_drops, corrupt_skipped; /* atomic */
+};
+
+/* Blocks list (blocks_mu held or state held): add keeps the order. */
+void tsdb__blocks_add(struct tsdb *db, struct tsdb__block *b);
+/* Remove b from the list (state exclusive held); returns the list's reference. */
+void tsdb__blocks_remove(struct tsdb *db, struct tsdb__block *b);
+/* Snapshot of the blocks with a reference each (free with tsdb__blocks_put). */
+struct tsdb__block **tsdb__blocks_get(struct tsdb *db, size_t *n);
+void tsdb__blocks_put(struct tsdb__block **bs, size_t n);
+/* Highest sequence number the blocks hold for the series hash, plus one. */
+uint64_t tsdb__blocks_seq_floor(void *db, uint64_t hash);
+/* Is (hash, t, seq) stored in a block? */
+int tsdb__blocks_has(struct tsdb *db, uint64_t hash, int64_t t_ns, uint32_t seq);
+int tsdb__maint_start(struct tsdb *db, struct pf_err *err);
+/* Drop the blocks past the time or size retention (maint.c). */
+void tsdb__retention(struct tsdb *db);
+/* Test hook: close as a crash would leave things (the head stays in the
+ * WAL, nothing is written out). */
+void tsdb__crash_close(struct tsdb *db);
+void tsdb__maint_stop(struct tsdb *db);
 
 /* ---- ids and db internals (tsdb.c) ------------------------------------- */
 

@@ -18,18 +18,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-struct tsdb {
-	char *dir;
-	size_t max_body;
-	int lock_fd;
-	struct tsdb__head *head;
-	struct tsdb__wal *wal;
-	uint64_t appends; /* atomic */
-	uint64_t replayed;
-	int closed;
-	struct tsdb__rec *scratch; /* replay only */
-};
-
 struct tsdb_result {
 	struct tsdb_meta *metas;
 	size_t n;
@@ -147,15 +135,81 @@ static int replay_record(void *arg, const uint8_t *head, size_t nhead, uint64_t 
 		log_skip("WAL record not understood, skipped", path, loc, why);
 		return 0;
 	}
-	if (tsdb__head_get_series(db->head, r->hash, r->labels, r->nlabels, &s, &e2) < 0) {
+	/* cut into a block before the WAL segment could be deleted */
+	if (tsdb__blocks_has(db, r->hash, r->t_ns, (uint32_t)r->seq)) {
+		db->replay_dups++;
+		return 0;
+	}
+	if (tsdb__head_get_series(db->head, r->hash, r->labels, r->nlabels, tsdb__blocks_seq_floor,
+				  db, &s, &e2) < 0) {
 		log_skip("WAL record skipped", path, loc, e2.msg);
 		return 0;
 	}
 	tsdb__series_seen_seq(s, r->seq);
 	if (tsdb__head_insert(db->head, s, r->t_ns, (uint32_t)r->seq, r->kind, r->body_len,
 			      r->totals, r->ntotals, loc) < 0)
-		log_skip("WAL record skipped", path, loc, "a profile with its id exists");
+		db->replay_dups++;
 	return 0;
+}
+
+static int cmp_block(const void *a, const void *b)
+{
+	const struct tsdb__block_info *x = tsdb__block_info(*(struct tsdb__block *const *)a);
+	const struct tsdb__block_info *y = tsdb__block_info(*(struct tsdb__block *const *)b);
+	if (x->min_t != y->min_t)
+		return x->min_t < y->min_t ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+/* Load every block; drop the sources of a compaction that did not finish
+ * deleting them; skip (and report) blocks that do not verify. */
+static int load_blocks(struct tsdb *db, struct pf_err *err)
+{
+	DIR *d = opendir(db->blocks_dir);
+	struct dirent *de;
+	struct pf_map *sources = pf_map_new(16);
+	int rc = 0;
+
+	if (!d)
+		return pf_err_set(err, PF_EIO, "open directory %s: %s", db->blocks_dir,
+				  strerror(errno));
+	while ((de = readdir(d)) != NULL) {
+		struct tsdb__block *b;
+		struct pf_err e2 = {0};
+		if (!tsdb__block_name_ok(de->d_name))
+			continue;
+		if (tsdb__block_open(db->blocks_dir, de->d_name, &b, &e2) < 0) {
+			pf_log(PF_LOG_ERROR, "block is corrupt, skipped", "block", de->d_name, "err",
+			       e2.msg, NULL);
+			db->corrupt_skipped++;
+			continue;
+		}
+		pf_xgrow((void **)&db->blocks, &db->capblocks, db->nblocks + 1, sizeof(*db->blocks));
+		db->blocks[db->nblocks++] = b;
+		const struct tsdb__block_info *in = tsdb__block_info(b);
+		for (size_t i = 0; i < in->nsources; i++)
+			pf_map_put(sources, in->sources[i], strlen(in->sources[i]), 1);
+	}
+	closedir(d);
+	for (size_t i = 0; i < db->nblocks;) {
+		const char *name = tsdb__block_info(db->blocks[i])->name;
+		uint64_t v;
+		if (pf_map_get(sources, name, strlen(name), &v)) {
+			struct pf_err e2 = {0};
+			pf_log(PF_LOG_INFO, "removing a block already compacted into another", "block",
+			       name, NULL);
+			if (tsdb__block_delete(db->blocks[i], &e2) < 0)
+				pf_log(PF_LOG_WARN, "could not remove block", "err", e2.msg, NULL);
+			tsdb__block_unref(db->blocks[i]);
+			db->blocks[i] = db->blocks[--db->nblocks];
+			continue;
+		}
+		i++;
+	}
+	pf_map_free(sources);
+	if (db->nblocks > 1)
+		qsort(db->blocks, db->nblocks, sizeof(*db->blocks), cmp_block);
+	return rc;
 }
 
 int tsdb_open(const struct tsdb_options *o, struct tsdb **out, struct pf_err *err)
@@ -169,12 +223,29 @@ int tsdb_open(const struct tsdb_options *o, struct tsdb **out, struct pf_err *er
 		return pf_err_set(err, PF_EINVAL, "no data directory given");
 	db = pf_xcalloc(1, sizeof(*db));
 	db->lock_fd = -1;
+	pthread_rwlock_init(&db->state, NULL);
+	pthread_mutex_init(&db->blocks_mu, NULL);
+	pthread_mutex_init(&db->maint_mu, NULL);
+	pthread_mutex_init(&db->stop_mu, NULL);
+	pthread_cond_init(&db->stop_cv, NULL);
 	db->dir = pf_xstrdup(o->dir);
 	db->max_body = o->max_body_bytes ? o->max_body_bytes : (size_t)1 << 30;
+	db->max_profile = o->max_profile_bytes ? o->max_profile_bytes : (size_t)512 << 20;
+	db->block_ns = o->block_duration_ns > 0 ? o->block_duration_ns : 2 * 3600 * (int64_t)1000000000;
+	db->retention_ns = o->retention_ns > 0 ? o->retention_ns : 0;
+	db->retention_bytes = o->retention_bytes;
+	db->maint_ns = o->maintenance_ns;
+	if (db->maint_ns == 0) {
+		db->maint_ns = db->block_ns / 4;
+		if (db->maint_ns > 60 * (int64_t)1000000000)
+			db->maint_ns = 60 * (int64_t)1000000000;
+		if (db->maint_ns < 100 * (int64_t)1000000)
+			db->maint_ns = 100 * (int64_t)1000000;
+	}
 	if ((rc = pf_mkdir_p(db->dir, err)) < 0)
 		goto fail;
 	n = snprintf(path, sizeof(path), "%s/lock", db->dir);
-	if (n < 0 || (size_t)n >= sizeof(path) - 16) {
+	if (n < 0 || (size_t)n >= sizeof(path) - 64) {
 		rc = pf_err_set(err, PF_EINVAL, "data directory path too long: %s", db->dir);
 		goto fail;
 	}
@@ -192,8 +263,13 @@ int tsdb_open(const struct tsdb_options *o, struct tsdb **out, struct pf_err *er
 			rc = pf_err_set(err, PF_EIO, "lock %s: %s", path, strerror(errno));
 		goto fail;
 	}
+	snprintf(path, sizeof(path), "%s/blocks", db->dir);
+	db->blocks_dir = pf_xstrdup(path);
+	if ((rc = pf_mkdir_p(db->blocks_dir, err)) < 0 || (rc = remove_tmp(db->dir, err)) < 0 ||
+	    (rc = remove_tmp(db->blocks_dir, err)) < 0)
+		goto fail;
 	snprintf(path, sizeof(path), "%s/wal", db->dir);
-	if ((rc = remove_tmp(db->dir, err)) < 0 || (rc = remove_tmp(path, err)) < 0)
+	if ((rc = remove_tmp(path, err)) < 0 || (rc = load_blocks(db, err)) < 0)
 		goto fail;
 	db->head = tsdb__head_new();
 	db->scratch = pf_xmalloc(sizeof(*db->scratch));
@@ -201,16 +277,25 @@ int tsdb_open(const struct tsdb_options *o, struct tsdb **out, struct pf_err *er
 			    &db->replayed, err);
 	free(db->scratch);
 	db->scratch = NULL;
-	if (rc < 0 || (rc = pf_fsync_dir(db->dir, err)) < 0) /* wal/ and lock entries */
+	if (rc < 0 || (rc = pf_fsync_dir(db->dir, err)) < 0) /* wal/, blocks/ and lock entries */
 		goto fail;
 	if (db->replayed) {
-		char nrec[32];
+		char nrec[32], ndup[32];
 		snprintf(nrec, sizeof(nrec), "%" PRIu64, db->replayed);
-		pf_log(PF_LOG_INFO, "WAL replayed", "dir", path, "records", nrec, NULL);
+		snprintf(ndup, sizeof(ndup), "%" PRIu64, db->replay_dups);
+		pf_log(PF_LOG_INFO, "WAL replayed", "dir", path, "records", nrec,
+		       "already_in_blocks", ndup, NULL);
 	}
+	/* retention runs at open; cuts and compactions wait for the background
+	 * thread, so a big WAL does not delay the start */
+	tsdb__retention(db);
+	if (db->maint_ns > 0 && (rc = tsdb__maint_start(db, err)) < 0)
+		goto fail;
 	*out = db;
 	return 0;
 fail:
+	tsdb__maint_stop(db);
+	db->closed = 1; /* no flush on a failed open */
 	tsdb_close(db);
 	return rc;
 }
@@ -219,13 +304,128 @@ void tsdb_close(struct tsdb *db)
 {
 	if (!db)
 		return;
+	tsdb__maint_stop(db);
+	if (!__atomic_load_n(&db->closed, __ATOMIC_ACQUIRE) && db->wal && db->head) {
+		/* clean shutdown: the head goes into blocks, the WAL is emptied */
+		struct pf_err err = {0};
+		if (tsdb_maintain(db, 1, &err) < 0)
+			pf_log(PF_LOG_ERROR, "could not write the head out at close; the WAL keeps it",
+			       "err", err.msg, NULL);
+	}
 	__atomic_store_n(&db->closed, 1, __ATOMIC_RELEASE);
 	tsdb__wal_close(db->wal);
 	tsdb__head_free(db->head);
+	for (size_t i = 0; i < db->nblocks; i++)
+		tsdb__block_unref(db->blocks[i]);
+	free(db->blocks);
 	if (db->lock_fd >= 0)
 		close(db->lock_fd); /* releases the flock */
+	pthread_rwlock_destroy(&db->state);
+	pthread_mutex_destroy(&db->blocks_mu);
+	pthread_mutex_destroy(&db->maint_mu);
+	pthread_mutex_destroy(&db->stop_mu);
+	pthread_cond_destroy(&db->stop_cv);
+	free(db->blocks_dir);
 	free(db->dir);
 	free(db);
+}
+
+void tsdb__crash_close(struct tsdb *db)
+{
+	if (!db)
+		return;
+	tsdb__maint_stop(db);
+	__atomic_store_n(&db->closed, 1, __ATOMIC_RELEASE);
+	tsdb_close(db);
+}
+
+/* ---- blocks list ------------------------------------------------------- */
+
+void tsdb__blocks_add(struct tsdb *db, struct tsdb__block *b)
+{
+	size_t i;
+	pthread_mutex_lock(&db->blocks_mu);
+	pf_xgrow((void **)&db->blocks, &db->capblocks, db->nblocks + 1, sizeof(*db->blocks));
+	for (i = db->nblocks; i > 0 && cmp_block(&db->blocks[i - 1], &b) > 0; i--)
+		db->blocks[i] = db->blocks[i - 1];
+	db->blocks[i] = b;
+	db->nblocks++;
+	pthread_mutex_unlock(&db->blocks_mu);
+}
+
+void tsdb__blocks_remove(struct tsdb *db, struct tsdb__block *b)
+{
+	pthread_mutex_lock(&db->blocks_mu);
+	for (size_t i = 0; i < db->nblocks; i++)
+		if (db->blocks[i] == b) {
+			memmove(&db->blocks[i], &db->blocks[i + 1],
+				(db->nblocks - i - 1) * sizeof(*db->blocks));
+			db->nblocks--;
+			break;
+		}
+	pthread_mutex_unlock(&db->blocks_mu);
+}
+
+struct tsdb__block **tsdb__blocks_get(struct tsdb *db, size_t *n)
+{
+	struct tsdb__block **bs;
+	pthread_mutex_lock(&db->blocks_mu);
+	*n = db->nblocks;
+	bs = pf_xcalloc(db->nblocks + 1, sizeof(*bs));
+	for (size_t i = 0; i < db->nblocks; i++)
+		bs[i] = tsdb__block_ref(db->blocks[i]);
+	pthread_mutex_unlock(&db->blocks_mu);
+	return bs;
+}
+
+void tsdb__blocks_put(struct tsdb__block **bs, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		tsdb__block_unref(bs[i]);
+	free(bs);
+}
+
+uint64_t tsdb__blocks_seq_floor(void *arg, uint64_t hash)
+{
+	struct tsdb *db = arg;
+	uint64_t floor = 0;
+	uint32_t ord;
+
+	pthread_mutex_lock(&db->blocks_mu);
+	for (size_t i = 0; i < db->nblocks; i++)
+		if (tsdb__block_find_hash(db->blocks[i], hash, &ord)) {
+			uint64_t m = tsdb__block_series_max_seq(db->blocks[i], ord) + 1;
+			if (m > floor)
+				floor = m;
+		}
+	pthread_mutex_unlock(&db->blocks_mu);
+	return floor;
+}
+
+int tsdb__blocks_has(struct tsdb *db, uint64_t hash, int64_t t_ns, uint32_t seq)
+{
+	int found = 0;
+	uint32_t ord;
+
+	pthread_mutex_lock(&db->blocks_mu);
+	for (size_t i = 0; i < db->nblocks && !found; i++) {
+		struct tsdb__block *b = db->blocks[i];
+		const struct tsdb__block_info *in = tsdb__block_info(b);
+		int64_t lo, hi;
+		if (t_ns < in->min_t || t_ns > in->max_t || !tsdb__block_find_hash(b, hash, &ord))
+			continue;
+		tsdb__block_series_range(b, ord, &lo, &hi);
+		if (t_ns < lo || t_ns > hi)
+			continue;
+		struct tsdb__bentries es;
+		tsdb__block_entries(b, ord, &es);
+		for (size_t j = 0; j < es.n; j++)
+			if (es.e[j].t_ns == t_ns && es.e[j].seq == seq)
+				found = 1;
+		tsdb__bentries_free(&es);
+	}
+	pthread_mutex_unlock(&db->blocks_mu);
+	return found;
 }
 
 /* ---- append ------------------------------------------------------------ */
@@ -275,7 +475,7 @@ int tsdb_append(struct tsdb *db, const struct tsdb_append_req *req, char *id,
 		rl[i].value.n = strlen(sorted[i]->value);
 	}
 	rc = tsdb__head_get_series(db->head, tsdb__labels_hash(lab.data, lab.len), rl,
-				   req->nlabels, &s, err);
+				   req->nlabels, tsdb__blocks_seq_floor, db, &s, err);
 	if (rc < 0)
 		goto out;
 	seq = tsdb__series_next_seq(s);
@@ -319,262 +519,3 @@ out:
 	return rc;
 }
 
-/* ---- metas ------------------------------------------------------------- */
-
-static char *arena_str(struct pf_arena *a, const char *s)
-{
-	return pf_arena_strndup(a, s, strlen(s));
-}
-
-/* Fill m for entry e of series s, strings in a; labels may be shared
- * (pass NULL to build them). Head read lock held. */
-static void meta_fill(struct tsdb_meta *m, struct tsdb__head *h, const struct tsdb__series *s,
-		      const struct tsdb__entry *e, struct tsdb_label *labels, struct pf_arena *a)
-{
-	size_t nl = tsdb__series_nlabels(s);
-
-	tsdb__id_encode(tsdb__series_hash(s), e->t_ns, e->seq, m->id);
-	m->t_ns = e->t_ns;
-	m->kind = (enum tsdb_kind)e->kind;
-	m->size = (size_t)e->size;
-	if (!labels) {
-		labels = pf_arena_alloc(a, (nl ? nl : 1) * sizeof(*labels));
-		for (size_t i = 0; i < nl; i++) {
-			const char *name, *value;
-			tsdb__series_label(h, s, i, &name, &value);
-			labels[i].name = arena_str(a, name);
-			labels[i].value = arena_str(a, value);
-		}
-	}
-	m->labels = labels;
-	m->nlabels = nl;
-	m->ntotals = e->ntotals;
-	m->totals = pf_arena_alloc(a, (e->ntotals ? e->ntotals : 1) * sizeof(*m->totals));
-	for (size_t i = 0; i < e->ntotals; i++) {
-		/* type and unit strings are interned in the head; copy them once per
-		 * result would need a map, and they are short */
-		m->totals[i].type = arena_str(a, tsdb__head_sym(h, e->totals[i].type));
-		m->totals[i].unit = arena_str(a, tsdb__head_sym(h, e->totals[i].unit));
-		m->totals[i].value = e->totals[i].value;
-	}
-}
-
-void tsdb_meta_free(struct tsdb_meta *m)
-{
-	struct meta_box *b = (struct meta_box *)m;
-	if (!m)
-		return;
-	pf_arena_free(b->arena);
-	free(b);
-}
-
-/* ---- find -------------------------------------------------------------- */
-
-struct ref {
-	const struct tsdb__series *s;
-	const struct tsdb__entry *e;
-	uint64_t hash;
-};
-
-static int cmp_ref(const void *a, const void *b)
-{
-	const struct ref *x = a, *y = b;
-	if (x->e->t_ns != y->e->t_ns)
-		return x->e->t_ns < y->e->t_ns ? -1 : 1;
-	if (x->hash != y->hash)
-		return x->hash < y->hash ? -1 : 1;
-	return x->e->seq < y->e->seq ? -1 : x->e->seq > y->e->seq;
-}
-
-/* First entry with t >= t_ns. */
-static size_t entries_from(const struct tsdb__entry *e, size_t n, int64_t t_ns)
-{
-	size_t lo = 0, hi = n;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (e[mid].t_ns < t_ns)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
-int tsdb_find(struct tsdb *db, const struct tsdb_query *q, struct tsdb_result **out,
-	      struct pf_err *err)
-{
-	struct tsdb__plist ids = {0};
-	struct ref *refs = NULL;
-	struct tsdb_result *res;
-	struct tsdb_label **series_labels = NULL;
-	size_t nrefs = 0, caprefs = 0, first;
-	int rc;
-
-	*out = NULL;
-	if (!db || __atomic_load_n(&db->closed, __ATOMIC_ACQUIRE))
-		return pf_err_set(err, PF_ECLOSED, "store is closed");
-	if (!q || (q->nmatchers && !q->matchers))
-		return pf_err_set(err, PF_EINVAL, "bad query");
-	tsdb__head_rdlock(db->head);
-	if ((rc = tsdb__head_select(db->head, q->matchers, q->nmatchers, &ids, err)) < 0) {
-		tsdb__head_unlock(db->head);
-		tsdb__plist_free(&ids);
-		return rc;
-	}
-	for (size_t i = 0; i < ids.n && q->min_t_ns <= q->max_t_ns; i++) {
-		const struct tsdb__series *s = tsdb__head_by_id(db->head, ids.ids[i]);
-		size_t n;
-		const struct tsdb__entry *e = tsdb__series_entries(s, &n);
-		for (size_t j = entries_from(e, n, q->min_t_ns); j < n && e[j].t_ns <= q->max_t_ns;
-		     j++) {
-			pf_xgrow((void **)&refs, &caprefs, nrefs + 1, sizeof(*refs));
-			refs[nrefs].s = s;
-			refs[nrefs].e = &e[j];
-			refs[nrefs].hash = tsdb__series_hash(s);
-			nrefs++;
-		}
-	}
-	if (nrefs > 1)
-		qsort(refs, nrefs, sizeof(*refs), cmp_ref);
-	first = q->limit && nrefs > q->limit ? nrefs - q->limit : 0;
-
-	res = pf_xcalloc(1, sizeof(*res));
-	res->arena = pf_arena_new();
-	res->n = nrefs - first;
-	res->metas = pf_xcalloc(res->n ? res->n : 1, sizeof(*res->metas));
-	/* one copy of each series' labels per result */
-	series_labels = pf_xcalloc(tsdb__head_nseries(db->head) + 1, sizeof(*series_labels));
-	for (size_t i = first; i < nrefs; i++) {
-		struct tsdb_meta *m = &res->metas[i - first];
-		uint32_t sid = tsdb__series_id(refs[i].s);
-		meta_fill(m, db->head, refs[i].s, refs[i].e, series_labels[sid], res->arena);
-		series_labels[sid] = m->labels;
-	}
-	tsdb__head_unlock(db->head);
-	free(series_labels);
-	free(refs);
-	tsdb__plist_free(&ids);
-	*out = res;
-	return 0;
-}
-
-size_t tsdb_result_len(const struct tsdb_result *r)
-{
-	return r ? r->n : 0;
-}
-
-const struct tsdb_meta *tsdb_result_at(const struct tsdb_result *r, size_t i)
-{
-	return r && i < r->n ? &r->metas[i] : NULL;
-}
-
-void tsdb_result_free(struct tsdb_result *r)
-{
-	if (!r)
-		return;
-	pf_arena_free(r->arena);
-	free(r->metas);
-	free(r);
-}
-
-/* ---- read -------------------------------------------------------------- */
-
-int tsdb_read(struct tsdb *db, const char *id, struct pf_buf *body, struct tsdb_meta **meta,
-	      struct pf_err *err)
-{
-	struct pf_buf mb = PF_BUF_INIT(TSDB__META_MAX);
-	struct meta_box *box = NULL;
-	const struct tsdb__series *s;
-	const struct tsdb__entry *e;
-	struct tsdb__entry ent;
-	struct tsdb__rec *r = NULL;
-	const char *why = NULL;
-	uint64_t hash;
-	int64_t t_ns;
-	uint32_t seq;
-	size_t old_len = body ? body->len : 0;
-	int rc;
-
-	if (meta)
-		*meta = NULL;
-	if (!db || __atomic_load_n(&db->closed, __ATOMIC_ACQUIRE))
-		return pf_err_set(err, PF_ECLOSED, "store is closed");
-	if (!body)
-		return pf_err_set(err, PF_EINVAL, "no body buffer");
-	if (tsdb__id_decode(id, &hash, &t_ns, &seq) < 0)
-		return pf_err_set(err, PF_ENOTFOUND, "nothing found");
-	tsdb__head_rdlock(db->head);
-	s = tsdb__head_by_hash(db->head, hash);
-	e = s ? tsdb__series_find(s, t_ns, seq) : NULL;
-	if (!e) {
-		tsdb__head_unlock(db->head);
-		return pf_err_set(err, PF_ENOTFOUND, "nothing found");
-	}
-	ent = *e;
-	if (meta) {
-		box = pf_xcalloc(1, sizeof(*box));
-		box->arena = pf_arena_new();
-		meta_fill(&box->m, db->head, s, e, NULL, box->arena);
-	}
-	tsdb__head_unlock(db->head);
-
-	if ((rc = tsdb__wal_read(db->wal, &ent.loc, ent.size, &mb, body, err)) < 0)
-		goto fail;
-	r = pf_xmalloc(sizeof(*r));
-	if (tsdb__rec_decode(mb.data, mb.len, ent.loc.len - TSDB__REC_HDR, r, &why) < 0 ||
-	    r->hash != hash || r->t_ns != t_ns || r->seq != seq || r->body_len != ent.size) {
-		char path[PATH_MAX];
-		tsdb__wal_path(db->wal, ent.loc.seg, path, sizeof(path));
-		rc = pf_err_set(err, PF_ECORRUPT, "%s:%" PRIu64 ": record does not match its index entry%s%s",
-				path, ent.loc.off, why ? ": " : "", why ? why : "");
-		body->len = old_len;
-		goto fail;
-	}
-	free(r);
-	pf_buf_free(&mb);
-	if (meta)
-		*meta = &box->m;
-	return 0;
-fail:
-	free(r);
-	pf_buf_free(&mb);
-	if (box)
-		tsdb_meta_free(&box->m);
-	return rc;
-}
-
-/* ---- labels and stats -------------------------------------------------- */
-
-int tsdb_label_values(struct tsdb *db, const char *name, char ***values, size_t *n)
-{
-	if (!db || !values || !n)
-		return PF_EINVAL;
-	return tsdb__head_label_values(db->head, name, values, n);
-}
-
-int tsdb_label_names(struct tsdb *db, char ***names, size_t *n)
-{
-	if (!db || !names || !n)
-		return PF_EINVAL;
-	return tsdb__head_label_names(db->head, names, n);
-}
-
-void tsdb_strings_free(char **v, size_t n)
-{
-	if (!v)
-		return;
-	for (size_t i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
-void tsdb_stats(struct tsdb *db, struct tsdb_stats *st)
-{
-	memset(st, 0, sizeof(*st));
-	if (!db)
-		return;
-	tsdb__head_counts(db->head, &st->series, &st->profiles);
-	st->appends = __atomic_load_n(&db->appends, __ATOMIC_RELAXED);
-	tsdb__wal_counters(db->wal, &st->wal_fsyncs, &st->wal_bytes);
-	st->replayed = db->replayed;
-}

@@ -31,6 +31,14 @@ struct tsdb_options {
 	const char *dir;           /* data directory; created when missing */
 	size_t wal_segment_bytes;  /* 0 = 128 MiB */
 	size_t max_body_bytes;     /* largest body accepted by append; 0 = 1 GiB */
+	int64_t block_duration_ns; /* span of a block; 0 = 2h */
+	int64_t retention_ns;      /* drop blocks older than this (from the newest profile); 0 = keep */
+	uint64_t retention_bytes;  /* cap on blocks + WAL bytes; 0 = none */
+	/* how often the background thread cuts, compacts and applies
+	 * retention: 0 = every min(1 min, block duration / 4); < 0 = never
+	 * (tests call tsdb_maintain) */
+	int64_t maintenance_ns;
+	size_t max_profile_bytes;  /* cap on a decompressed stored profile; 0 = 512 MiB */
 };
 
 struct tsdb_label {
@@ -146,14 +154,42 @@ int tsdb_label_names(struct tsdb *db, char ***names, size_t *n);
 void tsdb_strings_free(char **v, size_t n);
 
 struct tsdb_stats {
-	uint64_t series;
-	uint64_t profiles;
+	uint64_t series;      /* distinct series, head and blocks */
+	uint64_t profiles;    /* head + blocks */
+	uint64_t head_series;
+	uint64_t head_profiles;
+	int64_t head_min_t, head_max_t; /* 0 when the head is empty */
+	uint64_t blocks;
+	uint64_t block_bytes; /* on disk */
+	uint64_t block_profiles;
+	int64_t min_t, max_t; /* over head and blocks; 0 when empty */
+	uint64_t cuts, compactions, retention_drops; /* since open */
+	uint64_t corrupt_skipped; /* blocks or chunks reported corrupt and skipped */
 	uint64_t appends;     /* since open */
 	uint64_t wal_fsyncs;  /* since open */
 	uint64_t wal_bytes;   /* WAL size on disk */
 	uint64_t replayed;    /* records replayed at open */
 };
 void tsdb_stats(struct tsdb *db, struct tsdb_stats *st);
+
+/*
+ * Merge every pprof profile the query finds (samples summed per stack, as
+ * pprof_merge; inside a block by stack id without decoding protobuf).
+ * *n gets how many profiles went in. PF_ENOTFOUND when there are none,
+ * PF_EMISMATCH when their sample types differ, PF_EINVAL when one is not
+ * pprof (err names its type).
+ */
+struct pprof_profile;
+int tsdb_merge(struct tsdb *db, const struct tsdb_query *q, struct pprof_profile **out,
+	       size_t *n, struct pf_err *err);
+
+/*
+ * Run one round of maintenance now: cut the head into blocks when it spans
+ * 1.5 block durations (all of it when flush is set), delete WAL segments
+ * nothing refers to, compact, apply retention. The background thread calls
+ * this too; calls are serialized.
+ */
+int tsdb_maintain(struct tsdb *db, int flush, struct pf_err *err);
 
 /* ---- selectors (selector.c) ------------------------------------------ */
 

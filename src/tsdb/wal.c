@@ -755,3 +755,61 @@ void tsdb__wal_inject_failures(struct tsdb__wal *w, int writes, int syncs)
 	w->fail_syncs = syncs;
 	pthread_mutex_unlock(&w->mu);
 }
+
+int tsdb__wal_cut(struct tsdb__wal *w, uint32_t *cur, struct pf_err *err)
+{
+	int rc;
+
+	pthread_mutex_lock(&w->mu);
+	while (w->syncing)
+		pthread_cond_wait(&w->cv, &w->mu);
+	if (w->closed) {
+		pthread_mutex_unlock(&w->mu);
+		return pf_err_set(err, PF_ECLOSED, "WAL is closed");
+	}
+	rc = rotate(w, err);
+	*cur = w->cur_num;
+	pthread_mutex_unlock(&w->mu);
+	return rc;
+}
+
+uint32_t tsdb__wal_current(struct tsdb__wal *w)
+{
+	uint32_t n;
+	pthread_mutex_lock(&w->mu);
+	n = w->cur_num;
+	pthread_mutex_unlock(&w->mu);
+	return n;
+}
+
+int tsdb__wal_remove_before(struct tsdb__wal *w, uint32_t num, struct pf_err *err)
+{
+	uint64_t freed = 0;
+	size_t keep = 0;
+	int rc = 0;
+
+	pthread_rwlock_wrlock(&w->segs_rw);
+	for (size_t i = 0; i < w->nsegs; i++) {
+		struct wal_seg *s = &w->segs[i];
+		char path[PATH_MAX];
+		struct stat st;
+		if (s->num >= num || s->num == w->cur_num) {
+			w->segs[keep++] = *s;
+			continue;
+		}
+		seg_path(path, sizeof(path), w->dir, s->num);
+		if (fstat(s->fd, &st) == 0)
+			freed += (uint64_t)st.st_size;
+		if (unlink(path) < 0 && errno != ENOENT && rc == 0)
+			rc = pf_err_set(err, PF_EIO, "remove %s: %s", path, strerror(errno));
+		close(s->fd);
+	}
+	w->nsegs = keep;
+	pthread_rwlock_unlock(&w->segs_rw);
+	pthread_mutex_lock(&w->mu);
+	w->bytes = w->bytes > freed ? w->bytes - freed : 0;
+	pthread_mutex_unlock(&w->mu);
+	if (rc == 0 && freed)
+		rc = pf_fsync_dir(w->dir, err);
+	return rc;
+}

@@ -83,6 +83,19 @@ kill9_server() {
 	PID=
 }
 
+# same_profile GOT WANT: a trace (or any non-pprof body) byte for byte; a
+# pprof profile at the pprof level (SPEC 10.2: sample count, time and the
+# total of every sample type; tests/e2e/pprof_tool.sh checks -raw/-traces).
+TOOLS=$ROOT/${PROFEFE_BUILD:-build}/tests/tools
+same_profile() {
+	case $2 in
+	*.pb.gz)
+		[ "$("$TOOLS/pprof-info" "$1" 2>&1 | cut -d' ' -f2-)" = \
+		  "$("$TOOLS/pprof-info" "$2" 2>&1 | cut -d' ' -f2-)" ] ;;
+	*) cmp -s "$1" "$2" ;;
+	esac
+}
+
 # req METHOD PATH [curl args...]: prints "STATUS BODY"
 req() {
 	local m=$1 p=$2

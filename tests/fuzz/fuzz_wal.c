@@ -32,7 +32,7 @@ static int on_record(void *arg, const uint8_t *head, size_t nhead, uint64_t rec_
 	(void)err;
 	if (tsdb__rec_decode(head, nhead, rec_len, &c->rec, &why) < 0)
 		return 0;
-	if (tsdb__head_get_series(c->head, c->rec.hash, c->rec.labels, c->rec.nlabels, &s, NULL) < 0)
+	if (tsdb__head_get_series(c->head, c->rec.hash, c->rec.labels, c->rec.nlabels, NULL, NULL, &s, NULL) < 0)
 		return 0;
 	tsdb__series_seen_seq(s, c->rec.seq);
 	tsdb__head_insert(c->head, s, c->rec.t_ns, (uint32_t)c->rec.seq, c->rec.kind,

@@ -65,7 +65,7 @@ static struct tsdb *open_db(struct ctx *c, size_t seg_bytes)
 
 static void reopen(struct ctx *c, size_t seg_bytes)
 {
-	tsdb_close(c->db);
+	tsdb__crash_close(c->db); /* as after kill -9: the head stays in the WAL */
 	c->db = open_db(c, seg_bytes);
 }
 
@@ -514,7 +514,7 @@ static void test_torn_tail(void **state)
 	append_ok(c->db, 2, "second", ids[1], L_A_CPU);
 	before_last = file_size(c->wal1);
 	append_ok(c->db, 3, "third-record-body", ids[2], L_A_CPU);
-	tsdb_close(c->db);
+	tsdb__crash_close(c->db); /* as after kill -9: the head stays in the WAL */
 	c->db = NULL;
 	full = file_size(c->wal1);
 	orig = malloc(full);
@@ -546,7 +546,7 @@ static void test_torn_tail(void **state)
 		struct tsdb_stats st;
 		tsdb_stats(c->db, &st);
 		assert_int_equal(st.replayed, 3);
-		tsdb_close(c->db);
+		tsdb__crash_close(c->db); /* as after kill -9: the head stays in the WAL */
 		c->db = NULL;
 	}
 	/* garbage after complete records (zeros, then random-ish bytes) */
@@ -564,7 +564,7 @@ static void test_torn_tail(void **state)
 			assert_int_equal(read_body(c->db, ids[i], out, sizeof(out)), 0);
 		assert_string_equal(out, "third-record-body");
 		append_ok(c->db, 4, "after", NULL, L_A_CPU);
-		tsdb_close(c->db);
+		tsdb__crash_close(c->db); /* as after kill -9: the head stays in the WAL */
 		c->db = NULL;
 	}
 	/* a segment cut inside its header is rewritten */
@@ -622,7 +622,7 @@ static void test_flipped_byte(void **state)
 	assert_int_equal(file_size(c->wal1), end);
 	/* damage in the last record too: nothing intact follows the damaged
 	 * middle record any more, so the tail is cut at the first record */
-	tsdb_close(c->db);
+	tsdb__crash_close(c->db); /* as after kill -9: the head stays in the WAL */
 	flip_byte(c->wal1, end - 2);
 	c->db = open_db(c, 0);
 	assert_int_equal(file_size(c->wal1), off1);
@@ -631,7 +631,7 @@ static void test_flipped_byte(void **state)
 	append_ok(c->db, 4, "x", ids[1], L_A_CPU);
 	append_ok(c->db, 5, "y", ids[2], L_A_CPU);
 	/* a damaged length field: framing lost, everything after is cut */
-	tsdb_close(c->db);
+	tsdb__crash_close(c->db); /* as after kill -9: the head stays in the WAL */
 	flip_byte(c->wal1, off1 + 1);
 	c->db = open_db(c, 0);
 	assert_int_equal(file_size(c->wal1), off1);
@@ -689,7 +689,7 @@ static void test_rotation(void **state)
 
 	/* damage in an earlier segment: logged, the rest of it skipped, the
 	 * later segments replay */
-	tsdb_close(c->db);
+	tsdb__crash_close(c->db); /* as after kill -9: the head stays in the WAL */
 	c->db = NULL;
 	snprintf(path, sizeof(path), "%s/wal/%08u", c->dir, 2);
 	flip_byte(path, TSDB__WAL_HDR + 2); /* length of its first record */
@@ -838,7 +838,7 @@ static void test_lock(void **state)
 	assert_int_equal(tsdb_open(&o, &db2, &err), PF_EIO);
 	assert_null(db2);
 	assert_non_null(strstr(err.msg, c->dir));
-	tsdb_close(c->db);
+	tsdb__crash_close(c->db); /* as after kill -9: the head stays in the WAL */
 	c->db = NULL;
 	assert_int_equal(tsdb_open(&o, &db2, &err), 0);
 	tsdb_close(db2);
@@ -850,7 +850,7 @@ static void test_tmp_removed(void **state)
 	char p1[256], p2[256], p3[256];
 
 	c->db = open_db(c, 0);
-	tsdb_close(c->db);
+	tsdb__crash_close(c->db); /* as after kill -9: the head stays in the WAL */
 	c->db = NULL;
 	snprintf(p1, sizeof(p1), "%s/meta.json.tmp", c->dir);
 	snprintf(p2, sizeof(p2), "%s/wal/00000009.tmp", c->dir);
@@ -918,10 +918,10 @@ static void test_hash_collision_refused(void **state)
 	struct tsdb__series *s1, *s2;
 	struct pf_err err = {0};
 
-	assert_int_equal(tsdb__head_get_series(h, 42, a, 2, &s1, &err), 0);
-	assert_int_equal(tsdb__head_get_series(h, 42, a, 2, &s2, &err), 0);
+	assert_int_equal(tsdb__head_get_series(h, 42, a, 2, NULL, NULL, &s1, &err), 0);
+	assert_int_equal(tsdb__head_get_series(h, 42, a, 2, NULL, NULL, &s2, &err), 0);
 	assert_ptr_equal(s1, s2);
-	assert_int_equal(tsdb__head_get_series(h, 42, b, 2, &s2, &err), PF_EINVAL);
+	assert_int_equal(tsdb__head_get_series(h, 42, b, 2, NULL, NULL, &s2, &err), PF_EINVAL);
 	assert_non_null(strstr(err.msg, "collides"));
 	tsdb__head_free(h);
 }

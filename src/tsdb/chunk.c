@@ -1,0 +1,1596 @@
+/*
+ * Chunks of the profile codec: consecutive profiles of one series, pprof
+ * profiles as a header plus (stack id, label set id, values) rows against a
+ * symbol table, other bodies byte for byte.
+ *
+ * Format (integers little-endian or uvarint; zz = zigzag uvarint):
+ *   magic   u32le  TSDB__CHUNK_MAGIC (bytes "PFCK")
+ *   version u32le  1
+ *   nonce   u64le  the symbol table's
+ *   count   uvarint profiles
+ *   six columns, each a section (see tsdb__put_section):
+ *     headers  per profile: kind u8 (0 pprof, 1 raw), then
+ *              raw:  length
+ *              pprof: nrows, nvrows (rows with a value written),
+ *                     flags (bit 0: has a period type),
+ *                     zz(time - previous pprof time of the chunk),
+ *                     zz(duration), zz(period), [period type, unit],
+ *                     n sample types, type and unit of each,
+ *                     drop_frames, keep_frames, default_sample_type,
+ *                     n comments, comments, n mappings, mappings,
+ *                     n extra locations, locations, n extra functions,
+ *                     functions (all symtab ids; "extra" = not used by
+ *                     any sample or location), then the value coding
+ *                     (mode, see below) of each sample type
+ *     stacks   per row: 0 = the predicted stack (the stack of the row
+ *              after the previous profile's row that the last matched row
+ *              matched), else 1 + zz(stack - previous row's stack)
+ *     labels   per row: 0 = the predicted label set (that of the first row
+ *              with the same stack in the previous profile, else of the
+ *              last row with the same leaf location earlier in this
+ *              profile, else in the previous one), else label set id + 1
+ *     gaps     per row with a non-zero written value: the number of rows
+ *              (all zero) since the previous such row
+ *     values   per profile, per sample type, per row with a non-zero
+ *              written value: zz(written value), see "value codings"
+ *     raw      the raw bodies, one after the other
+ *   crc     u32le  CRC32C of every byte before it
+ *
+ * A row matches the row of the previous profile with the same stack,
+ * label set and occurrence of that pair. The previous profile is the
+ * previous pprof profile of the same chunk (raw bodies in between do not
+ * count); the first one has none, so a chunk decodes on its own.
+ */
+#include "tsdb/codec-internal.h"
+
+#include <stdlib.h>
+
+#define TSDB__CHUNK_MAGIC 0x4b434650u /* "PFCK" */
+#define TSDB__CHUNK_VERSION 1u
+#define NONE UINT32_MAX
+
+enum { COL_HDR, COL_STACK, COL_LSET, COL_GAP, COL_VAL, COL_RAW, NCOLS };
+static const char *const col_names[NCOLS] = { "headers", "stacks", "labels", "gaps", "values",
+					      "raw bodies" };
+
+/* ---- rows of one profile, with the indexes used for matching -------------- */
+
+struct rowset {
+	int valid;  /* holds a pprof profile */
+	size_t n, cap, nt, vcap;
+	uint32_t *stack, *lset;
+	int64_t *vals;     /* n * nt */
+	uint32_t *next;    /* next row with the same (stack, label set), NONE */
+	uint32_t *last;    /* for the first row of a pair: the pair's last row */
+	uint32_t *pmatch;  /* for the first row of a pair: prev's row matched by
+			    * the pair's last occurrence so far (NONE) */
+	uint32_t *types;   /* 2 * nt string ids */
+	size_t tcap;
+	struct tsdb__kmap pair;    /* stack << 32 | label set -> first row */
+	struct tsdb__kmap bystack; /* stack -> label set of its first row */
+	struct tsdb__kmap byleaf;  /* leaf key -> label set of its last row */
+};
+
+static void rowset_init(struct rowset *r)
+{
+	memset(r, 0, sizeof(*r));
+	tsdb__kmap_init(&r->pair, 64);
+	tsdb__kmap_init(&r->bystack, 64);
+	tsdb__kmap_init(&r->byleaf, 64);
+}
+
+static void rowset_free(struct rowset *r)
+{
+	free(r->stack);
+	free(r->lset);
+	free(r->vals);
+	free(r->next);
+	free(r->last);
+	free(r->pmatch);
+	free(r->types);
+	tsdb__kmap_free(&r->pair);
+	tsdb__kmap_free(&r->bystack);
+	tsdb__kmap_free(&r->byleaf);
+}
+
+/* Empty r for a profile of n rows and nt sample types. Returns PF_ENOMEM
+ * (n comes from input). */
+static int rowset_reset(struct rowset *r, size_t n, size_t nt)
+{
+	size_t nv;
+
+	r->valid = 0;
+	r->n = 0;
+	r->nt = nt;
+	tsdb__kmap_clear(&r->pair);
+	tsdb__kmap_clear(&r->bystack);
+	tsdb__kmap_clear(&r->byleaf);
+	if (__builtin_mul_overflow(n, nt, &nv) || nv > SIZE_MAX / sizeof(int64_t))
+		return PF_ENOMEM;
+	if (n > r->cap) {
+		size_t c = PF_MAX(n, r->cap * 2);
+		uint32_t *a = realloc(r->stack, c * sizeof(uint32_t));
+		if (a)
+			r->stack = a;
+		a = a ? realloc(r->lset, c * sizeof(uint32_t)) : NULL;
+		if (a)
+			r->lset = a;
+		a = a ? realloc(r->next, c * sizeof(uint32_t)) : NULL;
+		if (a)
+			r->next = a;
+		a = a ? realloc(r->last, c * sizeof(uint32_t)) : NULL;
+		if (a)
+			r->last = a;
+		a = a ? realloc(r->pmatch, c * sizeof(uint32_t)) : NULL;
+		if (a)
+			r->pmatch = a;
+		if (!a)
+			return PF_ENOMEM;
+		r->cap = c;
+	}
+	if (nv > r->vcap) {
+		size_t c = PF_MAX(nv, r->vcap * 2);
+		int64_t *v = realloc(r->vals, c * sizeof(int64_t));
+		if (!v)
+			return PF_ENOMEM;
+		r->vals = v;
+		r->vcap = c;
+	}
+	return 0;
+}
+
+static void rowset_set_types(struct rowset *r, const uint32_t *types, size_t nt)
+{
+	pf_xgrow((void **)&r->types, &r->tcap, 2 * nt + 1, sizeof(uint32_t));
+	if (nt)
+		memcpy(r->types, types, 2 * nt * sizeof(uint32_t));
+}
+
+/*
+ * Append row (stack, lset) to cur and find its match in prev: the row of
+ * prev with the same pair and the same occurrence of it. Returns the
+ * matched row of prev or NONE.
+ */
+static uint32_t rowset_add(struct rowset *cur, const struct rowset *prev, uint32_t stack,
+			   uint32_t lset, uint64_t leaf)
+{
+	uint32_t r = (uint32_t)cur->n++, first, q, old;
+	uint64_t key = (uint64_t)stack << 32 | lset;
+
+	cur->stack[r] = stack;
+	cur->lset[r] = lset;
+	cur->next[r] = NONE;
+	if (tsdb__kmap_put(&cur->pair, key, r, &first)) {
+		/* the next occurrence of the pair: the next row of prev's chain */
+		cur->next[cur->last[first]] = r;
+		cur->last[first] = r;
+		q = cur->pmatch[first];
+		if (q != NONE)
+			q = prev->next[q];
+		cur->pmatch[first] = q;
+	} else {
+		cur->last[r] = r;
+		if (!prev || !prev->valid || !tsdb__kmap_get(&prev->pair, key, &q))
+			q = NONE;
+		cur->pmatch[r] = q;
+	}
+	tsdb__kmap_put(&cur->bystack, stack, lset, &old);
+	tsdb__kmap_set(&cur->byleaf, leaf, lset);
+	return q;
+}
+
+/* The leaf location of a stack as a map key (the empty stack has its own). */
+static uint64_t leaf_key(const struct tsdb__symtab *st, uint32_t stack)
+{
+	return stack ? st->nodes[stack].loc : (uint64_t)1 << 32;
+}
+
+/*
+ * The predicted label set of a row: the label set of the first row with
+ * the same stack in the previous profile, else of the last row with the
+ * same leaf location in this profile so far, else in the previous profile.
+ * 1 and *lset when there is a prediction.
+ */
+static int predict_lset(const struct rowset *cur, const struct rowset *prev, uint32_t stack,
+			uint64_t leaf, uint32_t *lset)
+{
+	if (prev->valid && tsdb__kmap_get(&prev->bystack, stack, lset))
+		return 1;
+	if (tsdb__kmap_get(&cur->byleaf, leaf, lset))
+		return 1;
+	return prev->valid && tsdb__kmap_get(&prev->byleaf, leaf, lset);
+}
+
+/* Same sample types (type and unit ids). */
+static int same_types(const struct rowset *a, const uint32_t *types, size_t nt)
+{
+	return a->valid && a->nt == nt && (nt == 0 || memcmp(a->types, types, 2 * nt * sizeof(uint32_t)) == 0);
+}
+
+/* ---- value codings ---------------------------------------------------------- */
+
+/*
+ * A value column of a profile is written in one of six codings (the mode,
+ * one per sample type in the header):
+ *   bit 0 (MODE_DELTA): c = v - the matched row's value (0 when none), else c = v;
+ *   bits 1-2: the written value is w = c - c' * k, where c' is the coded
+ *   value of the previous column of the same row and k is
+ *     0: nothing (w = c),
+ *     1: the row's first numeric label (heap profiles: the object size,
+ *        so that bytes are predicted from counts),
+ *     2: the profile's period (CPU profiles: nanoseconds from counts).
+ * Arithmetic wraps (uint64).
+ */
+#define MODE_DELTA 1
+#define MODE_COUNT 6
+
+/* The first numeric label of a label set (str empty), or 0. */
+static int64_t row_multiplier(const struct tsdb__symtab *st, uint32_t lset)
+{
+	const struct tsdb__st_labelset *ls = &st->lsets[lset];
+	for (uint32_t k = 0; k < ls->n; k++)
+		if (st->labels[ls->off + k].str == 0)
+			return st->labels[ls->off + k].num;
+	return 0;
+}
+
+static int64_t mode_k(uint8_t md, const int64_t *mult, int64_t period, size_t row)
+{
+	switch (md >> 1) {
+	case 1:
+		return mult[row];
+	case 2:
+		return period;
+	}
+	return 0;
+}
+
+/* The written value of row i, column j under mode md; c holds the coded
+ * values of the columns before j. *coded (when not NULL) gets c[i][j]. */
+static int64_t written(const int64_t *c, const struct rowset *cur, const struct rowset *prev,
+		       const uint32_t *match, const int64_t *mult, int64_t period, size_t nt, size_t i,
+		       size_t j, uint8_t md, int64_t *coded)
+{
+	uint64_t v = (uint64_t)cur->vals[i * nt + j];
+	if ((md & MODE_DELTA) && match[i] != NONE)
+		v -= (uint64_t)prev->vals[match[i] * nt + j];
+	if (coded)
+		*coded = (int64_t)v;
+	if (md >> 1)
+		v -= (uint64_t)c[i * nt + j - 1] * (uint64_t)mode_k(md, mult, period, i);
+	return (int64_t)v;
+}
+
+/* ---- encoder ---------------------------------------------------------------- */
+
+struct tsdb__chunk_enc {
+	struct tsdb__symtab *st;
+	size_t count;
+	struct pf_buf col[NCOLS];
+	int64_t prev_time;
+	struct rowset rs[2];
+	struct rowset *prev, *cur;
+	/* per profile scratch */
+	int64_t *smemo, *mmemo, *fmemo, *lmemo;
+	size_t smcap, mmcap, fmcap, lmcap;
+	uint32_t *ids; /* header ids */
+	size_t nids, idcap;
+	uint32_t *match;
+	size_t matchcap;
+	int64_t *coded; /* coded values, then written values: 2 * nrows * nt */
+	size_t codedcap;
+	int64_t *mult; /* per row: the multiplier of a label-scaled column */
+	size_t multcap;
+	uint32_t *rowlist; /* rows with a non-zero coded value */
+	size_t rowlistcap;
+	struct tsdb__st_line *lines;
+	size_t linecap;
+	struct tsdb__st_label *labs;
+	size_t labcap;
+	uint32_t *locbuf; /* a sample's symtab locations */
+	size_t locbufcap;
+	uint32_t *stk, *lst; /* the rows in symtab ids */
+	size_t stkcap, lstcap;
+	int64_t *vbuf;
+	size_t vbufcap;
+	int dense_locs; /* the profile's location ids are 1..n in order */
+	uint8_t *fused; /* function referenced by a location of the profile */
+	size_t fucap;
+};
+
+struct tsdb__chunk_enc *tsdb__chunk_enc_new(struct tsdb__symtab *st)
+{
+	struct tsdb__chunk_enc *e = pf_xcalloc(1, sizeof(*e));
+	e->st = st;
+	for (int i = 0; i < NCOLS; i++)
+		pf_buf_init(&e->col[i], TSDB__CODEC_MAX_COLUMN);
+	rowset_init(&e->rs[0]);
+	rowset_init(&e->rs[1]);
+	e->prev = &e->rs[0];
+	e->cur = &e->rs[1];
+	return e;
+}
+
+void tsdb__chunk_enc_free(struct tsdb__chunk_enc *e)
+{
+	if (!e)
+		return;
+	for (int i = 0; i < NCOLS; i++)
+		pf_buf_free(&e->col[i]);
+	rowset_free(&e->rs[0]);
+	rowset_free(&e->rs[1]);
+	free(e->smemo);
+	free(e->mmemo);
+	free(e->fmemo);
+	free(e->lmemo);
+	free(e->ids);
+	free(e->match);
+	free(e->coded);
+	free(e->mult);
+	free(e->rowlist);
+	free(e->lines);
+	free(e->labs);
+	free(e->locbuf);
+	free(e->stk);
+	free(e->lst);
+	free(e->vbuf);
+	free(e->fused);
+	free(e);
+}
+
+struct tsdb__symtab *tsdb__chunk_enc_symtab(const struct tsdb__chunk_enc *e)
+{
+	return e->st;
+}
+
+size_t tsdb__chunk_enc_count(const struct tsdb__chunk_enc *e)
+{
+	return e->count;
+}
+
+size_t tsdb__chunk_enc_raw_bytes(const struct tsdb__chunk_enc *e)
+{
+	size_t n = 0;
+	for (int i = 0; i < NCOLS; i++)
+		n += e->col[i].len;
+	return n;
+}
+
+/* A memo array of n int64_t set to -1. */
+static void memo_reset(int64_t **m, size_t *cap, size_t n)
+{
+	pf_xgrow((void **)m, cap, n + 1, sizeof(int64_t));
+	memset(*m, 0xff, (n + 1) * sizeof(int64_t));
+}
+
+static void push_id(struct tsdb__chunk_enc *e, uint32_t id)
+{
+	pf_xgrow((void **)&e->ids, &e->idcap, e->nids + 1, sizeof(uint32_t));
+	e->ids[e->nids++] = id;
+}
+
+/* Symtab ids of the profile's symbols; each returns the id or a negative
+ * PF_ETOOBIG. */
+static int64_t enc_str(struct tsdb__chunk_enc *e, const pprof_msg *m, int64_t idx)
+{
+	if (idx == 0)
+		return 0;
+	if (e->smemo[idx] < 0) {
+		const char *s = m->string_table[idx];
+		e->smemo[idx] = tsdb__st_add_string(e->st, s, strlen(s));
+	}
+	return e->smemo[idx];
+}
+
+#define TRYID(var, expr)                       \
+	do {                                   \
+		int64_t t_ = (expr);           \
+		if (t_ < 0)                    \
+			return t_;             \
+		(var) = (uint32_t)t_;          \
+	} while (0)
+
+static int64_t enc_mapping(struct tsdb__chunk_enc *e, const pprof_msg *m, size_t i)
+{
+	const Perftools__Profiles__Mapping *pm = m->mapping[i];
+	struct tsdb__st_mapping sm;
+
+	if (e->mmemo[i] >= 0)
+		return e->mmemo[i];
+	memset(&sm, 0, sizeof(sm));
+	sm.start = pm->memory_start;
+	sm.limit = pm->memory_limit;
+	sm.offset = pm->file_offset;
+	TRYID(sm.file, enc_str(e, m, pm->filename));
+	TRYID(sm.build_id, enc_str(e, m, pm->build_id));
+	sm.flags = (uint8_t)((pm->has_functions ? TSDB__MAP_HAS_FUNCTIONS : 0) |
+			     (pm->has_filenames ? TSDB__MAP_HAS_FILENAMES : 0) |
+			     (pm->has_line_numbers ? TSDB__MAP_HAS_LINE_NUMBERS : 0) |
+			     (pm->has_inline_frames ? TSDB__MAP_HAS_INLINE_FRAMES : 0));
+	return e->mmemo[i] = tsdb__st_add_mapping(e->st, &sm);
+}
+
+static int64_t enc_function(struct tsdb__chunk_enc *e, const pprof_msg *m, size_t i)
+{
+	const Perftools__Profiles__Function *pf = m->function[i];
+	struct tsdb__st_function sf;
+
+	if (e->fmemo[i] >= 0)
+		return e->fmemo[i];
+	TRYID(sf.name, enc_str(e, m, pf->name));
+	TRYID(sf.system_name, enc_str(e, m, pf->system_name));
+	TRYID(sf.file, enc_str(e, m, pf->filename));
+	sf.start_line = pf->start_line;
+	return e->fmemo[i] = tsdb__st_add_function(e->st, &sf);
+}
+
+static int64_t enc_location(struct tsdb__chunk_enc *e, const struct pprof_profile *p, size_t i)
+{
+	const pprof_msg *m = pprof_message(p);
+	const Perftools__Profiles__Location *pl = m->location[i];
+	uint32_t mapping = 0;
+	size_t j;
+
+	if (e->lmemo[i] >= 0)
+		return e->lmemo[i];
+	if (pl->mapping_id != 0) {
+		int64_t mi = pprof_mapping_index(p, pl->mapping_id);
+		TRYID(mapping, enc_mapping(e, m, (size_t)mi));
+		mapping++;
+	}
+	pf_xgrow((void **)&e->lines, &e->linecap, pl->n_line + 1, sizeof(*e->lines));
+	for (j = 0; j < pl->n_line; j++) {
+		const Perftools__Profiles__Line *ln = pl->line[j];
+		struct tsdb__st_line *o = &e->lines[j];
+		o->fn = 0;
+		if (ln->function_id != 0) {
+			int64_t fi = pprof_function_index(p, ln->function_id);
+			TRYID(o->fn, enc_function(e, m, (size_t)fi));
+			o->fn++;
+			e->fused[fi] = 1;
+		}
+		o->line = ln->line;
+		o->column = ln->column;
+	}
+	return e->lmemo[i] = tsdb__st_add_location(e->st, pl->address, mapping, pl->is_folded ? 1 : 0,
+						   e->lines, pl->n_line);
+}
+
+/* The stack node of a sample (walks from the root, the last location). */
+static int64_t enc_stack(struct tsdb__chunk_enc *e, const struct pprof_profile *p,
+			 const Perftools__Profiles__Sample *s)
+{
+	pf_xgrow((void **)&e->locbuf, &e->locbufcap, s->n_location_id + 1, sizeof(uint32_t));
+	/* locations from the root side first, so that a new stack brings its
+	 * new locations in the order its new nodes use them */
+	for (size_t k = s->n_location_id; k-- > 0;) {
+		/* ids 1..n in order (what Go writes) need no lookup */
+		int64_t li = e->dense_locs ? (int64_t)s->location_id[k] - 1
+					   : pprof_location_index(p, s->location_id[k]);
+		TRYID(e->locbuf[k], enc_location(e, p, (size_t)li));
+	}
+	return tsdb__st_add_stack(e->st, e->locbuf, s->n_location_id);
+}
+
+static int64_t enc_labels(struct tsdb__chunk_enc *e, const pprof_msg *m,
+			  const Perftools__Profiles__Sample *s)
+{
+	pf_xgrow((void **)&e->labs, &e->labcap, s->n_label + 1, sizeof(*e->labs));
+	for (size_t j = 0; j < s->n_label; j++) {
+		const Perftools__Profiles__Label *l = s->label[j];
+		struct tsdb__st_label *o = &e->labs[j];
+		TRYID(o->key, enc_str(e, m, l->key));
+		TRYID(o->str, enc_str(e, m, l->str));
+		TRYID(o->unit, enc_str(e, m, l->num_unit));
+		o->num = l->num;
+	}
+	return tsdb__st_add_labelset(e->st, e->labs, s->n_label);
+}
+
+#undef TRYID
+
+/* Location ids of all samples (an upper bound of what decoding needs). */
+static size_t frames_of(const pprof_msg *m)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < m->n_sample; i++)
+		n += m->sample[i]->n_location_id;
+	return n;
+}
+
+/* Bytes of v as a uvarint. */
+static size_t uvlen(uint64_t v)
+{
+	size_t n = 1;
+	while (v >= 0x80) {
+		v >>= 7;
+		n++;
+	}
+	return n;
+}
+
+static int put_uv(struct pf_buf *b, uint64_t v)
+{
+	return pf_buf_put_uvarint(b, v);
+}
+
+static int write_header(struct tsdb__chunk_enc *e, const struct tsdb__phdr *h, size_t nrows,
+			size_t nvrows, const uint8_t *modes)
+{
+	struct pf_buf *b = &e->col[COL_HDR];
+	size_t nt = h->nsample_type;
+	const size_t counts[4] = { h->ncomment, h->nmapping, h->nextra_loc, h->nextra_fn };
+	const uint32_t *lists[4] = { h->comment, h->mapping, h->extra_loc, h->extra_fn };
+	int rc;
+
+#define P(v)                                    \
+	do {                                    \
+		if ((rc = put_uv(b, (v))) < 0)  \
+			return rc;              \
+	} while (0)
+	if ((rc = pf_buf_putc(b, 0)) < 0)
+		return rc;
+	P(nrows);
+	P(nvrows);
+	P(h->has_period_type ? 1 : 0);
+	P(tsdb__zz((int64_t)((uint64_t)h->time_nanos - (uint64_t)e->prev_time)));
+	P(tsdb__zz(h->duration_nanos));
+	P(tsdb__zz(h->period));
+	if (h->has_period_type) {
+		P(h->period_type[0]);
+		P(h->period_type[1]);
+	}
+	P(nt);
+	for (size_t i = 0; i < 2 * nt; i++)
+		P(h->sample_type[i]);
+	P(h->drop_frames);
+	P(h->keep_frames);
+	P(h->default_sample_type);
+	for (int k = 0; k < 4; k++) {
+		P(counts[k]);
+		for (size_t i = 0; i < counts[k]; i++)
+			P(lists[k][i]);
+	}
+	for (size_t i = 0; i < nt; i++)
+		P(modes[i]);
+#undef P
+	return 0;
+}
+
+int tsdb__chunk_enc_rows(struct tsdb__chunk_enc *e, const struct tsdb__phdr *h, size_t ns,
+			 const uint32_t *stacks, const uint32_t *lsets, const int64_t *vals,
+			 struct pf_err *err)
+{
+	size_t nt = h->nsample_type, i, j, saved[NCOLS], nvrows = 0;
+	struct rowset *cur = e->cur, *prev = e->prev;
+	uint32_t cursor = 0, last_stack = 0;
+	uint8_t *modes = NULL;
+	int compat, rc;
+
+	for (i = 0; i < NCOLS; i++)
+		saved[i] = e->col[i].len;
+	if (nt && ns > TSDB__CODEC_MAX_VALUES / nt)
+		return pf_err_set(err, PF_ETOOBIG, "profile of %zu samples and %zu sample types is over the limit of %zu values",
+				  ns, nt, TSDB__CODEC_MAX_VALUES);
+	if (rowset_reset(cur, ns, nt) < 0)
+		return pf_err_set(err, PF_ENOMEM, "cannot allocate rows for %zu samples", ns);
+	pf_xgrow((void **)&e->match, &e->matchcap, ns + 1, sizeof(uint32_t));
+	for (i = 0; i < ns; i++) {
+		uint32_t stack = stacks[i], lset = lsets[i], pred_stack = NONE, pred_lset, q;
+		uint64_t leaf;
+		/* stack column */
+		if (prev->valid && cursor < prev->n)
+			pred_stack = prev->stack[cursor];
+		if (stack == pred_stack)
+			rc = put_uv(&e->col[COL_STACK], 0);
+		else
+			rc = put_uv(&e->col[COL_STACK],
+				    1 + tsdb__zz((int64_t)stack - (int64_t)last_stack));
+		if (rc < 0)
+			goto append;
+		/* label column */
+		leaf = leaf_key(e->st, stack);
+		if (predict_lset(cur, prev, stack, leaf, &pred_lset) && pred_lset == lset)
+			rc = put_uv(&e->col[COL_LSET], 0);
+		else
+			rc = put_uv(&e->col[COL_LSET], (uint64_t)lset + 1);
+		if (rc < 0)
+			goto append;
+		q = rowset_add(cur, prev, stack, lset, leaf);
+		e->match[i] = q;
+		if (q != NONE)
+			cursor = q + 1;
+		last_stack = stack;
+	}
+	if (nt && ns)
+		memcpy(cur->vals, vals, ns * nt * sizeof(int64_t));
+
+	/* values: per sample type the smallest of six codings (see "value
+	 * codings"); then only the rows with a non-zero written value */
+	compat = same_types(prev, h->sample_type, nt);
+	modes = pf_xcalloc(nt + 1, 1);
+	pf_xgrow((void **)&e->coded, &e->codedcap, 2 * ns * nt + 1, sizeof(int64_t));
+	pf_xgrow((void **)&e->mult, &e->multcap, ns + 1, sizeof(int64_t));
+	for (i = 0; i < ns; i++)
+		e->mult[i] = row_multiplier(e->st, cur->lset[i]);
+	{
+		int64_t *c = e->coded, *w = e->coded + ns * nt;
+		for (j = 0; j < nt; j++) {
+			size_t best = SIZE_MAX;
+			for (uint8_t md = 0; md < MODE_COUNT; md++) {
+				size_t sz = 0;
+				if ((md & MODE_DELTA) && !compat)
+					continue;
+				if ((md >> 1) && j == 0)
+					continue;
+				for (i = 0; i < ns; i++)
+					sz += uvlen(tsdb__zz(written(c, cur, prev, e->match, e->mult, h->period, nt, i, j,
+								     md, NULL)));
+				if (sz < best) {
+					best = sz;
+					modes[j] = md;
+				}
+			}
+			for (i = 0; i < ns; i++)
+				w[i * nt + j] = written(c, cur, prev, e->match, e->mult, h->period, nt, i, j,
+							modes[j], &c[i * nt + j]);
+		}
+	}
+	pf_xgrow((void **)&e->rowlist, &e->rowlistcap, ns + 1, sizeof(uint32_t));
+	{
+		size_t last = 0;
+		for (i = 0; i < ns; i++) {
+			for (j = 0; j < nt && e->coded[ns * nt + i * nt + j] == 0; j++)
+				;
+			if (j == nt)
+				continue;
+			if ((rc = put_uv(&e->col[COL_GAP], i - last)) < 0)
+				goto append;
+			last = i + 1;
+			e->rowlist[nvrows++] = (uint32_t)i;
+		}
+	}
+	for (j = 0; j < nt; j++)
+		for (i = 0; i < nvrows; i++)
+			if ((rc = put_uv(&e->col[COL_VAL],
+					 tsdb__zz(e->coded[ns * nt + e->rowlist[i] * nt + j]))) < 0)
+				goto append;
+	if ((rc = write_header(e, h, ns, nvrows, modes)) < 0)
+		goto append;
+
+	rowset_set_types(cur, h->sample_type, nt);
+	cur->valid = 1;
+	e->cur = prev;
+	e->prev = cur;
+	e->prev_time = h->time_nanos;
+	e->count++;
+	free(modes);
+	return 0;
+append:
+	rc = pf_err_set(err, rc, "chunk column is full: %s", pf_strerror(rc));
+	for (i = 0; i < NCOLS; i++)
+		e->col[i].len = saved[i];
+	cur->valid = 0;
+	free(modes);
+	return rc;
+}
+
+int tsdb__chunk_enc_add_pprof(struct tsdb__chunk_enc *e, const struct pprof_profile *p,
+			      struct pf_err *err)
+{
+	const pprof_msg *m = pprof_message(p);
+	size_t nt = m->n_sample_type, ns = m->n_sample, i, nfixed;
+	struct tsdb__phdr h;
+	int64_t t;
+
+	if ((nt && ns > TSDB__CODEC_MAX_VALUES / nt) || frames_of(m) > TSDB__CODEC_MAX_FRAMES)
+		return pf_err_set(err, PF_ETOOBIG,
+				  "profile of %zu samples, %zu sample types and %zu frames is over the limits (%zu values, %zu frames)",
+				  ns, nt, frames_of(m), TSDB__CODEC_MAX_VALUES, TSDB__CODEC_MAX_FRAMES);
+	memo_reset(&e->smemo, &e->smcap, m->n_string_table);
+	memo_reset(&e->mmemo, &e->mmcap, m->n_mapping);
+	memo_reset(&e->fmemo, &e->fmcap, m->n_function);
+	memo_reset(&e->lmemo, &e->lmcap, m->n_location);
+	e->dense_locs = 1;
+	for (i = 0; i < m->n_location && e->dense_locs; i++)
+		e->dense_locs = m->location[i]->id == i + 1;
+	pf_xgrow((void **)&e->fused, &e->fucap, m->n_function + 1, 1);
+	memset(e->fused, 0, m->n_function + 1);
+	e->nids = 0;
+	memset(&h, 0, sizeof(h));
+
+#define ID(var, expr)                           \
+	do {                                    \
+		if ((t = (expr)) < 0)           \
+			goto toobig;            \
+		(var) = (uint32_t)t;            \
+	} while (0)
+
+	/* header ids, in e->ids: sample types, comments, mappings, then
+	 * (after the rows) extra locations and functions */
+	for (i = 0; i < nt; i++) {
+		uint32_t a, b;
+		ID(a, enc_str(e, m, m->sample_type[i]->type));
+		ID(b, enc_str(e, m, m->sample_type[i]->unit));
+		push_id(e, a);
+		push_id(e, b);
+	}
+	if (m->period_type) {
+		h.has_period_type = 1;
+		ID(h.period_type[0], enc_str(e, m, m->period_type->type));
+		ID(h.period_type[1], enc_str(e, m, m->period_type->unit));
+	}
+	ID(h.drop_frames, enc_str(e, m, m->drop_frames));
+	ID(h.keep_frames, enc_str(e, m, m->keep_frames));
+	ID(h.default_sample_type, enc_str(e, m, m->default_sample_type));
+	for (i = 0; i < m->n_comment; i++) {
+		uint32_t c;
+		ID(c, enc_str(e, m, m->comment[i]));
+		push_id(e, c);
+	}
+	for (i = 0; i < m->n_mapping; i++) {
+		uint32_t c;
+		ID(c, enc_mapping(e, m, i));
+		push_id(e, c);
+	}
+
+	/* rows in symtab ids */
+	pf_xgrow((void **)&e->stk, &e->stkcap, ns + 1, sizeof(uint32_t));
+	pf_xgrow((void **)&e->lst, &e->lstcap, ns + 1, sizeof(uint32_t));
+	pf_xgrow((void **)&e->vbuf, &e->vbufcap, ns * nt + 1, sizeof(int64_t));
+	for (i = 0; i < ns; i++) {
+		const Perftools__Profiles__Sample *s = m->sample[i];
+		ID(e->stk[i], enc_stack(e, p, s));
+		ID(e->lst[i], enc_labels(e, m, s));
+		if (nt)
+			memcpy(e->vbuf + i * nt, s->value, nt * sizeof(int64_t));
+	}
+
+	/* locations and functions nothing referred to */
+	nfixed = e->nids;
+	for (i = 0; i < m->n_location; i++) {
+		uint32_t l;
+		if (e->lmemo[i] >= 0)
+			continue;
+		ID(l, enc_location(e, p, i));
+		push_id(e, l);
+	}
+	h.nextra_loc = e->nids - nfixed;
+	nfixed = e->nids;
+	for (i = 0; i < m->n_function; i++) {
+		uint32_t f;
+		if (e->fused[i])
+			continue;
+		ID(f, enc_function(e, m, i));
+		push_id(e, f);
+	}
+	h.nextra_fn = e->nids - nfixed;
+#undef ID
+
+	h.time_nanos = m->time_nanos;
+	h.duration_nanos = m->duration_nanos;
+	h.period = m->period;
+	h.nsample_type = nt;
+	h.sample_type = e->ids;
+	h.ncomment = m->n_comment;
+	h.comment = e->ids + 2 * nt;
+	h.nmapping = m->n_mapping;
+	h.mapping = h.comment + h.ncomment;
+	h.extra_loc = h.mapping + h.nmapping;
+	h.extra_fn = h.extra_loc + h.nextra_loc;
+	return tsdb__chunk_enc_rows(e, &h, ns, e->stk, e->lst, e->vbuf, err);
+toobig:
+	return pf_err_set(err, PF_ETOOBIG, "the symbol table is full (2^32 - 2 symbols of a kind)");
+}
+
+int tsdb__chunk_enc_add_raw(struct tsdb__chunk_enc *e, const void *body, size_t n,
+			    struct pf_err *err)
+{
+	size_t h = e->col[COL_HDR].len, r = e->col[COL_RAW].len;
+	int rc;
+
+	if ((rc = pf_buf_putc(&e->col[COL_HDR], 1)) < 0 ||
+	    (rc = put_uv(&e->col[COL_HDR], n)) < 0 || (rc = pf_buf_append(&e->col[COL_RAW], body, n)) < 0) {
+		e->col[COL_HDR].len = h;
+		e->col[COL_RAW].len = r;
+		return pf_err_set(err, rc, "chunk cannot take a body of %zu bytes: %s", n, pf_strerror(rc));
+	}
+	e->count++;
+	return 0;
+}
+
+static void enc_reset(struct tsdb__chunk_enc *e)
+{
+	for (int i = 0; i < NCOLS; i++)
+		pf_buf_reset(&e->col[i]);
+	e->count = 0;
+	e->prev_time = 0;
+	e->rs[0].valid = e->rs[1].valid = 0;
+}
+
+int tsdb__chunk_enc_finish(struct tsdb__chunk_enc *e, struct pf_buf *out, struct pf_err *err)
+{
+	size_t start = out->len;
+	uint8_t hdr[16], c[4];
+	void *zctx = tsdb__zctx_new(); /* for the six columns, not kept */
+	int rc;
+
+	pf_put_le32(hdr, TSDB__CHUNK_MAGIC);
+	pf_put_le32(hdr + 4, TSDB__CHUNK_VERSION);
+	pf_put_le64(hdr + 8, e->st->nonce);
+	if ((rc = pf_buf_append(out, hdr, sizeof(hdr))) < 0 || (rc = put_uv(out, e->count)) < 0) {
+		rc = pf_err_set(err, rc, "cannot append a chunk: %s", pf_strerror(rc));
+		goto fail;
+	}
+	for (int i = 0; i < NCOLS; i++)
+		if ((rc = tsdb__put_section(out, &e->col[i], zctx, e->st->level, err)) < 0)
+			goto fail;
+	pf_put_le32(c, pf_crc32c(0, out->data + start, out->len - start));
+	if ((rc = pf_buf_append(out, c, 4)) < 0) {
+		rc = pf_err_set(err, rc, "cannot append a chunk: %s", pf_strerror(rc));
+		goto fail;
+	}
+	tsdb__zctx_free(zctx);
+	enc_reset(e);
+	return 0;
+fail:
+	tsdb__zctx_free(zctx);
+	out->len = start;
+	return rc;
+}
+
+/* ---- decoder ---------------------------------------------------------------- */
+
+struct pinfo {
+	uint8_t raw;
+	size_t nrows;
+	size_t nvrows; /* rows with values written */
+	/* raw: body in the raw column; pprof: start of its rows in the
+	 * stack, label and value columns */
+	size_t off[NCOLS];
+	size_t rawlen;
+	struct tsdb__phdr h;
+	const uint32_t *modes; /* nsample_type, into ids */
+};
+
+struct tsdb__chunk_dec {
+	uint64_t nonce;
+	size_t count;
+	uint8_t *col[NCOLS];
+	size_t len[NCOLS];
+	struct pinfo *p;
+	uint32_t *ids;
+	struct rowset rs[2];
+	struct rowset *prev, *cur;
+	int64_t cur_i;       /* profile held in cur, -1 none */
+	uint32_t *match;
+	size_t matchcap;
+	uint32_t *rowlist;
+	size_t rowlistcap;
+	int64_t *coded_prev; /* coded values of the previous column */
+	size_t cpcap;
+};
+
+size_t tsdb__chunk_dec_count(const struct tsdb__chunk_dec *d)
+{
+	return d->count;
+}
+
+int tsdb__chunk_dec_is_raw(const struct tsdb__chunk_dec *d, size_t i)
+{
+	return i < d->count && d->p[i].raw;
+}
+
+uint64_t tsdb__chunk_dec_nonce(const struct tsdb__chunk_dec *d)
+{
+	return d->nonce;
+}
+
+void tsdb__chunk_dec_free(struct tsdb__chunk_dec *d)
+{
+	if (!d)
+		return;
+	for (int i = 0; i < NCOLS; i++)
+		free(d->col[i]);
+	free(d->p);
+	free(d->ids);
+	rowset_free(&d->rs[0]);
+	rowset_free(&d->rs[1]);
+	free(d->match);
+	free(d->rowlist);
+	free(d->coded_prev);
+	free(d);
+}
+
+/* Skip n uvarints of r; 0 or -1 when the column is too short. */
+static int skip_uvarints(struct pf_reader *r, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		pf_read_uvarint(r);
+		if (r->bad)
+			return -1;
+	}
+	return 0;
+}
+
+/* Parse the headers column into d->p (and d->ids) and check that the
+ * other columns hold exactly the rows and bodies the headers announce. */
+static int parse_headers(struct tsdb__chunk_dec *d, struct pf_err *err)
+{
+	struct pf_reader h, rs, rl, rg, rv;
+	size_t i, nid = 0, rawoff = 0, idcap;
+	int64_t prev_time = 0;
+
+	pf_reader_init(&h, d->col[COL_HDR], d->len[COL_HDR]);
+	pf_reader_init(&rs, d->col[COL_STACK], d->len[COL_STACK]);
+	pf_reader_init(&rl, d->col[COL_LSET], d->len[COL_LSET]);
+	pf_reader_init(&rg, d->col[COL_GAP], d->len[COL_GAP]);
+	pf_reader_init(&rv, d->col[COL_VAL], d->len[COL_VAL]);
+	/* each profile takes at least 2 header bytes, each id at least 1 */
+	if (d->count > d->len[COL_HDR] / 2)
+		return pf_err_set(err, PF_ECORRUPT, "chunk: %zu profiles do not fit in %zu header bytes",
+				  d->count, d->len[COL_HDR]);
+	if (d->count && !(d->p = calloc(d->count, sizeof(*d->p))))
+		return pf_err_set(err, PF_ENOMEM, "cannot allocate %zu profile headers", d->count);
+	idcap = d->len[COL_HDR];
+	if (idcap && !(d->ids = malloc(idcap * sizeof(uint32_t))))
+		return pf_err_set(err, PF_ENOMEM, "cannot allocate %zu header ids", idcap);
+
+#define BAD(...) return pf_err_set(err, PF_ECORRUPT, __VA_ARGS__)
+	for (i = 0; i < d->count; i++) {
+		struct pinfo *p = &d->p[i];
+		size_t hoff = (size_t)(h.p - d->col[COL_HDR]);
+		uint8_t kind = pf_read_u8(&h);
+		if (h.bad)
+			BAD("chunk profile %zu: header at offset %zu is truncated", i, hoff);
+		if (kind == 1) {
+			uint64_t n = pf_read_uvarint(&h);
+			if (h.bad || n > d->len[COL_RAW] - rawoff)
+				BAD("chunk profile %zu: raw body length at header offset %zu is out of range", i, hoff);
+			p->raw = 1;
+			p->off[COL_RAW] = rawoff;
+			p->rawlen = (size_t)n;
+			rawoff += (size_t)n;
+			continue;
+		}
+		if (kind != 0)
+			BAD("chunk profile %zu: unknown kind %u at header offset %zu", i, kind, hoff);
+		{
+			uint64_t nrows = pf_read_uvarint(&h), nvrows = pf_read_uvarint(&h);
+			uint64_t flags = pf_read_uvarint(&h), nt, v;
+			size_t *counts[4] = { &p->h.ncomment, &p->h.nmapping, &p->h.nextra_loc,
+					      &p->h.nextra_fn };
+			const uint32_t **lists[4] = { &p->h.comment, &p->h.mapping, &p->h.extra_loc,
+						      &p->h.extra_fn };
+			size_t nv;
+
+#define ID32(dst)                                                                          \
+	do {                                                                               \
+		v = pf_read_uvarint(&h);                                                   \
+		if (h.bad || v > UINT32_MAX)                                              \
+			BAD("chunk profile %zu: header at offset %zu is truncated or has an id out of range", \
+			    i, hoff);                                                      \
+		(dst) = (uint32_t)v;                                                       \
+	} while (0)
+			prev_time = (int64_t)((uint64_t)prev_time + (uint64_t)tsdb__unzz(pf_read_uvarint(&h)));
+			p->h.time_nanos = prev_time;
+			p->h.duration_nanos = tsdb__unzz(pf_read_uvarint(&h));
+			p->h.period = tsdb__unzz(pf_read_uvarint(&h));
+			if (h.bad || flags > 1)
+				BAD("chunk profile %zu: bad header at offset %zu", i, hoff);
+			p->h.has_period_type = (uint8_t)flags;
+			if (flags) {
+				ID32(p->h.period_type[0]);
+				ID32(p->h.period_type[1]);
+			}
+			nt = pf_read_uvarint(&h);
+			if (h.bad || nt > pf_reader_left(&h) / 2)
+				BAD("chunk profile %zu: %llu sample types do not fit in the header", i,
+				    (unsigned long long)nt);
+			p->h.nsample_type = (size_t)nt;
+			p->h.sample_type = d->ids + nid;
+			for (size_t k = 0; k < 2 * nt; k++)
+				ID32(d->ids[nid++]);
+			ID32(p->h.drop_frames);
+			ID32(p->h.keep_frames);
+			ID32(p->h.default_sample_type);
+			for (int k = 0; k < 4; k++) {
+				uint64_t len = pf_read_uvarint(&h);
+				if (h.bad || len > pf_reader_left(&h))
+					BAD("chunk profile %zu: a list in the header at offset %zu does not fit",
+					    i, hoff);
+				*counts[k] = (size_t)len;
+				*lists[k] = d->ids + nid;
+				for (size_t x = 0; x < (size_t)len; x++)
+					ID32(d->ids[nid++]);
+			}
+			p->modes = d->ids + nid;
+			for (size_t k = 0; k < nt; k++) {
+				ID32(d->ids[nid]);
+				if (d->ids[nid] >= MODE_COUNT || (k == 0 && d->ids[nid] >> 1))
+					BAD("chunk profile %zu: bad value mode in the header at offset %zu", i, hoff);
+				nid++;
+			}
+#undef ID32
+			/* the rows, in the other columns */
+			if (nt && nrows > TSDB__CODEC_MAX_VALUES / nt)
+				BAD("chunk profile %zu: %llu rows of %llu values are over the limit of %zu values",
+				    i, (unsigned long long)nrows, (unsigned long long)nt, TSDB__CODEC_MAX_VALUES);
+			if (nrows > pf_reader_left(&rs) || nrows > pf_reader_left(&rl) || nvrows > nrows ||
+			    nvrows > pf_reader_left(&rg) ||
+			    __builtin_mul_overflow((size_t)nvrows, (size_t)nt, &nv) || nv > pf_reader_left(&rv))
+				BAD("chunk profile %zu: %llu rows (%llu with values) of %llu values do not fit in the columns",
+				    i, (unsigned long long)nrows, (unsigned long long)nvrows,
+				    (unsigned long long)nt);
+			p->nrows = (size_t)nrows;
+			p->nvrows = (size_t)nvrows;
+			p->off[COL_STACK] = (size_t)(rs.p - d->col[COL_STACK]);
+			p->off[COL_LSET] = (size_t)(rl.p - d->col[COL_LSET]);
+			p->off[COL_GAP] = (size_t)(rg.p - d->col[COL_GAP]);
+			p->off[COL_VAL] = (size_t)(rv.p - d->col[COL_VAL]);
+			if (skip_uvarints(&rs, p->nrows) < 0 || skip_uvarints(&rl, p->nrows) < 0 ||
+			    skip_uvarints(&rg, p->nvrows) < 0 || skip_uvarints(&rv, nv) < 0)
+				BAD("chunk profile %zu: the stack, label, gap or value column is truncated", i);
+		}
+	}
+	if (pf_reader_left(&h) || pf_reader_left(&rs) || pf_reader_left(&rl) || pf_reader_left(&rg) ||
+	    pf_reader_left(&rv) || rawoff != d->len[COL_RAW])
+		BAD("chunk: columns hold bytes that no profile header accounts for");
+#undef BAD
+	return 0;
+}
+
+int tsdb__chunk_dec_open(const void *p, size_t n, struct tsdb__chunk_dec **out,
+			 struct pf_err *err)
+{
+	const uint8_t *b = p;
+	struct tsdb__chunk_dec *d;
+	struct pf_reader r;
+	uint64_t count;
+	uint32_t v;
+	int rc;
+
+	*out = NULL;
+	if (n < 21)
+		return pf_err_set(err, PF_ECORRUPT, "chunk of %zu bytes is too short", n);
+	if (pf_get_le32(b) != TSDB__CHUNK_MAGIC)
+		return pf_err_set(err, PF_ECORRUPT, "chunk: bad magic %08x at offset 0", pf_get_le32(b));
+	if (pf_crc32c(0, b, n - 4) != pf_get_le32(b + n - 4))
+		return pf_err_set(err, PF_ECORRUPT, "chunk: CRC32C mismatch at offset %zu", n - 4);
+	if ((v = pf_get_le32(b + 4)) != TSDB__CHUNK_VERSION)
+		return pf_err_set(err, PF_ECORRUPT, "chunk: unknown version %u at offset 4", v);
+	d = pf_xcalloc(1, sizeof(*d));
+	rowset_init(&d->rs[0]);
+	rowset_init(&d->rs[1]);
+	d->prev = &d->rs[0];
+	d->cur = &d->rs[1];
+	d->cur_i = -1;
+	d->nonce = pf_get_le64(b + 8);
+	pf_reader_init(&r, b + 16, n - 20);
+	count = pf_read_uvarint(&r);
+	if (r.bad || count > n) {
+		rc = pf_err_set(err, PF_ECORRUPT, "chunk: bad profile count at offset 16");
+		goto fail;
+	}
+	d->count = (size_t)count;
+	for (int i = 0; i < NCOLS; i++) {
+		char what[64];
+		snprintf(what, sizeof(what), "chunk column %s", col_names[i]);
+		if ((rc = tsdb__get_section(&r, b, what, &d->col[i], &d->len[i], err)) < 0)
+			goto fail;
+	}
+	if (pf_reader_left(&r)) {
+		rc = pf_err_set(err, PF_ECORRUPT, "chunk: %zu bytes left over before the CRC",
+				pf_reader_left(&r));
+		goto fail;
+	}
+	if ((rc = parse_headers(d, err)) < 0)
+		goto fail;
+	*out = d;
+	return 0;
+fail:
+	tsdb__chunk_dec_free(d);
+	return rc;
+}
+
+int tsdb__chunk_dec_raw(struct tsdb__chunk_dec *d, size_t i, struct pf_buf *out, struct pf_err *err)
+{
+	int rc;
+	if (i >= d->count)
+		return pf_err_set(err, PF_EINVAL, "chunk has %zu profiles, not %zu", d->count, i + 1);
+	if (!d->p[i].raw)
+		return pf_err_set(err, PF_EINVAL, "chunk profile %zu is a pprof profile, not a raw body", i);
+	if ((rc = pf_buf_append(out, d->col[COL_RAW] + d->p[i].off[COL_RAW], d->p[i].rawlen)) < 0)
+		return pf_err_set(err, rc, "cannot copy a body of %zu bytes: %s", d->p[i].rawlen,
+				  pf_strerror(rc));
+	return 0;
+}
+
+/* Decode the rows of pprof profile i into d->cur, against d->prev (the
+ * previous pprof profile, or none). */
+static int decode_rows(struct tsdb__chunk_dec *d, const struct tsdb__symtab *st, size_t i,
+		       struct pf_err *err)
+{
+	const struct pinfo *p = &d->p[i];
+	struct rowset *cur = d->cur, *prev = d->prev;
+	size_t nt = p->h.nsample_type, r, j;
+	struct pf_reader rs, rl, rg, rv;
+	uint32_t cursor = 0, last_stack = 0;
+	int compat;
+
+	if (rowset_reset(cur, p->nrows, nt) < 0)
+		return pf_err_set(err, PF_ENOMEM, "cannot allocate %zu rows", p->nrows);
+	pf_xgrow((void **)&d->match, &d->matchcap, p->nrows + 1, sizeof(uint32_t));
+	pf_reader_init(&rs, d->col[COL_STACK] + p->off[COL_STACK], d->len[COL_STACK] - p->off[COL_STACK]);
+	pf_reader_init(&rl, d->col[COL_LSET] + p->off[COL_LSET], d->len[COL_LSET] - p->off[COL_LSET]);
+	pf_reader_init(&rg, d->col[COL_GAP] + p->off[COL_GAP], d->len[COL_GAP] - p->off[COL_GAP]);
+	pf_reader_init(&rv, d->col[COL_VAL] + p->off[COL_VAL], d->len[COL_VAL] - p->off[COL_VAL]);
+	for (r = 0; r < p->nrows; r++) {
+		uint64_t sv = pf_read_uvarint(&rs), lv = pf_read_uvarint(&rl), leaf;
+		uint32_t stack, lset, q;
+		int64_t s;
+		if (rs.bad || rl.bad)
+			return pf_err_set(err, PF_ECORRUPT, "chunk profile %zu row %zu is truncated", i, r);
+		if (sv == 0) {
+			if (!prev->valid || cursor >= prev->n)
+				return pf_err_set(err, PF_ECORRUPT,
+						  "chunk profile %zu row %zu: predicted stack without a previous row",
+						  i, r);
+			stack = prev->stack[cursor];
+		} else {
+			s = (int64_t)((uint64_t)last_stack + (uint64_t)tsdb__unzz(sv - 1));
+			if (s < 0 || (uint64_t)s >= st->nnode)
+				return pf_err_set(err, PF_ECORRUPT,
+						  "chunk profile %zu row %zu: stack %lld out of range (%zu stacks)",
+						  i, r, (long long)s, st->nnode);
+			stack = (uint32_t)s;
+		}
+		leaf = leaf_key(st, stack);
+		if (lv == 0) {
+			if (!predict_lset(cur, prev, stack, leaf, &lset))
+				return pf_err_set(err, PF_ECORRUPT,
+						  "chunk profile %zu row %zu: predicted label set without a previous row",
+						  i, r);
+		} else {
+			if (lv - 1 >= st->nlset)
+				return pf_err_set(err, PF_ECORRUPT,
+						  "chunk profile %zu row %zu: label set %llu out of range (%zu label sets)",
+						  i, r, (unsigned long long)(lv - 1), st->nlset);
+			lset = (uint32_t)(lv - 1);
+		}
+		q = rowset_add(cur, prev, stack, lset, leaf);
+		d->match[r] = q;
+		if (q != NONE)
+			cursor = q + 1;
+		last_stack = stack;
+	}
+	/* coded values: zero except in the rows the gaps name */
+	if (nt && p->nrows)
+		memset(cur->vals, 0, p->nrows * nt * sizeof(int64_t));
+	pf_xgrow((void **)&d->rowlist, &d->rowlistcap, p->nvrows + 1, sizeof(uint32_t));
+	pf_xgrow((void **)&d->coded_prev, &d->cpcap, p->nrows + 1, sizeof(int64_t));
+	{
+		uint64_t next = 0;
+		for (r = 0; r < p->nvrows; r++) {
+			uint64_t g = pf_read_uvarint(&rg);
+			if (rg.bad || g >= p->nrows - next)
+				return pf_err_set(err, PF_ECORRUPT,
+						  "chunk profile %zu: value row gap %llu out of range", i,
+						  (unsigned long long)g);
+			next += g;
+			d->rowlist[r] = (uint32_t)next++;
+		}
+	}
+	for (j = 0; j < nt; j++)
+		for (r = 0; r < p->nvrows; r++)
+			cur->vals[d->rowlist[r] * nt + j] = tsdb__unzz(pf_read_uvarint(&rv));
+	if (rv.bad)
+		return pf_err_set(err, PF_ECORRUPT, "chunk profile %zu: values are truncated", i);
+	/* written -> coded -> values, column by column */
+	compat = same_types(prev, p->h.sample_type, nt);
+	for (j = 0; j < nt; j++) {
+		uint8_t md = (uint8_t)p->modes[j];
+		if (md & MODE_DELTA && !compat)
+			return pf_err_set(err, PF_ECORRUPT,
+					  "chunk profile %zu: delta values without a matching previous profile", i);
+		if (md >> 1) {
+			/* c[j] = w[j] + c[j-1] * k; c[j-1] is still in prev's
+			 * coding unless j - 1 is not a delta column */
+			for (r = 0; r < p->nrows; r++) {
+				uint64_t k = (uint64_t)((md >> 1) == 1 ? row_multiplier(st, cur->lset[r])
+								       : p->h.period);
+				cur->vals[r * nt + j] = (int64_t)((uint64_t)cur->vals[r * nt + j] +
+								  (uint64_t)d->coded_prev[r] * k);
+			}
+		}
+		/* keep this column's coded values for the next column */
+		for (r = 0; r < p->nrows; r++)
+			d->coded_prev[r] = cur->vals[r * nt + j];
+		if (md & MODE_DELTA)
+			for (r = 0; r < p->nrows; r++)
+				if (d->match[r] != NONE)
+					cur->vals[r * nt + j] = (int64_t)((uint64_t)cur->vals[r * nt + j] +
+									  (uint64_t)prev->vals[d->match[r] * nt + j]);
+	}
+	rowset_set_types(cur, p->h.sample_type, nt);
+	cur->valid = 1;
+	return 0;
+}
+
+int tsdb__chunk_dec_rows(struct tsdb__chunk_dec *d, const struct tsdb__symtab *st, size_t i,
+			 struct tsdb__rows *rows, struct pf_err *err)
+{
+	int64_t k;
+	int rc;
+
+	if (i >= d->count)
+		return pf_err_set(err, PF_EINVAL, "chunk has %zu profiles, not %zu", d->count, i + 1);
+	if (d->p[i].raw)
+		return pf_err_set(err, PF_EINVAL, "chunk profile %zu is a raw body, not a pprof profile", i);
+	if (d->nonce != st->nonce)
+		return pf_err_set(err, PF_ECORRUPT,
+				  "chunk was written against symbol table %016llx, not %016llx",
+				  (unsigned long long)d->nonce, (unsigned long long)st->nonce);
+	if (d->cur_i != (int64_t)i) {
+		/* replay from the start, or from the profile held */
+		if (d->cur_i < 0 || d->cur_i > (int64_t)i) {
+			k = 0;
+			d->rs[0].valid = d->rs[1].valid = 0;
+		} else {
+			k = d->cur_i + 1;
+		}
+		d->cur_i = -1;
+		for (; k <= (int64_t)i; k++) {
+			struct rowset *t;
+			if (d->p[k].raw)
+				continue;
+			/* the held profile becomes the previous one */
+			t = d->prev;
+			d->prev = d->cur;
+			d->cur = t;
+			if ((rc = decode_rows(d, st, (size_t)k, err)) < 0) {
+				d->rs[0].valid = d->rs[1].valid = 0;
+				return rc;
+			}
+		}
+		d->cur_i = (int64_t)i;
+	}
+	rows->hdr = &d->p[i].h;
+	rows->nrows = d->cur->n;
+	rows->stacks = d->cur->stack;
+	rows->lsets = d->cur->lset;
+	rows->vals = d->cur->vals;
+	return 0;
+}
+
+int tsdb__chunk_dec_pprof(struct tsdb__chunk_dec *d, const struct tsdb__symtab *st, size_t i,
+			  struct pprof_profile **out, struct pf_err *err)
+{
+	struct tsdb__rows rows;
+	char what[48];
+	int rc;
+
+	*out = NULL;
+	if ((rc = tsdb__chunk_dec_rows(d, st, i, &rows, err)) < 0)
+		return rc;
+	snprintf(what, sizeof(what), "chunk profile %zu", i);
+	if ((rc = tsdb__phdr_check(st, rows.hdr, what, err)) < 0)
+		return rc;
+	if ((rc = tsdb__build_pprof(st, rows.hdr, rows.nrows, rows.stacks, rows.lsets, rows.vals, out,
+				    err)) < 0)
+		pf_err_prefix(err, "%s: ", what);
+	return rc;
+}
+
+/* ---- rebuilding a pprof profile ---------------------------------------------- */
+
+int tsdb__phdr_check(const struct tsdb__symtab *st, const struct tsdb__phdr *h, const char *what,
+		     struct pf_err *err)
+{
+	size_t i;
+
+#define STR(v, name)                                                                         \
+	do {                                                                                 \
+		if ((v) >= st->nstr)                                                          \
+			return pf_err_set(err, PF_ECORRUPT,                                  \
+					  "%s: %s string %u out of range (%zu strings)", what, \
+					  name, (unsigned)(v), st->nstr);                    \
+	} while (0)
+	if (h->has_period_type) {
+		STR(h->period_type[0], "period type");
+		STR(h->period_type[1], "period unit");
+	}
+	for (i = 0; i < 2 * h->nsample_type; i++)
+		STR(h->sample_type[i], "sample type");
+	STR(h->drop_frames, "drop_frames");
+	STR(h->keep_frames, "keep_frames");
+	STR(h->default_sample_type, "default_sample_type");
+	for (i = 0; i < h->ncomment; i++)
+		STR(h->comment[i], "comment");
+#undef STR
+	for (i = 0; i < h->nmapping; i++)
+		if (h->mapping[i] >= st->nmap)
+			return pf_err_set(err, PF_ECORRUPT, "%s: mapping %u out of range (%zu mappings)",
+					  what, h->mapping[i], st->nmap);
+	for (i = 0; i < h->nextra_loc; i++)
+		if (h->extra_loc[i] >= st->nloc)
+			return pf_err_set(err, PF_ECORRUPT, "%s: location %u out of range (%zu locations)",
+					  what, h->extra_loc[i], st->nloc);
+	for (i = 0; i < h->nextra_fn; i++)
+		if (h->extra_fn[i] >= st->nfn)
+			return pf_err_set(err, PF_ECORRUPT, "%s: function %u out of range (%zu functions)",
+					  what, h->extra_fn[i], st->nfn);
+	return 0;
+}
+
+/* Output string table being built. */
+struct strtab {
+	struct tsdb__kmap map; /* symtab id -> output index */
+	char **v;
+	size_t n, cap;
+};
+
+static int64_t out_str(struct strtab *t, struct pf_arena *a, const struct tsdb__symtab *st, uint32_t id)
+{
+	uint32_t idx;
+	if (tsdb__kmap_put(&t->map, id, (uint32_t)t->n, &idx))
+		return idx;
+	pf_xgrow((void **)&t->v, &t->cap, t->n + 1, sizeof(char *));
+	t->v[t->n] = pf_arena_strndup(a, tsdb__st_str(st, id),
+				      st->soff[id + 1] - st->soff[id] - 1);
+	return (int64_t)t->n++;
+}
+
+static Perftools__Profiles__ValueType *out_vt(struct pf_arena *a, struct strtab *t,
+					      const struct tsdb__symtab *st, uint32_t type, uint32_t unit)
+{
+	Perftools__Profiles__ValueType *vt = pf_arena_alloc(a, sizeof(*vt));
+	perftools__profiles__value_type__init(vt);
+	vt->type = out_str(t, a, st, type);
+	vt->unit = out_str(t, a, st, unit);
+	return vt;
+}
+
+int tsdb__build_pprof(const struct tsdb__symtab *st, const struct tsdb__phdr *h, size_t nrows,
+		      const uint32_t *stacks, const uint32_t *lsets, const int64_t *vals,
+		      struct pprof_profile **out, struct pf_err *err)
+{
+	struct pf_arena *a = pf_arena_new();
+	pprof_msg *m = pf_arena_alloc(a, sizeof(*m));
+	struct strtab t;
+	struct tsdb__kmap mapm, locm, fnm, lsm;
+	uint32_t *locs = NULL, *fns = NULL, old;
+	size_t nloc = 0, loccap = 0, nfn = 0, fncap = 0, nt = h->nsample_type, i, k;
+	Perftools__Profiles__Label ***lsetp = NULL; /* per distinct label set used */
+	size_t nlsp = 0, lspcap = 0;
+	uint64_t **stackp = NULL; /* per distinct stack used: its location ids */
+	size_t nstp = 0, stpcap = 0, frames = 0;
+	struct tsdb__kmap stackm;
+	int rc = 0;
+
+	memset(&t, 0, sizeof(t));
+	tsdb__kmap_init(&t.map, 256);
+	tsdb__kmap_init(&mapm, h->nmapping);
+	tsdb__kmap_init(&locm, 1024);
+	tsdb__kmap_init(&fnm, 1024);
+	tsdb__kmap_init(&lsm, 64);
+	tsdb__kmap_init(&stackm, nrows);
+	perftools__profiles__profile__init(m);
+	out_str(&t, a, st, 0);
+
+	/* header */
+	if (nt) {
+		m->sample_type = pf_arena_alloc(a, nt * sizeof(*m->sample_type));
+		for (i = 0; i < nt; i++)
+			m->sample_type[i] = out_vt(a, &t, st, h->sample_type[2 * i], h->sample_type[2 * i + 1]);
+		m->n_sample_type = nt;
+	}
+	if (h->has_period_type)
+		m->period_type = out_vt(a, &t, st, h->period_type[0], h->period_type[1]);
+	m->period = h->period;
+	m->time_nanos = h->time_nanos;
+	m->duration_nanos = h->duration_nanos;
+	m->drop_frames = h->drop_frames ? out_str(&t, a, st, h->drop_frames) : 0;
+	m->keep_frames = h->keep_frames ? out_str(&t, a, st, h->keep_frames) : 0;
+	m->default_sample_type = h->default_sample_type ? out_str(&t, a, st, h->default_sample_type) : 0;
+	if (h->ncomment) {
+		m->comment = pf_arena_alloc(a, h->ncomment * sizeof(int64_t));
+		for (i = 0; i < h->ncomment; i++)
+			m->comment[i] = out_str(&t, a, st, h->comment[i]);
+		m->n_comment = h->ncomment;
+	}
+
+	/* mappings: the profile's list, in order */
+	if (h->nmapping) {
+		m->mapping = pf_arena_alloc(a, h->nmapping * sizeof(*m->mapping));
+		for (i = 0; i < h->nmapping; i++) {
+			const struct tsdb__st_mapping *sm = &st->maps[h->mapping[i]];
+			Perftools__Profiles__Mapping *om = pf_arena_alloc(a, sizeof(*om));
+			perftools__profiles__mapping__init(om);
+			om->id = i + 1;
+			om->memory_start = sm->start;
+			om->memory_limit = sm->limit;
+			om->file_offset = sm->offset;
+			om->filename = out_str(&t, a, st, sm->file);
+			om->build_id = out_str(&t, a, st, sm->build_id);
+			om->has_functions = !!(sm->flags & TSDB__MAP_HAS_FUNCTIONS);
+			om->has_filenames = !!(sm->flags & TSDB__MAP_HAS_FILENAMES);
+			om->has_line_numbers = !!(sm->flags & TSDB__MAP_HAS_LINE_NUMBERS);
+			om->has_inline_frames = !!(sm->flags & TSDB__MAP_HAS_INLINE_FRAMES);
+			m->mapping[i] = om;
+			tsdb__kmap_put(&mapm, h->mapping[i], (uint32_t)(i + 1), &old);
+		}
+		m->n_mapping = h->nmapping;
+	}
+
+	/* samples; locations numbered in order of first use */
+	if (nrows) {
+		m->sample = pf_arena_alloc(a, nrows * sizeof(*m->sample));
+		m->n_sample = nrows;
+	}
+	for (i = 0; i < nrows; i++) {
+		const struct tsdb__st_node *nd = &st->nodes[stacks[i]];
+		Perftools__Profiles__Sample *s = pf_arena_alloc(a, sizeof(*s));
+		uint32_t node = stacks[i], li, x;
+		perftools__profiles__sample__init(s);
+		if (nd->depth && tsdb__kmap_put(&stackm, stacks[i], (uint32_t)nstp, &x)) {
+			/* samples with the same stack share its location ids */
+			s->location_id = stackp[x];
+			s->n_location_id = nd->depth;
+		} else if (nd->depth) {
+			if (nd->depth > TSDB__CODEC_MAX_FRAMES - frames) {
+				rc = pf_err_set(err, PF_ETOOBIG,
+						"the stacks of the samples hold more than %zu location ids",
+						TSDB__CODEC_MAX_FRAMES);
+				goto fail;
+			}
+			frames += nd->depth;
+			s->location_id = pf_arena_alloc(a, nd->depth * sizeof(uint64_t));
+			s->n_location_id = nd->depth;
+			pf_xgrow((void **)&stackp, &stpcap, nstp + 1, sizeof(*stackp));
+			stackp[nstp++] = s->location_id;
+			for (k = 0; k < nd->depth; k++) {
+				uint32_t loc = st->nodes[node].loc;
+				if (!tsdb__kmap_put(&locm, loc, (uint32_t)nloc, &li)) {
+					pf_xgrow((void **)&locs, &loccap, nloc + 1, sizeof(uint32_t));
+					locs[nloc] = loc;
+					li = (uint32_t)nloc++;
+				}
+				s->location_id[k] = li + 1;
+				node = st->nodes[node].parent;
+			}
+		}
+		if (nt) {
+			s->value = pf_arena_alloc(a, nt * sizeof(int64_t));
+			memcpy(s->value, vals + i * nt, nt * sizeof(int64_t));
+			s->n_value = nt;
+		}
+		{
+			const struct tsdb__st_labelset *ls = &st->lsets[lsets[i]];
+			if (ls->n) {
+				if (!tsdb__kmap_put(&lsm, lsets[i], (uint32_t)nlsp, &x)) {
+					Perftools__Profiles__Label **arr =
+						pf_arena_alloc(a, ls->n * sizeof(*arr));
+					Perftools__Profiles__Label *lb =
+						pf_arena_alloc(a, ls->n * sizeof(*lb));
+					for (k = 0; k < ls->n; k++) {
+						const struct tsdb__st_label *sl = &st->labels[ls->off + k];
+						perftools__profiles__label__init(&lb[k]);
+						lb[k].key = out_str(&t, a, st, sl->key);
+						lb[k].str = sl->str ? out_str(&t, a, st, sl->str) : 0;
+						lb[k].num = sl->num;
+						lb[k].num_unit = sl->unit ? out_str(&t, a, st, sl->unit) : 0;
+						arr[k] = &lb[k];
+					}
+					pf_xgrow((void **)&lsetp, &lspcap, nlsp + 1, sizeof(*lsetp));
+					lsetp[nlsp] = arr;
+					x = (uint32_t)nlsp++;
+				}
+				s->label = lsetp[x];
+				s->n_label = ls->n;
+			}
+		}
+		m->sample[i] = s;
+	}
+	for (i = 0; i < h->nextra_loc; i++) {
+		uint32_t li;
+		if (!tsdb__kmap_put(&locm, h->extra_loc[i], (uint32_t)nloc, &li)) {
+			pf_xgrow((void **)&locs, &loccap, nloc + 1, sizeof(uint32_t));
+			locs[nloc++] = h->extra_loc[i];
+		}
+	}
+
+	/* locations; functions numbered in order of first use */
+	if (nloc) {
+		m->location = pf_arena_alloc(a, nloc * sizeof(*m->location));
+		m->n_location = nloc;
+	}
+	for (i = 0; i < nloc; i++) {
+		const struct tsdb__st_location *sl = &st->locs[locs[i]];
+		Perftools__Profiles__Location *ol = pf_arena_alloc(a, sizeof(*ol));
+		perftools__profiles__location__init(ol);
+		ol->id = i + 1;
+		ol->address = sl->address;
+		ol->is_folded = sl->folded;
+		if (sl->mapping) {
+			uint32_t mi;
+			if (!tsdb__kmap_get(&mapm, sl->mapping - 1, &mi)) {
+				rc = pf_err_set(err, PF_ECORRUPT,
+						"location %u refers to mapping %u, which is not in the profile's list",
+						locs[i], sl->mapping - 1);
+				goto fail;
+			}
+			ol->mapping_id = mi;
+		}
+		if (sl->nline) {
+			Perftools__Profiles__Line *ln = pf_arena_alloc(a, sl->nline * sizeof(*ln));
+			ol->line = pf_arena_alloc(a, sl->nline * sizeof(*ol->line));
+			ol->n_line = sl->nline;
+			for (k = 0; k < sl->nline; k++) {
+				const struct tsdb__st_line *sln = &st->lines[sl->line_off + k];
+				perftools__profiles__line__init(&ln[k]);
+				ln[k].line = sln->line;
+				ln[k].column = sln->column;
+				if (sln->fn) {
+					uint32_t fi;
+					if (!tsdb__kmap_put(&fnm, sln->fn - 1, (uint32_t)nfn, &fi)) {
+						pf_xgrow((void **)&fns, &fncap, nfn + 1, sizeof(uint32_t));
+						fns[nfn] = sln->fn - 1;
+						fi = (uint32_t)nfn++;
+					}
+					ln[k].function_id = fi + 1;
+				}
+				ol->line[k] = &ln[k];
+			}
+		}
+		m->location[i] = ol;
+	}
+	for (i = 0; i < h->nextra_fn; i++) {
+		uint32_t fi;
+		if (!tsdb__kmap_put(&fnm, h->extra_fn[i], (uint32_t)nfn, &fi)) {
+			pf_xgrow((void **)&fns, &fncap, nfn + 1, sizeof(uint32_t));
+			fns[nfn++] = h->extra_fn[i];
+		}
+	}
+	if (nfn) {
+		m->function = pf_arena_alloc(a, nfn * sizeof(*m->function));
+		m->n_function = nfn;
+	}
+	for (i = 0; i < nfn; i++) {
+		const struct tsdb__st_function *sf = &st->fns[fns[i]];
+		Perftools__Profiles__Function *of = pf_arena_alloc(a, sizeof(*of));
+		perftools__profiles__function__init(of);
+		of->id = i + 1;
+		of->name = out_str(&t, a, st, sf->name);
+		of->system_name = out_str(&t, a, st, sf->system_name);
+		of->filename = out_str(&t, a, st, sf->file);
+		of->start_line = sf->start_line;
+		m->function[i] = of;
+	}
+
+	m->string_table = pf_arena_alloc(a, t.n * sizeof(char *));
+	memcpy(m->string_table, t.v, t.n * sizeof(char *));
+	m->n_string_table = t.n;
+	rc = pprof_from_message(a, m, out, err);
+	a = NULL; /* owned by *out, or freed */
+	if (rc < 0) {
+		/* what we rebuilt does not validate: the stored data is bad */
+		if (err)
+			err->code = PF_ECORRUPT;
+		rc = PF_ECORRUPT;
+	}
+fail:
+	pf_arena_free(a);
+	tsdb__kmap_free(&t.map);
+	free(t.v);
+	tsdb__kmap_free(&mapm);
+	tsdb__kmap_free(&locm);
+	tsdb__kmap_free(&fnm);
+	tsdb__kmap_free(&lsm);
+	free(locs);
+	free(fns);
+	free(lsetp);
+	tsdb__kmap_free(&stackm);
+	free(stackp);
+	return rc;
+}

@@ -1,0 +1,252 @@
+/*
+ * Internals shared by symtab.c, chunk.c and merger.c (the profile codec).
+ * Only codec.h is the codec's contract with the rest of src/tsdb.
+ */
+#ifndef PF_TSDB_CODEC_INTERNAL_H
+#define PF_TSDB_CODEC_INTERNAL_H
+
+#include "tsdb/codec.h"
+
+/* Hard cap on one uncompressed column or section (and on a raw body). */
+#define TSDB__CODEC_MAX_COLUMN ((size_t)1 << 30)
+/*
+ * Per profile: samples * sample types, and location ids of the distinct
+ * stacks of its samples (heap-large-001: 0.3 M and 1.2 M). Both are
+ * enforced when encoding, so what is written can be read; when decoding
+ * they stop a small input (stacks shared through the table, columns that
+ * compress well) from asking for unbounded memory.
+ */
+#define TSDB__CODEC_MAX_VALUES ((size_t)1 << 26)
+#define TSDB__CODEC_MAX_FRAMES ((size_t)1 << 26)
+/* Default zstd level of columns and sections (see tsdb__symtab_set_level
+ * for the measurements). */
+#define TSDB__CODEC_ZSTD_LEVEL 15
+
+/* ---- symbols ----------------------------------------------------------- */
+
+/* Ids are indexes into these arrays. "+1" fields use 0 for "none". */
+struct tsdb__st_mapping {
+	uint64_t start, limit, offset;
+	uint32_t file, build_id; /* strings */
+	uint8_t flags;           /* TSDB__MAP_HAS_* */
+};
+#define TSDB__MAP_HAS_FUNCTIONS 1u
+#define TSDB__MAP_HAS_FILENAMES 2u
+#define TSDB__MAP_HAS_LINE_NUMBERS 4u
+#define TSDB__MAP_HAS_INLINE_FRAMES 8u
+
+struct tsdb__st_function {
+	uint32_t name, system_name, file; /* strings */
+	int64_t start_line;
+};
+
+struct tsdb__st_line {
+	uint32_t fn; /* function id + 1, 0 = none */
+	int64_t line, column;
+};
+
+struct tsdb__st_location {
+	uint64_t address;
+	uint32_t mapping; /* mapping id + 1, 0 = none */
+	uint32_t line_off, nline;
+	uint8_t folded;
+};
+
+/* A stack is a node of a tree rooted at node 0 (the empty stack): node k
+ * (k > 0) is its parent's stack with location loc added on the leaf side.
+ * parent < k. depth = number of locations. */
+struct tsdb__st_node {
+	uint32_t parent, loc, depth;
+};
+
+/* A sample label exactly as in the proto (all four fields kept). */
+struct tsdb__st_label {
+	uint32_t key, str, unit; /* strings */
+	int64_t num;
+};
+
+struct tsdb__st_labelset {
+	uint32_t off, n; /* into labels */
+};
+
+/* u64 -> u32 hash map (open addressing); functions below. */
+struct tsdb__kmap {
+	uint64_t *keys;
+	uint32_t *vals; /* value + 1, 0 = empty */
+	size_t mask, n;
+};
+
+/* A hash set whose entries are ids; keys are compared by a callback
+ * against the stored symbols (so the keys are not stored twice). */
+struct tsdb__iset {
+	uint32_t *slots; /* id + 1, 0 = empty */
+	uint64_t *hashes; /* per slot */
+	size_t mask, n;
+};
+
+struct tsdb__symtab {
+	uint64_t nonce;
+	int level; /* zstd level of what is written with it */
+
+	/* strings: string i is sbytes + soff[i], NUL-terminated */
+	char *sbytes;
+	size_t slen, scap;
+	uint32_t *soff;
+	size_t nstr, strcap;
+
+	struct tsdb__st_mapping *maps;
+	size_t nmap, mapcap;
+	struct tsdb__st_function *fns;
+	size_t nfn, fncap;
+	struct tsdb__st_location *locs;
+	size_t nloc, loccap;
+	struct tsdb__st_line *lines;
+	size_t nline, linecap;
+	struct tsdb__st_node *nodes;
+	size_t nnode, nodecap;
+	struct tsdb__st_labelset *lsets;
+	size_t nlset, lsetcap;
+	struct tsdb__st_label *labels;
+	size_t nlabel, labelcap;
+
+	/* dedup indexes, built on the first add (a table read from bytes
+	 * only gets them when added to) */
+	int indexed;
+	struct tsdb__iset istr, imap, ifn, iloc, ilset;
+	struct tsdb__kmap inode; /* parent << 32 | location -> node */
+	struct tsdb__kmap istack; /* hash of a stack's locations -> node (a cache) */
+};
+
+static inline const char *tsdb__st_str(const struct tsdb__symtab *st, uint32_t id)
+{
+	return st->sbytes + st->soff[id];
+}
+
+/*
+ * Builders: each returns the id of the symbol (existing or added), or
+ * PF_ETOOBIG (as a negative int64_t) when a kind would pass 2^32 - 2 ids.
+ * Referenced ids must be valid.
+ */
+int64_t tsdb__st_add_string(struct tsdb__symtab *st, const char *s, size_t len);
+int64_t tsdb__st_add_mapping(struct tsdb__symtab *st, const struct tsdb__st_mapping *m);
+int64_t tsdb__st_add_function(struct tsdb__symtab *st, const struct tsdb__st_function *f);
+int64_t tsdb__st_add_location(struct tsdb__symtab *st, uint64_t address, uint32_t mapping,
+			      uint8_t folded, const struct tsdb__st_line *lines, size_t nline);
+int64_t tsdb__st_add_node(struct tsdb__symtab *st, uint32_t parent, uint32_t loc);
+/* The node of a whole stack: locs[0] is the leaf, locs[n - 1] the root
+ * side, as in a pprof sample. */
+int64_t tsdb__st_add_stack(struct tsdb__symtab *st, const uint32_t *locs, size_t n);
+int64_t tsdb__st_add_labelset(struct tsdb__symtab *st, const struct tsdb__st_label *l, size_t n);
+
+/* ---- u64 -> u32 hash map (open addressing) ----------------------------- */
+
+void tsdb__kmap_init(struct tsdb__kmap *m, size_t hint);
+void tsdb__kmap_free(struct tsdb__kmap *m);
+/* Remove every entry (keeps the memory). */
+void tsdb__kmap_clear(struct tsdb__kmap *m);
+/* 1 and *val when key is present, else 0. */
+int tsdb__kmap_get(const struct tsdb__kmap *m, uint64_t key, uint32_t *val);
+/* When key is present: *old gets its value, returns 1 (nothing changes).
+ * Otherwise inserts key -> val (val < UINT32_MAX) and returns 0. */
+int tsdb__kmap_put(struct tsdb__kmap *m, uint64_t key, uint32_t val, uint32_t *old);
+/* Insert or replace key -> val (val < UINT32_MAX). */
+void tsdb__kmap_set(struct tsdb__kmap *m, uint64_t key, uint32_t val);
+
+/* ---- rebuilding a pprof profile ------------------------------------------ */
+
+/* A profile's header with symtab ids. */
+struct tsdb__phdr {
+	int64_t time_nanos, duration_nanos, period;
+	uint8_t has_period_type;
+	uint32_t period_type[2];
+	uint32_t drop_frames, keep_frames, default_sample_type;
+	size_t nsample_type;
+	const uint32_t *sample_type; /* 2 per type: type, unit */
+	size_t ncomment;
+	const uint32_t *comment;
+	size_t nmapping;
+	const uint32_t *mapping;
+	size_t nextra_loc;
+	const uint32_t *extra_loc;
+	size_t nextra_fn;
+	const uint32_t *extra_fn;
+};
+
+/*
+ * Check that every id of h is in st's range. PF_ECORRUPT naming the field,
+ * what says which profile ("chunk profile 3").
+ */
+int tsdb__phdr_check(const struct tsdb__symtab *st, const struct tsdb__phdr *h, const char *what,
+		     struct pf_err *err);
+
+/*
+ * Build a pprof profile from a header and rows (stack node ids, label set
+ * ids, values: nrows * h->nsample_type, row-major). Ids must be in range
+ * (checked by the caller); a location whose mapping is not in the
+ * header's mapping list is PF_ECORRUPT. The result is validated with
+ * pprof_from_message (PF_ECORRUPT if that fails). PF_ETOOBIG when the
+ * distinct stacks hold more than TSDB__CODEC_MAX_FRAMES location ids.
+ */
+int tsdb__build_pprof(const struct tsdb__symtab *st, const struct tsdb__phdr *h, size_t nrows,
+		      const uint32_t *stacks, const uint32_t *lsets, const int64_t *vals,
+		      struct pprof_profile **out, struct pf_err *err);
+
+/* Rows of one decoded profile, borrowed from the decoder until its next call. */
+struct tsdb__rows {
+	const struct tsdb__phdr *hdr;
+	size_t nrows;
+	const uint32_t *stacks, *lsets;
+	const int64_t *vals; /* nrows * hdr->nsample_type */
+};
+
+/*
+ * Decode profile i's rows (delta-decoded, ids checked against st).
+ * Errors as tsdb__chunk_dec_pprof.
+ */
+int tsdb__chunk_dec_rows(struct tsdb__chunk_dec *d, const struct tsdb__symtab *st, size_t i,
+			 struct tsdb__rows *rows, struct pf_err *err);
+
+/*
+ * Encode one pprof profile given in symtab ids (of e's table): its header
+ * and rows (stack node, label set, values: ns * h->nsample_type, row-major).
+ * Writes every column, or nothing and leaves e as it was (PF_ETOOBIG,
+ * PF_ENOMEM).
+ */
+int tsdb__chunk_enc_rows(struct tsdb__chunk_enc *e, const struct tsdb__phdr *h, size_t ns,
+			 const uint32_t *stacks, const uint32_t *lsets, const int64_t *vals,
+			 struct pf_err *err);
+/* The table e adds to. */
+struct tsdb__symtab *tsdb__chunk_enc_symtab(const struct tsdb__chunk_enc *e);
+
+/* zigzag */
+static inline uint64_t tsdb__zz(int64_t v)
+{
+	return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+}
+static inline int64_t tsdb__unzz(uint64_t v)
+{
+	return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
+}
+
+/* ---- compressed sections ----------------------------------------------- */
+
+/*
+ * Append one section: uvarint raw length, method byte (0 stored, 1 zstd),
+ * uvarint stored length, bytes. zstd (at level, with the context zctx) is
+ * used when it is smaller.
+ */
+int tsdb__put_section(struct pf_buf *out, const struct pf_buf *raw, void *zctx, int level,
+		      struct pf_err *err);
+/* A zstd compression context (aborts on OOM), reused between sections. */
+void *tsdb__zctx_new(void);
+void tsdb__zctx_free(void *zctx);
+/*
+ * Read one section from r into a fresh malloc'd buffer (*data, *len; *data
+ * is NULL for length 0). what names it in errors. PF_ECORRUPT, PF_ENOMEM.
+ * The output grows only as zstd really produces it, capped at
+ * TSDB__CODEC_MAX_COLUMN and at the declared length.
+ */
+int tsdb__get_section(struct pf_reader *r, const uint8_t *base, const char *what, uint8_t **data,
+		      size_t *len, struct pf_err *err);
+
+#endif

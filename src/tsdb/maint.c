@@ -1,0 +1,621 @@
+/*
+ * Maintenance: cut the head into blocks, delete WAL segments nothing refers
+ * to, compact blocks, apply retention. One round at a time (maint_mu); the
+ * background thread runs a round every maint_ns, tsdb_close runs a last one
+ * that flushes the whole head.
+ *
+ * Cut: when the head spans at least 1.5 block durations of profile time
+ * (newest minus oldest), the oldest aligned window [k*D, (k+1)*D) is written
+ * as a block, repeatedly; a flush cuts every window. Blocks follow the
+ * profiles' own timestamps, so old or out-of-order profiles form their own
+ * (possibly overlapping) blocks, which compaction merges.
+ *
+ * After a cut the WAL moves to a new segment, and every older segment that
+ * no head profile points into is deleted.
+ *
+ * Compaction: blocks whose time ranges overlap are merged first; otherwise
+ * the blocks inside one aligned range of 3, 9 or 27 block durations (not
+ * past a tenth of the retention) are merged once that range is complete
+ * (the newest data is past it). A compacted block names its sources; at
+ * open a block named as a source of another is deleted (the compaction got
+ * as far as the rename).
+ *
+ * Retention: by time, blocks whose newest profile is older than the
+ * newest profile in the store minus the retention; by size, the oldest
+ * blocks while blocks + WAL exceed the cap.
+ */
+#include "tsdb/tsdb-internal.h"
+#include "tsdb/codec.h"
+#include "pprof/pprof.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <time.h>
+
+static int64_t align_down(int64_t t, int64_t d)
+{
+	int64_t r = t % d;
+	return r < 0 ? t - r - d : t - r;
+}
+
+/* ---- cut --------------------------------------------------------------- */
+
+struct cut_entry {
+	struct tsdb__series *s;
+	int64_t t_ns;
+	uint32_t seq;
+	uint8_t kind;
+	uint64_t size;
+	struct tsdb__loc loc;
+	size_t ntotals;
+	struct tsdb_total *totals;
+};
+
+static int cmp_cut(const void *a, const void *b)
+{
+	const struct cut_entry *x = a, *y = b;
+	uint32_t sx = tsdb__series_id(x->s), sy = tsdb__series_id(y->s);
+	if (sx != sy)
+		return sx < sy ? -1 : 1;
+	if (x->t_ns != y->t_ns)
+		return x->t_ns < y->t_ns ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* Write the head's profiles with lo <= t < hi as one block and move them
+ * there. */
+static int cut_window(struct tsdb *db, int64_t lo, int64_t hi, struct pf_err *err)
+{
+	struct cut_entry *ce = NULL;
+	size_t n = 0, cap = 0;
+	struct tsdb__bw *w = NULL;
+	struct tsdb__block *b = NULL;
+	struct pf_buf meta = PF_BUF_INIT(TSDB__META_MAX), body = PF_BUF_INIT(0);
+	char name[TSDB__BLOCK_NAME_LEN + 1];
+	int rc;
+
+	tsdb__head_rdlock(db->head);
+	for (uint32_t i = 0; i < tsdb__head_nseries(db->head); i++) {
+		struct tsdb__series *s = tsdb__head_by_id(db->head, i);
+		size_t ne;
+		const struct tsdb__entry *e = tsdb__series_entries(s, &ne);
+		for (size_t j = 0; j < ne; j++) {
+			if (e[j].t_ns < lo || e[j].t_ns >= hi)
+				continue;
+			pf_xgrow((void **)&ce, &cap, n + 1, sizeof(*ce));
+			struct cut_entry *c = &ce[n++];
+			c->s = s;
+			c->t_ns = e[j].t_ns;
+			c->seq = e[j].seq;
+			c->kind = e[j].kind;
+			c->size = e[j].size;
+			c->loc = e[j].loc;
+			c->ntotals = e[j].ntotals;
+			c->totals = pf_xcalloc(c->ntotals + 1, sizeof(*c->totals));
+			for (size_t k = 0; k < c->ntotals; k++) {
+				c->totals[k].type = tsdb__head_sym(db->head, e[j].totals[k].type);
+				c->totals[k].unit = tsdb__head_sym(db->head, e[j].totals[k].unit);
+				c->totals[k].value = e[j].totals[k].value;
+			}
+		}
+	}
+	tsdb__head_unlock(db->head);
+	if (n == 0)
+		return 0;
+	qsort(ce, n, sizeof(*ce), cmp_cut);
+
+	if ((rc = tsdb__bw_new(db->blocks_dir, &w, err)) < 0)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		struct cut_entry *c = &ce[i];
+		struct pprof_profile *p = NULL;
+		struct pf_err e2 = {0};
+		if (i == 0 || ce[i - 1].s != c->s) {
+			const char *names[TSDB__MAX_LABELS], *values[TSDB__MAX_LABELS];
+			size_t nl = tsdb__series_nlabels(c->s);
+			uint64_t max_seq = 0;
+			for (size_t k = i; k < n && ce[k].s == c->s; k++)
+				if (ce[k].seq > max_seq)
+					max_seq = ce[k].seq;
+			tsdb__head_rdlock(db->head);
+			for (size_t k = 0; k < nl; k++)
+				tsdb__series_label(db->head, c->s, k, &names[k], &values[k]);
+			tsdb__head_unlock(db->head);
+			if ((rc = tsdb__bw_series(w, tsdb__series_hash(c->s), names, values, nl, max_seq,
+						  err)) < 0)
+				goto out;
+		}
+		pf_buf_reset(&body);
+		/* the WAL segments cannot go away: only maintenance deletes them */
+		if ((rc = tsdb__wal_read(db->wal, &c->loc, c->size, &meta, &body, err)) < 0)
+			goto out;
+		if (c->kind == TSDB_KIND_PPROF &&
+		    pprof_decode(body.data, body.len, db->max_profile, &p, &e2) < 0) {
+			/* keep the stored bytes as they are */
+			pf_log(PF_LOG_WARN, "stored profile does not decode; kept as raw bytes", "err",
+			       e2.msg, NULL);
+			p = NULL;
+		}
+		rc = tsdb__bw_add(w, c->t_ns, c->seq, c->kind, c->size, c->totals, c->ntotals, p,
+				  body.data, body.len, err);
+		pprof_free(p);
+		if (rc < 0)
+			goto out;
+	}
+	if ((rc = tsdb__bw_commit(w, 1, NULL, 0, name, err)) < 0 ||
+	    (rc = tsdb__block_open(db->blocks_dir, name, &b, err)) < 0)
+		goto out;
+
+	/* the switch: the block appears and the head forgets, at once */
+	pthread_rwlock_wrlock(&db->state);
+	tsdb__head_wrlock(db->head);
+	for (size_t i = 0; i < n; i++)
+		tsdb__head_remove_locked(db->head, ce[i].s, ce[i].t_ns, ce[i].seq);
+	tsdb__blocks_add(db, b);
+	tsdb__head_unlock(db->head);
+	pthread_rwlock_unlock(&db->state);
+	b = NULL;
+	__atomic_fetch_add(&db->cuts, 1, __ATOMIC_RELAXED);
+	{
+		char np[32];
+		snprintf(np, sizeof(np), "%zu", n);
+		pf_log(PF_LOG_INFO, "head cut into a block", "block", name, "profiles", np, NULL);
+	}
+out:
+	tsdb__bw_free(w);
+	tsdb__block_unref(b);
+	for (size_t i = 0; i < n; i++)
+		free(ce[i].totals);
+	free(ce);
+	pf_buf_free(&meta);
+	pf_buf_free(&body);
+	return rc;
+}
+
+static int cut_head(struct tsdb *db, int flush, int *cut, struct pf_err *err)
+{
+	int rc;
+
+	for (;;) {
+		int64_t min_t, max_t;
+		int any;
+		tsdb__head_rdlock(db->head);
+		any = tsdb__head_bounds(db->head, &min_t, &max_t);
+		tsdb__head_unlock(db->head);
+		if (!any)
+			return 0;
+		if (!flush && (double)max_t - (double)min_t < 1.5 * (double)db->block_ns)
+			return 0;
+		int64_t lo = align_down(min_t, db->block_ns);
+		int64_t hi = lo > INT64_MAX - db->block_ns ? INT64_MAX : lo + db->block_ns;
+		if ((rc = cut_window(db, lo, hi, err)) < 0)
+			return rc;
+		*cut = 1;
+		if (hi == INT64_MAX)
+			return 0;
+	}
+}
+
+/* Delete the WAL segments no head profile points into. */
+static int clean_wal(struct tsdb *db, struct pf_err *err)
+{
+	uint32_t cur, oldest_live = UINT32_MAX;
+	int rc;
+
+	if ((rc = tsdb__wal_cut(db->wal, &cur, err)) < 0)
+		return rc;
+	pthread_rwlock_wrlock(&db->state);
+	tsdb__head_rdlock(db->head);
+	for (uint32_t i = 0; i < tsdb__head_nseries(db->head); i++) {
+		size_t ne;
+		const struct tsdb__entry *e = tsdb__series_entries(tsdb__head_by_id(db->head, i), &ne);
+		for (size_t j = 0; j < ne; j++)
+			if (e[j].loc.seg < oldest_live)
+				oldest_live = e[j].loc.seg;
+	}
+	tsdb__head_unlock(db->head);
+	rc = tsdb__wal_remove_before(db->wal, oldest_live < cur ? oldest_live : cur, err);
+	pthread_rwlock_unlock(&db->state);
+	return rc;
+}
+
+/* ---- compaction -------------------------------------------------------- */
+
+struct src_series {
+	uint64_t hash;
+	size_t block;
+	uint32_t ord;
+};
+
+static int cmp_src_series(const void *a, const void *b)
+{
+	const struct src_series *x = a, *y = b;
+	if (x->hash != y->hash)
+		return x->hash < y->hash ? -1 : 1;
+	return x->block < y->block ? -1 : x->block > y->block;
+}
+
+struct src_entry {
+	size_t block;
+	uint32_t ord;
+	size_t idx;
+	int64_t t_ns;
+	uint32_t seq;
+};
+
+static int cmp_src_entry(const void *a, const void *b)
+{
+	const struct src_entry *x = a, *y = b;
+	if (x->t_ns != y->t_ns)
+		return x->t_ns < y->t_ns ? -1 : 1;
+	if (x->seq != y->seq)
+		return x->seq < y->seq ? -1 : 1;
+	return x->block < y->block ? -1 : x->block > y->block;
+}
+
+/* Merge blocks bs[0..n) into one new block and swap it in. */
+static int compact(struct tsdb *db, struct tsdb__block **bs, size_t n, struct pf_err *err)
+{
+	struct src_series *ss = NULL;
+	size_t nss = 0, capss = 0;
+	struct tsdb__bw *w = NULL;
+	struct tsdb__block *nb = NULL;
+	const char **sources = NULL;
+	size_t nsources = 0, capsources = 0;
+	struct pf_buf raw = PF_BUF_INIT(0);
+	uint32_t level = 0;
+	char name[TSDB__BLOCK_NAME_LEN + 1];
+	int rc;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct tsdb__block_info *in = tsdb__block_info(bs[i]);
+		if (in->level > level)
+			level = in->level;
+		pf_xgrow((void **)&sources, &capsources, nsources + in->nsources + 1, sizeof(char *));
+		sources[nsources++] = in->name;
+		for (size_t k = 0; k < in->nsources; k++)
+			sources[nsources++] = in->sources[k];
+		for (uint32_t o = 0; o < in->nseries; o++) {
+			pf_xgrow((void **)&ss, &capss, nss + 1, sizeof(*ss));
+			ss[nss].hash = tsdb__block_series_hash(bs[i], o);
+			ss[nss].block = i;
+			ss[nss].ord = o;
+			nss++;
+		}
+	}
+	if (nss > 1)
+		qsort(ss, nss, sizeof(*ss), cmp_src_series);
+	if ((rc = tsdb__bw_new(db->blocks_dir, &w, err)) < 0)
+		goto out;
+	for (size_t i = 0; i < nss;) {
+		size_t j = i, nsrc;
+		struct src_entry *se = NULL;
+		size_t nse = 0, capse = 0;
+		uint64_t max_seq = 0;
+		const char *names[TSDB__MAX_LABELS], *values[TSDB__MAX_LABELS];
+		size_t nl = tsdb__block_series_nlabels(bs[ss[i].block], ss[i].ord);
+		struct tsdb__bentries *one;
+		struct tsdb__chunk_dec *dec = NULL;
+		size_t dec_src = SIZE_MAX;
+		uint64_t dec_off = 0;
+
+		while (j < nss && ss[j].hash == ss[i].hash)
+			j++;
+		nsrc = j - i;
+		one = pf_xcalloc(nsrc, sizeof(*one));
+		for (size_t g = 0; g < nsrc; g++) {
+			const struct src_series *x = &ss[i + g];
+			uint64_t m = tsdb__block_series_max_seq(bs[x->block], x->ord);
+			if (m > max_seq)
+				max_seq = m;
+			tsdb__block_entries(bs[x->block], x->ord, &one[g]);
+			for (size_t k = 0; k < one[g].n; k++) {
+				pf_xgrow((void **)&se, &capse, nse + 1, sizeof(*se));
+				se[nse].block = g; /* index into one[] */
+				se[nse].ord = x->ord;
+				se[nse].idx = k;
+				se[nse].t_ns = one[g].e[k].t_ns;
+				se[nse].seq = one[g].e[k].seq;
+				nse++;
+			}
+		}
+		for (size_t k = 0; k < nl; k++)
+			tsdb__block_series_label(bs[ss[i].block], ss[i].ord, k, &names[k], &values[k]);
+		rc = tsdb__bw_series(w, ss[i].hash, names, values, nl, max_seq, err);
+		if (nse > 1)
+			qsort(se, nse, sizeof(*se), cmp_src_entry);
+		for (size_t k = 0; k < nse && rc == 0; k++) {
+			struct tsdb__block *b = bs[ss[i + se[k].block].block];
+			const struct tsdb__bentry *e = &one[se[k].block].e[se[k].idx];
+			const struct tsdb__btotal *bt = &one[se[k].block].totals[e->totals_at];
+			struct pprof_profile *p = NULL;
+			struct tsdb_total tot[TSDB__MAX_TOTALS];
+			uint32_t nt = e->ntotals < TSDB__MAX_TOTALS ? e->ntotals : TSDB__MAX_TOTALS;
+
+			if (k > 0 && se[k].t_ns == se[k - 1].t_ns && se[k].seq == se[k - 1].seq)
+				continue; /* the same profile in two overlapping blocks */
+			for (uint32_t t = 0; t < nt; t++) {
+				tot[t].type = bt[t].type;
+				tot[t].unit = bt[t].unit;
+				tot[t].value = bt[t].value;
+			}
+			/* one chunk decoded once for all of its profiles */
+			if (!dec || dec_src != se[k].block || dec_off != e->chunk_off) {
+				tsdb__chunk_dec_free(dec);
+				dec = NULL;
+				rc = tsdb__block_chunk(b, e, &dec, err);
+				dec_src = se[k].block;
+				dec_off = e->chunk_off;
+			}
+			pf_buf_reset(&raw);
+			if (rc == 0) {
+				if (tsdb__chunk_dec_is_raw(dec, e->chunk_idx)) {
+					rc = tsdb__chunk_dec_raw(dec, e->chunk_idx, &raw, err);
+				} else {
+					const struct tsdb__symtab *st;
+					if ((rc = tsdb__block_symtab(b, se[k].ord, &st, err)) == 0)
+						rc = tsdb__chunk_dec_pprof(dec, st, e->chunk_idx, &p, err);
+				}
+			}
+			if (rc == PF_ECORRUPT) {
+				/* never lose data to a compaction: keep the sources as they
+				 * are (reads report the bad chunk) and leave them alone */
+				pf_log(PF_LOG_ERROR, "compaction stopped: a source block has a corrupt chunk; "
+						     "the blocks stay as they are",
+				       "block", tsdb__block_info(b)->name, "err", err->msg, NULL);
+				__atomic_fetch_add(&db->corrupt_skipped, 1, __ATOMIC_RELAXED);
+				tsdb__block_set_no_compact(b);
+			} else if (rc == 0) {
+				rc = tsdb__bw_add(w, e->t_ns, e->seq, e->kind, e->size, tot, nt, p,
+						  raw.data, raw.len, err);
+			}
+			pprof_free(p);
+		}
+		tsdb__chunk_dec_free(dec);
+		for (size_t g = 0; g < nsrc; g++)
+			tsdb__bentries_free(&one[g]);
+		free(one);
+		free(se);
+		if (rc < 0)
+			goto out;
+		i = j;
+	}
+	if ((rc = tsdb__bw_commit(w, level + 1, sources, nsources, name, err)) < 0 ||
+	    (rc = tsdb__block_open(db->blocks_dir, name, &nb, err)) < 0)
+		goto out;
+	pthread_rwlock_wrlock(&db->state);
+	for (size_t i = 0; i < n; i++)
+		tsdb__blocks_remove(db, bs[i]);
+	tsdb__blocks_add(db, nb);
+	pthread_rwlock_unlock(&db->state);
+	nb = NULL;
+	for (size_t i = 0; i < n; i++) {
+		struct pf_err e2 = {0};
+		if (tsdb__block_delete(bs[i], &e2) < 0)
+			pf_log(PF_LOG_WARN, "could not remove a compacted block", "err", e2.msg, NULL);
+		tsdb__block_unref(bs[i]); /* the list's reference */
+	}
+	__atomic_fetch_add(&db->compactions, 1, __ATOMIC_RELAXED);
+	{
+		char nn[32];
+		snprintf(nn, sizeof(nn), "%zu", n);
+		pf_log(PF_LOG_INFO, "blocks compacted", "block", name, "sources", nn, NULL);
+	}
+out:
+	tsdb__bw_free(w);
+	tsdb__block_unref(nb);
+	free(ss);
+	free(sources);
+	pf_buf_free(&raw);
+	return rc;
+}
+
+/* Pick one set of blocks to compact (references in *out), or none. */
+static size_t plan_compaction(struct tsdb *db, struct tsdb__block **bs, size_t nb,
+			      struct tsdb__block ***out)
+{
+	struct tsdb__block **pick = NULL;
+	size_t npick = 0;
+	int64_t newest = INT64_MIN;
+
+	*out = NULL;
+	for (size_t i = 0; i < nb; i++)
+		if (tsdb__block_info(bs[i])->max_t > newest)
+			newest = tsdb__block_info(bs[i])->max_t;
+	/* overlapping blocks (sorted by min_t): a chain of blocks whose windows
+	 * (their times widened to whole block durations) intersect */
+	for (size_t i = 0; i + 1 < nb && npick == 0; i++) {
+		int64_t hi = align_down(tsdb__block_info(bs[i])->max_t, db->block_ns);
+		size_t j = i + 1;
+		while (j < nb && align_down(tsdb__block_info(bs[j])->min_t, db->block_ns) <= hi) {
+			int64_t h = align_down(tsdb__block_info(bs[j])->max_t, db->block_ns);
+			if (h > hi)
+				hi = h;
+			j++;
+		}
+		if (j - i >= 2) {
+			pick = pf_xcalloc(j - i, sizeof(*pick));
+			for (size_t k = i; k < j; k++)
+				pick[npick++] = bs[k];
+		}
+	}
+	/* levels: ranges of 3, 9, 27 block durations */
+	for (int64_t r = 3 * (db->block_ns > INT64_MAX / 27 ? 0 : db->block_ns), lvl = 0;
+	     r > 0 && npick == 0 && lvl < 3; r *= 3, lvl++) {
+		if (db->retention_ns && r > db->retention_ns / 10)
+			break;
+		for (size_t i = 0; i < nb && npick == 0;) {
+			int64_t lo = align_down(tsdb__block_info(bs[i])->min_t, r);
+			size_t j = i;
+			while (j < nb && tsdb__block_info(bs[j])->min_t >= lo &&
+			       tsdb__block_info(bs[j])->max_t < lo + r)
+				j++;
+			if (j - i >= 2 && newest >= lo + r) {
+				pick = pf_xcalloc(j - i, sizeof(*pick));
+				for (size_t k = i; k < j; k++)
+					pick[npick++] = bs[k];
+			}
+			i = j > i ? j : i + 1;
+		}
+	}
+	*out = pick;
+	return npick;
+}
+
+/* ---- retention --------------------------------------------------------- */
+
+static void drop_block(struct tsdb *db, struct tsdb__block *b, const char *why)
+{
+	struct pf_err e2 = {0};
+	char name[TSDB__BLOCK_NAME_LEN + 1];
+
+	snprintf(name, sizeof(name), "%s", tsdb__block_info(b)->name);
+	pthread_rwlock_wrlock(&db->state);
+	tsdb__blocks_remove(db, b);
+	pthread_rwlock_unlock(&db->state);
+	if (tsdb__block_delete(b, &e2) < 0)
+		pf_log(PF_LOG_WARN, "could not remove a block", "err", e2.msg, NULL);
+	tsdb__block_unref(b); /* the list's reference */
+	__atomic_fetch_add(&db->retention_drops, 1, __ATOMIC_RELAXED);
+	pf_log(PF_LOG_INFO, "block dropped by retention", "block", name, "reason", why, NULL);
+}
+
+void tsdb__retention(struct tsdb *db)
+{
+	struct tsdb__block **bs;
+	size_t nb;
+	int64_t newest = INT64_MIN, hmin, hmax;
+
+	if (!db->retention_ns && !db->retention_bytes)
+		return;
+	bs = tsdb__blocks_get(db, &nb);
+	tsdb__head_rdlock(db->head);
+	if (tsdb__head_bounds(db->head, &hmin, &hmax))
+		newest = hmax;
+	tsdb__head_unlock(db->head);
+	for (size_t i = 0; i < nb; i++)
+		if (tsdb__block_info(bs[i])->max_t > newest)
+			newest = tsdb__block_info(bs[i])->max_t;
+	if (db->retention_ns && newest != INT64_MIN) {
+		int64_t limit = newest - db->retention_ns;
+		for (size_t i = 0; i < nb; i++)
+			if (tsdb__block_info(bs[i])->max_t < limit)
+				drop_block(db, bs[i], "time");
+	}
+	tsdb__blocks_put(bs, nb);
+	if (db->retention_bytes) {
+		for (;;) {
+			uint64_t total = 0, fs, wal;
+			bs = tsdb__blocks_get(db, &nb);
+			for (size_t i = 0; i < nb; i++)
+				total += tsdb__block_info(bs[i])->bytes;
+			tsdb__wal_counters(db->wal, &fs, &wal);
+			total += wal;
+			if (total <= db->retention_bytes || nb == 0) {
+				tsdb__blocks_put(bs, nb);
+				break;
+			}
+			/* the oldest: smallest max_t */
+			size_t old = 0;
+			for (size_t i = 1; i < nb; i++)
+				if (tsdb__block_info(bs[i])->max_t < tsdb__block_info(bs[old])->max_t)
+					old = i;
+			drop_block(db, bs[old], "size");
+			tsdb__blocks_put(bs, nb);
+		}
+	}
+}
+
+/* ---- the round --------------------------------------------------------- */
+
+int tsdb_maintain(struct tsdb *db, int flush, struct pf_err *err)
+{
+	int rc, cut = 0;
+
+	if (!db)
+		return PF_EINVAL;
+	pthread_mutex_lock(&db->maint_mu);
+	rc = cut_head(db, flush, &cut, err);
+	if (rc == 0 && (cut || flush))
+		rc = clean_wal(db, err);
+	for (int round = 0; rc == 0 && round < 8; round++) {
+		struct tsdb__block **bs, **pick;
+		size_t nb, np;
+		bs = tsdb__blocks_get(db, &nb);
+		for (size_t i = 0; i < nb;) { /* blocks a compaction failed on stay out */
+			if (tsdb__block_no_compact(bs[i])) {
+				tsdb__block_unref(bs[i]);
+				memmove(&bs[i], &bs[i + 1], (nb - i - 1) * sizeof(*bs));
+				nb--;
+			} else {
+				i++;
+			}
+		}
+		np = plan_compaction(db, bs, nb, &pick);
+		if (np) {
+			struct pf_err e2 = {0};
+			if (compact(db, pick, np, &e2) < 0) {
+				/* the sources stay; the next round tries again (or
+				 * leaves out blocks found corrupt) */
+				pf_log(PF_LOG_ERROR, "compaction failed", "err", e2.msg, NULL);
+				np = 0;
+			}
+		}
+		free(pick);
+		tsdb__blocks_put(bs, nb);
+		if (np == 0)
+			break;
+	}
+	if (rc == 0)
+		tsdb__retention(db);
+	pthread_mutex_unlock(&db->maint_mu);
+	return rc;
+}
+
+static void *maint_thread(void *arg)
+{
+	struct tsdb *db = arg;
+
+	pthread_mutex_lock(&db->stop_mu);
+	while (!db->stop) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		int64_t ns = (int64_t)ts.tv_nsec + db->maint_ns;
+		ts.tv_sec += (time_t)(ns / 1000000000);
+		ts.tv_nsec = (long)(ns % 1000000000);
+		pthread_cond_timedwait(&db->stop_cv, &db->stop_mu, &ts);
+		if (db->stop)
+			break;
+		pthread_mutex_unlock(&db->stop_mu);
+		struct pf_err err = {0};
+		if (tsdb_maintain(db, 0, &err) < 0)
+			pf_log(PF_LOG_ERROR, "store maintenance failed; retrying later", "err", err.msg,
+			       NULL);
+		pthread_mutex_lock(&db->stop_mu);
+	}
+	pthread_mutex_unlock(&db->stop_mu);
+	return NULL;
+}
+
+int tsdb__maint_start(struct tsdb *db, struct pf_err *err)
+{
+	int e = pthread_create(&db->thread, NULL, maint_thread, db);
+	if (e)
+		return pf_err_set(err, PF_EIO, "start the store's maintenance thread: %s", strerror(e));
+	db->thread_started = 1;
+	return 0;
+}
+
+void tsdb__maint_stop(struct tsdb *db)
+{
+	if (!db || !db->thread_started)
+		return;
+	pthread_mutex_lock(&db->stop_mu);
+	db->stop = 1;
+	pthread_cond_broadcast(&db->stop_cv);
+	pthread_mutex_unlock(&db->stop_mu);
+	pthread_join(db->thread, NULL);
+	db->thread_started = 0;
+}

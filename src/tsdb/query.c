@@ -1,0 +1,760 @@
+/*
+ * Queries over the head and the blocks: find (metas), read by id, merge,
+ * label names and values, stats.
+ *
+ * A query holds db->state shared from its first look at the head or the
+ * blocks until it has read what it needs, so a cut or a compaction (which
+ * move profiles under state exclusive) is never half seen: each profile is
+ * found exactly once, in the head or in one block.
+ */
+#include "tsdb/tsdb-internal.h"
+#include "tsdb/codec.h"
+#include "pprof/pprof.h"
+
+#include <inttypes.h>
+#include <limits.h>
+#include <stdlib.h>
+
+struct tsdb_result {
+	struct tsdb_meta *metas;
+	size_t n;
+	struct pf_arena *arena;
+};
+
+/* A tsdb_meta handed out alone owns its arena. */
+struct meta_box {
+	struct tsdb_meta m; /* first: tsdb_meta_free casts back */
+	struct pf_arena *arena;
+};
+
+/* One profile a query found, in the head (b == NULL) or a block. */
+struct hit {
+	int64_t t_ns;
+	uint64_t hash;
+	uint32_t seq;
+	uint8_t kind;
+	uint64_t size;
+	struct tsdb__block *b; /* reference held by the gather */
+	uint32_t ord;          /* block series */
+	const struct tsdb__series *s; /* head series */
+	struct tsdb__loc loc;         /* head */
+	struct tsdb__bentry be;       /* block */
+	const char **ttype, **tunit;  /* totals (strings live as long as the gather) */
+	int64_t *tval;
+	size_t ntotals;
+	size_t src; /* index of the block in the gather, or SIZE_MAX for the head */
+};
+
+struct gather {
+	struct tsdb__block **blocks;
+	size_t nblocks;
+	struct hit *hits;
+	size_t n, cap;
+	struct pf_arena *arena;
+};
+
+static void gather_free(struct gather *g)
+{
+	tsdb__blocks_put(g->blocks, g->nblocks);
+	free(g->hits);
+	pf_arena_free(g->arena);
+	memset(g, 0, sizeof(*g));
+}
+
+static int cmp_hit(const void *a, const void *b)
+{
+	const struct hit *x = a, *y = b;
+	if (x->t_ns != y->t_ns)
+		return x->t_ns < y->t_ns ? -1 : 1;
+	if (x->hash != y->hash)
+		return x->hash < y->hash ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* First entry with t >= t_ns. */
+static size_t entries_from(const struct tsdb__entry *e, size_t n, int64_t t_ns)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (e[mid].t_ns < t_ns)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static struct hit *hit_new(struct gather *g)
+{
+	pf_xgrow((void **)&g->hits, &g->cap, g->n + 1, sizeof(*g->hits));
+	memset(&g->hits[g->n], 0, sizeof(*g->hits));
+	return &g->hits[g->n++];
+}
+
+/*
+ * Everything q selects, sorted by (t, hash, seq), duplicates dropped, the
+ * newest q->limit kept. Called with db->state held shared (and kept until
+ * the hits are used).
+ */
+static int gather(struct tsdb *db, const struct tsdb_query *q, struct gather *g,
+		  struct pf_err *err)
+{
+	struct tsdb__preds *ps = NULL;
+	struct tsdb__plist ids = {0};
+	struct tsdb__psource src;
+	int rc;
+
+	memset(g, 0, sizeof(*g));
+	g->arena = pf_arena_new();
+	if ((rc = tsdb__preds_new(q->matchers, q->nmatchers, &ps, err)) < 0)
+		return rc;
+	if (q->min_t_ns > q->max_t_ns)
+		goto done;
+
+	tsdb__head_rdlock(db->head);
+	tsdb__head_psource(db->head, &src);
+	tsdb__select(&src, ps, &ids);
+	for (size_t i = 0; i < ids.n; i++) {
+		const struct tsdb__series *s = tsdb__head_by_id(db->head, ids.ids[i]);
+		size_t n;
+		const struct tsdb__entry *e = tsdb__series_entries(s, &n);
+		for (size_t j = entries_from(e, n, q->min_t_ns); j < n && e[j].t_ns <= q->max_t_ns;
+		     j++) {
+			struct hit *h = hit_new(g);
+			h->t_ns = e[j].t_ns;
+			h->hash = tsdb__series_hash(s);
+			h->seq = e[j].seq;
+			h->kind = e[j].kind;
+			h->size = e[j].size;
+			h->s = s;
+			h->loc = e[j].loc;
+			h->src = SIZE_MAX;
+			h->ntotals = e[j].ntotals;
+			h->ttype = pf_arena_alloc(g->arena, (h->ntotals + 1) * sizeof(char *));
+			h->tunit = pf_arena_alloc(g->arena, (h->ntotals + 1) * sizeof(char *));
+			h->tval = pf_arena_alloc(g->arena, (h->ntotals + 1) * sizeof(int64_t));
+			for (size_t k = 0; k < h->ntotals; k++) {
+				/* head symbols live as long as the head */
+				h->ttype[k] = tsdb__head_sym(db->head, e[j].totals[k].type);
+				h->tunit[k] = tsdb__head_sym(db->head, e[j].totals[k].unit);
+				h->tval[k] = e[j].totals[k].value;
+			}
+		}
+	}
+	tsdb__head_unlock(db->head);
+
+	g->blocks = tsdb__blocks_get(db, &g->nblocks);
+	for (size_t bi = 0; bi < g->nblocks; bi++) {
+		struct tsdb__block *b = g->blocks[bi];
+		const struct tsdb__block_info *in = tsdb__block_info(b);
+		if (in->max_t < q->min_t_ns || in->min_t > q->max_t_ns)
+			continue;
+		tsdb__block_psource(b, &src);
+		tsdb__select(&src, ps, &ids);
+		for (size_t i = 0; i < ids.n; i++) {
+			struct tsdb__bentries es;
+			int64_t lo, hi;
+			tsdb__block_series_range(b, ids.ids[i], &lo, &hi);
+			if (hi < q->min_t_ns || lo > q->max_t_ns)
+				continue;
+			tsdb__block_entries(b, ids.ids[i], &es);
+			for (size_t j = 0; j < es.n; j++) {
+				const struct tsdb__bentry *e = &es.e[j];
+				struct hit *h;
+				if (e->t_ns < q->min_t_ns || e->t_ns > q->max_t_ns)
+					continue;
+				h = hit_new(g);
+				h->t_ns = e->t_ns;
+				h->hash = tsdb__block_series_hash(b, ids.ids[i]);
+				h->seq = e->seq;
+				h->kind = e->kind;
+				h->size = e->size;
+				h->b = b;
+				h->ord = ids.ids[i];
+				h->be = *e;
+				h->src = bi;
+				h->ntotals = e->ntotals;
+				h->ttype = pf_arena_alloc(g->arena, (h->ntotals + 1) * sizeof(char *));
+				h->tunit = pf_arena_alloc(g->arena, (h->ntotals + 1) * sizeof(char *));
+				h->tval = pf_arena_alloc(g->arena, (h->ntotals + 1) * sizeof(int64_t));
+				for (size_t k = 0; k < h->ntotals; k++) {
+					const struct tsdb__btotal *t = &es.totals[e->totals_at + k];
+					h->ttype[k] = t->type; /* the block's strings */
+					h->tunit[k] = t->unit;
+					h->tval[k] = t->value;
+				}
+			}
+			tsdb__bentries_free(&es);
+		}
+	}
+	if (g->n > 1) {
+		size_t k = 1;
+		qsort(g->hits, g->n, sizeof(*g->hits), cmp_hit);
+		for (size_t i = 1; i < g->n; i++) /* overlapping blocks mid-compaction */
+			if (cmp_hit(&g->hits[i], &g->hits[k - 1]) != 0)
+				g->hits[k++] = g->hits[i];
+		g->n = k;
+	}
+	if (q->limit && g->n > q->limit) {
+		memmove(g->hits, g->hits + (g->n - q->limit), q->limit * sizeof(*g->hits));
+		g->n = q->limit;
+	}
+done:
+	tsdb__plist_free(&ids);
+	tsdb__preds_free(ps);
+	return 0;
+}
+
+/* ---- metas ------------------------------------------------------------- */
+
+static char *arena_str(struct pf_arena *a, const char *s)
+{
+	return pf_arena_strndup(a, s, strlen(s));
+}
+
+static void hit_label(struct tsdb *db, const struct hit *h, size_t i, const char **name,
+		      const char **value)
+{
+	if (h->b)
+		tsdb__block_series_label(h->b, h->ord, i, name, value);
+	else
+		tsdb__series_label(db->head, h->s, i, name, value);
+}
+
+static size_t hit_nlabels(const struct hit *h)
+{
+	return h->b ? tsdb__block_series_nlabels(h->b, h->ord) : tsdb__series_nlabels(h->s);
+}
+
+/* Fill m from h, strings in a; labels may be shared (NULL: build them). */
+static void meta_fill(struct tsdb *db, struct tsdb_meta *m, const struct hit *h,
+		      struct tsdb_label *labels, struct pf_arena *a)
+{
+	size_t nl = hit_nlabels(h);
+
+	tsdb__id_encode(h->hash, h->t_ns, h->seq, m->id);
+	m->t_ns = h->t_ns;
+	m->kind = (enum tsdb_kind)h->kind;
+	m->size = (size_t)h->size;
+	if (!labels) {
+		labels = pf_arena_alloc(a, (nl ? nl : 1) * sizeof(*labels));
+		for (size_t i = 0; i < nl; i++) {
+			const char *name, *value;
+			hit_label(db, h, i, &name, &value);
+			labels[i].name = arena_str(a, name);
+			labels[i].value = arena_str(a, value);
+		}
+	}
+	m->labels = labels;
+	m->nlabels = nl;
+	m->ntotals = h->ntotals;
+	m->totals = pf_arena_alloc(a, (h->ntotals ? h->ntotals : 1) * sizeof(*m->totals));
+	for (size_t i = 0; i < h->ntotals; i++) {
+		m->totals[i].type = arena_str(a, h->ttype[i]);
+		m->totals[i].unit = arena_str(a, h->tunit[i]);
+		m->totals[i].value = h->tval[i];
+	}
+}
+
+void tsdb_meta_free(struct tsdb_meta *m)
+{
+	struct meta_box *b = (struct meta_box *)m;
+	if (!m)
+		return;
+	pf_arena_free(b->arena);
+	free(b);
+}
+
+/* ---- find -------------------------------------------------------------- */
+
+int tsdb_find(struct tsdb *db, const struct tsdb_query *q, struct tsdb_result **out,
+	      struct pf_err *err)
+{
+	struct tsdb_result *res;
+	struct gather g;
+	struct pf_map *shared;
+	int rc;
+
+	*out = NULL;
+	if (!db || __atomic_load_n(&db->closed, __ATOMIC_ACQUIRE))
+		return pf_err_set(err, PF_ECLOSED, "store is closed");
+	if (!q || (q->nmatchers && !q->matchers))
+		return pf_err_set(err, PF_EINVAL, "bad query");
+	pthread_rwlock_rdlock(&db->state);
+	if ((rc = gather(db, q, &g, err)) < 0) {
+		pthread_rwlock_unlock(&db->state);
+		gather_free(&g);
+		return rc;
+	}
+	res = pf_xcalloc(1, sizeof(*res));
+	res->arena = pf_arena_new();
+	res->n = g.n;
+	res->metas = pf_xcalloc(res->n ? res->n : 1, sizeof(*res->metas));
+	/* one copy of each series' labels per result */
+	shared = pf_map_new(64);
+	for (size_t i = 0; i < g.n; i++) {
+		struct tsdb_meta *m = &res->metas[i];
+		uint8_t key[8];
+		uint64_t v;
+		pf_put_le64(key, g.hits[i].hash);
+		if (pf_map_get(shared, key, sizeof(key), &v)) {
+			meta_fill(db, m, &g.hits[i], res->metas[v].labels, res->arena);
+		} else {
+			meta_fill(db, m, &g.hits[i], NULL, res->arena);
+			pf_map_put(shared, key, sizeof(key), i);
+		}
+	}
+	pf_map_free(shared);
+	pthread_rwlock_unlock(&db->state);
+	gather_free(&g);
+	*out = res;
+	return 0;
+}
+
+size_t tsdb_result_len(const struct tsdb_result *r)
+{
+	return r ? r->n : 0;
+}
+
+const struct tsdb_meta *tsdb_result_at(const struct tsdb_result *r, size_t i)
+{
+	return r && i < r->n ? &r->metas[i] : NULL;
+}
+
+void tsdb_result_free(struct tsdb_result *r)
+{
+	if (!r)
+		return;
+	pf_arena_free(r->arena);
+	free(r->metas);
+	free(r);
+}
+
+/* ---- read -------------------------------------------------------------- */
+
+/* Read a head profile's body from the WAL (state held shared). */
+static int read_wal(struct tsdb *db, const struct hit *h, struct pf_buf *body, struct pf_err *err)
+{
+	struct pf_buf mb = PF_BUF_INIT(TSDB__META_MAX);
+	struct tsdb__rec *r = NULL;
+	const char *why = NULL;
+	size_t old_len = body->len;
+	int rc;
+
+	if ((rc = tsdb__wal_read(db->wal, &h->loc, h->size, &mb, body, err)) < 0)
+		goto out;
+	r = pf_xmalloc(sizeof(*r));
+	if (tsdb__rec_decode(mb.data, mb.len, h->loc.len - TSDB__REC_HDR, r, &why) < 0 ||
+	    r->hash != h->hash || r->t_ns != h->t_ns || r->seq != h->seq || r->body_len != h->size) {
+		char path[PATH_MAX];
+		tsdb__wal_path(db->wal, h->loc.seg, path, sizeof(path));
+		rc = pf_err_set(err, PF_ECORRUPT, "%s:%" PRIu64 ": record does not match its index entry%s%s",
+				path, h->loc.off, why ? ": " : "", why ? why : "");
+		body->len = old_len;
+	}
+out:
+	free(r);
+	pf_buf_free(&mb);
+	return rc;
+}
+
+/* The body of a hit: WAL bytes, or a block profile re-encoded (pprof, gzip)
+ * or its raw bytes. */
+static int read_hit(struct tsdb *db, const struct hit *h, struct pf_buf *body, struct pf_err *err)
+{
+	struct pprof_profile *p = NULL;
+	int rc;
+
+	if (!h->b)
+		return read_wal(db, h, body, err);
+	if ((rc = tsdb__block_decode(h->b, h->ord, &h->be, &p, body, err)) < 0)
+		return rc;
+	if (p) {
+		rc = pprof_encode(p, body, err);
+		pprof_free(p);
+	}
+	return rc;
+}
+
+int tsdb_read(struct tsdb *db, const char *id, struct pf_buf *body, struct tsdb_meta **meta,
+	      struct pf_err *err)
+{
+	struct meta_box *box = NULL;
+	struct gather g = {0};
+	struct hit *h = NULL;
+	uint64_t hash;
+	int64_t t_ns;
+	uint32_t seq;
+	int rc;
+
+	if (meta)
+		*meta = NULL;
+	if (!db || __atomic_load_n(&db->closed, __ATOMIC_ACQUIRE))
+		return pf_err_set(err, PF_ECLOSED, "store is closed");
+	if (!body)
+		return pf_err_set(err, PF_EINVAL, "no body buffer");
+	if (tsdb__id_decode(id, &hash, &t_ns, &seq) < 0)
+		return pf_err_set(err, PF_ENOTFOUND, "nothing found");
+
+	pthread_rwlock_rdlock(&db->state);
+	g.arena = pf_arena_new();
+	/* the head first */
+	tsdb__head_rdlock(db->head);
+	{
+		const struct tsdb__series *s = tsdb__head_by_hash(db->head, hash);
+		const struct tsdb__entry *e = s ? tsdb__series_find(s, t_ns, seq) : NULL;
+		if (e) {
+			h = hit_new(&g);
+			h->t_ns = t_ns;
+			h->hash = hash;
+			h->seq = seq;
+			h->kind = e->kind;
+			h->size = e->size;
+			h->s = s;
+			h->loc = e->loc;
+			h->ntotals = e->ntotals;
+			h->ttype = pf_arena_alloc(g.arena, (h->ntotals + 1) * sizeof(char *));
+			h->tunit = pf_arena_alloc(g.arena, (h->ntotals + 1) * sizeof(char *));
+			h->tval = pf_arena_alloc(g.arena, (h->ntotals + 1) * sizeof(int64_t));
+			for (size_t k = 0; k < h->ntotals; k++) {
+				h->ttype[k] = tsdb__head_sym(db->head, e->totals[k].type);
+				h->tunit[k] = tsdb__head_sym(db->head, e->totals[k].unit);
+				h->tval[k] = e->totals[k].value;
+			}
+		}
+	}
+	tsdb__head_unlock(db->head);
+	if (!h) {
+		/* then the blocks holding the time */
+		g.blocks = tsdb__blocks_get(db, &g.nblocks);
+		for (size_t bi = 0; bi < g.nblocks && !h; bi++) {
+			struct tsdb__block *b = g.blocks[bi];
+			const struct tsdb__block_info *in = tsdb__block_info(b);
+			struct tsdb__bentries es;
+			uint32_t ord;
+			if (t_ns < in->min_t || t_ns > in->max_t || !tsdb__block_find_hash(b, hash, &ord))
+				continue;
+			tsdb__block_entries(b, ord, &es);
+			for (size_t j = 0; j < es.n && !h; j++) {
+				const struct tsdb__bentry *e = &es.e[j];
+				if (e->t_ns != t_ns || e->seq != seq)
+					continue;
+				h = hit_new(&g);
+				h->t_ns = t_ns;
+				h->hash = hash;
+				h->seq = seq;
+				h->kind = e->kind;
+				h->size = e->size;
+				h->b = b;
+				h->ord = ord;
+				h->be = *e;
+				h->ntotals = e->ntotals;
+				h->ttype = pf_arena_alloc(g.arena, (h->ntotals + 1) * sizeof(char *));
+				h->tunit = pf_arena_alloc(g.arena, (h->ntotals + 1) * sizeof(char *));
+				h->tval = pf_arena_alloc(g.arena, (h->ntotals + 1) * sizeof(int64_t));
+				for (size_t k = 0; k < h->ntotals; k++) {
+					const struct tsdb__btotal *t = &es.totals[e->totals_at + k];
+					h->ttype[k] = t->type;
+					h->tunit[k] = t->unit;
+					h->tval[k] = t->value;
+				}
+			}
+			tsdb__bentries_free(&es);
+		}
+	}
+	if (!h) {
+		rc = pf_err_set(err, PF_ENOTFOUND, "nothing found");
+		goto out;
+	}
+	if ((rc = read_hit(db, h, body, err)) < 0)
+		goto out;
+	if (meta) {
+		box = pf_xcalloc(1, sizeof(*box));
+		box->arena = pf_arena_new();
+		meta_fill(db, &box->m, h, NULL, box->arena);
+		*meta = &box->m;
+	}
+out:
+	pthread_rwlock_unlock(&db->state);
+	gather_free(&g);
+	return rc;
+}
+
+/* ---- merge ------------------------------------------------------------- */
+
+static const char *hit_type(struct tsdb *db, const struct hit *h)
+{
+	for (size_t i = 0; i < hit_nlabels(h); i++) {
+		const char *name, *value;
+		hit_label(db, h, i, &name, &value);
+		if (strcmp(name, "type") == 0)
+			return value;
+	}
+	return "";
+}
+
+struct group {
+	struct tsdb__merger *m;
+	const struct tsdb__symtab *st;
+	size_t src;
+	uint32_t ord; /* a series of the group (its service's symbol table) */
+};
+
+int tsdb_merge(struct tsdb *db, const struct tsdb_query *q, struct pprof_profile **out,
+	       size_t *n, struct pf_err *err)
+{
+	struct gather g;
+	struct pprof_profile **parts = NULL;
+	struct group *groups = NULL;
+	size_t nparts = 0, capparts = 0, ngroups = 0, capgroups = 0;
+	struct tsdb__chunk_dec *dec = NULL;
+	const struct hit *dec_hit = NULL;
+	struct pf_buf body = PF_BUF_INIT(0);
+	int rc = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (!db || __atomic_load_n(&db->closed, __ATOMIC_ACQUIRE))
+		return pf_err_set(err, PF_ECLOSED, "store is closed");
+	pthread_rwlock_rdlock(&db->state);
+	if ((rc = gather(db, q, &g, err)) < 0)
+		goto out;
+	if (g.n == 0) {
+		rc = pf_err_set(err, PF_ENOTFOUND, "nothing found");
+		goto out;
+	}
+	/* block hits sorted by (block, series, chunk) so each chunk is read once */
+	for (size_t i = 0; i < g.n; i++) {
+		const struct hit *h = &g.hits[i];
+		if (h->kind != TSDB_KIND_PPROF) {
+			rc = pf_err_set(err, PF_EINVAL, "can't merge profiles of %s type", hit_type(db, h));
+			goto out;
+		}
+		if (!h->b) {
+			struct pprof_profile *p;
+			pf_buf_reset(&body);
+			if ((rc = read_wal(db, h, &body, err)) < 0 ||
+			    (rc = pprof_decode(body.data, body.len, db->max_profile, &p, err)) < 0)
+				goto out;
+			pf_xgrow((void **)&parts, &capparts, nparts + 1, sizeof(*parts));
+			parts[nparts++] = p;
+			continue;
+		}
+		const struct tsdb__symtab *st;
+		struct group *gr = NULL;
+		if ((rc = tsdb__block_symtab(h->b, h->ord, &st, err)) < 0)
+			goto out;
+		for (size_t k = 0; k < ngroups; k++)
+			if (groups[k].st == st)
+				gr = &groups[k];
+		if (!gr) {
+			pf_xgrow((void **)&groups, &capgroups, ngroups + 1, sizeof(*groups));
+			gr = &groups[ngroups++];
+			gr->st = st;
+			gr->src = h->src;
+			gr->ord = h->ord;
+			gr->m = tsdb__merger_new(st);
+		}
+		if (!dec_hit || dec_hit->b != h->b || dec_hit->be.chunk_off != h->be.chunk_off) {
+			tsdb__chunk_dec_free(dec);
+			dec = NULL;
+			dec_hit = NULL;
+			if ((rc = tsdb__block_chunk(h->b, &h->be, &dec, err)) == PF_ECORRUPT)
+				goto corrupt;
+			if (rc < 0)
+				goto out;
+			dec_hit = h;
+		}
+		rc = tsdb__merger_add(gr->m, dec, h->be.chunk_idx, err);
+		if (rc == PF_ECORRUPT)
+			goto corrupt;
+		if (rc < 0)
+			goto out;
+		continue;
+	corrupt:
+		/* reported and left out; the rest of the merge stands */
+		pf_log(PF_LOG_ERROR, "corrupt chunk skipped", "err", err->msg, NULL);
+		__atomic_fetch_add(&db->corrupt_skipped, 1, __ATOMIC_RELAXED);
+		rc = 0;
+	}
+	for (size_t k = 0; k < ngroups; k++) {
+		struct pprof_profile *p;
+		if (tsdb__merger_count(groups[k].m) == 0)
+			continue;
+		if ((rc = tsdb__merger_finish(groups[k].m, &p, err)) < 0)
+			goto out;
+		pf_xgrow((void **)&parts, &capparts, nparts + 1, sizeof(*parts));
+		parts[nparts++] = p;
+	}
+	if (nparts == 0) {
+		rc = pf_err_set(err, PF_ENOTFOUND, "nothing found (every profile found was corrupt)");
+		goto out;
+	}
+	if (nparts == 1) {
+		*out = parts[0];
+		nparts = 0;
+	} else if ((rc = pprof_merge(parts, nparts, out, err)) < 0) {
+		goto out;
+	}
+	*n = g.n;
+out:
+	pthread_rwlock_unlock(&db->state);
+	tsdb__chunk_dec_free(dec);
+	for (size_t k = 0; k < ngroups; k++)
+		tsdb__merger_free(groups[k].m);
+	free(groups);
+	for (size_t i = 0; i < nparts; i++)
+		pprof_free(parts[i]);
+	free(parts);
+	pf_buf_free(&body);
+	gather_free(&g);
+	return rc;
+}
+
+/* ---- labels and stats -------------------------------------------------- */
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+struct strset {
+	struct pf_map *m;
+	char **v;
+	size_t n, cap;
+};
+
+static void strset_add(void *arg, const char *s)
+{
+	struct strset *ss = arg;
+	uint64_t v = 0;
+	if (pf_map_get_or_put(ss->m, s, strlen(s), &v))
+		return;
+	pf_xgrow((void **)&ss->v, &ss->cap, ss->n + 1, sizeof(char *));
+	ss->v[ss->n++] = pf_xstrdup(s);
+}
+
+static void strset_finish(struct strset *ss, char ***out, size_t *n)
+{
+	if (ss->n > 1)
+		qsort(ss->v, ss->n, sizeof(char *), cmp_str);
+	*out = ss->v ? ss->v : pf_xcalloc(1, sizeof(char *));
+	*n = ss->n;
+	pf_map_free(ss->m);
+}
+
+static int labels_collect(struct tsdb *db, const char *name, char ***out, size_t *n)
+{
+	struct strset ss = {pf_map_new(64), NULL, 0, 0};
+	struct tsdb__block **bs;
+	size_t nb;
+	char **hv;
+	size_t nh;
+
+	pthread_rwlock_rdlock(&db->state);
+	if (name)
+		tsdb__head_label_values(db->head, name, &hv, &nh);
+	else
+		tsdb__head_label_names(db->head, &hv, &nh);
+	for (size_t i = 0; i < nh; i++) {
+		strset_add(&ss, hv[i]);
+		free(hv[i]);
+	}
+	free(hv);
+	bs = tsdb__blocks_get(db, &nb);
+	for (size_t i = 0; i < nb; i++) {
+		if (name)
+			tsdb__block_label_values(bs[i], name, strset_add, &ss);
+		else
+			tsdb__block_label_names(bs[i], strset_add, &ss);
+	}
+	tsdb__blocks_put(bs, nb);
+	pthread_rwlock_unlock(&db->state);
+	strset_finish(&ss, out, n);
+	return 0;
+}
+
+int tsdb_label_values(struct tsdb *db, const char *name, char ***values, size_t *n)
+{
+	if (!db || !values || !n || !name)
+		return PF_EINVAL;
+	return labels_collect(db, name, values, n);
+}
+
+int tsdb_label_names(struct tsdb *db, char ***names, size_t *n)
+{
+	if (!db || !names || !n)
+		return PF_EINVAL;
+	return labels_collect(db, NULL, names, n);
+}
+
+void tsdb_strings_free(char **v, size_t n)
+{
+	if (!v)
+		return;
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+void tsdb_stats(struct tsdb *db, struct tsdb_stats *st)
+{
+	struct tsdb__block **bs;
+	struct pf_map *series;
+	size_t nb;
+	int any = 0;
+
+	memset(st, 0, sizeof(*st));
+	if (!db)
+		return;
+	series = pf_map_new(256);
+	pthread_rwlock_rdlock(&db->state);
+	tsdb__head_counts(db->head, &st->head_series, &st->head_profiles);
+	tsdb__head_rdlock(db->head);
+	if (tsdb__head_bounds(db->head, &st->head_min_t, &st->head_max_t)) {
+		st->min_t = st->head_min_t;
+		st->max_t = st->head_max_t;
+		any = 1;
+	}
+	for (uint32_t i = 0; i < tsdb__head_nseries(db->head); i++) {
+		const struct tsdb__series *s = tsdb__head_by_id(db->head, i);
+		size_t n;
+		uint8_t key[8];
+		tsdb__series_entries(s, &n);
+		if (!n)
+			continue;
+		pf_put_le64(key, tsdb__series_hash(s));
+		pf_map_put(series, key, sizeof(key), 1);
+	}
+	tsdb__head_unlock(db->head);
+	bs = tsdb__blocks_get(db, &nb);
+	for (size_t i = 0; i < nb; i++) {
+		const struct tsdb__block_info *in = tsdb__block_info(bs[i]);
+		if (!any || in->min_t < st->min_t)
+			st->min_t = in->min_t;
+		if (!any || in->max_t > st->max_t)
+			st->max_t = in->max_t;
+		any = 1;
+		st->blocks++;
+		st->block_bytes += in->bytes;
+		st->block_profiles += in->nprofiles;
+		for (uint32_t o = 0; o < in->nseries; o++) {
+			uint8_t key[8];
+			pf_put_le64(key, tsdb__block_series_hash(bs[i], o));
+			pf_map_put(series, key, sizeof(key), 1);
+		}
+	}
+	tsdb__blocks_put(bs, nb);
+	pthread_rwlock_unlock(&db->state);
+	st->series = pf_map_len(series);
+	pf_map_free(series);
+	st->profiles = st->head_profiles + st->block_profiles;
+	st->appends = __atomic_load_n(&db->appends, __ATOMIC_RELAXED);
+	tsdb__wal_counters(db->wal, &st->wal_fsyncs, &st->wal_bytes);
+	st->replayed = db->replayed;
+	st->cuts = __atomic_load_n(&db->cuts, __ATOMIC_RELAXED);
+	st->compactions = __atomic_load_n(&db->compactions, __ATOMIC_RELAXED);
+	st->retention_drops = __atomic_load_n(&db->retention_drops, __ATOMIC_RELAXED);
+	st->corrupt_skipped = __atomic_load_n(&db->corrupt_skipped, __ATOMIC_RELAXED);
+}

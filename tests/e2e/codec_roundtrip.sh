@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# The store's symbolized codec (src/tsdb/codec.h), checked with real
+# `go tool pprof` as the judge (SPEC 10.2: equal at the pprof level).
+#
+#   - every fixture alone (a chunk of one, through a serialized symbol table
+#     and chunk): -raw and -traces equal the original's, and -top (every
+#     row and the total) equal for every sample index;
+#   - the execution trace comes back byte for byte;
+#   - the ten heap snapshots as one series in one chunk, and in chunks of 3,
+#     and those chunks transcoded into one chunk of a new table (compaction):
+#     each profile equal to its original;
+#   - tsdb__merger over the ten snapshots (chunks of 4) gives Go's own merge
+#     of the ten files and pprof_merge's: same -top for every sample index;
+#   - the size of the ten snapshots as one series is at most 0.10 of their
+#     gzip bytes.
+# Only lines naming the source file (File, Build ID, ...) are normalized, as
+# pprof_tool.sh does; ids come out numbered as Go's writer numbers them, so
+# -raw needs no other normalization.
+source "$(dirname "$0")/lib.bash"
+
+BUILD=${PROFEFE_BUILD:-build}
+TOOL=$ROOT/$BUILD/tests/tools/tsdb-codec
+MERGE=$ROOT/$BUILD/tests/tools/pprof-merge
+P=$FIX/pprof
+if [ ! -x "$TOOL" ] || [ ! -x "$MERGE" ]; then
+	notok "$TOOL and $MERGE are built (make unit)"
+	finish
+fi
+if ! command -v go >/dev/null 2>&1; then
+	notok "go is installed (make deps installs golang-go)"
+	finish
+fi
+
+norm() { grep -vE '^(\(pprof\) )?(File|Build ID|Main binary filename|Showing nodes accounting|Dropped|Saved profile in|Fetching profile)'; }
+pp() { go tool pprof "$@" 2>/dev/null; }
+
+# judge [-top] N FILE...: one go tool pprof session printing raw, traces
+# (unless -top) and, for each of the N sample indexes, top with every row
+# and the total line.
+judge() {
+	local n i all=1
+	[ "$1" = -top ] && { all=; shift; }
+	n=$1
+	shift
+	{
+		echo nodecount=1000000
+		echo nodefraction=0
+		echo edgefraction=0
+		[ -n "$all" ] && echo raw && echo traces
+		for ((i = 0; i < n; i++)); do
+			echo sample_index=$i
+			echo top
+		done
+	} | go tool pprof "$@" 2>&1 | grep -vE '^(\(pprof\) )?(File|Build ID|Main binary filename|Dropped|Saved profile in|Fetching profile)'
+}
+
+# same_profile NAME WANT GOT: -raw, -traces and -top (rows and total, every
+# sample index) equal; on a difference, shows where.
+same_profile() {
+	local name=$1 want=$2 got=$3 n
+	n=$("$TOOL" ntypes "$want")
+	if [ "$(judge "$n" "$got" | md5sum)" = "$(judge "$n" "$want" | md5sum)" ]; then
+		ok "$name: go tool pprof raw, traces and top of all $n sample indexes equal"
+	else
+		notok "$name: go tool pprof raw, traces and top of all $n sample indexes equal"
+		diff <(judge "$n" "$want") <(judge "$n" "$got") | head -10 | sed 's/^/#   /'
+	fi
+}
+
+for f in "$P"/*.pb.gz; do
+	name=$(basename "$f" .pb.gz)
+	out=$TMP/$name.pb.gz
+	if ! "$TOOL" roundtrip "$f" "$out" 2>"$TMP/err"; then
+		notok "$name: round trip"
+		sed 's/^/#   /' "$TMP/err"
+		continue
+	fi
+	same_profile "$name" "$f" "$out"
+done
+
+# a trace is a raw body
+if "$TOOL" roundtrip "$P/trace-001.out" "$TMP/trace.out" 2>"$TMP/err"; then
+	check "trace-001.out comes back byte for byte" cmp "$P/trace-001.out" "$TMP/trace.out"
+else
+	notok "trace-001.out round trip"
+	sed 's/^/#   /' "$TMP/err"
+fi
+
+# the ten heap snapshots as one series
+heap=("$P"/heap-0[01]?.pb.gz)
+for per in 10 3; do
+	mkdir -p "$TMP/series$per"
+	if ! "$TOOL" -c $per series "$TMP/series$per" "${heap[@]}" 2>"$TMP/err"; then
+		notok "series in chunks of $per"
+		sed 's/^/#   /' "$TMP/err"
+		continue
+	fi
+	for f in "${heap[@]}"; do
+		same_profile "series (chunks of $per) $(basename "$f" .pb.gz)" "$f" "$TMP/series$per/$(basename "$f")"
+	done
+done
+
+# compaction: chunks of 3 transcoded into one chunk of a new table
+mkdir -p "$TMP/compact"
+if "$TOOL" -c 3 compact "$TMP/compact" "${heap[@]}" 2>"$TMP/err"; then
+	for f in "${heap[@]}"; do
+		same_profile "compacted $(basename "$f" .pb.gz)" "$f" "$TMP/compact/$(basename "$f")"
+	done
+else
+	notok "compaction of the ten heap snapshots"
+	sed 's/^/#   /' "$TMP/err"
+fi
+
+# merging by stack id equals Go's merge and pprof_merge
+if "$TOOL" -c 4 merge "$TMP/merged.pb.gz" "${heap[@]}" 2>"$TMP/err" &&
+	"$MERGE" "${heap[@]}" >"$TMP/pprof-merge.pb.gz" 2>>"$TMP/err"; then
+	n=$("$TOOL" ntypes "${heap[0]}")
+	tops() { judge -top "$n" "$@"; }
+	want=$(tops "${heap[@]}" | md5sum)
+	expect "merger of the ten heap snapshots: top of all $n sample indexes equals Go's merge" \
+		"$(tops "$TMP/merged.pb.gz" | md5sum)" "$want"
+	expect "pprof_merge of the ten heap snapshots: the same" \
+		"$(tops "$TMP/pprof-merge.pb.gz" | md5sum)" "$want"
+else
+	notok "merge of the ten heap snapshots"
+	sed 's/^/#   /' "$TMP/err"
+fi
+
+# the size goal
+r=$("$TOOL" ratio "${heap[@]}")
+echo "# ten heap snapshots as one series: $r"
+ratio=$(sed 's/.*ratio //' <<<"$r")
+check "ten heap snapshots as one series take at most 0.10 of their gzip bytes ($ratio)" \
+	awk -v r="$ratio" 'BEGIN { exit !(r <= 0.10) }'
+
+finish

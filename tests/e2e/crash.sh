@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Crash safety: 20 times, kill -9 the server at a random moment while four
+# clients push and the store cuts 2 s blocks, compacts and deletes WAL
+# segments; restart it and check that every profile it acknowledged, in
+# this round and every earlier one, is found by find, that 25 of them
+# picked at random read back intact, and that a merge of everything found
+# decodes (nothing returned is corrupt).
+source "$(dirname "$0")/lib.bash"
+
+ROUNDS=${CRASH_ROUNDS:-20}
+N=2000
+start=$(date -u -d 2026-11-22T00:00:00Z +%s)
+mkdir -p "$TMP/heap" "$TMP/allocs"
+# 0.1 s apart: a 2 s block fills every 20 pushes of a series
+"$TOOLS/pprof-retime" "$FIX/pprof/heap-003.pb.gz" "$TMP/heap" $N "${start}000000000" 100000000 &&
+"$TOOLS/pprof-retime" "$FIX/pprof/allocs-001.pb.gz" "$TMP/allocs" $N "${start}000000000" 100000000 ||
+	{ notok "retime fixtures"; finish; }
+data=$TMP/data
+flags=(-tsdb.block-duration 2s)
+next=0 # next file index to push
+
+pusher() { # files k, k+4, ... from $next; "id file" for every 200
+	local k=$1 i f type r id
+	for ((i = next + k; i < N; i += 4)); do
+		for type in heap allocs; do
+			f=$TMP/$type/$(printf %06d $i).pb.gz
+			r=$(curl -sS --max-time 10 --data-binary @"$f" "$URL/api/0/profiles?service=crash&type=$type" 2>/dev/null) || return 0
+			id=; [[ $r =~ \"id\":\"([A-Za-z0-9]+)\" ]] && id=${BASH_REMATCH[1]}
+			[ -n "$id" ] && echo "$id $f" >>"$TMP/acked.$k"
+		done
+	done
+}
+
+lost_total=0
+corrupt_total=0
+for ((round = 1; round <= ROUNDS; round++)); do
+	start_server "$data" "${flags[@]}" || { notok "round $round: server starts"; break; }
+	pids=()
+	for k in 0 1 2 3; do pusher $k & pids+=($!); done
+	sleep "$(awk -v r=$RANDOM 'BEGIN{printf "%.2f", 0.5 + (r % 250) / 100}')"
+	kill9_server
+	for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+	cat "$TMP"/acked.* 2>/dev/null | sort -u >"$TMP/acked"
+	next=$(( $(wc -l <"$TMP/acked") / 2 + 4 ))
+	start_server "$data" "${flags[@]}" || { notok "round $round: server restarts after kill -9"; break; }
+	# every acknowledged id is found by find and reads back intact
+	curl -sS "$URL/api/0/profiles?service=crash&from=2000-01-01T00:00:00&to=2100-01-01T00:00:00" |
+		jq -r '.body[].id' | sort >"$TMP/found"
+	lost=$(cut -d' ' -f1 "$TMP/acked" | sort | comm -23 - "$TMP/found" | wc -l)
+	corrupt=0
+	while read -r id f; do
+		curl -sS -o "$TMP/got" "$URL/api/0/profiles/$id"
+		same_profile "$TMP/got" "$f" || { corrupt=$((corrupt + 1)); echo "#   $id ($f) differs"; }
+	done < <(shuf -n 25 --random-source=<(yes $round) "$TMP/acked")
+	# everything found decodes (nothing returned is corrupt): merge all of it
+	code=$(curl -sS -o "$TMP/merged" -w '%{http_code}' "$URL/api/0/profiles/merge?service=crash&type=heap&from=2000-01-01T00:00:00&to=2100-01-01T00:00:00")
+	if [ "$code" != 200 ] || ! "$TOOLS/pprof-info" "$TMP/merged" >/dev/null; then
+		corrupt=$((corrupt + 1))
+		echo "#   merge of everything: HTTP $code"
+	fi
+	echo "# round $round: $(wc -l <"$TMP/acked") acknowledged, $(wc -l <"$TMP/found") found, $lost lost, $corrupt corrupt"
+	lost_total=$((lost_total + lost))
+	corrupt_total=$((corrupt_total + corrupt))
+	if [ "$lost" -ne 0 ] || [ "$corrupt" -ne 0 ]; then notok "round $round: nothing lost, nothing corrupt"; else ok "round $round: nothing lost, nothing corrupt"; fi
+	kill9_server
+done
+for what in "head cut into a block" "blocks compacted" "removing leftover temporary file" "removing a block already compacted"; do
+	echo "# $(cat "$TMP"/server.*.log | grep -c "msg=\"$what") x $what"
+done
+check "blocks were cut during the rounds" grep -q "head cut" "$TMP"/server.*.log
+expect "over $ROUNDS rounds: acknowledged profiles lost" "$lost_total" 0
+expect "over $ROUNDS rounds: corrupt reads" "$corrupt_total" 0
+finish

@@ -1,0 +1,633 @@
+/* Unit tests of the store's blocks: the index writer/reader, cuts of the
+ * head, reads and merges from blocks, compaction, retention, recovery.
+ * Real fixtures (tests/fixtures/pprof); each test gets a fresh temp dir. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "pprof/pprof.h"
+#include "tsdb/codec.h"
+#include "tsdb/tsdb-internal.h"
+#include "tsdb/tsdb.h"
+
+#define SEC ((int64_t)1000000000)
+#define T0 ((int64_t)1700000000 * SEC)
+
+struct ctx {
+	char dir[64];
+	struct tsdb *db;
+	struct tsdb_options o;
+};
+
+static int rm_cb(const char *p, const struct stat *st, int fl, struct FTW *f)
+{
+	(void)st;
+	(void)fl;
+	(void)f;
+	return remove(p);
+}
+
+static int setup(void **state)
+{
+	struct ctx *c = calloc(1, sizeof(*c));
+	strcpy(c->dir, "/tmp/pf-blocks-XXXXXX");
+	assert_non_null(mkdtemp(c->dir));
+	pf_log_setup(getenv("TSDB_TEST_LOG") ? getenv("TSDB_TEST_LOG") : "error", "logfmt");
+	c->o.dir = c->dir;
+	c->o.block_duration_ns = 10 * SEC;
+	c->o.maintenance_ns = -1; /* the tests drive maintenance */
+	*state = c;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct ctx *c = *state;
+	tsdb_close(c->db);
+	nftw(c->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	free(c);
+	return 0;
+}
+
+static void open_db(struct ctx *c)
+{
+	struct pf_err err = {0};
+	tsdb_close(c->db);
+	c->db = NULL;
+	if (tsdb_open(&c->o, &c->db, &err) != 0)
+		fail_msg("tsdb_open: %s", err.msg);
+}
+
+static void maintain(struct ctx *c, int flush)
+{
+	struct pf_err err = {0};
+	if (tsdb_maintain(c->db, flush, &err) != 0)
+		fail_msg("tsdb_maintain: %s", err.msg);
+}
+
+static void read_fixture(const char *name, struct pf_buf *b)
+{
+	char path[PATH_MAX];
+	struct pf_err err = {0};
+	snprintf(path, sizeof(path), "tests/fixtures/pprof/%s", name);
+	pf_buf_init(b, 0);
+	if (pf_read_file(path, (size_t)64 << 20, b, &err) < 0)
+		fail_msg("%s: %s", path, err.msg);
+}
+
+/* Append a fixture (pprof with its totals, or raw) with the given labels. */
+static void append_fixture(struct ctx *c, const char *name, const char *service,
+			   const char *type, int64_t t, char *id)
+{
+	struct pf_buf b;
+	struct pprof_profile *p = NULL;
+	struct tsdb_total tot[16];
+	int64_t sums[16];
+	struct tsdb_label l[2] = {{"service", service}, {"type", type}};
+	struct tsdb_append_req req = {0};
+	struct pf_err err = {0};
+
+	read_fixture(name, &b);
+	req.labels = l;
+	req.nlabels = 2;
+	req.t_ns = t;
+	req.body = b.data;
+	req.len = b.len;
+	req.kind = TSDB_KIND_RAW;
+	if (strstr(name, ".pb.gz")) {
+		assert_int_equal(pprof_decode(b.data, b.len, (size_t)1 << 30, &p, &err), 0);
+		const pprof_msg *m = pprof_message(p);
+		assert_true(m->n_sample_type <= 16);
+		pprof_totals(p, sums);
+		for (size_t i = 0; i < m->n_sample_type; i++) {
+			tot[i].type = pprof_string(p, m->sample_type[i]->type);
+			tot[i].unit = pprof_string(p, m->sample_type[i]->unit);
+			tot[i].value = sums[i];
+		}
+		req.kind = TSDB_KIND_PPROF;
+		req.totals = tot;
+		req.ntotals = m->n_sample_type;
+	}
+	if (tsdb_append(c->db, &req, id, &err) != 0)
+		fail_msg("append %s: %s", name, err.msg);
+	pprof_free(p);
+	pf_buf_free(&b);
+}
+
+/* The profile stored under id equals the fixture at the pprof level
+ * (sample count, totals of every sample type, time), or byte for byte for
+ * a raw body. */
+static void check_read(struct ctx *c, const char *id, const char *name)
+{
+	struct pf_buf want, got = PF_BUF_INIT(0);
+	struct pf_err err = {0};
+	struct tsdb_meta *meta = NULL;
+
+	read_fixture(name, &want);
+	if (tsdb_read(c->db, id, &got, &meta, &err) != 0)
+		fail_msg("read %s (%s): %s", id, name, err.msg);
+	assert_string_equal(meta->id, id);
+	assert_int_equal(meta->size, want.len);
+	if (!strstr(name, ".pb.gz")) {
+		assert_int_equal(got.len, want.len);
+		assert_memory_equal(got.data, want.data, want.len);
+	} else {
+		struct pprof_profile *a, *b;
+		int64_t ta[16], tb[16];
+		assert_int_equal(pprof_decode(want.data, want.len, (size_t)1 << 30, &a, &err), 0);
+		if (pprof_decode(got.data, got.len, (size_t)1 << 30, &b, &err) != 0)
+			fail_msg("stored %s does not decode: %s", name, err.msg);
+		assert_int_equal(pprof_sample_count(a), pprof_sample_count(b));
+		assert_int_equal(pprof_time_nanos(a), pprof_time_nanos(b));
+		assert_int_equal(pprof_message(a)->n_sample_type, pprof_message(b)->n_sample_type);
+		pprof_totals(a, ta);
+		pprof_totals(b, tb);
+		for (size_t i = 0; i < pprof_message(a)->n_sample_type; i++)
+			assert_int_equal(ta[i], tb[i]);
+		assert_int_equal(pprof_message(a)->n_location, pprof_message(b)->n_location);
+		pprof_free(a);
+		pprof_free(b);
+	}
+	tsdb_meta_free(meta);
+	pf_buf_free(&want);
+	pf_buf_free(&got);
+}
+
+static const char *heaps[10] = {"heap-001.pb.gz", "heap-002.pb.gz", "heap-003.pb.gz",
+				"heap-004.pb.gz", "heap-005.pb.gz", "heap-006.pb.gz",
+				"heap-007.pb.gz", "heap-008.pb.gz", "heap-009.pb.gz",
+				"heap-010.pb.gz"};
+
+static size_t count_blocks(const struct ctx *c)
+{
+	char path[128];
+	DIR *d;
+	struct dirent *de;
+	size_t n = 0;
+	snprintf(path, sizeof(path), "%s/blocks", c->dir);
+	assert_non_null(d = opendir(path));
+	while ((de = readdir(d)) != NULL)
+		if (tsdb__block_name_ok(de->d_name))
+			n++;
+	closedir(d);
+	return n;
+}
+
+static size_t find_all(struct ctx *c, const char *service)
+{
+	struct tsdb_matcher m = {TSDB_MATCH_EQ, "service", service};
+	struct tsdb_query q = {&m, 1, INT64_MIN, INT64_MAX, 0};
+	struct tsdb_result *r = NULL;
+	struct pf_err err = {0};
+	size_t n;
+	assert_int_equal(tsdb_find(c->db, &q, &r, &err), 0);
+	n = tsdb_result_len(r);
+	for (size_t i = 1; i < n; i++) /* ascending by time */
+		assert_true(tsdb_result_at(r, i - 1)->t_ns <= tsdb_result_at(r, i)->t_ns);
+	tsdb_result_free(r);
+	return n;
+}
+
+/* ---- tests ------------------------------------------------------------- */
+
+/* Profiles spread over 27 s with 10 s blocks: cuts leave the newest in the
+ * head, and everything reads back the same from blocks and head. */
+static void test_cut_and_read(void **state)
+{
+	struct ctx *c = *state;
+	char ids[11][TSDB_ID_LEN + 1];
+	struct tsdb_stats st;
+
+	open_db(c);
+	for (int i = 0; i < 10; i++)
+		append_fixture(c, heaps[i], "api", "heap", T0 + i * 3 * SEC, ids[i]);
+	append_fixture(c, "trace-001.out", "api", "trace", T0 + SEC, ids[10]);
+	maintain(c, 0);
+	tsdb_stats(c->db, &st);
+	assert_true(st.blocks >= 1);
+	assert_true(st.head_profiles > 0 && st.head_profiles < 11);
+	assert_int_equal(st.profiles, 11);
+	assert_int_equal(st.series, 2);
+	assert_int_equal(find_all(c, "api"), 11);
+	for (int i = 0; i < 10; i++)
+		check_read(c, ids[i], heaps[i]);
+	check_read(c, ids[10], "trace-001.out");
+}
+
+/* A clean close writes the head out and empties the WAL; the restart
+ * replays nothing and finds everything. */
+static void test_flush_on_close(void **state)
+{
+	struct ctx *c = *state;
+	char ids[10][TSDB_ID_LEN + 1], path[128];
+	struct tsdb_stats st;
+
+	open_db(c);
+	for (int i = 0; i < 10; i++)
+		append_fixture(c, heaps[i], "api", "heap", T0 + i * SEC, ids[i]);
+	open_db(c); /* close + open */
+	tsdb_stats(c->db, &st);
+	assert_int_equal(st.replayed, 0);
+	assert_int_equal(st.head_profiles, 0);
+	assert_int_equal(st.profiles, 10);
+	assert_true(st.wal_bytes <= 64);
+	snprintf(path, sizeof(path), "%s/blocks", c->dir);
+	assert_true(count_blocks(c) >= 1);
+	for (int i = 0; i < 10; i++)
+		check_read(c, ids[i], heaps[i]);
+	/* ids keep going after the restart: no id is reused */
+	char more[TSDB_ID_LEN + 1];
+	append_fixture(c, heaps[0], "api", "heap", T0, more);
+	for (int i = 0; i < 10; i++)
+		assert_string_not_equal(more, ids[i]);
+	assert_int_equal(find_all(c, "api"), 11);
+}
+
+/* A merge over blocks and head equals pprof_merge of the same files. */
+static void test_merge_matches_pprof_merge(void **state)
+{
+	struct ctx *c = *state;
+	struct pprof_profile *in[10], *want = NULL, *got = NULL;
+	struct tsdb_matcher m[2] = {{TSDB_MATCH_EQ, "service", "api"}, {TSDB_MATCH_EQ, "type", "heap"}};
+	struct tsdb_query q = {m, 2, INT64_MIN, INT64_MAX, 0};
+	struct pf_err err = {0};
+	int64_t tw[8], tg[8];
+	size_t n;
+
+	open_db(c);
+	for (int i = 0; i < 10; i++) {
+		struct pf_buf b;
+		char id[TSDB_ID_LEN + 1];
+		append_fixture(c, heaps[i], "api", "heap", T0 + i * 3 * SEC, id);
+		read_fixture(heaps[i], &b);
+		assert_int_equal(pprof_decode(b.data, b.len, (size_t)1 << 30, &in[i], &err), 0);
+		pf_buf_free(&b);
+	}
+	maintain(c, 0); /* some in blocks, some in the head */
+	assert_int_equal(pprof_merge(in, 10, &want, &err), 0);
+	if (tsdb_merge(c->db, &q, &got, &n, &err) != 0)
+		fail_msg("tsdb_merge: %s", err.msg);
+	assert_int_equal(n, 10);
+	pprof_totals(want, tw);
+	pprof_totals(got, tg);
+	for (size_t i = 0; i < pprof_message(want)->n_sample_type; i++)
+		assert_int_equal(tw[i], tg[i]);
+	assert_int_equal(pprof_sample_count(want), pprof_sample_count(got));
+	pprof_free(got);
+	got = NULL;
+	maintain(c, 1); /* all in blocks now */
+	assert_int_equal(tsdb_merge(c->db, &q, &got, &n, &err), 0);
+	pprof_totals(got, tg);
+	for (size_t i = 0; i < pprof_message(want)->n_sample_type; i++)
+		assert_int_equal(tw[i], tg[i]);
+	pprof_free(got);
+	/* a trace in the selection cannot be merged */
+	char tid[TSDB_ID_LEN + 1];
+	append_fixture(c, "trace-001.out", "api", "heap", T0, tid);
+	assert_int_equal(tsdb_merge(c->db, &q, &got, &n, &err), PF_EINVAL);
+	for (int i = 0; i < 10; i++)
+		pprof_free(in[i]);
+	pprof_free(want);
+}
+
+/* An old profile arriving after its window was cut forms an overlapping
+ * block; compaction merges them into one. */
+static void test_overlap_compaction(void **state)
+{
+	struct ctx *c = *state;
+	char a[TSDB_ID_LEN + 1], b[TSDB_ID_LEN + 1];
+	struct tsdb_stats st;
+
+	open_db(c);
+	append_fixture(c, heaps[0], "api", "heap", T0 + 1 * SEC, a);
+	maintain(c, 1);
+	assert_int_equal(count_blocks(c), 1);
+	append_fixture(c, heaps[1], "api", "heap", T0 + 2 * SEC, b);
+	maintain(c, 1); /* a second block over the same window, then compacted */
+	tsdb_stats(c->db, &st);
+	assert_int_equal(st.blocks, 1);
+	assert_true(st.compactions >= 1);
+	assert_int_equal(count_blocks(c), 1);
+	check_read(c, a, heaps[0]);
+	check_read(c, b, heaps[1]);
+	assert_int_equal(find_all(c, "api"), 2);
+	open_db(c);
+	check_read(c, a, heaps[0]);
+	check_read(c, b, heaps[1]);
+}
+
+/* Blocks of adjacent windows compact into one once their range is full. */
+static void test_level_compaction(void **state)
+{
+	struct ctx *c = *state;
+	char ids[10][TSDB_ID_LEN + 1];
+	struct tsdb_stats st;
+
+	open_db(c);
+	/* 10 s blocks: windows [0,10) [10,20) [20,30) fill the 30 s range */
+	for (int i = 0; i < 10; i++)
+		append_fixture(c, heaps[i], "svc", "heap", T0 + i * 8 * SEC, ids[i]);
+	maintain(c, 1);
+	tsdb_stats(c->db, &st);
+	/* windows at 0, 10, ..., 70 s: 8 blocks; the 30 s ranges that are
+	 * complete hold three each */
+	assert_true(st.compactions >= 1);
+	assert_true(st.blocks < 8);
+	for (int i = 0; i < 10; i++)
+		check_read(c, ids[i], heaps[i]);
+}
+
+static void test_retention_time(void **state)
+{
+	struct ctx *c = *state;
+	char old[TSDB_ID_LEN + 1], young[TSDB_ID_LEN + 1];
+	struct pf_buf b = PF_BUF_INIT(0);
+	struct pf_err err = {0};
+
+	c->o.retention_ns = 3600 * SEC;
+	open_db(c);
+	append_fixture(c, heaps[0], "api", "heap", T0, old);
+	maintain(c, 1);
+	/* a profile 2 h newer: the old block is past the retention */
+	append_fixture(c, heaps[1], "api", "heap", T0 + 7200 * SEC, young);
+	maintain(c, 0); /* without a restart, without a flush */
+	assert_int_equal(tsdb_read(c->db, old, &b, NULL, &err), PF_ENOTFOUND);
+	check_read(c, young, heaps[1]);
+	assert_int_equal(find_all(c, "api"), 1);
+	pf_buf_free(&b);
+}
+
+static void test_retention_size(void **state)
+{
+	struct ctx *c = *state;
+	char ids[4][TSDB_ID_LEN + 1];
+	struct tsdb_stats st;
+
+	open_db(c);
+	for (int i = 0; i < 4; i++) {
+		append_fixture(c, heaps[i], "api", "heap", T0 + i * 1000 * SEC, ids[i]);
+		maintain(c, 1); /* one block each, far apart (no compaction) */
+	}
+	tsdb_stats(c->db, &st);
+	assert_int_equal(st.blocks, 4);
+	c->o.retention_bytes = st.block_bytes / 2 + st.wal_bytes;
+	open_db(c); /* retention runs at open */
+	tsdb_stats(c->db, &st);
+	assert_true(st.blocks < 4 && st.blocks >= 1);
+	assert_true(st.block_bytes + st.wal_bytes <= c->o.retention_bytes);
+	/* the newest stays */
+	check_read(c, ids[3], heaps[3]);
+	struct pf_buf b = PF_BUF_INIT(0);
+	struct pf_err err = {0};
+	assert_int_equal(tsdb_read(c->db, ids[0], &b, NULL, &err), PF_ENOTFOUND);
+	pf_buf_free(&b);
+}
+
+static void block_file(struct ctx *c, const char *file, char *out, size_t n)
+{
+	char path[128];
+	DIR *d;
+	struct dirent *de;
+	snprintf(path, sizeof(path), "%s/blocks", c->dir);
+	assert_non_null(d = opendir(path));
+	out[0] = 0;
+	while ((de = readdir(d)) != NULL)
+		if (tsdb__block_name_ok(de->d_name)) {
+			int w = snprintf(out, n, "%s/%.26s/%.32s", path, de->d_name, file);
+			assert_true(w > 0 && (size_t)w < n);
+		}
+	closedir(d);
+	assert_true(out[0] != 0);
+}
+
+static void flip_byte(const char *path, off_t off)
+{
+	int fd = open(path, O_RDWR);
+	uint8_t x;
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, &x, 1, off), 1);
+	x ^= 0x5a;
+	assert_int_equal(pwrite(fd, &x, 1, off), 1);
+	close(fd);
+}
+
+/* A corrupt index: the block is reported and skipped, the others serve. */
+static void test_corrupt_index_skipped(void **state)
+{
+	struct ctx *c = *state;
+	char a[TSDB_ID_LEN + 1], b[TSDB_ID_LEN + 1], path[256];
+	struct tsdb_stats st;
+
+	open_db(c);
+	append_fixture(c, heaps[0], "api", "heap", T0, a);
+	maintain(c, 1);
+	block_file(c, "index", path, sizeof(path));
+	tsdb_close(c->db);
+	c->db = NULL;
+	flip_byte(path, 40);
+	open_db(c);
+	append_fixture(c, heaps[1], "api", "heap", T0 + 1000 * SEC, b);
+	tsdb_stats(c->db, &st);
+	assert_int_equal(st.corrupt_skipped, 1);
+	check_read(c, b, heaps[1]);
+	assert_int_equal(find_all(c, "api"), 1);
+}
+
+/* A corrupt chunk: reading names file:offset; a merge leaves it out. */
+static void test_corrupt_chunk(void **state)
+{
+	struct ctx *c = *state;
+	char ids[10][TSDB_ID_LEN + 1], path[256];
+	struct pf_buf body = PF_BUF_INIT(0);
+	struct pf_err err = {0};
+	struct stat sb;
+
+	c->o.block_duration_ns = 3600 * SEC;
+	open_db(c);
+	for (int i = 0; i < 10; i++)
+		append_fixture(c, heaps[i], "api", "heap", T0 + i * SEC, ids[i]);
+	maintain(c, 1);
+	block_file(c, "chunks", path, sizeof(path));
+	assert_int_equal(stat(path, &sb), 0);
+	tsdb_close(c->db);
+	c->db = NULL;
+	flip_byte(path, sb.st_size / 2);
+	open_db(c);
+	assert_int_equal(tsdb_read(c->db, ids[0], &body, NULL, &err), PF_ECORRUPT);
+	assert_non_null(strstr(err.msg, "/chunks:"));
+	struct tsdb_matcher m = {TSDB_MATCH_EQ, "service", "api"};
+	struct tsdb_query q = {&m, 1, INT64_MIN, INT64_MAX, 0};
+	struct pprof_profile *p = NULL;
+	size_t n;
+	int rc = tsdb_merge(c->db, &q, &p, &n, &err);
+	assert_true(rc == 0 || rc == PF_ENOTFOUND); /* reported and skipped */
+	pprof_free(p);
+	struct tsdb_stats st;
+	tsdb_stats(c->db, &st);
+	assert_true(st.corrupt_skipped >= 1);
+	pf_buf_free(&body);
+}
+
+/* Leftovers of interrupted writes: *.tmp block directories are removed,
+ * and a block already compacted into another is deleted at open. */
+static void test_leftovers(void **state)
+{
+	struct ctx *c = *state;
+	char a[TSDB_ID_LEN + 1], b[TSDB_ID_LEN + 1], path[256], src[256], cmd[2048];
+
+	open_db(c);
+	append_fixture(c, heaps[0], "api", "heap", T0 + SEC, a);
+	maintain(c, 1);
+	block_file(c, "", src, sizeof(src));
+	src[strlen(src) - 1] = 0; /* the block directory */
+	snprintf(cmd, sizeof(cmd), "cp -a %s %s/saved", src, c->dir);
+	assert_int_equal(system(cmd), 0);
+	append_fixture(c, heaps[1], "api", "heap", T0 + 2 * SEC, b);
+	maintain(c, 1); /* compacts the two overlapping blocks, deletes src */
+	assert_int_equal(count_blocks(c), 1);
+	tsdb_close(c->db);
+	c->db = NULL;
+	/* as if the compaction died before deleting its source */
+	snprintf(cmd, sizeof(cmd), "mv %s/saved %s", c->dir, src);
+	assert_int_equal(system(cmd), 0);
+	snprintf(path, sizeof(path), "%s/blocks/01ARZ3NDEKTSV4RRFFQ69G5FAV.tmp", c->dir);
+	assert_int_equal(mkdir(path, 0755), 0);
+	assert_int_equal(count_blocks(c), 2);
+	open_db(c);
+	assert_int_equal(count_blocks(c), 1);
+	assert_int_equal(access(path, F_OK), -1);
+	assert_int_equal(find_all(c, "api"), 2);
+	check_read(c, a, heaps[0]);
+}
+
+/* A cut that cannot read its input (a WAL record gone bad under the running
+ * store) fails cleanly: nothing half-written stays, the WAL keeps the rest,
+ * the store keeps serving and closes without crashing. */
+static void test_cut_failure(void **state)
+{
+	struct ctx *c = *state;
+	char a[TSDB_ID_LEN + 1], b[TSDB_ID_LEN + 1], path[128];
+	struct pf_err err = {0};
+
+	open_db(c);
+	append_fixture(c, heaps[0], "api", "heap", T0, a);
+	append_fixture(c, heaps[1], "api", "heap", T0 + SEC, b);
+	snprintf(path, sizeof(path), "%s/wal/00000001", c->dir);
+	flip_byte(path, 100); /* inside the first record */
+	assert_int_equal(tsdb_maintain(c->db, 1, &err), PF_ECORRUPT);
+	assert_non_null(strstr(err.msg, "wal/00000001:"));
+	assert_int_equal(count_blocks(c), 0);
+	check_read(c, b, heaps[1]);
+	tsdb_close(c->db); /* logs the failed flush */
+	c->db = NULL;
+	open_db(c); /* the bad record is cut off at replay, the good one kept */
+	check_read(c, b, heaps[1]);
+}
+
+/* The index writer and reader on their own: postings, lookups, and every
+ * byte of the index checked. */
+static void test_index_roundtrip(void **state)
+{
+	struct ctx *c = *state;
+	struct tsdb__bw *w;
+	struct tsdb__block *b;
+	struct pf_err err = {0};
+	char name[TSDB__BLOCK_NAME_LEN + 1], dir[128], path[256];
+	const char *names[3] = {"env", "service", "type"};
+	const char *vals[4][3] = {{"prod", "a", "cpu"}, {"dev", "a", "heap"}, {"prod", "b", "cpu"},
+				  {"prod", "b", "heap"}};
+	struct tsdb_total tot = {"samples", "count", 5};
+
+	snprintf(dir, sizeof(dir), "%s/blocks", c->dir);
+	assert_int_equal(pf_mkdir_p(dir, &err), 0);
+	assert_int_equal(tsdb__bw_new(dir, &w, &err), 0);
+	for (int s = 0; s < 4; s++) {
+		assert_int_equal(tsdb__bw_series(w, 1000 + (uint64_t)s, names, vals[s], 3, 7, &err), 0);
+		for (int k = 0; k < 3; k++)
+			assert_int_equal(tsdb__bw_add(w, T0 + k, (uint32_t)k, TSDB_KIND_RAW, 5, &tot, 1,
+						      NULL, "hello", 5, &err),
+					 0);
+	}
+	assert_int_equal(tsdb__bw_commit(w, 1, NULL, 0, name, &err), 0);
+	tsdb__bw_free(w);
+	assert_int_equal(tsdb__block_open(dir, name, &b, &err), 0);
+	const struct tsdb__block_info *in = tsdb__block_info(b);
+	assert_int_equal(in->nseries, 4);
+	assert_int_equal(in->nprofiles, 12);
+	assert_true(in->min_t == T0 && in->max_t == T0 + 2);
+
+	struct tsdb_matcher m[2] = {{TSDB_MATCH_EQ, "env", "prod"}, {TSDB_MATCH_NRE, "type", "c.*"}};
+	struct tsdb__preds *ps;
+	struct tsdb__psource src;
+	struct tsdb__plist out = {0};
+	assert_int_equal(tsdb__preds_new(m, 2, &ps, &err), 0);
+	tsdb__block_psource(b, &src);
+	tsdb__select(&src, ps, &out);
+	assert_int_equal(out.n, 1);
+	assert_int_equal(tsdb__block_series_hash(b, out.ids[0]), 1003);
+	tsdb__preds_free(ps);
+	tsdb__plist_free(&out);
+
+	uint32_t ord;
+	assert_true(tsdb__block_find_hash(b, 1002, &ord));
+	assert_false(tsdb__block_find_hash(b, 999, &ord));
+	assert_int_equal(tsdb__block_series_max_seq(b, ord), 7);
+	struct tsdb__bentries es;
+	tsdb__block_entries(b, ord, &es);
+	assert_int_equal(es.n, 3);
+	assert_int_equal(es.e[2].t_ns, T0 + 2);
+	assert_string_equal(es.totals[es.e[1].totals_at].type, "samples");
+	struct pf_buf raw = PF_BUF_INIT(0);
+	assert_int_equal(tsdb__block_decode(b, ord, &es.e[1], NULL, &raw, &err), 0);
+	assert_int_equal(raw.len, 5);
+	assert_memory_equal(raw.data, "hello", 5);
+	pf_buf_free(&raw);
+	tsdb__bentries_free(&es);
+	tsdb__block_unref(b);
+
+	/* every byte of the index is covered: a flip anywhere is refused */
+	struct stat sb;
+	snprintf(path, sizeof(path), "%s/%s/index", dir, name);
+	assert_int_equal(stat(path, &sb), 0);
+	for (off_t off = 0; off < sb.st_size; off++) {
+		flip_byte(path, off);
+		int rc = tsdb__block_open(dir, name, &b, &err);
+		if (rc == 0)
+			fail_msg("a flipped byte at %lld went unnoticed", (long long)off);
+		assert_int_equal(rc, PF_ECORRUPT);
+		assert_non_null(strstr(err.msg, "/index:"));
+		flip_byte(path, off);
+	}
+	assert_int_equal(tsdb__block_open(dir, name, &b, &err), 0);
+	tsdb__block_unref(b);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_index_roundtrip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cut_and_read, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_flush_on_close, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_merge_matches_pprof_merge, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_overlap_compaction, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_level_compaction, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_retention_time, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_retention_size, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_corrupt_index_skipped, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_corrupt_chunk, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_leftovers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cut_failure, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
