@@ -92,6 +92,60 @@ static struct hit *hit_new(struct gather *g)
 	return &g->hits[g->n++];
 }
 
+static void hit_totals_alloc(struct gather *g, struct hit *h, size_t n)
+{
+	h->ntotals = n;
+	h->ttype = pf_arena_alloc(g->arena, (n + 1) * sizeof(char *));
+	h->tunit = pf_arena_alloc(g->arena, (n + 1) * sizeof(char *));
+	h->tval = pf_arena_alloc(g->arena, (n + 1) * sizeof(int64_t));
+}
+
+/* A hit for entry e of head series s (head symbols live as long as the head). */
+static void hit_from_head(struct tsdb *db, struct gather *g, const struct tsdb__series *s,
+			  const struct tsdb__entry *e)
+{
+	struct hit *h = hit_new(g);
+	h->t_ns = e->t_ns;
+	h->hash = tsdb__series_hash(s);
+	h->seq = e->seq;
+	h->kind = e->kind;
+	h->size = e->size;
+	h->s = s;
+	h->loc = e->loc;
+	h->src = SIZE_MAX;
+	hit_totals_alloc(g, h, e->ntotals);
+	for (size_t k = 0; k < h->ntotals; k++) {
+		h->ttype[k] = tsdb__head_sym(db->head, e->totals[k].type);
+		h->tunit[k] = tsdb__head_sym(db->head, e->totals[k].unit);
+		h->tval[k] = e->totals[k].value;
+	}
+}
+
+/* A hit for entry j of es, series ord of block b (g->blocks[bi]; its strings). */
+static void hit_from_block(struct gather *g, size_t bi, uint32_t ord,
+			   const struct tsdb__bentries *es, size_t j)
+{
+	struct tsdb__block *b = g->blocks[bi];
+	const struct tsdb__bentry *e = &es->e[j];
+	struct hit *h = hit_new(g);
+	h->t_ns = e->t_ns;
+	h->hash = tsdb__block_series_hash(b, ord);
+	h->seq = e->seq;
+	h->kind = e->kind;
+	h->size = e->size;
+	h->b = b;
+	h->ord = ord;
+	h->be = *e;
+	h->src = bi;
+	hit_totals_alloc(g, h, e->ntotals);
+	for (size_t k = 0; k < h->ntotals; k++) {
+		const struct tsdb__btotal *t = &es->totals[e->totals_at + k];
+		h->ttype[k] = t->type;
+		h->tunit[k] = t->unit;
+		h->tval[k] = t->value;
+	}
+}
+
 /*
  * Everything q selects, sorted by (t, hash, seq), duplicates dropped, the
  * newest q->limit kept. Called with db->state held shared (and kept until
@@ -120,27 +174,8 @@ static int gather(struct tsdb *db, const struct tsdb_query *q, struct gather *g,
 		size_t n;
 		const struct tsdb__entry *e = tsdb__series_entries(s, &n);
 		for (size_t j = entries_from(e, n, q->min_t_ns); j < n && e[j].t_ns <= q->max_t_ns;
-		     j++) {
-			struct hit *h = hit_new(g);
-			h->t_ns = e[j].t_ns;
-			h->hash = tsdb__series_hash(s);
-			h->seq = e[j].seq;
-			h->kind = e[j].kind;
-			h->size = e[j].size;
-			h->s = s;
-			h->loc = e[j].loc;
-			h->src = SIZE_MAX;
-			h->ntotals = e[j].ntotals;
-			h->ttype = pf_arena_alloc(g->arena, (h->ntotals + 1) * sizeof(char *));
-			h->tunit = pf_arena_alloc(g->arena, (h->ntotals + 1) * sizeof(char *));
-			h->tval = pf_arena_alloc(g->arena, (h->ntotals + 1) * sizeof(int64_t));
-			for (size_t k = 0; k < h->ntotals; k++) {
-				/* head symbols live as long as the head */
-				h->ttype[k] = tsdb__head_sym(db->head, e[j].totals[k].type);
-				h->tunit[k] = tsdb__head_sym(db->head, e[j].totals[k].unit);
-				h->tval[k] = e[j].totals[k].value;
-			}
-		}
+		     j++)
+			hit_from_head(db, g, s, &e[j]);
 	}
 	tsdb__head_unlock(db->head);
 
@@ -159,32 +194,9 @@ static int gather(struct tsdb *db, const struct tsdb_query *q, struct gather *g,
 			if (hi < q->min_t_ns || lo > q->max_t_ns)
 				continue;
 			tsdb__block_entries(b, ids.ids[i], &es);
-			for (size_t j = 0; j < es.n; j++) {
-				const struct tsdb__bentry *e = &es.e[j];
-				struct hit *h;
-				if (e->t_ns < q->min_t_ns || e->t_ns > q->max_t_ns)
-					continue;
-				h = hit_new(g);
-				h->t_ns = e->t_ns;
-				h->hash = tsdb__block_series_hash(b, ids.ids[i]);
-				h->seq = e->seq;
-				h->kind = e->kind;
-				h->size = e->size;
-				h->b = b;
-				h->ord = ids.ids[i];
-				h->be = *e;
-				h->src = bi;
-				h->ntotals = e->ntotals;
-				h->ttype = pf_arena_alloc(g->arena, (h->ntotals + 1) * sizeof(char *));
-				h->tunit = pf_arena_alloc(g->arena, (h->ntotals + 1) * sizeof(char *));
-				h->tval = pf_arena_alloc(g->arena, (h->ntotals + 1) * sizeof(int64_t));
-				for (size_t k = 0; k < h->ntotals; k++) {
-					const struct tsdb__btotal *t = &es.totals[e->totals_at + k];
-					h->ttype[k] = t->type; /* the block's strings */
-					h->tunit[k] = t->unit;
-					h->tval[k] = t->value;
-				}
-			}
+			for (size_t j = 0; j < es.n; j++)
+				if (es.e[j].t_ns >= q->min_t_ns && es.e[j].t_ns <= q->max_t_ns)
+					hit_from_block(g, bi, ids.ids[i], &es, j);
 			tsdb__bentries_free(&es);
 		}
 	}
@@ -405,23 +417,8 @@ int tsdb_read(struct tsdb *db, const char *id, struct pf_buf *body, struct tsdb_
 		const struct tsdb__series *s = tsdb__head_by_hash(db->head, hash);
 		const struct tsdb__entry *e = s ? tsdb__series_find(s, t_ns, seq) : NULL;
 		if (e) {
-			h = hit_new(&g);
-			h->t_ns = t_ns;
-			h->hash = hash;
-			h->seq = seq;
-			h->kind = e->kind;
-			h->size = e->size;
-			h->s = s;
-			h->loc = e->loc;
-			h->ntotals = e->ntotals;
-			h->ttype = pf_arena_alloc(g.arena, (h->ntotals + 1) * sizeof(char *));
-			h->tunit = pf_arena_alloc(g.arena, (h->ntotals + 1) * sizeof(char *));
-			h->tval = pf_arena_alloc(g.arena, (h->ntotals + 1) * sizeof(int64_t));
-			for (size_t k = 0; k < h->ntotals; k++) {
-				h->ttype[k] = tsdb__head_sym(db->head, e->totals[k].type);
-				h->tunit[k] = tsdb__head_sym(db->head, e->totals[k].unit);
-				h->tval[k] = e->totals[k].value;
-			}
+			hit_from_head(db, &g, s, e);
+			h = &g.hits[0];
 		}
 	}
 	tsdb__head_unlock(db->head);
@@ -437,27 +434,9 @@ int tsdb_read(struct tsdb *db, const char *id, struct pf_buf *body, struct tsdb_
 				continue;
 			tsdb__block_entries(b, ord, &es);
 			for (size_t j = 0; j < es.n && !h; j++) {
-				const struct tsdb__bentry *e = &es.e[j];
-				if (e->t_ns != t_ns || e->seq != seq)
-					continue;
-				h = hit_new(&g);
-				h->t_ns = t_ns;
-				h->hash = hash;
-				h->seq = seq;
-				h->kind = e->kind;
-				h->size = e->size;
-				h->b = b;
-				h->ord = ord;
-				h->be = *e;
-				h->ntotals = e->ntotals;
-				h->ttype = pf_arena_alloc(g.arena, (h->ntotals + 1) * sizeof(char *));
-				h->tunit = pf_arena_alloc(g.arena, (h->ntotals + 1) * sizeof(char *));
-				h->tval = pf_arena_alloc(g.arena, (h->ntotals + 1) * sizeof(int64_t));
-				for (size_t k = 0; k < h->ntotals; k++) {
-					const struct tsdb__btotal *t = &es.totals[e->totals_at + k];
-					h->ttype[k] = t->type;
-					h->tunit[k] = t->unit;
-					h->tval[k] = t->value;
+				if (es.e[j].t_ns == t_ns && es.e[j].seq == seq) {
+					hit_from_block(&g, bi, ord, &es, j);
+					h = &g.hits[0];
 				}
 			}
 			tsdb__bentries_free(&es);
@@ -755,6 +734,9 @@ void tsdb_stats(struct tsdb *db, struct tsdb_stats *st)
 	st->replayed = db->replayed;
 	st->cuts = __atomic_load_n(&db->cuts, __ATOMIC_RELAXED);
 	st->compactions = __atomic_load_n(&db->compactions, __ATOMIC_RELAXED);
+	st->cut_ns = __atomic_load_n(&db->cut_ns, __ATOMIC_RELAXED);
+	st->compact_ns = __atomic_load_n(&db->compact_ns, __ATOMIC_RELAXED);
+	st->compacted_profiles = __atomic_load_n(&db->compacted_profiles, __ATOMIC_RELAXED);
 	st->retention_drops = __atomic_load_n(&db->retention_drops, __ATOMIC_RELAXED);
 	st->corrupt_skipped = __atomic_load_n(&db->corrupt_skipped, __ATOMIC_RELAXED);
 }
