@@ -6,6 +6,9 @@
 #            of the same 360 files
 #   queries: find latency over 100 000 stored profiles in 1 000 series
 #            (bench/tsdbfill writes them through the store API)
+#   compaction: 2 000 heap profiles (20 series, 10 s apart) cut into 100 s
+#            blocks, which compact into 300 s and 900 s ones: time per
+#            profile rewritten (chunks transcoded between symbol tables)
 # Needs B (build dir), FIX (fixtures), tmp, start() and measure() from run.sh.
 set -euo pipefail
 
@@ -62,3 +65,11 @@ printf 'find over 100000 profiles in 1000 series: one series (100 profiles) %.1f
 	"$(awk "BEGIN{print $one*1000}")" "$(awk "BEGIN{print $ten*1000}")" "$(awk "BEGIN{print $lim*1000}")" "$(awk "BEGIN{print $mer*1000}")"
 kill -TERM $SRV_PID; wait $SRV_PID || true
 echo "# store on disk: $(du -sb "$tmp/data-fill" | cut -f1) bytes for 100000 copies of a $(stat -c %s "$FIX/goroutine-001.pb.gz")-byte profile"
+
+# ---- compaction ----
+heaps=$(ls "$FIX"/heap-0*.pb.gz | paste -sd,)
+comp=$("$B/bench/tsdbfill" "$tmp/data-comp" "$heaps" 20 100 2 100)
+echo "# tsdbfill: $comp"
+printf 'compaction of 2000 heap profiles from 100 s blocks: %s\n' \
+	"$(printf %s "$comp" | sed -n 's/.*\[cut \(.*\)\]$/cut \1/p')"
+rm -rf "$tmp/data-comp"

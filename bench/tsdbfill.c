@@ -8,7 +8,9 @@
  * into blocks), printing the time taken by each step. With "noflush" it
  * exits without closing, as a crash would: everything stays in the WAL.
  * FILE may be a comma-separated list: profile i of a series is file i % n.
- *   tsdbfill DIR FILE[,FILE...] SERIES PER THREADS [noflush]
+ * With BLOCK_SECONDS the store cuts blocks of that span (default 2 h), so
+ * that the flush also compacts them; the time spent in each is printed.
+ *   tsdbfill DIR FILE[,FILE...] SERIES PER THREADS [noflush | BLOCK_SECONDS]
  */
 #include "pprof/pprof.h"
 #include "tsdb/tsdb.h"
@@ -75,17 +77,21 @@ int main(int argc, char **argv)
 	size_t nbodies = 0;
 	struct pf_err err = {0};
 	int64_t t0, t1, t2;
+	struct tsdb_stats st;
 	long series, per, threads;
 	int noflush;
 
 	if (argc != 6 && argc != 7) {
-		fprintf(stderr, "usage: tsdbfill DIR FILE[,FILE...] SERIES PER THREADS [noflush]\n");
+		fprintf(stderr, "usage: tsdbfill DIR FILE[,FILE...] SERIES PER THREADS "
+				"[noflush | BLOCK_SECONDS]\n");
 		return 2;
 	}
 	series = strtol(argv[3], NULL, 10);
 	per = strtol(argv[4], NULL, 10);
 	threads = strtol(argv[5], NULL, 10);
 	noflush = argc == 7 && strcmp(argv[6], "noflush") == 0;
+	if (argc == 7 && !noflush)
+		o.block_duration_ns = strtol(argv[6], NULL, 10) * (int64_t)1000000000;
 	if (series < 1 || per < 1 || threads < 1 || threads > 256)
 		return 2;
 	pf_log_setup("warn", "logfmt");
@@ -137,11 +143,21 @@ int main(int argc, char **argv)
 		fflush(stdout);
 		_exit(failed); /* as a crash: no flush */
 	}
+	if (tsdb_maintain(db, 1, &err) < 0) {
+		fprintf(stderr, "tsdbfill: flush: %s\n", err.msg);
+		failed = 1;
+	}
+	tsdb_stats(db, &st);
 	tsdb_close(db);
 	t2 = pf_mono_ns();
-	printf("appended %ld profiles in %ld series: %.2f s (%.0f/s); close (cut into blocks) %.2f s\n",
+	printf("appended %ld profiles in %ld series: %.2f s (%.0f/s); close (cut into blocks) %.2f s"
+	       " [cut %.2f s, %" PRIu64 " blocks; compaction %.2f s, %" PRIu64 " compactions, "
+	       "%" PRIu64 " profiles rewritten, %.3f ms each]\n",
 	       series * per, series, (double)(t1 - t0) / 1e9,
-	       (double)(series * per) / ((double)(t1 - t0) / 1e9), (double)(t2 - t1) / 1e9);
+	       (double)(series * per) / ((double)(t1 - t0) / 1e9), (double)(t2 - t1) / 1e9,
+	       (double)st.cut_ns / 1e9, st.cuts, (double)st.compact_ns / 1e9, st.compactions,
+	       st.compacted_profiles,
+	       st.compacted_profiles ? (double)st.compact_ns / 1e6 / (double)st.compacted_profiles : 0.0);
 	free(jobs);
 	free(th);
 	for (size_t i = 0; i < nbodies; i++) {

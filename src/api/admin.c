@@ -147,6 +147,15 @@ void api_admin_metrics(struct api_server *s, struct api_reply *rep)
 		      "# HELP profefe_tsdb_compactions_total Compactions since start.\n"
 		      "# TYPE profefe_tsdb_compactions_total counter\n"
 		      "profefe_tsdb_compactions_total %llu\n"
+		      "# HELP profefe_tsdb_head_cut_seconds_total Time spent cutting the head into blocks.\n"
+		      "# TYPE profefe_tsdb_head_cut_seconds_total counter\n"
+		      "profefe_tsdb_head_cut_seconds_total %.6f\n"
+		      "# HELP profefe_tsdb_compaction_seconds_total Time spent compacting blocks.\n"
+		      "# TYPE profefe_tsdb_compaction_seconds_total counter\n"
+		      "profefe_tsdb_compaction_seconds_total %.6f\n"
+		      "# HELP profefe_tsdb_compacted_profiles_total Profiles written into blocks by compactions.\n"
+		      "# TYPE profefe_tsdb_compacted_profiles_total counter\n"
+		      "profefe_tsdb_compacted_profiles_total %llu\n"
 		      "# HELP profefe_tsdb_retention_drops_total Blocks dropped by retention since start.\n"
 		      "# TYPE profefe_tsdb_retention_drops_total counter\n"
 		      "profefe_tsdb_retention_drops_total %llu\n"
@@ -167,6 +176,8 @@ void api_admin_metrics(struct api_server *s, struct api_reply *rep)
 		      (unsigned long long)st.wal_bytes, (unsigned long long)st.blocks,
 		      (unsigned long long)st.block_bytes, (unsigned long long)st.head_profiles,
 		      (unsigned long long)st.cuts, (unsigned long long)st.compactions,
+		      (double)st.cut_ns / 1e9, (double)st.compact_ns / 1e9,
+		      (unsigned long long)st.compacted_profiles,
 		      (unsigned long long)st.retention_drops, (unsigned long long)st.corrupt_skipped,
 		      s->opt.version, s->opt.commit,
 		      (double)m->started_ns / 1e9);

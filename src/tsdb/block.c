@@ -215,6 +215,11 @@ struct tsdb__bw {
 	size_t nservices, capservices;
 	struct pf_map *service_map;
 
+	/* compaction: a transcoder per (source table, service of this block) */
+	struct pf_map *tc_map;
+	struct tsdb__transcoder **tcs;
+	size_t ntcs, captcs;
+
 	/* the series being written */
 	struct tsdb__chunk_enc *enc;
 	struct bw_pending *pending;
@@ -247,6 +252,7 @@ int tsdb__bw_new(const char *blocks_dir, struct tsdb__bw **out, struct pf_err *e
 	w->blocks_dir = pf_xstrdup(blocks_dir);
 	w->sym_map = pf_map_new(256);
 	w->service_map = pf_map_new(8);
+	w->tc_map = pf_map_new(16);
 	pf_buf_init(&w->chunk, 0);
 	tsdb__block_new_name(w->name);
 	snprintf(w->tmp, sizeof(w->tmp), "%s/%s.tmp", blocks_dir, w->name);
@@ -362,21 +368,13 @@ int tsdb__bw_series(struct tsdb__bw *w, uint64_t hash, const char *const *names,
 	return 0;
 }
 
-int tsdb__bw_add(struct tsdb__bw *w, int64_t t_ns, uint32_t seq, uint8_t kind, uint64_t size,
-		 const struct tsdb_total *totals, size_t ntotals, const struct pprof_profile *p,
-		 const void *raw, size_t rawlen, struct pf_err *err)
+/* Record an entry for the profile just added to w->enc. */
+static int bw_pending_add(struct tsdb__bw *w, int64_t t_ns, uint32_t seq, uint8_t kind,
+			  uint64_t size, const struct tsdb_total *totals, size_t ntotals,
+			  struct pf_err *err)
 {
 	struct bw_pending *pe;
-	int rc;
 
-	if (!w->enc)
-		return pf_err_set(err, PF_EINVAL, "block writer: profile added before its series");
-	if (p)
-		rc = tsdb__chunk_enc_add_pprof(w->enc, p, err);
-	else
-		rc = tsdb__chunk_enc_add_raw(w->enc, raw, rawlen, err);
-	if (rc < 0)
-		return rc;
 	pf_xgrow((void **)&w->pending, &w->cappending, w->npending + 1, sizeof(*w->pending));
 	pe = &w->pending[w->npending++];
 	memset(pe, 0, sizeof(*pe));
@@ -402,6 +400,50 @@ int tsdb__bw_add(struct tsdb__bw *w, int64_t t_ns, uint32_t seq, uint8_t kind, u
 	if (w->npending >= CHUNK_PROFILES)
 		return bw_flush_chunk(w, err);
 	return 0;
+}
+
+int tsdb__bw_add(struct tsdb__bw *w, int64_t t_ns, uint32_t seq, uint8_t kind, uint64_t size,
+		 const struct tsdb_total *totals, size_t ntotals, const struct pprof_profile *p,
+		 const void *raw, size_t rawlen, struct pf_err *err)
+{
+	int rc;
+
+	if (!w->enc)
+		return pf_err_set(err, PF_EINVAL, "block writer: profile added before its series");
+	if (p)
+		rc = tsdb__chunk_enc_add_pprof(w->enc, p, err);
+	else
+		rc = tsdb__chunk_enc_add_raw(w->enc, raw, rawlen, err);
+	if (rc < 0)
+		return rc;
+	return bw_pending_add(w, t_ns, seq, kind, size, totals, ntotals, err);
+}
+
+int tsdb__bw_add_from(struct tsdb__bw *w, int64_t t_ns, uint32_t seq, uint8_t kind,
+		      uint64_t size, const struct tsdb_total *totals, size_t ntotals,
+		      const struct tsdb__symtab *src, struct tsdb__chunk_dec *dec, size_t idx,
+		      struct pf_err *err)
+{
+	struct {
+		const struct tsdb__symtab *src;
+		uint64_t service;
+	} key;
+	uint64_t ti;
+	int rc;
+
+	if (!w->enc)
+		return pf_err_set(err, PF_EINVAL, "block writer: profile added before its series");
+	memset(&key, 0, sizeof(key));
+	key.src = src;
+	key.service = w->series[w->nseries - 1].service;
+	ti = w->ntcs;
+	if (!pf_map_get_or_put(w->tc_map, &key, sizeof(key), &ti)) {
+		pf_xgrow((void **)&w->tcs, &w->captcs, w->ntcs + 1, sizeof(*w->tcs));
+		w->tcs[w->ntcs++] = tsdb__transcoder_new(src, w->services[key.service].st);
+	}
+	if ((rc = tsdb__chunk_enc_add_from(w->enc, w->tcs[ti], dec, idx, err)) < 0)
+		return rc;
+	return bw_pending_add(w, t_ns, seq, kind, size, totals, ntotals, err);
 }
 
 uint64_t tsdb__bw_count(const struct tsdb__bw *w)
@@ -430,12 +472,14 @@ static int cmp_pair(const void *a, const void *b)
 	return c ? c : strcmp(x->value, y->value);
 }
 
-static int fsync_file(const char *path, struct pf_err *err)
+/* Create path with data and fsync it before returning. */
+static int write_file_synced(const char *path, const void *data, size_t len, struct pf_err *err)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = 0;
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644), rc;
 	if (fd < 0)
-		return pf_err_set(err, PF_EIO, "open %s: %s", path, strerror(errno));
-	if (fsync(fd) < 0)
+		return pf_err_set(err, PF_EIO, "create %s: %s", path, strerror(errno));
+	rc = write_all(fd, data, len, path, err);
+	if (rc == 0 && fsync(fd) < 0)
 		rc = pf_err_set(err, PF_EIO, "fsync %s: %s", path, strerror(errno));
 	close(fd);
 	return rc;
@@ -475,19 +519,8 @@ int tsdb__bw_commit(struct tsdb__bw *w, uint32_t level, const char *const *sourc
 		svc_len[i] = syms.len - svc_off[i];
 	}
 	snprintf(path, sizeof(path), "%s/symbols", w->tmp);
-	{
-		int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-		if (fd < 0) {
-			rc = pf_err_set(err, PF_EIO, "create %s: %s", path, strerror(errno));
-			goto out;
-		}
-		rc = write_all(fd, syms.data, syms.len, path, err);
-		if (rc == 0 && fsync(fd) < 0)
-			rc = pf_err_set(err, PF_EIO, "fsync %s: %s", path, strerror(errno));
-		close(fd);
-		if (rc < 0)
-			goto out;
-	}
+	if ((rc = write_file_synced(path, syms.data, syms.len, err)) < 0)
+		goto out;
 
 	/* postings */
 	for (size_t i = 0; i < w->nseries; i++) {
@@ -581,19 +614,8 @@ int tsdb__bw_commit(struct tsdb__bw *w, uint32_t level, const char *const *sourc
 	}
 	put_section(&file, &sec);
 	snprintf(path, sizeof(path), "%s/index", w->tmp);
-	{
-		int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-		if (fd < 0) {
-			rc = pf_err_set(err, PF_EIO, "create %s: %s", path, strerror(errno));
-			goto out;
-		}
-		rc = write_all(fd, file.data, file.len, path, err);
-		if (rc == 0 && fsync(fd) < 0)
-			rc = pf_err_set(err, PF_EIO, "fsync %s: %s", path, strerror(errno));
-		close(fd);
-		if (rc < 0)
-			goto out;
-	}
+	if ((rc = write_file_synced(path, file.data, file.len, err)) < 0)
+		goto out;
 	if ((rc = pf_fsync_dir(w->tmp, err)) < 0)
 		goto out;
 	if (rename(w->tmp, w->path) < 0) {
@@ -605,7 +627,6 @@ int tsdb__bw_commit(struct tsdb__bw *w, uint32_t level, const char *const *sourc
 	w->committed = 1;
 	if (name)
 		memcpy(name, w->name, sizeof(w->name));
-	(void)fsync_file;
 out:
 	for (size_t i = 0; i < npairs; i++)
 		free(pairs[i].ids);
@@ -638,6 +659,10 @@ void tsdb__bw_free(struct tsdb__bw *w)
 		pf_buf_free(&w->series[i].entries);
 	}
 	free(w->series);
+	for (size_t i = 0; i < w->ntcs; i++)
+		tsdb__transcoder_free(w->tcs[i]);
+	free(w->tcs);
+	pf_map_free(w->tc_map);
 	for (size_t i = 0; i < w->nservices; i++)
 		tsdb__symtab_free(w->services[i].st);
 	free(w->services);

@@ -74,6 +74,7 @@ static int cut_window(struct tsdb *db, int64_t lo, int64_t hi, struct pf_err *er
 	struct tsdb__block *b = NULL;
 	struct pf_buf meta = PF_BUF_INIT(TSDB__META_MAX), body = PF_BUF_INIT(0);
 	char name[TSDB__BLOCK_NAME_LEN + 1];
+	int64_t t0 = pf_mono_ns();
 	int rc;
 
 	tsdb__head_rdlock(db->head);
@@ -158,6 +159,7 @@ static int cut_window(struct tsdb *db, int64_t lo, int64_t hi, struct pf_err *er
 	pthread_rwlock_unlock(&db->state);
 	b = NULL;
 	__atomic_fetch_add(&db->cuts, 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&db->cut_ns, (uint64_t)(pf_mono_ns() - t0), __ATOMIC_RELAXED);
 	{
 		char np[32];
 		snprintf(np, sizeof(np), "%zu", n);
@@ -264,9 +266,10 @@ static int compact(struct tsdb *db, struct tsdb__block **bs, size_t n, struct pf
 	struct tsdb__block *nb = NULL;
 	const char **sources = NULL;
 	size_t nsources = 0, capsources = 0;
-	struct pf_buf raw = PF_BUF_INIT(0);
 	uint32_t level = 0;
 	char name[TSDB__BLOCK_NAME_LEN + 1];
+	int64_t t0 = pf_mono_ns();
+	uint64_t moved;
 	int rc;
 
 	for (size_t i = 0; i < n; i++) {
@@ -330,7 +333,6 @@ static int compact(struct tsdb *db, struct tsdb__block **bs, size_t n, struct pf
 			struct tsdb__block *b = bs[ss[i + se[k].block].block];
 			const struct tsdb__bentry *e = &one[se[k].block].e[se[k].idx];
 			const struct tsdb__btotal *bt = &one[se[k].block].totals[e->totals_at];
-			struct pprof_profile *p = NULL;
 			struct tsdb_total tot[TSDB__MAX_TOTALS];
 			uint32_t nt = e->ntotals < TSDB__MAX_TOTALS ? e->ntotals : TSDB__MAX_TOTALS;
 
@@ -349,15 +351,11 @@ static int compact(struct tsdb *db, struct tsdb__block **bs, size_t n, struct pf
 				dec_src = se[k].block;
 				dec_off = e->chunk_off;
 			}
-			pf_buf_reset(&raw);
 			if (rc == 0) {
-				if (tsdb__chunk_dec_is_raw(dec, e->chunk_idx)) {
-					rc = tsdb__chunk_dec_raw(dec, e->chunk_idx, &raw, err);
-				} else {
-					const struct tsdb__symtab *st;
-					if ((rc = tsdb__block_symtab(b, se[k].ord, &st, err)) == 0)
-						rc = tsdb__chunk_dec_pprof(dec, st, e->chunk_idx, &p, err);
-				}
+				const struct tsdb__symtab *st;
+				if ((rc = tsdb__block_symtab(b, se[k].ord, &st, err)) == 0)
+					rc = tsdb__bw_add_from(w, e->t_ns, e->seq, e->kind, e->size,
+							       tot, nt, st, dec, e->chunk_idx, err);
 			}
 			if (rc == PF_ECORRUPT) {
 				/* never lose data to a compaction: keep the sources as they
@@ -367,11 +365,7 @@ static int compact(struct tsdb *db, struct tsdb__block **bs, size_t n, struct pf
 				       "block", tsdb__block_info(b)->name, "err", err->msg, NULL);
 				__atomic_fetch_add(&db->corrupt_skipped, 1, __ATOMIC_RELAXED);
 				tsdb__block_set_no_compact(b);
-			} else if (rc == 0) {
-				rc = tsdb__bw_add(w, e->t_ns, e->seq, e->kind, e->size, tot, nt, p,
-						  raw.data, raw.len, err);
 			}
-			pprof_free(p);
 		}
 		tsdb__chunk_dec_free(dec);
 		for (size_t g = 0; g < nsrc; g++)
@@ -382,6 +376,7 @@ static int compact(struct tsdb *db, struct tsdb__block **bs, size_t n, struct pf
 			goto out;
 		i = j;
 	}
+	moved = tsdb__bw_count(w);
 	if ((rc = tsdb__bw_commit(w, level + 1, sources, nsources, name, err)) < 0 ||
 	    (rc = tsdb__block_open(db->blocks_dir, name, &nb, err)) < 0)
 		goto out;
@@ -398,6 +393,8 @@ static int compact(struct tsdb *db, struct tsdb__block **bs, size_t n, struct pf
 		tsdb__block_unref(bs[i]); /* the list's reference */
 	}
 	__atomic_fetch_add(&db->compactions, 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&db->compact_ns, (uint64_t)(pf_mono_ns() - t0), __ATOMIC_RELAXED);
+	__atomic_fetch_add(&db->compacted_profiles, moved, __ATOMIC_RELAXED);
 	{
 		char nn[32];
 		snprintf(nn, sizeof(nn), "%zu", n);
@@ -408,7 +405,6 @@ out:
 	tsdb__block_unref(nb);
 	free(ss);
 	free(sources);
-	pf_buf_free(&raw);
 	return rc;
 }
 

@@ -355,6 +355,14 @@ int tsdb__bw_series(struct tsdb__bw *w, uint64_t hash, const char *const *names,
 int tsdb__bw_add(struct tsdb__bw *w, int64_t t_ns, uint32_t seq, uint8_t kind, uint64_t size,
 		 const struct tsdb_total *totals, size_t ntotals, const struct pprof_profile *p,
 		 const void *raw, size_t rawlen, struct pf_err *err);
+/* Profile idx of chunk dec, written against table src (a source block's,
+ * borrowed until bw_free), copied without rebuilding its protobuf
+ * (compaction). Errors as tsdb__chunk_enc_add_from. */
+struct tsdb__chunk_dec;
+int tsdb__bw_add_from(struct tsdb__bw *w, int64_t t_ns, uint32_t seq, uint8_t kind,
+		      uint64_t size, const struct tsdb_total *totals, size_t ntotals,
+		      const struct tsdb__symtab *src, struct tsdb__chunk_dec *dec, size_t idx,
+		      struct pf_err *err);
 uint64_t tsdb__bw_count(const struct tsdb__bw *w);
 /* name gets the block's name (TSDB__BLOCK_NAME_LEN + 1 bytes). */
 int tsdb__bw_commit(struct tsdb__bw *w, uint32_t level, const char *const *sources,
@@ -462,6 +470,7 @@ struct tsdb {
 	int64_t maint_ns;
 	pthread_t thread;
 	uint64_t cuts, compactions, retention_drops, corrupt_skipped; /* atomic */
+	uint64_t cut_ns, compact_ns, compacted_profiles;             /* atomic */
 };
 
 /* Blocks list (blocks_mu held or state held): add keeps the order. */

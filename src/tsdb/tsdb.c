@@ -9,7 +9,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <dirent.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -77,14 +76,6 @@ struct tsdb__wal *tsdb__db_wal(struct tsdb *db)
 
 /* ---- open / close ------------------------------------------------------ */
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path) < 0 ? -1 : 0;
-}
-
 /* Remove leftovers of interrupted atomic creations (names with ".tmp"). */
 static int remove_tmp(const char *dir, struct pf_err *err)
 {
@@ -104,7 +95,7 @@ static int remove_tmp(const char *dir, struct pf_err *err)
 		if (n < 0 || (size_t)n >= sizeof(path))
 			continue;
 		pf_log(PF_LOG_INFO, "removing leftover temporary file", "file", path, NULL);
-		if (nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS) < 0) {
+		if (tsdb__rm_rf(path) < 0) {
 			rc = pf_err_set(err, PF_EIO, "remove %s: %s", path, strerror(errno));
 			break;
 		}

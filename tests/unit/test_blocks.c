@@ -327,25 +327,41 @@ static void test_overlap_compaction(void **state)
 	check_read(c, b, heaps[1]);
 }
 
-/* Blocks of adjacent windows compact into one once their range is full. */
+/* Blocks of adjacent windows compact into one once their range is full;
+ * profiles move between blocks' symbol tables without being re-encoded,
+ * two services (two tables) and raw bodies among them, and read back the same. */
 static void test_level_compaction(void **state)
 {
 	struct ctx *c = *state;
-	char ids[10][TSDB_ID_LEN + 1];
+	char ids[10][TSDB_ID_LEN + 1], other[10][TSDB_ID_LEN + 1], traces[3][TSDB_ID_LEN + 1];
 	struct tsdb_stats st;
 
 	open_db(c);
 	/* 10 s blocks: windows [0,10) [10,20) [20,30) fill the 30 s range */
-	for (int i = 0; i < 10; i++)
+	for (int i = 0; i < 10; i++) {
 		append_fixture(c, heaps[i], "svc", "heap", T0 + i * 8 * SEC, ids[i]);
+		append_fixture(c, heaps[9 - i], "other", "heap", T0 + i * 8 * SEC + 1, other[i]);
+	}
+	for (int i = 0; i < 3; i++)
+		append_fixture(c, "trace-001.out", "svc", "trace", T0 + i * 10 * SEC, traces[i]);
 	maintain(c, 1);
 	tsdb_stats(c->db, &st);
 	/* windows at 0, 10, ..., 70 s: 8 blocks; the 30 s ranges that are
 	 * complete hold three each */
 	assert_true(st.compactions >= 1);
 	assert_true(st.blocks < 8);
-	for (int i = 0; i < 10; i++)
+	assert_true(st.compacted_profiles >= 2 && st.compacted_profiles <= st.profiles * 3);
+	assert_true(st.compact_ns > 0 && st.cut_ns > 0);
+	for (int i = 0; i < 10; i++) {
 		check_read(c, ids[i], heaps[i]);
+		check_read(c, other[i], heaps[9 - i]);
+	}
+	for (int i = 0; i < 3; i++)
+		check_read(c, traces[i], "trace-001.out");
+	open_db(c); /* and from the files alone */
+	for (int i = 0; i < 10; i++)
+		check_read(c, other[i], heaps[9 - i]);
+	check_read(c, traces[2], "trace-001.out");
 }
 
 static void test_retention_time(void **state)
