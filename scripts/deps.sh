@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install the Debian packages profefe's build and tests need; only what is missing.
 set -euo pipefail
-pkgs=(build-essential pkg-config git curl ca-certificates
+pkgs=("$@" build-essential pkg-config git curl ca-certificates
       libmicrohttpd-dev libcurl4-openssl-dev libuv1-dev libyaml-dev libjansson-dev
       libprotobuf-c-dev protobuf-c-compiler zlib1g-dev libzstd-dev libpcre2-dev
       libcmocka-dev libzip-dev libxxhash-dev golang-go jq time)

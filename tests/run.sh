@@ -14,11 +14,12 @@ trap 'rm -rf "$logdir"' EXIT
 # run NAME CMD...: run one test program, show its TAP, count it. A program
 # that exits non-zero without reporting a failure (a crash) counts as one.
 run() {
-	local name=$1 log="$logdir/out" rc p f
+	local name=$1 log="$logdir/out" rc p f t0=$SECONDS
 	shift
 	echo "# $name"
 	"$@" >"$log" 2>&1
 	rc=$?
+	echo "# $name took $((SECONDS - t0)) s"
 	grep -vE '^(ok|not ok) ' "$log" | sed 's/^/#   /' | tail -n 40
 	grep -E '^(ok|not ok) ' "$log"
 	p=$(grep -cE '^ok ' "$log")

@@ -129,7 +129,7 @@ struct pf_reader {
 static inline void pf_reader_init(struct pf_reader *r, const void *p, size_t n)
 {
 	r->p = p;
-	r->end = r->p + n;
+	r->end = n ? r->p + n : r->p; /* (NULL, 0) is an empty range, not NULL + 0 */
 	r->bad = 0;
 }
 static inline size_t pf_reader_left(const struct pf_reader *r) { return (size_t)(r->end - r->p); }

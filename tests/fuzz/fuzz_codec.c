@@ -18,14 +18,10 @@
  * Must never crash, leak, read out of bounds or allocate more than the
  * bytes really decompress to, whatever the input; every failure says why.
  *
- * libFuzzer:
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Isrc -Ibuild/gen \
- *     tests/fuzz/fuzz_codec.c src/tsdb/[a-z]*.c src/pprof/[a-z]*.c src/base/[a-z]*.c \
- *     build/gen/proto/profile.pb-c.c -lprotobuf-c -lzstd -lz -lxxhash -lpcre2-8 -lpthread
- *   ./a.out -max_len=200000 -rss_limit_mb=1024 CORPUS tests/fixtures/pprof SEEDS
- * Without libFuzzer, add -DPF_FUZZ_MAIN and pass input files as arguments;
- * "-seeds DIR" then writes the built-in table and chunks against it to DIR
- * (seeds for ways 1 and 2).
+ * Built by `make fuzz` (clang libFuzzer, corpus under build-fuzz/corpus/codec) and,
+ * with tests/fuzz/driver.c as main, by `make test`, which feeds it its seeds.
+ * Seeds: tests/fixtures/pprof and what "fuzz_codec -seeds DIR" writes (the
+ * built-in table and chunks against it: ways 1 and 2).
  */
 #include "tsdb/codec.h"
 
@@ -379,9 +375,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	return 0;
 }
 
-#ifdef PF_FUZZ_MAIN
-/* Write the built-in table and chunks of the made-up profiles to dir. */
-static int write_seeds(const char *dir)
+/* Write the built-in table and chunks of the made-up profiles to dir (seeds for
+ * ways 1 and 2; tests/fuzz/driver.c calls this for "-seeds DIR"). */
+int pf_fuzz_seeds(const char *dir);
+int pf_fuzz_seeds(const char *dir)
 {
 	struct tsdb__symtab *st = builtin_symtab();
 	struct pf_buf b = PF_BUF_INIT(0);
@@ -417,19 +414,5 @@ out:
 	if (rc < 0)
 		fprintf(stderr, "fuzz_codec: %s\n", err.msg);
 	pf_buf_free(&b);
-	return rc < 0;
+	return rc < 0 ? -1 : 0;
 }
-
-int main(int argc, char **argv)
-{
-	if (argc == 3 && strcmp(argv[1], "-seeds") == 0)
-		return write_seeds(argv[2]);
-	for (int i = 1; i < argc; i++) {
-		struct pf_buf b = PF_BUF_INIT(0);
-		if (pf_read_file(argv[i], (size_t)64 << 20, &b, NULL) == 0)
-			LLVMFuzzerTestOneInput(b.data, b.len);
-		pf_buf_free(&b);
-	}
-	return 0;
-}
-#endif

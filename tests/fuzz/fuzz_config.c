@@ -5,9 +5,8 @@
  * a YAML target file. Every failure must say why; nothing may crash, leak
  * or read out of bounds.
  *
- * libFuzzer:  clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Isrc \
- *               tests/fuzz/fuzz_config.c src/config/[a-z]*.c src/base/[a-z]*.c \
- *               -lyaml -ljansson -lxxhash -lpthread
+ * Built by `make fuzz` (clang libFuzzer, corpus under build-fuzz/corpus/config) and,
+ * with tests/fuzz/driver.c as main, by `make test`, which feeds it its seeds.
  * Seeds: tests/fixtures/config, examples/profefe.yaml, config/profefe.yaml.
  */
 #include "config/config.h"
@@ -61,17 +60,3 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	sd_file("yaml", data, size);
 	return 0;
 }
-
-#ifdef PF_FUZZ_MAIN
-int main(int argc, char **argv)
-{
-	for (int i = 1; i < argc; i++) {
-		struct pf_buf b = PF_BUF_INIT(0);
-		struct pf_err err = {0};
-		if (pf_read_file(argv[i], (size_t)1 << 24, &b, &err) == 0)
-			LLVMFuzzerTestOneInput(b.data, b.len);
-		pf_buf_free(&b);
-	}
-	return 0;
-}
-#endif

@@ -1,8 +1,7 @@
 /*
  * libFuzzer entry point for the pprof parser:
- *   clang -fsanitize=fuzzer,address,undefined -Isrc -Ibuild/gen
- *     tests/fuzz/fuzz_pprof.c src/pprof/(each .c) src/base/(each .c)
- *     build/gen/proto/profile.pb-c.c -lprotobuf-c -lz -lxxhash -lzstd
+ * Built by `make fuzz` (clang libFuzzer, corpus under build-fuzz/corpus/pprof) and,
+ * with tests/fuzz/driver.c as main, by `make test`, which feeds it its seeds.
  * Seeds: tests/fixtures/pprof and tests/fixtures/bad.
  *
  * Every input must either be rejected with a sentence or decode into a

@@ -1,8 +1,7 @@
 /*
  * libFuzzer entry point for the selector parser (src/tsdb/selector.c):
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Isrc \
- *     tests/fuzz/fuzz_selector.c src/tsdb/selector.c src/base/[a-z]*.c -lpcre2-8 -lxxhash
- * Without libFuzzer, add -DPF_FUZZ_MAIN and pass input files as arguments.
+ * Built by `make fuzz` (clang libFuzzer, corpus under build-fuzz/corpus/selector) and,
+ * with tests/fuzz/driver.c as main, by `make test`, which feeds it its seeds.
  * Seeds: a few selectors, e.g.  heap{service="api", env!~"dev|test"}
  *
  * Every input is either refused with one sentence "LINE:COL: parse error:
@@ -150,16 +149,3 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	free(s);
 	return 0;
 }
-
-#ifdef PF_FUZZ_MAIN
-int main(int argc, char **argv)
-{
-	for (int i = 1; i < argc; i++) {
-		struct pf_buf b = PF_BUF_INIT(0);
-		if (pf_read_file(argv[i], (size_t)1 << 20, &b, NULL) == 0)
-			LLVMFuzzerTestOneInput(b.data, b.len);
-		pf_buf_free(&b);
-	}
-	return 0;
-}
-#endif

@@ -6,9 +6,9 @@
  * so this reaches the payload parser far more often). Must never crash,
  * leak or read out of bounds, whatever the bytes.
  *
- * libFuzzer:  clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Isrc \
- *               tests/fuzz/fuzz_wal.c src/tsdb/[a-z]*.c src/base/[a-z]*.c -lpcre2-8 -lxxhash -lpthread
- * Without libFuzzer, add -DPF_FUZZ_MAIN and pass input files as arguments.
+ * Built by `make fuzz` (clang libFuzzer, corpus under build-fuzz/corpus/wal) and,
+ * with tests/fuzz/driver.c as main, by `make test`, which feeds it its seeds.
+ * Seeds: tests/fixtures/wal (segments written by the store).
  */
 #include "tsdb/tsdb-internal.h"
 
@@ -76,16 +76,3 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	close(fd);
 	return 0;
 }
-
-#ifdef PF_FUZZ_MAIN
-int main(int argc, char **argv)
-{
-	for (int i = 1; i < argc; i++) {
-		struct pf_buf b = PF_BUF_INIT(0);
-		if (pf_read_file(argv[i], (size_t)64 << 20, &b, NULL) == 0)
-			LLVMFuzzerTestOneInput(b.data, b.len);
-		pf_buf_free(&b);
-	}
-	return 0;
-}
-#endif
