@@ -61,8 +61,12 @@ one=$(get_time "$url/api/0/profiles?service=svc-7&type=goroutine&labels=instance
 ten=$(get_time "$url/api/0/profiles?service=svc-7&type=goroutine&$T")
 lim=$(get_time "$url/api/0/profiles?service=svc-7&type=goroutine&limit=10&$T")
 mer=$(get_time "$url/api/0/profiles/merge?service=svc-7&type=goroutine&$T")
+ser=$(get_time "$url/api/v1/series?match%5B%5D=%7Bservice%3D~%22svc-.%2A%22%7D")
+lvs=$(get_time "$url/api/v1/label/instance/values?match%5B%5D=%7Bservice%3D%22svc-7%22%7D")
 printf 'find over 100000 profiles in 1000 series: one series (100 profiles) %.1f ms | one service (10 series, 1000 profiles) %.1f ms | limit=10 %.1f ms | merge of the 1000 %.1f ms\n' \
 	"$(awk "BEGIN{print $one*1000}")" "$(awk "BEGIN{print $ten*1000}")" "$(awk "BEGIN{print $lim*1000}")" "$(awk "BEGIN{print $mer*1000}")"
+printf 'series and labels over the same store: /api/v1/series of all 1000 series %.1f ms | instance values of one service %.1f ms\n' \
+	"$(awk "BEGIN{print $ser*1000}")" "$(awk "BEGIN{print $lvs*1000}")"
 kill -TERM $SRV_PID; wait $SRV_PID || true
 echo "# store on disk: $(du -sb "$tmp/data-fill" | cut -f1) bytes for 100000 copies of a $(stat -c %s "$FIX/goroutine-001.pb.gz")-byte profile"
 

@@ -16,8 +16,9 @@
  * 1e11, fractions allowed) or Unix milliseconds; an omitted start or end
  * is unbounded and both ends are included.
  *
- * Series are grouped here from tsdb_find's metas (one meta per profile, each
- * carrying its series' labels), so the store needs no per-series API.
+ * query_range groups tsdb_find's metas (one per profile, each carrying its
+ * series' labels) by series; series, labels and label values read only the
+ * store's indexes (tsdb_series).
  */
 #include "api/api-internal.h"
 
@@ -217,22 +218,32 @@ static void free_selectors(struct tsdb_selector **v, size_t n)
 /* ---- label sets ------------------------------------------------------- */
 
 /* Prometheus's labels.Compare: name, then value, pair by pair; then length. */
-static int labels_cmp(const struct tsdb_meta *a, const struct tsdb_meta *b)
+static int labels_cmp(const struct tsdb_label *a, size_t na, const struct tsdb_label *b,
+		      size_t nb)
 {
-	size_t n = PF_MIN(a->nlabels, b->nlabels);
+	size_t n = PF_MIN(na, nb);
 	for (size_t i = 0; i < n; i++) {
-		int c = strcmp(a->labels[i].name, b->labels[i].name);
+		int c = strcmp(a[i].name, b[i].name);
 		if (c == 0)
-			c = strcmp(a->labels[i].value, b->labels[i].value);
+			c = strcmp(a[i].value, b[i].value);
 		if (c)
 			return c;
 	}
-	return a->nlabels < b->nlabels ? -1 : a->nlabels > b->nlabels;
+	return na < nb ? -1 : na > nb;
 }
 
 static int meta_ptr_cmp(const void *a, const void *b)
 {
-	return labels_cmp(*(const struct tsdb_meta *const *)a, *(const struct tsdb_meta *const *)b);
+	const struct tsdb_meta *x = *(const struct tsdb_meta *const *)a;
+	const struct tsdb_meta *y = *(const struct tsdb_meta *const *)b;
+	return labels_cmp(x->labels, x->nlabels, y->labels, y->nlabels);
+}
+
+static int info_ptr_cmp(const void *a, const void *b)
+{
+	const struct tsdb_series_info *x = *(const struct tsdb_series_info *const *)a;
+	const struct tsdb_series_info *y = *(const struct tsdb_series_info *const *)b;
+	return labels_cmp(x->labels, x->nlabels, y->labels, y->nlabels);
 }
 
 /*
@@ -286,11 +297,11 @@ static size_t series_of(struct series_index *x, const struct tsdb_meta *m)
 	return (size_t)v;
 }
 
-static json_t *labels_json(const struct tsdb_meta *m)
+static json_t *labels_json(const struct tsdb_label *l, size_t n)
 {
 	json_t *o = json_object();
-	for (size_t i = 0; i < m->nlabels; i++)
-		json_object_set_new(o, m->labels[i].name, jstr(m->labels[i].value));
+	for (size_t i = 0; i < n; i++)
+		json_object_set_new(o, l[i].name, jstr(l[i].value));
 	return o;
 }
 
@@ -380,7 +391,7 @@ static void handle_query_range(struct api_server *s, struct api_req *r, struct a
 			json_object_set_new(smp, "totals", totals);
 			json_array_append_new(samples, smp);
 		}
-		json_object_set_new(ser, "labels", labels_json(sorted[k]));
+		json_object_set_new(ser, "labels", labels_json(sorted[k]->labels, sorted[k]->nlabels));
 		json_object_set_new(ser, "samples", samples);
 		json_array_append_new(arr, ser);
 	}
@@ -399,55 +410,55 @@ out:
 /* ---- series, labels, label values ------------------------------------ */
 
 /*
- * The profiles of [start, end] that any of sels selects (every profile
- * when there is no selector), as results to free with tsdb_result_free.
- * Replies and returns -1 on failure.
+ * The series with profiles in [start, end] that any of sels selects (every
+ * series when there is no selector): one set per selector, to free with
+ * free_sets. Replies and returns -1 on failure.
  */
-static int find_union(struct api_server *s, struct api_reply *rep, struct tsdb_selector **sels,
-		      size_t nsels, int64_t start, int64_t end, struct tsdb_result ***out,
-		      size_t *nout)
+static int series_union(struct api_server *s, struct api_reply *rep, struct tsdb_selector **sels,
+			size_t nsels, int64_t start, int64_t end, struct tsdb_series_set ***out,
+			size_t *nout)
 {
 	/* every series has a service (SPEC §1): this selects all of them */
 	static const struct tsdb_matcher all = {TSDB_MATCH_NE, "service", ""};
-	struct tsdb_result **res = pf_xcalloc(nsels ? nsels : 1, sizeof(*res));
-	struct pf_err err = {0};
 	size_t n = nsels ? nsels : 1;
+	struct tsdb_series_set **sets = pf_xcalloc(n, sizeof(*sets));
+	struct pf_err err = {0};
 
 	for (size_t i = 0; i < n; i++) {
-		int rc = nsels ? find(s, tsdb_selector_matchers(sels[i]), tsdb_selector_len(sels[i]),
-				      start, end, &res[i], &err)
-			       : find(s, &all, 1, start, end, &res[i], &err);
-		if (rc < 0) {
+		struct tsdb_query q = {0};
+		q.matchers = nsels ? tsdb_selector_matchers(sels[i]) : &all;
+		q.nmatchers = nsels ? tsdb_selector_len(sels[i]) : 1;
+		q.min_t_ns = start;
+		q.max_t_ns = end;
+		if (tsdb_series(s->opt.db, &q, &sets[i], &err) < 0) {
 			internal_error(rep, "query failed", &err);
 			for (size_t k = 0; k < i; k++)
-				tsdb_result_free(res[k]);
-			free(res);
+				tsdb_series_free(sets[k]);
+			free(sets);
 			return -1;
 		}
 	}
-	*out = res;
+	*out = sets;
 	*nout = n;
 	return 0;
 }
 
-static void free_results(struct tsdb_result **res, size_t n)
+static void free_sets(struct tsdb_series_set **sets, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		tsdb_result_free(res[i]);
-	free(res);
+		tsdb_series_free(sets[i]);
+	free(sets);
 }
 
 static void handle_series(struct api_server *s, struct api_req *r, struct api_reply *rep)
 {
 	struct tsdb_selector **sels = NULL;
-	struct tsdb_result **res = NULL;
-	struct series_index x;
-	const struct tsdb_meta **sorted = NULL;
-	size_t nsels = 0, nres = 0;
+	struct tsdb_series_set **sets = NULL;
+	const struct tsdb_series_info **all = NULL;
+	size_t nsels = 0, nsets = 0, n = 0, cap = 0;
 	int64_t start, end;
 	json_t *arr;
 
-	series_index_init(&x);
 	if (read_matches(r, rep, &sels, &nsels) < 0)
 		goto out;
 	if (nsels == 0) {
@@ -455,23 +466,26 @@ static void handle_series(struct api_server *s, struct api_req *r, struct api_re
 		goto out;
 	}
 	if (read_range(r, rep, &start, &end) < 0 ||
-	    find_union(s, rep, sels, nsels, start, end, &res, &nres) < 0)
+	    series_union(s, rep, sels, nsels, start, end, &sets, &nsets) < 0)
 		goto out;
-	for (size_t i = 0; i < nres; i++)
-		for (size_t j = 0; j < tsdb_result_len(res[i]); j++)
-			series_of(&x, tsdb_result_at(res[i], j));
-	sorted = pf_xcalloc(x.n + 1, sizeof(*sorted));
-	if (x.n)
-		memcpy(sorted, x.first, x.n * sizeof(*sorted));
-	qsort(sorted, x.n, sizeof(*sorted), meta_ptr_cmp);
+	for (size_t i = 0; i < nsets; i++)
+		for (size_t j = 0; j < tsdb_series_len(sets[i]); j++) {
+			pf_xgrow((void **)&all, &cap, n + 1, sizeof(*all));
+			all[n++] = tsdb_series_at(sets[i], j);
+		}
+	if (n > 1)
+		qsort(all, n, sizeof(*all), info_ptr_cmp);
 	arr = json_array();
-	for (size_t k = 0; k < x.n; k++)
-		json_array_append_new(arr, labels_json(sorted[k]));
+	for (size_t k = 0; k < n; k++) {
+		/* a series two selectors both select is listed once */
+		if (k > 0 && info_ptr_cmp(&all[k - 1], &all[k]) == 0)
+			continue;
+		json_array_append_new(arr, labels_json(all[k]->labels, all[k]->nlabels));
+	}
 	v1_success(rep, arr);
 out:
-	free(sorted);
-	series_index_free(&x);
-	free_results(res, nres);
+	free(all);
+	free_sets(sets, nsets);
 	free_selectors(sels, nsels);
 }
 
@@ -497,10 +511,10 @@ static void handle_names_or_values(struct api_server *s, struct api_req *r,
 				   struct api_reply *rep, const char *name)
 {
 	struct tsdb_selector **sels = NULL;
-	struct tsdb_result **res = NULL;
+	struct tsdb_series_set **sets = NULL;
 	struct pf_map *seen = NULL;
 	char **v = NULL;
-	size_t nsels = 0, nres = 0, nv = 0, cap = 0;
+	size_t nsels = 0, nsets = 0, nv = 0, cap = 0;
 	int64_t start, end;
 	int from_index;
 
@@ -521,24 +535,20 @@ static void handle_names_or_values(struct api_server *s, struct api_req *r,
 		v = NULL;
 		goto out;
 	}
-	if (find_union(s, rep, sels, nsels, start, end, &res, &nres) < 0)
+	if (series_union(s, rep, sels, nsels, start, end, &sets, &nsets) < 0)
 		goto out;
 	seen = pf_map_new(64);
-	for (size_t i = 0; i < nres; i++) {
-		const void *last = NULL;
-		for (size_t j = 0; j < tsdb_result_len(res[i]); j++) {
-			const struct tsdb_meta *m = tsdb_result_at(res[i], j);
-			if ((const void *)m->labels == last)
-				continue; /* the same series as the meta before */
-			last = m->labels;
-			for (size_t k = 0; k < m->nlabels; k++) {
-				const char *str = name ? m->labels[k].value : m->labels[k].name;
+	for (size_t i = 0; i < nsets; i++) {
+		for (size_t j = 0; j < tsdb_series_len(sets[i]); j++) {
+			const struct tsdb_series_info *si = tsdb_series_at(sets[i], j);
+			for (size_t k = 0; k < si->nlabels; k++) {
+				const char *str = name ? si->labels[k].value : si->labels[k].name;
 				uint64_t one = 1;
-				if (name && strcmp(m->labels[k].name, name) != 0)
+				if (name && strcmp(si->labels[k].name, name) != 0)
 					continue;
 				if (!pf_map_get_or_put(seen, str, strlen(str), &one)) {
 					pf_xgrow((void **)&v, &cap, nv + 1, sizeof(*v));
-					v[nv++] = (char *)str; /* borrowed from res */
+					v[nv++] = (char *)str; /* borrowed from sets */
 				}
 			}
 		}
@@ -550,7 +560,7 @@ static void handle_names_or_values(struct api_server *s, struct api_req *r,
 	v = NULL;
 out:
 	pf_map_free(seen);
-	free_results(res, nres);
+	free_sets(sets, nsets);
 	free_selectors(sels, nsels);
 }
 

@@ -1105,6 +1105,11 @@ size_t tsdb__block_series_nlabels(const struct tsdb__block *b, uint32_t ord)
 	return b->series[ord].nlabels;
 }
 
+uint64_t tsdb__block_series_count(const struct tsdb__block *b, uint32_t ord)
+{
+	return b->series[ord].nentries;
+}
+
 void tsdb__block_series_label(const struct tsdb__block *b, uint32_t ord, size_t i,
 			      const char **name, const char **value)
 {

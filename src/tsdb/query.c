@@ -1,6 +1,6 @@
 /*
- * Queries over the head and the blocks: find (metas), read by id, merge,
- * label names and values, stats.
+ * Queries over the head and the blocks: find (metas), series, read by id,
+ * merge, label names and values, stats.
  *
  * A query holds db->state shared from its first look at the head or the
  * blocks until it has read what it needs, so a cut or a compaction (which
@@ -218,12 +218,197 @@ done:
 	return 0;
 }
 
-/* ---- metas ------------------------------------------------------------- */
+/* ---- series ------------------------------------------------------------ */
 
 static char *arena_str(struct pf_arena *a, const char *s)
 {
 	return pf_arena_strndup(a, s, strlen(s));
 }
+
+struct tsdb_series_set {
+	struct tsdb_series_info *v;
+	size_t n, cap;
+	struct pf_arena *arena;
+	struct pf_map *by_hash; /* series hash -> index in v */
+};
+
+/* Count into set the series of hash (labels from get(i)) with n profiles
+ * in [lo, hi]; the first sight of a hash copies its labels. */
+static void series_add(struct tsdb_series_set *set, uint64_t hash, size_t nl,
+		       void (*get)(const void *, uint32_t, size_t, const char **, const char **),
+		       const void *owner, uint32_t ord, uint64_t n, int64_t lo, int64_t hi)
+{
+	uint64_t at = set->n;
+	struct tsdb_series_info *si;
+
+	if (n == 0)
+		return;
+	if (!pf_map_get_or_put(set->by_hash, &hash, sizeof(hash), &at)) {
+		struct tsdb_label *l = pf_arena_alloc(set->arena, (nl ? nl : 1) * sizeof(*l));
+		pf_xgrow((void **)&set->v, &set->cap, set->n + 1, sizeof(*set->v));
+		si = &set->v[set->n++];
+		memset(si, 0, sizeof(*si));
+		for (size_t i = 0; i < nl; i++) {
+			const char *name, *value;
+			get(owner, ord, i, &name, &value);
+			l[i].name = arena_str(set->arena, name);
+			l[i].value = arena_str(set->arena, value);
+		}
+		si->labels = l;
+		si->nlabels = nl;
+		si->min_t_ns = lo;
+		si->max_t_ns = hi;
+	}
+	si = &set->v[at];
+	si->profiles += n;
+	if (lo < si->min_t_ns)
+		si->min_t_ns = lo;
+	if (hi > si->max_t_ns)
+		si->max_t_ns = hi;
+}
+
+struct head_owner {
+	struct tsdb *db;
+	const struct tsdb__series *s;
+};
+
+static void head_label(const void *owner, uint32_t ord, size_t i, const char **name,
+		       const char **value)
+{
+	const struct head_owner *h = owner;
+	(void)ord;
+	tsdb__series_label(h->db->head, h->s, i, name, value);
+}
+
+static void block_label(const void *owner, uint32_t ord, size_t i, const char **name,
+			const char **value)
+{
+	tsdb__block_series_label(owner, ord, i, name, value);
+}
+
+static int cmp_series_info(const void *a, const void *b)
+{
+	const struct tsdb_series_info *x = a, *y = b;
+	for (size_t i = 0; i < x->nlabels && i < y->nlabels; i++) {
+		int c = strcmp(x->labels[i].name, y->labels[i].name);
+		if (c)
+			return c;
+		if ((c = strcmp(x->labels[i].value, y->labels[i].value)) != 0)
+			return c;
+	}
+	return x->nlabels < y->nlabels ? -1 : x->nlabels > y->nlabels;
+}
+
+int tsdb_series(struct tsdb *db, const struct tsdb_query *q, struct tsdb_series_set **out,
+		struct pf_err *err)
+{
+	struct tsdb_series_set *set;
+	struct tsdb__preds *ps = NULL;
+	struct tsdb__plist ids = {0};
+	struct tsdb__psource src;
+	struct tsdb__block **blocks;
+	size_t nblocks;
+	int rc;
+
+	*out = NULL;
+	if (!db || __atomic_load_n(&db->closed, __ATOMIC_ACQUIRE))
+		return pf_err_set(err, PF_ECLOSED, "store is closed");
+	if ((rc = tsdb__preds_new(q->matchers, q->nmatchers, &ps, err)) < 0)
+		return rc;
+	set = pf_xcalloc(1, sizeof(*set));
+	set->arena = pf_arena_new();
+	set->by_hash = pf_map_new(64);
+	if (q->min_t_ns > q->max_t_ns)
+		goto done;
+
+	pthread_rwlock_rdlock(&db->state);
+	tsdb__head_rdlock(db->head);
+	tsdb__head_psource(db->head, &src);
+	tsdb__select(&src, ps, &ids);
+	for (size_t i = 0; i < ids.n; i++) {
+		const struct tsdb__series *s = tsdb__head_by_id(db->head, ids.ids[i]);
+		struct head_owner ho = {db, s};
+		size_t n, j, k;
+		const struct tsdb__entry *e = tsdb__series_entries(s, &n);
+		j = entries_from(e, n, q->min_t_ns);
+		for (k = j; k < n && e[k].t_ns <= q->max_t_ns; k++)
+			;
+		if (k > j)
+			series_add(set, tsdb__series_hash(s), tsdb__series_nlabels(s), head_label,
+				   &ho, 0, k - j, e[j].t_ns, e[k - 1].t_ns);
+	}
+	tsdb__head_unlock(db->head);
+
+	blocks = tsdb__blocks_get(db, &nblocks);
+	for (size_t bi = 0; bi < nblocks; bi++) {
+		struct tsdb__block *b = blocks[bi];
+		const struct tsdb__block_info *in = tsdb__block_info(b);
+		if (in->max_t < q->min_t_ns || in->min_t > q->max_t_ns)
+			continue;
+		tsdb__block_psource(b, &src);
+		tsdb__select(&src, ps, &ids);
+		for (size_t i = 0; i < ids.n; i++) {
+			uint32_t ord = ids.ids[i];
+			int64_t lo, hi;
+			uint64_t n = 0;
+			tsdb__block_series_range(b, ord, &lo, &hi);
+			if (hi < q->min_t_ns || lo > q->max_t_ns)
+				continue;
+			if (lo >= q->min_t_ns && hi <= q->max_t_ns) {
+				n = tsdb__block_series_count(b, ord); /* all of it */
+			} else { /* partly in range: count from the entries */
+				struct tsdb__bentries es;
+				int64_t a = INT64_MAX, z = INT64_MIN;
+				tsdb__block_entries(b, ord, &es);
+				for (size_t j = 0; j < es.n; j++) {
+					int64_t t = es.e[j].t_ns;
+					if (t < q->min_t_ns || t > q->max_t_ns)
+						continue;
+					n++;
+					a = t < a ? t : a;
+					z = t > z ? t : z;
+				}
+				tsdb__bentries_free(&es);
+				lo = a;
+				hi = z;
+			}
+			series_add(set, tsdb__block_series_hash(b, ord),
+				   tsdb__block_series_nlabels(b, ord), block_label, b, ord, n, lo, hi);
+		}
+	}
+	/* labels are copied: the blocks may go */
+	tsdb__blocks_put(blocks, nblocks);
+	pthread_rwlock_unlock(&db->state);
+	if (set->n > 1)
+		qsort(set->v, set->n, sizeof(*set->v), cmp_series_info);
+done:
+	tsdb__plist_free(&ids);
+	tsdb__preds_free(ps);
+	*out = set;
+	return 0;
+}
+
+size_t tsdb_series_len(const struct tsdb_series_set *set)
+{
+	return set ? set->n : 0;
+}
+
+const struct tsdb_series_info *tsdb_series_at(const struct tsdb_series_set *set, size_t i)
+{
+	return &set->v[i];
+}
+
+void tsdb_series_free(struct tsdb_series_set *set)
+{
+	if (!set)
+		return;
+	free(set->v);
+	pf_map_free(set->by_hash);
+	pf_arena_free(set->arena);
+	free(set);
+}
+
+/* ---- metas ------------------------------------------------------------- */
 
 static void hit_label(struct tsdb *db, const struct hit *h, size_t i, const char **name,
 		      const char **value)

@@ -421,6 +421,7 @@ uint64_t tsdb__block_series_max_seq(const struct tsdb__block *b, uint32_t ord);
 void tsdb__block_series_range(const struct tsdb__block *b, uint32_t ord, int64_t *min_t,
 			      int64_t *max_t);
 size_t tsdb__block_series_nlabels(const struct tsdb__block *b, uint32_t ord);
+uint64_t tsdb__block_series_count(const struct tsdb__block *b, uint32_t ord);
 void tsdb__block_series_label(const struct tsdb__block *b, uint32_t ord, size_t i,
 			      const char **name, const char **value);
 void tsdb__block_label_names(const struct tsdb__block *b, tsdb__str_fn fn, void *arg);

@@ -175,6 +175,25 @@ struct tsdb_stats {
 void tsdb_stats(struct tsdb *db, struct tsdb_stats *st);
 
 /*
+ * The distinct series q selects that have a profile in [min_t_ns, max_t_ns]
+ * (q->limit is ignored), each with its labels, how many profiles it has
+ * there and the first and last of their times; sorted by label set. Reads
+ * the indexes only, no profile metadata. Free with tsdb_series_free.
+ */
+struct tsdb_series_info {
+	const struct tsdb_label *labels; /* sorted by name */
+	size_t nlabels;
+	uint64_t profiles;
+	int64_t min_t_ns, max_t_ns;
+};
+struct tsdb_series_set;
+int tsdb_series(struct tsdb *db, const struct tsdb_query *q, struct tsdb_series_set **out,
+		struct pf_err *err);
+size_t tsdb_series_len(const struct tsdb_series_set *set);
+const struct tsdb_series_info *tsdb_series_at(const struct tsdb_series_set *set, size_t i);
+void tsdb_series_free(struct tsdb_series_set *set);
+
+/*
  * Merge every pprof profile the query finds (samples summed per stack, as
  * pprof_merge; inside a block by stack id without decoding protobuf).
  * *n gets how many profiles went in. PF_ENOTFOUND when there are none,

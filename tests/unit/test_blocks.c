@@ -301,6 +301,63 @@ static void test_merge_matches_pprof_merge(void **state)
 	pprof_free(want);
 }
 
+/* tsdb_series over blocks and the head: one entry per series however many
+ * places hold it, with the count and first and last time inside the range,
+ * whether the range covers a block series whole or in part. */
+static void expect_series(struct ctx *c, int64_t lo, int64_t hi, const char *want)
+{
+	struct tsdb_matcher m = {TSDB_MATCH_NE, "service", ""};
+	struct tsdb_query q = {&m, 1, lo, hi, 0};
+	struct tsdb_series_set *set = NULL;
+	struct pf_err err = {0};
+	char got[512] = "";
+	size_t at = 0;
+
+	if (tsdb_series(c->db, &q, &set, &err) < 0)
+		fail_msg("tsdb_series: %s", err.msg);
+	for (size_t i = 0; i < tsdb_series_len(set); i++) {
+		const struct tsdb_series_info *si = tsdb_series_at(set, i);
+		assert_int_equal(si->nlabels, 2);
+		assert_string_equal(si->labels[0].name, "service");
+		assert_string_equal(si->labels[1].name, "type");
+		at += (size_t)snprintf(got + at, sizeof(got) - at, "%s%s/%s:%llu@%lld-%lld",
+				       i ? " " : "", si->labels[0].value, si->labels[1].value,
+				       (unsigned long long)si->profiles,
+				       (long long)((si->min_t_ns - T0) / SEC),
+				       (long long)((si->max_t_ns - T0) / SEC));
+	}
+	tsdb_series_free(set);
+	assert_string_equal(got, want);
+}
+
+static void test_series(void **state)
+{
+	struct ctx *c = *state;
+	char id[TSDB_ID_LEN + 1];
+
+	open_db(c);
+	for (int i = 0; i < 4; i++)
+		append_fixture(c, heaps[i], "api", "heap", T0 + i * SEC, id);
+	append_fixture(c, heaps[4], "web", "heap", T0 + 2 * SEC, id);
+	maintain(c, 1); /* all of it into a block */
+	append_fixture(c, heaps[5], "api", "heap", T0 + 100 * SEC, id); /* the head */
+	append_fixture(c, "trace-001.out", "api", "trace", T0 + 101 * SEC, id);
+
+	expect_series(c, INT64_MIN, INT64_MAX,
+		      "api/heap:5@0-100 api/trace:1@101-101 web/heap:1@2-2");
+	/* part of the block's api series */
+	expect_series(c, T0 + 1 * SEC, T0 + 2 * SEC, "api/heap:2@1-2 web/heap:1@2-2");
+	/* the block whole, nothing of the head */
+	expect_series(c, T0, T0 + 99 * SEC, "api/heap:4@0-3 web/heap:1@2-2");
+	/* the head alone */
+	expect_series(c, T0 + 50 * SEC, T0 + 200 * SEC, "api/heap:1@100-100 api/trace:1@101-101");
+	expect_series(c, T0 + 4 * SEC, T0 + 99 * SEC, "");
+	expect_series(c, T0 + 5 * SEC, T0, ""); /* an empty range */
+	open_db(c); /* after a restart: the head went into a block too */
+	expect_series(c, INT64_MIN, INT64_MAX,
+		      "api/heap:5@0-100 api/trace:1@101-101 web/heap:1@2-2");
+}
+
 /* An old profile arriving after its window was cut forms an overlapping
  * block; compaction merges them into one. */
 static void test_overlap_compaction(void **state)
@@ -644,6 +701,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_corrupt_chunk, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_leftovers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cut_failure, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_series, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
