@@ -74,10 +74,12 @@ clean:
 	rm -rf build build-san build-fuzz
 
 # The example Go program (standard library only); Go's caches stay under build/.
+# Written aside and renamed: tests running in parallel may build it at once.
 hotapp:
 	@mkdir -p build
 	cd examples/hotapp && GOCACHE=$(CURDIR)/build/go-cache GOPATH=$(CURDIR)/build/go-path \
-	  GOFLAGS= GOPROXY=off GOTOOLCHAIN=local go build -trimpath -o $(CURDIR)/build/hotapp .
+	  GOFLAGS= GOPROXY=off GOTOOLCHAIN=local go build -trimpath -o $(CURDIR)/build/hotapp.$$$$ . && \
+	  mv -f $(CURDIR)/build/hotapp.$$$$ $(CURDIR)/build/hotapp
 
 $(GEN)/proto/profile.pb-c.c $(GEN)/proto/profile.pb-c.h: proto/profile.proto
 	@mkdir -p $(GEN)

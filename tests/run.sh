@@ -3,61 +3,127 @@
 # under AddressSanitizer + UndefinedBehaviorSanitizer. Every test prints TAP
 # ("ok N - ..." / "not ok N - ..."); this script counts them and ends with
 # one line "N passed, N failed". Exits non-zero on any failure.
+#
+# Both builds come first; then the test programs of both run TEST_JOBS (3)
+# at a time, longest first (most end-to-end tests wait on servers, timers
+# and go tool pprof more than they compute). Each test's output is shown
+# whole, in a fixed order, with the time it took. TEST_JOBS=1 runs them one
+# after another.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
+jobs_max=${TEST_JOBS:-3}
 pass=0
 fail=0
 logdir=$(mktemp -d /tmp/profefe-test.XXXXXX)
 trap 'rm -rf "$logdir"' EXIT
+export ASAN_OPTIONS=abort_on_error=1:detect_leaks=1:strict_string_checks=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
-# run NAME CMD...: run one test program, show its TAP, count it. A program
-# that exits non-zero without reporting a failure (a crash) counts as one.
-run() {
-	local name=$1 log="$logdir/out" rc p f t0=$SECONDS
-	shift
-	echo "# $name"
-	"$@" >"$log" 2>&1
-	rc=$?
-	echo "# $name took $((SECONDS - t0)) s"
+# ---- builds ----------------------------------------------------------------
+modes=()
+for mode in plain san; do
+	if [ $mode = san ]; then flags=(SAN=1); else flags=(); fi
+	echo "# ---- $mode build ----"
+	if make --no-print-directory -j2 "${flags[@]}" all unit >"$logdir/make.$mode" 2>&1; then
+		modes+=("$mode")
+	else
+		tail -n 50 "$logdir/make.$mode"
+		echo "not ok - build ($mode)"
+		fail=$((fail + 1))
+	fi
+done
+# the example program, once, before tests that use it run side by side
+if ! make --no-print-directory hotapp >"$logdir/make.hotapp" 2>&1; then
+	tail -n 20 "$logdir/make.hotapp"
+	echo "not ok - make hotapp"
+	fail=$((fail + 1))
+fi
+
+# ---- the list: "mode kind name", longest first --------------------------
+# (the e2e scripts that take longest on a 2-core machine lead; the rest
+# follow in name order)
+slow=(crash.sh scrape.sh pprof_tool.sh codec_roundtrip.sh pprof_merge_vs_go.sh blocks.sh
+      config.sh durability.sh api_v1.sh)
+list=()
+for name in "${slow[@]}"; do
+	for mode in "${modes[@]}"; do
+		[ -f "tests/e2e/$name" ] && list+=("$mode e2e $name")
+	done
+done
+for mode in "${modes[@]}"; do
+	for t in tests/e2e/*.sh; do
+		name=$(basename "$t")
+		[[ " ${slow[*]} " == *" $name "* ]] || list+=("$mode e2e $name")
+	done
+	build=build
+	[ "$mode" = san ] && build=build-san
+	for t in "$build"/tests/test_*; do
+		[ -x "$t" ] && list+=("$mode unit $(basename "$t")")
+	done
+done
+
+# start I: run list[I] in the background; its output, status and time go
+# to $logdir/I.{out,rc,time}
+start() {
+	local i=$1 mode kind name build
+	read -r mode kind name <<<"${list[$i]}"
+	build=build
+	[ "$mode" = san ] && build=build-san
+	(
+		export PROFEFE_BUILD=$build PROFEFE_BIN=$PWD/$build/profefe
+		t0=$SECONDS
+		if [ "$kind" = unit ]; then
+			CMOCKA_MESSAGE_OUTPUT=TAP "$build/tests/$name" >"$logdir/$i.out" 2>&1 </dev/null
+		else
+			bash "tests/e2e/$name" >"$logdir/$i.out" 2>&1 </dev/null
+		fi
+		echo $? >"$logdir/$i.rc.tmp"
+		echo $((SECONDS - t0)) >"$logdir/$i.time"
+		mv "$logdir/$i.rc.tmp" "$logdir/$i.rc"
+	) &
+}
+
+# report I: show list[I]'s TAP and count it. A program that exits non-zero
+# without reporting a failure (a crash) counts as one failure.
+report() {
+	local i=$1 log="$logdir/$1.out" rc p f
+	rc=$(cat "$logdir/$i.rc")
+	echo "# ${list[$i]} ($(cat "$logdir/$i.time") s)"
 	grep -vE '^(ok|not ok) ' "$log" | sed 's/^/#   /' | tail -n 40
 	grep -E '^(ok|not ok) ' "$log"
 	p=$(grep -cE '^ok ' "$log")
 	f=$(grep -cE '^not ok ' "$log")
 	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
-		echo "not ok - $name exited with status $rc"
+		echo "not ok - ${list[$i]} exited with status $rc"
 		f=1
 	fi
 	pass=$((pass + p))
 	fail=$((fail + f))
 }
 
-for mode in plain san; do
-	if [ $mode = san ]; then
-		flags=(SAN=1)
-		build=build-san
-		export ASAN_OPTIONS=abort_on_error=1:detect_leaks=1:strict_string_checks=1
-		export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-	else
-		flags=()
-		build=build
-	fi
-	echo "# ---- $mode build ($build) ----"
-	if ! make --no-print-directory -j2 "${flags[@]}" all unit >"$logdir/make" 2>&1; then
-		tail -n 50 "$logdir/make"
-		echo "not ok - build ($mode)"
-		fail=$((fail + 1))
-		continue
-	fi
-	export PROFEFE_BUILD=$build PROFEFE_BIN=$PWD/$build/profefe
-	for t in "$build"/tests/test_*; do
-		[ -x "$t" ] || continue
-		CMOCKA_MESSAGE_OUTPUT=TAP run "$mode unit $(basename "$t")" "$t"
+n=${#list[@]}
+next=0   # next to start
+shown=0  # next to report
+running=0
+while [ "$shown" -lt "$n" ]; do
+	while [ "$next" -lt "$n" ] && [ "$running" -lt "$jobs_max" ]; do
+		start "$next"
+		next=$((next + 1))
+		running=$((running + 1))
 	done
-	for t in tests/e2e/*.sh; do
-		[ -f "$t" ] || continue
-		run "$mode e2e $(basename "$t")" bash "$t"
+	# reap whatever finished; report in list order
+	for ((i = shown; i < next; i++)); do
+		if [ -f "$logdir/$i.rc" ] && [ ! -f "$logdir/$i.reaped" ]; then
+			touch "$logdir/$i.reaped"
+			running=$((running - 1))
+		fi
 	done
+	while [ "$shown" -lt "$next" ] && [ -f "$logdir/$shown.reaped" ]; do
+		report "$shown"
+		shown=$((shown + 1))
+	done
+	[ "$shown" -lt "$n" ] && sleep 0.2
 done
 
 echo "$pass passed, $fail failed"
