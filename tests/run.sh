@@ -72,6 +72,9 @@ start() {
 	[ "$mode" = san ] && build=build-san
 	(
 		export PROFEFE_BUILD=$build PROFEFE_BIN=$PWD/$build/profefe
+		# crash.sh: 20 rounds as built (the store's crash-safety figure);
+		# under the sanitizers, which look for memory errors, 8
+		[ "$mode" = san ] && export CRASH_ROUNDS=${CRASH_ROUNDS_SAN:-8}
 		t0=$SECONDS
 		if [ "$kind" = unit ]; then
 			CMOCKA_MESSAGE_OUTPUT=TAP "$build/tests/$name" >"$logdir/$i.out" 2>&1 </dev/null

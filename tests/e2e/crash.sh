@@ -4,7 +4,8 @@
 # segments; restart it and check that every profile it acknowledged, in
 # this round and every earlier one, is found by find, that 25 of them
 # picked at random read back intact, and that a merge of everything found
-# decodes (nothing returned is corrupt).
+# decodes (nothing returned is corrupt). CRASH_ROUNDS changes the 20
+# (make test runs 8 under the sanitizers, 20 as built).
 source "$(dirname "$0")/lib.bash"
 
 ROUNDS=${CRASH_ROUNDS:-20}
