@@ -37,6 +37,7 @@ struct flags {
 	const char *tsdb_retention_size;
 	const char *max_body_size;
 	const char *max_profile_size;
+	const char *web_auth_token_file;
 	const char *log_level;
 	const char *log_format;
 	int version;
@@ -62,6 +63,7 @@ static const struct flag_def flag_defs[] = {
 	{"tsdb.retention-size", 0, F(tsdb_retention_size), "0", "cap on the store's bytes, WAL included (0 = none; 10GB)"},
 	{"max-body-size", 0, F(max_body_size), "64MB", "largest request body; larger gets 413"},
 	{"max-profile-size", 0, F(max_profile_size), "512MB", "largest decompressed profile"},
+	{"web.auth-token-file", 0, F(web_auth_token_file), "", "when set, every request but /-/healthy needs Authorization: Bearer <the file's token>"},
 	{"log.level", 0, F(log_level), "info", "debug, info, warn or error"},
 	{"log.format", 0, F(log_format), "logfmt", "logfmt or json (to stderr)"},
 	{"version", 1, F(version), NULL, "print version, commit and build time, then exit"},
@@ -191,6 +193,36 @@ static int size_flag(const char *name, const char *v, size_t *out)
 	return 0;
 }
 
+/* -web.auth-token-file: the token is the file's content without its
+ * trailing whitespace; an empty or unreadable file is a start error. */
+static char auth_token[4096];
+
+static int read_token(const char *path)
+{
+	struct pf_buf b = PF_BUF_INIT(0);
+	struct pf_err err = {0};
+	size_t n;
+
+	if (pf_read_file(path, sizeof(auth_token), &b, &err) < 0) {
+		fprintf(stderr, "profefe: -web.auth-token-file: %s\n", err.msg);
+		pf_buf_free(&b);
+		return -1;
+	}
+	n = b.len;
+	while (n > 0 && strchr(" \t\r\n", b.data[n - 1]))
+		n--;
+	if (n == 0 || n >= sizeof(auth_token) || memchr(b.data, 0, n)) {
+		fprintf(stderr, "profefe: -web.auth-token-file %s: %s\n", path,
+			n == 0 ? "the file is empty (want a token)" : "not a token (a NUL byte or over 4 KB)");
+		pf_buf_free(&b);
+		return -1;
+	}
+	memcpy(auth_token, b.data, n);
+	auth_token[n] = 0;
+	pf_buf_free(&b);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct flags fl = {0};
@@ -229,6 +261,11 @@ int main(int argc, char **argv)
 	if (size_flag("max-body-size", fl.max_body_size, &aopt.max_body_bytes) < 0 ||
 	    size_flag("max-profile-size", fl.max_profile_size, &aopt.max_profile_bytes) < 0)
 		return 2;
+	if (*fl.web_auth_token_file) {
+		if (read_token(fl.web_auth_token_file) < 0)
+			return 1;
+		aopt.auth_token = auth_token;
+	}
 	if (*fl.config_file && scrape_config_load(fl.config_file, &cfg, &err) < 0) {
 		fprintf(stderr, "profefe: %s\n", err.msg);
 		return 1;

@@ -21,6 +21,7 @@ struct api_req {
 	size_t nparams;
 	struct pf_buf body;        /* capped at max_body_bytes */
 	int body_too_big;
+	int unauthorized;          /* -web.auth-token-file set, no or a wrong token */
 	int route;                 /* enum api_route, for metrics */
 };
 
@@ -29,6 +30,7 @@ struct api_reply {
 	int status;
 	const char *content_type;  /* static string */
 	char *filename;            /* Content-Disposition attachment; owned */
+	int bearer_challenge;      /* add WWW-Authenticate: Bearer (a 401) */
 	struct pf_buf body;
 };
 
@@ -56,10 +58,17 @@ enum api_route {
 	API_ROUTE_COUNT,
 };
 
+/* Upper bounds (seconds) of the request duration histogram's buckets. */
+#define API_DURATION_BUCKETS 12
+
 /* Counters for /metrics; updated with atomics or under mu. */
 struct api_metrics {
 	pthread_mutex_t mu;
 	struct pf_map *requests;   /* "route\0method\0code" -> count */
+	/* per route: requests by the first bucket they fit (the last: +Inf),
+	 * and the sum of their durations */
+	uint64_t duration[API_ROUTE_COUNT][API_DURATION_BUCKETS + 1];
+	uint64_t duration_ns[API_ROUTE_COUNT];
 	uint64_t profiles_ingested;
 	uint64_t bytes_ingested;
 	uint64_t bad_profiles;
@@ -115,6 +124,8 @@ void api_admin_metrics(struct api_server *s, struct api_reply *rep);
 void api_metrics_init(struct api_metrics *m);
 void api_metrics_destroy(struct api_metrics *m);
 void api_metrics_request(struct api_metrics *m, int route, const char *method, int code);
+/* How long a request of route took, from its body's end to its reply. */
+void api_metrics_duration(struct api_metrics *m, int route, int64_t ns);
 const char *api_route_name(int route);
 
 #endif

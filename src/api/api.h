@@ -27,6 +27,9 @@ struct api_options {
 	const char *version;
 	const char *commit;
 	const char *build_time;
+	/* when set, every request but /-/healthy needs "Authorization: Bearer
+	 * <auth_token>" (401 otherwise); borrowed */
+	const char *auth_token;
 };
 
 /*

@@ -157,6 +157,32 @@ static void route(struct api_server *s, struct api_req *r, struct api_reply *rep
 	}
 }
 
+/* Whether the request may proceed under -web.auth-token-file: /-/healthy
+ * always, anything else with "Authorization: Bearer <token>" (compared in
+ * constant time). */
+static int authorized(const struct api_server *s, struct MHD_Connection *con, const char *uri)
+{
+	const char *want = s->opt.auth_token, *h, *got;
+	size_t n, m, i;
+	unsigned char diff;
+
+	if (!want)
+		return 1;
+	n = strcspn(uri, "?");
+	if (n == strlen("/-/healthy") && memcmp(uri, "/-/healthy", n) == 0)
+		return 1;
+	h = MHD_lookup_connection_value(con, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+	if (!h || strncasecmp(h, "Bearer ", 7) != 0)
+		return 0;
+	got = h + 7;
+	m = strlen(got);
+	n = strlen(want);
+	diff = m != n;
+	for (i = 0; i < n; i++)
+		diff |= (unsigned char)(want[i] ^ got[i < m ? i : 0]);
+	return diff == 0;
+}
+
 static enum MHD_Result send_reply(struct MHD_Connection *con, struct api_reply *rep)
 {
 	struct MHD_Response *resp;
@@ -179,6 +205,8 @@ static enum MHD_Result send_reply(struct MHD_Connection *con, struct api_reply *
 		snprintf(cd, sizeof(cd), "attachment; filename=\"%.500s\"", rep->filename);
 		MHD_add_response_header(resp, "Content-Disposition", cd);
 	}
+	if (rep->bearer_challenge)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
 	ret = MHD_queue_response(con, (unsigned)rep->status, resp);
 	MHD_destroy_response(resp);
 	return ret;
@@ -209,6 +237,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *con, const char 
 		s->inflight++;
 		c->counted = 1;
 		pthread_mutex_unlock(&s->inflight_mu);
+		if (!authorized(s, con, r->raw_uri)) {
+			r->unauthorized = 1; /* answered before any body is read */
+			goto respond;
+		}
 		if (cl) {
 			char *end;
 			unsigned long long n = strtoull(cl, &end, 10);
@@ -235,12 +267,18 @@ respond:
 		api_unescape(r->path, 0, NULL); /* a bad escape stays as sent */
 		api_parse_query(q ? q + 1 : NULL, &r->params, &r->nparams);
 	}
-	if (r->body_too_big)
+	if (r->unauthorized) {
+		api_reply_text(&rep, 401, "401 unauthorized: this server wants "
+					  "\"Authorization: Bearer <token>\" (-web.auth-token-file)\n");
+		rep.bearer_challenge = 1;
+	} else if (r->body_too_big) {
 		api_reply_error(&rep, 413, "request body larger than -max-body-size (%zu bytes)",
 				s->opt.max_body_bytes);
-	else
+	} else {
 		route(s, r, &rep);
+	}
 	api_metrics_request(&s->metrics, r->route, method, rep.status);
+	api_metrics_duration(&s->metrics, r->route, pf_mono_ns() - t0);
 	if (pf_log_enabled(PF_LOG_DEBUG)) {
 		char code[8], ms[32];
 		snprintf(code, sizeof(code), "%d", rep.status);

@@ -100,7 +100,9 @@ int pf_read_file(const char *path, size_t max, struct pf_buf *b, struct pf_err *
 	b->max = max;
 	for (;;) {
 		ssize_t r;
-		if ((rc = pf_buf_reserve(b, 65536)) < 0 && b->cap == b->len) {
+		/* read in steps of 64 KiB, or what is left under a smaller cap */
+		size_t step = max && max - b->len < 65536 ? max - b->len : 65536;
+		if ((rc = step ? pf_buf_reserve(b, step) : PF_ETOOBIG) < 0 && b->cap == b->len) {
 			if (rc == PF_ETOOBIG) {
 				/* exactly at the cap is fine if the file ends here */
 				uint8_t c;

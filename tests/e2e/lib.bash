@@ -37,7 +37,8 @@ expect_match() {
 
 # start_server DATADIR [flags...]: starts profefe on 127.0.0.1:0 (the
 # kernel picks a free port, no race), reads the port from its start line,
-# waits for /-/ready.
+# waits for /-/ready (asked with the curl arguments of READY_CURL_ARGS, if
+# set: an auth header).
 SERVER_N=0
 start_server() {
 	local data=$1 log
@@ -56,7 +57,7 @@ start_server() {
 	URL=http://127.0.0.1:$PORT
 	if [ -n "$PORT" ]; then
 		for _ in $(seq 1 200); do
-			curl -fsS "$URL/-/ready" >/dev/null 2>&1 && return 0
+			curl -fsS ${READY_CURL_ARGS[@]+"${READY_CURL_ARGS[@]}"} "$URL/-/ready" >/dev/null 2>&1 && return 0
 			sleep 0.05
 		done
 	fi

@@ -9,6 +9,9 @@
 
 #include "base/base.h"
 
+#include <string.h>
+#include <unistd.h>
+
 static void test_crc32c_known_vectors(void **state)
 {
 	(void)state;
@@ -199,6 +202,49 @@ static void test_parse_duration_and_size(void **state)
 	assert_int_equal(pf_parse_size("99999999999999999999PB", &b), PF_EINVAL);
 }
 
+/* pf_read_file under caps smaller and larger than its 64 KiB read step. */
+static void test_read_file_caps(void **state)
+{
+	char path[] = "/tmp/pf-read-XXXXXX";
+	static uint8_t big[70000];
+	struct pf_err err = {0};
+	int fd = mkstemp(path);
+	(void)state;
+
+	assert_true(fd >= 0);
+	for (size_t i = 0; i < sizeof(big); i++)
+		big[i] = (uint8_t)(i * 7);
+	assert_int_equal(write(fd, "0123456789", 10), 10);
+	close(fd);
+	for (size_t max = 10; max <= 4096; max = max == 10 ? 11 : max == 11 ? 4096 : 99999) {
+		struct pf_buf b = PF_BUF_INIT(0);
+		assert_int_equal(pf_read_file(path, max, &b, &err), 0);
+		assert_int_equal(b.len, 10);
+		assert_memory_equal(b.data, "0123456789", 10);
+		pf_buf_free(&b);
+	}
+	{
+		struct pf_buf b = PF_BUF_INIT(0);
+		assert_int_equal(pf_read_file(path, 9, &b, &err), PF_ETOOBIG);
+		assert_non_null(strstr(err.msg, "larger than 9 bytes"));
+		pf_buf_free(&b);
+	}
+	/* a file longer than one step, with a cap above, at and below its size */
+	assert_int_equal(pf_write_file_atomic(path, big, sizeof(big), &err), 0);
+	for (int k = 0; k < 3; k++) {
+		size_t max = k == 0 ? 0 : k == 1 ? sizeof(big) : sizeof(big) - 1;
+		struct pf_buf b = PF_BUF_INIT(0);
+		int rc = pf_read_file(path, max, &b, &err);
+		assert_int_equal(rc, k == 2 ? PF_ETOOBIG : 0);
+		if (rc == 0) {
+			assert_int_equal(b.len, sizeof(big));
+			assert_memory_equal(b.data, big, sizeof(big));
+		}
+		pf_buf_free(&b);
+	}
+	unlink(path);
+}
+
 static void test_err(void **state)
 {
 	struct pf_err e = {0};
@@ -221,6 +267,7 @@ int main(void)
 		cmocka_unit_test(test_base62),
 		cmocka_unit_test(test_parse_time),
 		cmocka_unit_test(test_parse_duration_and_size),
+		cmocka_unit_test(test_read_file_caps),
 		cmocka_unit_test(test_err),
 	};
 	return cmocka_run_group_tests_name("base", tests, NULL, NULL);
