@@ -771,6 +771,8 @@ int tsdb__chunk_enc_add_pprof(struct tsdb__chunk_enc *e, const struct pprof_prof
 	h.duration_nanos = m->duration_nanos;
 	h.period = m->period;
 	h.nsample_type = nt;
+	if (!e->ids) /* no header ids at all: an empty array, not NULL + 0 */
+		pf_xgrow((void **)&e->ids, &e->idcap, 1, sizeof(*e->ids));
 	h.sample_type = e->ids;
 	h.ncomment = m->n_comment;
 	h.comment = e->ids + 2 * nt;

@@ -241,8 +241,9 @@ int tsdb__put_section(struct pf_buf *out, const struct pf_buf *raw, void *zctx, 
 void *tsdb__zctx_new(void);
 void tsdb__zctx_free(void *zctx);
 /*
- * Read one section from r into a fresh malloc'd buffer (*data, *len; *data
- * is NULL for length 0). what names it in errors. PF_ECORRUPT, PF_ENOMEM.
+ * Read one section from r into a fresh malloc'd buffer (*data, *len; never
+ * NULL on success, so that data + offset is defined even for length 0).
+ * what names it in errors. PF_ECORRUPT, PF_ENOMEM.
  * The output grows only as zstd really produces it, capped at
  * TSDB__CODEC_MAX_COLUMN and at the declared length.
  */

@@ -161,7 +161,9 @@ int tsdb__merger_add(struct tsdb__merger *m, struct tsdb__chunk_dec *d, size_t i
 		return rc;
 	combine_header(m, rows.hdr);
 	nt = m->nt;
-	for (r = 0; r < rows.nrows; r++) {
+	/* without sample types every sample is all zero: all dropped, and
+	 * rows.vals may be NULL */
+	for (r = 0; nt > 0 && r < rows.nrows; r++) {
 		const int64_t *v = rows.vals + r * nt;
 		uint64_t key = (uint64_t)rows.stacks[r] << 32 | rows.lsets[r];
 		uint32_t row;

@@ -807,11 +807,10 @@ int tsdb__get_section(struct pf_reader *r, const uint8_t *base, const char *what
 			return pf_err_set(err, PF_ECORRUPT,
 					  "%s at offset %zu stores %zu bytes, not the declared %llu", what,
 					  off, n, (unsigned long long)rawlen);
-		if (n == 0)
-			return 0;
-		if (!(*data = malloc(n)))
+		if (!(*data = malloc(n ? n : 1)))
 			return pf_err_set(err, PF_ENOMEM, "cannot allocate %zu bytes for %s", n, what);
-		memcpy(*data, p, n);
+		if (n)
+			memcpy(*data, p, n);
 		*len = n;
 		return 0;
 	}
@@ -826,10 +825,8 @@ int tsdb__get_section(struct pf_reader *r, const uint8_t *base, const char *what
 			return rc;
 	}
 	*len = (size_t)rawlen;
-	if (rawlen == 0) {
-		free(*data);
-		*data = NULL;
-	}
+	if (!*data && !(*data = malloc(1)))
+		return pf_err_set(err, PF_ENOMEM, "cannot allocate a byte for %s", what);
 	return 0;
 }
 

@@ -338,7 +338,9 @@ static void try_pprof(const uint8_t *data, size_t size)
 	for (size_t i = 0; i < a->n_sample; i++) {
 		if (a->sample[i]->n_location_id != b->sample[i]->n_location_id ||
 		    a->sample[i]->n_label != b->sample[i]->n_label ||
-		    memcmp(a->sample[i]->value, b->sample[i]->value, a->n_sample_type * sizeof(int64_t)) != 0)
+		    (a->n_sample_type && /* no values: value may be NULL */
+		     memcmp(a->sample[i]->value, b->sample[i]->value,
+			    a->n_sample_type * sizeof(int64_t)) != 0))
 			abort();
 	}
 	m = tsdb__merger_new(st2);

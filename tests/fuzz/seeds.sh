@@ -1,11 +1,12 @@
 # Sourced by tests/e2e/fuzz_seeds.sh (make test) and tests/fuzz/run.sh (make fuzz).
 # fuzz_seeds NAME: the files and directories that seed harness fuzz_NAME, one per
 # line, relative to the repository root. fuzz_codec also writes seeds of its own
-# ("fuzz_codec -seeds DIR"); the callers add those.
+# ("fuzz_codec -seeds DIR"); the callers add those. tests/fuzz/regress/NAME
+# keeps inputs that once broke harness NAME under make fuzz.
 fuzz_seeds() {
 	case $1 in
 	pprof) printf '%s\n' tests/fixtures/pprof tests/fixtures/bad ;;
-	codec) printf '%s\n' tests/fixtures/pprof ;;
+	codec) printf '%s\n' tests/fixtures/pprof tests/fuzz/regress/codec ;;
 	config) printf '%s\n' tests/fixtures/config examples/profefe.yaml config/profefe.yaml ;;
 	selector) printf '%s\n' tests/fixtures/selectors ;;
 	wal) printf '%s\n' tests/fixtures/wal ;;
