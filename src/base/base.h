@@ -187,6 +187,9 @@ int pf_write_file_atomic(const char *path, const void *data, size_t n, struct pf
 int pf_fsync_dir(const char *dir, struct pf_err *err);
 /* mkdir -p. */
 int pf_mkdir_p(const char *dir, struct pf_err *err);
+/* Remove path and everything under it (symlinks not followed); a path that
+ * does not exist is not an error. 0 or -1 with errno set. */
+int pf_rm_rf(const char *path);
 /* Read a whole file (capped at max bytes) into b. */
 int pf_read_file(const char *path, size_t max, struct pf_buf *b, struct pf_err *err);
 
@@ -208,8 +211,10 @@ void pf_format_rfc3339(int64_t ns, char *out, size_t n);
 void pf_format_go_time(int64_t ns, char *out, size_t n);
 
 /*
- * Parse a duration in Prometheus style ("15d", "36h", "90m", "1h30m", "500ms",
- * "10s", "2w", "1y") into nanoseconds. Returns 0 or PF_EINVAL.
+ * Parse a Prometheus duration (model.ParseDuration, for flags and the
+ * configuration alike) into nanoseconds: units y w d h m s ms, each at most
+ * once, in that order ("1m30s", "2h", "15d", "500ms"), or "0". Returns 0
+ * or PF_EINVAL.
  */
 int pf_parse_duration(const char *s, int64_t *ns);
 /* Parse a size as Prometheus reads --storage.tsdb.retention.size: a bare

@@ -40,7 +40,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -95,19 +94,6 @@ int tsdb__block_name_ok(const char *s)
 		if (!strchr("0123456789ABCDEFGHJKMNPQRSTVWXYZ", *p))
 			return 0;
 	return 1;
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path) < 0 && errno != ENOENT ? -1 : 0;
-}
-
-int tsdb__rm_rf(const char *path)
-{
-	return nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS) < 0 && errno != ENOENT ? -1 : 0;
 }
 
 /* ---- files ------------------------------------------------------------- */
@@ -647,7 +633,7 @@ void tsdb__bw_free(struct tsdb__bw *w)
 	if (w->chunks_fd >= 0)
 		close(w->chunks_fd);
 	if (!w->committed && w->tmp[0])
-		tsdb__rm_rf(w->tmp);
+		pf_rm_rf(w->tmp);
 	tsdb__chunk_enc_free(w->enc);
 	for (size_t i = 0; i < w->npending; i++) {
 		free(w->pending[i].totals);
@@ -1039,7 +1025,7 @@ void tsdb__block_unref(struct tsdb__block *b)
 int tsdb__block_delete(struct tsdb__block *b, struct pf_err *err)
 {
 	b->deleted = 1;
-	if (tsdb__rm_rf(b->path) < 0)
+	if (pf_rm_rf(b->path) < 0)
 		return pf_err_set(err, PF_EIO, "remove block %s: %s", b->path, strerror(errno));
 	return 0;
 }

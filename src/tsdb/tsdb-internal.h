@@ -342,7 +342,6 @@ struct tsdb__symtab;
 /* A new block name: a ULID (creation time in ms, then randomness). */
 void tsdb__block_new_name(char *out);
 int tsdb__block_name_ok(const char *s);
-int tsdb__rm_rf(const char *path);
 
 /* Writes one block under <blocks_dir>/<name>.tmp; commit renames it. Series
  * come one after another, each with its profiles ascending by (t, seq). */

@@ -95,7 +95,7 @@ static int remove_tmp(const char *dir, struct pf_err *err)
 		if (n < 0 || (size_t)n >= sizeof(path))
 			continue;
 		pf_log(PF_LOG_INFO, "removing leftover temporary file", "file", path, NULL);
-		if (tsdb__rm_rf(path) < 0) {
+		if (pf_rm_rf(path) < 0) {
 			rc = pf_err_set(err, PF_EIO, "remove %s: %s", path, strerror(errno));
 			break;
 		}

@@ -7,9 +7,10 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "fixture.h"
+
 #include <dirent.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -30,14 +31,6 @@ struct ctx {
 	struct tsdb_options o;
 };
 
-static int rm_cb(const char *p, const struct stat *st, int fl, struct FTW *f)
-{
-	(void)st;
-	(void)fl;
-	(void)f;
-	return remove(p);
-}
-
 static int setup(void **state)
 {
 	struct ctx *c = calloc(1, sizeof(*c));
@@ -55,7 +48,7 @@ static int teardown(void **state)
 {
 	struct ctx *c = *state;
 	tsdb_close(c->db);
-	nftw(c->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	pf_rm_rf(c->dir);
 	free(c);
 	return 0;
 }
@@ -79,11 +72,8 @@ static void maintain(struct ctx *c, int flush)
 static void read_fixture(const char *name, struct pf_buf *b)
 {
 	char path[PATH_MAX];
-	struct pf_err err = {0};
 	snprintf(path, sizeof(path), "tests/fixtures/pprof/%s", name);
-	pf_buf_init(b, 0);
-	if (pf_read_file(path, (size_t)64 << 20, b, &err) < 0)
-		fail_msg("%s: %s", path, err.msg);
+	fixture_read(path, b);
 }
 
 /* Append a fixture (pprof with its totals, or raw) with the given labels. */

@@ -17,35 +17,14 @@
 
 #include <cmocka.h>
 
+#include "fixture.h"
+
 #include "tsdb/codec.h"
 
 #define FIX "tests/fixtures/"
 #define MAXDEC ((size_t)256 << 20)
 
 /* ---- helpers ----------------------------------------------------------- */
-
-static void read_fixture(const char *path, struct pf_buf *b)
-{
-	struct pf_err err = { 0 };
-	pf_buf_init(b, 0);
-	if (pf_read_file(path, (size_t)64 << 20, b, &err) < 0)
-		fail_msg("%s", err.msg);
-}
-
-static struct pprof_profile *load(const char *path)
-{
-	struct pf_buf b;
-	struct pf_err err = { 0 };
-	struct pprof_profile *p = NULL;
-	int rc;
-
-	read_fixture(path, &b);
-	rc = pprof_decode(b.data, b.len, MAXDEC, &p, &err);
-	pf_buf_free(&b);
-	if (rc != 0)
-		fail_msg("%s: %s", path, err.msg);
-	return p;
-}
 
 /* Sorted list of the .pb.gz paths under tests/fixtures/pprof (caller frees). */
 static size_t list_fixtures(char ***out)
@@ -340,7 +319,7 @@ static void test_fixture_round_trip(void **state)
 	(void)state;
 	assert_true(n >= 20);
 	for (size_t i = 0; i < n; i++) {
-		struct pprof_profile *p = load(files[i]), *q;
+		struct pprof_profile *p = fixture_pprof(files[i]), *q;
 		struct tsdb__symtab *st;
 		struct tsdb__chunk_dec *d;
 		struct stored s;
@@ -376,9 +355,9 @@ static void test_raw_round_trip(void **state)
 	struct stored s;
 
 	(void)state;
-	read_fixture(FIX "pprof/trace-001.out", &trace);
-	in[0] = load(FIX "pprof/heap-001.pb.gz");
-	in[2] = load(FIX "pprof/heap-002.pb.gz");
+	fixture_read(FIX "pprof/trace-001.out", &trace);
+	in[0] = fixture_pprof(FIX "pprof/heap-001.pb.gz");
+	in[2] = fixture_pprof(FIX "pprof/heap-002.pb.gz");
 	encode(in, &trace, 4, 0, &s);
 	st = read_symtab(&s);
 	d = open_chunk(&s, 0);
@@ -429,7 +408,7 @@ static void test_series(void **state)
 	for (int i = 0; i < 10; i++) {
 		char path[64];
 		snprintf(path, sizeof(path), FIX "pprof/heap-0%02d.pb.gz", i + 1);
-		in[i] = load(path);
+		in[i] = fixture_pprof(path);
 	}
 	for (size_t pi = 0; pi < 2; pi++) {
 		size_t per = pi ? 3 : 10;
@@ -864,8 +843,8 @@ static void test_reencode(void **state)
 	struct tsdb__chunk_dec *d;
 
 	(void)state;
-	fresh[0] = load(FIX "pprof/heap-001.pb.gz");
-	fresh[1] = load(FIX "pprof/heap-002.pb.gz");
+	fresh[0] = fixture_pprof(FIX "pprof/heap-001.pb.gz");
+	fresh[1] = fixture_pprof(FIX "pprof/heap-002.pb.gz");
 	fresh[2] = rich_profile(1);
 	encode(fresh, NULL, 3, 0, &s);
 	st = read_symtab(&s);
@@ -997,11 +976,11 @@ static void test_transcode(void **state)
 	size_t n = 0, k;
 
 	(void)state;
-	read_fixture(FIX "pprof/trace-001.out", &trace);
+	fixture_read(FIX "pprof/trace-001.out", &trace);
 	for (int i = 0; i < 10; i++) {
 		char path[64];
 		snprintf(path, sizeof(path), FIX "pprof/heap-0%02d.pb.gz", i + 1);
-		in[n++] = load(path);
+		in[n++] = fixture_pprof(path);
 		if (i == 4)
 			in[n++] = NULL; /* the trace */
 	}
@@ -1012,7 +991,7 @@ static void test_transcode(void **state)
 
 	/* b already has symbols of its own */
 	{
-		struct pprof_profile *cpu = load(FIX "pprof/cpu-001.pb.gz");
+		struct pprof_profile *cpu = fixture_pprof(FIX "pprof/cpu-001.pb.gz");
 		struct tsdb__chunk_enc *other = tsdb__chunk_enc_new(b);
 		assert_int_equal(tsdb__chunk_enc_add_pprof(other, cpu, &err), 0);
 		tsdb__chunk_enc_free(other);
@@ -1096,9 +1075,9 @@ static void test_corrupt(void **state)
 	size_t clen, step;
 
 	(void)state;
-	in[0] = load(FIX "pprof/heap-001.pb.gz");
+	in[0] = fixture_pprof(FIX "pprof/heap-001.pb.gz");
 	in[1] = rich_profile(1);
-	in[2] = load(FIX "pprof/heap-002.pb.gz");
+	in[2] = fixture_pprof(FIX "pprof/heap-002.pb.gz");
 	encode(in, NULL, 3, 0, &s);
 	clen = s.off[1];
 
@@ -1205,8 +1184,8 @@ static void test_wrong_symtab(void **state)
 	struct tsdb__symtab *st = tsdb__symtab_new(), *other = tsdb__symtab_new(), *old = NULL;
 	struct tsdb__chunk_enc *e = tsdb__chunk_enc_new(st);
 	struct tsdb__chunk_dec *d = NULL;
-	struct pprof_profile *p1 = load(FIX "pprof/heap-001.pb.gz");
-	struct pprof_profile *p2 = load(FIX "pprof/cpu-001.pb.gz"), *q = NULL;
+	struct pprof_profile *p1 = fixture_pprof(FIX "pprof/heap-001.pb.gz");
+	struct pprof_profile *p2 = fixture_pprof(FIX "pprof/cpu-001.pb.gz"), *q = NULL;
 	struct pf_buf sym = PF_BUF_INIT(0), chunk = PF_BUF_INIT(0);
 	struct pf_err err = { 0 };
 
@@ -1434,12 +1413,12 @@ static void test_merger(void **state)
 	for (int i = 0; i < 10; i++) {
 		char path[64];
 		snprintf(path, sizeof(path), FIX "pprof/heap-0%02d.pb.gz", i + 1);
-		heap[i] = load(path);
+		heap[i] = fixture_pprof(path);
 	}
 	for (int i = 0; i < 5; i++) {
 		char path[64];
 		snprintf(path, sizeof(path), FIX "pprof/cpu-00%d.pb.gz", i + 1);
-		cpu[i] = load(path);
+		cpu[i] = fixture_pprof(path);
 	}
 	for (int i = 0; i < 3; i++)
 		rich[i] = rich_profile(i);
@@ -1466,9 +1445,9 @@ static void test_merger_mismatch(void **state)
 	struct stored s;
 
 	(void)state;
-	in[0] = load(FIX "pprof/cpu-001.pb.gz");
-	in[1] = load(FIX "pprof/heap-001.pb.gz");
-	in[2] = load(FIX "pprof/cpu-002.pb.gz");
+	in[0] = fixture_pprof(FIX "pprof/cpu-001.pb.gz");
+	in[1] = fixture_pprof(FIX "pprof/heap-001.pb.gz");
+	in[2] = fixture_pprof(FIX "pprof/cpu-002.pb.gz");
 	encode(in, NULL, 3, 0, &s);
 	st = read_symtab(&s);
 	d = open_chunk(&s, 0);
@@ -1567,10 +1546,10 @@ static void test_ratio(void **state)
 		char path[64];
 		struct pf_buf b;
 		snprintf(path, sizeof(path), FIX "pprof/heap-0%02d.pb.gz", i + 1);
-		read_fixture(path, &b);
+		fixture_read(path, &b);
 		gz += b.len;
 		pf_buf_free(&b);
-		in[i] = load(path);
+		in[i] = fixture_pprof(path);
 	}
 	encode(in, NULL, 10, 0, &s);
 	{

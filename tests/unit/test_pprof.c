@@ -12,35 +12,14 @@
 
 #include <cmocka.h>
 
+#include "fixture.h"
+
 #include "pprof/pprof.h"
 
 #define FIX "tests/fixtures/"
 #define MAXDEC ((size_t)256 << 20)
 
 /* ---- helpers ----------------------------------------------------------- */
-
-static void read_fixture(const char *path, struct pf_buf *b)
-{
-	struct pf_err err = { 0 };
-	pf_buf_init(b, 0);
-	if (pf_read_file(path, (size_t)64 << 20, b, &err) < 0)
-		fail_msg("%s", err.msg);
-}
-
-static struct pprof_profile *load(const char *path)
-{
-	struct pf_buf b;
-	struct pf_err err = { 0 };
-	struct pprof_profile *p = NULL;
-	int rc;
-
-	read_fixture(path, &b);
-	rc = pprof_decode(b.data, b.len, MAXDEC, &p, &err);
-	pf_buf_free(&b);
-	if (rc != 0)
-		fail_msg("%s: %s", path, err.msg);
-	return p;
-}
 
 /* Decode a raw (packed, not gzip'd) message. */
 static int decode_msg(const pprof_msg *m, struct pprof_profile **out, struct pf_err *err)
@@ -98,7 +77,7 @@ static void test_decode_valid(void **state)
 		char path[256];
 		struct pprof_profile *p;
 		snprintf(path, sizeof(path), FIX "%s", valid[i].file);
-		p = load(path);
+		p = fixture_pprof(path);
 		if (pprof_sample_count(p) != valid[i].samples)
 			fail_msg("%s: %zu samples, want %zu", path, pprof_sample_count(p),
 				 valid[i].samples);
@@ -116,7 +95,7 @@ static void test_decode_details(void **state)
 	int64_t t[4];
 
 	(void)state;
-	p = load(FIX "pprof/heap-001.pb.gz");
+	p = fixture_pprof(FIX "pprof/heap-001.pb.gz");
 	m = pprof_message(p);
 	assert_int_equal(m->n_sample_type, 4);
 	assert_string_equal(pprof_string(p, m->sample_type[3]->type), "inuse_space");
@@ -132,7 +111,7 @@ static void test_decode_details(void **state)
 	pprof_free(p);
 	pprof_free(NULL);
 
-	p = load(FIX "pprof/cpu-001.pb.gz");
+	p = fixture_pprof(FIX "pprof/cpu-001.pb.gz");
 	m = pprof_message(p);
 	assert_int_equal(m->period, 10000000);
 	assert_true(m->duration_nanos > 3000000000LL && m->duration_nanos < 3200000000LL);
@@ -180,7 +159,7 @@ static void test_decode_bad(void **state)
 		int rc;
 
 		snprintf(path, sizeof(path), FIX "bad/%s", bad[i].file);
-		read_fixture(path, &b);
+		fixture_read(path, &b);
 		rc = pprof_decode(b.data, b.len, (size_t)64 << 20, &p, &err);
 		pf_buf_free(&b);
 		if (rc != bad[i].code)
@@ -203,7 +182,7 @@ static void test_size_cap(void **state)
 	int rc;
 
 	(void)state;
-	read_fixture(FIX "bad/zeros-1GiB.gz", &b);
+	fixture_read(FIX "bad/zeros-1GiB.gz", &b);
 	t0 = pf_mono_ns();
 	rc = pprof_decode(b.data, b.len, (size_t)16 << 20, &p, &err);
 	assert_int_equal(rc, PF_ETOOBIG);
@@ -224,7 +203,7 @@ static void test_size_cap(void **state)
 	pf_buf_free(&b);
 
 	/* a raw body larger than the cap */
-	read_fixture(FIX "bad/heap-plain.pb", &b);
+	fixture_read(FIX "bad/heap-plain.pb", &b);
 	rc = pprof_decode(b.data, b.len, 1000, &p, &err);
 	assert_int_equal(rc, PF_ETOOBIG);
 	pf_buf_free(&b);
@@ -524,7 +503,7 @@ static void test_round_trip(void **state)
 		struct pf_err err = { 0 };
 
 		snprintf(path, sizeof(path), FIX "%s", files[i]);
-		p = load(path);
+		p = fixture_pprof(path);
 		assert_int_equal(pprof_encode(p, &enc, &err), 0);
 		assert_true(pprof_is_gzip(enc.data, enc.len));
 		assert_int_equal(pprof_decode(enc.data, enc.len, MAXDEC, &q, &err), 0);
@@ -556,7 +535,7 @@ static void test_merge_heap_series(void **state)
 	for (int i = 0; i < 10; i++) {
 		char path[256];
 		snprintf(path, sizeof(path), FIX "pprof/heap-%03d.pb.gz", i + 1);
-		in[i] = load(path);
+		in[i] = fixture_pprof(path);
 		pprof_totals(in[i], t);
 		for (int j = 0; j < 4; j++)
 			sum[j] += t[j];
@@ -593,7 +572,7 @@ static void test_merge_cpu(void **state)
 	for (int i = 0; i < 5; i++) {
 		char path[256];
 		snprintf(path, sizeof(path), FIX "pprof/cpu-%03d.pb.gz", i + 1);
-		in[i] = load(path);
+		in[i] = fixture_pprof(path);
 		dur += pprof_message(in[i])->duration_nanos;
 		pprof_totals(in[i], t);
 		sum[0] += t[0];
@@ -616,9 +595,9 @@ static void test_merge_mismatch(void **state)
 	struct pf_err err = { 0 };
 
 	(void)state;
-	in[0] = load(FIX "pprof/heap-001.pb.gz");
-	in[1] = load(FIX "pprof/heap-002.pb.gz");
-	in[2] = load(FIX "pprof/cpu-001.pb.gz");
+	in[0] = fixture_pprof(FIX "pprof/heap-001.pb.gz");
+	in[1] = fixture_pprof(FIX "pprof/heap-002.pb.gz");
+	in[2] = fixture_pprof(FIX "pprof/cpu-001.pb.gz");
 	assert_int_equal(pprof_merge(in, 3, &out, &err), PF_EMISMATCH);
 	assert_null(out);
 	assert_int_equal(err.code, PF_EMISMATCH);
@@ -631,8 +610,8 @@ static void test_merge_mismatch(void **state)
 		pprof_free(in[i]);
 
 	/* same sample types, different period type */
-	in[0] = load(FIX "pprof/block-001.pb.gz");
-	in[1] = load(FIX "pprof/mutex-001.pb.gz");
+	in[0] = fixture_pprof(FIX "pprof/block-001.pb.gz");
+	in[1] = fixture_pprof(FIX "pprof/mutex-001.pb.gz");
 	assert_int_equal(pprof_merge(in, 2, &out, &err), 0);
 	pprof_free(out);
 	pprof_free(in[0]);
@@ -652,7 +631,7 @@ static void test_merge_self_doubles(void **state)
 		const pprof_msg *a, *b;
 
 		snprintf(path, sizeof(path), FIX "%s", files[f]);
-		p = load(path);
+		p = fixture_pprof(path);
 		in[0] = in[1] = p;
 		assert_int_equal(pprof_merge(in, 1, &one, &err), 0);
 		assert_int_equal(pprof_merge(in, 2, &two, &err), 0);
@@ -680,8 +659,8 @@ static void test_merge_zero_samples(void **state)
 	pprof_msg *neg;
 
 	(void)state;
-	in[0] = load(FIX "pprof/heap-001.pb.gz");
-	in[1] = load(FIX "pprof/heap-001.pb.gz");
+	in[0] = fixture_pprof(FIX "pprof/heap-001.pb.gz");
+	in[1] = fixture_pprof(FIX "pprof/heap-001.pb.gz");
 	neg = (pprof_msg *)pprof_message(in[1]); /* the test owns it */
 	for (size_t i = 0; i < neg->n_sample; i++)
 		for (size_t j = 0; j < neg->sample[i]->n_value; j++)

@@ -8,7 +8,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <ftw.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -20,14 +19,6 @@ struct ctx {
 	struct tsdb *db;
 	struct api_server srv;
 };
-
-static int rm_cb(const char *p, const struct stat *st, int fl, struct FTW *f)
-{
-	(void)st;
-	(void)fl;
-	(void)f;
-	return remove(p);
-}
 
 static void append(struct ctx *c, const struct tsdb_label *l, size_t nl, int64_t t_ns,
 		   const struct tsdb_total *tot, size_t nt)
@@ -79,7 +70,7 @@ static int teardown(void **state)
 {
 	struct ctx *c = *state;
 	tsdb_close(c->db);
-	nftw(c->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	pf_rm_rf(c->dir);
 	free(c);
 	return 0;
 }

@@ -13,10 +13,11 @@
 #include <stdlib.h>
 #include <cmocka.h>
 
+#include "fixture.h"
+
 #include "pprof/pprof.h"
 #include "scrape/scrape-internal.h"
 
-#include <ftw.h>
 #include <math.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -305,14 +306,6 @@ struct store_ctx {
 	struct scrape *s;
 };
 
-static int rm_cb(const char *p, const struct stat *st, int fl, struct FTW *f)
-{
-	(void)st;
-	(void)fl;
-	(void)f;
-	return remove(p);
-}
-
 static int store_setup(void **state)
 {
 	struct store_ctx *c = calloc(1, sizeof(*c));
@@ -336,7 +329,7 @@ static int store_teardown(void **state)
 {
 	struct store_ctx *c = *state;
 	tsdb_close(c->db);
-	nftw(c->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	pf_rm_rf(c->dir);
 	free(c->s);
 	free(c);
 	return 0;
@@ -366,13 +359,6 @@ static struct scrape__xfer *xfer(struct store_ctx *c, const char *type, const vo
 	pf_buf_append(&x->body, body, len);
 	x->result = -1;
 	return x;
-}
-
-static void read_fixture(const char *path, struct pf_buf *b)
-{
-	struct pf_err err = {0};
-	if (pf_read_file(path, 64 << 20, b, &err) < 0)
-		fail_msg("%s", err.msg);
 }
 
 static size_t count_series(struct store_ctx *c, const char *type)
@@ -427,7 +413,7 @@ static void test_store(void **state)
 	struct scrape__xfer *x;
 
 	/* a gzip heap profile is stored under the pair's labels */
-	read_fixture("tests/fixtures/pprof/heap-001.pb.gz", &b);
+	fixture_read("tests/fixtures/pprof/heap-001.pb.gz", &b);
 	x = xfer(c, "heap", b.data, b.len, "application/octet-stream");
 	scrape__store_one(c->s, x);
 	assert_int_equal(x->result, SCRAPE__R_SUCCESS);
@@ -494,7 +480,7 @@ static void test_store(void **state)
 
 	/* a trace is kept byte for byte; a non-trace under type trace is refused */
 	pf_buf_reset(&b);
-	read_fixture("tests/fixtures/pprof/trace-001.out", &b);
+	fixture_read("tests/fixtures/pprof/trace-001.out", &b);
 	x = xfer(c, "trace", b.data, b.len, NULL);
 	scrape__store_one(c->s, x);
 	assert_int_equal(x->result, SCRAPE__R_SUCCESS);
@@ -508,7 +494,7 @@ static void test_store(void **state)
 
 	/* a decompression bomb past -max-profile-size is too large */
 	pf_buf_reset(&b);
-	read_fixture("tests/fixtures/pprof/heap-001.pb.gz", &b);
+	fixture_read("tests/fixtures/pprof/heap-001.pb.gz", &b);
 	c->s->o.max_profile_bytes = 1000;
 	x = xfer(c, "heap", b.data, b.len, NULL);
 	scrape__store_one(c->s, x);

@@ -7,7 +7,6 @@
 #include <cmocka.h>
 
 #include <fcntl.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
@@ -24,14 +23,6 @@ struct ctx {
 	struct tsdb *db;
 };
 
-static int rm_cb(const char *p, const struct stat *st, int fl, struct FTW *f)
-{
-	(void)st;
-	(void)fl;
-	(void)f;
-	return remove(p);
-}
-
 static int setup(void **state)
 {
 	struct ctx *c = calloc(1, sizeof(*c));
@@ -47,7 +38,7 @@ static int teardown(void **state)
 {
 	struct ctx *c = *state;
 	tsdb_close(c->db);
-	nftw(c->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	pf_rm_rf(c->dir);
 	free(c);
 	return 0;
 }
