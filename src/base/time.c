@@ -186,13 +186,14 @@ int pf_parse_duration(const char *s, int64_t *ns)
 {
 	static const struct {
 		const char *u;
-		int64_t ns;
+		int64_t ms;
 	} units[] = {
-		{"ms", 1000000LL}, {"s", 1000000000LL}, {"m", 60000000000LL}, {"h", 3600000000000LL},
-		{"d", 86400000000000LL}, {"w", 604800000000000LL}, {"y", 31536000000000000LL},
+		{"y", 365LL * 86400000}, {"w", 7LL * 86400000}, {"d", 86400000}, {"h", 3600000},
+		{"m", 60000}, {"s", 1000}, {"ms", 1},
 	};
 	const char *p = s;
 	int64_t total = 0;
+	size_t next = 0; /* units must come in order, each once */
 
 	if (!s || !*s)
 		return PF_EINVAL;
@@ -202,28 +203,29 @@ int pf_parse_duration(const char *s, int64_t *ns)
 	}
 	while (*p) {
 		int64_t v = 0;
-		size_t best = 0, blen = 0;
+		size_t u;
 		if (!isdigit((unsigned char)*p))
 			return PF_EINVAL;
 		for (; isdigit((unsigned char)*p); p++) {
-			if (v > INT64_MAX / 10 - 10)
+			if (__builtin_mul_overflow(v, 10, &v) || __builtin_add_overflow(v, *p - '0', &v))
 				return PF_EINVAL;
-			v = v * 10 + (*p - '0');
 		}
-		for (size_t i = 0; i < PF_ARRAY_LEN(units); i++) {
-			size_t l = strlen(units[i].u);
-			if (strncmp(p, units[i].u, l) == 0 && l > blen) {
-				best = i;
-				blen = l;
-			}
-		}
-		if (!blen)
+		if (p[0] == 'm' && p[1] == 's')
+			u = 6;
+		else if (p[0] && strchr("ywdhms", p[0]))
+			for (u = 0; units[u].u[0] != p[0] || units[u].u[1]; u++)
+				;
+		else
 			return PF_EINVAL;
-		if (v > INT64_MAX / units[best].ns || total > INT64_MAX - v * units[best].ns)
+		if (u < next)
 			return PF_EINVAL;
-		total += v * units[best].ns;
-		p += blen;
+		next = u + 1;
+		p += strlen(units[u].u);
+		if (__builtin_mul_overflow(v, units[u].ms, &v) || __builtin_add_overflow(total, v, &total))
+			return PF_EINVAL;
 	}
+	if (__builtin_mul_overflow(total, 1000000, &total))
+		return PF_EINVAL;
 	*ns = total;
 	return 0;
 }

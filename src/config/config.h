@@ -238,11 +238,7 @@ int config_http_equal(const struct config_http *a, const struct config_http *b);
  */
 int config_print_yaml(const struct config *c, struct pf_buf *out, struct pf_err *err);
 
-/*
- * A Prometheus duration: units y w d h m s ms, each at most once, in that
- * order ("1m30s", "2h", "15d", "500ms"), or "0". Returns 0 or PF_EINVAL.
- */
-int config_parse_duration(const char *s, int64_t *ns);
+/* Durations are read with pf_parse_duration (src/base). */
 /* Format ns (a whole number of milliseconds) as Prometheus does ("1m30s", "0s"). */
 void config_format_duration(int64_t ns, char *out, size_t n);
 

@@ -420,7 +420,7 @@ int config__get_duration(struct config__yw *w, const yaml_node_t *n, const char 
 		return 0;
 	if (n->type != YAML_SCALAR_NODE)
 		return config__fail(w, n, "%s must be a duration like 15s, not %s", what, config__kind(n));
-	if (config_parse_duration(sval(n), &v) < 0)
+	if (pf_parse_duration(sval(n), &v) < 0)
 		return config__fail(w, n, "%s: \"%s\" is not a valid duration (want e.g. 15s, 1m30s, 2h, 15d)",
 				    what, sval(n));
 	if (v <= 0)
@@ -474,54 +474,6 @@ int config__collect(struct config__yw *w, const yaml_node_t *n, const char *what
 }
 
 /* ---- durations ---------------------------------------------------------- */
-
-int config_parse_duration(const char *s, int64_t *ns)
-{
-	static const struct {
-		const char *u;
-		int64_t ms;
-	} units[] = {
-		{"y", 365LL * 86400000}, {"w", 7LL * 86400000}, {"d", 86400000}, {"h", 3600000},
-		{"m", 60000}, {"s", 1000}, {"ms", 1},
-	};
-	const char *p = s;
-	int64_t total = 0;
-	size_t next = 0; /* units must come in order, each once */
-
-	if (!s || !*s)
-		return PF_EINVAL;
-	if (strcmp(s, "0") == 0) {
-		*ns = 0;
-		return 0;
-	}
-	while (*p) {
-		int64_t v = 0;
-		size_t u;
-		if (!isdigit((unsigned char)*p))
-			return PF_EINVAL;
-		for (; isdigit((unsigned char)*p); p++) {
-			if (__builtin_mul_overflow(v, 10, &v) || __builtin_add_overflow(v, *p - '0', &v))
-				return PF_EINVAL;
-		}
-		if (p[0] == 'm' && p[1] == 's')
-			u = 6;
-		else if (p[0] && strchr("ywdhms", p[0]))
-			for (u = 0; units[u].u[0] != p[0] || units[u].u[1]; u++)
-				;
-		else
-			return PF_EINVAL;
-		if (u < next)
-			return PF_EINVAL;
-		next = u + 1;
-		p += strlen(units[u].u);
-		if (__builtin_mul_overflow(v, units[u].ms, &v) || __builtin_add_overflow(total, v, &total))
-			return PF_EINVAL;
-	}
-	if (__builtin_mul_overflow(total, 1000000, &total))
-		return PF_EINVAL;
-	*ns = total;
-	return 0;
-}
 
 void config_format_duration(int64_t ns, char *out, size_t n)
 {

@@ -915,18 +915,18 @@ static void test_durations(void **state)
 	(void)state;
 	for (size_t i = 0; i < PF_ARRAY_LEN(good); i++) {
 		ns = -1;
-		assert_int_equal(config_parse_duration(good[i].s, &ns), 0);
+		assert_int_equal(pf_parse_duration(good[i].s, &ns), 0);
 		assert_true(ns == good[i].ms * 1000000);
 	}
 	for (size_t i = 0; i < PF_ARRAY_LEN(bad); i++) {
-		if (config_parse_duration(bad[i], &ns) == 0)
+		if (pf_parse_duration(bad[i], &ns) == 0)
 			print_error("accepted \"%s\"\n", bad[i]);
-		assert_int_equal(config_parse_duration(bad[i], &ns), PF_EINVAL);
+		assert_int_equal(pf_parse_duration(bad[i], &ns), PF_EINVAL);
 	}
 	for (size_t i = 0; i < PF_ARRAY_LEN(fmt); i++) {
 		config_format_duration(fmt[i].ms * 1000000, buf, sizeof(buf));
 		assert_string_equal(buf, fmt[i].s);
-		assert_int_equal(config_parse_duration(buf, &ns), 0);
+		assert_int_equal(pf_parse_duration(buf, &ns), 0);
 		assert_true(ns == fmt[i].ms * 1000000);
 	}
 }
