@@ -382,14 +382,6 @@ static int64_t enc_str(struct tsdb__chunk_enc *e, const pprof_msg *m, int64_t id
 	return e->smemo[idx];
 }
 
-#define TRYID(var, expr)                       \
-	do {                                   \
-		int64_t t_ = (expr);           \
-		if (t_ < 0)                    \
-			return t_;             \
-		(var) = (uint32_t)t_;          \
-	} while (0)
-
 static int64_t enc_mapping(struct tsdb__chunk_enc *e, const pprof_msg *m, size_t i)
 {
 	const Perftools__Profiles__Mapping *pm = m->mapping[i];
@@ -401,8 +393,8 @@ static int64_t enc_mapping(struct tsdb__chunk_enc *e, const pprof_msg *m, size_t
 	sm.start = pm->memory_start;
 	sm.limit = pm->memory_limit;
 	sm.offset = pm->file_offset;
-	TRYID(sm.file, enc_str(e, m, pm->filename));
-	TRYID(sm.build_id, enc_str(e, m, pm->build_id));
+	TSDB__TRY_ID(sm.file, enc_str(e, m, pm->filename));
+	TSDB__TRY_ID(sm.build_id, enc_str(e, m, pm->build_id));
 	sm.flags = (uint8_t)((pm->has_functions ? TSDB__MAP_HAS_FUNCTIONS : 0) |
 			     (pm->has_filenames ? TSDB__MAP_HAS_FILENAMES : 0) |
 			     (pm->has_line_numbers ? TSDB__MAP_HAS_LINE_NUMBERS : 0) |
@@ -417,9 +409,9 @@ static int64_t enc_function(struct tsdb__chunk_enc *e, const pprof_msg *m, size_
 
 	if (e->fmemo[i] >= 0)
 		return e->fmemo[i];
-	TRYID(sf.name, enc_str(e, m, pf->name));
-	TRYID(sf.system_name, enc_str(e, m, pf->system_name));
-	TRYID(sf.file, enc_str(e, m, pf->filename));
+	TSDB__TRY_ID(sf.name, enc_str(e, m, pf->name));
+	TSDB__TRY_ID(sf.system_name, enc_str(e, m, pf->system_name));
+	TSDB__TRY_ID(sf.file, enc_str(e, m, pf->filename));
 	sf.start_line = pf->start_line;
 	return e->fmemo[i] = tsdb__st_add_function(e->st, &sf);
 }
@@ -435,7 +427,7 @@ static int64_t enc_location(struct tsdb__chunk_enc *e, const struct pprof_profil
 		return e->lmemo[i];
 	if (pl->mapping_id != 0) {
 		int64_t mi = pprof_mapping_index(p, pl->mapping_id);
-		TRYID(mapping, enc_mapping(e, m, (size_t)mi));
+		TSDB__TRY_ID(mapping, enc_mapping(e, m, (size_t)mi));
 		mapping++;
 	}
 	pf_xgrow((void **)&e->lines, &e->linecap, pl->n_line + 1, sizeof(*e->lines));
@@ -445,7 +437,7 @@ static int64_t enc_location(struct tsdb__chunk_enc *e, const struct pprof_profil
 		o->fn = 0;
 		if (ln->function_id != 0) {
 			int64_t fi = pprof_function_index(p, ln->function_id);
-			TRYID(o->fn, enc_function(e, m, (size_t)fi));
+			TSDB__TRY_ID(o->fn, enc_function(e, m, (size_t)fi));
 			o->fn++;
 			e->fused[fi] = 1;
 		}
@@ -467,7 +459,7 @@ static int64_t enc_stack(struct tsdb__chunk_enc *e, const struct pprof_profile *
 		/* ids 1..n in order (what Go writes) need no lookup */
 		int64_t li = e->dense_locs ? (int64_t)s->location_id[k] - 1
 					   : pprof_location_index(p, s->location_id[k]);
-		TRYID(e->locbuf[k], enc_location(e, p, (size_t)li));
+		TSDB__TRY_ID(e->locbuf[k], enc_location(e, p, (size_t)li));
 	}
 	return tsdb__st_add_stack(e->st, e->locbuf, s->n_location_id);
 }
@@ -479,15 +471,14 @@ static int64_t enc_labels(struct tsdb__chunk_enc *e, const pprof_msg *m,
 	for (size_t j = 0; j < s->n_label; j++) {
 		const Perftools__Profiles__Label *l = s->label[j];
 		struct tsdb__st_label *o = &e->labs[j];
-		TRYID(o->key, enc_str(e, m, l->key));
-		TRYID(o->str, enc_str(e, m, l->str));
-		TRYID(o->unit, enc_str(e, m, l->num_unit));
+		TSDB__TRY_ID(o->key, enc_str(e, m, l->key));
+		TSDB__TRY_ID(o->str, enc_str(e, m, l->str));
+		TSDB__TRY_ID(o->unit, enc_str(e, m, l->num_unit));
 		o->num = l->num;
 	}
 	return tsdb__st_add_labelset(e->st, e->labs, s->n_label);
 }
 
-#undef TRYID
 
 /* Location ids of all samples (an upper bound of what decoding needs). */
 static size_t frames_of(const pprof_msg *m)

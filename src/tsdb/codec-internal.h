@@ -230,6 +230,17 @@ static inline int64_t tsdb__unzz(uint64_t v)
 
 /* ---- compressed sections ----------------------------------------------- */
 
+/* In a function returning int64_t: evaluate expr (a symbol id or a
+ * negative error), return the error, else store the id in var. Used by the
+ * encoder and the transcoder, which both map symbols into a table. */
+#define TSDB__TRY_ID(var, expr)         \
+	do {                            \
+		int64_t t_ = (expr);    \
+		if (t_ < 0)             \
+			return t_;      \
+		(var) = (uint32_t)t_;   \
+	} while (0)
+
 /*
  * Append one section: uvarint raw length, method byte (0 stored, 1 zstd),
  * uvarint stored length, bytes. zstd (at level, with the context zctx) is

@@ -66,14 +66,6 @@ void tsdb__transcoder_free(struct tsdb__transcoder *tc)
 /* Each map_* returns the destination id or a negative PF_ETOOBIG; source
  * ids are valid (the table was verified when read, the rows checked). */
 
-#define TRY(var, expr)                 \
-	do {                           \
-		int64_t t_ = (expr);   \
-		if (t_ < 0)            \
-			return t_;     \
-		(var) = (uint32_t)t_;  \
-	} while (0)
-
 static int64_t map_str(struct tsdb__transcoder *tc, uint32_t id)
 {
 	const struct tsdb__symtab *s = tc->src;
@@ -93,8 +85,8 @@ static int64_t map_mapping(struct tsdb__transcoder *tc, uint32_t id)
 	if (tc->map[id])
 		return tc->map[id] - 1;
 	m = tc->src->maps[id];
-	TRY(m.file, map_str(tc, m.file));
-	TRY(m.build_id, map_str(tc, m.build_id));
+	TSDB__TRY_ID(m.file, map_str(tc, m.file));
+	TSDB__TRY_ID(m.build_id, map_str(tc, m.build_id));
 	d = tsdb__st_add_mapping(tc->dst, &m);
 	if (d >= 0)
 		tc->map[id] = (uint32_t)d + 1;
@@ -108,9 +100,9 @@ static int64_t map_fn(struct tsdb__transcoder *tc, uint32_t id)
 	if (tc->fn[id])
 		return tc->fn[id] - 1;
 	f = tc->src->fns[id];
-	TRY(f.name, map_str(tc, f.name));
-	TRY(f.system_name, map_str(tc, f.system_name));
-	TRY(f.file, map_str(tc, f.file));
+	TSDB__TRY_ID(f.name, map_str(tc, f.name));
+	TSDB__TRY_ID(f.system_name, map_str(tc, f.system_name));
+	TSDB__TRY_ID(f.file, map_str(tc, f.file));
 	d = tsdb__st_add_function(tc->dst, &f);
 	if (d >= 0)
 		tc->fn[id] = (uint32_t)d + 1;
@@ -126,14 +118,14 @@ static int64_t map_loc(struct tsdb__transcoder *tc, uint32_t id)
 	if (tc->loc[id])
 		return tc->loc[id] - 1;
 	if (l->mapping) {
-		TRY(mapping, map_mapping(tc, l->mapping - 1));
+		TSDB__TRY_ID(mapping, map_mapping(tc, l->mapping - 1));
 		mapping++;
 	}
 	pf_xgrow((void **)&tc->lines, &tc->linecap, l->nline + 1, sizeof(*tc->lines));
 	for (uint32_t k = 0; k < l->nline; k++) {
 		tc->lines[k] = tc->src->lines[l->line_off + k];
 		if (tc->lines[k].fn) {
-			TRY(tc->lines[k].fn, map_fn(tc, tc->lines[k].fn - 1));
+			TSDB__TRY_ID(tc->lines[k].fn, map_fn(tc, tc->lines[k].fn - 1));
 			tc->lines[k].fn++;
 		}
 	}
@@ -165,7 +157,7 @@ static int64_t map_node(struct tsdb__transcoder *tc, uint32_t id)
 		uint32_t loc;
 		int64_t d;
 		k = tc->path[n];
-		TRY(loc, map_loc(tc, nodes[k].loc));
+		TSDB__TRY_ID(loc, map_loc(tc, nodes[k].loc));
 		if ((d = tsdb__st_add_node(tc->dst, parent, loc)) < 0)
 			return d;
 		tc->node[k] = (uint32_t)d + 1;
@@ -185,9 +177,9 @@ static int64_t map_lset(struct tsdb__transcoder *tc, uint32_t id)
 	for (uint32_t k = 0; k < ls->n; k++) {
 		struct tsdb__st_label *l = &tc->labs[k];
 		*l = tc->src->labels[ls->off + k];
-		TRY(l->key, map_str(tc, l->key));
-		TRY(l->str, map_str(tc, l->str));
-		TRY(l->unit, map_str(tc, l->unit));
+		TSDB__TRY_ID(l->key, map_str(tc, l->key));
+		TSDB__TRY_ID(l->str, map_str(tc, l->str));
+		TSDB__TRY_ID(l->unit, map_str(tc, l->unit));
 	}
 	d = tsdb__st_add_labelset(tc->dst, tc->labs, ls->n);
 	if (d >= 0)
@@ -207,7 +199,7 @@ static int64_t map_list(struct tsdb__transcoder *tc, const uint32_t *v, size_t n
 {
 	for (size_t i = 0; i < n; i++) {
 		uint32_t d;
-		TRY(d, fn(tc, v[i]));
+		TSDB__TRY_ID(d, fn(tc, v[i]));
 		push(tc, d);
 	}
 	return 0;
@@ -223,12 +215,12 @@ static int64_t map_header(struct tsdb__transcoder *tc, const struct tsdb__phdr *
 	*o = *h;
 	tc->nids = 0;
 	if (h->has_period_type) {
-		TRY(o->period_type[0], map_str(tc, h->period_type[0]));
-		TRY(o->period_type[1], map_str(tc, h->period_type[1]));
+		TSDB__TRY_ID(o->period_type[0], map_str(tc, h->period_type[0]));
+		TSDB__TRY_ID(o->period_type[1], map_str(tc, h->period_type[1]));
 	}
-	TRY(o->drop_frames, map_str(tc, h->drop_frames));
-	TRY(o->keep_frames, map_str(tc, h->keep_frames));
-	TRY(o->default_sample_type, map_str(tc, h->default_sample_type));
+	TSDB__TRY_ID(o->drop_frames, map_str(tc, h->drop_frames));
+	TSDB__TRY_ID(o->keep_frames, map_str(tc, h->keep_frames));
+	TSDB__TRY_ID(o->default_sample_type, map_str(tc, h->default_sample_type));
 	at[0] = tc->nids;
 	if ((r = map_list(tc, h->sample_type, 2 * h->nsample_type, map_str)) < 0)
 		return r;
@@ -253,7 +245,6 @@ static int64_t map_header(struct tsdb__transcoder *tc, const struct tsdb__phdr *
 	return 0;
 }
 
-#undef TRY
 
 int tsdb__chunk_enc_add_from(struct tsdb__chunk_enc *e, struct tsdb__transcoder *tc,
 			     struct tsdb__chunk_dec *d, size_t i, struct pf_err *err)
