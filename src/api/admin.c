@@ -74,14 +74,13 @@ static const double duration_le[API_DURATION_BUCKETS] = {
 
 void api_metrics_duration(struct api_metrics *m, int route, int64_t ns)
 {
-	size_t b = 0;
+	size_t b;
 
 	if (route < 0 || route >= API_ROUTE_COUNT)
 		route = API_ROUTE_OTHER;
 	if (ns < 0)
 		ns = 0;
-	while (b < API_DURATION_BUCKETS && (double)ns / 1e9 > duration_le[b])
-		b++;
+	b = pf_prom_bucket(duration_le, API_DURATION_BUCKETS, (double)ns / 1e9);
 	__atomic_fetch_add(&m->duration[route][b], 1, __ATOMIC_RELAXED);
 	__atomic_fetch_add(&m->duration_ns[route], (uint64_t)ns, __ATOMIC_RELAXED);
 }
@@ -94,29 +93,14 @@ static void write_durations(struct api_metrics *m, struct pf_buf *b)
 			 "last body byte to its reply, by route.\n"
 			 "# TYPE profefe_http_request_duration_seconds histogram\n");
 	for (int r = 0; r < API_ROUTE_COUNT; r++) {
-		uint64_t cum = 0, v[API_DURATION_BUCKETS + 1];
-		const char *name = api_route_name(r);
-		for (size_t i = 0; i <= API_DURATION_BUCKETS; i++) {
-			v[i] = __atomic_load_n(&m->duration[r][i], __ATOMIC_RELAXED);
-			cum += v[i];
-		}
-		if (cum == 0)
+		uint64_t n = 0, v[API_DURATION_BUCKETS + 1];
+		for (size_t i = 0; i <= API_DURATION_BUCKETS; i++)
+			n += v[i] = __atomic_load_n(&m->duration[r][i], __ATOMIC_RELAXED);
+		if (n == 0)
 			continue;
-		cum = 0;
-		for (size_t i = 0; i < API_DURATION_BUCKETS; i++) {
-			cum += v[i];
-			pf_buf_printf(b,
-				      "profefe_http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %llu\n",
-				      name, duration_le[i], (unsigned long long)cum);
-		}
-		cum += v[API_DURATION_BUCKETS];
-		pf_buf_printf(b,
-			      "profefe_http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %llu\n"
-			      "profefe_http_request_duration_seconds_sum{route=\"%s\"} %.6f\n"
-			      "profefe_http_request_duration_seconds_count{route=\"%s\"} %llu\n",
-			      name, (unsigned long long)cum, name,
-			      (double)__atomic_load_n(&m->duration_ns[r], __ATOMIC_RELAXED) / 1e9, name,
-			      (unsigned long long)cum);
+		pf_prom_histogram(b, "profefe_http_request_duration_seconds", "route",
+				  api_route_name(r), duration_le, API_DURATION_BUCKETS, v,
+				  (double)__atomic_load_n(&m->duration_ns[r], __ATOMIC_RELAXED) / 1e9);
 	}
 }
 

@@ -84,6 +84,19 @@ int pf_buf_reserve(struct pf_buf *b, size_t n);
 int pf_buf_append(struct pf_buf *b, const void *p, size_t n);
 int pf_buf_putc(struct pf_buf *b, uint8_t c);
 int pf_buf_printf(struct pf_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- Prometheus text format (prom.c) ----------------------------------- */
+
+/* Append v escaped as a label value (\\, \", \n). */
+void pf_prom_label_value(struct pf_buf *b, const char *v);
+/* The bucket of v: the first i with v <= bounds[i], nb when above them all. */
+size_t pf_prom_bucket(const double *bounds, size_t nb, double v);
+/* A histogram's _bucket (cumulative, le="+Inf" last), _sum and _count lines;
+ * buckets[0..nb] count per bucket (buckets[nb]: above every bound). With
+ * label, every line carries label="value" first. */
+void pf_prom_histogram(struct pf_buf *b, const char *metric, const char *label,
+		       const char *value, const double *bounds, size_t nb, const uint64_t *buckets,
+		       double sum);
 int pf_buf_put_uvarint(struct pf_buf *b, uint64_t v);
 int pf_buf_put_le32(struct pf_buf *b, uint32_t v);
 int pf_buf_put_le64(struct pf_buf *b, uint64_t v);

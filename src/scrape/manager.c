@@ -112,57 +112,13 @@ struct scrape__stats *scrape__stats_of(struct scrape *s, const char *job)
 
 static void observe_duration(struct scrape__stats *st, double sec)
 {
-	size_t b = 0;
-	while (b < SCRAPE__DUR_NB && sec > scrape__dur_bounds[b])
-		b++;
-	st->dur_buckets[b]++;
+	st->dur_buckets[pf_prom_bucket(scrape__dur_bounds, SCRAPE__DUR_NB, sec)]++;
 	st->dur_sum += sec;
 }
 
 static int stats_cmp(const void *a, const void *b)
 {
 	return strcmp((*(struct scrape__stats *const *)a)->job, (*(struct scrape__stats *const *)b)->job);
-}
-
-/* Prometheus label value escaping. */
-static void put_label_value(struct pf_buf *b, const char *v)
-{
-	for (; *v; v++) {
-		if (*v == '\\' || *v == '"')
-			pf_buf_printf(b, "\\%c", *v);
-		else if (*v == '\n')
-			pf_buf_printf(b, "\\n");
-		else
-			pf_buf_putc(b, (uint8_t)*v);
-	}
-}
-
-static void put_histogram(struct pf_buf *b, const char *name, const char *job, const double *bounds,
-			  size_t nb, const uint64_t *buckets, double sum)
-{
-	uint64_t cum = 0;
-	for (size_t i = 0; i <= nb; i++) {
-		cum += buckets[i];
-		pf_buf_printf(b, "%s_bucket{", name);
-		if (job) {
-			pf_buf_printf(b, "job=\"");
-			put_label_value(b, job);
-			pf_buf_printf(b, "\",");
-		}
-		if (i < nb)
-			pf_buf_printf(b, "le=\"%g\"} %llu\n", bounds[i], (unsigned long long)cum);
-		else
-			pf_buf_printf(b, "le=\"+Inf\"} %llu\n", (unsigned long long)cum);
-	}
-	if (job) {
-		pf_buf_printf(b, "%s_sum{job=\"", name);
-		put_label_value(b, job);
-		pf_buf_printf(b, "\"} %.6f\n%s_count{job=\"", sum, name);
-		put_label_value(b, job);
-		pf_buf_printf(b, "\"} %llu\n", (unsigned long long)cum);
-	} else {
-		pf_buf_printf(b, "%s_sum %.6f\n%s_count %llu\n", name, sum, name, (unsigned long long)cum);
-	}
 }
 
 void scrape_metrics_write(struct scrape *s, struct pf_buf *b)
@@ -182,7 +138,7 @@ void scrape_metrics_write(struct scrape *s, struct pf_buf *b)
 	for (size_t i = 0; i < n; i++)
 		for (int r = 0; r < SCRAPE__R_COUNT; r++) {
 			pf_buf_printf(b, "profefe_scrapes_total{job=\"");
-			put_label_value(b, st[i]->job);
+			pf_prom_label_value(b, st[i]->job);
 			pf_buf_printf(b, "\",result=\"%s\"} %llu\n", result_names[r],
 				      (unsigned long long)st[i]->results[r]);
 		}
@@ -191,7 +147,7 @@ void scrape_metrics_write(struct scrape *s, struct pf_buf *b)
 	for (size_t i = 0; i < n; i++)
 		for (int r = 0; r < SCRAPE__SKIP_COUNT; r++) {
 			pf_buf_printf(b, "profefe_scrapes_skipped_total{job=\"");
-			put_label_value(b, st[i]->job);
+			pf_prom_label_value(b, st[i]->job);
 			pf_buf_printf(b, "\",reason=\"%s\"} %llu\n", r == SCRAPE__SKIP_IN_FLIGHT ? "in_flight" : "overloaded",
 				      (unsigned long long)st[i]->skipped[r]);
 		}
@@ -199,24 +155,24 @@ void scrape_metrics_write(struct scrape *s, struct pf_buf *b)
 			 "# TYPE profefe_scrape_bytes_total counter\n");
 	for (size_t i = 0; i < n; i++) {
 		pf_buf_printf(b, "profefe_scrape_bytes_total{job=\"");
-		put_label_value(b, st[i]->job);
+		pf_prom_label_value(b, st[i]->job);
 		pf_buf_printf(b, "\"} %llu\n", (unsigned long long)st[i]->bytes);
 	}
 	pf_buf_printf(b, "# HELP profefe_scrape_targets (target, type) pairs scheduled.\n"
 			 "# TYPE profefe_scrape_targets gauge\n");
 	for (size_t i = 0; i < n; i++) {
 		pf_buf_printf(b, "profefe_scrape_targets{job=\"");
-		put_label_value(b, st[i]->job);
+		pf_prom_label_value(b, st[i]->job);
 		pf_buf_printf(b, "\"} %llu\n", (unsigned long long)st[i]->pairs);
 	}
 	pf_buf_printf(b, "# HELP profefe_scrape_duration_seconds Time from a scrape's start until its profile was stored or it failed.\n"
 			 "# TYPE profefe_scrape_duration_seconds histogram\n");
 	for (size_t i = 0; i < n; i++)
-		put_histogram(b, "profefe_scrape_duration_seconds", st[i]->job, scrape__dur_bounds,
+		pf_prom_histogram(b, "profefe_scrape_duration_seconds", "job", st[i]->job, scrape__dur_bounds,
 			      SCRAPE__DUR_NB, st[i]->dur_buckets, st[i]->dur_sum);
 	pf_buf_printf(b, "# HELP profefe_scrape_schedule_lag_seconds A scrape's actual start minus its planned start (slot plus jitter).\n"
 			 "# TYPE profefe_scrape_schedule_lag_seconds histogram\n");
-	put_histogram(b, "profefe_scrape_schedule_lag_seconds", NULL, scrape__lag_bounds, SCRAPE__LAG_NB,
+	pf_prom_histogram(b, "profefe_scrape_schedule_lag_seconds", NULL, NULL, scrape__lag_bounds, SCRAPE__LAG_NB,
 		      s->lag_buckets, s->lag_sum);
 	pf_buf_printf(b, "# HELP profefe_config_reloads_total Loads of the scrape configuration by result.\n"
 			 "# TYPE profefe_config_reloads_total counter\n"

@@ -83,10 +83,8 @@ static void arm_timer(struct scrape__pair *p)
 static void observe_lag(struct scrape *s, int64_t lag_ns)
 {
 	double v = lag_ns > 0 ? (double)lag_ns / 1e9 : 0;
-	size_t b = 0;
+	size_t b = pf_prom_bucket(scrape__lag_bounds, SCRAPE__LAG_NB, v);
 
-	while (b < SCRAPE__LAG_NB && v > scrape__lag_bounds[b])
-		b++;
 	pthread_mutex_lock(&s->mu);
 	s->lag_buckets[b]++;
 	s->lag_sum += v;
