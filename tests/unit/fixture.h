@@ -1,5 +1,6 @@
 /* Reading fixtures in the unit tests (after cmocka.h): a file whole, or a
- * pprof profile decoded; either fails the test, naming the file. */
+ * pprof profile decoded; either fails the test, naming the file.
+ * fixture_read starts b afresh (free a buffer before reusing it). */
 #ifndef PF_TESTS_FIXTURE_H
 #define PF_TESTS_FIXTURE_H
 

@@ -479,7 +479,7 @@ static void test_store(void **state)
 	assert_int_equal(count_series(c, "heap"), 1);
 
 	/* a trace is kept byte for byte; a non-trace under type trace is refused */
-	pf_buf_reset(&b);
+	pf_buf_free(&b); /* fixture_read starts a new buffer */
 	fixture_read("tests/fixtures/pprof/trace-001.out", &b);
 	x = xfer(c, "trace", b.data, b.len, NULL);
 	scrape__store_one(c->s, x);
@@ -493,7 +493,7 @@ static void test_store(void **state)
 	scrape__xfer_free(x);
 
 	/* a decompression bomb past -max-profile-size is too large */
-	pf_buf_reset(&b);
+	pf_buf_free(&b); /* fixture_read starts a new buffer */
 	fixture_read("tests/fixtures/pprof/heap-001.pb.gz", &b);
 	c->s->o.max_profile_bytes = 1000;
 	x = xfer(c, "heap", b.data, b.len, NULL);
