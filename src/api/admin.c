@@ -36,13 +36,15 @@ void api_metrics_init(struct api_metrics *m)
 {
 	pthread_mutex_init(&m->mu, NULL);
 	m->requests = pf_map_new(64);
+	m->refused = pf_map_new(16);
 	m->started_ns = pf_now_ns();
 }
 
 void api_metrics_destroy(struct api_metrics *m)
 {
 	pf_map_free(m->requests);
-	m->requests = NULL;
+	pf_map_free(m->refused);
+	m->requests = m->refused = NULL;
 	pthread_mutex_destroy(&m->mu);
 }
 
@@ -65,6 +67,17 @@ void api_metrics_request(struct api_metrics *m, int route, const char *method, i
 	pthread_mutex_lock(&m->mu);
 	if (pf_map_get_or_put(m->requests, key, (size_t)n + 1, &v))
 		pf_map_put(m->requests, key, (size_t)n + 1, v + 1);
+	pthread_mutex_unlock(&m->mu);
+}
+
+void api_metrics_refused(struct api_metrics *m, const char *reason)
+{
+	size_t n = strlen(reason) + 1;
+	uint64_t v = 1;
+
+	pthread_mutex_lock(&m->mu);
+	if (pf_map_get_or_put(m->refused, reason, n, &v))
+		pf_map_put(m->refused, reason, n, v + 1);
 	pthread_mutex_unlock(&m->mu);
 }
 
@@ -109,6 +122,34 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* profefe_requests_refused_total{reason}, sorted by reason. */
+static void write_refused(struct api_metrics *m, struct pf_buf *b)
+{
+	char **lines = NULL;
+	size_t nlines = 0, cap = 0, it = 0, klen;
+	const void *key;
+	uint64_t val;
+
+	pthread_mutex_lock(&m->mu);
+	while (pf_map_next(m->refused, &it, &key, &klen, &val)) {
+		char line[160];
+		snprintf(line, sizeof(line), "profefe_requests_refused_total{reason=\"%.64s\"} %llu\n",
+			 (const char *)key, (unsigned long long)val);
+		pf_xgrow((void **)&lines, &cap, nlines + 1, sizeof(*lines));
+		lines[nlines++] = pf_xstrdup(line);
+	}
+	pthread_mutex_unlock(&m->mu);
+	qsort(lines, nlines, sizeof(*lines), cmp_str);
+	pf_buf_printf(b, "# HELP profefe_requests_refused_total Requests refused before anything was "
+			 "stored, by reason.\n"
+			 "# TYPE profefe_requests_refused_total counter\n");
+	for (size_t i = 0; i < nlines; i++) {
+		pf_buf_printf(b, "%s", lines[i]);
+		free(lines[i]);
+	}
+	free(lines);
+}
+
 void api_admin_metrics(struct api_server *s, struct api_reply *rep)
 {
 	struct api_metrics *m = &s->metrics;
@@ -142,6 +183,7 @@ void api_admin_metrics(struct api_server *s, struct api_reply *rep)
 	}
 	free(lines);
 	write_durations(m, b);
+	write_refused(m, b);
 
 	tsdb_stats(s->opt.db, &st);
 	pf_buf_printf(b,

@@ -65,6 +65,7 @@ enum api_route {
 struct api_metrics {
 	pthread_mutex_t mu;
 	struct pf_map *requests;   /* "route\0method\0code" -> count */
+	struct pf_map *refused;    /* "reason" -> count (profefe_requests_refused_total) */
 	/* per route: requests by the first bucket they fit (the last: +Inf),
 	 * and the sum of their durations */
 	uint64_t duration[API_ROUTE_COUNT][API_DURATION_BUCKETS + 1];
@@ -127,5 +128,10 @@ void api_metrics_request(struct api_metrics *m, int route, const char *method, i
 /* How long a request of route took, from its body's end to its reply. */
 void api_metrics_duration(struct api_metrics *m, int route, int64_t ns);
 const char *api_route_name(int route);
+/* One request refused for reason (a short snake_case word from a fixed set
+ * in the code: "future", "too_old", "decode_cap", "inflight_budget",
+ * "body_too_big", "bad_param", "disk_full", ...), for
+ * profefe_requests_refused_total{reason}. */
+void api_metrics_refused(struct api_metrics *m, const char *reason);
 
 #endif

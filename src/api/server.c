@@ -272,6 +272,7 @@ respond:
 					  "\"Authorization: Bearer <token>\" (-web.auth-token-file)\n");
 		rep.bearer_challenge = 1;
 	} else if (r->body_too_big) {
+		api_metrics_refused(&s->metrics, "body_too_big");
 		api_reply_error(&rep, 413, "request body larger than -max-body-size (%zu bytes)",
 				s->opt.max_body_bytes);
 	} else {
