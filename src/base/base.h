@@ -34,6 +34,7 @@ enum {
 	PF_ECORRUPT = -6,  /* stored data fails its checksum or framing */
 	PF_EMISMATCH = -7, /* inputs that cannot be combined (merge) */
 	PF_ECLOSED = -8,   /* the object is shutting down */
+	PF_ENOSPC = -9,    /* a write failed for want of space (ENOSPC, EDQUOT) */
 };
 
 /* What went wrong and with which input. msg is one sentence, no newline. */
@@ -218,6 +219,13 @@ int64_t pf_mono_ns(void);
  * Returns 0 or PF_EINVAL.
  */
 int pf_parse_time(const char *s, int64_t *ns);
+/*
+ * pf_parse_time saying why: PF_EINVAL with err->msg "time in unsupported
+ * format" for a string of no accepted layout, PF_ETOOBIG with the reason
+ * for a time of an accepted layout that int64 Unix nanoseconds cannot hold
+ * ("year 99999 out of range (... to ...)"). err->msg never echoes s.
+ */
+int pf_parse_time_err(const char *s, int64_t *ns, struct pf_err *err);
 /* "2019-05-30T21:10:05Z" (seconds truncated); out needs 32 bytes. */
 void pf_format_rfc3339(int64_t ns, char *out, size_t n);
 /* Go's time.Time String-like "2019-05-30 00:00:00 +0000 UTC" (fraction when set). */
