@@ -135,6 +135,14 @@ r=$(curl -sS -G "$URL/api/v1/query_range" --data-urlencode 'query={service="disk
 expect "nothing refused was stored (query_range)" "$r" 3
 expect_match "full-disk refusals are counted as disk_full" "$(curl -sS "$URL/metrics")" 'profefe_requests_refused_total\{reason="disk_full"\} 3'
 expect_match "the log says the disk is full" "$(cat "$TMP/server.$SERVER_N.log")" 'level=error msg="storing a profile failed: the disk is full"'
+# SIGTERM while the disk is full: the head cannot become a block, the WAL
+# keeps it; the server starts again on the full disk and still refuses
+stop_server
+expect_match "SIGTERM on a full disk: the WAL keeps the head" "$(cat "$TMP/server.$SERVER_N.log")" 'could not write the head out at close; the WAL keeps it'
+start_server "$data" -tsdb.retention 0 || { notok "server restarts on a full disk"; umount -l "$MNT"; finish; }
+expect "restarted on a full disk: find returns the 3" "$(count disk)" 3
+refused "restarted on a full disk: a push" 507 'the disk is full: .*No space left on device' \
+	POST "$P?service=disk&type=heap" --data-binary @"$HEAP"
 rm -f "$MNT/fill" "$MNT/fill2"
 for f in heap-003 trace-001; do
 	file=$FIX/pprof/$f.pb.gz
