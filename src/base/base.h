@@ -216,7 +216,8 @@ int64_t pf_mono_ns(void);
  *   "2006-01-02T15:04:05" (UTC, optional fraction), RFC 3339 with Z or an
  *   offset, or a number (below 1e11: Unix seconds, fractions allowed;
  *   otherwise Unix milliseconds).
- * Returns 0 or PF_EINVAL.
+ * Returns 0, PF_EINVAL (no layout it takes) or PF_ETOOBIG (a field out of
+ * range: beyond the years 1677 to 2262, month 13, Feb 30, ...).
  */
 int pf_parse_time(const char *s, int64_t *ns);
 /*
