@@ -4,12 +4,17 @@
 
 #include "api/api.h"
 
+#include <jansson.h>
 #include <pthread.h>
+#include <sys/types.h>
 
-/* A query-string parameter, decoded as Go's url.ParseQuery does. */
+/* A query-string parameter, decoded as Go's url.ParseQuery does. The
+ * lengths are the decoded ones: a %00 shows as strlen(key) < key_len. */
 struct api_param {
 	char *key;
 	char *value;
+	size_t key_len;
+	size_t value_len;
 };
 
 /* One request, built up by the server before a handler runs. */
@@ -95,9 +100,40 @@ const char *api_param(const struct api_req *r, const char *key);
  * escapes are dropped). */
 void api_parse_query(const char *q, struct api_param **out, size_t *n);
 void api_params_free(struct api_param *p, size_t n);
+/* The first parameter whose name or value holds a NUL byte once decoded
+ * (*in_name: 1 for the name), or NULL. SPEC §9: such a request is refused. */
+const struct api_param *api_param_nul(const struct api_req *r, int *in_name);
 /* %XX decoding in place; plus_space turns '+' into ' ' (query decoding).
- * Returns 0, or -1 with *bad pointing at the bad escape. */
-int api_unescape(char *s, int plus_space, const char **bad);
+ * Returns the decoded length (less than strlen(s) afterwards when a %00
+ * was decoded), or -1 with *bad pointing at the bad escape. */
+ssize_t api_unescape(char *s, int plus_space, const char **bad);
+
+/* Input echoed in a message: at most API_ECHO_MAX bytes of it, cut between
+ * characters and followed by "…" when longer, so the reason after it
+ * survives; a NUL byte shows as %00. One per echo, e.g.
+ *   api_reply_error(rep, 400, "bad \"%s\"", API_ECHO(v)); */
+#define API_ECHO_MAX 256
+struct api_echo {
+	char s[API_ECHO_MAX + 4];
+};
+/* Fills e and returns e->s. s may be NULL (""). */
+const char *api_echo(struct api_echo *e, const char *s);
+const char *api_echo_n(struct api_echo *e, const char *s, size_t n);
+/* A buffer that lives until the end of the enclosing block. */
+#define API_ECHO(s) api_echo(&(struct api_echo){{0}}, (s))
+#define API_ECHO_N(s, n) api_echo_n(&(struct api_echo){{0}}, (s), (n))
+
+/* Whether s is UTF-8 as JSON replies need it (no overlong forms or
+ * surrogates). */
+int api_utf8_valid(const char *s);
+/* A JSON string of s (NULL: ""); bytes that are not UTF-8 become U+FFFD,
+ * as Go's encoding/json writes them. Never NULL. */
+json_t *api_json_string(const char *s);
+/* The text of an error reply: msg, or when msg is NULL or empty (a bug,
+ * logged) the status's text, so no error reaches the wire without one. */
+json_t *api_json_message(int status, const char *msg);
+/* "bad request", "nothing found", ... for status. */
+const char *api_status_text(int status);
 /* Go's path.Clean; returns a new string. */
 char *api_path_clean(const char *p);
 

@@ -2,7 +2,7 @@
  * and the reply envelopes of profefe's API. */
 #include "api/api-internal.h"
 
-#include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 static int hexval(char c)
@@ -16,7 +16,7 @@ static int hexval(char c)
 	return -1;
 }
 
-int api_unescape(char *s, int plus_space, const char **bad)
+ssize_t api_unescape(char *s, int plus_space, const char **bad)
 {
 	char *w = s;
 	for (const char *p = s; *p; p++) {
@@ -36,7 +36,7 @@ int api_unescape(char *s, int plus_space, const char **bad)
 		}
 	}
 	*w = 0;
-	return 0;
+	return w - s;
 }
 
 void api_parse_query(const char *q, struct api_param **out, size_t *n)
@@ -47,19 +47,24 @@ void api_parse_query(const char *q, struct api_param **out, size_t *n)
 	while (q && *q) {
 		const char *amp = strchr(q, '&'), *end = amp ? amp : q + strlen(q), *eq;
 		char *key, *val;
+		ssize_t klen, vlen;
 
 		eq = memchr(q, '=', (size_t)(end - q));
 		/* Go 1.17+ also refuses ';' in a query: such pairs are dropped */
 		if (end > q && !memchr(q, ';', (size_t)(end - q))) {
 			key = pf_xstrndup(q, (size_t)((eq ? eq : end) - q));
 			val = eq ? pf_xstrndup(eq + 1, (size_t)(end - eq - 1)) : pf_xstrdup("");
-			if (api_unescape(key, 1, NULL) < 0 || api_unescape(val, 1, NULL) < 0 || !*key) {
+			klen = api_unescape(key, 1, NULL);
+			vlen = klen < 0 ? -1 : api_unescape(val, 1, NULL);
+			if (klen <= 0 || vlen < 0) {
 				free(key);
 				free(val);
 			} else {
 				pf_xgrow((void **)&v, &cap, len + 1, sizeof(*v));
 				v[len].key = key;
 				v[len].value = val;
+				v[len].key_len = (size_t)klen;
+				v[len].value_len = (size_t)vlen;
 				len++;
 			}
 		}
@@ -67,6 +72,60 @@ void api_parse_query(const char *q, struct api_param **out, size_t *n)
 	}
 	*out = v;
 	*n = len;
+}
+
+const struct api_param *api_param_nul(const struct api_req *r, int *in_name)
+{
+	for (size_t i = 0; i < r->nparams; i++) {
+		const struct api_param *p = &r->params[i];
+		if (strlen(p->key) != p->key_len || strlen(p->value) != p->value_len) {
+			*in_name = strlen(p->key) != p->key_len;
+			return p;
+		}
+	}
+	return NULL;
+}
+
+const char *api_echo_n(struct api_echo *e, const char *s, size_t n)
+{
+	size_t w = 0, i = 0;
+
+	if (!s)
+		n = 0;
+	while (i < n) {
+		unsigned char c = (unsigned char)s[i];
+		size_t in = 1, out = 1;
+
+		if (c == 0) {
+			out = 3; /* shown as sent: %00 */
+		} else if (c >= 0xc0) {
+			/* a lead byte goes with its continuation bytes: a cut
+			 * never splits a character */
+			size_t want = (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 : (c & 0xf8) == 0xf0 ? 4 : 1;
+			while (in < want && i + in < n && ((unsigned char)s[i + in] & 0xc0) == 0x80)
+				in++;
+			out = in;
+		}
+		if (w + out > API_ECHO_MAX)
+			break;
+		if (c == 0)
+			memcpy(e->s + w, "%00", 3);
+		else
+			memcpy(e->s + w, s + i, in);
+		w += out;
+		i += in;
+	}
+	if (i < n) {
+		memcpy(e->s + w, "\xe2\x80\xa6", 3); /* … */
+		w += 3;
+	}
+	e->s[w] = 0;
+	return e->s;
+}
+
+const char *api_echo(struct api_echo *e, const char *s)
+{
+	return api_echo_n(e, s, s ? strlen(s) : 0);
 }
 
 void api_params_free(struct api_param *p, size_t n)
@@ -145,19 +204,111 @@ void api_reply_json_body(struct api_reply *rep, int status, const char *json_bod
 		rep->status = 500;
 }
 
+/* The length of the valid UTF-8 sequence at p (left bytes), 0 when there
+ * is none: overlong forms, surrogates and code points above U+10FFFF are
+ * refused as jansson refuses them. */
+static size_t utf8_seq(const unsigned char *p, size_t left)
+{
+	unsigned c = p[0];
+	uint32_t cp, min;
+	size_t n;
+
+	if (c < 0x80)
+		return 1;
+	if ((c & 0xe0) == 0xc0) {
+		n = 2, cp = c & 0x1f, min = 0x80;
+	} else if ((c & 0xf0) == 0xe0) {
+		n = 3, cp = c & 0x0f, min = 0x800;
+	} else if ((c & 0xf8) == 0xf0) {
+		n = 4, cp = c & 0x07, min = 0x10000;
+	} else {
+		return 0;
+	}
+	if (left < n)
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (p[i] & 0x3f);
+	}
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+int api_utf8_valid(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t left = strlen(s), n;
+
+	for (; left; p += n, left -= n)
+		if (!(n = utf8_seq(p, left)))
+			return 0;
+	return 1;
+}
+
+json_t *api_json_string(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)(s ? s : "");
+	struct pf_buf b = PF_BUF_INIT(0);
+	size_t left = strlen((const char *)p), n;
+	json_t *j = json_string((const char *)p);
+
+	if (j)
+		return j;
+	for (; left; p += n, left -= n) {
+		if ((n = utf8_seq(p, left))) {
+			pf_buf_append(&b, p, n);
+		} else {
+			pf_buf_append(&b, "\xef\xbf\xbd", 3); /* U+FFFD, as Go's encoding/json */
+			n = 1;
+		}
+	}
+	j = json_stringn(b.data ? (const char *)b.data : "", b.len);
+	pf_buf_free(&b);
+	return j ? j : json_string("\xef\xbf\xbd");
+}
+
+const char *api_status_text(int status)
+{
+	switch (status) {
+	case 400: return "bad request";
+	case 401: return "unauthorized";
+	case 404: return "nothing found";
+	case 405: return "method not allowed";
+	case 413: return "request entity too large";
+	case 500: return "internal server error";
+	case 503: return "service unavailable";
+	case 507: return "insufficient storage";
+	}
+	return status >= 500 ? "internal server error" : "bad request";
+}
+
+json_t *api_json_message(int status, const char *msg)
+{
+	if (!msg || !*msg) {
+		/* a bug: every error says what was wrong */
+		char code[8];
+		snprintf(code, sizeof(code), "%d", status);
+		pf_log(PF_LOG_WARN, "an error reply had no message; the status text stands in",
+		       "code", code, NULL);
+		msg = api_status_text(status);
+	}
+	return api_json_string(msg);
+}
+
 void api_reply_error(struct api_reply *rep, int status, const char *fmt, ...)
 {
-	char msg[1024];
-	char *js;
+	char *msg = NULL, *js;
 	json_t *s;
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
 	va_end(ap);
-	s = json_string(msg);
-	if (!s) /* not UTF-8: escape what json_string refuses */
-		s = json_stringn_nocheck(msg, strlen(msg));
+	s = api_json_message(status, msg);
+	free(msg);
 	js = json_dumps(s, JSON_ENCODE_ANY);
 	json_decref(s);
 	pf_buf_reset(&rep->body);
@@ -165,8 +316,12 @@ void api_reply_error(struct api_reply *rep, int status, const char *fmt, ...)
 	rep->content_type = "application/json";
 	free(rep->filename);
 	rep->filename = NULL;
-	if (pf_buf_printf(&rep->body, "{\"code\":%d,\"error\":%s}\n", status, js ? js : "\"\"") < 0)
-		rep->status = 500;
+	if (!js || pf_buf_printf(&rep->body, "{\"code\":%d,\"error\":%s}\n", status, js) < 0) {
+		pf_buf_reset(&rep->body);
+		if (pf_buf_printf(&rep->body, "{\"code\":%d,\"error\":\"%s\"}\n", status,
+				  api_status_text(status)) < 0)
+			rep->status = 500;
+	}
 	free(js);
 }
 

@@ -97,27 +97,13 @@ static int label_cmp(const void *a, const void *b)
 	return strcmp(((const struct tsdb_label *)a)->name, ((const struct tsdb_label *)b)->name);
 }
 
-static int valid_utf8(const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	while (*p) {
-		int n = *p < 0x80 ? 0 : (*p & 0xe0) == 0xc0 ? 1 : (*p & 0xf0) == 0xe0 ? 2 : (*p & 0xf8) == 0xf0 ? 3 : -1;
-		if (n < 0)
-			return 0;
-		p++;
-		for (int i = 0; i < n; i++, p++)
-			if ((*p & 0xc0) != 0x80)
-				return 0;
-	}
-	return 1;
-}
-
 /*
  * Parse profefe's labels parameter (already query-decoded once) into ls:
  * split on ',', each chunk at its first '=', trim, URL-decode again. Empty
  * keys are skipped; a repeated name keeps its last value; pairs with an
  * empty value are dropped (SPEC §10.3). Names must match SPEC §1 and may not
- * set service, type or job (§10.4). On error fills reason.
+ * set service, type or job (§10.4). On error fills reason and returns -1,
+ * or 1 when a label holds a NUL byte (a refusal counted as bad_param).
  */
 static int parse_labels(const char *s, struct labelset *ls, char *reason, size_t rlen)
 {
@@ -128,6 +114,7 @@ static int parse_labels(const char *s, struct labelset *ls, char *reason, size_t
 		const char *eq = memchr(p, '=', (size_t)(end - p)), *bad = NULL;
 		char *k = trim_dup(p, (size_t)((eq ? eq : end) - p));
 		char *v = eq ? trim_dup(eq + 1, (size_t)(end - eq - 1)) : pf_xstrdup("");
+		ssize_t klen, vlen;
 
 		p = comma ? comma + 1 : end;
 		if (!*k) {
@@ -135,7 +122,7 @@ static int parse_labels(const char *s, struct labelset *ls, char *reason, size_t
 			free(v);
 			continue;
 		}
-		if (api_unescape(k, 1, &bad) < 0 || api_unescape(v, 1, &bad) < 0) {
+		if ((klen = api_unescape(k, 1, &bad)) < 0 || (vlen = api_unescape(v, 1, &bad)) < 0) {
 			snprintf(reason, rlen, "invalid URL escape \"%.3s\"", bad);
 			free(k);
 			free(v);
@@ -144,18 +131,33 @@ static int parse_labels(const char *s, struct labelset *ls, char *reason, size_t
 		pf_xgrow((void **)&ls->owned, &ls->owned_cap, ls->nowned + 2, sizeof(*ls->owned));
 		ls->owned[ls->nowned++] = k;
 		ls->owned[ls->nowned++] = v;
+		/* the second decoding may bring a NUL byte (%2500): SPEC §9 */
+		if (strlen(k) != (size_t)klen) {
+			snprintf(reason, rlen, "label name \"%s\" holds a NUL byte (%%00)",
+				 API_ECHO_N(k, (size_t)klen));
+			return 1;
+		}
+		if (strlen(v) != (size_t)vlen) {
+			snprintf(reason, rlen, "value of \"%s\" holds a NUL byte (%%00)", API_ECHO(k));
+			return 1;
+		}
+		if (strlen(k) > MAX_LABEL_VALUE) {
+			snprintf(reason, rlen, "label name \"%s\" is longer than %d bytes", API_ECHO(k),
+				 MAX_LABEL_VALUE);
+			return -1;
+		}
 		if (!(isalpha((unsigned char)k[0]) || k[0] == '_')) {
-			snprintf(reason, rlen, "invalid label name \"%.100s\": want [a-zA-Z_][a-zA-Z0-9_]*", k);
+			snprintf(reason, rlen, "invalid label name \"%s\": want [a-zA-Z_][a-zA-Z0-9_]*", API_ECHO(k));
 			return -1;
 		}
 		for (const char *c = k; *c; c++) {
 			if (!(isalnum((unsigned char)*c) || *c == '_')) {
-				snprintf(reason, rlen, "invalid label name \"%.100s\": want [a-zA-Z_][a-zA-Z0-9_]*", k);
+				snprintf(reason, rlen, "invalid label name \"%s\": want [a-zA-Z_][a-zA-Z0-9_]*", API_ECHO(k));
 				return -1;
 			}
 		}
 		if (strncmp(k, "__", 2) == 0) {
-			snprintf(reason, rlen, "label name \"%.100s\" is reserved (starts with __)", k);
+			snprintf(reason, rlen, "label name \"%s\" is reserved (starts with __)", API_ECHO(k));
 			return -1;
 		}
 		if (strcmp(k, "service") == 0 || strcmp(k, "type") == 0 || strcmp(k, "job") == 0) {
@@ -163,11 +165,11 @@ static int parse_labels(const char *s, struct labelset *ls, char *reason, size_t
 			return -1;
 		}
 		if (strlen(v) > MAX_LABEL_VALUE) {
-			snprintf(reason, rlen, "value of \"%.100s\" is longer than %d bytes", k, MAX_LABEL_VALUE);
+			snprintf(reason, rlen, "value of \"%s\" is longer than %d bytes", API_ECHO(k), MAX_LABEL_VALUE);
 			return -1;
 		}
-		if (!valid_utf8(v)) {
-			snprintf(reason, rlen, "value of \"%.100s\" is not valid UTF-8", k);
+		if (!api_utf8_valid(v)) {
+			snprintf(reason, rlen, "value of \"%s\" is not valid UTF-8", API_ECHO(k));
 			return -1;
 		}
 		if (!*v) {
@@ -183,13 +185,17 @@ static int parse_labels(const char *s, struct labelset *ls, char *reason, size_t
 }
 
 /* Reads the labels parameter; replies 400 and returns -1 on error. */
-static int read_labels(struct api_req *r, struct api_reply *rep, struct labelset *ls)
+static int read_labels(struct api_server *srv, struct api_req *r, struct api_reply *rep,
+		       struct labelset *ls)
 {
 	const char *s = api_param(r, "labels");
-	char reason[300];
+	char reason[API_ECHO_MAX + 128];
+	int rc;
 
-	if (s && parse_labels(s, ls, reason, sizeof(reason)) < 0) {
-		api_reply_error(rep, 400, "bad request: bad \"labels\" \"%s\": %s", s, reason);
+	if (s && (rc = parse_labels(s, ls, reason, sizeof(reason))) != 0) {
+		if (rc > 0)
+			api_metrics_refused(&srv->metrics, "bad_param");
+		api_reply_error(rep, 400, "bad request: bad \"labels\" \"%s\": %s", API_ECHO(s), reason);
 		return -1;
 	}
 	return 0;
@@ -199,7 +205,9 @@ static int read_labels(struct api_req *r, struct api_reply *rep, struct labelset
 static int read_time(struct api_req *r, struct api_reply *rep, const char *name, int required,
 		     int64_t *ns)
 {
-	const char *v = api_param(r, name);
+	const char *v = api_param(r, name), *what;
+	struct pf_err err = {0};
+	int rc;
 
 	if (!v || !*v) {
 		if (!required)
@@ -207,11 +215,15 @@ static int read_time(struct api_req *r, struct api_reply *rep, const char *name,
 		api_reply_error(rep, 400, "bad request: missing \"%s\"", name);
 		return -1;
 	}
-	if (pf_parse_time(v, ns) < 0) {
-		if (strcmp(name, "created_at") == 0)
-			api_reply_error(rep, 400, "bad request: bad \"%s\" \"%s\": time in unsupported format \"%s\"", name, v, v);
+	if ((rc = pf_parse_time_err(v, ns, &err)) < 0) {
+		/* profefe's texts; a field out of range says which */
+		what = strcmp(name, "created_at") == 0 ? "" : " timestamp";
+		if (rc == PF_ETOOBIG)
+			api_reply_error(rep, 400, "bad request: bad \"%s\"%s \"%s\": %s", name, what,
+					API_ECHO(v), err.msg);
 		else
-			api_reply_error(rep, 400, "bad request: bad \"%s\" timestamp \"%s\": time in unsupported format \"%s\"", name, v, v);
+			api_reply_error(rep, 400, "bad request: bad \"%s\"%s \"%s\": time in unsupported format \"%s\"",
+					name, what, API_ECHO(v), API_ECHO(v));
 		return -1;
 	}
 	return 0;
@@ -321,10 +333,10 @@ static void handle_create(struct api_server *s, struct api_req *r, struct api_re
 	}
 	if ((have_created = read_time(r, rep, "created_at", 0, &t_ns)) < 0)
 		goto out;
-	if (read_labels(r, rep, &ls) < 0)
+	if (read_labels(s, r, rep, &ls) < 0)
 		goto out;
 	if (inst && *inst) {
-		if (strlen(inst) > MAX_LABEL_VALUE || !valid_utf8(inst)) {
+		if (strlen(inst) > MAX_LABEL_VALUE || !api_utf8_valid(inst)) {
 			api_reply_error(rep, 400, "bad request: bad \"instance_id\": not UTF-8 or longer than %d bytes", MAX_LABEL_VALUE);
 			goto out;
 		}
@@ -334,10 +346,10 @@ static void handle_create(struct api_server *s, struct api_req *r, struct api_re
 	labelset_set(&ls, "type", type);
 	if (ls.n > MAX_LABELS) {
 		api_reply_error(rep, 400, "bad request: bad \"labels\" \"%s\": more than %d labels (service, type and instance count)",
-				api_param(r, "labels"), MAX_LABELS);
+				API_ECHO(api_param(r, "labels")), MAX_LABELS);
 		goto out;
 	}
-	if (!valid_utf8(service) || strlen(service) > MAX_LABEL_VALUE) {
+	if (!api_utf8_valid(service) || strlen(service) > MAX_LABEL_VALUE) {
 		api_reply_error(rep, 400, "bad request: bad \"service\": not UTF-8 or longer than %d bytes", MAX_LABEL_VALUE);
 		goto out;
 	}
@@ -414,10 +426,19 @@ static void handle_create(struct api_server *s, struct api_req *r, struct api_re
 		api_reply_error(rep, 400, "bad request: %s", err.msg);
 		goto out;
 	}
+	if (rc == PF_ENOSPC) {
+		/* SPEC §9: 507, nothing acknowledged; pushes work again once
+		 * there is space */
+		pf_log(PF_LOG_ERROR, "storing a profile failed: the disk is full", "service", service,
+		       "type", type, "err", err.msg, NULL);
+		api_metrics_refused(&s->metrics, "disk_full");
+		api_reply_error(rep, 507, "failed to collect profile: the disk is full: %s", err.msg);
+		goto out;
+	}
 	if (rc < 0) {
 		pf_log(PF_LOG_ERROR, "storing a profile failed", "service", service, "type", type,
 		       "err", err.msg, NULL);
-		api_reply_error(rep, 500, "failed to collect profile");
+		api_reply_error(rep, 500, "failed to collect profile: %s", err.msg);
 		goto out;
 	}
 	__atomic_add_fetch(&s->metrics.profiles_ingested, 1, __ATOMIC_RELAXED);
@@ -466,7 +487,7 @@ static int read_limit(struct api_req *r, struct api_reply *rep, size_t *limit)
 	n = strtoll(v, &end, 10);
 	if (!*v || *end || errno) {
 		api_reply_error(rep, 400, "bad request: bad \"limit\" \"%s\": strconv.Atoi: parsing \"%s\": %s",
-				v, v, errno == ERANGE ? "value out of range" : "invalid syntax");
+				API_ECHO(v), API_ECHO(v), errno == ERANGE ? "value out of range" : "invalid syntax");
 		return -1;
 	}
 	*limit = n > 0 ? (size_t)n : 0;
@@ -487,7 +508,7 @@ static void handle_find(struct api_server *s, struct api_req *r, struct api_repl
 	json_t *arr;
 
 	if (!(service = read_service(r, rep)) || read_range(r, rep, &from, &to) < 0 ||
-	    read_labels(r, rep, &ls) < 0 || read_limit(r, rep, &limit) < 0)
+	    read_labels(s, r, rep, &ls) < 0 || read_limit(r, rep, &limit) < 0)
 		goto out;
 	if (tp) {
 		type = trim_dup(tp, strlen(tp));
@@ -544,7 +565,7 @@ static void reply_merged(struct api_server *s, struct api_reply *rep, char **ids
 			continue;
 		if (rc < 0) {
 			pf_log(PF_LOG_ERROR, "reading a stored profile failed", "id", ids[i], "err", err.msg, NULL);
-			api_reply_error(rep, 500, "failed to get profile by id \"%s\"", ids[i]);
+			api_reply_error(rep, 500, "failed to get profile by id \"%s\"", API_ECHO(ids[i]));
 			goto out;
 		}
 		nfound++;
@@ -569,7 +590,7 @@ static void reply_merged(struct api_server *s, struct api_reply *rep, char **ids
 		rc = pprof_decode(body.data, body.len, s->opt.max_profile_bytes, &profs[np], &err);
 		if (rc < 0) {
 			pf_log(PF_LOG_ERROR, "a stored profile does not decode", "id", ids[i], "err", err.msg, NULL);
-			api_reply_error(rep, 500, "failed to get profile by id \"%s\"", ids[i]);
+			api_reply_error(rep, 500, "failed to get profile by id \"%s\"", API_ECHO(ids[i]));
 			goto out;
 		}
 		np++;
@@ -647,7 +668,7 @@ static void handle_merge(struct api_server *s, struct api_req *r, struct api_rep
 		api_reply_error(rep, 405, "can't merge profiles of trace type");
 		goto out;
 	}
-	if (read_range(r, rep, &from, &to) < 0 || read_labels(r, rep, &ls) < 0)
+	if (read_range(r, rep, &from, &to) < 0 || read_labels(s, r, rep, &ls) < 0)
 		goto out;
 	q.matchers = m;
 	q.nmatchers = build_matchers(m, service, type, &ls);
@@ -689,6 +710,7 @@ static void handle_ids(struct api_server *s, const char *rest, struct api_reply 
 {
 	char *idstr, *p, **ids = NULL;
 	size_t n = 0, cap = 0, len;
+	ssize_t dlen;
 
 	/* trimmed of '/', then path-unescaped again (%2B works as +) */
 	while (*rest == '/')
@@ -697,8 +719,10 @@ static void handle_ids(struct api_server *s, const char *rest, struct api_reply 
 	while (len && rest[len - 1] == '/')
 		len--;
 	idstr = pf_xstrndup(rest, len);
-	if (api_unescape(idstr, 0, NULL) < 0 || !*idstr) {
-		if (!*idstr)
+	dlen = api_unescape(idstr, 0, NULL);
+	if (dlen < 0 || !*idstr || strlen(idstr) != (size_t)dlen) {
+		/* a bad escape, or a %00: no id holds either */
+		if (dlen == 0)
 			api_reply_error(rep, 400, "no profile id");
 		else
 			api_reply_error(rep, 404, "nothing found");
@@ -769,8 +793,20 @@ static void handle_version(struct api_server *s, struct api_reply *rep)
 
 void api0_handle(struct api_server *s, struct api_req *r, struct api_reply *rep)
 {
+	const struct api_param *nul;
 	char *clean;
+	int in_name;
 
+	if ((nul = api_param_nul(r, &in_name))) { /* SPEC §9 */
+		api_metrics_refused(&s->metrics, "bad_param");
+		if (in_name)
+			api_reply_error(rep, 400, "bad request: bad parameter name \"%s\": it holds a NUL byte (%%00)",
+					API_ECHO_N(nul->key, nul->key_len));
+		else
+			api_reply_error(rep, 400, "bad request: bad \"%s\" \"%s\": the value holds a NUL byte (%%00)",
+					API_ECHO(nul->key), API_ECHO_N(nul->value, nul->value_len));
+		return;
+	}
 	/* /api/0/version and /api/0/services are exact paths */
 	if (strcmp(r->path, "/api/0/version") == 0) {
 		r->route = API_ROUTE_VERSION;

@@ -28,36 +28,6 @@
 
 /* ---- envelopes -------------------------------------------------------- */
 
-/* A JSON string; bytes that are not UTF-8 become U+FFFD so the reply
- * stays valid JSON (label values are checked at push, sample type names
- * come from the profile as sent). */
-static json_t *jstr(const char *s)
-{
-	json_t *j = json_string(s);
-	struct pf_buf b = PF_BUF_INIT(0);
-	const unsigned char *p = (const unsigned char *)s;
-
-	if (j)
-		return j;
-	while (*p) {
-		int n = *p < 0x80 ? 0 : (*p & 0xe0) == 0xc0 ? 1 : (*p & 0xf0) == 0xe0 ? 2 : (*p & 0xf8) == 0xf0 ? 3 : -1;
-		int ok = n >= 0;
-		for (int i = 1; ok && i <= n; i++)
-			ok = (p[i] & 0xc0) == 0x80;
-		if (ok) {
-			pf_buf_append(&b, p, (size_t)n + 1);
-			p += n + 1;
-		} else {
-			pf_buf_append(&b, "\xef\xbf\xbd", 3);
-			p++;
-		}
-	}
-	j = json_stringn(b.data ? (const char *)b.data : "", b.len);
-	pf_buf_free(&b);
-	/* still refused (overlong forms, surrogates): give up on the text */
-	return j ? j : json_string("\xef\xbf\xbd");
-}
-
 /* 200 {"status":"success","data":data}; takes data. */
 static void v1_success(struct api_reply *rep, json_t *data)
 {
@@ -82,17 +52,19 @@ static void v1_success(struct api_reply *rep, json_t *data)
 __attribute__((format(printf, 4, 5))) static void v1_error(struct api_reply *rep, int status,
 							   const char *type, const char *fmt, ...)
 {
-	char msg[1024];
+	char *msg = NULL;
 	json_t *o = json_object();
 	char *s;
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
 	va_end(ap);
 	json_object_set_new(o, "status", json_string("error"));
 	json_object_set_new(o, "errorType", json_string(type));
-	json_object_set_new(o, "error", jstr(msg));
+	json_object_set_new(o, "error", api_json_message(status, msg));
+	free(msg);
 	s = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
 	pf_buf_reset(&rep->body);
@@ -129,13 +101,19 @@ static int read_time(const struct api_req *r, struct api_reply *rep, const char 
 		     int64_t dflt, int64_t *ns)
 {
 	const char *v = api_param(r, name);
+	struct pf_err err = {0};
+	int rc;
 
 	*ns = dflt;
 	if (!v || !*v)
 		return 0;
-	if (pf_parse_time(v, ns) < 0) {
-		bad_data(rep, "invalid parameter \"%s\": cannot parse \"%.200s\" as a time (want RFC 3339, Unix seconds or Unix milliseconds)",
-			 name, v);
+	if ((rc = pf_parse_time_err(v, ns, &err)) == PF_ETOOBIG) {
+		bad_data(rep, "invalid parameter \"%s\": \"%s\": %s", name, API_ECHO(v), err.msg);
+		return -1;
+	}
+	if (rc < 0) {
+		bad_data(rep, "invalid parameter \"%s\": cannot parse \"%s\" as a time (want RFC 3339, Unix seconds or Unix milliseconds)",
+			 name, API_ECHO(v));
 		return -1;
 	}
 	return 0;
@@ -174,7 +152,7 @@ static int read_limit(const struct api_req *r, struct api_reply *rep, size_t *li
 	errno = 0;
 	n = strtoull(v, &end, 10);
 	if (*end || errno || v[0] == '-' || v[0] == '+' || v[0] == ' ') {
-		bad_data(rep, "invalid parameter \"limit\": cannot parse \"%.200s\" as a non-negative integer", v);
+		bad_data(rep, "invalid parameter \"limit\": cannot parse \"%s\" as a non-negative integer", API_ECHO(v));
 		return -1;
 	}
 	*limit = n > SIZE_MAX ? SIZE_MAX : (size_t)n;
@@ -301,7 +279,7 @@ static json_t *labels_json(const struct tsdb_label *l, size_t n)
 {
 	json_t *o = json_object();
 	for (size_t i = 0; i < n; i++)
-		json_object_set_new(o, l[i].name, jstr(l[i].value));
+		json_object_set_new(o, l[i].name, api_json_string(l[i].value));
 	return o;
 }
 
@@ -381,7 +359,7 @@ static void handle_query_range(struct api_server *s, struct api_req *r, struct a
 			const struct tsdb_meta *m = tsdb_result_at(res, order[j]);
 			json_t *smp = json_object(), *totals = json_object();
 			for (size_t t = 0; t < m->ntotals; t++) {
-				json_t *key = jstr(m->totals[t].type ? m->totals[t].type : "");
+				json_t *key = api_json_string(m->totals[t].type ? m->totals[t].type : "");
 				json_object_set_new(totals, json_string_value(key),
 						    json_integer(m->totals[t].value));
 				json_decref(key);
@@ -498,7 +476,7 @@ static json_t *strings_json(char **v, size_t n)
 {
 	json_t *arr = json_array();
 	for (size_t i = 0; i < n; i++)
-		json_array_append_new(arr, jstr(v[i]));
+		json_array_append_new(arr, api_json_string(v[i]));
 	return arr;
 }
 
@@ -618,9 +596,9 @@ static void handle_buildinfo(struct api_server *s, struct api_reply *rep)
 
 	/* Prometheus's names for what /api/0/version calls version, commit
 	 * and build_time */
-	json_object_set_new(o, "version", jstr(s->opt.version ? s->opt.version : ""));
-	json_object_set_new(o, "revision", jstr(s->opt.commit ? s->opt.commit : ""));
-	json_object_set_new(o, "buildDate", jstr(s->opt.build_time ? s->opt.build_time : ""));
+	json_object_set_new(o, "version", api_json_string(s->opt.version ? s->opt.version : ""));
+	json_object_set_new(o, "revision", api_json_string(s->opt.commit ? s->opt.commit : ""));
+	json_object_set_new(o, "buildDate", api_json_string(s->opt.build_time ? s->opt.build_time : ""));
 	v1_success(rep, o);
 }
 
@@ -652,9 +630,20 @@ void api_v1_handle(struct api_server *s, struct api_req *r, struct api_reply *re
 	static const char lv_pre[] = "/api/v1/label/", lv_suf[] = "/values";
 	const char *p = r->path;
 	size_t plen = strlen(p), pre = sizeof(lv_pre) - 1, suf = sizeof(lv_suf) - 1;
+	const struct api_param *nul;
 	char *name = NULL;
-	int ep = -1;
+	int ep = -1, in_name;
 
+	if ((nul = api_param_nul(r, &in_name))) { /* SPEC §9 */
+		api_metrics_refused(&s->metrics, "bad_param");
+		if (in_name)
+			bad_data(rep, "invalid parameter name \"%s\": it holds a NUL byte (%%00)",
+				 API_ECHO_N(nul->key, nul->key_len));
+		else
+			bad_data(rep, "invalid parameter \"%s\": the value \"%s\" holds a NUL byte (%%00)",
+				 API_ECHO(nul->key), API_ECHO_N(nul->value, nul->value_len));
+		return;
+	}
 	if (api_v1_scrape_handle(s, r, rep)) /* targets, status/config: targets.c */
 		return;
 	for (size_t i = 0; i < PF_ARRAY_LEN(endpoints); i++) {
@@ -671,11 +660,11 @@ void api_v1_handle(struct api_server *s, struct api_req *r, struct api_reply *re
 	}
 	if (ep < 0) {
 		r->route = API_ROUTE_V1_OTHER;
-		v1_error(rep, 404, "not_found", "unknown API endpoint \"%.200s\"", p);
+		v1_error(rep, 404, "not_found", "unknown API endpoint \"%s\"", API_ECHO(p));
 		goto out;
 	}
 	if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0) {
-		v1_error(rep, 405, "bad_data", "method %.32s not allowed on %.200s (use GET)", r->method, p);
+		v1_error(rep, 405, "bad_data", "method %s not allowed on %s (use GET)", API_ECHO(r->method), API_ECHO(p));
 		goto out;
 	}
 	switch ((enum v1_endpoint)ep) {
@@ -690,7 +679,7 @@ void api_v1_handle(struct api_server *s, struct api_req *r, struct api_reply *re
 		break;
 	case EP_LABEL_VALUES:
 		if (!label_name_ok(name))
-			bad_data(rep, "invalid label name: \"%.200s\"", name);
+			bad_data(rep, "invalid label name: \"%s\"", API_ECHO(name));
 		else
 			handle_names_or_values(s, r, rep, name);
 		break;

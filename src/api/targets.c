@@ -49,12 +49,6 @@ static void format_time(int64_t ns, char *out, size_t n)
 		 tm.tm_hour, tm.tm_min, tm.tm_sec, f);
 }
 
-static json_t *jstr(const char *s)
-{
-	json_t *j = json_string(s ? s : "");
-	return j ? j : json_stringn_nocheck(s, strlen(s));
-}
-
 static void v1_reply(struct api_reply *rep, int status, json_t *o)
 {
 	char *s = json_dumps(o, JSON_COMPACT);
@@ -83,7 +77,7 @@ static void v1_bad(struct api_reply *rep, int status, const char *type, const ch
 	json_t *o = json_object();
 	json_object_set_new(o, "status", json_string("error"));
 	json_object_set_new(o, "errorType", json_string(type));
-	json_object_set_new(o, "error", jstr(msg));
+	json_object_set_new(o, "error", api_json_message(status, msg));
 	v1_reply(rep, status, o);
 }
 
@@ -94,19 +88,19 @@ static json_t *target_json(const struct scrape_target_status *t)
 	const char *colon = strstr(t->url, "://");
 
 	for (size_t i = 0; i < t->nlabels; i++) {
-		json_object_set_new(labels, t->labels[i].name, jstr(t->labels[i].value));
+		json_object_set_new(labels, t->labels[i].name, api_json_string(t->labels[i].value));
 		if (strcmp(t->labels[i].name, "instance") == 0)
-			json_object_set_new(disc, "__address__", jstr(t->labels[i].value));
+			json_object_set_new(disc, "__address__", api_json_string(t->labels[i].value));
 	}
 	if (colon)
 		json_object_set_new(disc, "__scheme__", json_stringn(t->url, (size_t)(colon - t->url)));
-	json_object_set_new(disc, "job", jstr(t->job));
+	json_object_set_new(disc, "job", api_json_string(t->job));
 	json_object_set_new(o, "discoveredLabels", disc);
 	json_object_set_new(o, "labels", labels);
-	json_object_set_new(o, "scrapePool", jstr(t->job));
-	json_object_set_new(o, "scrapeUrl", jstr(t->url));
-	json_object_set_new(o, "globalUrl", jstr(t->url));
-	json_object_set_new(o, "lastError", jstr(t->last_error));
+	json_object_set_new(o, "scrapePool", api_json_string(t->job));
+	json_object_set_new(o, "scrapeUrl", api_json_string(t->url));
+	json_object_set_new(o, "globalUrl", api_json_string(t->url));
+	json_object_set_new(o, "lastError", api_json_string(t->last_error));
 	format_time(t->last_scrape_ns, ts, sizeof(ts));
 	json_object_set_new(o, "lastScrape", json_string(ts));
 	json_object_set_new(o, "lastScrapeDuration", json_real((double)t->last_duration_ns / 1e9));
@@ -181,8 +175,9 @@ int api_v1_scrape_handle(struct api_server *s, struct api_req *r, struct api_rep
 		return 0;
 	r->route = targets ? API_ROUTE_V1_TARGETS : API_ROUTE_V1_STATUS_CONFIG;
 	if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0) {
-		char msg[300];
-		snprintf(msg, sizeof(msg), "method %.32s not allowed on %s (use GET)", r->method, r->path);
+		char msg[2 * API_ECHO_MAX + 64];
+		snprintf(msg, sizeof(msg), "method %s not allowed on %s (use GET)", API_ECHO(r->method),
+			 API_ECHO(r->path));
 		v1_bad(rep, 405, "bad_data", msg);
 		return 1;
 	}

@@ -34,6 +34,7 @@ enum {
 	PF_ECORRUPT = -6,  /* stored data fails its checksum or framing */
 	PF_EMISMATCH = -7, /* inputs that cannot be combined (merge) */
 	PF_ECLOSED = -8,   /* the object is shutting down */
+	PF_ENOSPC = -9,    /* a write failed for want of space (ENOSPC, EDQUOT) */
 };
 
 /* What went wrong and with which input. msg is one sentence, no newline. */
@@ -215,9 +216,17 @@ int64_t pf_mono_ns(void);
  *   "2006-01-02T15:04:05" (UTC, optional fraction), RFC 3339 with Z or an
  *   offset, or a number (below 1e11: Unix seconds, fractions allowed;
  *   otherwise Unix milliseconds).
- * Returns 0 or PF_EINVAL.
+ * Returns 0, PF_EINVAL (no layout it takes) or PF_ETOOBIG (a field out of
+ * range: beyond the years 1677 to 2262, month 13, Feb 30, ...).
  */
 int pf_parse_time(const char *s, int64_t *ns);
+/*
+ * pf_parse_time saying why: PF_EINVAL with err->msg "time in unsupported
+ * format" for a string of no accepted layout, PF_ETOOBIG with the reason
+ * for a time of an accepted layout that int64 Unix nanoseconds cannot hold
+ * ("year 99999 out of range (... to ...)"). err->msg never echoes s.
+ */
+int pf_parse_time_err(const char *s, int64_t *ns, struct pf_err *err);
 /* "2019-05-30T21:10:05Z" (seconds truncated); out needs 32 bytes. */
 void pf_format_rfc3339(int64_t ns, char *out, size_t n);
 /* Go's time.Time String-like "2019-05-30 00:00:00 +0000 UTC" (fraction when set). */

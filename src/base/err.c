@@ -48,6 +48,7 @@ const char *pf_strerror(int code)
 	case PF_ECORRUPT: return "corrupt data";
 	case PF_EMISMATCH: return "incompatible inputs";
 	case PF_ECLOSED: return "closed";
+	case PF_ENOSPC: return "no space left on device";
 	}
 	return "unknown error";
 }

@@ -2,6 +2,7 @@
 #include "base.h"
 
 #include <ctype.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -32,28 +33,37 @@ static int digits(const char **p, int n, int *out)
 	return 0;
 }
 
+/* What int64 Unix nanoseconds hold, for messages. */
+#define TIME_RANGE "(times from 1677-09-21T00:12:44Z to 2262-04-11T23:47:16Z are supported)"
+
+static int unsupported(struct pf_err *err)
+{
+	return pf_err_set(err, PF_EINVAL, "time in unsupported format");
+}
+
 /* A number: Unix seconds (with fraction) below 1e11, else milliseconds. */
-static int parse_number(const char *s, int64_t *ns)
+static int parse_number(const char *s, int64_t *ns, struct pf_err *err)
 {
 	const char *p = s;
 	int64_t ip = 0, frac = 0, scale = 1;
-	int neg = 0;
+	int neg = 0, big = 0;
 
 	if (*p == '-') {
 		neg = 1;
 		p++;
 	}
 	if (!isdigit((unsigned char)*p))
-		return PF_EINVAL;
+		return unsupported(err);
 	for (; isdigit((unsigned char)*p); p++) {
 		if (ip > INT64_MAX / 10 - 10)
-			return PF_EINVAL;
-		ip = ip * 10 + (*p - '0');
+			big = 1; /* keep reading: it may still not be a number */
+		else
+			ip = ip * 10 + (*p - '0');
 	}
 	if (*p == '.') {
 		p++;
 		if (!isdigit((unsigned char)*p))
-			return PF_EINVAL;
+			return unsupported(err);
 		for (; isdigit((unsigned char)*p); p++) {
 			if (scale < 1000000000LL) { /* digits past ns are dropped */
 				frac = frac * 10 + (*p - '0');
@@ -62,19 +72,23 @@ static int parse_number(const char *s, int64_t *ns)
 		}
 	}
 	if (*p)
-		return PF_EINVAL;
+		return unsupported(err);
+	if (big)
+		return pf_err_set(err, PF_ETOOBIG, "Unix time out of range " TIME_RANGE);
 	if (ip < 100000000000LL) {
 		/* seconds; frac/scale of a second. Unix ns in int64 end in 2262. */
 		int64_t v;
 		if (__builtin_mul_overflow(ip, (int64_t)1000000000, &v) ||
 		    __builtin_add_overflow(v, frac * 1000000000 / scale, &v))
-			return PF_EINVAL;
+			return pf_err_set(err, PF_ETOOBIG, "Unix time %s%" PRId64 " s out of range " TIME_RANGE,
+					  neg ? "-" : "", ip);
 		*ns = neg ? -v : v;
 	} else {
 		int64_t v;
 		if (__builtin_mul_overflow(ip, (int64_t)1000000, &v) ||
 		    __builtin_add_overflow(v, frac * 1000000 / scale, &v))
-			return PF_EINVAL;
+			return pf_err_set(err, PF_ETOOBIG, "Unix time %s%" PRId64 " ms out of range " TIME_RANGE,
+					  neg ? "-" : "", ip);
 		*ns = neg ? -v : v;
 	}
 	return 0;
@@ -82,25 +96,38 @@ static int parse_number(const char *s, int64_t *ns)
 
 int pf_parse_time(const char *s, int64_t *ns)
 {
+	return pf_parse_time_err(s, ns, NULL);
+}
+
+int pf_parse_time_err(const char *s, int64_t *ns, struct pf_err *err)
+{
 	const char *p = s;
-	int Y, M, D, h, m, sec;
+	int M, D, h, m, sec, ny = 0;
+	long Y = 0;
 	int64_t frac = 0, off = 0;
 	struct tm tm;
 	time_t t;
 
 	if (!s || !*s)
-		return PF_EINVAL;
-	if (strlen(s) < 19)
-		return parse_number(s, ns);
-	if (digits(&p, 4, &Y) < 0 || *p++ != '-' || digits(&p, 2, &M) < 0 || *p++ != '-' ||
-	    digits(&p, 2, &D) < 0 || *p++ != 'T' || digits(&p, 2, &h) < 0 || *p++ != ':' ||
-	    digits(&p, 2, &m) < 0 || *p++ != ':' || digits(&p, 2, &sec) < 0)
-		return parse_number(s, ns);
+		return unsupported(err);
+	/* a date starts with a year of four or more digits and a '-';
+	 * anything else is a number or nothing we take */
+	while (isdigit((unsigned char)p[ny]))
+		ny++;
+	if (ny < 4 || p[ny] != '-')
+		return parse_number(s, ns, err);
+	for (int i = 0; i < ny && i < 10; i++)
+		Y = Y * 10 + (p[i] - '0');
+	p += ny + 1;
+	if (digits(&p, 2, &M) < 0 || *p++ != '-' || digits(&p, 2, &D) < 0 || *p++ != 'T' ||
+	    digits(&p, 2, &h) < 0 || *p++ != ':' || digits(&p, 2, &m) < 0 || *p++ != ':' ||
+	    digits(&p, 2, &sec) < 0)
+		return unsupported(err);
 	if (*p == '.') {
 		int64_t scale = 1000000000;
 		p++;
 		if (!isdigit((unsigned char)*p))
-			return PF_EINVAL;
+			return unsupported(err);
 		for (; isdigit((unsigned char)*p); p++) {
 			scale /= 10;
 			frac += (*p - '0') * scale;
@@ -111,16 +138,26 @@ int pf_parse_time(const char *s, int64_t *ns)
 	} else if (*p == '+' || *p == '-') {
 		int oh, om, sign = *p == '-' ? -1 : 1;
 		p++;
-		if (digits(&p, 2, &oh) < 0 || *p++ != ':' || digits(&p, 2, &om) < 0 || oh > 23 || om > 59)
-			return PF_EINVAL;
+		if (digits(&p, 2, &oh) < 0 || *p++ != ':' || digits(&p, 2, &om) < 0)
+			return unsupported(err);
+		if (oh > 23 || om > 59)
+			return pf_err_set(err, PF_ETOOBIG, "time zone offset out of range");
 		off = sign * ((int64_t)oh * 3600 + om * 60);
 	}
 	if (*p)
-		return PF_EINVAL;
-	if (M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 60)
-		return PF_EINVAL;
+		return unsupported(err);
+	if (M < 1 || M > 12)
+		return pf_err_set(err, PF_ETOOBIG, "month %d out of range", M);
+	if (D < 1 || D > 31)
+		return pf_err_set(err, PF_ETOOBIG, "day %d out of range", D);
+	if (h > 23 || m > 59 || sec > 60)
+		return pf_err_set(err, PF_ETOOBIG, "time of day %02d:%02d:%02d out of range", h, m, sec);
+	if (ny > 9)
+		return pf_err_set(err, PF_ETOOBIG, "year of %d digits out of range " TIME_RANGE, ny);
+	if (Y < 1677 || Y > 2262)
+		return pf_err_set(err, PF_ETOOBIG, "year %ld out of range " TIME_RANGE, Y);
 	memset(&tm, 0, sizeof(tm));
-	tm.tm_year = Y - 1900;
+	tm.tm_year = (int)Y - 1900;
 	tm.tm_mon = M - 1;
 	tm.tm_mday = D;
 	tm.tm_hour = h;
@@ -132,12 +169,12 @@ int pf_parse_time(const char *s, int64_t *ns)
 		struct tm back;
 		gmtime_r(&t, &back);
 		if (back.tm_mday != D || back.tm_mon != M - 1)
-			return PF_EINVAL;
+			return pf_err_set(err, PF_ETOOBIG, "day %d out of range for month %d of %ld", D, M, Y);
 	}
 	/* Unix ns in int64 cover the years 1677 to 2262 */
 	if (__builtin_mul_overflow((int64_t)t - off, (int64_t)1000000000, ns) ||
 	    __builtin_add_overflow(*ns, frac, ns))
-		return PF_EINVAL;
+		return pf_err_set(err, PF_ETOOBIG, "time out of range " TIME_RANGE);
 	return 0;
 }
 

@@ -83,7 +83,9 @@ void tsdb_close(struct tsdb *db);
  * Store one profile durably. id (TSDB_ID_LEN + 1 bytes) gets its id.
  * Returns 0, PF_EINVAL (labels missing service/type, duplicate names,
  * empty body, ...), PF_ETOOBIG, PF_EIO (the WAL write or fsync failed:
- * nothing acknowledged), PF_ECLOSED.
+ * nothing acknowledged), PF_ENOSPC (the same, for want of disk space: the
+ * partial record is cut off and a later append works once there is
+ * space), PF_ECLOSED.
  * Labels: at most 64; names match [a-zA-Z_][a-zA-Z0-9_]* (reserved "__"
  * names are the caller's to refuse); values are 1..1024 bytes (an empty
  * value is PF_EINVAL: drop such pairs before appending). Totals: at most

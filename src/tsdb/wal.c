@@ -107,6 +107,13 @@ static int pwrite_full(int fd, const void *buf, size_t n, uint64_t off)
 	return 0;
 }
 
+/* The code of a failed write or sync: a full disk is told apart (the API
+ * answers it with 507, SPEC §9). */
+static int write_code(int e)
+{
+	return e == ENOSPC || e == EDQUOT ? PF_ENOSPC : PF_EIO;
+}
+
 static void log_at(enum pf_log_level lvl, const char *msg, const char *path, uint64_t off,
 		   const char *why)
 {
@@ -344,7 +351,7 @@ static int write_header(int fd, const char *path, struct pf_err *err)
 	pf_put_le32(hdr, TSDB__WAL_MAGIC);
 	pf_put_le32(hdr + 4, TSDB__WAL_VERSION);
 	if (ftruncate(fd, 0) < 0 || pwrite_full(fd, hdr, sizeof(hdr), 0) < 0 || fdatasync(fd) < 0)
-		return pf_err_set(err, PF_EIO, "write header of %s: %s", path, strerror(errno));
+		return pf_err_set(err, write_code(errno), "write header of %s: %s", path, strerror(errno));
 	return 0;
 }
 
@@ -358,7 +365,7 @@ static int new_segment(struct tsdb__wal *w, uint32_t num, struct pf_err *err)
 		return pf_err_set(err, PF_EINVAL, "WAL path too long: %s", w->dir);
 	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	if (fd < 0)
-		return pf_err_set(err, PF_EIO, "create %s: %s", path, strerror(errno));
+		return pf_err_set(err, write_code(errno), "create %s: %s", path, strerror(errno));
 	if ((rc = write_header(fd, path, err)) < 0 || (rc = pf_fsync_dir(w->dir, err)) < 0) {
 		close(fd);
 		unlink(path);
@@ -516,7 +523,7 @@ static void fail_pending(struct tsdb__wal *w, int e)
 		w->bytes -= w->size - w->synced_size;
 	w->size = w->synced_size;
 	w->broken = 1;
-	complete_upto(w, UINT64_MAX, PF_EIO);
+	complete_upto(w, UINT64_MAX, write_code(e));
 	w->synced_seq = w->written_seq;
 }
 
@@ -606,9 +613,12 @@ int tsdb__wal_append(struct tsdb__wal *w, const void *meta, size_t nmeta, const 
 	}
 	if (write_record(w, hdr, meta, nmeta, body, nbody, w->size) < 0) {
 		char path[PATH_MAX];
+		int e = errno;
 		seg_path(path, sizeof(path), w->dir, w->cur_num);
-		rc = pf_err_set(err, PF_EIO, "write %s:%" PRIu64 ": %s", path, w->size,
-				strerror(errno));
+		rc = pf_err_set(err, write_code(e), "write %s:%" PRIu64 ": %s", path, w->size,
+				strerror(e));
+		/* cut the partial record off, so the next append and a replay
+		 * find the segment as it was; failing that, leave the segment */
 		if (ftruncate(w->cur_fd, (off_t)w->size) < 0)
 			w->broken = 1;
 		goto out;
@@ -659,8 +669,8 @@ int tsdb__wal_append(struct tsdb__wal *w, const void *meta, size_t nmeta, const 
 	if (rc < 0) {
 		char path[PATH_MAX];
 		seg_path(path, sizeof(path), w->dir, loc->seg);
-		pf_err_set(err, PF_EIO, "fdatasync %s failed; record at offset %" PRIu64 " dropped",
-			   path, loc->off);
+		pf_err_set(err, rc, "fdatasync %s failed%s; record at offset %" PRIu64 " dropped",
+			   path, rc == PF_ENOSPC ? " (no space left on device)" : "", loc->off);
 	}
 out:
 	pthread_mutex_unlock(&w->mu);

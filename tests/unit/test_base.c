@@ -133,6 +133,44 @@ static void test_base62(void **state)
 	assert_int_equal(pf_base62_decode("00000000000000000000000000+", 27, out, sizeof(out)), PF_EINVAL);
 }
 
+/* pf_parse_time_err says what is wrong: a layout it does not take, or
+ * which field is out of range. */
+static void test_parse_time_reasons(void **state)
+{
+	static const struct {
+		const char *in;
+		int rc;
+		const char *msg;
+	} cases[] = {
+		{"99999-01-01T00:00:00", PF_ETOOBIG, "year 99999 out of range (times from 1677-09-21T00:12:44Z to 2262-04-11T23:47:16Z are supported)"},
+		{"0000-01-01T00:00:00", PF_ETOOBIG, "year 0 out of range (times from 1677-09-21T00:12:44Z to 2262-04-11T23:47:16Z are supported)"},
+		{"1000-01-01T00:00:00Z", PF_ETOOBIG, "year 1000 out of range (times from 1677-09-21T00:12:44Z to 2262-04-11T23:47:16Z are supported)"},
+		{"1234567890123-01-01T00:00:00", PF_ETOOBIG, "year of 13 digits out of range (times from 1677-09-21T00:12:44Z to 2262-04-11T23:47:16Z are supported)"},
+		{"2262-04-12T00:00:00Z", PF_ETOOBIG, "time out of range (times from 1677-09-21T00:12:44Z to 2262-04-11T23:47:16Z are supported)"},
+		{"2019-13-01T00:00:00", PF_ETOOBIG, "month 13 out of range"},
+		{"2019-02-29T00:00:00", PF_ETOOBIG, "day 29 out of range for month 2 of 2019"},
+		{"2019-01-32T00:00:00", PF_ETOOBIG, "day 32 out of range"},
+		{"2019-01-01T24:00:00", PF_ETOOBIG, "time of day 24:00:00 out of range"},
+		{"2019-01-01T00:00:00+24:00", PF_ETOOBIG, "time zone offset out of range"},
+		{"99999999999", PF_ETOOBIG, "Unix time 99999999999 s out of range (times from 1677-09-21T00:12:44Z to 2262-04-11T23:47:16Z are supported)"},
+		{"99999999999999999999999", PF_ETOOBIG, "Unix time out of range (times from 1677-09-21T00:12:44Z to 2262-04-11T23:47:16Z are supported)"},
+		{"99999-01-01", PF_EINVAL, "time in unsupported format"},
+		{"2019-05-30 21:10:05", PF_EINVAL, "time in unsupported format"},
+		{"99999999999999999999999x", PF_EINVAL, "time in unsupported format"},
+		{"yesterday", PF_EINVAL, "time in unsupported format"},
+		{"", PF_EINVAL, "time in unsupported format"},
+	};
+	(void)state;
+	for (size_t i = 0; i < PF_ARRAY_LEN(cases); i++) {
+		struct pf_err err = {0};
+		int64_t ns;
+		int rc = pf_parse_time_err(cases[i].in, &ns, &err);
+		if (rc != cases[i].rc || strcmp(err.msg, cases[i].msg) != 0)
+			fail_msg("%s: got %d \"%s\", want %d \"%s\"", cases[i].in, rc, err.msg,
+				 cases[i].rc, cases[i].msg);
+	}
+}
+
 static void test_parse_time(void **state)
 {
 	int64_t ns;
@@ -152,14 +190,14 @@ static void test_parse_time(void **state)
 	assert_int_equal(pf_parse_time("1559250605123", &ns), 0); /* ms */
 	assert_true(ns == 1559250605123LL * 1000000);
 	assert_int_equal(pf_parse_time("yesterday", &ns), PF_EINVAL);
-	assert_int_equal(pf_parse_time("2019-02-30T00:00:00", &ns), PF_EINVAL);
+	assert_int_equal(pf_parse_time("2019-02-30T00:00:00", &ns), PF_ETOOBIG);
 	assert_int_equal(pf_parse_time("2019-05-30 21:10:05", &ns), PF_EINVAL);
 	assert_int_equal(pf_parse_time("", &ns), PF_EINVAL);
 	/* beyond int64 Unix ns (years 1677..2262): refused, not wrapped */
-	assert_int_equal(pf_parse_time("99999999999", &ns), PF_EINVAL);
-	assert_int_equal(pf_parse_time("-99999999999", &ns), PF_EINVAL);
-	assert_int_equal(pf_parse_time("9999-01-01T00:00:00Z", &ns), PF_EINVAL);
-	assert_int_equal(pf_parse_time("9223372036855", &ns), PF_EINVAL); /* ms */
+	assert_int_equal(pf_parse_time("99999999999", &ns), PF_ETOOBIG);
+	assert_int_equal(pf_parse_time("-99999999999", &ns), PF_ETOOBIG);
+	assert_int_equal(pf_parse_time("9999-01-01T00:00:00Z", &ns), PF_ETOOBIG);
+	assert_int_equal(pf_parse_time("9223372036855", &ns), PF_ETOOBIG); /* ms */
 	assert_int_equal(pf_parse_time("9223372036854", &ns), 0);
 	assert_true(ns == 9223372036854LL * 1000000);
 	/* fraction digits past the nanosecond are dropped */
@@ -266,6 +304,7 @@ int main(void)
 		cmocka_unit_test(test_map),
 		cmocka_unit_test(test_base62),
 		cmocka_unit_test(test_parse_time),
+		cmocka_unit_test(test_parse_time_reasons),
 		cmocka_unit_test(test_parse_duration_and_size),
 		cmocka_unit_test(test_read_file_caps),
 		cmocka_unit_test(test_err),

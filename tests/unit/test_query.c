@@ -55,6 +55,7 @@ static int setup(void **state)
 	if (tsdb_open(&o, &c->db, &err) < 0)
 		fail_msg("tsdb_open: %s", err.msg);
 	c->srv.opt.db = c->db;
+	api_metrics_init(&c->srv.metrics);
 	c->srv.opt.version = "v";
 	c->srv.opt.commit = "c";
 	c->srv.opt.build_time = "b";
@@ -70,6 +71,7 @@ static int teardown(void **state)
 {
 	struct ctx *c = *state;
 	tsdb_close(c->db);
+	api_metrics_destroy(&c->srv.metrics);
 	pf_rm_rf(c->dir);
 	free(c);
 	return 0;
@@ -230,12 +232,42 @@ static void test_status_and_errors(void **state)
 		     "method PUT not allowed on /api/v1/series (use GET)");
 }
 
+/* Input edges (SPEC §9): NUL bytes, times out of range, long input. */
+static void test_input_edges(void **state)
+{
+	struct ctx *c = *state;
+	char path[400], want[600];
+
+	assert_error(c, "GET", "/api/v1/query_range", "query=x%00{a=\"1\"}", 400, "bad_data",
+		     "invalid parameter \"query\": the value \"x%00{a=\"1\"}\" holds a NUL byte (%00)");
+	assert_error(c, "GET", "/api/v1/series", "match[]=x&ma%00tch[]=x", 400, "bad_data",
+		     "invalid parameter name \"ma%00tch[]\": it holds a NUL byte (%00)");
+	assert_error(c, "GET", "/api/v1/labels", "start=1%00", 400, "bad_data",
+		     "invalid parameter \"start\": the value \"1%00\" holds a NUL byte (%00)");
+	/* a NUL escape inside a selector string is the selector's error */
+	assert_error(c, "GET", "/api/v1/query_range", "query=x{a=\"\\x00\"}", 400, "bad_data",
+		     "invalid parameter \"query\": 1:6: parse error: a label value cannot hold a NUL byte (escape \"\\x00\")");
+	assert_error(c, "GET", "/api/v1/query_range", "query=x&start=99999-01-01T00:00:00Z", 400, "bad_data",
+		     "invalid parameter \"start\": \"99999-01-01T00:00:00Z\": year 99999 out of range "
+		     "(times from 1677-09-21T00:12:44Z to 2262-04-11T23:47:16Z are supported)");
+	assert_error(c, "GET", "/api/v1/query_range", "query=x&end=0000-01-01T00:00:00Z", 400, "bad_data",
+		     "invalid parameter \"end\": \"0000-01-01T00:00:00Z\": year 0 out of range "
+		     "(times from 1677-09-21T00:12:44Z to 2262-04-11T23:47:16Z are supported)");
+	/* echoed input is cut at 256 bytes with "…", the rest of the message stays */
+	memcpy(path, "/api/v1/", 8);
+	memset(path + 8, 'p', 300);
+	path[308] = 0;
+	snprintf(want, sizeof(want), "unknown API endpoint \"%.256s\xe2\x80\xa6\"", path);
+	assert_error(c, "GET", path, "", 404, "not_found", want);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_times_and_totals, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_label_set_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_status_and_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_input_edges, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("query", tests, NULL, NULL);
 }
