@@ -476,6 +476,7 @@ struct tsdb {
 	pthread_t thread;
 	uint64_t cuts, compactions, retention_drops, corrupt_skipped; /* atomic */
 	uint64_t cut_ns, compact_ns, compacted_profiles;             /* atomic */
+	uint64_t maint_rounds;                                       /* atomic */
 };
 
 /* Blocks list (blocks_mu held or state held): add keeps the order. */

@@ -176,6 +176,7 @@ struct tsdb_stats {
 	uint64_t block_profiles;
 	int64_t min_t, max_t; /* over head and blocks; 0 when empty */
 	uint64_t cuts, compactions, retention_drops; /* since open */
+	uint64_t maint_rounds; /* maintenance rounds since open (each ends with retention) */
 	uint64_t cut_ns, compact_ns; /* time spent cutting and compacting since open */
 	uint64_t compacted_profiles; /* profiles written by compactions since open */
 	uint64_t corrupt_skipped; /* blocks or chunks reported corrupt and skipped */
