@@ -35,6 +35,7 @@ struct flags {
 	const char *tsdb_retention;
 	const char *tsdb_block_duration;
 	const char *tsdb_retention_size;
+	const char *tsdb_max_future;
 	const char *max_body_size;
 	const char *max_profile_size;
 	const char *web_auth_token_file;
@@ -61,6 +62,7 @@ static const struct flag_def flag_defs[] = {
 	{"tsdb.retention", 0, F(tsdb_retention), "360h", "keep profiles this long (15d, 36h, 90m; 0 = forever)"},
 	{"tsdb.block-duration", 0, F(tsdb_block_duration), "2h", "span of one block of the embedded store"},
 	{"tsdb.retention-size", 0, F(tsdb_retention_size), "0", "cap on the store's bytes, WAL included (0 = none; 10GB)"},
+	{"tsdb.max-future", 0, F(tsdb_max_future), "10m", "refuse profiles dated more than this after the server's clock (0 = no limit)"},
 	{"max-body-size", 0, F(max_body_size), "64MB", "largest request body; larger gets 413"},
 	{"max-profile-size", 0, F(max_profile_size), "512MB", "largest decompressed profile"},
 	{"web.auth-token-file", 0, F(web_auth_token_file), "", "when set, every request but /-/healthy needs Authorization: Bearer <the file's token>"},
@@ -294,6 +296,11 @@ int main(int argc, char **argv)
 	    topt.block_duration_ns < 1000000000) {
 		fprintf(stderr, "profefe: invalid -tsdb.block-duration \"%s\": want a duration of at least 1s, such as 2h\n",
 			fl.tsdb_block_duration);
+		return 2;
+	}
+	if (pf_parse_duration(fl.tsdb_max_future, &topt.max_future_ns) < 0 || topt.max_future_ns < 0) {
+		fprintf(stderr, "profefe: invalid -tsdb.max-future \"%s\": want a duration such as 10m or 1h, or 0\n",
+			fl.tsdb_max_future);
 		return 2;
 	}
 	if (pf_parse_size(fl.tsdb_retention_size, &topt.retention_bytes) < 0) {

@@ -240,6 +240,9 @@ void api_admin_metrics(struct api_server *s, struct api_reply *rep)
 		      "# HELP profefe_tsdb_retention_drops_total Blocks dropped by retention since start.\n"
 		      "# TYPE profefe_tsdb_retention_drops_total counter\n"
 		      "profefe_tsdb_retention_drops_total %llu\n"
+		      "# HELP profefe_tsdb_maintenance_rounds_total Maintenance rounds (cut, compact, retention) since start.\n"
+		      "# TYPE profefe_tsdb_maintenance_rounds_total counter\n"
+		      "profefe_tsdb_maintenance_rounds_total %llu\n"
 		      "# HELP profefe_tsdb_corrupt_skipped_total Corrupt blocks or chunks reported and skipped.\n"
 		      "# TYPE profefe_tsdb_corrupt_skipped_total counter\n"
 		      "profefe_tsdb_corrupt_skipped_total %llu\n"
@@ -259,7 +262,8 @@ void api_admin_metrics(struct api_server *s, struct api_reply *rep)
 		      (unsigned long long)st.cuts, (unsigned long long)st.compactions,
 		      (double)st.cut_ns / 1e9, (double)st.compact_ns / 1e9,
 		      (unsigned long long)st.compacted_profiles,
-		      (unsigned long long)st.retention_drops, (unsigned long long)st.corrupt_skipped,
+		      (unsigned long long)st.retention_drops, (unsigned long long)st.maint_rounds,
+		      (unsigned long long)st.corrupt_skipped,
 		      s->opt.version, s->opt.commit,
 		      (double)m->started_ns / 1e9);
 	if (s->opt.scrape)

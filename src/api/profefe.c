@@ -422,6 +422,13 @@ static void handle_create(struct api_server *s, struct api_req *r, struct api_re
 	}
 
 	rc = tsdb_append(s->opt.db, &ar, meta.id, &err);
+	if (rc == PF_EFUTURE || rc == PF_ETOOOLD) {
+		/* its time (time_nanos, created_at or now) is outside what the
+		 * store keeps: refused, not stored and dropped later */
+		api_metrics_refused(&s->metrics, rc == PF_EFUTURE ? "future" : "too_old");
+		api_reply_error(rep, 400, "bad request: %s", err.msg);
+		goto out;
+	}
 	if (rc == PF_EINVAL || rc == PF_ETOOBIG) {
 		api_reply_error(rep, 400, "bad request: %s", err.msg);
 		goto out;

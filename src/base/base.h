@@ -35,6 +35,8 @@ enum {
 	PF_EMISMATCH = -7, /* inputs that cannot be combined (merge) */
 	PF_ECLOSED = -8,   /* the object is shutting down */
 	PF_ENOSPC = -9,    /* a write failed for want of space (ENOSPC, EDQUOT) */
+	PF_EFUTURE = -10,  /* a time too far after the clock (-tsdb.max-future) */
+	PF_ETOOOLD = -11,  /* a time before the retention window */
 };
 
 /* What went wrong and with which input. msg is one sentence, no newline. */
@@ -239,6 +241,9 @@ void pf_format_go_time(int64_t ns, char *out, size_t n);
  * or PF_EINVAL.
  */
 int pf_parse_duration(const char *s, int64_t *ns);
+/* Format ns (whole milliseconds count) as Prometheus does ("1m30s", "15d",
+ * "0s"), so it parses back with pf_parse_duration. */
+void pf_format_duration(int64_t ns, char *out, size_t n);
 /* Parse a size as Prometheus reads --storage.tsdb.retention.size: a bare
  * number is bytes; B, KB, MB, GB, TB, PB (and KiB, MiB, ...) are powers of
  * 1024 ("64MB" = 64 << 20). Returns 0 or PF_EINVAL. */

@@ -49,6 +49,8 @@ const char *pf_strerror(int code)
 	case PF_EMISMATCH: return "incompatible inputs";
 	case PF_ECLOSED: return "closed";
 	case PF_ENOSPC: return "no space left on device";
+	case PF_EFUTURE: return "time too far in the future";
+	case PF_ETOOOLD: return "time before the retention window";
 	}
 	return "unknown error";
 }

@@ -297,3 +297,39 @@ int pf_parse_size(const char *s, uint64_t *bytes)
 	}
 	return PF_EINVAL;
 }
+
+void pf_format_duration(int64_t ns, char *out, size_t n)
+{
+	static const struct {
+		const char *u;
+		int64_t ms;
+		int exact;
+	} units[] = {
+		{"y", 365LL * 86400000, 1}, {"w", 7LL * 86400000, 1}, {"d", 86400000, 0}, {"h", 3600000, 0},
+		{"m", 60000, 0}, {"s", 1000, 0}, {"ms", 1, 0},
+	};
+	int64_t ms = ns / 1000000;
+	size_t off = 0;
+
+	if (n == 0)
+		return;
+	out[0] = 0;
+	if (ms <= 0) {
+		snprintf(out, n, "0s");
+		return;
+	}
+	for (size_t i = 0; i < PF_ARRAY_LEN(units) && off < n; i++) {
+		int64_t v;
+		int m;
+		if (units[i].exact && ms % units[i].ms != 0)
+			continue;
+		v = ms / units[i].ms;
+		if (v <= 0)
+			continue;
+		m = snprintf(out + off, n - off, "%lld%s", (long long)v, units[i].u);
+		if (m < 0)
+			return;
+		off += (size_t)m;
+		ms -= v * units[i].ms;
+	}
+}

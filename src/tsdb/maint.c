@@ -21,7 +21,8 @@
  * as far as the rename).
  *
  * Retention: by time, blocks whose newest profile is older than the
- * newest profile in the store minus the retention; by size, the oldest
+ * newest profile in the store (never later than now + max-future) minus
+ * the retention; by size, the oldest
  * blocks while blocks + WAL exceed the cap.
  */
 #include "tsdb/tsdb-internal.h"
@@ -495,7 +496,9 @@ void tsdb__retention(struct tsdb *db)
 		if (tsdb__block_info(bs[i])->max_t > newest)
 			newest = tsdb__block_info(bs[i])->max_t;
 	if (db->retention_ns && newest != INT64_MIN) {
-		int64_t limit = newest - db->retention_ns;
+		/* back from min(newest, now + max-future): a far-future profile
+		 * already stored does not make everything else too old */
+		int64_t limit = tsdb__retention_limit(db, newest, pf_now_ns());
 		for (size_t i = 0; i < nb; i++)
 			if (tsdb__block_info(bs[i])->max_t < limit)
 				drop_block(db, bs[i], "time");
@@ -566,6 +569,7 @@ int tsdb_maintain(struct tsdb *db, int flush, struct pf_err *err)
 	}
 	if (rc == 0)
 		tsdb__retention(db);
+	__atomic_fetch_add(&db->maint_rounds, 1, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&db->maint_mu);
 	return rc;
 }

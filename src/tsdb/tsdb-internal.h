@@ -452,6 +452,11 @@ struct tsdb {
 	struct tsdb__rec *scratch; /* replay only */
 	int64_t block_ns, retention_ns;
 	uint64_t retention_bytes;
+	int64_t max_future_ns; /* 0 = no limit */
+	/* at least the newest profile time stored (atomic; INT64_MIN when
+	 * empty): raised by appends, never lowered, so a block dropped since
+	 * may leave it above the store; refusals check against a fresh scan */
+	int64_t newest_t;
 	/*
 	 * Lock order: state -> head -> blocks_mu. Queries hold state shared
 	 * from the moment they look at the head or the blocks until they are
@@ -471,6 +476,7 @@ struct tsdb {
 	pthread_t thread;
 	uint64_t cuts, compactions, retention_drops, corrupt_skipped; /* atomic */
 	uint64_t cut_ns, compact_ns, compacted_profiles;             /* atomic */
+	uint64_t maint_rounds;                                       /* atomic */
 };
 
 /* Blocks list (blocks_mu held or state held): add keeps the order. */
@@ -487,6 +493,13 @@ int tsdb__blocks_has(struct tsdb *db, uint64_t hash, int64_t t_ns, uint32_t seq)
 int tsdb__maint_start(struct tsdb *db, struct pf_err *err);
 /* Drop the blocks past the time or size retention (maint.c). */
 void tsdb__retention(struct tsdb *db);
+/*
+ * The start of the time retention window: the anchor, min(newest,
+ * now + max_future_ns) (newest alone when max_future_ns is 0), minus
+ * retention_ns, saturated. newest is the newest profile time stored
+ * (not INT64_MIN); now is the clock (pf_now_ns).
+ */
+int64_t tsdb__retention_limit(const struct tsdb *db, int64_t newest, int64_t now);
 /* Test hook: close as a crash would leave things (the head stays in the
  * WAL, nothing is written out). */
 void tsdb__crash_close(struct tsdb *db);

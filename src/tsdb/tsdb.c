@@ -203,6 +203,8 @@ static int load_blocks(struct tsdb *db, struct pf_err *err)
 	return rc;
 }
 
+static int64_t scan_newest(struct tsdb *db);
+
 int tsdb_open(const struct tsdb_options *o, struct tsdb **out, struct pf_err *err)
 {
 	struct tsdb *db;
@@ -225,6 +227,7 @@ int tsdb_open(const struct tsdb_options *o, struct tsdb **out, struct pf_err *er
 	db->block_ns = o->block_duration_ns > 0 ? o->block_duration_ns : 2 * 3600 * (int64_t)1000000000;
 	db->retention_ns = o->retention_ns > 0 ? o->retention_ns : 0;
 	db->retention_bytes = o->retention_bytes;
+	db->max_future_ns = o->max_future_ns > 0 ? o->max_future_ns : 0;
 	db->maint_ns = o->maintenance_ns;
 	if (db->maint_ns == 0) {
 		db->maint_ns = db->block_ns / 4;
@@ -280,6 +283,7 @@ int tsdb_open(const struct tsdb_options *o, struct tsdb **out, struct pf_err *er
 	/* retention runs at open; cuts and compactions wait for the background
 	 * thread, so a big WAL does not delay the start */
 	tsdb__retention(db);
+	__atomic_store_n(&db->newest_t, scan_newest(db), __ATOMIC_RELEASE);
 	if (db->maint_ns > 0 && (rc = tsdb__maint_start(db, err)) < 0)
 		goto fail;
 	*out = db;
@@ -419,6 +423,91 @@ int tsdb__blocks_has(struct tsdb *db, uint64_t hash, int64_t t_ns, uint32_t seq)
 	return found;
 }
 
+/* ---- the time window of appends ---------------------------------------- */
+
+static int64_t sat_add(int64_t a, int64_t b)
+{
+	int64_t r;
+	return __builtin_add_overflow(a, b, &r) ? (b > 0 ? INT64_MAX : INT64_MIN) : r;
+}
+
+static int64_t sat_sub(int64_t a, int64_t b)
+{
+	int64_t r;
+	return __builtin_sub_overflow(a, b, &r) ? (b > 0 ? INT64_MIN : INT64_MAX) : r;
+}
+
+/* The retention anchor: the newest profile time, never later than now +
+ * max_future_ns (SPEC 10.1), so one far-future profile cannot make time
+ * retention drop everything else. */
+static int64_t retention_anchor(const struct tsdb *db, int64_t newest, int64_t now)
+{
+	if (db->max_future_ns > 0) {
+		int64_t cap = sat_add(now, db->max_future_ns);
+		if (newest > cap)
+			return cap;
+	}
+	return newest;
+}
+
+int64_t tsdb__retention_limit(const struct tsdb *db, int64_t newest, int64_t now)
+{
+	return sat_sub(retention_anchor(db, newest, now), db->retention_ns);
+}
+
+/* The newest profile time in the head and the blocks; INT64_MIN when the
+ * store is empty. Takes the head's lock, then blocks_mu. */
+static int64_t scan_newest(struct tsdb *db)
+{
+	int64_t newest = INT64_MIN, hmin, hmax;
+
+	tsdb__head_rdlock(db->head);
+	if (tsdb__head_bounds(db->head, &hmin, &hmax))
+		newest = hmax;
+	tsdb__head_unlock(db->head);
+	pthread_mutex_lock(&db->blocks_mu);
+	for (size_t i = 0; i < db->nblocks; i++)
+		if (tsdb__block_info(db->blocks[i])->max_t > newest)
+			newest = tsdb__block_info(db->blocks[i])->max_t;
+	pthread_mutex_unlock(&db->blocks_mu);
+	return newest;
+}
+
+/* Refuse a profile time after now + max-future (PF_EFUTURE) or before the
+ * retention window (PF_ETOOOLD): retention would drop the first with
+ * everything else and the second at its next round. */
+static int check_time(struct tsdb *db, int64_t t, struct pf_err *err)
+{
+	int64_t now = pf_now_ns(), newest;
+	char ts[40], nows[40], dur[40], start[40], anchor[40];
+
+	if (db->max_future_ns > 0 && t > sat_add(now, db->max_future_ns)) {
+		pf_format_rfc3339(t, ts, sizeof(ts));
+		pf_format_rfc3339(now, nows, sizeof(nows));
+		pf_format_duration(db->max_future_ns, dur, sizeof(dur));
+		return pf_err_set(err, PF_EFUTURE, "profile time %s is more than -tsdb.max-future %s "
+				  "after the server's time %s", ts, dur, nows);
+	}
+	if (!db->retention_ns)
+		return 0;
+	/* the cached newest is at least the store's: passing it is passing */
+	newest = __atomic_load_n(&db->newest_t, __ATOMIC_ACQUIRE);
+	if (newest == INT64_MIN || t >= tsdb__retention_limit(db, newest, now))
+		return 0;
+	newest = scan_newest(db);
+	if (newest == INT64_MIN || t >= tsdb__retention_limit(db, newest, now))
+		return 0;
+	pf_format_rfc3339(t, ts, sizeof(ts));
+	pf_format_rfc3339(tsdb__retention_limit(db, newest, now), start, sizeof(start));
+	pf_format_duration(db->retention_ns, dur, sizeof(dur));
+	pf_format_rfc3339(retention_anchor(db, newest, now), anchor, sizeof(anchor));
+	return pf_err_set(err, PF_ETOOOLD, "profile time %s is before the retention window, which "
+			  "starts at %s (-tsdb.retention %s before %s, %s)", ts, start, dur, anchor,
+			  retention_anchor(db, newest, now) < newest
+				  ? "the server's time plus -tsdb.max-future"
+				  : "the newest profile's time");
+}
+
 /* ---- append ------------------------------------------------------------ */
 
 int tsdb_append(struct tsdb *db, const struct tsdb_append_req *req, char *id,
@@ -444,6 +533,8 @@ int tsdb_append(struct tsdb *db, const struct tsdb_append_req *req, char *id,
 	if (req->len > db->max_body)
 		return pf_err_set(err, PF_ETOOBIG, "profile body of %zu bytes exceeds the limit of %zu",
 				  req->len, db->max_body);
+	if ((rc = check_time(db, req->t_ns, err)) < 0)
+		return rc;
 	if (req->ntotals > TSDB__MAX_TOTALS)
 		return pf_err_set(err, PF_EINVAL, "too many totals: %zu (at most %d)", req->ntotals,
 				  TSDB__MAX_TOTALS);
@@ -500,6 +591,13 @@ int tsdb_append(struct tsdb *db, const struct tsdb_append_req *req, char *id,
 		goto out;
 	}
 	__atomic_fetch_add(&db->appends, 1, __ATOMIC_RELAXED);
+	{
+		int64_t cur = __atomic_load_n(&db->newest_t, __ATOMIC_RELAXED);
+		while (req->t_ns > cur &&
+		       !__atomic_compare_exchange_n(&db->newest_t, &cur, req->t_ns, 0,
+						    __ATOMIC_RELEASE, __ATOMIC_RELAXED))
+			;
+	}
 	if (id)
 		tsdb__id_encode(tsdb__series_hash(s), req->t_ns, (uint32_t)seq, id);
 	rc = 0;

@@ -32,13 +32,20 @@ struct tsdb_options {
 	size_t wal_segment_bytes;  /* 0 = 128 MiB */
 	size_t max_body_bytes;     /* largest body accepted by append; 0 = 1 GiB */
 	int64_t block_duration_ns; /* span of a block; 0 = 2h */
-	int64_t retention_ns;      /* drop blocks older than this (from the newest profile); 0 = keep */
+	/* drop blocks older than this, counted back from the retention anchor:
+	 * the newest profile stored, but never later than now + max_future_ns
+	 * (when set); appends older than the anchor minus this are refused;
+	 * 0 = keep everything */
+	int64_t retention_ns;
 	uint64_t retention_bytes;  /* cap on blocks + WAL bytes; 0 = none */
 	/* how often the background thread cuts, compacts and applies
 	 * retention: 0 = every min(1 min, block duration / 4); < 0 = never
 	 * (tests call tsdb_maintain) */
 	int64_t maintenance_ns;
 	size_t max_profile_bytes;  /* cap on a decompressed stored profile; 0 = 512 MiB */
+	/* appends dated later than the clock plus this are refused
+	 * (-tsdb.max-future); 0 = no limit */
+	int64_t max_future_ns;
 };
 
 struct tsdb_label {
@@ -82,10 +89,15 @@ void tsdb_close(struct tsdb *db);
 /*
  * Store one profile durably. id (TSDB_ID_LEN + 1 bytes) gets its id.
  * Returns 0, PF_EINVAL (labels missing service/type, duplicate names,
- * empty body, ...), PF_ETOOBIG, PF_EIO (the WAL write or fsync failed:
- * nothing acknowledged), PF_ENOSPC (the same, for want of disk space: the
- * partial record is cut off and a later append works once there is
- * space), PF_ECLOSED.
+ * empty body, ...), PF_ETOOBIG, PF_EFUTURE (req->t_ns is more than
+ * max_future_ns after the clock), PF_ETOOOLD (req->t_ns is before the
+ * retention window: the retention anchor minus retention_ns), PF_EIO (the
+ * WAL write or fsync failed: nothing acknowledged), PF_ENOSPC (the same, for
+ * want of disk space: the partial record is cut off and a later append works
+ * once there is space), PF_ECLOSED. The time refusals' err->msg names the
+ * profile's time, the clock or the window, and the flag (e.g. "profile time
+ * 2262-04-11T00:00:00Z is more than -tsdb.max-future 10m after the server's
+ * time 2026-12-02T05:40:00Z").
  * Labels: at most 64; names match [a-zA-Z_][a-zA-Z0-9_]* (reserved "__"
  * names are the caller's to refuse); values are 1..1024 bytes (an empty
  * value is PF_EINVAL: drop such pairs before appending). Totals: at most
@@ -166,6 +178,7 @@ struct tsdb_stats {
 	uint64_t block_profiles;
 	int64_t min_t, max_t; /* over head and blocks; 0 when empty */
 	uint64_t cuts, compactions, retention_drops; /* since open */
+	uint64_t maint_rounds; /* maintenance rounds since open (each ends with retention) */
 	uint64_t cut_ns, compact_ns; /* time spent cutting and compacting since open */
 	uint64_t compacted_profiles; /* profiles written by compactions since open */
 	uint64_t corrupt_skipped; /* blocks or chunks reported corrupt and skipped */

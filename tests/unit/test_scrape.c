@@ -516,6 +516,47 @@ static void test_result_names(void **state)
 	assert_string_equal(scrape_health_name(SCRAPE_HEALTH_UNKNOWN), "unknown");
 }
 
+/* The store's time rules (tsdb_append) hold for scrapes as for pushes: a
+ * refused time is a store error whose message is the pair's lastError. */
+static void test_store_time_refused(void **state)
+{
+	struct store_ctx *c = *state;
+	struct tsdb_options o = {.dir = c->dir, .retention_ns = 3600 * SEC,
+				 .max_future_ns = 600 * SEC};
+	struct pf_buf b = PF_BUF_INIT(0);
+	struct pf_err err = {0};
+	struct scrape__xfer *x;
+
+	tsdb_close(c->db);
+	if (tsdb_open(&o, &c->db, &err) < 0)
+		fail_msg("tsdb_open: %s", err.msg);
+	c->s->o.db = c->db;
+	fixture_read("tests/fixtures/pprof/heap-001.pb.gz", &b);
+	x = xfer(c, "heap", b.data, b.len, NULL);
+	x->start_ns = pf_now_ns() + 3600 * SEC; /* a clock an hour ahead */
+	scrape__store_one(c->s, x);
+	assert_int_equal(x->result, SCRAPE__R_STORE);
+	assert_non_null(strstr(x->error, "storing the profile from http://127.0.0.1:6060/debug/pprof/x "
+					 "failed: profile time "));
+	assert_non_null(strstr(x->error, "is more than -tsdb.max-future 10m after the server's time"));
+	scrape__xfer_free(x);
+
+	x = xfer(c, "heap", b.data, b.len, NULL); /* 2026-11-23: stored, the newest */
+	scrape__store_one(c->s, x);
+	assert_int_equal(x->result, SCRAPE__R_SUCCESS);
+	scrape__xfer_free(x);
+	x = xfer(c, "heap", b.data, b.len, NULL);
+	x->start_ns -= 2 * 3600 * SEC; /* two hours before it: past the 1h retention */
+	scrape__store_one(c->s, x);
+	assert_int_equal(x->result, SCRAPE__R_STORE);
+	assert_non_null(strstr(x->error, "is before the retention window, which starts at "
+					 "2026-11-23T10:40:50Z (-tsdb.retention 1h before "
+					 "2026-11-23T11:40:50Z, the newest profile's time)"));
+	scrape__xfer_free(x);
+	assert_int_equal(count_series(c, "heap"), 1);
+	pf_buf_free(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -524,6 +565,7 @@ int main(void)
 		cmocka_unit_test(test_jitter),
 		cmocka_unit_test(test_diff),
 		cmocka_unit_test_setup_teardown(test_store, store_setup, store_teardown),
+		cmocka_unit_test_setup_teardown(test_store_time_refused, store_setup, store_teardown),
 		cmocka_unit_test(test_result_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -898,6 +898,149 @@ static void test_io_failures(void **state)
 	assert_string_equal(out, "five");
 }
 
+/* ---- the time window of appends (-tsdb.max-future, retention) ---------- */
+
+#define MIN_NS (60 * (int64_t)1000000000)
+#define Y2262_NS ((int64_t)9223286400 * 1000000000) /* 2262-04-11T00:00:00Z */
+
+static struct tsdb *open_opts(struct ctx *c, int64_t retention, int64_t max_future)
+{
+	struct tsdb_options o = {.dir = c->dir, .block_duration_ns = 60 * MIN_NS,
+				 .retention_ns = retention, .max_future_ns = max_future,
+				 .maintenance_ns = -1};
+	struct pf_err err = {0};
+	struct tsdb *db = NULL;
+	if (tsdb_open(&o, &db, &err) != 0)
+		fail_msg("tsdb_open: %s", err.msg);
+	return db;
+}
+
+/* append_l, keeping the error message */
+static int append_e(struct tsdb *db, int64_t t, const char *service, struct pf_err *err)
+{
+	struct tsdb_label l[2] = {{"service", service}, {"type", "heap"}};
+	struct tsdb_append_req req = {l, 2, t, TSDB_KIND_RAW, "body", 4, NULL, 0};
+	char id[TSDB_ID_LEN + 1];
+	memset(err, 0, sizeof(*err));
+	return tsdb_append(db, &req, id, err);
+}
+
+static size_t count_service(struct tsdb *db, const char *service)
+{
+	const struct tsdb_matcher m[] = {{TSDB_MATCH_EQ, "service", service}};
+	return find_n(db, m, 1, INT64_MIN, INT64_MAX, 0, NULL);
+}
+
+/* A time later than now + max-future is refused, with the times and the
+ * limit in the message; 0 is no limit. */
+static void test_time_future(void **state)
+{
+	struct ctx *c = *state;
+	struct pf_err err;
+	int64_t now = pf_now_ns();
+	struct tsdb_stats st;
+
+	c->db = open_opts(c, 0, 10 * MIN_NS);
+	assert_int_equal(append_e(c->db, now, "shop", &err), 0);
+	assert_int_equal(append_e(c->db, now + 9 * MIN_NS, "shop", &err), 0);
+	assert_int_equal(append_e(c->db, now + 60 * MIN_NS, "evil", &err), PF_EFUTURE);
+	assert_int_equal(err.code, PF_EFUTURE);
+	assert_int_equal(append_e(c->db, Y2262_NS, "evil", &err), PF_EFUTURE);
+	assert_non_null(strstr(err.msg, "profile time 2262-04-11T00:00:00Z is more than "
+					"-tsdb.max-future 10m after the server's time 20"));
+	assert_int_equal(append_e(c->db, INT64_MAX, "evil", &err), PF_EFUTURE);
+	tsdb_stats(c->db, &st);
+	assert_int_equal(st.profiles, 2);
+	assert_int_equal(st.appends, 2);
+	assert_int_equal(count_service(c->db, "evil"), 0);
+
+	tsdb_close(c->db);
+	c->db = open_opts(c, 0, 0); /* no limit */
+	assert_int_equal(append_e(c->db, Y2262_NS, "evil", &err), 0);
+	assert_int_equal(count_service(c->db, "evil"), 1);
+}
+
+/* A time before the retention window is refused, naming the window; the
+ * window counts back from the newest profile, or from now + max-future
+ * when the newest is later. An empty store or retention 0 has no window. */
+static void test_time_too_old(void **state)
+{
+	struct ctx *c = *state;
+	struct pf_err err;
+	int64_t now = pf_now_ns();
+
+	c->db = open_opts(c, 60 * MIN_NS, 10 * MIN_NS);
+	/* empty: nothing to count back from */
+	assert_int_equal(append_e(c->db, now - 1000 * MIN_NS, "old", &err), 0);
+	assert_int_equal(append_e(c->db, now - 30 * MIN_NS, "shop", &err), 0);
+	assert_int_equal(append_e(c->db, now - 89 * MIN_NS, "shop", &err), 0);
+	assert_int_equal(append_e(c->db, now - 91 * MIN_NS, "late", &err), PF_ETOOOLD);
+	assert_int_equal(err.code, PF_ETOOOLD);
+	assert_non_null(strstr(err.msg, "is before the retention window, which starts at "));
+	assert_non_null(strstr(err.msg, "(-tsdb.retention 1h before "));
+	assert_non_null(strstr(err.msg, ", the newest profile's time)"));
+	{
+		/* the window's start is the newest (now - 30m) minus 1h */
+		char start[40], want[80];
+		pf_format_rfc3339(now - 90 * MIN_NS, start, sizeof(start));
+		snprintf(want, sizeof(want), "starts at %s (", start);
+		assert_non_null(strstr(err.msg, want));
+	}
+	assert_int_equal(count_service(c->db, "late"), 0);
+	tsdb_close(c->db);
+
+	/* a far-future profile already stored (no limit then) */
+	c->db = open_opts(c, 0, 0);
+	assert_int_equal(append_e(c->db, Y2262_NS, "evil", &err), 0);
+	tsdb_close(c->db);
+	c->db = open_opts(c, 60 * MIN_NS, 10 * MIN_NS);
+	assert_int_equal(append_e(c->db, now, "shop", &err), 0);
+	assert_int_equal(append_e(c->db, now - 120 * MIN_NS, "late", &err), PF_ETOOOLD);
+	assert_non_null(strstr(err.msg, "the server's time plus -tsdb.max-future)"));
+	tsdb_close(c->db);
+
+	/* retention 0: no window */
+	c->db = open_opts(c, 0, 10 * MIN_NS);
+	assert_int_equal(append_e(c->db, 1, "late", &err), 0);
+}
+
+/* Retention counts back from min(newest, now + max-future): a store that
+ * holds a 2262 profile keeps today's profiles; without the cap (max-future
+ * 0) the same store loses them. */
+static void test_retention_anchor(void **state)
+{
+	struct ctx *c = *state;
+	struct pf_err err;
+	int64_t now = pf_now_ns();
+	struct tsdb_stats st;
+
+	c->db = open_opts(c, 0, 0);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(append_e(c->db, now - (5 - i) * MIN_NS, "shop", &err), 0);
+	assert_int_equal(append_e(c->db, Y2262_NS, "evil", &err), 0);
+	tsdb_close(c->db); /* the head goes into blocks */
+
+	c->db = open_opts(c, 60 * MIN_NS, 10 * MIN_NS); /* retention runs at open */
+	for (int round = 0; round < 3; round++)
+		assert_int_equal(tsdb_maintain(c->db, round == 2, &err), 0);
+	tsdb_stats(c->db, &st);
+	assert_int_equal(st.retention_drops, 0);
+	assert_int_equal(count_service(c->db, "shop"), 5);
+	assert_int_equal(count_service(c->db, "evil"), 1);
+	/* new profiles of today are accepted and kept */
+	assert_int_equal(append_e(c->db, now, "shop", &err), 0);
+	assert_int_equal(tsdb_maintain(c->db, 1, &err), 0);
+	assert_int_equal(count_service(c->db, "shop"), 6);
+	tsdb_close(c->db);
+
+	/* the old anchor (the newest profile, 2262) would drop them */
+	c->db = open_opts(c, 60 * MIN_NS, 0);
+	tsdb_stats(c->db, &st);
+	assert_true(st.retention_drops >= 1);
+	assert_int_equal(count_service(c->db, "shop"), 0);
+	assert_int_equal(count_service(c->db, "evil"), 1);
+}
+
 /* ---- head internals ------------------------------------------------------ */
 
 static void test_hash_collision_refused(void **state)
@@ -954,6 +1097,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_lock, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tmp_removed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_io_failures, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_time_future, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_time_too_old, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_retention_anchor, setup, teardown),
 		cmocka_unit_test(test_hash_collision_refused),
 		cmocka_unit_test(test_postings_ops),
 	};
