@@ -48,6 +48,8 @@ const char *pf_strerror(int code)
 	case PF_ECORRUPT: return "corrupt data";
 	case PF_EMISMATCH: return "incompatible inputs";
 	case PF_ECLOSED: return "closed";
+	case PF_EBUSY: return "busy, try again later";
+	case PF_ELIMIT: return "over a cap";
 	}
 	return "unknown error";
 }

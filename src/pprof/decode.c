@@ -7,6 +7,7 @@
 
 #include <limits.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <zlib.h>
 
 /* ---- gzip ------------------------------------------------------------- */
@@ -32,41 +33,88 @@ static int gz_data_error(const z_stream *zs, size_t consumed, struct pf_err *err
 }
 
 /*
- * Inflate every gzip member of data into out. Output past max bytes is never
- * produced: inflate is given at most max + 1 bytes of room in total, and
- * reaching max + 1 is the PF_ETOOBIG error.
+ * The inflate buffer: an anonymous mapping grown with mremap (no copy, and
+ * its pages go back to the system at munmap, which freed heap chunks would
+ * not), whose capacity is taken from the in-flight budget as it grows.
  */
-int pprof_gunzip(const void *data, size_t len, size_t max, struct pf_buf *out, struct pf_err *err)
+struct gz_out {
+	uint8_t *data;
+	size_t len, cap;
+	struct pf_budget *budget;
+	int64_t wait_ns;
+};
+
+static void gz_out_free(struct gz_out *o)
+{
+	if (o->data)
+		munmap(o->data, o->cap);
+	if (o->budget)
+		pf_budget_give(o->budget, o->cap);
+	o->data = NULL;
+	o->len = o->cap = 0;
+}
+
+/* Grow o to at least want bytes (rounded up to pages). */
+static int gz_out_grow(struct gz_out *o, size_t want, struct pf_err *err)
+{
+	size_t page = 4096, ncap;
+	void *p;
+
+	if (__builtin_add_overflow(want, page - 1, &ncap))
+		return pf_err_set(err, PF_ENOMEM, "gzip: out of memory");
+	ncap &= ~(page - 1);
+	if (ncap <= o->cap)
+		return 0;
+	if (o->budget && pf_budget_take(o->budget, ncap - o->cap, o->wait_ns) < 0) {
+		size_t used = pf_budget_used(o->budget);
+		return pf_err_set(err, PF_EBUSY,
+				  "profiles being decompressed take %zu of the %zu bytes of "
+				  "-max-inflight-decompressed; this one needs %zu more (it has %zu): try again later",
+				  used, pf_budget_total(o->budget), ncap - o->cap, o->cap);
+	}
+	if (o->data)
+		p = mremap(o->data, o->cap, ncap, MREMAP_MAYMOVE);
+	else
+		p = mmap(NULL, ncap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED) {
+		if (o->budget)
+			pf_budget_give(o->budget, ncap - o->cap);
+		return pf_err_set(err, PF_ENOMEM, "gzip: out of memory (%zu bytes)", ncap);
+	}
+	o->data = p;
+	o->cap = ncap;
+	return 0;
+}
+
+/*
+ * Inflate every gzip member of data into o, at most max bytes. Output past
+ * max is never stored: once max bytes are out, inflate gets a one-byte
+ * probe, and a byte there is the PF_ETOOBIG error. The buffer starts at the
+ * size the last member's trailer gives, when that is plausible, and doubles.
+ */
+static int gunzip_to(const void *data, size_t len, size_t max, struct gz_out *o, struct pf_err *err)
 {
 	const uint8_t *p = data;
-	size_t left = len, produced = 0, limit, hint, cap_msg = max, old_max = out->max, bmax;
+	size_t left = len, hint;
 	z_stream zs;
 	int rc = 0, zr, first = 1;
 
 	memset(&zs, 0, sizeof(zs));
-	if (__builtin_add_overflow(max, (size_t)1, &limit))
-		limit = SIZE_MAX;
-	if (out->max)
-		cap_msg = PF_MIN(max, out->max > out->len ? out->max - out->len : 0);
 	if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK)
 		return pf_err_set(err, PF_ENOMEM, "gzip: cannot initialise zlib");
-	/* While inflating, out may not grow past max + 1 new bytes (its
-	 * doubling is clamped to b->max), so memory stays bounded by the cap. */
-	if (__builtin_add_overflow(out->len, limit, &bmax))
-		bmax = SIZE_MAX;
-	out->max = old_max ? PF_MIN(old_max, bmax) : bmax;
 
-	/* Size hint: the ISIZE trailer of the last member (mod 2^32), bounded
-	 * by the cap and by deflate's best ratio (about 1032:1). */
-	hint = 0;
+	/* Size hint: the ISIZE trailer of the last member (mod 2^32), trusted
+	 * up to 8 times the compressed size (real profiles compress 2-4
+	 * times; a bomb's trailer must not size the buffer) or 1 MB. */
+	hint = 65536;
 	if (len >= 18) {
-		size_t bound;
-		hint = pf_get_le32(p + len - 4);
-		if (__builtin_mul_overflow(len, (size_t)1032, &bound))
+		size_t isize = pf_get_le32(p + len - 4), bound;
+		if (__builtin_mul_overflow(len, (size_t)8, &bound))
 			bound = SIZE_MAX;
-		hint = PF_MIN(hint, bound);
-		hint = PF_MIN(hint, limit);
+		bound = PF_MAX(bound, (size_t)1 << 20);
+		hint = PF_MAX(hint, PF_MIN(isize + 1, bound));
 	}
+	hint = PF_MIN(hint, max);
 
 	for (;;) {
 		/* Each member starts with a header (Go reads 10 bytes: a partial
@@ -89,45 +137,40 @@ int pprof_gunzip(const void *data, size_t len, size_t max, struct pf_buf *out, s
 		zs.next_in = (Bytef *)(uintptr_t)p;
 		zs.avail_in = (uInt)PF_MIN(left, (size_t)UINT_MAX);
 		for (;;) {
-			size_t room, before_in = zs.avail_in, before_out;
+			size_t room, before_in = zs.avail_in, got;
+			uint8_t probe;
+			int probing;
 
-			if (out->cap == out->len) {
-				size_t want = hint > produced ? hint - produced : 0;
-				want = PF_MAX(want, PF_MIN(out->len, (size_t)64 << 20));
-				want = PF_MAX(want, (size_t)65536);
-				want = PF_MIN(want, limit - produced);
-				rc = pf_buf_reserve(out, want);
-				if (rc == PF_ETOOBIG)
-					rc = pf_buf_reserve(out, 1);
-				if (rc == PF_ETOOBIG) {
-					rc = pf_err_set(err, PF_ETOOBIG,
-							"decompressed profile is larger than %zu bytes",
-							cap_msg);
+			if (o->len == o->cap && o->len < max) {
+				size_t want = o->cap ? o->cap * 2 : hint;
+				if (o->cap > max / 2)
+					want = max;
+				if ((rc = gz_out_grow(o, want, err)) < 0)
 					goto fail;
-				}
-				if (rc < 0) {
-					rc = pf_err_set(err, rc, "gzip: out of memory");
-					goto fail;
-				}
 			}
-			room = PF_MIN(out->cap - out->len, limit - produced);
-			room = PF_MIN(room, (size_t)UINT_MAX);
-			zs.next_out = out->data + out->len;
+			probing = o->len >= max || o->len == o->cap;
+			if (probing) {
+				zs.next_out = &probe;
+				room = 1;
+			} else {
+				zs.next_out = o->data + o->len;
+				room = PF_MIN(o->cap - o->len, max - o->len);
+				room = PF_MIN(room, (size_t)UINT_MAX);
+			}
 			zs.avail_out = (uInt)room;
-			before_out = zs.avail_out;
 			zr = inflate(&zs, Z_NO_FLUSH);
-			out->len += before_out - zs.avail_out;
-			produced += before_out - zs.avail_out;
-			/* refill input beyond 4 GiB */
+			got = room - zs.avail_out;
 			{
 				size_t used = before_in - zs.avail_in;
 				p += used;
 				left -= used;
 			}
-			if (produced > max) {
+			if (probing && got > 0) {
 				rc = pf_err_set(err, PF_ETOOBIG, "decompressed profile is larger than %zu bytes", max);
 				goto fail;
 			}
+			if (!probing)
+				o->len += got;
 			if (zr == Z_STREAM_END)
 				break;
 			if (zr == Z_NEED_DICT || zr == Z_DATA_ERROR) {
@@ -146,12 +189,28 @@ int pprof_gunzip(const void *data, size_t len, size_t max, struct pf_buf *out, s
 				zs.next_in = (Bytef *)(uintptr_t)p;
 				zs.avail_in = (uInt)PF_MIN(left, (size_t)UINT_MAX);
 			}
-			/* Z_OK or Z_BUF_ERROR with no room: loop grows out */
+			/* Z_OK or Z_BUF_ERROR with no room: loop grows o */
 		}
 	}
 fail:
 	inflateEnd(&zs);
-	out->max = old_max;
+	return rc;
+}
+
+/*
+ * Inflate every gzip member of data into out (appended), capped at max
+ * bytes and at out->max.
+ */
+int pprof_gunzip(const void *data, size_t len, size_t max, struct pf_buf *out, struct pf_err *err)
+{
+	struct gz_out o = {0};
+	int rc;
+
+	if (out->max)
+		max = PF_MIN(max, out->max > out->len ? out->max - out->len : 0);
+	if ((rc = gunzip_to(data, len, max, &o, err)) == 0 && (rc = pf_buf_append(out, o.data, o.len)) < 0)
+		rc = pf_err_set(err, rc, "gzip: out of memory");
+	gz_out_free(&o);
 	return rc;
 }
 
@@ -381,29 +440,256 @@ int pprof__index(struct pprof_profile *p, struct pf_err *err)
 	return 0;
 }
 
+/* ---- caps: a scan before unpacking ------------------------------------- */
+
+/*
+ * The messages of profile.proto as the scan sees them: per field number, what
+ * protobuf-c builds for it. The scan counts every repeated item, checks the
+ * caps of pprof.h and estimates the arena the unpack would fill, walking
+ * the wire format only (nothing is allocated).
+ */
+enum { M_PROFILE, M_VALUETYPE, M_SAMPLE, M_LABEL, M_MAPPING, M_LOCATION, M_LINE, M_FUNCTION, M_COUNT };
+enum { F_UNKNOWN = 0, F_SCALAR, F_SCALARS, F_STRINGS, F_MSG, F_MSGS };
+#define SCAN_FIELDS 15
+
+struct scan_field {
+	uint8_t kind, sub;
+};
+
+static const struct scan_field scan_desc[M_COUNT][SCAN_FIELDS] = {
+	[M_PROFILE] = {
+		[1] = {F_MSGS, M_VALUETYPE}, [2] = {F_MSGS, M_SAMPLE}, [3] = {F_MSGS, M_MAPPING},
+		[4] = {F_MSGS, M_LOCATION}, [5] = {F_MSGS, M_FUNCTION}, [6] = {F_STRINGS, 0},
+		[7] = {F_SCALAR, 0}, [8] = {F_SCALAR, 0}, [9] = {F_SCALAR, 0}, [10] = {F_SCALAR, 0},
+		[11] = {F_MSG, M_VALUETYPE}, [12] = {F_SCALAR, 0}, [13] = {F_SCALARS, 0},
+		[14] = {F_SCALAR, 0},
+	},
+	[M_VALUETYPE] = {[1] = {F_SCALAR, 0}, [2] = {F_SCALAR, 0}},
+	[M_SAMPLE] = {[1] = {F_SCALARS, 0}, [2] = {F_SCALARS, 0}, [3] = {F_MSGS, M_LABEL}},
+	[M_LABEL] = {[1] = {F_SCALAR, 0}, [2] = {F_SCALAR, 0}, [3] = {F_SCALAR, 0}, [4] = {F_SCALAR, 0}},
+	[M_MAPPING] = {
+		[1] = {F_SCALAR, 0}, [2] = {F_SCALAR, 0}, [3] = {F_SCALAR, 0}, [4] = {F_SCALAR, 0},
+		[5] = {F_SCALAR, 0}, [6] = {F_SCALAR, 0}, [7] = {F_SCALAR, 0}, [8] = {F_SCALAR, 0},
+		[9] = {F_SCALAR, 0}, [10] = {F_SCALAR, 0},
+	},
+	[M_LOCATION] = {
+		[1] = {F_SCALAR, 0}, [2] = {F_SCALAR, 0}, [3] = {F_SCALAR, 0},
+		[4] = {F_MSGS, M_LINE}, [5] = {F_SCALAR, 0},
+	},
+	[M_LINE] = {[1] = {F_SCALAR, 0}, [2] = {F_SCALAR, 0}, [3] = {F_SCALAR, 0}},
+	[M_FUNCTION] = {
+		[1] = {F_SCALAR, 0}, [2] = {F_SCALAR, 0}, [3] = {F_SCALAR, 0}, [4] = {F_SCALAR, 0},
+		[5] = {F_SCALAR, 0},
+	},
+};
+
+static const size_t scan_struct_size[M_COUNT] = {
+	[M_PROFILE] = sizeof(Perftools__Profiles__Profile),
+	[M_VALUETYPE] = sizeof(Perftools__Profiles__ValueType),
+	[M_SAMPLE] = sizeof(Perftools__Profiles__Sample),
+	[M_LABEL] = sizeof(Perftools__Profiles__Label),
+	[M_MAPPING] = sizeof(Perftools__Profiles__Mapping),
+	[M_LOCATION] = sizeof(Perftools__Profiles__Location),
+	[M_LINE] = sizeof(Perftools__Profiles__Line),
+	[M_FUNCTION] = sizeof(Perftools__Profiles__Function),
+};
+
+struct scan {
+	uint64_t top[SCAN_FIELDS]; /* items of each field of Profile */
+	uint64_t est;              /* bytes the unpack would allocate */
+	int deep;                  /* 0 once a count cap is passed: count the top only */
+};
+
+/* What the arena takes for n bytes (pf_arena_alloc rounds to 16). */
+static uint64_t arena_size(uint64_t n)
+{
+	return (n + 15) & ~(uint64_t)15;
+}
+
+/* Number of varints in a packed field; -1 when one is cut off. */
+static int64_t count_varints(const uint8_t *p, size_t n)
+{
+	int64_t c = 0;
+	for (size_t i = 0; i < n; i++)
+		if (!(p[i] & 0x80))
+			c++;
+	return n > 0 && (p[n - 1] & 0x80) ? -1 : c;
+}
+
+static int scan_malformed(struct pf_err *err)
+{
+	return pf_err_set(err, PF_EINVAL, "parsing profile: unrecognized profile format");
+}
+
+/*
+ * Scan one message of kind m (p, n); index is its position among its kind
+ * (for messages). Wire types protobuf-c would refuse are malformed.
+ */
+static int scan_msg(struct scan *sc, int m, const uint8_t *p, size_t n, uint64_t index,
+		    struct pf_err *err)
+{
+	struct pf_reader r;
+	uint64_t per[SCAN_FIELDS] = {0};
+	int rc;
+
+	pf_reader_init(&r, p, n);
+	while (pf_reader_left(&r) > 0) {
+		uint64_t key = pf_read_uvarint(&r), f = key >> 3, v;
+		unsigned wire = (unsigned)(key & 7);
+		const struct scan_field *d = f < SCAN_FIELDS ? &scan_desc[m][f] : &scan_desc[m][0];
+		const uint8_t *val = NULL;
+		size_t vlen = 0;
+
+		if (r.bad || f == 0)
+			return scan_malformed(err);
+		switch (wire) {
+		case 0:
+			pf_read_uvarint(&r);
+			break;
+		case 1:
+			pf_read_raw(&r, 8);
+			break;
+		case 2:
+			val = pf_read_bytes(&r, &vlen);
+			break;
+		case 5:
+			pf_read_raw(&r, 4);
+			break;
+		default:
+			return scan_malformed(err);
+		}
+		if (r.bad)
+			return scan_malformed(err);
+		switch (d->kind) {
+		case F_UNKNOWN:
+			/* protobuf-c keeps unknown fields, with a copy of their data */
+			sc->est += arena_size(sizeof(ProtobufCMessageUnknownField)) +
+				   arena_size(wire == 2 ? vlen : 8);
+			break;
+		case F_SCALAR:
+			if (wire != 0)
+				return scan_malformed(err);
+			break;
+		case F_SCALARS:
+			if (wire == 0)
+				v = 1;
+			else if (wire == 2) {
+				int64_t c = count_varints(val, vlen);
+				if (c < 0)
+					return scan_malformed(err);
+				v = (uint64_t)c;
+			} else
+				return scan_malformed(err);
+			per[f] += v;
+			sc->est += 8 * v;
+			break;
+		case F_STRINGS:
+			if (wire != 2)
+				return scan_malformed(err);
+			per[f]++;
+			sc->est += 8 + arena_size((uint64_t)vlen + 1);
+			break;
+		case F_MSG:
+		case F_MSGS:
+			if (wire != 2)
+				return scan_malformed(err);
+			per[f]++;
+			if (m == M_PROFILE) {
+				sc->top[f]++;
+				if (sc->deep && (f == 2 ? sc->top[f] > PPROF_MAX_SAMPLES
+					       : f == 3 ? sc->top[f] > PPROF_MAX_MAPPINGS
+					       : f == 4 ? sc->top[f] > PPROF_MAX_LOCATIONS
+					       : f == 5 ? sc->top[f] > PPROF_MAX_FUNCTIONS
+					       : f == 1 ? sc->top[f] > PPROF_MAX_SAMPLE_TYPES : 0))
+					sc->deep = 0;
+				if (!sc->deep)
+					break;
+			}
+			sc->est += 8 + arena_size(scan_struct_size[d->sub]);
+			if ((rc = scan_msg(sc, d->sub, val, vlen, per[f] - 1, err)) < 0)
+				return rc;
+			break;
+		}
+	}
+	if (m == M_PROFILE) {
+		sc->top[6] = per[6];
+		sc->top[13] = per[13];
+	} else if (m == M_SAMPLE) {
+		if (per[2] > PPROF_MAX_SAMPLE_TYPES)
+			return pf_err_set(err, PF_ELIMIT,
+					  "sample %llu has %llu values; the decoder's cap is %d values per sample",
+					  (unsigned long long)index, (unsigned long long)per[2],
+					  PPROF_MAX_SAMPLE_TYPES);
+		if (per[3] > PPROF_MAX_SAMPLE_LABELS)
+			return pf_err_set(err, PF_ELIMIT,
+					  "sample %llu has %llu labels; the decoder's cap is %d labels per sample",
+					  (unsigned long long)index, (unsigned long long)per[3],
+					  PPROF_MAX_SAMPLE_LABELS);
+	}
+	return 0;
+}
+
+/*
+ * Check the caps of pprof.h on a protobuf body before protobuf-c unpacks
+ * it: PF_ELIMIT naming the cap and the count, PF_EINVAL for a wire format
+ * protobuf-c would refuse, else 0.
+ */
+static int pprof__check_caps(const uint8_t *p, size_t n, struct pf_err *err)
+{
+	static const struct {
+		int field;
+		uint64_t cap;
+		const char *what;
+	} caps[] = {
+		{2, PPROF_MAX_SAMPLES, "samples"},
+		{4, PPROF_MAX_LOCATIONS, "locations"},
+		{5, PPROF_MAX_FUNCTIONS, "functions"},
+		{3, PPROF_MAX_MAPPINGS, "mappings"},
+		{6, PPROF_MAX_STRINGS, "strings"},
+		{1, PPROF_MAX_SAMPLE_TYPES, "sample types"},
+	};
+	struct scan sc = {.deep = 1};
+	int rc;
+
+	sc.est = arena_size(sizeof(pprof_msg));
+	if ((rc = scan_msg(&sc, M_PROFILE, p, n, 0, err)) < 0)
+		return rc;
+	for (size_t i = 0; i < PF_ARRAY_LEN(caps); i++)
+		if (sc.top[caps[i].field] > caps[i].cap)
+			return pf_err_set(err, PF_ELIMIT, "profile has %llu %s; the decoder's cap is %llu %s",
+					  (unsigned long long)sc.top[caps[i].field], caps[i].what,
+					  (unsigned long long)caps[i].cap, caps[i].what);
+	if (sc.est > PPROF_MAX_DECODED_BYTES)
+		return pf_err_set(err, PF_ELIMIT,
+				  "decoding the profile would take about %llu bytes of memory; the decoder's cap is %zu bytes",
+				  (unsigned long long)sc.est, PPROF_MAX_DECODED_BYTES);
+	return 0;
+}
+
 /* ---- decode ------------------------------------------------------------ */
 
 /*
- * Decode data (see pprof.h). Memory: the decoded message takes at most about
- * 50 times the size of the (decompressed) body, which is at most
- * max_decompressed bytes.
+ * Decode data (see pprof.h): inflate into a budgeted mapping, check the
+ * caps, unpack into an arena, validate.
  */
-int pprof_decode(const void *data, size_t len, size_t max_decompressed,
-		 struct pprof_profile **out, struct pf_err *err)
+int pprof_decode_limited(const void *data, size_t len, const struct pprof_limits *lim,
+			 struct pprof_profile **out, struct pf_err *err)
 {
-	struct pf_buf raw = PF_BUF_INIT(0);
+	struct gz_out raw = {0};
 	const uint8_t *body = data;
-	size_t blen = len;
+	size_t blen = len, max_decompressed = lim->max_decompressed;
 	struct pf_arena *arena = NULL;
 	struct pprof_profile *p;
 	ProtobufCAllocator alloc;
 	int rc;
 
 	*out = NULL;
+	raw.budget = lim->budget;
+	raw.wait_ns = lim->budget_wait_ns > 0 ? lim->budget_wait_ns : PPROF_BUDGET_WAIT_NS;
 	if (len == 0)
 		return pf_err_set(err, PF_EINVAL, "parsing profile: empty input file");
 	if (pprof_is_gzip(data, len)) {
-		if ((rc = pprof_gunzip(data, len, max_decompressed, &raw, err)) < 0) {
+		if ((rc = gunzip_to(data, len, max_decompressed, &raw, err)) < 0) {
 			if (rc == PF_EINVAL)
 				pf_err_prefix(err, "decompressing profile: ");
 			goto fail;
@@ -423,6 +709,8 @@ int pprof_decode(const void *data, size_t len, size_t max_decompressed,
 				"parsing profile: legacy text profile (debug=1 or debug=2); fetch it with debug=0");
 		goto fail;
 	}
+	if ((rc = pprof__check_caps(body, blen, err)) < 0)
+		goto fail;
 
 	arena = pf_arena_new();
 	p = pf_arena_alloc(arena, sizeof(*p));
@@ -435,13 +723,21 @@ int pprof_decode(const void *data, size_t len, size_t max_decompressed,
 	}
 	if ((rc = pprof__index(p, err)) < 0)
 		goto fail;
-	pf_buf_free(&raw);
+	gz_out_free(&raw);
 	*out = p;
 	return 0;
 fail:
 	pf_arena_free(arena);
-	pf_buf_free(&raw);
+	gz_out_free(&raw);
 	return rc;
+}
+
+/* pprof_decode_limited without a budget. */
+int pprof_decode(const void *data, size_t len, size_t max_decompressed,
+		 struct pprof_profile **out, struct pf_err *err)
+{
+	struct pprof_limits lim = {.max_decompressed = max_decompressed};
+	return pprof_decode_limited(data, len, &lim, out, err);
 }
 
 /* ---- messages built by the caller ------------------------------------- */

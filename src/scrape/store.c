@@ -75,7 +75,20 @@ void scrape__store_one(struct scrape *s, struct scrape__xfer *x)
 		const pprof_msg *m;
 		size_t nt;
 
-		rc = pprof_decode(body, len, s->o.max_profile_bytes, &prof, &err);
+		struct pprof_limits lim = {.max_decompressed = s->o.max_profile_bytes,
+					   .budget = s->o.inflight};
+
+		rc = pprof_decode_limited(body, len, &lim, &prof, &err);
+		if (rc == PF_EBUSY) {
+			scrape__xfer_fail(x, SCRAPE__R_STORE, "storing the profile from %s failed: %s", x->url,
+					  err.msg);
+			goto out;
+		}
+		if (rc == PF_ELIMIT) {
+			scrape__xfer_fail(x, SCRAPE__R_TOO_LARGE, "the profile from %s is too large to decode: %s",
+					  x->url, err.msg);
+			goto out;
+		}
 		if (rc == PF_ETOOBIG) {
 			scrape__xfer_fail(x, SCRAPE__R_TOO_LARGE, "the profile from %s is too large: %s (-max-profile-size)",
 					  x->url, err.msg);
