@@ -102,8 +102,9 @@ struct pf_budget *pf_budget_new(size_t total);
 void pf_budget_free(struct pf_budget *b);
 int pf_budget_take(struct pf_budget *b, size_t n, int64_t wait_ns);
 void pf_budget_give(struct pf_budget *b, size_t n);
-/* Bytes taken now, and the total. */
+/* Bytes taken now, takers waiting now, and the total. */
 size_t pf_budget_used(struct pf_budget *b);
+size_t pf_budget_waiting(struct pf_budget *b);
 size_t pf_budget_total(const struct pf_budget *b);
 
 /* ---- Prometheus text format (prom.c) ----------------------------------- */

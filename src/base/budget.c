@@ -122,6 +122,17 @@ size_t pf_budget_used(struct pf_budget *b)
 	return n;
 }
 
+size_t pf_budget_waiting(struct pf_budget *b)
+{
+	size_t n = 0;
+
+	pthread_mutex_lock(&b->mu);
+	for (const struct budget_waiter *w = b->waiters; w; w = w->next)
+		n++;
+	pthread_mutex_unlock(&b->mu);
+	return n;
+}
+
 size_t pf_budget_total(const struct pf_budget *b)
 {
 	return b->total;
