@@ -139,7 +139,8 @@ static void write_refused(struct api_metrics *m, struct pf_buf *b)
 		lines[nlines++] = pf_xstrdup(line);
 	}
 	pthread_mutex_unlock(&m->mu);
-	qsort(lines, nlines, sizeof(*lines), cmp_str);
+	if (nlines) /* qsort(NULL, 0, ...) is undefined */
+		qsort(lines, nlines, sizeof(*lines), cmp_str);
 	pf_buf_printf(b, "# HELP profefe_requests_refused_total Requests refused before anything was "
 			 "stored, by reason.\n"
 			 "# TYPE profefe_requests_refused_total counter\n");

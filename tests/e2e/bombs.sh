@@ -33,7 +33,7 @@ done
 # in-flight gauge shows them (bounded), then push heap-001
 seen=0
 for _ in $(seq 1 400); do
-	g=$(curl -sS -m 5 "$URL/metrics" | awk '$1 == "profefe_inflight_decompressed_bytes" {print $2}')
+	g=$(curl -sS -m 5 "$URL/metrics" 2>/dev/null | awk '$1 == "profefe_inflight_decompressed_bytes" {print $2}')
 	if [ -n "$g" ] && [ "$g" -gt 0 ]; then seen=$g; break; fi
 	sleep 0.01
 done
