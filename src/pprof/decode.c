@@ -75,7 +75,7 @@ static int gz_out_grow(struct gz_out *o, size_t want, struct pf_err *err)
 	if (o->data)
 		p = mremap(o->data, o->cap, ncap, MREMAP_MAYMOVE);
 	else
-		p = mmap(NULL, ncap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		p = mmap(NULL, ncap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
 	if (p == MAP_FAILED) {
 		if (o->budget)
 			pf_budget_give(o->budget, ncap - o->cap);
@@ -253,23 +253,12 @@ static int is_legacy_text(const uint8_t *p, size_t n)
 
 /* ---- arena allocator ----------------------------------------------------- */
 
-static void *arena_alloc(void *data, size_t size)
-{
-	return pf_arena_alloc(data, size);
-}
-
 static void arena_free(void *data, void *ptr)
 {
 	(void)data;
 	(void)ptr;
 }
 
-void pprof__arena_allocator(ProtobufCAllocator *alloc, struct pf_arena *arena)
-{
-	alloc->alloc = arena_alloc;
-	alloc->free = arena_free;
-	alloc->allocator_data = arena;
-}
 
 /* ---- validation and id indexes ------------------------------------------- */
 
@@ -440,201 +429,33 @@ int pprof__index(struct pprof_profile *p, struct pf_err *err)
 	return 0;
 }
 
-/* ---- caps: a scan before unpacking ------------------------------------- */
+/* ---- caps: a scan before unpacking, a capped arena while unpacking ---- */
 
-/*
- * The messages of profile.proto as the scan sees them: per field number, what
- * protobuf-c builds for it. The scan counts every repeated item, checks the
- * caps of pprof.h and estimates the arena the unpack would fill, walking
- * the wire format only (nothing is allocated).
- */
-enum { M_PROFILE, M_VALUETYPE, M_SAMPLE, M_LABEL, M_MAPPING, M_LOCATION, M_LINE, M_FUNCTION, M_COUNT };
-enum { F_UNKNOWN = 0, F_SCALAR, F_SCALARS, F_STRINGS, F_MSG, F_MSGS };
-#define SCAN_FIELDS 15
-
-struct scan_field {
-	uint8_t kind, sub;
-};
-
-static const struct scan_field scan_desc[M_COUNT][SCAN_FIELDS] = {
-	[M_PROFILE] = {
-		[1] = {F_MSGS, M_VALUETYPE}, [2] = {F_MSGS, M_SAMPLE}, [3] = {F_MSGS, M_MAPPING},
-		[4] = {F_MSGS, M_LOCATION}, [5] = {F_MSGS, M_FUNCTION}, [6] = {F_STRINGS, 0},
-		[7] = {F_SCALAR, 0}, [8] = {F_SCALAR, 0}, [9] = {F_SCALAR, 0}, [10] = {F_SCALAR, 0},
-		[11] = {F_MSG, M_VALUETYPE}, [12] = {F_SCALAR, 0}, [13] = {F_SCALARS, 0},
-		[14] = {F_SCALAR, 0},
-	},
-	[M_VALUETYPE] = {[1] = {F_SCALAR, 0}, [2] = {F_SCALAR, 0}},
-	[M_SAMPLE] = {[1] = {F_SCALARS, 0}, [2] = {F_SCALARS, 0}, [3] = {F_MSGS, M_LABEL}},
-	[M_LABEL] = {[1] = {F_SCALAR, 0}, [2] = {F_SCALAR, 0}, [3] = {F_SCALAR, 0}, [4] = {F_SCALAR, 0}},
-	[M_MAPPING] = {
-		[1] = {F_SCALAR, 0}, [2] = {F_SCALAR, 0}, [3] = {F_SCALAR, 0}, [4] = {F_SCALAR, 0},
-		[5] = {F_SCALAR, 0}, [6] = {F_SCALAR, 0}, [7] = {F_SCALAR, 0}, [8] = {F_SCALAR, 0},
-		[9] = {F_SCALAR, 0}, [10] = {F_SCALAR, 0},
-	},
-	[M_LOCATION] = {
-		[1] = {F_SCALAR, 0}, [2] = {F_SCALAR, 0}, [3] = {F_SCALAR, 0},
-		[4] = {F_MSGS, M_LINE}, [5] = {F_SCALAR, 0},
-	},
-	[M_LINE] = {[1] = {F_SCALAR, 0}, [2] = {F_SCALAR, 0}, [3] = {F_SCALAR, 0}},
-	[M_FUNCTION] = {
-		[1] = {F_SCALAR, 0}, [2] = {F_SCALAR, 0}, [3] = {F_SCALAR, 0}, [4] = {F_SCALAR, 0},
-		[5] = {F_SCALAR, 0},
-	},
-};
-
-static const size_t scan_struct_size[M_COUNT] = {
-	[M_PROFILE] = sizeof(Perftools__Profiles__Profile),
-	[M_VALUETYPE] = sizeof(Perftools__Profiles__ValueType),
-	[M_SAMPLE] = sizeof(Perftools__Profiles__Sample),
-	[M_LABEL] = sizeof(Perftools__Profiles__Label),
-	[M_MAPPING] = sizeof(Perftools__Profiles__Mapping),
-	[M_LOCATION] = sizeof(Perftools__Profiles__Location),
-	[M_LINE] = sizeof(Perftools__Profiles__Line),
-	[M_FUNCTION] = sizeof(Perftools__Profiles__Function),
-};
-
-struct scan {
-	uint64_t top[SCAN_FIELDS]; /* items of each field of Profile */
-	uint64_t est;              /* bytes the unpack would allocate */
-	int deep;                  /* 0 once a count cap is passed: count the top only */
-};
-
-/* What the arena takes for n bytes (pf_arena_alloc rounds to 16). */
-static uint64_t arena_size(uint64_t n)
+/* One varint at *pp (before end): 0, or -1 when cut off or over 10 bytes. */
+static inline int scan_varint(const uint8_t **pp, const uint8_t *end, uint64_t *v)
 {
-	return (n + 15) & ~(uint64_t)15;
-}
+	const uint8_t *p = *pp;
+	uint64_t x = 0;
 
-/* Number of varints in a packed field; -1 when one is cut off. */
-static int64_t count_varints(const uint8_t *p, size_t n)
-{
-	int64_t c = 0;
-	for (size_t i = 0; i < n; i++)
-		if (!(p[i] & 0x80))
-			c++;
-	return n > 0 && (p[n - 1] & 0x80) ? -1 : c;
-}
-
-static int scan_malformed(struct pf_err *err)
-{
-	return pf_err_set(err, PF_EINVAL, "parsing profile: unrecognized profile format");
-}
-
-/*
- * Scan one message of kind m (p, n); index is its position among its kind
- * (for messages). Wire types protobuf-c would refuse are malformed.
- */
-static int scan_msg(struct scan *sc, int m, const uint8_t *p, size_t n, uint64_t index,
-		    struct pf_err *err)
-{
-	struct pf_reader r;
-	uint64_t per[SCAN_FIELDS] = {0};
-	int rc;
-
-	pf_reader_init(&r, p, n);
-	while (pf_reader_left(&r) > 0) {
-		uint64_t key = pf_read_uvarint(&r), f = key >> 3, v;
-		unsigned wire = (unsigned)(key & 7);
-		const struct scan_field *d = f < SCAN_FIELDS ? &scan_desc[m][f] : &scan_desc[m][0];
-		const uint8_t *val = NULL;
-		size_t vlen = 0;
-
-		if (r.bad || f == 0)
-			return scan_malformed(err);
-		switch (wire) {
-		case 0:
-			pf_read_uvarint(&r);
-			break;
-		case 1:
-			pf_read_raw(&r, 8);
-			break;
-		case 2:
-			val = pf_read_bytes(&r, &vlen);
-			break;
-		case 5:
-			pf_read_raw(&r, 4);
-			break;
-		default:
-			return scan_malformed(err);
-		}
-		if (r.bad)
-			return scan_malformed(err);
-		switch (d->kind) {
-		case F_UNKNOWN:
-			/* protobuf-c keeps unknown fields, with a copy of their data */
-			sc->est += arena_size(sizeof(ProtobufCMessageUnknownField)) +
-				   arena_size(wire == 2 ? vlen : 8);
-			break;
-		case F_SCALAR:
-			if (wire != 0)
-				return scan_malformed(err);
-			break;
-		case F_SCALARS:
-			if (wire == 0)
-				v = 1;
-			else if (wire == 2) {
-				int64_t c = count_varints(val, vlen);
-				if (c < 0)
-					return scan_malformed(err);
-				v = (uint64_t)c;
-			} else
-				return scan_malformed(err);
-			per[f] += v;
-			sc->est += 8 * v;
-			break;
-		case F_STRINGS:
-			if (wire != 2)
-				return scan_malformed(err);
-			per[f]++;
-			sc->est += 8 + arena_size((uint64_t)vlen + 1);
-			break;
-		case F_MSG:
-		case F_MSGS:
-			if (wire != 2)
-				return scan_malformed(err);
-			per[f]++;
-			if (m == M_PROFILE) {
-				sc->top[f]++;
-				if (sc->deep && (f == 2 ? sc->top[f] > PPROF_MAX_SAMPLES
-					       : f == 3 ? sc->top[f] > PPROF_MAX_MAPPINGS
-					       : f == 4 ? sc->top[f] > PPROF_MAX_LOCATIONS
-					       : f == 5 ? sc->top[f] > PPROF_MAX_FUNCTIONS
-					       : f == 1 ? sc->top[f] > PPROF_MAX_SAMPLE_TYPES : 0))
-					sc->deep = 0;
-				if (!sc->deep)
-					break;
-			}
-			sc->est += 8 + arena_size(scan_struct_size[d->sub]);
-			if ((rc = scan_msg(sc, d->sub, val, vlen, per[f] - 1, err)) < 0)
-				return rc;
-			break;
+	for (unsigned shift = 0; p < end && shift <= 63; shift += 7) {
+		uint8_t c = *p++;
+		x |= (uint64_t)(c & 0x7f) << shift;
+		if (!(c & 0x80)) {
+			*pp = p;
+			*v = x;
+			return 0;
 		}
 	}
-	if (m == M_PROFILE) {
-		sc->top[6] = per[6];
-		sc->top[13] = per[13];
-	} else if (m == M_SAMPLE) {
-		if (per[2] > PPROF_MAX_SAMPLE_TYPES)
-			return pf_err_set(err, PF_ELIMIT,
-					  "sample %llu has %llu values; the decoder's cap is %d values per sample",
-					  (unsigned long long)index, (unsigned long long)per[2],
-					  PPROF_MAX_SAMPLE_TYPES);
-		if (per[3] > PPROF_MAX_SAMPLE_LABELS)
-			return pf_err_set(err, PF_ELIMIT,
-					  "sample %llu has %llu labels; the decoder's cap is %d labels per sample",
-					  (unsigned long long)index, (unsigned long long)per[3],
-					  PPROF_MAX_SAMPLE_LABELS);
-	}
-	return 0;
+	return -1;
 }
 
 /*
- * Check the caps of pprof.h on a protobuf body before protobuf-c unpacks
- * it: PF_ELIMIT naming the cap and the count, PF_EINVAL for a wire format
- * protobuf-c would refuse, else 0.
+ * Count the top-level fields of a Profile (p, n) without unpacking
+ * anything (a submessage is skipped by its length) and check the count caps
+ * of pprof.h: PF_ELIMIT naming the cap and the count, PF_EINVAL when the
+ * wire format is broken, else 0.
  */
-static int pprof__check_caps(const uint8_t *p, size_t n, struct pf_err *err)
+static int check_counts(const uint8_t *p, size_t n, struct pf_err *err)
 {
 	static const struct {
 		int field;
@@ -648,21 +469,78 @@ static int pprof__check_caps(const uint8_t *p, size_t n, struct pf_err *err)
 		{6, PPROF_MAX_STRINGS, "strings"},
 		{1, PPROF_MAX_SAMPLE_TYPES, "sample types"},
 	};
-	struct scan sc = {.deep = 1};
-	int rc;
+	const uint8_t *end = p + n;
+	uint64_t count[8] = {0};
 
-	sc.est = arena_size(sizeof(pprof_msg));
-	if ((rc = scan_msg(&sc, M_PROFILE, p, n, 0, err)) < 0)
-		return rc;
+	while (p < end) {
+		uint64_t key, v;
+
+		if (scan_varint(&p, end, &key) < 0)
+			goto malformed;
+		switch (key & 7) {
+		case 0:
+			if (scan_varint(&p, end, &v) < 0)
+				goto malformed;
+			break;
+		case 1:
+		case 5:
+			v = (key & 7) == 1 ? 8 : 4;
+			if (v > (uint64_t)(end - p))
+				goto malformed;
+			p += v;
+			break;
+		case 2:
+			if (scan_varint(&p, end, &v) < 0 || v > (uint64_t)(end - p))
+				goto malformed;
+			p += v;
+			break;
+		default:
+			goto malformed;
+		}
+		if ((key >> 3) < PF_ARRAY_LEN(count))
+			count[key >> 3]++;
+	}
 	for (size_t i = 0; i < PF_ARRAY_LEN(caps); i++)
-		if (sc.top[caps[i].field] > caps[i].cap)
+		if (count[caps[i].field] > caps[i].cap)
 			return pf_err_set(err, PF_ELIMIT, "profile has %llu %s; the decoder's cap is %llu %s",
-					  (unsigned long long)sc.top[caps[i].field], caps[i].what,
+					  (unsigned long long)count[caps[i].field], caps[i].what,
 					  (unsigned long long)caps[i].cap, caps[i].what);
-	if (sc.est > PPROF_MAX_DECODED_BYTES)
-		return pf_err_set(err, PF_ELIMIT,
-				  "decoding the profile would take about %llu bytes of memory; the decoder's cap is %zu bytes",
-				  (unsigned long long)sc.est, PPROF_MAX_DECODED_BYTES);
+	return 0;
+malformed:
+	return pf_err_set(err, PF_EINVAL, "parsing profile: unrecognized profile format");
+}
+
+/*
+ * The unpack's allocator: the profile's arena, refusing (NULL, which makes
+ * protobuf-c give up) once the arena would pass PPROF_MAX_DECODED_BYTES.
+ * protobuf-c's scratch space comes from it too, so the cap bounds all the
+ * memory an unpack takes.
+ */
+struct capped_arena {
+	struct pf_arena *arena;
+	int over;
+};
+
+static void *capped_alloc(void *data, size_t size)
+{
+	struct capped_arena *c = data;
+
+	if (c->over || size > PPROF_MAX_DECODED_BYTES ||
+	    pf_arena_bytes(c->arena) > PPROF_MAX_DECODED_BYTES - size) {
+		c->over = 1;
+		return NULL;
+	}
+	return pf_arena_alloc(c->arena, size);
+}
+
+/* Caps checked once unpacked (the arena bounded the memory already). */
+static int check_unpacked(const pprof_msg *m, struct pf_err *err)
+{
+	for (size_t i = 0; i < m->n_sample; i++)
+		if (m->sample[i]->n_label > PPROF_MAX_SAMPLE_LABELS)
+			return pf_err_set(err, PF_ELIMIT,
+					  "sample %zu has %zu labels; the decoder's cap is %d labels per sample",
+					  i, m->sample[i]->n_label, PPROF_MAX_SAMPLE_LABELS);
 	return 0;
 }
 
@@ -670,7 +548,7 @@ static int pprof__check_caps(const uint8_t *p, size_t n, struct pf_err *err)
 
 /*
  * Decode data (see pprof.h): inflate into a budgeted mapping, check the
- * caps, unpack into an arena, validate.
+ * count caps, unpack into a capped arena, validate.
  */
 int pprof_decode_limited(const void *data, size_t len, const struct pprof_limits *lim,
 			 struct pprof_profile **out, struct pf_err *err)
@@ -680,6 +558,7 @@ int pprof_decode_limited(const void *data, size_t len, const struct pprof_limits
 	size_t blen = len, max_decompressed = lim->max_decompressed;
 	struct pf_arena *arena = NULL;
 	struct pprof_profile *p;
+	struct capped_arena capped = {0};
 	ProtobufCAllocator alloc;
 	int rc;
 
@@ -709,19 +588,28 @@ int pprof_decode_limited(const void *data, size_t len, const struct pprof_limits
 				"parsing profile: legacy text profile (debug=1 or debug=2); fetch it with debug=0");
 		goto fail;
 	}
-	if ((rc = pprof__check_caps(body, blen, err)) < 0)
+	if ((rc = check_counts(body, blen, err)) < 0)
 		goto fail;
 
 	arena = pf_arena_new();
 	p = pf_arena_alloc(arena, sizeof(*p));
 	p->arena = arena;
-	pprof__arena_allocator(&alloc, arena);
+	capped.arena = arena;
+	alloc.alloc = capped_alloc;
+	alloc.free = arena_free;
+	alloc.allocator_data = &capped;
 	p->msg = perftools__profiles__profile__unpack(&alloc, blen, body);
+	if (!p->msg && capped.over) {
+		rc = pf_err_set(err, PF_ELIMIT,
+				"decoding the profile takes more than the decoder's cap of %zu bytes of memory",
+				PPROF_MAX_DECODED_BYTES);
+		goto fail;
+	}
 	if (!p->msg) {
 		rc = pf_err_set(err, PF_EINVAL, "parsing profile: unrecognized profile format");
 		goto fail;
 	}
-	if ((rc = pprof__index(p, err)) < 0)
+	if ((rc = check_unpacked(p->msg, err)) < 0 || (rc = pprof__index(p, err)) < 0)
 		goto fail;
 	gz_out_free(&raw);
 	*out = p;

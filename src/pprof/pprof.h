@@ -54,16 +54,19 @@ int pprof_decode(const void *data, size_t len, size_t max_decompressed,
 		 struct pprof_profile **out, struct pf_err *err);
 
 /*
- * Caps on what decoding one profile builds, checked by a scan of the
- * protobuf before anything is unpacked (protobuf-c unpacks the whole tree
- * at once). Each is far above the largest real profile we have,
- * tests/fixtures/pprof/heap-large-001.pb.gz (3.6 MB inflated, 78 642
- * samples, 45 742 locations, 3 383 functions, 3 464 strings, 4 sample
- * types, one label per sample, 5 mappings; 36 MB decoded), so that only
- * hand-made inputs reach them. Past one, pprof_decode returns PF_ELIMIT and
- * err names the cap and the count, e.g. "profile has 60000000 samples; the
- * decoder's cap is 2000000 samples". PPROF_MAX_DECODED_BYTES bounds the
- * product of the others (many samples with many values, labels or frames).
+ * Caps on what decoding one profile builds. protobuf-c unpacks the whole
+ * tree at once, so the counts are checked first, by a scan of the top-level
+ * fields that unpacks nothing; then the unpack's allocator refuses to pass
+ * PPROF_MAX_DECODED_BYTES, which bounds everything the counts allow
+ * together (many samples with many frames, values or labels, unknown
+ * fields); labels per sample are checked once unpacked, and values per
+ * sample must equal the sample types. Each cap is far above the largest
+ * real profile we have, tests/fixtures/pprof/heap-large-001.pb.gz (3.6 MB
+ * inflated, 78 642 samples, 45 742 locations, 3 383 functions, 3 464
+ * strings, 4 sample types, one label per sample, 5 mappings; 36 MB
+ * decoded), so that only hand-made inputs reach them. Past one,
+ * pprof_decode returns PF_ELIMIT and err names the cap and the count, e.g.
+ * "profile has 60000000 samples; the decoder's cap is 2000000 samples".
  */
 #define PPROF_MAX_SAMPLES       2000000   /* 25 x heap-large-001 */
 #define PPROF_MAX_LOCATIONS     2000000   /* 43 x */
@@ -72,8 +75,8 @@ int pprof_decode(const void *data, size_t len, size_t max_decompressed,
 #define PPROF_MAX_STRINGS       4000000   /* 1150 x */
 #define PPROF_MAX_SAMPLE_TYPES  64        /* and values per sample; Go writes at most 4 */
 #define PPROF_MAX_SAMPLE_LABELS 256       /* labels of one sample; Go's heap profiles have 1 */
-/* memory the unpacked message would take (protobuf-c structs and arrays,
- * estimated by the scan): 29 x heap-large-001's 36 MB */
+/* memory an unpack may take (protobuf-c's structs, arrays, strings and
+ * scratch space, in the profile's arena): 29 x heap-large-001's 36 MB */
 #define PPROF_MAX_DECODED_BYTES ((size_t)1 << 30)
 
 /* How long an inflate waits for the in-flight budget when no wait is set. */
