@@ -259,7 +259,6 @@ static void arena_free(void *data, void *ptr)
 	(void)ptr;
 }
 
-
 /* ---- validation and id indexes ------------------------------------------- */
 
 static uint64_t id_slot(uint64_t id)

@@ -95,8 +95,8 @@ struct pprof_limits {
 /*
  * pprof_decode with an in-flight budget. Returns what pprof_decode returns,
  * plus PF_EBUSY when the inflate buffer could not grow within the budget
- * in time ("decompressing profiles in flight already take N of the M bytes
- * of -max-inflight-decompressed; ..."); PF_ETOOBIG is the
+ * in time ("profiles being decompressed take N of the M bytes of
+ * -max-inflight-decompressed; ..."); PF_ETOOBIG is the
  * max_decompressed cap and PF_ELIMIT a decoder cap (above).
  */
 int pprof_decode_limited(const void *data, size_t len, const struct pprof_limits *lim,

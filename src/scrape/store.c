@@ -1,6 +1,7 @@
 /*
  * The store threads: a scraped body is validated as a push is (pprof_decode
- * with the -max-profile-size cap; legacy text refused; traces kept byte for
+ * with the -max-profile-size cap, the decoder's caps and the
+ * -max-inflight-decompressed budget; legacy text refused; traces kept byte for
  * byte), its per-sample-type totals computed, and it is appended with
  * tsdb_append, which returns once it is durable. The loop thread hands
  * transfers over through a queue and gets them back through done_async, so
@@ -74,7 +75,6 @@ void scrape__store_one(struct scrape *s, struct scrape__xfer *x)
 	} else {
 		const pprof_msg *m;
 		size_t nt;
-
 		struct pprof_limits lim = {.max_decompressed = s->o.max_profile_bytes,
 					   .budget = s->o.inflight};
 
