@@ -38,6 +38,7 @@ struct flags {
 	const char *tsdb_max_future;
 	const char *max_body_size;
 	const char *max_profile_size;
+	const char *max_inflight_decompressed;
 	const char *web_auth_token_file;
 	const char *log_level;
 	const char *log_format;
@@ -65,6 +66,7 @@ static const struct flag_def flag_defs[] = {
 	{"tsdb.max-future", 0, F(tsdb_max_future), "10m", "refuse profiles dated more than this after the server's clock (0 = no limit)"},
 	{"max-body-size", 0, F(max_body_size), "64MB", "largest request body; larger gets 413"},
 	{"max-profile-size", 0, F(max_profile_size), "512MB", "largest decompressed profile"},
+	{"max-inflight-decompressed", 0, F(max_inflight_decompressed), "512MB", "decompressed bytes in flight across all pushes and scrapes; past it a request waits briefly, then gets 503"},
 	{"web.auth-token-file", 0, F(web_auth_token_file), "", "when set, every request but /-/healthy needs Authorization: Bearer <the file's token>"},
 	{"log.level", 0, F(log_level), "info", "debug, info, warn or error"},
 	{"log.format", 0, F(log_format), "logfmt", "logfmt or json (to stderr)"},
@@ -234,6 +236,8 @@ int main(int argc, char **argv)
 	struct scrape_options sopt = {0};
 	struct config *cfg = NULL;
 	struct pf_err err = {0};
+	struct pf_budget *inflight = NULL;
+	size_t inflight_bytes = 0;
 	char port[16];
 	int rc;
 
@@ -261,8 +265,15 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (size_flag("max-body-size", fl.max_body_size, &aopt.max_body_bytes) < 0 ||
-	    size_flag("max-profile-size", fl.max_profile_size, &aopt.max_profile_bytes) < 0)
+	    size_flag("max-profile-size", fl.max_profile_size, &aopt.max_profile_bytes) < 0 ||
+	    size_flag("max-inflight-decompressed", fl.max_inflight_decompressed, &inflight_bytes) < 0)
 		return 2;
+	if (inflight_bytes < aopt.max_profile_bytes) {
+		fprintf(stderr, "profefe: -max-inflight-decompressed (%zu bytes) is smaller than -max-profile-size "
+				"(%zu bytes): the largest profiles could never be decompressed\n",
+			inflight_bytes, aopt.max_profile_bytes);
+		return 2;
+	}
 	if (*fl.web_auth_token_file) {
 		if (read_token(fl.web_auth_token_file) < 0)
 			return 1;
@@ -317,12 +328,15 @@ int main(int argc, char **argv)
 	sopt.config_file = fl.config_file;
 	sopt.max_body_bytes = aopt.max_body_bytes;
 	sopt.max_profile_bytes = aopt.max_profile_bytes;
+	inflight = pf_budget_new(inflight_bytes);
+	sopt.inflight = aopt.inflight = inflight;
 	sopt.user_agent = "profefe/" PF_VERSION;
 	/* the scraper starts empty; its targets come once the server listens */
 	if (scrape_start(&sopt, NULL, &app.scrape, &err) < 0) {
 		fprintf(stderr, "profefe: %s\n", err.msg);
 		config_free(cfg);
 		tsdb_close(app.db);
+		pf_budget_free(inflight);
 		return 1;
 	}
 	aopt.addr = fl.addr;
@@ -350,6 +364,7 @@ int main(int argc, char **argv)
 		scrape_stop(app.scrape);
 		tsdb_close(app.db);
 		config_free(cfg);
+		pf_budget_free(inflight);
 		return 1;
 	}
 	if (cfg && scrape_apply(app.scrape, cfg, &err) < 0)
@@ -369,6 +384,7 @@ int main(int argc, char **argv)
 	uv_walk(&app.loop, close_walk, NULL);
 	uv_run(&app.loop, UV_RUN_DEFAULT);
 	uv_loop_close(&app.loop);
+	pf_budget_free(inflight);
 	pf_log(PF_LOG_INFO, "profefe stopped", NULL);
 	return 0;
 }

@@ -186,6 +186,19 @@ void api_admin_metrics(struct api_server *s, struct api_reply *rep)
 	free(lines);
 	write_durations(m, b);
 	write_refused(m, b);
+	if (s->opt.inflight)
+		pf_buf_printf(b,
+			      "# HELP profefe_inflight_decompressed_bytes Bytes of inflate buffers of pushes and scrapes alive now.\n"
+			      "# TYPE profefe_inflight_decompressed_bytes gauge\n"
+			      "profefe_inflight_decompressed_bytes %zu\n"
+			      "# HELP profefe_inflight_decompressed_limit_bytes -max-inflight-decompressed.\n"
+			      "# TYPE profefe_inflight_decompressed_limit_bytes gauge\n"
+			      "profefe_inflight_decompressed_limit_bytes %zu\n"
+			      "# HELP profefe_inflight_decompressed_waiting Pushes and scrapes waiting for room in -max-inflight-decompressed.\n"
+			      "# TYPE profefe_inflight_decompressed_waiting gauge\n"
+			      "profefe_inflight_decompressed_waiting %zu\n",
+			      pf_budget_used(s->opt.inflight), pf_budget_total(s->opt.inflight),
+			      pf_budget_waiting(s->opt.inflight));
 
 	tsdb_stats(s->opt.db, &st);
 	pf_buf_printf(b,

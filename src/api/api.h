@@ -22,6 +22,9 @@ struct api_options {
 	const char *addr;          /* "host:port", ":port", "[::1]:port" */
 	size_t max_body_bytes;     /* larger request bodies get 413 */
 	size_t max_profile_bytes;  /* cap on a decompressed profile */
+	/* -max-inflight-decompressed: pushes inflate within it (borrowed,
+	 * outlives the server; NULL = no budget) */
+	struct pf_budget *inflight;
 	struct tsdb *db;           /* borrowed; outlives the server */
 	struct scrape *scrape;     /* borrowed, may be NULL: /api/v1/targets, /-/reload */
 	const char *version;

@@ -373,8 +373,21 @@ static void handle_create(struct api_server *s, struct api_req *r, struct api_re
 		ar.t_ns = have_created == 0 ? t_ns : pf_now_ns();
 	} else {
 		const pprof_msg *m;
-		rc = pprof_decode(body, r->body.len, s->opt.max_profile_bytes, &prof, &err);
+		struct pprof_limits lim = {.max_decompressed = s->opt.max_profile_bytes,
+					   .budget = s->opt.inflight};
+		rc = pprof_decode_limited(body, r->body.len, &lim, &prof, &err);
+		if (rc == PF_EBUSY) {
+			api_metrics_refused(&s->metrics, "inflight_budget");
+			api_reply_error(rep, 503, "service unavailable (%s)", err.msg);
+			goto out;
+		}
+		if (rc == PF_ELIMIT) {
+			api_metrics_refused(&s->metrics, "decode_cap");
+			api_reply_error(rep, 413, "malformed profile (could not parse pprof profile: %s)", err.msg);
+			goto bad;
+		}
 		if (rc == PF_ETOOBIG) {
+			api_metrics_refused(&s->metrics, "profile_too_big");
 			api_reply_error(rep, 413, "malformed profile (%s; the limit is -max-profile-size)", err.msg);
 			goto bad;
 		}

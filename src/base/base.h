@@ -37,6 +37,8 @@ enum {
 	PF_ENOSPC = -9,    /* a write failed for want of space (ENOSPC, EDQUOT) */
 	PF_EFUTURE = -10,  /* a time too far after the clock (-tsdb.max-future) */
 	PF_ETOOOLD = -11,  /* a time before the retention window */
+	PF_EBUSY = -12,    /* a shared budget is spent for now: try again later */
+	PF_ELIMIT = -13,   /* the input would make us build more than a fixed cap */
 };
 
 /* What went wrong and with which input. msg is one sentence, no newline. */
@@ -87,6 +89,26 @@ int pf_buf_reserve(struct pf_buf *b, size_t n);
 int pf_buf_append(struct pf_buf *b, const void *p, size_t n);
 int pf_buf_putc(struct pf_buf *b, uint8_t c);
 int pf_buf_printf(struct pf_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- shared byte budget (budget.c) ------------------------------------ */
+
+/*
+ * A number of bytes shared by threads (-max-inflight-decompressed). A taker
+ * gets n bytes at once or waits for them up to wait_ns, then gets PF_EBUSY
+ * (at once when n is more than the whole budget). Smaller takers go first:
+ * nobody takes bytes a smaller waiter is waiting for, so one request
+ * growing a big buffer cannot starve ordinary ones. Thread-safe.
+ */
+struct pf_budget;
+struct pf_budget *pf_budget_new(size_t total);
+/* NULL is a no-op; everything taken must have been given back. */
+void pf_budget_free(struct pf_budget *b);
+int pf_budget_take(struct pf_budget *b, size_t n, int64_t wait_ns);
+void pf_budget_give(struct pf_budget *b, size_t n);
+/* Bytes taken now, takers waiting now, and the total. */
+size_t pf_budget_used(struct pf_budget *b);
+size_t pf_budget_waiting(struct pf_budget *b);
+size_t pf_budget_total(const struct pf_budget *b);
 
 /* ---- Prometheus text format (prom.c) ----------------------------------- */
 

@@ -51,6 +51,8 @@ const char *pf_strerror(int code)
 	case PF_ENOSPC: return "no space left on device";
 	case PF_EFUTURE: return "time too far in the future";
 	case PF_ETOOOLD: return "time before the retention window";
+	case PF_EBUSY: return "busy, try again later";
+	case PF_ELIMIT: return "over a cap";
 	}
 	return "unknown error";
 }

@@ -7,6 +7,7 @@
 
 #include <limits.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <zlib.h>
 
 /* ---- gzip ------------------------------------------------------------- */
@@ -32,41 +33,88 @@ static int gz_data_error(const z_stream *zs, size_t consumed, struct pf_err *err
 }
 
 /*
- * Inflate every gzip member of data into out. Output past max bytes is never
- * produced: inflate is given at most max + 1 bytes of room in total, and
- * reaching max + 1 is the PF_ETOOBIG error.
+ * The inflate buffer: an anonymous mapping grown with mremap (no copy, and
+ * its pages go back to the system at munmap, which freed heap chunks would
+ * not), whose capacity is taken from the in-flight budget as it grows.
  */
-int pprof_gunzip(const void *data, size_t len, size_t max, struct pf_buf *out, struct pf_err *err)
+struct gz_out {
+	uint8_t *data;
+	size_t len, cap;
+	struct pf_budget *budget;
+	int64_t wait_ns;
+};
+
+static void gz_out_free(struct gz_out *o)
+{
+	if (o->data)
+		munmap(o->data, o->cap);
+	if (o->budget)
+		pf_budget_give(o->budget, o->cap);
+	o->data = NULL;
+	o->len = o->cap = 0;
+}
+
+/* Grow o to at least want bytes (rounded up to pages). */
+static int gz_out_grow(struct gz_out *o, size_t want, struct pf_err *err)
+{
+	size_t page = 4096, ncap;
+	void *p;
+
+	if (__builtin_add_overflow(want, page - 1, &ncap))
+		return pf_err_set(err, PF_ENOMEM, "gzip: out of memory");
+	ncap &= ~(page - 1);
+	if (ncap <= o->cap)
+		return 0;
+	if (o->budget && pf_budget_take(o->budget, ncap - o->cap, o->wait_ns) < 0) {
+		size_t used = pf_budget_used(o->budget);
+		return pf_err_set(err, PF_EBUSY,
+				  "profiles being decompressed take %zu of the %zu bytes of "
+				  "-max-inflight-decompressed; this one needs %zu more (it has %zu): try again later",
+				  used, pf_budget_total(o->budget), ncap - o->cap, o->cap);
+	}
+	if (o->data)
+		p = mremap(o->data, o->cap, ncap, MREMAP_MAYMOVE);
+	else
+		p = mmap(NULL, ncap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	if (p == MAP_FAILED) {
+		if (o->budget)
+			pf_budget_give(o->budget, ncap - o->cap);
+		return pf_err_set(err, PF_ENOMEM, "gzip: out of memory (%zu bytes)", ncap);
+	}
+	o->data = p;
+	o->cap = ncap;
+	return 0;
+}
+
+/*
+ * Inflate every gzip member of data into o, at most max bytes. Output past
+ * max is never stored: once max bytes are out, inflate gets a one-byte
+ * probe, and a byte there is the PF_ETOOBIG error. The buffer starts at the
+ * size the last member's trailer gives, when that is plausible, and doubles.
+ */
+static int gunzip_to(const void *data, size_t len, size_t max, struct gz_out *o, struct pf_err *err)
 {
 	const uint8_t *p = data;
-	size_t left = len, produced = 0, limit, hint, cap_msg = max, old_max = out->max, bmax;
+	size_t left = len, hint;
 	z_stream zs;
 	int rc = 0, zr, first = 1;
 
 	memset(&zs, 0, sizeof(zs));
-	if (__builtin_add_overflow(max, (size_t)1, &limit))
-		limit = SIZE_MAX;
-	if (out->max)
-		cap_msg = PF_MIN(max, out->max > out->len ? out->max - out->len : 0);
 	if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK)
 		return pf_err_set(err, PF_ENOMEM, "gzip: cannot initialise zlib");
-	/* While inflating, out may not grow past max + 1 new bytes (its
-	 * doubling is clamped to b->max), so memory stays bounded by the cap. */
-	if (__builtin_add_overflow(out->len, limit, &bmax))
-		bmax = SIZE_MAX;
-	out->max = old_max ? PF_MIN(old_max, bmax) : bmax;
 
-	/* Size hint: the ISIZE trailer of the last member (mod 2^32), bounded
-	 * by the cap and by deflate's best ratio (about 1032:1). */
-	hint = 0;
+	/* Size hint: the ISIZE trailer of the last member (mod 2^32), trusted
+	 * up to 8 times the compressed size (real profiles compress 2-4
+	 * times; a bomb's trailer must not size the buffer) or 1 MB. */
+	hint = 65536;
 	if (len >= 18) {
-		size_t bound;
-		hint = pf_get_le32(p + len - 4);
-		if (__builtin_mul_overflow(len, (size_t)1032, &bound))
+		size_t isize = pf_get_le32(p + len - 4), bound;
+		if (__builtin_mul_overflow(len, (size_t)8, &bound))
 			bound = SIZE_MAX;
-		hint = PF_MIN(hint, bound);
-		hint = PF_MIN(hint, limit);
+		bound = PF_MAX(bound, (size_t)1 << 20);
+		hint = PF_MAX(hint, PF_MIN(isize + 1, bound));
 	}
+	hint = PF_MIN(hint, max);
 
 	for (;;) {
 		/* Each member starts with a header (Go reads 10 bytes: a partial
@@ -89,45 +137,40 @@ int pprof_gunzip(const void *data, size_t len, size_t max, struct pf_buf *out, s
 		zs.next_in = (Bytef *)(uintptr_t)p;
 		zs.avail_in = (uInt)PF_MIN(left, (size_t)UINT_MAX);
 		for (;;) {
-			size_t room, before_in = zs.avail_in, before_out;
+			size_t room, before_in = zs.avail_in, got;
+			uint8_t probe;
+			int probing;
 
-			if (out->cap == out->len) {
-				size_t want = hint > produced ? hint - produced : 0;
-				want = PF_MAX(want, PF_MIN(out->len, (size_t)64 << 20));
-				want = PF_MAX(want, (size_t)65536);
-				want = PF_MIN(want, limit - produced);
-				rc = pf_buf_reserve(out, want);
-				if (rc == PF_ETOOBIG)
-					rc = pf_buf_reserve(out, 1);
-				if (rc == PF_ETOOBIG) {
-					rc = pf_err_set(err, PF_ETOOBIG,
-							"decompressed profile is larger than %zu bytes",
-							cap_msg);
+			if (o->len == o->cap && o->len < max) {
+				size_t want = o->cap ? o->cap * 2 : hint;
+				if (o->cap > max / 2)
+					want = max;
+				if ((rc = gz_out_grow(o, want, err)) < 0)
 					goto fail;
-				}
-				if (rc < 0) {
-					rc = pf_err_set(err, rc, "gzip: out of memory");
-					goto fail;
-				}
 			}
-			room = PF_MIN(out->cap - out->len, limit - produced);
-			room = PF_MIN(room, (size_t)UINT_MAX);
-			zs.next_out = out->data + out->len;
+			probing = o->len >= max || o->len == o->cap;
+			if (probing) {
+				zs.next_out = &probe;
+				room = 1;
+			} else {
+				zs.next_out = o->data + o->len;
+				room = PF_MIN(o->cap - o->len, max - o->len);
+				room = PF_MIN(room, (size_t)UINT_MAX);
+			}
 			zs.avail_out = (uInt)room;
-			before_out = zs.avail_out;
 			zr = inflate(&zs, Z_NO_FLUSH);
-			out->len += before_out - zs.avail_out;
-			produced += before_out - zs.avail_out;
-			/* refill input beyond 4 GiB */
+			got = room - zs.avail_out;
 			{
 				size_t used = before_in - zs.avail_in;
 				p += used;
 				left -= used;
 			}
-			if (produced > max) {
+			if (probing && got > 0) {
 				rc = pf_err_set(err, PF_ETOOBIG, "decompressed profile is larger than %zu bytes", max);
 				goto fail;
 			}
+			if (!probing)
+				o->len += got;
 			if (zr == Z_STREAM_END)
 				break;
 			if (zr == Z_NEED_DICT || zr == Z_DATA_ERROR) {
@@ -146,12 +189,28 @@ int pprof_gunzip(const void *data, size_t len, size_t max, struct pf_buf *out, s
 				zs.next_in = (Bytef *)(uintptr_t)p;
 				zs.avail_in = (uInt)PF_MIN(left, (size_t)UINT_MAX);
 			}
-			/* Z_OK or Z_BUF_ERROR with no room: loop grows out */
+			/* Z_OK or Z_BUF_ERROR with no room: loop grows o */
 		}
 	}
 fail:
 	inflateEnd(&zs);
-	out->max = old_max;
+	return rc;
+}
+
+/*
+ * Inflate every gzip member of data into out (appended), capped at max
+ * bytes and at out->max.
+ */
+int pprof_gunzip(const void *data, size_t len, size_t max, struct pf_buf *out, struct pf_err *err)
+{
+	struct gz_out o = {0};
+	int rc;
+
+	if (out->max)
+		max = PF_MIN(max, out->max > out->len ? out->max - out->len : 0);
+	if ((rc = gunzip_to(data, len, max, &o, err)) == 0 && (rc = pf_buf_append(out, o.data, o.len)) < 0)
+		rc = pf_err_set(err, rc, "gzip: out of memory");
+	gz_out_free(&o);
 	return rc;
 }
 
@@ -194,22 +253,10 @@ static int is_legacy_text(const uint8_t *p, size_t n)
 
 /* ---- arena allocator ----------------------------------------------------- */
 
-static void *arena_alloc(void *data, size_t size)
-{
-	return pf_arena_alloc(data, size);
-}
-
 static void arena_free(void *data, void *ptr)
 {
 	(void)data;
 	(void)ptr;
-}
-
-void pprof__arena_allocator(ProtobufCAllocator *alloc, struct pf_arena *arena)
-{
-	alloc->alloc = arena_alloc;
-	alloc->free = arena_free;
-	alloc->allocator_data = arena;
 }
 
 /* ---- validation and id indexes ------------------------------------------- */
@@ -381,29 +428,146 @@ int pprof__index(struct pprof_profile *p, struct pf_err *err)
 	return 0;
 }
 
+/* ---- caps: a scan before unpacking, a capped arena while unpacking ---- */
+
+/* One varint at *pp (before end): 0, or -1 when cut off or over 10 bytes. */
+static inline int scan_varint(const uint8_t **pp, const uint8_t *end, uint64_t *v)
+{
+	const uint8_t *p = *pp;
+	uint64_t x = 0;
+
+	for (unsigned shift = 0; p < end && shift <= 63; shift += 7) {
+		uint8_t c = *p++;
+		x |= (uint64_t)(c & 0x7f) << shift;
+		if (!(c & 0x80)) {
+			*pp = p;
+			*v = x;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/*
+ * Count the top-level fields of a Profile (p, n) without unpacking
+ * anything (a submessage is skipped by its length) and check the count caps
+ * of pprof.h: PF_ELIMIT naming the cap and the count, PF_EINVAL when the
+ * wire format is broken, else 0.
+ */
+static int check_counts(const uint8_t *p, size_t n, struct pf_err *err)
+{
+	static const struct {
+		int field;
+		uint64_t cap;
+		const char *what;
+	} caps[] = {
+		{2, PPROF_MAX_SAMPLES, "samples"},
+		{4, PPROF_MAX_LOCATIONS, "locations"},
+		{5, PPROF_MAX_FUNCTIONS, "functions"},
+		{3, PPROF_MAX_MAPPINGS, "mappings"},
+		{6, PPROF_MAX_STRINGS, "strings"},
+		{1, PPROF_MAX_SAMPLE_TYPES, "sample types"},
+	};
+	const uint8_t *end = p + n;
+	uint64_t count[8] = {0};
+
+	while (p < end) {
+		uint64_t key, v;
+
+		if (scan_varint(&p, end, &key) < 0)
+			goto malformed;
+		switch (key & 7) {
+		case 0:
+			if (scan_varint(&p, end, &v) < 0)
+				goto malformed;
+			break;
+		case 1:
+		case 5:
+			v = (key & 7) == 1 ? 8 : 4;
+			if (v > (uint64_t)(end - p))
+				goto malformed;
+			p += v;
+			break;
+		case 2:
+			if (scan_varint(&p, end, &v) < 0 || v > (uint64_t)(end - p))
+				goto malformed;
+			p += v;
+			break;
+		default:
+			goto malformed;
+		}
+		if ((key >> 3) < PF_ARRAY_LEN(count))
+			count[key >> 3]++;
+	}
+	for (size_t i = 0; i < PF_ARRAY_LEN(caps); i++)
+		if (count[caps[i].field] > caps[i].cap)
+			return pf_err_set(err, PF_ELIMIT, "profile has %llu %s; the decoder's cap is %llu %s",
+					  (unsigned long long)count[caps[i].field], caps[i].what,
+					  (unsigned long long)caps[i].cap, caps[i].what);
+	return 0;
+malformed:
+	return pf_err_set(err, PF_EINVAL, "parsing profile: unrecognized profile format");
+}
+
+/*
+ * The unpack's allocator: the profile's arena, refusing (NULL, which makes
+ * protobuf-c give up) once the arena would pass PPROF_MAX_DECODED_BYTES.
+ * protobuf-c's scratch space comes from it too, so the cap bounds all the
+ * memory an unpack takes.
+ */
+struct capped_arena {
+	struct pf_arena *arena;
+	int over;
+};
+
+static void *capped_alloc(void *data, size_t size)
+{
+	struct capped_arena *c = data;
+
+	if (c->over || size > PPROF_MAX_DECODED_BYTES ||
+	    pf_arena_bytes(c->arena) > PPROF_MAX_DECODED_BYTES - size) {
+		c->over = 1;
+		return NULL;
+	}
+	return pf_arena_alloc(c->arena, size);
+}
+
+/* Caps checked once unpacked (the arena bounded the memory already). */
+static int check_unpacked(const pprof_msg *m, struct pf_err *err)
+{
+	for (size_t i = 0; i < m->n_sample; i++)
+		if (m->sample[i]->n_label > PPROF_MAX_SAMPLE_LABELS)
+			return pf_err_set(err, PF_ELIMIT,
+					  "sample %zu has %zu labels; the decoder's cap is %d labels per sample",
+					  i, m->sample[i]->n_label, PPROF_MAX_SAMPLE_LABELS);
+	return 0;
+}
+
 /* ---- decode ------------------------------------------------------------ */
 
 /*
- * Decode data (see pprof.h). Memory: the decoded message takes at most about
- * 50 times the size of the (decompressed) body, which is at most
- * max_decompressed bytes.
+ * Decode data (see pprof.h): inflate into a budgeted mapping, check the
+ * count caps, unpack into a capped arena, validate.
  */
-int pprof_decode(const void *data, size_t len, size_t max_decompressed,
-		 struct pprof_profile **out, struct pf_err *err)
+int pprof_decode_limited(const void *data, size_t len, const struct pprof_limits *lim,
+			 struct pprof_profile **out, struct pf_err *err)
 {
-	struct pf_buf raw = PF_BUF_INIT(0);
+	struct gz_out raw = {0};
 	const uint8_t *body = data;
-	size_t blen = len;
+	size_t blen = len, max_decompressed = lim->max_decompressed;
 	struct pf_arena *arena = NULL;
 	struct pprof_profile *p;
+	struct capped_arena capped = {0};
 	ProtobufCAllocator alloc;
 	int rc;
 
 	*out = NULL;
+	raw.budget = lim->budget;
+	raw.wait_ns = lim->budget_wait_ns > 0 ? lim->budget_wait_ns : PPROF_BUDGET_WAIT_NS;
 	if (len == 0)
 		return pf_err_set(err, PF_EINVAL, "parsing profile: empty input file");
 	if (pprof_is_gzip(data, len)) {
-		if ((rc = pprof_gunzip(data, len, max_decompressed, &raw, err)) < 0) {
+		if ((rc = gunzip_to(data, len, max_decompressed, &raw, err)) < 0) {
 			if (rc == PF_EINVAL)
 				pf_err_prefix(err, "decompressing profile: ");
 			goto fail;
@@ -423,25 +587,44 @@ int pprof_decode(const void *data, size_t len, size_t max_decompressed,
 				"parsing profile: legacy text profile (debug=1 or debug=2); fetch it with debug=0");
 		goto fail;
 	}
+	if ((rc = check_counts(body, blen, err)) < 0)
+		goto fail;
 
 	arena = pf_arena_new();
 	p = pf_arena_alloc(arena, sizeof(*p));
 	p->arena = arena;
-	pprof__arena_allocator(&alloc, arena);
+	capped.arena = arena;
+	alloc.alloc = capped_alloc;
+	alloc.free = arena_free;
+	alloc.allocator_data = &capped;
 	p->msg = perftools__profiles__profile__unpack(&alloc, blen, body);
+	if (!p->msg && capped.over) {
+		rc = pf_err_set(err, PF_ELIMIT,
+				"decoding the profile takes more than the decoder's cap of %zu bytes of memory",
+				PPROF_MAX_DECODED_BYTES);
+		goto fail;
+	}
 	if (!p->msg) {
 		rc = pf_err_set(err, PF_EINVAL, "parsing profile: unrecognized profile format");
 		goto fail;
 	}
-	if ((rc = pprof__index(p, err)) < 0)
+	if ((rc = check_unpacked(p->msg, err)) < 0 || (rc = pprof__index(p, err)) < 0)
 		goto fail;
-	pf_buf_free(&raw);
+	gz_out_free(&raw);
 	*out = p;
 	return 0;
 fail:
 	pf_arena_free(arena);
-	pf_buf_free(&raw);
+	gz_out_free(&raw);
 	return rc;
+}
+
+/* pprof_decode_limited without a budget. */
+int pprof_decode(const void *data, size_t len, size_t max_decompressed,
+		 struct pprof_profile **out, struct pf_err *err)
+{
+	struct pprof_limits lim = {.max_decompressed = max_decompressed};
+	return pprof_decode_limited(data, len, &lim, out, err);
 }
 
 /* ---- messages built by the caller ------------------------------------- */

@@ -51,7 +51,4 @@ static inline int64_t pprof__idmap_find(const struct pprof__idmap *m, uint64_t i
  */
 int pprof__index(struct pprof_profile *p, struct pf_err *err);
 
-/* A ProtobufCAllocator whose allocations come from arena (free is a no-op). */
-void pprof__arena_allocator(ProtobufCAllocator *alloc, struct pf_arena *arena);
-
 #endif

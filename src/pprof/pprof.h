@@ -35,10 +35,13 @@ struct pprof_profile;
  * samples decodes fine (callers decide; see pprof_sample_count).
  * Legacy text profiles (debug=1/2) are refused with a message naming
  * debug=0. On success *out is owned by the caller (pprof_free).
- * Returns 0, PF_EINVAL (malformed), PF_ETOOBIG or PF_ENOMEM.
+ * Returns 0, PF_EINVAL (malformed), PF_ETOOBIG, PF_ELIMIT (a decoder cap,
+ * below) or PF_ENOMEM.
  * A raw (not gzip) body longer than max_decompressed is PF_ETOOBIG too.
- * Memory: the unpacked message takes up to about 50 times the size of the
- * decompressed body (protobuf-c structs), in one arena.
+ * Memory: the inflated body (mmap'd, returned to the system when the decode
+ * returns) and the unpacked message in one arena, at most
+ * PPROF_MAX_DECODED_BYTES (about 10 times the inflated size for Go's
+ * profiles).
  * Error sentences: "parsing profile: empty input file", "parsing profile:
  * unrecognized profile format", "decompressing profile: unexpected EOF",
  * "decompressing profile: gzip: invalid header", "decompressed profile is
@@ -49,6 +52,55 @@ struct pprof_profile;
  */
 int pprof_decode(const void *data, size_t len, size_t max_decompressed,
 		 struct pprof_profile **out, struct pf_err *err);
+
+/*
+ * Caps on what decoding one profile builds. protobuf-c unpacks the whole
+ * tree at once, so the counts are checked first, by a scan of the top-level
+ * fields that unpacks nothing; then the unpack's allocator refuses to pass
+ * PPROF_MAX_DECODED_BYTES, which bounds everything the counts allow
+ * together (many samples with many frames, values or labels, unknown
+ * fields); labels per sample are checked once unpacked, and values per
+ * sample must equal the sample types. Each cap is far above the largest
+ * real profile we have, tests/fixtures/pprof/heap-large-001.pb.gz (3.6 MB
+ * inflated, 78 642 samples, 45 742 locations, 3 383 functions, 3 464
+ * strings, 4 sample types, one label per sample, 5 mappings; 36 MB
+ * decoded), so that only hand-made inputs reach them. Past one,
+ * pprof_decode returns PF_ELIMIT and err names the cap and the count, e.g.
+ * "profile has 60000000 samples; the decoder's cap is 2000000 samples".
+ */
+#define PPROF_MAX_SAMPLES       2000000   /* 25 x heap-large-001 */
+#define PPROF_MAX_LOCATIONS     2000000   /* 43 x */
+#define PPROF_MAX_FUNCTIONS     2000000   /* 590 x */
+#define PPROF_MAX_MAPPINGS      100000    /* Go writes 5; a process maps a few thousand files at most */
+#define PPROF_MAX_STRINGS       4000000   /* 1150 x */
+#define PPROF_MAX_SAMPLE_TYPES  64        /* and values per sample; Go writes at most 4 */
+#define PPROF_MAX_SAMPLE_LABELS 256       /* labels of one sample; Go's heap profiles have 1 */
+/* memory an unpack may take (protobuf-c's structs, arrays, strings and
+ * scratch space, in the profile's arena): 29 x heap-large-001's 36 MB */
+#define PPROF_MAX_DECODED_BYTES ((size_t)1 << 30)
+
+/* How long an inflate waits for the in-flight budget when no wait is set. */
+#define PPROF_BUDGET_WAIT_NS ((int64_t)2000000000)
+
+/* What pprof_decode_limited may use. */
+struct pprof_limits {
+	size_t max_decompressed;   /* cap on the inflated body (-max-profile-size) */
+	/* when set, the inflate buffer's capacity is taken from this budget
+	 * as it grows (-max-inflight-decompressed) and given back when the
+	 * decode returns */
+	struct pf_budget *budget;
+	int64_t budget_wait_ns;    /* 0: PPROF_BUDGET_WAIT_NS */
+};
+
+/*
+ * pprof_decode with an in-flight budget. Returns what pprof_decode returns,
+ * plus PF_EBUSY when the inflate buffer could not grow within the budget
+ * in time ("profiles being decompressed take N of the M bytes of
+ * -max-inflight-decompressed; ..."); PF_ETOOBIG is the
+ * max_decompressed cap and PF_ELIMIT a decoder cap (above).
+ */
+int pprof_decode_limited(const void *data, size_t len, const struct pprof_limits *lim,
+			 struct pprof_profile **out, struct pf_err *err);
 
 /* 1 when data starts with the gzip magic (1f 8b). */
 int pprof_is_gzip(const void *data, size_t len);

@@ -40,6 +40,9 @@ struct scrape_options {
 	const char *config_file;   /* what scrape_reload reads; NULL or "" = none */
 	size_t max_body_bytes;     /* cap on a response body (-max-body-size); 0 = 64 MiB */
 	size_t max_profile_bytes;  /* cap on a decompressed profile; 0 = 512 MiB */
+	/* -max-inflight-decompressed, shared with the API: stored bodies inflate
+	 * within it (borrowed, outlives the scraper; NULL = no budget) */
+	struct pf_budget *inflight;
 	const char *user_agent;    /* NULL = "profefe" */
 	unsigned store_threads;    /* threads validating and appending; 0 = 8 */
 	uint64_t seed;             /* jitter random seed; 0 = from the clock */

@@ -1,6 +1,7 @@
 /*
  * The store threads: a scraped body is validated as a push is (pprof_decode
- * with the -max-profile-size cap; legacy text refused; traces kept byte for
+ * with the -max-profile-size cap, the decoder's caps and the
+ * -max-inflight-decompressed budget; legacy text refused; traces kept byte for
  * byte), its per-sample-type totals computed, and it is appended with
  * tsdb_append, which returns once it is durable. The loop thread hands
  * transfers over through a queue and gets them back through done_async, so
@@ -74,8 +75,20 @@ void scrape__store_one(struct scrape *s, struct scrape__xfer *x)
 	} else {
 		const pprof_msg *m;
 		size_t nt;
+		struct pprof_limits lim = {.max_decompressed = s->o.max_profile_bytes,
+					   .budget = s->o.inflight};
 
-		rc = pprof_decode(body, len, s->o.max_profile_bytes, &prof, &err);
+		rc = pprof_decode_limited(body, len, &lim, &prof, &err);
+		if (rc == PF_EBUSY) {
+			scrape__xfer_fail(x, SCRAPE__R_STORE, "storing the profile from %s failed: %s", x->url,
+					  err.msg);
+			goto out;
+		}
+		if (rc == PF_ELIMIT) {
+			scrape__xfer_fail(x, SCRAPE__R_TOO_LARGE, "the profile from %s is too large to decode: %s",
+					  x->url, err.msg);
+			goto out;
+		}
 		if (rc == PF_ETOOBIG) {
 			scrape__xfer_fail(x, SCRAPE__R_TOO_LARGE, "the profile from %s is too large: %s (-max-profile-size)",
 					  x->url, err.msg);

@@ -11,6 +11,7 @@ for f in "$FIX"/bad/*; do
 	r=$(req POST "/api/0/profiles?service=bad&type=heap" --data-binary @"$f")
 	case $name in
 	zeros-1GiB.gz) expect_match "$name: 413, decompression capped" "$r" '^413 \{"code":413,"error":"malformed profile \(.*larger than' ;;
+	pprof-bomb-480MB.pb.gz) expect_match "$name: 413 naming the decoder's sample cap" "$r" '^413 \{"code":413,"error":"malformed profile \(could not parse pprof profile: profile has 60000000 samples; the decoder.s cap is 2000000 samples\)' ;;
 	*-debug1.txt) expect_match "$name: 400 naming debug=0" "$r" '^400 \{"code":400,"error":"malformed profile \(could not parse pprof profile: .*debug=0' ;;
 	*) expect_match "$name: 400 malformed profile with a reason" "$r" '^400 \{"code":400,"error":"malformed profile \(could not parse pprof profile: [^)]+' ;;
 	esac

@@ -1,5 +1,6 @@
 /* Unit tests for src/base: CRC32C, varints, readers, capped buffers, the
- * hash map, base62, and the time/duration/size parsers. */
+ * hash map, base62, the time/duration/size parsers and the shared byte
+ * budget. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,6 +10,7 @@
 
 #include "base/base.h"
 
+#include <pthread.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -294,6 +296,76 @@ static void test_err(void **state)
 	assert_int_equal(pf_err_set(NULL, PF_EIO, "x"), PF_EIO);
 }
 
+/* ---- the shared byte budget ---- */
+
+struct budget_taker {
+	struct pf_budget *b;
+	size_t n;
+	int64_t wait_ns;
+	int rc;
+};
+
+static void *budget_take_thread(void *arg)
+{
+	struct budget_taker *t = arg;
+	t->rc = pf_budget_take(t->b, t->n, t->wait_ns);
+	return NULL;
+}
+
+static void wait_waiting(struct pf_budget *b, size_t n)
+{
+	for (int i = 0; i < 5000 && pf_budget_waiting(b) != n; i++)
+		usleep(1000);
+	assert_int_equal(pf_budget_waiting(b), n);
+}
+
+static void test_budget(void **state)
+{
+	struct pf_budget *b = pf_budget_new(100);
+	struct budget_taker small = {b, 40, 5000000000LL, 1}, big = {b, 50, 300000000LL, 1};
+	pthread_t ts, tb;
+
+	(void)state;
+	assert_int_equal(pf_budget_total(b), 100);
+	assert_int_equal(pf_budget_take(b, 0, 0), 0);
+	assert_int_equal(pf_budget_take(b, 60, 0), 0);
+	assert_int_equal(pf_budget_used(b), 60);
+	/* more than is left: waits, then PF_EBUSY, and takes nothing */
+	assert_int_equal(pf_budget_take(b, 50, 20000000), PF_EBUSY);
+	assert_int_equal(pf_budget_used(b), 60);
+	assert_int_equal(pf_budget_waiting(b), 0);
+	/* more than the whole budget: PF_EBUSY at once */
+	assert_int_equal(pf_budget_take(b, 101, 5000000000LL), PF_EBUSY);
+	assert_int_equal(pf_budget_take(b, 40, 0), 0);
+	assert_int_equal(pf_budget_used(b), 100);
+
+	/* a waiter gets the bytes when they are given back */
+	pthread_create(&ts, NULL, budget_take_thread, &small);
+	wait_waiting(b, 1);
+	pf_budget_give(b, 40);
+	pthread_join(ts, NULL);
+	assert_int_equal(small.rc, 0);
+	assert_int_equal(pf_budget_used(b), 100);
+
+	/* smaller first: with 60 free, the waiter for 50 may not take what the
+	 * waiter for 40 needs, whichever wakes first; it times out */
+	small.rc = big.rc = 1;
+	pthread_create(&ts, NULL, budget_take_thread, &small);
+	pthread_create(&tb, NULL, budget_take_thread, &big);
+	wait_waiting(b, 2);
+	pf_budget_give(b, 60);
+	pthread_join(ts, NULL);
+	pthread_join(tb, NULL);
+	assert_int_equal(small.rc, 0);
+	assert_int_equal(big.rc, PF_EBUSY);
+	assert_int_equal(pf_budget_used(b), 80);
+	assert_int_equal(pf_budget_waiting(b), 0);
+	pf_budget_give(b, 80);
+	assert_int_equal(pf_budget_used(b), 0);
+	pf_budget_free(b);
+	pf_budget_free(NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -308,6 +380,7 @@ int main(void)
 		cmocka_unit_test(test_parse_duration_and_size),
 		cmocka_unit_test(test_read_file_caps),
 		cmocka_unit_test(test_err),
+		cmocka_unit_test(test_budget),
 	};
 	return cmocka_run_group_tests_name("base", tests, NULL, NULL);
 }

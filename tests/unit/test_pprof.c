@@ -1,5 +1,6 @@
 /*
- * Unit tests for src/pprof: decode (valid and bad fixtures, size cap),
+ * Unit tests for src/pprof: decode (valid and bad fixtures, size cap,
+ * decoder caps, the in-flight budget),
  * gzip helpers, encode round trip, merge (totals, headers, mismatch,
  * doubling, zero samples, labels, mapping relocation).
  * Run from the repository root (fixtures under tests/fixtures).
@@ -207,6 +208,159 @@ static void test_size_cap(void **state)
 	rc = pprof_decode(b.data, b.len, 1000, &p, &err);
 	assert_int_equal(rc, PF_ETOOBIG);
 	pf_buf_free(&b);
+}
+
+/* ---- decoder caps and the in-flight budget ------------------------------ */
+
+/* Append n copies of a field (key, then a body of len bytes of fill). */
+static void put_fields(struct pf_buf *b, uint64_t key, size_t n, size_t len, uint8_t fill)
+{
+	for (size_t i = 0; i < n; i++) {
+		pf_buf_put_uvarint(b, key);
+		pf_buf_put_uvarint(b, len);
+		for (size_t j = 0; j < len; j++)
+			pf_buf_putc(b, fill);
+	}
+}
+
+/* Decode raw protobuf b; want PF_ELIMIT (or code) with exactly msg. */
+static void expect_cap(struct pf_buf *b, int code, const char *msg)
+{
+	struct pprof_profile *p = (void *)1;
+	struct pf_err err = { 0 };
+	int rc = pprof_decode(b->data, b->len, MAXDEC, &p, &err);
+
+	if (rc != code || strcmp(err.msg, msg) != 0)
+		fail_msg("rc %d \"%s\", want %d \"%s\"", rc, err.msg, code, msg);
+	assert_null(p);
+	pf_buf_reset(b);
+}
+
+/* Each cap of pprof.h refuses one item more than it allows, naming the cap
+ * and the count, before anything is unpacked; at the cap it decodes. */
+static void test_decode_caps(void **state)
+{
+	struct pf_buf b = PF_BUF_INIT(0);
+	struct pprof_profile *p = NULL;
+	struct pf_err err = { 0 };
+	char want[256];
+	int rc;
+
+	(void)state;
+	/* field 2: samples (empty messages) */
+	put_fields(&b, 2 << 3 | 2, PPROF_MAX_SAMPLES + 1, 0, 0);
+	snprintf(want, sizeof(want), "profile has %d samples; the decoder's cap is %d samples",
+		 PPROF_MAX_SAMPLES + 1, PPROF_MAX_SAMPLES);
+	expect_cap(&b, PF_ELIMIT, want);
+	put_fields(&b, 4 << 3 | 2, PPROF_MAX_LOCATIONS + 1, 0, 0);
+	snprintf(want, sizeof(want), "profile has %d locations; the decoder's cap is %d locations",
+		 PPROF_MAX_LOCATIONS + 1, PPROF_MAX_LOCATIONS);
+	expect_cap(&b, PF_ELIMIT, want);
+	put_fields(&b, 5 << 3 | 2, PPROF_MAX_FUNCTIONS + 1, 0, 0);
+	snprintf(want, sizeof(want), "profile has %d functions; the decoder's cap is %d functions",
+		 PPROF_MAX_FUNCTIONS + 1, PPROF_MAX_FUNCTIONS);
+	expect_cap(&b, PF_ELIMIT, want);
+	put_fields(&b, 3 << 3 | 2, PPROF_MAX_MAPPINGS + 1, 0, 0);
+	snprintf(want, sizeof(want), "profile has %d mappings; the decoder's cap is %d mappings",
+		 PPROF_MAX_MAPPINGS + 1, PPROF_MAX_MAPPINGS);
+	expect_cap(&b, PF_ELIMIT, want);
+	put_fields(&b, 6 << 3 | 2, PPROF_MAX_STRINGS + 1, 0, 0);
+	snprintf(want, sizeof(want), "profile has %d strings; the decoder's cap is %d strings",
+		 PPROF_MAX_STRINGS + 1, PPROF_MAX_STRINGS);
+	expect_cap(&b, PF_ELIMIT, want);
+	put_fields(&b, 1 << 3 | 2, PPROF_MAX_SAMPLE_TYPES + 1, 0, 0);
+	snprintf(want, sizeof(want), "profile has %d sample types; the decoder's cap is %d sample types",
+		 PPROF_MAX_SAMPLE_TYPES + 1, PPROF_MAX_SAMPLE_TYPES);
+	expect_cap(&b, PF_ELIMIT, want);
+
+	/* labels per sample (the second sample) */
+	put_fields(&b, 2 << 3 | 2, 1, 0, 0);
+	pf_buf_put_uvarint(&b, 2 << 3 | 2);
+	pf_buf_put_uvarint(&b, 2 * (PPROF_MAX_SAMPLE_LABELS + 1));
+	put_fields(&b, 3 << 3 | 2, PPROF_MAX_SAMPLE_LABELS + 1, 0, 0);
+	snprintf(want, sizeof(want), "sample 1 has %d labels; the decoder's cap is %d labels per sample",
+		 PPROF_MAX_SAMPLE_LABELS + 1, PPROF_MAX_SAMPLE_LABELS);
+	expect_cap(&b, PF_ELIMIT, want);
+
+	/* within every count cap, but samples of 256 labels each take more
+	 * than PPROF_MAX_DECODED_BYTES to unpack (about 18.5 kB of structs per
+	 * sample from 517 bytes of protobuf): the unpack gives up there */
+	for (int i = 0; i < 60000; i++) {
+		pf_buf_put_uvarint(&b, 2 << 3 | 2);
+		pf_buf_put_uvarint(&b, 2 * PPROF_MAX_SAMPLE_LABELS);
+		put_fields(&b, 3 << 3 | 2, PPROF_MAX_SAMPLE_LABELS, 0, 0);
+	}
+	rc = pprof_decode(b.data, b.len, MAXDEC, &p, &err);
+	assert_int_equal(rc, PF_ELIMIT);
+	assert_null(p);
+	snprintf(want, sizeof(want), "decoding the profile takes more than the decoder's cap of %zu bytes of memory",
+		 PPROF_MAX_DECODED_BYTES);
+	assert_string_equal(err.msg, want);
+	pf_buf_reset(&b);
+
+	/* a known field with a wire type protobuf-c refuses is malformed */
+	pf_buf_put_uvarint(&b, 2 << 3 | 0);
+	pf_buf_put_uvarint(&b, 5);
+	expect_cap(&b, PF_EINVAL, "parsing profile: unrecognized profile format");
+	pf_buf_free(&b);
+
+	/* the fixture: 60 million samples, under -max-profile-size */
+	fixture_read(FIX "bad/pprof-bomb-480MB.pb.gz", &b);
+	rc = pprof_decode(b.data, b.len, (size_t)512 << 20, &p, &err);
+	assert_int_equal(rc, PF_ELIMIT);
+	assert_null(p);
+	assert_string_equal(err.msg, "profile has 60000000 samples; the decoder's cap is 2000000 samples");
+	pf_buf_free(&b);
+}
+
+/* The inflate buffer's capacity comes out of the budget while the decode
+ * runs and goes back when it returns; without room, PF_EBUSY. */
+static void test_decode_budget(void **state)
+{
+	struct pf_budget *budget = pf_budget_new((size_t)16 << 20);
+	struct pprof_limits lim = { .max_decompressed = (size_t)16 << 20, .budget = budget,
+				    .budget_wait_ns = 20000000 };
+	struct pf_buf b, zeros;
+	struct pprof_profile *p = NULL;
+	struct pf_err err = { 0 };
+
+	(void)state;
+	fixture_read(FIX "pprof/heap-001.pb.gz", &b);
+	assert_int_equal(pprof_decode_limited(b.data, b.len, &lim, &p, &err), 0);
+	assert_int_equal(pprof_sample_count(p), 1302);
+	assert_int_equal(pf_budget_used(budget), 0);
+	pprof_free(p);
+
+	/* a spent budget: the push waits, then is refused; nothing is kept */
+	assert_int_equal(pf_budget_take(budget, (size_t)16 << 20, 0), 0);
+	assert_int_equal(pprof_decode_limited(b.data, b.len, &lim, &p, &err), PF_EBUSY);
+	assert_null(p);
+	if (!strstr(err.msg, "-max-inflight-decompressed") || !strstr(err.msg, "try again later"))
+		fail_msg("got \"%s\"", err.msg);
+	assert_int_equal(pf_budget_used(budget), (size_t)16 << 20);
+	pf_budget_give(budget, (size_t)16 << 20);
+
+	/* a bomb grows its buffer within the budget up to the profile cap;
+	 * the budget is whole again afterwards */
+	fixture_read(FIX "bad/zeros-1GiB.gz", &zeros);
+	assert_int_equal(pprof_decode_limited(zeros.data, zeros.len, &lim, &p, &err), PF_ETOOBIG);
+	assert_string_equal(err.msg, "decompressed profile is larger than 16777216 bytes");
+	assert_int_equal(pf_budget_used(budget), 0);
+	/* with half the budget held elsewhere it cannot reach the cap */
+	assert_int_equal(pf_budget_take(budget, (size_t)8 << 20, 0), 0);
+	assert_int_equal(pprof_decode_limited(zeros.data, zeros.len, &lim, &p, &err), PF_EBUSY);
+	assert_int_equal(pf_budget_used(budget), (size_t)8 << 20);
+	pf_budget_give(budget, (size_t)8 << 20);
+	/* a raw (not gzip) body inflates nothing and needs no budget */
+	pf_buf_free(&b);
+	fixture_read(FIX "bad/heap-plain.pb", &b);
+	assert_int_equal(pf_budget_take(budget, (size_t)16 << 20, 0), 0);
+	assert_int_equal(pprof_decode_limited(b.data, b.len, &lim, &p, &err), 0);
+	pprof_free(p);
+	pf_budget_give(budget, (size_t)16 << 20);
+	pf_buf_free(&b);
+	pf_buf_free(&zeros);
+	pf_budget_free(budget);
 }
 
 static void test_gzip_helpers(void **state)
@@ -763,6 +917,8 @@ int main(void)
 		cmocka_unit_test(test_decode_details),
 		cmocka_unit_test(test_decode_bad),
 		cmocka_unit_test(test_size_cap),
+		cmocka_unit_test(test_decode_caps),
+		cmocka_unit_test(test_decode_budget),
 		cmocka_unit_test(test_gzip_helpers),
 		cmocka_unit_test(test_validate_built),
 	};

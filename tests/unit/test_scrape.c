@@ -502,6 +502,34 @@ static void test_store(void **state)
 	scrape__xfer_free(x);
 	c->s->o.max_profile_bytes = 512 << 20;
 	assert_int_equal(count_series(c, "heap"), 1);
+
+	/* -max-inflight-decompressed spent by others: a store error, retried
+	 * at the next scrape; nothing stored */
+	c->s->o.inflight = pf_budget_new((size_t)1 << 20);
+	assert_int_equal(pf_budget_take(c->s->o.inflight, (size_t)1 << 20, 0), 0);
+	x = xfer(c, "heap", b.data, b.len, NULL);
+	scrape__store_one(c->s, x);
+	assert_int_equal(x->result, SCRAPE__R_STORE);
+	assert_non_null(strstr(x->error, "-max-inflight-decompressed"));
+	scrape__xfer_free(x);
+	/* with room it is stored, and the budget is whole again */
+	pf_budget_give(c->s->o.inflight, (size_t)1 << 20);
+	x = xfer(c, "heap", b.data, b.len, NULL);
+	scrape__store_one(c->s, x);
+	assert_int_equal(x->result, SCRAPE__R_SUCCESS);
+	scrape__xfer_free(x);
+	assert_int_equal(pf_budget_used(c->s->o.inflight), 0);
+	pf_budget_free(c->s->o.inflight);
+	c->s->o.inflight = NULL;
+
+	/* a profile past a decoder cap is too large */
+	pf_buf_free(&b);
+	fixture_read("tests/fixtures/bad/pprof-bomb-480MB.pb.gz", &b);
+	x = xfer(c, "heap", b.data, b.len, NULL);
+	scrape__store_one(c->s, x);
+	assert_int_equal(x->result, SCRAPE__R_TOO_LARGE);
+	assert_non_null(strstr(x->error, "too large to decode: profile has 60000000 samples; the decoder's cap is 2000000 samples"));
+	scrape__xfer_free(x);
 	pf_buf_free(&b);
 }
 
