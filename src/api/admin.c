@@ -241,6 +241,18 @@ void api_admin_metrics(struct api_server *s, struct api_reply *rep)
 		      "# HELP profefe_tsdb_corrupt_skipped_total Corrupt blocks or chunks reported and skipped.\n"
 		      "# TYPE profefe_tsdb_corrupt_skipped_total counter\n"
 		      "profefe_tsdb_corrupt_skipped_total %llu\n"
+		      "# HELP profefe_tsdb_retention_dropped_profiles_total Profiles dropped by retention (in blocks and in the head) since start.\n"
+		      "# TYPE profefe_tsdb_retention_dropped_profiles_total counter\n"
+		      "profefe_tsdb_retention_dropped_profiles_total %llu\n"
+		      "# HELP profefe_tsdb_checkpoint_creations_total WAL checkpoints written since start.\n"
+		      "# TYPE profefe_tsdb_checkpoint_creations_total counter\n"
+		      "profefe_tsdb_checkpoint_creations_total %llu\n"
+		      "# HELP profefe_tsdb_checkpoint_creations_failed_total WAL checkpoints that failed since start.\n"
+		      "# TYPE profefe_tsdb_checkpoint_creations_failed_total counter\n"
+		      "profefe_tsdb_checkpoint_creations_failed_total %llu\n"
+		      "# HELP profefe_tsdb_checkpoint_seconds_total Time spent writing WAL checkpoints.\n"
+		      "# TYPE profefe_tsdb_checkpoint_seconds_total counter\n"
+		      "profefe_tsdb_checkpoint_seconds_total %.6f\n"
 		      "# HELP profefe_build_info Build information.\n"
 		      "# TYPE profefe_build_info gauge\n"
 		      "profefe_build_info{version=\"%s\",commit=\"%s\"} 1\n"
@@ -258,6 +270,9 @@ void api_admin_metrics(struct api_server *s, struct api_reply *rep)
 		      (double)st.cut_ns / 1e9, (double)st.compact_ns / 1e9,
 		      (unsigned long long)st.compacted_profiles,
 		      (unsigned long long)st.retention_drops, (unsigned long long)st.corrupt_skipped,
+		      (unsigned long long)st.retention_dropped_profiles,
+		      (unsigned long long)st.checkpoints, (unsigned long long)st.checkpoint_failures,
+		      (double)st.checkpoint_ns / 1e9,
 		      s->opt.version, s->opt.commit,
 		      (double)m->started_ns / 1e9);
 	if (s->opt.scrape)
