@@ -253,6 +253,9 @@ void api_admin_metrics(struct api_server *s, struct api_reply *rep)
 		      "# HELP profefe_tsdb_checkpoint_seconds_total Time spent writing WAL checkpoints.\n"
 		      "# TYPE profefe_tsdb_checkpoint_seconds_total counter\n"
 		      "profefe_tsdb_checkpoint_seconds_total %.6f\n"
+		      "# HELP profefe_tsdb_maintenance_rounds_total Rounds of store maintenance (cut, compaction, retention) since start.\n"
+		      "# TYPE profefe_tsdb_maintenance_rounds_total counter\n"
+		      "profefe_tsdb_maintenance_rounds_total %llu\n"
 		      "# HELP profefe_build_info Build information.\n"
 		      "# TYPE profefe_build_info gauge\n"
 		      "profefe_build_info{version=\"%s\",commit=\"%s\"} 1\n"
@@ -272,7 +275,7 @@ void api_admin_metrics(struct api_server *s, struct api_reply *rep)
 		      (unsigned long long)st.retention_drops, (unsigned long long)st.corrupt_skipped,
 		      (unsigned long long)st.retention_dropped_profiles,
 		      (unsigned long long)st.checkpoints, (unsigned long long)st.checkpoint_failures,
-		      (double)st.checkpoint_ns / 1e9,
+		      (double)st.checkpoint_ns / 1e9, (unsigned long long)st.maintenance_rounds,
 		      s->opt.version, s->opt.commit,
 		      (double)m->started_ns / 1e9);
 	if (s->opt.scrape)

@@ -820,6 +820,7 @@ int tsdb_maintain(struct tsdb *db, int flush, struct pf_err *err)
 	}
 	if (rc == 0)
 		tsdb__retention(db);
+	__atomic_fetch_add(&db->rounds, 1, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&db->maint_mu);
 	return rc;
 }

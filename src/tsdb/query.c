@@ -929,4 +929,5 @@ void tsdb_stats(struct tsdb *db, struct tsdb_stats *st)
 	st->checkpoints = __atomic_load_n(&db->checkpoints, __ATOMIC_RELAXED);
 	st->checkpoint_failures = __atomic_load_n(&db->checkpoint_failures, __ATOMIC_RELAXED);
 	st->checkpoint_ns = __atomic_load_n(&db->checkpoint_ns, __ATOMIC_RELAXED);
+	st->maintenance_rounds = __atomic_load_n(&db->rounds, __ATOMIC_RELAXED);
 }

@@ -518,6 +518,7 @@ struct tsdb {
 	uint64_t cut_ns, compact_ns, compacted_profiles;             /* atomic */
 	uint64_t retention_dropped_profiles;                         /* atomic */
 	uint64_t checkpoints, checkpoint_ns, checkpoint_failures;    /* atomic */
+	uint64_t rounds;                                             /* atomic */
 	int ckpt_pending; /* the head forgot profiles the WAL still holds */
 	int test_crash_at; /* test hook: TSDB__CRASH_* */
 };

@@ -170,6 +170,7 @@ struct tsdb_stats {
 	uint64_t retention_dropped_profiles; /* in dropped blocks and from the head, since open */
 	uint64_t checkpoints, checkpoint_failures; /* WAL checkpoints written / failed since open */
 	uint64_t checkpoint_ns; /* time spent writing them */
+	uint64_t maintenance_rounds; /* rounds of maintenance finished since open */
 	uint64_t appends;     /* since open */
 	uint64_t wal_fsyncs;  /* since open */
 	uint64_t wal_bytes;   /* WAL size on disk (segments and checkpoint) */
