@@ -156,4 +156,57 @@ expect "after the restart: the 10 newest profiles read back intact" "$(intact_co
 stop_server
 du4=$(du -sb "$data" | cut -f1)
 check "after a clean stop: du -sb $du4 <= cap $cap" test "$du4" -le "$cap"
+
+# ---- 3. kill -9 at random moments while retention drops and checkpoints ----
+# Four clients push a series 0.1 s apart under a 3 s retention and 1 s
+# blocks (a round every 250 ms drops, checkpoints, cuts). After each kill -9
+# and restart: a profile once found gone never comes back, and every
+# acknowledged profile within the retention of the newest is there.
+ROUNDS=${RETENTION_CRASH_ROUNDS:-5}
+N=3000
+mkdir -p "$TMP/c"
+"$TOOLS/pprof-retime" "$FIX/pprof/heap-001.pb.gz" "$TMP/c" $N "$((start + 2 * 86400))000000000" 100000000 ||
+	{ notok "retime fixtures"; finish; }
+data=$TMP/data3
+flags=(-tsdb.retention 3s -tsdb.block-duration 1s)
+: >"$TMP/gone"
+next=0
+pusher() { # files next+k, next+k+4, ...: "id index file" for every 200
+	local k=$1 i f r
+	for ((i = next + k; i < N; i += 4)); do
+		f=$TMP/c/$(printf %06d $i).pb.gz
+		r=$(curl -sS --max-time 10 --data-binary @"$f" "$URL/api/0/profiles?service=churn&type=heap" 2>/dev/null) || return 0
+		[[ $r =~ \"id\":\"([A-Za-z0-9]+)\" ]] && echo "${BASH_REMATCH[1]} $i $f" >>"$TMP/cacked.$k"
+	done
+}
+back_total=0 missing_total=0
+for ((round = 1; round <= ROUNDS; round++)); do
+	start_server "$data" "${flags[@]}" || { notok "churn round $round: server starts"; break; }
+	pids=()
+	for k in 0 1 2 3; do pusher $k & pids+=($!); done
+	sleep "$(awk -v r=$RANDOM 'BEGIN{printf "%.2f", 1 + (r % 200) / 100}')"
+	kill9_server
+	for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+	cat "$TMP"/cacked.* 2>/dev/null | sort -k2,2n >"$TMP/cacked"
+	max=$(tail -1 "$TMP/cacked" | cut -d' ' -f2)
+	next=$((max + 5))
+	start_server "$data" "${flags[@]}" || { notok "churn round $round: restart after kill -9"; break; }
+	found_ids churn >"$TMP/cfound"
+	back=$(sort "$TMP/gone" | comm -12 - "$TMP/cfound" | wc -l)
+	# the newest stored may be up to 8 unacknowledged pushes past max: the
+	# retention window (30 steps) then starts at most at max - 22
+	awk -v m="$max" '$2 >= m - 20 {print $1}' "$TMP/cacked" | sort >"$TMP/mustkeep"
+	missing=$(comm -23 "$TMP/mustkeep" "$TMP/cfound" | wc -l)
+	cut -d' ' -f1 "$TMP/cacked" | sort | comm -23 - "$TMP/cfound" >"$TMP/gone"
+	echo "# churn round $round: $(wc -l <"$TMP/cacked") acknowledged, $(wc -l <"$TMP/cfound") found, $(wc -l <"$TMP/gone") gone, $back came back, $missing missing"
+	back_total=$((back_total + back))
+	missing_total=$((missing_total + missing))
+	kill9_server
+done
+expect "over $ROUNDS kill -9 rounds: dropped profiles that came back" "$back_total" 0
+expect "over $ROUNDS kill -9 rounds: kept profiles missing" "$missing_total" 0
+check "retention dropped profiles during the rounds" test -s "$TMP/gone"
+echo "# $(cat "$TMP"/server.*.log | grep -c 'msg="WAL checkpoint written') x WAL checkpoint written"
+check "checkpoints were written during the rounds" grep -q 'msg="WAL checkpoint written' "$TMP"/server.*.log
+[ -n "${KEEP_LOGS:-}" ] && cp "$TMP"/server.*.log "$KEEP_LOGS"/
 finish
