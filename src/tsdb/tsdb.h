@@ -33,7 +33,7 @@ struct tsdb_options {
 	size_t max_body_bytes;     /* largest body accepted by append; 0 = 1 GiB */
 	int64_t block_duration_ns; /* span of a block; 0 = 2h */
 	int64_t retention_ns;      /* drop blocks older than this (from the newest profile); 0 = keep */
-	uint64_t retention_bytes;  /* cap on blocks + WAL bytes; 0 = none */
+	uint64_t retention_bytes;  /* cap on the directory's bytes (du -sb), WAL included; 0 = none */
 	/* how often the background thread cuts, compacts and applies
 	 * retention: 0 = every min(1 min, block duration / 4); < 0 = never
 	 * (tests call tsdb_maintain) */
@@ -211,7 +211,9 @@ int tsdb_merge(struct tsdb *db, const struct tsdb_query *q, struct pprof_profile
 /*
  * Run one round of maintenance now: cut the head into blocks when it spans
  * 1.5 block durations (all of it when flush is set), delete WAL segments
- * nothing refers to, compact, apply retention. The background thread calls
+ * nothing refers to, compact, apply retention (checkpointing the WAL when
+ * it drops anything; cutting the whole head when the WAL holds over half
+ * of the size cap). The background thread calls
  * this too; calls are serialized.
  */
 int tsdb_maintain(struct tsdb *db, int flush, struct pf_err *err);
