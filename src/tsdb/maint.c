@@ -585,6 +585,7 @@ struct dropping {
 	struct tsdb__block **b; /* the list's references */
 	const char **why;
 	size_t n, cap, capwhy;
+	size_t covered; /* the first covered were taken out before a checkpoint */
 };
 
 static void unlist_block(struct tsdb *db, struct dropping *d, struct tsdb__block *b,
@@ -679,19 +680,20 @@ static uint64_t store_bytes(struct tsdb *db, uint64_t *wal)
 }
 
 /* Size retention: over the cap, cut the head early when the WAL holds more
- * than half of it, checkpoint, then take the oldest blocks out while over. */
+ * than half of it, checkpoint, then take the oldest blocks out while over.
+ * A failed cut or checkpoint (a full disk) is returned, but the blocks are
+ * taken out all the same: space comes first. */
 static int retain_size(struct tsdb *db, struct dropping *d, int *ckpt, struct pf_err *err)
 {
 	uint64_t wal, cap = db->retention_bytes;
-	int rc, cut = 0;
+	int rc = 0, cut = 0;
 
 	if (store_bytes(db, &wal) <= cap)
 		return 0;
 	if (wal > cap / 2) {
 		/* blocks keep a fraction of the WAL's bytes: write the whole head
 		 * out now rather than drop the blocks to make room for the WAL */
-		if ((rc = cut_head(db, 1, &cut, err)) < 0)
-			return rc;
+		rc = cut_head(db, 1, &cut, err);
 		if (cut) {
 			char nw[32];
 			snprintf(nw, sizeof(nw), "%" PRIu64, wal);
@@ -701,20 +703,19 @@ static int retain_size(struct tsdb *db, struct dropping *d, int *ckpt, struct pf
 			*ckpt = 0;
 		}
 	}
-	if (!*ckpt) {
-		if ((rc = checkpoint(db, err)) < 0)
-			return rc;
+	if (rc == 0 && !*ckpt && (rc = checkpoint(db, err)) == 0) {
 		*ckpt = 1;
+		d->covered = d->n;
 	}
 	for (;;) {
 		struct tsdb__block **bs;
 		size_t nb, old = 0;
 		if (store_bytes(db, &wal) <= cap)
-			return 0;
+			return rc;
 		bs = tsdb__blocks_get(db, &nb);
 		if (nb == 0) {
 			tsdb__blocks_put(bs, nb);
-			return 0;
+			return rc;
 		}
 		/* the oldest: smallest max_t */
 		for (size_t i = 1; i < nb; i++)
@@ -732,7 +733,7 @@ void tsdb__retention(struct tsdb *db)
 	int64_t newest = INT64_MIN, hmin, hmax;
 	struct dropping d = {0};
 	struct pf_err err = {0};
-	int rc = 0, ckpt = 0;
+	int ckpt = 0;
 
 	if (!db->retention_ns && !db->retention_bytes)
 		return;
@@ -755,24 +756,36 @@ void tsdb__retention(struct tsdb *db)
 	tsdb__blocks_put(bs, nb);
 	/* what retention drops leaves the WAL before its block is deleted */
 	if (d.n || db->ckpt_pending) {
-		if ((rc = checkpoint(db, &err)) == 0)
+		if (checkpoint(db, &err) == 0) {
 			ckpt = 1;
+			d.covered = d.n;
+		} else {
+			pf_log(PF_LOG_ERROR, "retention could not checkpoint the WAL", "err", err.msg,
+			       NULL);
+		}
 	}
-	if (rc == 0 && db->retention_bytes)
-		rc = retain_size(db, &d, &ckpt, &err);
-	if (rc == 0 && ckpt)
-		db->ckpt_pending = 0;
-	if (rc == 0 && d.n && db->test_crash_at == TSDB__CRASH_BEFORE_BLOCK_RM)
-		rc = pf_err_set(&err, PF_EIO, "test: crash before the dropped blocks are deleted");
-	if (rc < 0) {
-		/* the blocks stay (listed again) until a round gets through */
-		pf_log(PF_LOG_ERROR, "retention failed; what it drops stays until the next round",
+	if (db->retention_bytes && retain_size(db, &d, &ckpt, &err) < 0)
+		pf_log(PF_LOG_ERROR, "size retention could not cut the head or checkpoint the WAL",
 		       "err", err.msg, NULL);
-		for (size_t i = 0; i < d.n; i++)
-			tsdb__blocks_add(db, d.b[i]);
-	} else {
-		for (size_t i = 0; i < d.n; i++)
+	if (ckpt)
+		db->ckpt_pending = 0; /* the WAL holds what the head holds */
+	else if (d.n)
+		db->ckpt_pending = 1;
+	for (size_t i = 0; i < d.n; i++) {
+		int safe = ckpt || i < d.covered;
+		if (db->test_crash_at == TSDB__CRASH_BEFORE_BLOCK_RM) {
+			tsdb__blocks_add(db, d.b[i]); /* a crash now: the blocks stay on disk */
+		} else if (safe || strcmp(d.why[i], "size") == 0) {
+			/* a size drop goes even without a checkpoint (a full disk
+			 * needs the space); a crash before the next checkpoint may
+			 * bring its profiles back until a round drops them again */
+			if (!safe)
+				pf_log(PF_LOG_WARN, "block dropped without a WAL checkpoint", "block",
+				       tsdb__block_info(d.b[i])->name, NULL);
 			delete_block(db, d.b[i], d.why[i]);
+		} else {
+			tsdb__blocks_add(db, d.b[i]); /* stays until a round checkpoints */
+		}
 	}
 	free(d.b);
 	free(d.why);

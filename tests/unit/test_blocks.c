@@ -754,6 +754,38 @@ static void test_retention_size_wal(void **state)
 	assert_int_equal(find_all(c, "api"), 0);
 }
 
+/* A checkpoint that fails (a full disk) does not keep size retention from
+ * freeing space: the oldest blocks go all the same, and the next round
+ * checkpoints. */
+static void test_retention_size_ckpt_fails(void **state)
+{
+	struct ctx *c = *state;
+	char ids[4][TSDB_ID_LEN + 1];
+	struct tsdb_stats st;
+	uint64_t cap;
+
+	open_db(c);
+	for (int i = 0; i < 4; i++) {
+		append_fixture(c, heaps[i], "api", "heap", T0 + i * 1000 * SEC, ids[i]);
+		maintain(c, 1);
+	}
+	tsdb_stats(c->db, &st);
+	cap = du_bytes(c->dir) - st.block_bytes / 2;
+	c->db->retention_bytes = cap;
+	c->db->test_crash_at = TSDB__CRASH_CKPT_WRITTEN; /* every checkpoint fails */
+	maintain(c, 0);
+	tsdb_stats(c->db, &st);
+	assert_int_equal(st.checkpoint_failures, 1);
+	assert_true(st.blocks < 4 && st.blocks >= 1);
+	assert_true(du_bytes(c->dir) <= cap + 64); /* + the abandoned .tmp's header */
+	assert_gone(c, ids[0]);
+	check_read(c, ids[3], heaps[3]);
+	c->db->test_crash_at = 0;
+	maintain(c, 0); /* the pending checkpoint */
+	tsdb_stats(c->db, &st);
+	assert_int_equal(st.checkpoints, 1);
+}
+
 /* A corrupt index: the block is reported and skipped, the others serve. */
 static void test_corrupt_index_skipped(void **state)
 {
@@ -961,6 +993,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_checkpoint_crash_steps, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_checkpoint_damaged, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_retention_size_wal, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_retention_size_ckpt_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt_index_skipped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt_chunk, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_leftovers, setup, teardown),
