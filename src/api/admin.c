@@ -139,7 +139,7 @@ static void write_refused(struct api_metrics *m, struct pf_buf *b)
 		lines[nlines++] = pf_xstrdup(line);
 	}
 	pthread_mutex_unlock(&m->mu);
-	if (nlines > 1)
+	if (nlines > 1) /* qsort(NULL, 0) is undefined */
 		qsort(lines, nlines, sizeof(*lines), cmp_str);
 	pf_buf_printf(b, "# HELP profefe_requests_refused_total Requests refused before anything was "
 			 "stored, by reason.\n"
@@ -174,7 +174,7 @@ void api_admin_metrics(struct api_server *s, struct api_reply *rep)
 		lines[nlines++] = pf_xstrdup(line);
 	}
 	pthread_mutex_unlock(&m->mu);
-	if (nlines > 1)
+	if (nlines > 1) /* qsort(NULL, 0) is undefined */
 		qsort(lines, nlines, sizeof(*lines), cmp_str);
 
 	pf_buf_printf(b, "# HELP profefe_http_requests_total HTTP requests by route, method and code.\n"
@@ -240,24 +240,12 @@ void api_admin_metrics(struct api_server *s, struct api_reply *rep)
 		      "# HELP profefe_tsdb_retention_drops_total Blocks dropped by retention since start.\n"
 		      "# TYPE profefe_tsdb_retention_drops_total counter\n"
 		      "profefe_tsdb_retention_drops_total %llu\n"
+		      "# HELP profefe_tsdb_maintenance_rounds_total Maintenance rounds (cut, compact, retention) since start.\n"
+		      "# TYPE profefe_tsdb_maintenance_rounds_total counter\n"
+		      "profefe_tsdb_maintenance_rounds_total %llu\n"
 		      "# HELP profefe_tsdb_corrupt_skipped_total Corrupt blocks or chunks reported and skipped.\n"
 		      "# TYPE profefe_tsdb_corrupt_skipped_total counter\n"
 		      "profefe_tsdb_corrupt_skipped_total %llu\n"
-		      "# HELP profefe_tsdb_retention_dropped_profiles_total Profiles dropped by retention (in blocks and in the head) since start.\n"
-		      "# TYPE profefe_tsdb_retention_dropped_profiles_total counter\n"
-		      "profefe_tsdb_retention_dropped_profiles_total %llu\n"
-		      "# HELP profefe_tsdb_checkpoint_creations_total WAL checkpoints written since start.\n"
-		      "# TYPE profefe_tsdb_checkpoint_creations_total counter\n"
-		      "profefe_tsdb_checkpoint_creations_total %llu\n"
-		      "# HELP profefe_tsdb_checkpoint_creations_failed_total WAL checkpoints that failed since start.\n"
-		      "# TYPE profefe_tsdb_checkpoint_creations_failed_total counter\n"
-		      "profefe_tsdb_checkpoint_creations_failed_total %llu\n"
-		      "# HELP profefe_tsdb_checkpoint_seconds_total Time spent writing WAL checkpoints.\n"
-		      "# TYPE profefe_tsdb_checkpoint_seconds_total counter\n"
-		      "profefe_tsdb_checkpoint_seconds_total %.6f\n"
-		      "# HELP profefe_tsdb_maintenance_rounds_total Rounds of store maintenance (cut, compaction, retention) since start.\n"
-		      "# TYPE profefe_tsdb_maintenance_rounds_total counter\n"
-		      "profefe_tsdb_maintenance_rounds_total %llu\n"
 		      "# HELP profefe_build_info Build information.\n"
 		      "# TYPE profefe_build_info gauge\n"
 		      "profefe_build_info{version=\"%s\",commit=\"%s\"} 1\n"
@@ -274,12 +262,26 @@ void api_admin_metrics(struct api_server *s, struct api_reply *rep)
 		      (unsigned long long)st.cuts, (unsigned long long)st.compactions,
 		      (double)st.cut_ns / 1e9, (double)st.compact_ns / 1e9,
 		      (unsigned long long)st.compacted_profiles,
-		      (unsigned long long)st.retention_drops, (unsigned long long)st.corrupt_skipped,
-		      (unsigned long long)st.retention_dropped_profiles,
-		      (unsigned long long)st.checkpoints, (unsigned long long)st.checkpoint_failures,
-		      (double)st.checkpoint_ns / 1e9, (unsigned long long)st.maintenance_rounds,
+		      (unsigned long long)st.retention_drops, (unsigned long long)st.maint_rounds,
+		      (unsigned long long)st.corrupt_skipped,
 		      s->opt.version, s->opt.commit,
 		      (double)m->started_ns / 1e9);
+	pf_buf_printf(b,
+		      "# HELP profefe_tsdb_retention_dropped_profiles_total Profiles dropped by retention (in blocks and in the head) since start.\n"
+		      "# TYPE profefe_tsdb_retention_dropped_profiles_total counter\n"
+		      "profefe_tsdb_retention_dropped_profiles_total %llu\n"
+		      "# HELP profefe_tsdb_checkpoint_creations_total WAL checkpoints written since start.\n"
+		      "# TYPE profefe_tsdb_checkpoint_creations_total counter\n"
+		      "profefe_tsdb_checkpoint_creations_total %llu\n"
+		      "# HELP profefe_tsdb_checkpoint_creations_failed_total WAL checkpoints that failed since start.\n"
+		      "# TYPE profefe_tsdb_checkpoint_creations_failed_total counter\n"
+		      "profefe_tsdb_checkpoint_creations_failed_total %llu\n"
+		      "# HELP profefe_tsdb_checkpoint_seconds_total Time spent writing WAL checkpoints.\n"
+		      "# TYPE profefe_tsdb_checkpoint_seconds_total counter\n"
+		      "profefe_tsdb_checkpoint_seconds_total %.6f\n",
+		      (unsigned long long)st.retention_dropped_profiles,
+		      (unsigned long long)st.checkpoints, (unsigned long long)st.checkpoint_failures,
+		      (double)st.checkpoint_ns / 1e9);
 	if (s->opt.scrape)
 		scrape_metrics_write(s->opt.scrape, b);
 	rep->status = 200;

@@ -20,12 +20,6 @@
  * open a block named as a source of another is deleted (the compaction got
  * as far as the rename).
  *
- * Retention: by time, blocks whose newest profile is older than the
- * newest profile in the store minus the retention, and the head's profiles
- * older than that; by size, the oldest blocks while blocks + WAL (and the
- * directories, as du -sb counts them) exceed the cap, after cutting the
- * whole head into blocks when the WAL holds more than half of the cap.
- *
  * WAL checkpoint (Prometheus's): the WAL moves to a new segment, the
  * records of the head's profiles in older segments (or in the previous
  * checkpoint) are copied into checkpoint.N, the head points at the copies,
@@ -33,7 +27,14 @@
  * it drops out of the head and the blocks list, checkpoints, and only then
  * deletes the blocks' directories: at every instant, what a replay could
  * bring back is either still on disk in a block (dropped again at open) or
- * gone from the WAL.
+ * gone from the WAL. Time retention drops the head's profiles older than
+ * the limit too. Size retention counts the directories as du -sb does and
+ * first cuts the whole head into blocks when the WAL holds more than half
+ * of the cap.
+ *
+ * Retention: by time, blocks whose newest profile is older than the
+ * newest profile in the store minus the retention; by size, the oldest
+ * blocks while blocks + WAL exceed the cap.
  */
 #include "tsdb/tsdb-internal.h"
 #include "tsdb/codec.h"
@@ -833,7 +834,7 @@ int tsdb_maintain(struct tsdb *db, int flush, struct pf_err *err)
 	}
 	if (rc == 0)
 		tsdb__retention(db);
-	__atomic_fetch_add(&db->rounds, 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&db->maint_rounds, 1, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&db->maint_mu);
 	return rc;
 }

@@ -923,11 +923,11 @@ void tsdb_stats(struct tsdb *db, struct tsdb_stats *st)
 	st->compact_ns = __atomic_load_n(&db->compact_ns, __ATOMIC_RELAXED);
 	st->compacted_profiles = __atomic_load_n(&db->compacted_profiles, __ATOMIC_RELAXED);
 	st->retention_drops = __atomic_load_n(&db->retention_drops, __ATOMIC_RELAXED);
+	st->maint_rounds = __atomic_load_n(&db->maint_rounds, __ATOMIC_RELAXED);
 	st->corrupt_skipped = __atomic_load_n(&db->corrupt_skipped, __ATOMIC_RELAXED);
 	st->retention_dropped_profiles =
 		__atomic_load_n(&db->retention_dropped_profiles, __ATOMIC_RELAXED);
 	st->checkpoints = __atomic_load_n(&db->checkpoints, __ATOMIC_RELAXED);
 	st->checkpoint_failures = __atomic_load_n(&db->checkpoint_failures, __ATOMIC_RELAXED);
 	st->checkpoint_ns = __atomic_load_n(&db->checkpoint_ns, __ATOMIC_RELAXED);
-	st->maintenance_rounds = __atomic_load_n(&db->rounds, __ATOMIC_RELAXED);
 }

@@ -514,13 +514,13 @@ struct tsdb {
 	int stop, thread_started;
 	int64_t maint_ns;
 	pthread_t thread;
-	uint64_t cuts, compactions, retention_drops, corrupt_skipped; /* atomic */
-	uint64_t cut_ns, compact_ns, compacted_profiles;             /* atomic */
 	uint64_t retention_dropped_profiles;                         /* atomic */
 	uint64_t checkpoints, checkpoint_ns, checkpoint_failures;    /* atomic */
-	uint64_t rounds;                                             /* atomic */
 	int ckpt_pending; /* the head forgot profiles the WAL still holds */
 	int test_crash_at; /* test hook: TSDB__CRASH_* */
+	uint64_t cuts, compactions, retention_drops, corrupt_skipped; /* atomic */
+	uint64_t cut_ns, compact_ns, compacted_profiles;             /* atomic */
+	uint64_t maint_rounds;                                       /* atomic */
 };
 
 /* Test hook (struct tsdb.test_crash_at): the checkpoint or the retention

@@ -164,13 +164,13 @@ struct tsdb_stats {
 	uint64_t block_profiles;
 	int64_t min_t, max_t; /* over head and blocks; 0 when empty */
 	uint64_t cuts, compactions, retention_drops; /* since open */
+	uint64_t maint_rounds; /* maintenance rounds since open (each ends with retention) */
 	uint64_t cut_ns, compact_ns; /* time spent cutting and compacting since open */
 	uint64_t compacted_profiles; /* profiles written by compactions since open */
 	uint64_t corrupt_skipped; /* blocks or chunks reported corrupt and skipped */
 	uint64_t retention_dropped_profiles; /* in dropped blocks and from the head, since open */
 	uint64_t checkpoints, checkpoint_failures; /* WAL checkpoints written / failed since open */
 	uint64_t checkpoint_ns; /* time spent writing them */
-	uint64_t maintenance_rounds; /* rounds of maintenance finished since open */
 	uint64_t appends;     /* since open */
 	uint64_t wal_fsyncs;  /* since open */
 	uint64_t wal_bytes;   /* WAL size on disk (segments and checkpoint) */
