@@ -523,13 +523,6 @@ struct tsdb {
 	uint64_t maint_rounds;                                       /* atomic */
 };
 
-/* Test hook (struct tsdb.test_crash_at): the checkpoint or the retention
- * round stops where a crash would, leaving the files as they are. */
-enum {
-	TSDB__CRASH_CKPT_WRITTEN = 1, /* checkpoint .tmp written, not renamed */
-	TSDB__CRASH_CKPT_RENAMED,     /* renamed; old segments not deleted */
-	TSDB__CRASH_BEFORE_BLOCK_RM,  /* WAL truncated; dropped blocks not deleted */
-};
 
 /* Blocks list (blocks_mu held or state held): add keeps the order. */
 void tsdb__blocks_add(struct tsdb *db, struct tsdb__block *b);
@@ -557,5 +550,13 @@ struct tsdb__wal *tsdb__db_wal(struct tsdb *db);
 
 void tsdb__id_encode(uint64_t hash, int64_t t_ns, uint32_t seq, char *out);
 int tsdb__id_decode(const char *id, uint64_t *hash, int64_t *t_ns, uint32_t *seq);
+
+/* Test hook (struct tsdb.test_crash_at): the checkpoint or the retention
+ * round stops where a crash would, leaving the files as they are. */
+enum {
+	TSDB__CRASH_CKPT_WRITTEN = 1, /* checkpoint .tmp written, not renamed */
+	TSDB__CRASH_CKPT_RENAMED,     /* renamed; old segments not deleted */
+	TSDB__CRASH_BEFORE_BLOCK_RM,  /* WAL truncated; dropped blocks not deleted */
+};
 
 #endif

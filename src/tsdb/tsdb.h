@@ -33,7 +33,7 @@ struct tsdb_options {
 	size_t max_body_bytes;     /* largest body accepted by append; 0 = 1 GiB */
 	int64_t block_duration_ns; /* span of a block; 0 = 2h */
 	int64_t retention_ns;      /* drop blocks older than this (from the newest profile); 0 = keep */
-	uint64_t retention_bytes;  /* cap on the directory's bytes (du -sb), WAL included; 0 = none */
+	uint64_t retention_bytes;  /* cap on blocks + WAL bytes; 0 = none */
 	/* how often the background thread cuts, compacts and applies
 	 * retention: 0 = every min(1 min, block duration / 4); < 0 = never
 	 * (tests call tsdb_maintain) */
