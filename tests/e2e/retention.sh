@@ -163,7 +163,7 @@ check "after a clean stop: du -sb $du4 <= cap $cap" test "$du4" -le "$cap"
 # and restart: a profile once found gone never comes back, and every
 # acknowledged profile within the retention of the newest is there.
 ROUNDS=${RETENTION_CRASH_ROUNDS:-5}
-N=3000
+N=$((ROUNDS * 600))
 mkdir -p "$TMP/c"
 "$TOOLS/pprof-retime" "$FIX/pprof/heap-001.pb.gz" "$TMP/c" $N "$((start + 2 * 86400))000000000" 100000000 ||
 	{ notok "retime fixtures"; finish; }
