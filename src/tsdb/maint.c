@@ -221,6 +221,7 @@ static int clean_wal(struct tsdb *db, struct pf_err *err)
 
 	if ((rc = tsdb__wal_cut(db->wal, &cur, err)) < 0)
 		return rc;
+	tsdb__wait_appends(db); /* records of the old segments are in the head */
 	pthread_rwlock_wrlock(&db->state);
 	tsdb__head_rdlock(db->head);
 	for (uint32_t i = 0; i < tsdb__head_nseries(db->head); i++) {
@@ -274,6 +275,7 @@ static int checkpoint(struct tsdb *db, struct pf_err *err)
 
 	if ((rc = tsdb__wal_cut(db->wal, &cur, err)) < 0)
 		goto out;
+	tsdb__wait_appends(db); /* records of the old segments are in the head */
 	num = cur - 1;
 	tsdb__head_rdlock(db->head);
 	for (uint32_t i = 0; i < tsdb__head_nseries(db->head); i++) {

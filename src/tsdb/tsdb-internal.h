@@ -505,6 +505,8 @@ struct tsdb {
 	 * sees every profile exactly once and never a deleted file.
 	 */
 	pthread_rwlock_t state;
+	/* held shared by an append from its WAL write until its head insert */
+	pthread_rwlock_t append_rw;
 	pthread_mutex_t blocks_mu;
 	struct tsdb__block **blocks; /* sorted by (min_t, name) */
 	size_t nblocks, capblocks;
@@ -547,6 +549,10 @@ void tsdb__maint_stop(struct tsdb *db);
 
 /* The WAL of an open store (tests inject failures through it). */
 struct tsdb__wal *tsdb__db_wal(struct tsdb *db);
+/* Wait until every append that wrote its WAL record before the call has
+ * put it in the head: after tsdb__wal_cut, the head then knows every
+ * record of the older segments (tsdb.c). */
+void tsdb__wait_appends(struct tsdb *db);
 
 void tsdb__id_encode(uint64_t hash, int64_t t_ns, uint32_t seq, char *out);
 int tsdb__id_decode(const char *id, uint64_t *hash, int64_t *t_ns, uint32_t *seq);
