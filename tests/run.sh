@@ -44,7 +44,7 @@ fi
 # (the e2e scripts that take longest on a 2-core machine lead; the rest
 # follow in name order)
 slow=(crash.sh scrape.sh pprof_tool.sh codec_roundtrip.sh pprof_merge_vs_go.sh blocks.sh
-      config.sh durability.sh api_v1.sh)
+      config.sh durability.sh api_v1.sh retention.sh)
 list=()
 for name in "${slow[@]}"; do
 	for mode in "${modes[@]}"; do

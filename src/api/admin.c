@@ -279,6 +279,22 @@ void api_admin_metrics(struct api_server *s, struct api_reply *rep)
 		      (unsigned long long)st.corrupt_skipped,
 		      s->opt.version, s->opt.commit,
 		      (double)m->started_ns / 1e9);
+	pf_buf_printf(b,
+		      "# HELP profefe_tsdb_retention_dropped_profiles_total Profiles dropped by retention (in blocks and in the head) since start.\n"
+		      "# TYPE profefe_tsdb_retention_dropped_profiles_total counter\n"
+		      "profefe_tsdb_retention_dropped_profiles_total %llu\n"
+		      "# HELP profefe_tsdb_checkpoint_creations_total WAL checkpoints written since start.\n"
+		      "# TYPE profefe_tsdb_checkpoint_creations_total counter\n"
+		      "profefe_tsdb_checkpoint_creations_total %llu\n"
+		      "# HELP profefe_tsdb_checkpoint_creations_failed_total WAL checkpoints that failed since start.\n"
+		      "# TYPE profefe_tsdb_checkpoint_creations_failed_total counter\n"
+		      "profefe_tsdb_checkpoint_creations_failed_total %llu\n"
+		      "# HELP profefe_tsdb_checkpoint_seconds_total Time spent writing WAL checkpoints.\n"
+		      "# TYPE profefe_tsdb_checkpoint_seconds_total counter\n"
+		      "profefe_tsdb_checkpoint_seconds_total %.6f\n",
+		      (unsigned long long)st.retention_dropped_profiles,
+		      (unsigned long long)st.checkpoints, (unsigned long long)st.checkpoint_failures,
+		      (double)st.checkpoint_ns / 1e9);
 	if (s->opt.scrape)
 		scrape_metrics_write(s->opt.scrape, b);
 	rep->status = 200;

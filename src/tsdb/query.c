@@ -545,7 +545,7 @@ static int read_wal(struct tsdb *db, const struct hit *h, struct pf_buf *body, s
 	if (tsdb__rec_decode(mb.data, mb.len, h->loc.len - TSDB__REC_HDR, r, &why) < 0 ||
 	    r->hash != h->hash || r->t_ns != h->t_ns || r->seq != h->seq || r->body_len != h->size) {
 		char path[PATH_MAX];
-		tsdb__wal_path(db->wal, h->loc.seg, path, sizeof(path));
+		tsdb__wal_loc_path(db->wal, &h->loc, path, sizeof(path));
 		rc = pf_err_set(err, PF_ECORRUPT, "%s:%" PRIu64 ": record does not match its index entry%s%s",
 				path, h->loc.off, why ? ": " : "", why ? why : "");
 		body->len = old_len;
@@ -925,4 +925,9 @@ void tsdb_stats(struct tsdb *db, struct tsdb_stats *st)
 	st->retention_drops = __atomic_load_n(&db->retention_drops, __ATOMIC_RELAXED);
 	st->maint_rounds = __atomic_load_n(&db->maint_rounds, __ATOMIC_RELAXED);
 	st->corrupt_skipped = __atomic_load_n(&db->corrupt_skipped, __ATOMIC_RELAXED);
+	st->retention_dropped_profiles =
+		__atomic_load_n(&db->retention_dropped_profiles, __ATOMIC_RELAXED);
+	st->checkpoints = __atomic_load_n(&db->checkpoints, __ATOMIC_RELAXED);
+	st->checkpoint_failures = __atomic_load_n(&db->checkpoint_failures, __ATOMIC_RELAXED);
+	st->checkpoint_ns = __atomic_load_n(&db->checkpoint_ns, __ATOMIC_RELAXED);
 }

@@ -49,13 +49,29 @@
 #define TSDB__REC_HDR 8u
 #define TSDB__REC_PROFILE 1
 
+/*
+ * A checkpoint file <dir>/wal/checkpoint.NNNNNNNN holds the records of
+ * segments <= N that the head still needed when it was written; it starts
+ * with
+ *   magic   u32le  TSDB__CKPT_MAGIC ("PFWC")
+ *   version u32le  TSDB__CKPT_VERSION
+ *   num     u32le  N
+ *   crc     u32le  CRC32C over the 12 bytes above
+ * followed by records framed as in segments. Written as .tmp, fsync'd,
+ * renamed; its presence makes segments <= N and older checkpoints obsolete.
+ */
+#define TSDB__CKPT_PREFIX "checkpoint."
+#define TSDB__CKPT_MAGIC 0x43574650u /* "PFWC" */
+#define TSDB__CKPT_VERSION 1u
+#define TSDB__CKPT_HDR 16u
+
 /* ---- locations -------------------------------------------------------- */
 
-enum tsdb__loc_kind { TSDB__LOC_WAL = 1 /* later: TSDB__LOC_CHUNK */ };
+enum tsdb__loc_kind { TSDB__LOC_WAL = 1, TSDB__LOC_CKPT = 2 };
 
 /* Where a profile's stored record lives. For TSDB__LOC_WAL: segment
  * number, offset of the record header and the record's bytes on disk
- * (header included). */
+ * (header included); for TSDB__LOC_CKPT the same in checkpoint seg. */
 struct tsdb__loc {
 	uint8_t kind;
 	uint32_t seg;
@@ -176,6 +192,9 @@ struct tsdb__scan_result {
  */
 int tsdb__wal_scan(int fd, uint32_t seg, const char *path, tsdb__wal_record_fn fn, void *arg,
 		   struct tsdb__scan_result *res, struct pf_err *err);
+/* The same for checkpoint num (its header checked, locations TSDB__LOC_CKPT). */
+int tsdb__wal_scan_checkpoint(int fd, uint32_t num, const char *path, tsdb__wal_record_fn fn,
+			      void *arg, struct tsdb__scan_result *res, struct pf_err *err);
 
 /*
  * Open the WAL in dir (created when missing), replay every segment through
@@ -207,10 +226,36 @@ uint32_t tsdb__wal_current(struct tsdb__wal *w);
 /* Delete every segment numbered below num (never the current one). The
  * caller makes sure nobody reads them any more. */
 int tsdb__wal_remove_before(struct tsdb__wal *w, uint32_t num, struct pf_err *err);
-/* Counters: fdatasyncs since open and bytes of all segments on disk. */
+/* Counters: fdatasyncs since open and bytes of all segments and
+ * checkpoints on disk. */
 void tsdb__wal_counters(struct tsdb__wal *w, uint64_t *fsyncs, uint64_t *bytes);
 /* Path of segment seg into out (for messages). */
 void tsdb__wal_path(const struct tsdb__wal *w, uint32_t seg, char *out, size_t n);
+/* Path of the file loc names (segment or checkpoint). */
+void tsdb__wal_loc_path(const struct tsdb__wal *w, const struct tsdb__loc *loc, char *out,
+			size_t n);
+
+/*
+ * Writing checkpoint num (the caller has cut the WAL past segment num):
+ * _new creates checkpoint.num.tmp with its header; _add copies the record
+ * at from (checked as tsdb__wal_read does) and sets *to to the copy;
+ * _commit fsyncs, renames and fsyncs the directory, after which reads of
+ * the copies work (the previous checkpoint stays readable until
+ * tsdb__wal_drop_checkpoints). _free closes and removes an uncommitted
+ * .tmp; _abandon (test hook: a crash) leaves it. Errors name the file.
+ */
+struct tsdb__wal_ckpt;
+int tsdb__wal_ckpt_new(struct tsdb__wal *w, uint32_t num, struct tsdb__wal_ckpt **out,
+		       struct pf_err *err);
+int tsdb__wal_ckpt_add(struct tsdb__wal_ckpt *c, const struct tsdb__loc *from, uint64_t body_len,
+		       struct tsdb__loc *to, struct pf_err *err);
+int tsdb__wal_ckpt_commit(struct tsdb__wal_ckpt *c, struct pf_err *err);
+uint64_t tsdb__wal_ckpt_records(const struct tsdb__wal_ckpt *c);
+void tsdb__wal_ckpt_free(struct tsdb__wal_ckpt *c);
+void tsdb__wal_ckpt_abandon(struct tsdb__wal_ckpt *c);
+/* Delete every checkpoint but number keep (0: all). The caller makes sure
+ * nobody reads them any more. */
+int tsdb__wal_drop_checkpoints(struct tsdb__wal *w, uint32_t keep, struct pf_err *err);
 /* Test hook: make the next n write()s or fdatasync()s fail with EIO. */
 void tsdb__wal_inject_failures(struct tsdb__wal *w, int writes, int syncs);
 
@@ -465,6 +510,8 @@ struct tsdb {
 	 * sees every profile exactly once and never a deleted file.
 	 */
 	pthread_rwlock_t state;
+	/* held shared by an append from its WAL write until its head insert */
+	pthread_rwlock_t append_rw;
 	pthread_mutex_t blocks_mu;
 	struct tsdb__block **blocks; /* sorted by (min_t, name) */
 	size_t nblocks, capblocks;
@@ -474,10 +521,15 @@ struct tsdb {
 	int stop, thread_started;
 	int64_t maint_ns;
 	pthread_t thread;
+	uint64_t retention_dropped_profiles;                         /* atomic */
+	uint64_t checkpoints, checkpoint_ns, checkpoint_failures;    /* atomic */
+	int ckpt_pending; /* the head forgot profiles the WAL still holds */
+	int test_crash_at; /* test hook: TSDB__CRASH_* */
 	uint64_t cuts, compactions, retention_drops, corrupt_skipped; /* atomic */
 	uint64_t cut_ns, compact_ns, compacted_profiles;             /* atomic */
 	uint64_t maint_rounds;                                       /* atomic */
 };
+
 
 /* Blocks list (blocks_mu held or state held): add keeps the order. */
 void tsdb__blocks_add(struct tsdb *db, struct tsdb__block *b);
@@ -509,8 +561,20 @@ void tsdb__maint_stop(struct tsdb *db);
 
 /* The WAL of an open store (tests inject failures through it). */
 struct tsdb__wal *tsdb__db_wal(struct tsdb *db);
+/* Wait until every append that wrote its WAL record before the call has
+ * put it in the head: after tsdb__wal_cut, the head then knows every
+ * record of the older segments (tsdb.c). */
+void tsdb__wait_appends(struct tsdb *db);
 
 void tsdb__id_encode(uint64_t hash, int64_t t_ns, uint32_t seq, char *out);
 int tsdb__id_decode(const char *id, uint64_t *hash, int64_t *t_ns, uint32_t *seq);
+
+/* Test hook (struct tsdb.test_crash_at): the checkpoint or the retention
+ * round stops where a crash would, leaving the files as they are. */
+enum {
+	TSDB__CRASH_CKPT_WRITTEN = 1, /* checkpoint .tmp written, not renamed */
+	TSDB__CRASH_CKPT_RENAMED,     /* renamed; old segments not deleted */
+	TSDB__CRASH_BEFORE_BLOCK_RM,  /* WAL truncated; dropped blocks not deleted */
+};
 
 #endif

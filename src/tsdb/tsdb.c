@@ -217,6 +217,15 @@ int tsdb_open(const struct tsdb_options *o, struct tsdb **out, struct pf_err *er
 	db = pf_xcalloc(1, sizeof(*db));
 	db->lock_fd = -1;
 	pthread_rwlock_init(&db->state, NULL);
+	{
+		/* writers first: a checkpoint waiting for the appends in flight
+		 * is not starved by the next ones */
+		pthread_rwlockattr_t a;
+		pthread_rwlockattr_init(&a);
+		pthread_rwlockattr_setkind_np(&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+		pthread_rwlock_init(&db->append_rw, &a);
+		pthread_rwlockattr_destroy(&a);
+	}
 	pthread_mutex_init(&db->blocks_mu, NULL);
 	pthread_mutex_init(&db->maint_mu, NULL);
 	pthread_mutex_init(&db->stop_mu, NULL);
@@ -316,6 +325,7 @@ void tsdb_close(struct tsdb *db)
 	if (db->lock_fd >= 0)
 		close(db->lock_fd); /* releases the flock */
 	pthread_rwlock_destroy(&db->state);
+	pthread_rwlock_destroy(&db->append_rw);
 	pthread_mutex_destroy(&db->blocks_mu);
 	pthread_mutex_destroy(&db->maint_mu);
 	pthread_mutex_destroy(&db->stop_mu);
@@ -323,6 +333,12 @@ void tsdb_close(struct tsdb *db)
 	free(db->blocks_dir);
 	free(db->dir);
 	free(db);
+}
+
+void tsdb__wait_appends(struct tsdb *db)
+{
+	pthread_rwlock_wrlock(&db->append_rw);
+	pthread_rwlock_unlock(&db->append_rw);
 }
 
 void tsdb__crash_close(struct tsdb *db)
@@ -520,7 +536,7 @@ int tsdb_append(struct tsdb *db, const struct tsdb_append_req *req, char *id,
 	struct tsdb__series *s;
 	struct tsdb__loc loc;
 	uint64_t seq;
-	int rc;
+	int rc, appending = 0;
 
 	if (!db || __atomic_load_n(&db->closed, __ATOMIC_ACQUIRE))
 		return pf_err_set(err, PF_ECLOSED, "store is closed");
@@ -572,6 +588,8 @@ int tsdb_append(struct tsdb *db, const struct tsdb_append_req *req, char *id,
 				TSDB__META_MAX);
 		goto out;
 	}
+	pthread_rwlock_rdlock(&db->append_rw); /* until the head has it: tsdb__wait_appends */
+	appending = 1;
 	if ((rc = tsdb__wal_append(db->wal, meta.data, meta.len, req->body, req->len, &loc, err)) < 0)
 		goto out;
 	if (req->ntotals) {
@@ -590,6 +608,8 @@ int tsdb_append(struct tsdb *db, const struct tsdb_append_req *req, char *id,
 		rc = pf_err_set(err, PF_EINVAL, "profile id already taken");
 		goto out;
 	}
+	pthread_rwlock_unlock(&db->append_rw);
+	appending = 0;
 	__atomic_fetch_add(&db->appends, 1, __ATOMIC_RELAXED);
 	{
 		int64_t cur = __atomic_load_n(&db->newest_t, __ATOMIC_RELAXED);
@@ -602,6 +622,8 @@ int tsdb_append(struct tsdb *db, const struct tsdb_append_req *req, char *id,
 		tsdb__id_encode(tsdb__series_hash(s), req->t_ns, (uint32_t)seq, id);
 	rc = 0;
 out:
+	if (appending)
+		pthread_rwlock_unlock(&db->append_rw);
 	free(rt);
 	pf_buf_free(&lab);
 	pf_buf_free(&meta);

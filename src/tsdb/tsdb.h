@@ -182,9 +182,12 @@ struct tsdb_stats {
 	uint64_t cut_ns, compact_ns; /* time spent cutting and compacting since open */
 	uint64_t compacted_profiles; /* profiles written by compactions since open */
 	uint64_t corrupt_skipped; /* blocks or chunks reported corrupt and skipped */
+	uint64_t retention_dropped_profiles; /* in dropped blocks and from the head, since open */
+	uint64_t checkpoints, checkpoint_failures; /* WAL checkpoints written / failed since open */
+	uint64_t checkpoint_ns; /* time spent writing them */
 	uint64_t appends;     /* since open */
 	uint64_t wal_fsyncs;  /* since open */
-	uint64_t wal_bytes;   /* WAL size on disk */
+	uint64_t wal_bytes;   /* WAL size on disk (segments and checkpoint) */
 	uint64_t replayed;    /* records replayed at open */
 };
 void tsdb_stats(struct tsdb *db, struct tsdb_stats *st);
@@ -222,7 +225,9 @@ int tsdb_merge(struct tsdb *db, const struct tsdb_query *q, struct pprof_profile
 /*
  * Run one round of maintenance now: cut the head into blocks when it spans
  * 1.5 block durations (all of it when flush is set), delete WAL segments
- * nothing refers to, compact, apply retention. The background thread calls
+ * nothing refers to, compact, apply retention (checkpointing the WAL when
+ * it drops anything; cutting the whole head when the WAL holds over half
+ * of the size cap). The background thread calls
  * this too; calls are serialized.
  */
 int tsdb_maintain(struct tsdb *db, int flush, struct pf_err *err);

@@ -13,6 +13,13 @@
  *
  * Every segment's fd stays open until close for reads (pread); the table
  * of segments has its own rwlock so reads do not wait for writes.
+ *
+ * Checkpoints (Prometheus's): <dir>/checkpoint.NNNNNNNN holds the records
+ * of segments <= N that the head still needs, in the segments' record
+ * framing after its own header (format in tsdb-internal.h). It is written
+ * as .tmp, fsync'd and renamed; once it exists, segments <= N and older
+ * checkpoints are obsolete: the open deletes them if a crash left them, and
+ * replays the newest checkpoint, then the segments after N.
  */
 #include "tsdb/tsdb-internal.h"
 
@@ -58,6 +65,8 @@ struct tsdb__wal {
 	pthread_rwlock_t segs_rw; /* the table; fds themselves are used unlocked */
 	struct wal_seg *segs;     /* sorted by num */
 	size_t nsegs, capsegs;
+	struct wal_seg *ckpts;    /* checkpoints readable (at most two: old, new) */
+	size_t nckpts, capckpts;
 };
 
 /* ---- small file helpers ----------------------------------------------- */
@@ -65,6 +74,12 @@ struct tsdb__wal {
 static int seg_path(char *out, size_t n, const char *dir, uint32_t num)
 {
 	int w = snprintf(out, n, "%s/%08" PRIu32, dir, num);
+	return w > 0 && (size_t)w < n ? 0 : -1;
+}
+
+static int ckpt_path(char *out, size_t n, const char *dir, uint32_t num, const char *suffix)
+{
+	int w = snprintf(out, n, "%s/" TSDB__CKPT_PREFIX "%08" PRIu32 "%s", dir, num, suffix);
 	return w > 0 && (size_t)w < n ? 0 : -1;
 }
 
@@ -192,10 +207,13 @@ static int check_record(int fd, uint64_t off, uint64_t size, uint8_t *head, size
 	return REC_OK;
 }
 
-int tsdb__wal_scan(int fd, uint32_t seg, const char *path, tsdb__wal_record_fn fn, void *arg,
-		   struct tsdb__scan_result *res, struct pf_err *err)
+/* A segment (kind TSDB__LOC_WAL) or a checkpoint (TSDB__LOC_CKPT). */
+static int scan_file(int fd, uint8_t kind, uint32_t num, const char *path,
+		     tsdb__wal_record_fn fn, void *arg, struct tsdb__scan_result *res,
+		     struct pf_err *err)
 {
-	uint8_t hdr[TSDB__WAL_HDR];
+	uint8_t hdr[TSDB__CKPT_HDR];
+	size_t nhdr = kind == TSDB__LOC_CKPT ? TSDB__CKPT_HDR : TSDB__WAL_HDR;
 	uint8_t *head = NULL, *chunk = NULL;
 	struct stat st;
 	uint64_t off;
@@ -206,22 +224,31 @@ int tsdb__wal_scan(int fd, uint32_t seg, const char *path, tsdb__wal_record_fn f
 	if (fstat(fd, &st) < 0 || st.st_size < 0)
 		return pf_err_set(err, PF_EIO, "stat %s: %s", path, strerror(errno));
 	res->size = (uint64_t)st.st_size;
-	r = pread_full(fd, hdr, sizeof(hdr), 0);
+	r = pread_full(fd, hdr, nhdr, 0);
 	if (r < 0)
 		return pf_err_set(err, PF_EIO, "read %s: %s", path, strerror(errno));
-	if ((size_t)r < sizeof(hdr)) {
+	if ((size_t)r < nhdr) {
 		res->status = TSDB__SCAN_TORN;
-		res->why = "segment header cut short";
+		res->why = kind == TSDB__LOC_CKPT ? "checkpoint header cut short"
+						  : "segment header cut short";
 		return 0;
 	}
-	if (pf_get_le32(hdr) != TSDB__WAL_MAGIC || pf_get_le32(hdr + 4) != TSDB__WAL_VERSION) {
+	if (kind == TSDB__LOC_CKPT &&
+	    (pf_get_le32(hdr) != TSDB__CKPT_MAGIC || pf_get_le32(hdr + 4) != TSDB__CKPT_VERSION ||
+	     pf_get_le32(hdr + 8) != num || pf_get_le32(hdr + 12) != pf_crc32c(0, hdr, 12))) {
+		res->status = TSDB__SCAN_BADHDR;
+		res->why = "not a profefe WAL checkpoint (bad magic, version, number or checksum)";
+		return 0;
+	}
+	if (kind != TSDB__LOC_CKPT &&
+	    (pf_get_le32(hdr) != TSDB__WAL_MAGIC || pf_get_le32(hdr + 4) != TSDB__WAL_VERSION)) {
 		res->status = TSDB__SCAN_BADHDR;
 		res->why = "not a profefe WAL segment (bad magic or version)";
 		return 0;
 	}
 	head = pf_xmalloc(TSDB__META_MAX);
 	chunk = pf_xmalloc(SCAN_CHUNK);
-	off = res->good_end = TSDB__WAL_HDR;
+	off = res->good_end = nhdr;
 	while (off < res->size) {
 		const char *why = NULL;
 		size_t nhead = 0;
@@ -233,7 +260,7 @@ int tsdb__wal_scan(int fd, uint32_t seg, const char *path, tsdb__wal_record_fn f
 			goto out;
 		}
 		if (k == REC_OK) {
-			struct tsdb__loc loc = {TSDB__LOC_WAL, seg, off, TSDB__REC_HDR + (uint64_t)len};
+			struct tsdb__loc loc = {kind, num, off, TSDB__REC_HDR + (uint64_t)len};
 			if ((rc = fn(arg, head, nhead, len, &loc, path, err)) < 0)
 				goto out;
 			res->records++;
@@ -267,6 +294,18 @@ out:
 	return rc;
 }
 
+int tsdb__wal_scan(int fd, uint32_t seg, const char *path, tsdb__wal_record_fn fn, void *arg,
+		   struct tsdb__scan_result *res, struct pf_err *err)
+{
+	return scan_file(fd, TSDB__LOC_WAL, seg, path, fn, arg, res, err);
+}
+
+int tsdb__wal_scan_checkpoint(int fd, uint32_t num, const char *path, tsdb__wal_record_fn fn,
+			      void *arg, struct tsdb__scan_result *res, struct pf_err *err)
+{
+	return scan_file(fd, TSDB__LOC_CKPT, num, path, fn, arg, res, err);
+}
+
 /* ---- open and replay -------------------------------------------------- */
 
 static int cmp_u32(const void *a, const void *b)
@@ -291,27 +330,74 @@ static int is_seg_name(const char *s, uint32_t *num)
 	return 1;
 }
 
-static int list_segments(const char *dir, uint32_t **nums, size_t *n, struct pf_err *err)
+static int is_ckpt_name(const char *s, uint32_t *num)
+{
+	size_t n = strlen(TSDB__CKPT_PREFIX);
+	return strncmp(s, TSDB__CKPT_PREFIX, n) == 0 && is_seg_name(s + n, num);
+}
+
+/* Segment numbers and checkpoint numbers found in dir, each sorted. */
+static int list_segments(const char *dir, uint32_t **nums, size_t *n, uint32_t **cks,
+			 size_t *nck, struct pf_err *err)
 {
 	DIR *d = opendir(dir);
 	struct dirent *de;
-	size_t cap = 0;
+	size_t cap = 0, capck = 0;
 
-	*nums = NULL;
-	*n = 0;
+	*nums = *cks = NULL;
+	*n = *nck = 0;
 	if (!d)
 		return pf_err_set(err, PF_EIO, "open directory %s: %s", dir, strerror(errno));
 	while ((de = readdir(d)) != NULL) {
 		uint32_t num;
-		if (!is_seg_name(de->d_name, &num))
-			continue;
-		pf_xgrow((void **)nums, &cap, *n + 1, sizeof(uint32_t));
-		(*nums)[(*n)++] = num;
+		if (is_seg_name(de->d_name, &num)) {
+			pf_xgrow((void **)nums, &cap, *n + 1, sizeof(uint32_t));
+			(*nums)[(*n)++] = num;
+		} else if (is_ckpt_name(de->d_name, &num)) {
+			pf_xgrow((void **)cks, &capck, *nck + 1, sizeof(uint32_t));
+			(*cks)[(*nck)++] = num;
+		}
 	}
 	closedir(d);
 	if (*n > 1)
 		qsort(*nums, *n, sizeof(uint32_t), cmp_u32);
+	if (*nck > 1)
+		qsort(*cks, *nck, sizeof(uint32_t), cmp_u32);
 	return 0;
+}
+
+/* A crash left files the newest checkpoint (cks[nck - 1]) made obsolete:
+ * older checkpoints and segments it covers. Delete them (nums shrinks). */
+static int drop_covered(const char *dir, uint32_t *nums, size_t *n, const uint32_t *cks,
+			size_t nck, struct pf_err *err)
+{
+	uint32_t last = cks[nck - 1];
+	size_t keep = 0, removed = 0;
+	char path[PATH_MAX];
+
+	for (size_t i = 0; i + 1 < nck; i++) {
+		if (ckpt_path(path, sizeof(path), dir, cks[i], "") < 0)
+			return pf_err_set(err, PF_EINVAL, "WAL path too long: %s", dir);
+		pf_log(PF_LOG_INFO, "removing an older WAL checkpoint", "file", path, NULL);
+		if (unlink(path) < 0 && errno != ENOENT)
+			return pf_err_set(err, PF_EIO, "remove %s: %s", path, strerror(errno));
+		removed++;
+	}
+	for (size_t i = 0; i < *n; i++) {
+		if (nums[i] > last) {
+			nums[keep++] = nums[i];
+			continue;
+		}
+		if (seg_path(path, sizeof(path), dir, nums[i]) < 0)
+			return pf_err_set(err, PF_EINVAL, "WAL path too long: %s", dir);
+		pf_log(PF_LOG_INFO, "removing a WAL segment the checkpoint replaces", "file", path,
+		       NULL);
+		if (unlink(path) < 0 && errno != ENOENT)
+			return pf_err_set(err, PF_EIO, "remove %s: %s", path, strerror(errno));
+		removed++;
+	}
+	*n = keep;
+	return removed ? pf_fsync_dir(dir, err) : 0;
 }
 
 static void segs_add(struct tsdb__wal *w, uint32_t num, int fd)
@@ -322,6 +408,28 @@ static void segs_add(struct tsdb__wal *w, uint32_t num, int fd)
 	w->segs[w->nsegs].fd = fd;
 	w->nsegs++;
 	pthread_rwlock_unlock(&w->segs_rw);
+}
+
+static void ckpts_add(struct tsdb__wal *w, uint32_t num, int fd)
+{
+	pthread_rwlock_wrlock(&w->segs_rw);
+	pf_xgrow((void **)&w->ckpts, &w->capckpts, w->nckpts + 1, sizeof(struct wal_seg));
+	w->ckpts[w->nckpts].num = num;
+	w->ckpts[w->nckpts].fd = fd;
+	w->nckpts++;
+	pthread_rwlock_unlock(&w->segs_rw);
+}
+
+static int ckpts_fd(struct tsdb__wal *w, uint32_t num)
+{
+	int fd = -1;
+
+	pthread_rwlock_rdlock(&w->segs_rw);
+	for (size_t i = 0; i < w->nckpts; i++)
+		if (w->ckpts[i].num == num)
+			fd = w->ckpts[i].fd;
+	pthread_rwlock_unlock(&w->segs_rw);
+	return fd;
 }
 
 static int segs_fd(struct tsdb__wal *w, uint32_t num)
@@ -444,12 +552,41 @@ static int replay_segment(struct tsdb__wal *w, uint32_t num, int last, tsdb__wal
 	return 0;
 }
 
+/* Replay the checkpoint num (never appended to). */
+static int replay_checkpoint(struct tsdb__wal *w, uint32_t num, tsdb__wal_record_fn fn,
+			     void *arg, uint64_t *replayed, struct pf_err *err)
+{
+	struct tsdb__scan_result res;
+	char path[PATH_MAX];
+	int fd, rc;
+
+	if (ckpt_path(path, sizeof(path), w->dir, num, "") < 0)
+		return pf_err_set(err, PF_EINVAL, "WAL path too long: %s", w->dir);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return pf_err_set(err, PF_EIO, "open %s: %s", path, strerror(errno));
+	if ((rc = tsdb__wal_scan_checkpoint(fd, num, path, fn, arg, &res, err)) < 0) {
+		close(fd);
+		return rc;
+	}
+	*replayed += res.records;
+	ckpts_add(w, num, fd);
+	w->bytes += res.size;
+	if (res.status == TSDB__SCAN_BADHDR || (res.status == TSDB__SCAN_TORN && res.records == 0 &&
+						res.good_end == 0))
+		log_at(PF_LOG_ERROR, "WAL checkpoint unreadable, skipped", path, 0, res.why);
+	else if (res.status != TSDB__SCAN_END)
+		log_at(PF_LOG_ERROR, "WAL checkpoint damaged, rest of it skipped", path, res.bad_off,
+		       res.why);
+	return 0;
+}
+
 int tsdb__wal_open(const char *dir, size_t segment_bytes, tsdb__wal_record_fn fn, void *arg,
 		   struct tsdb__wal **out, uint64_t *replayed, struct pf_err *err)
 {
 	struct tsdb__wal *w = pf_xcalloc(1, sizeof(*w));
-	uint32_t *nums = NULL;
-	size_t n = 0;
+	uint32_t *nums = NULL, *cks = NULL;
+	size_t n = 0, nck = 0;
 	int rc;
 
 	*out = NULL;
@@ -460,18 +597,25 @@ int tsdb__wal_open(const char *dir, size_t segment_bytes, tsdb__wal_record_fn fn
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->cv, NULL);
 	pthread_rwlock_init(&w->segs_rw, NULL);
-	if ((rc = pf_mkdir_p(dir, err)) < 0 || (rc = list_segments(dir, &nums, &n, err)) < 0)
+	if ((rc = pf_mkdir_p(dir, err)) < 0 ||
+	    (rc = list_segments(dir, &nums, &n, &cks, &nck, err)) < 0)
+		goto fail;
+	/* the newest checkpoint first, then the segments after it */
+	if (nck > 0 && ((rc = drop_covered(dir, nums, &n, cks, nck, err)) < 0 ||
+			(rc = replay_checkpoint(w, cks[nck - 1], fn, arg, replayed, err)) < 0))
 		goto fail;
 	for (size_t i = 0; i < n; i++)
 		if ((rc = replay_segment(w, nums[i], i + 1 == n, fn, arg, replayed, err)) < 0)
 			goto fail;
-	if (n == 0 && (rc = new_segment(w, 1, err)) < 0)
+	if (n == 0 && (rc = new_segment(w, nck > 0 ? cks[nck - 1] + 1 : 1, err)) < 0)
 		goto fail;
 	free(nums);
+	free(cks);
 	*out = w;
 	return 0;
 fail:
 	free(nums);
+	free(cks);
 	tsdb__wal_close(w);
 	return rc;
 }
@@ -489,6 +633,9 @@ void tsdb__wal_close(struct tsdb__wal *w)
 	for (size_t i = 0; i < w->nsegs; i++)
 		close(w->segs[i].fd);
 	free(w->segs);
+	for (size_t i = 0; i < w->nckpts; i++)
+		close(w->ckpts[i].fd);
+	free(w->ckpts);
 	pthread_rwlock_destroy(&w->segs_rw);
 	pthread_cond_destroy(&w->cv);
 	pthread_mutex_destroy(&w->mu);
@@ -689,9 +836,9 @@ int tsdb__wal_read(struct tsdb__wal *w, const struct tsdb__loc *loc, uint64_t bo
 	ssize_t r;
 	int fd, rc;
 
-	if (seg_path(path, sizeof(path), w->dir, loc->seg) < 0)
-		path[0] = 0;
-	if (loc->kind != TSDB__LOC_WAL || loc->len < TSDB__REC_HDR + 1 ||
+	tsdb__wal_loc_path(w, loc, path, sizeof(path));
+	if ((loc->kind != TSDB__LOC_WAL && loc->kind != TSDB__LOC_CKPT) ||
+	    loc->len < TSDB__REC_HDR + 1 ||
 	    body_len > loc->len - TSDB__REC_HDR - 1)
 		return pf_err_set(err, PF_ECORRUPT, "%s:%" PRIu64 ": bad record location", path,
 				  loc->off);
@@ -699,7 +846,7 @@ int tsdb__wal_read(struct tsdb__wal *w, const struct tsdb__loc *loc, uint64_t bo
 	if (meta_len > TSDB__META_MAX)
 		return pf_err_set(err, PF_ECORRUPT, "%s:%" PRIu64 ": record metadata too large",
 				  path, loc->off);
-	fd = segs_fd(w, loc->seg);
+	fd = loc->kind == TSDB__LOC_CKPT ? ckpts_fd(w, loc->seg) : segs_fd(w, loc->seg);
 	if (fd < 0)
 		return pf_err_set(err, PF_ECORRUPT, "%s: segment not open", path);
 	pf_buf_reset(meta);
@@ -755,6 +902,15 @@ void tsdb__wal_counters(struct tsdb__wal *w, uint64_t *fsyncs, uint64_t *bytes)
 void tsdb__wal_path(const struct tsdb__wal *w, uint32_t seg, char *out, size_t n)
 {
 	if (seg_path(out, n, w->dir, seg) < 0 && n > 0)
+		out[0] = 0;
+}
+
+void tsdb__wal_loc_path(const struct tsdb__wal *w, const struct tsdb__loc *loc, char *out,
+			size_t n)
+{
+	int r = loc->kind == TSDB__LOC_CKPT ? ckpt_path(out, n, w->dir, loc->seg, "")
+					    : seg_path(out, n, w->dir, loc->seg);
+	if (r < 0 && n > 0)
 		out[0] = 0;
 }
 
@@ -815,6 +971,164 @@ int tsdb__wal_remove_before(struct tsdb__wal *w, uint32_t num, struct pf_err *er
 		close(s->fd);
 	}
 	w->nsegs = keep;
+	pthread_rwlock_unlock(&w->segs_rw);
+	pthread_mutex_lock(&w->mu);
+	w->bytes = w->bytes > freed ? w->bytes - freed : 0;
+	pthread_mutex_unlock(&w->mu);
+	if (rc == 0 && freed)
+		rc = pf_fsync_dir(w->dir, err);
+	return rc;
+}
+
+/* ---- checkpoints ------------------------------------------------------ */
+
+struct tsdb__wal_ckpt {
+	struct tsdb__wal *w;
+	uint32_t num;
+	int fd;
+	uint64_t size, records;
+	char tmp[PATH_MAX], path[PATH_MAX];
+	struct pf_buf meta, body;
+};
+
+int tsdb__wal_ckpt_new(struct tsdb__wal *w, uint32_t num, struct tsdb__wal_ckpt **out,
+		       struct pf_err *err)
+{
+	struct tsdb__wal_ckpt *c;
+	uint8_t hdr[TSDB__CKPT_HDR];
+
+	*out = NULL;
+	c = pf_xcalloc(1, sizeof(*c));
+	c->w = w;
+	c->num = num;
+	c->fd = -1;
+	pf_buf_init(&c->meta, TSDB__META_MAX);
+	pf_buf_init(&c->body, 0);
+	if (ckpt_path(c->path, sizeof(c->path), w->dir, num, "") < 0 ||
+	    ckpt_path(c->tmp, sizeof(c->tmp), w->dir, num, ".tmp") < 0) {
+		c->tmp[0] = 0;
+		tsdb__wal_ckpt_free(c);
+		return pf_err_set(err, PF_EINVAL, "WAL path too long: %s", w->dir);
+	}
+	c->fd = open(c->tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (c->fd < 0) {
+		int rc = pf_err_set(err, PF_EIO, "create %s: %s", c->tmp, strerror(errno));
+		c->tmp[0] = 0;
+		tsdb__wal_ckpt_free(c);
+		return rc;
+	}
+	pf_put_le32(hdr, TSDB__CKPT_MAGIC);
+	pf_put_le32(hdr + 4, TSDB__CKPT_VERSION);
+	pf_put_le32(hdr + 8, num);
+	pf_put_le32(hdr + 12, pf_crc32c(0, hdr, 12));
+	if (pwrite_full(c->fd, hdr, sizeof(hdr), 0) < 0) {
+		int rc = pf_err_set(err, PF_EIO, "write %s: %s", c->tmp, strerror(errno));
+		tsdb__wal_ckpt_free(c);
+		return rc;
+	}
+	c->size = sizeof(hdr);
+	*out = c;
+	return 0;
+}
+
+int tsdb__wal_ckpt_add(struct tsdb__wal_ckpt *c, const struct tsdb__loc *from, uint64_t body_len,
+		       struct tsdb__loc *to, struct pf_err *err)
+{
+	uint8_t hdr[TSDB__REC_HDR];
+	uint64_t len;
+	int rc;
+
+	pf_buf_reset(&c->body);
+	if ((rc = tsdb__wal_read(c->w, from, body_len, &c->meta, &c->body, err)) < 0)
+		return rc;
+	len = (uint64_t)c->meta.len + c->body.len;
+	pf_put_le32(hdr, (uint32_t)len);
+	pf_put_le32(hdr + 4, pf_crc32c(pf_crc32c(0, c->meta.data, c->meta.len), c->body.data,
+				       c->body.len));
+	if (pwrite_full(c->fd, hdr, sizeof(hdr), c->size) < 0 ||
+	    pwrite_full(c->fd, c->meta.data, c->meta.len, c->size + TSDB__REC_HDR) < 0 ||
+	    (c->body.len &&
+	     pwrite_full(c->fd, c->body.data, c->body.len, c->size + TSDB__REC_HDR + c->meta.len) < 0))
+		return pf_err_set(err, PF_EIO, "write %s:%" PRIu64 ": %s", c->tmp, c->size,
+				  strerror(errno));
+	to->kind = TSDB__LOC_CKPT;
+	to->seg = c->num;
+	to->off = c->size;
+	to->len = TSDB__REC_HDR + len;
+	c->size += to->len;
+	c->records++;
+	return 0;
+}
+
+int tsdb__wal_ckpt_commit(struct tsdb__wal_ckpt *c, struct pf_err *err)
+{
+	struct tsdb__wal *w = c->w;
+
+	if (fdatasync(c->fd) < 0)
+		return pf_err_set(err, PF_EIO, "fdatasync %s: %s", c->tmp, strerror(errno));
+	if (rename(c->tmp, c->path) < 0)
+		return pf_err_set(err, PF_EIO, "rename %s to %s: %s", c->tmp, c->path,
+				  strerror(errno));
+	c->tmp[0] = 0; /* nothing to remove any more */
+	ckpts_add(w, c->num, c->fd);
+	c->fd = -1;
+	pthread_mutex_lock(&w->mu);
+	w->bytes += c->size;
+	pthread_mutex_unlock(&w->mu);
+	return pf_fsync_dir(w->dir, err);
+}
+
+uint64_t tsdb__wal_ckpt_records(const struct tsdb__wal_ckpt *c)
+{
+	return c->records;
+}
+
+static void ckpt_release(struct tsdb__wal_ckpt *c, int remove_tmp)
+{
+	if (!c)
+		return;
+	if (c->fd >= 0)
+		close(c->fd);
+	if (remove_tmp && c->tmp[0])
+		unlink(c->tmp);
+	pf_buf_free(&c->meta);
+	pf_buf_free(&c->body);
+	free(c);
+}
+
+void tsdb__wal_ckpt_free(struct tsdb__wal_ckpt *c)
+{
+	ckpt_release(c, 1);
+}
+
+void tsdb__wal_ckpt_abandon(struct tsdb__wal_ckpt *c)
+{
+	ckpt_release(c, 0);
+}
+
+int tsdb__wal_drop_checkpoints(struct tsdb__wal *w, uint32_t keep, struct pf_err *err)
+{
+	uint64_t freed = 0;
+	size_t k = 0;
+	int rc = 0;
+
+	pthread_rwlock_wrlock(&w->segs_rw);
+	for (size_t i = 0; i < w->nckpts; i++) {
+		struct wal_seg *s = &w->ckpts[i];
+		char path[PATH_MAX];
+		struct stat st;
+		if (s->num == keep) {
+			w->ckpts[k++] = *s;
+			continue;
+		}
+		ckpt_path(path, sizeof(path), w->dir, s->num, "");
+		if (fstat(s->fd, &st) == 0)
+			freed += (uint64_t)st.st_size;
+		if (unlink(path) < 0 && errno != ENOENT && rc == 0)
+			rc = pf_err_set(err, PF_EIO, "remove %s: %s", path, strerror(errno));
+		close(s->fd);
+	}
+	w->nckpts = k;
 	pthread_rwlock_unlock(&w->segs_rw);
 	pthread_mutex_lock(&w->mu);
 	w->bytes = w->bytes > freed ? w->bytes - freed : 0;

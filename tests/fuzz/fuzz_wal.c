@@ -1,6 +1,7 @@
 /*
  * Fuzz entry point for WAL replay: the input bytes are one segment file,
- * scanned by tsdb__wal_scan exactly as at open; every intact record is
+ * scanned by tsdb__wal_scan exactly as at open (and once more as a
+ * checkpoint, tsdb__wal_scan_checkpoint); every intact record is
  * decoded and inserted into a head, as replay does. The same bytes are
  * also fed to the record decoder directly (CRCs rarely survive mutation,
  * so this reaches the payload parser far more often). Must never crash,
@@ -8,7 +9,7 @@
  *
  * Built by `make fuzz` (clang libFuzzer, corpus under build-fuzz/corpus/wal) and,
  * with tests/fuzz/driver.c as main, by `make test`, which feeds it its seeds.
- * Seeds: tests/fixtures/wal (segments written by the store).
+ * Seeds: tests/fixtures/wal (a segment and a checkpoint written by the store).
  */
 #include "tsdb/tsdb-internal.h"
 
@@ -71,6 +72,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (res.status == TSDB__SCAN_END && res.good_end != res.size && res.size >= TSDB__WAL_HDR)
 		abort(); /* a clean scan must account for every byte */
+	/* the same bytes as a checkpoint (its number taken from where the
+	 * header keeps it, so a valid header is reachable) */
+	tsdb__wal_scan_checkpoint(fd, size >= 12 ? pf_get_le32(data + 8) : 1, "fuzz/checkpoint",
+				  on_record, c, &res, NULL);
+	if (res.status == TSDB__SCAN_END && res.good_end != res.size && res.size >= TSDB__CKPT_HDR)
+		abort();
 	tsdb__head_free(c->head);
 	free(c);
 	close(fd);

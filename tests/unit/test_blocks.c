@@ -11,6 +11,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -187,6 +188,23 @@ static size_t find_all(struct ctx *c, const char *service)
 		assert_true(tsdb_result_at(r, i - 1)->t_ns <= tsdb_result_at(r, i)->t_ns);
 	tsdb_result_free(r);
 	return n;
+}
+
+static uint64_t du_total;
+
+static int du_add(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)path, (void)flag, (void)ftw;
+	du_total += (uint64_t)st->st_size;
+	return 0;
+}
+
+/* Bytes under dir as du -sb counts them (apparent sizes, directories too). */
+static uint64_t du_bytes(const char *dir)
+{
+	du_total = 0;
+	assert_int_equal(nftw(dir, du_add, 16, FTW_PHYS), 0);
+	return du_total;
 }
 
 /* ---- tests ------------------------------------------------------------- */
@@ -444,11 +462,11 @@ static void test_retention_size(void **state)
 	}
 	tsdb_stats(c->db, &st);
 	assert_int_equal(st.blocks, 4);
-	c->o.retention_bytes = st.block_bytes / 2 + st.wal_bytes;
+	c->o.retention_bytes = du_bytes(c->dir) - st.block_bytes / 2;
 	open_db(c); /* retention runs at open */
 	tsdb_stats(c->db, &st);
 	assert_true(st.blocks < 4 && st.blocks >= 1);
-	assert_true(st.block_bytes + st.wal_bytes <= c->o.retention_bytes);
+	assert_true(du_bytes(c->dir) <= c->o.retention_bytes);
 	/* the newest stays */
 	check_read(c, ids[3], heaps[3]);
 	struct pf_buf b = PF_BUF_INIT(0);
@@ -483,6 +501,289 @@ static void flip_byte(const char *path, off_t off)
 	x ^= 0x5a;
 	assert_int_equal(pwrite(fd, &x, 1, off), 1);
 	close(fd);
+}
+
+/* ---- WAL checkpoints ---------------------------------------------------- */
+
+/* Close as kill -9 would leave the files. */
+static void crash(struct ctx *c)
+{
+	tsdb__crash_close(c->db);
+	c->db = NULL;
+}
+
+static void assert_gone(struct ctx *c, const char *id)
+{
+	struct pf_buf b = PF_BUF_INIT(0);
+	struct pf_err err = {0};
+	assert_int_equal(tsdb_read(c->db, id, &b, NULL, &err), PF_ENOTFOUND);
+	pf_buf_free(&b);
+}
+
+/* The WAL directory's names, sorted, space-separated. */
+static void wal_files(struct ctx *c, char *out, size_t n)
+{
+	char path[128];
+	struct dirent **de;
+	int k;
+	snprintf(path, sizeof(path), "%s/wal", c->dir);
+	k = scandir(path, &de, NULL, alphasort);
+	assert_true(k >= 0);
+	out[0] = 0;
+	for (int i = 0; i < k; i++) {
+		if (de[i]->d_name[0] != '.')
+			snprintf(out + strlen(out), n - strlen(out), "%s%s", out[0] ? " " : "",
+				 de[i]->d_name);
+		free(de[i]);
+	}
+	free(de);
+}
+
+static int count_rec(void *arg, const uint8_t *head, size_t nhead, uint64_t rec_len,
+		     const struct tsdb__loc *loc, const char *path, struct pf_err *err)
+{
+	(void)head, (void)nhead, (void)rec_len, (void)path, (void)err;
+	assert_int_equal(loc->kind, TSDB__LOC_CKPT);
+	(*(int *)arg)++;
+	return 0;
+}
+
+/* Records in checkpoint num (checked as the open reads it). */
+static int ckpt_records(struct ctx *c, uint32_t num)
+{
+	char path[128];
+	struct tsdb__scan_result res;
+	struct pf_err err = {0};
+	int fd, n = 0;
+	snprintf(path, sizeof(path), "%s/wal/checkpoint.%08" PRIu32, c->dir, num);
+	assert_true((fd = open(path, O_RDONLY)) >= 0);
+	assert_int_equal(tsdb__wal_scan_checkpoint(fd, num, path, count_rec, &n, &res, &err), 0);
+	assert_int_equal(res.status, TSDB__SCAN_END);
+	close(fd);
+	return n;
+}
+
+/* Old profiles in a block and in the head, a young one 2 h later, retention
+ * 1 h: the round drops the old ones and checkpoints the WAL. */
+static void retention_scene(struct ctx *c, char old[2][TSDB_ID_LEN + 1], char *young)
+{
+	c->o.retention_ns = 3600 * SEC;
+	open_db(c);
+	append_fixture(c, heaps[0], "api", "heap", T0, old[0]);
+	maintain(c, 0); /* nothing to cut yet: the records share segment 1 */
+	append_fixture(c, heaps[1], "api", "heap", T0 + 20 * SEC, old[1]);
+	append_fixture(c, heaps[2], "api", "heap", T0 + 7200 * SEC, young);
+}
+
+/* What time retention dropped, from blocks and from the head, is gone from
+ * the WAL: a restart after a crash without any retention finds only the
+ * young profile, replayed from the checkpoint. */
+static void test_checkpoint_after_retention(void **state)
+{
+	struct ctx *c = *state;
+	char old[2][TSDB_ID_LEN + 1], young[TSDB_ID_LEN + 1], files[512];
+	struct tsdb_stats st;
+
+	retention_scene(c, old, young);
+	maintain(c, 0);
+	tsdb_stats(c->db, &st);
+	assert_int_equal(st.checkpoints, 1);
+	assert_int_equal(st.retention_dropped_profiles, 2);
+	assert_int_equal(st.profiles, 1);
+	/* the cut made segment 2, the checkpoint 3: it covers 1 and 2 */
+	wal_files(c, files, sizeof(files));
+	assert_string_equal(files, "00000003 checkpoint.00000002");
+	assert_int_equal(ckpt_records(c, 2), 1);
+	assert_gone(c, old[0]);
+	assert_gone(c, old[1]);
+	check_read(c, young, heaps[2]); /* read from the checkpoint */
+	crash(c);
+	c->o.retention_ns = 0; /* nothing would drop them again */
+	open_db(c);
+	tsdb_stats(c->db, &st);
+	assert_int_equal(st.replayed, 1);
+	assert_int_equal(find_all(c, "api"), 1);
+	assert_gone(c, old[0]);
+	assert_gone(c, old[1]);
+	check_read(c, young, heaps[2]);
+	/* a clean close writes it into a block: no checkpoint left */
+	open_db(c);
+	wal_files(c, files, sizeof(files));
+	assert_null(strstr(files, "checkpoint"));
+	check_read(c, young, heaps[2]);
+	assert_int_equal(find_all(c, "api"), 1);
+}
+
+/* Time retention reaches profiles still in the head (a retention shorter
+ * than a block). */
+static void test_retention_head(void **state)
+{
+	struct ctx *c = *state;
+	char a[TSDB_ID_LEN + 1], b[TSDB_ID_LEN + 1];
+	struct tsdb_stats st;
+
+	c->o.retention_ns = 5 * SEC;
+	open_db(c);
+	append_fixture(c, heaps[0], "api", "heap", T0, a);
+	append_fixture(c, heaps[1], "api", "heap", T0 + 8 * SEC, b);
+	maintain(c, 0);
+	tsdb_stats(c->db, &st);
+	assert_int_equal(st.cuts, 0);
+	assert_int_equal(st.head_profiles, 1);
+	assert_int_equal(st.checkpoints, 1);
+	assert_gone(c, a);
+	check_read(c, b, heaps[1]);
+	crash(c);
+	c->o.retention_ns = 0;
+	open_db(c);
+	assert_gone(c, a);
+	check_read(c, b, heaps[1]);
+	assert_int_equal(find_all(c, "api"), 1);
+}
+
+/* A crash at each step of the round that drops: the restart (with the
+ * retention) never shows what was dropped and keeps the rest; a second
+ * crash and a restart without retention show the WAL no longer holds it. */
+static void test_checkpoint_crash_steps(void **state)
+{
+	struct ctx *c = *state;
+	int steps[] = {TSDB__CRASH_CKPT_WRITTEN, TSDB__CRASH_CKPT_RENAMED,
+		       TSDB__CRASH_BEFORE_BLOCK_RM};
+
+	for (size_t k = 0; k < sizeof(steps) / sizeof(steps[0]); k++) {
+		char old[2][TSDB_ID_LEN + 1], young[TSDB_ID_LEN + 1], files[512];
+		char cmd[256];
+		struct tsdb_stats st;
+
+		tsdb_close(c->db);
+		c->db = NULL;
+		snprintf(cmd, sizeof(cmd), "rm -rf %s/*", c->dir);
+		assert_int_equal(system(cmd), 0);
+		retention_scene(c, old, young);
+		c->db->test_crash_at = steps[k];
+		maintain(c, 0); /* retention logs its failure, the round goes on */
+		tsdb_stats(c->db, &st);
+		assert_int_equal(st.checkpoint_failures, steps[k] == TSDB__CRASH_BEFORE_BLOCK_RM ? 0 : 1);
+		wal_files(c, files, sizeof(files));
+		if (steps[k] == TSDB__CRASH_CKPT_WRITTEN)
+			assert_non_null(strstr(files, "checkpoint.00000002.tmp"));
+		else if (steps[k] == TSDB__CRASH_CKPT_RENAMED)
+			assert_string_equal(files, "00000001 00000002 00000003 checkpoint.00000002");
+		else
+			assert_int_equal(count_blocks(c), 2); /* the old blocks, not deleted */
+		crash(c);
+		open_db(c); /* retention 1 h: the open drops what is left */
+		wal_files(c, files, sizeof(files));
+		assert_null(strstr(files, ".tmp"));
+		assert_null(strstr(files, "00000001"));
+		assert_int_equal(count_blocks(c), 0);
+		assert_gone(c, old[0]);
+		assert_gone(c, old[1]);
+		check_read(c, young, heaps[2]);
+		assert_int_equal(find_all(c, "api"), 1);
+		crash(c);
+		c->o.retention_ns = 0;
+		open_db(c);
+		assert_gone(c, old[0]);
+		assert_gone(c, old[1]);
+		check_read(c, young, heaps[2]);
+		assert_int_equal(find_all(c, "api"), 1);
+	}
+}
+
+/* A checkpoint whose header is damaged is reported and skipped: the open
+ * goes on with the segments after it. */
+static void test_checkpoint_damaged(void **state)
+{
+	struct ctx *c = *state;
+	char old[2][TSDB_ID_LEN + 1], young[TSDB_ID_LEN + 1], later[TSDB_ID_LEN + 1];
+	char path[128];
+
+	retention_scene(c, old, young);
+	maintain(c, 0);
+	append_fixture(c, heaps[3], "api", "heap", T0 + 7201 * SEC, later);
+	crash(c);
+	snprintf(path, sizeof(path), "%s/wal/checkpoint.00000002", c->dir);
+	flip_byte(path, 9); /* its number */
+	open_db(c);
+	check_read(c, later, heaps[3]);
+	assert_gone(c, old[0]);
+	assert_int_equal(find_all(c, "api"), 1);
+}
+
+/* A cap below the WAL's size: the head is cut early and checkpointed
+ * rather than every block dropped; the directory stays under the cap, after
+ * the round and after a crash and restart; the newest profiles stay. */
+static void test_retention_size_wal(void **state)
+{
+	struct ctx *c = *state;
+	char ids[10][TSDB_ID_LEN + 1], files[512];
+	struct tsdb_stats st;
+	uint64_t du;
+
+	c->o.block_duration_ns = 3600 * SEC; /* no cut of its own */
+	open_db(c);
+	for (int i = 0; i < 10; i++)
+		append_fixture(c, heaps[i], "api", "heap", T0 + i * SEC, ids[i]);
+	du = du_bytes(c->dir);
+	tsdb_stats(c->db, &st);
+	assert_true(st.wal_bytes > du / 2);
+	crash(c);
+	c->o.retention_bytes = du / 2; /* the WAL alone is larger */
+	open_db(c);                    /* retention runs at open */
+	tsdb_stats(c->db, &st);
+	assert_int_equal(st.cuts, 1);
+	assert_int_equal(st.checkpoints, 1);
+	assert_int_equal(st.head_profiles, 0);
+	assert_true(st.blocks >= 1);
+	assert_true(du_bytes(c->dir) <= c->o.retention_bytes);
+	wal_files(c, files, sizeof(files));
+	assert_int_equal(ckpt_records(c, (uint32_t)strtoul(strstr(files, "checkpoint.") + 11, NULL, 10)), 0);
+	for (int i = 0; i < 10; i++)
+		check_read(c, ids[i], heaps[i]);
+	crash(c);
+	open_db(c);
+	assert_true(du_bytes(c->dir) <= c->o.retention_bytes);
+	assert_int_equal(find_all(c, "api"), 10);
+	/* a cap smaller than the block: everything goes, the cap holds */
+	tsdb_close(c->db);
+	c->db = NULL;
+	c->o.retention_bytes = 16384;
+	open_db(c);
+	assert_true(du_bytes(c->dir) <= c->o.retention_bytes);
+	assert_int_equal(find_all(c, "api"), 0);
+}
+
+/* A checkpoint that fails (a full disk) does not keep size retention from
+ * freeing space: the oldest blocks go all the same, and the next round
+ * checkpoints. */
+static void test_retention_size_ckpt_fails(void **state)
+{
+	struct ctx *c = *state;
+	char ids[4][TSDB_ID_LEN + 1];
+	struct tsdb_stats st;
+	uint64_t cap;
+
+	open_db(c);
+	for (int i = 0; i < 4; i++) {
+		append_fixture(c, heaps[i], "api", "heap", T0 + i * 1000 * SEC, ids[i]);
+		maintain(c, 1);
+	}
+	tsdb_stats(c->db, &st);
+	cap = du_bytes(c->dir) - st.block_bytes / 2;
+	c->db->retention_bytes = cap;
+	c->db->test_crash_at = TSDB__CRASH_CKPT_WRITTEN; /* every checkpoint fails */
+	maintain(c, 0);
+	tsdb_stats(c->db, &st);
+	assert_int_equal(st.checkpoint_failures, 1);
+	assert_true(st.blocks < 4 && st.blocks >= 1);
+	assert_true(du_bytes(c->dir) <= cap + 64); /* + the abandoned .tmp's header */
+	assert_gone(c, ids[0]);
+	check_read(c, ids[3], heaps[3]);
+	c->db->test_crash_at = 0;
+	maintain(c, 0); /* the pending checkpoint */
+	tsdb_stats(c->db, &st);
+	assert_int_equal(st.checkpoints, 1);
 }
 
 /* A corrupt index: the block is reported and skipped, the others serve. */
@@ -687,6 +988,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_level_compaction, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_retention_time, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_retention_size, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_checkpoint_after_retention, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_retention_head, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_checkpoint_crash_steps, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_checkpoint_damaged, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_retention_size_wal, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_retention_size_ckpt_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt_index_skipped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt_chunk, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_leftovers, setup, teardown),
