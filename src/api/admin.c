@@ -139,7 +139,8 @@ static void write_refused(struct api_metrics *m, struct pf_buf *b)
 		lines[nlines++] = pf_xstrdup(line);
 	}
 	pthread_mutex_unlock(&m->mu);
-	qsort(lines, nlines, sizeof(*lines), cmp_str);
+	if (nlines) /* qsort wants a non-NULL array even for none */
+		qsort(lines, nlines, sizeof(*lines), cmp_str);
 	pf_buf_printf(b, "# HELP profefe_requests_refused_total Requests refused before anything was "
 			 "stored, by reason.\n"
 			 "# TYPE profefe_requests_refused_total counter\n");
@@ -173,7 +174,8 @@ void api_admin_metrics(struct api_server *s, struct api_reply *rep)
 		lines[nlines++] = pf_xstrdup(line);
 	}
 	pthread_mutex_unlock(&m->mu);
-	qsort(lines, nlines, sizeof(*lines), cmp_str);
+	if (nlines)
+		qsort(lines, nlines, sizeof(*lines), cmp_str);
 
 	pf_buf_printf(b, "# HELP profefe_http_requests_total HTTP requests by route, method and code.\n"
 			 "# TYPE profefe_http_requests_total counter\n");

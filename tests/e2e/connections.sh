@@ -19,7 +19,15 @@ if [ "$hard" != unlimited ] && [ "$hard" -lt 6000 ]; then
 	finish
 fi
 
-metric() { curl -sS -m 5 "$URL/metrics" | awk -v k="$1" '$1 == k {print $2}'; }
+metric() { curl -sS -m 5 "$URL/metrics" 2>/dev/null | awk -v k="$1" '$1 == k {print $2}'; }
+# alive: stop here (with what the log says) if the server died
+alive() {
+	kill -0 "$PID" 2>/dev/null && return 0
+	notok "the server is running"
+	wait "$PID"
+	PID=
+	finish
+}
 # wait_metric NAME VALUE: until /metrics shows it (the server counts as it
 # accepts; a bounded wait, not a timing check)
 wait_metric() {
@@ -59,6 +67,7 @@ for f in 2 3 4 5 6 8; do
 done
 connected=$(cat "$TMP"/idle.* | awk '/^connected/ {n += $2} END {print n + 0}')
 expect "the helpers connected 5 300 sockets" "$connected" 5300
+alive
 
 # 1 100 from one address: 1 024 held, 76 refused at accept
 expect "one address gets -web.max-connections-per-ip (1024): 76 refused" \
@@ -75,6 +84,7 @@ expect "after those requests, the 4 200 + 1 024 + the slow-loris are still open"
 threads=$(awk '/^Threads:/ {print $2}' /proc/$PID/status)
 expect "5 225 connections cost no thread each (threads: $threads)" "$(( threads < 200 ))" 1
 expect "the slow-loris has not been answered" "$(grep -c answered "$TMP/loris")" 0
+alive
 
 # the slow-loris: cut by the server at the header deadline although it never
 # paused for more than 2.5 s (timeout 60 only detects a hang)
@@ -94,6 +104,8 @@ for p in "${hpids[@]}"; do wait "$p"; done
 expect "the helpers saw every held socket closed by the server" \
 	"$(cat "$TMP"/idle.* | awk '/^open/ {n += $2} END {print n + 0}')" 0
 expect "/-/healthy after: 200" "$(req GET /-/healthy | cut -d' ' -f1)" 200
+
+alive
 
 # ---- libmicrohttpd's own limits answer in the API's envelope ----
 # a 1 MB query string (curl -G puts the data of a file into the query: too

@@ -66,7 +66,7 @@ static int closed_by_server(int fd)
 
 static int hold(const char *mode, const char *src, const char *host, int port, int n)
 {
-	int *fds = calloc((size_t)n, sizeof(*fds)), open_n = 0, answered = 0;
+	int *fds = calloc((size_t)n, sizeof(*fds)), open_n = 0, answered = 0, rc = 1;
 	int keepalive = strcmp(mode, "keepalive") == 0;
 	static const char req[] = "GET /-/healthy HTTP/1.1\r\nHost: x\r\n\r\n";
 	char buf[4096];
@@ -78,12 +78,15 @@ static int hold(const char *mode, const char *src, const char *host, int port, i
 		if (fds[i] < 0) {
 			fprintf(stderr, "holdconns: connection %d of %d from %s: %s\n", i + 1, n, src,
 				strerror(errno));
-			return 1;
+			n = i;
+			goto out;
 		}
 		if (keepalive) {
 			ssize_t got;
-			if (send(fds[i], req, sizeof(req) - 1, MSG_NOSIGNAL) != (ssize_t)sizeof(req) - 1)
-				return 1;
+			if (send(fds[i], req, sizeof(req) - 1, MSG_NOSIGNAL) != (ssize_t)sizeof(req) - 1) {
+				n = i + 1;
+				goto out;
+			}
 			got = recv(fds[i], buf, sizeof(buf), 0); /* one short reply */
 			if (got > 12 && memcmp(buf, "HTTP/1.1 200", 12) == 0)
 				answered++;
@@ -98,7 +101,12 @@ static int hold(const char *mode, const char *src, const char *host, int port, i
 	for (int i = 0; i < n; i++)
 		open_n += !closed_by_server(fds[i]);
 	printf("open %d\n", open_n);
-	return 0;
+	rc = 0;
+out:
+	for (int i = 0; i < n; i++)
+		close(fds[i]);
+	free(fds);
+	return rc;
 }
 
 static int slowloris(const char *src, const char *host, int port, int ms)
@@ -123,8 +131,10 @@ static int slowloris(const char *src, const char *host, int port, int ms)
 			break;
 		sent++;
 		r = poll(&p, 1, ms);
-		if (r < 0 && errno != EINTR)
+		if (r < 0 && errno != EINTR) {
+			close(fd);
 			return 1;
+		}
 		if (r <= 0)
 			continue;
 		n = recv(fd, buf, sizeof(buf) - 1, 0);
@@ -132,9 +142,11 @@ static int slowloris(const char *src, const char *host, int port, int ms)
 			break;
 		buf[n] = 0;
 		printf("answered: %.80s\n", buf);
+		close(fd);
 		return 1;
 	}
 	printf("cut after %zu bytes\n", sent);
+	close(fd);
 	return 0;
 }
 
