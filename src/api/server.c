@@ -640,12 +640,6 @@ respond:
 		pf_log(PF_LOG_DEBUG, "request", "method", method, "uri", r->raw_uri, "code", code,
 		       "ms", ms, NULL);
 	}
-	/* A handler may have run longer than the inactivity timeout (a push
-	 * waiting for its fsync, a long merge): restart the clock so the reply
-	 * is sent (a timeout of 0 and back resets the connection's last
-	 * activity). */
-	MHD_set_connection_option(con, MHD_CONNECTION_OPTION_TIMEOUT, 0u);
-	MHD_set_connection_option(con, MHD_CONNECTION_OPTION_TIMEOUT, s->read_timeout_s);
 	/* a refused head is not worth keeping the connection for */
 	ret = send_reply(con, &rep, r->head_too_big || !conn_keep_alive(s, con));
 	pf_buf_free(&rep.body);
@@ -696,15 +690,17 @@ int api_start(const struct api_options *o, struct api_server **out, struct pf_er
 		rlim_t fit = nofile > reserve + 16 ? nofile - reserve : 16;
 		if (fit > 1000000)
 			fit = 1000000;
-		s->max_conns = o->max_connections ? o->max_connections : (unsigned)fit;
-		if (o->max_connections && (rlim_t)o->max_connections > fit) {
+		s->max_conns = (unsigned)fit;
+		if (o->max_connections && (rlim_t)o->max_connections <= fit) {
+			s->max_conns = o->max_connections;
+		} else if (o->max_connections) {
 			char want[32], lim[32], ok[32];
 			snprintf(want, sizeof(want), "%u", o->max_connections);
 			snprintf(lim, sizeof(lim), "%llu", (unsigned long long)nofile);
 			snprintf(ok, sizeof(ok), "%llu", (unsigned long long)fit);
 			pf_log(PF_LOG_WARN, "-web.max-connections is more than the open-file limit allows; "
-					    "connections past it wait in the listen queue",
-			       "max_connections", want, "open_file_limit", lim, "fits", ok, NULL);
+					    "lowered to what it allows",
+			       "max_connections", want, "open_file_limit", lim, "allowed", ok, NULL);
 		}
 	}
 	s->max_conns_per_ip = o->max_connections_per_ip;
@@ -747,7 +743,8 @@ int api_start(const struct api_options *o, struct api_server **out, struct pf_er
 	__atomic_store_n(&s->mhd_started, 1, __ATOMIC_RELEASE);
 	if (pthread_create(&s->reaper, NULL, reaper_main, s) != 0) {
 		rc = pf_err_set(err, PF_EIO, "start HTTP server: cannot start a thread");
-		MHD_stop_daemon(s->mhd);
+		MHD_stop_daemon(s->mhd); /* closes the listening socket */
+		s->listen_fd = -1;
 		goto fail;
 	}
 	s->reaper_started = 1;
