@@ -208,16 +208,16 @@ static int size_flag(const char *name, const char *v, size_t *out)
 	return 0;
 }
 
-static int uint_flag(const char *name, const char *v, unsigned min, unsigned *out)
+static int uint_flag(const char *name, const char *v, unsigned min, unsigned max, unsigned *out)
 {
 	char *end;
 	unsigned long n;
 
 	errno = 0;
 	n = strtoul(v, &end, 10);
-	if (!*v || *end || errno || n < min || n > 1000000 || *v == '-') {
-		fprintf(stderr, "profefe: invalid value \"%s\" for -%s: want a whole number from %u to 1000000\n",
-			v, name, min);
+	if (!*v || *end || errno || n < min || n > max || *v == '-') {
+		fprintf(stderr, "profefe: invalid value \"%s\" for -%s: want a whole number from %u to %u\n",
+			v, name, min, max);
 		return -1;
 	}
 	*out = (unsigned)n;
@@ -341,9 +341,9 @@ int main(int argc, char **argv)
 			return 1;
 		aopt.auth_token = auth_token;
 	}
-	if (uint_flag("web.threads", fl.web_threads, 1, &aopt.threads) < 0 ||
-	    uint_flag("web.max-connections", fl.web_max_connections, 0, &aopt.max_connections) < 0 ||
-	    uint_flag("web.max-connections-per-ip", fl.web_max_connections_per_ip, 0,
+	if (uint_flag("web.threads", fl.web_threads, 1, 1024, &aopt.threads) < 0 ||
+	    uint_flag("web.max-connections", fl.web_max_connections, 0, 1000000, &aopt.max_connections) < 0 ||
+	    uint_flag("web.max-connections-per-ip", fl.web_max_connections_per_ip, 0, 1000000,
 		      &aopt.max_connections_per_ip) < 0 ||
 	    timeout_flag("web.read-header-timeout", fl.web_read_header_timeout,
 			 &aopt.read_header_timeout_ns) < 0 ||
@@ -453,6 +453,8 @@ int main(int argc, char **argv)
 	uv_loop_close(&app.loop);
 	pf_log(PF_LOG_INFO, "profefe stopped", NULL);
 	free(tls_cert);
+	if (tls_key)
+		explicit_bzero(tls_key, strlen(tls_key));
 	free(tls_key);
 	return 0;
 }

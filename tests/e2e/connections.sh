@@ -135,6 +135,13 @@ expect "8 000 header lines: JSON 431" "$r" '{"code":431,"error":"request header 
 expect "refusals counted" "$(metric 'profefe_requests_refused_total{reason="uri_too_long"}') $(metric 'profefe_requests_refused_total{reason="headers_too_large"}')" "2 2"
 stop_server
 
+# ---- flag errors ----
+out=$("$PROFEFE_BIN" -addr 127.0.0.1:0 -tsdb.dir "$TMP/d0" -web.threads 0 2>&1)
+expect "-web.threads 0: exit 2" "$?" 2
+expect "-web.threads 0: one line" "$out" 'profefe: invalid value "0" for -web.threads: want a whole number from 1 to 1024'
+out=$("$PROFEFE_BIN" -addr 127.0.0.1:0 -tsdb.dir "$TMP/d0" -web.read-header-timeout 500ms 2>&1)
+expect "-web.read-header-timeout 500ms: one line" "$out" 'profefe: invalid value "500ms" for -web.read-header-timeout: want a duration from 1s to 1d, such as 10s'
+
 # ---- HTTPS ----
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
 	-subj /CN=localhost -addext 'subjectAltName=IP:127.0.0.1,DNS:localhost' \
