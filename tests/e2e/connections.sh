@@ -4,8 +4,9 @@
 # is held to -web.max-connections-per-ip, the slow-loris and the idle sockets
 # are cut at -web.read-header-timeout (a deadline, not an inactivity timeout:
 # the slow-loris sends a byte every 2.5 s), libmicrohttpd's own 414 and 431
-# are JSON in the API's envelope; then HTTPS (-web.tls-cert-file,
-# -web.tls-key-file) with curl --cacert, and its start errors.
+# are JSON in the API's envelope; -web.max-connections holds; then HTTPS
+# (-web.tls-cert-file, -web.tls-key-file) with curl --cacert, and its start
+# errors.
 source "$(dirname "$0")/lib.bash"
 P=$FIX/pprof
 F="from=2000-01-01T00:00:00&to=2100-01-01T00:00:00"
@@ -133,6 +134,33 @@ r=$(curl -sS -m 10 -H @"$TMP/hdrs" -w ' %{http_code}' "$URL/-/healthy" 2>&1)
 expect "8 000 header lines: JSON 431" "$r" '{"code":431,"error":"request header fields larger than 65536 bytes in all"}
  431'
 expect "refusals counted" "$(metric 'profefe_requests_refused_total{reason="uri_too_long"}') $(metric 'profefe_requests_refused_total{reason="headers_too_large"}')" "2 2"
+stop_server
+
+# ---- -web.max-connections (and no per-address limit) ----
+start_server "$TMP/data2" -web.max-connections 100 -web.max-connections-per-ip 0 || finish
+expect "/metrics: the limit set" "$(metric profefe_http_connections_max)" 100
+exec 7<>"$TMP/release"
+"$HOLD" idle 127.0.0.2 127.0.0.1 "$PORT" 150 <"$TMP/release" >"$TMP/cap" 2>&1 7>&- &
+hpid=$!
+for _ in $(seq 1 300); do grep -q '^connected' "$TMP/cap" && break; sleep 0.1; done
+# a client behind the 150 finds the server full (-web.max-connections is
+# the one limit no client can get around)
+expect "with 100 held, a new client is closed at accept" \
+	"$(curl -sS -m 5 -o /dev/null -w '%{http_code}' "$URL/-/healthy" 2>/dev/null)" 000
+exec 7>&-
+wait $hpid
+expect "the helper held 100 of its 150 (the limit; no per-address limit)" "$(sed -n 's/^open //p' "$TMP/cap")" 100
+# once they are gone the server answers again; each refused try is counted
+fails=0
+for _ in $(seq 1 100); do
+	n=$(curl -sS -m 5 -o /dev/null -w '%{http_code}' "$URL/-/healthy" 2>/dev/null)
+	[ "$n" = 200 ] && break
+	fails=$((fails + 1))
+	sleep 0.1
+done
+expect "once they are gone: /-/healthy 200" "$n" 200
+expect "refusals counted: 50 of the helper's, the client's, $fails while closing" \
+	"$(metric 'profefe_requests_refused_total{reason="connection_limit"}')" $((51 + fails))
 stop_server
 
 # ---- flag errors ----
