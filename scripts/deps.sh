@@ -4,7 +4,7 @@ set -euo pipefail
 pkgs=("$@" build-essential pkg-config git curl ca-certificates
       libmicrohttpd-dev libcurl4-openssl-dev libuv1-dev libyaml-dev libjansson-dev
       libprotobuf-c-dev protobuf-c-compiler zlib1g-dev libzstd-dev libpcre2-dev
-      libcmocka-dev libzip-dev libxxhash-dev golang-go jq time)
+      libcmocka-dev libzip-dev libxxhash-dev golang-go jq time openssl)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

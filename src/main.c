@@ -10,6 +10,7 @@
 #include "scrape/scrape.h"
 #include "tsdb/tsdb.h"
 
+#include <errno.h>
 #include <malloc.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -40,6 +41,13 @@ struct flags {
 	const char *max_profile_size;
 	const char *max_inflight_decompressed;
 	const char *web_auth_token_file;
+	const char *web_threads;
+	const char *web_max_connections;
+	const char *web_max_connections_per_ip;
+	const char *web_read_header_timeout;
+	const char *web_read_timeout;
+	const char *web_tls_cert_file;
+	const char *web_tls_key_file;
 	const char *log_level;
 	const char *log_format;
 	int version;
@@ -68,6 +76,13 @@ static const struct flag_def flag_defs[] = {
 	{"max-profile-size", 0, F(max_profile_size), "512MB", "largest decompressed profile"},
 	{"max-inflight-decompressed", 0, F(max_inflight_decompressed), "512MB", "decompressed bytes in flight across all pushes and scrapes; past it a request waits briefly, then gets 503"},
 	{"web.auth-token-file", 0, F(web_auth_token_file), "", "when set, every request but /-/healthy needs Authorization: Bearer <the file's token>"},
+	{"web.threads", 0, F(web_threads), "64", "HTTP worker threads; a push holds one until its fsync, a query until it is answered"},
+	{"web.max-connections", 0, F(web_max_connections), "0", "open HTTP connections at most (0 = what the open-file limit allows)"},
+	{"web.max-connections-per-ip", 0, F(web_max_connections_per_ip), "1024", "open HTTP connections at most from one client address (0 = no limit)"},
+	{"web.read-header-timeout", 0, F(web_read_header_timeout), "10s", "time a connection has to send a request's headers (from its start or its previous reply)"},
+	{"web.read-timeout", 0, F(web_read_timeout), "60s", "inactivity allowed once a request's headers are in (body, reply)"},
+	{"web.tls-cert-file", 0, F(web_tls_cert_file), "", "PEM certificate (chain): serve HTTPS; needs -web.tls-key-file"},
+	{"web.tls-key-file", 0, F(web_tls_key_file), "", "PEM private key of -web.tls-cert-file"},
 	{"log.level", 0, F(log_level), "info", "debug, info, warn or error"},
 	{"log.format", 0, F(log_format), "logfmt", "logfmt or json (to stderr)"},
 	{"version", 1, F(version), NULL, "print version, commit and build time, then exit"},
@@ -197,6 +212,64 @@ static int size_flag(const char *name, const char *v, size_t *out)
 	return 0;
 }
 
+static int uint_flag(const char *name, const char *v, unsigned min, unsigned max, unsigned *out)
+{
+	char *end;
+	unsigned long n;
+
+	errno = 0;
+	n = strtoul(v, &end, 10);
+	if (!*v || *end || errno || n < min || n > max || *v == '-') {
+		fprintf(stderr, "profefe: invalid value \"%s\" for -%s: want a whole number from %u to %u\n",
+			v, name, min, max);
+		return -1;
+	}
+	*out = (unsigned)n;
+	return 0;
+}
+
+static int timeout_flag(const char *name, const char *v, int64_t *out)
+{
+	if (pf_parse_duration(v, out) < 0 || *out < 1000000000 || *out > 86400 * (int64_t)1000000000) {
+		fprintf(stderr, "profefe: invalid value \"%s\" for -%s: want a duration from 1s to 1d, such as 10s\n",
+			v, name);
+		return -1;
+	}
+	return 0;
+}
+
+/* -web.tls-cert-file and -web.tls-key-file: both or neither; read whole
+ * (libmicrohttpd takes PEM in memory). The caller frees. */
+static int read_tls(const char *cert_file, const char *key_file, char **cert, char **key)
+{
+	const char *files[2] = {cert_file, key_file}, *names[2] = {"web.tls-cert-file", "web.tls-key-file"};
+	char **outs[2] = {cert, key};
+
+	if (!*cert_file != !*key_file) {
+		fprintf(stderr, "profefe: -%s is set without -%s: HTTPS needs both\n",
+			*cert_file ? names[0] : names[1], *cert_file ? names[1] : names[0]);
+		return -1;
+	}
+	for (int i = 0; i < 2 && *cert_file; i++) {
+		struct pf_buf b = PF_BUF_INIT(0);
+		struct pf_err err = {0};
+		if (pf_read_file(files[i], 1 << 20, &b, &err) < 0) {
+			fprintf(stderr, "profefe: -%s: %s\n", names[i], err.msg);
+			pf_buf_free(&b);
+			return -1;
+		}
+		if (b.len == 0 || memchr(b.data, 0, b.len) || !memmem(b.data, b.len, "-----BEGIN ", 11)) {
+			fprintf(stderr, "profefe: -%s %s: not a PEM file (no \"-----BEGIN \" line)\n",
+				names[i], files[i]);
+			pf_buf_free(&b);
+			return -1;
+		}
+		pf_buf_append(&b, "", 1); /* NUL-terminated for libmicrohttpd */
+		*outs[i] = (char *)pf_buf_steal(&b, NULL);
+	}
+	return 0;
+}
+
 /* -web.auth-token-file: the token is the file's content without its
  * trailing whitespace; an empty or unreadable file is a start error. */
 static char auth_token[4096];
@@ -238,6 +311,8 @@ int main(int argc, char **argv)
 	struct pf_err err = {0};
 	struct pf_budget *inflight = NULL;
 	size_t inflight_bytes = 0;
+	/* static: reachable (not a leak) on the early exits */
+	static char *tls_cert, *tls_key;
 	char port[16];
 	int rc;
 
@@ -279,6 +354,20 @@ int main(int argc, char **argv)
 			return 1;
 		aopt.auth_token = auth_token;
 	}
+	if (uint_flag("web.threads", fl.web_threads, 1, 1024, &aopt.threads) < 0 ||
+	    uint_flag("web.max-connections", fl.web_max_connections, 0, 1000000, &aopt.max_connections) < 0 ||
+	    uint_flag("web.max-connections-per-ip", fl.web_max_connections_per_ip, 0, 1000000,
+		      &aopt.max_connections_per_ip) < 0 ||
+	    timeout_flag("web.read-header-timeout", fl.web_read_header_timeout,
+			 &aopt.read_header_timeout_ns) < 0 ||
+	    timeout_flag("web.read-timeout", fl.web_read_timeout, &aopt.read_timeout_ns) < 0)
+		return 2;
+	if (read_tls(fl.web_tls_cert_file, fl.web_tls_key_file, &tls_cert, &tls_key) < 0) {
+		free(tls_cert);
+		return 1;
+	}
+	aopt.tls_cert_pem = tls_cert;
+	aopt.tls_key_pem = tls_key;
 	if (*fl.config_file && scrape_config_load(fl.config_file, &cfg, &err) < 0) {
 		fprintf(stderr, "profefe: %s\n", err.msg);
 		return 1;
@@ -386,5 +475,9 @@ int main(int argc, char **argv)
 	uv_loop_close(&app.loop);
 	pf_budget_free(inflight);
 	pf_log(PF_LOG_INFO, "profefe stopped", NULL);
+	free(tls_cert);
+	if (tls_key)
+		explicit_bzero(tls_key, strlen(tls_key));
+	free(tls_key);
 	return 0;
 }

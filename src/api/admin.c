@@ -259,6 +259,15 @@ void api_admin_metrics(struct api_server *s, struct api_reply *rep)
 		      "# HELP profefe_tsdb_corrupt_skipped_total Corrupt blocks or chunks reported and skipped.\n"
 		      "# TYPE profefe_tsdb_corrupt_skipped_total counter\n"
 		      "profefe_tsdb_corrupt_skipped_total %llu\n"
+		      "# HELP profefe_http_connections_open HTTP connections open.\n"
+		      "# TYPE profefe_http_connections_open gauge\n"
+		      "profefe_http_connections_open %llu\n"
+		      "# HELP profefe_http_connections_max HTTP connections allowed at once (-web.max-connections).\n"
+		      "# TYPE profefe_http_connections_max gauge\n"
+		      "profefe_http_connections_max %u\n"
+		      "# HELP profefe_http_header_timeouts_total Connections closed for not completing a request's headers within -web.read-header-timeout (slow or idle clients).\n"
+		      "# TYPE profefe_http_header_timeouts_total counter\n"
+		      "profefe_http_header_timeouts_total %llu\n"
 		      "# HELP profefe_build_info Build information.\n"
 		      "# TYPE profefe_build_info gauge\n"
 		      "profefe_build_info{version=\"%s\",commit=\"%s\"} 1\n"
@@ -277,6 +286,9 @@ void api_admin_metrics(struct api_server *s, struct api_reply *rep)
 		      (unsigned long long)st.compacted_profiles,
 		      (unsigned long long)st.retention_drops, (unsigned long long)st.maint_rounds,
 		      (unsigned long long)st.corrupt_skipped,
+		      (unsigned long long)__atomic_load_n(&s->conns_open, __ATOMIC_RELAXED),
+		      s->max_conns,
+		      (unsigned long long)__atomic_load_n(&s->header_timeouts, __ATOMIC_RELAXED),
 		      s->opt.version, s->opt.commit,
 		      (double)m->started_ns / 1e9);
 	pf_buf_printf(b,

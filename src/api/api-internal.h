@@ -26,6 +26,7 @@ struct api_req {
 	size_t nparams;
 	struct pf_buf body;        /* capped at max_body_bytes */
 	int body_too_big;
+	int head_too_big;          /* 414 or 431: request line or headers over our caps */
 	int unauthorized;          /* -web.auth-token-file set, no or a wrong token */
 	int route;                 /* enum api_route, for metrics */
 };
@@ -81,6 +82,8 @@ struct api_metrics {
 	int64_t started_ns;
 };
 
+struct api_conn;
+
 struct api_server {
 	struct api_options opt;
 	struct MHD_Daemon *mhd;
@@ -91,6 +94,24 @@ struct api_server {
 	pthread_mutex_t inflight_mu;
 	pthread_cond_t inflight_cv;
 	int inflight;
+	/* connections (server.c), under conn_mu: how many are open, in all and
+	 * per client address; those waiting for a request's headers, oldest
+	 * first, and the thread that cuts them at -web.read-header-timeout */
+	pthread_mutex_t conn_mu;
+	pthread_cond_t conn_cv;    /* CLOCK_MONOTONIC; wakes the reaper to stop */
+	struct pf_map *conns_per_ip;
+	struct api_conn *waiting_head, *waiting_tail;
+	uint64_t conns_open;       /* read with atomics by /metrics */
+	uint64_t header_timeouts;  /* connections cut by the reaper */
+	unsigned conns_kept_alive; /* connections that may outlive a reply */
+	unsigned max_conns;        /* -web.max-connections, resolved */
+	unsigned max_conns_per_ip; /* 0: none */
+	unsigned header_timeout_s, idle_timeout_s, read_timeout_s;
+	pthread_t reaper;
+	int reaper_started, reaper_stop;
+	/* libmicrohttpd's last message while starting (a TLS key error) */
+	char mhd_err[256];
+	int mhd_started;
 };
 
 /* ---- http.c ---- */
@@ -166,7 +187,8 @@ void api_metrics_duration(struct api_metrics *m, int route, int64_t ns);
 const char *api_route_name(int route);
 /* One request refused for reason (a short snake_case word from a fixed set
  * in the code: "future", "too_old", "decode_cap", "inflight_budget",
- * "body_too_big", "bad_param", "disk_full", ...), for
+ * "body_too_big", "bad_param", "disk_full", "uri_too_long",
+ * "headers_too_large", "connection_limit", "per_ip_connection_limit", ...), for
  * profefe_requests_refused_total{reason}. */
 void api_metrics_refused(struct api_metrics *m, const char *reason);
 

@@ -6,8 +6,10 @@
  *   /api/v1/targets, /api/v1/status/config, POST /-/reload (targets.c)
  *   /-/healthy, /-/ready, /metrics
  *
- * Requests run one thread per connection, so a push may block on the
- * store's group-committed fsync without stalling other clients.
+ * libmicrohttpd runs in its epoll mode with a pool of threads: an idle
+ * connection costs no thread; a request runs on its connection's thread
+ * (a push blocks it until the store's group-committed fsync), so the pool
+ * is large enough that pushes in flight do not wait for each other.
  */
 #ifndef PF_API_H
 #define PF_API_H
@@ -33,6 +35,19 @@ struct api_options {
 	/* when set, every request but /-/healthy needs "Authorization: Bearer
 	 * <auth_token>" (401 otherwise); borrowed */
 	const char *auth_token;
+	unsigned threads;          /* libmicrohttpd worker threads (-web.threads) */
+	/* open connections at most (0: from the open-file limit) and per
+	 * client address (0: no limit) */
+	unsigned max_connections;
+	unsigned max_connections_per_ip;
+	/* a connection must complete each request's headers within
+	 * read_header_timeout_ns of its start or of its previous reply; once
+	 * they are in, read_timeout_ns of inactivity (body, reply) ends it */
+	int64_t read_header_timeout_ns;
+	int64_t read_timeout_ns;
+	/* PEM certificate chain and key: HTTPS when both are set; borrowed */
+	const char *tls_cert_pem;
+	const char *tls_key_pem;
 };
 
 /*

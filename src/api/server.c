@@ -7,8 +7,28 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+/*
+ * libmicrohttpd reads a request's line and headers into a per-connection
+ * memory pool and answers with its own HTML 414 or 431 when they do not fit.
+ * The pool is large enough that every request head up to our own caps (and
+ * well past them: a 1 MB query string) reaches handle(), which answers
+ * 414/431 in the API's JSON envelope. The pool is mmap'd (libmicrohttpd does
+ * so above 32 KiB) and costs the pages it touches: an idle connection about
+ * nothing. But libmicrohttpd 0.9.75 zeroes the whole pool when a kept-alive
+ * connection goes on to its next request, so each such connection holds the
+ * whole pool: at most API_MAX_KEEPALIVE connections are kept alive, the
+ * others are closed after their reply (Connection: close). README
+ * ("Connections") has the measured costs.
+ */
+#define API_CONN_POOL_BYTES ((size_t)3 << 19) /* 1.5 MiB */
+#define API_CONN_POOL_INCREMENT ((size_t)64 << 10)
+#define API_MAX_KEEPALIVE 32
+#define API_MAX_URI_BYTES (64 << 10)       /* request target, longer: 414 */
+#define API_MAX_HEADER_BYTES (64 << 10)    /* request line + headers, larger: 431 */
 
 struct api_req_ctx {
 	struct api_req req;
@@ -22,13 +42,14 @@ struct api_req_ctx {
 static int try_bind(int family, const struct sockaddr *sa, socklen_t salen, int v6only,
 		    int *fd_out)
 {
-	int one = 1, fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	/* non-blocking: the pool's threads all accept on it */
+	int one = 1, fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -errno;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only));
-	if (bind(fd, sa, salen) < 0 || listen(fd, 1024) < 0) {
+	if (bind(fd, sa, salen) < 0 || listen(fd, 4096) < 0) {
 		int e = errno;
 		close(fd);
 		return -e;
@@ -92,16 +113,328 @@ static int listen_on(const char *addr, int *fd_out, int *port_out, struct pf_err
 	return 0;
 }
 
+
+/* ---- connections: limits, the header deadline ---- */
+
+/* One TCP connection, from libmicrohttpd's NOTIFY_CONNECTION STARTED to
+ * CLOSED (its socket_context). */
+struct api_conn {
+	struct api_conn *prev, *next; /* in s->waiting_* while waiting */
+	int64_t since_ns;             /* waiting for a request's headers since */
+	int waiting;
+	int kept_alive;               /* counted in s->conns_kept_alive */
+	int fd;
+	size_t klen;
+	unsigned char key[16];        /* client address (IPv4: 4 bytes) */
+};
+
+/* The client's address as a map key; 0 for a family without one. */
+static size_t ip_key(const struct sockaddr *sa, unsigned char key[16])
+{
+	if (!sa)
+		return 0;
+	if (sa->sa_family == AF_INET) {
+		memcpy(key, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+		return 4;
+	}
+	if (sa->sa_family == AF_INET6) {
+		const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+		if (IN6_IS_ADDR_V4MAPPED(a)) {
+			memcpy(key, a->s6_addr + 12, 4);
+			return 4;
+		}
+		memcpy(key, a->s6_addr, 16);
+		return 16;
+	}
+	return 0;
+}
+
+/* Under conn_mu: one connection of key fewer. */
+static void conn_release_locked(struct api_server *s, const unsigned char *key, size_t klen)
+{
+	uint64_t n;
+
+	if (s->conns_open > 0)
+		__atomic_store_n(&s->conns_open, s->conns_open - 1, __ATOMIC_RELAXED);
+	if (klen && pf_map_get(s->conns_per_ip, key, klen, &n)) {
+		if (n <= 1)
+			pf_map_del(s->conns_per_ip, key, klen);
+		else
+			pf_map_put(s->conns_per_ip, key, klen, n - 1);
+	}
+}
+
+/*
+ * The accept policy reserves the connection's place (in all and for its
+ * address); NOTIFY_CONNECTION STARTED, which libmicrohttpd calls next on
+ * the same thread, takes the reservation over and CLOSED releases it. Should
+ * libmicrohttpd drop a connection between the two (out of memory), the
+ * thread's next accept finds the reservation still pending and releases it.
+ */
+static __thread struct {
+	struct api_server *s;
+	size_t klen;
+	unsigned char key[16];
+} conn_pending;
+
+static void waiting_unlink(struct api_server *s, struct api_conn *c)
+{
+	if (!c->waiting)
+		return;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		s->waiting_head = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	else
+		s->waiting_tail = c->prev;
+	c->prev = c->next = NULL;
+	c->waiting = 0;
+}
+
+static void waiting_append(struct api_server *s, struct api_conn *c)
+{
+	c->since_ns = pf_mono_ns();
+	c->prev = s->waiting_tail;
+	c->next = NULL;
+	if (s->waiting_tail)
+		s->waiting_tail->next = c;
+	else
+		s->waiting_head = c;
+	s->waiting_tail = c;
+	c->waiting = 1;
+}
+
+static enum MHD_Result accept_policy(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+	struct api_server *s = cls;
+	unsigned char key[16];
+	size_t klen = ip_key(addrlen ? addr : NULL, key);
+	const char *refused = NULL;
+	uint64_t n = 0;
+
+	pthread_mutex_lock(&s->conn_mu);
+	if (conn_pending.s == s) {
+		conn_release_locked(s, conn_pending.key, conn_pending.klen);
+		conn_pending.s = NULL;
+	}
+	if (s->conns_open >= s->max_conns)
+		refused = "connection_limit";
+	else if (klen && s->max_conns_per_ip && pf_map_get(s->conns_per_ip, key, klen, &n) &&
+		 n >= s->max_conns_per_ip)
+		refused = "per_ip_connection_limit";
+	if (!refused) {
+		__atomic_store_n(&s->conns_open, s->conns_open + 1, __ATOMIC_RELAXED);
+		if (klen)
+			pf_map_put(s->conns_per_ip, key, klen, n + 1);
+		conn_pending.s = s;
+		conn_pending.klen = klen;
+		memcpy(conn_pending.key, key, sizeof(key));
+	}
+	pthread_mutex_unlock(&s->conn_mu);
+	if (refused) {
+		api_metrics_refused(&s->metrics, refused);
+		return MHD_NO;
+	}
+	return MHD_YES;
+}
+
+static void conn_notify(void *cls, struct MHD_Connection *con, void **socket_context,
+			enum MHD_ConnectionNotificationCode toe)
+{
+	struct api_server *s = cls;
+	struct api_conn *c = *socket_context;
+
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *fd =
+			MHD_get_connection_info(con, MHD_CONNECTION_INFO_CONNECTION_FD);
+		c = pf_xcalloc(1, sizeof(*c));
+		c->fd = fd ? fd->connect_fd : -1;
+		pthread_mutex_lock(&s->conn_mu);
+		if (conn_pending.s == s) {
+			c->klen = conn_pending.klen;
+			memcpy(c->key, conn_pending.key, sizeof(c->key));
+			conn_pending.s = NULL;
+		} else {
+			/* not seen by the accept policy: count it here */
+			const union MHD_ConnectionInfo *a =
+				MHD_get_connection_info(con, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+			uint64_t n = 0;
+			c->klen = ip_key(a ? a->client_addr : NULL, c->key);
+			__atomic_store_n(&s->conns_open, s->conns_open + 1, __ATOMIC_RELAXED);
+			if (c->klen) {
+				pf_map_get(s->conns_per_ip, c->key, c->klen, &n);
+				pf_map_put(s->conns_per_ip, c->key, c->klen, n + 1);
+			}
+		}
+		waiting_append(s, c);
+		pthread_mutex_unlock(&s->conn_mu);
+		*socket_context = c;
+		return;
+	}
+	if (!c)
+		return; /* never started: the pending reservation is released at the next accept */
+	pthread_mutex_lock(&s->conn_mu);
+	waiting_unlink(s, c);
+	conn_release_locked(s, c->key, c->klen);
+	if (c->kept_alive)
+		s->conns_kept_alive--;
+	pthread_mutex_unlock(&s->conn_mu);
+	free(c);
+	*socket_context = NULL;
+}
+
+static struct api_conn *conn_of(struct MHD_Connection *con)
+{
+	const union MHD_ConnectionInfo *i =
+		MHD_get_connection_info(con, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	return i ? i->socket_context : NULL;
+}
+
+/* Whether the connection may stay open after this reply: yes if it is
+ * kept alive already or there is room for one more (see API_MAX_KEEPALIVE). */
+static int conn_keep_alive(struct api_server *s, struct MHD_Connection *con)
+{
+	struct api_conn *c = conn_of(con);
+	int keep = 0;
+
+	if (!c)
+		return 0;
+	pthread_mutex_lock(&s->conn_mu);
+	if (c->kept_alive || s->conns_kept_alive < API_MAX_KEEPALIVE) {
+		if (!c->kept_alive)
+			s->conns_kept_alive++;
+		c->kept_alive = keep = 1;
+	}
+	pthread_mutex_unlock(&s->conn_mu);
+	return keep;
+}
+
+/* A request's headers are in: off the deadline, and the longer inactivity
+ * timeout for its body and reply. */
+static void conn_headers_done(struct api_server *s, struct MHD_Connection *con)
+{
+	struct api_conn *c = conn_of(con);
+
+	if (c) {
+		pthread_mutex_lock(&s->conn_mu);
+		waiting_unlink(s, c);
+		pthread_mutex_unlock(&s->conn_mu);
+	}
+	MHD_set_connection_option(con, MHD_CONNECTION_OPTION_TIMEOUT, s->read_timeout_s);
+}
+
+/* A request is over: the connection waits for the next one's headers,
+ * under the deadline again (unless it already is). */
+static void conn_request_done(struct api_server *s, struct MHD_Connection *con)
+{
+	struct api_conn *c = conn_of(con);
+
+	if (c) {
+		pthread_mutex_lock(&s->conn_mu);
+		if (!c->waiting)
+			waiting_append(s, c);
+		pthread_mutex_unlock(&s->conn_mu);
+	}
+	MHD_set_connection_option(con, MHD_CONNECTION_OPTION_TIMEOUT, s->idle_timeout_s);
+}
+
+/*
+ * libmicrohttpd's timeout is one of inactivity: a client sending a byte
+ * every few seconds never reaches it. This thread cuts every connection
+ * that has waited longer than -web.read-header-timeout for a request's
+ * headers, by shutting its socket down; libmicrohttpd then closes it. The
+ * socket is still the connection's: CLOSED, which unlinks it under the same
+ * lock, comes before libmicrohttpd closes the descriptor.
+ */
+static void *reaper_main(void *arg)
+{
+	struct api_server *s = arg;
+	int64_t timeout = s->opt.read_header_timeout_ns;
+
+	pthread_mutex_lock(&s->conn_mu);
+	while (!s->reaper_stop) {
+		int64_t now = pf_mono_ns(), next;
+		struct api_conn *c;
+		struct timespec ts;
+
+		while ((c = s->waiting_head) && now - c->since_ns >= timeout) {
+			waiting_unlink(s, c);
+			if (c->fd >= 0)
+				shutdown(c->fd, SHUT_RDWR);
+			__atomic_fetch_add(&s->header_timeouts, 1, __ATOMIC_RELAXED);
+		}
+		next = c ? c->since_ns + timeout : now + timeout;
+		if (next < now + 50000000)
+			next = now + 50000000; /* 50 ms granularity */
+		ts.tv_sec = next / 1000000000;
+		ts.tv_nsec = next % 1000000000;
+		pthread_cond_timedwait(&s->conn_cv, &s->conn_mu, &ts);
+	}
+	pthread_mutex_unlock(&s->conn_mu);
+	return NULL;
+}
+
+/* libmicrohttpd's own messages: kept while starting (a bad TLS key is
+ * reported from there), logged at debug level after. */
+static void mhd_logger(void *cls, const char *fmt, va_list ap)
+{
+	struct api_server *s = cls;
+	char msg[256];
+	size_t n;
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = strlen(msg);
+	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+		msg[--n] = 0;
+	if (!__atomic_load_n(&s->mhd_started, __ATOMIC_ACQUIRE)) {
+		if (!s->mhd_err[0])
+			snprintf(s->mhd_err, sizeof(s->mhd_err), "%s", msg);
+		return;
+	}
+	if (pf_log_enabled(PF_LOG_DEBUG))
+		pf_log(PF_LOG_DEBUG, "libmicrohttpd", "msg", msg, NULL);
+}
+
+/* Raise the open-file soft limit to the hard limit; returns the limit. */
+static rlim_t nofile_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return 1024;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rlim_t was = rl.rlim_cur;
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			rl.rlim_cur = was;
+	}
+	return rl.rlim_cur == RLIM_INFINITY ? (rlim_t)1 << 20 : rl.rlim_cur;
+}
+
 /* ---- requests ---- */
 
 static void *uri_log(void *cls, const char *uri, struct MHD_Connection *con)
 {
 	struct api_server *s = cls;
 	struct api_req_ctx *c = pf_xcalloc(1, sizeof(*c));
+	char *q;
 	(void)con;
 	c->srv = s;
-	c->req.raw_uri = pf_xstrdup(uri ? uri : "/");
+	/* a URI over the cap is kept only as far as handle() needs to see that */
+	c->req.raw_uri = pf_xstrndup(uri ? uri : "/", API_MAX_URI_BYTES + 1);
 	pf_buf_init(&c->req.body, s->opt.max_body_bytes);
+	/*
+	 * We parse the query from raw_uri ourselves. libmicrohttpd would next
+	 * split it into a table in the connection's pool (some 60 bytes per
+	 * parameter), so a long query of short parameters would exhaust the
+	 * pool and get its HTML 431 before handle() could answer in JSON.
+	 * uri points into its read buffer, and it has already found the '?':
+	 * ending the string right after it leaves an empty query to split.
+	 */
+	if (uri && (q = strchr(uri, '?')) != NULL)
+		q[1] = 0;
 	return c;
 }
 
@@ -110,8 +443,8 @@ static void req_done(void *cls, struct MHD_Connection *con, void **req_cls,
 {
 	struct api_server *s = cls;
 	struct api_req_ctx *c = *req_cls;
-	(void)con;
 	(void)toe;
+	conn_request_done(s, con);
 	if (!c)
 		return;
 	if (c->counted) {
@@ -183,7 +516,7 @@ static int authorized(const struct api_server *s, struct MHD_Connection *con, co
 	return diff == 0;
 }
 
-static enum MHD_Result send_reply(struct MHD_Connection *con, struct api_reply *rep)
+static enum MHD_Result send_reply(struct MHD_Connection *con, struct api_reply *rep, int close)
 {
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
@@ -207,6 +540,8 @@ static enum MHD_Result send_reply(struct MHD_Connection *con, struct api_reply *
 	}
 	if (rep->bearer_challenge)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+	if (close)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
 	ret = MHD_queue_response(con, (unsigned)rep->status, resp);
 	MHD_destroy_response(resp);
 	return ret;
@@ -231,12 +566,23 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *con, const char 
 	if (!c->started) {
 		const char *cl = MHD_lookup_connection_value(con, MHD_HEADER_KIND,
 							     MHD_HTTP_HEADER_CONTENT_LENGTH);
+		const union MHD_ConnectionInfo *hs =
+			MHD_get_connection_info(con, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
 		c->started = 1;
 		r->method = method;
+		conn_headers_done(s, con);
 		pthread_mutex_lock(&s->inflight_mu);
 		s->inflight++;
 		c->counted = 1;
 		pthread_mutex_unlock(&s->inflight_mu);
+		if (strlen(r->raw_uri) > API_MAX_URI_BYTES) {
+			r->head_too_big = 414; /* answered before auth and body */
+			goto respond;
+		}
+		if (hs && hs->header_size > API_MAX_HEADER_BYTES) {
+			r->head_too_big = 431;
+			goto respond;
+		}
 		if (!authorized(s, con, r->raw_uri)) {
 			r->unauthorized = 1; /* answered before any body is read */
 			goto respond;
@@ -267,7 +613,14 @@ respond:
 		api_unescape(r->path, 0, NULL); /* a bad escape stays as sent */
 		api_parse_query(q ? q + 1 : NULL, &r->params, &r->nparams);
 	}
-	if (r->unauthorized) {
+	if (r->head_too_big == 414) {
+		api_metrics_refused(&s->metrics, "uri_too_long");
+		api_reply_error(&rep, 414, "request URI longer than %d bytes", API_MAX_URI_BYTES);
+	} else if (r->head_too_big) {
+		api_metrics_refused(&s->metrics, "headers_too_large");
+		api_reply_error(&rep, 431, "request header fields larger than %d bytes in all",
+				API_MAX_HEADER_BYTES);
+	} else if (r->unauthorized) {
 		api_reply_text(&rep, 401, "401 unauthorized: this server wants "
 					  "\"Authorization: Bearer <token>\" (-web.auth-token-file)\n");
 		rep.bearer_challenge = 1;
@@ -287,7 +640,8 @@ respond:
 		pf_log(PF_LOG_DEBUG, "request", "method", method, "uri", r->raw_uri, "code", code,
 		       "ms", ms, NULL);
 	}
-	ret = send_reply(con, &rep);
+	/* a refused head is not worth keeping the connection for */
+	ret = send_reply(con, &rep, r->head_too_big || !conn_keep_alive(s, con));
 	pf_buf_free(&rep.body);
 	free(rep.filename);
 	return ret;
@@ -295,31 +649,114 @@ respond:
 
 /* ---- lifetime ---- */
 
+static unsigned ceil_s(int64_t ns)
+{
+	int64_t sec = (ns + 999999999) / 1000000000;
+	return sec < 1 ? 1 : sec > 86400 ? 86400 : (unsigned)sec;
+}
+
 int api_start(const struct api_options *o, struct api_server **out, struct pf_err *err)
 {
 	struct api_server *s = pf_xcalloc(1, sizeof(*s));
+	pthread_condattr_t ca;
+	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+	int tls = o->tls_cert_pem && o->tls_key_pem;
+	struct MHD_OptionItem tls_opts[] = {
+		{tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, (void *)o->tls_cert_pem},
+		{MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)o->tls_key_pem},
+		{MHD_OPTION_END, 0, NULL},
+	};
+	rlim_t nofile;
 	int rc;
 
 	s->opt = *o;
 	s->listen_fd = -1;
+	if (!s->opt.threads)
+		s->opt.threads = 64;
+	if (s->opt.read_header_timeout_ns <= 0)
+		s->opt.read_header_timeout_ns = 10 * (int64_t)1000000000;
+	if (s->opt.read_timeout_ns <= 0)
+		s->opt.read_timeout_ns = 60 * (int64_t)1000000000;
+	s->header_timeout_s = ceil_s(s->opt.read_header_timeout_ns);
+	/* libmicrohttpd's own inactivity timeout before a request's headers
+	 * only backs the reaper up: a little longer, so the reaper cuts first */
+	s->idle_timeout_s = s->header_timeout_s + 2;
+	s->read_timeout_s = ceil_s(s->opt.read_timeout_ns);
+	/* the open-file limit, less room for the store's files, the scraper's
+	 * connections and the worker threads' epoll and event descriptors */
+	nofile = nofile_limit();
+	{
+		rlim_t reserve = 256 + 2 * (rlim_t)s->opt.threads + nofile / 10;
+		rlim_t fit = nofile > reserve + 16 ? nofile - reserve : 16;
+		if (fit > 1000000)
+			fit = 1000000;
+		s->max_conns = (unsigned)fit;
+		if (o->max_connections && (rlim_t)o->max_connections <= fit) {
+			s->max_conns = o->max_connections;
+		} else if (o->max_connections) {
+			char want[32], lim[32], ok[32];
+			snprintf(want, sizeof(want), "%u", o->max_connections);
+			snprintf(lim, sizeof(lim), "%llu", (unsigned long long)nofile);
+			snprintf(ok, sizeof(ok), "%llu", (unsigned long long)fit);
+			pf_log(PF_LOG_WARN, "-web.max-connections is more than the open-file limit allows; "
+					    "lowered to what it allows",
+			       "max_connections", want, "open_file_limit", lim, "allowed", ok, NULL);
+		}
+	}
+	s->max_conns_per_ip = o->max_connections_per_ip;
 	pthread_mutex_init(&s->inflight_mu, NULL);
 	pthread_cond_init(&s->inflight_cv, NULL);
+	pthread_mutex_init(&s->conn_mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&s->conn_cv, &ca);
+	pthread_condattr_destroy(&ca);
+	s->conns_per_ip = pf_map_new(64);
 	api_metrics_init(&s->metrics);
 	if ((rc = listen_on(o->addr, &s->listen_fd, &s->port, err)) < 0)
 		goto fail;
-	s->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-					  MHD_USE_POLL | MHD_USE_ITC,
-				  0, NULL, NULL, handle, s,
+	if (tls && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+		rc = pf_err_set(err, PF_EINVAL, "-web.tls-cert-file: this libmicrohttpd was built without TLS");
+		goto fail;
+	}
+	s->mhd = MHD_start_daemon(flags | (tls ? MHD_USE_TLS : 0), 0, accept_policy, s, handle, s,
+				  MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, s, /* first */
 				  MHD_OPTION_LISTEN_SOCKET, s->listen_fd,
+				  MHD_OPTION_THREAD_POOL_SIZE, s->opt.threads,
 				  MHD_OPTION_URI_LOG_CALLBACK, uri_log, s,
 				  MHD_OPTION_NOTIFY_COMPLETED, req_done, s,
-				  MHD_OPTION_CONNECTION_LIMIT, (unsigned)4096,
-				  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)300,
-				  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024),
+				  MHD_OPTION_NOTIFY_CONNECTION, conn_notify, s,
+				  /* our own limit is checked first (accept_policy); this
+				   * one only bounds a race between the pool's threads */
+				  MHD_OPTION_CONNECTION_LIMIT, s->max_conns + s->opt.threads,
+				  MHD_OPTION_CONNECTION_TIMEOUT, s->idle_timeout_s,
+				  MHD_OPTION_CONNECTION_MEMORY_LIMIT, API_CONN_POOL_BYTES,
+				  MHD_OPTION_CONNECTION_MEMORY_INCREMENT, API_CONN_POOL_INCREMENT,
+				  MHD_OPTION_ARRAY, tls_opts,
 				  MHD_OPTION_END);
 	if (!s->mhd) {
-		rc = pf_err_set(err, PF_EIO, "start HTTP server on %s failed", o->addr);
+		rc = pf_err_set(err, PF_EIO, "start HTTP%s server on %s%s failed%s%s", tls ? "S" : "",
+				o->addr, tls ? " (-web.tls-cert-file, -web.tls-key-file)" : "",
+				s->mhd_err[0] ? ": " : "", s->mhd_err);
 		goto fail;
+	}
+	__atomic_store_n(&s->mhd_started, 1, __ATOMIC_RELEASE);
+	if (pthread_create(&s->reaper, NULL, reaper_main, s) != 0) {
+		rc = pf_err_set(err, PF_EIO, "start HTTP server: cannot start a thread");
+		MHD_stop_daemon(s->mhd); /* closes the listening socket */
+		s->listen_fd = -1;
+		goto fail;
+	}
+	s->reaper_started = 1;
+	{
+		char th[16], mc[16], mi[16], ht[16];
+		snprintf(th, sizeof(th), "%u", s->opt.threads);
+		snprintf(mc, sizeof(mc), "%u", s->max_conns);
+		snprintf(mi, sizeof(mi), "%u", s->max_conns_per_ip);
+		snprintf(ht, sizeof(ht), "%u", s->header_timeout_s);
+		pf_log(PF_LOG_INFO, "HTTP server", "tls", tls ? "true" : "false", "threads", th,
+		       "max_connections", mc, "max_connections_per_ip", mi,
+		       "read_header_timeout_s", ht, NULL);
 	}
 	*out = s;
 	return 0;
@@ -327,8 +764,11 @@ fail:
 	if (s->listen_fd >= 0)
 		close(s->listen_fd);
 	api_metrics_destroy(&s->metrics);
+	pf_map_free(s->conns_per_ip);
 	pthread_mutex_destroy(&s->inflight_mu);
 	pthread_cond_destroy(&s->inflight_cv);
+	pthread_mutex_destroy(&s->conn_mu);
+	pthread_cond_destroy(&s->conn_cv);
 	free(s);
 	return rc;
 }
@@ -357,8 +797,18 @@ void api_stop(struct api_server *s)
 			break;
 	pthread_mutex_unlock(&s->inflight_mu);
 	MHD_stop_daemon(s->mhd);
+	if (s->reaper_started) {
+		pthread_mutex_lock(&s->conn_mu);
+		s->reaper_stop = 1;
+		pthread_cond_signal(&s->conn_cv);
+		pthread_mutex_unlock(&s->conn_mu);
+		pthread_join(s->reaper, NULL);
+	}
 	api_metrics_destroy(&s->metrics);
+	pf_map_free(s->conns_per_ip);
 	pthread_mutex_destroy(&s->inflight_mu);
 	pthread_cond_destroy(&s->inflight_cv);
+	pthread_mutex_destroy(&s->conn_mu);
+	pthread_cond_destroy(&s->conn_cv);
 	free(s);
 }
