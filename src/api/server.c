@@ -397,22 +397,6 @@ static void mhd_logger(void *cls, const char *fmt, va_list ap)
 		pf_log(PF_LOG_DEBUG, "libmicrohttpd", "msg", msg, NULL);
 }
 
-/* Raise the open-file soft limit to the hard limit; returns the limit. */
-static rlim_t nofile_limit(void)
-{
-	struct rlimit rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
-		return 1024;
-	if (rl.rlim_cur < rl.rlim_max) {
-		rlim_t was = rl.rlim_cur;
-		rl.rlim_cur = rl.rlim_max;
-		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
-			rl.rlim_cur = was;
-	}
-	return rl.rlim_cur == RLIM_INFINITY ? (rlim_t)1 << 20 : rl.rlim_cur;
-}
-
 /* ---- requests ---- */
 
 static void *uri_log(void *cls, const char *uri, struct MHD_Connection *con)
@@ -684,7 +668,7 @@ int api_start(const struct api_options *o, struct api_server **out, struct pf_er
 	s->read_timeout_s = ceil_s(s->opt.read_timeout_ns);
 	/* the open-file limit, less room for the store's files, the scraper's
 	 * connections and the worker threads' epoll and event descriptors */
-	nofile = nofile_limit();
+	nofile = (rlim_t)pf_raise_nofile();
 	{
 		rlim_t reserve = 256 + 2 * (rlim_t)s->opt.threads + nofile / 10;
 		rlim_t fit = nofile > reserve + 16 ? nofile - reserve : 16;

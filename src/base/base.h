@@ -228,6 +228,10 @@ int pf_mkdir_p(const char *dir, struct pf_err *err);
 /* Remove path and everything under it (symlinks not followed); a path that
  * does not exist is not an error. 0 or -1 with errno set. */
 int pf_rm_rf(const char *path);
+/* Raise the open-file soft limit to the hard limit (logged once when it
+ * changes); returns the limit now in force (2^20 for "unlimited"). The
+ * scraper and the HTTP server size themselves from it. */
+size_t pf_raise_nofile(void);
 /* Read a whole file (capped at max bytes) into b. */
 int pf_read_file(const char *path, size_t max, struct pf_buf *b, struct pf_err *err);
 

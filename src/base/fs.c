@@ -6,6 +6,7 @@
 #include <ftw.h>
 #include <libgen.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -142,4 +143,26 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
 int pf_rm_rf(const char *path)
 {
 	return nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+size_t pf_raise_nofile(void)
+{
+	struct rlimit rl;
+	char a[32], b[32];
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return 1024;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rlim_t was = rl.rlim_cur;
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == 0) {
+			snprintf(a, sizeof(a), "%llu", (unsigned long long)was);
+			snprintf(b, sizeof(b), "%llu", (unsigned long long)rl.rlim_cur);
+			pf_log(PF_LOG_INFO, "raised the open-file limit to the hard limit", "from", a,
+			       "to", b, NULL);
+		} else {
+			rl.rlim_cur = was;
+		}
+	}
+	return rl.rlim_cur == RLIM_INFINITY ? (size_t)1 << 20 : (size_t)rl.rlim_cur;
 }

@@ -747,27 +747,6 @@ int scrape_config_load(const char *path, struct config **out, struct pf_err *err
 }
 
 /* Raise the open-file soft limit to the hard limit (SPEC §4). */
-static size_t raise_nofile(void)
-{
-	struct rlimit rl;
-	char a[32], b[32];
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
-		return 0;
-	if (rl.rlim_cur < rl.rlim_max) {
-		rlim_t was = rl.rlim_cur;
-		rl.rlim_cur = rl.rlim_max;
-		if (setrlimit(RLIMIT_NOFILE, &rl) == 0) {
-			snprintf(a, sizeof(a), "%llu", (unsigned long long)was);
-			snprintf(b, sizeof(b), "%llu", (unsigned long long)rl.rlim_cur);
-			pf_log(PF_LOG_INFO, "raised the open-file limit to the hard limit", "from", a, "to", b, NULL);
-		} else {
-			rl.rlim_cur = was;
-		}
-	}
-	return rl.rlim_cur == RLIM_INFINITY ? (size_t)1 << 20 : (size_t)rl.rlim_cur;
-}
-
 static void free_state(struct scrape *s)
 {
 	for (size_t i = 0; i < s->nstats; i++) {
@@ -827,7 +806,7 @@ int scrape_start(const struct scrape_options *o, struct config *cfg, struct scra
 	pthread_mutex_init(&s->q_mu, NULL);
 	pthread_cond_init(&s->q_cv, NULL);
 	s->stats_by_job = pf_map_new(16);
-	s->nopen_files = raise_nofile();
+	s->nopen_files = pf_raise_nofile();
 
 	if ((rc = uv_loop_init(&s->loop)) < 0) {
 		rc = pf_err_set(err, PF_EIO, "scraper: uv_loop_init: %s", uv_strerror(rc));
