@@ -1,6 +1,8 @@
 /*
  * Queries over the head and the blocks: find (metas), series, read by id,
- * merge, label names and values, stats.
+ * merge, label names and values, stats. Find, series, labels and merge
+ * read through one walk, tsdb__rit (head, then blocks; by block, series,
+ * chunk); read by id looks one profile up by its hash, stats counts all.
  *
  * A query holds db->state shared from its first look at the head or the
  * blocks until it has read what it needs, so a cut or a compaction (which
