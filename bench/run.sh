@@ -3,11 +3,13 @@
 #   merge:  profefe's merge (decode + merge + gzip encode, tests/tools/pprof-merge)
 #           against `go tool pprof -proto` on the same files
 #   store:  bench/store.sh (merge of 360 profiles, find latency at 100k profiles)
+#           bench/interleaved.sh (merge of three interleaved series against one of them)
 #           bench/storage.sh (bytes on disk per gzip byte of a real program, BENCH_STORE_SECONDS)
 #   push:   POST /api/0/profiles throughput with a concurrent client (bench/pushload)
 #           against a do-nothing libmicrohttpd server (bench/nullserver)
 #   scrape: pairs kept on schedule at a 10 s interval, CPU, RSS and schedule lag at
 #           1 000 and 10 000 pairs (bench/scrape.sh against bench/staticd)
+# BENCH_ONLY=interleaved runs bench/interleaved.sh alone.
 # Set BENCH_SECONDS (default 5) for the push runs, BENCH_SCRAPE_SECONDS (60) for scrape.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,25 +36,6 @@ measure() {
 	echo "$best $rss"
 }
 
-heap10=("$FIX"/heap-0[01]?.pb.gz)
-merge_case() {
-	local name=$1
-	shift
-	read -r ot om < <(measure "$tmp/ours.pb.gz" "$B/tests/tools/pprof-merge" "$@")
-	read -r gt gm < <(measure "$tmp/go.pb.gz" "$GOPPROF" -proto "$@")
-	printf 'merge %-22s profefe %6.2fs %7.1f MB | go tool pprof -proto %6.2fs %7.1f MB | speed ratio %5.2fx, memory ratio %5.2fx | output %d vs %d bytes\n' \
-		"$name" "$ot" "$(awk "BEGIN{print $om/1024}")" "$gt" "$(awk "BEGIN{print $gm/1024}")" \
-		"$(awk "BEGIN{print ($ot>0)?$gt/$ot:0}")" "$(awk "BEGIN{print ($om>0)?$gm/$om:0}")" \
-		"$(stat -c %s "$tmp/ours.pb.gz")" "$(stat -c %s "$tmp/go.pb.gz")"
-}
-many() { local n=$1 i; for ((i = 0; i < n; i++)); do echo "${heap10[i % 10]}"; done; }
-mapfile -t heap100 < <(many 100)
-mapfile -t heap1000 < <(many 1000)
-merge_case "heap x10 (10 files)" "${heap10[@]}"
-merge_case "heap x100" "${heap100[@]}"
-merge_case "heap x1000" "${heap1000[@]}"
-merge_case "heap-large-001 (1)" "$FIX/heap-large-001.pb.gz"
-
 # start CMD... : runs a server in the background whose port appears in its
 # output as "port=N" (profefe's start line) or "port N" (nullserver); sets
 # SRV_PID and SRV_PORT.
@@ -71,6 +54,42 @@ start() {
 	cat "$log" >&2
 	return 1
 }
+
+iso() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%S; }
+# best of 3 wall times of a GET (seconds)
+get_time() {
+	local best= t
+	for _ in 1 2 3; do
+		t=$(curl -sS -o "$tmp/get.out" -w '%{time_total}' "$1")
+		if [ -z "$best" ] || awk "BEGIN{exit !($t < $best)}"; then best=$t; fi
+	done
+	echo "$best"
+}
+
+# BENCH_ONLY=interleaved: only the merge of interleaved series (bench/interleaved.sh)
+if [ "${BENCH_ONLY:-}" = interleaved ]; then
+	source bench/interleaved.sh
+	exit 0
+fi
+
+heap10=("$FIX"/heap-0[01]?.pb.gz)
+merge_case() {
+	local name=$1
+	shift
+	read -r ot om < <(measure "$tmp/ours.pb.gz" "$B/tests/tools/pprof-merge" "$@")
+	read -r gt gm < <(measure "$tmp/go.pb.gz" "$GOPPROF" -proto "$@")
+	printf 'merge %-22s profefe %6.2fs %7.1f MB | go tool pprof -proto %6.2fs %7.1f MB | speed ratio %5.2fx, memory ratio %5.2fx | output %d vs %d bytes\n' \
+		"$name" "$ot" "$(awk "BEGIN{print $om/1024}")" "$gt" "$(awk "BEGIN{print $gm/1024}")" \
+		"$(awk "BEGIN{print ($ot>0)?$gt/$ot:0}")" "$(awk "BEGIN{print ($om>0)?$gm/$om:0}")" \
+		"$(stat -c %s "$tmp/ours.pb.gz")" "$(stat -c %s "$tmp/go.pb.gz")"
+}
+many() { local n=$1 i; for ((i = 0; i < n; i++)); do echo "${heap10[i % 10]}"; done; }
+mapfile -t heap100 < <(many 100)
+mapfile -t heap1000 < <(many 1000)
+merge_case "heap x10 (10 files)" "${heap10[@]}"
+merge_case "heap x100" "${heap100[@]}"
+merge_case "heap x1000" "${heap1000[@]}"
+merge_case "heap-large-001 (1)" "$FIX/heap-large-001.pb.gz"
 
 push_case() {
 	local name=$1 file=$2 conc=$3 r n
@@ -97,6 +116,7 @@ push_case heap-large-1.2MB "$FIX/heap-large-001.pb.gz" 4
 
 # the store (issue 3)
 source bench/store.sh
+source bench/interleaved.sh
 source bench/storage.sh
 
 # scrape: (target, type) pairs kept on schedule at 10 s against static

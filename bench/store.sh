@@ -9,19 +9,9 @@
 #   compaction: 2 000 heap profiles (20 series, 10 s apart) cut into 100 s
 #            blocks, which compact into 300 s and 900 s ones: time per
 #            profile rewritten (chunks transcoded between symbol tables)
-# Needs B (build dir), FIX (fixtures), tmp, start() and measure() from run.sh.
+# Needs B (build dir), FIX (fixtures), tmp, start(), measure(), iso() and
+# get_time() from run.sh.
 set -euo pipefail
-
-iso() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%S; }
-# best of 3 wall times of a GET (seconds)
-get_time() {
-	local best= t
-	for _ in 1 2 3; do
-		t=$(curl -sS -o "$tmp/get.out" -w '%{time_total}' "$1")
-		if [ -z "$best" ] || awk "BEGIN{exit !($t < $best)}"; then best=$t; fi
-	done
-	echo "$best"
-}
 
 # ---- merge of 360 profiles ----
 start_s=$(date -u -d 2026-11-22T12:00:00Z +%s)

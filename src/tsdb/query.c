@@ -1,6 +1,8 @@
 /*
  * Queries over the head and the blocks: find (metas), series, read by id,
- * merge, label names and values, stats.
+ * merge, label names and values, stats. Find, series, labels and merge
+ * read through one walk, tsdb__rit (head, then blocks; by block, series,
+ * chunk); read by id looks one profile up by its hash, stats counts all.
  *
  * A query holds db->state shared from its first look at the head or the
  * blocks until it has read what it needs, so a cut or a compaction (which
@@ -27,6 +29,227 @@ struct meta_box {
 	struct pf_arena *arena;
 };
 
+/* ---- the read path ------------------------------------------------------ */
+
+/* First entry with t >= t_ns. */
+static size_t entries_from(const struct tsdb__entry *e, size_t n, int64_t t_ns)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (e[mid].t_ns < t_ns)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+int tsdb__rit_init(struct tsdb__rit *it, struct tsdb *db, const struct tsdb_query *q,
+		   enum tsdb__rit_grain grain, struct pf_err *err)
+{
+	int rc;
+
+	memset(it, 0, sizeof(*it));
+	it->db = db;
+	it->grain = grain;
+	it->src = SIZE_MAX;
+	it->min_t = q ? q->min_t_ns : INT64_MIN;
+	it->max_t = q ? q->max_t_ns : INT64_MAX;
+	if (grain != TSDB__RIT_SOURCE &&
+	    (rc = tsdb__preds_new(q->matchers, q->nmatchers, &it->ps, err)) < 0) {
+		it->done = 1;
+		return rc;
+	}
+	if (it->min_t > it->max_t) {
+		it->done = 1;
+		return 0;
+	}
+	it->blocks = tsdb__blocks_get(db, &it->nblocks);
+	return 0;
+}
+
+static void rit_series_done(struct tsdb__rit *it)
+{
+	if (it->have_es)
+		tsdb__bentries_free(&it->es);
+	it->have_es = 0;
+	it->hj = it->hk = 0;
+}
+
+/* Step to the next source (the head, then the blocks overlapping the
+ * range) and select its series; 0 when there is none. */
+static int rit_source(struct tsdb__rit *it)
+{
+	struct tsdb__psource ps;
+
+	rit_series_done(it);
+	if (it->head_locked) {
+		tsdb__head_unlock(it->db->head);
+		it->head_locked = 0;
+	}
+	it->ids.n = 0;
+	it->next_id = 0;
+	for (;;) {
+		size_t k = it->next_src++;
+		if (k == 0) {
+			it->b = NULL;
+			it->src = SIZE_MAX;
+			if (it->grain != TSDB__RIT_SOURCE) {
+				tsdb__head_rdlock(it->db->head);
+				it->head_locked = 1;
+				tsdb__head_psource(it->db->head, &ps);
+				tsdb__select(&ps, it->ps, &it->ids);
+			}
+			return 1;
+		}
+		if (k > it->nblocks)
+			return 0;
+		struct tsdb__block *b = it->blocks[k - 1];
+		const struct tsdb__block_info *in = tsdb__block_info(b);
+		if (in->max_t < it->min_t || in->min_t > it->max_t)
+			continue;
+		it->b = b;
+		it->src = k - 1;
+		if (it->grain != TSDB__RIT_SOURCE) {
+			tsdb__block_psource(b, &ps);
+			tsdb__select(&ps, it->ps, &it->ids);
+		}
+		return 1;
+	}
+}
+
+/* Step to the next selected series of the source; 1 when it may hold
+ * profiles in range (SERIES: when it does, count, lo and hi set). */
+static int rit_series(struct tsdb__rit *it)
+{
+	uint32_t id = it->ids.ids[it->next_id++];
+	int64_t lo, hi;
+
+	rit_series_done(it);
+	it->ord = id;
+	it->count = 0;
+	if (!it->b) {
+		size_t n;
+		it->s = tsdb__head_by_id(it->db->head, id);
+		it->he = tsdb__series_entries(it->s, &n);
+		it->hj = entries_from(it->he, n, it->min_t);
+		for (it->hk = it->hj; it->hk < n && it->he[it->hk].t_ns <= it->max_t; it->hk++)
+			;
+		it->count = it->hk - it->hj;
+		if (it->count) {
+			it->lo = it->he[it->hj].t_ns;
+			it->hi = it->he[it->hk - 1].t_ns;
+		}
+		return it->count > 0;
+	}
+	it->s = NULL;
+	tsdb__block_series_range(it->b, id, &lo, &hi);
+	if (hi < it->min_t || lo > it->max_t)
+		return 0;
+	if (it->grain == TSDB__RIT_SERIES && lo >= it->min_t && hi <= it->max_t) {
+		it->count = tsdb__block_series_count(it->b, id); /* all of it */
+		it->lo = lo;
+		it->hi = hi;
+		return it->count > 0;
+	}
+	tsdb__block_entries(it->b, id, &it->es);
+	it->have_es = 1;
+	it->ej = 0;
+	if (it->grain == TSDB__RIT_PROFILE)
+		return 1;
+	/* partly in range: count from the entries */
+	it->lo = INT64_MAX;
+	it->hi = INT64_MIN;
+	for (size_t j = 0; j < it->es.n; j++) {
+		int64_t t = it->es.e[j].t_ns;
+		if (t < it->min_t || t > it->max_t)
+			continue;
+		it->count++;
+		it->lo = t < it->lo ? t : it->lo;
+		it->hi = t > it->hi ? t : it->hi;
+	}
+	rit_series_done(it);
+	return it->count > 0;
+}
+
+/* The next profile in range of the current series; 0 at its end. */
+static int rit_profile(struct tsdb__rit *it)
+{
+	if (!it->b) {
+		if (it->hj >= it->hk)
+			return 0;
+		it->e = &it->he[it->hj++];
+		return 1;
+	}
+	for (; it->have_es && it->ej < it->es.n; it->ej++) {
+		const struct tsdb__bentry *e = &it->es.e[it->ej];
+		if (e->t_ns >= it->min_t && e->t_ns <= it->max_t) {
+			it->be = e;
+			it->btotals = it->es.totals;
+			it->ej++;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+int tsdb__rit_next(struct tsdb__rit *it)
+{
+	if (it->done)
+		return 0;
+	it->e = NULL;
+	it->be = NULL;
+	for (;;) {
+		if (it->grain == TSDB__RIT_PROFILE && rit_profile(it))
+			return 1;
+		if (it->grain != TSDB__RIT_SOURCE && it->next_id < it->ids.n) {
+			if (rit_series(it) && it->grain == TSDB__RIT_SERIES)
+				return 1;
+			continue;
+		}
+		if (!rit_source(it)) {
+			it->done = 1;
+			return 0;
+		}
+		if (it->grain == TSDB__RIT_SOURCE)
+			return 1;
+	}
+}
+
+void tsdb__rit_label(const struct tsdb__rit *it, size_t i, const char **name, const char **value)
+{
+	if (it->b)
+		tsdb__block_series_label(it->b, it->ord, i, name, value);
+	else
+		tsdb__series_label(it->db->head, it->s, i, name, value);
+}
+
+size_t tsdb__rit_nlabels(const struct tsdb__rit *it)
+{
+	return it->b ? tsdb__block_series_nlabels(it->b, it->ord) : tsdb__series_nlabels(it->s);
+}
+
+uint64_t tsdb__rit_hash(const struct tsdb__rit *it)
+{
+	return it->b ? tsdb__block_series_hash(it->b, it->ord) : tsdb__series_hash(it->s);
+}
+
+void tsdb__rit_finish(struct tsdb__rit *it)
+{
+	rit_series_done(it);
+	if (it->head_locked)
+		tsdb__head_unlock(it->db->head);
+	it->head_locked = 0;
+	tsdb__plist_free(&it->ids);
+	tsdb__preds_free(it->ps);
+	tsdb__blocks_put(it->blocks, it->nblocks);
+	memset(it, 0, sizeof(*it));
+	it->done = 1;
+}
+
+/* ---- hits: profiles a query found -------------------------------------- */
+
 /* One profile a query found, in the head (b == NULL) or a block. */
 struct hit {
 	int64_t t_ns;
@@ -34,7 +257,7 @@ struct hit {
 	uint32_t seq;
 	uint8_t kind;
 	uint64_t size;
-	struct tsdb__block *b; /* reference held by the gather */
+	struct tsdb__block *b; /* reference held by the gather's walk */
 	uint32_t ord;          /* block series */
 	const struct tsdb__series *s; /* head series */
 	struct tsdb__loc loc;         /* head */
@@ -42,12 +265,12 @@ struct hit {
 	const char **ttype, **tunit;  /* totals (strings live as long as the gather) */
 	int64_t *tval;
 	size_t ntotals;
-	size_t src; /* index of the block in the gather, or SIZE_MAX for the head */
+	size_t src;  /* index of the block in the walk, or SIZE_MAX for the head */
+	size_t walk; /* place in the walk's order (block, series, chunk) */
 };
 
 struct gather {
-	struct tsdb__block **blocks;
-	size_t nblocks;
+	struct tsdb__rit it; /* holds the blocks the hits point into */
 	struct hit *hits;
 	size_t n, cap;
 	struct pf_arena *arena;
@@ -55,7 +278,7 @@ struct gather {
 
 static void gather_free(struct gather *g)
 {
-	tsdb__blocks_put(g->blocks, g->nblocks);
+	tsdb__rit_finish(&g->it);
 	free(g->hits);
 	pf_arena_free(g->arena);
 	memset(g, 0, sizeof(*g));
@@ -71,18 +294,10 @@ static int cmp_hit(const void *a, const void *b)
 	return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-/* First entry with t >= t_ns. */
-static size_t entries_from(const struct tsdb__entry *e, size_t n, int64_t t_ns)
+static int cmp_hit_walk(const void *a, const void *b)
 {
-	size_t lo = 0, hi = n;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (e[mid].t_ns < t_ns)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
+	const struct hit *x = a, *y = b;
+	return x->walk < y->walk ? -1 : x->walk > y->walk;
 }
 
 static struct hit *hit_new(struct gather *g)
@@ -121,12 +336,11 @@ static void hit_from_head(struct tsdb *db, struct gather *g, const struct tsdb__
 	}
 }
 
-/* A hit for entry j of es, series ord of block b (g->blocks[bi]; its strings). */
-static void hit_from_block(struct gather *g, size_t bi, uint32_t ord,
-			   const struct tsdb__bentries *es, size_t j)
+/* A hit for entry e of series ord of block b (src: its index; its strings),
+ * totals from totals[e->totals_at]. */
+static void hit_from_block(struct gather *g, struct tsdb__block *b, size_t src, uint32_t ord,
+			   const struct tsdb__bentry *e, const struct tsdb__btotal *totals)
 {
-	struct tsdb__block *b = g->blocks[bi];
-	const struct tsdb__bentry *e = &es->e[j];
 	struct hit *h = hit_new(g);
 	h->t_ns = e->t_ns;
 	h->hash = tsdb__block_series_hash(b, ord);
@@ -136,10 +350,10 @@ static void hit_from_block(struct gather *g, size_t bi, uint32_t ord,
 	h->b = b;
 	h->ord = ord;
 	h->be = *e;
-	h->src = bi;
+	h->src = src;
 	hit_totals_alloc(g, h, e->ntotals);
 	for (size_t k = 0; k < h->ntotals; k++) {
-		const struct tsdb__btotal *t = &es->totals[e->totals_at + k];
+		const struct tsdb__btotal *t = &totals[e->totals_at + k];
 		h->ttype[k] = t->type;
 		h->tunit[k] = t->unit;
 		h->tval[k] = t->value;
@@ -148,57 +362,25 @@ static void hit_from_block(struct gather *g, size_t bi, uint32_t ord,
 
 /*
  * Everything q selects, sorted by (t, hash, seq), duplicates dropped, the
- * newest q->limit kept. Called with db->state held shared (and kept until
- * the hits are used).
+ * newest q->limit kept; each hit's walk field keeps its place in the
+ * walk's order. Called with db->state held shared (and kept until the hits
+ * are used).
  */
 static int gather(struct tsdb *db, const struct tsdb_query *q, struct gather *g,
 		  struct pf_err *err)
 {
-	struct tsdb__preds *ps = NULL;
-	struct tsdb__plist ids = {0};
-	struct tsdb__psource src;
 	int rc;
 
 	memset(g, 0, sizeof(*g));
 	g->arena = pf_arena_new();
-	if ((rc = tsdb__preds_new(q->matchers, q->nmatchers, &ps, err)) < 0)
+	if ((rc = tsdb__rit_init(&g->it, db, q, TSDB__RIT_PROFILE, err)) < 0)
 		return rc;
-	if (q->min_t_ns > q->max_t_ns)
-		goto done;
-
-	tsdb__head_rdlock(db->head);
-	tsdb__head_psource(db->head, &src);
-	tsdb__select(&src, ps, &ids);
-	for (size_t i = 0; i < ids.n; i++) {
-		const struct tsdb__series *s = tsdb__head_by_id(db->head, ids.ids[i]);
-		size_t n;
-		const struct tsdb__entry *e = tsdb__series_entries(s, &n);
-		for (size_t j = entries_from(e, n, q->min_t_ns); j < n && e[j].t_ns <= q->max_t_ns;
-		     j++)
-			hit_from_head(db, g, s, &e[j]);
-	}
-	tsdb__head_unlock(db->head);
-
-	g->blocks = tsdb__blocks_get(db, &g->nblocks);
-	for (size_t bi = 0; bi < g->nblocks; bi++) {
-		struct tsdb__block *b = g->blocks[bi];
-		const struct tsdb__block_info *in = tsdb__block_info(b);
-		if (in->max_t < q->min_t_ns || in->min_t > q->max_t_ns)
-			continue;
-		tsdb__block_psource(b, &src);
-		tsdb__select(&src, ps, &ids);
-		for (size_t i = 0; i < ids.n; i++) {
-			struct tsdb__bentries es;
-			int64_t lo, hi;
-			tsdb__block_series_range(b, ids.ids[i], &lo, &hi);
-			if (hi < q->min_t_ns || lo > q->max_t_ns)
-				continue;
-			tsdb__block_entries(b, ids.ids[i], &es);
-			for (size_t j = 0; j < es.n; j++)
-				if (es.e[j].t_ns >= q->min_t_ns && es.e[j].t_ns <= q->max_t_ns)
-					hit_from_block(g, bi, ids.ids[i], &es, j);
-			tsdb__bentries_free(&es);
-		}
+	while (tsdb__rit_next(&g->it)) {
+		if (g->it.b)
+			hit_from_block(g, g->it.b, g->it.src, g->it.ord, g->it.be, g->it.btotals);
+		else
+			hit_from_head(db, g, g->it.s, g->it.e);
+		g->hits[g->n - 1].walk = g->n - 1;
 	}
 	if (g->n > 1) {
 		size_t k = 1;
@@ -212,9 +394,6 @@ static int gather(struct tsdb *db, const struct tsdb_query *q, struct gather *g,
 		memmove(g->hits, g->hits + (g->n - q->limit), q->limit * sizeof(*g->hits));
 		g->n = q->limit;
 	}
-done:
-	tsdb__plist_free(&ids);
-	tsdb__preds_free(ps);
 	return 0;
 }
 
@@ -232,58 +411,36 @@ struct tsdb_series_set {
 	struct pf_map *by_hash; /* series hash -> index in v */
 };
 
-/* Count into set the series of hash (labels from get(i)) with n profiles
- * in [lo, hi]; the first sight of a hash copies its labels. */
-static void series_add(struct tsdb_series_set *set, uint64_t hash, size_t nl,
-		       void (*get)(const void *, uint32_t, size_t, const char **, const char **),
-		       const void *owner, uint32_t ord, uint64_t n, int64_t lo, int64_t hi)
+/* Count into set the walk's series (SERIES grain); the first sight of a
+ * hash copies its labels. */
+static void series_add(struct tsdb_series_set *set, const struct tsdb__rit *it)
 {
-	uint64_t at = set->n;
+	uint64_t hash = tsdb__rit_hash(it), at = set->n;
 	struct tsdb_series_info *si;
 
-	if (n == 0)
-		return;
 	if (!pf_map_get_or_put(set->by_hash, &hash, sizeof(hash), &at)) {
+		size_t nl = tsdb__rit_nlabels(it);
 		struct tsdb_label *l = pf_arena_alloc(set->arena, (nl ? nl : 1) * sizeof(*l));
 		pf_xgrow((void **)&set->v, &set->cap, set->n + 1, sizeof(*set->v));
 		si = &set->v[set->n++];
 		memset(si, 0, sizeof(*si));
 		for (size_t i = 0; i < nl; i++) {
 			const char *name, *value;
-			get(owner, ord, i, &name, &value);
+			tsdb__rit_label(it, i, &name, &value);
 			l[i].name = arena_str(set->arena, name);
 			l[i].value = arena_str(set->arena, value);
 		}
 		si->labels = l;
 		si->nlabels = nl;
-		si->min_t_ns = lo;
-		si->max_t_ns = hi;
+		si->min_t_ns = it->lo;
+		si->max_t_ns = it->hi;
 	}
 	si = &set->v[at];
-	si->profiles += n;
-	if (lo < si->min_t_ns)
-		si->min_t_ns = lo;
-	if (hi > si->max_t_ns)
-		si->max_t_ns = hi;
-}
-
-struct head_owner {
-	struct tsdb *db;
-	const struct tsdb__series *s;
-};
-
-static void head_label(const void *owner, uint32_t ord, size_t i, const char **name,
-		       const char **value)
-{
-	const struct head_owner *h = owner;
-	(void)ord;
-	tsdb__series_label(h->db->head, h->s, i, name, value);
-}
-
-static void block_label(const void *owner, uint32_t ord, size_t i, const char **name,
-			const char **value)
-{
-	tsdb__block_series_label(owner, ord, i, name, value);
+	si->profiles += it->count;
+	if (it->lo < si->min_t_ns)
+		si->min_t_ns = it->lo;
+	if (it->hi > si->max_t_ns)
+		si->max_t_ns = it->hi;
 }
 
 static int cmp_series_info(const void *a, const void *b)
@@ -303,87 +460,28 @@ int tsdb_series(struct tsdb *db, const struct tsdb_query *q, struct tsdb_series_
 		struct pf_err *err)
 {
 	struct tsdb_series_set *set;
-	struct tsdb__preds *ps = NULL;
-	struct tsdb__plist ids = {0};
-	struct tsdb__psource src;
-	struct tsdb__block **blocks;
-	size_t nblocks;
+	struct tsdb__rit it;
 	int rc;
 
 	*out = NULL;
 	if (!db || __atomic_load_n(&db->closed, __ATOMIC_ACQUIRE))
 		return pf_err_set(err, PF_ECLOSED, "store is closed");
-	if ((rc = tsdb__preds_new(q->matchers, q->nmatchers, &ps, err)) < 0)
+	pthread_rwlock_rdlock(&db->state);
+	if ((rc = tsdb__rit_init(&it, db, q, TSDB__RIT_SERIES, err)) < 0) {
+		tsdb__rit_finish(&it);
+		pthread_rwlock_unlock(&db->state);
 		return rc;
+	}
 	set = pf_xcalloc(1, sizeof(*set));
 	set->arena = pf_arena_new();
 	set->by_hash = pf_map_new(64);
-	if (q->min_t_ns > q->max_t_ns)
-		goto done;
-
-	pthread_rwlock_rdlock(&db->state);
-	tsdb__head_rdlock(db->head);
-	tsdb__head_psource(db->head, &src);
-	tsdb__select(&src, ps, &ids);
-	for (size_t i = 0; i < ids.n; i++) {
-		const struct tsdb__series *s = tsdb__head_by_id(db->head, ids.ids[i]);
-		struct head_owner ho = {db, s};
-		size_t n, j, k;
-		const struct tsdb__entry *e = tsdb__series_entries(s, &n);
-		j = entries_from(e, n, q->min_t_ns);
-		for (k = j; k < n && e[k].t_ns <= q->max_t_ns; k++)
-			;
-		if (k > j)
-			series_add(set, tsdb__series_hash(s), tsdb__series_nlabels(s), head_label,
-				   &ho, 0, k - j, e[j].t_ns, e[k - 1].t_ns);
-	}
-	tsdb__head_unlock(db->head);
-
-	blocks = tsdb__blocks_get(db, &nblocks);
-	for (size_t bi = 0; bi < nblocks; bi++) {
-		struct tsdb__block *b = blocks[bi];
-		const struct tsdb__block_info *in = tsdb__block_info(b);
-		if (in->max_t < q->min_t_ns || in->min_t > q->max_t_ns)
-			continue;
-		tsdb__block_psource(b, &src);
-		tsdb__select(&src, ps, &ids);
-		for (size_t i = 0; i < ids.n; i++) {
-			uint32_t ord = ids.ids[i];
-			int64_t lo, hi;
-			uint64_t n = 0;
-			tsdb__block_series_range(b, ord, &lo, &hi);
-			if (hi < q->min_t_ns || lo > q->max_t_ns)
-				continue;
-			if (lo >= q->min_t_ns && hi <= q->max_t_ns) {
-				n = tsdb__block_series_count(b, ord); /* all of it */
-			} else { /* partly in range: count from the entries */
-				struct tsdb__bentries es;
-				int64_t a = INT64_MAX, z = INT64_MIN;
-				tsdb__block_entries(b, ord, &es);
-				for (size_t j = 0; j < es.n; j++) {
-					int64_t t = es.e[j].t_ns;
-					if (t < q->min_t_ns || t > q->max_t_ns)
-						continue;
-					n++;
-					a = t < a ? t : a;
-					z = t > z ? t : z;
-				}
-				tsdb__bentries_free(&es);
-				lo = a;
-				hi = z;
-			}
-			series_add(set, tsdb__block_series_hash(b, ord),
-				   tsdb__block_series_nlabels(b, ord), block_label, b, ord, n, lo, hi);
-		}
-	}
+	while (tsdb__rit_next(&it))
+		series_add(set, &it);
 	/* labels are copied: the blocks may go */
-	tsdb__blocks_put(blocks, nblocks);
+	tsdb__rit_finish(&it);
 	pthread_rwlock_unlock(&db->state);
 	if (set->n > 1)
 		qsort(set->v, set->n, sizeof(*set->v), cmp_series_info);
-done:
-	tsdb__plist_free(&ids);
-	tsdb__preds_free(ps);
 	*out = set;
 	return 0;
 }
@@ -580,6 +678,8 @@ int tsdb_read(struct tsdb *db, const char *id, struct pf_buf *body, struct tsdb_
 	struct meta_box *box = NULL;
 	struct gather g = {0};
 	struct hit *h = NULL;
+	struct tsdb__block **blocks = NULL;
+	size_t nblocks = 0;
 	uint64_t hash;
 	int64_t t_ns;
 	uint32_t seq;
@@ -609,9 +709,9 @@ int tsdb_read(struct tsdb *db, const char *id, struct pf_buf *body, struct tsdb_
 	tsdb__head_unlock(db->head);
 	if (!h) {
 		/* then the blocks holding the time */
-		g.blocks = tsdb__blocks_get(db, &g.nblocks);
-		for (size_t bi = 0; bi < g.nblocks && !h; bi++) {
-			struct tsdb__block *b = g.blocks[bi];
+		blocks = tsdb__blocks_get(db, &nblocks);
+		for (size_t bi = 0; bi < nblocks && !h; bi++) {
+			struct tsdb__block *b = blocks[bi];
 			const struct tsdb__block_info *in = tsdb__block_info(b);
 			struct tsdb__bentries es;
 			uint32_t ord;
@@ -620,7 +720,7 @@ int tsdb_read(struct tsdb *db, const char *id, struct pf_buf *body, struct tsdb_
 			tsdb__block_entries(b, ord, &es);
 			for (size_t j = 0; j < es.n && !h; j++) {
 				if (es.e[j].t_ns == t_ns && es.e[j].seq == seq) {
-					hit_from_block(&g, bi, ord, &es, j);
+					hit_from_block(&g, b, bi, ord, &es.e[j], es.totals);
 					h = &g.hits[0];
 				}
 			}
@@ -642,6 +742,7 @@ int tsdb_read(struct tsdb *db, const char *id, struct pf_buf *body, struct tsdb_
 out:
 	pthread_rwlock_unlock(&db->state);
 	gather_free(&g);
+	tsdb__blocks_put(blocks, nblocks);
 	return rc;
 }
 
@@ -688,13 +789,23 @@ int tsdb_merge(struct tsdb *db, const struct tsdb_query *q, struct pprof_profile
 		rc = pf_err_set(err, PF_ENOTFOUND, "nothing found");
 		goto out;
 	}
-	/* block hits sorted by (block, series, chunk) so each chunk is read once */
 	for (size_t i = 0; i < g.n; i++) {
-		const struct hit *h = &g.hits[i];
+		struct hit *h = &g.hits[i];
 		if (h->kind != TSDB_KIND_PPROF) {
 			rc = pf_err_set(err, PF_EINVAL, "can't merge profiles of %s type", hit_type(db, h));
 			goto out;
 		}
+		/* head profiles first, in time order; then the block profiles in
+		 * the walk's order (block, series, chunk), so that each chunk is
+		 * decoded once whatever the order of the series in time */
+		if (h->b)
+			h->walk += g.n;
+		else
+			h->walk = i;
+	}
+	qsort(g.hits, g.n, sizeof(*g.hits), cmp_hit_walk);
+	for (size_t i = 0; i < g.n; i++) {
+		const struct hit *h = &g.hits[i];
 		if (!h->b) {
 			struct pprof_profile *p;
 			pf_buf_reset(&body);
@@ -811,29 +922,30 @@ static void strset_finish(struct strset *ss, char ***out, size_t *n)
 static int labels_collect(struct tsdb *db, const char *name, char ***out, size_t *n)
 {
 	struct strset ss = {pf_map_new(64), NULL, 0, 0};
-	struct tsdb__block **bs;
-	size_t nb;
-	char **hv;
-	size_t nh;
+	struct tsdb__rit it;
 
 	pthread_rwlock_rdlock(&db->state);
-	if (name)
-		tsdb__head_label_values(db->head, name, &hv, &nh);
-	else
-		tsdb__head_label_names(db->head, &hv, &nh);
-	for (size_t i = 0; i < nh; i++) {
-		strset_add(&ss, hv[i]);
-		free(hv[i]);
+	tsdb__rit_init(&it, db, NULL, TSDB__RIT_SOURCE, NULL); /* no matchers: cannot fail */
+	while (tsdb__rit_next(&it)) {
+		if (it.b && name) {
+			tsdb__block_label_values(it.b, name, strset_add, &ss);
+		} else if (it.b) {
+			tsdb__block_label_names(it.b, strset_add, &ss);
+		} else {
+			char **hv;
+			size_t nh;
+			if (name)
+				tsdb__head_label_values(db->head, name, &hv, &nh);
+			else
+				tsdb__head_label_names(db->head, &hv, &nh);
+			for (size_t i = 0; i < nh; i++) {
+				strset_add(&ss, hv[i]);
+				free(hv[i]);
+			}
+			free(hv);
+		}
 	}
-	free(hv);
-	bs = tsdb__blocks_get(db, &nb);
-	for (size_t i = 0; i < nb; i++) {
-		if (name)
-			tsdb__block_label_values(bs[i], name, strset_add, &ss);
-		else
-			tsdb__block_label_names(bs[i], strset_add, &ss);
-	}
-	tsdb__blocks_put(bs, nb);
+	tsdb__rit_finish(&it);
 	pthread_rwlock_unlock(&db->state);
 	strset_finish(&ss, out, n);
 	return 0;

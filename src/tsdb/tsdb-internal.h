@@ -8,6 +8,7 @@
  *   record.c    the profile record payload (encode/decode)
  *   head.c      the in-memory index: symbols, series, postings, entries
  *   tsdb.c      the public API over head + WAL
+ *   query.c     the read path (tsdb__rit: head, then blocks) and the queries on it
  *
  * Layering: the head never touches files; it only stores a struct tsdb__loc
  * per profile, which today names a WAL record and later may name a chunk
@@ -556,6 +557,67 @@ int64_t tsdb__retention_limit(const struct tsdb *db, int64_t newest, int64_t now
  * WAL, nothing is written out). */
 void tsdb__crash_close(struct tsdb *db);
 void tsdb__maint_stop(struct tsdb *db);
+
+/* ---- the read path (query.c) ------------------------------------------ */
+
+/*
+ * One walk over what a query selects: the head, then each block whose time
+ * overlaps the query, and within each the selected series in turn; hits
+ * come in the order a reader reads them (by block, series, then chunk and
+ * time within a series), not in time order. Three grains:
+ *   TSDB__RIT_SOURCE   one hit per source: the head, then each block (no
+ *                      series selection; the head's lock is not held)
+ *   TSDB__RIT_SERIES   one hit per selected series with profiles in the
+ *                      query's time range: count, lo and hi of those
+ *   TSDB__RIT_PROFILE  one hit per profile in the range: e (head) or be and
+ *                      btotals (block)
+ * The caller holds db->state shared from _init to _finish. At the SERIES
+ * and PROFILE grains the head's read lock is held while the hits are in
+ * the head and dropped before the first block; head series and symbols
+ * stay valid until the state is released, block strings until _finish
+ * (which drops the blocks' references). e, be and btotals are valid until
+ * the next _next. q NULL: everything (SOURCE grain only).
+ */
+enum tsdb__rit_grain { TSDB__RIT_SOURCE, TSDB__RIT_SERIES, TSDB__RIT_PROFILE };
+
+struct tsdb__rit {
+	/* the hit */
+	struct tsdb__block *b;              /* NULL: the head */
+	size_t src;                         /* index of b in blocks; SIZE_MAX: the head */
+	uint32_t ord;                       /* series id in the head, ordinal in b */
+	const struct tsdb__series *s;       /* a head series */
+	uint64_t count;                     /* SERIES: profiles in range, */
+	int64_t lo, hi;                     /* their first and last time */
+	const struct tsdb__entry *e;        /* PROFILE in the head */
+	const struct tsdb__bentry *be;      /* PROFILE in a block, */
+	const struct tsdb__btotal *btotals; /* its totals from btotals[be->totals_at] */
+	/* the walk */
+	struct tsdb *db;
+	enum tsdb__rit_grain grain;
+	struct tsdb__preds *ps;
+	int64_t min_t, max_t;
+	struct tsdb__block **blocks; /* a reference each, until _finish */
+	size_t nblocks;
+	size_t next_src; /* 0: the head, 1 + i: blocks[i] */
+	struct tsdb__plist ids;
+	size_t next_id;
+	const struct tsdb__entry *he; /* head series entries [hj, hk) in range */
+	size_t hj, hk;
+	struct tsdb__bentries es; /* block series entries */
+	size_t ej;
+	int head_locked, have_es, done;
+};
+
+/* PF_EINVAL for a bad matcher; _finish is due either way. */
+int tsdb__rit_init(struct tsdb__rit *it, struct tsdb *db, const struct tsdb_query *q,
+		   enum tsdb__rit_grain grain, struct pf_err *err);
+/* 1: the next hit is in *it; 0: no more. */
+int tsdb__rit_next(struct tsdb__rit *it);
+/* The i-th label of the hit's series. */
+void tsdb__rit_label(const struct tsdb__rit *it, size_t i, const char **name, const char **value);
+size_t tsdb__rit_nlabels(const struct tsdb__rit *it);
+uint64_t tsdb__rit_hash(const struct tsdb__rit *it);
+void tsdb__rit_finish(struct tsdb__rit *it);
 
 /* ---- ids and db internals (tsdb.c) ------------------------------------- */
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The store across block cuts: three series of 240 profiles, one per second
+# The store across block cuts: four series of 240 profiles, one per second
 # (time_nanos rewritten by tests/tools/pprof-retime), pushed concurrently into
 # a server cutting 30 s blocks, compacting and flushing at shutdown. Every
 # query is checked against what the script pushed, before and after a clean
@@ -9,11 +9,12 @@ source "$(dirname "$0")/lib.bash"
 
 N=240
 start=$(date -u -d 2026-11-22T00:00:00Z +%s)
-series=("a:heap:heap-001:" "a:allocs:allocs-001:" "b:heap:heap-002:&labels=region=eu")
+series=("a:heap:heap-001:" "a:allocs:allocs-001:" "b:heap:heap-002:&labels=region=eu"
+	"b:heap:heap-003:&labels=region=ap")
 : >"$TMP/list"
 for s in "${series[@]}"; do
 	IFS=: read -r svc type fx extra <<<"$s"
-	d=$TMP/$svc-$type
+	d=$TMP/$svc-$type${extra:+-${extra##*=}}
 	mkdir -p "$d"
 	"$TOOLS/pprof-retime" "$FIX/pprof/$fx.pb.gz" "$d" $N "${start}000000000" 1000000000 ||
 		{ notok "retime $fx"; finish; }
@@ -35,7 +36,7 @@ pids=()
 for k in 0 1 2 3; do pusher $k & pids+=($!); done
 wait "${pids[@]}"
 cat "$TMP"/acked.* >"$TMP/acked"
-expect "all $((3 * N)) pushes acknowledged" "$(wc -l <"$TMP/acked")" $((3 * N))
+expect "all $((4 * N)) pushes acknowledged" "$(wc -l <"$TMP/acked")" $((4 * N))
 sleep 8 # one maintenance round (block duration / 4) after the last push
 
 iso() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%S; }
@@ -61,14 +62,19 @@ check_queries() {
 		same_profile "$TMP/got" "$f" || { bad=$((bad + 1)); echo "#   $id ($f) differs"; }
 	done < <(awk 'NR % 25 == 0' "$TMP/acked")
 	expect "$where: every 25th acknowledged profile reads back intact by id" "$bad" 0
-	# merges: 100 s of a/heap across block boundaries, and 60 s of b/heap
+	# merges: 100 s of a/heap across block boundaries, 60 s of b/heap region=eu,
+	# and 60 s of both b/heap series (interleaved in time, merged from blocks
+	# by block, series and chunk)
 	local files=() i
 	for ((i = 100; i < 200; i++)); do files+=("$TMP/a-heap/$(printf %06d $i).pb.gz"); done
 	expect "$where: merge of a/heap [100 s, 199 s] equals go tool pprof -top of the 100 files" \
 		"$(top "$URL/api/0/profiles/merge?service=a&type=heap&from=$(iso $((start + 100)))&to=$(iso $((start + 199)))")" "$(top "${files[@]}")"
 	files=()
-	for ((i = 30; i < 90; i++)); do files+=("$TMP/b-heap/$(printf %06d $i).pb.gz"); done
-	expect "$where: merge of b/heap [30 s, 89 s] equals go tool pprof -top of the 60 files" \
+	for ((i = 30; i < 90; i++)); do files+=("$TMP/b-heap-eu/$(printf %06d $i).pb.gz"); done
+	expect "$where: merge of b/heap region=eu [30 s, 89 s] equals go tool pprof -top of the 60 files" \
+		"$(top "$URL/api/0/profiles/merge?service=b&type=heap&labels=region=eu&from=$(iso $((start + 30)))&to=$(iso $((start + 89)))")" "$(top "${files[@]}")"
+	for ((i = 30; i < 90; i++)); do files+=("$TMP/b-heap-ap/$(printf %06d $i).pb.gz"); done
+	expect "$where: merge of both b/heap series [30 s, 89 s] equals go tool pprof -top of the 120 files" \
 		"$(top "$URL/api/0/profiles/merge?service=b&type=heap&from=$(iso $((start + 30)))&to=$(iso $((start + 89)))")" "$(top "${files[@]}")"
 }
 
