@@ -5,11 +5,12 @@
  *   allocation  pf_x* abort on OOM (internal sizes); input-sized code uses the
  *               plain libc calls and fails the request instead
  *   pf_buf      a growable byte buffer with a hard cap
- *   encoding    explicit little-endian and uvarint readers/writers
+ *   encoding    explicit little-endian, uvarint and zigzag readers/writers
  *   crc32c      Castagnoli CRC (Debian has no library for it)
  *   pf_map      an open-addressing hash map from byte strings to uint64
  *   log         leveled logfmt/json lines on stderr
- *   fs          atomic file creation, fsync of directories
+ *   fs          atomic file creation, fsync of directories, whole reads and
+ *               writes (pread/pwrite until done, a capped file reader)
  *   time        parsing of the time formats the APIs accept
  *   base62      URL-safe ids
  */
