@@ -5,23 +5,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 ssize_t api_unescape(char *s, int plus_space, const char **bad)
 {
 	char *w = s;
 	for (const char *p = s; *p; p++) {
 		if (*p == '%') {
-			int h = hexval(p[1]), l = h < 0 ? -1 : hexval(p[2]);
+			int h = pf_hexval(p[1]), l = h < 0 ? -1 : pf_hexval(p[2]);
 			if (h < 0 || l < 0) {
 				if (bad)
 					*bad = p;

@@ -639,6 +639,18 @@ static unsigned ceil_s(int64_t ns)
 	return sec < 1 ? 1 : sec > 86400 ? 86400 : (unsigned)sec;
 }
 
+/* Release the locks, the per-address counts and the metrics of s, and s. */
+static void server_free(struct api_server *s)
+{
+	api_metrics_destroy(&s->metrics);
+	pf_map_free(s->conns_per_ip);
+	pthread_mutex_destroy(&s->inflight_mu);
+	pthread_cond_destroy(&s->inflight_cv);
+	pthread_mutex_destroy(&s->conn_mu);
+	pthread_cond_destroy(&s->conn_cv);
+	free(s);
+}
+
 int api_start(const struct api_options *o, struct api_server **out, struct pf_err *err)
 {
 	struct api_server *s = pf_xcalloc(1, sizeof(*s));
@@ -747,13 +759,7 @@ int api_start(const struct api_options *o, struct api_server **out, struct pf_er
 fail:
 	if (s->listen_fd >= 0)
 		close(s->listen_fd);
-	api_metrics_destroy(&s->metrics);
-	pf_map_free(s->conns_per_ip);
-	pthread_mutex_destroy(&s->inflight_mu);
-	pthread_cond_destroy(&s->inflight_cv);
-	pthread_mutex_destroy(&s->conn_mu);
-	pthread_cond_destroy(&s->conn_cv);
-	free(s);
+	server_free(s);
 	return rc;
 }
 
@@ -788,11 +794,5 @@ void api_stop(struct api_server *s)
 		pthread_mutex_unlock(&s->conn_mu);
 		pthread_join(s->reaper, NULL);
 	}
-	api_metrics_destroy(&s->metrics);
-	pf_map_free(s->conns_per_ip);
-	pthread_mutex_destroy(&s->inflight_mu);
-	pthread_cond_destroy(&s->inflight_cv);
-	pthread_mutex_destroy(&s->conn_mu);
-	pthread_cond_destroy(&s->conn_cv);
-	free(s);
+	server_free(s);
 }

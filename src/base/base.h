@@ -5,11 +5,12 @@
  *   allocation  pf_x* abort on OOM (internal sizes); input-sized code uses the
  *               plain libc calls and fails the request instead
  *   pf_buf      a growable byte buffer with a hard cap
- *   encoding    explicit little-endian and uvarint readers/writers
+ *   encoding    explicit little-endian, uvarint and zigzag readers/writers
  *   crc32c      Castagnoli CRC (Debian has no library for it)
  *   pf_map      an open-addressing hash map from byte strings to uint64
  *   log         leveled logfmt/json lines on stderr
- *   fs          atomic file creation, fsync of directories
+ *   fs          atomic file creation, fsync of directories, whole reads and
+ *               writes (pread/pwrite until done, a capped file reader)
  *   time        parsing of the time formats the APIs accept
  *   base62      URL-safe ids
  */
@@ -21,6 +22,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/types.h>
 
 /* ---- errors ---------------------------------------------------------- */
 
@@ -156,6 +158,15 @@ static inline uint64_t pf_get_le64(const uint8_t *p)
 }
 /* Writes at most 10 bytes into p; returns the count. */
 size_t pf_put_uvarint(uint8_t *p, uint64_t v);
+/* Zigzag: small signed values as small unsigned ones, for uvarints. */
+static inline uint64_t pf_zigzag(int64_t v)
+{
+	return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+}
+static inline int64_t pf_unzigzag(uint64_t v)
+{
+	return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
+}
 
 /* A bounds-checked reader over a byte range. Any read past the end sets
  * r->bad and returns 0; check r->bad once after a group of reads. */
@@ -234,6 +245,12 @@ int pf_rm_rf(const char *path);
 size_t pf_raise_nofile(void);
 /* Read a whole file (capped at max bytes) into b. */
 int pf_read_file(const char *path, size_t max, struct pf_buf *b, struct pf_err *err);
+/* Read n bytes at off, again after a short read or EINTR: returns the bytes
+ * read (fewer than n only at the end of the file) or -1 with errno set. */
+ssize_t pf_pread_full(int fd, void *buf, size_t n, uint64_t off);
+/* Write n bytes at off, again after a short write or EINTR: 0, or -1 with
+ * errno set (EIO for a write that made no progress). */
+int pf_pwrite_full(int fd, const void *buf, size_t n, uint64_t off);
 
 /* ---- time ------------------------------------------------------------- */
 
@@ -289,5 +306,17 @@ int pf_base62_decode(const char *s, size_t slen, uint8_t *out, size_t n);
 #define PF_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define PF_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define PF_MAX(a, b) ((a) > (b) ? (a) : (b))
+
+/* The value of a hex digit, or -1 for any other character. */
+static inline int pf_hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
 
 #endif

@@ -46,11 +46,48 @@ int pf_mkdir_p(const char *dir, struct pf_err *err)
 	return rc;
 }
 
+ssize_t pf_pread_full(int fd, void *buf, size_t n, uint64_t off)
+{
+	uint8_t *p = buf;
+	size_t got = 0;
+
+	while (got < n) {
+		ssize_t r = pread(fd, p + got, n - got, (off_t)(off + got));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -1;
+		if (r == 0)
+			break;
+		got += (size_t)r;
+	}
+	return (ssize_t)got;
+}
+
+int pf_pwrite_full(int fd, const void *buf, size_t n, uint64_t off)
+{
+	const uint8_t *p = buf;
+	size_t done = 0;
+
+	while (done < n) {
+		ssize_t r = pwrite(fd, p + done, n - done, (off_t)(off + done));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -1;
+		if (r == 0) {
+			errno = EIO;
+			return -1;
+		}
+		done += (size_t)r;
+	}
+	return 0;
+}
+
 int pf_write_file_atomic(const char *path, const void *data, size_t n, struct pf_err *err)
 {
 	size_t plen = strlen(path);
 	char *tmp = pf_xmalloc(plen + 5), *dircopy = NULL;
-	const uint8_t *p = data;
 	int fd = -1, rc = 0;
 
 	memcpy(tmp, path, plen);
@@ -60,16 +97,9 @@ int pf_write_file_atomic(const char *path, const void *data, size_t n, struct pf
 		rc = pf_err_set(err, PF_EIO, "create %s: %s", tmp, strerror(errno));
 		goto fail;
 	}
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0) {
-			rc = pf_err_set(err, PF_EIO, "write %s: %s", tmp, strerror(errno));
-			goto fail;
-		}
-		p += w;
-		n -= (size_t)w;
+	if (pf_pwrite_full(fd, data, n, 0) < 0) {
+		rc = pf_err_set(err, PF_EIO, "write %s: %s", tmp, strerror(errno));
+		goto fail;
 	}
 	if (fsync(fd) < 0) {
 		rc = pf_err_set(err, PF_EIO, "fsync %s: %s", tmp, strerror(errno));

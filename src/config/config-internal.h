@@ -29,6 +29,9 @@ struct config__yw {
 	struct pf_err *err;
 };
 
+/* Read a configuration or target file whole into b (started afresh), at
+ * most CONFIG_MAX_FILE_BYTES; on an error b holds nothing. */
+int config__read_file(const char *path, struct pf_buf *b, struct pf_err *err);
 /* Parse a whole YAML buffer into doc (one document at most; an empty
  * buffer gives a document without a root). Errors name FILE:LINE:COLUMN. */
 int config__yaml_load(const char *file, const void *data, size_t len, yaml_document_t *doc,

@@ -694,19 +694,28 @@ int config_load_buffer(const char *name, const char *dir, const void *data, size
 	return 0;
 }
 
+int config__read_file(const char *path, struct pf_buf *b, struct pf_err *err)
+{
+	int rc;
+
+	pf_buf_init(b, CONFIG_MAX_FILE_BYTES);
+	if ((rc = pf_read_file(path, CONFIG_MAX_FILE_BYTES, b, err)) < 0) {
+		if (rc == PF_ETOOBIG)
+			pf_err_set(err, rc, "%s: larger than %zu bytes", path, CONFIG_MAX_FILE_BYTES);
+		pf_buf_free(b);
+	}
+	return rc;
+}
+
 int config_load_file(const char *path, struct config **out, struct pf_err *err)
 {
-	struct pf_buf b = PF_BUF_INIT(CONFIG_MAX_FILE_BYTES);
+	struct pf_buf b;
 	char *dir;
 	const char *slash = strrchr(path, '/');
 	int rc;
 
-	if ((rc = pf_read_file(path, CONFIG_MAX_FILE_BYTES, &b, err)) < 0) {
-		if (rc == PF_ETOOBIG)
-			pf_err_set(err, rc, "%s: larger than %zu bytes", path, CONFIG_MAX_FILE_BYTES);
-		pf_buf_free(&b);
+	if ((rc = config__read_file(path, &b, err)) < 0)
 		return rc;
-	}
 	dir = slash ? pf_xstrndup(path, slash == path ? 1 : (size_t)(slash - path)) : pf_xstrdup(".");
 	rc = config_load_buffer(path, dir, b.data ? (const void *)b.data : "", b.len, out, err);
 	free(dir);

@@ -24,7 +24,7 @@ static int ends_with(const char *s, const char *suffix)
 
 static int read_into(struct config_sd_groups *sg, const char *path, struct pf_err *err)
 {
-	struct pf_buf b = PF_BUF_INIT(CONFIG_MAX_FILE_BYTES);
+	struct pf_buf b;
 	yaml_document_t doc;
 	struct config__yw w;
 	struct config_group *g = NULL;
@@ -33,12 +33,8 @@ static int read_into(struct config_sd_groups *sg, const char *path, struct pf_er
 	size_t ng = 0;
 	int rc;
 
-	if ((rc = pf_read_file(path, CONFIG_MAX_FILE_BYTES, &b, err)) < 0) {
-		if (rc == PF_ETOOBIG)
-			pf_err_set(err, rc, "%s: larger than %zu bytes", path, CONFIG_MAX_FILE_BYTES);
-		pf_buf_free(&b);
+	if ((rc = config__read_file(path, &b, err)) < 0)
 		return rc;
-	}
 	name = pf_arena_strndup(sg->a, path, strlen(path));
 	if (ends_with(path, ".json"))
 		rc = config__json_load(name, b.data ? (const void *)b.data : "", b.len, &doc, err);

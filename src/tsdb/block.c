@@ -49,16 +49,6 @@
 
 #define CHUNK_PROFILES 64 /* profiles per chunk: bounds the work of one read */
 
-static uint64_t zigzag(int64_t v)
-{
-	return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
-}
-
-static int64_t unzigzag(uint64_t v)
-{
-	return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
-}
-
 /* ---- names ------------------------------------------------------------- */
 
 void tsdb__block_new_name(char *out)
@@ -98,41 +88,26 @@ int tsdb__block_name_ok(const char *s)
 
 /* ---- files ------------------------------------------------------------- */
 
-static int write_all(int fd, const void *p, size_t n, const char *path, struct pf_err *err)
+/* pf_pwrite_full and pf_pread_full saying what failed in which file; a
+ * block file that ends early is corrupt. */
+static int write_at(int fd, const void *p, size_t n, uint64_t off, const char *path,
+		    struct pf_err *err)
 {
-	const uint8_t *b = p;
-	while (n) {
-		ssize_t w = write(fd, b, n);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return pf_err_set(err, PF_EIO, "write %s: %s", path, strerror(errno));
-		}
-		b += w;
-		n -= (size_t)w;
-	}
+	if (pf_pwrite_full(fd, p, n, off) < 0)
+		return pf_err_set(err, PF_EIO, "write %s: %s", path, strerror(errno));
 	return 0;
 }
 
 static int pread_all(int fd, void *p, size_t n, uint64_t off, const char *path,
 		     struct pf_err *err)
 {
-	uint8_t *b = p;
-	while (n) {
-		ssize_t r = pread(fd, b, n, (off_t)off);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			return pf_err_set(err, PF_EIO, "read %s at %" PRIu64 ": %s", path, off,
-					  strerror(errno));
-		}
-		if (r == 0)
-			return pf_err_set(err, PF_ECORRUPT, "%s:%" PRIu64 ": unexpected end of file",
-					  path, off);
-		b += r;
-		n -= (size_t)r;
-		off += (uint64_t)r;
-	}
+	ssize_t r = pf_pread_full(fd, p, n, off);
+	if (r < 0)
+		return pf_err_set(err, PF_EIO, "read %s at %" PRIu64 ": %s", path, off,
+				  strerror(errno));
+	if ((size_t)r < n)
+		return pf_err_set(err, PF_ECORRUPT, "%s:%" PRIu64 ": unexpected end of file",
+				  path, off + (uint64_t)r);
 	return 0;
 }
 
@@ -252,7 +227,7 @@ int tsdb__bw_new(const char *blocks_dir, struct tsdb__bw **out, struct pf_err *e
 		goto fail;
 	}
 	file_header(hdr, TSDB__BLOCK_CHUNKS_MAGIC);
-	if ((rc = write_all(w->chunks_fd, hdr, sizeof(hdr), path, err)) < 0)
+	if ((rc = write_at(w->chunks_fd, hdr, sizeof(hdr), 0, path, err)) < 0)
 		goto fail;
 	w->chunks_off = sizeof(hdr);
 	bw_sym(w, ""); /* symbol 0 */
@@ -276,12 +251,12 @@ static int bw_flush_chunk(struct tsdb__bw *w, struct pf_err *err)
 	if ((rc = tsdb__chunk_enc_finish(w->enc, &w->chunk, err)) < 0)
 		return rc;
 	snprintf(path, sizeof(path), "%s/chunks", w->tmp);
-	if ((rc = write_all(w->chunks_fd, w->chunk.data, w->chunk.len, path, err)) < 0)
+	if ((rc = write_at(w->chunks_fd, w->chunk.data, w->chunk.len, w->chunks_off, path, err)) < 0)
 		return rc;
 	for (size_t i = 0; i < w->npending; i++) {
 		struct bw_pending *p = &w->pending[i];
 		struct pf_buf *b = &s->entries;
-		pf_buf_put_uvarint(b, zigzag(p->t_ns - s->last_t));
+		pf_buf_put_uvarint(b, pf_zigzag(p->t_ns - s->last_t));
 		s->last_t = p->t_ns;
 		pf_buf_put_uvarint(b, p->seq);
 		pf_buf_putc(b, p->kind);
@@ -293,7 +268,7 @@ static int bw_flush_chunk(struct tsdb__bw *w, struct pf_err *err)
 		for (uint32_t j = 0; j < p->ntotals; j++) {
 			pf_buf_put_uvarint(b, p->totals[2 * j]);
 			pf_buf_put_uvarint(b, p->totals[2 * j + 1]);
-			pf_buf_put_uvarint(b, zigzag(p->values[j]));
+			pf_buf_put_uvarint(b, pf_zigzag(p->values[j]));
 		}
 		free(p->totals);
 		free(p->values);
@@ -464,7 +439,7 @@ static int write_file_synced(const char *path, const void *data, size_t len, str
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644), rc;
 	if (fd < 0)
 		return pf_err_set(err, PF_EIO, "create %s: %s", path, strerror(errno));
-	rc = write_all(fd, data, len, path, err);
+	rc = write_at(fd, data, len, 0, path, err);
 	if (rc == 0 && fsync(fd) < 0)
 		rc = pf_err_set(err, PF_EIO, "fsync %s: %s", path, strerror(errno));
 	close(fd);
@@ -758,7 +733,7 @@ static int entries_scan(const struct tsdb__block *b, const struct br_series *s, 
 
 	pf_reader_init(&r, s->entries, s->entries_len);
 	for (uint64_t i = 0; i < s->nentries; i++) {
-		t += unzigzag(pf_read_uvarint(&r));
+		t += pf_unzigzag(pf_read_uvarint(&r));
 		pf_read_uvarint(&r); /* seq */
 		pf_read_u8(&r);
 		pf_read_uvarint(&r);
@@ -1204,7 +1179,7 @@ int tsdb__block_entries(const struct tsdb__block *b, uint32_t ord, struct tsdb__
 	pf_reader_init(&r, s->entries, s->entries_len);
 	for (size_t i = 0; i < out->n; i++) {
 		struct tsdb__bentry *e = &out->e[i];
-		t += unzigzag(pf_read_uvarint(&r));
+		t += pf_unzigzag(pf_read_uvarint(&r));
 		e->t_ns = t;
 		e->seq = (uint32_t)pf_read_uvarint(&r);
 		e->kind = pf_read_u8(&r);
@@ -1218,7 +1193,7 @@ int tsdb__block_entries(const struct tsdb__block *b, uint32_t ord, struct tsdb__
 			pf_xgrow((void **)&out->totals, &captot, ntot + 1, sizeof(*out->totals));
 			out->totals[ntot].type = b->syms[pf_read_uvarint(&r)];
 			out->totals[ntot].unit = b->syms[pf_read_uvarint(&r)];
-			out->totals[ntot].value = unzigzag(pf_read_uvarint(&r));
+			out->totals[ntot].value = pf_unzigzag(pf_read_uvarint(&r));
 			ntot++;
 		}
 	}

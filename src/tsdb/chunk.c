@@ -524,9 +524,9 @@ static int write_header(struct tsdb__chunk_enc *e, const struct tsdb__phdr *h, s
 	P(nrows);
 	P(nvrows);
 	P(h->has_period_type ? 1 : 0);
-	P(tsdb__zz((int64_t)((uint64_t)h->time_nanos - (uint64_t)e->prev_time)));
-	P(tsdb__zz(h->duration_nanos));
-	P(tsdb__zz(h->period));
+	P(pf_zigzag((int64_t)((uint64_t)h->time_nanos - (uint64_t)e->prev_time)));
+	P(pf_zigzag(h->duration_nanos));
+	P(pf_zigzag(h->period));
 	if (h->has_period_type) {
 		P(h->period_type[0]);
 		P(h->period_type[1]);
@@ -576,7 +576,7 @@ int tsdb__chunk_enc_rows(struct tsdb__chunk_enc *e, const struct tsdb__phdr *h, 
 			rc = put_uv(&e->col[COL_STACK], 0);
 		else
 			rc = put_uv(&e->col[COL_STACK],
-				    1 + tsdb__zz((int64_t)stack - (int64_t)last_stack));
+				    1 + pf_zigzag((int64_t)stack - (int64_t)last_stack));
 		if (rc < 0)
 			goto append;
 		/* label column */
@@ -615,7 +615,7 @@ int tsdb__chunk_enc_rows(struct tsdb__chunk_enc *e, const struct tsdb__phdr *h, 
 				if ((md >> 1) && j == 0)
 					continue;
 				for (i = 0; i < ns; i++)
-					sz += uvlen(tsdb__zz(written(c, cur, prev, e->match, e->mult, h->period, nt, i, j,
+					sz += uvlen(pf_zigzag(written(c, cur, prev, e->match, e->mult, h->period, nt, i, j,
 								     md, NULL)));
 				if (sz < best) {
 					best = sz;
@@ -644,7 +644,7 @@ int tsdb__chunk_enc_rows(struct tsdb__chunk_enc *e, const struct tsdb__phdr *h, 
 	for (j = 0; j < nt; j++)
 		for (i = 0; i < nvrows; i++)
 			if ((rc = put_uv(&e->col[COL_VAL],
-					 tsdb__zz(e->coded[ns * nt + e->rowlist[i] * nt + j]))) < 0)
+					 pf_zigzag(e->coded[ns * nt + e->rowlist[i] * nt + j]))) < 0)
 				goto append;
 	if ((rc = write_header(e, h, ns, nvrows, modes)) < 0)
 		goto append;
@@ -965,10 +965,10 @@ static int parse_headers(struct tsdb__chunk_dec *d, struct pf_err *err)
 			    i, hoff);                                                      \
 		(dst) = (uint32_t)v;                                                       \
 	} while (0)
-			prev_time = (int64_t)((uint64_t)prev_time + (uint64_t)tsdb__unzz(pf_read_uvarint(&h)));
+			prev_time = (int64_t)((uint64_t)prev_time + (uint64_t)pf_unzigzag(pf_read_uvarint(&h)));
 			p->h.time_nanos = prev_time;
-			p->h.duration_nanos = tsdb__unzz(pf_read_uvarint(&h));
-			p->h.period = tsdb__unzz(pf_read_uvarint(&h));
+			p->h.duration_nanos = pf_unzigzag(pf_read_uvarint(&h));
+			p->h.period = pf_unzigzag(pf_read_uvarint(&h));
 			if (h.bad || flags > 1)
 				BAD("chunk profile %zu: bad header at offset %zu", i, hoff);
 			p->h.has_period_type = (uint8_t)flags;
@@ -1131,7 +1131,7 @@ static int decode_rows(struct tsdb__chunk_dec *d, const struct tsdb__symtab *st,
 						  i, r);
 			stack = prev->stack[cursor];
 		} else {
-			s = (int64_t)((uint64_t)last_stack + (uint64_t)tsdb__unzz(sv - 1));
+			s = (int64_t)((uint64_t)last_stack + (uint64_t)pf_unzigzag(sv - 1));
 			if (s < 0 || (uint64_t)s >= st->nnode)
 				return pf_err_set(err, PF_ECORRUPT,
 						  "chunk profile %zu row %zu: stack %lld out of range (%zu stacks)",
@@ -1176,7 +1176,7 @@ static int decode_rows(struct tsdb__chunk_dec *d, const struct tsdb__symtab *st,
 	}
 	for (j = 0; j < nt; j++)
 		for (r = 0; r < p->nvrows; r++)
-			cur->vals[d->rowlist[r] * nt + j] = tsdb__unzz(pf_read_uvarint(&rv));
+			cur->vals[d->rowlist[r] * nt + j] = pf_unzigzag(pf_read_uvarint(&rv));
 	if (rv.bad)
 		return pf_err_set(err, PF_ECORRUPT, "chunk profile %zu: values are truncated", i);
 	/* written -> coded -> values, column by column */

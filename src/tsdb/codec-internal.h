@@ -218,16 +218,6 @@ int tsdb__chunk_enc_rows(struct tsdb__chunk_enc *e, const struct tsdb__phdr *h, 
 /* The table e adds to. */
 struct tsdb__symtab *tsdb__chunk_enc_symtab(const struct tsdb__chunk_enc *e);
 
-/* zigzag */
-static inline uint64_t tsdb__zz(int64_t v)
-{
-	return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
-}
-static inline int64_t tsdb__unzz(uint64_t v)
-{
-	return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
-}
-
 /* ---- compressed sections ----------------------------------------------- */
 
 /* In a function returning int64_t: evaluate expr (a symbol id or a

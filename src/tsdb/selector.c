@@ -161,17 +161,6 @@ static int is_name_char(char c, int type_name)
 	return is_name_start(c) || (c >= '0' && c <= '9') || (type_name && (c == '.' || c == '-'));
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static size_t put_utf8(char *o, uint32_t cp)
 {
 	if (cp < 0x80) {
@@ -250,7 +239,7 @@ static int lex_escape(struct parser *p, size_t at, char q, char **w)
 		return fail_at(p, at, "unknown escape sequence \"%s\"", shown), -1;
 	}
 	for (int i = 0; i < nd; i++) {
-		int h = (size_t)(2 + i) < left ? hexval(e[2 + i]) : -1;
+		int h = (size_t)(2 + i) < left ? pf_hexval(e[2 + i]) : -1;
 		if (h < 0) {
 			size_t n = (size_t)(3 + i) < left ? (size_t)(3 + i) : left;
 			excerpt(e, n, shown, sizeof(shown));

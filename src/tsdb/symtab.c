@@ -879,18 +879,18 @@ static int write_functions(const struct tsdb__symtab *st, struct pf_buf *b)
 
 	PUT(b, st->nfn);
 	for (i = 0; i < st->nfn; i++) {
-		PUT(b, tsdb__zz((int64_t)st->fns[i].name - prev));
+		PUT(b, pf_zigzag((int64_t)st->fns[i].name - prev));
 		prev = st->fns[i].name;
 	}
 	for (i = 0; i < st->nfn; i++)
 		PUT(b, st->fns[i].system_name == st->fns[i].name ? 0 : (uint64_t)st->fns[i].system_name + 1);
 	prev = 0;
 	for (i = 0; i < st->nfn; i++) {
-		PUT(b, tsdb__zz((int64_t)st->fns[i].file - prev));
+		PUT(b, pf_zigzag((int64_t)st->fns[i].file - prev));
 		prev = st->fns[i].file;
 	}
 	for (i = 0; i < st->nfn; i++)
-		PUT(b, tsdb__zz(st->fns[i].start_line));
+		PUT(b, pf_zigzag(st->fns[i].start_line));
 	return 0;
 fail:
 	return rc;
@@ -916,16 +916,16 @@ static int write_locations(const struct tsdb__symtab *st, struct pf_buf *b)
 	}
 	for (i = 0; i < st->nline; i++) {
 		const struct tsdb__st_line *ln = &st->lines[i];
-		PUT(b, tsdb__zz((int64_t)((uint64_t)ln->line - (uint64_t)lastline[ln->fn])));
+		PUT(b, pf_zigzag((int64_t)((uint64_t)ln->line - (uint64_t)lastline[ln->fn])));
 		lastline[ln->fn] = ln->line;
 	}
 	for (i = 0; i < st->nline; i++)
-		PUT(b, tsdb__zz(st->lines[i].column));
+		PUT(b, pf_zigzag(st->lines[i].column));
 	for (i = 0; i < st->nloc; i++) {
 		const struct tsdb__st_location *l = &st->locs[i];
 		uint32_t f = l->nline ? st->lines[l->line_off + l->nline - 1].fn : 0;
 		uint64_t base = f && lastaddr[f] ? lastaddr[f] : prev;
-		PUT(b, tsdb__zz((int64_t)(l->address - base)));
+		PUT(b, pf_zigzag((int64_t)(l->address - base)));
 		prev = l->address;
 		if (f)
 			lastaddr[f] = l->address;
@@ -972,7 +972,7 @@ static int write_labelsets(const struct tsdb__symtab *st, struct pf_buf *b)
 			const struct tsdb__st_label *l = &st->labels[s->off + j];
 			PUT(b, l->key);
 			PUT(b, l->str);
-			PUT(b, tsdb__zz(l->num));
+			PUT(b, pf_zigzag(l->num));
 			PUT(b, l->unit);
 		}
 	}
@@ -1155,7 +1155,7 @@ static int read_functions(struct tsdb__symtab *st, struct pf_reader *r, struct p
 		return pf_err_set(err, PF_ENOMEM, "cannot allocate %zu functions", n);
 	st->fncap = n;
 	for (i = 0; i < n; i++) {
-		int64_t v = (int64_t)((uint64_t)prev + (uint64_t)tsdb__unzz(pf_read_uvarint(r)));
+		int64_t v = (int64_t)((uint64_t)prev + (uint64_t)pf_unzigzag(pf_read_uvarint(r)));
 		TRUNC("functions");
 		TRY(read_str(st, (uint64_t)v, "function", i, &st->fns[i].name, err));
 		prev = v;
@@ -1170,13 +1170,13 @@ static int read_functions(struct tsdb__symtab *st, struct pf_reader *r, struct p
 	}
 	prev = 0;
 	for (i = 0; i < n; i++) {
-		int64_t v = (int64_t)((uint64_t)prev + (uint64_t)tsdb__unzz(pf_read_uvarint(r)));
+		int64_t v = (int64_t)((uint64_t)prev + (uint64_t)pf_unzigzag(pf_read_uvarint(r)));
 		TRUNC("functions");
 		TRY(read_str(st, (uint64_t)v, "function", i, &st->fns[i].file, err));
 		prev = v;
 	}
 	for (i = 0; i < n; i++)
-		st->fns[i].start_line = tsdb__unzz(pf_read_uvarint(r));
+		st->fns[i].start_line = pf_unzigzag(pf_read_uvarint(r));
 	TRUNC("functions");
 	st->nfn = n;
 	return 0;
@@ -1244,16 +1244,16 @@ static int read_locations(struct tsdb__symtab *st, struct pf_reader *r, struct p
 	}
 	for (i = 0; i < nline; i++) {
 		struct tsdb__st_line *ln = &st->lines[i];
-		ln->line = (int64_t)((uint64_t)lastline[ln->fn] + (uint64_t)tsdb__unzz(pf_read_uvarint(r)));
+		ln->line = (int64_t)((uint64_t)lastline[ln->fn] + (uint64_t)pf_unzigzag(pf_read_uvarint(r)));
 		lastline[ln->fn] = ln->line;
 	}
 	for (i = 0; i < nline; i++)
-		st->lines[i].column = tsdb__unzz(pf_read_uvarint(r));
+		st->lines[i].column = pf_unzigzag(pf_read_uvarint(r));
 	for (i = 0; i < n; i++) {
 		struct tsdb__st_location *l = &st->locs[i];
 		uint32_t f = l->nline ? st->lines[l->line_off + l->nline - 1].fn : 0;
 		uint64_t base = f && lastaddr[f] ? lastaddr[f] : prev;
-		l->address = base + (uint64_t)tsdb__unzz(pf_read_uvarint(r));
+		l->address = base + (uint64_t)pf_unzigzag(pf_read_uvarint(r));
 		prev = l->address;
 		if (f)
 			lastaddr[f] = l->address;
@@ -1344,7 +1344,7 @@ static int read_labelsets(struct tsdb__symtab *st, struct pf_reader *r, struct p
 			TRY(read_str(st, key, "label set", i, &l->key, err));
 			TRY(read_str(st, s, "label set", i, &l->str, err));
 			TRY(read_str(st, u, "label set", i, &l->unit, err));
-			l->num = tsdb__unzz(num);
+			l->num = pf_unzigzag(num);
 		}
 		st->nlabel += k;
 		st->nlset = i + 1;

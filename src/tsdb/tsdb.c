@@ -17,18 +17,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-struct tsdb_result {
-	struct tsdb_meta *metas;
-	size_t n;
-	struct pf_arena *arena;
-};
-
-/* A tsdb_meta handed out alone owns its arena. */
-struct meta_box {
-	struct tsdb_meta m; /* first: tsdb_meta_free casts back */
-	struct pf_arena *arena;
-};
-
 /* ---- ids --------------------------------------------------------------- */
 
 static void put_be32(uint8_t *p, uint32_t v)

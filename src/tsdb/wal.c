@@ -83,45 +83,6 @@ static int ckpt_path(char *out, size_t n, const char *dir, uint32_t num, const c
 	return w > 0 && (size_t)w < n ? 0 : -1;
 }
 
-/* Read up to n bytes at off; returns bytes read (short only at EOF) or -1. */
-static ssize_t pread_full(int fd, void *buf, size_t n, uint64_t off)
-{
-	uint8_t *p = buf;
-	size_t got = 0;
-
-	while (got < n) {
-		ssize_t r = pread(fd, p + got, n - got, (off_t)(off + got));
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -1;
-		if (r == 0)
-			break;
-		got += (size_t)r;
-	}
-	return (ssize_t)got;
-}
-
-static int pwrite_full(int fd, const void *buf, size_t n, uint64_t off)
-{
-	const uint8_t *p = buf;
-	size_t done = 0;
-
-	while (done < n) {
-		ssize_t r = pwrite(fd, p + done, n - done, (off_t)(off + done));
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -1;
-		if (r == 0) {
-			errno = EIO;
-			return -1;
-		}
-		done += (size_t)r;
-	}
-	return 0;
-}
-
 /* The code of a failed write or sync: a full disk is told apart (the API
  * answers it with 507, SPEC §9). */
 static int write_code(int e)
@@ -158,7 +119,7 @@ static int check_record(int fd, uint64_t off, uint64_t size, uint8_t *head, size
 		*why = "record header cut short";
 		return REC_TORN;
 	}
-	r = pread_full(fd, hdr, sizeof(hdr), off);
+	r = pf_pread_full(fd, hdr, sizeof(hdr), off);
 	if (r < 0)
 		return -1;
 	if ((size_t)r < sizeof(hdr)) {
@@ -176,7 +137,7 @@ static int check_record(int fd, uint64_t off, uint64_t size, uint8_t *head, size
 		return REC_TORN;
 	}
 	h = PF_MIN((size_t)*len, (size_t)TSDB__META_MAX);
-	r = pread_full(fd, head, h, off + TSDB__REC_HDR);
+	r = pf_pread_full(fd, head, h, off + TSDB__REC_HDR);
 	if (r < 0)
 		return -1;
 	if ((size_t)r < h) {
@@ -188,7 +149,7 @@ static int check_record(int fd, uint64_t off, uint64_t size, uint8_t *head, size
 	left = *len - h;
 	while (left > 0) {
 		size_t c = (size_t)PF_MIN(left, (uint64_t)SCAN_CHUNK);
-		r = pread_full(fd, chunk, c, pos);
+		r = pf_pread_full(fd, chunk, c, pos);
 		if (r < 0)
 			return -1;
 		if ((size_t)r < c) {
@@ -224,7 +185,7 @@ static int scan_file(int fd, uint8_t kind, uint32_t num, const char *path,
 	if (fstat(fd, &st) < 0 || st.st_size < 0)
 		return pf_err_set(err, PF_EIO, "stat %s: %s", path, strerror(errno));
 	res->size = (uint64_t)st.st_size;
-	r = pread_full(fd, hdr, nhdr, 0);
+	r = pf_pread_full(fd, hdr, nhdr, 0);
 	if (r < 0)
 		return pf_err_set(err, PF_EIO, "read %s: %s", path, strerror(errno));
 	if ((size_t)r < nhdr) {
@@ -458,7 +419,7 @@ static int write_header(int fd, const char *path, struct pf_err *err)
 
 	pf_put_le32(hdr, TSDB__WAL_MAGIC);
 	pf_put_le32(hdr + 4, TSDB__WAL_VERSION);
-	if (ftruncate(fd, 0) < 0 || pwrite_full(fd, hdr, sizeof(hdr), 0) < 0 || fdatasync(fd) < 0)
+	if (ftruncate(fd, 0) < 0 || pf_pwrite_full(fd, hdr, sizeof(hdr), 0) < 0 || fdatasync(fd) < 0)
 		return pf_err_set(err, write_code(errno), "write header of %s: %s", path, strerror(errno));
 	return 0;
 }
@@ -711,14 +672,14 @@ static int write_record(struct tsdb__wal *w, const uint8_t *hdr, const void *met
 	if (w->fail_writes > 0) {
 		w->fail_writes--;
 		/* a torn write: part of the record reaches the file */
-		if (pwrite_full(w->cur_fd, hdr, TSDB__REC_HDR, off) == 0)
-			(void)pwrite_full(w->cur_fd, meta, nmeta / 2, off + TSDB__REC_HDR);
+		if (pf_pwrite_full(w->cur_fd, hdr, TSDB__REC_HDR, off) == 0)
+			(void)pf_pwrite_full(w->cur_fd, meta, nmeta / 2, off + TSDB__REC_HDR);
 		errno = EIO;
 		return -1;
 	}
-	if (pwrite_full(w->cur_fd, hdr, TSDB__REC_HDR, off) < 0 ||
-	    pwrite_full(w->cur_fd, meta, nmeta, off + TSDB__REC_HDR) < 0 ||
-	    (nbody && pwrite_full(w->cur_fd, body, nbody, off + TSDB__REC_HDR + nmeta) < 0))
+	if (pf_pwrite_full(w->cur_fd, hdr, TSDB__REC_HDR, off) < 0 ||
+	    pf_pwrite_full(w->cur_fd, meta, nmeta, off + TSDB__REC_HDR) < 0 ||
+	    (nbody && pf_pwrite_full(w->cur_fd, body, nbody, off + TSDB__REC_HDR + nmeta) < 0))
 		return -1;
 	return 0;
 }
@@ -852,14 +813,14 @@ int tsdb__wal_read(struct tsdb__wal *w, const struct tsdb__loc *loc, uint64_t bo
 	pf_buf_reset(meta);
 	if ((rc = pf_buf_reserve(meta, (size_t)meta_len)) < 0)
 		return pf_err_set(err, rc, "%s:%" PRIu64 ": no memory for record", path, loc->off);
-	r = pread_full(fd, hdr, sizeof(hdr), loc->off);
+	r = pf_pread_full(fd, hdr, sizeof(hdr), loc->off);
 	if (r < 0)
 		return pf_err_set(err, PF_EIO, "read %s:%" PRIu64 ": %s", path, loc->off,
 				  strerror(errno));
 	if ((size_t)r < sizeof(hdr) || pf_get_le32(hdr) != loc->len - TSDB__REC_HDR)
 		return pf_err_set(err, PF_ECORRUPT, "%s:%" PRIu64 ": record framing damaged", path,
 				  loc->off);
-	r = pread_full(fd, meta->data, (size_t)meta_len, loc->off + TSDB__REC_HDR);
+	r = pf_pread_full(fd, meta->data, (size_t)meta_len, loc->off + TSDB__REC_HDR);
 	if (r < 0)
 		return pf_err_set(err, PF_EIO, "read %s:%" PRIu64 ": %s", path, loc->off,
 				  strerror(errno));
@@ -874,7 +835,7 @@ int tsdb__wal_read(struct tsdb__wal *w, const struct tsdb__loc *loc, uint64_t bo
 			return pf_err_set(err, rc < 0 ? rc : PF_ETOOBIG,
 					  "profile of %" PRIu64 " bytes does not fit the buffer",
 					  body_len);
-		r = pread_full(fd, body->data + body->len, (size_t)body_len,
+		r = pf_pread_full(fd, body->data + body->len, (size_t)body_len,
 			       loc->off + TSDB__REC_HDR + meta_len);
 		if (r < 0)
 			return pf_err_set(err, PF_EIO, "read %s:%" PRIu64 ": %s", path, loc->off,
@@ -1021,7 +982,7 @@ int tsdb__wal_ckpt_new(struct tsdb__wal *w, uint32_t num, struct tsdb__wal_ckpt 
 	pf_put_le32(hdr + 4, TSDB__CKPT_VERSION);
 	pf_put_le32(hdr + 8, num);
 	pf_put_le32(hdr + 12, pf_crc32c(0, hdr, 12));
-	if (pwrite_full(c->fd, hdr, sizeof(hdr), 0) < 0) {
+	if (pf_pwrite_full(c->fd, hdr, sizeof(hdr), 0) < 0) {
 		int rc = pf_err_set(err, PF_EIO, "write %s: %s", c->tmp, strerror(errno));
 		tsdb__wal_ckpt_free(c);
 		return rc;
@@ -1045,10 +1006,10 @@ int tsdb__wal_ckpt_add(struct tsdb__wal_ckpt *c, const struct tsdb__loc *from, u
 	pf_put_le32(hdr, (uint32_t)len);
 	pf_put_le32(hdr + 4, pf_crc32c(pf_crc32c(0, c->meta.data, c->meta.len), c->body.data,
 				       c->body.len));
-	if (pwrite_full(c->fd, hdr, sizeof(hdr), c->size) < 0 ||
-	    pwrite_full(c->fd, c->meta.data, c->meta.len, c->size + TSDB__REC_HDR) < 0 ||
+	if (pf_pwrite_full(c->fd, hdr, sizeof(hdr), c->size) < 0 ||
+	    pf_pwrite_full(c->fd, c->meta.data, c->meta.len, c->size + TSDB__REC_HDR) < 0 ||
 	    (c->body.len &&
-	     pwrite_full(c->fd, c->body.data, c->body.len, c->size + TSDB__REC_HDR + c->meta.len) < 0))
+	     pf_pwrite_full(c->fd, c->body.data, c->body.len, c->size + TSDB__REC_HDR + c->meta.len) < 0))
 		return pf_err_set(err, PF_EIO, "write %s:%" PRIu64 ": %s", c->tmp, c->size,
 				  strerror(errno));
 	to->kind = TSDB__LOC_CKPT;

@@ -1,10 +1,16 @@
-/* Reading fixtures in the unit tests (after cmocka.h): a file whole, or a
- * pprof profile decoded; either fails the test, naming the file.
- * fixture_read starts b afresh (free a buffer before reusing it). */
+/* Fixtures of the unit tests (after cmocka.h): a file read whole, a pprof
+ * profile decoded, a store in a fresh temp dir; each fails the test, naming
+ * the file or directory. fixture_read starts b afresh (free a buffer before
+ * reusing it). */
 #ifndef PF_TESTS_FIXTURE_H
 #define PF_TESTS_FIXTURE_H
 
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
 #include "pprof/pprof.h"
+#include "tsdb/tsdb.h"
 
 static inline void fixture_read(const char *path, struct pf_buf *b)
 {
@@ -27,6 +33,33 @@ static inline struct pprof_profile *fixture_pprof(const char *path)
 	if (rc != 0)
 		fail_msg("%s: %s", path, err.msg);
 	return p;
+}
+
+/* A fresh directory /tmp/pf-<name>-XXXXXX for a store (dir holds 64 bytes);
+ * the log at the level TSDB_TEST_LOG names, "error" by default. */
+static inline void fixture_store_dir(char *dir, const char *name)
+{
+	snprintf(dir, 64, "/tmp/pf-%s-XXXXXX", name);
+	if (!mkdtemp(dir))
+		fail_msg("mkdtemp %s: %s", dir, strerror(errno));
+	pf_log_setup(getenv("TSDB_TEST_LOG") ? getenv("TSDB_TEST_LOG") : "error", "logfmt");
+}
+
+/* The store o describes, open. */
+static inline struct tsdb *fixture_store_open(const struct tsdb_options *o)
+{
+	struct pf_err err = {0};
+	struct tsdb *db = NULL;
+	if (tsdb_open(o, &db, &err) != 0)
+		fail_msg("tsdb_open %s: %s", o->dir, err.msg);
+	return db;
+}
+
+/* Close db (NULL is fine) and remove its directory. */
+static inline void fixture_store_remove(struct tsdb *db, const char *dir)
+{
+	tsdb_close(db);
+	pf_rm_rf(dir);
 }
 
 #endif

@@ -1,6 +1,6 @@
 /* Unit tests for src/base: CRC32C, varints, readers, capped buffers, the
- * hash map, base62, the time/duration/size parsers and the shared byte
- * budget. */
+ * hash map, base62, the time/duration/size parsers, the pread/pwrite-all
+ * pair, zigzag, hex digits and the shared byte budget. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -285,6 +285,48 @@ static void test_read_file_caps(void **state)
 	unlink(path);
 }
 
+/* pf_pwrite_full and pf_pread_full at offsets; a read past the end is short. */
+static void test_pread_pwrite_full(void **state)
+{
+	char path[] = "/tmp/pf-rw-XXXXXX";
+	uint8_t got[16] = {0};
+	int fd = mkstemp(path);
+	(void)state;
+
+	assert_true(fd >= 0);
+	assert_int_equal(pf_pwrite_full(fd, "abcd", 4, 0), 0);
+	assert_int_equal(pf_pwrite_full(fd, "efgh", 4, 4), 0);
+	assert_int_equal(pf_pwrite_full(fd, "", 0, 100), 0);
+	assert_int_equal(pf_pread_full(fd, got, 8, 0), 8);
+	assert_memory_equal(got, "abcdefgh", 8);
+	assert_int_equal(pf_pread_full(fd, got, 16, 6), 2);
+	assert_memory_equal(got, "gh", 2);
+	assert_int_equal(pf_pread_full(fd, got, 4, 8), 0);
+	close(fd);
+	assert_int_equal(pf_pread_full(fd, got, 4, 0), -1);
+	assert_int_equal(pf_pwrite_full(fd, "x", 1, 0), -1);
+	unlink(path);
+}
+
+static void test_zigzag_hexval(void **state)
+{
+	static const int64_t v[] = {0, -1, 1, -2, 2, INT64_MAX, INT64_MIN};
+	static const uint64_t z[] = {0, 1, 2, 3, 4, UINT64_MAX - 1, UINT64_MAX};
+	(void)state;
+
+	for (size_t i = 0; i < PF_ARRAY_LEN(v); i++) {
+		assert_true(pf_zigzag(v[i]) == z[i]);
+		assert_true(pf_unzigzag(z[i]) == v[i]);
+	}
+	assert_int_equal(pf_hexval('0'), 0);
+	assert_int_equal(pf_hexval('9'), 9);
+	assert_int_equal(pf_hexval('a'), 10);
+	assert_int_equal(pf_hexval('F'), 15);
+	assert_int_equal(pf_hexval('g'), -1);
+	assert_int_equal(pf_hexval('/'), -1);
+	assert_int_equal(pf_hexval(0), -1);
+}
+
 static void test_err(void **state)
 {
 	struct pf_err e = {0};
@@ -379,6 +421,8 @@ int main(void)
 		cmocka_unit_test(test_parse_time_reasons),
 		cmocka_unit_test(test_parse_duration_and_size),
 		cmocka_unit_test(test_read_file_caps),
+		cmocka_unit_test(test_pread_pwrite_full),
+		cmocka_unit_test(test_zigzag_hexval),
 		cmocka_unit_test(test_err),
 		cmocka_unit_test(test_budget),
 	};

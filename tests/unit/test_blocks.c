@@ -35,9 +35,7 @@ struct ctx {
 static int setup(void **state)
 {
 	struct ctx *c = calloc(1, sizeof(*c));
-	strcpy(c->dir, "/tmp/pf-blocks-XXXXXX");
-	assert_non_null(mkdtemp(c->dir));
-	pf_log_setup(getenv("TSDB_TEST_LOG") ? getenv("TSDB_TEST_LOG") : "error", "logfmt");
+	fixture_store_dir(c->dir, "blocks");
 	c->o.dir = c->dir;
 	c->o.block_duration_ns = 10 * SEC;
 	c->o.maintenance_ns = -1; /* the tests drive maintenance */
@@ -48,19 +46,16 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct ctx *c = *state;
-	tsdb_close(c->db);
-	pf_rm_rf(c->dir);
+	fixture_store_remove(c->db, c->dir);
 	free(c);
 	return 0;
 }
 
 static void open_db(struct ctx *c)
 {
-	struct pf_err err = {0};
 	tsdb_close(c->db);
 	c->db = NULL;
-	if (tsdb_open(&c->o, &c->db, &err) != 0)
-		fail_msg("tsdb_open: %s", err.msg);
+	c->db = fixture_store_open(&c->o);
 }
 
 static void maintain(struct ctx *c, int flush)

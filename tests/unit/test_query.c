@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include "api/api-internal.h"
+#include "fixture.h"
 
 struct ctx {
 	char dir[64];
@@ -43,17 +44,13 @@ static int setup(void **state)
 {
 	struct ctx *c = calloc(1, sizeof(*c));
 	struct tsdb_options o = {0};
-	struct pf_err err = {0};
 	static const struct tsdb_label s1[] = {{"service", "s"}, {"type", "x"}};
 	static const struct tsdb_label s2[] = {{"a", "1"}, {"service", "s"}, {"type", "x"}};
 	static const struct tsdb_total tot[] = {{"bad\xff", "count", 7}, {"ok", "bytes", -3}};
 
-	strcpy(c->dir, "/tmp/pf-query-XXXXXX");
-	assert_non_null(mkdtemp(c->dir));
-	pf_log_setup("error", "logfmt");
+	fixture_store_dir(c->dir, "query");
 	o.dir = c->dir;
-	if (tsdb_open(&o, &c->db, &err) < 0)
-		fail_msg("tsdb_open: %s", err.msg);
+	c->db = fixture_store_open(&o);
 	c->srv.opt.db = c->db;
 	api_metrics_init(&c->srv.metrics);
 	c->srv.opt.version = "v";
@@ -70,9 +67,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct ctx *c = *state;
-	tsdb_close(c->db);
 	api_metrics_destroy(&c->srv.metrics);
-	pf_rm_rf(c->dir);
+	fixture_store_remove(c->db, c->dir);
 	free(c);
 	return 0;
 }

@@ -310,13 +310,9 @@ static int store_setup(void **state)
 {
 	struct store_ctx *c = calloc(1, sizeof(*c));
 	struct tsdb_options o = {.dir = c->dir};
-	struct pf_err err = {0};
 
-	snprintf(c->dir, sizeof(c->dir), "/tmp/pf-scrape-XXXXXX");
-	assert_non_null(mkdtemp(c->dir));
-	pf_log_setup("error", "logfmt");
-	if (tsdb_open(&o, &c->db, &err) < 0)
-		fail_msg("tsdb_open: %s", err.msg);
+	fixture_store_dir(c->dir, "scrape");
+	c->db = fixture_store_open(&o);
 	c->s = calloc(1, sizeof(*c->s));
 	c->s->o.db = c->db;
 	c->s->o.max_body_bytes = 64 << 20;
@@ -328,8 +324,7 @@ static int store_setup(void **state)
 static int store_teardown(void **state)
 {
 	struct store_ctx *c = *state;
-	tsdb_close(c->db);
-	pf_rm_rf(c->dir);
+	fixture_store_remove(c->db, c->dir);
 	free(c->s);
 	free(c);
 	return 0;
@@ -552,12 +547,10 @@ static void test_store_time_refused(void **state)
 	struct tsdb_options o = {.dir = c->dir, .retention_ns = 3600 * SEC,
 				 .max_future_ns = 600 * SEC};
 	struct pf_buf b = PF_BUF_INIT(0);
-	struct pf_err err = {0};
 	struct scrape__xfer *x;
 
 	tsdb_close(c->db);
-	if (tsdb_open(&o, &c->db, &err) < 0)
-		fail_msg("tsdb_open: %s", err.msg);
+	c->db = fixture_store_open(&o);
 	c->s->o.db = c->db;
 	fixture_read("tests/fixtures/pprof/heap-001.pb.gz", &b);
 	x = xfer(c, "heap", b.data, b.len, NULL);

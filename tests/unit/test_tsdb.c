@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fixture.h"
 #include "tsdb/tsdb-internal.h"
 #include "tsdb/tsdb.h"
 
@@ -26,10 +27,8 @@ struct ctx {
 static int setup(void **state)
 {
 	struct ctx *c = calloc(1, sizeof(*c));
-	strcpy(c->dir, "/tmp/pf-tsdb-XXXXXX");
-	assert_non_null(mkdtemp(c->dir));
+	fixture_store_dir(c->dir, "tsdb");
 	snprintf(c->wal1, sizeof(c->wal1), "%s/wal/00000001", c->dir);
-	pf_log_setup(getenv("TSDB_TEST_LOG") ? getenv("TSDB_TEST_LOG") : "error", "logfmt");
 	*state = c;
 	return 0;
 }
@@ -37,8 +36,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct ctx *c = *state;
-	tsdb_close(c->db);
-	pf_rm_rf(c->dir);
+	fixture_store_remove(c->db, c->dir);
 	free(c);
 	return 0;
 }
@@ -46,12 +44,7 @@ static int teardown(void **state)
 static struct tsdb *open_db(struct ctx *c, size_t seg_bytes)
 {
 	struct tsdb_options o = {c->dir, seg_bytes, 0};
-	struct pf_err err = {0};
-	struct tsdb *db = NULL;
-	int rc = tsdb_open(&o, &db, &err);
-	if (rc != 0)
-		fail_msg("tsdb_open: %s", err.msg);
-	return db;
+	return fixture_store_open(&o);
 }
 
 static void reopen(struct ctx *c, size_t seg_bytes)
@@ -908,11 +901,7 @@ static struct tsdb *open_opts(struct ctx *c, int64_t retention, int64_t max_futu
 	struct tsdb_options o = {.dir = c->dir, .block_duration_ns = 60 * MIN_NS,
 				 .retention_ns = retention, .max_future_ns = max_future,
 				 .maintenance_ns = -1};
-	struct pf_err err = {0};
-	struct tsdb *db = NULL;
-	if (tsdb_open(&o, &db, &err) != 0)
-		fail_msg("tsdb_open: %s", err.msg);
-	return db;
+	return fixture_store_open(&o);
 }
 
 /* append_l, keeping the error message */
