@@ -2,7 +2,8 @@
 # make bench: prints each figure and its ratio against the named baseline.
 #   merge:  profefe's merge (decode + merge + gzip encode, tests/tools/pprof-merge)
 #           against `go tool pprof -proto` on the same files
-#   store:  bench/store.sh (merge of 360 profiles, find latency at 100k profiles)
+#   store:  WAL append throughput, 1 and 8 threads (bench/tsdbappend)
+#           bench/store.sh (merge of 360 profiles, find latency at 100k profiles)
 #           bench/interleaved.sh (merge of three interleaved series against one of them)
 #           bench/storage.sh (bytes on disk per gzip byte of a real program, BENCH_STORE_SECONDS)
 #   push:   POST /api/0/profiles throughput with a concurrent client (bench/pushload)
@@ -115,6 +116,8 @@ push_case heap-001-30KB "$FIX/heap-001.pb.gz" 8
 push_case heap-large-1.2MB "$FIX/heap-large-001.pb.gz" 4
 
 # the store (issue 3)
+# WAL append throughput, 1 and 8 threads, 4 KiB bodies (bench/tsdbappend)
+"$B/bench/tsdbappend" "$tmp/data-append"
 source bench/store.sh
 source bench/interleaved.sh
 source bench/storage.sh

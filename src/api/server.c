@@ -474,6 +474,59 @@ static void route(struct api_server *s, struct api_req *r, struct api_reply *rep
 	}
 }
 
+/* The route a request for path P counts under in /metrics, as the
+ * handlers above set it, found from the path alone: for a request refused
+ * before routing (401), whose handler never runs. */
+static enum api_route route_of(const char *p)
+{
+	static const struct {
+		const char *path;
+		enum api_route route;
+	} exact[] = {
+		{"/api/0/version", API_ROUTE_VERSION},
+		{"/api/0/services", API_ROUTE_SERVICES},
+		{"/api/v1/query_range", API_ROUTE_V1_QUERY_RANGE},
+		{"/api/v1/series", API_ROUTE_V1_SERIES},
+		{"/api/v1/labels", API_ROUTE_V1_LABELS},
+		{"/api/v1/status/tsdb", API_ROUTE_V1_STATUS_TSDB},
+		{"/api/v1/status/buildinfo", API_ROUTE_V1_BUILDINFO},
+		{"/api/v1/targets", API_ROUTE_V1_TARGETS},
+		{"/api/v1/status/config", API_ROUTE_V1_STATUS_CONFIG},
+		{"/-/healthy", API_ROUTE_HEALTHY},
+		{"/-/ready", API_ROUTE_READY},
+		{"/-/reload", API_ROUTE_RELOAD},
+		{"/metrics", API_ROUTE_METRICS},
+	};
+	static const char lv_pre[] = "/api/v1/label/", lv_suf[] = "/values";
+	size_t plen = strlen(p), pre = sizeof(lv_pre) - 1, suf = sizeof(lv_suf) - 1;
+	enum api_route rt;
+	char *clean;
+
+	for (size_t i = 0; i < PF_ARRAY_LEN(exact); i++)
+		if (strcmp(p, exact[i].path) == 0)
+			return exact[i].route;
+	if (strncmp(p, "/api/0/", 7) == 0 || strcmp(p, "/api/0") == 0) {
+		clean = api_path_clean(p);
+		if (strcmp(clean, "/api/0/profiles") == 0)
+			rt = API_ROUTE_PROFILES;
+		else if (strcmp(clean, "/api/0/profiles/merge") == 0)
+			rt = API_ROUTE_MERGE;
+		else if (strncmp(clean, "/api/0/profiles", 15) == 0)
+			rt = API_ROUTE_PROFILE_ID;
+		else
+			rt = API_ROUTE_API0_OTHER;
+		free(clean);
+		return rt;
+	}
+	if (strncmp(p, "/api/v1/", 8) == 0 || strcmp(p, "/api/v1") == 0) {
+		if (plen >= pre + suf && strncmp(p, lv_pre, pre) == 0 &&
+		    strcmp(p + plen - suf, lv_suf) == 0)
+			return API_ROUTE_V1_LABEL_VALUES;
+		return API_ROUTE_V1_OTHER;
+	}
+	return API_ROUTE_OTHER;
+}
+
 /* Whether the request may proceed under -web.auth-token-file: /-/healthy
  * always, anything else with "Authorization: Bearer <token>" (compared in
  * constant time). */
@@ -605,6 +658,7 @@ respond:
 		api_reply_error(&rep, 431, "request header fields larger than %d bytes in all",
 				API_MAX_HEADER_BYTES);
 	} else if (r->unauthorized) {
+		r->route = route_of(r->path);
 		api_reply_text(&rep, 401, "401 unauthorized: this server wants "
 					  "\"Authorization: Bearer <token>\" (-web.auth-token-file)\n");
 		rep.bearer_challenge = 1;

@@ -2,17 +2,30 @@
  * tsdb internals shared between the files of src/tsdb. Nothing here is
  * part of the public API; every symbol carries the tsdb__ prefix.
  *
- *   labels.c    validation, sorting, canonical encoding and hashing of label sets
- *   postings.c  sorted series-id lists: intersect, union, subtract
- *   wal.c       WAL segments: record framing, group commit, replay scan, reads
- *   record.c    the profile record payload (encode/decode)
- *   head.c      the in-memory index: symbols, series, postings, entries
- *   tsdb.c      the public API over head + WAL
- *   query.c     the read path (tsdb__rit: head, then blocks) and the queries on it
+ *   tsdb.h           the public API (the store's contract)
+ *   tsdb-internal.h  this file: limits, WAL format, head, blocks, shared helpers
+ *   tsdb.c           the public API: open, append, close; the data directory
+ *   labels.c         validation, sorting, canonical encoding and hashing of label sets
+ *   postings.c       sorted series-id lists: intersect, union, subtract
+ *   wal.c            WAL segments: record framing, group commit, replay scan, reads
+ *   record.c         the profile record payload (encode/decode)
+ *   head.c           the in-memory index: symbols, series, postings, entries
+ *   block.c          immutable blocks: write (cut, compaction), open, index, chunk reads
+ *   maint.c          maintenance rounds: cut the head, drop WAL segments, compact, retention
+ *   query.c          the read path (tsdb__rit: head, then blocks) and the queries on it:
+ *                    find, series, read, merge, labels, stats
+ *   select.c         label matchers resolved against the postings of the head or a block
+ *   selector.c       selector parsing (PromQL vector selector, type as metric name)
+ *   codec.h          the profile codec's contract with the rest of src/tsdb
+ *   codec-internal.h internals shared by the codec's files
+ *   symtab.c         codec: one service's symbol table within a block
+ *   chunk.c          codec: chunks of consecutive profiles of one series
+ *   merger.c         codec: merging profiles of one symbol table by stack id
+ *   transcode.c      codec: moving profiles between symbol tables (compaction)
  *
  * Layering: the head never touches files; it only stores a struct tsdb__loc
- * per profile, which today names a WAL record and later may name a chunk
- * in an immutable block. The WAL never looks inside a record payload.
+ * per profile, which names a WAL or checkpoint record (profiles cut into a
+ * block leave the head). The WAL never looks inside a record payload.
  */
 #ifndef PF_TSDB_INTERNAL_H
 #define PF_TSDB_INTERNAL_H

@@ -7,10 +7,12 @@
  * fsync'd; concurrent appenders share fsyncs (group commit). At open the
  * WAL is replayed; a torn tail is cut off and logged.
  *
- * This first version keeps an in-memory head (series, postings per label
+ * Recent profiles live in an in-memory head (series, postings per label
  * pair, per-series profile lists) over the WAL, whose records hold the
- * bodies. Chunks, blocks, compression and retention come later behind the
- * same API.
+ * bodies. A background round cuts the head into immutable blocks
+ * (symbolized, compressed chunks of profiles, with their own index),
+ * compacts blocks and applies retention; queries read the head, then the
+ * blocks, behind the same API.
  *
  * Ids are base62 tokens (letters and digits, TSDB_ID_LEN characters) that
  * encode the series' label hash, the time and a per-series sequence; they

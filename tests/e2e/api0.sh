@@ -56,7 +56,7 @@ plain=$(jq -r .body.id <<<"$r")
 expect_match "uncompressed protobuf accepted" "$plain" '^[A-Za-z0-9]+$'
 curl -sS -o "$TMP/plain.pb.gz" "$URL/api/0/profiles/$plain"
 expect "uncompressed upload comes back gzip" "$(head -c2 "$TMP/plain.pb.gz" | od -An -tx1 | tr -d ' ')" "1f8b"
-expect "uncompressed upload: go tool pprof -raw equal" "$(go tool pprof -raw "$TMP/plain.pb.gz" 2>&1 | md5sum)" "$(go tool pprof -raw "$FIX/bad/heap-plain.pb" 2>&1 | md5sum)"
+expect_pprof "uncompressed upload: go tool pprof -raw equal" cat -raw "$TMP/plain.pb.gz" -- -raw "$FIX/bad/heap-plain.pb"
 r=$(req POST '/api/0/profiles?service=s&type=heap' --data-binary @"$FIX/bad/heap-debug1.txt")
 expect_match "legacy text heap: 400 naming debug=0" "$r" '^400 .*debug=0'
 
@@ -89,9 +89,10 @@ expect "merge: 200" "$(head -1 "$TMP/h" | tr -d '\r' | cut -d' ' -f2)" 200
 expect "merge: octet-stream" "$(grep -i '^content-type:' "$TMP/h" | tr -d '\r' | cut -d' ' -f2)" "application/octet-stream"
 expect "merge: Content-Disposition filename=cpu" "$(grep -i '^content-disposition:' "$TMP/h" | tr -d '\r' | cut -d' ' -f2-)" 'attachment; filename="cpu"'
 expect "merge: gzip" "$(head -c2 "$TMP/m.pb.gz" | od -An -tx1 | tr -d ' ')" "1f8b"
-want=$(go tool pprof -top -nodecount=1000000 "$FIX/pprof/cpu-001.pb.gz" "$FIX/pprof/cpu-002.pb.gz" 2>/dev/null | sed -n '/^Duration/,$p')
-got=$(go tool pprof -top -nodecount=1000000 "$URL/api/0/profiles/merge?service=svc1&type=cpu&$F" 2>/dev/null | sed -n '/^Duration/,$p')
-expect "merge: go tool pprof -top of the URL equals -top of the two files" "$(md5sum <<<"$got")" "$(md5sum <<<"$want")"
+after_duration() { sed -n '/^Duration/,$p'; }
+expect_pprof "merge: go tool pprof -top of the URL equals -top of the two files" after_duration \
+	-top -nodecount=1000000 "$URL/api/0/profiles/merge?service=svc1&type=cpu&$F" -- \
+	-top -nodecount=1000000 "$FIX/pprof/cpu-001.pb.gz" "$FIX/pprof/cpu-002.pb.gz"
 curl -sS -o "$TMP/one.pb.gz" "$URL/api/0/profiles/merge?service=svc1&type=cpu&$F&labels=host=be1"
 check "merge of one match: the stored bytes" cmp "$TMP/one.pb.gz" "$FIX/pprof/cpu-001.pb.gz"
 
@@ -110,8 +111,8 @@ expect "get by malformed id: 404" "$(req GET '/api/0/profiles/not-an-id')" '404 
 # 14. get by several ids
 curl -sS -D "$TMP/h" -o "$TMP/ids.pb.gz" "$URL/api/0/profiles/$cpu1+$cpu2"
 expect "id1+id2: filename" "$(grep -i '^content-disposition:' "$TMP/h" | tr -d '\r' | cut -d' ' -f2-)" "attachment; filename=\"$cpu1+$cpu2\""
-got=$(go tool pprof -top -nodecount=1000000 "$TMP/ids.pb.gz" 2>/dev/null | sed -n '/^Duration/,$p')
-expect "id1+id2: the merge of both" "$(md5sum <<<"$got")" "$(md5sum <<<"$want")"
+expect_pprof "id1+id2: the merge of both" after_duration -top -nodecount=1000000 "$TMP/ids.pb.gz" -- \
+	-top -nodecount=1000000 "$FIX/pprof/cpu-001.pb.gz" "$FIX/pprof/cpu-002.pb.gz"
 curl -sS -o "$TMP/ids2.pb.gz" "$URL/api/0/profiles/$cpu1%2B$cpu2"
 check "id1%2Bid2 works like +" cmp "$TMP/ids.pb.gz" "$TMP/ids2.pb.gz"
 r=$(req GET "/api/0/profiles/$cpu1+$plain")
@@ -119,7 +120,7 @@ expect_match "cpu+heap: 400 naming both sample types" "$r" '^400 .*cpu/nanosecon
 expect "cpu+trace: 405" "$(req GET "/api/0/profiles/$cpu1+$trace")" '405 {"code":405,"error":"can'"'"'t merge profiles of trace type"}'
 expect "a++b: 500" "$(req GET "/api/0/profiles/$cpu1++$cpu2")" '500 {"code":500,"error":"internal server error"}'
 curl -sS -o "$TMP/skip.pb.gz" "$URL/api/0/profiles/$cpu1+000000000000000000000000000"
-expect "a missing id among several is skipped" "$(go tool pprof -raw "$TMP/skip.pb.gz" 2>&1 | md5sum)" "$(go tool pprof -raw "$FIX/pprof/cpu-001.pb.gz" 2>&1 | md5sum)"
+expect_pprof "a missing id among several is skipped" cat -raw "$TMP/skip.pb.gz" -- -raw "$FIX/pprof/cpu-001.pb.gz"
 
 # 15. other paths
 expect "GET /api/0/profiles/ is find: 400 missing service" "$(req GET /api/0/profiles/)" '400 {"code":400,"error":"bad request: missing \"service\""}'

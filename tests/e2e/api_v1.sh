@@ -12,24 +12,32 @@ LEDGER=$TMP/ledger.jsonl
 
 # pprof_totals FILE: {"sample_type": total, ...}: the sample types from
 # go tool pprof -raw, each total from -top's "of N total" (-raw leaves out
-# samples with an empty stack; -top counts them)
+# samples with an empty stack; -top counts them). Fails when Go does, or
+# prints no total.
 pprof_totals() {
 	local f=$1 out='{}' st ty un z u
-	for st in $(go tool pprof -raw "$f" 2>/dev/null | sed -n '/^Samples:/{n;p;q}'); do
+	gopprof "$TMP/totals.raw" -raw "$f" || return 1
+	for st in $(sed -n '/^Samples:/{n;p;q}' "$TMP/totals.raw"); do
 		ty=${st%%/*}
 		un=${st#*/}
 		un=${un%%[*}
 		case $un in bytes) u=-unit=B ;; nanoseconds) u=-unit=ns ;; *) u=-unit=minimum ;; esac
-		z=$(go tool pprof -top -sample_index="$ty" "$u" "$f" 2>/dev/null | sed -n 's/^Showing nodes accounting for .* of \(-\{0,1\}[0-9]*\)[a-zA-Z]* total.*/\1/p')
-		out=$(jq -c --arg k "$ty" --argjson v "${z:-null}" '. + {($k): $v}' <<<"$out")
+		gopprof "$TMP/totals.top" -top -sample_index="$ty" "$u" "$f" || return 1
+		z=$(sed -n 's/^Showing nodes accounting for .* of \(-\{0,1\}[0-9]*\)[a-zA-Z]* total.*/\1/p' "$TMP/totals.top")
+		[ -n "$z" ] || { echo "# no total for $ty in go tool pprof -top of $f" >&2; return 1; }
+		out=$(jq -c --arg k "$ty" --argjson v "$z" '. + {($k): $v}' <<<"$out")
 	done
+	[ "$out" != '{}' ] || return 1
 	echo "$out"
 }
 
 # raw_time_ms FILE: the profile's time in Unix ms, from go tool pprof -raw
+# (fails when Go does, or prints no time)
 raw_time_ms() {
 	local t
-	t=$(go tool pprof -raw "$1" 2>/dev/null | sed -n 's/^Time: \(.*\) +0000 UTC$/\1/p' | head -1)
+	gopprof "$TMP/time.raw" -raw "$1" || return 1
+	t=$(sed -n 's/^Time: \(.*\) +0000 UTC$/\1/p' "$TMP/time.raw" | head -1)
+	[ -n "$t" ] || return 1
 	date -u -d "$t UTC" +%s%3N
 }
 
@@ -44,8 +52,12 @@ add() {
 		notok "push $(basename "$file") as $svc/$type: $r"
 		return
 	fi
-	if [ "$type" = trace ]; then totals='{}'; else totals=$(pprof_totals "$file"); fi
-	[ -n "$t" ] || t=$(raw_time_ms "$file")
+	if [ "$type" = trace ]; then totals='{}'; else
+		totals=$(pprof_totals "$file") || { notok "go tool pprof reads the totals of $(basename "$file")"; return; }
+	fi
+	if [ -z "$t" ]; then
+		t=$(raw_time_ms "$file") || { notok "go tool pprof reads the time of $(basename "$file")"; return; }
+	fi
 	jq -cn --arg id "$id" --argjson t "$t" --arg s "$svc" --arg ty "$type" \
 		--argjson l "$labels" --argjson tot "$totals" \
 		'{id: $id, t: $t, labels: ($l + {service: $s, type: $ty} | to_entries | sort_by(.key) | from_entries), totals: $tot}' >>"$LEDGER"
@@ -129,7 +141,7 @@ expect "query_range: 200, Content-Type application/json" "${r%% *} $(curl -sS -o
 expect "query_range: envelope" "$(jq -c 'keys' <<<"${r#* }")" '["data","status"]'
 # one sample type checked on its own, against go tool pprof -top of the files
 got=$(data /api/v1/query_range 'query=heap{env="prod"}' | jq -c '[.[0].samples[].totals.inuse_space]')
-want=$(for f in heap-001 heap-002 heap-003; do go tool pprof -top -sample_index=inuse_space -unit=B "$P/$f.pb.gz" 2>/dev/null | sed -n 's/.* of \([0-9]*\)B total/\1/p'; done | jq -cs .)
+want=$(for f in heap-001 heap-002 heap-003; do pprof_totals "$P/$f.pb.gz" || echo "go tool pprof failed on $f"; done | jq -c '.inuse_space' | jq -cs .)
 expect "query_range: inuse_space totals are the fixtures' (go tool pprof -top)" "$got" "$want"
 got=$(data /api/v1/query_range 'query=goroutine' | jq -c '.[0].samples[0].totals')
 expect "query_range: goroutine total counts the sample with an empty stack" "$got" '{"goroutine":63}'

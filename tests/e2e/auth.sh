@@ -48,9 +48,15 @@ m=$(curl -sS "${AUTH[@]}" "$URL/metrics")
 h() { awk -v k="$1" '$1 == k {print $2}' <<<"$m"; }
 R='route="/api/0/profiles"'
 cnt=$(h "profefe_http_request_duration_seconds_count{$R}")
-# a push and two finds with the token (refused requests count under route "other")
-expect "duration histogram: /api/0/profiles counted (a push, two finds)" "$cnt" 3
-expect "duration histogram: the refused ones under route other" "$(h 'profefe_http_request_duration_seconds_count{route="other"}')" 9
+# a push and two finds with the token, and the two pushes refused (a
+# refused request counts under the route of its path, not "other")
+expect "duration histogram: /api/0/profiles counted (a push, two finds, two refused pushes)" "$cnt" 5
+expect "the two refused pushes: route /api/0/profiles, POST, 401" "$(h 'profefe_http_requests_total{route="/api/0/profiles",method="POST",code="401"}')" 2
+expect "the four refused /api/0/version: their route, 401" "$(h 'profefe_http_requests_total{route="/api/0/version",method="GET",code="401"}')" 4
+expect "the refused /api/v1/labels: its route, 401" "$(h 'profefe_http_requests_total{route="/api/v1/labels",method="GET",code="401"}')" 1
+expect "the refused /metrics: its route, 401" "$(h 'profefe_http_requests_total{route="/metrics",method="GET",code="401"}')" 1
+expect "the refused /-/ready: its route, 401" "$(h 'profefe_http_requests_total{route="/-/ready",method="GET",code="401"}')" 1
+expect "no refused request counted under route other" "$(grep -c 'route="other"' <<<"$m")" 0
 expect "duration histogram: +Inf bucket equals the count" "$(h "profefe_http_request_duration_seconds_bucket{$R,le=\"+Inf\"}")" "$cnt"
 buckets=$(grep -F "profefe_http_request_duration_seconds_bucket{$R," <<<"$m" | awk '{print $2}' | paste -sd' ')
 sorted=$(tr ' ' '\n' <<<"$buckets" | sort -n | paste -sd' ')

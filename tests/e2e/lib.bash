@@ -8,6 +8,8 @@ PROFEFE_BIN=${PROFEFE_BIN:-$ROOT/build/profefe}
 TMP=$(mktemp -d /tmp/profefe-e2e.XXXXXX)
 export PPROF_TMPDIR=$TMP/pprof HOME=${HOME:-$TMP}
 mkdir -p "$PPROF_TMPDIR"
+PPROF_CACHE=${PROFEFE_PPROF_CACHE:-$TMP/pprof-cache}
+mkdir -p "$PPROF_CACHE"
 T_N=0
 T_FAILED=0
 PID=
@@ -90,9 +92,11 @@ kill9_server() {
 TOOLS=$ROOT/${PROFEFE_BUILD:-build}/tests/tools
 same_profile() {
 	case $2 in
-	*.pb.gz)
-		[ "$("$TOOLS/pprof-info" "$1" 2>&1 | cut -d' ' -f2-)" = \
-		  "$("$TOOLS/pprof-info" "$2" 2>&1 | cut -d' ' -f2-)" ] ;;
+	*.pb.gz) # both must decode: two failures are not equal profiles
+		local a b
+		a=$("$TOOLS/pprof-info" "$1" 2>&1) || { echo "#   $a"; return 1; }
+		b=$("$TOOLS/pprof-info" "$2" 2>&1) || { echo "#   $b"; return 1; }
+		[ "$(cut -d' ' -f2- <<<"$a")" = "$(cut -d' ' -f2- <<<"$b")" ] ;;
 	*) cmp -s "$1" "$2" ;;
 	esac
 }
@@ -108,6 +112,74 @@ req() {
 # push FILE QUERY: POST a body, prints the JSON reply.
 push() {
 	curl -sS --data-binary @"$1" "$URL/api/0/profiles?$2"
+}
+
+# pprof_key ARGS...: a cache key for go tool pprof ARGS: each argument that
+# names a file stands for its contents (Go prints no input path on stdout),
+# so equal bytes at another path (the sanitized build's output) hit too.
+pprof_key() {
+	local a
+	for a in "$@"; do
+		if [ -f "$a" ]; then md5sum <"$a"; else printf '%s\n' "$a"; fi
+	done | md5sum | cut -d' ' -f1
+}
+
+# gopprof OUT ARGS...: `go tool pprof ARGS` into the file OUT; status 0
+# only when Go exited 0 and printed rows (-raw: a sample line under
+# "Samples:", -traces: a sample separator, -top: a row under the header,
+# anything else: some output); otherwise Go's stderr is shown as "#" lines
+# (on stderr) and the status is 1, so that a comparison can tell two
+# failures from two equal profiles: check both sides.
+# Outputs of local files only (no URL among ARGS) are cached by ARGS, the
+# files by their contents (pprof_key), under PROFEFE_PPROF_CACHE (tests/run.sh
+# shares one per make test run) or else this test's TMP: a fixture is read
+# by Go once.
+gopprof() {
+	local out=$1 key a rc=0
+	shift
+	if [ -n "${PPROF_CACHE:-}" ] && [[ " $* " != *"://"* ]]; then
+		key=$(pprof_key "$@")
+		if [ -s "$PPROF_CACHE/$key" ]; then
+			cp "$PPROF_CACHE/$key" "$out"
+			return 0
+		fi
+	fi
+	go tool pprof "$@" >"$out" 2>"$TMP/gopprof.err" || rc=$?
+	if [ "$rc" -eq 0 ]; then
+		case " $* " in
+		*" -raw "*) awk '/^Locations/ { exit } f && /: / { r = 1; exit } /^Samples:/ { f = 1 } END { exit !r }' "$out" || rc=no_rows ;;
+		*" -traces "*) grep -qE '^-+\+-+$' "$out" || rc=no_rows ;;
+		*" -top "*) awk 'f { r = 1; exit } /^ *flat +flat%/ { f = 1 } END { exit !r }' "$out" || rc=no_rows ;;
+		*) [ -s "$out" ] || rc=no_rows ;;
+		esac
+	fi
+	if [ "$rc" != 0 ]; then
+		{
+			echo "# go tool pprof $* failed ($([ "$rc" = no_rows ] && echo "no rows printed" || echo "exit $rc")):"
+			sed 's/^/#   /' "$TMP/gopprof.err" | tail -n 10
+		} >&2
+		return 1
+	fi
+	if [ -n "${key:-}" ]; then
+		cp "$out" "$PPROF_CACHE/$key.$$" && mv -f "$PPROF_CACHE/$key.$$" "$PPROF_CACHE/$key"
+	fi
+	return 0
+}
+
+# expect_pprof DESC FILTER GOT-ARGS... -- WANT-ARGS...: go tool pprof of
+# both (each must succeed and print rows: gopprof), equal after FILTER (a
+# command reading stdin, e.g. a function; "cat" for none), which must leave
+# something to compare.
+expect_pprof() {
+	local d=$1 filter=$2 got=() want=()
+	shift 2
+	while [ "$1" != -- ]; do got+=("$1"); shift; done
+	shift
+	want=("$@")
+	if ! gopprof "$TMP/pp.got" "${got[@]}"; then notok "$d (go tool pprof of ours failed)"; return; fi
+	if ! gopprof "$TMP/pp.want" "${want[@]}"; then notok "$d (go tool pprof of the oracle failed)"; return; fi
+	if [ -z "$($filter <"$TMP/pp.want")" ]; then notok "$d (nothing left to compare)"; return; fi
+	expect "$d" "$($filter <"$TMP/pp.got" | md5sum)" "$($filter <"$TMP/pp.want" | md5sum)"
 }
 
 finish() {

@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/usr/bin/env bash
 # Compare profefe's pprof merge with Go's own (go tool pprof).
 #
 # For each case, tests/tools/pprof-merge merges the inputs into one file;
@@ -9,54 +9,47 @@
 # (same samples, locations, mappings, in the same order).
 #
 # Usage: tests/e2e/pprof_merge_vs_go.sh [BUILD_DIR]   (default: $PROFEFE_BUILD, else build)
-# Run from the repository root. Prints TAP; exits 1 if any check failed.
-set -u
+# Prints TAP; exits 1 if any check failed. Go must succeed and print rows
+# for both sides of every comparison (gopprof, lib.bash).
+source "$(dirname "$0")/lib.bash"
 
 BUILD=${1:-${PROFEFE_BUILD:-build}}
 TOOL=$BUILD/tests/tools/pprof-merge
 F=tests/fixtures/pprof
 
 if [ ! -x "$TOOL" ]; then
-	echo "Bail out! $TOOL not built (make BUILD=$BUILD $TOOL)"
-	exit 1
+	notok "$TOOL is built (make BUILD=$BUILD unit)"
+	finish
 fi
 if ! command -v go >/dev/null 2>&1; then
-	echo "not ok 1 - go is installed (make deps installs golang-go)"
-	exit 1
+	notok "go is installed (make deps installs golang-go)"
+	finish
 fi
 
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT INT TERM
-
-n=0
-failed=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-notok() {
-	n=$((n + 1))
-	failed=$((failed + 1))
-	echo "not ok $n - $1"
-	[ -n "${2:-}" ] && sed 's/^/# /' "$2" | head -40
+# notok_diff DESC FILE: a failure, with FILE's first lines
+notok_diff() {
+	notok "$1"
+	sed 's/^/# /' "$2" | head -40
 }
 
-# pprof's -top, every node (no dropping), one sample index
+# top OUT IDX FILE...: pprof's -top into OUT, every node (no dropping), one
+# sample index; fails unless Go succeeded and printed rows (gopprof)
 top() {
-	idx=$1
-	shift
-	go tool pprof -top -nodecount=100000 -nodefraction=0 -edgefraction=0 \
-		-sample_index="$idx" "$@" 2>&1
+	local out=$1 idx=$2
+	shift 2
+	gopprof "$out" -top -nodecount=100000 -nodefraction=0 -edgefraction=0 -sample_index="$idx" "$@"
 }
 
 # number of sample types of a profile (the line after "Samples:" in -raw)
 ntypes() {
-	go tool pprof -raw "$1" 2>/dev/null | awk 'f { print NF; exit } /^Samples:/ { f = 1 }'
+	gopprof "$TMP/ntypes.raw" -raw "$1" && awk 'f { print NF; exit } /^Samples:/ { f = 1 }' "$TMP/ntypes.raw"
 }
 
 check_case() {
-	name=$1
+	local name=$1 out=$TMP/ours.pb.gz nt i rows total
 	shift
-	out=$TMP/ours.pb.gz
 	if ! "$TOOL" "$@" >"$out" 2>"$TMP/err"; then
-		notok "$name: pprof-merge failed" "$TMP/err"
+		notok_diff "$name: pprof-merge failed" "$TMP/err"
 		return
 	fi
 	ok "$name: pprof-merge ran"
@@ -67,24 +60,27 @@ check_case() {
 	fi
 	i=0
 	while [ "$i" -lt "$nt" ]; do
-		top "$i" "$out" >"$TMP/ours.top"
-		top "$i" "$@" >"$TMP/go.top"
-		if diff "$TMP/go.top" "$TMP/ours.top" >"$TMP/diff"; then
+		if ! top "$TMP/ours.top" "$i" "$out"; then
+			notok "$name: -top -sample_index=$i: go tool pprof of ours failed"
+		elif ! top "$TMP/go.top" "$i" "$@"; then
+			notok "$name: -top -sample_index=$i: go tool pprof of the inputs failed"
+		elif diff "$TMP/go.top" "$TMP/ours.top" >"$TMP/diff"; then
 			rows=$(grep -c '%' "$TMP/ours.top")
 			total=$(grep -m1 '^Showing' "$TMP/ours.top" | sed 's/.* of //')
 			ok "$name: -top -sample_index=$i identical ($rows rows, $total)"
 		else
-			notok "$name: -top -sample_index=$i differs" "$TMP/diff"
+			notok_diff "$name: -top -sample_index=$i differs" "$TMP/diff"
 		fi
 		i=$((i + 1))
 	done
-	go tool pprof -proto "$@" >"$TMP/go.pb.gz" 2>"$TMP/err"
-	go tool pprof -raw "$TMP/go.pb.gz" >"$TMP/go.raw" 2>&1
-	go tool pprof -raw "$out" >"$TMP/ours.raw" 2>&1
-	if diff "$TMP/go.raw" "$TMP/ours.raw" >"$TMP/diff"; then
+	if ! gopprof "$TMP/go.pb.gz" -proto "$@" || ! gopprof "$TMP/go.raw" -raw "$TMP/go.pb.gz"; then
+		notok "$name: go tool pprof -proto, then -raw, of the inputs failed"
+	elif ! gopprof "$TMP/ours.raw" -raw "$out"; then
+		notok "$name: go tool pprof -raw of ours failed"
+	elif diff "$TMP/go.raw" "$TMP/ours.raw" >"$TMP/diff"; then
 		ok "$name: -raw identical to go tool pprof -proto ($(wc -c <"$out") vs $(wc -c <"$TMP/go.pb.gz") bytes)"
 	else
-		notok "$name: -raw differs from go tool pprof -proto" "$TMP/diff"
+		notok_diff "$name: -raw differs from go tool pprof -proto" "$TMP/diff"
 	fi
 }
 
@@ -107,9 +103,7 @@ if "$TOOL" $F/heap-001.pb.gz $F/cpu-001.pb.gz >/dev/null 2>"$TMP/err"; then
 elif grep -q 'sample types differ' "$TMP/err"; then
 	ok "heap + cpu: refused ($(cat "$TMP/err"))"
 else
-	notok "heap + cpu: wrong error" "$TMP/err"
+	notok_diff "heap + cpu: wrong error" "$TMP/err"
 fi
 
-echo "1..$n"
-[ "$failed" -eq 0 ] || exit 1
-exit 0
+finish

@@ -789,28 +789,6 @@ static void test_concurrent_appends(void **state)
 	free(ids);
 }
 
-/* Append throughput, 1 and 8 threads, 4 KiB bodies (printed, not asserted). */
-static void test_throughput(void **state)
-{
-	struct ctx *c = *state;
-	enum { N1 = 200, N8 = 100 };
-	char(*ids)[TSDB_ID_LEN + 1] = calloc(NTHREADS * N8, TSDB_ID_LEN + 1);
-	struct tsdb_stats st0, st1;
-
-	c->db = open_db(c, 0);
-	tsdb_stats(c->db, &st0);
-	double s1 = run_appends(c->db, 1, N1, ids, 0, 4096);
-	tsdb_stats(c->db, &st1);
-	print_message("# 1 thread: %.0f appends/s, %.2f fsyncs/append\n", N1 / s1,
-		      (double)(st1.wal_fsyncs - st0.wal_fsyncs) / N1);
-	st0 = st1;
-	double s8 = run_appends(c->db, NTHREADS, N8, ids, 0, 4096);
-	tsdb_stats(c->db, &st1);
-	print_message("# 8 threads: %.0f appends/s, %.2f fsyncs/append\n", NTHREADS * N8 / s8,
-		      (double)(st1.wal_fsyncs - st0.wal_fsyncs) / (NTHREADS * N8));
-	free(ids);
-}
-
 static void test_lock(void **state)
 {
 	struct ctx *c = *state;
@@ -1082,7 +1060,6 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_flipped_byte, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rotation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_appends, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_throughput, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lock, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tmp_removed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_io_failures, setup, teardown),

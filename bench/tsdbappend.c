@@ -1,0 +1,99 @@
+/*
+ * tsdbappend: a benchmark tool, not part of the product (was test_throughput
+ * in tests/unit/test_tsdb.c, which printed figures and asserted nothing).
+ * Append throughput of the store's WAL group commit with 4 KiB bodies: N1
+ * appends from one thread, then N8 appends from each of 8 threads, into a
+ * fresh store in DIR (created; removed at the end). Prints appends/s and
+ * fsyncs per append for each; exits non-zero when an append fails.
+ *   tsdbappend DIR [N1 [N8]]     (defaults 200 and 100)
+ */
+#include "tsdb/tsdb.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NTHREADS 8
+#define BODY_BYTES 4096
+
+struct job {
+	struct tsdb *db;
+	int idx, n, failed;
+};
+
+static void *run(void *arg)
+{
+	struct job *j = arg;
+	char svc[32], body[BODY_BYTES], id[TSDB_ID_LEN + 1];
+	struct tsdb_total tot[2] = {{"samples", "count", 42}, {"cpu", "nanoseconds", -7}};
+	struct pf_err err = {0};
+
+	snprintf(svc, sizeof(svc), "s%d", j->idx % 3);
+	struct tsdb_label l[2] = {{"service", svc}, {"type", "cpu"}};
+	for (int i = 0; i < j->n; i++) {
+		size_t len = (size_t)snprintf(body, sizeof(body), "t%d-i%d", j->idx, i);
+		memset(body + len, 'p', sizeof(body) - len);
+		struct tsdb_append_req req = {l, 2, (int64_t)i * 1000 + j->idx, TSDB_KIND_PPROF,
+					      body, sizeof(body), tot, 2};
+		if (tsdb_append(j->db, &req, id, &err) < 0) {
+			fprintf(stderr, "tsdbappend: append: %s\n", err.msg);
+			j->failed = 1;
+			return NULL;
+		}
+	}
+	return NULL;
+}
+
+/* appends n per thread from nthreads threads; prints the figures */
+static int round_of(struct tsdb *db, int nthreads, int n)
+{
+	pthread_t th[NTHREADS];
+	struct job jobs[NTHREADS];
+	struct tsdb_stats st0, st1;
+	int failed = 0;
+
+	tsdb_stats(db, &st0);
+	int64_t t0 = pf_mono_ns();
+	for (int i = 0; i < nthreads; i++) {
+		jobs[i] = (struct job){db, i, n, 0};
+		pthread_create(&th[i], NULL, run, &jobs[i]);
+	}
+	for (int i = 0; i < nthreads; i++) {
+		pthread_join(th[i], NULL);
+		failed |= jobs[i].failed;
+	}
+	double secs = (double)(pf_mono_ns() - t0) / 1e9;
+	tsdb_stats(db, &st1);
+	printf("append %d thread%s x %d, %d B bodies: %.0f appends/s, %.2f fsyncs/append\n",
+	       nthreads, nthreads > 1 ? "s" : "", n, BODY_BYTES, nthreads * n / secs,
+	       (double)(st1.wal_fsyncs - st0.wal_fsyncs) / (nthreads * n));
+	return failed;
+}
+
+int main(int argc, char **argv)
+{
+	struct tsdb_options o = {0};
+	struct tsdb *db = NULL;
+	struct pf_err err = {0};
+	long n1 = argc > 2 ? strtol(argv[2], NULL, 10) : 200;
+	long n8 = argc > 3 ? strtol(argv[3], NULL, 10) : 100;
+	int failed;
+
+	if (argc < 2 || argc > 4 || n1 <= 0 || n8 <= 0 || n1 > 1000000 || n8 > 1000000) {
+		fprintf(stderr, "usage: tsdbappend DIR [N1 [N8]]\n");
+		return 2;
+	}
+	pf_log_setup("error", "logfmt");
+	o.dir = argv[1];
+	o.maintenance_ns = -1; /* appends only */
+	if (tsdb_open(&o, &db, &err) < 0) {
+		fprintf(stderr, "tsdbappend: open %s: %s\n", argv[1], err.msg);
+		return 1;
+	}
+	failed = round_of(db, 1, (int)n1);
+	failed |= round_of(db, NTHREADS, (int)n8);
+	tsdb_close(db);
+	pf_rm_rf(argv[1]);
+	return failed;
+}
