@@ -88,8 +88,9 @@ static int kset_intern(struct kset *s, const void *key, size_t len, uint32_t *id
 
 	while ((e = s->slots[j]) != 0) {
 		size_t i = e - 1;
+		/* keys is NULL while every key so far is empty: no NULL + 0 */
 		if (s->hash[i] == h && s->off[i + 1] - s->off[i] == len &&
-		    memcmp(s->keys + s->off[i], key, len) == 0) {
+		    (len == 0 || memcmp(s->keys + s->off[i], key, len) == 0)) {
 			*idx = (uint32_t)i;
 			return 1;
 		}

@@ -5,7 +5,7 @@
 # keeps inputs that once broke harness NAME under make fuzz.
 fuzz_seeds() {
 	case $1 in
-	pprof) printf '%s\n' tests/fixtures/pprof tests/fixtures/bad ;;
+	pprof) printf '%s\n' tests/fixtures/pprof tests/fixtures/bad tests/fuzz/regress/pprof ;;
 	codec) printf '%s\n' tests/fixtures/pprof tests/fuzz/regress/codec ;;
 	config) printf '%s\n' tests/fixtures/config examples/profefe.yaml config/profefe.yaml ;;
 	selector) printf '%s\n' tests/fixtures/selectors ;;
