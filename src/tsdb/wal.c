@@ -909,6 +909,33 @@ uint32_t tsdb__wal_current(struct tsdb__wal *w)
 	return n;
 }
 
+/* Remove one WAL file (a segment or a checkpoint) whose descriptor is fd:
+ * its size goes to *freed, the first failure to err. Returns rc, or the
+ * error of this removal when rc was 0. */
+static int remove_file(const char *path, int fd, uint64_t *freed, int rc, struct pf_err *err)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) == 0)
+		*freed += (uint64_t)st.st_size;
+	if (unlink(path) < 0 && errno != ENOENT && rc == 0)
+		rc = pf_err_set(err, PF_EIO, "remove %s: %s", path, strerror(errno));
+	close(fd);
+	return rc;
+}
+
+/* After files of freed bytes were removed: the WAL's size, and the
+ * directory fsync'd so the removals last. */
+static int removed(struct tsdb__wal *w, uint64_t freed, int rc, struct pf_err *err)
+{
+	pthread_mutex_lock(&w->mu);
+	w->bytes = w->bytes > freed ? w->bytes - freed : 0;
+	pthread_mutex_unlock(&w->mu);
+	if (rc == 0 && freed)
+		rc = pf_fsync_dir(w->dir, err);
+	return rc;
+}
+
 int tsdb__wal_remove_before(struct tsdb__wal *w, uint32_t num, struct pf_err *err)
 {
 	uint64_t freed = 0;
@@ -919,26 +946,16 @@ int tsdb__wal_remove_before(struct tsdb__wal *w, uint32_t num, struct pf_err *er
 	for (size_t i = 0; i < w->nsegs; i++) {
 		struct wal_seg *s = &w->segs[i];
 		char path[PATH_MAX];
-		struct stat st;
 		if (s->num >= num || s->num == w->cur_num) {
 			w->segs[keep++] = *s;
 			continue;
 		}
 		seg_path(path, sizeof(path), w->dir, s->num);
-		if (fstat(s->fd, &st) == 0)
-			freed += (uint64_t)st.st_size;
-		if (unlink(path) < 0 && errno != ENOENT && rc == 0)
-			rc = pf_err_set(err, PF_EIO, "remove %s: %s", path, strerror(errno));
-		close(s->fd);
+		rc = remove_file(path, s->fd, &freed, rc, err);
 	}
 	w->nsegs = keep;
 	pthread_rwlock_unlock(&w->segs_rw);
-	pthread_mutex_lock(&w->mu);
-	w->bytes = w->bytes > freed ? w->bytes - freed : 0;
-	pthread_mutex_unlock(&w->mu);
-	if (rc == 0 && freed)
-		rc = pf_fsync_dir(w->dir, err);
-	return rc;
+	return removed(w, freed, rc, err);
 }
 
 /* ---- checkpoints ------------------------------------------------------ */
@@ -1077,24 +1094,14 @@ int tsdb__wal_drop_checkpoints(struct tsdb__wal *w, uint32_t keep, struct pf_err
 	for (size_t i = 0; i < w->nckpts; i++) {
 		struct wal_seg *s = &w->ckpts[i];
 		char path[PATH_MAX];
-		struct stat st;
 		if (s->num == keep) {
 			w->ckpts[k++] = *s;
 			continue;
 		}
 		ckpt_path(path, sizeof(path), w->dir, s->num, "");
-		if (fstat(s->fd, &st) == 0)
-			freed += (uint64_t)st.st_size;
-		if (unlink(path) < 0 && errno != ENOENT && rc == 0)
-			rc = pf_err_set(err, PF_EIO, "remove %s: %s", path, strerror(errno));
-		close(s->fd);
+		rc = remove_file(path, s->fd, &freed, rc, err);
 	}
 	w->nckpts = k;
 	pthread_rwlock_unlock(&w->segs_rw);
-	pthread_mutex_lock(&w->mu);
-	w->bytes = w->bytes > freed ? w->bytes - freed : 0;
-	pthread_mutex_unlock(&w->mu);
-	if (rc == 0 && freed)
-		rc = pf_fsync_dir(w->dir, err);
-	return rc;
+	return removed(w, freed, rc, err);
 }
