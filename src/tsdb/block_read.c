@@ -63,13 +63,6 @@ static int sec_next(struct pf_reader *r, const struct tsdb__block *b, const char
 	return 0;
 }
 
-#define BAD(what) \
-	do { \
-		rc = pf_err_set(err, PF_ECORRUPT, "%s:%zu: %s", b->index_path, \
-				(size_t)(r.p - b->index), what); \
-		goto fail; \
-	} while (0)
-
 static int cmp_hash_ord(const void *a, const void *b)
 {
 	const struct hash_ord *x = a, *y = b;
@@ -109,38 +102,23 @@ static int entries_scan(const struct tsdb__block *b, const struct br_series *s, 
 	return r.bad || pf_reader_left(&r) ? -1 : 0;
 }
 
-int tsdb__block_open(const char *blocks_dir, const char *name, struct tsdb__block **out,
+/* The index's complaint about what r (the index being read, just past the
+ * section at fault) found malformed. */
+static int index_bad(const struct tsdb__block *b, const struct pf_reader *r, const char *what,
 		     struct pf_err *err)
 {
-	struct tsdb__block *b = pf_xcalloc(1, sizeof(*b));
-	struct pf_buf buf = PF_BUF_INIT(0);
-	struct pf_reader r, s;
-	size_t nlabel_syms = 0, caplabel = 0;
-	uint8_t hdr[8];
+	return pf_err_set(err, PF_ECORRUPT, "%s:%zu: %s", b->index_path, (size_t)(r->p - b->index),
+			  what);
+}
+
+/* META: the block's time range, counts, level and source blocks. */
+static int read_meta(struct pf_reader *r, struct tsdb__block *b, struct pf_err *err)
+{
+	struct pf_reader s;
 	int rc;
 
-	*out = NULL;
-	b->refs = 1;
-	b->chunks_fd = b->symbols_fd = -1;
-	pthread_mutex_init(&b->mu, NULL);
-	b->path = pf_xmalloc(strlen(blocks_dir) + strlen(name) + 2);
-	snprintf(b->path, strlen(blocks_dir) + strlen(name) + 2, "%s/%s", blocks_dir, name);
-	snprintf(b->index_path, sizeof(b->index_path), "%s/index", b->path);
-	snprintf(b->chunks_path, sizeof(b->chunks_path), "%s/chunks", b->path);
-	snprintf(b->symbols_path, sizeof(b->symbols_path), "%s/symbols", b->path);
-	b->info.name = pf_xstrdup(name);
-
-	if ((rc = pf_read_file(b->index_path, (size_t)1 << 34, &buf, err)) < 0)
-		goto fail;
-	b->index = pf_buf_steal(&buf, &b->index_len);
-	if ((rc = check_header(b->index, b->index_len, TSDB__BLOCK_INDEX_MAGIC, b->index_path,
-			       err)) < 0)
-		goto fail;
-	pf_reader_init(&r, b->index + 8, b->index_len - 8);
-
-	/* META */
-	if ((rc = sec_next(&r, b, "meta", &s, err)) < 0)
-		goto fail;
+	if ((rc = sec_next(r, b, "meta", &s, err)) < 0)
+		return rc;
 	b->info.min_t = (int64_t)pf_read_le64(&s);
 	b->info.max_t = (int64_t)pf_read_le64(&s);
 	b->info.nseries = pf_read_uvarint(&s);
@@ -149,115 +127,152 @@ int tsdb__block_open(const char *blocks_dir, const char *name, struct tsdb__bloc
 	b->info.level = (uint32_t)pf_read_uvarint(&s);
 	b->info.nsources = pf_read_uvarint(&s);
 	if (s.bad || b->info.nsources > pf_reader_left(&s) || b->info.nseries > b->index_len)
-		BAD("meta section malformed");
+		return index_bad(b, r, "meta section malformed", err);
 	b->sources = pf_xcalloc(b->info.nsources + 1, sizeof(char *));
 	for (size_t i = 0; i < b->info.nsources; i++) {
 		size_t n;
 		const uint8_t *p = pf_read_bytes(&s, &n);
 		if (s.bad)
-			BAD("meta section malformed");
+			return index_bad(b, r, "meta section malformed", err);
 		b->sources[i] = pf_xstrndup((const char *)p, n);
 	}
 	b->info.sources = (const char *const *)b->sources;
+	return 0;
+}
 
-	/* SYMBOLS */
-	if ((rc = sec_next(&r, b, "symbols", &s, err)) < 0)
-		goto fail;
+/* SYMBOLS: the strings, pointed to in place (each is NUL-terminated). */
+static int read_symbols(struct pf_reader *r, struct tsdb__block *b, struct pf_err *err)
+{
+	struct pf_reader s;
+	int rc;
+
+	if ((rc = sec_next(r, b, "symbols", &s, err)) < 0)
+		return rc;
 	b->nsyms = pf_read_uvarint(&s);
 	if (s.bad || b->nsyms > pf_reader_left(&s) || b->nsyms == 0)
-		BAD("symbols section malformed");
+		return index_bad(b, r, "symbols section malformed", err);
 	b->syms = pf_xcalloc(b->nsyms, sizeof(char *));
 	for (size_t i = 0; i < b->nsyms; i++) {
 		size_t n;
 		const uint8_t *p = pf_read_bytes(&s, &n);
 		if (s.bad || pf_read_u8(&s) != 0 || s.bad || memchr(p, 0, n))
-			BAD("symbols section malformed");
+			return index_bad(b, r, "symbols section malformed", err);
 		b->syms[i] = (const char *)p;
 	}
+	return 0;
+}
 
-	/* SERVICES */
-	if ((rc = sec_next(&r, b, "services", &s, err)) < 0)
-		goto fail;
+/* SERVICES: where each service's symbol table lies in the symbols file. */
+static int read_services(struct pf_reader *r, struct tsdb__block *b, struct pf_err *err)
+{
+	struct pf_reader s;
+	int rc;
+
+	if ((rc = sec_next(r, b, "services", &s, err)) < 0)
+		return rc;
 	b->nservices = pf_read_uvarint(&s);
 	if (s.bad || b->nservices > pf_reader_left(&s))
-		BAD("services section malformed");
+		return index_bad(b, r, "services section malformed", err);
 	b->services = pf_xcalloc(b->nservices + 1, sizeof(*b->services));
 	for (size_t i = 0; i < b->nservices; i++) {
 		b->services[i].name = (uint32_t)pf_read_uvarint(&s);
 		b->services[i].off = pf_read_uvarint(&s);
 		b->services[i].len = pf_read_uvarint(&s);
 		if (s.bad || b->services[i].name >= b->nsyms)
-			BAD("services section malformed");
+			return index_bad(b, r, "services section malformed", err);
 	}
+	return 0;
+}
 
-	/* SERIES */
-	if ((rc = sec_next(&r, b, "series", &s, err)) < 0)
-		goto fail;
+/* One SERIES record (p, n) into se: its label symbols are appended to
+ * b->label_syms (se->labels is set by the caller once all are in), its
+ * entries checked and their time range taken. NULL, or what is malformed. */
+static const char *series_record(struct tsdb__block *b, struct br_series *se, const uint8_t *p,
+				 size_t n, size_t *nlabel_syms, size_t *caplabel)
+{
+	struct pf_reader q;
+
+	pf_reader_init(&q, p, n);
+	se->hash = pf_read_le64(&q);
+	se->max_seq = pf_read_uvarint(&q);
+	se->service = (uint32_t)pf_read_uvarint(&q);
+	se->nlabels = (uint32_t)pf_read_uvarint(&q);
+	if (q.bad || se->service >= b->nservices || se->nlabels > TSDB__MAX_LABELS)
+		return "series record malformed";
+	for (uint32_t j = 0; j < 2 * se->nlabels; j++) {
+		uint64_t v = pf_read_uvarint(&q);
+		if (v >= b->nsyms)
+			q.bad = 1;
+		pf_xgrow((void **)&b->label_syms, caplabel, *nlabel_syms + 1, sizeof(uint32_t));
+		b->label_syms[(*nlabel_syms)++] = (uint32_t)v;
+	}
+	se->nentries = pf_read_uvarint(&q);
+	if (q.bad || se->nentries > pf_reader_left(&q))
+		return "series record malformed";
+	se->entries = q.p;
+	se->entries_len = pf_reader_left(&q);
+	if (entries_scan(b, se, &se->min_t, &se->max_t) < 0)
+		return "series entries malformed";
+	return NULL;
+}
+
+/* SERIES: every series (agreeing with META's counts) and the by-hash table. */
+static int read_series(struct pf_reader *r, struct tsdb__block *b, struct pf_err *err)
+{
+	struct pf_reader s;
+	size_t nlabel_syms = 0, caplabel = 0, *label_at;
+	uint64_t total = 0;
+	const char *bad = NULL;
+	int rc;
+
+	if ((rc = sec_next(r, b, "series", &s, err)) < 0)
+		return rc;
 	if (pf_read_uvarint(&s) != b->info.nseries || s.bad)
-		BAD("series count disagrees with the meta section");
+		return index_bad(b, r, "series count disagrees with the meta section", err);
 	b->series = pf_xcalloc(b->info.nseries + 1, sizeof(*b->series));
 	b->by_hash = pf_xcalloc(b->info.nseries + 1, sizeof(*b->by_hash));
-	{
-		/* label symbols are collected first; pointers fixed after */
-		size_t *label_at = pf_xcalloc(b->info.nseries + 1, sizeof(size_t));
-		uint64_t total = 0;
-		for (size_t i = 0; i < b->info.nseries; i++) {
-			struct br_series *se = &b->series[i];
-			struct pf_reader q;
-			size_t n;
-			const uint8_t *p = pf_read_bytes(&s, &n);
-			if (s.bad) {
-				free(label_at);
-				BAD("series section truncated");
-			}
-			pf_reader_init(&q, p, n);
-			se->hash = pf_read_le64(&q);
-			se->max_seq = pf_read_uvarint(&q);
-			se->service = (uint32_t)pf_read_uvarint(&q);
-			se->nlabels = (uint32_t)pf_read_uvarint(&q);
-			if (q.bad || se->service >= b->nservices || se->nlabels > TSDB__MAX_LABELS) {
-				free(label_at);
-				BAD("series record malformed");
-			}
-			label_at[i] = nlabel_syms;
-			for (uint32_t j = 0; j < 2 * se->nlabels; j++) {
-				uint64_t v = pf_read_uvarint(&q);
-				if (v >= b->nsyms)
-					q.bad = 1;
-				pf_xgrow((void **)&b->label_syms, &caplabel, nlabel_syms + 1,
-					 sizeof(uint32_t));
-				b->label_syms[nlabel_syms++] = (uint32_t)v;
-			}
-			se->nentries = pf_read_uvarint(&q);
-			if (q.bad || se->nentries > pf_reader_left(&q)) {
-				free(label_at);
-				BAD("series record malformed");
-			}
-			se->entries = q.p;
-			se->entries_len = pf_reader_left(&q);
-			if (entries_scan(b, se, &se->min_t, &se->max_t) < 0) {
-				free(label_at);
-				BAD("series entries malformed");
-			}
-			total += se->nentries;
-			b->by_hash[i].hash = se->hash;
-			b->by_hash[i].ord = (uint32_t)i;
+	/* label symbols are collected first; pointers fixed after */
+	label_at = pf_xcalloc(b->info.nseries + 1, sizeof(size_t));
+	for (size_t i = 0; i < b->info.nseries; i++) {
+		size_t n;
+		const uint8_t *p = pf_read_bytes(&s, &n);
+		if (s.bad) {
+			bad = "series section truncated";
+			break;
 		}
+		label_at[i] = nlabel_syms;
+		if ((bad = series_record(b, &b->series[i], p, n, &nlabel_syms, &caplabel)))
+			break;
+		total += b->series[i].nentries;
+		b->by_hash[i].hash = b->series[i].hash;
+		b->by_hash[i].ord = (uint32_t)i;
+	}
+	if (!bad) {
 		for (size_t i = 0; i < b->info.nseries; i++)
 			b->series[i].labels = b->label_syms ? b->label_syms + label_at[i] : NULL;
-		free(label_at);
 		if (total != b->info.nprofiles)
-			BAD("profile count disagrees with the meta section");
+			bad = "profile count disagrees with the meta section";
 	}
+	free(label_at);
+	if (bad)
+		return index_bad(b, r, bad, err);
 	if (b->info.nseries > 1)
 		qsort(b->by_hash, b->info.nseries, sizeof(*b->by_hash), cmp_hash_ord);
+	return 0;
+}
 
-	/* POSTINGS */
-	if ((rc = sec_next(&r, b, "postings", &s, err)) < 0)
-		goto fail;
+/* POSTINGS: per label pair, sorted by (name, value), its series ordinals
+ * (checked here, decoded when asked for). */
+static int read_postings(struct pf_reader *r, struct tsdb__block *b, struct pf_err *err)
+{
+	struct pf_reader s;
+	int rc;
+
+	if ((rc = sec_next(r, b, "postings", &s, err)) < 0)
+		return rc;
 	b->npairs = pf_read_uvarint(&s);
 	if (s.bad || b->npairs > pf_reader_left(&s))
-		BAD("postings section malformed");
+		return index_bad(b, r, "postings section malformed", err);
 	b->pairs = pf_xcalloc(b->npairs + 1, sizeof(*b->pairs));
 	for (size_t i = 0; i < b->npairs; i++) {
 		struct br_pair *pr = &b->pairs[i];
@@ -267,7 +282,7 @@ int tsdb__block_open(const char *blocks_dir, const char *name, struct tsdb__bloc
 		pr->count = pf_read_uvarint(&s);
 		if (s.bad || pr->name >= b->nsyms || pr->value >= b->nsyms ||
 		    pr->count > pf_reader_left(&s))
-			BAD("postings section malformed");
+			return index_bad(b, r, "postings section malformed", err);
 		pr->ids = s.p;
 		for (uint64_t j = 0; j < pr->count; j++) {
 			ord += pf_read_uvarint(&s);
@@ -275,37 +290,92 @@ int tsdb__block_open(const char *blocks_dir, const char *name, struct tsdb__bloc
 				s.bad = 1;
 		}
 		if (s.bad)
-			BAD("postings list malformed");
+			return index_bad(b, r, "postings list malformed", err);
 		pr->len = (size_t)(s.p - pr->ids);
 		if (i > 0) {
 			const struct br_pair *pv = &b->pairs[i - 1];
 			int c = strcmp(b->syms[pv->name], b->syms[pr->name]);
 			if (c > 0 || (c == 0 && strcmp(b->syms[pv->value], b->syms[pr->value]) >= 0))
-				BAD("postings not sorted");
+				return index_bad(b, r, "postings not sorted", err);
 		}
 	}
+	return 0;
+}
 
-	/* the other files: headers checked, kept open for reads */
+/* The index file read whole, its header checked, its five sections loaded. */
+static int load_index(struct tsdb__block *b, struct pf_err *err)
+{
+	struct pf_buf buf = PF_BUF_INIT(0);
+	struct pf_reader r;
+	int rc;
+
+	if ((rc = pf_read_file(b->index_path, (size_t)1 << 34, &buf, err)) < 0)
+		return rc;
+	b->index = pf_buf_steal(&buf, &b->index_len);
+	if ((rc = check_header(b->index, b->index_len, TSDB__BLOCK_INDEX_MAGIC, b->index_path,
+			       err)) < 0)
+		return rc;
+	pf_reader_init(&r, b->index + 8, b->index_len - 8);
+	if ((rc = read_meta(&r, b, err)) < 0 || (rc = read_symbols(&r, b, err)) < 0 ||
+	    (rc = read_services(&r, b, err)) < 0 || (rc = read_series(&r, b, err)) < 0 ||
+	    (rc = read_postings(&r, b, err)) < 0)
+		return rc;
+	return 0;
+}
+
+/* The other files: headers checked, kept open for reads; the block's bytes. */
+static int open_data_files(struct tsdb__block *b, struct pf_err *err)
+{
+	uint8_t hdr[8];
+	struct stat st;
+	int rc;
+
 	b->chunks_fd = open(b->chunks_path, O_RDONLY | O_CLOEXEC);
 	b->symbols_fd = open(b->symbols_path, O_RDONLY | O_CLOEXEC);
-	if (b->chunks_fd < 0 || b->symbols_fd < 0) {
-		rc = pf_err_set(err, PF_ECORRUPT, "open %s: %s",
-				b->chunks_fd < 0 ? b->chunks_path : b->symbols_path, strerror(errno));
-		goto fail;
-	}
+	if (b->chunks_fd < 0 || b->symbols_fd < 0)
+		return pf_err_set(err, PF_ECORRUPT, "open %s: %s",
+				  b->chunks_fd < 0 ? b->chunks_path : b->symbols_path,
+				  strerror(errno));
 	if ((rc = pread_all(b->chunks_fd, hdr, 8, 0, b->chunks_path, err)) < 0 ||
 	    (rc = check_header(hdr, 8, TSDB__BLOCK_CHUNKS_MAGIC, b->chunks_path, err)) < 0 ||
 	    (rc = pread_all(b->symbols_fd, hdr, 8, 0, b->symbols_path, err)) < 0 ||
 	    (rc = check_header(hdr, 8, TSDB__BLOCK_SYMS_MAGIC, b->symbols_path, err)) < 0)
+		return rc;
+	b->info.bytes = b->index_len;
+	if (fstat(b->chunks_fd, &st) == 0)
+		b->info.bytes += (uint64_t)st.st_size;
+	if (fstat(b->symbols_fd, &st) == 0)
+		b->info.bytes += (uint64_t)st.st_size;
+	return 0;
+}
+
+/* A block with its paths and name set, nothing read yet (one reference). */
+static struct tsdb__block *block_new(const char *blocks_dir, const char *name)
+{
+	struct tsdb__block *b = pf_xcalloc(1, sizeof(*b));
+	size_t n = strlen(blocks_dir) + strlen(name) + 2;
+
+	b->refs = 1;
+	b->chunks_fd = b->symbols_fd = -1;
+	pthread_mutex_init(&b->mu, NULL);
+	b->path = pf_xmalloc(n);
+	snprintf(b->path, n, "%s/%s", blocks_dir, name);
+	snprintf(b->index_path, sizeof(b->index_path), "%s/index", b->path);
+	snprintf(b->chunks_path, sizeof(b->chunks_path), "%s/chunks", b->path);
+	snprintf(b->symbols_path, sizeof(b->symbols_path), "%s/symbols", b->path);
+	b->info.name = pf_xstrdup(name);
+	return b;
+}
+
+int tsdb__block_open(const char *blocks_dir, const char *name, struct tsdb__block **out,
+		     struct pf_err *err)
+{
+	struct tsdb__block *b = block_new(blocks_dir, name);
+	int rc;
+
+	*out = NULL;
+	if ((rc = load_index(b, err)) < 0 || (rc = open_data_files(b, err)) < 0)
 		goto fail;
-	{
-		struct stat st;
-		b->info.bytes = b->index_len;
-		if (fstat(b->chunks_fd, &st) == 0)
-			b->info.bytes += (uint64_t)st.st_size;
-		if (fstat(b->symbols_fd, &st) == 0)
-			b->info.bytes += (uint64_t)st.st_size;
-	}
 	*out = b;
 	return 0;
 fail:
@@ -314,8 +384,6 @@ fail:
 	tsdb__block_unref(b);
 	return rc;
 }
-
-#undef BAD
 
 struct tsdb__block *tsdb__block_ref(struct tsdb__block *b)
 {
