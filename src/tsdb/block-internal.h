@@ -2,7 +2,6 @@
  * Blocks: the on-disk format and the reader's view of a block, shared by
  * block_write.c, block_read.c and block_index.c (nothing else includes it).
  *
- *
  *   <dir>/blocks/<ULID>/index     series, label postings, per-profile entries
  *   <dir>/blocks/<ULID>/symbols   one symbol table per service (codec.h)
  *   <dir>/blocks/<ULID>/chunks    chunks of consecutive profiles of one series
@@ -46,7 +45,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* ---- a block open for reading (block_read.c builds it, block_index.c reads it) ---- */
+/* ---- an open block: built by block_read.c, read by block_index.c --------- */
 
 struct br_series {
 	uint64_t hash, max_seq;
