@@ -10,7 +10,10 @@
  *   wal.c            WAL segments: record framing, group commit, replay scan, reads
  *   record.c         the profile record payload (encode/decode)
  *   head.c           the in-memory index: symbols, series, postings, entries
- *   block.c          immutable blocks: write (cut, compaction), open, index, chunk reads
+ *   block-internal.h the block file format; the open block's structure (block_*.c only)
+ *   block_write.c    block writer (head cut, compaction) and block names
+ *   block_read.c     opening a block (index loaded and checked), chunk and symbol reads
+ *   block_index.c    lookups in a block's index: series, postings, label values, entries
  *   maint.c          maintenance rounds: cut the head, drop WAL segments, compact, retention
  *   query.c          the read path (tsdb__rit: head, then blocks) and the queries on it:
  *                    find, series, read, merge, labels, stats
@@ -386,7 +389,7 @@ void tsdb__preds_free(struct tsdb__preds *ps);
 void tsdb__select(const struct tsdb__psource *src, const struct tsdb__preds *ps,
 		  struct tsdb__plist *out);
 
-/* ---- blocks (block.c) -------------------------------------------------- */
+/* ---- blocks (block_*.c) ------------------------------------------------ */
 
 #define TSDB__BLOCK_INDEX_MAGIC 0x49424650u  /* "PFBI" */
 #define TSDB__BLOCK_SYMS_MAGIC 0x53424650u   /* "PFBS" */
