@@ -399,7 +399,8 @@ void tsdb__block_unref(struct tsdb__block *b)
 		close(b->chunks_fd);
 	if (b->symbols_fd >= 0)
 		close(b->symbols_fd);
-	for (size_t i = 0; i < b->nservices; i++)
+	/* a failed open may have read the services count but not its table */
+	for (size_t i = 0; b->services && i < b->nservices; i++)
 		tsdb__symtab_free(b->services[i].st);
 	free(b->services);
 	for (size_t i = 0; b->sources && i < b->info.nsources; i++)
