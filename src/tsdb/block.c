@@ -35,7 +35,7 @@
  * read when asked for (one chunk at a time; symbol tables cached per block).
  */
 #include "tsdb/tsdb-internal.h"
-#include "tsdb/codec.h"
+#include "tsdb/codec/codec.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -41,7 +41,7 @@
  * previous pprof profile of the same chunk (raw bodies in between do not
  * count); the first one has none, so a chunk decodes on its own.
  */
-#include "tsdb/codec-internal.h"
+#include "tsdb/codec/codec-internal.h"
 
 #include <stdlib.h>
 
