@@ -30,7 +30,7 @@ CFLAGS   += -std=gnu11 -g $(OPT) -Wall -Wextra -Werror -Wshadow -Wno-missing-fie
 LDFLAGS  += $(if $(SAN)$(FUZZ),$(SANFLAGS))
 LDLIBS   += $(PKG_LIBS) -lpthread -lm
 
-LIB_SRCS := $(wildcard src/*/*.c)
+LIB_SRCS := $(wildcard src/*/*.c src/*/*/*.c)
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o) $(GEN)/proto/profile.pb-c.o
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)

@@ -167,7 +167,7 @@ void api_reply_binary(struct api_reply *rep, const char *filename, struct pf_buf
 /* ---- profefe.c: /api/0 ---- */
 void api0_handle(struct api_server *s, struct api_req *r, struct api_reply *rep);
 
-/* ---- query.c: /api/v1 ---- */
+/* ---- v1.c: /api/v1 ---- */
 void api_v1_handle(struct api_server *s, struct api_req *r, struct api_reply *rep);
 
 /* ---- targets.c: the scraper's endpoints ---- */

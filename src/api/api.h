@@ -2,7 +2,7 @@
  * api: profefe's HTTP server (libmicrohttpd).
  *
  *   /api/0/...   the profefe API, wire-compatible with profefe (Go)
- *   /api/v1/...  the Prometheus-shaped query API (query.c)
+ *   /api/v1/...  the Prometheus-shaped query API (v1.c)
  *   /api/v1/targets, /api/v1/status/config, POST /-/reload (targets.c)
  *   /-/healthy, /-/ready, /metrics
  *

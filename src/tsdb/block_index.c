@@ -5,7 +5,7 @@
  * The format is described in block-internal.h.
  */
 #include "tsdb/block-internal.h"
-#include "tsdb/codec.h"
+#include "tsdb/codec/codec.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -4,7 +4,7 @@
  * The format is described in block-internal.h.
  */
 #include "tsdb/block-internal.h"
-#include "tsdb/codec.h"
+#include "tsdb/codec/codec.h"
 
 #include <errno.h>
 #include <fcntl.h>

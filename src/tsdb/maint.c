@@ -38,7 +38,7 @@
  * blocks while blocks + WAL exceed the cap.
  */
 #include "tsdb/tsdb-internal.h"
-#include "tsdb/codec.h"
+#include "tsdb/codec/codec.h"
 #include "pprof/pprof.h"
 
 #include <errno.h>

@@ -10,7 +10,7 @@
  * found exactly once, in the head or in one block.
  */
 #include "tsdb/tsdb-internal.h"
-#include "tsdb/codec.h"
+#include "tsdb/codec/codec.h"
 #include "pprof/pprof.h"
 
 #include <inttypes.h>

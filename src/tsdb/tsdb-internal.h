@@ -17,14 +17,16 @@
  *   maint.c          maintenance rounds: cut the head, drop WAL segments, compact, retention
  *   query.c          the read path (tsdb__rit: head, then blocks) and the queries on it:
  *                    find, series, read, merge, labels, stats
- *   select.c         label matchers resolved against the postings of the head or a block
- *   selector.c       selector parsing (PromQL vector selector, type as metric name)
- *   codec.h          the profile codec's contract with the rest of src/tsdb
- *   codec-internal.h internals shared by the codec's files
- *   symtab.c         codec: one service's symbol table within a block
- *   chunk.c          codec: chunks of consecutive profiles of one series
- *   merger.c         codec: merging profiles of one symbol table by stack id
- *   transcode.c      codec: moving profiles between symbol tables (compaction)
+ *   matchers.c       label matchers resolved against the postings of the head or a block
+ *   selector.c       selector text parsed into matchers (PromQL vector selector, type
+ *                    as metric name)
+ *   codec/           the profile codec: how profiles are kept inside a block
+ *     codec.h          its contract with the rest of src/tsdb
+ *     codec-internal.h internals shared by the codec's files
+ *     symtab.c         one service's symbol table within a block
+ *     chunk.c          chunks of consecutive profiles of one series
+ *     stackmerge.c     merging profiles of one symbol table by stack id
+ *     transcode.c      moving profiles between symbol tables (compaction)
  *
  * Layering: the head never touches files; it only stores a struct tsdb__loc
  * per profile, which names a WAL or checkpoint record (profiles cut into a
@@ -364,7 +366,7 @@ int tsdb__head_label_names(struct tsdb__head *h, char ***names, size_t *n);
 /* Non-empty series and profiles. Takes the read lock. */
 void tsdb__head_counts(struct tsdb__head *h, uint64_t *series, uint64_t *profiles);
 
-/* ---- selection (select.c) --------------------------------------------- */
+/* ---- selection (matchers.c) ------------------------------------------- */
 
 typedef void (*tsdb__value_fn)(void *arg, const char *value, const uint32_t *ids, size_t n);
 typedef void (*tsdb__str_fn)(void *arg, const char *s);

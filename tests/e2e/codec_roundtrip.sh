@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The store's symbolized codec (src/tsdb/codec.h), checked with real
+# The store's symbolized codec (src/tsdb/codec/codec.h), checked with real
 # `go tool pprof` as the judge (SPEC 10.2: equal at the pprof level).
 #
 #   - every fixture alone (a chunk of one, through a serialized symbol table

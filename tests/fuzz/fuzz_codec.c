@@ -1,5 +1,5 @@
 /*
- * libFuzzer entry point for the store's profile codec (src/tsdb/codec.h).
+ * libFuzzer entry point for the store's profile codec (src/tsdb/codec/codec.h).
  * Each input is tried three ways:
  *
  *   1. as a serialized symbol table (tsdb__symtab_read), as is and with its
@@ -23,7 +23,7 @@
  * Seeds: tests/fixtures/pprof and what "fuzz_codec -seeds DIR" writes (the
  * built-in table and chunks against it: ways 1 and 2).
  */
-#include "tsdb/codec.h"
+#include "tsdb/codec/codec.h"
 
 #include <stdlib.h>
 

@@ -1,8 +1,8 @@
 /*
  * tsdb-codec: a test tool, not part of the product. Runs profiles through
- * the store's symbolized codec (src/tsdb/codec.h) the way a block does: one
- * symbol table, chunks of consecutive profiles, every byte serialized and
- * parsed back before decoding.
+ * the store's symbolized codec (src/tsdb/codec/codec.h) the way a block
+ * does: one symbol table, chunks of consecutive profiles, every byte
+ * serialized and parsed back before decoding.
  *
  *   tsdb-codec roundtrip IN OUT        one profile, a chunk of one; OUT is
  *                                      gzip pprof (or the raw body, for a
@@ -26,7 +26,7 @@
  * -v makes ratio print the bytes of each section.
  * Exits 1 with the error on stderr.
  */
-#include "tsdb/codec.h"
+#include "tsdb/codec/codec.h"
 
 #include <libgen.h>
 #include <stdlib.h>

@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include "pprof/pprof.h"
-#include "tsdb/codec.h"
+#include "tsdb/codec/codec.h"
 #include "tsdb/tsdb-internal.h"
 #include "tsdb/tsdb.h"
 

@@ -1,6 +1,6 @@
 /*
- * Unit tests for the store's profile codec (src/tsdb/codec.h): round trips
- * of every fixture (and the trace as a raw body) through a serialized
+ * Unit tests for the store's profile codec (src/tsdb/codec/codec.h): round
+ * trips of every fixture (and the trace as a raw body) through a serialized
  * symbol table and chunk, a series in one chunk with random access, hand
  * built profiles (empty stacks, duplicate samples, numeric labels with
  * units, unreferenced mappings/locations/functions, inlined frames, every
@@ -19,7 +19,7 @@
 
 #include "fixture.h"
 
-#include "tsdb/codec.h"
+#include "tsdb/codec/codec.h"
 
 #define FIX "tests/fixtures/"
 #define MAXDEC ((size_t)256 << 20)

@@ -1,4 +1,4 @@
-/* Unit tests of src/api/query.c (/api/v1) over a real store in a temp dir,
+/* Unit tests of src/api/v1.c (/api/v1) over a real store in a temp dir,
  * for what the e2e test cannot easily reach: times before 1970 and at
  * millisecond edges, sample type names that are not UTF-8, the order of
  * label sets of different lengths, and the reply envelope. */

@@ -4,7 +4,7 @@
  * result is built once at the end. The header rules are pprof_merge's
  * (google/pprof combineHeaders); see codec.h.
  */
-#include "tsdb/codec-internal.h"
+#include "tsdb/codec/codec-internal.h"
 
 #include <stdlib.h>
 

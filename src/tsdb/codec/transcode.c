@@ -4,7 +4,7 @@
  * rebuilding or parsing any protobuf: the source's symbols are mapped into
  * the destination once per transcoder, rows are copied as ids.
  */
-#include "tsdb/codec-internal.h"
+#include "tsdb/codec/codec-internal.h"
 
 #include <stdlib.h>
 

@@ -41,7 +41,7 @@
  * previous pprof profile of the same chunk (raw bodies in between do not
  * count); the first one has none, so a chunk decodes on its own.
  */
-#include "tsdb/codec-internal.h"
+#include "tsdb/codec/codec-internal.h"
 
 #include <stdlib.h>
 
@@ -1344,162 +1344,229 @@ static Perftools__Profiles__ValueType *out_vt(struct pf_arena *a, struct strtab 
 	return vt;
 }
 
-int tsdb__build_pprof(const struct tsdb__symtab *st, const struct tsdb__phdr *h, size_t nrows,
-		      const uint32_t *stacks, const uint32_t *lsets, const int64_t *vals,
-		      struct pprof_profile **out, struct pf_err *err)
-{
-	struct pf_arena *a = pf_arena_new();
-	pprof_msg *m = pf_arena_alloc(a, sizeof(*m));
+/*
+ * A pprof profile being rebuilt from a symbol table. Every output id is
+ * numbered in order of first use; the maps take symtab ids to output
+ * indexes (0-based; the output id is the index + 1).
+ */
+struct build {
+	const struct tsdb__symtab *st;
+	struct pf_arena *a;
+	pprof_msg *m;
 	struct strtab t;
-	struct tsdb__kmap mapm, locm, fnm, lsm;
-	uint32_t *locs = NULL, *fns = NULL, old;
-	size_t nloc = 0, loccap = 0, nfn = 0, fncap = 0, nt = h->nsample_type, i, k;
-	Perftools__Profiles__Label ***lsetp = NULL; /* per distinct label set used */
-	size_t nlsp = 0, lspcap = 0;
-	uint64_t **stackp = NULL; /* per distinct stack used: its location ids */
-	size_t nstp = 0, stpcap = 0, frames = 0;
-	struct tsdb__kmap stackm;
-	int rc = 0;
+	struct tsdb__kmap mapm, locm, fnm, lsm, stackm;
+	uint32_t *locs, *fns; /* output index -> symtab location / function */
+	size_t nloc, loccap, nfn, fncap;
+	Perftools__Profiles__Label ***lsetp; /* per distinct label set used */
+	size_t nlsp, lspcap;
+	uint64_t **stackp; /* per distinct stack used: its location ids */
+	size_t nstp, stpcap, frames;
+};
 
-	memset(&t, 0, sizeof(t));
-	tsdb__kmap_init(&t.map, 256);
-	tsdb__kmap_init(&mapm, h->nmapping);
-	tsdb__kmap_init(&locm, 1024);
-	tsdb__kmap_init(&fnm, 1024);
-	tsdb__kmap_init(&lsm, 64);
-	tsdb__kmap_init(&stackm, nrows);
-	perftools__profiles__profile__init(m);
-	out_str(&t, a, st, 0);
+/* The output index of symtab location loc, numbered on first use. */
+static uint32_t use_loc(struct build *b, uint32_t loc)
+{
+	uint32_t li;
+	if (!tsdb__kmap_put(&b->locm, loc, (uint32_t)b->nloc, &li)) {
+		pf_xgrow((void **)&b->locs, &b->loccap, b->nloc + 1, sizeof(uint32_t));
+		b->locs[b->nloc] = loc;
+		li = (uint32_t)b->nloc++;
+	}
+	return li;
+}
 
-	/* header */
+/* The output index of symtab function fn, numbered on first use. */
+static uint32_t use_fn(struct build *b, uint32_t fn)
+{
+	uint32_t fi;
+	if (!tsdb__kmap_put(&b->fnm, fn, (uint32_t)b->nfn, &fi)) {
+		pf_xgrow((void **)&b->fns, &b->fncap, b->nfn + 1, sizeof(uint32_t));
+		b->fns[b->nfn] = fn;
+		fi = (uint32_t)b->nfn++;
+	}
+	return fi;
+}
+
+/* Sample types, period, times, drop/keep frames, comments. */
+static void build_header(struct build *b, const struct tsdb__phdr *h)
+{
+	const struct tsdb__symtab *st = b->st;
+	struct pf_arena *a = b->a;
+	pprof_msg *m = b->m;
+	size_t nt = h->nsample_type, i;
+
 	if (nt) {
 		m->sample_type = pf_arena_alloc(a, nt * sizeof(*m->sample_type));
 		for (i = 0; i < nt; i++)
-			m->sample_type[i] = out_vt(a, &t, st, h->sample_type[2 * i], h->sample_type[2 * i + 1]);
+			m->sample_type[i] = out_vt(a, &b->t, st, h->sample_type[2 * i], h->sample_type[2 * i + 1]);
 		m->n_sample_type = nt;
 	}
 	if (h->has_period_type)
-		m->period_type = out_vt(a, &t, st, h->period_type[0], h->period_type[1]);
+		m->period_type = out_vt(a, &b->t, st, h->period_type[0], h->period_type[1]);
 	m->period = h->period;
 	m->time_nanos = h->time_nanos;
 	m->duration_nanos = h->duration_nanos;
-	m->drop_frames = h->drop_frames ? out_str(&t, a, st, h->drop_frames) : 0;
-	m->keep_frames = h->keep_frames ? out_str(&t, a, st, h->keep_frames) : 0;
-	m->default_sample_type = h->default_sample_type ? out_str(&t, a, st, h->default_sample_type) : 0;
+	m->drop_frames = h->drop_frames ? out_str(&b->t, a, st, h->drop_frames) : 0;
+	m->keep_frames = h->keep_frames ? out_str(&b->t, a, st, h->keep_frames) : 0;
+	m->default_sample_type =
+		h->default_sample_type ? out_str(&b->t, a, st, h->default_sample_type) : 0;
 	if (h->ncomment) {
 		m->comment = pf_arena_alloc(a, h->ncomment * sizeof(int64_t));
 		for (i = 0; i < h->ncomment; i++)
-			m->comment[i] = out_str(&t, a, st, h->comment[i]);
+			m->comment[i] = out_str(&b->t, a, st, h->comment[i]);
 		m->n_comment = h->ncomment;
 	}
+}
 
-	/* mappings: the profile's list, in order */
-	if (h->nmapping) {
-		m->mapping = pf_arena_alloc(a, h->nmapping * sizeof(*m->mapping));
-		for (i = 0; i < h->nmapping; i++) {
-			const struct tsdb__st_mapping *sm = &st->maps[h->mapping[i]];
-			Perftools__Profiles__Mapping *om = pf_arena_alloc(a, sizeof(*om));
-			perftools__profiles__mapping__init(om);
-			om->id = i + 1;
-			om->memory_start = sm->start;
-			om->memory_limit = sm->limit;
-			om->file_offset = sm->offset;
-			om->filename = out_str(&t, a, st, sm->file);
-			om->build_id = out_str(&t, a, st, sm->build_id);
-			om->has_functions = !!(sm->flags & TSDB__MAP_HAS_FUNCTIONS);
-			om->has_filenames = !!(sm->flags & TSDB__MAP_HAS_FILENAMES);
-			om->has_line_numbers = !!(sm->flags & TSDB__MAP_HAS_LINE_NUMBERS);
-			om->has_inline_frames = !!(sm->flags & TSDB__MAP_HAS_INLINE_FRAMES);
-			m->mapping[i] = om;
-			tsdb__kmap_put(&mapm, h->mapping[i], (uint32_t)(i + 1), &old);
-		}
-		m->n_mapping = h->nmapping;
+/* Mappings: the profile's list, in order. */
+static void build_mappings(struct build *b, const struct tsdb__phdr *h)
+{
+	const struct tsdb__symtab *st = b->st;
+	struct pf_arena *a = b->a;
+	pprof_msg *m = b->m;
+	uint32_t old;
+	size_t i;
+
+	if (!h->nmapping)
+		return;
+	m->mapping = pf_arena_alloc(a, h->nmapping * sizeof(*m->mapping));
+	for (i = 0; i < h->nmapping; i++) {
+		const struct tsdb__st_mapping *sm = &st->maps[h->mapping[i]];
+		Perftools__Profiles__Mapping *om = pf_arena_alloc(a, sizeof(*om));
+		perftools__profiles__mapping__init(om);
+		om->id = i + 1;
+		om->memory_start = sm->start;
+		om->memory_limit = sm->limit;
+		om->file_offset = sm->offset;
+		om->filename = out_str(&b->t, a, st, sm->file);
+		om->build_id = out_str(&b->t, a, st, sm->build_id);
+		om->has_functions = !!(sm->flags & TSDB__MAP_HAS_FUNCTIONS);
+		om->has_filenames = !!(sm->flags & TSDB__MAP_HAS_FILENAMES);
+		om->has_line_numbers = !!(sm->flags & TSDB__MAP_HAS_LINE_NUMBERS);
+		om->has_inline_frames = !!(sm->flags & TSDB__MAP_HAS_INLINE_FRAMES);
+		m->mapping[i] = om;
+		tsdb__kmap_put(&b->mapm, h->mapping[i], (uint32_t)(i + 1), &old);
 	}
+	m->n_mapping = h->nmapping;
+}
 
-	/* samples; locations numbered in order of first use */
+/*
+ * A sample's location ids, leaf first, from its stack (a node of the
+ * symtab's stack tree). Samples with the same stack share one array.
+ */
+static int sample_stack(struct build *b, uint32_t stack, Perftools__Profiles__Sample *s,
+			struct pf_err *err)
+{
+	const struct tsdb__symtab *st = b->st;
+	const struct tsdb__st_node *nd = &st->nodes[stack];
+	uint32_t node = stack, x;
+	size_t k;
+
+	if (!nd->depth)
+		return 0;
+	if (tsdb__kmap_put(&b->stackm, stack, (uint32_t)b->nstp, &x)) {
+		s->location_id = b->stackp[x];
+		s->n_location_id = nd->depth;
+		return 0;
+	}
+	if (nd->depth > TSDB__CODEC_MAX_FRAMES - b->frames)
+		return pf_err_set(err, PF_ETOOBIG, "the stacks of the samples hold more than %zu location ids",
+				  TSDB__CODEC_MAX_FRAMES);
+	b->frames += nd->depth;
+	s->location_id = pf_arena_alloc(b->a, nd->depth * sizeof(uint64_t));
+	s->n_location_id = nd->depth;
+	pf_xgrow((void **)&b->stackp, &b->stpcap, b->nstp + 1, sizeof(*b->stackp));
+	b->stackp[b->nstp++] = s->location_id;
+	for (k = 0; k < nd->depth; k++) {
+		s->location_id[k] = use_loc(b, st->nodes[node].loc) + 1;
+		node = st->nodes[node].parent;
+	}
+	return 0;
+}
+
+/* A sample's labels from its label set. Samples with the same set share one array. */
+static void sample_labels(struct build *b, uint32_t lset, Perftools__Profiles__Sample *s)
+{
+	const struct tsdb__symtab *st = b->st;
+	const struct tsdb__st_labelset *ls = &st->lsets[lset];
+	struct pf_arena *a = b->a;
+	uint32_t x;
+	size_t k;
+
+	if (!ls->n)
+		return;
+	if (!tsdb__kmap_put(&b->lsm, lset, (uint32_t)b->nlsp, &x)) {
+		Perftools__Profiles__Label **arr = pf_arena_alloc(a, ls->n * sizeof(*arr));
+		Perftools__Profiles__Label *lb = pf_arena_alloc(a, ls->n * sizeof(*lb));
+		for (k = 0; k < ls->n; k++) {
+			const struct tsdb__st_label *sl = &st->labels[ls->off + k];
+			perftools__profiles__label__init(&lb[k]);
+			lb[k].key = out_str(&b->t, a, st, sl->key);
+			lb[k].str = sl->str ? out_str(&b->t, a, st, sl->str) : 0;
+			lb[k].num = sl->num;
+			lb[k].num_unit = sl->unit ? out_str(&b->t, a, st, sl->unit) : 0;
+			arr[k] = &lb[k];
+		}
+		pf_xgrow((void **)&b->lsetp, &b->lspcap, b->nlsp + 1, sizeof(*b->lsetp));
+		b->lsetp[b->nlsp] = arr;
+		x = (uint32_t)b->nlsp++;
+	}
+	s->label = b->lsetp[x];
+	s->n_label = ls->n;
+}
+
+/*
+ * Samples, in order: stack, values, labels. Locations are numbered in order
+ * of first use by the samples, then the profile's unused ones (extra_loc).
+ */
+static int build_samples(struct build *b, const struct tsdb__phdr *h, size_t nrows,
+			 const uint32_t *stacks, const uint32_t *lsets, const int64_t *vals,
+			 struct pf_err *err)
+{
+	pprof_msg *m = b->m;
+	size_t nt = h->nsample_type, i;
+	int rc;
+
 	if (nrows) {
-		m->sample = pf_arena_alloc(a, nrows * sizeof(*m->sample));
+		m->sample = pf_arena_alloc(b->a, nrows * sizeof(*m->sample));
 		m->n_sample = nrows;
 	}
 	for (i = 0; i < nrows; i++) {
-		const struct tsdb__st_node *nd = &st->nodes[stacks[i]];
-		Perftools__Profiles__Sample *s = pf_arena_alloc(a, sizeof(*s));
-		uint32_t node = stacks[i], li, x;
+		Perftools__Profiles__Sample *s = pf_arena_alloc(b->a, sizeof(*s));
 		perftools__profiles__sample__init(s);
-		if (nd->depth && tsdb__kmap_put(&stackm, stacks[i], (uint32_t)nstp, &x)) {
-			/* samples with the same stack share its location ids */
-			s->location_id = stackp[x];
-			s->n_location_id = nd->depth;
-		} else if (nd->depth) {
-			if (nd->depth > TSDB__CODEC_MAX_FRAMES - frames) {
-				rc = pf_err_set(err, PF_ETOOBIG,
-						"the stacks of the samples hold more than %zu location ids",
-						TSDB__CODEC_MAX_FRAMES);
-				goto fail;
-			}
-			frames += nd->depth;
-			s->location_id = pf_arena_alloc(a, nd->depth * sizeof(uint64_t));
-			s->n_location_id = nd->depth;
-			pf_xgrow((void **)&stackp, &stpcap, nstp + 1, sizeof(*stackp));
-			stackp[nstp++] = s->location_id;
-			for (k = 0; k < nd->depth; k++) {
-				uint32_t loc = st->nodes[node].loc;
-				if (!tsdb__kmap_put(&locm, loc, (uint32_t)nloc, &li)) {
-					pf_xgrow((void **)&locs, &loccap, nloc + 1, sizeof(uint32_t));
-					locs[nloc] = loc;
-					li = (uint32_t)nloc++;
-				}
-				s->location_id[k] = li + 1;
-				node = st->nodes[node].parent;
-			}
-		}
+		if ((rc = sample_stack(b, stacks[i], s, err)) < 0)
+			return rc;
 		if (nt) {
-			s->value = pf_arena_alloc(a, nt * sizeof(int64_t));
+			s->value = pf_arena_alloc(b->a, nt * sizeof(int64_t));
 			memcpy(s->value, vals + i * nt, nt * sizeof(int64_t));
 			s->n_value = nt;
 		}
-		{
-			const struct tsdb__st_labelset *ls = &st->lsets[lsets[i]];
-			if (ls->n) {
-				if (!tsdb__kmap_put(&lsm, lsets[i], (uint32_t)nlsp, &x)) {
-					Perftools__Profiles__Label **arr =
-						pf_arena_alloc(a, ls->n * sizeof(*arr));
-					Perftools__Profiles__Label *lb =
-						pf_arena_alloc(a, ls->n * sizeof(*lb));
-					for (k = 0; k < ls->n; k++) {
-						const struct tsdb__st_label *sl = &st->labels[ls->off + k];
-						perftools__profiles__label__init(&lb[k]);
-						lb[k].key = out_str(&t, a, st, sl->key);
-						lb[k].str = sl->str ? out_str(&t, a, st, sl->str) : 0;
-						lb[k].num = sl->num;
-						lb[k].num_unit = sl->unit ? out_str(&t, a, st, sl->unit) : 0;
-						arr[k] = &lb[k];
-					}
-					pf_xgrow((void **)&lsetp, &lspcap, nlsp + 1, sizeof(*lsetp));
-					lsetp[nlsp] = arr;
-					x = (uint32_t)nlsp++;
-				}
-				s->label = lsetp[x];
-				s->n_label = ls->n;
-			}
-		}
+		sample_labels(b, lsets[i], s);
 		m->sample[i] = s;
 	}
-	for (i = 0; i < h->nextra_loc; i++) {
-		uint32_t li;
-		if (!tsdb__kmap_put(&locm, h->extra_loc[i], (uint32_t)nloc, &li)) {
-			pf_xgrow((void **)&locs, &loccap, nloc + 1, sizeof(uint32_t));
-			locs[nloc++] = h->extra_loc[i];
-		}
-	}
+	for (i = 0; i < h->nextra_loc; i++)
+		use_loc(b, h->extra_loc[i]);
+	return 0;
+}
 
-	/* locations; functions numbered in order of first use */
-	if (nloc) {
-		m->location = pf_arena_alloc(a, nloc * sizeof(*m->location));
-		m->n_location = nloc;
+/*
+ * Locations, in their output order, with their lines. Functions are
+ * numbered in order of first use by the lines, then the profile's unused
+ * ones (extra_fn).
+ */
+static int build_locations(struct build *b, const struct tsdb__phdr *h, struct pf_err *err)
+{
+	const struct tsdb__symtab *st = b->st;
+	struct pf_arena *a = b->a;
+	pprof_msg *m = b->m;
+	size_t i, k;
+
+	if (b->nloc) {
+		m->location = pf_arena_alloc(a, b->nloc * sizeof(*m->location));
+		m->n_location = b->nloc;
 	}
-	for (i = 0; i < nloc; i++) {
-		const struct tsdb__st_location *sl = &st->locs[locs[i]];
+	for (i = 0; i < b->nloc; i++) {
+		const struct tsdb__st_location *sl = &st->locs[b->locs[i]];
 		Perftools__Profiles__Location *ol = pf_arena_alloc(a, sizeof(*ol));
 		perftools__profiles__location__init(ol);
 		ol->id = i + 1;
@@ -1507,12 +1574,10 @@ int tsdb__build_pprof(const struct tsdb__symtab *st, const struct tsdb__phdr *h,
 		ol->is_folded = sl->folded;
 		if (sl->mapping) {
 			uint32_t mi;
-			if (!tsdb__kmap_get(&mapm, sl->mapping - 1, &mi)) {
-				rc = pf_err_set(err, PF_ECORRUPT,
-						"location %u refers to mapping %u, which is not in the profile's list",
-						locs[i], sl->mapping - 1);
-				goto fail;
-			}
+			if (!tsdb__kmap_get(&b->mapm, sl->mapping - 1, &mi))
+				return pf_err_set(err, PF_ECORRUPT,
+						  "location %u refers to mapping %u, which is not in the profile's list",
+						  b->locs[i], sl->mapping - 1);
 			ol->mapping_id = mi;
 		}
 		if (sl->nline) {
@@ -1524,48 +1589,80 @@ int tsdb__build_pprof(const struct tsdb__symtab *st, const struct tsdb__phdr *h,
 				perftools__profiles__line__init(&ln[k]);
 				ln[k].line = sln->line;
 				ln[k].column = sln->column;
-				if (sln->fn) {
-					uint32_t fi;
-					if (!tsdb__kmap_put(&fnm, sln->fn - 1, (uint32_t)nfn, &fi)) {
-						pf_xgrow((void **)&fns, &fncap, nfn + 1, sizeof(uint32_t));
-						fns[nfn] = sln->fn - 1;
-						fi = (uint32_t)nfn++;
-					}
-					ln[k].function_id = fi + 1;
-				}
+				if (sln->fn)
+					ln[k].function_id = use_fn(b, sln->fn - 1) + 1;
 				ol->line[k] = &ln[k];
 			}
 		}
 		m->location[i] = ol;
 	}
-	for (i = 0; i < h->nextra_fn; i++) {
-		uint32_t fi;
-		if (!tsdb__kmap_put(&fnm, h->extra_fn[i], (uint32_t)nfn, &fi)) {
-			pf_xgrow((void **)&fns, &fncap, nfn + 1, sizeof(uint32_t));
-			fns[nfn++] = h->extra_fn[i];
-		}
+	for (i = 0; i < h->nextra_fn; i++)
+		use_fn(b, h->extra_fn[i]);
+	return 0;
+}
+
+/* Functions, in their output order. */
+static void build_functions(struct build *b)
+{
+	const struct tsdb__symtab *st = b->st;
+	pprof_msg *m = b->m;
+	size_t i;
+
+	if (b->nfn) {
+		m->function = pf_arena_alloc(b->a, b->nfn * sizeof(*m->function));
+		m->n_function = b->nfn;
 	}
-	if (nfn) {
-		m->function = pf_arena_alloc(a, nfn * sizeof(*m->function));
-		m->n_function = nfn;
-	}
-	for (i = 0; i < nfn; i++) {
-		const struct tsdb__st_function *sf = &st->fns[fns[i]];
-		Perftools__Profiles__Function *of = pf_arena_alloc(a, sizeof(*of));
+	for (i = 0; i < b->nfn; i++) {
+		const struct tsdb__st_function *sf = &st->fns[b->fns[i]];
+		Perftools__Profiles__Function *of = pf_arena_alloc(b->a, sizeof(*of));
 		perftools__profiles__function__init(of);
 		of->id = i + 1;
-		of->name = out_str(&t, a, st, sf->name);
-		of->system_name = out_str(&t, a, st, sf->system_name);
-		of->filename = out_str(&t, a, st, sf->file);
+		of->name = out_str(&b->t, b->a, st, sf->name);
+		of->system_name = out_str(&b->t, b->a, st, sf->system_name);
+		of->filename = out_str(&b->t, b->a, st, sf->file);
 		of->start_line = sf->start_line;
 		m->function[i] = of;
 	}
+}
 
-	m->string_table = pf_arena_alloc(a, t.n * sizeof(char *));
-	memcpy(m->string_table, t.v, t.n * sizeof(char *));
-	m->n_string_table = t.n;
-	rc = pprof_from_message(a, m, out, err);
-	a = NULL; /* owned by *out, or freed */
+/*
+ * The steps run in this order because each numbers what it uses first: the
+ * string table fills in the order header, mappings, sample labels,
+ * functions; locations come from the samples, functions from the locations.
+ */
+int tsdb__build_pprof(const struct tsdb__symtab *st, const struct tsdb__phdr *h, size_t nrows,
+		      const uint32_t *stacks, const uint32_t *lsets, const int64_t *vals,
+		      struct pprof_profile **out, struct pf_err *err)
+{
+	struct build b;
+	int rc;
+
+	memset(&b, 0, sizeof(b));
+	b.st = st;
+	b.a = pf_arena_new();
+	b.m = pf_arena_alloc(b.a, sizeof(*b.m));
+	tsdb__kmap_init(&b.t.map, 256);
+	tsdb__kmap_init(&b.mapm, h->nmapping);
+	tsdb__kmap_init(&b.locm, 1024);
+	tsdb__kmap_init(&b.fnm, 1024);
+	tsdb__kmap_init(&b.lsm, 64);
+	tsdb__kmap_init(&b.stackm, nrows);
+	perftools__profiles__profile__init(b.m);
+	out_str(&b.t, b.a, st, 0);
+
+	build_header(&b, h);
+	build_mappings(&b, h);
+	if ((rc = build_samples(&b, h, nrows, stacks, lsets, vals, err)) < 0)
+		goto fail;
+	if ((rc = build_locations(&b, h, err)) < 0)
+		goto fail;
+	build_functions(&b);
+
+	b.m->string_table = pf_arena_alloc(b.a, b.t.n * sizeof(char *));
+	memcpy(b.m->string_table, b.t.v, b.t.n * sizeof(char *));
+	b.m->n_string_table = b.t.n;
+	rc = pprof_from_message(b.a, b.m, out, err);
+	b.a = NULL; /* owned by *out, or freed */
 	if (rc < 0) {
 		/* what we rebuilt does not validate: the stored data is bad */
 		if (err)
@@ -1573,17 +1670,17 @@ int tsdb__build_pprof(const struct tsdb__symtab *st, const struct tsdb__phdr *h,
 		rc = PF_ECORRUPT;
 	}
 fail:
-	pf_arena_free(a);
-	tsdb__kmap_free(&t.map);
-	free(t.v);
-	tsdb__kmap_free(&mapm);
-	tsdb__kmap_free(&locm);
-	tsdb__kmap_free(&fnm);
-	tsdb__kmap_free(&lsm);
-	free(locs);
-	free(fns);
-	free(lsetp);
-	tsdb__kmap_free(&stackm);
-	free(stackp);
+	pf_arena_free(b.a);
+	tsdb__kmap_free(&b.t.map);
+	free(b.t.v);
+	tsdb__kmap_free(&b.mapm);
+	tsdb__kmap_free(&b.locm);
+	tsdb__kmap_free(&b.fnm);
+	tsdb__kmap_free(&b.lsm);
+	free(b.locs);
+	free(b.fns);
+	free(b.lsetp);
+	tsdb__kmap_free(&b.stackm);
+	free(b.stackp);
 	return rc;
 }

@@ -1,11 +1,12 @@
 /*
- * Internals shared by symtab.c, chunk.c and merger.c (the profile codec).
+ * Internals shared by symtab.c, chunk.c, stackmerge.c and transcode.c (the
+ * profile codec).
  * Only codec.h is the codec's contract with the rest of src/tsdb.
  */
 #ifndef PF_TSDB_CODEC_INTERNAL_H
 #define PF_TSDB_CODEC_INTERNAL_H
 
-#include "tsdb/codec.h"
+#include "tsdb/codec/codec.h"
 
 /* Hard cap on one uncompressed column or section (and on a raw body). */
 #define TSDB__CODEC_MAX_COLUMN ((size_t)1 << 30)

@@ -30,7 +30,7 @@
  *                num_unit
  *   crc     u32le  CRC32C of every byte before it
  */
-#include "tsdb/codec-internal.h"
+#include "tsdb/codec/codec-internal.h"
 
 #include <stdlib.h>
 #include <sys/random.h>
