@@ -570,6 +570,28 @@ int64_t tsdb__retention_limit(const struct tsdb *db, int64_t newest, int64_t now
  * WAL, nothing is written out). */
 void tsdb__crash_close(struct tsdb *db);
 void tsdb__maint_stop(struct tsdb *db);
+/* The aligned start of the window of d that holds t. */
+static inline int64_t tsdb__align_down(int64_t t, int64_t d)
+{
+	int64_t r = t % d;
+	return r < 0 ? t - r - d : t - r;
+}
+/* Order of the blocks list: min_t, then name (qsort comparator). */
+int tsdb__blocks_cmp(const void *a, const void *b);
+/* Cut the head into blocks (maint.c): the windows a round cuts, or all of
+ * it with flush; *cut is set when a block was written. */
+int tsdb__cut_head(struct tsdb *db, int flush, int *cut, struct pf_err *err);
+/* Pick one set of blocks to compact (references in *out), or none
+ * (compact.c); merge blocks bs[0..n) into one new block and swap it in. */
+size_t tsdb__plan_compaction(struct tsdb *db, struct tsdb__block **bs, size_t nb,
+			     struct tsdb__block ***out);
+int tsdb__compact(struct tsdb *db, struct tsdb__block **bs, size_t n, struct pf_err *err);
+/* Refuse a profile time after now + max-future (PF_EFUTURE) or before the
+ * retention window (PF_ETOOOLD) (retention.c). */
+int tsdb__check_time(struct tsdb *db, int64_t t, struct pf_err *err);
+/* The newest profile time in the head and the blocks; INT64_MIN when the
+ * store is empty (retention.c). */
+int64_t tsdb__scan_newest(struct tsdb *db);
 
 /* ---- the read path (query.c) ------------------------------------------ */
 
