@@ -48,7 +48,7 @@ static int cmp_src_entry(const void *a, const void *b)
 }
 
 /* Merge blocks bs[0..n) into one new block and swap it in. */
-int tsdb__compact(struct tsdb *db, struct tsdb__block **bs, size_t n, struct pf_err *err)
+static int compact(struct tsdb *db, struct tsdb__block **bs, size_t n, struct pf_err *err)
 {
 	struct src_series *ss = NULL;
 	size_t nss = 0, capss = 0;
@@ -199,7 +199,7 @@ out:
 }
 
 /* Pick one set of blocks to compact (references in *out), or none. */
-size_t tsdb__plan_compaction(struct tsdb *db, struct tsdb__block **bs, size_t nb,
+static size_t plan_compaction(struct tsdb *db, struct tsdb__block **bs, size_t nb,
 			      struct tsdb__block ***out)
 {
 	struct tsdb__block **pick = NULL;
@@ -248,4 +248,36 @@ size_t tsdb__plan_compaction(struct tsdb *db, struct tsdb__block **bs, size_t nb
 	}
 	*out = pick;
 	return npick;
+}
+
+void tsdb__compaction(struct tsdb *db)
+{
+	for (int round = 0; round < 8; round++) {
+		struct tsdb__block **bs, **pick;
+		size_t nb, np;
+		bs = tsdb__blocks_get(db, &nb);
+		for (size_t i = 0; i < nb;) { /* blocks a compaction failed on stay out */
+			if (tsdb__block_no_compact(bs[i])) {
+				tsdb__block_unref(bs[i]);
+				memmove(&bs[i], &bs[i + 1], (nb - i - 1) * sizeof(*bs));
+				nb--;
+			} else {
+				i++;
+			}
+		}
+		np = plan_compaction(db, bs, nb, &pick);
+		if (np) {
+			struct pf_err e2 = {0};
+			if (compact(db, pick, np, &e2) < 0) {
+				/* the sources stay; the next round tries again (or
+				 * leaves out blocks found corrupt) */
+				pf_log(PF_LOG_ERROR, "compaction failed", "err", e2.msg, NULL);
+				np = 0;
+			}
+		}
+		free(pick);
+		tsdb__blocks_put(bs, nb);
+		if (np == 0)
+			break;
+	}
 }

@@ -227,36 +227,10 @@ int tsdb_maintain(struct tsdb *db, int flush, struct pf_err *err)
 	rc = tsdb__cut_head(db, flush, &cut, err);
 	if (rc == 0 && (cut || flush))
 		rc = clean_wal(db, err);
-	for (int round = 0; rc == 0 && round < 8; round++) {
-		struct tsdb__block **bs, **pick;
-		size_t nb, np;
-		bs = tsdb__blocks_get(db, &nb);
-		for (size_t i = 0; i < nb;) { /* blocks a compaction failed on stay out */
-			if (tsdb__block_no_compact(bs[i])) {
-				tsdb__block_unref(bs[i]);
-				memmove(&bs[i], &bs[i + 1], (nb - i - 1) * sizeof(*bs));
-				nb--;
-			} else {
-				i++;
-			}
-		}
-		np = tsdb__plan_compaction(db, bs, nb, &pick);
-		if (np) {
-			struct pf_err e2 = {0};
-			if (tsdb__compact(db, pick, np, &e2) < 0) {
-				/* the sources stay; the next round tries again (or
-				 * leaves out blocks found corrupt) */
-				pf_log(PF_LOG_ERROR, "compaction failed", "err", e2.msg, NULL);
-				np = 0;
-			}
-		}
-		free(pick);
-		tsdb__blocks_put(bs, nb);
-		if (np == 0)
-			break;
-	}
-	if (rc == 0)
+	if (rc == 0) {
+		tsdb__compaction(db);
 		tsdb__retention(db);
+	}
 	__atomic_fetch_add(&db->maint_rounds, 1, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&db->maint_mu);
 	return rc;

@@ -312,12 +312,6 @@ void tsdb_close(struct tsdb *db)
 	free(db);
 }
 
-void tsdb__wait_appends(struct tsdb *db)
-{
-	pthread_rwlock_wrlock(&db->append_rw);
-	pthread_rwlock_unlock(&db->append_rw);
-}
-
 void tsdb__crash_close(struct tsdb *db)
 {
 	if (!db)
