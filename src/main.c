@@ -311,10 +311,9 @@ int main(int argc, char **argv)
 	struct pf_err err = {0};
 	struct pf_budget *inflight = NULL;
 	size_t inflight_bytes = 0;
-	/* static: reachable (not a leak) on the early exits */
-	static char *tls_cert, *tls_key;
+	char *tls_cert = NULL, *tls_key = NULL;
 	char port[16];
-	int rc;
+	int rc, e;
 
 	if ((rc = parse_flags(argc, argv, &fl)) != 0)
 		return rc;
@@ -362,15 +361,14 @@ int main(int argc, char **argv)
 			 &aopt.read_header_timeout_ns) < 0 ||
 	    timeout_flag("web.read-timeout", fl.web_read_timeout, &aopt.read_timeout_ns) < 0)
 		return 2;
-	if (read_tls(fl.web_tls_cert_file, fl.web_tls_key_file, &tls_cert, &tls_key) < 0) {
-		free(tls_cert);
-		return 1;
-	}
+	rc = 1;
+	if (read_tls(fl.web_tls_cert_file, fl.web_tls_key_file, &tls_cert, &tls_key) < 0)
+		goto out_tls;
 	aopt.tls_cert_pem = tls_cert;
 	aopt.tls_key_pem = tls_key;
 	if (*fl.config_file && scrape_config_load(fl.config_file, &cfg, &err) < 0) {
 		fprintf(stderr, "profefe: %s\n", err.msg);
-		return 1;
+		goto out_tls;
 	}
 
 	signal(SIGPIPE, SIG_IGN);
@@ -386,32 +384,39 @@ int main(int argc, char **argv)
 	topt.dir = fl.tsdb_dir;
 	topt.max_body_bytes = aopt.max_body_bytes;
 	topt.max_profile_bytes = aopt.max_profile_bytes;
+	rc = 2;
 	if (strcmp(fl.tsdb_retention, "0") != 0 &&
 	    (pf_parse_duration(fl.tsdb_retention, &topt.retention_ns) < 0 || topt.retention_ns <= 0)) {
 		fprintf(stderr, "profefe: invalid -tsdb.retention \"%s\": want a duration such as 15d, 36h or 90m\n",
 			fl.tsdb_retention);
-		return 2;
+		goto out_cfg;
 	}
 	if (pf_parse_duration(fl.tsdb_block_duration, &topt.block_duration_ns) < 0 ||
 	    topt.block_duration_ns < 1000000000) {
 		fprintf(stderr, "profefe: invalid -tsdb.block-duration \"%s\": want a duration of at least 1s, such as 2h\n",
 			fl.tsdb_block_duration);
-		return 2;
+		goto out_cfg;
 	}
 	if (pf_parse_duration(fl.tsdb_max_future, &topt.max_future_ns) < 0 || topt.max_future_ns < 0) {
 		fprintf(stderr, "profefe: invalid -tsdb.max-future \"%s\": want a duration such as 10m or 1h, or 0\n",
 			fl.tsdb_max_future);
-		return 2;
+		goto out_cfg;
 	}
 	if (pf_parse_size(fl.tsdb_retention_size, &topt.retention_bytes) < 0) {
 		fprintf(stderr, "profefe: invalid -tsdb.retention-size \"%s\": want a size such as 10GB, or 0\n",
 			fl.tsdb_retention_size);
-		return 2;
+		goto out_cfg;
+	}
+	rc = 1;
+	/* the loop comes first so that it is closed last: its signal handles
+	 * (started below) stay until the store is closed */
+	if ((e = uv_loop_init(&app.loop)) < 0) {
+		fprintf(stderr, "profefe: start the event loop: %s\n", uv_strerror(e));
+		goto out_cfg;
 	}
 	if (tsdb_open(&topt, &app.db, &err) < 0) {
 		fprintf(stderr, "profefe: open store %s: %s\n", fl.tsdb_dir, err.msg);
-		config_free(cfg);
-		return 1;
+		goto out_loop;
 	}
 	sopt.db = app.db;
 	sopt.config_file = fl.config_file;
@@ -423,10 +428,7 @@ int main(int argc, char **argv)
 	/* the scraper starts empty; its targets come once the server listens */
 	if (scrape_start(&sopt, NULL, &app.scrape, &err) < 0) {
 		fprintf(stderr, "profefe: %s\n", err.msg);
-		config_free(cfg);
-		tsdb_close(app.db);
-		pf_budget_free(inflight);
-		return 1;
+		goto out_budget;
 	}
 	aopt.addr = fl.addr;
 	aopt.db = app.db;
@@ -436,7 +438,6 @@ int main(int argc, char **argv)
 	aopt.build_time = PF_BUILD_TIME;
 
 	/* signals go to the loop, before any server thread starts */
-	uv_loop_init(&app.loop);
 	uv_signal_init(&app.loop, &app.sigterm);
 	uv_signal_init(&app.loop, &app.sigint);
 	uv_signal_init(&app.loop, &app.sighup);
@@ -447,37 +448,39 @@ int main(int argc, char **argv)
 
 	if (api_start(&aopt, &app.api, &err) < 0) {
 		fprintf(stderr, "profefe: %s\n", err.msg);
-		uv_walk(&app.loop, close_walk, NULL);
-		uv_run(&app.loop, UV_RUN_DEFAULT);
-		uv_loop_close(&app.loop);
-		scrape_stop(app.scrape);
-		tsdb_close(app.db);
-		config_free(cfg);
-		pf_budget_free(inflight);
-		return 1;
+		goto out_scrape;
 	}
 	if (cfg && scrape_apply(app.scrape, cfg, &err) < 0)
 		pf_log(PF_LOG_ERROR, "starting the scrape targets failed", "err", err.msg, NULL);
 	config_free(cfg); /* the scraper holds its own reference */
+	cfg = NULL;
 	snprintf(port, sizeof(port), "%d", api_port(app.api));
 	pf_log(PF_LOG_INFO, "profefe started", "version", PF_VERSION, "addr", fl.addr, "port", port,
 	       "storage", "tsdb", "dir", fl.tsdb_dir, NULL);
 
 	uv_run(&app.loop, UV_RUN_DEFAULT);
+	rc = 0;
 
 	/* shutdown: stop accepting, drain requests, stop scraping (scrapes in
 	 * flight finish and are stored), close the store */
 	api_stop(app.api);
+out_scrape:
 	scrape_stop(app.scrape);
+out_budget:
+	pf_budget_free(inflight);
 	tsdb_close(app.db);
+out_loop:
 	uv_walk(&app.loop, close_walk, NULL);
 	uv_run(&app.loop, UV_RUN_DEFAULT);
 	uv_loop_close(&app.loop);
-	pf_budget_free(inflight);
-	pf_log(PF_LOG_INFO, "profefe stopped", NULL);
+out_cfg:
+	config_free(cfg);
+out_tls:
+	if (rc == 0)
+		pf_log(PF_LOG_INFO, "profefe stopped", NULL);
 	free(tls_cert);
 	if (tls_key)
 		explicit_bzero(tls_key, strlen(tls_key));
 	free(tls_key);
-	return 0;
+	return rc;
 }

@@ -348,17 +348,23 @@ struct reconcile_out {
 	size_t kept, added, removed;
 };
 
+/* What a reconcile installs as the scraper's jobs and configuration. */
+struct reconcile_install {
+	struct scrape__job **jobs;
+	size_t njobs;
+	struct config *cfg;
+};
+
 /*
  * Match the running pairs old[] against the targets of jobs[] (the diff),
  * then under mu: re-point kept pairs to their new targets, create new ones,
- * retire the rest, optionally install new_jobs/new_cfg, rebuild the pair
+ * retire the rest, install *in when in is not NULL, rebuild the pair
  * list and the per-job gauges. Then start the new pairs and stop the
- * retired ones. Returns the previous config when new_cfg is set.
+ * retired ones. Returns the previous config when in is not NULL.
  */
 static struct config *reconcile(struct scrape *s, struct scrape__pair **old, size_t nold,
-				struct scrape__job **jobs, size_t njobs, struct scrape__job **new_jobs,
-				size_t new_njobs, struct config *new_cfg, int install,
-				struct reconcile_out *out)
+				struct scrape__job **jobs, size_t njobs,
+				const struct reconcile_install *in, struct reconcile_out *out)
 {
 	const struct config_target **ot = pf_xcalloc(nold ? nold : 1, sizeof(*ot));
 	const struct config_target **nt;
@@ -414,11 +420,11 @@ static struct config *reconcile(struct scrape *s, struct scrape__pair **old, siz
 		old[i]->removed = 1;
 		remove[nremove++] = old[i];
 	}
-	if (install) {
+	if (in) {
 		prev = s->cfg;
-		s->cfg = new_cfg ? config_ref(new_cfg) : NULL;
-		s->jobs = new_jobs;
-		s->njobs = new_njobs;
+		s->cfg = in->cfg ? config_ref(in->cfg) : NULL;
+		s->jobs = in->jobs;
+		s->njobs = in->njobs;
 	}
 	s->npairs = 0;
 	for (size_t i = 0; i < s->nstats; i++)
@@ -525,7 +531,8 @@ static int apply(struct scrape *s, struct config *cfg, struct pf_err *err)
 		for (size_t k = 0; k < old_jobs[i]->npairs; k++)
 			old[nold++] = old_jobs[i]->pairs[k];
 
-	prev = reconcile(s, old, nold, jobs, nj, jobs, nj, cfg, 1, &ro);
+	prev = reconcile(s, old, nold, jobs, nj,
+			 &(struct reconcile_install){.jobs = jobs, .njobs = nj, .cfg = cfg}, &ro);
 
 	for (size_t i = 0; i < old_njobs; i++)
 		job_free(old_jobs[i]);
@@ -586,7 +593,7 @@ static void on_sd_tick(uv_timer_t *h)
 		j->pairs = NULL;
 		j->npairs = 0;
 		resolve_job(s, s->cfg, j);
-		reconcile(s, old, nold, &j, 1, NULL, 0, NULL, 0, &ro);
+		reconcile(s, old, nold, &j, 1, NULL, &ro);
 		config_targets_free(old_targets);
 		for (size_t k = 0; k < nsd; k++)
 			config_sd_groups_free(oldg[k]);

@@ -14,7 +14,12 @@
  *   block_write.c    block writer (head cut, compaction) and block names
  *   block_read.c     opening a block (index loaded and checked), chunk and symbol reads
  *   block_index.c    lookups in a block's index: series, postings, label values, entries
- *   maint.c          maintenance rounds: cut the head, drop WAL segments, compact, retention
+ *   blocklist.c      the store's list of open blocks (sorted, snapshots, lookups)
+ *   maint.c          the maintenance round and its thread: cut the head, drop WAL
+ *                    segments, then compaction and retention
+ *   compact.c        compaction: which blocks to merge, and the merge
+ *   retention.c      retention by time and size, the WAL checkpoint it needs, and the
+ *                    time window appends must fall in
  *   query.c          the read path (tsdb__rit: head, then blocks) and the queries on it:
  *                    find, series, read, merge, labels, stats
  *   matchers.c       label matchers resolved against the postings of the head or a block
@@ -502,7 +507,7 @@ int tsdb__block_symtab(struct tsdb__block *b, uint32_t ord, const struct tsdb__s
 int tsdb__block_decode(struct tsdb__block *b, uint32_t ord, const struct tsdb__bentry *e,
 		       struct pprof_profile **prof, struct pf_buf *raw, struct pf_err *err);
 
-/* ---- the store (tsdb.c, query.c, maint.c) ------------------------------ */
+/* ---- the store (tsdb.c, blocklist.c, maint.c, compact.c, retention.c) -- */
 
 struct tsdb {
 	char *dir, *blocks_dir;
@@ -562,7 +567,7 @@ uint64_t tsdb__blocks_seq_floor(void *db, uint64_t hash);
 /* Is (hash, t, seq) stored in a block? */
 int tsdb__blocks_has(struct tsdb *db, uint64_t hash, int64_t t_ns, uint32_t seq);
 int tsdb__maint_start(struct tsdb *db, struct pf_err *err);
-/* Drop the blocks past the time or size retention (maint.c). */
+/* Drop the blocks past the time or size retention (retention.c). */
 void tsdb__retention(struct tsdb *db);
 /*
  * The start of the time retention window: the anchor, min(newest,
@@ -575,6 +580,26 @@ int64_t tsdb__retention_limit(const struct tsdb *db, int64_t newest, int64_t now
  * WAL, nothing is written out). */
 void tsdb__crash_close(struct tsdb *db);
 void tsdb__maint_stop(struct tsdb *db);
+/* The aligned start of the window of d that holds t. */
+static inline int64_t tsdb__align_down(int64_t t, int64_t d)
+{
+	int64_t r = t % d;
+	return r < 0 ? t - r - d : t - r;
+}
+/* Order of the blocks list: min_t, then name (qsort comparator). */
+int tsdb__blocks_cmp(const void *a, const void *b);
+/* Cut the head into blocks (maint.c): the windows a round cuts, or all of
+ * it with flush; *cut is set when a block was written. */
+int tsdb__cut_head(struct tsdb *db, int flush, int *cut, struct pf_err *err);
+/* Compact blocks, one set at a time, at most 8 sets per call (compact.c);
+ * a failed compaction is logged and leaves its sources alone. */
+void tsdb__compaction(struct tsdb *db);
+/* Refuse a profile time after now + max-future (PF_EFUTURE) or before the
+ * retention window (PF_ETOOOLD) (retention.c). */
+int tsdb__check_time(struct tsdb *db, int64_t t, struct pf_err *err);
+/* The newest profile time in the head and the blocks; INT64_MIN when the
+ * store is empty (retention.c). */
+int64_t tsdb__scan_newest(struct tsdb *db);
 
 /* ---- the read path (query.c) ------------------------------------------ */
 
@@ -643,8 +668,13 @@ void tsdb__rit_finish(struct tsdb__rit *it);
 struct tsdb__wal *tsdb__db_wal(struct tsdb *db);
 /* Wait until every append that wrote its WAL record before the call has
  * put it in the head: after tsdb__wal_cut, the head then knows every
- * record of the older segments (tsdb.c). */
-void tsdb__wait_appends(struct tsdb *db);
+ * record of the older segments (tsdb_append holds append_rw shared from
+ * its WAL write until the head has the profile). */
+static inline void tsdb__wait_appends(struct tsdb *db)
+{
+	pthread_rwlock_wrlock(&db->append_rw);
+	pthread_rwlock_unlock(&db->append_rw);
+}
 
 void tsdb__id_encode(uint64_t hash, int64_t t_ns, uint32_t seq, char *out);
 int tsdb__id_decode(const char *id, uint64_t *hash, int64_t *t_ns, uint32_t *seq);

@@ -131,15 +131,6 @@ static int replay_record(void *arg, const uint8_t *head, size_t nhead, uint64_t 
 	return 0;
 }
 
-static int cmp_block(const void *a, const void *b)
-{
-	const struct tsdb__block_info *x = tsdb__block_info(*(struct tsdb__block *const *)a);
-	const struct tsdb__block_info *y = tsdb__block_info(*(struct tsdb__block *const *)b);
-	if (x->min_t != y->min_t)
-		return x->min_t < y->min_t ? -1 : 1;
-	return strcmp(x->name, y->name);
-}
-
 /* Load every block; drop the sources of a compaction that did not finish
  * deleting them; skip (and report) blocks that do not verify. */
 static int load_blocks(struct tsdb *db, struct pf_err *err)
@@ -187,11 +178,9 @@ static int load_blocks(struct tsdb *db, struct pf_err *err)
 	}
 	pf_map_free(sources);
 	if (db->nblocks > 1)
-		qsort(db->blocks, db->nblocks, sizeof(*db->blocks), cmp_block);
+		qsort(db->blocks, db->nblocks, sizeof(*db->blocks), tsdb__blocks_cmp);
 	return rc;
 }
-
-static int64_t scan_newest(struct tsdb *db);
 
 int tsdb_open(const struct tsdb_options *o, struct tsdb **out, struct pf_err *err)
 {
@@ -280,7 +269,7 @@ int tsdb_open(const struct tsdb_options *o, struct tsdb **out, struct pf_err *er
 	/* retention runs at open; cuts and compactions wait for the background
 	 * thread, so a big WAL does not delay the start */
 	tsdb__retention(db);
-	__atomic_store_n(&db->newest_t, scan_newest(db), __ATOMIC_RELEASE);
+	__atomic_store_n(&db->newest_t, tsdb__scan_newest(db), __ATOMIC_RELEASE);
 	if (db->maint_ns > 0 && (rc = tsdb__maint_start(db, err)) < 0)
 		goto fail;
 	*out = db;
@@ -323,12 +312,6 @@ void tsdb_close(struct tsdb *db)
 	free(db);
 }
 
-void tsdb__wait_appends(struct tsdb *db)
-{
-	pthread_rwlock_wrlock(&db->append_rw);
-	pthread_rwlock_unlock(&db->append_rw);
-}
-
 void tsdb__crash_close(struct tsdb *db)
 {
 	if (!db)
@@ -336,180 +319,6 @@ void tsdb__crash_close(struct tsdb *db)
 	tsdb__maint_stop(db);
 	__atomic_store_n(&db->closed, 1, __ATOMIC_RELEASE);
 	tsdb_close(db);
-}
-
-/* ---- blocks list ------------------------------------------------------- */
-
-void tsdb__blocks_add(struct tsdb *db, struct tsdb__block *b)
-{
-	size_t i;
-	pthread_mutex_lock(&db->blocks_mu);
-	pf_xgrow((void **)&db->blocks, &db->capblocks, db->nblocks + 1, sizeof(*db->blocks));
-	for (i = db->nblocks; i > 0 && cmp_block(&db->blocks[i - 1], &b) > 0; i--)
-		db->blocks[i] = db->blocks[i - 1];
-	db->blocks[i] = b;
-	db->nblocks++;
-	pthread_mutex_unlock(&db->blocks_mu);
-}
-
-void tsdb__blocks_remove(struct tsdb *db, struct tsdb__block *b)
-{
-	pthread_mutex_lock(&db->blocks_mu);
-	for (size_t i = 0; i < db->nblocks; i++)
-		if (db->blocks[i] == b) {
-			memmove(&db->blocks[i], &db->blocks[i + 1],
-				(db->nblocks - i - 1) * sizeof(*db->blocks));
-			db->nblocks--;
-			break;
-		}
-	pthread_mutex_unlock(&db->blocks_mu);
-}
-
-struct tsdb__block **tsdb__blocks_get(struct tsdb *db, size_t *n)
-{
-	struct tsdb__block **bs;
-	pthread_mutex_lock(&db->blocks_mu);
-	*n = db->nblocks;
-	bs = pf_xcalloc(db->nblocks + 1, sizeof(*bs));
-	for (size_t i = 0; i < db->nblocks; i++)
-		bs[i] = tsdb__block_ref(db->blocks[i]);
-	pthread_mutex_unlock(&db->blocks_mu);
-	return bs;
-}
-
-void tsdb__blocks_put(struct tsdb__block **bs, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		tsdb__block_unref(bs[i]);
-	free(bs);
-}
-
-uint64_t tsdb__blocks_seq_floor(void *arg, uint64_t hash)
-{
-	struct tsdb *db = arg;
-	uint64_t floor = 0;
-	uint32_t ord;
-
-	pthread_mutex_lock(&db->blocks_mu);
-	for (size_t i = 0; i < db->nblocks; i++)
-		if (tsdb__block_find_hash(db->blocks[i], hash, &ord)) {
-			uint64_t m = tsdb__block_series_max_seq(db->blocks[i], ord) + 1;
-			if (m > floor)
-				floor = m;
-		}
-	pthread_mutex_unlock(&db->blocks_mu);
-	return floor;
-}
-
-int tsdb__blocks_has(struct tsdb *db, uint64_t hash, int64_t t_ns, uint32_t seq)
-{
-	int found = 0;
-	uint32_t ord;
-
-	pthread_mutex_lock(&db->blocks_mu);
-	for (size_t i = 0; i < db->nblocks && !found; i++) {
-		struct tsdb__block *b = db->blocks[i];
-		const struct tsdb__block_info *in = tsdb__block_info(b);
-		int64_t lo, hi;
-		if (t_ns < in->min_t || t_ns > in->max_t || !tsdb__block_find_hash(b, hash, &ord))
-			continue;
-		tsdb__block_series_range(b, ord, &lo, &hi);
-		if (t_ns < lo || t_ns > hi)
-			continue;
-		struct tsdb__bentries es;
-		tsdb__block_entries(b, ord, &es);
-		for (size_t j = 0; j < es.n; j++)
-			if (es.e[j].t_ns == t_ns && es.e[j].seq == seq)
-				found = 1;
-		tsdb__bentries_free(&es);
-	}
-	pthread_mutex_unlock(&db->blocks_mu);
-	return found;
-}
-
-/* ---- the time window of appends ---------------------------------------- */
-
-static int64_t sat_add(int64_t a, int64_t b)
-{
-	int64_t r;
-	return __builtin_add_overflow(a, b, &r) ? (b > 0 ? INT64_MAX : INT64_MIN) : r;
-}
-
-static int64_t sat_sub(int64_t a, int64_t b)
-{
-	int64_t r;
-	return __builtin_sub_overflow(a, b, &r) ? (b > 0 ? INT64_MIN : INT64_MAX) : r;
-}
-
-/* The retention anchor: the newest profile time, never later than now +
- * max_future_ns (SPEC 10.1), so one far-future profile cannot make time
- * retention drop everything else. */
-static int64_t retention_anchor(const struct tsdb *db, int64_t newest, int64_t now)
-{
-	if (db->max_future_ns > 0) {
-		int64_t cap = sat_add(now, db->max_future_ns);
-		if (newest > cap)
-			return cap;
-	}
-	return newest;
-}
-
-int64_t tsdb__retention_limit(const struct tsdb *db, int64_t newest, int64_t now)
-{
-	return sat_sub(retention_anchor(db, newest, now), db->retention_ns);
-}
-
-/* The newest profile time in the head and the blocks; INT64_MIN when the
- * store is empty. Takes the head's lock, then blocks_mu. */
-static int64_t scan_newest(struct tsdb *db)
-{
-	int64_t newest = INT64_MIN, hmin, hmax;
-
-	tsdb__head_rdlock(db->head);
-	if (tsdb__head_bounds(db->head, &hmin, &hmax))
-		newest = hmax;
-	tsdb__head_unlock(db->head);
-	pthread_mutex_lock(&db->blocks_mu);
-	for (size_t i = 0; i < db->nblocks; i++)
-		if (tsdb__block_info(db->blocks[i])->max_t > newest)
-			newest = tsdb__block_info(db->blocks[i])->max_t;
-	pthread_mutex_unlock(&db->blocks_mu);
-	return newest;
-}
-
-/* Refuse a profile time after now + max-future (PF_EFUTURE) or before the
- * retention window (PF_ETOOOLD): retention would drop the first with
- * everything else and the second at its next round. */
-static int check_time(struct tsdb *db, int64_t t, struct pf_err *err)
-{
-	int64_t now = pf_now_ns(), newest;
-	char ts[40], nows[40], dur[40], start[40], anchor[40];
-
-	if (db->max_future_ns > 0 && t > sat_add(now, db->max_future_ns)) {
-		pf_format_rfc3339(t, ts, sizeof(ts));
-		pf_format_rfc3339(now, nows, sizeof(nows));
-		pf_format_duration(db->max_future_ns, dur, sizeof(dur));
-		return pf_err_set(err, PF_EFUTURE, "profile time %s is more than -tsdb.max-future %s "
-				  "after the server's time %s", ts, dur, nows);
-	}
-	if (!db->retention_ns)
-		return 0;
-	/* the cached newest is at least the store's: passing it is passing */
-	newest = __atomic_load_n(&db->newest_t, __ATOMIC_ACQUIRE);
-	if (newest == INT64_MIN || t >= tsdb__retention_limit(db, newest, now))
-		return 0;
-	newest = scan_newest(db);
-	if (newest == INT64_MIN || t >= tsdb__retention_limit(db, newest, now))
-		return 0;
-	pf_format_rfc3339(t, ts, sizeof(ts));
-	pf_format_rfc3339(tsdb__retention_limit(db, newest, now), start, sizeof(start));
-	pf_format_duration(db->retention_ns, dur, sizeof(dur));
-	pf_format_rfc3339(retention_anchor(db, newest, now), anchor, sizeof(anchor));
-	return pf_err_set(err, PF_ETOOOLD, "profile time %s is before the retention window, which "
-			  "starts at %s (-tsdb.retention %s before %s, %s)", ts, start, dur, anchor,
-			  retention_anchor(db, newest, now) < newest
-				  ? "the server's time plus -tsdb.max-future"
-				  : "the newest profile's time");
 }
 
 /* ---- append ------------------------------------------------------------ */
@@ -537,7 +346,7 @@ int tsdb_append(struct tsdb *db, const struct tsdb_append_req *req, char *id,
 	if (req->len > db->max_body)
 		return pf_err_set(err, PF_ETOOBIG, "profile body of %zu bytes exceeds the limit of %zu",
 				  req->len, db->max_body);
-	if ((rc = check_time(db, req->t_ns, err)) < 0)
+	if ((rc = tsdb__check_time(db, req->t_ns, err)) < 0)
 		return rc;
 	if (req->ntotals > TSDB__MAX_TOTALS)
 		return pf_err_set(err, PF_EINVAL, "too many totals: %zu (at most %d)", req->ntotals,
