@@ -646,8 +646,16 @@ respond:
 	pf_buf_init(&rep.body, 0);
 	{
 		char *q = strchr(r->raw_uri, '?');
-		r->path = pf_xstrndup(r->raw_uri, q ? (size_t)(q - r->raw_uri) : strlen(r->raw_uri));
-		api_unescape(r->path, 0, NULL); /* a bad escape stays as sent */
+		size_t n = q ? (size_t)(q - r->raw_uri) : strlen(r->raw_uri);
+		ssize_t plen;
+		r->path = pf_xstrndup(r->raw_uri, n);
+		plen = api_unescape(r->path, 0, NULL); /* a bad escape stays as sent */
+		if (plen >= 0 && (size_t)plen != strlen(r->path)) {
+			/* a %00: no path we serve holds a NUL, so the path is
+			 * routed as sent (a 404), not as the part before it */
+			free(r->path);
+			r->path = pf_xstrndup(r->raw_uri, n);
+		}
 		api_parse_query(q ? q + 1 : NULL, &r->params, &r->nparams);
 	}
 	if (r->head_too_big == 414) {

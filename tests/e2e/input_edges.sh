@@ -58,6 +58,13 @@ refused "/api/v1/series: match[] with %00" 400 'invalid parameter "match\[\]": .
 refused "/api/v1/labels: a NUL in a parameter name" 400 'invalid parameter name "st%00art": .*NUL byte' GET "/api/v1/labels?st%00art=1"
 r=$(req GET "/api/0/profiles/abc%00def")
 expect "an id with %00 is no id: 404" "$r" '404 {"code":404,"error":"nothing found"}'
+# a %00 in the path names no route (not the route before it)
+r=$(req GET "/api/0/services%00x")
+expect "GET /api/0/services%00x is no route: 404" "$r" '404 {"code":404,"error":"nothing found"}'
+r=$(req POST "/api/0/profiles%00x?service=nulpath&type=heap" --data-binary @"$HEAP")
+expect "POST /api/0/profiles%00x is no route: 404" "$r" '404 {"code":404,"error":"nothing found"}'
+r=$(req GET "/api/0/profiles?service=nulpath&$ALL")
+expect "  and it stored nothing" "$r" '404 {"code":404,"error":"nothing found"}'
 
 # ---- bytes that are not UTF-8: the message keeps its text (U+FFFD)
 refused "labels=k=%FF" 400 $'bad "labels" "k=\uFFFD": value of "k" is not valid UTF-8' POST "$P?service=s&type=heap&labels=k=%FF" --data-binary @"$HEAP"
