@@ -281,21 +281,17 @@ void tsdb__retention(struct tsdb *db)
 {
 	struct tsdb__block **bs;
 	size_t nb;
-	int64_t newest = INT64_MIN, hmin, hmax;
+	int64_t newest;
 	struct dropping d = {0};
 	struct pf_err err = {0};
 	int ckpt = 0;
 
 	if (!db->retention_ns && !db->retention_bytes)
 		return;
+	/* the blocks list changes only in maintenance (maint_mu, or the open
+	 * before the thread starts), so newest and bs agree */
+	newest = tsdb__scan_newest(db);
 	bs = tsdb__blocks_get(db, &nb);
-	tsdb__head_rdlock(db->head);
-	if (tsdb__head_bounds(db->head, &hmin, &hmax))
-		newest = hmax;
-	tsdb__head_unlock(db->head);
-	for (size_t i = 0; i < nb; i++)
-		if (tsdb__block_info(bs[i])->max_t > newest)
-			newest = tsdb__block_info(bs[i])->max_t;
 	if (db->retention_ns && newest != INT64_MIN) {
 		/* back from min(newest, now + max-future): a far-future profile
 		 * already stored does not make everything else too old */
