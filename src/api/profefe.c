@@ -642,7 +642,7 @@ static void reply_store_merge(struct api_server *s, struct api_reply *rep,
 /*
  * Reply with the profile named by one id (as stored, a trace too), or the
  * merge of several (the store's read path: missing ids are skipped, 404
- * when none is found; a trace among them is 405). idstr: the ids as given.
+ * when none is found; a trace among them is 405). filename: the ids as given.
  */
 static void reply_merged(struct api_server *s, struct api_reply *rep, char **ids, size_t nids,
 			 const char *filename)

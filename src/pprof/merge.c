@@ -21,6 +21,11 @@
  * Everything is keyed on compact binary keys in hash sets (one key buffer per
  * kind, no allocation per sample); the output is built in a fresh arena with
  * its own deduplicated string table (index 0 = "").
+ *
+ * The merger is incremental (pprof_merger_*): each input is folded into the
+ * output as it is added and only borrowed for the call, so the memory held
+ * is the output's distinct objects plus one input's memo tables; pprof_merge
+ * is a loop over it.
  */
 #include "pprof/pprof-internal.h"
 
