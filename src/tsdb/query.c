@@ -1021,6 +1021,7 @@ static int merge_hits(struct tsdb *db, const struct tsdb_query *q, struct gather
 			tsdb__chunk_dec_free(dec);
 			dec = NULL;
 			dec_hit = NULL;
+			__atomic_fetch_add(&db->merge_chunk_decodes, 1, __ATOMIC_RELAXED);
 			if ((rc = tsdb__block_chunk(h->b, &h->be, &dec, err)) == PF_ECORRUPT && !strict)
 				goto corrupt;
 			if (rc < 0)
@@ -1247,6 +1248,7 @@ void tsdb_stats(struct tsdb *db, struct tsdb_stats *st)
 	st->retention_drops = __atomic_load_n(&db->retention_drops, __ATOMIC_RELAXED);
 	st->maint_rounds = __atomic_load_n(&db->maint_rounds, __ATOMIC_RELAXED);
 	st->corrupt_skipped = __atomic_load_n(&db->corrupt_skipped, __ATOMIC_RELAXED);
+	st->merge_chunk_decodes = __atomic_load_n(&db->merge_chunk_decodes, __ATOMIC_RELAXED);
 	st->retention_dropped_profiles =
 		__atomic_load_n(&db->retention_dropped_profiles, __ATOMIC_RELAXED);
 	st->checkpoints = __atomic_load_n(&db->checkpoints, __ATOMIC_RELAXED);

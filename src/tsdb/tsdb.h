@@ -203,6 +203,7 @@ struct tsdb_stats {
 	uint64_t cut_ns, compact_ns; /* time spent cutting and compacting since open */
 	uint64_t compacted_profiles; /* profiles written by compactions since open */
 	uint64_t corrupt_skipped; /* blocks or chunks reported corrupt and skipped */
+	uint64_t merge_chunk_decodes; /* chunks decoded by merges since open */
 	uint64_t retention_dropped_profiles; /* in dropped blocks and from the head, since open */
 	uint64_t checkpoints, checkpoint_failures; /* WAL checkpoints written / failed since open */
 	uint64_t checkpoint_ns; /* time spent writing them */
