@@ -10,7 +10,10 @@
 #           against a do-nothing libmicrohttpd server (bench/nullserver)
 #   scrape: pairs kept on schedule at a 10 s interval, CPU, RSS and schedule lag at
 #           1 000 and 10 000 pairs (bench/scrape.sh against bench/staticd)
-# BENCH_ONLY=interleaved runs bench/interleaved.sh alone.
+#           bench/merge_rss.sh (peak RSS and CPU of a merge of 1 000 heap profiles from the head
+#           and from blocks, against go tool pprof -proto and tests/tools/pprof-merge)
+# BENCH_ONLY=interleaved runs bench/interleaved.sh alone, BENCH_ONLY=merge_rss bench/merge_rss.sh
+# (PROFEFE_BIN_BASE=<an older profefe> measures that one too).
 # Set BENCH_SECONDS (default 5) for the push runs, BENCH_SCRAPE_SECONDS (60) for scrape.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -72,6 +75,10 @@ if [ "${BENCH_ONLY:-}" = interleaved ]; then
 	source bench/interleaved.sh
 	exit 0
 fi
+if [ "${BENCH_ONLY:-}" = merge_rss ]; then
+	source bench/merge_rss.sh
+	exit 0
+fi
 
 heap10=("$FIX"/heap-0[01]?.pb.gz)
 merge_case() {
@@ -120,6 +127,7 @@ push_case heap-large-1.2MB "$FIX/heap-large-001.pb.gz" 4
 "$B/bench/tsdbappend" "$tmp/data-append"
 source bench/store.sh
 source bench/interleaved.sh
+source bench/merge_rss.sh
 source bench/storage.sh
 
 # scrape: (target, type) pairs kept on schedule at 10 s against static

@@ -40,6 +40,8 @@ struct flags {
 	const char *max_body_size;
 	const char *max_profile_size;
 	const char *max_inflight_decompressed;
+	const char *query_max_profiles;
+	const char *query_timeout;
 	const char *web_auth_token_file;
 	const char *web_threads;
 	const char *web_max_connections;
@@ -75,6 +77,8 @@ static const struct flag_def flag_defs[] = {
 	{"max-body-size", 0, F(max_body_size), "64MB", "largest request body; larger gets 413"},
 	{"max-profile-size", 0, F(max_profile_size), "512MB", "largest decompressed profile"},
 	{"max-inflight-decompressed", 0, F(max_inflight_decompressed), "512MB", "decompressed bytes in flight across all pushes and scrapes; past it a request waits briefly, then gets 503"},
+	{"query.max-profiles", 0, F(query_max_profiles), "1000000", "profiles one find or merge may read; over it a 400 names the count and the cap (0 = no cap)"},
+	{"query.timeout", 0, F(query_timeout), "2m", "a find or merge running longer is stopped with a 503 (0 = no limit)"},
 	{"web.auth-token-file", 0, F(web_auth_token_file), "", "when set, every request but /-/healthy needs Authorization: Bearer <the file's token>"},
 	{"web.threads", 0, F(web_threads), "64", "HTTP worker threads; a push holds one until its fsync, a query until it is answered"},
 	{"web.max-connections", 0, F(web_max_connections), "0", "open HTTP connections at most (0 = what the open-file limit allows)"},
@@ -238,6 +242,44 @@ static int timeout_flag(const char *name, const char *v, int64_t *out)
 	return 0;
 }
 
+/* -query.timeout: a Prometheus duration (2m, 30s, 500ms; 0 = none), or
+ * whole nanoseconds as "Nns" (tests: a deadline that has always passed). */
+static int query_timeout_flag(const char *v, int64_t *out)
+{
+	size_t n = strlen(v);
+	char *end;
+
+	if (n > 2 && strcmp(v + n - 2, "ns") == 0 && v[0] >= '0' && v[0] <= '9') {
+		unsigned long long x;
+		errno = 0;
+		x = strtoull(v, &end, 10);
+		if (!errno && end == v + n - 2 && x <= (unsigned long long)INT64_MAX) {
+			*out = (int64_t)x;
+			return 0;
+		}
+	} else if (pf_parse_duration(v, out) == 0) {
+		return 0;
+	}
+	fprintf(stderr, "profefe: invalid value \"%s\" for -query.timeout: want a duration such as 2m (0 = none)\n", v);
+	return -1;
+}
+
+/* -query.max-profiles: a whole number, 0 = no cap. */
+static int count_flag(const char *name, const char *v, size_t *out)
+{
+	char *end;
+	unsigned long long n;
+
+	errno = 0;
+	n = strtoull(v, &end, 10);
+	if (!*v || *end || errno || *v == '-' || n > SIZE_MAX) {
+		fprintf(stderr, "profefe: invalid value \"%s\" for -%s: want a whole number (0 = no cap)\n", v, name);
+		return -1;
+	}
+	*out = (size_t)n;
+	return 0;
+}
+
 /* -web.tls-cert-file and -web.tls-key-file: both or neither; read whole
  * (libmicrohttpd takes PEM in memory). The caller frees. */
 static int read_tls(const char *cert_file, const char *key_file, char **cert, char **key)
@@ -359,7 +401,9 @@ int main(int argc, char **argv)
 		      &aopt.max_connections_per_ip) < 0 ||
 	    timeout_flag("web.read-header-timeout", fl.web_read_header_timeout,
 			 &aopt.read_header_timeout_ns) < 0 ||
-	    timeout_flag("web.read-timeout", fl.web_read_timeout, &aopt.read_timeout_ns) < 0)
+	    timeout_flag("web.read-timeout", fl.web_read_timeout, &aopt.read_timeout_ns) < 0 ||
+	    count_flag("query.max-profiles", fl.query_max_profiles, &aopt.query_max_profiles) < 0 ||
+	    query_timeout_flag(fl.query_timeout, &aopt.query_timeout_ns) < 0)
 		return 2;
 	rc = 1;
 	if (read_tls(fl.web_tls_cert_file, fl.web_tls_key_file, &tls_cert, &tls_key) < 0)

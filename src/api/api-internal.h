@@ -166,6 +166,19 @@ void api_reply_binary(struct api_reply *rep, const char *filename, struct pf_buf
 
 /* ---- profefe.c: /api/0 ---- */
 void api0_handle(struct api_server *s, struct api_req *r, struct api_reply *rep);
+/* Set q->max_profiles and q->deadline_ns (from now) from -query.max-profiles
+ * and -query.timeout. */
+void api_query_limits(const struct api_server *s, struct tsdb_query *q);
+/*
+ * When rc is a store query's limit refusal (PF_ELIMIT, PF_ETIMEDOUT), count
+ * it (reason "max_profiles" or "query_timeout"), write its sentence into
+ * msg and return its status: 400 "the query selects 1500 profiles, over
+ * the cap of 1000 (-query.max-profiles)", 503 "query timed out after
+ * -query.timeout 2m (stopped after reading 3 of 1000 profiles)". 0 for any
+ * other rc (nothing counted).
+ */
+int api_query_refusal(struct api_server *s, int rc, const struct pf_err *err, char *msg,
+		      size_t n);
 
 /* ---- v1.c: /api/v1 ---- */
 void api_v1_handle(struct api_server *s, struct api_req *r, struct api_reply *rep);

@@ -48,6 +48,11 @@ struct api_options {
 	/* PEM certificate chain and key: HTTPS when both are set; borrowed */
 	const char *tls_cert_pem;
 	const char *tls_key_pem;
+	/* -query.max-profiles and -query.timeout: profiles one find or merge
+	 * may read (0: no cap) and how long it may run (0: no limit), set on
+	 * each store query (struct tsdb_query) */
+	size_t query_max_profiles;
+	int64_t query_timeout_ns;
 };
 
 /*

@@ -526,6 +526,7 @@ static void handle_find(struct api_server *s, struct api_req *r, struct api_repl
 	int64_t from, to;
 	size_t limit;
 	json_t *arr;
+	int rc;
 
 	if (!(service = read_service(r, rep)) || read_range(r, rep, &from, &to) < 0 ||
 	    read_labels(s, r, rep, &ls) < 0 || read_limit(r, rep, &limit) < 0)
@@ -542,7 +543,14 @@ static void handle_find(struct api_server *s, struct api_req *r, struct api_repl
 	q.min_t_ns = from;
 	q.max_t_ns = to;
 	q.limit = limit;
-	if (tsdb_find(s->opt.db, &q, &res, &err) < 0) {
+	api_query_limits(s, &q);
+	if ((rc = tsdb_find(s->opt.db, &q, &res, &err)) < 0) {
+		char msg[sizeof(((struct pf_err *)0)->msg) + 128];
+		int status = api_query_refusal(s, rc, &err, msg, sizeof(msg));
+		if (status) {
+			api_reply_error(rep, status, "%s%s", status == 400 ? "bad request: " : "", msg);
+			goto out;
+		}
 		pf_log(PF_LOG_ERROR, "find failed", "err", err.msg, NULL);
 		api_reply_error(rep, 500, "internal server error");
 		goto out;
@@ -563,106 +571,107 @@ out:
 
 /* ---- merge ---- */
 
-/*
- * Read the profiles named by ids (NULL-terminated list of metas' ids),
- * merge them, and reply. Missing ids are skipped. One found pprof is
- * returned as stored.
- */
-static void reply_merged(struct api_server *s, struct api_reply *rep, char **ids, size_t nids,
-			 const char *filename)
+/* -query.timeout as the flag reads: Prometheus's form, or ns below a ms. */
+static void format_timeout(int64_t ns, char *out, size_t n)
 {
-	struct pprof_profile **profs = pf_xcalloc(nids ? nids : 1, sizeof(*profs)), *merged = NULL;
-	struct pf_buf body = PF_BUF_INIT(0), out = PF_BUF_INIT(0);
-	struct pf_err err = {0};
-	size_t np = 0, nfound = 0;
-	struct tsdb_meta *meta = NULL;
-	int rc;
-
-	for (size_t i = 0; i < nids; i++) {
-		pf_buf_reset(&body);
-		rc = tsdb_read(s->opt.db, ids[i], &body, &meta, &err);
-		if (rc == PF_ENOTFOUND)
-			continue;
-		if (rc < 0) {
-			pf_log(PF_LOG_ERROR, "reading a stored profile failed", "id", ids[i], "err", err.msg, NULL);
-			api_reply_error(rep, 500, "failed to get profile by id \"%s\"", API_ECHO(ids[i]));
-			goto out;
-		}
-		nfound++;
-		if (meta->kind != TSDB_KIND_PPROF) {
-			const char *type = "trace";
-			for (size_t k = 0; k < meta->nlabels; k++)
-				if (strcmp(meta->labels[k].name, "type") == 0)
-					type = meta->labels[k].value;
-			if (nids == 1) { /* a single raw body comes back as stored */
-				api_reply_binary(rep, filename, &body);
-				goto out;
-			}
-			api_reply_error(rep, 405, "can't merge profiles of %s type", type);
-			goto out;
-		}
-		tsdb_meta_free(meta);
-		meta = NULL;
-		if (nids == 1) {
-			api_reply_binary(rep, filename, &body);
-			goto out;
-		}
-		rc = pprof_decode(body.data, body.len, s->opt.max_profile_bytes, &profs[np], &err);
-		if (rc < 0) {
-			pf_log(PF_LOG_ERROR, "a stored profile does not decode", "id", ids[i], "err", err.msg, NULL);
-			api_reply_error(rep, 500, "failed to get profile by id \"%s\"", API_ECHO(ids[i]));
-			goto out;
-		}
-		np++;
-	}
-	if (nfound == 0) {
-		api_reply_error(rep, 404, "nothing found");
-		goto out;
-	}
-	rc = pprof_merge(profs, np, &merged, &err);
-	if (rc == PF_EMISMATCH) {
-		api_reply_error(rep, 400, "profiles cannot be merged: %s", err.msg);
-		goto out;
-	}
-	if (rc < 0 || pprof_encode(merged, &out, &err) < 0) {
-		pf_log(PF_LOG_ERROR, "merge failed", "err", err.msg, NULL);
-		api_reply_error(rep, 500, "internal server error");
-		goto out;
-	}
-	api_reply_binary(rep, filename, &out);
-out:
-	tsdb_meta_free(meta);
-	for (size_t i = 0; i < np; i++)
-		pprof_free(profs[i]);
-	free(profs);
-	pprof_free(merged);
-	pf_buf_free(&body);
-	pf_buf_free(&out);
+	if (ns % 1000000 != 0)
+		snprintf(out, n, "%lldns", (long long)ns);
+	else
+		pf_format_duration(ns, out, n);
 }
 
-static void reply_store_merge(struct api_server *s, struct api_reply *rep,
-			      const struct tsdb_query *q, const char *filename)
+void api_query_limits(const struct api_server *s, struct tsdb_query *q)
 {
-	struct pprof_profile *merged = NULL;
+	q->max_profiles = s->opt.query_max_profiles;
+	q->deadline_ns = s->opt.query_timeout_ns ? pf_mono_ns() + s->opt.query_timeout_ns : 0;
+}
+
+int api_query_refusal(struct api_server *s, int rc, const struct pf_err *err, char *msg,
+		      size_t n)
+{
+	char d[64];
+
+	if (rc == PF_ELIMIT) {
+		api_metrics_refused(&s->metrics, "max_profiles");
+		snprintf(msg, n, "%s (-query.max-profiles)", err->msg);
+		return 400;
+	}
+	if (rc == PF_ETIMEDOUT) {
+		api_metrics_refused(&s->metrics, "query_timeout");
+		format_timeout(s->opt.query_timeout_ns, d, sizeof(d));
+		snprintf(msg, n, "query timed out after -query.timeout %s (%s)", d, err->msg);
+		return 503;
+	}
+	return 0;
+}
+
+/*
+ * Merge what q selects (a range, or q->ids) in the store and reply: one
+ * profile found comes back as stored. ids: the id string of an id merge
+ * (named in its 500), or NULL.
+ */
+static void reply_store_merge(struct api_server *s, struct api_reply *rep,
+			      const struct tsdb_query *q, const char *filename, const char *ids)
+{
 	struct pf_buf out = PF_BUF_INIT(0);
 	struct pf_err err = {0};
+	char msg[sizeof(((struct pf_err *)0)->msg) + 128];
 	size_t n;
-	int rc = tsdb_merge(s->opt.db, q, &merged, &n, &err);
+	int rc = tsdb_merge_encoded(s->opt.db, q, &out, &n, &err), status;
 
-	if (rc == PF_ENOTFOUND) {
+	if (rc == 0) {
+		api_reply_binary(rep, filename, &out);
+	} else if (rc == PF_ENOTFOUND) {
 		api_reply_error(rep, 404, "nothing found");
 	} else if (rc == PF_EMISMATCH) {
 		api_reply_error(rep, 400, "profiles cannot be merged: %s", err.msg);
 	} else if (rc == PF_EINVAL) {
 		api_reply_error(rep, 405, "%s", err.msg);
-	} else if (rc < 0 || pprof_encode(merged, &out, &err) < 0) {
+	} else if ((status = api_query_refusal(s, rc, &err, msg, sizeof(msg))) != 0) {
+		api_reply_error(rep, status, "%s%s", status == 400 ? "bad request: " : "", msg);
+	} else if (ids) {
+		pf_log(PF_LOG_ERROR, "merge by ids failed", "ids", ids, "err", err.msg, NULL);
+		api_reply_error(rep, 500, "failed to get profile by id \"%s\"", API_ECHO(ids));
+	} else {
 		pf_log(PF_LOG_ERROR, "merge failed", "err", err.msg, NULL);
 		api_reply_error(rep, 500, "internal server error");
-	} else {
-		api_reply_binary(rep, filename, &out);
 	}
-	pprof_free(merged);
 	pf_buf_free(&out);
+}
+
+/*
+ * Reply with the profile named by one id (as stored, a trace too), or the
+ * merge of several (the store's read path: missing ids are skipped, 404
+ * when none is found; a trace among them is 405). filename: the ids as given.
+ */
+static void reply_merged(struct api_server *s, struct api_reply *rep, char **ids, size_t nids,
+			 const char *filename)
+{
+	struct pf_buf body = PF_BUF_INIT(0);
+	struct pf_err err = {0};
+	struct tsdb_meta *meta = NULL;
+	int rc;
+
+	if (nids > 1) {
+		struct tsdb_query q = {0};
+		q.ids = (const char *const *)ids;
+		q.nids = nids;
+		api_query_limits(s, &q);
+		reply_store_merge(s, rep, &q, filename, filename);
+		return;
+	}
+	rc = tsdb_read(s->opt.db, ids[0], &body, &meta, &err);
+	if (rc == PF_ENOTFOUND) {
+		api_reply_error(rep, 404, "nothing found");
+	} else if (rc < 0) {
+		pf_log(PF_LOG_ERROR, "reading a stored profile failed", "id", ids[0], "err", err.msg, NULL);
+		api_reply_error(rep, 500, "failed to get profile by id \"%s\"", API_ECHO(ids[0]));
+	} else {
+		/* a pprof body as stored, a trace byte for byte */
+		api_reply_binary(rep, filename, &body);
+	}
+	tsdb_meta_free(meta);
+	pf_buf_free(&body);
 }
 
 static void handle_merge(struct api_server *s, struct api_req *r, struct api_reply *rep)
@@ -670,12 +679,9 @@ static void handle_merge(struct api_server *s, struct api_req *r, struct api_rep
 	struct labelset ls = {0};
 	struct tsdb_matcher m[MAX_LABELS + 4];
 	struct tsdb_query q = {0};
-	struct tsdb_result *res = NULL;
-	struct pf_err err = {0};
 	const char *service, *tp = api_param(r, "type");
-	char *type = NULL, **ids = NULL;
+	char *type = NULL;
 	int64_t from, to;
-	size_t n = 0;
 
 	if (!(service = read_service(r, rep)))
 		goto out;
@@ -694,32 +700,11 @@ static void handle_merge(struct api_server *s, struct api_req *r, struct api_rep
 	q.nmatchers = build_matchers(m, service, type, &ls);
 	q.min_t_ns = from;
 	q.max_t_ns = to;
-	if (tsdb_find(s->opt.db, &q, &res, &err) < 0) {
-		pf_log(PF_LOG_ERROR, "find failed", "err", err.msg, NULL);
-		api_reply_error(rep, 500, "internal server error");
-		goto out;
-	}
-	n = tsdb_result_len(res);
-	if (n == 0) {
-		api_reply_error(rep, 404, "nothing found");
-		goto out;
-	}
-	int all_pprof = 1;
-	for (size_t i = 0; i < n; i++)
-		if (tsdb_result_at(res, i)->kind != TSDB_KIND_PPROF)
-			all_pprof = 0;
-	if (n > 1 && all_pprof) {
-		/* the store merges (by stack id inside its blocks) */
-		reply_store_merge(s, rep, &q, type);
-		goto out;
-	}
-	ids = pf_xcalloc(n, sizeof(*ids));
-	for (size_t i = 0; i < n; i++)
-		ids[i] = (char *)tsdb_result_at(res, i)->id;
-	reply_merged(s, rep, ids, n, type);
+	api_query_limits(s, &q);
+	/* the store merges as it reads (by stack id inside its blocks); one
+	 * profile found comes back as stored */
+	reply_store_merge(s, rep, &q, type, NULL);
 out:
-	free(ids);
-	tsdb_result_free(res);
 	free(type);
 	labelset_free(&ls);
 }

@@ -21,6 +21,11 @@
  * Everything is keyed on compact binary keys in hash sets (one key buffer per
  * kind, no allocation per sample); the output is built in a fresh arena with
  * its own deduplicated string table (index 0 = "").
+ *
+ * The merger is incremental (pprof_merger_*): each input is folded into the
+ * output as it is added and only borrowed for the call, so the memory held
+ * is the output's distinct objects plus one input's memo tables; pprof_merge
+ * is a loop over it.
  */
 #include "pprof/pprof-internal.h"
 
@@ -670,116 +675,164 @@ static size_t key_bytes_hint(const struct pprof_profile *p, size_t *loc)
 	return s;
 }
 
-/*
- * One merge pass. *zero is set when a summed sample ends up all zero (the
- * caller merges the result again, as Go does).
- */
-static int merge_once(struct pprof_profile *const *in, size_t n, struct pprof_profile **out,
-		      int *zero, struct pf_err *err)
-{
+/* ---- the incremental merger ------------------------------------------- */
+
+struct pprof_merger {
 	struct merger m;
-	struct ptrs comments = { 0 };
-	struct pprof_profile *p;
-	size_t i, j, nsamples = 0, nlocs = 0, nfns = 0, skeys = 0, lkeys = 0;
-	int64_t dflt = 0;
+	struct pprof_profile *p; /* the output, in m.a */
+	struct ptrs comments;
+	int64_t dflt;
+	size_t count;
+	int done; /* finished: only pprof_merger_free is left */
+};
+
+struct pprof_merger *pprof_merger_new(void)
+{
+	return pf_xcalloc(1, sizeof(struct pprof_merger));
+}
+
+void pprof_merger_free(struct pprof_merger *pm)
+{
+	if (!pm)
+		return;
+	if (pm->count)
+		merger_free(&pm->m);
+	free(pm->comments.v);
+	if (!pm->done)
+		pf_arena_free(pm->m.a);
+	free(pm);
+}
+
+size_t pprof_merger_count(const struct pprof_merger *pm)
+{
+	return pm->count;
+}
+
+/* The state, sized after the first input (the tables grow past it). */
+static void merger_init(struct pprof_merger *pm, const struct pprof_profile *first)
+{
+	struct merger *m = &pm->m;
+	size_t lkeys = 0, skeys = key_bytes_hint(first, &lkeys);
+	const pprof_msg *s = first->msg;
+
+	memset(m, 0, sizeof(*m));
+	m->a = pf_arena_new();
+	pm->p = pf_arena_alloc(m->a, sizeof(*pm->p));
+	memset(pm->p, 0, sizeof(*pm->p));
+	pm->p->arena = m->a;
+	m->out = pf_arena_alloc(m->a, sizeof(*m->out));
+	perftools__profiles__profile__init(m->out);
+	pm->p->msg = m->out;
+	m->nvals = s->n_sample_type;
+	kset_init(&m->kstr, 1024, 0);
+	kset_init(&m->kmap, 8, 0);
+	kset_init(&m->kfn, s->n_function, s->n_function * 20);
+	kset_init(&m->kloc, s->n_location, lkeys);
+	kset_init(&m->ksample, s->n_sample, skeys);
+	intern_cstr(m, ""); /* index 0 */
+}
+
+int pprof_merger_add(struct pprof_merger *pm, const struct pprof_profile *in, struct pf_err *err)
+{
+	struct merger *m = &pm->m;
+	const pprof_msg *s;
 	int rc;
+
+	if (pm->done)
+		return pf_err_set(err, PF_EINVAL, "the merger is finished");
+	if (!in)
+		return pf_err_set(err, PF_EINVAL, "no profile to merge");
+	s = in->msg;
+	if (pm->count == 0) {
+		merger_init(pm, in);
+	} else {
+		/* the output so far as a profile: its header is the first input's */
+		struct pprof_profile view = {0};
+		m->out->string_table = (char **)m->strs.v;
+		m->out->n_string_table = m->strs.n;
+		view.msg = m->out;
+		rc = compatible(&view, in, err);
+		m->out->string_table = NULL;
+		m->out->n_string_table = 0;
+		if (rc < 0)
+			return rc;
+	}
+	set_source(m, in);
+	combine_header(m, pm->count, &pm->comments, &pm->dflt);
+	if (m->maps.n == 0 && s->n_mapping > 0)
+		map_mapping(m, 0);
+	for (size_t j = 0; j < s->n_sample; j++)
+		if (!is_zero(s->sample[j]))
+			map_sample(m, s->sample[j]);
+	m->src = NULL; /* the caller may free in now */
+	pm->count++;
+	return 0;
+}
+
+/* The output of the inputs so far; *zero is set when a summed sample ends
+ * up all zero (merged again, as Go does). The merger is done after. */
+static int merger_build(struct pprof_merger *pm, struct pprof_profile **out, int *zero,
+			struct pf_err *err)
+{
+	struct merger *m = &pm->m;
+	struct pprof_profile *p = pm->p;
+	size_t i;
 
 	*out = NULL;
 	*zero = 0;
-	for (i = 0; i < n; i++) {
-		nsamples = PF_MAX(nsamples, in[i]->msg->n_sample);
-		nlocs = PF_MAX(nlocs, in[i]->msg->n_location);
-		nfns = PF_MAX(nfns, in[i]->msg->n_function);
-		skeys = PF_MAX(skeys, key_bytes_hint(in[i], &lkeys));
+	if (pm->count == 0)
+		return pf_err_set(err, PF_EINVAL, "no profiles to merge");
+	if (pm->done)
+		return pf_err_set(err, PF_EINVAL, "the merger is finished");
+	if (m->strs.n >= UINT32_MAX || m->locs.n >= UINT32_MAX)
+		return pf_err_set(err, PF_ETOOBIG, "merged profile is too large");
+	m->out->default_sample_type = pm->dflt;
+	if (pm->comments.n) {
+		m->out->n_comment = pm->comments.n;
+		m->out->comment = pf_arena_alloc(m->a, pm->comments.n * sizeof(int64_t));
+		for (i = 0; i < pm->comments.n; i++)
+			m->out->comment[i] = (int64_t)(uintptr_t)pm->comments.v[i];
 	}
-	memset(&m, 0, sizeof(m));
-	m.a = pf_arena_new();
-	p = pf_arena_alloc(m.a, sizeof(*p));
-	p->arena = m.a;
-	m.out = pf_arena_alloc(m.a, sizeof(*m.out));
-	perftools__profiles__profile__init(m.out);
-	p->msg = m.out;
-	m.nvals = in[0]->msg->n_sample_type;
-	kset_init(&m.kstr, 1024, 0);
-	kset_init(&m.kmap, 8, 0);
-	kset_init(&m.kfn, nfns, nfns * 20);
-	kset_init(&m.kloc, nlocs, lkeys);
-	kset_init(&m.ksample, nsamples, skeys);
-	intern_cstr(&m, ""); /* index 0 */
-
-	for (i = 0; i < n; i++) {
-		const pprof_msg *s = in[i]->msg;
-		set_source(&m, in[i]);
-		combine_header(&m, i, &comments, &dflt);
-		if (m.maps.n == 0 && s->n_mapping > 0)
-			map_mapping(&m, 0);
-		for (j = 0; j < s->n_sample; j++)
-			if (!is_zero(s->sample[j]))
-				map_sample(&m, s->sample[j]);
-	}
-
-	if (m.strs.n >= UINT32_MAX || m.locs.n >= UINT32_MAX) {
-		rc = pf_err_set(err, PF_ETOOBIG, "merged profile is too large");
-		goto fail;
-	}
-	m.out->default_sample_type = dflt;
-	if (comments.n) {
-		m.out->n_comment = comments.n;
-		m.out->comment = pf_arena_alloc(m.a, comments.n * sizeof(int64_t));
-		for (i = 0; i < comments.n; i++)
-			m.out->comment[i] = (int64_t)(uintptr_t)comments.v[i];
-	}
-	m.out->n_sample = m.samples.n;
-	m.out->sample = (Perftools__Profiles__Sample **)arena_ptrs(m.a, &m.samples);
-	m.out->n_mapping = m.maps.n;
-	m.out->mapping = (Perftools__Profiles__Mapping **)arena_ptrs(m.a, &m.maps);
-	m.out->n_location = m.locs.n;
-	m.out->location = (Perftools__Profiles__Location **)arena_ptrs(m.a, &m.locs);
-	m.out->n_function = m.fns.n;
-	m.out->function = (Perftools__Profiles__Function **)arena_ptrs(m.a, &m.fns);
-	m.out->n_string_table = m.strs.n;
-	m.out->string_table = (char **)arena_ptrs(m.a, &m.strs);
-	for (i = 0; i < m.out->n_sample; i++)
-		if (is_zero(m.out->sample[i]))
+	m->out->n_sample = m->samples.n;
+	m->out->sample = (Perftools__Profiles__Sample **)arena_ptrs(m->a, &m->samples);
+	m->out->n_mapping = m->maps.n;
+	m->out->mapping = (Perftools__Profiles__Mapping **)arena_ptrs(m->a, &m->maps);
+	m->out->n_location = m->locs.n;
+	m->out->location = (Perftools__Profiles__Location **)arena_ptrs(m->a, &m->locs);
+	m->out->n_function = m->fns.n;
+	m->out->function = (Perftools__Profiles__Function **)arena_ptrs(m->a, &m->fns);
+	m->out->n_string_table = m->strs.n;
+	m->out->string_table = (char **)arena_ptrs(m->a, &m->strs);
+	for (i = 0; i < m->out->n_sample; i++)
+		if (is_zero(m->out->sample[i]))
 			*zero = 1;
 
 	/* ids are 1..n in order by construction */
 	p->mappings.dense = p->locations.dense = p->functions.dense = 1;
-	p->mappings.n = m.out->n_mapping;
-	p->locations.n = m.out->n_location;
-	p->functions.n = m.out->n_function;
-	free(comments.v);
-	merger_free(&m);
+	p->mappings.n = m->out->n_mapping;
+	p->locations.n = m->out->n_location;
+	p->functions.n = m->out->n_function;
+	pm->done = 1; /* the arena is the output's now */
 	*out = p;
 	return 0;
-fail:
-	free(comments.v);
-	merger_free(&m);
-	pf_arena_free(m.a);
-	return rc;
 }
 
-/*
- * Merge n >= 1 validated profiles (see pprof.h). The output's ids are 1..N in
- * order of first use and its string table holds only the strings it uses.
- */
-int pprof_merge(struct pprof_profile *const *in, size_t n, struct pprof_profile **out,
-		struct pf_err *err)
+int pprof_merger_finish(struct pprof_merger *pm, struct pprof_profile **out, struct pf_err *err)
 {
-	struct pprof_profile *p = NULL, *q = NULL;
+	struct pprof_profile *p = NULL;
 	int rc, zero;
 
 	*out = NULL;
-	if (n == 0 || !in)
-		return pf_err_set(err, PF_EINVAL, "no profiles to merge");
-	for (size_t i = 1; i < n; i++)
-		if ((rc = compatible(in[0], in[i], err)) < 0)
-			return rc;
-	if ((rc = merge_once(in, n, &p, &zero, err)) < 0)
+	if ((rc = merger_build(pm, &p, &zero, err)) < 0)
 		return rc;
 	if (zero) {
-		/* as Go: merge the result alone, which drops the zero samples */
-		rc = merge_once(&p, 1, &q, &zero, err);
+		/* as Go: merge the result alone, which drops the zero samples
+		 * and everything only they used */
+		struct pprof_merger *again = pprof_merger_new();
+		struct pprof_profile *q = NULL;
+		if ((rc = pprof_merger_add(again, p, err)) == 0)
+			rc = merger_build(again, &q, &zero, err);
+		pprof_merger_free(again);
 		pprof_free(p);
 		if (rc < 0)
 			return rc;
@@ -787,4 +840,27 @@ int pprof_merge(struct pprof_profile *const *in, size_t n, struct pprof_profile 
 	}
 	*out = p;
 	return 0;
+}
+
+/*
+ * Merge n >= 1 validated profiles (see pprof.h): a loop over the
+ * incremental merger. The output's ids are 1..N in order of first use and
+ * its string table holds only the strings it uses.
+ */
+int pprof_merge(struct pprof_profile *const *in, size_t n, struct pprof_profile **out,
+		struct pf_err *err)
+{
+	struct pprof_merger *pm;
+	int rc = 0;
+
+	*out = NULL;
+	if (n == 0 || !in)
+		return pf_err_set(err, PF_EINVAL, "no profiles to merge");
+	pm = pprof_merger_new();
+	for (size_t i = 0; i < n && rc == 0; i++)
+		rc = pprof_merger_add(pm, in[i], err);
+	if (rc == 0)
+		rc = pprof_merger_finish(pm, out, err);
+	pprof_merger_free(pm);
+	return rc;
 }

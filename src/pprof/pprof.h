@@ -133,6 +133,34 @@ int pprof_merge(struct pprof_profile *const *in, size_t n, struct pprof_profile 
 		struct pf_err *err);
 
 /*
+ * The same merge, one input at a time, so that a caller can decode a
+ * profile, add it and free it before the next: the merger keeps only the
+ * distinct strings, mappings, functions, locations and samples (stack and
+ * labels) of what it was given, so its memory grows with the distinct
+ * stacks, not with the number of inputs. pprof_merge is a loop over it:
+ * the result is the same, input for input. Not thread-safe (one merger,
+ * one thread).
+ *
+ * pprof_merger_new: an empty merger (aborts on OOM); free with
+ * pprof_merger_free (NULL is a no-op).
+ * pprof_merger_add: fold in (borrowed for the call only). The first input
+ * fixes the sample types and period type; a later one that differs is
+ * PF_EMISMATCH with err naming both ("sample types differ:
+ * [alloc_objects/count ...] and [samples/count cpu/nanoseconds]", the
+ * first input's first) and leaves the merger as it was.
+ * pprof_merger_count: the inputs added so far.
+ * pprof_merger_finish: the merged profile into *out (the caller's, freed
+ * with pprof_free); PF_EINVAL when nothing was added. The merger is then
+ * only good for pprof_merger_free.
+ */
+struct pprof_merger;
+struct pprof_merger *pprof_merger_new(void);
+int pprof_merger_add(struct pprof_merger *m, const struct pprof_profile *in, struct pf_err *err);
+size_t pprof_merger_count(const struct pprof_merger *m);
+int pprof_merger_finish(struct pprof_merger *m, struct pprof_profile **out, struct pf_err *err);
+void pprof_merger_free(struct pprof_merger *m);
+
+/*
  * Wrap a message that the caller assembled in arena (the message and
  * everything it points to live there) into a profile: builds the id indexes
  * and validates it exactly as pprof_decode does. Takes ownership of arena in

@@ -271,6 +271,8 @@ struct hit {
 
 struct gather {
 	struct tsdb__rit it; /* holds the blocks the hits point into */
+	struct tsdb__block **blocks; /* or these (hits by ids) */
+	size_t nblocks;
 	struct hit *hits;
 	size_t n, cap;
 	struct pf_arena *arena;
@@ -279,9 +281,21 @@ struct gather {
 static void gather_free(struct gather *g)
 {
 	tsdb__rit_finish(&g->it);
+	tsdb__blocks_put(g->blocks, g->nblocks);
 	free(g->hits);
 	pf_arena_free(g->arena);
 	memset(g, 0, sizeof(*g));
+}
+
+/* 1 when the query's deadline has passed. */
+static int past_deadline(const struct tsdb_query *q)
+{
+	return q && q->deadline_ns && pf_mono_ns() >= q->deadline_ns;
+}
+
+static int over_cap(size_t n, size_t max, struct pf_err *err)
+{
+	return pf_err_set(err, PF_ELIMIT, "the query selects %zu profiles, over the cap of %zu", n, max);
 }
 
 static int cmp_hit(const void *a, const void *b)
@@ -292,12 +306,6 @@ static int cmp_hit(const void *a, const void *b)
 	if (x->hash != y->hash)
 		return x->hash < y->hash ? -1 : 1;
 	return x->seq < y->seq ? -1 : x->seq > y->seq;
-}
-
-static int cmp_hit_walk(const void *a, const void *b)
-{
-	const struct hit *x = a, *y = b;
-	return x->walk < y->walk ? -1 : x->walk > y->walk;
 }
 
 static struct hit *hit_new(struct gather *g)
@@ -369,6 +377,7 @@ static void hit_from_block(struct gather *g, struct tsdb__block *b, size_t src, 
 static int gather(struct tsdb *db, const struct tsdb_query *q, struct gather *g,
 		  struct pf_err *err)
 {
+	size_t over = 0; /* profiles past q->max_profiles, counted only */
 	int rc;
 
 	memset(g, 0, sizeof(*g));
@@ -376,12 +385,25 @@ static int gather(struct tsdb *db, const struct tsdb_query *q, struct gather *g,
 	if ((rc = tsdb__rit_init(&g->it, db, q, TSDB__RIT_PROFILE, err)) < 0)
 		return rc;
 	while (tsdb__rit_next(&g->it)) {
+		if ((g->n + over) % 1024 == 1023 && past_deadline(q))
+			return pf_err_set(err, PF_ETIMEDOUT, "stopped after finding %zu profiles",
+					  g->n + over);
+		/* without a limit nothing past the cap is kept: count the rest
+		 * (profiles in two overlapping blocks mid-compaction count twice) */
+		if (q->max_profiles && !q->limit && g->n >= q->max_profiles) {
+			over++;
+			continue;
+		}
 		if (g->it.b)
 			hit_from_block(g, g->it.b, g->it.src, g->it.ord, g->it.be, g->it.btotals);
 		else
 			hit_from_head(db, g, g->it.s, g->it.e);
 		g->hits[g->n - 1].walk = g->n - 1;
 	}
+	if (past_deadline(q))
+		return pf_err_set(err, PF_ETIMEDOUT, "stopped after finding %zu profiles", g->n + over);
+	if (over)
+		return over_cap(g->n + over, q->max_profiles, err);
 	if (g->n > 1) {
 		size_t k = 1;
 		qsort(g->hits, g->n, sizeof(*g->hits), cmp_hit);
@@ -394,6 +416,81 @@ static int gather(struct tsdb *db, const struct tsdb_query *q, struct gather *g,
 		memmove(g->hits, g->hits + (g->n - q->limit), q->limit * sizeof(*g->hits));
 		g->n = q->limit;
 	}
+	if (q->max_profiles && g->n > q->max_profiles)
+		return over_cap(g->n, q->max_profiles, err);
+	return 0;
+}
+
+/*
+ * The profiles q->ids name, in their order (an id named twice is two
+ * hits), as tsdb_read finds them: the head first, then the blocks holding
+ * the time. Ids that do not decode or name nothing are skipped. Called
+ * with db->state held shared.
+ */
+static int gather_ids(struct tsdb *db, const struct tsdb_query *q, struct gather *g,
+		      struct pf_err *err)
+{
+	struct tsdb__bentries es = {0};
+	const struct tsdb__block *es_b = NULL; /* es holds the entries of (es_b, es_ord) */
+	uint32_t es_ord = 0;
+
+	memset(g, 0, sizeof(*g));
+	g->arena = pf_arena_new();
+	g->it.done = 1;
+	g->blocks = tsdb__blocks_get(db, &g->nblocks);
+	for (size_t i = 0; i < q->nids; i++) {
+		uint64_t hash;
+		int64_t t_ns;
+		uint32_t seq;
+		int found = 0;
+
+		if (i % 256 == 255 && past_deadline(q)) {
+			if (es_b)
+				tsdb__bentries_free(&es);
+			return pf_err_set(err, PF_ETIMEDOUT, "stopped after looking up %zu of %zu ids", i,
+					  q->nids);
+		}
+		if (!q->ids[i] || tsdb__id_decode(q->ids[i], &hash, &t_ns, &seq) < 0)
+			continue;
+		tsdb__head_rdlock(db->head);
+		{
+			const struct tsdb__series *s = tsdb__head_by_hash(db->head, hash);
+			const struct tsdb__entry *e = s ? tsdb__series_find(s, t_ns, seq) : NULL;
+			if (e) {
+				hit_from_head(db, g, s, e);
+				found = 1;
+			}
+		}
+		tsdb__head_unlock(db->head);
+		for (size_t bi = 0; bi < g->nblocks && !found; bi++) {
+			struct tsdb__block *b = g->blocks[bi];
+			const struct tsdb__block_info *in = tsdb__block_info(b);
+			uint32_t ord;
+			if (t_ns < in->min_t || t_ns > in->max_t || !tsdb__block_find_hash(b, hash, &ord))
+				continue;
+			if (!es_b || es_b != b || es_ord != ord) {
+				if (es_b)
+					tsdb__bentries_free(&es);
+				tsdb__block_entries(b, ord, &es);
+				es_b = b;
+				es_ord = ord;
+			}
+			for (size_t j = 0; j < es.n && !found; j++) {
+				if (es.e[j].t_ns == t_ns && es.e[j].seq == seq) {
+					hit_from_block(g, b, bi, ord, &es.e[j], es.totals);
+					found = 1;
+				}
+			}
+		}
+		if (found)
+			g->hits[g->n - 1].walk = g->n - 1;
+	}
+	if (es_b)
+		tsdb__bentries_free(&es);
+	if (past_deadline(q))
+		return pf_err_set(err, PF_ETIMEDOUT, "stopped after looking up %zu ids", q->nids);
+	if (q->max_profiles && g->n > q->max_profiles)
+		return over_cap(g->n, q->max_profiles, err);
 	return 0;
 }
 
@@ -759,62 +856,153 @@ static const char *hit_type(struct tsdb *db, const struct hit *h)
 	return "";
 }
 
+/*
+ * The order a merge reads its hits in: head profiles first, in the order
+ * found; then block profiles by block, chunk and place in the chunk, so
+ * that each chunk is decoded once and replayed forward, whatever the order
+ * of the series in time or of the ids asked for.
+ */
+static int cmp_hit_read(const void *a, const void *b)
+{
+	const struct hit *x = a, *y = b;
+	if (!x->b != !y->b)
+		return !x->b ? -1 : 1;
+	if (x->b) {
+		if (x->src != y->src)
+			return x->src < y->src ? -1 : 1;
+		if (x->be.chunk_off != y->be.chunk_off)
+			return x->be.chunk_off < y->be.chunk_off ? -1 : 1;
+		if (x->be.chunk_idx != y->be.chunk_idx)
+			return x->be.chunk_idx < y->be.chunk_idx ? -1 : 1;
+	}
+	return x->walk < y->walk ? -1 : x->walk > y->walk;
+}
+
+/*
+ * Profiles folded one at a time: the first is held as it is (a merge of
+ * one is that profile), the second starts a pprof_merger, and every
+ * profile is freed once added.
+ */
+struct fold {
+	struct pprof_profile *one;
+	struct pprof_merger *pm;
+};
+
+/* Fold p in; p is taken (freed here) in every case. */
+static int fold_add(struct fold *f, struct pprof_profile *p, struct pf_err *err)
+{
+	int rc = 0;
+
+	if (!f->one && !f->pm) {
+		f->one = p;
+		return 0;
+	}
+	if (!f->pm) {
+		f->pm = pprof_merger_new();
+		rc = pprof_merger_add(f->pm, f->one, err);
+		pprof_free(f->one);
+		f->one = NULL;
+	}
+	if (rc == 0)
+		rc = pprof_merger_add(f->pm, p, err);
+	pprof_free(p);
+	return rc;
+}
+
+static int fold_finish(struct fold *f, struct pprof_profile **out, struct pf_err *err)
+{
+	*out = NULL;
+	if (f->one) {
+		*out = f->one;
+		f->one = NULL;
+		return 0;
+	}
+	if (!f->pm)
+		return pf_err_set(err, PF_ENOTFOUND, "nothing found (every profile found was corrupt)");
+	return pprof_merger_finish(f->pm, out, err);
+}
+
+static void fold_free(struct fold *f)
+{
+	pprof_free(f->one);
+	pprof_merger_free(f->pm);
+	memset(f, 0, sizeof(*f));
+}
+
+/* The rows of one symbol table of the block being read, summed by stack id. */
 struct group {
 	struct tsdb__merger *m;
 	const struct tsdb__symtab *st;
-	size_t src;
-	uint32_t ord; /* a series of the group (its service's symbol table) */
 };
 
-int tsdb_merge(struct tsdb *db, const struct tsdb_query *q, struct pprof_profile **out,
-	       size_t *n, struct pf_err *err)
+/* Fold the groups' sums into f and drop them (the walk left their block). */
+static int groups_fold(struct group *groups, size_t *ngroups, struct fold *f, struct pf_err *err)
 {
-	struct gather g;
-	struct pprof_profile **parts = NULL;
+	int rc = 0;
+
+	for (size_t k = 0; k < *ngroups; k++) {
+		struct pprof_profile *p;
+		if (rc == 0 && tsdb__merger_count(groups[k].m) > 0 &&
+		    (rc = tsdb__merger_finish(groups[k].m, &p, err)) == 0)
+			rc = fold_add(f, p, err);
+		tsdb__merger_free(groups[k].m);
+	}
+	*ngroups = 0;
+	return rc;
+}
+
+/*
+ * Merge the hits of g (state held shared) into *out; with gz set, a single
+ * pprof hit is appended to gz as stored instead (*out stays NULL).
+ * strict: a corrupt chunk fails the merge instead of being left out.
+ */
+static int merge_hits(struct tsdb *db, const struct tsdb_query *q, struct gather *g, int strict,
+		      struct pprof_profile **out, struct pf_buf *gz, struct pf_err *err)
+{
 	struct group *groups = NULL;
-	size_t nparts = 0, capparts = 0, ngroups = 0, capgroups = 0;
+	size_t ngroups = 0, capgroups = 0, cur_src = SIZE_MAX;
 	struct tsdb__chunk_dec *dec = NULL;
 	const struct hit *dec_hit = NULL;
 	struct pf_buf body = PF_BUF_INIT(0);
+	struct fold f = {0};
 	int rc = 0;
 
 	*out = NULL;
-	*n = 0;
-	if (!db || __atomic_load_n(&db->closed, __ATOMIC_ACQUIRE))
-		return pf_err_set(err, PF_ECLOSED, "store is closed");
-	pthread_rwlock_rdlock(&db->state);
-	if ((rc = gather(db, q, &g, err)) < 0)
-		goto out;
-	if (g.n == 0) {
-		rc = pf_err_set(err, PF_ENOTFOUND, "nothing found");
-		goto out;
+	if (g->n == 0)
+		return pf_err_set(err, PF_ENOTFOUND, "nothing found");
+	for (size_t i = 0; i < g->n; i++) {
+		struct hit *h = &g->hits[i];
+		if (h->kind != TSDB_KIND_PPROF)
+			return pf_err_set(err, PF_EINVAL, "can't merge profiles of %s type", hit_type(db, h));
+		h->walk = i;
 	}
-	for (size_t i = 0; i < g.n; i++) {
-		struct hit *h = &g.hits[i];
-		if (h->kind != TSDB_KIND_PPROF) {
-			rc = pf_err_set(err, PF_EINVAL, "can't merge profiles of %s type", hit_type(db, h));
+	if (g->n == 1 && gz) {
+		if (past_deadline(q))
+			return pf_err_set(err, PF_ETIMEDOUT, "stopped after reading 0 of 1 profiles");
+		return read_hit(db, &g->hits[0], gz, err);
+	}
+	qsort(g->hits, g->n, sizeof(*g->hits), cmp_hit_read);
+	for (size_t i = 0; i < g->n; i++) {
+		const struct hit *h = &g->hits[i];
+		if (past_deadline(q)) {
+			rc = pf_err_set(err, PF_ETIMEDOUT, "stopped after reading %zu of %zu profiles", i,
+					g->n);
 			goto out;
 		}
-		/* head profiles first, in time order; then the block profiles in
-		 * the walk's order (block, series, chunk), so that each chunk is
-		 * decoded once whatever the order of the series in time */
-		if (h->b)
-			h->walk += g.n;
-		else
-			h->walk = i;
-	}
-	qsort(g.hits, g.n, sizeof(*g.hits), cmp_hit_walk);
-	for (size_t i = 0; i < g.n; i++) {
-		const struct hit *h = &g.hits[i];
 		if (!h->b) {
 			struct pprof_profile *p;
 			pf_buf_reset(&body);
 			if ((rc = read_wal(db, h, &body, err)) < 0 ||
-			    (rc = pprof_decode(body.data, body.len, db->max_profile, &p, err)) < 0)
+			    (rc = pprof_decode(body.data, body.len, db->max_profile, &p, err)) < 0 ||
+			    (rc = fold_add(&f, p, err)) < 0)
 				goto out;
-			pf_xgrow((void **)&parts, &capparts, nparts + 1, sizeof(*parts));
-			parts[nparts++] = p;
 			continue;
+		}
+		if (h->src != cur_src) {
+			/* a new block: the previous one's sums go in */
+			if ((rc = groups_fold(groups, &ngroups, &f, err)) < 0)
+				goto out;
+			cur_src = h->src;
 		}
 		const struct tsdb__symtab *st;
 		struct group *gr = NULL;
@@ -827,22 +1015,21 @@ int tsdb_merge(struct tsdb *db, const struct tsdb_query *q, struct pprof_profile
 			pf_xgrow((void **)&groups, &capgroups, ngroups + 1, sizeof(*groups));
 			gr = &groups[ngroups++];
 			gr->st = st;
-			gr->src = h->src;
-			gr->ord = h->ord;
 			gr->m = tsdb__merger_new(st);
 		}
 		if (!dec_hit || dec_hit->b != h->b || dec_hit->be.chunk_off != h->be.chunk_off) {
 			tsdb__chunk_dec_free(dec);
 			dec = NULL;
 			dec_hit = NULL;
-			if ((rc = tsdb__block_chunk(h->b, &h->be, &dec, err)) == PF_ECORRUPT)
+			__atomic_fetch_add(&db->merge_chunk_decodes, 1, __ATOMIC_RELAXED);
+			if ((rc = tsdb__block_chunk(h->b, &h->be, &dec, err)) == PF_ECORRUPT && !strict)
 				goto corrupt;
 			if (rc < 0)
 				goto out;
 			dec_hit = h;
 		}
 		rc = tsdb__merger_add(gr->m, dec, h->be.chunk_idx, err);
-		if (rc == PF_ECORRUPT)
+		if (rc == PF_ECORRUPT && !strict)
 			goto corrupt;
 		if (rc < 0)
 			goto out;
@@ -853,37 +1040,61 @@ int tsdb_merge(struct tsdb *db, const struct tsdb_query *q, struct pprof_profile
 		__atomic_fetch_add(&db->corrupt_skipped, 1, __ATOMIC_RELAXED);
 		rc = 0;
 	}
-	for (size_t k = 0; k < ngroups; k++) {
-		struct pprof_profile *p;
-		if (tsdb__merger_count(groups[k].m) == 0)
-			continue;
-		if ((rc = tsdb__merger_finish(groups[k].m, &p, err)) < 0)
-			goto out;
-		pf_xgrow((void **)&parts, &capparts, nparts + 1, sizeof(*parts));
-		parts[nparts++] = p;
-	}
-	if (nparts == 0) {
-		rc = pf_err_set(err, PF_ENOTFOUND, "nothing found (every profile found was corrupt)");
+	tsdb__chunk_dec_free(dec);
+	dec = NULL;
+	if ((rc = groups_fold(groups, &ngroups, &f, err)) < 0 || (rc = fold_finish(&f, out, err)) < 0)
 		goto out;
+	if (gz && (rc = pprof_encode(*out, gz, err)) < 0) {
+		pprof_free(*out);
+		*out = NULL;
 	}
-	if (nparts == 1) {
-		*out = parts[0];
-		nparts = 0;
-	} else if ((rc = pprof_merge(parts, nparts, out, err)) < 0) {
-		goto out;
-	}
-	*n = g.n;
 out:
-	pthread_rwlock_unlock(&db->state);
 	tsdb__chunk_dec_free(dec);
 	for (size_t k = 0; k < ngroups; k++)
 		tsdb__merger_free(groups[k].m);
 	free(groups);
-	for (size_t i = 0; i < nparts; i++)
-		pprof_free(parts[i]);
-	free(parts);
+	fold_free(&f);
 	pf_buf_free(&body);
+	return rc;
+}
+
+/* tsdb_merge and tsdb_merge_encoded: find (by query or ids), then merge. */
+static int merge_query(struct tsdb *db, const struct tsdb_query *q, struct pprof_profile **out,
+		       struct pf_buf *gz, size_t *n, struct pf_err *err)
+{
+	struct gather g;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if (!db || __atomic_load_n(&db->closed, __ATOMIC_ACQUIRE))
+		return pf_err_set(err, PF_ECLOSED, "store is closed");
+	if (!q || (q->nmatchers && !q->matchers) || (q->nids && !q->ids))
+		return pf_err_set(err, PF_EINVAL, "bad query");
+	pthread_rwlock_rdlock(&db->state);
+	if (q->ids)
+		rc = gather_ids(db, q, &g, err);
+	else
+		rc = gather(db, q, &g, err);
+	if (rc == 0 && (rc = merge_hits(db, q, &g, q->ids != NULL, out, gz, err)) == 0)
+		*n = g.n;
+	pthread_rwlock_unlock(&db->state);
 	gather_free(&g);
+	return rc;
+}
+
+int tsdb_merge(struct tsdb *db, const struct tsdb_query *q, struct pprof_profile **out,
+	       size_t *n, struct pf_err *err)
+{
+	return merge_query(db, q, out, NULL, n, err);
+}
+
+int tsdb_merge_encoded(struct tsdb *db, const struct tsdb_query *q, struct pf_buf *gz, size_t *n,
+		       struct pf_err *err)
+{
+	struct pprof_profile *p = NULL;
+	int rc = merge_query(db, q, &p, gz, n, err);
+	pprof_free(p);
 	return rc;
 }
 
@@ -1037,6 +1248,7 @@ void tsdb_stats(struct tsdb *db, struct tsdb_stats *st)
 	st->retention_drops = __atomic_load_n(&db->retention_drops, __ATOMIC_RELAXED);
 	st->maint_rounds = __atomic_load_n(&db->maint_rounds, __ATOMIC_RELAXED);
 	st->corrupt_skipped = __atomic_load_n(&db->corrupt_skipped, __ATOMIC_RELAXED);
+	st->merge_chunk_decodes = __atomic_load_n(&db->merge_chunk_decodes, __ATOMIC_RELAXED);
 	st->retention_dropped_profiles =
 		__atomic_load_n(&db->retention_dropped_profiles, __ATOMIC_RELAXED);
 	st->checkpoints = __atomic_load_n(&db->checkpoints, __ATOMIC_RELAXED);

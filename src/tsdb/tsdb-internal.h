@@ -550,6 +550,7 @@ struct tsdb {
 	int ckpt_pending; /* the head forgot profiles the WAL still holds */
 	int test_crash_at; /* test hook: TSDB__CRASH_* */
 	uint64_t cuts, compactions, retention_drops, corrupt_skipped; /* atomic */
+	uint64_t merge_chunk_decodes; /* atomic: chunks decoded by merges */
 	uint64_t cut_ns, compact_ns, compacted_profiles;             /* atomic */
 	uint64_t maint_rounds;                                       /* atomic */
 };

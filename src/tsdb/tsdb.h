@@ -136,6 +136,25 @@ struct tsdb_query {
 	int64_t min_t_ns; /* inclusive; INT64_MIN for unbounded */
 	int64_t max_t_ns; /* inclusive; INT64_MAX for unbounded */
 	size_t limit;     /* keep the newest N over all series; 0 = all */
+	/*
+	 * Limits (-query.max-profiles, -query.timeout); 0 = none, so a query
+	 * that does not set them is unbounded. A find or merge that selects
+	 * more than max_profiles profiles (after limit) is PF_ELIMIT, before
+	 * any body is read, err saying how many it selects and the cap ("the
+	 * query selects 1500 profiles, over the cap of 1000"). Past deadline_ns
+	 * (pf_mono_ns clock) a find or merge stops and is PF_ETIMEDOUT, err
+	 * saying how far it got ("stopped after reading 3 of 1000 profiles").
+	 */
+	size_t max_profiles;
+	int64_t deadline_ns;
+	/*
+	 * tsdb_merge and tsdb_merge_encoded only: when ids is set, merge the
+	 * profiles these nids ids name (matchers, range and limit ignored),
+	 * each as often as it is named; ids that do not decode or name nothing
+	 * stored are skipped. Borrowed for the call.
+	 */
+	const char *const *ids;
+	size_t nids;
 };
 
 struct tsdb_result;
@@ -184,6 +203,7 @@ struct tsdb_stats {
 	uint64_t cut_ns, compact_ns; /* time spent cutting and compacting since open */
 	uint64_t compacted_profiles; /* profiles written by compactions since open */
 	uint64_t corrupt_skipped; /* blocks or chunks reported corrupt and skipped */
+	uint64_t merge_chunk_decodes; /* chunks decoded by merges since open */
 	uint64_t retention_dropped_profiles; /* in dropped blocks and from the head, since open */
 	uint64_t checkpoints, checkpoint_failures; /* WAL checkpoints written / failed since open */
 	uint64_t checkpoint_ns; /* time spent writing them */
@@ -216,13 +236,29 @@ void tsdb_series_free(struct tsdb_series_set *set);
 /*
  * Merge every pprof profile the query finds (samples summed per stack, as
  * pprof_merge; inside a block by stack id without decoding protobuf).
- * *n gets how many profiles went in. PF_ENOTFOUND when there are none,
- * PF_EMISMATCH when their sample types differ, PF_EINVAL when one is not
- * pprof (err names its type).
+ * Profiles are folded in as they are read: a head profile is decoded,
+ * added to one pprof_merger and freed; a block's profiles are summed per
+ * stack id for each symbol table (each chunk decoded once, whatever the
+ * order of the series or of q->ids) and folded in when the walk leaves the
+ * block. Memory grows with the distinct stacks, not with the number of
+ * profiles. A corrupt chunk is logged and left out (with q->ids it fails
+ * the merge: PF_ECORRUPT). *n gets how many profiles went in.
+ * PF_ENOTFOUND when there are none, PF_EMISMATCH when their sample types
+ * differ, PF_EINVAL when one is not pprof (err names its type), PF_ELIMIT
+ * and PF_ETIMEDOUT (q->max_profiles, q->deadline_ns).
  */
 struct pprof_profile;
 int tsdb_merge(struct tsdb *db, const struct tsdb_query *q, struct pprof_profile **out,
 	       size_t *n, struct pf_err *err);
+
+/*
+ * tsdb_merge, appended to gz as a gzip pprof body: when the query finds
+ * one pprof profile, its stored body (the pushed bytes from the head,
+ * re-encoded from a block), else pprof_encode of the merge. Errors as
+ * tsdb_merge, plus those of pprof_encode.
+ */
+int tsdb_merge_encoded(struct tsdb *db, const struct tsdb_query *q, struct pf_buf *gz, size_t *n,
+		       struct pf_err *err);
 
 /*
  * Run one round of maintenance now: cut the head into blocks when it spans

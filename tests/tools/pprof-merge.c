@@ -1,6 +1,8 @@
 /*
  * pprof-merge: a test tool, not part of the product. Reads N profiles,
- * merges them with pprof_merge and writes the gzip'd result to stdout.
+ * merges them with the incremental merger (each decoded, folded in and
+ * freed before the next, as the store merges) and writes the gzip'd
+ * result to stdout.
  *   pprof-merge [-t] FILE...
  * -t prints decode/merge/encode timings to stderr.
  * Exits 1 with the error on stderr.
@@ -19,11 +21,12 @@ static double ms(int64_t ns)
 
 int main(int argc, char **argv)
 {
-	struct pprof_profile **in = NULL, *out = NULL;
+	struct pprof_merger *pm = NULL;
+	struct pprof_profile *out = NULL;
 	struct pf_buf enc = PF_BUF_INIT(0);
 	struct pf_err err = { 0 };
-	int64_t t0, t_dec = 0, t_merge, t_enc;
-	int i, n = 0, timing = 0, rc = 1;
+	int64_t t0, t_dec = 0, t_merge = 0, t_enc;
+	int i, timing = 0, rc = 1;
 
 	if (argc > 1 && strcmp(argv[1], "-t") == 0) {
 		timing = 1;
@@ -34,28 +37,34 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: pprof-merge [-t] FILE...\n");
 		return 2;
 	}
-	in = pf_xcalloc((size_t)argc, sizeof(*in));
+	pm = pprof_merger_new();
 	for (i = 1; i < argc; i++) {
 		struct pf_buf b = PF_BUF_INIT(0);
+		struct pprof_profile *p = NULL;
 		int r = pf_read_file(argv[i], TOOL_MAX_INPUT, &b, &err);
 		if (r == 0) {
 			t0 = pf_mono_ns();
-			r = pprof_decode(b.data, b.len, TOOL_MAX_INPUT, &in[n], &err);
+			r = pprof_decode(b.data, b.len, TOOL_MAX_INPUT, &p, &err);
 			t_dec += pf_mono_ns() - t0;
 		}
 		pf_buf_free(&b);
+		if (r == 0) {
+			t0 = pf_mono_ns();
+			r = pprof_merger_add(pm, p, &err);
+			t_merge += pf_mono_ns() - t0;
+			pprof_free(p);
+		}
 		if (r < 0) {
 			fprintf(stderr, "pprof-merge: %s: %s\n", argv[i], err.msg);
 			goto fail;
 		}
-		n++;
 	}
 	t0 = pf_mono_ns();
-	if (pprof_merge(in, (size_t)n, &out, &err) < 0) {
+	if (pprof_merger_finish(pm, &out, &err) < 0) {
 		fprintf(stderr, "pprof-merge: %s\n", err.msg);
 		goto fail;
 	}
-	t_merge = pf_mono_ns() - t0;
+	t_merge += pf_mono_ns() - t0;
 	t0 = pf_mono_ns();
 	if (pprof_encode(out, &enc, &err) < 0) {
 		fprintf(stderr, "pprof-merge: encode: %s\n", err.msg);
@@ -71,9 +80,7 @@ int main(int argc, char **argv)
 	}
 	rc = 0;
 fail:
-	for (i = 0; i < n; i++)
-		pprof_free(in[i]);
-	free(in);
+	pprof_merger_free(pm);
 	pprof_free(out);
 	pf_buf_free(&enc);
 	return rc;

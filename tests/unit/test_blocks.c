@@ -304,6 +304,116 @@ static void test_merge_matches_pprof_merge(void **state)
 	pprof_free(want);
 }
 
+/* Totals of a merge equal the sums of the fixtures named (heaps[idx[k]]). */
+static void check_merge_totals(const struct pprof_profile *got, const int *idx, size_t n)
+{
+	int64_t want[8] = {0}, t[8], tg[8];
+	struct pf_err err = {0};
+
+	for (size_t k = 0; k < n; k++) {
+		struct pf_buf b;
+		struct pprof_profile *p;
+		read_fixture(heaps[idx[k]], &b);
+		assert_int_equal(pprof_decode(b.data, b.len, (size_t)1 << 30, &p, &err), 0);
+		pprof_totals(p, t);
+		for (int j = 0; j < 4; j++)
+			want[j] += t[j];
+		pprof_free(p);
+		pf_buf_free(&b);
+	}
+	pprof_totals(got, tg);
+	assert_memory_equal(tg, want, 4 * sizeof(int64_t));
+}
+
+/* Merges by ids through the read path: three series interleaved in one
+ * block, the ids named across them (one twice) and with a head profile
+ * among them: each chunk is decoded once per merge, an id named twice
+ * counts twice, missing ids are skipped. Then the limits: max_profiles
+ * (before anything is read) and a deadline already past. */
+static void test_merge_ids(void **state)
+{
+	struct ctx *c = *state;
+	static const char *types[3] = {"heapa", "heapb", "heapc"};
+	char ids[3][10][TSDB_ID_LEN + 1], head_id[TSDB_ID_LEN + 1];
+	const char *list[40];
+	int idx[40];
+	size_t nl = 0, n;
+	struct tsdb_query q = {0};
+	struct pprof_profile *got = NULL;
+	struct pf_err err = {0};
+	struct tsdb_stats st0, st1;
+
+	open_db(c);
+	for (int i = 0; i < 10; i++)
+		for (int s = 0; s < 3; s++)
+			append_fixture(c, heaps[(i + s) % 10], "api", types[s], T0 + i * SEC, ids[s][i]);
+	maintain(c, 1); /* one block, one chunk per series */
+	assert_int_equal(count_blocks(c), 1);
+	/* a0 b0 c0 a1 b1 c1 ... c9, then a0 again and an id of nothing */
+	for (int i = 0; i < 10; i++)
+		for (int s = 0; s < 3; s++) {
+			idx[nl] = (i + s) % 10;
+			list[nl++] = ids[s][i];
+		}
+	idx[nl] = 0;
+	list[nl++] = ids[0][0];
+	list[nl++] = "000000000000000000000000000";
+	q.ids = list;
+	q.nids = nl;
+	tsdb_stats(c->db, &st0);
+	if (tsdb_merge(c->db, &q, &got, &n, &err) != 0)
+		fail_msg("tsdb_merge by ids: %s", err.msg);
+	tsdb_stats(c->db, &st1);
+	assert_int_equal(n, 31);
+	assert_int_equal(st1.merge_chunk_decodes - st0.merge_chunk_decodes, 3);
+	check_merge_totals(got, idx, 31);
+	pprof_free(got);
+	got = NULL;
+
+	/* and one in the head: folded with the block's sums */
+	append_fixture(c, heaps[4], "api", "heapa", T0 + 100 * SEC, head_id);
+	list[nl - 1] = head_id;
+	idx[31] = 4;
+	tsdb_stats(c->db, &st0);
+	assert_int_equal(tsdb_merge(c->db, &q, &got, &n, &err), 0);
+	tsdb_stats(c->db, &st1);
+	assert_int_equal(n, 32);
+	assert_int_equal(st1.merge_chunk_decodes - st0.merge_chunk_decodes, 3);
+	check_merge_totals(got, idx, 32);
+	pprof_free(got);
+	got = NULL;
+
+	/* the limits */
+	q.max_profiles = 31;
+	assert_int_equal(tsdb_merge(c->db, &q, &got, &n, &err), PF_ELIMIT);
+	assert_string_equal(err.msg, "the query selects 32 profiles, over the cap of 31");
+	q.max_profiles = 0;
+	q.deadline_ns = 1; /* long past */
+	assert_int_equal(tsdb_merge(c->db, &q, &got, &n, &err), PF_ETIMEDOUT);
+	assert_null(got);
+	q.ids = NULL;
+	q.nids = 0;
+	{
+		struct tsdb_matcher m = {TSDB_MATCH_EQ, "service", "api"};
+		q.matchers = &m;
+		q.nmatchers = 1;
+		q.min_t_ns = INT64_MIN;
+		q.max_t_ns = INT64_MAX;
+		assert_int_equal(tsdb_merge(c->db, &q, &got, &n, &err), PF_ETIMEDOUT);
+		q.deadline_ns = 0;
+		q.max_profiles = 30;
+		assert_int_equal(tsdb_merge(c->db, &q, &got, &n, &err), PF_ELIMIT);
+		assert_string_equal(err.msg, "the query selects 31 profiles, over the cap of 30");
+		q.max_profiles = 31;
+		tsdb_stats(c->db, &st0);
+		assert_int_equal(tsdb_merge(c->db, &q, &got, &n, &err), 0);
+		tsdb_stats(c->db, &st1);
+		assert_int_equal(n, 31);
+		assert_int_equal(st1.merge_chunk_decodes - st0.merge_chunk_decodes, 3);
+		pprof_free(got);
+	}
+}
+
 /* tsdb_series over blocks and the head: one entry per series however many
  * places hold it, with the count and first and last time inside the range,
  * whether the range covers a block series whole or in part. */
@@ -1024,6 +1134,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_cut_and_read, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flush_on_close, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_merge_matches_pprof_merge, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_merge_ids, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_overlap_compaction, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_level_compaction, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_retention_time, setup, teardown),

@@ -2,7 +2,8 @@
  * Unit tests for src/pprof: decode (valid and bad fixtures, size cap,
  * decoder caps, the in-flight budget),
  * gzip helpers, encode round trip, merge (totals, headers, mismatch,
- * doubling, zero samples, labels, mapping relocation).
+ * doubling, zero samples, labels, mapping relocation), the incremental
+ * merger (any order of adds, mismatch).
  * Run from the repository root (fixtures under tests/fixtures).
  */
 #include <setjmp.h>
@@ -772,6 +773,212 @@ static void test_merge_mismatch(void **state)
 	pprof_free(in[1]);
 }
 
+/* ---- the incremental merger ------------------------------------------ */
+
+static int cmp_line(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * p at the pprof level, independent of ids and order: the header, then one
+ * line per sample (its frames by mapping file, address relative to the
+ * mapping, function, file and line; its labels sorted; its values),
+ * sorted. The caller frees.
+ */
+static char *canon(const struct pprof_profile *p)
+{
+	const pprof_msg *m = pprof_message(p);
+	struct pf_buf out = PF_BUF_INIT(0);
+	char **lines = pf_xcalloc(m->n_sample + 1, sizeof(char *));
+	char *ret;
+
+	pf_buf_printf(&out, "time %lld duration %lld period %lld default %s locations %zu functions %zu mappings %zu\n",
+		      (long long)m->time_nanos, (long long)m->duration_nanos, (long long)m->period,
+		      pprof_string(p, m->default_sample_type), m->n_location, m->n_function, m->n_mapping);
+	for (size_t i = 0; i < m->n_sample_type; i++)
+		pf_buf_printf(&out, "type %s/%s\n", pprof_string(p, m->sample_type[i]->type),
+			      pprof_string(p, m->sample_type[i]->unit));
+	if (m->period_type)
+		pf_buf_printf(&out, "period type %s/%s\n", pprof_string(p, m->period_type->type),
+			      pprof_string(p, m->period_type->unit));
+	for (size_t i = 0; i < m->n_sample; i++) {
+		const Perftools__Profiles__Sample *s = m->sample[i];
+		struct pf_buf l = PF_BUF_INIT(0);
+		char **labs = pf_xcalloc(s->n_label + 1, sizeof(char *));
+		for (size_t j = 0; j < s->n_location_id; j++) {
+			const Perftools__Profiles__Location *loc =
+				m->location[pprof_location_index(p, s->location_id[j])];
+			const char *file = "";
+			uint64_t rel = loc->address;
+			if (loc->mapping_id) {
+				const Perftools__Profiles__Mapping *mp =
+					m->mapping[pprof_mapping_index(p, loc->mapping_id)];
+				file = pprof_string(p, mp->filename);
+				rel -= mp->memory_start;
+			}
+			pf_buf_printf(&l, "%s+%llx", file, (unsigned long long)rel);
+			for (size_t k = 0; k < loc->n_line; k++) {
+				const Perftools__Profiles__Function *f =
+					loc->line[k]->function_id
+						? m->function[pprof_function_index(p, loc->line[k]->function_id)]
+						: NULL;
+				pf_buf_printf(&l, ":%s@%s:%lld", f ? pprof_string(p, f->name) : "",
+					      f ? pprof_string(p, f->filename) : "", (long long)loc->line[k]->line);
+			}
+			pf_buf_printf(&l, ";");
+		}
+		for (size_t j = 0; j < s->n_label; j++) {
+			struct pf_buf lb = PF_BUF_INIT(0);
+			const Perftools__Profiles__Label *lab = s->label[j];
+			if (lab->str)
+				pf_buf_printf(&lb, "%s=%s", pprof_string(p, lab->key), pprof_string(p, lab->str));
+			else
+				pf_buf_printf(&lb, "%s=%lld%s", pprof_string(p, lab->key), (long long)lab->num,
+					      pprof_string(p, lab->num_unit));
+			pf_buf_append(&lb, "", 1);
+			labs[j] = (char *)pf_buf_steal(&lb, NULL);
+		}
+		qsort(labs, s->n_label, sizeof(char *), cmp_line);
+		for (size_t j = 0; j < s->n_label; j++) {
+			pf_buf_printf(&l, " %s", labs[j]);
+			free(labs[j]);
+		}
+		free(labs);
+		for (size_t j = 0; j < s->n_value; j++)
+			pf_buf_printf(&l, " %lld", (long long)s->value[j]);
+		pf_buf_append(&l, "", 1);
+		lines[i] = (char *)pf_buf_steal(&l, NULL);
+	}
+	qsort(lines, m->n_sample, sizeof(char *), cmp_line);
+	for (size_t i = 0; i < m->n_sample; i++) {
+		pf_buf_printf(&out, "%s\n", lines[i]);
+		free(lines[i]);
+	}
+	free(lines);
+	pf_buf_append(&out, "", 1);
+	ret = (char *)pf_buf_steal(&out, NULL);
+	return ret;
+}
+
+/* The fixtures of one sample type, merged in every order below. */
+static const char *const merger_sets[][13] = {
+	{ "heap-001", "heap-002", "heap-003", "heap-004", "heap-005", "heap-006", "heap-007",
+	  "heap-008", "heap-009", "heap-010", "allocs-001", "heap-large-001", NULL },
+	{ "cpu-001", "cpu-002", "cpu-003", "cpu-004", "cpu-005", NULL },
+	{ "block-001", "mutex-001", NULL },
+};
+
+static struct pprof_profile *fixture_named(const char *name)
+{
+	char path[256];
+	snprintf(path, sizeof(path), FIX "pprof/%s.pb.gz", name);
+	return fixture_pprof(path);
+}
+
+/* Same result as pprof_merge (inputs in order, all held) whatever the
+ * order of the adds, each input decoded right before its add and freed
+ * right after. */
+static void test_merger_any_order(void **state)
+{
+	(void)state;
+	for (size_t set = 0; set < PF_ARRAY_LEN(merger_sets); set++) {
+		const char *const *names = merger_sets[set];
+		struct pprof_profile *in[16], *want = NULL;
+		struct pf_err err = { 0 };
+		char *wc;
+		size_t n = 0;
+
+		while (names[n])
+			n++;
+		for (size_t i = 0; i < n; i++)
+			in[i] = fixture_named(names[i]);
+		assert_int_equal(pprof_merge(in, n, &want, &err), 0);
+		wc = canon(want);
+		for (size_t i = 0; i < n; i++)
+			pprof_free(in[i]);
+		/* forward, reversed, and strides through the set */
+		for (size_t order = 0; order < 4; order++) {
+			struct pprof_merger *m = pprof_merger_new();
+			struct pprof_profile *got = NULL;
+			size_t stride = order == 2 ? 5 : order == 3 ? 7 : 1;
+			char *gc;
+			for (size_t k = 0; k < n; k++) {
+				size_t i = order == 1 ? n - 1 - k : (k * stride) % n;
+				struct pprof_profile *p;
+				if (order >= 2 && n % stride == 0)
+					i = (n - 1 - k + 3) % n; /* stride not coprime: a rotation */
+				p = fixture_named(names[i]);
+				assert_int_equal(pprof_merger_add(m, p, &err), 0);
+				pprof_free(p);
+			}
+			assert_int_equal(pprof_merger_count(m), n);
+			assert_int_equal(pprof_merger_finish(m, &got, &err), 0);
+			pprof_merger_free(m);
+			gc = canon(got);
+			if (strcmp(gc, wc) != 0)
+				fail_msg("set %zu, order %zu: the merge differs from pprof_merge's", set, order);
+			free(gc);
+			pprof_free(got);
+		}
+		free(wc);
+		pprof_free(want);
+	}
+}
+
+/* A second sample type is refused naming both; the merger stays as it was
+ * and goes on. Nothing added: PF_EINVAL. */
+static void test_merger_mismatch(void **state)
+{
+	struct pprof_merger *m = pprof_merger_new();
+	struct pprof_profile *a = fixture_named("heap-001"), *b = fixture_named("cpu-001"),
+			     *c = fixture_named("heap-002"), *got = NULL, *want = NULL, *in[2];
+	struct pf_err err = { 0 };
+	char *gc, *wc;
+
+	(void)state;
+	assert_int_equal(pprof_merger_add(m, a, &err), 0);
+	assert_int_equal(pprof_merger_add(m, b, &err), PF_EMISMATCH);
+	assert_string_equal(err.msg,
+			    "sample types differ: [alloc_objects/count alloc_space/bytes "
+			    "inuse_objects/count inuse_space/bytes] and "
+			    "[samples/count cpu/nanoseconds]");
+	assert_int_equal(pprof_merger_count(m), 1);
+	assert_int_equal(pprof_merger_add(m, c, &err), 0);
+	assert_int_equal(pprof_merger_finish(m, &got, &err), 0);
+	pprof_merger_free(m);
+	in[0] = a;
+	in[1] = c;
+	assert_int_equal(pprof_merge(in, 2, &want, &err), 0);
+	gc = canon(got);
+	wc = canon(want);
+	assert_string_equal(gc, wc);
+	free(gc);
+	free(wc);
+	pprof_free(got);
+	pprof_free(want);
+
+	/* the other way round: the first input is named first */
+	m = pprof_merger_new();
+	assert_int_equal(pprof_merger_add(m, b, &err), 0);
+	assert_int_equal(pprof_merger_add(m, a, &err), PF_EMISMATCH);
+	assert_string_equal(err.msg,
+			    "sample types differ: [samples/count cpu/nanoseconds] and "
+			    "[alloc_objects/count alloc_space/bytes inuse_objects/count "
+			    "inuse_space/bytes]");
+	pprof_merger_free(m);
+
+	/* nothing added, and a merger freed unfinished */
+	m = pprof_merger_new();
+	assert_int_equal(pprof_merger_finish(m, &got, &err), PF_EINVAL);
+	assert_null(got);
+	pprof_merger_free(m);
+	pprof_merger_free(NULL);
+	pprof_free(a);
+	pprof_free(b);
+	pprof_free(c);
+}
+
 static void test_merge_self_doubles(void **state)
 {
 	static const char *const files[] = { "pprof/heap-001.pb.gz", "pprof/cpu-002.pb.gz",
@@ -933,6 +1140,8 @@ int main(void)
 		cmocka_unit_test(test_merge_zero_samples),
 		cmocka_unit_test(test_merge_labels),
 		cmocka_unit_test(test_merge_relocation),
+		cmocka_unit_test(test_merger_any_order),
+		cmocka_unit_test(test_merger_mismatch),
 	};
 	int fails = 0;
 
