@@ -45,8 +45,7 @@
 
 #include <stdlib.h>
 
-#define TSDB__CHUNK_MAGIC 0x4b434650u /* "PFCK" */
-#define TSDB__CHUNK_VERSION 1u
+#include "tsdb/format.h" /* TSDB__CHUNK_MAGIC, TSDB__CHUNK_VERSION */
 #define NONE UINT32_MAX
 
 enum { COL_HDR, COL_STACK, COL_LSET, COL_GAP, COL_VAL, COL_RAW, NCOLS };

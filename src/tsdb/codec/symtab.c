@@ -37,8 +37,7 @@
 #include <unistd.h>
 #include <zstd.h>
 
-#define TSDB__SYMTAB_MAGIC 0x59534650u /* "PFSY" */
-#define TSDB__SYMTAB_VERSION 1u
+#include "tsdb/format.h" /* TSDB__SYMTAB_MAGIC, TSDB__SYMTAB_VERSION */
 /* ids are u32 and "+1" forms must fit too */
 #define MAX_IDS ((size_t)UINT32_MAX - 1)
 
