@@ -1,7 +1,7 @@
 /*
  * Blocks: opening one (the index loaded and verified, the other files' headers
  * checked), its lifetime, and reading its chunks and symbol tables.
- * The format is described in block-internal.h.
+ * The format: docs/format/block.md and docs/format/index.md.
  */
 #include "tsdb/block-internal.h"
 #include "tsdb/codec/codec.h"

@@ -1,6 +1,6 @@
 /*
  * Blocks: the writer, used by the head cut and by compaction (tsdb__bw_*),
- * and block names. The format is described in block-internal.h.
+ * and block names. The format: docs/format/block.md and docs/format/index.md.
  */
 #include "tsdb/block-internal.h"
 #include "tsdb/codec/codec.h"

@@ -1,6 +1,6 @@
 /*
- * The write-ahead log: numbered segment files of CRC'd records (format in
- * tsdb-internal.h), appended with group commit and replayed at open.
+ * The write-ahead log: numbered segment files of CRC'd records (format:
+ * docs/format/wal.md), appended with group commit and replayed at open.
  *
  * Group commit: an appender writes its record under mu and queues itself
  * as a waiter. If no fdatasync is running it becomes the leader: it notes
@@ -16,7 +16,7 @@
  *
  * Checkpoints (Prometheus's): <dir>/checkpoint.NNNNNNNN holds the records
  * of segments <= N that the head still needs, in the segments' record
- * framing after its own header (format in tsdb-internal.h). It is written
+ * framing after its own header (docs/format/checkpoint.md). It is written
  * as .tmp, fsync'd and renamed; once it exists, segments <= N and older
  * checkpoints are obsolete: the open deletes them if a crash left them, and
  * replays the newest checkpoint, then the segments after N.
