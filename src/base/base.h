@@ -41,6 +41,7 @@ enum {
 	PF_ETOOOLD = -11,  /* a time before the retention window */
 	PF_EBUSY = -12,    /* a shared budget is spent for now: try again later */
 	PF_ELIMIT = -13,   /* the input would make us build more than a fixed cap */
+	PF_ENEWER = -14,   /* stored data in a format version newer than this build reads */
 };
 
 /* What went wrong and with which input. msg is one sentence, no newline. */

@@ -36,6 +36,8 @@ static int check_header(const uint8_t *h, size_t n, uint32_t magic, const char *
 {
 	if (n < TSDB__BLOCK_HDR || pf_get_le32(h) != magic)
 		return pf_err_set(err, PF_ECORRUPT, "%s:0: not a profefe block file (bad magic)", path);
+	if (tsdb__version_newer(pf_get_le32(h + 4), TSDB__BLOCK_VERSION))
+		return tsdb__newer_format(path, pf_get_le32(h + 4), TSDB__BLOCK_VERSION, err);
 	if (pf_get_le32(h + 4) != TSDB__BLOCK_VERSION)
 		return pf_err_set(err, PF_ECORRUPT, "%s:4: unsupported block file version %u", path,
 				  pf_get_le32(h + 4));

@@ -54,6 +54,19 @@
 #define TSDB__CHUNK_MAGIC 0x4b434650u /* bytes "PFCK" */
 #define TSDB__CHUNK_VERSION 1u
 
+/* ---- newer releases: docs/format/README.md, "Versions and upgrades" ---- */
+
+/* A file whose version is above the reader's by at most this much is taken
+ * for a newer release's (the open is refused, naming both versions); one
+ * further above is damage (a flipped byte of a header no checksum covers),
+ * handled as a wrong magic is. */
+#define TSDB__NEWER_VERSIONS 64u
+
+static inline int tsdb__version_newer(unsigned got, unsigned known)
+{
+	return got > known && got - known <= TSDB__NEWER_VERSIONS;
+}
+
 /* ---- series hashes and ids: docs/format/README.md ----------------------- */
 
 /* Seed of the series hash (XXH64 of the canonical label encoding). The

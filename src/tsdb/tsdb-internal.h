@@ -62,6 +62,11 @@
  * the formats themselves: docs/format/. */
 #include "tsdb/format.h"
 
+/* A file of format version got where this build reads up to known (a
+ * store written by a newer release): PF_ENEWER, err naming the file and
+ * both versions. The open stops on it; nothing is skipped or rewritten. */
+int tsdb__newer_format(const char *path, uint32_t got, uint32_t known, struct pf_err *err);
+
 /* ---- locations -------------------------------------------------------- */
 
 enum tsdb__loc_kind { TSDB__LOC_WAL = 1, TSDB__LOC_CKPT = 2 };

@@ -194,6 +194,17 @@ static int scan_file(int fd, uint8_t kind, uint32_t num, const char *path,
 						  : "segment header cut short";
 		return 0;
 	}
+	/* a newer release's file: refused before anything else of it is
+	 * trusted (its header may have changed too) */
+	if (pf_get_le32(hdr) == (kind == TSDB__LOC_CKPT ? TSDB__CKPT_MAGIC : TSDB__WAL_MAGIC) &&
+	    tsdb__version_newer(pf_get_le32(hdr + 4),
+				kind == TSDB__LOC_CKPT ? TSDB__CKPT_VERSION : TSDB__WAL_VERSION)) {
+		res->status = TSDB__SCAN_BADHDR;
+		res->why = "format version newer than this build reads";
+		return tsdb__newer_format(path, pf_get_le32(hdr + 4),
+					  kind == TSDB__LOC_CKPT ? TSDB__CKPT_VERSION : TSDB__WAL_VERSION,
+					  err);
+	}
 	if (kind == TSDB__LOC_CKPT &&
 	    (pf_get_le32(hdr) != TSDB__CKPT_MAGIC || pf_get_le32(hdr + 4) != TSDB__CKPT_VERSION ||
 	     pf_get_le32(hdr + 8) != num || pf_get_le32(hdr + 12) != pf_crc32c(0, hdr, 12))) {

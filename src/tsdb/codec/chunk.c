@@ -1015,7 +1015,10 @@ int tsdb__chunk_dec_open(const void *p, size_t n, struct tsdb__chunk_dec **out,
 		return pf_err_set(err, PF_ECORRUPT, "chunk: bad magic %08x at offset 0", pf_get_le32(b));
 	if (pf_crc32c(0, b, n - 4) != pf_get_le32(b + n - 4))
 		return pf_err_set(err, PF_ECORRUPT, "chunk: CRC32C mismatch at offset %zu", n - 4);
-	if ((v = pf_get_le32(b + 4)) != TSDB__CHUNK_VERSION)
+	if ((v = pf_get_le32(b + 4)) > TSDB__CHUNK_VERSION)
+		return pf_err_set(err, PF_ENEWER, "chunk: format version %u, this profefe reads up to %u",
+				  v, TSDB__CHUNK_VERSION);
+	if (v != TSDB__CHUNK_VERSION)
 		return pf_err_set(err, PF_ECORRUPT, "chunk: unknown version %u at offset 4", v);
 	d = pf_xcalloc(1, sizeof(*d));
 	rowset_init(&d->rs[0]);

@@ -1354,7 +1354,11 @@ int tsdb__symtab_read(const void *p, size_t n, struct tsdb__symtab **out, struct
 				  pf_get_le32(b));
 	if (pf_crc32c(0, b, n - 4) != pf_get_le32(b + n - 4))
 		return pf_err_set(err, PF_ECORRUPT, "symbol table: CRC32C mismatch at offset %zu", n - 4);
-	if ((v = pf_get_le32(b + 4)) != TSDB__SYMTAB_VERSION)
+	if ((v = pf_get_le32(b + 4)) > TSDB__SYMTAB_VERSION)
+		return pf_err_set(err, PF_ENEWER,
+				  "symbol table: format version %u, this profefe reads up to %u", v,
+				  TSDB__SYMTAB_VERSION);
+	if (v != TSDB__SYMTAB_VERSION)
 		return pf_err_set(err, PF_ECORRUPT, "symbol table: unknown version %u at offset 4", v);
 	st = pf_xcalloc(1, sizeof(*st));
 	st->nonce = pf_get_le64(b + 8);
