@@ -159,7 +159,7 @@ static void last_segment(const char *dir, char *out, size_t n)
 	while ((de = readdir(d)) != NULL)
 		if (strlen(de->d_name) == 8 && strspn(de->d_name, "0123456789") == 8 &&
 		    strcmp(de->d_name, best) > 0)
-			snprintf(best, sizeof(best), "%s", de->d_name);
+			memcpy(best, de->d_name, 9); /* 8 digits and the NUL */
 	closedir(d);
 	if (snprintf(out, n, "%s/%s", wal, best) >= (int)n)
 		die(wal, NULL);

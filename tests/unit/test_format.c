@@ -394,7 +394,7 @@ static void same_sections(const struct pf_buf *a, const struct pf_buf *b, int ch
 	sections(a->data, a->len, chunk, sa);
 	sections(b->data, b->len, chunk, sb);
 	for (int i = 0; i < 7; i++) {
-		if (sa[i].len != sb[i].len || memcmp(sa[i].data, sb[i].data, sa[i].len) != 0)
+		if (sa[i].len != sb[i].len || (sa[i].len && memcmp(sa[i].data, sb[i].data, sa[i].len) != 0))
 			fail_msg("%s at %" PRIu64 ": its section \"%s\" re-encodes differently (%zu bytes, "
 				 "written %zu): the %s format changed without its version",
 				 what, off, (chunk ? col : sym)[i], sb[i].len, sa[i].len,
