@@ -338,6 +338,34 @@ static int list_segments(const char *dir, uint32_t **nums, size_t *n, uint32_t *
 	return 0;
 }
 
+/* A newer release's WAL (a segment or checkpoint of a higher version, by
+ * its header): refused before the open changes anything (deletes what a
+ * checkpoint covers, truncates a tail). */
+static int refuse_newer(const char *dir, const uint32_t *nums, size_t n, const uint32_t *cks,
+			size_t nck, struct pf_err *err)
+{
+	char path[PATH_MAX];
+	uint8_t hdr[8];
+
+	for (size_t i = 0; i < n + nck; i++) {
+		int ck = i >= n, fd;
+		uint32_t magic = ck ? TSDB__CKPT_MAGIC : TSDB__WAL_MAGIC;
+		uint32_t known = ck ? TSDB__CKPT_VERSION : TSDB__WAL_VERSION;
+		if ((ck ? ckpt_path(path, sizeof(path), dir, cks[i - n], "")
+			: seg_path(path, sizeof(path), dir, nums[i])) < 0)
+			return pf_err_set(err, PF_EINVAL, "WAL path too long: %s", dir);
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+			return pf_err_set(err, PF_EIO, "open %s: %s", path, strerror(errno));
+		if (pf_pread_full(fd, hdr, sizeof(hdr), 0) == (ssize_t)sizeof(hdr) &&
+		    pf_get_le32(hdr) == magic && tsdb__version_newer(pf_get_le32(hdr + 4), known)) {
+			close(fd);
+			return tsdb__newer_format(path, pf_get_le32(hdr + 4), known, err);
+		}
+		close(fd);
+	}
+	return 0;
+}
+
 /* A crash left files the newest checkpoint (cks[nck - 1]) made obsolete:
  * older checkpoints and segments it covers. Delete them (nums shrinks). */
 static int drop_covered(const char *dir, uint32_t *nums, size_t *n, const uint32_t *cks,
@@ -570,7 +598,8 @@ int tsdb__wal_open(const char *dir, size_t segment_bytes, tsdb__wal_record_fn fn
 	pthread_cond_init(&w->cv, NULL);
 	pthread_rwlock_init(&w->segs_rw, NULL);
 	if ((rc = pf_mkdir_p(dir, err)) < 0 ||
-	    (rc = list_segments(dir, &nums, &n, &cks, &nck, err)) < 0)
+	    (rc = list_segments(dir, &nums, &n, &cks, &nck, err)) < 0 ||
+	    (rc = refuse_newer(dir, nums, n, cks, nck, err)) < 0)
 		goto fail;
 	/* the newest checkpoint first, then the segments after it */
 	if (nck > 0 && ((rc = drop_covered(dir, nums, &n, cks, nck, err)) < 0 ||
