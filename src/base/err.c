@@ -54,6 +54,7 @@ const char *pf_strerror(int code)
 	case PF_EBUSY: return "busy, try again later";
 	case PF_ELIMIT: return "over a cap";
 	case PF_ETIMEDOUT: return "deadline passed";
+	case PF_ENEWER: return "format version newer than this build reads";
 	}
 	return "unknown error";
 }

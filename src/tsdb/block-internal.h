@@ -9,28 +9,11 @@
  * A block is written under <ULID>.tmp, every file fsync'd, then renamed into
  * place and the parent fsync'd: it either exists whole or not at all.
  *
- * Every file starts with a magic and a version (u32le each). All integers
- * are little-endian or varints.
- *
- * index: after the header, five sections, each
- *     len u64le | crc32c(payload) u32le | payload
- *   META      min_t i64le, max_t i64le, uvarints nseries, nprofiles, nchunks,
- *             level, nsources, then each source block name (uvarint len, bytes)
- *   SYMBOLS   uvarint n, then n strings (uvarint len, bytes, a NUL byte)
- *   SERVICES  uvarint n, then per service: name symbol, offset and length of
- *             its symbol table in the symbols file (uvarints)
- *   SERIES    uvarint n, then per series: uvarint record length, record:
- *             hash u64le, max_seq, service index, nlabels, (name, value)
- *             symbol pairs, nentries, then per entry (ascending (t, seq)):
- *             zigzag t delta, seq, kind u8, body size, chunk offset, chunk
- *             length, index in chunk, ntotals, (type, unit, zigzag value)
- *   POSTINGS  uvarint n, then per label pair sorted by (name, value) as
- *             strings: name symbol, value symbol, count, ascending series
- *             ordinals as uvarint deltas
- *   The SERIES entries are the per-profile summary: queries over time and
- *   totals never open a chunk.
- * symbols: header, then the symbol tables (each self-checking, codec.h).
- * chunks: header, then chunks (each self-checking, codec.h).
+ * Format (version TSDB__BLOCK_VERSION in format.h), byte by byte:
+ * docs/format/block.md (the directory, chunks and symbols files) and
+ * docs/format/index.md (the index: META, SYMBOLS, SERVICES, SERIES and
+ * POSTINGS sections; the SERIES entries are the per-profile summary, so
+ * queries over time and totals never open a chunk).
  *
  * A reader loads and verifies the index at open; chunks and symbol tables are
  * read when asked for (one chunk at a time; symbol tables cached per block).

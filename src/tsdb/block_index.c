@@ -2,7 +2,7 @@
  * Blocks: lookups in an open block's index: series by hash and by ordinal,
  * label postings (a tsdb__psource for select.c), label names and values,
  * and the per-profile entries of a series.
- * The format is described in block-internal.h.
+ * The format: docs/format/block.md and docs/format/index.md.
  */
 #include "tsdb/block-internal.h"
 #include "tsdb/codec/codec.h"

@@ -1,7 +1,7 @@
 /*
  * Blocks: opening one (the index loaded and verified, the other files' headers
  * checked), its lifetime, and reading its chunks and symbol tables.
- * The format is described in block-internal.h.
+ * The format: docs/format/block.md and docs/format/index.md.
  */
 #include "tsdb/block-internal.h"
 #include "tsdb/codec/codec.h"
@@ -34,8 +34,10 @@ static int pread_all(int fd, void *p, size_t n, uint64_t off, const char *path,
 static int check_header(const uint8_t *h, size_t n, uint32_t magic, const char *path,
 			struct pf_err *err)
 {
-	if (n < 8 || pf_get_le32(h) != magic)
+	if (n < TSDB__BLOCK_HDR || pf_get_le32(h) != magic)
 		return pf_err_set(err, PF_ECORRUPT, "%s:0: not a profefe block file (bad magic)", path);
+	if (tsdb__version_newer(pf_get_le32(h + 4), TSDB__BLOCK_VERSION))
+		return tsdb__newer_format(path, pf_get_le32(h + 4), TSDB__BLOCK_VERSION, err);
 	if (pf_get_le32(h + 4) != TSDB__BLOCK_VERSION)
 		return pf_err_set(err, PF_ECORRUPT, "%s:4: unsupported block file version %u", path,
 				  pf_get_le32(h + 4));
@@ -315,7 +317,7 @@ static int load_index(struct tsdb__block *b, struct pf_err *err)
 	if ((rc = check_header(b->index, b->index_len, TSDB__BLOCK_INDEX_MAGIC, b->index_path,
 			       err)) < 0)
 		return rc;
-	pf_reader_init(&r, b->index + 8, b->index_len - 8);
+	pf_reader_init(&r, b->index + TSDB__BLOCK_HDR, b->index_len - TSDB__BLOCK_HDR);
 	if ((rc = read_meta(&r, b, err)) < 0 || (rc = read_symbols(&r, b, err)) < 0 ||
 	    (rc = read_services(&r, b, err)) < 0 || (rc = read_series(&r, b, err)) < 0 ||
 	    (rc = read_postings(&r, b, err)) < 0)
@@ -326,7 +328,7 @@ static int load_index(struct tsdb__block *b, struct pf_err *err)
 /* The other files: headers checked, kept open for reads; the block's bytes. */
 static int open_data_files(struct tsdb__block *b, struct pf_err *err)
 {
-	uint8_t hdr[8];
+	uint8_t hdr[TSDB__BLOCK_HDR];
 	struct stat st;
 	int rc;
 
@@ -336,10 +338,10 @@ static int open_data_files(struct tsdb__block *b, struct pf_err *err)
 		return pf_err_set(err, PF_ECORRUPT, "open %s: %s",
 				  b->chunks_fd < 0 ? b->chunks_path : b->symbols_path,
 				  strerror(errno));
-	if ((rc = pread_all(b->chunks_fd, hdr, 8, 0, b->chunks_path, err)) < 0 ||
-	    (rc = check_header(hdr, 8, TSDB__BLOCK_CHUNKS_MAGIC, b->chunks_path, err)) < 0 ||
-	    (rc = pread_all(b->symbols_fd, hdr, 8, 0, b->symbols_path, err)) < 0 ||
-	    (rc = check_header(hdr, 8, TSDB__BLOCK_SYMS_MAGIC, b->symbols_path, err)) < 0)
+	if ((rc = pread_all(b->chunks_fd, hdr, TSDB__BLOCK_HDR, 0, b->chunks_path, err)) < 0 ||
+	    (rc = check_header(hdr, TSDB__BLOCK_HDR, TSDB__BLOCK_CHUNKS_MAGIC, b->chunks_path, err)) < 0 ||
+	    (rc = pread_all(b->symbols_fd, hdr, TSDB__BLOCK_HDR, 0, b->symbols_path, err)) < 0 ||
+	    (rc = check_header(hdr, TSDB__BLOCK_HDR, TSDB__BLOCK_SYMS_MAGIC, b->symbols_path, err)) < 0)
 		return rc;
 	b->info.bytes = b->index_len;
 	if (fstat(b->chunks_fd, &st) == 0)

@@ -1,6 +1,6 @@
 /*
  * Blocks: the writer, used by the head cut and by compaction (tsdb__bw_*),
- * and block names. The format is described in block-internal.h.
+ * and block names. The format: docs/format/block.md and docs/format/index.md.
  */
 #include "tsdb/block-internal.h"
 #include "tsdb/codec/codec.h"
@@ -147,7 +147,7 @@ int tsdb__bw_new(const char *blocks_dir, struct tsdb__bw **out, struct pf_err *e
 {
 	struct tsdb__bw *w = pf_xcalloc(1, sizeof(*w));
 	char path[PATH_MAX + 16];
-	uint8_t hdr[8];
+	uint8_t hdr[TSDB__BLOCK_HDR];
 	int rc;
 
 	*out = NULL;
@@ -397,7 +397,7 @@ int tsdb__bw_commit(struct tsdb__bw *w, uint32_t level, const char *const *sourc
 	size_t npairs = 0, cappairs = 0;
 	uint64_t *svc_off = NULL, *svc_len = NULL;
 	char path[PATH_MAX + 16];
-	uint8_t hdr[8];
+	uint8_t hdr[TSDB__BLOCK_HDR];
 	int rc;
 
 	if ((rc = bw_end_series(w, err)) < 0)

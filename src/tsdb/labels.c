@@ -3,9 +3,6 @@
 
 #include <stdlib.h>
 
-/* Seed of the series hash; part of the id format, never change it. */
-#define LABELS_HASH_SEED 0x70726f66656665ull /* "profefe" */
-
 int tsdb__label_name_ok(const char *s, size_t n)
 {
 	if (n == 0 || n > TSDB__MAX_NAME_LEN)
@@ -75,5 +72,5 @@ int tsdb__labels_encode(struct pf_buf *b, const struct tsdb_label *const *sorted
 
 uint64_t tsdb__labels_hash(const void *enc, size_t n)
 {
-	return pf_hash64(enc, n, LABELS_HASH_SEED);
+	return pf_hash64(enc, n, TSDB__LABELS_HASH_SEED);
 }

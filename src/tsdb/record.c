@@ -1,13 +1,7 @@
 /*
- * The profile record: type byte TSDB__REC_PROFILE, then
- *   labels  uvarint count; per label uvarint-length name, uvarint-length value
- *           (sorted by name: the canonical encoding the series hash covers)
- *   t_ns    le64 (two's complement of the signed time)
- *   seq     uvarint, per series
- *   kind    u8 (enum tsdb_kind)
- *   totals  uvarint count; per total uvarint-length type, uvarint-length
- *           unit, le64 value
- *   body    uvarint length, then the bytes (always the end of the record)
+ * The profile record of the WAL (type TSDB__REC_PROFILE): labels in their
+ * canonical encoding, time, sequence number, kind, totals, then the body.
+ * Format: docs/format/wal.md, "Profile record".
  */
 #include "tsdb/tsdb-internal.h"
 

@@ -3,7 +3,8 @@
  * part of the public API; every symbol carries the tsdb__ prefix.
  *
  *   tsdb.h           the public API (the store's contract)
- *   tsdb-internal.h  this file: limits, WAL format, head, blocks, shared helpers
+ *   tsdb-internal.h  this file: limits, head, blocks, shared helpers
+ *   format.h         every magic number and version the store writes (docs/format/)
  *   tsdb.c           the public API: open, append, close; the data directory
  *   labels.c         validation, sorting, canonical encoding and hashing of label sets
  *   postings.c       sorted series-id lists: intersect, union, subtract
@@ -55,39 +56,16 @@
  * scanner reads at most this much of a record into memory at once. */
 #define TSDB__META_MAX (1u << 20)
 
-/* ---- on-disk WAL format ----------------------------------------------- */
+/* ---- on-disk formats -------------------------------------------------- */
 
-/*
- * A segment file <dir>/wal/NNNNNNNN (8 decimal digits) starts with
- *   magic   u32le  TSDB__WAL_MAGIC ("PFWL" read as bytes 'P','F','W','L')
- *   version u32le  TSDB__WAL_VERSION
- * followed by records
- *   len     u32le  bytes of type + payload (>= 1)
- *   crc     u32le  CRC32C over type + payload
- *   type    u8     TSDB__REC_*
- *   payload len - 1 bytes
- */
-#define TSDB__WAL_MAGIC 0x4c574650u
-#define TSDB__WAL_VERSION 1u
-#define TSDB__WAL_HDR 8u
-#define TSDB__REC_HDR 8u
-#define TSDB__REC_PROFILE 1
+/* Magic numbers, versions and header sizes of every file: format.h;
+ * the formats themselves: docs/format/. */
+#include "tsdb/format.h"
 
-/*
- * A checkpoint file <dir>/wal/checkpoint.NNNNNNNN holds the records of
- * segments <= N that the head still needed when it was written; it starts
- * with
- *   magic   u32le  TSDB__CKPT_MAGIC ("PFWC")
- *   version u32le  TSDB__CKPT_VERSION
- *   num     u32le  N
- *   crc     u32le  CRC32C over the 12 bytes above
- * followed by records framed as in segments. Written as .tmp, fsync'd,
- * renamed; its presence makes segments <= N and older checkpoints obsolete.
- */
-#define TSDB__CKPT_PREFIX "checkpoint."
-#define TSDB__CKPT_MAGIC 0x43574650u /* "PFWC" */
-#define TSDB__CKPT_VERSION 1u
-#define TSDB__CKPT_HDR 16u
+/* A file of format version got where this build reads up to known (a
+ * store written by a newer release): PF_ENEWER, err naming the file and
+ * both versions. The open stops on it; nothing is skipped or rewritten. */
+int tsdb__newer_format(const char *path, uint32_t got, uint32_t known, struct pf_err *err);
 
 /* ---- locations -------------------------------------------------------- */
 
@@ -397,12 +375,6 @@ void tsdb__select(const struct tsdb__psource *src, const struct tsdb__preds *ps,
 		  struct tsdb__plist *out);
 
 /* ---- blocks (block_*.c) ------------------------------------------------ */
-
-#define TSDB__BLOCK_INDEX_MAGIC 0x49424650u  /* "PFBI" */
-#define TSDB__BLOCK_SYMS_MAGIC 0x53424650u   /* "PFBS" */
-#define TSDB__BLOCK_CHUNKS_MAGIC 0x43424650u /* "PFBC" */
-#define TSDB__BLOCK_VERSION 1u
-#define TSDB__BLOCK_NAME_LEN 26
 
 struct pprof_profile;
 struct tsdb__chunk_dec;

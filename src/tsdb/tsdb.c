@@ -57,6 +57,14 @@ int tsdb__id_decode(const char *id, uint64_t *hash, int64_t *t_ns, uint32_t *seq
 	return 0;
 }
 
+int tsdb__newer_format(const char *path, uint32_t got, uint32_t known, struct pf_err *err)
+{
+	return pf_err_set(err, PF_ENEWER,
+			  "%s: format version %" PRIu32 ", this profefe reads up to %" PRIu32
+			  " (the store was written by a newer release of profefe)",
+			  path, got, known);
+}
+
 struct tsdb__wal *tsdb__db_wal(struct tsdb *db)
 {
 	return db->wal;
@@ -148,7 +156,14 @@ static int load_blocks(struct tsdb *db, struct pf_err *err)
 		struct pf_err e2 = {0};
 		if (!tsdb__block_name_ok(de->d_name))
 			continue;
-		if (tsdb__block_open(db->blocks_dir, de->d_name, &b, &e2) < 0) {
+		if ((rc = tsdb__block_open(db->blocks_dir, de->d_name, &b, &e2)) == PF_ENEWER) {
+			/* never skipped: retention and compaction would then act
+			 * on a store they see only part of */
+			rc = pf_err_set(err, rc, "%s", e2.msg);
+			break;
+		}
+		rc = 0;
+		if (b == NULL) {
 			pf_log(PF_LOG_ERROR, "block is corrupt, skipped", "block", de->d_name, "err",
 			       e2.msg, NULL);
 			db->corrupt_skipped++;
@@ -161,6 +176,10 @@ static int load_blocks(struct tsdb *db, struct pf_err *err)
 			pf_map_put(sources, in->sources[i], strlen(in->sources[i]), 1);
 	}
 	closedir(d);
+	if (rc < 0) {
+		pf_map_free(sources);
+		return rc;
+	}
 	for (size_t i = 0; i < db->nblocks;) {
 		const char *name = tsdb__block_info(db->blocks[i])->name;
 		uint64_t v;

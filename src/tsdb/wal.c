@@ -1,6 +1,6 @@
 /*
- * The write-ahead log: numbered segment files of CRC'd records (format in
- * tsdb-internal.h), appended with group commit and replayed at open.
+ * The write-ahead log: numbered segment files of CRC'd records (format:
+ * docs/format/wal.md), appended with group commit and replayed at open.
  *
  * Group commit: an appender writes its record under mu and queues itself
  * as a waiter. If no fdatasync is running it becomes the leader: it notes
@@ -16,7 +16,7 @@
  *
  * Checkpoints (Prometheus's): <dir>/checkpoint.NNNNNNNN holds the records
  * of segments <= N that the head still needs, in the segments' record
- * framing after its own header (format in tsdb-internal.h). It is written
+ * framing after its own header (docs/format/checkpoint.md). It is written
  * as .tmp, fsync'd and renamed; once it exists, segments <= N and older
  * checkpoints are obsolete: the open deletes them if a crash left them, and
  * replays the newest checkpoint, then the segments after N.
@@ -194,6 +194,17 @@ static int scan_file(int fd, uint8_t kind, uint32_t num, const char *path,
 						  : "segment header cut short";
 		return 0;
 	}
+	/* a newer release's file: refused before anything else of it is
+	 * trusted (its header may have changed too) */
+	if (pf_get_le32(hdr) == (kind == TSDB__LOC_CKPT ? TSDB__CKPT_MAGIC : TSDB__WAL_MAGIC) &&
+	    tsdb__version_newer(pf_get_le32(hdr + 4),
+				kind == TSDB__LOC_CKPT ? TSDB__CKPT_VERSION : TSDB__WAL_VERSION)) {
+		res->status = TSDB__SCAN_BADHDR;
+		res->why = "format version newer than this build reads";
+		return tsdb__newer_format(path, pf_get_le32(hdr + 4),
+					  kind == TSDB__LOC_CKPT ? TSDB__CKPT_VERSION : TSDB__WAL_VERSION,
+					  err);
+	}
 	if (kind == TSDB__LOC_CKPT &&
 	    (pf_get_le32(hdr) != TSDB__CKPT_MAGIC || pf_get_le32(hdr + 4) != TSDB__CKPT_VERSION ||
 	     pf_get_le32(hdr + 8) != num || pf_get_le32(hdr + 12) != pf_crc32c(0, hdr, 12))) {
@@ -324,6 +335,34 @@ static int list_segments(const char *dir, uint32_t **nums, size_t *n, uint32_t *
 		qsort(*nums, *n, sizeof(uint32_t), cmp_u32);
 	if (*nck > 1)
 		qsort(*cks, *nck, sizeof(uint32_t), cmp_u32);
+	return 0;
+}
+
+/* A newer release's WAL (a segment or checkpoint of a higher version, by
+ * its header): refused before the open changes anything (deletes what a
+ * checkpoint covers, truncates a tail). */
+static int refuse_newer(const char *dir, const uint32_t *nums, size_t n, const uint32_t *cks,
+			size_t nck, struct pf_err *err)
+{
+	char path[PATH_MAX];
+	uint8_t hdr[8];
+
+	for (size_t i = 0; i < n + nck; i++) {
+		int ck = i >= n, fd;
+		uint32_t magic = ck ? TSDB__CKPT_MAGIC : TSDB__WAL_MAGIC;
+		uint32_t known = ck ? TSDB__CKPT_VERSION : TSDB__WAL_VERSION;
+		if ((ck ? ckpt_path(path, sizeof(path), dir, cks[i - n], "")
+			: seg_path(path, sizeof(path), dir, nums[i])) < 0)
+			return pf_err_set(err, PF_EINVAL, "WAL path too long: %s", dir);
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+			return pf_err_set(err, PF_EIO, "open %s: %s", path, strerror(errno));
+		if (pf_pread_full(fd, hdr, sizeof(hdr), 0) == (ssize_t)sizeof(hdr) &&
+		    pf_get_le32(hdr) == magic && tsdb__version_newer(pf_get_le32(hdr + 4), known)) {
+			close(fd);
+			return tsdb__newer_format(path, pf_get_le32(hdr + 4), known, err);
+		}
+		close(fd);
+	}
 	return 0;
 }
 
@@ -559,7 +598,8 @@ int tsdb__wal_open(const char *dir, size_t segment_bytes, tsdb__wal_record_fn fn
 	pthread_cond_init(&w->cv, NULL);
 	pthread_rwlock_init(&w->segs_rw, NULL);
 	if ((rc = pf_mkdir_p(dir, err)) < 0 ||
-	    (rc = list_segments(dir, &nums, &n, &cks, &nck, err)) < 0)
+	    (rc = list_segments(dir, &nums, &n, &cks, &nck, err)) < 0 ||
+	    (rc = refuse_newer(dir, nums, n, cks, nck, err)) < 0)
 		goto fail;
 	/* the newest checkpoint first, then the segments after it */
 	if (nck > 0 && ((rc = drop_covered(dir, nums, &n, cks, nck, err)) < 0 ||

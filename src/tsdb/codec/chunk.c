@@ -3,50 +3,15 @@
  * profiles as a header plus (stack id, label set id, values) rows against a
  * symbol table, other bodies byte for byte.
  *
- * Format (integers little-endian or uvarint; zz = zigzag uvarint):
- *   magic   u32le  TSDB__CHUNK_MAGIC (bytes "PFCK")
- *   version u32le  1
- *   nonce   u64le  the symbol table's
- *   count   uvarint profiles
- *   six columns, each a section (see tsdb__put_section):
- *     headers  per profile: kind u8 (0 pprof, 1 raw), then
- *              raw:  length
- *              pprof: nrows, nvrows (rows with a value written),
- *                     flags (bit 0: has a period type),
- *                     zz(time - previous pprof time of the chunk),
- *                     zz(duration), zz(period), [period type, unit],
- *                     n sample types, type and unit of each,
- *                     drop_frames, keep_frames, default_sample_type,
- *                     n comments, comments, n mappings, mappings,
- *                     n extra locations, locations, n extra functions,
- *                     functions (all symtab ids; "extra" = not used by
- *                     any sample or location), then the value coding
- *                     (mode, see below) of each sample type
- *     stacks   per row: 0 = the predicted stack (the stack of the row
- *              after the previous profile's row that the last matched row
- *              matched), else 1 + zz(stack - previous row's stack)
- *     labels   per row: 0 = the predicted label set (that of the first row
- *              with the same stack in the previous profile, else of the
- *              last row with the same leaf location earlier in this
- *              profile, else in the previous one), else label set id + 1
- *     gaps     per row with a non-zero written value: the number of rows
- *              (all zero) since the previous such row
- *     values   per profile, per sample type, per row with a non-zero
- *              written value: zz(written value), see "value codings"
- *     raw      the raw bodies, one after the other
- *   crc     u32le  CRC32C of every byte before it
- *
- * A row matches the row of the previous profile with the same stack,
- * label set and occurrence of that pair. The previous profile is the
- * previous pprof profile of the same chunk (raw bodies in between do not
- * count); the first one has none, so a chunk decodes on its own.
+ * Format (version TSDB__CHUNK_VERSION in format.h): docs/format/chunk.md,
+ * byte by byte, with the row matching, the stack and label set predictions
+ * and the value codings this file implements.
  */
 #include "tsdb/codec/codec-internal.h"
 
 #include <stdlib.h>
 
-#define TSDB__CHUNK_MAGIC 0x4b434650u /* "PFCK" */
-#define TSDB__CHUNK_VERSION 1u
+#include "tsdb/format.h" /* TSDB__CHUNK_MAGIC, TSDB__CHUNK_VERSION */
 #define NONE UINT32_MAX
 
 enum { COL_HDR, COL_STACK, COL_LSET, COL_GAP, COL_VAL, COL_RAW, NCOLS };
@@ -1050,7 +1015,10 @@ int tsdb__chunk_dec_open(const void *p, size_t n, struct tsdb__chunk_dec **out,
 		return pf_err_set(err, PF_ECORRUPT, "chunk: bad magic %08x at offset 0", pf_get_le32(b));
 	if (pf_crc32c(0, b, n - 4) != pf_get_le32(b + n - 4))
 		return pf_err_set(err, PF_ECORRUPT, "chunk: CRC32C mismatch at offset %zu", n - 4);
-	if ((v = pf_get_le32(b + 4)) != TSDB__CHUNK_VERSION)
+	if ((v = pf_get_le32(b + 4)) > TSDB__CHUNK_VERSION)
+		return pf_err_set(err, PF_ENEWER, "chunk: format version %u, this profefe reads up to %u",
+				  v, TSDB__CHUNK_VERSION);
+	if (v != TSDB__CHUNK_VERSION)
 		return pf_err_set(err, PF_ECORRUPT, "chunk: unknown version %u at offset 4", v);
 	d = pf_xcalloc(1, sizeof(*d));
 	rowset_init(&d->rs[0]);

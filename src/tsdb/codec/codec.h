@@ -11,8 +11,8 @@
  * the previous profile of the chunk; the columns are zstd-compressed. Other
  * bodies (traces) are kept byte for byte, zstd-compressed. A chunk decodes
  * on its own with its symbol table; reading one profile needs only those
- * two. Formats: see symtab.c and chunk.c (little-endian, magic + version at
- * the start, CRC32C at the end).
+ * two. Formats: docs/format/symtab.md and docs/format/chunk.md (magic and
+ * version in src/tsdb/format.h).
  *
  * Lossless at the pprof level (SPEC 10.2): samples in order (duplicates and
  * empty stacks kept), values, labels in order (string and numeric with unit),

@@ -3,32 +3,9 @@
  * functions, locations, stack nodes and label sets within a block, each
  * kept once (deduplicated by content), with their serialized form.
  *
- * Format (all integers little-endian or uvarint; zz = zigzag uvarint):
- *   magic   u32le  TSDB__SYMTAB_MAGIC (bytes "PFSY")
- *   version u32le  1
- *   nonce   u64le  random, repeated in every chunk written against the table
- *   six sections, each: raw_len uvarint | method u8 (0 stored, 1 zstd) |
- *                       stored_len uvarint | stored bytes
- *     strings    count, then count lengths, then the bytes (string 0 is "")
- *     mappings   count, then per mapping: start, limit - start, offset,
- *                file, build_id, flags
- *     functions  count, then the columns: zz(name - previous name),
- *                system_name (0 = same as name, else id + 1),
- *                zz(file - previous file), zz(start_line)
- *     locations  count, then the columns: mapping + 1 (0 none),
- *                nline << 1 | is_folded; then, over all lines, the
- *                columns: function (0: one more than the highest so far,
- *                else function + 2, and 1 for none), zz(line - the
- *                previous line of that function), zz(column); then per
- *                location zz(address - base), base = the address of the
- *                previous location of the same outermost function (the
- *                last line's), else of the previous location
- *     nodes      count (node 0, the empty stack, is implicit), then the
- *                columns: k - parent (>= 1), location (0: the lowest
- *                location no node used before, else id + 1)
- *     label sets count, then per set: n, then per label: key, str, zz(num),
- *                num_unit
- *   crc     u32le  CRC32C of every byte before it
+ * Format (version TSDB__SYMTAB_VERSION in format.h): docs/format/symtab.md,
+ * byte by byte; the section framing shared with chunks is described there
+ * too (tsdb__put_section, tsdb__get_section).
  */
 #include "tsdb/codec/codec-internal.h"
 
@@ -37,8 +14,7 @@
 #include <unistd.h>
 #include <zstd.h>
 
-#define TSDB__SYMTAB_MAGIC 0x59534650u /* "PFSY" */
-#define TSDB__SYMTAB_VERSION 1u
+#include "tsdb/format.h" /* TSDB__SYMTAB_MAGIC, TSDB__SYMTAB_VERSION */
 /* ids are u32 and "+1" forms must fit too */
 #define MAX_IDS ((size_t)UINT32_MAX - 1)
 
@@ -1378,7 +1354,11 @@ int tsdb__symtab_read(const void *p, size_t n, struct tsdb__symtab **out, struct
 				  pf_get_le32(b));
 	if (pf_crc32c(0, b, n - 4) != pf_get_le32(b + n - 4))
 		return pf_err_set(err, PF_ECORRUPT, "symbol table: CRC32C mismatch at offset %zu", n - 4);
-	if ((v = pf_get_le32(b + 4)) != TSDB__SYMTAB_VERSION)
+	if ((v = pf_get_le32(b + 4)) > TSDB__SYMTAB_VERSION)
+		return pf_err_set(err, PF_ENEWER,
+				  "symbol table: format version %u, this profefe reads up to %u", v,
+				  TSDB__SYMTAB_VERSION);
+	if (v != TSDB__SYMTAB_VERSION)
 		return pf_err_set(err, PF_ECORRUPT, "symbol table: unknown version %u at offset 4", v);
 	st = pf_xcalloc(1, sizeof(*st));
 	st->nonce = pf_get_le64(b + 8);
