@@ -9,6 +9,7 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <pcre2.h>
 #include <stdlib.h>
 
@@ -73,60 +74,167 @@ static int rx_match(struct rx *r, const char *s)
 
 /* ---- tag filters (driver.compileTagFilter) ------------------------------ */
 
+/* measurement.unitTypes: memory and time (and GCU), each unit with its
+ * aliases and factor; the first of a type is its default. */
+struct unit_def {
+	const char *name;
+	const char *aliases[4];
+	double factor;
+};
+static const struct unit_def mem_units[] = {
+	{"B", {"b", "byte"}, 1},
+	{"kB", {"kb", "kbyte", "kilobyte"}, 1024.0},
+	{"MB", {"mb", "mbyte", "megabyte"}, 1048576.0},
+	{"GB", {"gb", "gbyte", "gigabyte"}, 1073741824.0},
+	{"TB", {"tb", "tbyte", "terabyte"}, 1099511627776.0},
+	{"PB", {"pb", "pbyte", "petabyte"}, 1125899906842624.0},
+};
+static const struct unit_def time_units[] = {
+	{"ns", {"ns", "nanosecond"}, 1},
+	{"us", {"\xce\xbcs", "us", "microsecond"}, 1e3},
+	{"ms", {"ms", "millisecond"}, 1e6},
+	{"s", {"s", "sec", "second"}, 1e9},
+	{"hrs", {"hour", "hr"}, 3.6e12},
+};
+static const struct unit_def gcu_units[] = {
+	{"n*GCU", {"nanogcu"}, 1e-9}, {"u*GCU", {"microgcu"}, 1e-6}, {"m*GCU", {"milligcu"}, 1e-3},
+	{"GCU", {"gcu"}, 1}, {"k*GCU", {"kilogcu"}, 1e3}, {"M*GCU", {"megagcu"}, 1e6},
+	{"G*GCU", {"gigagcu"}, 1e9}, {"T*GCU", {"teragcu"}, 1e12}, {"P*GCU", {"petagcu"}, 1e15},
+};
+static const struct {
+	const struct unit_def *u;
+	size_t n;
+	const struct unit_def *dflt;
+} unit_types[] = {
+	{mem_units, PF_ARRAY_LEN(mem_units), &mem_units[0]},
+	{time_units, PF_ARRAY_LEN(time_units), &time_units[3]},
+	{gcu_units, PF_ARRAY_LEN(gcu_units), &gcu_units[3]},
+};
+
+/* unitType.sniffUnit: lower case, a trailing "s" dropped past 2 bytes. */
+static const struct unit_def *sniff_unit(size_t type, const char *name)
+{
+	char low[64];
+	size_t n = strlen(name);
+
+	if (n >= sizeof(low))
+		return NULL;
+	for (size_t i = 0; i <= n; i++)
+		low[i] = (char)(name[i] >= 'A' && name[i] <= 'Z' ? name[i] - 'A' + 'a' : name[i]);
+	if (n > 2 && low[n - 1] == 's')
+		low[n - 1] = '\0';
+	for (size_t i = 0; i < unit_types[type].n; i++)
+		for (size_t a = 0; a < 4 && unit_types[type].u[i].aliases[a]; a++)
+			if (strcmp(unit_types[type].u[i].aliases[a], low) == 0)
+				return &unit_types[type].u[i];
+	return NULL;
+}
+
+/* measurement.Scale (without "minimum"/"auto"): value in from-units as a
+ * number of to-units, and the canonical name of those ("" for counts). */
+static double scale_unit(int64_t value, const char *from, const char *to, const char **unit)
+{
+	if (value < 0 && -value > 0)
+		return -scale_unit(-value, from, to, unit);
+	for (size_t t = 0; t < PF_ARRAY_LEN(unit_types); t++) {
+		const struct unit_def *f = sniff_unit(t, from), *u;
+		if (!f)
+			continue;
+		u = sniff_unit(t, to);
+		if (!u)
+			u = unit_types[t].dflt;
+		*unit = u->name;
+		return (double)value * f->factor / u->factor;
+	}
+	*unit = (!strcmp(to, "count") || !strcmp(to, "sample") || !strcmp(to, "unit")) ? "" : to;
+	return (double)value;
+}
+
 struct tagf {
 	int on;
 	char *key;        /* NULL: any key */
 	struct rx *re;    /* regexes, or none when numeric */
 	size_t nre;
-	int numeric;
-	int64_t lo, hi;
+	int numeric;      /* a range: lo <= value <= hi, in units unit */
+	double lo, hi;
+	char unit[16];
 };
 
-/* "N", "N:", ":N", "N:M" with N = [+-]?[0-9]+: 1 and the bounds; 0 when s
- * is not such a range; PF_EINVAL for a range with units, which we do not
- * scale. */
-static int parse_range(const char *s, int64_t *lo, int64_t *hi, const char *what, struct pf_err *err)
+/* One match of ([+-]?[0-9]+)([A-Za-z]+)? at or after p, as Go's regexp
+ * finds it (leftmost); 0 when there is none. */
+static int find_num(const char *p, const char **start, const char **digits, const char **letters,
+		    const char **end)
 {
-	const char *p = s;
-	int64_t v[2] = {INT64_MIN, INT64_MAX};
-	int have[2] = {0, 0}, side = 0, units = 0;
-
-	while (*p) {
-		if (*p == ':') {
-			if (side == 1)
-				return 0;
-			side = 1;
-			p++;
-			continue;
-		}
+	for (; *p; p++) {
 		const char *q = p;
-		if (*q == '+' || *q == '-')
+		if ((*q == '+' || *q == '-') && q[1] >= '0' && q[1] <= '9')
 			q++;
-		if (*q < '0' || *q > '9' || have[side])
-			return 0;
+		if (*q < '0' || *q > '9')
+			continue;
+		*start = p;
+		*digits = p;
 		while (*q >= '0' && *q <= '9')
 			q++;
-		while ((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z')) {
+		*letters = q;
+		while ((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z'))
 			q++;
-			units = 1;
-		}
+		*end = q;
+		return 1;
+	}
+	return 0;
+}
+
+/* driver.parseTagFilterRange: "32kb" (equal), ":64kb", "4mb:", "12kb:64mb";
+ * 1 with t's range set, 0 when s is no such range (a regex then). */
+static int parse_range(const char *s, struct tagf *t)
+{
+	const char *st[2], *dg[2], *lt[2], *en[2], *unit;
+	char ustr[2][32];
+	int64_t v[2];
+	size_t n = 0, ul;
+
+	for (const char *p = s; n < 2 && find_num(p, &st[n], &dg[n], &lt[n], &en[n]); p = en[n - 1])
+		n++;
+	if (n == 0)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char *e;
 		errno = 0;
-		v[side] = strtoll(p, NULL, 10);
+		v[i] = strtoll(dg[i], &e, 10);
 		if (errno)
 			return 0;
-		have[side] = 1;
-		p = q;
+		ul = (size_t)(en[i] - lt[i]);
+		if (ul >= sizeof(ustr[i]))
+			return 0;
+		memcpy(ustr[i], lt[i], ul);
+		ustr[i][ul] = '\0';
 	}
-	if (!have[0] && !have[1])
+	double a = scale_unit(v[0], ustr[0], ustr[0], &unit);
+	size_t mlen = (size_t)(en[0] - st[0]), slen = strlen(s);
+	snprintf(t->unit, sizeof(t->unit), "%s", unit);
+	if (n == 1) {
+		if (slen == mlen && s == st[0]) {
+			t->lo = t->hi = a;
+		} else if (slen == mlen + 1 && s == st[0] && s[mlen] == ':') {
+			t->lo = a;
+			t->hi = INFINITY;
+		} else if (slen == mlen + 1 && s[0] == ':' && st[0] == s + 1) {
+			t->lo = -INFINITY;
+			t->hi = a;
+		} else {
+			return 0;
+		}
+		return 1;
+	}
+	/* "A:B" exactly */
+	if (st[0] != s || en[0][0] != ':' || st[1] != en[0] + 1 || *en[1] != '\0')
 		return 0;
-	if (units)
-		return pf_err_set(err, PF_EINVAL, "%s \"%.200s\": ranges with units are not supported (give the value in the label's own unit, without a suffix)", what, s);
-	if (side == 0) { /* "N": exactly N */
-		*lo = *hi = v[0];
-	} else {
-		*lo = have[0] ? v[0] : INT64_MIN;
-		*hi = have[1] ? v[1] : INT64_MAX;
-	}
+	const char *unit2;
+	double b = scale_unit(v[1], ustr[1], t->unit, &unit2);
+	if (strcmp(unit2, t->unit) != 0)
+		return 0;
+	t->lo = a;
+	t->hi = b;
 	return 1;
 }
 
@@ -152,9 +260,7 @@ static int tagf_compile(struct tagf *t, const char *what, const char *value, str
 		t->key = pf_xstrndup(value, (size_t)(eq - value));
 		val = eq + 1;
 	}
-	if ((rc = parse_range(val, &t->lo, &t->hi, what, err)) < 0)
-		goto fail;
-	if (rc == 1) {
+	if (parse_range(val, t)) {
 		t->numeric = 1;
 		return 0;
 	}
@@ -178,17 +284,50 @@ fail:
 	return PF_EINVAL;
 }
 
+/* profile.NumLabelUnits: a numeric label's unit is the first num_unit its
+ * key has in the profile, else "bytes" for "alignment" and "request", else
+ * the key itself. Map: key string index -> unit string index (0: none). */
+static struct pf_map *num_units_new(const struct pprof_profile *p)
+{
+	const pprof_msg *m = pprof_message(p);
+	struct pf_map *u = pf_map_new(16);
+
+	for (size_t i = 0; i < m->n_sample; i++)
+		for (size_t k = 0; k < m->sample[i]->n_label; k++) {
+			const Perftools__Profiles__Label *l = m->sample[i]->label[k];
+			uint64_t v = (uint64_t)l->num_unit;
+			if (l->str != 0 || (l->num == 0 && l->num_unit == 0))
+				continue;
+			if (pf_map_get_or_put(u, &l->key, sizeof(l->key), &v) && v == 0 && l->num_unit)
+				pf_map_put(u, &l->key, sizeof(l->key), (uint64_t)l->num_unit);
+		}
+	return u;
+}
+
+static const char *num_unit(const struct pprof_profile *p, struct pf_map *units, int64_t key)
+{
+	uint64_t v = 0;
+	const char *k = pprof_string(p, key);
+
+	if (pf_map_get(units, &key, sizeof(key), &v) && v)
+		return pprof_string(p, (int64_t)v);
+	return strcmp(k, "alignment") == 0 || strcmp(k, "request") == 0 ? "bytes" : k;
+}
+
 static int tagf_match(struct tagf *t, const struct pprof_profile *p, const Perftools__Profiles__Sample *s,
-		      struct pf_buf *scratch)
+		      struct pf_map *units, struct pf_buf *scratch)
 {
 	if (t->numeric) {
 		for (size_t i = 0; i < s->n_label; i++) {
 			const Perftools__Profiles__Label *l = s->label[i];
+			const char *su;
+			double sv;
 			if (l->str != 0 || (l->num == 0 && l->num_unit == 0))
 				continue;
 			if (t->key && strcmp(pprof_string(p, l->key), t->key) != 0)
 				continue;
-			if (l->num >= t->lo && l->num <= t->hi)
+			sv = scale_unit(l->num, num_unit(p, units, l->key), t->unit, &su);
+			if (strcmp(su, t->unit) == 0 && sv >= t->lo && sv <= t->hi)
 				return 1;
 		}
 		return 0;
@@ -525,6 +664,7 @@ int report_prep_new(const struct pprof_profile *p, const struct report_opts *o,
 	struct pf_buf name = PF_BUF_INIT(0), scratch = PF_BUF_INIT(0);
 	uint8_t *fnbits = NULL, *mapbits = NULL;
 	struct loc_state *ls = NULL;
+	struct pf_map *units = NULL;
 	int64_t *line_fn = NULL, *line_no = NULL;
 	uint32_t *loc_frames = NULL;
 	size_t *keep = NULL, keep_cap = 0, nkeep, idx = 0, nlines_all = 0, nframes_all = 0;
@@ -536,6 +676,8 @@ int report_prep_new(const struct pprof_profile *p, const struct report_opts *o,
 	if ((rc = filters_compile(&f, o, err)) < 0)
 		return rc;
 	any_name_filter = f.focus.re || f.ignore.re || f.hide.re || f.show_from.re;
+	if (f.tagfocus.numeric || f.tagignore.numeric)
+		units = num_units_new(p);
 
 	r = pf_xcalloc(1, sizeof(*r));
 	r->sample_type = pf_xstrdup(pprof_string(p, m->sample_type[idx]->type));
@@ -687,8 +829,8 @@ int report_prep_new(const struct pprof_profile *p, const struct report_opts *o,
 				continue;
 			nkeep = top + 1;
 		}
-		if ((f.tagfocus.on && !tagf_match(&f.tagfocus, p, smp, &scratch)) ||
-		    (f.tagignore.on && tagf_match(&f.tagignore, p, smp, &scratch)))
+		if ((f.tagfocus.on && !tagf_match(&f.tagfocus, p, smp, units, &scratch)) ||
+		    (f.tagignore.on && tagf_match(&f.tagignore, p, smp, units, &scratch)))
 			continue;
 
 		size_t nf = 0;
@@ -723,6 +865,7 @@ int report_prep_new(const struct pprof_profile *p, const struct report_opts *o,
 	free(mapbits);
 	pf_buf_free(&name);
 	pf_buf_free(&scratch);
+	pf_map_free(units);
 	filters_free(&f);
 	return rc;
 }

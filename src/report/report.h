@@ -52,8 +52,9 @@ struct report_opts {
 	const char *focus, *ignore, *hide, *show_from;
 	/* go tool pprof's -tagfocus/-tagignore: "key=re[,re..]" (a value of
 	 * key matches one of them) or "re[,re..]" (each matches some
-	 * "key:value"); a unitless number or range ("64", "1:", ":9", "1:9")
-	 * over numeric labels */
+	 * "key:value"); a number or range with pprof's units ("64B",
+	 * "1kb:", ":2MB", "10ms:1s") over numeric labels, scaled as pprof
+	 * scales them (a label's unit: its num_unit, else its key) */
 	const char *tagfocus, *tagignore;
 	enum report_granularity granularity;
 	double node_fraction; /* top: drop nodes whose cum is below this
@@ -78,7 +79,7 @@ struct report_prep;
  * sample type ("unknown sample_index \"x\": the profile has
  * alloc_objects, alloc_space, ..."), a regex that does not compile
  * ("bad focus regex \"(\": missing closing parenthesis at offset 1"), a
- * tag filter that does not parse. *out is freed with report_prep_free.
+ * tag filter's regex that does not compile. *out is freed with report_prep_free.
  */
 int report_prep_new(const struct pprof_profile *p, const struct report_opts *o,
 		    struct report_prep **out, struct pf_err *err);

@@ -93,6 +93,8 @@ filters=(
 	"heap-001 ignore flate"
 	"heap-001 hide strings\\."
 	"heap-001 show_from main\\.main"
+	"heap-001 tagfocus bytes=64B:1kB"
+	"heap-001 tagignore bytes=:32kb"
 )
 [ -n "${PROFEFE_TEST_SUBSET:-}" ] && filters=("${filters[0]}" "${filters[3]}" "${filters[4]}" "${filters[5]}" "${filters[10]}")
 for fl in "${filters[@]}"; do
