@@ -126,6 +126,39 @@ want=$(awk '/^-+\+-+$/ { if (seen && last != "") print last; seen = 1; last = ""
 	cut -c14- | sort -u)
 got=$(v1 "/api/v1/profile/${id[heap-001]}" -d report=flamegraph -d sample_index=alloc_space | jq -r '.data.root.children[].name' | sort -u)
 expect "heap-001: flame graph root children are -traces' outermost frames" "$got" "$want"
+# every stack with its value, root to leaf, equals -traces' (summed by
+# stack): the flame graph has pprof's frames, names and inline suffixes
+flame_paths() {
+	jq -r 'def paths(p): (p + [.name]) as $q
+		| (if .self != 0 and ($q | length) > 1 then "\($q[1:] | join(";")) \(.self)" else empty end),
+		  (.children[] | paths($q));
+		.data.root | paths([])' | sort
+}
+traces_paths() { # -traces output: "frame;frame;... value" per distinct stack, root first
+	awk '/^-+\+-+$/ { if (n) { s = fr[n]; for (i = n - 1; i >= 1; i--) s = s ";" fr[i]; sum[s] += v } n = 0; body = 1; next }
+		!body { next }
+		/^ *-?[0-9][0-9.]*[A-Za-z]*   [^ ]/ { v = $1; gsub(/[a-zA-Z]/, "", v); fr[n = 1] = $0; sub(/^ *[^ ]+   /, "", fr[1]); next }
+		/^             [^ ]/ { fr[++n] = substr($0, 14) }
+		END { for (s in sum) if (sum[s] != 0) printf "%s %.0f\n", s, sum[s] }' "$1" | sort
+}
+paths_cases=("heap-001 alloc_space B" "cpu-001 cpu ns" "goroutine-001 goroutine B" "block-001 delay ns" "heap-large-001 alloc_space B")
+[ -n "${PROFEFE_TEST_SUBSET:-}" ] && paths_cases=("${paths_cases[@]:0:2}")
+for c in "${paths_cases[@]}"; do
+	read -r name st u <<<"$c"
+	if ! gopprof "$TMP/go.tr" -traces -sample_index="$st" -unit="$u" "$P/$name.pb.gz"; then
+		notok "$name: go tool pprof -traces failed"
+		continue
+	fi
+	traces_paths "$TMP/go.tr" >"$TMP/want"
+	v1 "/api/v1/profile/${id[$name]}" -d report=flamegraph -d sample_index="$st" -d max_nodes=1000000 | flame_paths >"$TMP/got"
+	n=$(wc -l <"$TMP/want")
+	if [ "$n" -gt 0 ] && cmp -s "$TMP/got" "$TMP/want"; then
+		ok "$name $st: flame graph stacks and values equal go tool pprof -traces ($n stacks)"
+	else
+		notok "$name $st: flame graph stacks and values equal go tool pprof -traces ($n stacks)"
+		diff "$TMP/got" "$TMP/want" | head -4 | cut -c1-300 | sed 's/^/#   /'
+	fi
+done
 # max_nodes trims and says so
 fg=$(v1 "/api/v1/profile/${id[heap-large-001]}" -d report=flamegraph -d max_nodes=50)
 expect "max_nodes=50: at most 50 nodes besides the root and the others" \
