@@ -654,7 +654,7 @@ static const char *read_report_kind(const struct api_req *r, struct api_reply *r
 /* A report's failure: bad options are 400, anything else 500. */
 static void report_failed(struct api_reply *rep, int rc, const char *prefix, const struct pf_err *err)
 {
-	if (rc == PF_EINVAL)
+	if (rc == PF_EINVAL || rc == PF_ELIMIT)
 		bad_data(rep, "%s%s", prefix, err->msg);
 	else
 		internal_error(rep, "report failed", err);

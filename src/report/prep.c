@@ -790,6 +790,21 @@ int report_prep_new(const struct pprof_profile *p, const struct report_opts *o,
 		}
 	}
 
+	/* what the samples' stacks expand to, before the filters shrink them */
+	{
+		size_t total = 0;
+		for (size_t i = 0; i < m->n_sample && total <= REPORT_MAX_FRAMES; i++)
+			for (size_t j = 0; j < m->sample[i]->n_location_id; j++) {
+				int64_t li = pprof_location_index(p, m->sample[i]->location_id[j]);
+				total += li >= 0 && m->location[li]->n_line ? m->location[li]->n_line : 1;
+			}
+		if (total > REPORT_MAX_FRAMES) {
+			rc = pf_err_set(err, PF_ELIMIT, "the profile's stacks expand to more than %zu frames (inlined calls included), the reports' cap",
+					REPORT_MAX_FRAMES);
+			goto out;
+		}
+	}
+
 	/* samples */
 	for (size_t i = 0; i < m->n_sample; i++) {
 		const Perftools__Profiles__Sample *smp = m->sample[i];
@@ -836,8 +851,6 @@ int report_prep_new(const struct pprof_profile *p, const struct report_opts *o,
 		size_t nf = 0;
 		for (size_t j = 0; j < nkeep; j++)
 			nf += ls[keep[j]].nlines ? ls[keep[j]].nlines : 1;
-		if (nf > UINT32_MAX)
-			nf = UINT32_MAX;
 		pf_xgrow((void **)&r->frames, &r->frames_cap, r->nframes + nf, sizeof(*r->frames));
 		pf_xgrow((void **)&r->samples, &r->samples_cap, r->nsamples + 1, sizeof(*r->samples));
 		struct report_sample *rs = &r->samples[r->nsamples++];
@@ -855,7 +868,8 @@ int report_prep_new(const struct pprof_profile *p, const struct report_opts *o,
 	*out = r;
 	r = NULL;
 	rc = 0;
-
+out:
+	report_prep_free(r);
 	free(keep);
 	free(loc_frames);
 	free(line_fn);

@@ -501,6 +501,84 @@ static void test_tag_ranges(void **state)
 	pprof_free(p);
 }
 
+/* a profile whose stacks expand past REPORT_MAX_FRAMES is refused: one
+ * location with 1 M inlined lines in 65 samples */
+static void test_frames_cap(void **state)
+{
+	const size_t nl = 1 << 20, ns = 65;
+	char *strs[] = {"", "samples", "count", "f"};
+	Perftools__Profiles__ValueType st = PERFTOOLS__PROFILES__VALUE_TYPE__INIT, *stp = &st;
+	Perftools__Profiles__Function fn = PERFTOOLS__PROFILES__FUNCTION__INIT, *fnp = &fn;
+	Perftools__Profiles__Location loc = PERFTOOLS__PROFILES__LOCATION__INIT, *locp = &loc;
+	Perftools__Profiles__Line *lines = pf_xcalloc(nl, sizeof(*lines)), **linep = pf_xcalloc(nl, sizeof(*linep));
+	Perftools__Profiles__Sample *smp = pf_xcalloc(ns, sizeof(*smp)), **smpp = pf_xcalloc(ns, sizeof(*smpp));
+	pprof_msg m = PERFTOOLS__PROFILES__PROFILE__INIT;
+	uint64_t locid = 1;
+	int64_t one = 1;
+	struct pprof_profile *p = NULL;
+	struct report_prep *prep = NULL;
+	struct report_opts o;
+	struct pf_err err = {0};
+	uint8_t *buf;
+	size_t n;
+
+	(void)state;
+	st.type = 1;
+	st.unit = 2;
+	fn.id = 1;
+	fn.name = 3;
+	for (size_t i = 0; i < nl; i++) {
+		perftools__profiles__line__init(&lines[i]);
+		lines[i].function_id = 1;
+		linep[i] = &lines[i];
+	}
+	loc.id = 1;
+	loc.line = linep;
+	loc.n_line = nl;
+	for (size_t i = 0; i < ns; i++) {
+		perftools__profiles__sample__init(&smp[i]);
+		smp[i].location_id = &locid;
+		smp[i].n_location_id = 1;
+		smp[i].value = &one;
+		smp[i].n_value = 1;
+		smpp[i] = &smp[i];
+	}
+	m.string_table = strs;
+	m.n_string_table = 4;
+	m.sample_type = &stp;
+	m.n_sample_type = 1;
+	m.function = &fnp;
+	m.n_function = 1;
+	m.location = &locp;
+	m.n_location = 1;
+	m.sample = smpp;
+	m.n_sample = ns;
+	n = perftools__profiles__profile__get_packed_size(&m);
+	buf = pf_xmalloc(n);
+	perftools__profiles__profile__pack(&m, buf);
+	if (pprof_decode(buf, n, (size_t)1 << 30, &p, &err) < 0)
+		fail_msg("decode: %s", err.msg);
+	report_opts_init(&o);
+	assert_int_equal(report_prep_new(p, &o, &prep, &err), PF_ELIMIT);
+	assert_null(prep);
+	assert_non_null(strstr(err.msg, "more than 67108864 frames"));
+	/* 8 samples (8 Mi frames) are fine */
+	pprof_free(p);
+	m.n_sample = 8;
+	n = perftools__profiles__profile__get_packed_size(&m);
+	perftools__profiles__profile__pack(&m, buf);
+	if (pprof_decode(buf, n, (size_t)1 << 30, &p, &err) < 0)
+		fail_msg("decode: %s", err.msg);
+	assert_int_equal(report_prep_new(p, &o, &prep, &err), 0);
+	report_prep_free(prep);
+	pprof_free(p);
+	free(buf);
+	free(lines);
+	free(linep);
+	free(smp);
+	free(smpp);
+}
+
 static void test_errors(void **state)
 {
 	struct pprof_profile *heap = fixture_pprof(FIX "heap-001.pb.gz"), *cpu = fixture_pprof(FIX "cpu-001.pb.gz");
@@ -586,6 +664,7 @@ int main(void)
 		cmocka_unit_test(test_diff_only),
 		cmocka_unit_test(test_tag_ranges),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_frames_cap),
 		cmocka_unit_test(test_meta),
 	};
 	return cmocka_run_group_tests_name("report", tests, NULL, NULL);
