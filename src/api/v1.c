@@ -1,7 +1,7 @@
 /*
  * /api/v1: the Prometheus-shaped query API (SPEC §6, §10.5, §10.6).
  *
- *   GET /api/v1/query_range?query=SEL[&start=T][&end=T][&limit=N]
+ *   GET /api/v1/query_range?query=SEL[&start=T][&end=T][&limit=N][&focus=RE]
  *   GET /api/v1/series?match[]=SEL[&match[]=SEL...][&start=T][&end=T]
  *   GET /api/v1/labels[?match[]=SEL...][&start=T][&end=T]
  *   GET /api/v1/label/<name>/values[?match[]=SEL...][&start=T][&end=T]
@@ -305,22 +305,55 @@ static int find(struct api_server *s, const struct tsdb_matcher *m, size_t nm, i
 
 /* ---- query_range ------------------------------------------------------ */
 
+/* focus=: profile id's totals over the samples through a function that fo
+ * matches, into totals (by sample type name). */
+static int focus_totals(struct api_server *s, struct report_focus *fo, const char *id,
+			json_t *totals, struct pf_err *err)
+{
+	struct pf_buf body = PF_BUF_INIT(0);
+	struct pprof_profile *p = NULL;
+	int64_t *t = NULL;
+	int rc;
+
+	if ((rc = tsdb_read(s->opt.db, id, &body, NULL, err)) < 0 ||
+	    (rc = pprof_decode(body.data, body.len, s->opt.max_profile_bytes, &p, err)) < 0)
+		goto out;
+	const pprof_msg *m = pprof_message(p);
+	t = pf_xcalloc(m->n_sample_type + 1, sizeof(*t));
+	report_focus_totals(fo, p, t);
+	for (size_t k = 0; k < m->n_sample_type; k++) {
+		json_t *key = api_json_string(pprof_string(p, m->sample_type[k]->type));
+		json_object_set_new(totals, json_string_value(key), json_integer(t[k]));
+		json_decref(key);
+	}
+out:
+	free(t);
+	pprof_free(p);
+	pf_buf_free(&body);
+	return rc;
+}
+
 static void handle_query_range(struct api_server *s, struct api_req *r, struct api_reply *rep)
 {
 	struct tsdb_selector *sel = NULL;
 	struct tsdb_result *res = NULL;
 	struct series_index x;
 	struct pf_err err = {0};
-	const char *query = api_param(r, "query");
+	const char *query = api_param(r, "query"), *focus = api_param(r, "focus");
 	size_t *sid = NULL, *count = NULL, *offset = NULL, *order = NULL;
 	const struct tsdb_meta **sorted = NULL;
+	struct report_focus *fo = NULL;
 	int64_t start, end;
 	size_t limit, n;
-	json_t *arr;
+	json_t *arr = NULL;
 
 	series_index_init(&x);
 	if (tsdb_selector_parse(query ? query : "", &sel, &err) < 0) {
 		bad_data(rep, "invalid parameter \"query\": %s", err.msg);
+		goto out;
+	}
+	if (focus && *focus && report_focus_new(focus, &fo, &err) < 0) {
+		bad_data(rep, "invalid parameter \"focus\": %s", err.msg);
 		goto out;
 	}
 	if (read_range(r, rep, &start, &end) < 0 || read_limit(r, rep, &limit) < 0)
@@ -365,7 +398,18 @@ static void handle_query_range(struct api_server *s, struct api_req *r, struct a
 		for (size_t j = from; j < to; j++) {
 			const struct tsdb_meta *m = tsdb_result_at(res, order[j]);
 			json_t *smp = json_object(), *totals = json_object();
-			for (size_t t = 0; t < m->ntotals; t++) {
+			if (fo && m->kind == TSDB_KIND_PPROF) {
+				if (focus_totals(s, fo, m->id, totals, &err) < 0) {
+					json_decref(smp);
+					json_decref(totals);
+					json_decref(ser);
+					json_decref(samples);
+					json_decref(arr);
+					internal_error(rep, "reading a profile for focus failed", &err);
+					goto out;
+				}
+			}
+			for (size_t t = 0; !fo && t < m->ntotals; t++) {
 				json_t *key = api_json_string(m->totals[t].type ? m->totals[t].type : "");
 				json_object_set_new(totals, json_string_value(key),
 						    json_integer(m->totals[t].value));
@@ -382,6 +426,7 @@ static void handle_query_range(struct api_server *s, struct api_req *r, struct a
 	}
 	v1_success(rep, arr);
 out:
+	report_focus_free(fo);
 	free(sorted);
 	free(order);
 	free(offset);

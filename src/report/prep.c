@@ -994,3 +994,67 @@ int64_t report__name_find(const struct report_view *v, const char *name)
 			return (int64_t)i;
 	return -1;
 }
+
+/* ---- focus totals -------------------------------------------------------- */
+
+struct report_focus {
+	struct rx re;
+};
+
+int report_focus_new(const char *focus, struct report_focus **out, struct pf_err *err)
+{
+	struct report_focus *f = pf_xcalloc(1, sizeof(*f));
+
+	*out = NULL;
+	if (rx_compile(&f->re, "focus", focus, err) < 0) {
+		free(f);
+		return PF_EINVAL;
+	}
+	*out = f;
+	return 0;
+}
+
+void report_focus_free(struct report_focus *f)
+{
+	if (!f)
+		return;
+	rx_free(&f->re);
+	free(f);
+}
+
+void report_focus_totals(struct report_focus *f, const struct pprof_profile *p, int64_t *totals)
+{
+	const pprof_msg *m = pprof_message(p);
+	uint8_t *fn = pf_xcalloc(m->n_function + 1, 1), *map = pf_xcalloc(m->n_mapping + 1, 1);
+	uint8_t *loc = pf_xcalloc(m->n_location + 1, 1);
+
+	memset(totals, 0, m->n_sample_type * sizeof(*totals));
+	for (size_t i = 0; i < m->n_function; i++)
+		fn[i] = rx_match(&f->re, pprof_string(p, m->function[i]->name)) ||
+			rx_match(&f->re, pprof_string(p, m->function[i]->filename));
+	for (size_t i = 0; i < m->n_mapping; i++)
+		map[i] = rx_match(&f->re, pprof_string(p, m->mapping[i]->filename));
+	for (size_t i = 0; i < m->n_location; i++) {
+		const Perftools__Profiles__Location *l = m->location[i];
+		int64_t mi = pprof_mapping_index(p, l->mapping_id);
+		loc[i] = mi >= 0 && map[mi];
+		for (size_t j = 0; j < l->n_line && !loc[i]; j++) {
+			int64_t fi = pprof_function_index(p, l->line[j]->function_id);
+			loc[i] = fi >= 0 && fn[fi];
+		}
+	}
+	for (size_t i = 0; i < m->n_sample; i++) {
+		const Perftools__Profiles__Sample *s = m->sample[i];
+		int hit = 0;
+		for (size_t j = 0; j < s->n_location_id && !hit; j++) {
+			int64_t li = pprof_location_index(p, s->location_id[j]);
+			hit = li >= 0 && loc[li];
+		}
+		if (hit)
+			for (size_t k = 0; k < m->n_sample_type && k < s->n_value; k++)
+				totals[k] += s->value[k];
+	}
+	free(loc);
+	free(map);
+	free(fn);
+}

@@ -146,6 +146,20 @@ int report_flamegraph_diff(const struct report_prep *base, const struct report_p
 			   json_t **out, struct pf_err *err);
 
 /*
+ * One function's cost over time (query_range's focus=): a focus regex
+ * compiled once (report_focus_new: PF_EINVAL naming the pattern when it
+ * does not compile), then for each profile the total of every sample type
+ * over the samples with a frame that matches it, as go tool pprof -focus
+ * keeps them (function name, file name or mapping file; unanchored).
+ * totals must hold the profile's sample type count. A focus is used by one
+ * thread at a time.
+ */
+struct report_focus;
+int report_focus_new(const char *focus, struct report_focus **out, struct pf_err *err);
+void report_focus_totals(struct report_focus *f, const struct pprof_profile *p, int64_t *totals);
+void report_focus_free(struct report_focus *f);
+
+/*
  * {sample_types:[{type, unit}], default_sample_type, period_type:{type,
  * unit}, period, time (Unix ms), duration (ns), samples, profiles}: what
  * the profile says about itself; default_sample_type is the type

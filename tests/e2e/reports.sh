@@ -19,8 +19,10 @@ for f in "$P"/*.pb.gz "$P"/trace-001.out; do
 	id[$name]=$(push "$f" "service=rp&type=$type&labels=file=$name" | jq -r .body.id)
 	if [ -z "${id[$name]}" ] || [ "${id[$name]}" = null ]; then notok "push $name"; fi
 done
+declare -A tenfile
 for i in 01 02 03 04 05 06 07 08 09 10; do
-	push "$P/heap-0$i.pb.gz" "service=ten&type=heap" >/dev/null
+	tid=$(push "$P/heap-0$i.pb.gz" "service=ten&type=heap" | jq -r .body.id)
+	tenfile[$tid]=$P/heap-0$i.pb.gz
 done
 
 # Go's -top rows as "name<TAB>flat<TAB>cum", values without their unit
@@ -222,6 +224,31 @@ compare_top "diff by query: ten heaps against heap-001" \
 	"/api/v1/diff -d report=top -d limit=30 -d base=${id[heap-001]} --data-urlencode 'target_query=heap{service=\"ten\"}'" \
 	-nodecount=30 -unit=B -diff_base "$P/heap-001.pb.gz" "$P"/heap-0[01]?.pb.gz
 
+# ---- query_range focus= --------------------------------------------------
+# each profile's totals count the samples through a matching function: the
+# total go tool pprof -focus accounts for (every node, -nodefraction=0)
+qr=$(v1 /api/v1/query_range --data-urlencode 'query=heap{service="ten"}' --data-urlencode 'focus=catalog\.')
+expect "query_range focus=: ten samples, each with the four sample types" \
+	"$(jq -c '[.data[].samples[] | .totals | keys | length] | unique' <<<"$qr")" "[4]"
+n=0
+while read -r sid val; do
+	n=$((n + 1))
+	[ -n "${PROFEFE_TEST_SUBSET:-}" ] && [ $n -gt 3 ] && break
+	f=${tenfile[$sid]:-}
+	if [ -z "$f" ] || ! gopprof "$TMP/go.focus" -top -nodefraction=0 -sample_index=alloc_space -unit=B '-focus=catalog\.' "$f"; then
+		notok "query_range focus: $(basename "$f") (no file, or go tool pprof failed)"
+		continue
+	fi
+	want=$(sed -n 's/^Showing nodes accounting for \(-\{0,1\}[0-9]*\)B\{0,1\}, .*/\1/p' "$TMP/go.focus")
+	expect "query_range focus=catalog: $(basename "$f" .pb.gz) alloc_space equals go tool pprof -focus's total" "$val" "$want"
+done < <(jq -r '.data[].samples[] | "\(.id) \(.totals.alloc_space)"' <<<"$qr")
+qr0=$(v1 /api/v1/query_range --data-urlencode 'query=heap{service="ten"}')
+expect "query_range without focus keeps the stored totals" \
+	"$(jq -c '[.data[].samples[].totals.alloc_space] | length' <<<"$qr0")" 10
+expect "query_range focus matching everything equals the stored totals" \
+	"$(v1 /api/v1/query_range --data-urlencode 'query=heap{service="ten"}' --data-urlencode 'focus=.' | jq -c '[.data[].samples[].totals]')" \
+	"$(jq -c '[.data[].samples[].totals]' <<<"$qr0")"
+
 # ---- errors ------------------------------------------------------------------
 err400() { # DESC REGEX PATH CURL-ARGS...
 	local d=$1 re=$2 p=$3 code
@@ -245,6 +272,7 @@ err400 "diff report=sandwich" 'a diff has the reports top and flamegraph' /api/v
 err400 "diff without a base" 'missing parameter "base"' /api/v1/diff -d report=top -d target="${id[heap-001]}"
 err400 "merge of several types" 'finds profiles of [0-9]+ types \(.*cpu.*heap' /api/v1/merge -d report=top --data-urlencode 'query={service="rp"}'
 err400 "merge with a bad selector" 'invalid parameter "query": 1:' /api/v1/merge -d report=top --data-urlencode 'query={service="rp"'
+err400 "query_range with a bad focus regex" 'invalid parameter "focus": bad focus regex "\(": missing closing parenthesis' /api/v1/query_range --data-urlencode 'query=heap{service="ten"}' --data-urlencode 'focus=('
 err400 "bad limit" 'invalid parameter "limit"' "$H" -d report=top -d limit=-1
 code=$(curl -sS -o "$TMP/err" -w '%{http_code}' "$URL/api/v1/profile/AAAAAAAAAAAAAAAAAAAAAAAAAAA?report=top")
 expect "unknown id: 404 not_found" "$code $(jq -r .errorType "$TMP/err")" "404 not_found"
