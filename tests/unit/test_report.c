@@ -320,6 +320,24 @@ static void test_tiny_filters(void **state)
 	j = run(p, &o, report_flamegraph);
 	assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "root"), "total")), 8);
 	json_decref(j);
+
+	/* query_range's focus totals: samples through C; through /bin/x */
+	{
+		struct report_focus *f = NULL;
+		struct pf_err err = {0};
+		int64_t t = -1;
+		assert_int_equal(report_focus_new("^C$", &f, &err), 0);
+		report_focus_totals(f, p, &t);
+		assert_int_equal(t, 11);
+		report_focus_free(f);
+		assert_int_equal(report_focus_new("x$", &f, &err), 0);
+		report_focus_totals(f, p, &t);
+		assert_int_equal(t, 13);
+		report_focus_free(f);
+		assert_int_equal(report_focus_new("[", &f, &err), PF_EINVAL);
+		assert_null(f);
+		assert_non_null(strstr(err.msg, "bad focus regex \"[\""));
+	}
 	pprof_free(p);
 }
 
