@@ -25,6 +25,9 @@ static const char *route_names[API_ROUTE_COUNT] = {
 	[API_ROUTE_V1_TARGETS] = "/api/v1/targets",
 	[API_ROUTE_V1_STATUS_CONFIG] = "/api/v1/status/config",
 	[API_ROUTE_RELOAD] = "/-/reload",
+	[API_ROUTE_V1_PROFILE] = "/api/v1/profile/:id",
+	[API_ROUTE_V1_MERGE] = "/api/v1/merge",
+	[API_ROUTE_V1_DIFF] = "/api/v1/diff",
 };
 
 const char *api_route_name(int route)

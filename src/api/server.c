@@ -492,6 +492,8 @@ static enum api_route route_of(const char *p)
 		{"/api/v1/status/buildinfo", API_ROUTE_V1_BUILDINFO},
 		{"/api/v1/targets", API_ROUTE_V1_TARGETS},
 		{"/api/v1/status/config", API_ROUTE_V1_STATUS_CONFIG},
+		{"/api/v1/merge", API_ROUTE_V1_MERGE},
+		{"/api/v1/diff", API_ROUTE_V1_DIFF},
 		{"/-/healthy", API_ROUTE_HEALTHY},
 		{"/-/ready", API_ROUTE_READY},
 		{"/-/reload", API_ROUTE_RELOAD},
@@ -522,6 +524,8 @@ static enum api_route route_of(const char *p)
 		if (plen >= pre + suf && strncmp(p, lv_pre, pre) == 0 &&
 		    strcmp(p + plen - suf, lv_suf) == 0)
 			return API_ROUTE_V1_LABEL_VALUES;
+		if (strncmp(p, "/api/v1/profile/", 16) == 0)
+			return API_ROUTE_V1_PROFILE;
 		return API_ROUTE_V1_OTHER;
 	}
 	return API_ROUTE_OTHER;

@@ -1,12 +1,17 @@
 /*
  * /api/v1: the Prometheus-shaped query API (SPEC §6, §10.5, §10.6).
  *
- *   GET /api/v1/query_range?query=SEL[&start=T][&end=T][&limit=N]
+ *   GET /api/v1/query_range?query=SEL[&start=T][&end=T][&limit=N][&focus=RE]
  *   GET /api/v1/series?match[]=SEL[&match[]=SEL...][&start=T][&end=T]
  *   GET /api/v1/labels[?match[]=SEL...][&start=T][&end=T]
  *   GET /api/v1/label/<name>/values[?match[]=SEL...][&start=T][&end=T]
  *   GET /api/v1/status/tsdb
  *   GET /api/v1/status/buildinfo
+ *   GET /api/v1/profile/<id>?report=pprof|top|flamegraph|sandwich|meta[&...]
+ *   GET /api/v1/merge?query=SEL[&start=T][&end=T]&report=...[&...]
+ *   GET /api/v1/diff?base=ID|base_query=SEL[&base_start=T][&base_end=T]
+ *                   &target=ID|target_query=SEL[&target_start=T][&target_end=T]
+ *                   &report=top|flamegraph[&...]
  *
  * Replies are {"status":"success","data":...} or
  * {"status":"error","errorType":"...","error":"..."}: bad_data with 400
@@ -21,6 +26,8 @@
  * store's indexes (tsdb_series).
  */
 #include "api/api-internal.h"
+#include "pprof/pprof.h"
+#include "report/report.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -36,7 +43,7 @@ static void v1_success(struct api_reply *rep, json_t *data)
 
 	json_object_set_new(o, "status", json_string("success"));
 	json_object_set_new(o, "data", data);
-	s = json_dumps(o, JSON_COMPACT);
+	s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(10));
 	json_decref(o);
 	pf_buf_reset(&rep->body);
 	rep->content_type = "application/json";
@@ -298,22 +305,55 @@ static int find(struct api_server *s, const struct tsdb_matcher *m, size_t nm, i
 
 /* ---- query_range ------------------------------------------------------ */
 
+/* focus=: profile id's totals over the samples through a function that fo
+ * matches, into totals (by sample type name). */
+static int focus_totals(struct api_server *s, struct report_focus *fo, const char *id,
+			json_t *totals, struct pf_err *err)
+{
+	struct pf_buf body = PF_BUF_INIT(0);
+	struct pprof_profile *p = NULL;
+	int64_t *t = NULL;
+	int rc;
+
+	if ((rc = tsdb_read(s->opt.db, id, &body, NULL, err)) < 0 ||
+	    (rc = pprof_decode(body.data, body.len, s->opt.max_profile_bytes, &p, err)) < 0)
+		goto out;
+	const pprof_msg *m = pprof_message(p);
+	t = pf_xcalloc(m->n_sample_type + 1, sizeof(*t));
+	report_focus_totals(fo, p, t);
+	for (size_t k = 0; k < m->n_sample_type; k++) {
+		json_t *key = api_json_string(pprof_string(p, m->sample_type[k]->type));
+		json_object_set_new(totals, json_string_value(key), json_integer(t[k]));
+		json_decref(key);
+	}
+out:
+	free(t);
+	pprof_free(p);
+	pf_buf_free(&body);
+	return rc;
+}
+
 static void handle_query_range(struct api_server *s, struct api_req *r, struct api_reply *rep)
 {
 	struct tsdb_selector *sel = NULL;
 	struct tsdb_result *res = NULL;
 	struct series_index x;
 	struct pf_err err = {0};
-	const char *query = api_param(r, "query");
+	const char *query = api_param(r, "query"), *focus = api_param(r, "focus");
 	size_t *sid = NULL, *count = NULL, *offset = NULL, *order = NULL;
 	const struct tsdb_meta **sorted = NULL;
+	struct report_focus *fo = NULL;
 	int64_t start, end;
 	size_t limit, n;
-	json_t *arr;
+	json_t *arr = NULL;
 
 	series_index_init(&x);
 	if (tsdb_selector_parse(query ? query : "", &sel, &err) < 0) {
 		bad_data(rep, "invalid parameter \"query\": %s", err.msg);
+		goto out;
+	}
+	if (focus && *focus && report_focus_new(focus, &fo, &err) < 0) {
+		bad_data(rep, "invalid parameter \"focus\": %s", err.msg);
 		goto out;
 	}
 	if (read_range(r, rep, &start, &end) < 0 || read_limit(r, rep, &limit) < 0)
@@ -358,7 +398,18 @@ static void handle_query_range(struct api_server *s, struct api_req *r, struct a
 		for (size_t j = from; j < to; j++) {
 			const struct tsdb_meta *m = tsdb_result_at(res, order[j]);
 			json_t *smp = json_object(), *totals = json_object();
-			for (size_t t = 0; t < m->ntotals; t++) {
+			if (fo && m->kind == TSDB_KIND_PPROF) {
+				if (focus_totals(s, fo, m->id, totals, &err) < 0) {
+					json_decref(smp);
+					json_decref(totals);
+					json_decref(ser);
+					json_decref(samples);
+					json_decref(arr);
+					internal_error(rep, "reading a profile for focus failed", &err);
+					goto out;
+				}
+			}
+			for (size_t t = 0; !fo && t < m->ntotals; t++) {
 				json_t *key = api_json_string(m->totals[t].type ? m->totals[t].type : "");
 				json_object_set_new(totals, json_string_value(key),
 						    json_integer(m->totals[t].value));
@@ -375,6 +426,7 @@ static void handle_query_range(struct api_server *s, struct api_req *r, struct a
 	}
 	v1_success(rep, arr);
 out:
+	report_focus_free(fo);
 	free(sorted);
 	free(order);
 	free(offset);
@@ -553,6 +605,379 @@ static int label_name_ok(const char *s)
 	return 1;
 }
 
+
+/* ---- reports: profile/<id>, merge, diff ----------------------------- */
+
+/* One side of a report: a decoded profile and how many went into it. */
+struct side {
+	struct pprof_profile *p;
+	size_t nprofiles;
+	struct pf_buf body; /* a stored profile's body, as read (by id) */
+	char *type;         /* its "type" label */
+};
+
+static void side_free(struct side *x)
+{
+	pprof_free(x->p);
+	pf_buf_free(&x->body);
+	free(x->type);
+	memset(x, 0, sizeof(*x));
+}
+
+/* A non-negative integer parameter; *out keeps its value when absent. */
+static int read_count(const struct api_req *r, struct api_reply *rep, const char *name, size_t *out)
+{
+	const char *v = api_param(r, name);
+	char *end;
+	unsigned long long n;
+
+	if (!v || !*v)
+		return 0;
+	errno = 0;
+	n = strtoull(v, &end, 10);
+	if (*end || errno || v[0] == '-' || v[0] == '+' || v[0] == ' ') {
+		bad_data(rep, "invalid parameter \"%s\": cannot parse \"%s\" as a non-negative integer", name, API_ECHO(v));
+		return -1;
+	}
+	*out = n > SIZE_MAX ? SIZE_MAX : (size_t)n;
+	return 0;
+}
+
+/* The report's options from the request (borrowing its strings). */
+static int read_report_opts(const struct api_req *r, struct api_reply *rep, struct report_opts *o)
+{
+	struct pf_err err = {0};
+	const char *nf = api_param(r, "node_fraction");
+
+	report_opts_init(o);
+	o->sample_index = api_param(r, "sample_index");
+	o->focus = api_param(r, "focus");
+	o->ignore = api_param(r, "ignore");
+	o->hide = api_param(r, "hide");
+	o->show_from = api_param(r, "show_from");
+	o->tagfocus = api_param(r, "tagfocus");
+	o->tagignore = api_param(r, "tagignore");
+	o->function = api_param(r, "function");
+	if (report_granularity_parse(api_param(r, "granularity"), &o->granularity, &err) < 0) {
+		bad_data(rep, "invalid parameter \"granularity\": %s", err.msg);
+		return -1;
+	}
+	if (read_count(r, rep, "limit", &o->limit) < 0 || read_count(r, rep, "max_nodes", &o->max_nodes) < 0)
+		return -1;
+	if (nf && *nf) {
+		char *end;
+		errno = 0;
+		o->node_fraction = strtod(nf, &end);
+		if (*end || errno || !(o->node_fraction >= 0 && o->node_fraction <= 1)) {
+			bad_data(rep, "invalid parameter \"node_fraction\": \"%s\" is not a number from 0 to 1", API_ECHO(nf));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static const char *const report_kinds[] = {"pprof", "top", "flamegraph", "sandwich", "meta"};
+
+/* report=: one of report_kinds (dflt when absent), else 400. */
+static const char *read_report_kind(const struct api_req *r, struct api_reply *rep, const char *dflt)
+{
+	const char *k = api_param(r, "report");
+
+	if (!k || !*k)
+		k = dflt;
+	for (size_t i = 0; k && i < PF_ARRAY_LEN(report_kinds); i++)
+		if (strcmp(k, report_kinds[i]) == 0)
+			return report_kinds[i];
+	if (!k)
+		bad_data(rep, "missing parameter \"report\" (top or flamegraph)");
+	else
+		bad_data(rep, "invalid parameter \"report\": unknown report \"%s\" (want pprof, top, flamegraph, sandwich or meta)",
+			 API_ECHO(k));
+	return NULL;
+}
+
+/* A report's failure: bad options are 400, anything else 500. */
+static void report_failed(struct api_reply *rep, int rc, const char *prefix, const struct pf_err *err)
+{
+	if (rc == PF_EINVAL || rc == PF_ELIMIT)
+		bad_data(rep, "%s%s", prefix, err->msg);
+	else
+		internal_error(rep, "report failed", err);
+}
+
+/*
+ * Replies report kind over x (one profile or a merge). report=pprof is the
+ * profile itself (the stored body when there is one, else the merge
+ * encoded), as a download named filename.
+ */
+static void reply_report(struct api_reply *rep, const char *kind, const struct report_opts *o,
+			 struct side *x, const char *filename)
+{
+	struct report_prep *prep = NULL;
+	struct pf_err err = {0};
+	json_t *data = NULL;
+	int rc = 0;
+
+	if (strcmp(kind, "pprof") == 0) {
+		struct pf_buf out = PF_BUF_INIT(0);
+		if (x->body.len) {
+			api_reply_binary(rep, filename, &x->body);
+		} else if ((rc = pprof_encode(x->p, &out, &err)) < 0) {
+			internal_error(rep, "encoding the profile failed", &err);
+		} else {
+			api_reply_binary(rep, filename, &out);
+		}
+		pf_buf_free(&out);
+		return;
+	}
+	if (strcmp(kind, "meta") == 0) {
+		v1_success(rep, report_meta(x->p, x->nprofiles));
+		return;
+	}
+	if ((rc = report_prep_new(x->p, o, &prep, &err)) == 0) {
+		if (strcmp(kind, "top") == 0)
+			rc = report_top(prep, &data, &err);
+		else if (strcmp(kind, "flamegraph") == 0)
+			rc = report_flamegraph(prep, &data, &err);
+		else
+			rc = report_sandwich(prep, &data, &err);
+	}
+	if (rc < 0)
+		report_failed(rep, rc, "", &err);
+	else
+		v1_success(rep, data);
+	report_prep_free(prep);
+}
+
+/* The stored profile id into x (body kept as stored). Replies and returns
+ * -1 when it cannot: 404 for an unknown id, 400 for a trace (named by
+ * what, "" or "base "/"target "). */
+static int read_by_id(struct api_server *s, struct api_reply *rep, const char *id, const char *what,
+		      struct side *x)
+{
+	struct tsdb_meta *meta = NULL;
+	struct pf_err err = {0};
+	int rc;
+
+	pf_buf_init(&x->body, 0);
+	rc = tsdb_read(s->opt.db, id, &x->body, &meta, &err);
+	if (rc == PF_ENOTFOUND) {
+		v1_error(rep, 404, "not_found", "%sprofile \"%s\" not found", what, API_ECHO(id));
+		return -1;
+	}
+	if (rc < 0) {
+		internal_error(rep, "reading a stored profile failed", &err);
+		return -1;
+	}
+	x->type = pf_xstrdup("");
+	for (size_t k = 0; k < meta->nlabels; k++)
+		if (strcmp(meta->labels[k].name, "type") == 0) {
+			free(x->type);
+			x->type = pf_xstrdup(meta->labels[k].value);
+		}
+	if (meta->kind != TSDB_KIND_PPROF) {
+		bad_data(rep, "%sprofile \"%s\" is a %s (a Go execution trace, not pprof): it has no reports; get it from /api/0/profiles/%s",
+			 what, API_ECHO(id), x->type, API_ECHO(id));
+		tsdb_meta_free(meta);
+		return -1;
+	}
+	tsdb_meta_free(meta);
+	rc = pprof_decode(x->body.data, x->body.len, s->opt.max_profile_bytes, &x->p, &err);
+	if (rc < 0) {
+		internal_error(rep, "a stored profile does not decode", &err);
+		return -1;
+	}
+	x->nprofiles = 1;
+	return 0;
+}
+
+/* The merge of what selector query finds in [start_param, end_param] into
+ * x. Replies and returns -1 when it cannot: a bad selector or time, nothing
+ * found (404), several types (400 naming them), traces (400). */
+static int read_merge(struct api_server *s, struct api_req *r, struct api_reply *rep,
+		      const char *qparam, const char *start_param, const char *end_param, struct side *x)
+{
+	struct tsdb_selector *sel = NULL;
+	struct tsdb_result *res = NULL;
+	struct tsdb_query q = {0};
+	struct pf_err err = {0};
+	struct pf_buf types = PF_BUF_INIT(0);
+	const char *query = api_param(r, qparam);
+	int64_t start, end;
+	size_t ntypes = 0;
+	int ret = -1, rc;
+
+	if (!query || !*query) {
+		bad_data(rep, "missing parameter \"%s\"", qparam);
+		goto out;
+	}
+	if (tsdb_selector_parse(query, &sel, &err) < 0) {
+		bad_data(rep, "invalid parameter \"%s\": %s", qparam, err.msg);
+		goto out;
+	}
+	if (read_time(r, rep, start_param, INT64_MIN, &start) < 0 ||
+	    read_time(r, rep, end_param, INT64_MAX, &end) < 0)
+		goto out;
+	if (start > end) {
+		bad_data(rep, "invalid parameter \"%s\": end timestamp must not be before start time", end_param);
+		goto out;
+	}
+	if (find(s, tsdb_selector_matchers(sel), tsdb_selector_len(sel), start, end, &res, &err) < 0) {
+		internal_error(rep, "query failed", &err);
+		goto out;
+	}
+	if (tsdb_result_len(res) == 0) {
+		v1_error(rep, 404, "not_found", "\"%s\" finds no profile in that range", qparam);
+		goto out;
+	}
+	/* one type at a time: list the distinct ones */
+	{
+		struct pf_map *seen = pf_map_new(8);
+		for (size_t i = 0; i < tsdb_result_len(res); i++) {
+			const struct tsdb_meta *m = tsdb_result_at(res, i);
+			const char *t = "";
+			uint64_t one = 1;
+			for (size_t k = 0; k < m->nlabels; k++)
+				if (strcmp(m->labels[k].name, "type") == 0)
+					t = m->labels[k].value;
+			if (!pf_map_get_or_put(seen, t, strlen(t), &one)) {
+				pf_buf_printf(&types, "%s%s", ntypes ? ", " : "", t);
+				if (!ntypes)
+					x->type = pf_xstrdup(t);
+				ntypes++;
+			}
+		}
+		pf_map_free(seen);
+	}
+	if (ntypes > 1) {
+		bad_data(rep, "\"%s\" finds profiles of %zu types (%s): merge one type at a time (add type=\"...\")",
+			 qparam, ntypes, (const char *)types.data);
+		goto out;
+	}
+	q.matchers = tsdb_selector_matchers(sel);
+	q.nmatchers = tsdb_selector_len(sel);
+	q.min_t_ns = start;
+	q.max_t_ns = end;
+	rc = tsdb_merge(s->opt.db, &q, &x->p, &x->nprofiles, &err);
+	if (rc == PF_ENOTFOUND) {
+		v1_error(rep, 404, "not_found", "\"%s\" finds no profile in that range", qparam);
+		goto out;
+	}
+	if (rc == PF_EMISMATCH || rc == PF_EINVAL) {
+		bad_data(rep, "the profiles \"%s\" finds cannot be merged: %s", qparam, err.msg);
+		goto out;
+	}
+	if (rc < 0) {
+		internal_error(rep, "merge failed", &err);
+		goto out;
+	}
+	ret = 0;
+out:
+	pf_buf_free(&types);
+	tsdb_result_free(res);
+	tsdb_selector_free(sel);
+	return ret;
+}
+
+static void handle_profile(struct api_server *s, struct api_req *r, struct api_reply *rep,
+			   const char *id)
+{
+	struct report_opts o;
+	struct side x = {0};
+	const char *kind;
+
+	if (!(kind = read_report_kind(r, rep, "pprof")) || read_report_opts(r, rep, &o) < 0 ||
+	    read_by_id(s, rep, id, "", &x) < 0)
+		goto out;
+	reply_report(rep, kind, &o, &x, x.type);
+out:
+	side_free(&x);
+}
+
+static void handle_merge(struct api_server *s, struct api_req *r, struct api_reply *rep)
+{
+	struct report_opts o;
+	struct side x = {0};
+	const char *kind;
+
+	if (!(kind = read_report_kind(r, rep, "pprof")) || read_report_opts(r, rep, &o) < 0 ||
+	    read_merge(s, r, rep, "query", "start", "end", &x) < 0)
+		goto out;
+	reply_report(rep, kind, &o, &x, x.type);
+out:
+	side_free(&x);
+}
+
+/* One side of a diff: NAME=ID or NAME_query=SEL&NAME_start=&NAME_end=. */
+static int read_diff_side(struct api_server *s, struct api_req *r, struct api_reply *rep,
+			  const char *name, struct side *x)
+{
+	char qp[32], sp[32], ep[32], what[32];
+	const char *id = api_param(r, name);
+
+	snprintf(qp, sizeof(qp), "%s_query", name);
+	snprintf(sp, sizeof(sp), "%s_start", name);
+	snprintf(ep, sizeof(ep), "%s_end", name);
+	snprintf(what, sizeof(what), "%s ", name);
+	if (id && *id && api_param(r, qp)) {
+		bad_data(rep, "give either \"%s\" (an id) or \"%s\" (a selector), not both", name, qp);
+		return -1;
+	}
+	if (id && *id)
+		return read_by_id(s, rep, id, what, x);
+	if (!api_param(r, qp)) {
+		bad_data(rep, "missing parameter \"%s\" (an id) or \"%s\" (a selector)", name, qp);
+		return -1;
+	}
+	return read_merge(s, r, rep, qp, sp, ep, x);
+}
+
+static void handle_diff(struct api_server *s, struct api_req *r, struct api_reply *rep)
+{
+	struct report_opts o;
+	struct report_prep *pb = NULL, *pt = NULL;
+	struct side base = {0}, target = {0};
+	struct pf_err err = {0};
+	json_t *data = NULL;
+	const char *kind;
+	int rc;
+
+	if (!(kind = read_report_kind(r, rep, NULL)) || read_report_opts(r, rep, &o) < 0)
+		goto out;
+	if (strcmp(kind, "top") != 0 && strcmp(kind, "flamegraph") != 0) {
+		bad_data(rep, "invalid parameter \"report\": a diff has the reports top and flamegraph, not %s", kind);
+		goto out;
+	}
+	if (read_diff_side(s, r, rep, "base", &base) < 0 || read_diff_side(s, r, rep, "target", &target) < 0)
+		goto out;
+	if ((rc = report_prep_new(target.p, &o, &pt, &err)) < 0) {
+		report_failed(rep, rc, "target: ", &err);
+		goto out;
+	}
+	/* the base's sample type is the target's (its default when none was
+	 * asked for) */
+	o.sample_index = report_prep_sample_type(pt);
+	if ((rc = report_prep_new(base.p, &o, &pb, &err)) < 0) {
+		if (rc == PF_EINVAL && strncmp(err.msg, "unknown sample_index", 20) == 0)
+			bad_data(rep, "cannot diff profiles of different sample types: the target's is %s/%s and the base (%s) has no %s",
+				 report_prep_sample_type(pt), report_prep_unit(pt), base.type ? base.type : "", report_prep_sample_type(pt));
+		else
+			report_failed(rep, rc, "base: ", &err);
+		goto out;
+	}
+	rc = strcmp(kind, "top") == 0 ? report_top_diff(pb, pt, &data, &err)
+				      : report_flamegraph_diff(pb, pt, &data, &err);
+	if (rc < 0)
+		report_failed(rep, rc, "", &err);
+	else
+		v1_success(rep, data);
+out:
+	report_prep_free(pb);
+	report_prep_free(pt);
+	side_free(&base);
+	side_free(&target);
+}
+
 /* ---- status ----------------------------------------------------------- */
 
 static void handle_status_tsdb(struct api_server *s, struct api_reply *rep)
@@ -611,6 +1036,9 @@ enum v1_endpoint {
 	EP_LABEL_VALUES,
 	EP_STATUS_TSDB,
 	EP_BUILDINFO,
+	EP_PROFILE,
+	EP_MERGE,
+	EP_DIFF,
 };
 
 static const struct {
@@ -623,11 +1051,13 @@ static const struct {
 	{"/api/v1/labels", EP_LABELS, API_ROUTE_V1_LABELS},
 	{"/api/v1/status/tsdb", EP_STATUS_TSDB, API_ROUTE_V1_STATUS_TSDB},
 	{"/api/v1/status/buildinfo", EP_BUILDINFO, API_ROUTE_V1_BUILDINFO},
+	{"/api/v1/merge", EP_MERGE, API_ROUTE_V1_MERGE},
+	{"/api/v1/diff", EP_DIFF, API_ROUTE_V1_DIFF},
 };
 
 void api_v1_handle(struct api_server *s, struct api_req *r, struct api_reply *rep)
 {
-	static const char lv_pre[] = "/api/v1/label/", lv_suf[] = "/values";
+	static const char lv_pre[] = "/api/v1/label/", lv_suf[] = "/values", pr_pre[] = "/api/v1/profile/";
 	const char *p = r->path;
 	size_t plen = strlen(p), pre = sizeof(lv_pre) - 1, suf = sizeof(lv_suf) - 1;
 	const struct api_param *nul;
@@ -657,6 +1087,12 @@ void api_v1_handle(struct api_server *s, struct api_req *r, struct api_reply *re
 		ep = EP_LABEL_VALUES;
 		r->route = API_ROUTE_V1_LABEL_VALUES;
 		name = pf_xstrndup(p + pre, plen - pre - suf);
+	}
+	if (ep < 0 && strncmp(p, pr_pre, sizeof(pr_pre) - 1) == 0 && p[sizeof(pr_pre) - 1] &&
+	    !strchr(p + sizeof(pr_pre) - 1, '/')) {
+		ep = EP_PROFILE;
+		r->route = API_ROUTE_V1_PROFILE;
+		name = pf_xstrdup(p + sizeof(pr_pre) - 1);
 	}
 	if (ep < 0) {
 		r->route = API_ROUTE_V1_OTHER;
@@ -688,6 +1124,15 @@ void api_v1_handle(struct api_server *s, struct api_req *r, struct api_reply *re
 		break;
 	case EP_BUILDINFO:
 		handle_buildinfo(s, rep);
+		break;
+	case EP_PROFILE:
+		handle_profile(s, r, rep, name);
+		break;
+	case EP_MERGE:
+		handle_merge(s, r, rep);
+		break;
+	case EP_DIFF:
+		handle_diff(s, r, rep);
 		break;
 	}
 out:
