@@ -300,7 +300,24 @@ static int find(struct api_server *s, const struct tsdb_matcher *m, size_t nm, i
 	q.nmatchers = nm;
 	q.min_t_ns = start;
 	q.max_t_ns = end;
+	api_query_limits(s, &q);
 	return tsdb_find(s->opt.db, &q, res, err);
+}
+
+/* A failed find or merge: the query limits' 400 or 503 (-query.max-profiles,
+ * -query.timeout), else a 500 naming what failed. */
+static void query_error(struct api_server *s, struct api_reply *rep, int rc, const char *what,
+			const struct pf_err *err)
+{
+	char msg[512];
+	int status = api_query_refusal(s, rc, err, msg, sizeof(msg));
+
+	if (status == 400)
+		bad_data(rep, "%s", msg);
+	else if (status)
+		v1_error(rep, status, "timeout", "%s", msg);
+	else
+		internal_error(rep, what, err);
 }
 
 /* ---- query_range ------------------------------------------------------ */
@@ -345,6 +362,7 @@ static void handle_query_range(struct api_server *s, struct api_req *r, struct a
 	struct report_focus *fo = NULL;
 	int64_t start, end;
 	size_t limit, n;
+	int rc;
 	json_t *arr = NULL;
 
 	series_index_init(&x);
@@ -358,8 +376,9 @@ static void handle_query_range(struct api_server *s, struct api_req *r, struct a
 	}
 	if (read_range(r, rep, &start, &end) < 0 || read_limit(r, rep, &limit) < 0)
 		goto out;
-	if (find(s, tsdb_selector_matchers(sel), tsdb_selector_len(sel), start, end, &res, &err) < 0) {
-		internal_error(rep, "query failed", &err);
+	if ((rc = find(s, tsdb_selector_matchers(sel), tsdb_selector_len(sel), start, end, &res,
+		       &err)) < 0) {
+		query_error(s, rep, rc, "query failed", &err);
 		goto out;
 	}
 	n = tsdb_result_len(res);
@@ -822,8 +841,9 @@ static int read_merge(struct api_server *s, struct api_req *r, struct api_reply 
 		bad_data(rep, "invalid parameter \"%s\": end timestamp must not be before start time", end_param);
 		goto out;
 	}
-	if (find(s, tsdb_selector_matchers(sel), tsdb_selector_len(sel), start, end, &res, &err) < 0) {
-		internal_error(rep, "query failed", &err);
+	if ((rc = find(s, tsdb_selector_matchers(sel), tsdb_selector_len(sel), start, end, &res,
+		       &err)) < 0) {
+		query_error(s, rep, rc, "query failed", &err);
 		goto out;
 	}
 	if (tsdb_result_len(res) == 0) {
@@ -858,6 +878,7 @@ static int read_merge(struct api_server *s, struct api_req *r, struct api_reply 
 	q.nmatchers = tsdb_selector_len(sel);
 	q.min_t_ns = start;
 	q.max_t_ns = end;
+	api_query_limits(s, &q);
 	rc = tsdb_merge(s->opt.db, &q, &x->p, &x->nprofiles, &err);
 	if (rc == PF_ENOTFOUND) {
 		v1_error(rep, 404, "not_found", "\"%s\" finds no profile in that range", qparam);
@@ -868,7 +889,7 @@ static int read_merge(struct api_server *s, struct api_req *r, struct api_reply 
 		goto out;
 	}
 	if (rc < 0) {
-		internal_error(rep, "merge failed", &err);
+		query_error(s, rep, rc, "merge failed", &err);
 		goto out;
 	}
 	ret = 0;

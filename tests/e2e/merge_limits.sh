@@ -78,8 +78,13 @@ check "max-profiles: an id merge of 5 is served" same_profile "$TMP/five.pb.gz" 
 for f in "${heaps[@]:0:6}"; do push "$f" "service=m&type=heap&labels=host=c" >/dev/null; done
 expect "max-profiles: range merge of 6 in the head" "$(req GET "/api/0/profiles/merge?service=m&type=heap&labels=host=c&$F")" \
 	'400 {"code":400,"error":"bad request: the query selects 6 profiles, over the cap of 5 (-query.max-profiles)"}'
+V1Q='query=%7Bservice%3D%22m%22%2Ctype%3D%22heap%22%7D'
+expect "max-profiles: /api/v1/merge of 26" "$(req GET "/api/v1/merge?$V1Q&report=top")" \
+	'400 {"status":"error","errorType":"bad_data","error":"the query selects 26 profiles, over the cap of 5 (-query.max-profiles)"}'
+expect "max-profiles: /api/v1/query_range of 26" "$(req GET "/api/v1/query_range?$V1Q")" \
+	'400 {"status":"error","errorType":"bad_data","error":"the query selects 26 profiles, over the cap of 5 (-query.max-profiles)"}'
 expect_match "max-profiles: refusals counted" "$(curl -sS "$URL/metrics")" \
-	'profefe_requests_refused_total\{reason="max_profiles"\} 4'
+	'profefe_requests_refused_total\{reason="max_profiles"\} 6'
 stop_server
 
 # 4. -query.timeout 1ns: a deadline that has passed when the merge starts
@@ -90,8 +95,10 @@ expect "timeout: id merge" "$(req GET "/api/0/profiles/$ids")" \
 	'503 {"code":503,"error":"query timed out after -query.timeout 1ns (stopped after looking up 6 ids)"}'
 curl -sS -o "$TMP/one.pb.gz" "$URL/api/0/profiles/${ida[0]}"
 check "timeout: a get by one id is no query" same_profile "$TMP/one.pb.gz" "${heaps[0]}"
+expect "timeout: /api/v1/merge" "$(req GET "/api/v1/merge?query=%7Bservice%3D%22m%22%7D&report=flamegraph")" \
+	'503 {"status":"error","errorType":"timeout","error":"query timed out after -query.timeout 1ns (stopped after finding 26 profiles)"}'
 expect_match "timeout: refusals counted" "$(curl -sS "$URL/metrics")" \
-	'profefe_requests_refused_total\{reason="query_timeout"\} 2'
+	'profefe_requests_refused_total\{reason="query_timeout"\} 3'
 stop_server
 
 # 5. bad flag values stop the start
