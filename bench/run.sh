@@ -6,11 +6,14 @@
 #           bench/store.sh (merge of 360 profiles, find latency at 100k profiles)
 #           bench/interleaved.sh (merge of three interleaved series against one of them)
 #           bench/storage.sh (bytes on disk per gzip byte of a real program, BENCH_STORE_SECONDS)
+#   reports: merges and flame graphs over bench/corpus.sh's corpus of a real program's heap
+#           profiles (3 x 720, built once under build/corpus) against `go tool pprof -proto`
+#           (bench/reports.sh)
 #   push:   POST /api/0/profiles throughput with a concurrent client (bench/pushload)
 #           against a do-nothing libmicrohttpd server (bench/nullserver)
 #   scrape: pairs kept on schedule at a 10 s interval, CPU, RSS and schedule lag at
 #           1 000 and 10 000 pairs (bench/scrape.sh against bench/staticd)
-# BENCH_ONLY=interleaved runs bench/interleaved.sh alone.
+# BENCH_ONLY=interleaved runs bench/interleaved.sh alone, BENCH_ONLY=reports bench/reports.sh.
 # Set BENCH_SECONDS (default 5) for the push runs, BENCH_SCRAPE_SECONDS (60) for scrape.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -72,6 +75,11 @@ if [ "${BENCH_ONLY:-}" = interleaved ]; then
 	source bench/interleaved.sh
 	exit 0
 fi
+# BENCH_ONLY=reports: only the reports over the corpus (bench/reports.sh)
+if [ "${BENCH_ONLY:-}" = reports ]; then
+	source bench/reports.sh
+	exit 0
+fi
 
 heap10=("$FIX"/heap-0[01]?.pb.gz)
 merge_case() {
@@ -120,6 +128,7 @@ push_case heap-large-1.2MB "$FIX/heap-large-001.pb.gz" 4
 "$B/bench/tsdbappend" "$tmp/data-append"
 source bench/store.sh
 source bench/interleaved.sh
+source bench/reports.sh
 source bench/storage.sh
 
 # scrape: (target, type) pairs kept on schedule at 10 s against static
