@@ -115,6 +115,8 @@ total_of() {
 	[ -n "$t" ] || fail "go tool pprof -top printed no total for $1"
 	echo "$t"
 }
+# root_total FILE: the flame graph's root total (SPEC 6), "none" when the reply has none
+root_total() { jq -r '.data.root.total // "none"' "$1" 2>/dev/null || echo none; }
 same() { if [ "$1" = "$2" ]; then echo "equal"; else echo "DIFFERENT"; fi; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.1f", (b > 0) ? a / b : 0}'; }
 
@@ -157,8 +159,8 @@ else
 	res=$(v1 "$tmp/v1-one.json" '{service="corpus",type="heap",instance="a"}')
 	read -r v1o_t v1o_c <<<"$res"
 	[ "$v1o_t" != - ] || fail "$MERGE_V1 of one instance: $(head -c 300 "$tmp/v1-one.json")"
-	report "$MERGE_V1 flamegraph alloc_space" "$v1a_t" "$v1a_c" "$(jq -r .data.root.total "$tmp/v1-all.json")" \
-		"$v1o_t" "$v1o_c" "$(jq -r .data.root.total "$tmp/v1-one.json")"
+	report "$MERGE_V1 flamegraph alloc_space" "$v1a_t" "$v1a_c" "$(root_total "$tmp/v1-all.json")" \
+		"$v1o_t" "$v1o_c" "$(root_total "$tmp/v1-one.json")"
 fi
 res=$(srv_get "$tmp/v0-all.pb.gz" "$url$MERGE_V0?service=corpus&type=heap&$RANGE")
 read -r v0a_t v0a_c <<<"$res"
@@ -196,7 +198,7 @@ if [ "$v1_on" = 1 ]; then
 	res=$(v1 "$tmp/v1-day.json" '{service="corpus-day",type="heap"}')
 	read -r d1_t d1_c <<<"$res"
 	[ "$d1_t" != - ] || fail "$MERGE_V1 of the day: $(head -c 300 "$tmp/v1-day.json")"
-	dayline "$MERGE_V1 flamegraph:" "$d1_t" "$d1_c" " (goal < 0.3 s)" "$(jq -r .data.root.total "$tmp/v1-day.json")"
+	dayline "$MERGE_V1 flamegraph:" "$d1_t" "$d1_c" " (goal < 0.3 s)" "$(root_total "$tmp/v1-day.json")"
 fi
 res=$(srv_get "$tmp/v0-day.pb.gz" "$url$MERGE_V0?service=corpus-day&type=heap&$RANGE")
 read -r d0_t d0_c <<<"$res"
@@ -227,7 +229,7 @@ if [ "$v1_on" = 1 ]; then
 	rss "$MERGE_V1 flamegraph" "$tmp/v1-1k.json" "$MERGE_V1" --data-urlencode 'query={service="corpus-day",type="heap"}' \
 		--data-urlencode "start=$start_1k" --data-urlencode "end=$end_1k" \
 		--data-urlencode report=flamegraph --data-urlencode sample_index=alloc_space
-	t=$(jq -r .data.root.total "$tmp/v1-1k.json")
+	t=$(root_total "$tmp/v1-1k.json")
 	echo "#   its alloc_space total $t vs Go $tot_1k: $(same "$t" "$tot_1k")"
 fi
 rss "$MERGE_V0 (pprof)" "$tmp/v0-1k.pb.gz" "$MERGE_V0?service=corpus-day&type=heap&from=$start_1k&to=$end_1k"
