@@ -118,7 +118,7 @@ total_of() {
 # root_total FILE: the flame graph's root total (SPEC 6), "none" when the reply has none
 root_total() { jq -r '.data.root.total // "none"' "$1" 2>/dev/null || echo none; }
 same() { if [ "$1" = "$2" ]; then echo "equal"; else echo "DIFFERENT"; fi; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.1f", (b > 0) ? a / b : 0}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{if (b > 0) printf "%.1f", a / b; else printf "-"}'; }
 
 # ---- 1. the corpus as three interleaved series, from blocks ----
 data=$tmp/data-reports
@@ -143,8 +143,8 @@ printf 'reports: go tool pprof -proto of the corpus: %d files %.2fs (%.2f CPU s,
 
 # report NAME WALL_ALL CPU_ALL TOTAL_ALL WALL_ONE CPU_ONE TOTAL_ONE: one line of figures
 report() {
-	printf 'reports: %-42s all %d: %.3fs (%.3f CPU s), go/ours %sx (goal >= 50) | instance a, %d: %.3fs (%.3f CPU s), go/ours %sx | per profile all/one %.2fx (goal <= 2) | alloc_space total %s vs Go %s: %s; %s vs %s: %s\n' \
-		"$1" "$n_all" "$2" "$3" "$(ratio "$g_all_t" "$2")" "$n_one" "$5" "$6" "$(ratio "$g_one_t" "$5")" \
+	printf 'reports: %-42s all %d: %.3fs (%.3f CPU s), go/ours %sx (goal >= 50; CPU %sx) | instance a, %d: %.3fs (%.3f CPU s), go/ours %sx | per profile all/one %.2fx (goal <= 2) | alloc_space total %s vs Go %s: %s; %s vs %s: %s\n' \
+		"$1" "$n_all" "$2" "$3" "$(ratio "$g_all_t" "$2")" "$(ratio "$g_all_c" "$3")" "$n_one" "$5" "$6" "$(ratio "$g_one_t" "$5")" \
 		"$(awk -v a="$2" -v b="$5" -v na="$n_all" -v no="$n_one" 'BEGIN{print (b > 0) ? (a / na) / (b / no) : 0}')" \
 		"$4" "$tot_all" "$(same "$4" "$tot_all")" "$7" "$tot_one" "$(same "$7" "$tot_one")"
 }
