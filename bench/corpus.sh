@@ -78,7 +78,7 @@ for ((i = 0; i < SECS; i++)); do
 	# one round per second, on the second
 	sleep "$(awk -v t0="$t0" -v i="$i" -v now="$(date +%s.%N)" 'BEGIN{d = t0 + i + 1 - now; print (d > 0) ? d : 0}')"
 done
-wait "${fetches[@]}" || true
+wait "${fetches[@]}" 2>/dev/null || true # bash may have reaped the oldest ones
 got=$(find "$DIR" -name 'heap-*.pb.gz' | wc -l)
 if [ "$got" -ne "$want" ]; then
 	echo "corpus: $got of $want heap profiles fetched; run it again" >&2
