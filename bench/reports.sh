@@ -7,7 +7,8 @@
 #     (service=corpus, instance=a|b|c), in the order they were taken, each
 #     keeping its own time_nanos; a clean restart puts them in blocks
 #     (checked: the head is empty, the blocks hold them all).
-#  2. Best wall time of 3 (and the server's CPU seconds, the least of the 3)
+#  2. Best wall time of 3 (and the server's CPU seconds, the least of the 3,
+#     from its threads' schedstat)
 #     of the merge of all of it and of one instance, against
 #     `go tool pprof -proto FILES` on the same files (BENCH_GO_RUNS, default
 #     3, runs; wall, CPU = user + sys, peak RSS). Ratios: Go's time over ours
@@ -19,7 +20,8 @@
 #     flame graph: < 0.3 s), its total checked against Go's merge of the one
 #     instance times the repeats.
 #  4. Peak RSS: the growth of the server's VmHWM over a merge of 1 000 of the
-#     day's profiles (fresh restart before each), against the peak RSS of
+#     day's profiles (a fresh restart and the peak reset before each, as
+#     bench/merge_rss.sh does), against the peak RSS of
 #     `go tool pprof -proto` on the same 1 000 files.
 # Each is measured on the report endpoint, $MERGE_V1 (default
 # /api/v1/merge, SPEC 6: report=flamegraph&sample_index=alloc_space; skipped
@@ -45,9 +47,9 @@ echo "# reports: corpus $CORPUS, $n_all heap profiles ($n_one of instance a), $(
 
 # fail MSG: the bench stops (a figure over wrong data is worse than none)
 fail() { echo "bench: reports: $*" >&2; exit 1; }
-cpu_of() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-hwm_of() { awk '/^VmHWM:/{print $2}' "/proc/$1/status"; }
-tck=$(getconf CLK_TCK)
+# CPU seconds of a process so far: its threads' run time (ns, schedstat)
+cpu_of() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END{printf "%.4f\n", s / 1e9}'; }
+kb_of() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
 
 # restart DIR: a clean restart of the server on DIR (SRV_PID, SRV_PORT, url)
 restart() {
@@ -79,7 +81,7 @@ srv_get() {
 			echo "- -"
 			return 0
 		fi
-		cpu=$(awk -v a="$c0" -v b="$c1" -v k="$tck" 'BEGIN{print (b - a) / k}')
+		cpu=$(awk -v a="$c0" -v b="$c1" 'BEGIN{print b - a}')
 		if [ -z "$best" ] || awk "BEGIN{exit !($t < $best)}"; then best=$t; fi
 		if [ -z "$bcpu" ] || awk "BEGIN{exit !($cpu < $bcpu)}"; then bcpu=$cpu; fi
 	done
@@ -143,9 +145,10 @@ printf 'reports: go tool pprof -proto of the corpus: %d files %.2fs (%.2f CPU s,
 
 # report NAME WALL_ALL CPU_ALL TOTAL_ALL WALL_ONE CPU_ONE TOTAL_ONE: one line of figures
 report() {
-	printf 'reports: %-42s all %d: %.3fs (%.3f CPU s), go/ours %sx (goal >= 50; CPU %sx) | instance a, %d: %.3fs (%.3f CPU s), go/ours %sx | per profile all/one %.2fx (goal <= 2) | alloc_space total %s vs Go %s: %s; %s vs %s: %s\n' \
+	printf 'reports: %-42s all %d: %.3fs (%.3f CPU s), go/ours %sx (goal >= 50; CPU %sx) | instance a, %d: %.3fs (%.3f CPU s), go/ours %sx | per profile all/one %.2fx (goal <= 2; CPU %.2fx) | alloc_space total %s vs Go %s: %s; %s vs %s: %s\n' \
 		"$1" "$n_all" "$2" "$3" "$(ratio "$g_all_t" "$2")" "$(ratio "$g_all_c" "$3")" "$n_one" "$5" "$6" "$(ratio "$g_one_t" "$5")" \
 		"$(awk -v a="$2" -v b="$5" -v na="$n_all" -v no="$n_one" 'BEGIN{print (b > 0) ? (a / na) / (b / no) : 0}')" \
+		"$(awk -v a="$3" -v b="$6" -v na="$n_all" -v no="$n_one" 'BEGIN{print (b > 0) ? (a / na) / (b / no) : 0}')" \
 		"$4" "$tot_all" "$(same "$4" "$tot_all")" "$7" "$tot_one" "$(same "$7" "$tot_one")"
 }
 
@@ -212,16 +215,19 @@ read -r g1k_t g1k_c g1k_m <<<"$res"
 tot_1k=$(total_of "$tmp/go-1k.pb.gz")
 end_1k=$(date -u -d "@$((t0 + 999 * 10))" +%Y-%m-%dT%H:%M:%SZ)
 start_1k=$(date -u -d "@$t0" +%Y-%m-%dT%H:%M:%SZ)
-# rss NAME OUT PATH [curl args]: a fresh restart, then one merge; VmHWM growth
+# rss NAME OUT PATH [curl args]: a fresh restart, the peak reset (clear_refs
+# 5: VmHWM becomes VmRSS), one merge; the growth is VmHWM after it minus
+# VmRSS before it
 rss() {
 	local name=$1 out=$2 path=$3 h0 h1 code
 	shift 3
 	restart "$data"
-	h0=$(hwm_of "$SRV_PID")
+	echo 5 >"/proc/$SRV_PID/clear_refs"
+	h0=$(kb_of "$SRV_PID" VmRSS)
 	code=$(curl -sS -G -o "$out" -w '%{http_code}' "$@" "$url$path")
 	[ "$code" = 200 ] || fail "$name of 1000: HTTP $code $(head -c 300 "$out")"
-	h1=$(hwm_of "$SRV_PID")
-	printf 'reports: peak RSS, merge of 1000 heap profiles: %-30s VmHWM %.1f -> %.1f MB, growth %.1f MB | go tool pprof -proto %.1f MB (%.2fs, %.2f CPU s) | growth/Go %.2fx (goal < 1)\n' \
+	h1=$(kb_of "$SRV_PID" VmHWM)
+	printf 'reports: peak RSS, merge of 1000 heap profiles: %-30s VmRSS %.1f MB before, VmHWM %.1f MB after, growth %.1f MB | go tool pprof -proto %.1f MB (%.2fs, %.2f CPU s) | growth/Go %.2fx (goal < 1)\n' \
 		"$name" "$(awk "BEGIN{print $h0/1024}")" "$(awk "BEGIN{print $h1/1024}")" "$(awk "BEGIN{print ($h1-$h0)/1024}")" \
 		"$g1k_m" "$g1k_t" "$g1k_c" "$(awk -v g="$g1k_m" "BEGIN{print (g > 0) ? ($h1-$h0)/1024/g : 0}")"
 }
