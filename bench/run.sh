@@ -50,7 +50,7 @@ start() {
 	pids+=($SRV_PID)
 	SRV_PORT=
 	for _ in $(seq 1 400); do
-		SRV_PORT=$(grep -oE 'port[= ][0-9]+' "$log" | head -1 | grep -oE '[0-9]+$' || true)
+		SRV_PORT=$(grep -soE 'port[= ][0-9]+' "$log" | head -1 | grep -oE '[0-9]+$' || true)
 		[ -n "$SRV_PORT" ] && return 0
 		sleep 0.05
 	done
