@@ -59,6 +59,7 @@ int main(void)
 	CURL *c;
 	int64_t t0;
 	double el;
+	int ret = 0;
 
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	c = curl_easy_init();
@@ -80,16 +81,22 @@ int main(void)
 		n = sscanf(line, "%4095s %4095s %lld", url, path, &t_ns);
 		if (n < 2) {
 			fprintf(stderr, "pushseries: want \"URL FILE [TIME_NS]\", got: %s", line);
-			return 2;
+			ret = 2;
+			goto fail;
 		}
 		if (pf_read_file(path, (size_t)1 << 30, &file, &err) < 0) {
 			fprintf(stderr, "pushseries: %s\n", err.msg);
-			return 1;
+			pf_buf_free(&file);
+			ret = 1;
+			goto fail;
 		}
 		if (t_ns > 0) {
 			if (retime(&file, t_ns, &body, &err) < 0) {
 				fprintf(stderr, "pushseries: %s: %s\n", path, err.msg);
-				return 1;
+				pf_buf_free(&file);
+				pf_buf_free(&body);
+				ret = 1;
+				goto fail;
 			}
 			send = &body;
 		}
@@ -114,8 +121,10 @@ int main(void)
 	printf("pushed=%llu failed=%llu bytes=%llu seconds=%.2f profiles_per_s=%.1f\n",
 	       (unsigned long long)ok, (unsigned long long)failed, (unsigned long long)bytes, el,
 	       el > 0 ? (double)ok / el : 0);
+	ret = failed ? 1 : 0;
+fail:
 	curl_slist_free_all(hdr);
 	curl_easy_cleanup(c);
 	curl_global_cleanup();
-	return failed ? 1 : 0;
+	return ret;
 }
