@@ -6,13 +6,17 @@
 #           bench/store.sh (merge of 360 profiles, find latency at 100k profiles)
 #           bench/interleaved.sh (merge of three interleaved series against one of them)
 #           bench/storage.sh (bytes on disk per gzip byte of a real program, BENCH_STORE_SECONDS)
+#   reports: merges and flame graphs over bench/corpus.sh's corpus of a real program's heap
+#           profiles (3 x 720, built once under build/corpus) against `go tool pprof -proto`
+#           (bench/reports.sh)
 #   push:   POST /api/0/profiles throughput with a concurrent client (bench/pushload)
 #           against a do-nothing libmicrohttpd server (bench/nullserver)
 #   scrape: pairs kept on schedule at a 10 s interval, CPU, RSS and schedule lag at
 #           1 000 and 10 000 pairs (bench/scrape.sh against bench/staticd)
 #           bench/merge_rss.sh (peak RSS and CPU of a merge of 1 000 heap profiles from the head
 #           and from blocks, against go tool pprof -proto and tests/tools/pprof-merge)
-# BENCH_ONLY=interleaved runs bench/interleaved.sh alone, BENCH_ONLY=merge_rss bench/merge_rss.sh
+# BENCH_ONLY=interleaved runs bench/interleaved.sh alone, BENCH_ONLY=merge_rss bench/merge_rss.sh,
+# BENCH_ONLY=reports bench/reports.sh
 # (PROFEFE_BIN_BASE=<an older profefe> measures that one too).
 # Set BENCH_SECONDS (default 5) for the push runs, BENCH_SCRAPE_SECONDS (60) for scrape.
 set -euo pipefail
@@ -50,7 +54,7 @@ start() {
 	pids+=($SRV_PID)
 	SRV_PORT=
 	for _ in $(seq 1 400); do
-		SRV_PORT=$(grep -oE 'port[= ][0-9]+' "$log" | head -1 | grep -oE '[0-9]+$' || true)
+		SRV_PORT=$(grep -soE 'port[= ][0-9]+' "$log" | head -1 | grep -oE '[0-9]+$' || true)
 		[ -n "$SRV_PORT" ] && return 0
 		sleep 0.05
 	done
@@ -77,6 +81,11 @@ if [ "${BENCH_ONLY:-}" = interleaved ]; then
 fi
 if [ "${BENCH_ONLY:-}" = merge_rss ]; then
 	source bench/merge_rss.sh
+	exit 0
+fi
+# BENCH_ONLY=reports: only the reports over the corpus (bench/reports.sh)
+if [ "${BENCH_ONLY:-}" = reports ]; then
+	source bench/reports.sh
 	exit 0
 fi
 
@@ -128,6 +137,7 @@ push_case heap-large-1.2MB "$FIX/heap-large-001.pb.gz" 4
 source bench/store.sh
 source bench/interleaved.sh
 source bench/merge_rss.sh
+source bench/reports.sh
 source bench/storage.sh
 
 # scrape: (target, type) pairs kept on schedule at 10 s against static

@@ -2,7 +2,8 @@
 // trying profefe: CPU-bound request handlers (with goroutine labels), a
 // cache whose live heap grows and shrinks, goroutines blocked on channels,
 // and a contended mutex. It serves net/http/pprof, so profefe can scrape it,
-// and can push its own profiles to profefe's /api/0 as well.
+// and can push its own profiles to profefe's /api/0 as well. With -drift the
+// workers' request mix drifts over time (bench/corpus.sh runs three of them).
 //
 //	go build -o hotapp .
 //	./hotapp -addr 127.0.0.1:6060
@@ -13,6 +14,7 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -53,6 +55,8 @@ func main() {
 		labels       = flag.String("labels", "", "labels for pushed profiles: k=v,k=v")
 		pushInterval = flag.Duration("push-interval", 10*time.Second, "time between two pushes of every profile type")
 		pushCPU      = flag.Duration("push-cpu", 2*time.Second, "length of each pushed CPU profile")
+		drift        = flag.Duration("drift", 0, "drift the request mix: each worker request picks one of several handlers, with weights (and a recursion depth) that go round once per this period (0: the fixed checkout+search mix)")
+		driftPhase   = flag.Float64("drift-phase", 0, "with -drift: where in the period this process starts (0..1), so that instances differ")
 	)
 	flag.Parse()
 	log.SetFlags(log.LstdFlags | log.Lmicroseconds)
@@ -74,6 +78,7 @@ func main() {
 		log.Fatalf("listen %s: %v", *addr, err)
 	}
 	app := newApp(*cacheMiB)
+	app.drift, app.driftPhase = *drift, *driftPhase
 	http.HandleFunc("/", app.index)
 	http.HandleFunc("/checkout", app.checkoutHandler)
 	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second}
@@ -119,6 +124,9 @@ func main() {
 
 type app struct {
 	checkouts atomic.Int64
+
+	drift      time.Duration // 0: the fixed mix
+	driftPhase float64
 
 	cacheMu   sync.Mutex
 	cache     map[int][]byte
@@ -202,9 +210,15 @@ func (a *app) worker(ctx context.Context, id int, load float64) {
 	}
 	rng := rand.New(rand.NewSource(int64(id) + time.Now().UnixNano()))
 	labels := pprof.Labels("worker", strconv.Itoa(id))
+	start := time.Now()
 	for ctx.Err() == nil {
 		t0 := time.Now()
 		pprof.Do(ctx, labels, func(ctx context.Context) {
+			if a.drift > 0 {
+				h, depth := driftPick(rng, a.driftPhase+time.Since(start).Seconds()/a.drift.Seconds())
+				pprof.Do(ctx, pprof.Labels("handler", h.name), func(context.Context) { h.run(rng, depth) })
+				return
+			}
 			pprof.Do(ctx, pprof.Labels("handler", "checkout"), func(context.Context) { checkout(rng) })
 			pprof.Do(ctx, pprof.Labels("handler", "search"), func(context.Context) { search(rng) })
 		})
@@ -216,6 +230,97 @@ func (a *app) worker(ctx context.Context, id int, load float64) {
 		case <-time.After(idle):
 		}
 	}
+}
+
+// ---- the drifting request mix (-drift) ----
+
+type handler struct {
+	name string
+	run  func(rng *rand.Rand, depth int)
+}
+
+var driftHandlers = []handler{
+	{"checkout", func(rng *rand.Rand, _ int) { checkout(rng) }},
+	{"search", func(rng *rand.Rand, _ int) { search(rng) }},
+	{"render", func(rng *rand.Rand, depth int) { _ = render(rng, depth) }},
+	{"report", func(rng *rand.Rand, depth int) { _ = report(rng, depth) }},
+	{"compress", func(rng *rand.Rand, depth int) { _ = compressPage(rng, depth) }},
+}
+
+// driftPick picks a handler at point x of the drift (in periods): handler
+// i's weight is 1+cos(2*pi*(x-i/n)), so each has its turn as the main one,
+// and the recursion depth (1..5) follows a wave of its own, so the stacks
+// the heap profile sees change over time.
+func driftPick(rng *rand.Rand, x float64) (handler, int) {
+	n := len(driftHandlers)
+	w := make([]float64, n)
+	sum := 0.0
+	for i := range w {
+		w[i] = 1.05 + math.Cos(2*math.Pi*(x-float64(i)/float64(n)))
+		sum += w[i]
+	}
+	depth := 1 + int(4.99*(0.5+0.5*math.Sin(2*math.Pi*x*1.7)))
+	r := rng.Float64() * sum
+	for i := range w {
+		if r < w[i] {
+			return driftHandlers[i], depth
+		}
+		r -= w[i]
+	}
+	return driftHandlers[n-1], depth
+}
+
+// render builds a page of nested sections, depth levels deep.
+func render(rng *rand.Rand, depth int) string {
+	var b strings.Builder
+	renderSection(&b, rng, depth)
+	return b.String()
+}
+
+func renderSection(b *strings.Builder, rng *rand.Rand, depth int) {
+	fmt.Fprintf(b, "<section id=%q>", "s"+strconv.Itoa(rng.Intn(1e6)))
+	for i := 0; i < 20+rng.Intn(40); i++ {
+		fmt.Fprintf(b, "<p>%s %d</p>", strings.Repeat("lorem ", 1+rng.Intn(20)), rng.Int())
+	}
+	if depth > 1 {
+		for i := 0; i < 2; i++ {
+			renderSection(b, rng, depth-1)
+		}
+	}
+	b.WriteString("</section>")
+}
+
+// report aggregates random events into a map and sorts its keys; each
+// level of depth adds a finer breakdown.
+func report(rng *rand.Rand, depth int) []string {
+	agg := map[string][]int{}
+	for i := 0; i < 3000; i++ {
+		k := "region-" + strconv.Itoa(rng.Intn(8))
+		for d := 1; d < depth; d++ {
+			k += "/" + strconv.Itoa(rng.Intn(4))
+		}
+		agg[k] = append(agg[k], rng.Intn(1000))
+	}
+	return reportKeys(agg)
+}
+
+func reportKeys(agg map[string][]int) []string {
+	keys := make([]string, 0, len(agg))
+	for k, v := range agg {
+		sort.Ints(v)
+		keys = append(keys, fmt.Sprintf("%s p50=%d", k, v[len(v)/2]))
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// compressPage renders a page and gzips it.
+func compressPage(rng *rand.Rand, depth int) int {
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	_, _ = io.WriteString(zw, render(rng, depth))
+	_ = zw.Close()
+	return buf.Len()
 }
 
 // cacheLoop keeps a cache whose target size follows a slow wave, so the
