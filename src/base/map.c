@@ -55,24 +55,18 @@ void pf_htab_clear(struct pf_htab *t)
 	t->n = 0;
 }
 
-int pf_htab_find(const struct pf_htab *t, uint64_t key, pf_htab_eq_fn eq, const void *ctx,
-		 const void *k, uint32_t *val, size_t *pos)
+/* The probing core: the slot of the entry with this key for which eq holds
+ * (eq NULL: the key alone), else the empty slot that ends its run. */
+static inline size_t probe(const struct pf_htab *t, uint64_t key, pf_htab_eq_fn eq,
+			   const void *ctx, const void *k)
 {
 	const struct pf_htab_slot *s = t->slots;
 	size_t mask = t->mask, i;
 
-	for (i = home(key, mask); s[i].val; i = (i + 1) & mask) {
-		if (s[i].key == key && (!eq || eq(ctx, k, s[i].val - 1))) {
-			if (val)
-				*val = s[i].val - 1;
-			if (pos)
-				*pos = i;
-			return 1;
-		}
-	}
-	if (pos)
-		*pos = i;
-	return 0;
+	for (i = home(key, mask); s[i].val; i = (i + 1) & mask)
+		if (s[i].key == key && (!eq || eq(ctx, k, s[i].val - 1)))
+			break;
+	return i;
 }
 
 static void grow(struct pf_htab *t)
@@ -93,13 +87,31 @@ static void grow(struct pf_htab *t)
 	t->mask = mask;
 }
 
-void pf_htab_insert_at(struct pf_htab *t, size_t pos, uint64_t key, uint32_t val)
+static inline void insert(struct pf_htab *t, size_t pos, uint64_t key, uint32_t val)
 {
 	t->slots[pos].key = key;
 	t->slots[pos].val = val + 1;
-	t->n++;
-	if (t->n * 4 > (t->mask + 1) * 3)
+	if (++t->n * 4 > (t->mask + 1) * 3)
 		grow(t);
+}
+
+int pf_htab_find(const struct pf_htab *t, uint64_t key, pf_htab_eq_fn eq, const void *ctx,
+		 const void *k, uint32_t *val, size_t *pos)
+{
+	size_t i = probe(t, key, eq, ctx, k);
+
+	if (pos)
+		*pos = i;
+	if (!t->slots[i].val)
+		return 0;
+	if (val)
+		*val = t->slots[i].val - 1;
+	return 1;
+}
+
+void pf_htab_insert_at(struct pf_htab *t, size_t pos, uint64_t key, uint32_t val)
+{
+	insert(t, pos, key, val);
 }
 
 void pf_htab_del_at(struct pf_htab *t, size_t pos)
@@ -126,27 +138,34 @@ void pf_htab_del_at(struct pf_htab *t, size_t pos)
 
 int pf_htab_get(const struct pf_htab *t, uint64_t key, uint32_t *val)
 {
-	return pf_htab_find(t, key, NULL, NULL, NULL, val, NULL);
+	size_t i = probe(t, key, NULL, NULL, NULL);
+
+	if (!t->slots[i].val)
+		return 0;
+	*val = t->slots[i].val - 1;
+	return 1;
 }
 
 int pf_htab_put(struct pf_htab *t, uint64_t key, uint32_t val, uint32_t *old)
 {
-	size_t pos;
+	size_t i = probe(t, key, NULL, NULL, NULL);
 
-	if (pf_htab_find(t, key, NULL, NULL, NULL, old, &pos))
+	if (t->slots[i].val) {
+		*old = t->slots[i].val - 1;
 		return 1;
-	pf_htab_insert_at(t, pos, key, val);
+	}
+	insert(t, i, key, val);
 	return 0;
 }
 
 void pf_htab_set(struct pf_htab *t, uint64_t key, uint32_t val)
 {
-	size_t pos;
+	size_t i = probe(t, key, NULL, NULL, NULL);
 
-	if (pf_htab_find(t, key, NULL, NULL, NULL, NULL, &pos))
-		t->slots[pos].val = val + 1;
+	if (t->slots[i].val)
+		t->slots[i].val = val + 1;
 	else
-		pf_htab_insert_at(t, pos, key, val);
+		insert(t, i, key, val);
 }
 
 /* ---- pf_map: byte strings -> uint64, keys copied ------------------------ */
