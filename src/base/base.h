@@ -7,7 +7,8 @@
  *   pf_buf      a growable byte buffer with a hard cap
  *   encoding    explicit little-endian, uvarint and zigzag readers/writers
  *   crc32c      Castagnoli CRC (Debian has no library for it)
- *   pf_map      an open-addressing hash map from byte strings to uint64
+ *   pf_htab     the open-addressing hash table (uint64 keys or hashes -> uint32)
+ *   pf_map      a map from byte strings to uint64 on pf_htab
  *   log         leveled logfmt/json lines on stderr
  *   fs          atomic file creation, fsync of directories, whole reads and
  *               writes (pread/pwrite until done, a capped file reader)
@@ -200,9 +201,57 @@ uint32_t pf_crc32c(uint32_t crc, const void *p, size_t n);
 /* xxHash64 of a byte range. */
 uint64_t pf_hash64(const void *p, size_t n, uint64_t seed);
 
+/* ---- hash table: uint64 key -> uint32 value --------------------------- */
+
+/*
+ * The one hash table (open addressing, linear probing, grown at 3/4 full,
+ * no tombstones). Embed it in the owner's struct: _init, then _free. Not
+ * thread-safe. Values must be below UINT32_MAX. Two ways to use it:
+ *   - integer keys: the uint64 is the key (pf_htab_get/put/set);
+ *   - keys the caller stores (strings, records, interned by index): the
+ *     table holds each key's 64-bit hash and the caller's index of it;
+ *     pf_htab_find calls eq(ctx, key, index) for each entry of the same
+ *     hash, and pf_htab_insert_at adds a missing key where find said.
+ */
+struct pf_htab_slot {
+	uint64_t key; /* the key, or the hash of the caller's key */
+	uint32_t val; /* value + 1; 0 = empty slot */
+};
+struct pf_htab {
+	struct pf_htab_slot *slots;
+	size_t mask; /* slots - 1 (a power of two - 1) */
+	size_t n;    /* entries */
+};
+/* Room for hint entries before the first growth. */
+void pf_htab_init(struct pf_htab *t, size_t hint);
+/* Frees the slots; a zeroed struct is fine. */
+void pf_htab_free(struct pf_htab *t);
+/* Remove every entry (keeps the memory). */
+void pf_htab_clear(struct pf_htab *t);
+/* 1 and *val when key is present, else 0. */
+int pf_htab_get(const struct pf_htab *t, uint64_t key, uint32_t *val);
+/* When key is present: *old gets its value, returns 1 (nothing changes).
+ * Otherwise inserts key -> val and returns 0. */
+int pf_htab_put(struct pf_htab *t, uint64_t key, uint32_t val, uint32_t *old);
+/* Insert or replace key -> val. */
+void pf_htab_set(struct pf_htab *t, uint64_t key, uint32_t val);
+/* The entry with this key (hash) for which eq(ctx, k, its value) is true
+ * (eq NULL: the key alone): 1, *val (may be NULL) and *pos its slot.
+ * Else 0 and *pos the slot pf_htab_insert_at takes; pos (may be NULL) is
+ * valid until the table next changes. */
+typedef int (*pf_htab_eq_fn)(const void *ctx, const void *k, uint32_t val);
+int pf_htab_find(const struct pf_htab *t, uint64_t key, pf_htab_eq_fn eq, const void *ctx,
+		 const void *k, uint32_t *val, size_t *pos);
+/* Insert key -> val at pos from a pf_htab_find that returned 0. */
+void pf_htab_insert_at(struct pf_htab *t, size_t pos, uint64_t key, uint32_t val);
+/* Remove the entry at pos from a pf_htab_find that returned 1. */
+void pf_htab_del_at(struct pf_htab *t, size_t pos);
+
 /* ---- hash map: byte-string key -> uint64 ------------------------------ */
 
-/* Keys are copied into the map. Not thread-safe. */
+/* Keys are copied into the map; pf_map_next visits the entries in
+ * insertion order (a deletion moves the last entry into the hole). Not
+ * thread-safe. */
 struct pf_map;
 struct pf_map *pf_map_new(size_t hint);
 void pf_map_free(struct pf_map *m);

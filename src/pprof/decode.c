@@ -261,19 +261,15 @@ static void arena_free(void *data, void *ptr)
 
 /* ---- validation and id indexes ------------------------------------------- */
 
-static uint64_t id_slot(uint64_t id)
-{
-	return id * 0x9E3779B97F4A7C15ull >> 17;
-}
-
 /*
  * Index n items whose ids are read through get_id. Returns 0, or PF_EINVAL
  * for a zero or duplicate id (kind names the item in the message).
  */
-static int build_idmap(struct pf_arena *a, struct pprof__idmap *m, void *const *items, size_t n,
+static int build_idmap(struct pprof__idmap *m, void *const *items, size_t n,
 		       uint64_t (*get_id)(const void *), const char *kind, struct pf_err *err)
 {
-	size_t cap = 16, i;
+	size_t i;
+	uint32_t old;
 
 	m->n = n;
 	m->dense = 1;
@@ -286,22 +282,12 @@ static int build_idmap(struct pf_arena *a, struct pprof__idmap *m, void *const *
 	}
 	if (m->dense)
 		return 0;
-	while (cap < n * 2)
-		cap *= 2;
-	m->mask = cap - 1;
-	m->ids = pf_arena_alloc(a, cap * sizeof(uint64_t));
-	m->idx = pf_arena_alloc(a, cap * sizeof(uint32_t));
+	pf_htab_init(&m->t, n);
 	for (i = 0; i < n; i++) {
 		uint64_t id = get_id(items[i]);
-		size_t s = (size_t)id_slot(id) & m->mask;
-		while (m->idx[s] != 0) {
-			if (m->ids[s] == id)
-				return pf_err_set(err, PF_EINVAL, "two %ss have id %llu", kind,
-						  (unsigned long long)id);
-			s = (s + 1) & m->mask;
-		}
-		m->ids[s] = id;
-		m->idx[s] = (uint32_t)(i + 1);
+		if (pf_htab_put(&m->t, id, (uint32_t)i, &old))
+			return pf_err_set(err, PF_EINVAL, "two %ss have id %llu", kind,
+					  (unsigned long long)id);
 	}
 	return 0;
 }
@@ -390,13 +376,13 @@ int pprof__index(struct pprof_profile *p, struct pf_err *err)
 	if (msg->n_mapping >= UINT32_MAX || msg->n_location >= UINT32_MAX ||
 	    msg->n_function >= UINT32_MAX)
 		return pf_err_set(err, PF_EINVAL, "too many mappings, locations or functions");
-	if ((rc = build_idmap(p->arena, &p->mappings, (void *const *)msg->mapping, msg->n_mapping,
+	if ((rc = build_idmap(&p->mappings, (void *const *)msg->mapping, msg->n_mapping,
 			      mapping_id, "mapping", err)) < 0)
 		return rc;
-	if ((rc = build_idmap(p->arena, &p->functions, (void *const *)msg->function,
+	if ((rc = build_idmap(&p->functions, (void *const *)msg->function,
 			      msg->n_function, function_id, "function", err)) < 0)
 		return rc;
-	if ((rc = build_idmap(p->arena, &p->locations, (void *const *)msg->location,
+	if ((rc = build_idmap(&p->locations, (void *const *)msg->location,
 			      msg->n_location, location_id, "location", err)) < 0)
 		return rc;
 	for (i = 0; i < msg->n_location; i++) {
@@ -556,7 +542,7 @@ int pprof_decode_limited(const void *data, size_t len, const struct pprof_limits
 	const uint8_t *body = data;
 	size_t blen = len, max_decompressed = lim->max_decompressed;
 	struct pf_arena *arena = NULL;
-	struct pprof_profile *p;
+	struct pprof_profile *p = NULL;
 	struct capped_arena capped = {0};
 	ProtobufCAllocator alloc;
 	int rc;
@@ -614,7 +600,10 @@ int pprof_decode_limited(const void *data, size_t len, const struct pprof_limits
 	*out = p;
 	return 0;
 fail:
-	pf_arena_free(arena);
+	if (p)
+		pprof_free(p);
+	else
+		pf_arena_free(arena);
 	gz_out_free(&raw);
 	return rc;
 }
@@ -641,7 +630,7 @@ int pprof_from_message(struct pf_arena *arena, pprof_msg *msg, struct pprof_prof
 	p->arena = arena;
 	p->msg = msg;
 	if ((rc = pprof__index(p, err)) < 0) {
-		pf_arena_free(arena);
+		pprof_free(p);
 		return rc;
 	}
 	*out = p;
@@ -650,11 +639,16 @@ int pprof_from_message(struct pf_arena *arena, pprof_msg *msg, struct pprof_prof
 
 /* ---- accessors ----------------------------------------------------------- */
 
-/* Free p and everything it holds (one arena). NULL is a no-op. */
+/* Free p and everything it holds (its id maps' tables and its arena). NULL
+ * is a no-op. */
 void pprof_free(struct pprof_profile *p)
 {
-	if (p)
-		pf_arena_free(p->arena);
+	if (!p)
+		return;
+	pf_htab_free(&p->mappings.t);
+	pf_htab_free(&p->locations.t);
+	pf_htab_free(&p->functions.t);
+	pf_arena_free(p->arena);
 }
 
 /* The protobuf-c message, borrowed until pprof_free(p). */

@@ -18,9 +18,9 @@
  *   - all-zero source samples are skipped; values are summed; if a summed
  *     sample ends all zero the result is merged again to drop it.
  *
- * Everything is keyed on compact binary keys in hash sets (one key buffer per
- * kind, no allocation per sample); the output is built in a fresh arena with
- * its own deduplicated string table (index 0 = "").
+ * Everything is keyed on compact binary keys interned with pf_htab (one key
+ * buffer per kind, no allocation per sample); the output is built in a
+ * fresh arena with its own deduplicated string table (index 0 = "").
  *
  * The merger is incremental (pprof_merger_*): each input is folded into the
  * output as it is added and only borrowed for the call, so the memory held
@@ -31,29 +31,27 @@
 
 #include <stdlib.h>
 
-/* ---- a hash set of byte-string keys; entry i is output object i ---------- */
+/* ---- interned byte-string keys: key i is output object i ---------------- */
 
 struct kset {
-	uint32_t *slots; /* entry index + 1, 0 = empty */
-	size_t mask;
-	size_t n;         /* entries */
-	size_t ecap;      /* capacity of hash and off */
-	uint64_t *hash;   /* per entry */
+	struct pf_htab t; /* hash of a key -> its index */
+	size_t n;         /* keys */
+	size_t ocap;      /* capacity of off */
 	size_t *off;      /* key i is keys[off[i] .. off[i + 1]) */
 	uint8_t *keys;
 	size_t klen, kcap;
 };
 
+struct bytes {
+	const void *p;
+	size_t n;
+};
+
 static void kset_init(struct kset *s, size_t hint, size_t key_bytes)
 {
-	size_t cap = 64;
-	while (cap < hint * 2)
-		cap *= 2;
 	memset(s, 0, sizeof(*s));
-	s->slots = pf_xcalloc(cap, sizeof(uint32_t));
-	s->mask = cap - 1;
-	pf_xgrow((void **)&s->off, &s->ecap, hint + 1, sizeof(size_t));
-	s->hash = pf_xmalloc(s->ecap * sizeof(uint64_t));
+	pf_htab_init(&s->t, hint);
+	pf_xgrow((void **)&s->off, &s->ocap, hint + 1, sizeof(size_t));
 	s->off[0] = 0;
 	if (key_bytes)
 		pf_xgrow((void **)&s->keys, &s->kcap, key_bytes, 1);
@@ -61,63 +59,42 @@ static void kset_init(struct kset *s, size_t hint, size_t key_bytes)
 
 static void kset_free(struct kset *s)
 {
-	free(s->slots);
-	free(s->hash);
+	pf_htab_free(&s->t);
 	free(s->off);
 	free(s->keys);
 }
 
-static void kset_rehash(struct kset *s)
+static int kset_eq(const void *ctx, const void *key, uint32_t i)
 {
-	size_t cap = (s->mask + 1) * 2;
-	free(s->slots);
-	s->slots = pf_xcalloc(cap, sizeof(uint32_t));
-	s->mask = cap - 1;
-	for (size_t i = 0; i < s->n; i++) {
-		size_t j = (size_t)s->hash[i] & s->mask;
-		while (s->slots[j])
-			j = (j + 1) & s->mask;
-		s->slots[j] = (uint32_t)(i + 1);
-	}
+	const struct kset *s = ctx;
+	const struct bytes *k = key;
+	/* keys is NULL while every key so far is empty: no NULL + 0 */
+	return s->off[i + 1] - s->off[i] == k->n &&
+	       (k->n == 0 || memcmp(s->keys + s->off[i], k->p, k->n) == 0);
 }
 
 /*
- * Find key; when absent, add it as entry s->n. *idx gets the entry.
+ * Find key; when absent, add it as key s->n. *idx gets its index.
  * Returns 1 when the key was there, 0 when added.
  */
 static int kset_intern(struct kset *s, const void *key, size_t len, uint32_t *idx)
 {
+	struct bytes k = { key, len };
 	uint64_t h = pf_hash64(key, len, 0);
-	size_t j = (size_t)h & s->mask;
-	uint32_t e;
+	size_t pos;
 
-	while ((e = s->slots[j]) != 0) {
-		size_t i = e - 1;
-		/* keys is NULL while every key so far is empty: no NULL + 0 */
-		if (s->hash[i] == h && s->off[i + 1] - s->off[i] == len &&
-		    (len == 0 || memcmp(s->keys + s->off[i], key, len) == 0)) {
-			*idx = (uint32_t)i;
-			return 1;
-		}
-		j = (j + 1) & s->mask;
-	}
-	if (s->n + 2 > s->ecap) {
-		size_t c = s->ecap;
-		pf_xgrow((void **)&s->off, &s->ecap, s->n + 2, sizeof(size_t));
-		pf_xgrow((void **)&s->hash, &c, s->n + 2, sizeof(uint64_t));
-	}
+	if (pf_htab_find(&s->t, h, kset_eq, s, &k, idx, &pos))
+		return 1;
+	pf_xgrow((void **)&s->off, &s->ocap, s->n + 2, sizeof(size_t));
 	if (len > s->kcap - s->klen)
 		pf_xgrow((void **)&s->keys, &s->kcap, s->klen + len, 1);
 	if (len)
 		memcpy(s->keys + s->klen, key, len);
 	s->klen += len;
-	s->hash[s->n] = h;
 	s->off[s->n + 1] = s->klen;
-	s->slots[j] = (uint32_t)(s->n + 1);
 	*idx = (uint32_t)s->n;
+	pf_htab_insert_at(&s->t, pos, h, (uint32_t)s->n);
 	s->n++;
-	if (s->n * 4 > (s->mask + 1) * 3)
-		kset_rehash(s);
 	return 0;
 }
 

@@ -10,18 +10,16 @@
 /*
  * id -> index into the message's array of one kind (mapping, location,
  * function). Dense when the ids are exactly 1..n in order (what Go writes);
- * otherwise an open-addressing table of (id, index + 1) in the arena.
+ * otherwise a hash table of id -> index, freed by pprof_free.
  */
 struct pprof__idmap {
 	int dense;
 	size_t n;
-	size_t mask;    /* table size - 1 (hashed form) */
-	uint64_t *ids;  /* table of ids (hashed form) */
-	uint32_t *idx;  /* index + 1, 0 = empty slot (hashed form) */
+	struct pf_htab t; /* (not dense) */
 };
 
 /* A profile: the message and everything it points to live in arena, and so
- * does this struct, so pprof_free is one pf_arena_free. */
+ * does this struct; pprof_free frees the id maps' tables and the arena. */
 struct pprof_profile {
 	struct pf_arena *arena;
 	pprof_msg *msg;
@@ -31,18 +29,13 @@ struct pprof_profile {
 /* Index of id in m, or -1 when there is no such id (or id is 0). */
 static inline int64_t pprof__idmap_find(const struct pprof__idmap *m, uint64_t id)
 {
+	uint32_t i;
+
 	if (id == 0)
 		return -1;
 	if (m->dense)
 		return id <= m->n ? (int64_t)(id - 1) : -1;
-	if (!m->idx)
-		return -1;
-	for (size_t i = (size_t)(id * 0x9E3779B97F4A7C15ull >> 17) & m->mask;; i = (i + 1) & m->mask) {
-		if (m->idx[i] == 0)
-			return -1;
-		if (m->ids[i] == id)
-			return (int64_t)m->idx[i] - 1;
-	}
+	return pf_htab_get(&m->t, id, &i) ? (int64_t)i : -1;
 }
 
 /*

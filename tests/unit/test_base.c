@@ -1,5 +1,5 @@
 /* Unit tests for src/base: CRC32C, varints, readers, capped buffers, the
- * hash map, base62, the time/duration/size parsers, the pread/pwrite-all
+ * hash table and the map on it, base62, the time/duration/size parsers, the pread/pwrite-all
  * pair, zigzag, hex digits and the shared byte budget. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -75,6 +75,171 @@ static void test_buf_cap(void **state)
 	pf_buf_free(&b);
 }
 
+/* Integer keys: many of them (growing from the smallest table), keys 0
+ * and keys that differ in their high half only, put/set/get/clear. */
+static void test_htab_int(void **state)
+{
+	struct pf_htab t;
+	uint32_t v;
+	(void)state;
+	pf_htab_init(&t, 0);
+	assert_false(pf_htab_get(&t, 0, &v));
+	for (uint32_t i = 0; i < 100000; i++) {
+		assert_int_equal(pf_htab_put(&t, (uint64_t)i << 32, i, &v), 0);
+		assert_int_equal(pf_htab_put(&t, i, i + 7, &v), i == 0 ? 1 : 0);
+	}
+	assert_int_equal(t.n, 199999);
+	assert_true(t.mask + 1 >= 199999 * 4 / 3);
+	for (uint32_t i = 0; i < 100000; i++) {
+		assert_true(pf_htab_get(&t, (uint64_t)i << 32, &v));
+		assert_int_equal(v, i);
+		if (i) {
+			assert_true(pf_htab_get(&t, i, &v));
+			assert_int_equal(v, i + 7);
+		}
+	}
+	assert_false(pf_htab_get(&t, (uint64_t)100000 << 32, &v));
+	assert_false(pf_htab_get(&t, UINT64_MAX, &v));
+	/* put keeps the first value and reports it; set replaces */
+	assert_int_equal(pf_htab_put(&t, 5, 1, &v), 1);
+	assert_int_equal(v, 12);
+	pf_htab_set(&t, 5, UINT32_MAX - 1);
+	assert_true(pf_htab_get(&t, 5, &v));
+	assert_int_equal(v, UINT32_MAX - 1);
+	pf_htab_set(&t, UINT64_MAX, 3);
+	assert_true(pf_htab_get(&t, UINT64_MAX, &v));
+	assert_int_equal(v, 3);
+	assert_int_equal(t.n, 200000);
+	pf_htab_clear(&t);
+	assert_int_equal(t.n, 0);
+	assert_false(pf_htab_get(&t, 5, &v));
+	assert_int_equal(pf_htab_put(&t, 5, 2, &v), 0);
+	assert_true(pf_htab_get(&t, 5, &v));
+	assert_int_equal(v, 2);
+	pf_htab_free(&t);
+	pf_htab_free(&t); /* a zeroed table */
+}
+
+/* Keys kept by the caller (strings interned by index, as the symbol table
+ * and the pprof merger do): the table holds their hashes. */
+struct strstore {
+	char (*s)[16];
+	size_t n;
+};
+
+static int str_eq(const void *ctx, const void *key, uint32_t i)
+{
+	const struct strstore *st = ctx;
+	return strcmp(st->s[i], key) == 0;
+}
+
+static uint32_t intern(struct pf_htab *t, struct strstore *st, const char *s, uint64_t h)
+{
+	uint32_t i;
+	size_t pos;
+	if (pf_htab_find(t, h, str_eq, st, s, &i, &pos))
+		return i;
+	snprintf(st->s[st->n], sizeof(st->s[0]), "%s", s);
+	pf_htab_insert_at(t, pos, h, (uint32_t)st->n);
+	return (uint32_t)st->n++;
+}
+
+static void test_htab_interned(void **state)
+{
+	enum { N = 50000 };
+	struct strstore st = { calloc(N, sizeof(*st.s)), 0 };
+	struct pf_htab t;
+	char s[16];
+	(void)state;
+	pf_htab_init(&t, 8);
+	/* twice over: the second pass finds every string at its first index */
+	for (int pass = 0; pass < 2; pass++)
+		for (int i = 0; i < N; i++) {
+			snprintf(s, sizeof(s), "str-%d", i);
+			assert_int_equal(intern(&t, &st, s, pf_hash64(s, strlen(s), 0)), i);
+		}
+	assert_int_equal(st.n, N);
+	assert_int_equal(t.n, N);
+	pf_htab_free(&t);
+
+	/* every key of one hash: eq alone tells them apart */
+	st.n = 0;
+	pf_htab_init(&t, 0);
+	for (int pass = 0; pass < 2; pass++)
+		for (int i = 0; i < 300; i++) {
+			snprintf(s, sizeof(s), "c%d", i);
+			assert_int_equal(intern(&t, &st, s, 42), i);
+		}
+	assert_int_equal(t.n, 300);
+	assert_false(pf_htab_find(&t, 42, str_eq, &st, "c300", NULL, NULL));
+	assert_false(pf_htab_find(&t, 43, str_eq, &st, "c1", NULL, NULL));
+	pf_htab_free(&t);
+	free(st.s);
+}
+
+static int id_eq(const void *ctx, const void *key, uint32_t val)
+{
+	(void)ctx;
+	return *(const uint32_t *)key == val;
+}
+
+/*
+ * Insertions and deletions at random against a plain array: 64 keys whose
+ * hashes take only 5 values (long runs that collide, wrap around the end of
+ * the table and mix homes), so each deletion shifts entries back.
+ */
+static void test_htab_delete(void **state)
+{
+	enum { K = 64 };
+	int present[K] = { 0 };
+	struct pf_htab t;
+	size_t n = 0;
+	(void)state;
+	srand(14);
+	for (int round = 0; round < 4; round++) {
+		pf_htab_init(&t, 0);
+		memset(present, 0, sizeof(present));
+		n = 0;
+		for (int op = 0; op < 20000; op++) {
+			uint32_t k = (uint32_t)(rand() % K), v;
+			uint64_t h = (uint64_t)(k % 5) * 0x9E3779B97F4A7C15ull + (uint64_t)round;
+			size_t pos;
+			int found = pf_htab_find(&t, h, id_eq, NULL, &k, &v, &pos);
+			assert_int_equal(found, present[k]);
+			if (found) {
+				assert_int_equal(v, k);
+				if (rand() % 2) {
+					pf_htab_del_at(&t, pos);
+					present[k] = 0;
+					n--;
+				}
+			} else {
+				pf_htab_insert_at(&t, pos, h, k);
+				present[k] = 1;
+				n++;
+			}
+			assert_int_equal(t.n, n);
+			if (op % 97 == 0)
+				for (uint32_t j = 0; j < K; j++) {
+					uint64_t hj = (uint64_t)(j % 5) * 0x9E3779B97F4A7C15ull + (uint64_t)round;
+					assert_int_equal(pf_htab_find(&t, hj, id_eq, NULL, &j, NULL, NULL),
+							 present[j]);
+				}
+		}
+		/* delete everything: the table ends empty */
+		for (uint32_t j = 0; j < K; j++) {
+			uint64_t hj = (uint64_t)(j % 5) * 0x9E3779B97F4A7C15ull + (uint64_t)round;
+			size_t pos;
+			if (pf_htab_find(&t, hj, id_eq, NULL, &j, NULL, &pos))
+				pf_htab_del_at(&t, pos);
+		}
+		assert_int_equal(t.n, 0);
+		for (size_t i = 0; i <= t.mask; i++)
+			assert_int_equal(t.slots[i].val, 0);
+		pf_htab_free(&t);
+	}
+}
+
 static void test_map(void **state)
 {
 	struct pf_map *m = pf_map_new(0);
@@ -108,6 +273,46 @@ static void test_map(void **state)
 		count++;
 	assert_int_equal(count, 5000);
 	pf_map_free(m);
+}
+
+/* pf_map visits entries in insertion order; a deletion moves the last
+ * entry into the hole. The empty key is a key like any other. */
+static void test_map_order(void **state)
+{
+	struct pf_map *m = pf_map_new(2);
+	const char *keys[] = { "a", "bb", "ccc", "dddd", "" };
+	const void *k;
+	size_t it = 0, klen, i = 0;
+	uint64_t v;
+	(void)state;
+	for (size_t j = 0; j < 5; j++)
+		pf_map_put(m, keys[j], strlen(keys[j]), 100 + j);
+	while (pf_map_next(m, &it, &k, &klen, &v)) {
+		assert_int_equal(klen, strlen(keys[i]));
+		assert_memory_equal(k, keys[i], klen);
+		assert_true(v == 100 + i);
+		i++;
+	}
+	assert_int_equal(i, 5);
+	assert_true(pf_map_get(m, NULL, 0, &v) && v == 104);
+	assert_int_equal(pf_map_del(m, "bb", 2), 1);
+	assert_int_equal(pf_map_del(m, "bb", 2), 0);
+	/* "" (the last) now sits where "bb" was, and is still found */
+	it = 1;
+	assert_true(pf_map_next(m, &it, &k, &klen, &v));
+	assert_int_equal(klen, 0);
+	assert_true(v == 104);
+	assert_true(pf_map_get(m, "", 0, &v) && v == 104);
+	assert_int_equal(pf_map_del(m, "", 0), 1);
+	assert_int_equal(pf_map_del(m, "dddd", 4), 1);
+	assert_int_equal(pf_map_len(m), 2);
+	assert_true(pf_map_get(m, "a", 1, &v) && v == 100);
+	assert_true(pf_map_get(m, "ccc", 3, &v) && v == 102);
+	v = 7;
+	assert_int_equal(pf_map_get_or_put(m, "bb", 2, &v), 0);
+	assert_true(pf_map_get(m, "bb", 2, &v) && v == 7);
+	pf_map_free(m);
+	pf_map_free(NULL);
 }
 
 static void test_base62(void **state)
@@ -415,7 +620,11 @@ int main(void)
 		cmocka_unit_test(test_uvarint_roundtrip),
 		cmocka_unit_test(test_reader_rejects_overlong),
 		cmocka_unit_test(test_buf_cap),
+		cmocka_unit_test(test_htab_int),
+		cmocka_unit_test(test_htab_interned),
+		cmocka_unit_test(test_htab_delete),
 		cmocka_unit_test(test_map),
+		cmocka_unit_test(test_map_order),
 		cmocka_unit_test(test_base62),
 		cmocka_unit_test(test_parse_time),
 		cmocka_unit_test(test_parse_time_reasons),

@@ -31,17 +31,17 @@ struct rowset {
 			    * the pair's last occurrence so far (NONE) */
 	uint32_t *types;   /* 2 * nt string ids */
 	size_t tcap;
-	struct tsdb__kmap pair;    /* stack << 32 | label set -> first row */
-	struct tsdb__kmap bystack; /* stack -> label set of its first row */
-	struct tsdb__kmap byleaf;  /* leaf key -> label set of its last row */
+	struct pf_htab pair;    /* stack << 32 | label set -> first row */
+	struct pf_htab bystack; /* stack -> label set of its first row */
+	struct pf_htab byleaf;  /* leaf key -> label set of its last row */
 };
 
 static void rowset_init(struct rowset *r)
 {
 	memset(r, 0, sizeof(*r));
-	tsdb__kmap_init(&r->pair, 64);
-	tsdb__kmap_init(&r->bystack, 64);
-	tsdb__kmap_init(&r->byleaf, 64);
+	pf_htab_init(&r->pair, 64);
+	pf_htab_init(&r->bystack, 64);
+	pf_htab_init(&r->byleaf, 64);
 }
 
 static void rowset_free(struct rowset *r)
@@ -53,9 +53,9 @@ static void rowset_free(struct rowset *r)
 	free(r->last);
 	free(r->pmatch);
 	free(r->types);
-	tsdb__kmap_free(&r->pair);
-	tsdb__kmap_free(&r->bystack);
-	tsdb__kmap_free(&r->byleaf);
+	pf_htab_free(&r->pair);
+	pf_htab_free(&r->bystack);
+	pf_htab_free(&r->byleaf);
 }
 
 /* Empty r for a profile of n rows and nt sample types. Returns PF_ENOMEM
@@ -67,9 +67,9 @@ static int rowset_reset(struct rowset *r, size_t n, size_t nt)
 	r->valid = 0;
 	r->n = 0;
 	r->nt = nt;
-	tsdb__kmap_clear(&r->pair);
-	tsdb__kmap_clear(&r->bystack);
-	tsdb__kmap_clear(&r->byleaf);
+	pf_htab_clear(&r->pair);
+	pf_htab_clear(&r->bystack);
+	pf_htab_clear(&r->byleaf);
 	if (__builtin_mul_overflow(n, nt, &nv) || nv > SIZE_MAX / sizeof(int64_t))
 		return PF_ENOMEM;
 	if (n > r->cap) {
@@ -125,7 +125,7 @@ static uint32_t rowset_add(struct rowset *cur, const struct rowset *prev, uint32
 	cur->stack[r] = stack;
 	cur->lset[r] = lset;
 	cur->next[r] = NONE;
-	if (tsdb__kmap_put(&cur->pair, key, r, &first)) {
+	if (pf_htab_put(&cur->pair, key, r, &first)) {
 		/* the next occurrence of the pair: the next row of prev's chain */
 		cur->next[cur->last[first]] = r;
 		cur->last[first] = r;
@@ -135,12 +135,12 @@ static uint32_t rowset_add(struct rowset *cur, const struct rowset *prev, uint32
 		cur->pmatch[first] = q;
 	} else {
 		cur->last[r] = r;
-		if (!prev || !prev->valid || !tsdb__kmap_get(&prev->pair, key, &q))
+		if (!prev || !prev->valid || !pf_htab_get(&prev->pair, key, &q))
 			q = NONE;
 		cur->pmatch[r] = q;
 	}
-	tsdb__kmap_put(&cur->bystack, stack, lset, &old);
-	tsdb__kmap_set(&cur->byleaf, leaf, lset);
+	pf_htab_put(&cur->bystack, stack, lset, &old);
+	pf_htab_set(&cur->byleaf, leaf, lset);
 	return q;
 }
 
@@ -159,11 +159,11 @@ static uint64_t leaf_key(const struct tsdb__symtab *st, uint32_t stack)
 static int predict_lset(const struct rowset *cur, const struct rowset *prev, uint32_t stack,
 			uint64_t leaf, uint32_t *lset)
 {
-	if (prev->valid && tsdb__kmap_get(&prev->bystack, stack, lset))
+	if (prev->valid && pf_htab_get(&prev->bystack, stack, lset))
 		return 1;
-	if (tsdb__kmap_get(&cur->byleaf, leaf, lset))
+	if (pf_htab_get(&cur->byleaf, leaf, lset))
 		return 1;
-	return prev->valid && tsdb__kmap_get(&prev->byleaf, leaf, lset);
+	return prev->valid && pf_htab_get(&prev->byleaf, leaf, lset);
 }
 
 /* Same sample types (type and unit ids). */
@@ -1286,7 +1286,7 @@ int tsdb__phdr_check(const struct tsdb__symtab *st, const struct tsdb__phdr *h, 
 
 /* Output string table being built. */
 struct strtab {
-	struct tsdb__kmap map; /* symtab id -> output index */
+	struct pf_htab map; /* symtab id -> output index */
 	char **v;
 	size_t n, cap;
 };
@@ -1294,7 +1294,7 @@ struct strtab {
 static int64_t out_str(struct strtab *t, struct pf_arena *a, const struct tsdb__symtab *st, uint32_t id)
 {
 	uint32_t idx;
-	if (tsdb__kmap_put(&t->map, id, (uint32_t)t->n, &idx))
+	if (pf_htab_put(&t->map, id, (uint32_t)t->n, &idx))
 		return idx;
 	pf_xgrow((void **)&t->v, &t->cap, t->n + 1, sizeof(char *));
 	t->v[t->n] = pf_arena_strndup(a, tsdb__st_str(st, id),
@@ -1322,7 +1322,7 @@ struct build {
 	struct pf_arena *a;
 	pprof_msg *m;
 	struct strtab t;
-	struct tsdb__kmap mapm, locm, fnm, lsm, stackm;
+	struct pf_htab mapm, locm, fnm, lsm, stackm;
 	uint32_t *locs, *fns; /* output index -> symtab location / function */
 	size_t nloc, loccap, nfn, fncap;
 	Perftools__Profiles__Label ***lsetp; /* per distinct label set used */
@@ -1335,7 +1335,7 @@ struct build {
 static uint32_t use_loc(struct build *b, uint32_t loc)
 {
 	uint32_t li;
-	if (!tsdb__kmap_put(&b->locm, loc, (uint32_t)b->nloc, &li)) {
+	if (!pf_htab_put(&b->locm, loc, (uint32_t)b->nloc, &li)) {
 		pf_xgrow((void **)&b->locs, &b->loccap, b->nloc + 1, sizeof(uint32_t));
 		b->locs[b->nloc] = loc;
 		li = (uint32_t)b->nloc++;
@@ -1347,7 +1347,7 @@ static uint32_t use_loc(struct build *b, uint32_t loc)
 static uint32_t use_fn(struct build *b, uint32_t fn)
 {
 	uint32_t fi;
-	if (!tsdb__kmap_put(&b->fnm, fn, (uint32_t)b->nfn, &fi)) {
+	if (!pf_htab_put(&b->fnm, fn, (uint32_t)b->nfn, &fi)) {
 		pf_xgrow((void **)&b->fns, &b->fncap, b->nfn + 1, sizeof(uint32_t));
 		b->fns[b->nfn] = fn;
 		fi = (uint32_t)b->nfn++;
@@ -1413,7 +1413,7 @@ static void build_mappings(struct build *b, const struct tsdb__phdr *h)
 		om->has_line_numbers = !!(sm->flags & TSDB__MAP_HAS_LINE_NUMBERS);
 		om->has_inline_frames = !!(sm->flags & TSDB__MAP_HAS_INLINE_FRAMES);
 		m->mapping[i] = om;
-		tsdb__kmap_put(&b->mapm, h->mapping[i], (uint32_t)(i + 1), &old);
+		pf_htab_put(&b->mapm, h->mapping[i], (uint32_t)(i + 1), &old);
 	}
 	m->n_mapping = h->nmapping;
 }
@@ -1432,7 +1432,7 @@ static int sample_stack(struct build *b, uint32_t stack, Perftools__Profiles__Sa
 
 	if (!nd->depth)
 		return 0;
-	if (tsdb__kmap_put(&b->stackm, stack, (uint32_t)b->nstp, &x)) {
+	if (pf_htab_put(&b->stackm, stack, (uint32_t)b->nstp, &x)) {
 		s->location_id = b->stackp[x];
 		s->n_location_id = nd->depth;
 		return 0;
@@ -1463,7 +1463,7 @@ static void sample_labels(struct build *b, uint32_t lset, Perftools__Profiles__S
 
 	if (!ls->n)
 		return;
-	if (!tsdb__kmap_put(&b->lsm, lset, (uint32_t)b->nlsp, &x)) {
+	if (!pf_htab_put(&b->lsm, lset, (uint32_t)b->nlsp, &x)) {
 		Perftools__Profiles__Label **arr = pf_arena_alloc(a, ls->n * sizeof(*arr));
 		Perftools__Profiles__Label *lb = pf_arena_alloc(a, ls->n * sizeof(*lb));
 		for (k = 0; k < ls->n; k++) {
@@ -1542,7 +1542,7 @@ static int build_locations(struct build *b, const struct tsdb__phdr *h, struct p
 		ol->is_folded = sl->folded;
 		if (sl->mapping) {
 			uint32_t mi;
-			if (!tsdb__kmap_get(&b->mapm, sl->mapping - 1, &mi))
+			if (!pf_htab_get(&b->mapm, sl->mapping - 1, &mi))
 				return pf_err_set(err, PF_ECORRUPT,
 						  "location %u refers to mapping %u, which is not in the profile's list",
 						  b->locs[i], sl->mapping - 1);
@@ -1609,12 +1609,12 @@ int tsdb__build_pprof(const struct tsdb__symtab *st, const struct tsdb__phdr *h,
 	b.st = st;
 	b.a = pf_arena_new();
 	b.m = pf_arena_alloc(b.a, sizeof(*b.m));
-	tsdb__kmap_init(&b.t.map, 256);
-	tsdb__kmap_init(&b.mapm, h->nmapping);
-	tsdb__kmap_init(&b.locm, 1024);
-	tsdb__kmap_init(&b.fnm, 1024);
-	tsdb__kmap_init(&b.lsm, 64);
-	tsdb__kmap_init(&b.stackm, nrows);
+	pf_htab_init(&b.t.map, 256);
+	pf_htab_init(&b.mapm, h->nmapping);
+	pf_htab_init(&b.locm, 1024);
+	pf_htab_init(&b.fnm, 1024);
+	pf_htab_init(&b.lsm, 64);
+	pf_htab_init(&b.stackm, nrows);
 	perftools__profiles__profile__init(b.m);
 	out_str(&b.t, b.a, st, 0);
 
@@ -1639,16 +1639,16 @@ int tsdb__build_pprof(const struct tsdb__symtab *st, const struct tsdb__phdr *h,
 	}
 fail:
 	pf_arena_free(b.a);
-	tsdb__kmap_free(&b.t.map);
+	pf_htab_free(&b.t.map);
 	free(b.t.v);
-	tsdb__kmap_free(&b.mapm);
-	tsdb__kmap_free(&b.locm);
-	tsdb__kmap_free(&b.fnm);
-	tsdb__kmap_free(&b.lsm);
+	pf_htab_free(&b.mapm);
+	pf_htab_free(&b.locm);
+	pf_htab_free(&b.fnm);
+	pf_htab_free(&b.lsm);
 	free(b.locs);
 	free(b.fns);
 	free(b.lsetp);
-	tsdb__kmap_free(&b.stackm);
+	pf_htab_free(&b.stackm);
 	free(b.stackp);
 	return rc;
 }

@@ -70,21 +70,6 @@ struct tsdb__st_labelset {
 	uint32_t off, n; /* into labels */
 };
 
-/* u64 -> u32 hash map (open addressing); functions below. */
-struct tsdb__kmap {
-	uint64_t *keys;
-	uint32_t *vals; /* value + 1, 0 = empty */
-	size_t mask, n;
-};
-
-/* A hash set whose entries are ids; keys are compared by a callback
- * against the stored symbols (so the keys are not stored twice). */
-struct tsdb__iset {
-	uint32_t *slots; /* id + 1, 0 = empty */
-	uint64_t *hashes; /* per slot */
-	size_t mask, n;
-};
-
 struct tsdb__symtab {
 	uint64_t nonce;
 	int level; /* zstd level of what is written with it */
@@ -113,9 +98,9 @@ struct tsdb__symtab {
 	/* dedup indexes, built on the first add (a table read from bytes
 	 * only gets them when added to) */
 	int indexed;
-	struct tsdb__iset istr, imap, ifn, iloc, ilset;
-	struct tsdb__kmap inode; /* parent << 32 | location -> node */
-	struct tsdb__kmap istack; /* hash of a stack's locations -> node (a cache) */
+	struct pf_htab istr, imap, ifn, iloc, ilset; /* hash of a symbol -> its id */
+	struct pf_htab inode; /* parent << 32 | location -> node */
+	struct pf_htab istack; /* hash of a stack's locations -> node (a cache) */
 };
 
 static inline const char *tsdb__st_str(const struct tsdb__symtab *st, uint32_t id)
@@ -138,20 +123,6 @@ int64_t tsdb__st_add_node(struct tsdb__symtab *st, uint32_t parent, uint32_t loc
  * side, as in a pprof sample. */
 int64_t tsdb__st_add_stack(struct tsdb__symtab *st, const uint32_t *locs, size_t n);
 int64_t tsdb__st_add_labelset(struct tsdb__symtab *st, const struct tsdb__st_label *l, size_t n);
-
-/* ---- u64 -> u32 hash map (open addressing) ----------------------------- */
-
-void tsdb__kmap_init(struct tsdb__kmap *m, size_t hint);
-void tsdb__kmap_free(struct tsdb__kmap *m);
-/* Remove every entry (keeps the memory). */
-void tsdb__kmap_clear(struct tsdb__kmap *m);
-/* 1 and *val when key is present, else 0. */
-int tsdb__kmap_get(const struct tsdb__kmap *m, uint64_t key, uint32_t *val);
-/* When key is present: *old gets its value, returns 1 (nothing changes).
- * Otherwise inserts key -> val (val < UINT32_MAX) and returns 0. */
-int tsdb__kmap_put(struct tsdb__kmap *m, uint64_t key, uint32_t val, uint32_t *old);
-/* Insert or replace key -> val (val < UINT32_MAX). */
-void tsdb__kmap_set(struct tsdb__kmap *m, uint64_t key, uint32_t val);
 
 /* ---- rebuilding a pprof profile ------------------------------------------ */
 

@@ -23,10 +23,10 @@ struct tsdb__merger {
 	size_t ncomment, ccap;
 	uint32_t *maps;
 	size_t nmap, mcap;
-	struct tsdb__kmap mapset;
+	struct pf_htab mapset;
 
 	/* rows */
-	struct tsdb__kmap rowmap; /* stack << 32 | label set -> row */
+	struct pf_htab rowmap; /* stack << 32 | label set -> row */
 	uint32_t *stacks, *lsets;
 	size_t n, cap;
 	int64_t *vals;
@@ -37,8 +37,8 @@ struct tsdb__merger *tsdb__merger_new(const struct tsdb__symtab *st)
 {
 	struct tsdb__merger *m = pf_xcalloc(1, sizeof(*m));
 	m->st = st;
-	tsdb__kmap_init(&m->mapset, 16);
-	tsdb__kmap_init(&m->rowmap, 1024);
+	pf_htab_init(&m->mapset, 16);
+	pf_htab_init(&m->rowmap, 1024);
 	return m;
 }
 
@@ -49,8 +49,8 @@ void tsdb__merger_free(struct tsdb__merger *m)
 	free(m->types);
 	free(m->comments);
 	free(m->maps);
-	tsdb__kmap_free(&m->mapset);
-	tsdb__kmap_free(&m->rowmap);
+	pf_htab_free(&m->mapset);
+	pf_htab_free(&m->rowmap);
 	free(m->stacks);
 	free(m->lsets);
 	free(m->vals);
@@ -129,7 +129,7 @@ static void combine_header(struct tsdb__merger *m, const struct tsdb__phdr *h)
 	if (m->dflt == 0 && h->default_sample_type != 0)
 		m->dflt = h->default_sample_type;
 	for (i = 0; i < h->nmapping; i++) {
-		if (tsdb__kmap_put(&m->mapset, h->mapping[i], (uint32_t)m->nmap, &old))
+		if (pf_htab_put(&m->mapset, h->mapping[i], (uint32_t)m->nmap, &old))
 			continue;
 		pf_xgrow((void **)&m->maps, &m->mcap, m->nmap + 1, sizeof(uint32_t));
 		m->maps[m->nmap++] = h->mapping[i];
@@ -169,7 +169,7 @@ int tsdb__merger_add(struct tsdb__merger *m, struct tsdb__chunk_dec *d, size_t i
 		uint32_t row;
 		if (all_zero(v, nt))
 			continue; /* as Go: all-zero samples are dropped */
-		if (tsdb__kmap_put(&m->rowmap, key, (uint32_t)m->n, &row)) {
+		if (pf_htab_put(&m->rowmap, key, (uint32_t)m->n, &row)) {
 			int64_t *o = m->vals + (size_t)row * nt;
 			for (size_t j = 0; j < nt; j++)
 				o[j] = (int64_t)((uint64_t)o[j] + (uint64_t)v[j]);

@@ -18,185 +18,6 @@
 /* ids are u32 and "+1" forms must fit too */
 #define MAX_IDS ((size_t)UINT32_MAX - 1)
 
-/* ---- u64 -> u32 map ---------------------------------------------------- */
-
-/* murmur3's 64-bit finalizer: every key bit moves every slot bit (keys
- * like stack << 32 | label set differ in their high half only). */
-static size_t kslot(uint64_t key, size_t mask)
-{
-	key ^= key >> 33;
-	key *= 0xff51afd7ed558ccdull;
-	key ^= key >> 33;
-	key *= 0xc4ceb9fe1a85ec53ull;
-	key ^= key >> 33;
-	return (size_t)key & mask;
-}
-
-void tsdb__kmap_init(struct tsdb__kmap *m, size_t hint)
-{
-	size_t cap = 16;
-	while (cap < hint * 2)
-		cap *= 2;
-	m->keys = pf_xmalloc(cap * sizeof(uint64_t));
-	m->vals = pf_xcalloc(cap, sizeof(uint32_t));
-	m->mask = cap - 1;
-	m->n = 0;
-}
-
-void tsdb__kmap_free(struct tsdb__kmap *m)
-{
-	free(m->keys);
-	free(m->vals);
-	memset(m, 0, sizeof(*m));
-}
-
-void tsdb__kmap_clear(struct tsdb__kmap *m)
-{
-	if (m->n)
-		memset(m->vals, 0, (m->mask + 1) * sizeof(uint32_t));
-	m->n = 0;
-}
-
-int tsdb__kmap_get(const struct tsdb__kmap *m, uint64_t key, uint32_t *val)
-{
-	for (size_t i = kslot(key, m->mask);; i = (i + 1) & m->mask) {
-		if (m->vals[i] == 0)
-			return 0;
-		if (m->keys[i] == key) {
-			*val = m->vals[i] - 1;
-			return 1;
-		}
-	}
-}
-
-static void kmap_grow(struct tsdb__kmap *m)
-{
-	size_t cap = (m->mask + 1) * 2, old = m->mask + 1;
-	uint64_t *keys = pf_xmalloc(cap * sizeof(uint64_t));
-	uint32_t *vals = pf_xcalloc(cap, sizeof(uint32_t));
-
-	for (size_t i = 0; i < old; i++) {
-		size_t j;
-		if (m->vals[i] == 0)
-			continue;
-		for (j = kslot(m->keys[i], cap - 1); vals[j]; j = (j + 1) & (cap - 1))
-			;
-		keys[j] = m->keys[i];
-		vals[j] = m->vals[i];
-	}
-	free(m->keys);
-	free(m->vals);
-	m->keys = keys;
-	m->vals = vals;
-	m->mask = cap - 1;
-}
-
-int tsdb__kmap_put(struct tsdb__kmap *m, uint64_t key, uint32_t val, uint32_t *old)
-{
-	size_t i;
-
-	if ((m->n + 1) * 4 > (m->mask + 1) * 3)
-		kmap_grow(m);
-	for (i = kslot(key, m->mask);; i = (i + 1) & m->mask) {
-		if (m->vals[i] == 0)
-			break;
-		if (m->keys[i] == key) {
-			*old = m->vals[i] - 1;
-			return 1;
-		}
-	}
-	m->keys[i] = key;
-	m->vals[i] = val + 1;
-	m->n++;
-	return 0;
-}
-
-void tsdb__kmap_set(struct tsdb__kmap *m, uint64_t key, uint32_t val)
-{
-	size_t i;
-
-	if ((m->n + 1) * 4 > (m->mask + 1) * 3)
-		kmap_grow(m);
-	for (i = kslot(key, m->mask); m->vals[i] != 0; i = (i + 1) & m->mask)
-		if (m->keys[i] == key) {
-			m->vals[i] = val + 1;
-			return;
-		}
-	m->keys[i] = key;
-	m->vals[i] = val + 1;
-	m->n++;
-}
-
-/* ---- id sets with keys compared against the stored symbols -------------- */
-
-typedef int (*iset_eq_fn)(const struct tsdb__symtab *st, uint32_t id, const void *key);
-
-static void iset_init(struct tsdb__iset *s, size_t hint)
-{
-	size_t cap = 64;
-	while (cap < hint * 2)
-		cap *= 2;
-	s->slots = pf_xcalloc(cap, sizeof(uint32_t));
-	s->hashes = pf_xmalloc(cap * sizeof(uint64_t));
-	s->mask = cap - 1;
-	s->n = 0;
-}
-
-static void iset_free(struct tsdb__iset *s)
-{
-	free(s->slots);
-	free(s->hashes);
-	memset(s, 0, sizeof(*s));
-}
-
-static void iset_grow(struct tsdb__iset *s)
-{
-	size_t cap = (s->mask + 1) * 2, old = s->mask + 1;
-	uint32_t *slots = pf_xcalloc(cap, sizeof(uint32_t));
-	uint64_t *hashes = pf_xmalloc(cap * sizeof(uint64_t));
-
-	for (size_t i = 0; i < old; i++) {
-		size_t j;
-		if (s->slots[i] == 0)
-			continue;
-		for (j = (size_t)s->hashes[i] & (cap - 1); slots[j]; j = (j + 1) & (cap - 1))
-			;
-		slots[j] = s->slots[i];
-		hashes[j] = s->hashes[i];
-	}
-	free(s->slots);
-	free(s->hashes);
-	s->slots = slots;
-	s->hashes = hashes;
-	s->mask = cap - 1;
-}
-
-/* The id whose key equals key, or -1; *slot gets the insertion slot. */
-static int64_t iset_find(const struct tsdb__iset *s, const struct tsdb__symtab *st, uint64_t h,
-			 const void *key, iset_eq_fn eq, size_t *slot)
-{
-	size_t i;
-	for (i = (size_t)h & s->mask; s->slots[i]; i = (i + 1) & s->mask)
-		if (s->hashes[i] == h && eq(st, s->slots[i] - 1, key))
-			return s->slots[i] - 1;
-	*slot = i;
-	return -1;
-}
-
-static void iset_insert(struct tsdb__iset *s, size_t slot, uint64_t h, uint32_t id)
-{
-	s->slots[slot] = id + 1;
-	s->hashes[slot] = h;
-	s->n++;
-}
-
-/* Grow before a possible insert, so the slot found stays valid. */
-static void iset_reserve(struct tsdb__iset *s)
-{
-	if ((s->n + 1) * 4 > (s->mask + 1) * 3)
-		iset_grow(s);
-}
-
 /* ---- keys and hashes ---------------------------------------------------- */
 
 struct str_key {
@@ -204,8 +25,9 @@ struct str_key {
 	size_t len;
 };
 
-static int str_eq(const struct tsdb__symtab *st, uint32_t id, const void *key)
+static int str_eq(const void *ctx, const void *key, uint32_t id)
 {
+	const struct tsdb__symtab *st = ctx;
 	const struct str_key *k = key;
 	size_t len = st->soff[id + 1] - st->soff[id] - 1;
 	return len == k->len && memcmp(st->sbytes + st->soff[id], k->s, len) == 0;
@@ -223,8 +45,9 @@ static uint64_t map_hash(const struct tsdb__st_mapping *m)
 	return pf_hash64(b, sizeof(b), 1);
 }
 
-static int map_eq(const struct tsdb__symtab *st, uint32_t id, const void *key)
+static int map_eq(const void *ctx, const void *key, uint32_t id)
 {
+	const struct tsdb__symtab *st = ctx;
 	const struct tsdb__st_mapping *a = &st->maps[id], *b = key;
 	return a->start == b->start && a->limit == b->limit && a->offset == b->offset &&
 	       a->file == b->file && a->build_id == b->build_id && a->flags == b->flags;
@@ -240,8 +63,9 @@ static uint64_t fn_hash(const struct tsdb__st_function *f)
 	return pf_hash64(b, sizeof(b), 2);
 }
 
-static int fn_eq(const struct tsdb__symtab *st, uint32_t id, const void *key)
+static int fn_eq(const void *ctx, const void *key, uint32_t id)
 {
+	const struct tsdb__symtab *st = ctx;
 	const struct tsdb__st_function *a = &st->fns[id], *b = key;
 	return a->name == b->name && a->system_name == b->system_name && a->file == b->file &&
 	       a->start_line == b->start_line;
@@ -270,8 +94,9 @@ static uint64_t loc_hash(const struct loc_key *k)
 	return h;
 }
 
-static int loc_eq(const struct tsdb__symtab *st, uint32_t id, const void *key)
+static int loc_eq(const void *ctx, const void *key, uint32_t id)
 {
+	const struct tsdb__symtab *st = ctx;
 	const struct tsdb__st_location *a = &st->locs[id];
 	const struct loc_key *b = key;
 	if (a->address != b->address || a->mapping != b->mapping || a->folded != b->folded ||
@@ -305,8 +130,9 @@ static uint64_t lset_hash(const struct lset_key *k)
 	return h;
 }
 
-static int lset_eq(const struct tsdb__symtab *st, uint32_t id, const void *key)
+static int lset_eq(const void *ctx, const void *key, uint32_t id)
 {
+	const struct tsdb__symtab *st = ctx;
 	const struct tsdb__st_labelset *a = &st->lsets[id];
 	const struct lset_key *b = key;
 	if (a->n != b->n)
@@ -372,13 +198,13 @@ void tsdb__symtab_free(struct tsdb__symtab *st)
 	free(st->nodes);
 	free(st->lsets);
 	free(st->labels);
-	iset_free(&st->istr);
-	iset_free(&st->imap);
-	iset_free(&st->ifn);
-	iset_free(&st->iloc);
-	tsdb__kmap_free(&st->inode);
-	tsdb__kmap_free(&st->istack);
-	iset_free(&st->ilset);
+	pf_htab_free(&st->istr);
+	pf_htab_free(&st->imap);
+	pf_htab_free(&st->ifn);
+	pf_htab_free(&st->iloc);
+	pf_htab_free(&st->inode);
+	pf_htab_free(&st->istack);
+	pf_htab_free(&st->ilset);
 	free(st);
 }
 
@@ -416,52 +242,47 @@ static void build_index(struct tsdb__symtab *st)
 {
 	size_t i, slot;
 
-	iset_init(&st->istr, st->nstr);
-	iset_init(&st->imap, st->nmap);
-	iset_init(&st->ifn, st->nfn);
-	iset_init(&st->iloc, st->nloc);
-	iset_init(&st->ilset, st->nlset);
-	tsdb__kmap_init(&st->inode, st->nnode);
-	tsdb__kmap_init(&st->istack, 1024);
+	pf_htab_init(&st->istr, st->nstr);
+	pf_htab_init(&st->imap, st->nmap);
+	pf_htab_init(&st->ifn, st->nfn);
+	pf_htab_init(&st->iloc, st->nloc);
+	pf_htab_init(&st->ilset, st->nlset);
+	pf_htab_init(&st->inode, st->nnode);
+	pf_htab_init(&st->istack, 1024);
 	for (i = 0; i < st->nstr; i++) {
 		struct str_key k = { tsdb__st_str(st, (uint32_t)i), st->soff[i + 1] - st->soff[i] - 1 };
 		uint64_t h = str_hash(k.s, k.len);
-		iset_reserve(&st->istr);
-		if (iset_find(&st->istr, st, h, &k, str_eq, &slot) < 0)
-			iset_insert(&st->istr, slot, h, (uint32_t)i);
+		if (!pf_htab_find(&st->istr, h, str_eq, st, &k, NULL, &slot))
+			pf_htab_insert_at(&st->istr, slot, h, (uint32_t)i);
 	}
 	for (i = 0; i < st->nmap; i++) {
 		uint64_t h = map_hash(&st->maps[i]);
-		iset_reserve(&st->imap);
-		if (iset_find(&st->imap, st, h, &st->maps[i], map_eq, &slot) < 0)
-			iset_insert(&st->imap, slot, h, (uint32_t)i);
+		if (!pf_htab_find(&st->imap, h, map_eq, st, &st->maps[i], NULL, &slot))
+			pf_htab_insert_at(&st->imap, slot, h, (uint32_t)i);
 	}
 	for (i = 0; i < st->nfn; i++) {
 		uint64_t h = fn_hash(&st->fns[i]);
-		iset_reserve(&st->ifn);
-		if (iset_find(&st->ifn, st, h, &st->fns[i], fn_eq, &slot) < 0)
-			iset_insert(&st->ifn, slot, h, (uint32_t)i);
+		if (!pf_htab_find(&st->ifn, h, fn_eq, st, &st->fns[i], NULL, &slot))
+			pf_htab_insert_at(&st->ifn, slot, h, (uint32_t)i);
 	}
 	for (i = 0; i < st->nloc; i++) {
 		const struct tsdb__st_location *l = &st->locs[i];
 		struct loc_key k = { l->address, l->mapping, l->folded, st->lines + l->line_off,
 				     l->nline };
 		uint64_t h = loc_hash(&k);
-		iset_reserve(&st->iloc);
-		if (iset_find(&st->iloc, st, h, &k, loc_eq, &slot) < 0)
-			iset_insert(&st->iloc, slot, h, (uint32_t)i);
+		if (!pf_htab_find(&st->iloc, h, loc_eq, st, &k, NULL, &slot))
+			pf_htab_insert_at(&st->iloc, slot, h, (uint32_t)i);
 	}
 	for (i = 1; i < st->nnode; i++) {
 		uint32_t old;
 		uint64_t key = (uint64_t)st->nodes[i].parent << 32 | st->nodes[i].loc;
-		tsdb__kmap_put(&st->inode, key, (uint32_t)i, &old);
+		pf_htab_put(&st->inode, key, (uint32_t)i, &old);
 	}
 	for (i = 0; i < st->nlset; i++) {
 		struct lset_key k = { st->labels + st->lsets[i].off, st->lsets[i].n };
 		uint64_t h = lset_hash(&k);
-		iset_reserve(&st->ilset);
-		if (iset_find(&st->ilset, st, h, &k, lset_eq, &slot) < 0)
-			iset_insert(&st->ilset, slot, h, (uint32_t)i);
+		if (!pf_htab_find(&st->ilset, h, lset_eq, st, &k, NULL, &slot))
+			pf_htab_insert_at(&st->ilset, slot, h, (uint32_t)i);
 	}
 	st->indexed = 1;
 }
@@ -477,11 +298,10 @@ int64_t tsdb__st_add_string(struct tsdb__symtab *st, const char *s, size_t len)
 	struct str_key k = { s, len };
 	uint64_t h = str_hash(s, len);
 	size_t slot, need;
-	int64_t id;
+	uint32_t id;
 
 	ensure_index(st);
-	iset_reserve(&st->istr);
-	if ((id = iset_find(&st->istr, st, h, &k, str_eq, &slot)) >= 0)
+	if (pf_htab_find(&st->istr, h, str_eq, st, &k, &id, &slot))
 		return id;
 	if (st->nstr >= MAX_IDS || len >= UINT32_MAX || st->slen + len + 1 > UINT32_MAX)
 		return PF_ETOOBIG;
@@ -494,7 +314,7 @@ int64_t tsdb__st_add_string(struct tsdb__symtab *st, const char *s, size_t len)
 	st->soff[st->nstr] = (uint32_t)st->slen;
 	st->slen = need;
 	st->soff[st->nstr + 1] = (uint32_t)st->slen;
-	iset_insert(&st->istr, slot, h, (uint32_t)st->nstr);
+	pf_htab_insert_at(&st->istr, slot, h, (uint32_t)st->nstr);
 	return (int64_t)st->nstr++;
 }
 
@@ -502,17 +322,16 @@ int64_t tsdb__st_add_mapping(struct tsdb__symtab *st, const struct tsdb__st_mapp
 {
 	uint64_t h = map_hash(m);
 	size_t slot;
-	int64_t id;
+	uint32_t id;
 
 	ensure_index(st);
-	iset_reserve(&st->imap);
-	if ((id = iset_find(&st->imap, st, h, m, map_eq, &slot)) >= 0)
+	if (pf_htab_find(&st->imap, h, map_eq, st, m, &id, &slot))
 		return id;
 	if (st->nmap >= MAX_IDS)
 		return PF_ETOOBIG;
 	pf_xgrow((void **)&st->maps, &st->mapcap, st->nmap + 1, sizeof(*st->maps));
 	st->maps[st->nmap] = *m;
-	iset_insert(&st->imap, slot, h, (uint32_t)st->nmap);
+	pf_htab_insert_at(&st->imap, slot, h, (uint32_t)st->nmap);
 	return (int64_t)st->nmap++;
 }
 
@@ -520,17 +339,16 @@ int64_t tsdb__st_add_function(struct tsdb__symtab *st, const struct tsdb__st_fun
 {
 	uint64_t h = fn_hash(f);
 	size_t slot;
-	int64_t id;
+	uint32_t id;
 
 	ensure_index(st);
-	iset_reserve(&st->ifn);
-	if ((id = iset_find(&st->ifn, st, h, f, fn_eq, &slot)) >= 0)
+	if (pf_htab_find(&st->ifn, h, fn_eq, st, f, &id, &slot))
 		return id;
 	if (st->nfn >= MAX_IDS)
 		return PF_ETOOBIG;
 	pf_xgrow((void **)&st->fns, &st->fncap, st->nfn + 1, sizeof(*st->fns));
 	st->fns[st->nfn] = *f;
-	iset_insert(&st->ifn, slot, h, (uint32_t)st->nfn);
+	pf_htab_insert_at(&st->ifn, slot, h, (uint32_t)st->nfn);
 	return (int64_t)st->nfn++;
 }
 
@@ -541,11 +359,10 @@ int64_t tsdb__st_add_location(struct tsdb__symtab *st, uint64_t address, uint32_
 	uint64_t h = loc_hash(&k);
 	struct tsdb__st_location *l;
 	size_t slot;
-	int64_t id;
+	uint32_t id;
 
 	ensure_index(st);
-	iset_reserve(&st->iloc);
-	if ((id = iset_find(&st->iloc, st, h, &k, loc_eq, &slot)) >= 0)
+	if (pf_htab_find(&st->iloc, h, loc_eq, st, &k, &id, &slot))
 		return id;
 	if (st->nloc >= MAX_IDS || nline > MAX_IDS - st->nline)
 		return PF_ETOOBIG;
@@ -560,7 +377,7 @@ int64_t tsdb__st_add_location(struct tsdb__symtab *st, uint64_t address, uint32_
 	if (nline)
 		memcpy(st->lines + st->nline, lines, nline * sizeof(*lines));
 	st->nline += nline;
-	iset_insert(&st->iloc, slot, h, (uint32_t)st->nloc);
+	pf_htab_insert_at(&st->iloc, slot, h, (uint32_t)st->nloc);
 	return (int64_t)st->nloc++;
 }
 
@@ -570,7 +387,7 @@ int64_t tsdb__st_add_node(struct tsdb__symtab *st, uint32_t parent, uint32_t loc
 	uint32_t v;
 
 	ensure_index(st);
-	if (tsdb__kmap_get(&st->inode, key, &v))
+	if (pf_htab_get(&st->inode, key, &v))
 		return v;
 	if (st->nnode >= MAX_IDS)
 		return PF_ETOOBIG;
@@ -578,7 +395,7 @@ int64_t tsdb__st_add_node(struct tsdb__symtab *st, uint32_t parent, uint32_t loc
 	st->nodes[st->nnode].parent = parent;
 	st->nodes[st->nnode].loc = loc;
 	st->nodes[st->nnode].depth = st->nodes[parent].depth + 1;
-	tsdb__kmap_put(&st->inode, key, (uint32_t)st->nnode, &v);
+	pf_htab_put(&st->inode, key, (uint32_t)st->nnode, &v);
 	return (int64_t)st->nnode++;
 }
 
@@ -591,7 +408,7 @@ int64_t tsdb__st_add_stack(struct tsdb__symtab *st, const uint32_t *locs, size_t
 	ensure_index(st);
 	/* most stacks were seen before: one lookup and a walk up the tree to
 	 * check, instead of one lookup per frame */
-	if (tsdb__kmap_get(&st->istack, h, &cand) && st->nodes[cand].depth == n) {
+	if (pf_htab_get(&st->istack, h, &cand) && st->nodes[cand].depth == n) {
 		uint32_t k = cand;
 		size_t i;
 		for (i = 0; i < n && st->nodes[k].loc == locs[i]; i++)
@@ -604,7 +421,7 @@ int64_t tsdb__st_add_stack(struct tsdb__symtab *st, const uint32_t *locs, size_t
 			return id;
 		node = (uint32_t)id;
 	}
-	tsdb__kmap_set(&st->istack, h, node);
+	pf_htab_set(&st->istack, h, node);
 	return node;
 }
 
@@ -613,11 +430,10 @@ int64_t tsdb__st_add_labelset(struct tsdb__symtab *st, const struct tsdb__st_lab
 	struct lset_key k = { l, n };
 	uint64_t h = lset_hash(&k);
 	size_t slot;
-	int64_t id;
+	uint32_t id;
 
 	ensure_index(st);
-	iset_reserve(&st->ilset);
-	if ((id = iset_find(&st->ilset, st, h, &k, lset_eq, &slot)) >= 0)
+	if (pf_htab_find(&st->ilset, h, lset_eq, st, &k, &id, &slot))
 		return id;
 	if (st->nlset >= MAX_IDS || n > MAX_IDS - st->nlabel)
 		return PF_ETOOBIG;
@@ -628,7 +444,7 @@ int64_t tsdb__st_add_labelset(struct tsdb__symtab *st, const struct tsdb__st_lab
 	if (n)
 		memcpy(st->labels + st->nlabel, l, n * sizeof(*l));
 	st->nlabel += n;
-	iset_insert(&st->ilset, slot, h, (uint32_t)st->nlset);
+	pf_htab_insert_at(&st->ilset, slot, h, (uint32_t)st->nlset);
 	return (int64_t)st->nlset++;
 }
 
