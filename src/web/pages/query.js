@@ -239,7 +239,7 @@ export async function render(root, params, ctx) {
     el('div', { class: 'field' }, el('label', { for: 'start' }, 'Start'), startInput),
     el('div', { class: 'field' }, el('label', { for: 'end' }, 'End'), endInput),
     el('div', { class: 'field' }, el('label', {}, '\u00a0'), el('button', { type: 'button', id: 'apply-range', onclick: applyRange }, 'Apply')),
-    el('div', { class: 'field sample-field' }, el('label', { for: 'sample' }, 'Plot'), sampleSelect),
+    el('div', { class: 'field sample-field', hidden: true }, el('label', { for: 'sample' }, 'Plot'), sampleSelect),
     rangeMsg);
 
   const body = el('div', { class: 'query-body' });
@@ -375,13 +375,11 @@ export async function render(root, params, ctx) {
     return () => cleanups.forEach((f) => f());
   }
   if (!status.profiles) {
-    sampleSelect.closest('.field').hidden = true;
     body.append(emptyStore(ctx));
     return () => cleanups.forEach((f) => f());
   }
   if (!query) {
     body.append(await pickSeries(ctx, start, end));
-    sampleSelect.closest('.field').hidden = true;
     return () => cleanups.forEach((f) => f());
   }
 
@@ -395,7 +393,6 @@ export async function render(root, params, ctx) {
     return () => cleanups.forEach((f) => f());
   }
   if (!series.length) {
-    sampleSelect.closest('.field').hidden = true;
     body.append(noMatch(ctx, query, start, end, go));
     return () => cleanups.forEach((f) => f());
   }
@@ -407,6 +404,7 @@ export async function render(root, params, ctx) {
   if (!sample || !keys.has(sample)) sample = PREFERRED.find((k) => keys.has(k)) || all[all.length - 1] || '';
   for (const k of all.sort()) sampleSelect.append(el('option', { value: k }, k));
   sampleSelect.value = sample;
+  sampleSelect.closest('.field').hidden = false;
   sampleSelect.addEventListener('change', () => go({ sample: sampleSelect.value }));
   const unit = unitOf(sample);
 
@@ -533,7 +531,10 @@ export async function render(root, params, ctx) {
     tip.style.top = Math.max(0, py - tip.offsetHeight - 12) + 'px';
     u2.over.style.cursor = 'pointer';
   }
-  u.over.addEventListener('mousedown', (ev) => { drag = { x: ev.clientX, shift: ev.shiftKey }; tip.hidden = true; });
+  // mousedown: where, and whether shift was held (setSelect reads it: it
+  // comes after this element's mouseup, from uPlot's on the document)
+  let shiftDrag = false;
+  u.over.addEventListener('mousedown', (ev) => { drag = { x: ev.clientX }; shiftDrag = ev.shiftKey; tip.hidden = true; });
   u.over.addEventListener('mouseup', (ev) => {
     const d = drag;
     drag = null;
@@ -550,7 +551,7 @@ export async function render(root, params, ctx) {
     const { left, width: w } = u2.select;
     if (w < 4) return;
     const s = Math.round(u2.posToVal(left, 'x') * 1000), e = Math.round(u2.posToVal(left + w, 'x') * 1000);
-    const shift = drag ? drag.shift : false;
+    const shift = shiftDrag;
     u2.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false);
     if (!shift) {
       ctx.navigate('/profile', { query, start: s, end: e, sample_index: sample });
