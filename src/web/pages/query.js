@@ -571,8 +571,10 @@ export async function render(root, params, ctx) {
     c.fillStyle = 'rgba(120, 120, 140, 0.18)';
     c.fillRect(x0, top, Math.max(2, x1 - x0), h);
     c.fillStyle = axisColor;
+    c.textAlign = 'left';
+    c.textBaseline = 'top';
     c.font = `${Math.round(12 * devicePixelRatio)}px sans-serif`;
-    c.fillText('base', x0 + 4 * devicePixelRatio, top + 14 * devicePixelRatio);
+    c.fillText('base', x0 + 5 * devicePixelRatio, top + 5 * devicePixelRatio);
     c.restore();
   }
 
