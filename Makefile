@@ -31,7 +31,11 @@ LDFLAGS  += $(if $(SAN)$(FUZZ),$(SANFLAGS))
 LDLIBS   += $(PKG_LIBS) -lpthread -lm
 
 LIB_SRCS := $(wildcard src/*/*.c src/*/*/*.c)
-LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o) $(GEN)/proto/profile.pb-c.o
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o) $(GEN)/proto/profile.pb-c.o $(GEN)/web_assets.o
+# the web UI (src/web), embedded by tools/webgen; rebuilt when a file or
+# folder there changes (a folder's time changes when a file is added or removed)
+WEB_FILES := $(shell find src/web -type f 2>/dev/null | LC_ALL=C sort)
+WEB_DIRS  := $(shell find src/web -type d 2>/dev/null)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 TOOL_SRCS := $(wildcard tests/tools/*.c)
@@ -84,6 +88,17 @@ hotapp:
 $(GEN)/proto/profile.pb-c.c $(GEN)/proto/profile.pb-c.h: proto/profile.proto
 	@mkdir -p $(GEN)
 	protoc-c --c_out=$(GEN) $<
+
+# the generator runs on the build machine: built plain, without the sanitizers
+$(GEN)/webgen: tools/webgen.c
+	@mkdir -p $(GEN)
+	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -o $@ $< $(shell pkg-config --cflags --libs zlib libxxhash 2>/dev/null)
+
+$(GEN)/web_assets.c: $(GEN)/webgen $(WEB_FILES) $(WEB_DIRS)
+	$(GEN)/webgen $@ src/web $(WEB_FILES)
+
+$(GEN)/web_assets.o: $(GEN)/web_assets.c
+	$(CC) $(CFLAGS) -c -o $@ $<
 
 $(GEN)/proto/profile.pb-c.o: $(GEN)/proto/profile.pb-c.c
 	$(CC) $(CFLAGS) -Wno-error -c -o $@ $<

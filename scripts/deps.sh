@@ -4,15 +4,29 @@ set -euo pipefail
 pkgs=("$@" build-essential pkg-config git curl ca-certificates
       libmicrohttpd-dev libcurl4-openssl-dev libuv1-dev libyaml-dev libjansson-dev
       libprotobuf-c-dev protobuf-c-compiler zlib1g-dev libzstd-dev libpcre2-dev
-      libcmocka-dev libzip-dev libxxhash-dev golang-go jq time openssl)
+      libcmocka-dev libzip-dev libxxhash-dev golang-go jq time openssl
+      chromium nodejs)
+# npm comes with some builds of nodejs (nodesource's); Debian's is a package of its own
+command -v npm >/dev/null 2>&1 || pkgs+=(npm)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
-echo "deps: installing ${missing[*]}"
-sudo=""
-[ "$(id -u)" -eq 0 ] || sudo="sudo"
-export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -qq
-$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+if [ ${#missing[@]} -gt 0 ]; then
+	echo "deps: installing ${missing[*]}"
+	sudo=""
+	[ "$(id -u)" -eq 0 ] || sudo="sudo"
+	export DEBIAN_FRONTEND=noninteractive
+	$sudo apt-get update -qq
+	$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# The browser tests' driver: playwright-core as pinned in
+# tests/browser/package-lock.json, into tests/browser/node_modules; no
+# browser download (the tests use Debian's chromium).
+cd "$(dirname "$0")/../tests/browser"
+if [ ! -f node_modules/playwright-core/package.json ] ||
+	[ package-lock.json -nt node_modules/.package-lock.json ]; then
+	echo "deps: npm ci in tests/browser (playwright-core)"
+	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error
+fi

@@ -28,6 +28,7 @@ static const char *route_names[API_ROUTE_COUNT] = {
 	[API_ROUTE_V1_PROFILE] = "/api/v1/profile/:id",
 	[API_ROUTE_V1_MERGE] = "/api/v1/merge",
 	[API_ROUTE_V1_DIFF] = "/api/v1/diff",
+	[API_ROUTE_WEB] = "/ui/*",
 };
 
 const char *api_route_name(int route)

@@ -29,6 +29,9 @@ struct api_req {
 	int head_too_big;          /* 414 or 431: request line or headers over our caps */
 	int unauthorized;          /* -web.auth-token-file set, no or a wrong token */
 	int route;                 /* enum api_route, for metrics */
+	/* request headers the web UI's files look at (NULL: absent) */
+	const char *if_none_match;
+	const char *accept_encoding;
 };
 
 /* What a handler answers; the server turns it into the HTTP response. */
@@ -38,6 +41,15 @@ struct api_reply {
 	char *filename;            /* Content-Disposition attachment; owned */
 	int bearer_challenge;      /* add WWW-Authenticate: Bearer (a 401) */
 	struct pf_buf body;
+	/* the web UI's files (web.c): a body that lives as long as the
+	 * program (used instead of body when set), and headers */
+	const unsigned char *static_body;
+	size_t static_len;
+	const char *etag;
+	const char *cache_control;
+	const char *content_encoding;
+	const char *allow;         /* Allow: on a 405 */
+	int vary_encoding;         /* Vary: Accept-Encoding */
 };
 
 enum api_route {
@@ -64,6 +76,7 @@ enum api_route {
 	API_ROUTE_V1_PROFILE,
 	API_ROUTE_V1_MERGE,
 	API_ROUTE_V1_DIFF,
+	API_ROUTE_WEB,
 	API_ROUTE_COUNT,
 };
 
@@ -192,6 +205,31 @@ void api_v1_handle(struct api_server *s, struct api_req *r, struct api_reply *re
 int api_v1_scrape_handle(struct api_server *s, struct api_req *r, struct api_reply *rep);
 /* /-/reload */
 void api_admin_reload(struct api_server *s, struct api_req *r, struct api_reply *rep);
+
+/* ---- web.c: the web UI's files, embedded at build time ---- */
+/* One file of src/web, as tools/webgen wrote it into build/gen/web_assets.c
+ * (sorted by path). */
+struct api_web_asset {
+	const char *path;          /* "/app.js" */
+	const char *type;          /* Content-Type */
+	const char *etag;          /* "\"<xxh64 of data>\"" */
+	const char *etag_gz;       /* "\"<xxh64 of data>-gz\"": of the gzip copy */
+	const unsigned char *data;
+	size_t len;
+	const unsigned char *gz;   /* gzip of data; NULL when not smaller */
+	size_t gzlen;
+};
+extern const struct api_web_asset api_web_assets[];
+extern const size_t api_web_assets_n;
+/* The file a GET of path serves: an embedded file by its path, index.html
+ * for a page's path (/, /profile, /changed, /targets, /services); NULL
+ * for any other path. */
+const struct api_web_asset *api_web_find(const char *path);
+/* Whether path is the web UI's (a file or a page): served without
+ * -web.auth-token-file's token for GET and HEAD. */
+int api_web_public(const char *method, const char *path);
+/* Serve r when its path is the web UI's: returns 1 (rep filled), else 0. */
+int api_web_handle(struct api_server *s, struct api_req *r, struct api_reply *rep);
 
 /* ---- admin.c: /-/ and /metrics ---- */
 void api_admin_metrics(struct api_server *s, struct api_reply *rep);

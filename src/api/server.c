@@ -469,7 +469,7 @@ static void route(struct api_server *s, struct api_req *r, struct api_reply *rep
 	} else if (strcmp(p, "/metrics") == 0) {
 		r->route = API_ROUTE_METRICS;
 		api_admin_metrics(s, rep);
-	} else {
+	} else if (!api_web_handle(s, r, rep)) {
 		api_reply_text(rep, 404, "404 page not found\n");
 	}
 }
@@ -532,9 +532,11 @@ static enum api_route route_of(const char *p)
 }
 
 /* Whether the request may proceed under -web.auth-token-file: /-/healthy
- * always, anything else with "Authorization: Bearer <token>" (compared in
- * constant time). */
-static int authorized(const struct api_server *s, struct MHD_Connection *con, const char *uri)
+ * and a GET or HEAD of the web UI's files always (the page asks for the
+ * token and sends it with its API calls), anything else with
+ * "Authorization: Bearer <token>" (compared in constant time). */
+static int authorized(const struct api_server *s, struct MHD_Connection *con,
+		      const char *method, const char *uri)
 {
 	const char *want = s->opt.auth_token, *h, *got;
 	size_t n, m, i;
@@ -545,6 +547,13 @@ static int authorized(const struct api_server *s, struct MHD_Connection *con, co
 	n = strcspn(uri, "?");
 	if (n == strlen("/-/healthy") && memcmp(uri, "/-/healthy", n) == 0)
 		return 1;
+	{
+		char *path = pf_xstrndup(uri, n);
+		int pub = api_web_public(method, path);
+		free(path);
+		if (pub)
+			return 1;
+	}
 	h = MHD_lookup_connection_value(con, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
 	if (!h || strncasecmp(h, "Bearer ", 7) != 0)
 		return 0;
@@ -564,7 +573,12 @@ static enum MHD_Result send_reply(struct MHD_Connection *con, struct api_reply *
 	size_t len = rep->body.len;
 	uint8_t *data = pf_buf_steal(&rep->body, NULL);
 
-	if (data)
+	if (rep->static_body) {
+		free(data);
+		len = rep->static_len;
+		resp = MHD_create_response_from_buffer(len, (void *)rep->static_body,
+						       MHD_RESPMEM_PERSISTENT);
+	} else if (data)
 		resp = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
 	else
 		resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
@@ -579,6 +593,16 @@ static enum MHD_Result send_reply(struct MHD_Connection *con, struct api_reply *
 		snprintf(cd, sizeof(cd), "attachment; filename=\"%.500s\"", rep->filename);
 		MHD_add_response_header(resp, "Content-Disposition", cd);
 	}
+	if (rep->etag)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, rep->etag);
+	if (rep->cache_control)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, rep->cache_control);
+	if (rep->content_encoding)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_ENCODING, rep->content_encoding);
+	if (rep->vary_encoding)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, MHD_HTTP_HEADER_ACCEPT_ENCODING);
+	if (rep->allow)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, rep->allow);
 	if (rep->bearer_challenge)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
 	if (close)
@@ -611,6 +635,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *con, const char 
 			MHD_get_connection_info(con, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
 		c->started = 1;
 		r->method = method;
+		r->if_none_match = MHD_lookup_connection_value(con, MHD_HEADER_KIND,
+							       MHD_HTTP_HEADER_IF_NONE_MATCH);
+		r->accept_encoding = MHD_lookup_connection_value(con, MHD_HEADER_KIND,
+								 MHD_HTTP_HEADER_ACCEPT_ENCODING);
 		conn_headers_done(s, con);
 		pthread_mutex_lock(&s->inflight_mu);
 		s->inflight++;
@@ -624,7 +652,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *con, const char 
 			r->head_too_big = 431;
 			goto respond;
 		}
-		if (!authorized(s, con, r->raw_uri)) {
+		if (!authorized(s, con, method, r->raw_uri)) {
 			r->unauthorized = 1; /* answered before any body is read */
 			goto respond;
 		}

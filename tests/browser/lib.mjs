@@ -1,0 +1,310 @@
+// The browser-test harness: a real profefe on a free loopback port with a
+// fresh store, filled with the pprof fixtures (and optionally scraping a
+// real hotapp), and Debian's chromium driven by playwright-core (no browser
+// download, no network). Any console error or page error fails a test.
+//
+//   import { startServer, fill, launch, openPage, shot, ... } from './lib.mjs';
+//   const srv = await startServer();          // PROFEFE_BIN or build/profefe
+//   const data = await fill(srv);             // services shop, checkout, ...
+//   const browser = await launch();
+//   const page = await openPage(browser, srv.url + '/?query=heap{service="shop"}');
+//   ... asserts ...
+//   await shot(page, 'query-plot');           // build/screenshots/query-plot.png
+//   page.assertClean();                       // no console errors so far
+//   await browser.close(); await srv.stop();
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import assert from 'node:assert/strict';
+import { chromium } from 'playwright-core';
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const BIN = process.env.PROFEFE_BIN || join(ROOT, 'build', 'profefe');
+export const FIX = join(ROOT, 'tests', 'fixtures', 'pprof');
+export const SHOTS = join(ROOT, process.env.PROFEFE_SCREENSHOTS || 'build/screenshots');
+export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+export const WIDTH = 1280;
+export const HEIGHT = 800;
+
+const children = new Set();
+process.on('exit', () => { for (const c of children) try { c.kill('SIGKILL'); } catch { /* gone */ } });
+
+function sleep(ms) { return new Promise((r) => setTimeout(r, ms)); }
+
+// Wait until the process's stderr has a line matching re; resolves to the match.
+function waitLine(proc, re, what, timeoutMs = 15000) {
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    const t = setTimeout(() => reject(new Error(`${what}: no line ${re} within ${timeoutMs} ms:\n${buf.slice(-2000)}`)), timeoutMs);
+    const on = (d) => {
+      buf += d.toString();
+      const m = buf.match(re);
+      if (m) { clearTimeout(t); proc.stderr.off('data', on); resolve(m); }
+    };
+    proc.stderr.on('data', on);
+    proc.on('exit', (code) => { clearTimeout(t); reject(new Error(`${what} exited with ${code}:\n${buf.slice(-2000)}`)); });
+  });
+}
+
+// startServer({ flags: [...], token: 'secret', config: 'yaml text' }):
+// profefe on 127.0.0.1:0 with a fresh store. Returns { url, port, dir,
+// token, headers, log(), stop() }.
+export async function startServer(opts = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'profefe-browser.'));
+  const args = ['-addr', '127.0.0.1:0', '-tsdb.dir', join(dir, 'data'), ...(opts.flags || [])];
+  if (opts.token) {
+    writeFileSync(join(dir, 'token'), opts.token + '\n');
+    args.push('-web.auth-token-file', join(dir, 'token'));
+  }
+  if (opts.config) {
+    writeFileSync(join(dir, 'profefe.yaml'), opts.config);
+    args.push('-config.file', join(dir, 'profefe.yaml'));
+  }
+  const proc = spawn(BIN, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  children.add(proc);
+  let log = '';
+  proc.stderr.on('data', (d) => { log += d.toString(); });
+  const m = await waitLine(proc, /msg="profefe started".* port=(\d+)/, 'profefe');
+  const port = Number(m[1]);
+  const url = `http://127.0.0.1:${port}`;
+  const headers = opts.token ? { Authorization: `Bearer ${opts.token}` } : {};
+  for (let i = 0; ; i++) {
+    try { if ((await fetch(url + '/-/ready', { headers })).ok) break; } catch { /* not yet */ }
+    if (i > 200) throw new Error('profefe not ready:\n' + log.slice(-2000));
+    await sleep(50);
+  }
+  return {
+    url, port, dir, token: opts.token || '', headers,
+    log: () => log,
+    async stop() {
+      const exited = new Promise((r) => proc.once('exit', (code) => r(code)));
+      proc.kill('SIGTERM');
+      const code = await exited;
+      children.delete(proc);
+      rmSync(dir, { recursive: true, force: true });
+      assert.equal(code, 0, 'profefe exits 0 on SIGTERM:\n' + log.slice(-2000));
+    },
+  };
+}
+
+// ---- profiles ----
+
+function readVarint(b, i) {
+  let v = 0n, shift = 0n;
+  for (;;) {
+    const c = b[i++];
+    v |= BigInt(c & 0x7f) << shift;
+    if (c < 0x80) return [v, i];
+    shift += 7n;
+  }
+}
+function varint(v) {
+  const out = [];
+  v = BigInt.asUintN(64, BigInt(v));
+  do {
+    let c = Number(v & 0x7fn);
+    v >>= 7n;
+    if (v) c |= 0x80;
+    out.push(c);
+  } while (v);
+  return Buffer.from(out);
+}
+
+// A gzip'd pprof profile with its time_nanos (field 9) set to ms.
+export function retime(gz, ms) {
+  const b = gunzipSync(gz);
+  const parts = [];
+  let i = 0;
+  while (i < b.length) {
+    const start = i;
+    let key;
+    [key, i] = readVarint(b, i);
+    const field = Number(key >> 3n), wt = Number(key & 7n);
+    if (wt === 0) [, i] = readVarint(b, i);
+    else if (wt === 1) i += 8;
+    else if (wt === 5) i += 4;
+    else if (wt === 2) { let n; [n, i] = readVarint(b, i); i += Number(n); }
+    else throw new Error(`retime: wire type ${wt} at ${start}`);
+    if (field !== 9) parts.push(b.subarray(start, i));
+  }
+  parts.push(varint(9 << 3), varint(BigInt(Math.round(ms)) * 1000000n));
+  return gzipSync(Buffer.concat(parts), { level: 1 });
+}
+
+// push(srv, fixture, { service, type, labels: {k: v}, time: ms }) -> meta
+// (id, ...). fixture: a name in tests/fixtures/pprof ("heap-001") or a Buffer.
+export async function push(srv, fixture, o) {
+  let body = Buffer.isBuffer(fixture) ? fixture : readFileSync(join(FIX, fixture + '.pb.gz'));
+  if (o.time !== undefined) body = retime(body, o.time);
+  const q = new URLSearchParams({ service: o.service, type: o.type });
+  const labels = Object.entries(o.labels || {}).map(([k, v]) => `${k}=${v}`).join(',');
+  if (labels) q.set('labels', labels);
+  const res = await fetch(`${srv.url}/api/0/profiles?${q}`, { method: 'POST', body, headers: srv.headers });
+  const text = await res.text();
+  assert.equal(res.status, 200, `push ${fixture} ${q}: ${text}`);
+  return JSON.parse(text).body;
+}
+
+// fill(srv): a realistic store. Over the last hour (times rounded to the
+// minute, newest about 2 minutes ago):
+//   heap   shop     instance web-1, web-2 (region eu), web-3 (region us): heap-001..010, every 6 min
+//   heap   checkout instance ck-1: heap-001..010 in reverse order
+//   cpu    shop     instance web-1: cpu-001..005, every 12 min
+//   allocs, goroutine, block, mutex, threadcreate: shop web-1, one each
+// Returns { now, start, end, ids: { 'heap/shop/web-1': [{id, t}, ...] ... } }.
+export async function fill(srv) {
+  const now = Math.floor(Date.now() / 60000) * 60000 - 120000;
+  const start = now - 54 * 60000;
+  const ids = {};
+  const jobs = [];
+  const add = (key, fixture, o) => {
+    jobs.push(push(srv, fixture, o).then((meta) => {
+      (ids[key] ||= []).push({ id: meta.id, t: o.time });
+    }));
+  };
+  const shop = [['web-1', 'eu'], ['web-2', 'eu'], ['web-3', 'us']];
+  for (let i = 0; i < 10; i++) {
+    const t = start + i * 6 * 60000;
+    const n = String(i + 1).padStart(3, '0');
+    for (const [inst, region] of shop)
+      add(`heap/shop/${inst}`, `heap-${n}`, { service: 'shop', type: 'heap', time: t + (inst === 'web-1' ? 0 : inst === 'web-2' ? 20000 : 40000), labels: { instance: inst, region, env: 'prod', version: 'v1.4.2' } });
+    add('heap/checkout/ck-1', `heap-${String(10 - i).padStart(3, '0')}`, { service: 'checkout', type: 'heap', time: t + 30000, labels: { instance: 'ck-1', region: 'eu', env: 'prod', version: 'v2.0.1' } });
+  }
+  for (let i = 0; i < 5; i++)
+    add('cpu/shop/web-1', `cpu-00${i + 1}`, { service: 'shop', type: 'cpu', time: start + i * 12 * 60000 + 10000, labels: { instance: 'web-1', region: 'eu', env: 'prod', version: 'v1.4.2' } });
+  for (const ty of ['allocs', 'goroutine', 'block', 'mutex', 'threadcreate'])
+    add(`${ty}/shop/web-1`, `${ty}-001`, { service: 'shop', type: ty, time: now - 60000, labels: { instance: 'web-1', region: 'eu', env: 'prod', version: 'v1.4.2' } });
+  await Promise.all(jobs);
+  for (const k of Object.keys(ids)) ids[k].sort((a, b) => a.t - b.t);
+  return { now, start, end: now, ids };
+}
+
+// ---- a real hotapp, scraped ----
+
+// hotapp(): builds (make hotapp) and starts examples/hotapp on a free port;
+// returns { addr, stop() }. A config for startServer: hotappConfig(addr).
+export async function hotapp() {
+  const bin = join(ROOT, 'build', 'hotapp');
+  if (!existsSync(bin)) execFileSync('make', ['--no-print-directory', 'hotapp'], { cwd: ROOT, stdio: 'ignore' });
+  const proc = spawn(bin, ['-addr', '127.0.0.1:0', '-load', '0.1', '-workers', '2', '-cache-mib', '8', '-duration', '300s'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  children.add(proc);
+  const m = await waitLine(proc, /serving .*on http:\/\/(127\.0\.0\.1:\d+)\//, 'hotapp');
+  return {
+    addr: m[1],
+    async stop() {
+      const exited = new Promise((r) => proc.once('exit', r));
+      proc.kill('SIGTERM');
+      await exited;
+      children.delete(proc);
+    },
+  };
+}
+
+// A scrape configuration: job hotapp scraping addrs every 2 s (cpu for 1 s)
+// as service "hotapp", and (bad: an address nothing listens on) a job that
+// fails.
+export function hotappConfig(addrs, bad) {
+  let y = `global:
+  scrape_interval: 2s
+  external_labels: {env: test}
+scrape_configs:
+  - job_name: hotapp
+    static_configs:
+      - targets: [${addrs.map((a) => `'${a}'`).join(', ')}]
+        labels: {service: hotapp, team: checkout}
+    profiling_config:
+      pprof_config:
+        cpu: {seconds: 1}
+`;
+  if (bad)
+    y += `  - job_name: payments
+    static_configs:
+      - targets: ['${bad}']
+        labels: {service: payments}
+    profiling_config:
+      pprof_config:
+        cpu: {enabled: false}
+        block: {enabled: false}
+        mutex: {enabled: false}
+        threadcreate: {enabled: false}
+`;
+  return y;
+}
+
+// ---- the browser ----
+
+// launch(): Debian's chromium, headless, no sandbox (root), no network
+// needs. One per test file.
+export async function launch() {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--no-sandbox', '--headless=new', '--disable-gpu', '--disable-dev-shm-usage',
+      '--no-first-run', '--disable-background-networking', '--disable-component-update',
+      '--disable-default-apps', '--disable-extensions', '--disable-sync', '--metrics-recording-only',
+      '--font-render-hinting=none'],
+  });
+}
+
+// openPage(browser, url, { allow: [RegExp], colorScheme, width, height,
+// storage }): a new page (own context) at 1280x800 that records console
+// errors and page errors into page.problems; allow lists the messages a
+// test expects (a 401 or 400 the page shows in plain words).
+// page.assertClean() fails on any problem recorded so far.
+export async function openPage(browser, url, o = {}) {
+  const context = await browser.newContext({
+    viewport: { width: o.width || WIDTH, height: o.height || HEIGHT },
+    colorScheme: o.colorScheme || 'light',
+    deviceScaleFactor: 1,
+  });
+  const page = await context.newPage();
+  page.problems = [];
+  page.allow = o.allow || [];
+  const allowed = (text) => page.allow.some((re) => re.test(text));
+  page.on('console', (msg) => {
+    if (msg.type() !== 'error') return;
+    const loc = msg.location();
+    const text = `console error: ${msg.text()}${loc && loc.url ? ` (${loc.url})` : ''}`;
+    if (!allowed(text)) page.problems.push(text);
+  });
+  page.on('pageerror', (err) => { page.problems.push(`page error: ${err.message}\n${err.stack || ''}`); });
+  page.on('requestfailed', (req) => {
+    const f = req.failure();
+    if (f && /ERR_ABORTED/.test(f.errorText)) return; // navigations away, aborted fetches
+    const text = `request failed: ${req.url()} ${f ? f.errorText : ''}`;
+    if (!allowed(text)) page.problems.push(text);
+  });
+  page.assertClean = () => assert.deepEqual(page.problems, [], 'console errors or page errors');
+  page.closeAll = () => context.close();
+  if (url) await page.goto(url, { waitUntil: 'load' });
+  return page;
+}
+
+// shot(page, name): build/screenshots/NAME.png of the viewport.
+export async function shot(page, name) {
+  mkdirSync(SHOTS, { recursive: true });
+  const file = join(SHOTS, name + '.png');
+  await page.screenshot({ path: file, fullPage: false });
+  return file;
+}
+
+// The data of an API call, as the page would get it (with the server's token).
+export async function apiGet(srv, path, params) {
+  const q = new URLSearchParams(params || {});
+  const res = await fetch(`${srv.url}${path}${[...q].length ? '?' + q : ''}`, { headers: srv.headers });
+  const body = await res.json();
+  assert.equal(body.status, 'success', `${path}: ${JSON.stringify(body)}`);
+  return body.data;
+}
+
+// Time in ms it took fn to run (printed by tests as a measure, never asserted).
+export async function timed(fn) {
+  const t0 = performance.now();
+  const r = await fn();
+  return [r, performance.now() - t0];
+}
+
+export { sleep, assert };
