@@ -603,7 +603,12 @@ export class FlameGraph {
       let s = k === 0 ? this.rootLabel() : this.name[k];
       const fit = Math.floor((pw - 8) / cw);
       if (fit < 2) continue;
-      if (s.length > fit) s = '…' + s.slice(s.length - fit + 1);
+      if (s.length > fit) {
+        // Without the package path first, then the tail.
+        const slash = s.lastIndexOf('/', s.length - 3);
+        if (slash >= 0) s = s.slice(slash + 1);
+        if (s.length > fit) s = '…' + s.slice(s.length - fit + 1);
+      }
       ctx.fillText(s, px + 4, y + ROW / 2 + 0.5);
     }
     // Outlines: the matched frames' borders in search, hover, selection.
@@ -750,8 +755,8 @@ export class FlameGraph {
       rows.push(['base', `${formatValue(b, u)} (${formatPct(this.tb ? b / this.tb * 100 : 0)})`]);
       rows.push(['target', `${formatValue(t, u)} (${formatPct(this.tt ? t / this.tt * 100 : 0)})`]);
       rows.push(['change', `${t - b >= 0 ? '+' : ''}${formatValue(t - b, u)}${b ? ` (${t - b >= 0 ? '+' : ''}${formatPct((t - b) / b * 100)})` : ''}`]);
-      rows.push(['share', `${ch >= 0 ? '+' : ''}${formatPct(ch)} of its base share`]);
       if (this.only[k]) rows.push(['', this.only[k] > 0 ? 'only in target (new)' : 'only in base (gone)']);
+      else rows.push(['share', `${ch >= 0 ? '+' : ''}${formatPct(ch)} of its base share`]);
     } else {
       rows.push(['total', `${formatValue(this.total[k], u)} (${formatPct(rootW ? this.total[k] / rootW * 100 : 0)} of all${this.zoom ? `, ${formatPct(zoomW ? this.total[k] / zoomW * 100 : 0)} of zoomed` : ''})`]);
       rows.push(['self', `${formatValue(this.self[k], u)} (${formatPct(rootW ? this.self[k] / rootW * 100 : 0)})`]);

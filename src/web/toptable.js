@@ -2,7 +2,7 @@
 // rows:[{name, flat, flat_pct, cum, cum_pct}]}) as a table sortable by flat
 // and cum, with a bar of each row's share; a diff's top shows signed changes.
 
-import { formatValue, formatPct, searchRegExp } from './flame.js';
+import { formatValue, formatPct, searchRegExp, packageOf } from './flame.js';
 
 // renderTopTable(host, report, opts) fills host. opts: {sort: 'flat'|'cum'
 // (default flat), onSort(key), onPick(name) (a row clicked or Enter on it),
@@ -86,8 +86,16 @@ export function renderTopTable(host, report, opts = {}) {
       bar.style.width = (Math.abs(r[sort]) / max * 100).toFixed(1) + '%';
       const nm = document.createElement('span');
       nm.className = 'fn';
-      nm.textContent = r.name;
       nm.title = r.name;
+      const slash = packageOf(r.name).lastIndexOf('/');
+      if (slash > 0) {
+        const pk = document.createElement('span');
+        pk.className = 'pkgpath';
+        pk.textContent = r.name.slice(0, slash + 1);
+        nm.append(pk, r.name.slice(slash + 1));
+      } else {
+        nm.textContent = r.name;
+      }
       tdn.append(bar, nm);
       if (opts.onSandwich) {
         const a = document.createElement('button');

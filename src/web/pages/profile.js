@@ -243,8 +243,7 @@ export async function render(root, params, ctx) {
   });
   toolbar.append(search);
 
-  const dl = renderDownload(ctx, src, sampleType, meta);
-  toolbar.append(dl);
+  head.append(renderDownload(ctx, src, sampleType, meta));
 
   // ---- the view ----
   const reportParams = (report, extra) => Object.assign({}, common, { report }, extra || {});
@@ -264,6 +263,7 @@ export async function render(root, params, ctx) {
       onSelect: (name) => { if (name !== 'root' && name !== 'other') selectFunction(bareName(name)); },
     }, o));
     f.setData(report, { diff: isDiff, zoom: o.zoom || [], search: search.value });
+    host.__flame = f;
     state.flames.push(f);
     return f;
   };
@@ -504,19 +504,20 @@ function renderHead(head, src, meta, baseMeta, labels, baseLabels, sampleType) {
     const extra = [];
     if (m.duration) extra.push(`duration ${fmtDuration(m.duration)}`);
     extra.push(`${m.samples.toLocaleString('en-US')} samples`);
-    if (m.period_type && m.period_type.type) extra.push(`period ${formatValue(m.period, m.period_type.unit)} of ${m.period_type.type}`);
+    if (m.period_type && m.period_type.type && m.period > 1) extra.push(`period ${formatValue(m.period, m.period_type.unit)}`);
     return el('div', { class: 'side side-' + name }, name ? el('span', { class: 'side-name' }, name) : null, ...what, el('span', { class: 'meta-extra' }, ' · ' + extra.join(' · ')));
   };
   let title;
   if (src.mode === 'diff') title = 'Diff: target minus base';
   else if (src.mode === 'merge') title = `Merged ${(labels && labels.type) || typeOfQuery(src.target.query) || 'profile'}s`;
   else title = `${(labels && labels.type) || 'Profile'}${labels && labels.service ? ' · ' + labels.service : ''}`;
-  head.append(el('h1', {}, title, el('span', { class: 'sample-type-title' }, ` ${sampleType}`)));
+  const main = el('div', { class: 'head-main' }, el('h1', {}, title, el('span', { class: 'sample-type-title' }, ` ${sampleType}`)));
   if (src.mode === 'diff') {
-    head.append(sideLine('base', src.base, baseMeta, baseLabels), sideLine('target', src.target, meta, labels));
+    main.append(sideLine('base', src.base, baseMeta, baseLabels), sideLine('target', src.target, meta, labels));
   } else {
-    head.append(sideLine('', src.target, meta, labels));
+    main.append(sideLine('', src.target, meta, labels));
   }
+  head.append(main);
 }
 
 function typeOfQuery(q) {
@@ -533,12 +534,13 @@ function renderDownload(ctx, src, sampleType, meta) {
   if (src.mode === 'diff') {
     const b = ctx.apiURL(sidePath(src.base), Object.assign({}, sideParams(src.base), { report: 'pprof' }));
     const t = ctx.apiURL(sidePath(src.target), Object.assign({}, sideParams(src.target), { report: 'pprof' }));
-    box.append(el('a', { href: b, download: 'base.pb.gz', class: 'download', id: 'download-base' }, 'base.pb.gz'), ' ',
-      el('a', { href: t, download: 'target.pb.gz', class: 'download', id: 'download' }, 'target.pb.gz'));
+    box.append(el('span', { class: 'links' }, 'Download pprof: ',
+      el('a', { href: b, download: 'base.pb.gz', class: 'download', id: 'download-base' }, 'base'),
+      el('a', { href: t, download: 'target.pb.gz', class: 'download', id: 'download' }, 'target')));
     cmd = `go tool pprof -http=:${si} -diff_base '${abs(b)}' '${abs(t)}'`;
   } else {
     const u = ctx.apiURL(src.path, Object.assign({}, src.params, { report: 'pprof' }));
-    box.append(el('a', { href: u, download: src.mode === 'profile' ? `${src.target.id}.pb.gz` : 'merge.pb.gz', class: 'download', id: 'download' }, 'Download pprof'));
+    box.append(el('span', { class: 'links' }, el('a', { href: u, download: src.mode === 'profile' ? `${src.target.id}.pb.gz` : 'merge.pb.gz', class: 'download', id: 'download' }, 'Download pprof')));
     cmd = `go tool pprof -http=:${si} '${abs(u)}'`;
   }
   const code = el('code', { class: 'pprof-cmd', id: 'pprof-cmd', title: getToken() ? 'with an access token, fetch with curl -H "Authorization: Bearer …" first: go tool pprof cannot send it' : cmd }, cmd);
