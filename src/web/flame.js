@@ -632,9 +632,14 @@ export class FlameGraph {
     timing('draw', ms, { drawn, nodes: this.n });
   }
 
+  // The root's label: "all" for a whole profile, the function in a
+  // sandwich's trees.
+  rootName() {
+    return this.name[0] === 'root' ? 'all' : this.name[0];
+  }
+
   rootLabel() {
-    const v = this.diff ? this.total[0] : this.total[0];
-    return `all (${formatValue(v, this.unit)}${this.diff ? ' change' : ''})`;
+    return `${this.rootName()} (${formatValue(this.total[0], this.unit)}${this.diff ? ' change' : ''})`;
   }
 
   // bounds(k): k's bar in canvas px, or null when not in view.
@@ -763,7 +768,7 @@ export class FlameGraph {
     }
     tip.replaceChildren();
     const h = el('div', 'flame-tip-name');
-    h.textContent = k === 0 ? 'all' : this.name[k];
+    h.textContent = k === 0 ? this.rootName() : this.name[k];
     tip.append(h);
     const tb = el('table');
     for (const [a, b] of rows) {

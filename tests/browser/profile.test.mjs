@@ -514,6 +514,22 @@ test('dark scheme: the flame graph and table follow the system colours', async (
   await page.closeAll();
 });
 
+test('pprof filters in the URL (focus=) reach every report and show as removable chips', async () => {
+  const id = lastHeap();
+  const page = await openPage(browser, url('/profile', { id, focus: 'gzip', view: 'both' }));
+  await waitFlame(page);
+  const fg = await apiGet(srv, `/api/v1/profile/${id}`, { report: 'flamegraph', focus: 'gzip' });
+  assert.equal(await page.evaluate(() => document.querySelector('#flame-main').__flame.total[0]), fg.root.total);
+  const all = await apiGet(srv, `/api/v1/profile/${id}`, { report: 'flamegraph' });
+  assert.ok(fg.root.total < all.root.total);
+  assert.match(await page.textContent('.filters'), /focus=gzip/);
+  await page.click('.filter-chip .chip-x');
+  await page.waitForFunction(() => !new URL(location.href).searchParams.has('focus'));
+  await page.waitForFunction((t) => { const e = document.querySelector('#flame-main'); return e && e.__flame && e.__flame.total[0] === t; }, all.root.total);
+  page.assertClean();
+  await page.closeAll();
+});
+
 test('no profile named: the page says how to open one; an unknown id says what to change', async () => {
   const page = await openPage(browser, srv.url + '/profile', { allow: [/404/] });
   await page.waitForSelector('.empty');

@@ -214,6 +214,14 @@ export async function render(root, params, ctx) {
   } catch (e) { return; }
 
   renderHead(head, src, meta, baseMeta, labels, baseLabels, sampleType);
+  if (Object.keys(filters).length) {
+    const box = el('div', { class: 'filters' }, 'Filters (as go tool pprof\'s): ');
+    for (const [k, v] of Object.entries(filters)) {
+      box.append(el('span', { class: 'label-chip filter-chip' }, el('b', {}, k), '=', v,
+        el('button', { type: 'button', class: 'chip-x', 'aria-label': `remove ${k}`, title: `remove ${k}`, onclick: () => go({ [k]: '', zoom: '' }) }, '×')));
+    }
+    head.querySelector('.head-main').append(box);
+  }
 
   // ---- toolbar: sample type, views, search, download, go tool pprof ----
   const typeSel = el('select', { id: 'sample-type', 'aria-label': 'sample type' });
