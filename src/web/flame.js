@@ -443,8 +443,8 @@ export class FlameGraph {
       const r = this.searchResult;
       const s = el('span', 'flame-match');
       if (!r.count) s.textContent = `no frame matches "${this.searchText}"`;
-      else if (this.diff) s.textContent = `${r.count} frames match: base ${formatValue(r.base, this.unit)} (${formatPct(this.tb ? r.base / this.tb * 100 : 0)}), target ${formatValue(r.target, this.unit)} (${formatPct(this.tt ? r.target / this.tt * 100 : 0)})`;
-      else s.textContent = `${r.count} frames match: ${formatValue(r.value, this.unit)}, ${formatPct(r.pct)} of total`;
+      else if (this.diff) s.textContent = `${r.count} frame${r.count === 1 ? '' : 's'} match${r.count === 1 ? 'es' : ''}: base ${formatValue(r.base, this.unit)} (${formatPct(this.tb ? r.base / this.tb * 100 : 0)}), target ${formatValue(r.target, this.unit)} (${formatPct(this.tt ? r.target / this.tt * 100 : 0)})`;
+      else s.textContent = `${r.count} frame${r.count === 1 ? '' : 's'} match${r.count === 1 ? 'es' : ''}: ${formatValue(r.value, this.unit)}, ${formatPct(r.pct)} of total`;
       parts.push(s);
     }
     if (this.zoom > 0) {

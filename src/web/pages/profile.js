@@ -417,7 +417,7 @@ export async function render(root, params, ctx) {
     }
     if (plot.isConnected === false) return;
     status.textContent = `${data.length} series, ${data.reduce((n, s) => n + s.samples.length, 0)} profiles`;
-    await drawOverTime(plot, data, sampleType, unitOf(sampleType), ctx);
+    await drawOverTime(plot, data, sampleType, unitOf(sampleType), ctx, fn);
   }
   plotOverTime(p.get('function') || '');
 
@@ -461,7 +461,7 @@ function overTimeQuery(src, meta, labels, p) {
   return null;
 }
 
-async function drawOverTime(host, data, sampleType, unit, ctx) {
+async function drawOverTime(host, data, sampleType, unit, ctx, fnLabel) {
   let uPlot;
   try {
     ctx.css('vendor/uplot/uPlot.min.css');
@@ -479,11 +479,14 @@ async function drawOverTime(host, data, sampleType, unit, ctx) {
   const series = [{}];
   const cols = [times.map((t) => t / 1000)];
   const palette = ['#e66101', '#2166ac', '#5e3c99', '#1b9e77', '#d95f02', '#7570b3', '#e7298a', '#66a61e'];
+  // Name each line by the labels that differ between the series.
+  const keys = [...new Set(data.flatMap((s) => Object.keys(s.labels)))]
+    .filter((k) => new Set(data.map((s) => s.labels[k])).size > 1).sort();
   data.slice(0, 12).forEach((s, i) => {
     const col = new Array(times.length).fill(null);
     for (const x of s.samples) col[idx.get(x.t)] = x.totals[sampleType] ?? null;
     cols.push(col);
-    const lab = Object.entries(s.labels).filter(([k]) => k !== 'type' && k !== 'service').map(([k, v]) => `${k}=${v}`).join(',') || selectorOf(s.labels);
+    const lab = keys.map((k) => `${k}=${s.labels[k] ?? ''}`).join(', ') || fnLabel;
     series.push({ label: lab, stroke: palette[i % palette.length], width: 2, points: { show: times.length < 60, size: 5 }, spanGaps: true, value: (u, v) => v === null ? '' : formatValue(v, unit) });
   });
   const width = Math.max(320, host.clientWidth || 800);
