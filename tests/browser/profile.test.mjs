@@ -514,6 +514,24 @@ test('dark scheme: the flame graph and table follow the system colours', async (
   await page.closeAll();
 });
 
+test('narrow window: flame + table stack, the canvas fits, no sideways scrolling', async () => {
+  const page = await openPage(browser, url('/profile', { id: lastHeap(), view: 'both' }), { width: 600, height: 900 });
+  await waitFlame(page);
+  await page.waitForSelector('table.top tbody tr');
+  const g = await page.evaluate(() => {
+    const c = document.querySelector('#flame-main canvas').getBoundingClientRect();
+    const t = document.querySelector('.table-host').getBoundingClientRect();
+    return { cw: c.width, cRight: c.right, tTop: t.top, cBottom: c.bottom, sw: document.documentElement.scrollWidth, iw: innerWidth };
+  });
+  assert.ok(g.cRight <= g.iw && g.cw > 400, JSON.stringify(g));
+  assert.ok(g.tTop >= g.cBottom, `table below the flame graph: ${JSON.stringify(g)}`);
+  assert.ok(g.sw <= g.iw, `no sideways scroll: ${JSON.stringify(g)}`);
+  assert.ok(await ink(page) > 0.2);
+  await shot(page, 'profile-narrow');
+  page.assertClean();
+  await page.closeAll();
+});
+
 test('pprof filters in the URL (focus=) reach every report and show as removable chips', async () => {
   const id = lastHeap();
   const page = await openPage(browser, url('/profile', { id, focus: 'gzip', view: 'both' }));
