@@ -256,11 +256,17 @@ export async function render(root, params, ctx) {
   // ---- the view ----
   const reportParams = (report, extra) => Object.assign({}, common, { report }, extra || {});
   const state = { flame: null, table: null, flames: [] };
+  // A chosen function (frame clicked, arrows, a table row): in the URL at
+  // once, its plot over time after a pause (arrow keys choose many).
+  let plotTimer = 0;
   const selectFunction = (name) => {
+    if (name === p.get('function')) return;
     setParam('function', name);
-    plotOverTime(name);
     if (state.table) state.table.select(name);
+    clearTimeout(plotTimer);
+    plotTimer = setTimeout(() => plotOverTime(name), 350);
   };
+  cleanups.push(() => clearTimeout(plotTimer));
   const zoomNames = (p.get('zoom') || '').split(';').filter(Boolean);
 
   const makeFlame = (host, report, o = {}) => {
@@ -392,7 +398,12 @@ export async function render(root, params, ctx) {
   cleanups.push(() => state.flames.forEach((f) => f.destroy()));
 
   // ---- one function over time ----
+  let plotAbort = null;
+  cleanups.push(() => plotAbort && plotAbort.abort());
   async function plotOverTime(fn) {
+    if (plotAbort) plotAbort.abort();
+    plotAbort = new AbortController();
+    const plotSignal = plotAbort.signal;
     overTime.replaceChildren();
     if (!fn) {
       overTime.append(el('h2', {}, 'One function over time'),
@@ -408,7 +419,7 @@ export async function render(root, params, ctx) {
     overTime.append(h, el('p', { class: 'hint' }, `${sampleType} through ${fn} in each profile of `, el('code', {}, sel.query), `, ${fmtRange(sel.start, sel.end)}`), status, plot);
     let data;
     try {
-      data = await ctx.api('query_range', { query: sel.query, start: sel.start, end: sel.end, focus }, { signal });
+      data = await ctx.api('query_range', { query: sel.query, start: sel.start, end: sel.end, focus }, { signal: plotSignal });
     } catch (e) {
       if (e.name === 'AbortError') return;
       status.remove();
