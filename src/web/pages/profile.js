@@ -23,18 +23,22 @@ const DEFAULT_MAX_NODES = 8192;
 const cache = new Map();
 async function cached(ctx, path, params, signal) {
   const key = ctx.apiURL(path, params);
-  if (cache.has(key)) return cache.get(key);
+  let p = cache.get(key);
   const t0 = performance.now();
-  const p = ctx.api(path, params, { signal });
-  cache.set(key, p);
-  if (cache.size > 8) cache.delete(cache.keys().next().value);
+  if (!p) {
+    p = ctx.api(path, params, { signal });
+    cache.set(key, p);
+    if (cache.size > 8) cache.delete(cache.keys().next().value);
+  }
   try {
     const v = await p;
     const t = (window.__flameTimings = window.__flameTimings || []);
     t.push({ kind: 'fetch', ms: Math.round((performance.now() - t0) * 100) / 100, what: params.report || '' });
     return v;
   } catch (e) {
-    cache.delete(key);
+    if (cache.get(key) === p) cache.delete(key);
+    // Another render's request, stopped when it left: ask again.
+    if (e.name === 'AbortError' && !signal.aborted) return cached(ctx, path, params, signal);
     throw e;
   }
 }
