@@ -6,7 +6,7 @@
 // timings of heap-large-001 and of a merged day (printed, not asserted).
 import { test, before, after } from 'node:test';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -380,6 +380,36 @@ test('download link returns the gzip pprof; go tool pprof fetches the command\'s
   await page.closeAll();
 });
 
+test('with an access token: the download link sends it; the command fetches with curl', async () => {
+  const token = 'profile-view-token-7f3a';
+  const tsrv = await startServer({ token });
+  const tmp = mkdtempSync(join(tmpdir(), 'pprof.'));
+  try {
+    const meta = await push(tsrv, 'heap-003', { service: 'shop', type: 'heap', labels: { instance: 'web-1', env: 'prod' } });
+    const page = await openPage(browser, null);
+    await page.addInitScript((t) => sessionStorage.setItem('profefe.token', t), token);
+    await page.goto(`${tsrv.url}/profile?id=${meta.id}`);
+    await waitFlame(page);
+    const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
+    assert.equal(dl.suggestedFilename(), `${meta.id}.pb.gz`);
+    const saved = readFileSync(await dl.path());
+    assert.deepEqual([...saved.subarray(0, 2)], [0x1f, 0x8b], 'gzip');
+    const cmd = await page.textContent('#pprof-cmd');
+    const want = `curl -sfH "Authorization: Bearer $PROFEFE_TOKEN" -o ${meta.id}.pb.gz '${tsrv.url}/api/v1/profile/${meta.id}?report=pprof' && go tool pprof -http=: ${meta.id}.pb.gz`;
+    assert.equal(cmd, want);
+    const out = execFileSync('bash', ['-c', cmd.replace('go tool pprof -http=: ', 'go tool pprof -top -nodecount=3 ')],
+      { cwd: tmp, env: { ...process.env, PROFEFE_TOKEN: token, PPROF_TMPDIR: tmp, HOME: tmp }, stdio: ['ignore', 'pipe', 'pipe'] }).toString();
+    assert.match(out, /Type: inuse_space/);
+    assert.match(out, /flat%/);
+    await shot(page, 'profile-token');
+    page.assertClean();
+    await page.closeAll();
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+    await tsrv.stop();
+  }
+});
+
 test('a shared URL reopens the same view: view, sample type, search, zoom, sort, function', async () => {
   const params = {
     id: lastHeap(), view: 'both', sample_index: 'alloc_space', search: 'Sessions',
@@ -541,6 +571,7 @@ test('pprof filters in the URL (focus=) reach every report and show as removable
   const all = await apiGet(srv, `/api/v1/profile/${id}`, { report: 'flamegraph' });
   assert.ok(fg.root.total < all.root.total);
   assert.match(await page.textContent('.filters'), /focus=gzip/);
+  await shot(page, 'profile-filters');
   await page.click('.filter-chip .chip-x');
   await page.waitForFunction(() => !new URL(location.href).searchParams.has('focus'));
   await page.waitForFunction((t) => { const e = document.querySelector('#flame-main'); return e && e.__flame && e.__flame.total[0] === t; }, all.root.total);
@@ -552,10 +583,12 @@ test('no profile named: the page says how to open one; an unknown id says what t
   const page = await openPage(browser, srv.url + '/profile', { allow: [/404/] });
   await page.waitForSelector('.empty');
   assert.match(await page.textContent('.empty'), /Query page/);
+  await shot(page, 'profile-empty');
   await page.goto(url('/profile', { id: 'AAAAAAAAAAAAAAAAAAAAAAAAAAA' }));
   await page.waitForSelector('.error');
   assert.match(await page.textContent('.error'), /nothing found|not found/i);
   assert.match(await page.textContent('.error'), /retention/);
+  await shot(page, 'profile-error');
   page.assertClean();
   await page.closeAll();
 });

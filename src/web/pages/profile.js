@@ -556,20 +556,48 @@ function renderDownload(ctx, src, sampleType, meta) {
   const box = el('div', { class: 'export' });
   const abs = (u) => location.origin + u;
   const si = sampleType && sampleType !== meta.default_sample_type ? ` -sample_index=${sampleType}` : '';
+  const token = !!getToken();
+  // With an access token a plain link cannot send it: fetch with the
+  // header and save the bytes.
+  const link = (href, file, id, text) => {
+    const a = el('a', { href, download: file, class: 'download', id }, text);
+    a.addEventListener('click', async (e) => {
+      if (!getToken() || a.dataset.blob) return;
+      e.preventDefault();
+      try {
+        const res = await fetch(href, { headers: { Authorization: 'Bearer ' + getToken() } });
+        if (!res.ok) throw new Error(`${res.status} ${res.statusText}`);
+        const url = URL.createObjectURL(await res.blob());
+        const tmp = el('a', { href: url, download: file, 'data-blob': '1' });
+        document.body.append(tmp);
+        tmp.click();
+        tmp.remove();
+        setTimeout(() => URL.revokeObjectURL(url), 10000);
+      } catch (err) {
+        a.title = 'download failed: ' + err.message;
+        a.classList.add('failed');
+      }
+    });
+    return a;
+  };
+  // go tool pprof cannot send a token: curl fetches, pprof reads the file.
+  const fetchCmd = (u, file) => `curl -sfH "Authorization: Bearer $PROFEFE_TOKEN" -o ${file} '${abs(u)}'`;
   let cmd;
   if (src.mode === 'diff') {
     const b = ctx.apiURL(sidePath(src.base), Object.assign({}, sideParams(src.base), { report: 'pprof' }));
     const t = ctx.apiURL(sidePath(src.target), Object.assign({}, sideParams(src.target), { report: 'pprof' }));
     box.append(el('span', { class: 'links' }, 'Download pprof: ',
-      el('a', { href: b, download: 'base.pb.gz', class: 'download', id: 'download-base' }, 'base'),
-      el('a', { href: t, download: 'target.pb.gz', class: 'download', id: 'download' }, 'target')));
-    cmd = `go tool pprof -http=:${si} -diff_base '${abs(b)}' '${abs(t)}'`;
+      link(b, 'base.pb.gz', 'download-base', 'base'), link(t, 'target.pb.gz', 'download', 'target')));
+    cmd = token
+      ? `${fetchCmd(b, 'base.pb.gz')} && ${fetchCmd(t, 'target.pb.gz')} && go tool pprof -http=:${si} -diff_base base.pb.gz target.pb.gz`
+      : `go tool pprof -http=:${si} -diff_base '${abs(b)}' '${abs(t)}'`;
   } else {
     const u = ctx.apiURL(src.path, Object.assign({}, src.params, { report: 'pprof' }));
-    box.append(el('span', { class: 'links' }, el('a', { href: u, download: src.mode === 'profile' ? `${src.target.id}.pb.gz` : 'merge.pb.gz', class: 'download', id: 'download' }, 'Download pprof')));
-    cmd = `go tool pprof -http=:${si} '${abs(u)}'`;
+    const file = src.mode === 'profile' ? `${src.target.id}.pb.gz` : 'merge.pb.gz';
+    box.append(el('span', { class: 'links' }, link(u, file, 'download', 'Download pprof')));
+    cmd = token ? `${fetchCmd(u, file)} && go tool pprof -http=:${si} ${file}` : `go tool pprof -http=:${si} '${abs(u)}'`;
   }
-  const code = el('code', { class: 'pprof-cmd', id: 'pprof-cmd', title: getToken() ? 'with an access token, fetch with curl -H "Authorization: Bearer …" first: go tool pprof cannot send it' : cmd }, cmd);
+  const code = el('code', { class: 'pprof-cmd', id: 'pprof-cmd', title: token ? cmd + '\n(go tool pprof cannot send the access token: set PROFEFE_TOKEN to it)' : cmd }, cmd);
   const copy = el('button', { type: 'button', class: 'copy', id: 'copy-cmd' }, 'Copy');
   copy.addEventListener('click', async () => {
     let ok = false;
