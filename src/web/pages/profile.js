@@ -196,6 +196,9 @@ export async function render(root, params, ctx) {
     [meta, baseMeta] = await Promise.all([metaOf(src.target), isDiff ? metaOf(src.base) : null]);
   } catch (e) {
     if (e.name === 'AbortError') return;
+    head.remove();
+    toolbar.remove();
+    overTime.remove();
     body.replaceChildren();
     ctx.showError(body, e, hintFor(e, src));
     return () => cleanups.forEach((f) => f());
