@@ -101,7 +101,7 @@ function countNodes(root, pred) {
 function timingsSummary(t, kind) {
   const v = t.filter((x) => x.kind === kind).map((x) => x.ms).sort((a, b) => a - b);
   if (!v.length) return `${kind}: none`;
-  return `${kind}: n=${v.length} median ${v[v.length >> 1]} ms, max ${v[v.length - 1]} ms`;
+  return `${kind}: n=${v.length} median ${v[v.length >> 1]} ms, p95 ${v[Math.min(v.length - 1, Math.floor(v.length * 0.95))]} ms, max ${v[v.length - 1]} ms`;
 }
 
 test('one profile: flame graph drawn on the canvas, header from meta and the series labels', async () => {
@@ -120,6 +120,16 @@ test('one profile: flame graph drawn on the canvas, header from meta and the ser
   assert.equal(f.total, fg.root.total);
   assert.equal(f.n, countNodes(fg.root, () => true));
   assert.equal(await page.inputValue('#sample-type'), meta.default_sample_type);
+  // Colour by package: one colour per Go package path, different packages apart.
+  const colors = await page.evaluate(() => {
+    const f = document.querySelector('#flame-main').__flame;
+    const of = (nm) => f.col[f.name.indexOf(nm)];
+    return [of('compress/flate.NewWriter'), of('compress/flate.(*compressor).init'), of('compress/gzip.(*Writer).Write'), of('runtime.main')];
+  });
+  assert.ok(colors.every(Boolean), JSON.stringify(colors));
+  assert.equal(colors[0], colors[1]);
+  assert.notEqual(colors[0], colors[2]);
+  assert.notEqual(colors[0], colors[3]);
   // Hover: the tooltip names the frame with its total and percent.
   const at = await frameAt(page, 'main.(*server).sessionWorker');
   assert.ok(at, 'sessionWorker frame drawn');
