@@ -80,9 +80,11 @@ test('completion: type a selector, pick a type, a label name and a value with th
   await page.closeAll();
 });
 
-test('plot: one line per series; hover shows labels, time and value', async () => {
+test('plot: one line per series; hover shows labels, time and value', async (t) => {
+  const t0 = Date.now();
   const page = await open(`/?query=${q(SHOP)}&range=1h`);
   await plotReady(page);
+  t.diagnostic(`page opened to plot drawn: ${Date.now() - t0} ms (query_range to plot: ${await page.getAttribute('.page', 'data-draw-ms')} ms)`);
   const pts = await points(page);
   assert.equal(pts.length, 30, '3 series x 10 profiles');
   assert.deepEqual([...new Set(pts.map((p) => p.si))], [1, 2, 3]);
@@ -90,8 +92,10 @@ test('plot: one line per series; hover shows labels, time and value', async () =
   assert.equal(await page.inputValue('#type'), 'heap');
   // the 6th point of web-2
   const p = pts.filter((x) => x.si === 2)[5];
+  const h0 = Date.now();
   await page.mouse.move(p.x, p.y);
   await page.waitForSelector('#plot-tip:not([hidden])');
+  t.diagnostic(`hover to tooltip: ${Date.now() - h0} ms`);
   const tip = await page.textContent('#plot-tip');
   assert.match(tip, /instance="web-2"/);
   assert.match(tip, /inuse_space/);
