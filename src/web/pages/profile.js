@@ -203,7 +203,10 @@ export async function render(root, params, ctx) {
     ctx.showError(body, e, hintFor(e, src));
     return () => cleanups.forEach((f) => f());
   }
-  const sampleType = sampleIndex || meta.default_sample_type || (meta.sample_types.length ? meta.sample_types[meta.sample_types.length - 1].type : '');
+  // sample_index= may be a type's name or its index, as the API takes it.
+  const byIndex = /^\d+$/.test(sampleIndex) && meta.sample_types[Number(sampleIndex)];
+  const sampleType = (byIndex && byIndex.type) || sampleIndex || meta.default_sample_type ||
+    (meta.sample_types.length ? meta.sample_types[meta.sample_types.length - 1].type : '');
   const unitOf = (t) => (meta.sample_types.find((s) => s.type === t) || {}).unit || '';
 
   // Labels of a single profile: its series, found at its time.
