@@ -268,15 +268,14 @@ export class FlameGraph {
       if (d > maxDepth) maxDepth = d;
       const c = nd.children || [];
       nkids[i] = c.length;
-      // Children's x: siblings left to right, widths from the data.
-      let cx = x, xs = new Array(c.length);
-      for (let k = 0; k < c.length; k++) {
-        xs[k] = cx;
-        const ck = c[k];
-        cx += this.diff ? Math.abs(ck.base || 0) + Math.abs(ck.target || 0) : Math.abs(ck.total || 0);
-      }
+      // Children's x: siblings left to right, widths from the data; pushed
+      // last first, so x runs back from the end of their span.
+      let cx = x;
+      for (let k = 0; k < c.length; k++) cx += this.diff ? Math.abs(c[k].base || 0) + Math.abs(c[k].target || 0) : Math.abs(c[k].total || 0);
       for (let k = c.length - 1; k >= 0; k--) {
-        sn.push(c[k]); sp.push(i); sd.push(d + 1); sx.push(xs[k]);
+        const ck = c[k];
+        cx -= this.diff ? Math.abs(ck.base || 0) + Math.abs(ck.target || 0) : Math.abs(ck.total || 0);
+        sn.push(ck); sp.push(i); sd.push(d + 1); sx.push(cx);
       }
       i++;
     }

@@ -500,7 +500,7 @@ test('heap-large-001: drawn with timings printed; "N nodes trimmed: show more" a
   await page.keyboard.press('Escape');
   const t1 = await page.evaluate(() => window.__flameTimings);
   const first = t1.find((x) => x.kind === 'setData');
-  console.log(`# heap-large-001 (${first.nodes} nodes, max_nodes 8192): data to drawn ${first.ms} ms (layout ${first.layout} ms, first draw ${first.draw} ms); ` +
+  console.log(`heap-large-001 (${first.nodes} nodes, max_nodes 8192): data to drawn ${first.ms} ms (layout ${first.layout} ms, first draw ${first.draw} ms); ` +
     `${timingsSummary(t1, 'draw')}; ${timingsSummary(t1, 'hover')}; ${timingsSummary(t1, 'zoom')}; fetch ${t1.filter((x) => x.kind === 'fetch').map((x) => x.what + ' ' + x.ms + ' ms').join(', ')}`);
   await page.mouse.move(run.x, run.y);
   await shot(page, 'profile-large');
@@ -516,7 +516,7 @@ test('heap-large-001: drawn with timings printed; "N nodes trimmed: show more" a
   await page.mouse.click(run.x, run.y);
   const t2 = await page.evaluate(() => window.__flameTimings);
   const s2 = t2.find((x) => x.kind === 'setData');
-  console.log(`# heap-large-001 (${s2.nodes} nodes, max_nodes 32768): data to drawn ${s2.ms} ms (layout ${s2.layout} ms, first draw ${s2.draw} ms); ` +
+  console.log(`heap-large-001 (${s2.nodes} nodes, max_nodes 32768): data to drawn ${s2.ms} ms (layout ${s2.layout} ms, first draw ${s2.draw} ms); ` +
     `${timingsSummary(t2, 'draw')}; ${timingsSummary(t2, 'hover')}; ${timingsSummary(t2, 'zoom')}`);
   page.assertClean();
   await page.closeAll();
@@ -534,7 +534,7 @@ test('a merged day of one series (96 heap profiles): drawn with timings printed'
   await page.mouse.click(at.x, at.y);
   const t = await page.evaluate(() => window.__flameTimings);
   const s = t.find((x) => x.kind === 'setData');
-  console.log(`# merged day (${day.n} profiles, ${s.nodes} nodes): data to drawn ${s.ms} ms (layout ${s.layout} ms, first draw ${s.draw} ms); ` +
+  console.log(`merged day (${day.n} profiles, ${s.nodes} nodes): data to drawn ${s.ms} ms (layout ${s.layout} ms, first draw ${s.draw} ms); ` +
     `${timingsSummary(t, 'draw')}; ${timingsSummary(t, 'hover')}; ${timingsSummary(t, 'zoom')}; fetch ${t.filter((x) => x.kind === 'fetch').map((x) => x.what + ' ' + x.ms + ' ms').join(', ')}`);
   await page.keyboard.press('Escape');
   await shot(page, 'profile-merge-day');
