@@ -80,6 +80,27 @@ test('completion: type a selector, pick a type, a label name and a value with th
   await page.closeAll();
 });
 
+test('completion: names and values of the series the other matchers find', async () => {
+  const page = await open('/');
+  await page.waitForSelector('#pick-series');
+  await page.click('#selector');
+  await page.keyboard.type('heap{service="shop", instance="');
+  await page.waitForSelector('#completions >> text=web-1');
+  assert.deepEqual(await page.$$eval('#completions li .completion-text', (ls) => ls.map((l) => l.textContent)), ['web-1', 'web-2', 'web-3']);
+  await page.keyboard.press('ArrowDown');
+  await page.keyboard.press('ArrowDown');
+  await page.keyboard.press('Tab');
+  assert.equal(await page.inputValue('#selector'), 'heap{service="shop", instance="web-3"}');
+  // the matcher being edited does not narrow its own values
+  await page.fill('#selector', 'heap{service="sh"}');
+  await page.focus('#selector');
+  await page.evaluate(() => { const i = document.querySelector('#selector'); i.setSelectionRange(16, 16); i.dispatchEvent(new Event('input')); });
+  await page.waitForSelector('#completions >> text=shop');
+  assert.deepEqual(await page.$$eval('#completions li .completion-text', (ls) => ls.map((l) => l.textContent)), ['shop']);
+  page.assertClean();
+  await page.closeAll();
+});
+
 test('plot: one line per series; hover shows labels, time and value', async (t) => {
   const t0 = Date.now();
   const page = await open(`/?query=${q(SHOP)}&range=1h`);
