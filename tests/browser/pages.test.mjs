@@ -232,8 +232,10 @@ test('What changed: the functions whose share grew or shrank most; a row opens t
   const diffParams = (href) => Object.fromEntries(new URL(href, srv.url).searchParams);
   const wantDiff = {
     query, start: String(start), end: String(end), base_start: String(bStart), base_end: String(bEnd),
-    sample_index: 'inuse_space', function: name0, search: name0,
+    sample_index: 'inuse_space', view: 'both', function: name0,
+    search: name0.replace(/ \((partial-)?inline\)$/, '').replace(/[.*+?^${}()|[\]\\]/g, '\\$&'),
   };
+  assert.ok(new RegExp('^' + wantDiff.search + '$').test(name0.replace(/ \(inline\)$/, '')), `search ${wantDiff.search} finds ${name0}`);
   assert.deepEqual(diffParams(await first.locator('td.fn a').getAttribute('href')), wantDiff);
   // the diff it opens exists in the API: target minus base over the same ranges
   const diff = await apiGet(srv, '/api/v1/diff', { base_query: query, base_start: String(bStart), base_end: String(bEnd), target_query: query, target_start: String(start), target_end: String(end), report: 'top', sample_index: 'inuse_space', node_fraction: '0' });

@@ -61,12 +61,20 @@ function withType(query, type) {
   return null;
 }
 
-// The Profile view of the diff of the two ranges (target = the range).
+// A regex matching the name literally (the Profile view's search is a
+// regex), without pprof's " (inline)" suffix.
+export function nameRegex(name) {
+  return name.replace(/ \((partial-)?inline\)$/, '').replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+// The Profile view of the diff of the two ranges (target = the range);
+// with a function: flame graph and table, the function searched for (its
+// frames highlighted) and selected in the table.
 function diffURL(s, sampleType, fn) {
   const [b0, b1] = baseRange(s);
   return pageURL('/profile', {
     query: s.query, start: s.start, end: s.end, base_start: b0, base_end: b1,
-    sample_index: sampleType, function: fn, search: fn,
+    sample_index: sampleType, view: fn ? 'both' : '', function: fn, search: fn ? nameRegex(fn) : '',
   });
 }
 
