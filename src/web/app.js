@@ -75,11 +75,21 @@ function css(href) {
   document.head.append(el('link', { rel: 'stylesheet', href: url }));
 }
 
+function errorTitle(err) {
+  const st = err && err.status;
+  if (st === 401) return 'Access token needed';
+  if (st === 400) return 'The server refused this request';
+  if (st === 404) return 'Not found';
+  if (st === 0) return 'No answer from the server';
+  if (st >= 500) return 'The server failed';
+  return 'Something went wrong';
+}
+
 // A plain-words error box: what went wrong, and what to change.
 function showError(root, err, hint) {
   const msg = err && err.message ? err.message : String(err);
   const box = el('div', { class: 'error', role: 'alert' },
-    el('strong', {}, err && err.status === 401 ? 'Access token needed' : 'Something went wrong'),
+    el('strong', {}, errorTitle(err)),
     el('p', { class: 'error-message' }, msg));
   if (hint) box.append(hint instanceof Node ? hint : el('p', { class: 'hint' }, hint));
   root.append(box);

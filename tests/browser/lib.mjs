@@ -150,7 +150,8 @@ export async function push(srv, fixture, o) {
 
 // fill(srv): a realistic store. Over the last hour (times rounded to the
 // minute, newest about 2 minutes ago):
-//   heap   shop     instance web-1, web-2 (region eu), web-3 (region us): heap-001..010, every 6 min
+//   heap   shop     instance web-1, web-2 (region eu), web-3 (region us): heap-001..010
+//                   (web-2 from heap-004 on, web-3 from heap-007 on, wrapping), every 6 min
 //   heap   checkout instance ck-1: heap-001..010 in reverse order
 //   cpu    shop     instance web-1: cpu-001..005, every 12 min
 //   allocs, goroutine, block, mutex, threadcreate: shop web-1, one each
@@ -168,9 +169,10 @@ export async function fill(srv) {
   const shop = [['web-1', 'eu'], ['web-2', 'eu'], ['web-3', 'us']];
   for (let i = 0; i < 10; i++) {
     const t = start + i * 6 * 60000;
-    const n = String(i + 1).padStart(3, '0');
-    for (const [inst, region] of shop)
-      add(`heap/shop/${inst}`, `heap-${n}`, { service: 'shop', type: 'heap', time: t + (inst === 'web-1' ? 0 : inst === 'web-2' ? 20000 : 40000), labels: { instance: inst, region, env: 'prod', version: 'v1.4.2' } });
+    shop.forEach(([inst, region], k) => {
+      const n = String(((i + 3 * k) % 10) + 1).padStart(3, '0');
+      add(`heap/shop/${inst}`, `heap-${n}`, { service: 'shop', type: 'heap', time: t + k * 20000, labels: { instance: inst, region, env: 'prod', version: 'v1.4.2' } });
+    });
     add('heap/checkout/ck-1', `heap-${String(10 - i).padStart(3, '0')}`, { service: 'checkout', type: 'heap', time: t + 30000, labels: { instance: 'ck-1', region: 'eu', env: 'prod', version: 'v2.0.1' } });
   }
   for (let i = 0; i < 5; i++)
@@ -281,6 +283,15 @@ export async function openPage(browser, url, o = {}) {
   page.closeAll = () => context.close();
   if (url) await page.goto(url, { waitUntil: 'load' });
   return page;
+}
+
+// The console errors a page of another branch's module causes while that
+// module is not in this tree (src/web/pages/NAME.js): links to it lead to
+// a 404 and the shell's error box. Nothing once the module exists.
+export function missingPages() {
+  return ['profile', 'changed', 'targets', 'services']
+    .filter((n) => !existsSync(join(ROOT, 'src', 'web', 'pages', n + '.js')))
+    .map((n) => new RegExp(`status of 404 .*\\(http://127\\.0\\.0\\.1:\\d+/pages/${n}\\.js\\)`));
 }
 
 // shot(page, name): build/screenshots/NAME.png of the viewport.
