@@ -97,6 +97,14 @@ test('Targets: one job up, one down with its error, grouped by job and target; f
   const heapHref = await page.locator(`section.job[data-job="hotapp"] tr.pair[data-type="heap"] td.type a`).getAttribute('href');
   assert.equal(new URL(heapHref, srv.url).searchParams.get('query'), `heap{instance="${app.addr}", job="hotapp"}`);
   await shot(page, 'targets');
+  // the link opens the Query page on that selector
+  await hotTarget.locator('a.profiles-link').click();
+  await page.waitForURL((x) => x.pathname === '/' && x.searchParams.get('query') === u.searchParams.get('query'));
+  await page.waitForSelector('#legend tbody tr, #pick-series');
+  assert.equal(await page.locator('#selector').inputValue(), u.searchParams.get('query'));
+  page.assertClean();
+  await page.goBack();
+  await page.waitForSelector('section.job[data-job="payments"] tr.pair');
 
   // filter by health: the URL carries it
   await page.click('button[data-health="down"]');
@@ -159,6 +167,13 @@ test('Services: every service with its types, series and last profile; links to 
   const d = new Date(newest), p = (n) => String(n).padStart(2, '0');
   assert.ok(lastCell.includes(`${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`), `last profile time ${lastCell}`);
   await shot(page, 'services');
+  // a type opens its plot on the Query page: shop's heap, three series
+  await shopHeap.locator('a.type-link').click();
+  await page.waitForURL((x) => x.pathname === '/' && x.searchParams.get('query') === 'heap{service="shop"}');
+  await until('the plot\'s legend', async () => (await page.locator('#legend tbody tr').count()) === 3, 10000);
+  page.assertClean();
+  await page.goBack();
+  await page.waitForSelector('tbody.service[data-service="shop"]');
 
   // the filter is in the URL, and a shared URL reopens it
   await page.fill('#services-filter', 'sho');
