@@ -253,6 +253,7 @@ export async function render(root, params, ctx) {
   }
 
   // ---- the two sides' top reports ----
+  loading.textContent = `Merging ${tn} profile${tn === 1 ? '' : 's'} of the range and ${bn} of ${baseWords}…`;
   const opts = { report: 'top', node_fraction: 0, sample_index: s.sample_index };
   let base, target;
   try {
