@@ -160,6 +160,7 @@ test('Services: every service with its types, series and last profile; links to 
   // fill(): shop's heap has three series (web-1..3), its last profile the newest of them
   const shopHeap = page.locator('tbody.service[data-service="shop"] tr[data-type="heap"]');
   assert.equal((await shopHeap.locator('td.num').first().textContent()), '3');
+  assert.deepEqual(await shopHeap.locator('.label-chip').allTextContents(), ['env=prod', 'instance=web-1|web-2|web-3', 'region=eu|us', 'version=v1.4.2']);
   const newest = Math.max(...data.ids['heap/shop/web-1'].concat(data.ids['heap/shop/web-2'], data.ids['heap/shop/web-3']).map((x) => x.t));
   assert.equal(want.shop.heap.last, newest);
   const lastCell = await shopHeap.locator('td.num').nth(1).textContent();

@@ -24,6 +24,16 @@ curl -X POST ${u}/-/reload`)),
     el('p', {}, 'The ', el('a', { href: '/targets' }, 'Targets'), ' page shows how the scrapes go.'));
 }
 
+// The labels of a type's series: k=v when they share it, k=a|b|c for a
+// few values, k (N values) for more.
+function labelChips(labels) {
+  return [...labels.keys()].sort().map((k) => {
+    const vs = [...labels.get(k)].sort();
+    const text = vs.length <= 3 ? `${k}=${vs.join('|')}` : `${k} (${vs.length} values)`;
+    return el('span', { class: 'label-chip', title: vs.join(', ') }, text);
+  });
+}
+
 export async function render(root, params, ctx) {
   ctx.css('pages/services.css');
   root.classList.add('services-page');
@@ -52,9 +62,14 @@ export async function render(root, params, ctx) {
     const svc = s.labels.service, type = s.labels.type || '';
     if (!services.has(svc)) services.set(svc, new Map());
     const types = services.get(svc);
-    if (!types.has(type)) types.set(type, { series: 0, last: -Infinity, id: '' });
+    if (!types.has(type)) types.set(type, { series: 0, last: -Infinity, id: '', labels: new Map() });
     const t = types.get(type);
     t.series++;
+    for (const [k, v] of Object.entries(s.labels)) {
+      if (k === 'service' || k === 'type') continue;
+      if (!t.labels.has(k)) t.labels.set(k, new Set());
+      t.labels.get(k).add(v);
+    }
     const newest = s.samples && s.samples[s.samples.length - 1];
     if (newest && newest.t > t.last) { t.last = newest.t; t.id = newest.id; }
   }
@@ -84,7 +99,7 @@ export async function render(root, params, ctx) {
   const table = el('table', { class: 'services' },
     el('thead', {}, el('tr', {},
       el('th', {}, 'Service'), el('th', {}, 'Type'), el('th', { class: 'num' }, 'Series'),
-      el('th', { class: 'num' }, 'Last profile'), el('th', {}, 'Open'))));
+      el('th', {}, 'Labels'), el('th', { class: 'num' }, 'Last profile'), el('th', {}, 'Open'))));
   for (const svc of names) {
     const types = services.get(svc);
     const tnames = [...types.keys()].sort();
@@ -103,6 +118,7 @@ export async function render(root, params, ctx) {
         i === 0 ? svcCell : null,
         el('td', {}, el('a', { class: 'type-link', href: pageURL('/', { query: sel }), title: `Plot ${sel}` }, type)),
         el('td', { class: 'num' }, String(t.series)),
+        el('td', { class: 'series-labels' }, el('span', { class: 'labels' }, labelChips(t.labels))),
         el('td', { class: 'num', title: fmtTime(t.last) },
           el('span', { class: fresh ? 'fresh' : 'stale' }, fmtAgo(t.last, now)),
           el('div', { class: 'hint' }, fmtTime(t.last))),
