@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import {
-  ROOT, startServer, fill, hotapp, hotappConfig, launch, openPage, shot, apiGet, assert, sleep,
+  ROOT, startServer, fill, hotapp, hotappConfig, launch, openPage, shot, apiGet, assert, sleep, timed,
 } from './lib.mjs';
 
 let srv, app, browser, data, closedAddr;
@@ -220,8 +220,12 @@ test('What changed: the functions whose share grew or shrank most; a row opens t
   assert.ok(grew.length >= 3 && shrank.length >= 3, 'the fixtures have functions that grew and shrank');
 
   const url = `${srv.url}/changed?query=${encodeURIComponent(query)}&start=${start}&end=${end}`;
-  const page = await openPage(browser, url);
-  await page.waitForSelector('section.changes-grew tr.change-row');
+  const page = await openPage(browser);
+  const [, ms] = await timed(async () => {
+    await page.goto(url, { waitUntil: 'load' });
+    await page.waitForSelector('section.changes-grew tr.change-row');
+  });
+  console.log(`What changed of ${query} (${nT} against ${nB} profiles): rows shown ${ms.toFixed(0)} ms after the navigation started`);
   const grewNames = await page.locator('section.changes-grew tr.change-row').evaluateAll((ns) => ns.map((n) => n.dataset.function));
   const shrankNames = await page.locator('section.changes-shrank tr.change-row').evaluateAll((ns) => ns.map((n) => n.dataset.function));
   assert.deepEqual(grewNames, grew.slice(0, 15).map((x) => x[0]));

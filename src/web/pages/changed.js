@@ -144,12 +144,14 @@ export async function render(root, params, ctx) {
   const datalist = el('datalist', { id: 'changed-selectors' });
   const readForm = () => {
     const st = new Date(startInput.value).getTime(), en = new Date(endInput.value).getTime();
-    return { query: qInput.value.trim(), start: Number.isFinite(st) ? st : s.start, end: Number.isFinite(en) ? en : s.end };
+    const q = qInput.value.trim();
+    // another selector may have other sample types: back to its default
+    return { query: q, start: Number.isFinite(st) ? st : s.start, end: Number.isFinite(en) ? en : s.end, sample_index: q === s.query ? s.sample_index : '' };
   };
   const presetSeg = el('div', { class: 'segmented', role: 'group', 'aria-label': 'Last' },
     PRESETS.map((p) => el('button', {
       type: 'button', 'data-preset': p, 'aria-pressed': String(Math.abs(len - parseDuration(p)) <= 1000 && Math.abs(Date.now() - s.end) < 60e3),
-      onclick: () => { const now = Date.now(); go({ query: qInput.value.trim(), start: now - parseDuration(p), end: now }); },
+      onclick: () => { const now = Date.now(); go({ ...readForm(), start: now - parseDuration(p), end: now }); },
     }, p)));
   const compareSeg = el('div', { class: 'segmented', role: 'group', 'aria-label': 'Compare with' },
     el('button', { type: 'button', 'data-compare': 'previous', 'aria-pressed': String(s.compare === 'previous'), onclick: () => go({ ...readForm(), compare: 'previous' }) },
