@@ -344,3 +344,27 @@ test('What changed: choosers, a day earlier, a shared URL and plain-words errors
   empty.assertClean();
   await empty.closeAll();
 });
+
+// ---- narrow windows ----
+
+test('narrow window: the three pages fit its width', async () => {
+  const end = data.now + 60000, start = end - 30 * 60000;
+  const pages = [
+    ['/targets', 'section.job[data-job="payments"] tr.pair', 'targets-narrow'],
+    ['/services', 'tbody.service[data-service="shop"]', null],
+    [`/changed?query=${encodeURIComponent('heap{service="shop"}')}&start=${start}&end=${end}`, 'section.changes-grew tr.change-row', 'changed-narrow'],
+  ];
+  for (const [path, sel, name] of pages) {
+    const page = await openPage(browser, srv.url + path, { width: 400, height: 800 });
+    await page.waitForSelector(sel);
+    const [sw, cw] = await page.evaluate(() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]);
+    assert.ok(sw <= cw, `${path}: the page is ${sw} px wide in a ${cw} px window`);
+    if (name) {
+      await page.locator(sel).first().scrollIntoViewIfNeeded();
+      await page.evaluate(() => window.scrollBy(0, -120));
+      await shot(page, name);
+    }
+    page.assertClean();
+    await page.closeAll();
+  }
+});
