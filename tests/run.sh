@@ -2,7 +2,9 @@
 # make test: build, then run every test (unit, end-to-end) as built and again
 # under AddressSanitizer + UndefinedBehaviorSanitizer. Every test prints TAP
 # ("ok N - ..." / "not ok N - ..."); this script counts them and ends with
-# one line "N passed, N failed". Exits non-zero on any failure.
+# one line "N passed, N failed". Exits non-zero on any failure. The browser
+# tests (tests/browser, headless chromium) run once, against the plain build;
+# their screenshots land in build/screenshots/.
 #
 # Both builds come first; then the test programs of both run TEST_JOBS (3)
 # at a time, longest first (most end-to-end tests wait on servers, timers
@@ -89,6 +91,10 @@ for name in "${slow[@]}"; do
 		fi
 	done
 done
+# the browser tests (tests/browser/*.test.mjs, node --test): once, against
+# the plain build; the sanitized server's handling of the same files is
+# tests/e2e/web.sh's, and the pages' JavaScript is the same bytes in both
+[[ " ${modes[*]} " == *" plain "* ]] && list+=("plain browser tests/browser")
 list+=(${later[@]+"${later[@]}"})
 for mode in "${modes[@]}"; do
 	for t in tests/e2e/*.sh; do
@@ -122,6 +128,8 @@ start() {
 		t0=$SECONDS
 		if [ "$kind" = unit ]; then
 			CMOCKA_MESSAGE_OUTPUT=TAP "$build/tests/$name" >"$logdir/$i.out" 2>&1 </dev/null
+		elif [ "$kind" = browser ]; then
+			node --test --test-reporter=tap "$name/" >"$logdir/$i.out" 2>&1 </dev/null
 		else
 			bash "tests/e2e/$name" >"$logdir/$i.out" 2>&1 </dev/null
 		fi

@@ -2,20 +2,24 @@
 // the fixtures: completion, the plot, click/drag/shift-drag, presets, the
 // URL as the state, empty and error states.
 import { test, before, after } from 'node:test';
-import { startServer, fill, launch, openPage, shot, assert, missingPages } from './lib.mjs';
+import { startServer, fill, launch, openPage, shot, assert, missingPages, hotapp, hotappConfig, apiGet, sleep } from './lib.mjs';
 
-let srv, data, browser;
+let srv, data, browser, hot;
 const SHOP = 'heap{service="shop"}';
 const q = (s) => encodeURIComponent(s);
 
+// the fixtures, and a real hotapp scraped every 2 s (its profiles pile up
+// while the other tests run; the last test plots them)
 before(async () => {
-  srv = await startServer();
+  hot = await hotapp();
+  srv = await startServer({ config: hotappConfig([hot.addr]) });
   data = await fill(srv);
   browser = await launch();
 });
 after(async () => {
   if (browser) await browser.close();
   if (srv) await srv.stop();
+  if (hot) await hot.stop();
 });
 
 // a page of this server that tolerates only the modules other branches add
@@ -62,10 +66,10 @@ test('completion: type a selector, pick a type, a label name and a value with th
   assert.equal(await page.inputValue('#selector'), 'heap{service="');
   await page.waitForSelector('#completions >> text=checkout');
   const values = await page.$$eval('#completions li .completion-text', (ls) => ls.map((l) => l.textContent));
-  assert.deepEqual(values, ['checkout', 'shop']);
-  await page.keyboard.press('ArrowDown');
-  await page.waitForSelector('#completions li[aria-selected=true] >> text=shop');
+  assert.deepEqual(values, ['checkout', 'hotapp', 'shop']);
   await shot(page, 'query-completion');
+  await page.keyboard.type('s');
+  await page.waitForSelector('#completions li[aria-selected=true] >> text=shop');
   await page.keyboard.press('Enter');
   assert.equal(await page.inputValue('#selector'), SHOP);
   await page.keyboard.press('Enter'); // the list is closed: runs the query
@@ -285,4 +289,29 @@ test('empty store: how to push with curl and add a scrape target', async () => {
   } finally {
     await empty.stop();
   }
+});
+
+test('a scraped program: hotapp\'s heap over time, per instance', async () => {
+  const sel = 'heap{service="hotapp"}';
+  let n = 0;
+  for (let i = 0; i < 100 && n < 3; i++) {
+    const r = await apiGet(srv, '/api/v1/query_range', { query: sel });
+    n = r.length ? r[0].samples.length : 0;
+    if (n < 3) await sleep(200);
+  }
+  assert.ok(n >= 3, `hotapp's heap scraped ${n} times`);
+  const page = await open(`/?query=${q(sel)}&range=15m`);
+  await plotReady(page);
+  const pts = await points(page);
+  assert.ok(pts.length >= 3 && pts.every((p) => p.si === 1 && p.v > 0), `one series of ${pts.length} points`);
+  assert.match(await page.textContent('#legend'), new RegExp(`instance="${hot.addr.replace(/\./g, '\\.')}"`));
+  assert.match(await page.textContent('#legend'), /job="hotapp"/);
+  await page.selectOption('#type', 'cpu');
+  await page.waitForURL((u) => u.searchParams.get('query') === 'cpu{service="hotapp"}');
+  await page.waitForSelector('#plot .u-over, #no-match');
+  await page.goBack();
+  await plotReady(page);
+  await shot(page, 'query-hotapp');
+  page.assertClean();
+  await page.closeAll();
 });

@@ -684,7 +684,8 @@ function showApiError(ctx, body, e, query) {
     return;
   }
   let hint = 'Check the selector and the time range; the message above says what the server refused.';
-  if (/start.*after.*end|end.*before.*start/i.test(e.message)) hint = 'Start must be before end: change the Start and End fields.';
+  if (e.status === 401) hint = 'Enter the token in the form; the page reloads with it. The "Access token" button at the top opens the form again.';
+  else if (/start.*after.*end|end.*before.*start/i.test(e.message)) hint = 'Start must be before end: change the Start and End fields.';
   else if (/empty string|at least one/i.test(e.message)) hint = 'Add a matcher that does not match the empty string, e.g. service="shop" or service=~".+".';
   else if (e.status === 0) hint = 'Start profefe again, then reload this page.';
   else if (e.status === 503) hint = 'The query took too long (-query.timeout): choose a shorter range or a narrower selector.';
