@@ -319,6 +319,23 @@ test('What changed: choosers, a day earlier, a shared URL and plain-words errors
   day.assertClean();
   await day.closeAll();
 
+  // a range without profiles: says so, and offers the range up to the newest one
+  const wk = 7 * 86400e3;
+  const none = await openPage(browser, `${srv.url}/changed?query=${encodeURIComponent('heap{service="shop"}')}&start=${start - wk}&end=${end - wk}`);
+  await none.waitForSelector('.empty');
+  assert.match(await none.locator('.empty').textContent(), /No profiles in this range.*finds no profile from.*Its newest profile is from/s);
+  await none.locator('.empty a.button').click();
+  await none.waitForSelector('section.changes-grew tr.change-row');
+  const nu = new URL(none.url());
+  assert.equal(Number(nu.searchParams.get('end')), Math.max(...['web-1', 'web-2', 'web-3'].map((i) => data.ids[`heap/shop/${i}`].at(-1).t)));
+  none.assertClean();
+  await none.closeAll();
+  const nothing = await openPage(browser, `${srv.url}/changed?query=${encodeURIComponent('heap{service="nope"}')}&start=${start}&end=${end}`);
+  await nothing.waitForSelector('.empty');
+  assert.match(await nothing.locator('.empty').textContent(), /finds no profile at all/);
+  nothing.assertClean();
+  await nothing.closeAll();
+
   // a selector of several types asks for one; a click picks it
   const multi = await openPage(browser, `${srv.url}/changed?query=${encodeURIComponent('{service="shop"}')}&start=${start}&end=${end}`);
   await multi.waitForSelector('.type-choice button[data-type="heap"]');
