@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import {
-  ROOT, startServer, fill, hotapp, hotappConfig, launch, openPage, shot, apiGet, assert, sleep, timed,
+  ROOT, startServer, fill, hotapp, hotappConfig, launch, openPage, shot, apiGet, assert, sleep, timed, push,
 } from './lib.mjs';
 
 let srv, app, browser, data, closedAddr;
@@ -335,6 +335,15 @@ test('What changed: choosers, a day earlier, a shared URL and plain-words errors
   assert.match(await nothing.locator('.empty').textContent(), /finds no profile at all/);
   nothing.assertClean();
   await nothing.closeAll();
+
+  // the same profile on both sides: nothing changed, said plainly
+  await push(srv, 'allocs-001', { service: 'shop', type: 'allocs', time: start - 10 * 60000, labels: { instance: 'web-1', region: 'eu', env: 'prod', version: 'v1.4.2' } });
+  const same = await openPage(browser, `${srv.url}/changed?query=${encodeURIComponent('allocs{service="shop"}')}&start=${start}&end=${end}`);
+  await same.waitForSelector('.empty');
+  assert.match(await same.locator('.empty').textContent(), /Nothing changed.*No function's share of alloc_space moved/s);
+  assert.equal(await same.locator('tr.change-row').count(), 0);
+  same.assertClean();
+  await same.closeAll();
 
   // a selector of several types asks for one; a click picks it
   const multi = await openPage(browser, `${srv.url}/changed?query=${encodeURIComponent('{service="shop"}')}&start=${start}&end=${end}`);

@@ -245,7 +245,7 @@ export async function render(root, params, ctx) {
   if (!bn) {
     loading.remove();
     body.append(emptyBox('Nothing to compare with',
-      el('p', {}, `There are ${tn} profile${tn === 1 ? '' : 's'} in the range, but none in ${baseWords} (`, fmtRange(b0, b1), ').'),
+      el('p', {}, tn === 1 ? 'There is 1 profile' : `There are ${tn} profiles`, ` in the range, but none in ${baseWords} (`, fmtRange(b0, b1), ').'),
       el('div', { class: 'buttons' },
         s.compare === 'previous' ? el('button', { type: 'button', onclick: () => go({ compare: 'day' }) }, 'Compare with a day earlier')
           : el('button', { type: 'button', onclick: () => go({ compare: 'previous' }) }, `Compare with the previous ${fmtSpan(len)}`),
@@ -298,8 +298,9 @@ export async function render(root, params, ctx) {
         el('div', { class: 'side-title' }, 'After · the range'),
         el('div', { class: 'side-range' }, fmtRange(s.start, s.end)),
         el('div', { class: 'side-count' }, `${tn} ${type} profile${tn === 1 ? '' : 's'}, ${fmtValue(perT, unit)} ${sampleType} per profile`,
-          Number.isFinite(perChange) ? el('span', { class: perChange >= 0 ? 'delta grew' : 'delta shrank' },
-            ` ${perChange >= 0 ? '+' : ''}${perChange.toFixed(1)}%`) : null)),
+          !Number.isFinite(perChange) ? null
+            : Math.abs(perChange) < 0.05 ? el('span', { class: 'delta' }, ' ±0%')
+              : el('span', { class: perChange > 0 ? 'delta grew' : 'delta shrank' }, ` ${perChange > 0 ? '+' : '−'}${Math.abs(perChange).toFixed(1)}%`))),
       el('a', { class: 'button whole-diff', href: diffURL(s, sampleType, '') }, 'Open the whole diff →')),
     el('div', { class: 'toolbar choosers' },
       el('div', { class: 'field' }, el('label', { for: 'changed-sample-type' }, 'Sample type'), typeSel),
@@ -350,6 +351,7 @@ export async function render(root, params, ctx) {
   if (!grew.length && !shrank.length) {
     body.append(emptyBox('Nothing changed',
       el('p', {}, `No function's share of ${sampleType} moved by ${eps * 2} pp or more between the two ranges.`)));
+    return;
   }
   body.append(el('div', { class: 'changes-grid' },
     table(grew, 'grew', 'Grew'), table(shrank, 'shrank', 'Shrank')));
