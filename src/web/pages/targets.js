@@ -159,7 +159,7 @@ export async function render(root, params, ctx) {
           el('td', { class: 'health-cell' }, healthBadge(t.health)),
           el('td', { class: 'num', 'data-label': 'last', title: Number.isFinite(last) ? fmtTime(last) : 'not scraped yet' }, fmtAgo(last, now)),
           el('td', { class: 'num', 'data-label': 'took' }, Number.isFinite(last) ? fmtSeconds(t.lastScrapeDuration) : '—'),
-          el('td', { class: 'num', 'data-label': 'next', title: Number.isFinite(next) ? fmtTime(next) : '' }, Number.isFinite(next) ? fmtAgo(next, now) : '—'),
+          el('td', { class: 'num', 'data-label': 'next', title: Number.isFinite(next) ? fmtTime(next) : '' }, !Number.isFinite(next) ? '—' : next <= now ? 'now' : fmtAgo(next, now)),
           el('td', { class: 'error-cell' }, t.lastError
             ? el('span', { class: 'last-error' }, t.lastError)
             : el('span', { class: 'muted' }, '—'),
