@@ -108,7 +108,7 @@ export function changes(base, target, by) {
 // A function name with line-break chances after its dots and slashes.
 function breakable(name) {
   const out = [];
-  for (const part of name.split(/(?<=[./])/)) out.push(part, el('wbr'));
+  for (const part of name.split(/(?<=\/)|(?<=[^.]\.)(?=[^.])/)) out.push(part, el('wbr'));
   out.pop();
   return out;
 }
