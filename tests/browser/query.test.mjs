@@ -80,9 +80,32 @@ test('completion: type a selector, pick a type, a label name and a value with th
   await page.closeAll();
 });
 
-test('plot: one line per series; hover shows labels, time and value', async () => {
+test('completion: names and values of the series the other matchers find', async () => {
+  const page = await open('/');
+  await page.waitForSelector('#pick-series');
+  await page.click('#selector');
+  await page.keyboard.type('heap{service="shop", instance="');
+  await page.waitForSelector('#completions >> text=web-1');
+  assert.deepEqual(await page.$$eval('#completions li .completion-text', (ls) => ls.map((l) => l.textContent)), ['web-1', 'web-2', 'web-3']);
+  await page.keyboard.press('ArrowDown');
+  await page.keyboard.press('ArrowDown');
+  await page.keyboard.press('Tab');
+  assert.equal(await page.inputValue('#selector'), 'heap{service="shop", instance="web-3"}');
+  // the matcher being edited does not narrow its own values
+  await page.fill('#selector', 'heap{service="sh"}');
+  await page.focus('#selector');
+  await page.evaluate(() => { const i = document.querySelector('#selector'); i.setSelectionRange(16, 16); i.dispatchEvent(new Event('input')); });
+  await page.waitForSelector('#completions >> text=shop');
+  assert.deepEqual(await page.$$eval('#completions li .completion-text', (ls) => ls.map((l) => l.textContent)), ['shop']);
+  page.assertClean();
+  await page.closeAll();
+});
+
+test('plot: one line per series; hover shows labels, time and value', async (t) => {
+  const t0 = Date.now();
   const page = await open(`/?query=${q(SHOP)}&range=1h`);
   await plotReady(page);
+  t.diagnostic(`page opened to plot drawn: ${Date.now() - t0} ms (query_range to plot: ${await page.getAttribute('.page', 'data-draw-ms')} ms)`);
   const pts = await points(page);
   assert.equal(pts.length, 30, '3 series x 10 profiles');
   assert.deepEqual([...new Set(pts.map((p) => p.si))], [1, 2, 3]);
@@ -90,8 +113,10 @@ test('plot: one line per series; hover shows labels, time and value', async () =
   assert.equal(await page.inputValue('#type'), 'heap');
   // the 6th point of web-2
   const p = pts.filter((x) => x.si === 2)[5];
+  const h0 = Date.now();
   await page.mouse.move(p.x, p.y);
   await page.waitForSelector('#plot-tip:not([hidden])');
+  t.diagnostic(`hover to tooltip: ${Date.now() - h0} ms`);
   const tip = await page.textContent('#plot-tip');
   assert.match(tip, /instance="web-2"/);
   assert.match(tip, /inuse_space/);

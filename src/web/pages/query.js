@@ -81,6 +81,24 @@ function completionContext(text, caret) {
   return null;
 }
 
+// A selector of the complete matchers around the one being completed (and
+// the type), for match[]: '' when it would have none.
+function contextMatch(text, c) {
+  const open = text.indexOf('{');
+  const type = splitSelector(text).type;
+  if (open < 0 || c.from <= open) return type ? type + '{}' : '';
+  // leave out the matcher at the caret: from the ',' or '{' before it to the ',' or '}' after
+  let a = c.from, b = c.from;
+  while (a > open + 1 && text[a - 1] !== ',') a--;
+  while (b < text.length && text[b] !== ',' && text[b] !== '}') b++;
+  const others = text.slice(open + 1, a) + ' ' + text.slice(b);
+  const re = /([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"/g;
+  const ms = [];
+  for (let m; (m = re.exec(others)) !== null;) ms.push(`${m[1]}${m[2]}"${m[3]}"`);
+  if (!ms.length && !type) return '';
+  return (type || '') + '{' + ms.join(', ') + '}';
+}
+
 function quoteValue(v) {
   return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"');
 }
@@ -100,7 +118,7 @@ function fmtNum(v, unit) {
     const u = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
     let i = 0, x = a;
     while (x >= 1024 && i < u.length - 1) { x /= 1024; i++; }
-    return (v < 0 ? '-' : '') + (i ? x.toFixed(x < 10 ? 2 : x < 100 ? 1 : 0) : x) + ' ' + u[i];
+    return (v < 0 ? '-' : '') + (i ? parseFloat(x.toFixed(x < 10 ? 2 : x < 100 ? 1 : 0)) : x) + ' ' + u[i];
   }
   if (unit === 'ns') {
     if (a >= 3600e9) return (v / 3600e9).toFixed(2) + ' h';
@@ -327,9 +345,13 @@ export async function render(root, params, ctx) {
       if (!c) { this.close(); return; }
       let values = [];
       try {
-        if (c.kind === 'type') values = (await load('type', () => ctx.api('label/type/values'))).map((v) => ({ text: v, note: 'type' }));
-        else if (c.kind === 'name') values = (await load('labels', () => ctx.api('labels'))).map((v) => ({ text: v, note: 'label' }));
-        else values = (await load('v:' + c.name, () => ctx.api(`label/${encodeURIComponent(c.name)}/values`))).map((v) => ({ text: v, note: c.name }));
+        // names and values of the series the rest of the selector finds
+        const m = c.kind === 'type' ? '' : contextMatch(input.value, c);
+        const get = (path, key) => load(key + '|' + m, () => ctx.api(path, m ? { 'match[]': m } : undefined)
+          .catch((e) => (m && e.status === 400 ? ctx.api(path) : Promise.reject(e))));
+        if (c.kind === 'type') values = (await get('label/type/values', 'type')).map((v) => ({ text: v, note: 'type' }));
+        else if (c.kind === 'name') values = (await get('labels', 'labels')).filter((v) => v !== 'type').map((v) => ({ text: v, note: 'label' }));
+        else values = (await get(`label/${encodeURIComponent(c.name)}/values`, 'v:' + c.name)).map((v) => ({ text: v, note: c.name }));
       } catch (e) {
         if (e.status === 401) return;
         values = [];
@@ -467,7 +489,9 @@ export async function render(root, params, ctx) {
     scales: { x: { time: true, range: () => [start / 1000, end / 1000] }, y: { range: (u, min, max) => [0, max > 0 ? max * 1.08 : 1] } },
     axes: [
       { stroke: axisColor, grid: { stroke: gridColor, width: 1 }, ticks: { stroke: gridColor } },
-      { stroke: axisColor, grid: { stroke: gridColor, width: 1 }, ticks: { stroke: gridColor }, size: 80, values: (u, vals) => vals.map((v) => fmtNum(v, unit)) },
+      { stroke: axisColor, grid: { stroke: gridColor, width: 1 }, ticks: { stroke: gridColor }, size: 80, values: (u, vals) => vals.map((v) => fmtNum(v, unit)),
+        // bytes: ticks at powers of two (16 MiB, 32 MiB, ...)
+        incrs: unit === 'bytes' ? Array.from({ length: 51 }, (_, i) => 2 ** i) : undefined },
     ],
     cursor: {
       drag: { x: true, y: false, setScale: false },
