@@ -285,15 +285,6 @@ export async function openPage(browser, url, o = {}) {
   return page;
 }
 
-// The console errors a page of another branch's module causes while that
-// module is not in this tree (src/web/pages/NAME.js): links to it lead to
-// a 404 and the shell's error box. Nothing once the module exists.
-export function missingPages() {
-  return ['profile', 'changed', 'targets', 'services']
-    .filter((n) => !existsSync(join(ROOT, 'src', 'web', 'pages', n + '.js')))
-    .map((n) => new RegExp(`status of 404 .*\\(http://127\\.0\\.0\\.1:\\d+/pages/${n}\\.js\\)`));
-}
-
 // shot(page, name): build/screenshots/NAME.png of the viewport.
 export async function shot(page, name) {
   mkdirSync(SHOTS, { recursive: true });

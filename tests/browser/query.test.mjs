@@ -2,7 +2,7 @@
 // the fixtures: completion, the plot, click/drag/shift-drag, presets, the
 // URL as the state, empty and error states.
 import { test, before, after } from 'node:test';
-import { startServer, fill, launch, openPage, shot, assert, missingPages, hotapp, hotappConfig, apiGet, sleep } from './lib.mjs';
+import { startServer, fill, launch, openPage, shot, assert, hotapp, hotappConfig, apiGet, sleep } from './lib.mjs';
 
 let srv, data, browser, hot;
 const SHOP = 'heap{service="shop"}';
@@ -24,7 +24,7 @@ after(async () => {
 
 // a page of this server that tolerates only the modules other branches add
 async function open(path, o = {}) {
-  return openPage(browser, srv.url + path, { ...o, allow: [...missingPages(), ...(o.allow || [])] });
+  return openPage(browser, srv.url + path, { ...o, allow: o.allow || [] });
 }
 
 // the plot's points: [{ si, di, t, v, x, y }] in page coordinates

@@ -2,7 +2,7 @@
 // light, a narrow window, the keyboard, and the access-token prompt of
 // -web.auth-token-file.
 import { test, before, after } from 'node:test';
-import { startServer, fill, launch, openPage, shot, assert, missingPages } from './lib.mjs';
+import { startServer, fill, launch, openPage, shot, assert } from './lib.mjs';
 
 let srv, browser;
 const SHOP = encodeURIComponent('heap{service="shop"}');
@@ -18,7 +18,7 @@ after(async () => {
 });
 
 async function open(path, o = {}) {
-  return openPage(browser, srv.url + path, { ...o, allow: [...missingPages(), ...(o.allow || [])] });
+  return openPage(browser, srv.url + path, { ...o, allow: o.allow || [] });
 }
 
 test('every page path serves the shell; nav links push history; back returns', async () => {
