@@ -193,66 +193,19 @@ void api_reply_json_body(struct api_reply *rep, int status, const char *json_bod
 		rep->status = 500;
 }
 
-/* The length of the valid UTF-8 sequence at p (left bytes), 0 when there
- * is none: overlong forms, surrogates and code points above U+10FFFF are
- * refused as jansson refuses them. */
-static size_t utf8_seq(const unsigned char *p, size_t left)
-{
-	unsigned c = p[0];
-	uint32_t cp, min;
-	size_t n;
-
-	if (c < 0x80)
-		return 1;
-	if ((c & 0xe0) == 0xc0) {
-		n = 2, cp = c & 0x1f, min = 0x80;
-	} else if ((c & 0xf0) == 0xe0) {
-		n = 3, cp = c & 0x0f, min = 0x800;
-	} else if ((c & 0xf8) == 0xf0) {
-		n = 4, cp = c & 0x07, min = 0x10000;
-	} else {
-		return 0;
-	}
-	if (left < n)
-		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (p[i] & 0x3f);
-	}
-	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return n;
-}
-
 int api_utf8_valid(const char *s)
 {
-	const unsigned char *p = (const unsigned char *)s;
-	size_t left = strlen(s), n;
-
-	for (; left; p += n, left -= n)
-		if (!(n = utf8_seq(p, left)))
-			return 0;
-	return 1;
+	return pf_utf8_valid(s, strlen(s));
 }
 
 json_t *api_json_string(const char *s)
 {
-	const unsigned char *p = (const unsigned char *)(s ? s : "");
 	struct pf_buf b = PF_BUF_INIT(0);
-	size_t left = strlen((const char *)p), n;
-	json_t *j = json_string((const char *)p);
+	json_t *j = json_string(s ? s : "");
 
 	if (j)
 		return j;
-	for (; left; p += n, left -= n) {
-		if ((n = utf8_seq(p, left))) {
-			pf_buf_append(&b, p, n);
-		} else {
-			pf_buf_append(&b, "\xef\xbf\xbd", 3); /* U+FFFD, as Go's encoding/json */
-			n = 1;
-		}
-	}
+	pf_utf8_fix(&b, s, strlen(s));
 	j = json_stringn(b.data ? (const char *)b.data : "", b.len);
 	pf_buf_free(&b);
 	return j ? j : json_string("\xef\xbf\xbd");

@@ -137,6 +137,17 @@ void pf_buf_free(struct pf_buf *b);
 /* Hand the data to the caller (who frees it with free()); b becomes empty. */
 uint8_t *pf_buf_steal(struct pf_buf *b, size_t *len);
 
+/* ---- UTF-8 (utf8.c) ---------------------------------------------------- */
+/* Length of the valid UTF-8 sequence at s (left bytes), 0 when there is
+ * none: overlong forms, surrogates and code points above U+10FFFF are not
+ * UTF-8, as jansson and Go's encoding/json see it. */
+size_t pf_utf8_seq(const void *s, size_t left);
+/* 1 when the n bytes at s are all valid UTF-8. */
+int pf_utf8_valid(const void *s, size_t n);
+/* Append s to out with each byte that starts no valid sequence replaced by
+ * U+FFFD (as Go's encoding/json writes it). 0 or PF_ENOMEM/PF_ETOOBIG. */
+int pf_utf8_fix(struct pf_buf *out, const void *s, size_t n);
+
 /* ---- little-endian and varint encoding ------------------------------- */
 
 static inline void pf_put_le32(uint8_t *p, uint32_t v)

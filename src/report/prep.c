@@ -479,36 +479,6 @@ out:
 	pf_buf_putc(b, '\0');
 }
 
-/* Length of the UTF-8 sequence at p (no overlong forms or surrogates), or
- * 0 when it is not one (as api_json_string in src/api/http.c). */
-static size_t utf8_seq(const unsigned char *p, size_t left)
-{
-	unsigned c = p[0];
-	uint32_t cp, min;
-	size_t n;
-
-	if (c < 0x80)
-		return 1;
-	if ((c & 0xe0) == 0xc0)
-		n = 2, cp = c & 0x1f, min = 0x80;
-	else if ((c & 0xf0) == 0xe0)
-		n = 3, cp = c & 0x0f, min = 0x800;
-	else if ((c & 0xf8) == 0xf0)
-		n = 4, cp = c & 0x07, min = 0x10000;
-	else
-		return 0;
-	if (left < n)
-		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (p[i] & 0x3f);
-	}
-	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return n;
-}
-
 /* Name id of s; names are kept as valid UTF-8 (a byte that is not becomes
  * U+FFFD, as Go's encoding/json writes it), so JSON can carry them. */
 static uint32_t intern(struct report_prep *r, const char *s, struct pf_buf *fix)
@@ -516,22 +486,12 @@ static uint32_t intern(struct report_prep *r, const char *s, struct pf_buf *fix)
 	size_t n = strlen(s);
 	uint64_t id = r->nnames;
 
-	for (size_t i = 0, k; i < n; i += k) {
-		if ((k = utf8_seq((const unsigned char *)s + i, n - i)))
-			continue;
+	if (!pf_utf8_valid(s, n)) {
 		pf_buf_reset(fix);
-		for (size_t j = 0; j < n; j += k) {
-			if ((k = utf8_seq((const unsigned char *)s + j, n - j))) {
-				pf_buf_append(fix, s + j, k);
-			} else {
-				pf_buf_append(fix, "\xef\xbf\xbd", 3);
-				k = 1;
-			}
-		}
+		pf_utf8_fix(fix, s, n);
 		pf_buf_putc(fix, '\0');
 		s = (const char *)fix->data;
 		n = fix->len - 1;
-		break;
 	}
 
 	if (!pf_map_get_or_put(r->name_ids, s, n, &id)) {

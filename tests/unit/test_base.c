@@ -613,6 +613,31 @@ static void test_budget(void **state)
 	pf_budget_free(NULL);
 }
 
+/* UTF-8 as jansson takes it; the rest becomes U+FFFD byte by byte. */
+static void test_utf8(void **state)
+{
+	(void)state;
+	struct pf_buf b = PF_BUF_INIT(0);
+
+	assert_int_equal(pf_utf8_seq("a", 1), 1);
+	assert_int_equal(pf_utf8_seq("\xc3\xa9", 2), 2);         /* e acute */
+	assert_int_equal(pf_utf8_seq("\xe2\x82\xac", 3), 3);     /* euro */
+	assert_int_equal(pf_utf8_seq("\xf0\x9f\x94\xa5", 4), 4); /* U+1F525 */
+	assert_int_equal(pf_utf8_seq("\xc3\xa9", 1), 0);         /* cut short */
+	assert_int_equal(pf_utf8_seq("\xc0\xaf", 2), 0);         /* overlong */
+	assert_int_equal(pf_utf8_seq("\xed\xa0\x80", 3), 0);     /* surrogate */
+	assert_int_equal(pf_utf8_seq("\xf4\x90\x80\x80", 4), 0); /* above U+10FFFF */
+	assert_int_equal(pf_utf8_seq("\x80", 1), 0);
+	assert_int_equal(pf_utf8_seq("", 0), 0);
+	assert_true(pf_utf8_valid("main.(*T).f \xc3\xa9", 15));
+	assert_true(pf_utf8_valid("", 0));
+	assert_false(pf_utf8_valid("ok\xff", 3));
+	assert_int_equal(pf_utf8_fix(&b, "a\xff" "b\xc3", 4), 0);
+	assert_int_equal(b.len, 8);
+	assert_memory_equal(b.data, "a\xef\xbf\xbd" "b\xef\xbf\xbd", 8);
+	pf_buf_free(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -634,6 +659,7 @@ int main(void)
 		cmocka_unit_test(test_zigzag_hexval),
 		cmocka_unit_test(test_err),
 		cmocka_unit_test(test_budget),
+		cmocka_unit_test(test_utf8),
 	};
 	return cmocka_run_group_tests_name("base", tests, NULL, NULL);
 }
