@@ -588,6 +588,19 @@ int report_flamegraph_diff(const struct report_prep *base, const struct report_p
 	return rc;
 }
 
+int report_sandwich_diff(const struct report_prep *base, const struct report_prep *target,
+			 json_t **out, struct pf_err *err)
+{
+	struct report_view v;
+	int rc;
+
+	if ((rc = report__view_diff(base, target, &v, err)) < 0)
+		return rc;
+	rc = report__sandwich(&v, out, err);
+	report__view_free(&v);
+	return rc;
+}
+
 json_t *report_meta(const struct pprof_profile *p, size_t nprofiles)
 {
 	const pprof_msg *m = pprof_message(p);
