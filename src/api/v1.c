@@ -11,7 +11,7 @@
  *   GET /api/v1/merge?query=SEL[&start=T][&end=T]&report=...[&...]
  *   GET /api/v1/diff?base=ID|base_query=SEL[&base_start=T][&base_end=T]
  *                   &target=ID|target_query=SEL[&target_start=T][&target_end=T]
- *                   &report=top|flamegraph[&...]
+ *                   &report=top|flamegraph|sandwich|meta[&...]
  *
  * Replies are {"status":"success","data":...} or
  * {"status":"error","errorType":"...","error":"..."}: bad_data with 400
@@ -708,7 +708,7 @@ static const char *read_report_kind(const struct api_req *r, struct api_reply *r
 		if (strcmp(k, report_kinds[i]) == 0)
 			return report_kinds[i];
 	if (!k)
-		bad_data(rep, "missing parameter \"report\" (top or flamegraph)");
+		bad_data(rep, "missing parameter \"report\" (top, flamegraph, sandwich or meta)");
 	else
 		bad_data(rep, "invalid parameter \"report\": unknown report \"%s\" (want pprof, top, flamegraph, sandwich or meta)",
 			 API_ECHO(k));
@@ -965,12 +965,20 @@ static void handle_diff(struct api_server *s, struct api_req *r, struct api_repl
 
 	if (!(kind = read_report_kind(r, rep, NULL)) || read_report_opts(r, rep, &o) < 0)
 		goto out;
-	if (strcmp(kind, "top") != 0 && strcmp(kind, "flamegraph") != 0) {
-		bad_data(rep, "invalid parameter \"report\": a diff has the reports top and flamegraph, not %s", kind);
+	if (strcmp(kind, "pprof") == 0) {
+		bad_data(rep, "invalid parameter \"report\": a diff has the reports top, flamegraph, sandwich and meta, not %s", kind);
 		goto out;
 	}
 	if (read_diff_side(s, r, rep, "base", &base) < 0 || read_diff_side(s, r, rep, "target", &target) < 0)
 		goto out;
+	if (strcmp(kind, "meta") == 0) {
+		/* each side's own, for a header; the sample types are not compared */
+		data = json_object();
+		json_object_set_new(data, "base", report_meta(base.p, base.nprofiles));
+		json_object_set_new(data, "target", report_meta(target.p, target.nprofiles));
+		v1_success(rep, data);
+		goto out;
+	}
 	if ((rc = report_prep_new(target.p, &o, &pt, &err)) < 0) {
 		report_failed(rep, rc, "target: ", &err);
 		goto out;
@@ -986,8 +994,12 @@ static void handle_diff(struct api_server *s, struct api_req *r, struct api_repl
 			report_failed(rep, rc, "base: ", &err);
 		goto out;
 	}
-	rc = strcmp(kind, "top") == 0 ? report_top_diff(pb, pt, &data, &err)
-				      : report_flamegraph_diff(pb, pt, &data, &err);
+	if (strcmp(kind, "top") == 0)
+		rc = report_top_diff(pb, pt, &data, &err);
+	else if (strcmp(kind, "flamegraph") == 0)
+		rc = report_flamegraph_diff(pb, pt, &data, &err);
+	else
+		rc = report_sandwich_diff(pb, pt, &data, &err);
 	if (rc < 0)
 		report_failed(rep, rc, "", &err);
 	else

@@ -1,6 +1,6 @@
 /*
  * report: the views of SPEC §6 (top, flame graph, sandwich, meta, and the
- * diff of top and flame graph) computed from a decoded pprof profile, with
+ * diff of top, flame graph, sandwich and meta) computed from a decoded pprof profile, with
  * go tool pprof's meaning for sample_index, focus, ignore, hide, show_from,
  * tagfocus, tagignore and granularity.
  *
@@ -139,11 +139,16 @@ int report_sandwich(const struct report_prep *prep, json_t **out, struct pf_err 
  * flamegraph: every node also has base and target (its totals on each
  * side; total = target - base, self likewise) and "only": "base" or
  * "target" on a node that one side lacks.
+ * sandwich: report_sandwich's trees (the target's function) over both
+ * sides, their nodes as the flame graph diff's; PF_EINVAL when the
+ * function is on neither side.
  */
 int report_top_diff(const struct report_prep *base, const struct report_prep *target,
 		    json_t **out, struct pf_err *err);
 int report_flamegraph_diff(const struct report_prep *base, const struct report_prep *target,
 			   json_t **out, struct pf_err *err);
+int report_sandwich_diff(const struct report_prep *base, const struct report_prep *target,
+			 json_t **out, struct pf_err *err);
 
 /*
  * One function's cost over time (query_range's focus=): a focus regex

@@ -520,6 +520,16 @@ int report__sandwich(const struct report_view *v, json_t **out, struct pf_err *e
 		tree_add(&callees, v, s, outer - 1, -1, -1);
 		tree_add(&callers, v, s, inner + 1, (ptrdiff_t)s->len, 1);
 	}
+	/* a function of the profile that no kept sample passes through (its
+	 * samples all 0 in this sample type, or filtered out) is as absent as
+	 * an unknown name; in a diff, absent from both sides */
+	if (callers.pres[0] == 0) {
+		pf_err_set(err, PF_EINVAL, "function \"%.200s\" is in no sample (that the filters keep)", fn);
+		tree_free(&callers);
+		tree_free(&callees);
+		free(fn);
+		return PF_EINVAL;
+	}
 	r1 = tree_json(&callers, v, fn, v->max_nodes, &t1);
 	r2 = tree_json(&callees, v, fn, v->max_nodes, &t2);
 	o = json_object();
@@ -584,6 +594,19 @@ int report_flamegraph_diff(const struct report_prep *base, const struct report_p
 	if ((rc = report__view_diff(base, target, &v, err)) < 0)
 		return rc;
 	rc = report__flame(&v, out, err);
+	report__view_free(&v);
+	return rc;
+}
+
+int report_sandwich_diff(const struct report_prep *base, const struct report_prep *target,
+			 json_t **out, struct pf_err *err)
+{
+	struct report_view v;
+	int rc;
+
+	if ((rc = report__view_diff(base, target, &v, err)) < 0)
+		return rc;
+	rc = report__sandwich(&v, out, err);
 	report__view_free(&v);
 	return rc;
 }

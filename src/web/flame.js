@@ -165,7 +165,8 @@ export class FlameGraph {
   // sandwich's callers), maxHeight (px of the scrolling area), onZoom(names)
   // (zoom path from the root's first child, [] = reset), onShowMore(),
   // onSelect(name) (a frame chosen with the keyboard or clicked),
-  // label (aria label)}.
+  // label (aria label), legend (false: no diff legend, when another graph
+  // on the page shows it)}.
   constructor(host, opts = {}) {
     this.host = host;
     this.opts = opts;
@@ -220,13 +221,14 @@ export class FlameGraph {
     this.host.replaceChildren();
   }
 
-  // setData(report, {diff, zoom: [names], search}): lays the tree out in flat
+  // setData(report, {diff, zoom: [names], search, shareOf}): lays the tree out in flat
   // typed arrays, one level list per depth, and draws.
   setData(report, o = {}) {
     const t0 = performance.now();
     this.report = report;
     this.unit = report.unit;
     this.diff = !!o.diff;
+    this.shareOf = o.shareOf || ''; // what a diff's shares are of (the legend's words; default its side's total)
     const root = report.root;
     // Count and flatten (pre-order, iterative: stacks reach 1024 frames).
     let n = 0;
@@ -461,8 +463,8 @@ export class FlameGraph {
 
   renderLegend() {
     this.legend.replaceChildren();
-    this.legend.hidden = !this.diff;
-    if (!this.diff) return;
+    this.legend.hidden = !this.diff || this.opts.legend === false;
+    if (this.legend.hidden) return;
     const dark = isDark();
     const grad = el('span', 'flame-legend-scale');
     const stops = [-100, -50, 0, 50, 100].map((v) => diffColor(v, dark));
@@ -472,7 +474,7 @@ export class FlameGraph {
     const gone = el('span', 'flame-legend-only flame-legend-gone'); gone.textContent = 'only in base (gone)';
     const neu = el('span', 'flame-legend-only flame-legend-new'); neu.textContent = 'only in target (new)';
     const note = el('span', 'flame-legend-note');
-    note.textContent = 'colour: change of each frame\'s share of its side\'s total; width: base + target';
+    note.textContent = `colour: change of each frame's share of ${this.shareOf || 'its side\'s total'}; width: base + target`;
     this.legend.append(l, grad, r, gone, neu, note);
   }
 

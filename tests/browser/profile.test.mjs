@@ -309,7 +309,7 @@ test('diff of two heap profiles: legend, blue/orange palette, frames only on one
   const tip = await page.textContent('.flame-tip');
   assert.match(tip, /base.*target.*change/s);
   if (onlyT) assert.match(tip, /only in target \(new\)/);
-  assert.equal(await page.isDisabled('button.view-btn[data-view="sandwich"]'), true);
+  assert.equal(await page.isDisabled('button.view-btn[data-view="sandwich"]'), false);
   await shot(page, 'profile-diff');
   // The diff's top lists signed changes.
   await page.click('button.view-btn[data-view="top"]');
@@ -332,6 +332,74 @@ test('diff of two ranges of a series: each side\'s merge named in the header', a
   assert.deepEqual(counts.map(Number), [await side(data.start, mid - 1), await side(mid, data.end)]);
   assert.ok(await page.isVisible('.flame-legend'));
   await shot(page, 'profile-diff-ranges');
+  page.assertClean();
+  await page.closeAll();
+});
+
+test('diff sandwich: switched to from the diff flame graph, diff colours and legend, one meta call for the header', async () => {
+  // heap-001 against heap-010 of one instance: main.main.func1.1 starts the
+  // workers, whose shares of it moved (sessions shrank, cache and pipeline grew)
+  const base = firstHeap(), target = lastHeap();
+  const fn = 'main.main.func1.1';
+  const page = await openPage(browser, url('/profile', { id: target, base }));
+  const metaCalls = [];
+  page.on('request', (r) => { if (/\/api\/v1\/.*report=meta/.test(r.url())) metaCalls.push(r.url()); });
+  await page.reload();
+  await waitFlame(page);
+  assert.deepEqual(metaCalls.map((u) => new URL(u).pathname), ['/api/v1/diff'], 'the header from one diff meta call');
+  const meta = await apiGet(srv, '/api/v1/diff', { base, target, report: 'meta' });
+  assert.match(await page.textContent('.profile-head .side-base'), new RegExp(`${meta.base.samples.toLocaleString('en-US')} samples`));
+  assert.match(await page.textContent('.profile-head .side-target'), new RegExp(`${meta.target.samples.toLocaleString('en-US')} samples`));
+  // Switch to the sandwich (enabled in a diff) and pick the function.
+  await page.click('button.view-btn[data-view="sandwich"]');
+  await page.waitForFunction(() => new URL(location.href).searchParams.get('view') === 'sandwich');
+  await page.waitForSelector('#sandwich-function');
+  await page.fill('#sandwich-function', fn);
+  await page.click('.sandwich-pick button[type="submit"]');
+  await page.waitForFunction((f) => new URL(location.href).searchParams.get('function') === f, fn);
+  await waitFlame(page, '#flame-callers');
+  await waitFlame(page, '#flame-callees');
+  const sw = await apiGet(srv, '/api/v1/diff', { base, target, report: 'sandwich', function: fn });
+  assert.ok(sw.callers.base > 0 && sw.callers.target > 0, 'the function is on both sides');
+  // Each tree drawn as the diff sandwich has it: base and target per node,
+  // the frames of one side only marked, colours by change of share.
+  const got = await page.evaluate(() => ['#flame-callers', '#flame-callees'].map((h) => {
+    const f = document.querySelector(h).__flame;
+    let t = 0, b = 0;
+    for (let i = 0; i < f.n; i++) { if (f.only[i] > 0) t++; if (f.only[i] < 0) b++; }
+    return { diff: f.diff, n: f.n, base: f.base[0], target: f.target[0], onlyT: t, onlyB: b, inverted: !!f.opts.inverted, colors: [...new Set(f.col)] };
+  }));
+  const want = (root, inverted) => ({
+    diff: true, n: countNodes(root, () => true), base: root.base, target: root.target,
+    onlyT: countNodes(root, (x) => x.only === 'target'), onlyB: countNodes(root, (x) => x.only === 'base'), inverted,
+  });
+  assert.deepEqual(got.map(({ colors, ...x }) => x), [want(sw.callers, true), want(sw.callees, false)]);
+  assert.ok(got[1].colors.length > 3, 'callees coloured by their change of share');
+  for (const c of got[1].colors) {
+    const [r, g, b] = c.match(/\d+/g).map(Number);
+    assert.ok(!(g > r + 40 && g > b + 40) && !(r > 150 && g < 60 && b < 60), `diverging colour ${c}`);
+  }
+  // The diff flame graph's legend, once, above the callers.
+  assert.equal(await page.locator('.flame-legend:visible').count(), 1);
+  const legend = await page.textContent('#flame-callers .flame-legend');
+  assert.match(legend, /share shrank.*share grew.*only in base \(gone\).*only in target \(new\)/s);
+  assert.match(legend, /share of the function's cum on its side/);
+  const summary = await page.textContent('.sandwich-summary');
+  assert.match(summary, /main\.main\.func1\.1 — cum inuse_space: base .+, target .+, change [+−-]/);
+  // A frame's tip says base, target and change.
+  const at = await page.evaluate(() => {
+    const f = document.querySelector('#flame-callees').__flame;
+    let best = 1;
+    for (let i = 1; i < f.n; i++) if (f.depth[i] === 1 && f.w[i] > f.w[best]) best = i;
+    const b = f.bounds(best), r = f.canvas.getBoundingClientRect();
+    return { x: r.left + b.x + Math.min(b.w, 200) / 2, y: r.top + b.y + 11 };
+  });
+  await page.mouse.move(at.x, at.y);
+  await page.waitForSelector('#flame-callees .flame-tip:not([hidden])');
+  assert.match(await page.textContent('#flame-callees .flame-tip'), /base.*target.*change/s);
+  assert.ok(await ink(page, '#flame-callers') > 0.02);
+  assert.ok(await ink(page, '#flame-callees') > 0.05);
+  await shot(page, 'profile-diff-sandwich');
   page.assertClean();
   await page.closeAll();
 });

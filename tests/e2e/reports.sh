@@ -214,6 +214,42 @@ expect_match "diff flame graph: frames of one side are marked" \
 expect "diff flame graph: a frame marked only:target has no base" \
 	"$(jq '[.. | objects | select(.only? == "target") | select(.base != 0)] | length' <<<"$fd")" 0
 
+# ---- diff sandwich and meta ---------------------------------------------------
+sd=$(v1 /api/v1/diff -d report=sandwich -d base="${id[heap-001]}" -d target="${id[heap-001]}" --data-urlencode 'function=runtime.main')
+expect_match "diff sandwich of a profile with itself has nodes on both sides" \
+	"$(jq '[(.data.callers, .data.callees) | .. | objects | select(has("base"))] | length' <<<"$sd")" '^([3-9]|[1-9][0-9]+)$'
+expect "diff sandwich of a profile with itself: every total 0, base == target, nothing marked" \
+	"$(jq '[(.data.callers, .data.callees) | .. | objects | select(has("children")) | select(.total != 0 or .self != 0 or .base != .target or has("only"))] | length' <<<"$sd")" 0
+expect "diff sandwich of a profile with itself: base is the plain sandwich's cum" \
+	"$(jq -c '[.data.callers.base, .data.callees.base]' <<<"$sd")" "[$cum,$cum]"
+# heap-010 against heap-001: the function's cum in each file, from Go's -top
+gocum() { # FILE FUNCTION: prints its cum (bytes) in go tool pprof -top -unit=B FILE
+	gopprof "$TMP/go.cum" -top -unit=B -nodefraction=0 "$1" || return 1
+	gorows "$TMP/go.cum" | awk -F'\t' -v f="$2" '$1 == f { print $3 }'
+}
+for fn in compress/flate.NewWriter 'main.(*server).cacheWorker'; do
+	cb=$(gocum "$P/heap-001.pb.gz" "$fn") && ct=$(gocum "$P/heap-010.pb.gz" "$fn") || { notok "diff sandwich $fn: go tool pprof failed"; continue; }
+	if [ -z "$cb" ] || [ -z "$ct" ]; then notok "diff sandwich $fn: Go printed no row for it"; continue; fi
+	sd=$(v1 /api/v1/diff -d report=sandwich -d base="${id[heap-001]}" -d target="${id[heap-010]}" --data-urlencode "function=$fn")
+	expect "diff sandwich $fn, heap-010 against heap-001: callers' and callees' roots are its cum in go tool pprof -top of each" \
+		"$(jq -c '[.data.function, .data.callers.base, .data.callers.target, .data.callers.total, .data.callees.base, .data.callees.target]' <<<"$sd")" \
+		"[\"$fn\",$cb,$ct,$((ct - cb)),$cb,$ct]"
+	expect "diff sandwich $fn: totals add up, every total is target - base" \
+		"$(jq "$bad_nodes + ([.. | objects | select(has(\"base\")) | select(.total != .target - .base)] | length)" <<<"$sd")" 0
+done
+sd=$(v1 /api/v1/diff -d report=sandwich -d base="${id[heap-001]}" -d target="${id[heap-010]}" --data-urlencode 'function=compress/flate.newHuffmanBitWriter')
+expect "diff sandwich of a function only in the target: its roots marked only:target, base 0" \
+	"$(jq -c '[.data.callers.only, .data.callers.base, .data.callees.only, (.data.callers.target > 0)]' <<<"$sd")" '["target",0,"target",true]'
+sd=$(v1 /api/v1/diff -d report=sandwich -d base="${id[heap-001]}" -d target="${id[heap-010]}" --data-urlencode 'function=compress/flate.(*compressor).initDeflate')
+expect "diff sandwich of a function only in the base: its roots marked only:base, target 0" \
+	"$(jq -c '[.data.callers.only, .data.callers.target, (.data.callers.base > 0), ([.data.callers | .. | objects | select(has("children")) | .only] | unique)]' <<<"$sd")" '["base",0,true,["base"]]'
+md=$(v1 /api/v1/diff -d report=meta -d base="${id[heap-001]}" --data-urlencode 'target_query=heap{service="ten"}')
+expect "diff meta: {base, target}, each the meta of its side" \
+	"$(jq -c '[(.data | keys), .data.base == $b, .data.target == $t]' --argjson b "$(v1 "/api/v1/profile/${id[heap-001]}" -d report=meta | jq .data)" \
+		--argjson t "$(v1 /api/v1/merge -d report=meta --data-urlencode 'query=heap{service="ten"}' | jq .data)" <<<"$md")" \
+	'[["base","target"],true,true]'
+expect "diff meta: the target counts its 10 profiles" "$(jq -c '[.data.base.profiles, .data.target.profiles, .data.target.default_sample_type]' <<<"$md")" '[1,10,"inuse_space"]'
+
 # ---- merge -----------------------------------------------------------------
 compare_top "merge of the ten heap snapshots: top equals go tool pprof -top of the files" \
 	"/api/v1/merge -d report=top -d limit=60 --data-urlencode 'query=heap{service=\"ten\"}'" \
@@ -268,7 +304,12 @@ err400 "a trace asked for pprof" "is a trace" "/api/v1/profile/${id[trace-001]}"
 err400 "sandwich without a function" 'function=NAME' "$H" -d report=sandwich
 err400 "sandwich of a function in no sample" 'function "nope" is in no sample' "$H" -d report=sandwich -d function=nope
 err400 "diff of different sample types" 'different sample types' /api/v1/diff -d report=top -d base="${id[cpu-001]}" -d target="${id[heap-001]}"
-err400 "diff report=sandwich" 'a diff has the reports top and flamegraph' /api/v1/diff -d report=sandwich -d base="${id[cpu-001]}" -d target="${id[heap-001]}"
+err400 "diff report=pprof" 'a diff has the reports top, flamegraph, sandwich and meta, not pprof' /api/v1/diff -d report=pprof -d base="${id[heap-001]}" -d target="${id[heap-001]}"
+err400 "diff sandwich of a function on neither side" 'function "nope" is in no sample' /api/v1/diff -d report=sandwich -d function=nope -d base="${id[heap-001]}" -d target="${id[heap-010]}"
+err400 "diff sandwich without a function" 'function=NAME' /api/v1/diff -d report=sandwich -d base="${id[heap-001]}" -d target="${id[heap-010]}"
+err400 "diff sandwich of a trace" "base profile \"${id[trace-001]}\" is a trace" /api/v1/diff -d report=sandwich -d function=runtime.main -d base="${id[trace-001]}" -d target="${id[heap-001]}"
+err400 "diff meta of a trace" "target profile \"${id[trace-001]}\" is a trace" /api/v1/diff -d report=meta -d base="${id[heap-001]}" -d target="${id[trace-001]}"
+err400 "diff sandwich of different sample types" 'different sample types' /api/v1/diff -d report=sandwich -d function=runtime.main -d base="${id[cpu-001]}" -d target="${id[heap-001]}"
 err400 "diff without a base" 'missing parameter "base"' /api/v1/diff -d report=top -d target="${id[heap-001]}"
 err400 "merge of several types" 'finds profiles of [0-9]+ types \(.*cpu.*heap' /api/v1/merge -d report=top --data-urlencode 'query={service="rp"}'
 err400 "merge with a bad selector" 'invalid parameter "query": 1:' /api/v1/merge -d report=top --data-urlencode 'query={service="rp"'

@@ -468,6 +468,133 @@ static void test_diff_only(void **state)
 	pprof_free(b);
 }
 
+/* One side of a diff tree under node as tree_str prints a plain one: the
+ * nodes not marked only:<other side>, each with that side's total and its
+ * self (the side's total less its children's). */
+static void side_str(json_t *node, const char *side, const char *other, struct pf_buf *b)
+{
+	json_int_t tot = json_integer_value(json_object_get(node, side)), self = tot;
+	size_t i, nk = 0;
+	json_t *c;
+
+	json_array_foreach(json_object_get(node, "children"), i, c)
+		self -= json_integer_value(json_object_get(c, side));
+	pf_buf_printf(b, "%s(%lld,%lld)", json_string_value(json_object_get(node, "name")), (long long)tot,
+		      (long long)self);
+	json_array_foreach(json_object_get(node, "children"), i, c) {
+		const char *only = json_string_value(json_object_get(c, "only"));
+		if (only && strcmp(only, other) == 0)
+			continue;
+		pf_buf_putc(b, nk++ ? ' ' : '[');
+		side_str(c, side, other, b);
+	}
+	if (nk)
+		pf_buf_putc(b, ']');
+}
+
+/* The sandwich diff: on each side, its callers and callees trees are that
+ * side's own sandwich (the same nodes, totals and selfs, so total = self +
+ * children on each side); the net total is target - base and adds up; a
+ * function of one side only marks its roots; one on neither side is
+ * PF_EINVAL. */
+static void test_sandwich_diff(void **state)
+{
+	static const char *const fns[] = {"compress/flate.NewWriter", "runtime.main",
+					  "compress/flate.newHuffmanBitWriter", "compress/flate.(*compressor).initDeflate"};
+	static const char *const sis[] = {"inuse_space", "alloc_objects"};
+	struct pprof_profile *a = fixture_pprof(FIX "heap-001.pb.gz"), *b = fixture_pprof(FIX "heap-010.pb.gz");
+	struct pf_err err = {0};
+	size_t checked = 0;
+
+	(void)state;
+	for (size_t si = 0; si < PF_ARRAY_LEN(sis); si++) {
+		for (size_t f = 0; f < PF_ARRAY_LEN(fns); f++) {
+			struct report_prep *pa = NULL, *pb = NULL;
+			struct report_opts o;
+			json_t *d, *plain[2] = {NULL, NULL};
+			struct pprof_profile *ps[2] = {a, b};
+
+			report_opts_init(&o);
+			o.sample_index = sis[si];
+			o.function = fns[f];
+			o.max_nodes = (size_t)1 << 20; /* no trimming: each side compares whole */
+			assert_int_equal(report_prep_new(a, &o, &pa, &err), 0);
+			assert_int_equal(report_prep_new(b, &o, &pb, &err), 0);
+			if (report_sandwich_diff(pa, pb, &d, &err) < 0)
+				fail_msg("sandwich diff %s: %s", fns[f], err.msg);
+			for (int k = 0; k < 2; k++) {
+				struct report_prep *p1 = NULL;
+				assert_int_equal(report_prep_new(ps[k], &o, &p1, &err), 0);
+				if (report_sandwich(p1, &plain[k], &err) < 0)
+					assert_int_equal(err.code, PF_EINVAL); /* not on this side */
+				report_prep_free(p1);
+			}
+			assert_string_equal(json_string_value(json_object_get(d, "function")), fns[f]);
+			for (int t = 0; t < 2; t++) {
+				const char *tree = t ? "callees" : "callers";
+				json_t *root = json_object_get(d, tree);
+				const char *only = json_string_value(json_object_get(root, "only"));
+
+				check_tree(root, 1);
+				assert_int_equal(json_integer_value(json_object_get(
+							 json_object_get(json_object_get(d, "trimmed"), tree), "nodes")), 0);
+				for (int k = 0; k < 2; k++) {
+					const char *side = k ? "target" : "base", *other = k ? "base" : "target";
+					struct pf_buf got = PF_BUF_INIT(0), want = PF_BUF_INIT(0);
+					if (!plain[k]) {
+						/* a side without the function: the roots say so */
+						assert_non_null(only);
+						assert_string_equal(only, other);
+						assert_int_equal(json_integer_value(json_object_get(root, side)), 0);
+						continue;
+					}
+					side_str(root, side, other, &got);
+					tree_str(json_object_get(plain[k], tree), &want);
+					pf_buf_putc(&got, 0);
+					pf_buf_putc(&want, 0);
+					assert_string_equal((char *)got.data, (char *)want.data);
+					checked++;
+					pf_buf_free(&got);
+					pf_buf_free(&want);
+				}
+				if (plain[0] && plain[1])
+					assert_null(only);
+			}
+			/* the function on one side only: the other side's sandwich failed */
+			assert_true(plain[0] || plain[1]);
+			/* heap-001 has newHuffmanBitWriter in its allocations, none in use:
+			 * in inuse_space it is in no sample there */
+			if (si == 0 && f == 2)
+				assert_true(!plain[0] && plain[1]);
+			json_decref(plain[0]);
+			json_decref(plain[1]);
+			json_decref(d);
+			report_prep_free(pa);
+			report_prep_free(pb);
+		}
+	}
+	assert_true(checked >= 2 * 2 * 6); /* both sides of both trees for the shared functions */
+
+	/* a function on neither side */
+	{
+		struct report_prep *pa = NULL, *pb = NULL;
+		struct report_opts o;
+		json_t *d = NULL;
+
+		report_opts_init(&o);
+		o.function = "nope";
+		assert_int_equal(report_prep_new(a, &o, &pa, &err), 0);
+		assert_int_equal(report_prep_new(b, &o, &pb, &err), 0);
+		assert_int_equal(report_sandwich_diff(pa, pb, &d, &err), PF_EINVAL);
+		assert_string_equal(err.msg, "function \"nope\" is in no sample (that the filters keep)");
+		assert_null(d);
+		report_prep_free(pa);
+		report_prep_free(pb);
+	}
+	pprof_free(a);
+	pprof_free(b);
+}
+
 /* tagfocus ranges with pprof's units: bytes=1kB:2kb keeps the samples
  * whose "bytes" label is 1024..2048 */
 static void test_tag_ranges(void **state)
@@ -680,6 +807,7 @@ int main(void)
 		cmocka_unit_test(test_tiny_sandwich),
 		cmocka_unit_test(test_fixture_trees),
 		cmocka_unit_test(test_diff_only),
+		cmocka_unit_test(test_sandwich_diff),
 		cmocka_unit_test(test_tag_ranges),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_frames_cap),

@@ -1,8 +1,8 @@
 // The Profile view (SPEC §7): one profile (/profile?id=ID), the merge of a
 // range (/profile?query=SEL&start=&end=) or a diff (the same plus
 // base_start=&base_end= [base_query=], or id=ID&base=ID). Views: flame graph,
-// top table, flame + table, sandwich of one function; a diff shows its flame
-// graph and top. All state is in the query string: view, sample_index,
+// top table, flame + table, sandwich of one function; a diff has each of
+// them (/api/v1/diff's reports, its header from one report=meta). All state is in the query string: view, sample_index,
 // search, zoom (frame names from the root, ';'-separated), function, sort,
 // max_nodes, and pprof's filters (focus, ignore, hide, show_from, tagfocus,
 // tagignore, granularity) passed to every report.
@@ -158,7 +158,6 @@ export async function render(root, params, ctx) {
   const isDiff = src.mode === 'diff';
   let view = p.get('view') || 'flame';
   if (!VIEWS.some(([v]) => v === view)) view = 'flame';
-  if (isDiff && view === 'sandwich') view = 'flame';
 
   const filters = {};
   for (const f of FILTERS) if (p.get(f)) filters[f] = p.get(f);
@@ -188,12 +187,11 @@ export async function render(root, params, ctx) {
   page.append(head, toolbar, body, overTime);
   body.append(el('p', { class: 'loading' }, 'Loading…'));
 
-  // ---- what it is: meta of each side (a diff has no meta of its own) ----
-  const metaParams = Object.assign({}, filters, { report: 'meta' });
-  const metaOf = (s) => cached(ctx, sidePath(s), Object.assign({}, sideParams(s), metaParams), signal);
+  // ---- what it is: the meta (a diff's: {base, target}, one call) ----
   let meta, baseMeta;
   try {
-    [meta, baseMeta] = await Promise.all([metaOf(src.target), isDiff ? metaOf(src.base) : null]);
+    const m = await cached(ctx, src.path, Object.assign({}, src.params, { report: 'meta' }), signal);
+    [meta, baseMeta] = isDiff ? [m.target, m.base] : [m, null];
   } catch (e) {
     if (e.name === 'AbortError') return;
     head.remove();
@@ -245,10 +243,8 @@ export async function render(root, params, ctx) {
 
   const views = el('div', { class: 'views', role: 'tablist', 'aria-label': 'view' });
   for (const [v, label] of VIEWS) {
-    const disabled = isDiff && v === 'sandwich';
     const b = el('button', {
       type: 'button', role: 'tab', class: 'view-btn', 'data-view': v, 'aria-selected': v === view ? 'true' : 'false',
-      disabled, title: disabled ? 'a diff has no sandwich view: open one side to see a function\'s callers and callees' : undefined,
     }, label);
     b.addEventListener('click', () => { if (v !== view) go({ view: v === 'flame' ? '' : v }); });
     views.append(b);
@@ -286,7 +282,7 @@ export async function render(root, params, ctx) {
       onZoom: o.noZoomURL ? undefined : (names) => setParam('zoom', names.join(';')),
       onSelect: (name) => { if (name !== 'root' && name !== 'other') selectFunction(bareName(name)); },
     }, o));
-    f.setData(report, { diff: isDiff, zoom: o.zoom || [], search: search.value });
+    f.setData(report, { diff: isDiff, zoom: o.zoom || [], search: search.value, shareOf: o.shareOf });
     host.__flame = f;
     state.flames.push(f);
     return f;
@@ -326,7 +322,7 @@ export async function render(root, params, ctx) {
             if (k < 0) state.flame.focusName(name + ' (inline)');
             selectFunction(bareName(name));
           },
-          onSandwich: isDiff ? undefined : (name) => go({ view: 'sandwich', function: bareName(name) }),
+          onSandwich: (name) => go({ view: 'sandwich', function: bareName(name) }),
         });
       } else {
         body.append(fh);
@@ -341,7 +337,7 @@ export async function render(root, params, ctx) {
         sort: p.get('sort'), diff: isDiff, search: search.value, selected: p.get('function') || '',
         onSort: (k) => setParam('sort', k === 'flat' ? '' : k),
         onPick: isDiff ? (name) => selectFunction(bareName(name)) : (name) => go({ view: 'sandwich', function: bareName(name) }),
-        onSandwich: isDiff ? undefined : (name) => go({ view: 'sandwich', function: bareName(name) }),
+        onSandwich: (name) => go({ view: 'sandwich', function: bareName(name) }),
       });
     } else if (view === 'sandwich') {
       await renderSandwich();
@@ -366,8 +362,18 @@ export async function render(root, params, ctx) {
     const sw = await cached(ctx, src.path, reportParams('sandwich', { function: fn, max_nodes: maxNodes }), signal);
     const rootTotal = top.total;
     const cum = sw.callees.total;
-    body.append(el('p', { class: 'sandwich-summary' },
-      el('strong', {}, sw.function), ` — cum ${formatValue(cum, sw.unit)} (${formatPct(rootTotal ? cum / rootTotal * 100 : 0)} of ${formatValue(rootTotal, sw.unit)} ${sw.sample_type}), self ${formatValue(sw.callees.self, sw.unit)}`));
+    if (isDiff) {
+      // cum on each side and the change; a diff's top total is the base's
+      const b = sw.callees.base, t = sw.callees.target, sign = (v) => (v >= 0 ? '+' : '');
+      const only = sw.callees.only ? ` — only in the ${sw.callees.only} (${sw.callees.only === 'base' ? 'gone' : 'new'})` : '';
+      body.append(el('p', { class: 'sandwich-summary' },
+        el('strong', {}, sw.function), ` — cum ${sw.sample_type}: base ${formatValue(b, sw.unit)}, target ${formatValue(t, sw.unit)}, change `,
+        el('strong', { class: cum > 0 ? 'grew' : cum < 0 ? 'shrank' : '' }, `${sign(cum)}${formatValue(cum, sw.unit)}${b ? ` (${sign(cum)}${formatPct(cum / b * 100)})` : ''}`), only,
+        `; self change ${sign(sw.callees.self)}${formatValue(sw.callees.self, sw.unit)}`));
+    } else {
+      body.append(el('p', { class: 'sandwich-summary' },
+        el('strong', {}, sw.function), ` — cum ${formatValue(cum, sw.unit)} (${formatPct(rootTotal ? cum / rootTotal * 100 : 0)} of ${formatValue(rootTotal, sw.unit)} ${sw.sample_type}), self ${formatValue(sw.callees.self, sw.unit)}`));
+    }
     const ch = el('div', { class: 'flame-host sandwich-callers', id: 'flame-callers' });
     const ce = el('div', { class: 'flame-host sandwich-callees', id: 'flame-callees' });
     body.append(el('h2', { class: 'sandwich-h' }, 'Callers ', el('span', { class: 'hint' }, '(who calls it: the function at the bottom, its callers above)')), ch,
@@ -375,8 +381,10 @@ export async function render(root, params, ctx) {
     const tr = sw.trimmed || {};
     const callersRep = { sample_type: sw.sample_type, unit: sw.unit, total: cum, trimmed: tr.callers, root: sw.callers };
     const calleesRep = { sample_type: sw.sample_type, unit: sw.unit, total: cum, trimmed: tr.callees, root: sw.callees };
-    makeFlame(ch, callersRep, { inverted: true, noZoomURL: true, maxHeight: 300, label: 'callers of ' + sw.function });
-    state.flame = makeFlame(ce, calleesRep, { noZoomURL: true, maxHeight: 320, label: 'callees of ' + sw.function });
+    // in a diff, each frame's share is of the function's cum on its side
+    const shareOf = isDiff ? 'the function\'s cum on its side' : undefined;
+    makeFlame(ch, callersRep, { inverted: true, noZoomURL: true, maxHeight: 300, label: 'callers of ' + sw.function, shareOf });
+    state.flame = makeFlame(ce, calleesRep, { noZoomURL: true, maxHeight: 320, label: 'callees of ' + sw.function, shareOf, legend: false });
   }
 
   // ---- search (the URL keeps it) ----
