@@ -389,6 +389,10 @@ static const char *meta_field(struct bundle *b, json_t *o, const char *key, stru
 		*rc = pf_err_set(err, PF_EINVAL, "entry \"meta\": \"%s\" is not a string", key);
 		return "";
 	}
+	if (strlen(json_string_value(v)) != json_string_length(v)) {
+		*rc = pf_err_set(err, PF_EINVAL, "entry \"meta\": \"%s\" holds a NUL byte", key);
+		return "";
+	}
 	return pf_arena_strndup(b->arena, json_string_value(v), json_string_length(v));
 }
 
