@@ -316,6 +316,11 @@ static int entry_rank(const char *e)
 	return 1;
 }
 
+static int str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 static int pick_cmp(const void *a, const void *b)
 {
 	const struct pick *x = a, *y = b;
@@ -334,7 +339,10 @@ void api_v1_bundle_get(struct api_server *s, struct api_req *r, struct api_reply
 	struct bundle_writer *w = NULL;
 	struct pf_buf zip = PF_BUF_INIT(0), body = PF_BUF_INIT(0), names = PF_BUF_INIT(0);
 	const struct pmeta *ref = NULL;
-	const char **insts = NULL;
+	struct pmeta **bests = NULL;
+	char *proc = NULL;
+	const char **insts = NULL, **svcs = NULL;
+	size_t nsvcs = 0;
 	size_t npicks = 0, ninst = 0;
 	int64_t t = 0, capture = INT64_MAX;
 	int rc;
@@ -386,27 +394,38 @@ void api_v1_bundle_get(struct api_server *s, struct api_req *r, struct api_reply
 		pf_buf_printf(&names, "%s\"%s\"", ninst ? ", " : "", API_ECHO(v));
 		ninst++;
 	}
+	/* and one program: one service */
+	svcs = pf_xcalloc(tsdb_series_len(set), sizeof(*svcs));
+	for (size_t i = 0; i < tsdb_series_len(set); i++) {
+		const struct tsdb_series_info *info = tsdb_series_at(set, i);
+		const char *v = "";
+		size_t k;
+		for (size_t j = 0; j < info->nlabels; j++)
+			if (strcmp(info->labels[j].name, "service") == 0)
+				v = info->labels[j].value;
+		for (k = 0; k < nsvcs; k++)
+			if (strcmp(svcs[k], v) == 0)
+				break;
+		if (k == nsvcs)
+			svcs[nsvcs++] = v;
+	}
 	if (ninst > 1) {
 		fail(rep, 400, "the selector selects %zu instances (%.*s); a bundle holds one: add instance=\"...\"",
 		     ninst, (int)names.len, (const char *)names.data);
 		goto out;
 	}
-	/* per entry, the profile nearest t over the series */
-	picks = pf_xcalloc(tsdb_series_len(set), sizeof(*picks));
+	if (nsvcs > 1) {
+		qsort(svcs, nsvcs, sizeof(*svcs), str_cmp);
+		fail(rep, 400, "the selector selects %zu services (\"%s\", \"%s\"%s); a bundle holds one program: add service=\"...\"",
+		     nsvcs, API_ECHO(svcs[0]), API_ECHO(svcs[1]), nsvcs > 2 ? ", ..." : "");
+		goto out;
+	}
+	/* each series' profile nearest t; then, per entry, the nearest of
+	 * those of the process (proc_id) whose profile is nearest t of all,
+	 * so that the bundle holds one process as autoprof's do */
+	bests = pf_xcalloc(tsdb_series_len(set), sizeof(*bests));
 	for (size_t i = 0; i < tsdb_series_len(set); i++) {
-		const struct tsdb_series_info *info = tsdb_series_at(set, i);
-		struct pmeta *best = NULL;
-		char entry[sizeof(picks->entry)];
-		const char *type = "", *dt = "";
-		size_t k;
-
-		for (size_t j = 0; j < info->nlabels; j++) {
-			if (strcmp(info->labels[j].name, "type") == 0)
-				type = info->labels[j].value;
-			if (strcmp(info->labels[j].name, "during_trace") == 0)
-				dt = info->labels[j].value;
-		}
-		if ((rc = nearest(s, info, t, &best, &err)) < 0) {
+		if ((rc = nearest(s, tsdb_series_at(set, i), t, &bests[i], &err)) < 0) {
 			char msg[512];
 			int st = api_query_refusal(s, rc, &err, msg, sizeof(msg));
 			if (st)
@@ -415,8 +434,27 @@ void api_v1_bundle_get(struct api_server *s, struct api_req *r, struct api_reply
 				fail(rep, 500, "query failed: %s", err.msg);
 			goto out;
 		}
-		if (!best)
+		if (bests[i] && (!ref || dist(bests[i]->t_ns, t) < dist(ref->t_ns, t)))
+			ref = bests[i];
+	}
+	if (!ref) {
+		fail(rep, 404, "nothing found");
+		goto out;
+	}
+	proc = pf_xstrdup(meta_label(ref, "proc_id"));
+	ref = NULL;
+	picks = pf_xcalloc(tsdb_series_len(set), sizeof(*picks));
+	for (size_t i = 0; i < tsdb_series_len(set); i++) {
+		struct pmeta *best = bests[i];
+		char entry[sizeof(picks->entry)];
+		const char *type, *dt;
+		size_t k;
+
+		if (!best || strcmp(meta_label(best, "proc_id"), proc) != 0)
 			continue;
+		bests[i] = NULL; /* now the pick's */
+		type = meta_label(best, "type");
+		dt = meta_label(best, "during_trace");
 		bundle_type_entry(type, strcmp(type, "cpu") == 0 && strcmp(dt, "true") == 0, entry,
 				  sizeof(entry));
 		for (k = 0; k < npicks; k++)
@@ -510,7 +548,13 @@ out:
 	for (size_t i = 0; i < npicks; i++)
 		pmeta_free(picks[i].meta);
 	free(picks);
+	if (bests)
+		for (size_t i = 0; i < tsdb_series_len(set); i++)
+			pmeta_free(bests[i]);
+	free(bests);
+	free(proc);
 	free(insts);
+	free(svcs);
 	bundle_writer_free(w);
 	pf_buf_free(&zip);
 	pf_buf_free(&body);

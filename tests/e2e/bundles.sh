@@ -151,11 +151,23 @@ expect_pprof "the re-imported heap profile: go tool pprof -top as the original" 
 stop_server
 PID=$PID1 URL=$URL1
 
+# ---- one process per bundle: the one whose profile is nearest the time
+r=$(req POST '/api/v1/bundles?service=shopd' --data-binary @"$A/edge-trace-no-cpu.zip")
+expect_match "?service= names the service" "$r" '^200 .*"service":"shopd"'
+cap=$(unzip -p "$A/edge-trace-no-cpu.zip" meta | jq -r .capture_time)
+curl -sS -o "$TMP/export2.zip" -G "$URL/api/v1/bundle" --data-urlencode 'query={service="shopd"}' --data-urlencode "time=$cap"
+expect "an export holds the profiles of the process nearest the time only (that process had no CPU profile)" \
+	"$(unzip -Z1 "$TMP/export2.zip" | tr '\n' ' ')" "meta pprof/heap pprof/allocs pprof/goroutine pprof/threadcreate pprof/trace "
+expect "its meta names that process" "$(unzip -p "$TMP/export2.zip" meta | jq -r .proc_id)" \
+	"$(unzip -p "$A/edge-trace-no-cpu.zip" meta | jq -r .proc_id)"
+
 # ---- two instances: a 400 naming them; counted in /metrics
 r=$(req POST '/api/v1/bundles?labels=instance=vm2' --data-binary @"$A/bundle-001.zip")
 expect_match "?labels= overrides a bundle's labels" "$r" '^200 .*"instance":"vm2"'
 r=$(req GET '/api/v1/bundle?query=%7Bservice%3D%22shopd%22%7D')
 expect_match "a selector of two instances is a 400 naming them" "$r" '^400 .*2 instances \(\\"vm\\", \\"vm2\\"\)'
+r=$(req GET '/api/v1/bundle?query=%7Binstance%3D%22vm%22%7D')
+expect_match "a selector of two services is a 400 naming them" "$r" '^400 .*2 services \(\\"apedge\\", \\"shopd\\"\)'
 r=$(req GET '/api/v1/bundle?query=%7Bservice%3D%22nothing%22%7D')
 expect_match "a selector finding nothing is a 404" "$r" '^404 '
 metrics=$(curl -s "$URL/metrics")
