@@ -74,7 +74,12 @@ void api_v1_bundles_post(struct api_server *s, struct api_req *r, struct api_rep
 	o.service = service;
 	o.labels = ul.v;
 	o.nlabels = ul.n;
-	o.max_total = s->opt.max_profile_bytes;
+	/* autoprof's entries are stored, so they add up to about the body;
+	 * a deflated zip may hold up to 16 times its size (and 1 MiB), no more
+	 * than -max-profile-size: no zip bomb */
+	o.max_total = (uint64_t)r->body.len * 16 + ((uint64_t)1 << 20);
+	if (o.max_total > s->opt.max_profile_bytes)
+		o.max_total = s->opt.max_profile_bytes;
 	o.pprof.max_decompressed = s->opt.max_profile_bytes;
 	o.pprof.budget = s->opt.inflight;
 	rc = bundle_read(r->body.data, r->body.len, &o, &b, &err);

@@ -32,6 +32,14 @@ expect_match "bundle-no-meta.zip is a 400 naming the missing meta" "$r" \
 	'^400 .*bad bundle: bundle has no \\"meta\\" entry'
 r=$(req POST /api/v1/bundles --data-binary 'not a zip')
 expect_match "a body that is not a zip is a 400" "$r" '^400 .*not a zip archive'
+# a deflated bundle whose entries inflate far past its size (zip, deflate)
+mkdir -p "$TMP/bomb"
+unzip -p "$A/bundle-001.zip" meta >"$TMP/bomb/meta"
+head -c 50000000 /dev/zero >"$TMP/bomb/expvar"
+(cd "$TMP/bomb" && zip -q ../bomb.zip meta expvar)
+r=$(req POST /api/v1/bundles --data-binary @"$TMP/bomb.zip")
+expect_match "a zip bomb ($(stat -c %s "$TMP/bomb.zip") bytes inflating to 50 MB) is a 413 naming the cap" "$r" \
+	'^413 .*entry \\"expvar\\": the entries. sizes add up to more than the cap of [0-9]+ bytes'
 expect "the bad bundles stored nothing" "$(series)" "[]"
 r=$(req GET /api/v1/bundles)
 expect_match "GET /api/v1/bundles is a 405" "$r" '^405 '
@@ -173,5 +181,6 @@ expect_match "a selector finding nothing is a 404" "$r" '^404 '
 metrics=$(curl -s "$URL/metrics")
 expect_match "/metrics counts the routes" "$metrics" 'route="/api/v1/bundles",method="POST",code="400"\} 3'
 expect_match "/metrics counts the refusals" "$metrics" 'profefe_requests_refused_total\{reason="bad_bundle"\} 3'
+expect_match "/metrics counts the zip bomb" "$metrics" 'profefe_requests_refused_total\{reason="bundle_too_big"\} 1'
 stop_server
 finish
