@@ -58,8 +58,9 @@ void api_v1_bundles_post(struct api_server *s, struct api_req *r, struct api_rep
 	struct pf_err err = {0};
 	json_t *stored = NULL, *skipped = NULL, *data;
 	char reason[API_ECHO_MAX + 128];
-	size_t n, nstored = 0;
-	int rc, *dup = NULL;
+	struct bundle_result *res = NULL;
+	size_t n, nres = 0, nstored = 0;
+	int rc;
 
 	if (service && (strlen(service) > MAX_LABEL_VALUE || !api_utf8_valid(service))) {
 		fail(rep, 400, "invalid parameter \"service\": not UTF-8 or longer than %d bytes", MAX_LABEL_VALUE);
@@ -103,62 +104,47 @@ void api_v1_bundles_post(struct api_server *s, struct api_req *r, struct api_rep
 
 	/* which are stored already: all decided before anything is appended */
 	n = bundle_nprofiles(b);
-	dup = pf_xcalloc(n ? n : 1, sizeof(*dup));
-	for (size_t i = 0; i < n; i++) {
-		if ((rc = bundle_stored(s->opt.db, bundle_profile_at(b, i), &o.pprof, &dup[i], &err)) < 0) {
-			pf_log(PF_LOG_ERROR, "bundle: looking for a stored copy failed", "entry",
-			       bundle_profile_at(b, i)->entry, "err", err.msg, NULL);
-			fail(rep, 500, "looking for a stored copy of \"%s\" failed: %s",
-			     bundle_profile_at(b, i)->entry, err.msg);
-			goto out;
-		}
-	}
+	res = pf_xcalloc(n ? n : 1, sizeof(*res));
+	rc = bundle_store(s->opt.db, b, &o.pprof, res, &nres, &err);
 	stored = json_array();
 	skipped = json_array();
 	for (size_t i = 0; i < bundle_nskipped(b); i++)
 		json_array_append_new(skipped, skip_json(bundle_skipped_at(b, i)->entry,
 							 bundle_skipped_at(b, i)->reason));
-	for (size_t i = 0; i < n; i++) {
-		const struct bundle_profile *p = bundle_profile_at(b, i);
-		struct tsdb_append_req ar = {.labels = p->labels, .nlabels = p->nlabels, .t_ns = p->t_ns,
-					     .kind = p->kind, .body = p->body, .len = p->len,
-					     .totals = p->totals, .ntotals = p->ntotals};
-		char id[TSDB_ID_LEN + 1];
+	for (size_t i = 0; i < nres; i++) {
+		const struct bundle_profile *p = res[i].p;
 		json_t *e;
 
-		if (dup[i]) {
+		if (res[i].outcome == BUNDLE_ALREADY) {
 			json_array_append_new(skipped, skip_json(p->entry, "already stored"));
 			continue;
 		}
-		rc = tsdb_append(s->opt.db, &ar, id, &err);
-		if (rc == PF_EFUTURE || rc == PF_ETOOOLD) {
+		if (res[i].outcome == BUNDLE_REFUSED) {
 			/* outside what the store keeps: listed, as import lists it */
-			api_metrics_refused(&s->metrics, rc == PF_EFUTURE ? "future" : "too_old");
-			json_array_append_new(skipped, skip_json(p->entry, err.msg));
+			api_metrics_refused(&s->metrics, res[i].code == PF_EFUTURE ? "future" : "too_old");
+			json_array_append_new(skipped, skip_json(p->entry, res[i].reason));
 			continue;
-		}
-		if (rc < 0) {
-			/* a store failure midway: what is stored stays (a repeat
-			 * of the bundle skips it as already stored) */
-			pf_log(PF_LOG_ERROR, "bundle: storing a profile failed", "entry", p->entry,
-			       "err", err.msg, NULL);
-			if (rc == PF_ENOSPC)
-				api_metrics_refused(&s->metrics, "disk_full");
-			fail(rep, rc == PF_ENOSPC ? 507 : rc == PF_EINVAL ? 400 : 500,
-			     "storing \"%s\" failed after %zu of %zu profiles were stored: %s", p->entry,
-			     nstored, n, err.msg);
-			goto out;
 		}
 		nstored++;
 		__atomic_add_fetch(&s->metrics.profiles_ingested, 1, __ATOMIC_RELAXED);
 		__atomic_add_fetch(&s->metrics.bytes_ingested, p->len, __ATOMIC_RELAXED);
 		e = json_object();
-		json_object_set_new(e, "id", json_string(id));
+		json_object_set_new(e, "id", json_string(res[i].id));
 		json_object_set_new(e, "entry", api_json_string(p->entry));
 		json_object_set_new(e, "type", api_json_string(p->type));
 		json_object_set_new(e, "labels", labels_json(p->labels, p->nlabels));
 		json_object_set_new(e, "t", json_integer(ns_to_ms(p->t_ns)));
 		json_array_append_new(stored, e);
+	}
+	if (rc < 0) {
+		/* a store failure midway: what is stored stays (a repeat of the
+		 * bundle skips it as already stored) */
+		pf_log(PF_LOG_ERROR, "bundle: storing failed", "err", err.msg, NULL);
+		if (rc == PF_ENOSPC)
+			api_metrics_refused(&s->metrics, "disk_full");
+		fail(rep, rc == PF_ENOSPC ? 507 : rc == PF_EINVAL ? 400 : 500,
+		     "%s (%zu of the bundle's %zu profiles were stored)", err.msg, nstored, n);
+		goto out;
 	}
 	data = json_object();
 	json_object_set_new(data, "stored", stored);
@@ -168,7 +154,7 @@ void api_v1_bundles_post(struct api_server *s, struct api_req *r, struct api_rep
 out:
 	json_decref(stored);
 	json_decref(skipped);
-	free(dup);
+	free(res);
 	bundle_free(b);
 	api_labels_free(&ul);
 }

@@ -306,6 +306,48 @@ int bundle_stored(struct tsdb *db, const struct bundle_profile *p, const struct 
 	return rc;
 }
 
+int bundle_store(struct tsdb *db, const struct bundle *b, const struct pprof_limits *lim,
+		 struct bundle_result *res, size_t *nres, struct pf_err *err)
+{
+	size_t n = bundle_nprofiles(b);
+	int rc, dup;
+
+	*nres = 0;
+	for (size_t i = 0; i < n; i++) {
+		memset(&res[i], 0, sizeof(res[i]));
+		res[i].p = &b->profiles[i];
+		if ((rc = bundle_stored(db, res[i].p, lim, &dup, err)) < 0) {
+			pf_err_prefix(err, "looking for a stored copy of \"%s\": ", res[i].p->entry);
+			return rc;
+		}
+		res[i].outcome = dup ? BUNDLE_ALREADY : 0;
+	}
+	for (size_t i = 0; i < n; i++, (*nres)++) {
+		const struct bundle_profile *p = res[i].p;
+		struct tsdb_append_req ar = {.labels = p->labels, .nlabels = p->nlabels, .t_ns = p->t_ns,
+					     .kind = p->kind, .body = p->body, .len = p->len,
+					     .totals = p->totals, .ntotals = p->ntotals};
+		struct pf_err e = {0};
+
+		if (res[i].outcome == BUNDLE_ALREADY)
+			continue;
+		rc = tsdb_append(db, &ar, res[i].id, &e);
+		if (rc == PF_EFUTURE || rc == PF_ETOOOLD) {
+			res[i].outcome = BUNDLE_REFUSED;
+			res[i].code = rc;
+			snprintf(res[i].reason, sizeof(res[i].reason), "%s", e.msg);
+			continue;
+		}
+		if (rc < 0) {
+			*err = e;
+			pf_err_prefix(err, "storing \"%s\": ", p->entry);
+			return rc;
+		}
+		res[i].outcome = BUNDLE_STORED;
+	}
+	return 0;
+}
+
 /* ---- reading ---------------------------------------------------------- */
 
 static const char *zip_msg(zip_error_t *ze)

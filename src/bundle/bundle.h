@@ -19,6 +19,10 @@
  * caller that stores the profiles only after bundle_read succeeded stores
  * all of a bundle or nothing of it.
  *
+ * bundle_store then appends what is not stored yet: the server's POST
+ * /api/v1/bundles is bundle_read + bundle_store, and a local import into a
+ * store directory can be the same two calls.
+ *
  * Nothing here is shared between threads; different bundles may be read
  * on different threads at once.
  */
@@ -137,6 +141,33 @@ int bundle_digest(const void *body, size_t len, enum tsdb_kind kind, const struc
  */
 int bundle_stored(struct tsdb *db, const struct bundle_profile *p, const struct pprof_limits *lim,
 		  int *stored, struct pf_err *err);
+
+/* What became of one profile of a bundle in bundle_store. */
+enum bundle_outcome {
+	BUNDLE_STORED = 1,  /* appended: id is set */
+	BUNDLE_ALREADY,     /* the store held it already (bundle_stored) */
+	BUNDLE_REFUSED,     /* outside the store's time window: code PF_EFUTURE or PF_ETOOOLD, reason */
+};
+struct bundle_result {
+	const struct bundle_profile *p;
+	enum bundle_outcome outcome;
+	int code;
+	char id[TSDB_ID_LEN + 1];
+	char reason[512];
+};
+
+/*
+ * Store b's profiles in db, as POST /api/v1/bundles and `profefe import
+ * -tsdb.dir` do: first every profile is looked up (bundle_stored), then
+ * those not stored yet are appended in the bundle's order. res (room for
+ * bundle_nprofiles(b)) gets one result per profile, *nres how many. A
+ * lookup failure stores nothing and returns its error; an append failure
+ * other than the time refusals stops there and returns it (the profiles
+ * before it are stored: *nres counts them; a repeat skips them as already
+ * stored).
+ */
+int bundle_store(struct tsdb *db, const struct bundle *b, const struct pprof_limits *lim,
+		 struct bundle_result *res, size_t *nres, struct pf_err *err);
 
 /* ---- writing ---------------------------------------------------------- */
 

@@ -470,6 +470,54 @@ static void test_stored(void **state)
 	bundle_free(b);
 }
 
+/* bundle_store: everything, then nothing again, then the time refusals */
+static void test_store(void **state)
+{
+	char dir[64];
+	struct tsdb_options to = {.dir = dir, .maintenance_ns = -1, .retention_ns = 3600000000000LL};
+	struct bundle *b = read_ok(FIX "autoprof/bundle-003.zip", &plain);
+	struct bundle *e = read_ok(FIX "autoprof/edge-trace-no-cpu.zip", &plain);
+	struct bundle_result res[16];
+	struct pf_err err = {0};
+	struct tsdb *db;
+	size_t n = 0;
+	(void)state;
+
+	fixture_store_dir(dir, "bundle-store");
+	db = fixture_store_open(&to);
+	assert_int_equal(bundle_store(db, b, &plain.pprof, res, &n, &err), 0);
+	assert_int_equal(n, bundle_nprofiles(b));
+	for (size_t i = 0; i < n; i++) {
+		assert_int_equal(res[i].outcome, BUNDLE_STORED);
+		assert_int_equal(strlen(res[i].id), TSDB_ID_LEN);
+		assert_ptr_equal(res[i].p, bundle_profile_at(b, i));
+	}
+	assert_int_equal(bundle_store(db, b, &plain.pprof, res, &n, &err), 0);
+	assert_int_equal(n, bundle_nprofiles(b));
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(res[i].outcome, BUNDLE_ALREADY);
+	/* a profile of now moves the retention anchor: the fixtures' are 10
+	 * days older than it, outside the hour kept */
+	{
+		const struct bundle_profile *p = bundle_profile_at(e, 0);
+		struct tsdb_append_req ar = {.labels = p->labels, .nlabels = p->nlabels,
+					     .t_ns = pf_now_ns(), .kind = p->kind, .body = p->body,
+					     .len = p->len, .totals = p->totals, .ntotals = p->ntotals};
+		char id[TSDB_ID_LEN + 1];
+		assert_int_equal(tsdb_append(db, &ar, id, &err), 0);
+	}
+	assert_int_equal(bundle_store(db, e, &plain.pprof, res, &n, &err), 0);
+	assert_int_equal(n, bundle_nprofiles(e));
+	for (size_t i = 0; i < n; i++) {
+		assert_int_equal(res[i].outcome, BUNDLE_REFUSED);
+		assert_int_equal(res[i].code, PF_ETOOOLD);
+		assert_true(res[i].reason[0] != 0);
+	}
+	fixture_store_remove(db, dir);
+	bundle_free(b);
+	bundle_free(e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -481,6 +529,7 @@ int main(void)
 		cmocka_unit_test(test_writer_and_odd_entries),
 		cmocka_unit_test(test_writer_roundtrip),
 		cmocka_unit_test(test_stored),
+		cmocka_unit_test(test_store),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
