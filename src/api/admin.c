@@ -29,6 +29,8 @@ static const char *route_names[API_ROUTE_COUNT] = {
 	[API_ROUTE_V1_MERGE] = "/api/v1/merge",
 	[API_ROUTE_V1_DIFF] = "/api/v1/diff",
 	[API_ROUTE_WEB] = "/ui/*",
+	[API_ROUTE_V1_BUNDLES] = "/api/v1/bundles",
+	[API_ROUTE_V1_BUNDLE] = "/api/v1/bundle",
 };
 
 const char *api_route_name(int route)

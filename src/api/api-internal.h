@@ -77,6 +77,8 @@ enum api_route {
 	API_ROUTE_V1_MERGE,
 	API_ROUTE_V1_DIFF,
 	API_ROUTE_WEB,
+	API_ROUTE_V1_BUNDLES,
+	API_ROUTE_V1_BUNDLE,
 	API_ROUTE_COUNT,
 };
 
@@ -196,8 +198,33 @@ void api_query_limits(const struct api_server *s, struct tsdb_query *q);
 int api_query_refusal(struct api_server *s, int rc, const struct pf_err *err, char *msg,
 		      size_t n);
 
+/*
+ * The labels parameter of /api/0 (parse_labels: split on ',', each pair at
+ * its first '=', trimmed, URL-decoded again; SPEC §10.3, §10.4), for other
+ * endpoints that take it. Returns 0 (out->v holds out->n labels, unsorted;
+ * free with api_labels_free), -1 with reason filled, or 1 when a label
+ * holds a NUL byte (a refusal to count as bad_param).
+ */
+struct api_labels {
+	struct tsdb_label *v;
+	size_t n;
+	char **owned;
+	size_t nowned;
+};
+int api_labels_parse(const char *s, struct api_labels *out, char *reason, size_t rlen);
+void api_labels_free(struct api_labels *l);
+
 /* ---- v1.c: /api/v1 ---- */
 void api_v1_handle(struct api_server *s, struct api_req *r, struct api_reply *rep);
+/* /api/v1's envelopes, for the handlers in other files: 200
+ * {"status":"success","data":data} (takes data), and an error of type
+ * (bad_data, not_found, internal, ...) with message msg. */
+void api_v1_success(struct api_reply *rep, json_t *data);
+void api_v1_error(struct api_reply *rep, int status, const char *type, const char *msg);
+
+/* ---- bundle.c: autoprof bundles (/api/v1/bundles, /api/v1/bundle) ---- */
+void api_v1_bundles_post(struct api_server *s, struct api_req *r, struct api_reply *rep);
+void api_v1_bundle_get(struct api_server *s, struct api_req *r, struct api_reply *rep);
 
 /* ---- targets.c: the scraper's endpoints ---- */
 /* /api/v1/targets and /api/v1/status/config: returns 1 when r was one of

@@ -184,6 +184,33 @@ static int parse_labels(const char *s, struct labelset *ls, char *reason, size_t
 	return 0;
 }
 
+int api_labels_parse(const char *s, struct api_labels *out, char *reason, size_t rlen)
+{
+	struct labelset ls = {0};
+	int rc = parse_labels(s, &ls, reason, rlen);
+
+	memset(out, 0, sizeof(*out));
+	if (rc != 0) {
+		labelset_free(&ls);
+		return rc;
+	}
+	out->v = pf_xcalloc(ls.n ? ls.n : 1, sizeof(*out->v));
+	memcpy(out->v, ls.v, ls.n * sizeof(*out->v));
+	out->n = ls.n;
+	out->owned = ls.owned; /* the strings the labels point into */
+	out->nowned = ls.nowned;
+	return 0;
+}
+
+void api_labels_free(struct api_labels *l)
+{
+	for (size_t i = 0; i < l->nowned; i++)
+		free(l->owned[i]);
+	free(l->owned);
+	free(l->v);
+	memset(l, 0, sizeof(*l));
+}
+
 /* Reads the labels parameter; replies 400 and returns -1 on error. */
 static int read_labels(struct api_server *srv, struct api_req *r, struct api_reply *rep,
 		       struct labelset *ls)

@@ -86,6 +86,16 @@ __attribute__((format(printf, 4, 5))) static void v1_error(struct api_reply *rep
 
 #define bad_data(rep, ...) v1_error((rep), 400, "bad_data", __VA_ARGS__)
 
+void api_v1_success(struct api_reply *rep, json_t *data)
+{
+	v1_success(rep, data);
+}
+
+void api_v1_error(struct api_reply *rep, int status, const char *type, const char *msg)
+{
+	v1_error(rep, status, type, "%s", msg);
+}
+
 static void internal_error(struct api_reply *rep, const char *what, const struct pf_err *err)
 {
 	pf_log(PF_LOG_ERROR, what, "err", err->msg, NULL);
@@ -1109,6 +1119,22 @@ void api_v1_handle(struct api_server *s, struct api_req *r, struct api_reply *re
 	}
 	if (api_v1_scrape_handle(s, r, rep)) /* targets, status/config: targets.c */
 		return;
+	if (strcmp(p, "/api/v1/bundles") == 0) { /* bundle.c */
+		r->route = API_ROUTE_V1_BUNDLES;
+		if (strcmp(r->method, "POST") != 0)
+			v1_error(rep, 405, "bad_data", "method %s not allowed on %s (use POST)", API_ECHO(r->method), p);
+		else
+			api_v1_bundles_post(s, r, rep);
+		return;
+	}
+	if (strcmp(p, "/api/v1/bundle") == 0) {
+		r->route = API_ROUTE_V1_BUNDLE;
+		if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0)
+			v1_error(rep, 405, "bad_data", "method %s not allowed on %s (use GET)", API_ECHO(r->method), p);
+		else
+			api_v1_bundle_get(s, r, rep);
+		return;
+	}
 	for (size_t i = 0; i < PF_ARRAY_LEN(endpoints); i++) {
 		if (strcmp(p, endpoints[i].path) == 0) {
 			ep = (int)endpoints[i].ep;

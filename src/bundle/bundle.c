@@ -1,0 +1,919 @@
+/*
+ * Autoprof bundles on libzip: the reader (bundle_read), the duplicate check
+ * (bundle_digest, bundle_stored) and the writer. See bundle.h.
+ */
+#include "bundle/bundle.h"
+
+#include <ctype.h>
+#include <jansson.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <xxhash.h>
+#include <zip.h>
+
+#define META_MAX (1 << 20) /* bytes of the meta entry */
+#define MAX_LABEL_VALUE 1024
+#define MAX_LABELS 64
+
+static const char *const builtin_types[] = {
+	"cpu", "heap", "allocs", "block", "mutex", "goroutine", "threadcreate", "trace", "other",
+	"unknown",
+};
+
+struct bundle {
+	struct pf_arena *arena;
+	struct bundle_meta meta;
+	struct bundle_profile *profiles;
+	size_t nprofiles, profiles_cap;
+	struct bundle_skip *skipped;
+	size_t nskipped, skipped_cap;
+	void **bodies; /* malloc'd entry bodies the profiles point into */
+	size_t nbodies, bodies_cap;
+};
+
+/* ---- names ------------------------------------------------------------ */
+
+int bundle_entry_name(const char *raw, char *out, size_t n, struct pf_err *err)
+{
+	const char *p = raw;
+	size_t len;
+
+	while (p[0] == '.' && p[1] == '/')
+		p += 2;
+	len = strlen(p);
+	if (len == 0)
+		return pf_err_set(err, PF_EINVAL, "empty entry name");
+	if (p[0] == '/' || (isalpha((unsigned char)p[0]) && p[1] == ':'))
+		return pf_err_set(err, PF_EINVAL, "absolute entry name");
+	if (strchr(p, '\\'))
+		return pf_err_set(err, PF_EINVAL, "entry name holds a backslash");
+	for (const char *s = p; *s;) {
+		const char *e = strchr(s, '/');
+		size_t el = e ? (size_t)(e - s) : strlen(s);
+		if (el == 2 && s[0] == '.' && s[1] == '.')
+			return pf_err_set(err, PF_EINVAL, "entry name has a \"..\" element");
+		s += el;
+		if (*s == '/')
+			s++;
+	}
+	if (len + 1 > n)
+		return pf_err_set(err, PF_EINVAL, "entry name longer than %zu bytes", n - 1);
+	memcpy(out, p, len + 1);
+	return 0;
+}
+
+static int hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int bundle_entry_type(const char *esc, char *type, int *during_trace, struct pf_err *err)
+{
+	char name[BUNDLE_MAX_TYPE + 1];
+	size_t n = 0;
+
+	*during_trace = 0;
+	for (const char *p = esc; *p; p++) {
+		int c = (unsigned char)*p;
+		if (c == '%') {
+			int hi = hexval(p[1]), lo = hi < 0 ? -1 : hexval(p[2]);
+			if (hi < 0 || lo < 0)
+				return pf_err_set(err, PF_EINVAL, "bad %%-escape in profile name \"%.64s\"", esc);
+			c = hi * 16 + lo;
+			p += 2;
+		}
+		if (n < BUNDLE_MAX_TYPE)
+			name[n++] = (char)c;
+	}
+	name[n] = 0;
+	if (n == 0)
+		return pf_err_set(err, PF_EINVAL, "empty profile name");
+	if (strcmp(name, "profile") == 0 || strcmp(name, "profile-during-trace") == 0) {
+		*during_trace = name[7] != 0;
+		memcpy(type, "cpu", 4);
+		return 0;
+	}
+	for (size_t i = 0; i < 6; i++) { /* heap .. threadcreate, and trace */
+		static const char *const same[] = {"heap", "allocs", "block", "goroutine", "mutex",
+						   "threadcreate"};
+		if (strcmp(name, same[i]) == 0) {
+			memcpy(type, name, n + 1);
+			return 0;
+		}
+	}
+	if (strcmp(name, "trace") == 0) {
+		memcpy(type, "trace", 6);
+		return 0;
+	}
+	/* a custom profile: SPEC §1's [a-z0-9_.-]+ */
+	for (size_t i = 0; i < n; i++) {
+		int c = tolower((unsigned char)name[i]);
+		name[i] = (char)(((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+				  c == '-' || c == '_') ? c : '_');
+	}
+	type[0] = 0;
+	for (size_t i = 0; i < PF_ARRAY_LEN(builtin_types); i++)
+		if (strcmp(name, builtin_types[i]) == 0)
+			memcpy(type, "custom_", 8);
+	memcpy(type + strlen(type), name, n + 1);
+	return 0;
+}
+
+void bundle_type_entry(const char *type, int during_trace, char *out, size_t n)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t o;
+
+	if (strcmp(type, "cpu") == 0) {
+		snprintf(out, n, "pprof/%s", during_trace ? "profile-during-trace" : "profile");
+		return;
+	}
+	o = (size_t)snprintf(out, n, "pprof/");
+	/* url.PathEscape: our types are [a-z0-9_.-], kept as they are */
+	for (const char *p = type; *p && o + 4 < n; p++) {
+		int c = (unsigned char)*p;
+		if (isalnum(c) || strchr("-_.~$&+:=@", c)) {
+			out[o++] = (char)c;
+		} else {
+			out[o++] = '%';
+			out[o++] = hex[c >> 4];
+			out[o++] = hex[c & 15];
+		}
+	}
+	out[o < n ? o : n - 1] = 0;
+}
+
+/* ---- the digest ------------------------------------------------------- */
+
+static void put_u64(struct pf_buf *b, uint64_t v)
+{
+	if (pf_buf_append(b, &v, sizeof(v)) < 0)
+		abort();
+}
+
+static void put_str(struct pf_buf *b, const char *s)
+{
+	size_t n = strlen(s);
+	put_u64(b, n);
+	if (pf_buf_append(b, s, n) < 0)
+		abort();
+}
+
+uint64_t bundle_digest_profile(const struct pprof_profile *p)
+{
+	const pprof_msg *m = pprof_message(p);
+	struct pf_buf b = PF_BUF_INIT(0);
+	uint64_t acc = 0;
+
+	for (size_t i = 0; i < m->n_sample_type; i++) {
+		put_str(&b, pprof_string(p, m->sample_type[i]->type));
+		put_str(&b, pprof_string(p, m->sample_type[i]->unit));
+	}
+	if (m->period_type) {
+		put_str(&b, pprof_string(p, m->period_type->type));
+		put_str(&b, pprof_string(p, m->period_type->unit));
+	}
+	put_u64(&b, (uint64_t)m->period);
+	put_u64(&b, (uint64_t)m->time_nanos);
+	put_u64(&b, (uint64_t)m->duration_nanos);
+	put_str(&b, pprof_string(p, m->default_sample_type));
+	for (size_t i = 0; i < m->n_comment; i++)
+		put_str(&b, pprof_string(p, m->comment[i]));
+	put_u64(&b, m->n_sample);
+	acc = XXH3_64bits(b.data, b.len);
+
+	/* samples in any order: the sum of their hashes */
+	for (size_t i = 0; i < m->n_sample; i++) {
+		const Perftools__Profiles__Sample *s = m->sample[i];
+		uint64_t lsum = 0;
+
+		pf_buf_reset(&b);
+		for (size_t j = 0; j < s->n_value; j++)
+			put_u64(&b, (uint64_t)s->value[j]);
+		for (size_t j = 0; j < s->n_location_id; j++) {
+			int64_t li = pprof_location_index(p, s->location_id[j]);
+			const Perftools__Profiles__Location *loc = li >= 0 ? m->location[li] : NULL;
+			if (!loc) {
+				put_u64(&b, UINT64_MAX);
+				continue;
+			}
+			put_u64(&b, loc->address);
+			put_u64(&b, loc->n_line);
+			for (size_t k = 0; k < loc->n_line; k++) {
+				int64_t fi = pprof_function_index(p, loc->line[k]->function_id);
+				const Perftools__Profiles__Function *f = fi >= 0 ? m->function[fi] : NULL;
+				put_str(&b, f ? pprof_string(p, f->name) : "");
+				put_str(&b, f ? pprof_string(p, f->system_name) : "");
+				put_str(&b, f ? pprof_string(p, f->filename) : "");
+				put_u64(&b, (uint64_t)loc->line[k]->line);
+			}
+		}
+		/* labels in any order too */
+		for (size_t j = 0; j < s->n_label; j++) {
+			const Perftools__Profiles__Label *l = s->label[j];
+			struct pf_buf lb = PF_BUF_INIT(0);
+			put_str(&lb, pprof_string(p, l->key));
+			put_str(&lb, pprof_string(p, l->str));
+			put_u64(&lb, (uint64_t)l->num);
+			put_str(&lb, pprof_string(p, l->num_unit));
+			lsum += XXH3_64bits(lb.data, lb.len);
+			pf_buf_free(&lb);
+		}
+		put_u64(&b, lsum);
+		acc += XXH3_64bits(b.data, b.len);
+	}
+	pf_buf_free(&b);
+	return acc;
+}
+
+int bundle_digest(const void *body, size_t len, enum tsdb_kind kind, const struct pprof_limits *lim,
+		  uint64_t *out, struct pf_err *err)
+{
+	struct pprof_profile *p = NULL;
+	int rc;
+
+	if (kind != TSDB_KIND_PPROF) {
+		*out = XXH3_64bits(body, len);
+		return 0;
+	}
+	if ((rc = pprof_decode_limited(body, len, lim, &p, err)) < 0)
+		return rc;
+	*out = bundle_digest_profile(p);
+	pprof_free(p);
+	return 0;
+}
+
+int bundle_stored(struct tsdb *db, const struct bundle_profile *p, const struct pprof_limits *lim,
+		  int *stored, struct pf_err *err)
+{
+	struct tsdb_matcher m[MAX_LABELS + 4];
+	struct tsdb_query q = {0};
+	struct tsdb_result *res = NULL;
+	struct pf_buf body = PF_BUF_INIT(0);
+	int rc = 0;
+
+	*stored = 0;
+	if (p->nlabels > PF_ARRAY_LEN(m))
+		return 0;
+	for (size_t i = 0; i < p->nlabels; i++)
+		m[i] = (struct tsdb_matcher){TSDB_MATCH_EQ, p->labels[i].name, p->labels[i].value};
+	q.matchers = m;
+	q.nmatchers = p->nlabels;
+	q.min_t_ns = q.max_t_ns = p->t_ns;
+	if ((rc = tsdb_find(db, &q, &res, err)) < 0)
+		return rc;
+	for (size_t i = 0; i < tsdb_result_len(res) && !*stored; i++) {
+		const struct tsdb_meta *mt = tsdb_result_at(res, i);
+		uint64_t d;
+		int same = mt->nlabels == p->nlabels && mt->kind == p->kind && mt->t_ns == p->t_ns;
+
+		/* the totals are in the index: no body is read unless they match */
+		if (same && p->kind == TSDB_KIND_PPROF) {
+			same = mt->ntotals == p->ntotals;
+			for (size_t j = 0; same && j < p->ntotals; j++)
+				same = mt->totals[j].value == p->totals[j].value &&
+				       strcmp(mt->totals[j].type, p->totals[j].type) == 0 &&
+				       strcmp(mt->totals[j].unit, p->totals[j].unit) == 0;
+		}
+		if (same && p->kind == TSDB_KIND_RAW)
+			same = mt->size == p->len;
+		if (!same)
+			continue;
+		pf_buf_reset(&body);
+		rc = tsdb_read(db, mt->id, &body, NULL, err);
+		if (rc == PF_ENOTFOUND) { /* dropped by retention meanwhile */
+			rc = 0;
+			continue;
+		}
+		if (rc < 0)
+			break;
+		if (p->kind == TSDB_KIND_RAW) {
+			*stored = body.len == p->len && memcmp(body.data, p->body, p->len) == 0;
+			continue;
+		}
+		if ((rc = bundle_digest(body.data, body.len, TSDB_KIND_PPROF, lim, &d, err)) < 0)
+			break;
+		*stored = d == p->digest;
+	}
+	pf_buf_free(&body);
+	tsdb_result_free(res);
+	return rc;
+}
+
+int bundle_store(struct tsdb *db, const struct bundle *b, const struct pprof_limits *lim,
+		 struct bundle_result *res, size_t *nres, struct pf_err *err)
+{
+	size_t n = bundle_nprofiles(b);
+	int rc, dup;
+
+	*nres = 0;
+	for (size_t i = 0; i < n; i++) {
+		memset(&res[i], 0, sizeof(res[i]));
+		res[i].p = &b->profiles[i];
+		if ((rc = bundle_stored(db, res[i].p, lim, &dup, err)) < 0) {
+			pf_err_prefix(err, "looking for a stored copy of \"%s\": ", res[i].p->entry);
+			return rc;
+		}
+		res[i].outcome = dup ? BUNDLE_ALREADY : 0;
+	}
+	for (size_t i = 0; i < n; i++, (*nres)++) {
+		const struct bundle_profile *p = res[i].p;
+		struct tsdb_append_req ar = {.labels = p->labels, .nlabels = p->nlabels, .t_ns = p->t_ns,
+					     .kind = p->kind, .body = p->body, .len = p->len,
+					     .totals = p->totals, .ntotals = p->ntotals};
+		struct pf_err e = {0};
+
+		if (res[i].outcome == BUNDLE_ALREADY)
+			continue;
+		rc = tsdb_append(db, &ar, res[i].id, &e);
+		if (rc == PF_EFUTURE || rc == PF_ETOOOLD) {
+			res[i].outcome = BUNDLE_REFUSED;
+			res[i].code = rc;
+			snprintf(res[i].reason, sizeof(res[i].reason), "%s", e.msg);
+			continue;
+		}
+		if (rc < 0) {
+			*err = e;
+			pf_err_prefix(err, "storing \"%s\": ", p->entry);
+			return rc;
+		}
+		res[i].outcome = BUNDLE_STORED;
+	}
+	return 0;
+}
+
+/* ---- reading ---------------------------------------------------------- */
+
+static const char *zip_msg(zip_error_t *ze)
+{
+	return zip_error_strerror(ze);
+}
+
+/* Read entry idx (size bytes as the central directory says) into a new
+ * buffer; libzip checks the CRC once the entry is read to its end. */
+static int read_entry(zip_t *za, zip_uint64_t idx, const char *name, uint64_t size, void **out,
+		      struct pf_err *err)
+{
+	zip_file_t *f = zip_fopen_index(za, idx, 0);
+	uint8_t *buf = NULL, extra;
+	uint64_t got = 0;
+	zip_int64_t r;
+	int rc = 0;
+
+	*out = NULL;
+	if (!f)
+		return pf_err_set(err, PF_EINVAL, "entry \"%s\": %s", name, zip_strerror(za));
+	if (!(buf = malloc(size ? size : 1))) {
+		rc = pf_err_set(err, PF_ENOMEM, "entry \"%s\": out of memory for %" PRIu64 " bytes",
+				name, size);
+		goto out;
+	}
+	while (got < size) {
+		r = zip_fread(f, buf + got, size - got);
+		if (r < 0) {
+			rc = pf_err_set(err, PF_EINVAL, "entry \"%s\": %s", name, zip_file_strerror(f));
+			goto out;
+		}
+		if (r == 0)
+			break;
+		got += (uint64_t)r;
+	}
+	/* past the end: where libzip checks the CRC (and finds more data
+	 * than the directory said) */
+	r = zip_fread(f, &extra, 1);
+	if (r < 0) {
+		rc = pf_err_set(err, PF_EINVAL, "entry \"%s\": %s", name, zip_file_strerror(f));
+		goto out;
+	}
+	if (got != size || r != 0) {
+		rc = pf_err_set(err, PF_EINVAL, "entry \"%s\": its data is %s than the %" PRIu64
+				" bytes the central directory says", name, got < size ? "shorter" : "longer", size);
+		goto out;
+	}
+out:
+	if (zip_fclose(f) != 0 && rc == 0)
+		rc = pf_err_set(err, PF_EINVAL, "entry \"%s\": %s", name, zip_strerror(za));
+	if (rc < 0)
+		free(buf);
+	else
+		*out = buf;
+	return rc;
+}
+
+static void keep_body(struct bundle *b, void *p)
+{
+	pf_xgrow((void **)&b->bodies, &b->bodies_cap, b->nbodies + 1, sizeof(*b->bodies));
+	b->bodies[b->nbodies++] = p;
+}
+
+static void add_skip(struct bundle *b, const char *entry, const char *reason)
+{
+	pf_xgrow((void **)&b->skipped, &b->skipped_cap, b->nskipped + 1, sizeof(*b->skipped));
+	b->skipped[b->nskipped].entry = pf_arena_strndup(b->arena, entry, strlen(entry));
+	b->skipped[b->nskipped].reason = pf_arena_strndup(b->arena, reason, strlen(reason));
+	b->nskipped++;
+}
+
+static const char *meta_field(struct bundle *b, json_t *o, const char *key, struct pf_err *err,
+			      int *rc)
+{
+	json_t *v = json_object_get(o, key);
+
+	if (!v)
+		return "";
+	if (!json_is_string(v)) {
+		*rc = pf_err_set(err, PF_EINVAL, "entry \"meta\": \"%s\" is not a string", key);
+		return "";
+	}
+	if (strlen(json_string_value(v)) != json_string_length(v)) {
+		*rc = pf_err_set(err, PF_EINVAL, "entry \"meta\": \"%s\" holds a NUL byte", key);
+		return "";
+	}
+	return pf_arena_strndup(b->arena, json_string_value(v), json_string_length(v));
+}
+
+static int parse_meta(struct bundle *b, const void *data, size_t len, struct pf_err *err)
+{
+	json_error_t je;
+	json_t *o = json_loadb(data, len, JSON_REJECT_DUPLICATES, &je);
+	struct bundle_meta *m = &b->meta;
+	int rc = 0;
+
+	if (!o)
+		return pf_err_set(err, PF_EINVAL, "entry \"meta\": not JSON: %s (line %d column %d)",
+				  je.text, je.line, je.column);
+	if (!json_is_object(o)) {
+		json_decref(o);
+		return pf_err_set(err, PF_EINVAL, "entry \"meta\": not a JSON object");
+	}
+	m->main = meta_field(b, o, "main", err, &rc);
+	m->revision = meta_field(b, o, "revision", err, &rc);
+	m->go_version = meta_field(b, o, "go_version", err, &rc);
+	m->hostname = meta_field(b, o, "hostname", err, &rc);
+	m->proc_id = meta_field(b, o, "proc_id", err, &rc);
+	m->init_time = meta_field(b, o, "init_time", err, &rc);
+	m->capture_time = meta_field(b, o, "capture_time", err, &rc);
+	json_decref(o);
+	if (rc < 0)
+		return rc;
+	if (*m->capture_time && pf_parse_time(m->capture_time, &m->capture_ns) < 0)
+		m->capture_ns = 0;
+	return 0;
+}
+
+/* path.Base */
+static const char *path_base(struct bundle *b, const char *s)
+{
+	size_t n = strlen(s);
+	const char *slash;
+
+	while (n > 1 && s[n - 1] == '/')
+		n--;
+	if (n == 0)
+		return "";
+	slash = memrchr(s, '/', n);
+	if (slash && n > 1)
+		return pf_arena_strndup(b->arena, slash + 1, n - (size_t)(slash + 1 - s));
+	return pf_arena_strndup(b->arena, s, n);
+}
+
+static int label_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct tsdb_label *)a)->name, ((const struct tsdb_label *)b)->name);
+}
+
+static void set_label(struct tsdb_label *v, size_t *n, const char *name, const char *value)
+{
+	for (size_t i = 0; i < *n; i++) {
+		if (strcmp(v[i].name, name) == 0) {
+			v[i].value = value;
+			return;
+		}
+	}
+	v[*n].name = name;
+	v[*n].value = value;
+	(*n)++;
+}
+
+/* The labels every profile of the bundle has, service first. */
+static int base_labels(struct bundle *b, const struct bundle_options *o, struct tsdb_label *v,
+		       size_t *n, struct pf_err *err)
+{
+	const struct bundle_meta *m = &b->meta;
+	const char *service = o->service && *o->service ? o->service : path_base(b, m->main);
+	const struct {
+		const char *name, *value;
+	} from_meta[] = {
+		{"instance", m->hostname}, {"proc_id", m->proc_id},
+		{"go_version", m->go_version}, {"revision", m->revision},
+	};
+
+	*n = 0;
+	if (!*service)
+		return pf_err_set(err, PF_EINVAL, "entry \"meta\": \"main\" is empty and no service was given");
+	if (strlen(service) > MAX_LABEL_VALUE)
+		return pf_err_set(err, PF_EINVAL, "the service \"%.64s…\" is longer than %d bytes",
+				  service, MAX_LABEL_VALUE);
+	set_label(v, n, "service", service);
+	for (size_t i = 0; i < PF_ARRAY_LEN(from_meta); i++) {
+		if (!*from_meta[i].value)
+			continue; /* the store keeps no empty values */
+		if (strlen(from_meta[i].value) > MAX_LABEL_VALUE)
+			return pf_err_set(err, PF_EINVAL, "entry \"meta\": the value of \"%s\" is longer than %d bytes",
+					  from_meta[i].name, MAX_LABEL_VALUE);
+		set_label(v, n, from_meta[i].name, from_meta[i].value);
+	}
+	for (size_t i = 0; i < o->nlabels; i++) {
+		if (strcmp(o->labels[i].name, "service") == 0 || strcmp(o->labels[i].name, "type") == 0)
+			return pf_err_set(err, PF_EINVAL, "label \"%s\" cannot be set in labels",
+					  o->labels[i].name);
+		if (*n >= MAX_LABELS - 2)
+			return pf_err_set(err, PF_EINVAL, "more than %d labels", MAX_LABELS);
+		set_label(v, n, o->labels[i].name, o->labels[i].value);
+	}
+	return 0;
+}
+
+static int is_go_trace(const uint8_t *p, size_t n)
+{
+	return n >= 16 && memcmp(p, "go 1.", 5) == 0 && memmem(p, 16, " trace", 6) != NULL;
+}
+
+/* One pprof/NAME entry, read into data (kept by b on success). */
+static int add_entry(struct bundle *b, const struct bundle_options *o, const char *name,
+		     void *data, size_t len, const struct tsdb_label *base, size_t nbase,
+		     struct pf_err *err)
+{
+	char type[BUNDLE_MAX_TYPE + 16];
+	struct bundle_profile *bp;
+	struct pprof_profile *prof = NULL;
+	struct tsdb_label *labels;
+	struct pf_buf gz = PF_BUF_INIT(0);
+	int during = 0, rc;
+	size_t n = nbase;
+
+	if ((rc = bundle_entry_type(name + 6, type, &during, err)) < 0) {
+		pf_err_prefix(err, "entry \"%s\": ", name);
+		goto fail;
+	}
+	if (len == 0) {
+		add_skip(b, name, "empty entry (0 bytes)");
+		free(data);
+		return 0;
+	}
+	labels = pf_arena_alloc(b->arena, (nbase + 2) * sizeof(*labels));
+	memcpy(labels, base, nbase * sizeof(*labels));
+	pf_xgrow((void **)&b->profiles, &b->profiles_cap, b->nprofiles + 1, sizeof(*b->profiles));
+	bp = &b->profiles[b->nprofiles];
+	memset(bp, 0, sizeof(*bp));
+	bp->entry = pf_arena_strndup(b->arena, name, strlen(name));
+	bp->type = pf_arena_strndup(b->arena, type, strlen(type));
+	set_label(labels, &n, "type", bp->type);
+	if (during)
+		set_label(labels, &n, "during_trace", "true");
+	qsort(labels, n, sizeof(*labels), label_cmp);
+	bp->labels = labels;
+	bp->nlabels = n;
+
+	if (strcmp(type, "trace") == 0) {
+		if (!is_go_trace(data, len)) {
+			rc = pf_err_set(err, PF_EINVAL, "entry \"%s\": not a Go execution trace (it does not start with \"go 1.N trace\")", name);
+			goto fail;
+		}
+		if (!b->meta.capture_ns) {
+			rc = pf_err_set(err, PF_EINVAL, "entry \"%s\": a trace takes meta's capture_time, which is \"%s\", not a time",
+					name, b->meta.capture_time);
+			goto fail;
+		}
+		bp->kind = TSDB_KIND_RAW;
+		bp->t_ns = b->meta.capture_ns;
+		bp->body = data;
+		bp->len = len;
+		bp->digest = XXH3_64bits(data, len);
+		keep_body(b, data);
+		b->nprofiles++;
+		return 0;
+	}
+
+	if ((rc = pprof_decode_limited(data, len, &o->pprof, &prof, err)) < 0) {
+		if (rc == PF_EINVAL)
+			pf_err_prefix(err, "could not parse pprof profile: ");
+		pf_err_prefix(err, "entry \"%s\": ", name);
+		goto fail;
+	}
+	if (pprof_sample_count(prof) == 0) {
+		add_skip(b, name, "profile has no samples");
+		pprof_free(prof);
+		free(data);
+		return 0;
+	}
+	{
+		const pprof_msg *m = pprof_message(prof);
+		size_t nt = m->n_sample_type;
+		int64_t *sums = pf_xcalloc(nt ? nt : 1, sizeof(*sums));
+		struct tsdb_total *t = pf_arena_alloc(b->arena, (nt ? nt : 1) * sizeof(*t));
+
+		pprof_totals(prof, sums);
+		for (size_t i = 0; i < nt; i++) {
+			const char *ty = pprof_string(prof, m->sample_type[i]->type);
+			const char *un = pprof_string(prof, m->sample_type[i]->unit);
+			t[i].type = pf_arena_strndup(b->arena, ty, strlen(ty));
+			t[i].unit = pf_arena_strndup(b->arena, un, strlen(un));
+			t[i].value = sums[i];
+		}
+		free(sums);
+		bp->totals = t;
+		bp->ntotals = nt;
+	}
+	if (pprof_time_nanos(prof) > 0) {
+		bp->t_ns = pprof_time_nanos(prof);
+	} else if (b->meta.capture_ns) {
+		bp->t_ns = b->meta.capture_ns;
+	} else {
+		rc = pf_err_set(err, PF_EINVAL, "entry \"%s\": the profile has no time_nanos and meta's capture_time \"%s\" is not a time",
+				name, b->meta.capture_time);
+		goto fail;
+	}
+	bp->kind = TSDB_KIND_PPROF;
+	bp->digest = bundle_digest_profile(prof);
+	if (pprof_is_gzip(data, len)) {
+		bp->body = data;
+		bp->len = len;
+		keep_body(b, data);
+	} else {
+		if ((rc = pprof_gzip(data, len, &gz, err)) < 0) {
+			pf_err_prefix(err, "entry \"%s\": ", name);
+			goto fail;
+		}
+		free(data);
+		bp->body = pf_buf_steal(&gz, &bp->len);
+		keep_body(b, (void *)bp->body);
+	}
+	pprof_free(prof);
+	b->nprofiles++;
+	return 0;
+fail:
+	pprof_free(prof);
+	pf_buf_free(&gz);
+	free(data);
+	return rc;
+}
+
+int bundle_read(const void *zipdata, size_t len, const struct bundle_options *o, struct bundle **out,
+		struct pf_err *err)
+{
+	size_t max_entries = o->max_entries ? o->max_entries : BUNDLE_MAX_ENTRIES;
+	uint64_t max_total = o->max_total ? o->max_total : BUNDLE_MAX_TOTAL, total = 0;
+	struct tsdb_label base[MAX_LABELS + 4];
+	struct bundle *b = pf_xcalloc(1, sizeof(*b));
+	zip_error_t ze;
+	zip_source_t *src = NULL;
+	zip_t *za = NULL;
+	zip_int64_t n;
+	char **names = NULL;
+	size_t nbase = 0;
+	int64_t meta_idx = -1;
+	void *data = NULL;
+	int rc = 0;
+
+	*out = NULL;
+	b->arena = pf_arena_new();
+	zip_error_init(&ze);
+	if (len == 0) {
+		rc = pf_err_set(err, PF_EINVAL, "empty body: not a zip archive");
+		goto fail;
+	}
+	if (!(src = zip_source_buffer_create(zipdata, len, 0, &ze))) {
+		rc = pf_err_set(err, PF_ENOMEM, "zip: %s", zip_msg(&ze));
+		goto fail;
+	}
+	if (!(za = zip_open_from_source(src, ZIP_RDONLY | ZIP_CHECKCONS, &ze))) {
+		int code = zip_error_code_zip(&ze);
+		zip_source_free(src);
+		if (code == ZIP_ER_NOZIP)
+			rc = pf_err_set(err, PF_EINVAL, "not a zip archive (no central directory: the bundle is cut short or not a zip)");
+		else
+			rc = pf_err_set(err, PF_EINVAL, "broken zip archive: %s", zip_msg(&ze));
+		goto fail;
+	}
+	n = zip_get_num_entries(za, 0);
+	if (n < 0 || (uint64_t)n > max_entries) {
+		rc = pf_err_set(err, PF_ETOOBIG, "bundle has %" PRId64 " entries, over the cap of %zu",
+				(int64_t)n, max_entries);
+		goto fail;
+	}
+	names = pf_xcalloc((size_t)n + 1, sizeof(*names));
+	/* the directory first: names, sizes, the total, before reading any data */
+	for (zip_int64_t i = 0; i < n; i++) {
+		zip_stat_t st;
+		char name[1024];
+
+		if (zip_stat_index(za, (zip_uint64_t)i, 0, &st) < 0 || !(st.valid & ZIP_STAT_NAME) ||
+		    !(st.valid & ZIP_STAT_SIZE)) {
+			rc = pf_err_set(err, PF_EINVAL, "broken zip archive: entry %" PRId64 ": %s",
+					(int64_t)i, zip_strerror(za));
+			goto fail;
+		}
+		if ((rc = bundle_entry_name(st.name, name, sizeof(name), err)) < 0) {
+			pf_err_prefix(err, "entry \"%.256s\": ", st.name);
+			goto fail;
+		}
+		for (zip_int64_t j = 0; j < i; j++) {
+			if (strcmp(names[j], name) == 0) {
+				rc = pf_err_set(err, PF_EINVAL, "entry \"%s\" appears twice", name);
+				goto fail;
+			}
+		}
+		names[i] = pf_arena_strndup(b->arena, name, strlen(name));
+		if (st.size > max_total || total + st.size > max_total) {
+			rc = pf_err_set(err, PF_ETOOBIG, "entry \"%s\": the entries' sizes add up to more than the cap of %" PRIu64 " bytes",
+					name, max_total);
+			goto fail;
+		}
+		total += st.size;
+		if (strcmp(name, "meta") == 0)
+			meta_idx = i;
+	}
+	if (meta_idx < 0) {
+		rc = pf_err_set(err, PF_EINVAL, "bundle has no \"meta\" entry");
+		goto fail;
+	}
+	{
+		zip_stat_t st;
+		zip_stat_index(za, (zip_uint64_t)meta_idx, 0, &st);
+		if (st.size > META_MAX) {
+			rc = pf_err_set(err, PF_ETOOBIG, "entry \"meta\": %" PRIu64 " bytes, over the cap of %d",
+					(uint64_t)st.size, META_MAX);
+			goto fail;
+		}
+		if ((rc = read_entry(za, (zip_uint64_t)meta_idx, "meta", st.size, &data, err)) < 0)
+			goto fail;
+		rc = parse_meta(b, data, st.size, err);
+		free(data);
+		data = NULL;
+		if (rc < 0)
+			goto fail;
+	}
+	if ((rc = base_labels(b, o, base, &nbase, err)) < 0)
+		goto fail;
+	/* then the profiles, one at a time, in the bundle's order */
+	for (zip_int64_t i = 0; i < n; i++) {
+		zip_stat_t st;
+		size_t nl = strlen(names[i]);
+
+		if (strncmp(names[i], "pprof/", 6) != 0 || nl == 6 || names[i][nl - 1] == '/')
+			continue; /* meta, expvar, custom/..., directories */
+		zip_stat_index(za, (zip_uint64_t)i, 0, &st);
+		if ((rc = read_entry(za, (zip_uint64_t)i, names[i], st.size, &data, err)) < 0)
+			goto fail;
+		rc = add_entry(b, o, names[i], data, (size_t)st.size, base, nbase, err);
+		data = NULL;
+		if (rc < 0)
+			goto fail;
+	}
+	free(names);
+	zip_discard(za);
+	zip_error_fini(&ze);
+	*out = b;
+	return 0;
+fail:
+	free(names);
+	if (za)
+		zip_discard(za);
+	zip_error_fini(&ze);
+	bundle_free(b);
+	return rc;
+}
+
+const struct bundle_meta *bundle_get_meta(const struct bundle *b)
+{
+	return &b->meta;
+}
+
+size_t bundle_nprofiles(const struct bundle *b)
+{
+	return b->nprofiles;
+}
+
+const struct bundle_profile *bundle_profile_at(const struct bundle *b, size_t i)
+{
+	return i < b->nprofiles ? &b->profiles[i] : NULL;
+}
+
+size_t bundle_nskipped(const struct bundle *b)
+{
+	return b->nskipped;
+}
+
+const struct bundle_skip *bundle_skipped_at(const struct bundle *b, size_t i)
+{
+	return i < b->nskipped ? &b->skipped[i] : NULL;
+}
+
+void bundle_free(struct bundle *b)
+{
+	if (!b)
+		return;
+	for (size_t i = 0; i < b->nbodies; i++)
+		free(b->bodies[i]);
+	free(b->bodies);
+	free(b->profiles);
+	free(b->skipped);
+	pf_arena_free(b->arena);
+	free(b);
+}
+
+/* ---- writing ---------------------------------------------------------- */
+
+struct bundle_writer {
+	zip_source_t *src;
+	zip_t *za;
+	void **copies; /* libzip reads the entries' data at zip_close */
+	size_t ncopies, copies_cap;
+	int failed;
+};
+
+struct bundle_writer *bundle_writer_new(void)
+{
+	struct bundle_writer *w = pf_xcalloc(1, sizeof(*w));
+	zip_error_t ze;
+
+	zip_error_init(&ze);
+	if (!(w->src = zip_source_buffer_create(NULL, 0, 0, &ze)))
+		abort();
+	zip_source_keep(w->src);
+	if (!(w->za = zip_open_from_source(w->src, ZIP_TRUNCATE, &ze)))
+		abort(); /* an empty in-memory source: only out of memory fails */
+	zip_error_fini(&ze);
+	return w;
+}
+
+int bundle_writer_add(struct bundle_writer *w, const char *name, const void *data, size_t len,
+		      struct pf_err *err)
+{
+	void *copy = pf_xmalloc(len ? len : 1);
+	zip_source_t *s;
+	zip_int64_t idx;
+
+	memcpy(copy, data, len);
+	pf_xgrow((void **)&w->copies, &w->copies_cap, w->ncopies + 1, sizeof(*w->copies));
+	w->copies[w->ncopies++] = copy;
+	if (!(s = zip_source_buffer(w->za, copy, len, 0)))
+		goto fail;
+	if ((idx = zip_file_add(w->za, name, s, ZIP_FL_ENC_UTF_8)) < 0) {
+		zip_source_free(s);
+		goto fail;
+	}
+	if (zip_set_file_compression(w->za, (zip_uint64_t)idx, ZIP_CM_STORE, 0) < 0)
+		goto fail;
+	return 0;
+fail:
+	w->failed = 1;
+	return pf_err_set(err, PF_EIO, "zip entry \"%s\": %s", name, zip_strerror(w->za));
+}
+
+int bundle_writer_finish(struct bundle_writer *w, struct pf_buf *out, struct pf_err *err)
+{
+	zip_stat_t st;
+	zip_int64_t r;
+	int rc = 0;
+
+	if (zip_close(w->za) < 0) {
+		rc = pf_err_set(err, PF_EIO, "zip: %s", zip_strerror(w->za));
+		zip_discard(w->za);
+		w->za = NULL;
+		return rc;
+	}
+	w->za = NULL;
+	if (zip_source_stat(w->src, &st) < 0 || zip_source_open(w->src) < 0)
+		return pf_err_set(err, PF_EIO, "zip: %s", zip_error_strerror(zip_source_error(w->src)));
+	if ((rc = pf_buf_reserve(out, st.size)) < 0) {
+		zip_source_close(w->src);
+		return pf_err_set(err, rc, "zip of %" PRIu64 " bytes: over the reply's cap", (uint64_t)st.size);
+	}
+	r = zip_source_read(w->src, out->data + out->len, st.size);
+	zip_source_close(w->src);
+	if (r < 0 || (zip_uint64_t)r != st.size)
+		return pf_err_set(err, PF_EIO, "zip: short read of the archive");
+	out->len += (size_t)r;
+	return 0;
+}
+
+void bundle_writer_free(struct bundle_writer *w)
+{
+	if (!w)
+		return;
+	if (w->za)
+		zip_discard(w->za);
+	zip_source_free(w->src);
+	for (size_t i = 0; i < w->ncopies; i++)
+		free(w->copies[i]);
+	free(w->copies);
+	free(w);
+}
