@@ -47,6 +47,7 @@ start_server() {
 	shift
 	SERVER_N=$((SERVER_N + 1))
 	log=$TMP/server.$SERVER_N.log
+	: >"$log" # before the background job opens it, so the first read finds it
 	"$PROFEFE_BIN" -addr 127.0.0.1:0 -tsdb.dir "$data" "$@" 2>"$log" &
 	PID=$!
 	PORT=
