@@ -17,19 +17,15 @@ let srv, data, browser, large, day, daySrv, dayReady;
 const SHOP = 'heap{service="shop"}';
 
 before(async () => {
-  srv = await startServer();
-  data = await fill(srv);
-  large = await push(srv, 'heap-large-001', {
-    service: 'platform', type: 'heap', time: data.now - 5 * 60000,
-    labels: { instance: 'plat-1', region: 'eu', env: 'prod', version: 'v3.1.0' },
-  });
   // A day of one series on a server of its own: a heap profile every 10 s
   // (heap-001..010 in turn, time_nanos rewritten), 8 640 in all, pushed
-  // while the tests before the timed ones run, then a restart that writes
-  // the head into blocks, as a day-old range is stored (day-long blocks, as
-  // compaction would make them, so that the restart need not compact 12).
-  const dayStart = data.now - 24 * 3600e3;
-  day = { start: dayStart, end: data.now, n: 8640 };
+  // while the other tests run (the timed ones come last), then a restart
+  // that writes the head into blocks, as a day-old range is stored
+  // (day-long blocks, as compaction would make them, so that the restart
+  // need not compact twelve 2 h blocks).
+  const dayEnd = Math.floor(Date.now() / 60000) * 60000 - 120000;
+  const dayStart = dayEnd - 24 * 3600e3;
+  day = { start: dayStart, end: dayEnd, n: 8640 };
   daySrv = await startServer({ flags: ['-tsdb.block-duration', '24h'] });
   dayReady = (async () => {
     const t0 = performance.now();
@@ -43,6 +39,12 @@ before(async () => {
     day.fillMs = { push: Math.round(t1 - t0), restart: Math.round(performance.now() - t1) };
   })();
   dayReady.catch(() => {}); // awaited (and failing) in the tests that need it
+  srv = await startServer();
+  data = await fill(srv);
+  large = await push(srv, 'heap-large-001', {
+    service: 'platform', type: 'heap', time: data.now - 5 * 60000,
+    labels: { instance: 'plat-1', region: 'eu', env: 'prod', version: 'v3.1.0' },
+  });
   browser = await launch();
 });
 
@@ -531,6 +533,69 @@ test('one function over time: a plot of its cost in each profile (query_range fo
   await page.closeAll();
 });
 
+test('dark scheme: the flame graph and table follow the system colours', async () => {
+  const page = await openPage(browser, url('/profile', { id: lastHeap(), view: 'both', search: 'flate' }), { colorScheme: 'dark' });
+  await waitFlame(page);
+  await page.waitForSelector('table.top tbody tr');
+  assert.equal(await page.evaluate(() => document.querySelector('#flame-main').__flame.dark), true);
+  const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+  assert.notEqual(bg, 'rgb(255, 255, 255)');
+  await shot(page, 'profile-dark');
+  page.assertClean();
+  await page.closeAll();
+});
+
+test('narrow window: flame + table stack, the canvas fits, no sideways scrolling', async () => {
+  const page = await openPage(browser, url('/profile', { id: lastHeap(), view: 'both' }), { width: 600, height: 900 });
+  await waitFlame(page);
+  await page.waitForSelector('table.top tbody tr');
+  const g = await page.evaluate(() => {
+    const c = document.querySelector('#flame-main canvas').getBoundingClientRect();
+    const t = document.querySelector('.table-host').getBoundingClientRect();
+    return { cw: c.width, cRight: c.right, tTop: t.top, cBottom: c.bottom, sw: document.documentElement.scrollWidth, iw: innerWidth };
+  });
+  assert.ok(g.cRight <= g.iw && g.cw > 400, JSON.stringify(g));
+  assert.ok(g.tTop >= g.cBottom, `table below the flame graph: ${JSON.stringify(g)}`);
+  assert.ok(g.sw <= g.iw, `no sideways scroll: ${JSON.stringify(g)}`);
+  assert.ok(await ink(page) > 0.2);
+  await shot(page, 'profile-narrow');
+  page.assertClean();
+  await page.closeAll();
+});
+
+test('pprof filters in the URL (focus=) reach every report and show as removable chips', async () => {
+  const id = lastHeap();
+  const page = await openPage(browser, url('/profile', { id, focus: 'gzip', view: 'both' }));
+  await waitFlame(page);
+  const fg = await apiGet(srv, `/api/v1/profile/${id}`, { report: 'flamegraph', focus: 'gzip' });
+  assert.equal(await page.evaluate(() => document.querySelector('#flame-main').__flame.total[0]), fg.root.total);
+  const all = await apiGet(srv, `/api/v1/profile/${id}`, { report: 'flamegraph' });
+  assert.ok(fg.root.total < all.root.total);
+  assert.match(await page.textContent('.filters'), /focus=gzip/);
+  await shot(page, 'profile-filters');
+  await page.click('.filter-chip .chip-x');
+  await page.waitForFunction(() => !new URL(location.href).searchParams.has('focus'));
+  await page.waitForFunction((t) => { const e = document.querySelector('#flame-main'); return e && e.__flame && e.__flame.total[0] === t; }, all.root.total);
+  page.assertClean();
+  await page.closeAll();
+});
+
+test('no profile named: the page says how to open one; an unknown id says what to change', async () => {
+  const page = await openPage(browser, srv.url + '/profile', { allow: [/404/] });
+  await page.waitForSelector('.empty');
+  assert.match(await page.textContent('.empty'), /Query page/);
+  await shot(page, 'profile-empty');
+  await page.goto(url('/profile', { id: 'AAAAAAAAAAAAAAAAAAAAAAAAAAA' }));
+  await page.waitForSelector('.error');
+  assert.match(await page.textContent('.error'), /nothing found|not found/i);
+  assert.match(await page.textContent('.error'), /retention/);
+  await shot(page, 'profile-error');
+  page.assertClean();
+  await page.closeAll();
+});
+
+// The two timed tests last: the merged day's store fills while the tests
+// above run.
 test('heap-large-001: drawn with timings printed; "N nodes trimmed: show more" asks for more nodes', async () => {
   await dayReady; // timed while nothing else fills a store
   const page = await openPage(browser, url('/profile', { id: large.id }));
@@ -602,67 +667,6 @@ test('a merged day of one series (8 640 heap profiles, 10 s apart): drawn, its t
   await page.mouse.move(at.x, at.y);
   await page.waitForSelector('.flame-tip:not([hidden])');
   await shot(page, 'profile-merged-day');
-  page.assertClean();
-  await page.closeAll();
-});
-
-test('dark scheme: the flame graph and table follow the system colours', async () => {
-  const page = await openPage(browser, url('/profile', { id: lastHeap(), view: 'both', search: 'flate' }), { colorScheme: 'dark' });
-  await waitFlame(page);
-  await page.waitForSelector('table.top tbody tr');
-  assert.equal(await page.evaluate(() => document.querySelector('#flame-main').__flame.dark), true);
-  const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
-  assert.notEqual(bg, 'rgb(255, 255, 255)');
-  await shot(page, 'profile-dark');
-  page.assertClean();
-  await page.closeAll();
-});
-
-test('narrow window: flame + table stack, the canvas fits, no sideways scrolling', async () => {
-  const page = await openPage(browser, url('/profile', { id: lastHeap(), view: 'both' }), { width: 600, height: 900 });
-  await waitFlame(page);
-  await page.waitForSelector('table.top tbody tr');
-  const g = await page.evaluate(() => {
-    const c = document.querySelector('#flame-main canvas').getBoundingClientRect();
-    const t = document.querySelector('.table-host').getBoundingClientRect();
-    return { cw: c.width, cRight: c.right, tTop: t.top, cBottom: c.bottom, sw: document.documentElement.scrollWidth, iw: innerWidth };
-  });
-  assert.ok(g.cRight <= g.iw && g.cw > 400, JSON.stringify(g));
-  assert.ok(g.tTop >= g.cBottom, `table below the flame graph: ${JSON.stringify(g)}`);
-  assert.ok(g.sw <= g.iw, `no sideways scroll: ${JSON.stringify(g)}`);
-  assert.ok(await ink(page) > 0.2);
-  await shot(page, 'profile-narrow');
-  page.assertClean();
-  await page.closeAll();
-});
-
-test('pprof filters in the URL (focus=) reach every report and show as removable chips', async () => {
-  const id = lastHeap();
-  const page = await openPage(browser, url('/profile', { id, focus: 'gzip', view: 'both' }));
-  await waitFlame(page);
-  const fg = await apiGet(srv, `/api/v1/profile/${id}`, { report: 'flamegraph', focus: 'gzip' });
-  assert.equal(await page.evaluate(() => document.querySelector('#flame-main').__flame.total[0]), fg.root.total);
-  const all = await apiGet(srv, `/api/v1/profile/${id}`, { report: 'flamegraph' });
-  assert.ok(fg.root.total < all.root.total);
-  assert.match(await page.textContent('.filters'), /focus=gzip/);
-  await shot(page, 'profile-filters');
-  await page.click('.filter-chip .chip-x');
-  await page.waitForFunction(() => !new URL(location.href).searchParams.has('focus'));
-  await page.waitForFunction((t) => { const e = document.querySelector('#flame-main'); return e && e.__flame && e.__flame.total[0] === t; }, all.root.total);
-  page.assertClean();
-  await page.closeAll();
-});
-
-test('no profile named: the page says how to open one; an unknown id says what to change', async () => {
-  const page = await openPage(browser, srv.url + '/profile', { allow: [/404/] });
-  await page.waitForSelector('.empty');
-  assert.match(await page.textContent('.empty'), /Query page/);
-  await shot(page, 'profile-empty');
-  await page.goto(url('/profile', { id: 'AAAAAAAAAAAAAAAAAAAAAAAAAAA' }));
-  await page.waitForSelector('.error');
-  assert.match(await page.textContent('.error'), /nothing found|not found/i);
-  assert.match(await page.textContent('.error'), /retention/);
-  await shot(page, 'profile-error');
   page.assertClean();
   await page.closeAll();
 });
