@@ -21,6 +21,15 @@ const titles = {
 };
 
 const main = document.getElementById('main');
+
+// --header-h (style.css): the sticky page header's height, which grows when
+// its links wrap in a narrow window; table heads stick just under it.
+const header = document.querySelector('header.top');
+if (header && window.ResizeObserver) {
+  new ResizeObserver(() => {
+    document.documentElement.style.setProperty('--header-h', header.getBoundingClientRect().height + 'px');
+  }).observe(header);
+}
 let cleanup = null;
 let generation = 0;
 
@@ -98,9 +107,11 @@ function showError(root, err, hint) {
 
 export const ctx = { api, apiURL, navigate, setParams, css, showError, el };
 
+// The nav marks the page shown; the Profile view is none of the four (it is
+// opened from any of them), so on /profile no link is marked.
 function markNav(path) {
   for (const a of document.querySelectorAll('header.top nav a')) {
-    const on = a.dataset.page === path || (path === '/profile' && a.dataset.page === '/');
+    const on = a.dataset.page === path;
     if (on) a.setAttribute('aria-current', 'page');
     else a.removeAttribute('aria-current');
   }

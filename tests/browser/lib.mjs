@@ -12,7 +12,8 @@
 //   await shot(page, 'query-plot');           // build/screenshots/query-plot.png
 //   page.assertClean();                       // no console errors so far
 //   await browser.close(); await srv.stop();
-import { spawn, execFileSync } from 'node:child_process';
+import { spawn, execFile, execFileSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -51,7 +52,9 @@ function waitLine(proc, re, what, timeoutMs = 15000) {
 
 // startServer({ flags: [...], token: 'secret', config: 'yaml text' }):
 // profefe on 127.0.0.1:0 with a fresh store. Returns { url, port, dir,
-// token, headers, log(), stop() }.
+// token, headers, log(), restart(), stop() }. restart() stops it (SIGTERM:
+// the head is written into blocks) and starts it again on the same store
+// (url and port change).
 export async function startServer(opts = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'profefe-browser.'));
   const args = ['-addr', '127.0.0.1:0', '-tsdb.dir', join(dir, 'data'), ...(opts.flags || [])];
@@ -63,31 +66,36 @@ export async function startServer(opts = {}) {
     writeFileSync(join(dir, 'profefe.yaml'), opts.config);
     args.push('-config.file', join(dir, 'profefe.yaml'));
   }
-  const proc = spawn(BIN, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  children.add(proc);
-  let log = '';
-  proc.stderr.on('data', (d) => { log += d.toString(); });
-  const m = await waitLine(proc, /msg="profefe started".* port=(\d+)/, 'profefe');
-  const port = Number(m[1]);
-  const url = `http://127.0.0.1:${port}`;
   const headers = opts.token ? { Authorization: `Bearer ${opts.token}` } : {};
-  for (let i = 0; ; i++) {
-    try { if ((await fetch(url + '/-/ready', { headers })).ok) break; } catch { /* not yet */ }
-    if (i > 200) throw new Error('profefe not ready:\n' + log.slice(-2000));
-    await sleep(50);
-  }
-  return {
-    url, port, dir, token: opts.token || '', headers,
-    log: () => log,
-    async stop() {
-      const exited = new Promise((r) => proc.once('exit', (code) => r(code)));
-      proc.kill('SIGTERM');
-      const code = await exited;
-      children.delete(proc);
-      rmSync(dir, { recursive: true, force: true });
-      assert.equal(code, 0, 'profefe exits 0 on SIGTERM:\n' + log.slice(-2000));
-    },
+  let proc, log = '';
+  const srv = { dir, token: opts.token || '', headers, log: () => log };
+  const begin = async () => {
+    proc = spawn(BIN, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    children.add(proc);
+    proc.stderr.on('data', (d) => { log += d.toString(); });
+    const m = await waitLine(proc, /msg="profefe started".* port=(\d+)/, 'profefe');
+    srv.port = Number(m[1]);
+    srv.url = `http://127.0.0.1:${srv.port}`;
+    for (let i = 0; ; i++) {
+      try { if ((await fetch(srv.url + '/-/ready', { headers })).ok) break; } catch { /* not yet */ }
+      if (i > 200) throw new Error('profefe not ready:\n' + log.slice(-2000));
+      await sleep(50);
+    }
   };
+  const end = async () => {
+    const exited = proc.exitCode !== null || proc.signalCode !== null ? Promise.resolve(proc.exitCode)
+      : new Promise((r) => proc.once('exit', (code) => r(code)));
+    proc.kill('SIGTERM');
+    const code = await exited;
+    children.delete(proc);
+    assert.equal(code, 0, 'profefe exits 0 on SIGTERM:\n' + log.slice(-2000));
+  };
+  await begin();
+  srv.restart = async () => { await end(); await begin(); };
+  srv.stop = async () => {
+    try { await end(); } finally { rmSync(dir, { recursive: true, force: true }); }
+  };
+  return srv;
 }
 
 // ---- profiles ----
@@ -146,6 +154,27 @@ export async function push(srv, fixture, o) {
   const text = await res.text();
   assert.equal(res.status, 200, `push ${fixture} ${q}: ${text}`);
   return JSON.parse(text).body;
+}
+
+// pushSeries(srv, fixtures, { service, type, labels, n, start, step, conns }):
+// n profiles as one series, fast (tests/tools/pprof-pushday, built here by
+// make): profile i is fixtures[i % fixtures.length] dated start + i * step
+// (ms; its time_nanos rewritten), over conns keep-alive connections (2).
+// Resolves to the tool's line
+// (pushed=N failed=0 bytes=N seconds=S profiles_per_s=X).
+export async function pushSeries(srv, fixtures, o) {
+  if (srv.token) throw new Error('pushSeries: only to a server without a token');
+  const tool = join(ROOT, 'build', 'tests', 'tools', 'pprof-pushday');
+  execFileSync('make', ['--no-print-directory', '-s', 'build/tests/tools/pprof-pushday'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const q = new URLSearchParams({ service: o.service, type: o.type });
+  const labels = Object.entries(o.labels || {}).map(([k, v]) => `${k}=${v}`).join(',');
+  if (labels) q.set('labels', labels);
+  const args = [`${srv.url}/api/0/profiles?${q}`, String(o.n), String(BigInt(o.start) * 1000000n),
+    String(BigInt(o.step) * 1000000n), String(o.conns || 2), ...fixtures.map((f) => join(FIX, f + '.pb.gz'))];
+  const { stdout } = await promisify(execFile)(tool, args);
+  const out = stdout.trim();
+  assert.match(out, new RegExp(`^pushed=${o.n} failed=0 `), out);
+  return out;
 }
 
 // fill(srv): a realistic store. Over the last hour (times rounded to the

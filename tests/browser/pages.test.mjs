@@ -251,9 +251,12 @@ test('What changed: the functions whose share grew or shrank most; a row opens t
   const wantDiff = {
     query, start: String(start), end: String(end), base_start: String(bStart), base_end: String(bEnd),
     sample_index: 'inuse_space', view: 'both', function: name0,
-    search: name0.replace(/ \((partial-)?inline\)$/, '').replace(/[.*+?^${}()|[\]\\]/g, '\\$&'),
+    // an exact match: escaped and anchored (a name's " (inline)" allowed)
+    search: '^' + name0.replace(/ \((partial-)?inline\)$/, '').replace(/[.*+?^${}()|[\]\\]/g, '\\$&') +
+      (/ \((partial-)?inline\)$/.test(name0) ? '( \\(inline\\))?$' : '$'),
   };
-  assert.ok(new RegExp('^' + wantDiff.search + '$').test(name0.replace(/ \(inline\)$/, '')), `search ${wantDiff.search} finds ${name0}`);
+  assert.ok(new RegExp(wantDiff.search).test(name0.replace(/ \((partial-)?inline\)$/, '')), `search ${wantDiff.search} finds ${name0}`);
+  assert.ok(!new RegExp(wantDiff.search).test(name0 + '.func1'), `search ${wantDiff.search} finds only ${name0}`);
   assert.deepEqual(diffParams(await first.locator('td.fn a').getAttribute('href')), wantDiff);
   // the diff it opens exists in the API: target minus base over the same ranges
   const diff = await apiGet(srv, '/api/v1/diff', { base_query: query, base_start: String(bStart), base_end: String(bEnd), target_query: query, target_start: String(start), target_end: String(end), report: 'top', sample_index: 'inuse_space', node_fraction: '0' });
@@ -369,6 +372,33 @@ test('What changed: choosers, a day earlier, a shared URL and plain-words errors
 });
 
 // ---- narrow windows ----
+
+test('table heads stay in view just under the sticky page header while the page scrolls', async () => {
+  const page = await openPage(browser, srv.url + '/services', { height: 360 });
+  await page.waitForSelector('table.services tbody tr');
+  const g = await page.evaluate(async () => {
+    const header = document.querySelector('header.top');
+    const th = document.querySelector('table.services thead th');
+    const table = th.closest('table');
+    // scroll until the table's top is 80 px above the header's bottom edge
+    window.scrollTo(0, table.getBoundingClientRect().top + scrollY - header.offsetHeight + 80);
+    await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
+    const h = header.getBoundingClientRect(), t = th.getBoundingClientRect(), tb = table.getBoundingClientRect();
+    const hit = document.elementFromPoint(t.left + 4, t.top + t.height / 2);
+    return {
+      headerBottom: h.bottom, thTop: t.top, tableTop: tb.top, tableBottom: tb.bottom, scrolled: scrollY,
+      thOnTop: th.contains(hit), headerVar: getComputedStyle(document.documentElement).getPropertyValue('--header-h'),
+    };
+  });
+  const msg = JSON.stringify(g);
+  assert.ok(g.scrolled > 0 && g.tableTop < g.headerBottom - 40 && g.tableBottom > g.headerBottom + 60, `the table runs under the header: ${msg}`);
+  assert.ok(Math.abs(g.thTop - g.headerBottom) <= 1, `the head sits at the header's bottom edge: ${msg}`);
+  assert.ok(g.thOnTop, `the head is not hidden behind the header: ${msg}`);
+  assert.equal(g.headerVar.trim(), `${g.headerBottom}px`);
+  await shot(page, 'services-scrolled');
+  page.assertClean();
+  await page.closeAll();
+});
 
 test('narrow window: the three pages fit its width', async () => {
   const end = data.now + 60000, start = end - 30 * 60000;

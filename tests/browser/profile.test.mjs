@@ -3,42 +3,55 @@
 // search, flame + table, sandwich, diff, sample types, download and the
 // go tool pprof command (fetched by go tool pprof itself), a reload that
 // reopens the same view, one function over time, "show more" and the
-// timings of heap-large-001 and of a merged day (printed, not asserted).
+// timings of heap-large-001 and of a merged day (8 640 heap profiles of one
+// series, 10 s apart; printed, not asserted).
 import { test, before, after } from 'node:test';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { startServer, fill, launch, openPage, shot, push, apiGet, assert, sleep } from './lib.mjs';
+import { startServer, fill, launch, openPage, shot, push, pushSeries, apiGet, assert, sleep } from './lib.mjs';
 
-let srv, data, browser, large, day;
+let srv, data, browser, large, day, daySrv, dayReady;
 const SHOP = 'heap{service="shop"}';
 
 before(async () => {
+  // A day of one series on a server of its own: a heap profile every 10 s
+  // (heap-001..010 in turn, time_nanos rewritten), 8 640 in all, pushed
+  // while the other tests run (the timed ones come last), then a restart
+  // that writes the head into blocks, as a day-old range is stored
+  // (day-long blocks, as compaction would make them, so that the restart
+  // need not compact twelve 2 h blocks).
+  const dayEnd = Math.floor(Date.now() / 60000) * 60000 - 120000;
+  const dayStart = dayEnd - 24 * 3600e3;
+  day = { start: dayStart, end: dayEnd, n: 8640 };
+  daySrv = await startServer({ flags: ['-tsdb.block-duration', '24h'] });
+  dayReady = (async () => {
+    const t0 = performance.now();
+    const fixtures = Array.from({ length: 10 }, (_, k) => `heap-${String(k + 1).padStart(3, '0')}`);
+    day.pushed = await pushSeries(daySrv, fixtures, {
+      service: 'catalog', type: 'heap', n: day.n, start: dayStart, step: 10000, conns: 2,
+      labels: { instance: 'cat-1', region: 'us', env: 'prod', version: 'v0.9.7' },
+    });
+    const t1 = performance.now();
+    await daySrv.restart();
+    day.fillMs = { push: Math.round(t1 - t0), restart: Math.round(performance.now() - t1) };
+  })();
+  dayReady.catch(() => {}); // awaited (and failing) in the tests that need it
   srv = await startServer();
   data = await fill(srv);
   large = await push(srv, 'heap-large-001', {
     service: 'platform', type: 'heap', time: data.now - 5 * 60000,
     labels: { instance: 'plat-1', region: 'eu', env: 'prod', version: 'v3.1.0' },
   });
-  // A day of one series: a heap profile every 15 minutes.
-  const dayStart = data.now - 24 * 3600e3;
-  day = { start: dayStart, end: data.now, n: 96 };
-  const jobs = [];
-  for (let i = 0; i < day.n; i++) {
-    jobs.push(push(srv, `heap-${String((i % 10) + 1).padStart(3, '0')}`, {
-      service: 'catalog', type: 'heap', time: dayStart + i * 15 * 60000,
-      labels: { instance: 'cat-1', region: 'us', env: 'prod', version: 'v0.9.7' },
-    }));
-    if (jobs.length >= 8) await Promise.all(jobs.splice(0));
-  }
-  await Promise.all(jobs);
   browser = await launch();
 });
 
 after(async () => {
   if (browser) await browser.close();
+  if (dayReady) await dayReady.catch(() => {});
+  if (daySrv) await daySrv.stop();
   if (srv) await srv.stop();
 });
 
@@ -120,6 +133,9 @@ test('one profile: flame graph drawn on the canvas, header from meta and the ser
   assert.equal(f.total, fg.root.total);
   assert.equal(f.n, countNodes(fg.root, () => true));
   assert.equal(await page.inputValue('#sample-type'), meta.default_sample_type);
+  // The nav marks none of its four pages on the Profile view (it is none of them).
+  assert.equal(await page.locator('header.top nav a').count(), 4);
+  assert.equal(await page.locator('header.top nav a[aria-current]').count(), 0);
   // Colour by package: one colour per Go package path, different packages apart.
   const colors = await page.evaluate(() => {
     const f = document.querySelector('#flame-main').__flame;
@@ -223,6 +239,39 @@ test('search highlights the matching frames with their share; the URL keeps it; 
   await waitFlame(page);
   assert.equal(await page.inputValue('#flame-search'), 'gzip');
   assert.equal(await page.textContent('.flame-match'), info);
+  page.assertClean();
+  await page.closeAll();
+});
+
+test('a What changed link\'s search (nameRegex) matches the function exactly, not names it begins', async () => {
+  const id = lastHeap();
+  const page = await openPage(browser, url('/profile', { id }));
+  await waitFlame(page);
+  // the very function What changed puts in its links' search=
+  const forms = await page.evaluate(async () => {
+    const { nameRegex } = await import('/pages/changed.js');
+    return [nameRegex('main.main'), nameRegex('main.main (inline)'), nameRegex('a.(*T).f[...]')];
+  });
+  assert.deepEqual(forms, ['^main\\.main$', '^main\\.main( \\(inline\\))?$', '^a\\.\\(\\*T\\)\\.f\\[\\.\\.\\.\\]$']);
+  const fg = await apiGet(srv, `/api/v1/profile/${id}`, { report: 'flamegraph' });
+  const exact = countNodes(fg.root, (x) => x.name === 'main.main');
+  const prefixed = countNodes(fg.root, (x) => x.name.startsWith('main.main') && x.name !== 'main.main');
+  assert.ok(exact > 0 && prefixed > 0, `main.main frames ${exact}, main.main... frames ${prefixed}`);
+  await page.goto(url('/profile', { id, view: 'both', search: forms[0] }));
+  await waitFlame(page);
+  await page.waitForSelector('.flame-match');
+  const m = await page.evaluate(() => {
+    const f = document.querySelector('#flame-main').__flame;
+    const names = new Set();
+    for (let i = 0; i < f.n; i++) if (f.match[i]) names.add(f.name[i]);
+    return { count: f.match.reduce((a, b) => a + b, 0), names: [...names] };
+  });
+  assert.deepEqual(m, { count: exact, names: ['main.main'] });
+  assert.match(await page.textContent('.flame-match'), new RegExp(`^${exact} frames? match`));
+  // the table's search (the same regex) marks main.main's row only
+  await page.waitForSelector('table.top tbody tr');
+  const rows = await page.locator('table.top tbody tr.match').evaluateAll((trs) => trs.map((tr) => tr.dataset.name));
+  assert.deepEqual(rows, ['main.main']);
   page.assertClean();
   await page.closeAll();
 });
@@ -552,64 +601,6 @@ test('one function over time: a plot of its cost in each profile (query_range fo
   await page.closeAll();
 });
 
-test('heap-large-001: drawn with timings printed; "N nodes trimmed: show more" asks for more nodes', async () => {
-  const page = await openPage(browser, url('/profile', { id: large.id }));
-  await waitFlame(page);
-  const fg = await apiGet(srv, `/api/v1/profile/${large.id}`, { report: 'flamegraph' });
-  assert.ok(fg.trimmed.nodes > 0);
-  const trimmedText = await page.textContent('.flame-trimmed');
-  assert.ok(trimmedText.startsWith(`${fg.trimmed.nodes.toLocaleString('en-US')} nodes trimmed`), trimmedText);
-  assert.ok(await ink(page) > 0.1);
-  // Hover across the graph and zoom into frames, timing each.
-  const box = await page.locator('#flame-main canvas').boundingBox();
-  for (let i = 0; i < 40; i++) await page.mouse.move(box.x + 5 + (i * 31) % (box.width - 10), box.y + 11 + 22 * (i % 6));
-  const run = await frameAt(page, 'main.main');
-  await page.mouse.click(run.x, run.y);
-  await page.keyboard.press('Escape');
-  const t1 = await page.evaluate(() => window.__flameTimings);
-  const first = t1.find((x) => x.kind === 'setData');
-  console.log(`heap-large-001 (${first.nodes} nodes, max_nodes 8192): data to drawn ${first.ms} ms (layout ${first.layout} ms, first draw ${first.draw} ms); ` +
-    `${timingsSummary(t1, 'draw')}; ${timingsSummary(t1, 'hover')}; ${timingsSummary(t1, 'zoom')}; fetch ${t1.filter((x) => x.kind === 'fetch').map((x) => x.what + ' ' + x.ms + ' ms').join(', ')}`);
-  await page.mouse.move(run.x, run.y);
-  await shot(page, 'profile-large');
-  await page.evaluate(() => { window.__flameTimings = []; });
-  await page.click('.flame-more');
-  await page.waitForFunction(() => new URL(location.href).searchParams.get('max_nodes') === '32768');
-  await page.waitForFunction(() => (window.__flameTimings || []).some((x) => x.kind === 'setData'), null, { timeout: 30000 });
-  await waitFlame(page);
-  const fg2 = await apiGet(srv, `/api/v1/profile/${large.id}`, { report: 'flamegraph', max_nodes: 32768 });
-  assert.ok(fg2.trimmed.nodes < fg.trimmed.nodes);
-  assert.equal(await page.evaluate(() => document.querySelector('#flame-main').__flame.n), countNodes(fg2.root, () => true));
-  for (let i = 0; i < 40; i++) await page.mouse.move(box.x + 5 + (i * 37) % (box.width - 10), box.y + 11 + 22 * (i % 8));
-  await page.mouse.click(run.x, run.y);
-  const t2 = await page.evaluate(() => window.__flameTimings);
-  const s2 = t2.find((x) => x.kind === 'setData');
-  console.log(`heap-large-001 (${s2.nodes} nodes, max_nodes 32768): data to drawn ${s2.ms} ms (layout ${s2.layout} ms, first draw ${s2.draw} ms); ` +
-    `${timingsSummary(t2, 'draw')}; ${timingsSummary(t2, 'hover')}; ${timingsSummary(t2, 'zoom')}`);
-  page.assertClean();
-  await page.closeAll();
-});
-
-test('a merged day of one series (96 heap profiles): drawn with timings printed', async () => {
-  const q = 'heap{service="catalog"}';
-  const page = await openPage(browser, url('/profile', { query: q, start: day.start, end: day.end }));
-  await waitFlame(page);
-  assert.equal(await page.textContent('.profile-head .profiles-count'), String(day.n));
-  assert.ok(await ink(page) > 0.2);
-  const box = await page.locator('#flame-main canvas').boundingBox();
-  for (let i = 0; i < 40; i++) await page.mouse.move(box.x + 5 + (i * 29) % (box.width - 10), box.y + 11 + 22 * (i % 7));
-  const at = await frameAt(page, 'runtime/pprof.Do');
-  await page.mouse.click(at.x, at.y);
-  const t = await page.evaluate(() => window.__flameTimings);
-  const s = t.find((x) => x.kind === 'setData');
-  console.log(`merged day (${day.n} profiles, ${s.nodes} nodes): data to drawn ${s.ms} ms (layout ${s.layout} ms, first draw ${s.draw} ms); ` +
-    `${timingsSummary(t, 'draw')}; ${timingsSummary(t, 'hover')}; ${timingsSummary(t, 'zoom')}; fetch ${t.filter((x) => x.kind === 'fetch').map((x) => x.what + ' ' + x.ms + ' ms').join(', ')}`);
-  await page.keyboard.press('Escape');
-  await shot(page, 'profile-merge-day');
-  page.assertClean();
-  await page.closeAll();
-});
-
 test('dark scheme: the flame graph and table follow the system colours', async () => {
   const page = await openPage(browser, url('/profile', { id: lastHeap(), view: 'both', search: 'flate' }), { colorScheme: 'dark' });
   await waitFlame(page);
@@ -667,6 +658,83 @@ test('no profile named: the page says how to open one; an unknown id says what t
   assert.match(await page.textContent('.error'), /nothing found|not found/i);
   assert.match(await page.textContent('.error'), /retention/);
   await shot(page, 'profile-error');
+  page.assertClean();
+  await page.closeAll();
+});
+
+// The two timed tests last: the merged day's store fills while the tests
+// above run.
+test('heap-large-001: drawn with timings printed; "N nodes trimmed: show more" asks for more nodes', async () => {
+  await dayReady; // timed while nothing else fills a store
+  const page = await openPage(browser, url('/profile', { id: large.id }));
+  await waitFlame(page);
+  const fg = await apiGet(srv, `/api/v1/profile/${large.id}`, { report: 'flamegraph' });
+  assert.ok(fg.trimmed.nodes > 0);
+  const trimmedText = await page.textContent('.flame-trimmed');
+  assert.ok(trimmedText.startsWith(`${fg.trimmed.nodes.toLocaleString('en-US')} nodes trimmed`), trimmedText);
+  assert.ok(await ink(page) > 0.1);
+  // Hover across the graph and zoom into frames, timing each.
+  const box = await page.locator('#flame-main canvas').boundingBox();
+  for (let i = 0; i < 40; i++) await page.mouse.move(box.x + 5 + (i * 31) % (box.width - 10), box.y + 11 + 22 * (i % 6));
+  const run = await frameAt(page, 'main.main');
+  await page.mouse.click(run.x, run.y);
+  await page.keyboard.press('Escape');
+  const t1 = await page.evaluate(() => window.__flameTimings);
+  const first = t1.find((x) => x.kind === 'setData');
+  console.log(`heap-large-001 (${first.nodes} nodes, max_nodes 8192): data to drawn ${first.ms} ms (layout ${first.layout} ms, first draw ${first.draw} ms); ` +
+    `${timingsSummary(t1, 'draw')}; ${timingsSummary(t1, 'hover')}; ${timingsSummary(t1, 'zoom')}; fetch ${t1.filter((x) => x.kind === 'fetch').map((x) => x.what + ' ' + x.ms + ' ms').join(', ')}`);
+  await page.mouse.move(run.x, run.y);
+  await shot(page, 'profile-large');
+  await page.evaluate(() => { window.__flameTimings = []; });
+  await page.click('.flame-more');
+  await page.waitForFunction(() => new URL(location.href).searchParams.get('max_nodes') === '32768');
+  await page.waitForFunction(() => (window.__flameTimings || []).some((x) => x.kind === 'setData'), null, { timeout: 30000 });
+  await waitFlame(page);
+  const fg2 = await apiGet(srv, `/api/v1/profile/${large.id}`, { report: 'flamegraph', max_nodes: 32768 });
+  assert.ok(fg2.trimmed.nodes < fg.trimmed.nodes);
+  assert.equal(await page.evaluate(() => document.querySelector('#flame-main').__flame.n), countNodes(fg2.root, () => true));
+  for (let i = 0; i < 40; i++) await page.mouse.move(box.x + 5 + (i * 37) % (box.width - 10), box.y + 11 + 22 * (i % 8));
+  await page.mouse.click(run.x, run.y);
+  const t2 = await page.evaluate(() => window.__flameTimings);
+  const s2 = t2.find((x) => x.kind === 'setData');
+  console.log(`heap-large-001 (${s2.nodes} nodes, max_nodes 32768): data to drawn ${s2.ms} ms (layout ${s2.layout} ms, first draw ${s2.draw} ms); ` +
+    `${timingsSummary(t2, 'draw')}; ${timingsSummary(t2, 'hover')}; ${timingsSummary(t2, 'zoom')}`);
+  page.assertClean();
+  await page.closeAll();
+});
+
+test('a merged day of one series (8 640 heap profiles, 10 s apart): drawn, its total the API\'s, timings printed', async () => {
+  await dayReady;
+  console.log(`merged day: ${day.pushed}; pushed in ${day.fillMs.push} ms, restarted (head into blocks) in ${day.fillMs.restart} ms`);
+  const q = 'heap{service="catalog"}';
+  const range = { query: q, start: day.start, end: day.end };
+  const page = await openPage(browser, `${daySrv.url}/profile?${new URLSearchParams(range)}`);
+  const [fg] = await Promise.all([
+    apiGet(daySrv, '/api/v1/merge', { ...range, report: 'flamegraph' }),
+    waitFlame(page),
+  ]);
+  assert.equal(await page.textContent('.profile-head .profiles-count'), '8640');
+  const f = await page.evaluate(() => { const f = document.querySelector('#flame-main').__flame; return { n: f.n, total: f.total[0] }; });
+  assert.ok(fg.root.total > 0);
+  assert.equal(f.total, fg.root.total, 'the drawn root total is /api/v1/merge\'s');
+  assert.equal(f.n, countNodes(fg.root, () => true));
+  assert.ok(await ink(page) > 0.2);
+  const box = await page.locator('#flame-main canvas').boundingBox();
+  for (let i = 0; i < 40; i++) await page.mouse.move(box.x + 5 + (i * 29) % (box.width - 10), box.y + 11 + 22 * (i % 7));
+  const at = await frameAt(page, 'runtime/pprof.Do');
+  assert.ok(at, 'runtime/pprof.Do drawn');
+  await page.mouse.click(at.x, at.y);
+  await page.waitForFunction(() => new URL(location.href).searchParams.get('zoom') === 'runtime/pprof.Do');
+  for (let i = 0; i < 20; i++) await page.mouse.move(box.x + 5 + (i * 53) % (box.width - 10), box.y + 11 + 22 * (i % 5));
+  await page.keyboard.press('Escape');
+  await page.waitForFunction(() => !new URL(location.href).searchParams.has('zoom'));
+  const t = await page.evaluate(() => window.__flameTimings);
+  const s = t.find((x) => x.kind === 'setData');
+  console.log(`merged day (${day.n} profiles, ${s.nodes} nodes): data to drawn ${s.ms} ms (layout ${s.layout} ms, first draw ${s.draw} ms); ` +
+    `${timingsSummary(t, 'draw')}; ${timingsSummary(t, 'hover')}; ${timingsSummary(t, 'zoom')}; fetch ${t.filter((x) => x.kind === 'fetch').map((x) => x.what + ' ' + x.ms + ' ms').join(', ')}`);
+  await page.mouse.move(at.x, at.y);
+  await page.waitForSelector('.flame-tip:not([hidden])');
+  await shot(page, 'profile-merged-day');
   page.assertClean();
   await page.closeAll();
 });

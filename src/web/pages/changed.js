@@ -61,10 +61,15 @@ function withType(query, type) {
   return null;
 }
 
-// A regex matching the name literally (the Profile view's search is a
-// regex), without pprof's " (inline)" suffix.
+// A regex matching the name exactly (the Profile view's search is a regex;
+// escaped and anchored, so main.main does not also find main.main.func1).
+// pprof's " (inline)" / " (partial-inline)" suffix of a top row is dropped;
+// such a function's frames in the flame graph may carry " (inline)", which
+// the regex then allows.
 export function nameRegex(name) {
-  return name.replace(/ \((partial-)?inline\)$/, '').replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const m = name.match(/^(.*?)( \((partial-)?inline\))?$/);
+  const re = '^' + m[1].replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return m[2] ? re + '( \\(inline\\))?$' : re + '$';
 }
 
 // The Profile view of the diff of the two ranges (target = the range);
