@@ -3,8 +3,8 @@
 // search, flame + table, sandwich, diff, sample types, download and the
 // go tool pprof command (fetched by go tool pprof itself), a reload that
 // reopens the same view, one function over time, "show more" and the
-// timings of heap-large-001 and of a merged day (8 640 heap profiles of one
-// series, 10 s apart; printed, not asserted).
+// timings of heap-large-001 and of a merged day (1 440 heap profiles of one
+// series, one a minute; printed, not asserted).
 import { test, before, after } from 'node:test';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -17,21 +17,22 @@ let srv, data, browser, large, day, daySrv, dayReady;
 const SHOP = 'heap{service="shop"}';
 
 before(async () => {
-  // A day of one series on a server of its own: a heap profile every 10 s
-  // (heap-001..010 in turn, time_nanos rewritten), 8 640 in all, pushed
+  // A day of one series on a server of its own: a heap profile every 60 s,
+  // the default scrape_interval (heap-001..010 in turn, time_nanos
+  // rewritten), 1 440 in all, pushed
   // while the other tests run (the timed ones come last), then a restart
   // that writes the head into blocks, as a day-old range is stored
   // (day-long blocks, as compaction would make them, so that the restart
   // need not compact twelve 2 h blocks).
   const dayEnd = Math.floor(Date.now() / 60000) * 60000 - 120000;
   const dayStart = dayEnd - 24 * 3600e3;
-  day = { start: dayStart, end: dayEnd, n: 8640 };
+  day = { start: dayStart, end: dayEnd, n: 1440 };
   daySrv = await startServer({ flags: ['-tsdb.block-duration', '24h'] });
   dayReady = (async () => {
     const t0 = performance.now();
     const fixtures = Array.from({ length: 10 }, (_, k) => `heap-${String(k + 1).padStart(3, '0')}`);
     day.pushed = await pushSeries(daySrv, fixtures, {
-      service: 'catalog', type: 'heap', n: day.n, start: dayStart, step: 10000, conns: 2,
+      service: 'catalog', type: 'heap', n: day.n, start: dayStart, step: 60000, conns: 2,
       labels: { instance: 'cat-1', region: 'us', env: 'prod', version: 'v0.9.7' },
     });
     const t1 = performance.now();
@@ -703,7 +704,7 @@ test('heap-large-001: drawn with timings printed; "N nodes trimmed: show more" a
   await page.closeAll();
 });
 
-test('a merged day of one series (8 640 heap profiles, 10 s apart): drawn, its total the API\'s, timings printed', async () => {
+test('a merged day of one series (1 440 heap profiles, one a minute): drawn, its total the API\'s, timings printed', async () => {
   await dayReady;
   console.log(`merged day: ${day.pushed}; pushed in ${day.fillMs.push} ms, restarted (head into blocks) in ${day.fillMs.restart} ms`);
   const q = 'heap{service="catalog"}';
@@ -713,7 +714,7 @@ test('a merged day of one series (8 640 heap profiles, 10 s apart): drawn, its t
     apiGet(daySrv, '/api/v1/merge', { ...range, report: 'flamegraph' }),
     waitFlame(page),
   ]);
-  assert.equal(await page.textContent('.profile-head .profiles-count'), '8640');
+  assert.equal(await page.textContent('.profile-head .profiles-count'), String(day.n));
   const f = await page.evaluate(() => { const f = document.querySelector('#flame-main').__flame; return { n: f.n, total: f.total[0] }; });
   assert.ok(fg.root.total > 0);
   assert.equal(f.total, fg.root.total, 'the drawn root total is /api/v1/merge\'s');
