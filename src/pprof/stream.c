@@ -36,8 +36,8 @@
  * bits, a length of at most 5 bytes, varints of at most 10 bytes, groups
  * refused, a known field with the wrong wire type refused, repeated
  * scalars packed or not, bools true when any varint byte has a bit, the
- * last of a repeated scalar field wins, and a second period_type is merged
- * into the first (its non-zero fields win).
+ * last of a repeated scalar field wins, and so does the last period_type
+ * as a whole (protobuf-c 1.4.1 does not merge a repeated message field).
  */
 #include "pprof/stream.h"
 #include "pprof/pprof-internal.h"
@@ -515,9 +515,8 @@ static int walk_header(struct walk *w, const uint8_t *p, const uint8_t *end, siz
 			uint64_t v[3] = {0};
 			if (f.wt != 2 || parse_scalars(f.d, f.n, v, 2, 0) < 0)
 				return MALFORMED;
-			for (int i = 1; i <= 2; i++)
-				if (v[i] != 0)
-					pt[i] = v[i];
+			pt[1] = v[1]; /* protobuf-c 1.4: the last one wins whole */
+			pt[2] = v[2];
 			h.has_period_type = 1;
 			break;
 		}
