@@ -35,7 +35,8 @@
  * accept or reject: a tag of at most 5 bytes whose first byte has field
  * bits, a length of at most 5 bytes, varints of at most 10 bytes, groups
  * refused, a known field with the wrong wire type refused, repeated
- * scalars packed or not, bools true when any varint byte has a bit, the
+ * scalars packed or not, bools of any wire type (true when any byte after
+ * the tag has a value bit, length bytes included), the
  * last of a repeated scalar field wins, and so does the last period_type
  * as a whole (protobuf-c 1.4.1 does not merge a repeated message field).
  */
@@ -74,6 +75,8 @@ struct field {
 	uint64_t v;
 	const uint8_t *d; /* wt 0: the varint's bytes; wt 2: the payload */
 	size_t n;
+	const uint8_t *raw; /* everything after the tag (wt 2: length and payload) */
+	size_t rawn;
 };
 
 /* The next field at *pp: 1, 0 at end, -1 when malformed. */
@@ -108,8 +111,15 @@ static inline int next_field(const uint8_t **pp, const uint8_t *end, struct fiel
 		p++;
 	}
 	f->tag = tag;
+	f->raw = p;
 	switch (f->wt) {
 	case 0:
+		if (p < end && p[0] < 0x80) { /* the common one-byte value */
+			f->d = p;
+			f->n = 1;
+			f->v = *p++;
+			break;
+		}
 		if ((l = varint_len(p, end)) == 0)
 			return -1;
 		f->d = p;
@@ -143,15 +153,20 @@ static inline int next_field(const uint8_t **pp, const uint8_t *end, struct fiel
 	default:
 		return -1;
 	}
+	f->rawn = (size_t)(p - f->raw);
 	*pp = p;
 	return 1;
 }
 
-/* A bool as protobuf-c reads it: true when any byte has a value bit. */
+/*
+ * A bool as protobuf-c 1.4.1 reads it: of any wire type (it checks none for
+ * bools), true when any byte after the tag has a value bit (for wt 2 the
+ * length's bytes count too).
+ */
 static inline int field_bool(const struct field *f)
 {
-	for (size_t i = 0; i < f->n; i++)
-		if (f->d[i] & 0x7f)
+	for (size_t i = 0; i < f->rawn; i++)
+		if (f->raw[i] & 0x7f)
 			return 1;
 	return 0;
 }
@@ -171,7 +186,7 @@ static int parse_scalars(const uint8_t *p, size_t n, uint64_t *v, uint32_t nv, u
 	while ((r = next_field(&p, end, &f)) > 0) {
 		if (f.tag < 1 || f.tag > nv)
 			continue;
-		if (f.wt != 0)
+		if (f.wt != 0 && !((bool_mask >> f.tag) & 1))
 			return -1;
 		v[f.tag] = (bool_mask >> f.tag) & 1 ? (uint64_t)field_bool(&f) : f.v;
 	}
@@ -191,13 +206,19 @@ static int append_varints(const struct field *f, uint64_t **arr, size_t *n, size
 	{
 		const uint8_t *p = f->d, *end = f->d + f->n;
 		pf_xgrow((void **)arr, cap, *n + f->n, sizeof(**arr)); /* at most one per byte */
+		uint64_t *o = *arr + *n;
 		while (p < end) {
-			size_t l = varint_len(p, end);
-			if (l == 0)
+			size_t l;
+			if (*p < 0x80) {
+				*o++ = *p++;
+				continue;
+			}
+			if ((l = varint_len(p, end)) == 0)
 				return -1;
-			(*arr)[(*n)++] = varint_val(p, l);
+			*o++ = varint_val(p, l);
 			p += l;
 		}
+		*n = (size_t)(o - *arr);
 	}
 	return 0;
 }
@@ -684,7 +705,7 @@ static int walk_locations(struct walk *w, const uint8_t *p, const uint8_t *end)
 			}
 			if (g.tag < 1 || g.tag > 5)
 				continue;
-			if (g.wt != 0)
+			if (g.wt != 0 && g.tag != 5) /* is_folded: a bool, any wire type */
 				return MALFORMED;
 			switch (g.tag) {
 			case 1: l.id = g.v; break;
