@@ -203,6 +203,8 @@ static int append_varints(const struct field *f, uint64_t **arr, size_t *n, size
 	}
 	if (f->wt != 2)
 		return -1;
+	if (f->n == 0)
+		return 0; /* an empty packed field (and *arr may be NULL yet) */
 	{
 		const uint8_t *p = f->d, *end = f->d + f->n;
 		pf_xgrow((void **)arr, cap, *n + f->n, sizeof(**arr)); /* at most one per byte */
