@@ -305,6 +305,14 @@ static void test_decode_caps(void **state)
 	snprintf(want, sizeof(want), "decoding the profile takes more than the decoder's cap of %zu bytes of memory",
 		 PPROF_MAX_DECODED_BYTES);
 	assert_string_equal(err.msg, want);
+	/* the one allowed difference (stream.h): the streaming decoder builds
+	 * no tree, so this cap has no counterpart; it walks the whole body and
+	 * finds what pprof_decode would check next (no string table) */
+	{
+		const struct pprof_sink none = { 0 };
+		assert_int_equal(pprof_stream_decode(b.data, b.len, &none, NULL, &err), PF_EINVAL);
+		assert_string_equal(err.msg, "parsing profile: unrecognized profile format");
+	}
 	pf_buf_reset(&b);
 
 	/* a known field with a wire type protobuf-c refuses is malformed */
