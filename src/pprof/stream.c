@@ -346,9 +346,7 @@ static int ids_add(struct ids *s, uint64_t id)
 			s->n++;
 			return 0;
 		}
-		if (id <= s->n)
-			return 1;
-		ids_undense(s);
+		ids_undense(s); /* and a duplicate goes on below: n counts it */
 	}
 	return pf_htab_put(&s->t, id, (uint32_t)s->n++, &old) ? 1 : 0;
 }
