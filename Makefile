@@ -11,7 +11,7 @@
 # SAN=1 builds into build-san/ with AddressSanitizer and UndefinedBehaviorSanitizer;
 # FUZZ=1 (set by make fuzz, with CC=clang) into build-fuzz/ for libFuzzer.
 
-PKGS     := libmicrohttpd libprotobuf-c zlib libzstd jansson libuv libxxhash libpcre2-8 yaml-0.1 libcurl libzip
+PKGS     := libmicrohttpd libprotobuf-c zlib libdeflate libzstd jansson libuv libxxhash libpcre2-8 yaml-0.1 libcurl libzip
 CC       ?= cc
 BUILD    := build$(if $(FUZZ),-fuzz,$(if $(SAN),-san))
 GEN      := $(BUILD)/gen

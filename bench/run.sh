@@ -16,7 +16,7 @@
 #           bench/merge_rss.sh (peak RSS and CPU of a merge of 1 000 heap profiles from the head
 #           and from blocks, against go tool pprof -proto and tests/tools/pprof-merge)
 # BENCH_ONLY=interleaved runs bench/interleaved.sh alone, BENCH_ONLY=merge_rss bench/merge_rss.sh,
-# BENCH_ONLY=reports bench/reports.sh
+# BENCH_ONLY=reports bench/reports.sh, BENCH_ONLY=decode bench/inflate and bench/streamdecode
 # (PROFEFE_BIN_BASE=<an older profefe> measures that one too).
 # Set BENCH_SECONDS (default 5) for the push runs, BENCH_SCRAPE_SECONDS (60) for scrape.
 set -euo pipefail
@@ -81,6 +81,13 @@ if [ "${BENCH_ONLY:-}" = interleaved ]; then
 fi
 if [ "${BENCH_ONLY:-}" = merge_rss ]; then
 	source bench/merge_rss.sh
+	exit 0
+fi
+# BENCH_ONLY=decode: only inflate (zlib against libdeflate, bench/inflate) and decode
+# (pprof_decode against the streaming decoder, bench/streamdecode) CPU per profile (issue 18)
+if [ "${BENCH_ONLY:-}" = decode ]; then
+	"$B"/bench/inflate "$FIX"/*.pb.gz
+	"$B"/bench/streamdecode "$FIX"/heap-001.pb.gz "$FIX"/heap-large-001.pb.gz "$FIX"/cpu-001.pb.gz
 	exit 0
 fi
 # BENCH_ONLY=reports: only the reports over the corpus (bench/reports.sh)

@@ -223,7 +223,7 @@ static int has_prefix(const uint8_t *p, size_t n, const char *pre)
 }
 
 /* 1 when the body looks like a debug=1/debug=2 text profile. */
-static int is_legacy_text(const uint8_t *p, size_t n)
+int pprof__is_legacy_text(const uint8_t *p, size_t n)
 {
 	static const char *const prefixes[] = {
 		"heap profile:", "heap_v2/", "goroutine profile:", "threadcreate profile:",
@@ -568,7 +568,7 @@ int pprof_decode_limited(const void *data, size_t len, const struct pprof_limits
 		rc = pf_err_set(err, PF_EINVAL, "parsing profile: empty input file");
 		goto fail;
 	}
-	if (is_legacy_text(body, blen)) {
+	if (pprof__is_legacy_text(body, blen)) {
 		rc = pf_err_set(err, PF_EINVAL,
 				"parsing profile: legacy text profile (debug=1 or debug=2); fetch it with debug=0");
 		goto fail;

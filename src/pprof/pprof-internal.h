@@ -44,4 +44,7 @@ static inline int64_t pprof__idmap_find(const struct pprof__idmap *m, uint64_t i
  */
 int pprof__index(struct pprof_profile *p, struct pf_err *err);
 
+/* 1 when the body looks like a debug=1/debug=2 text profile (decode.c). */
+int pprof__is_legacy_text(const uint8_t *p, size_t n);
+
 #endif

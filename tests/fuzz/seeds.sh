@@ -6,6 +6,7 @@
 fuzz_seeds() {
 	case $1 in
 	pprof) printf '%s\n' tests/fixtures/pprof tests/fixtures/bad tests/fuzz/regress/pprof ;;
+	stream) printf '%s\n' tests/fixtures/pprof tests/fixtures/bad tests/fuzz/regress/stream ;;
 	codec) printf '%s\n' tests/fixtures/pprof tests/fuzz/regress/codec ;;
 	config) printf '%s\n' tests/fixtures/config examples/profefe.yaml config/profefe.yaml ;;
 	selector) printf '%s\n' tests/fixtures/selectors ;;

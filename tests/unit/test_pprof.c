@@ -17,6 +17,8 @@
 #include "fixture.h"
 
 #include "pprof/pprof.h"
+#include "pprof/stream.h"
+#include "../fuzz/pprof_same.h"
 
 #define FIX "tests/fixtures/"
 #define MAXDEC ((size_t)256 << 20)
@@ -234,6 +236,12 @@ static void expect_cap(struct pf_buf *b, int code, const char *msg)
 	if (rc != code || strcmp(err.msg, msg) != 0)
 		fail_msg("rc %d \"%s\", want %d \"%s\"", rc, err.msg, code, msg);
 	assert_null(p);
+	/* the streaming decoder: the same */
+	p = (void *)1;
+	rc = pprof_stream_to_profile(b->data, b->len, MAXDEC, &p, &err);
+	if (rc != code || strcmp(err.msg, msg) != 0)
+		fail_msg("stream: rc %d \"%s\", want %d \"%s\"", rc, err.msg, code, msg);
+	assert_null(p);
 	pf_buf_reset(b);
 }
 
@@ -297,6 +305,14 @@ static void test_decode_caps(void **state)
 	snprintf(want, sizeof(want), "decoding the profile takes more than the decoder's cap of %zu bytes of memory",
 		 PPROF_MAX_DECODED_BYTES);
 	assert_string_equal(err.msg, want);
+	/* the one allowed difference (stream.h): the streaming decoder builds
+	 * no tree, so this cap has no counterpart; it walks the whole body and
+	 * finds what pprof_decode would check next (no string table) */
+	{
+		const struct pprof_sink none = { 0 };
+		assert_int_equal(pprof_stream_decode(b.data, b.len, &none, NULL, &err), PF_EINVAL);
+		assert_string_equal(err.msg, "parsing profile: unrecognized profile format");
+	}
 	pf_buf_reset(&b);
 
 	/* a known field with a wire type protobuf-c refuses is malformed */
@@ -312,6 +328,211 @@ static void test_decode_caps(void **state)
 	assert_null(p);
 	assert_string_equal(err.msg, "profile has 60000000 samples; the decoder's cap is 2000000 samples");
 	pf_buf_free(&b);
+}
+
+/* ---- the streaming decoder (stream.c) ------------------------------------ */
+
+/* Every valid fixture decodes to the same profile both ways. */
+static void test_stream_valid(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < PF_ARRAY_LEN(valid); i++) {
+		char path[256];
+		struct pf_buf b;
+		struct pf_err err = { 0 };
+		struct pprof_profile *p = fixture_pprof((snprintf(path, sizeof(path), FIX "%s", valid[i].file), path));
+		struct pprof_profile *q = NULL;
+		const char *why;
+
+		fixture_read(path, &b);
+		if (pprof_stream_to_profile(b.data, b.len, MAXDEC, &q, &err) < 0)
+			fail_msg("%s: stream: %s", path, err.msg);
+		if ((why = pprof_same(pprof_message(p), pprof_message(q))) != NULL)
+			fail_msg("%s: the profiles differ: %s", path, why);
+		assert_int_equal(pprof_sample_count(q), valid[i].samples);
+		pf_buf_free(&b);
+		pprof_free(p);
+		pprof_free(q);
+	}
+}
+
+/* Every bad fixture gets the same code and sentence both ways. */
+static void test_stream_bad(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < PF_ARRAY_LEN(bad); i++) {
+		char path[256];
+		struct pf_buf b;
+		struct pf_err e1 = { 0 }, e2 = { 0 };
+		struct pprof_profile *p = (void *)1, *q = (void *)1;
+		int r1, r2;
+
+		snprintf(path, sizeof(path), FIX "bad/%s", bad[i].file);
+		fixture_read(path, &b);
+		r1 = pprof_decode(b.data, b.len, (size_t)64 << 20, &p, &e1);
+		r2 = pprof_stream_to_profile(b.data, b.len, (size_t)64 << 20, &q, &e2);
+		pf_buf_free(&b);
+		assert_int_equal(r1, bad[i].code);
+		if (r2 != r1 || strcmp(e1.msg, e2.msg) != 0)
+			fail_msg("%s: pprof_decode %d \"%s\", stream %d \"%s\"", path, r1, e1.msg, r2, e2.msg);
+		assert_null(q);
+	}
+}
+
+/* What a sink saw, in order. */
+struct seen {
+	char order[64];
+	size_t n;
+	int fail_at_location;
+};
+
+static int seen_header(void *ctx, const struct pprof_stream_header *h, struct pf_err *err)
+{
+	struct seen *s = ctx;
+	(void)err;
+	s->order[s->n++] = 'h';
+	assert_int_equal(h->n_string, 4);
+	assert_int_equal(h->n_sample, 1);
+	assert_int_equal(h->n_location, 1);
+	return 0;
+}
+static int seen_string(void *ctx, size_t idx, const char *str, size_t len, struct pf_err *err)
+{
+	struct seen *s = ctx;
+	(void)idx, (void)str, (void)len, (void)err;
+	s->order[s->n++] = 's';
+	return 0;
+}
+static int seen_mapping(void *ctx, const struct pprof_stream_mapping *m, struct pf_err *err)
+{
+	struct seen *s = ctx;
+	(void)m, (void)err;
+	s->order[s->n++] = 'm';
+	return 0;
+}
+static int seen_function(void *ctx, const struct pprof_stream_function *f, struct pf_err *err)
+{
+	struct seen *s = ctx;
+	(void)err;
+	assert_int_equal(f->name, 3);
+	s->order[s->n++] = 'f';
+	return 0;
+}
+static int seen_location(void *ctx, const struct pprof_stream_location *l, struct pf_err *err)
+{
+	struct seen *s = ctx;
+	assert_int_equal(l->n_line, 1);
+	assert_int_equal(l->line[0].function_id, 1);
+	assert_int_equal(l->line[0].line, 42);
+	if (s->fail_at_location)
+		return pf_err_set(err, PF_ENOMEM, "the sink is full");
+	s->order[s->n++] = 'l';
+	return 0;
+}
+static int seen_sample(void *ctx, const struct pprof_stream_sample *x, struct pf_err *err)
+{
+	struct seen *s = ctx;
+	(void)err;
+	assert_int_equal(x->n_location_id, 1);
+	assert_int_equal(x->location_id[0], 7);
+	assert_int_equal(x->n_value, 1);
+	assert_int_equal(x->value[0], 9);
+	s->order[s->n++] = 'x';
+	return 0;
+}
+
+/* A field: key, then a length-delimited body (msg of mlen bytes). */
+static void put_msg(struct pf_buf *b, int field, const struct pf_buf *m)
+{
+	pf_buf_put_uvarint(b, (uint64_t)field << 3 | 2);
+	pf_buf_put_uvarint(b, m->len);
+	pf_buf_append(b, m->data, m->len);
+}
+static void put_var(struct pf_buf *b, int field, uint64_t v)
+{
+	pf_buf_put_uvarint(b, (uint64_t)field << 3);
+	pf_buf_put_uvarint(b, v);
+}
+static void put_str(struct pf_buf *b, const char *s)
+{
+	pf_buf_put_uvarint(b, 6 << 3 | 2);
+	pf_buf_put_uvarint(b, strlen(s));
+	pf_buf_append(b, s, strlen(s));
+}
+
+/* Every reference pointing forward in the wire (the sample first, its
+ * location next, then the function, the mapping, the strings, the sample
+ * type last): the sink still gets the header, strings, mappings,
+ * functions, locations and samples in that order, each reference already
+ * handed over; a sink's error stops the decode and comes back as is. */
+static void test_stream_forward_refs(void **state)
+{
+	struct pf_buf body = PF_BUF_INIT(0), m = PF_BUF_INIT(0), ln = PF_BUF_INIT(0);
+	const struct pprof_sink sink = { seen_header, seen_string, seen_mapping, seen_function,
+					 seen_location, seen_sample };
+	struct pprof_profile *p = NULL, *q = NULL;
+	struct pf_err err = { 0 };
+	struct seen s = { 0 };
+
+	(void)state;
+	put_var(&m, 1, 7);   /* location_id 7 */
+	put_var(&m, 2, 9);   /* value 9 */
+	put_msg(&body, 2, &m);
+	pf_buf_reset(&m);
+	put_var(&ln, 1, 1);  /* function 1, line 42 */
+	put_var(&ln, 2, 42);
+	put_var(&m, 1, 7);   /* location 7 in mapping 1 */
+	put_var(&m, 2, 1);
+	put_msg(&m, 4, &ln);
+	put_msg(&body, 4, &m);
+	pf_buf_reset(&m);
+	put_var(&m, 1, 1);   /* function 1 named "main" */
+	put_var(&m, 2, 3);
+	put_msg(&body, 5, &m);
+	pf_buf_reset(&m);
+	put_var(&m, 1, 1);   /* mapping 1 */
+	put_msg(&body, 3, &m);
+	pf_buf_reset(&m);
+	put_str(&body, "");
+	put_str(&body, "samples");
+	put_str(&body, "count");
+	put_str(&body, "main");
+	put_var(&m, 1, 1);   /* sample type samples/count */
+	put_var(&m, 2, 2);
+	put_msg(&body, 1, &m);
+
+	assert_int_equal(pprof_stream_decode(body.data, body.len, &sink, &s, &err), 0);
+	s.order[s.n] = 0;
+	assert_string_equal(s.order, "hssssmflx");
+	/* both decoders agree on it */
+	assert_int_equal(pprof_decode(body.data, body.len, MAXDEC, &p, &err), 0);
+	assert_int_equal(pprof_stream_to_profile(body.data, body.len, MAXDEC, &q, &err), 0);
+	assert_null(pprof_same(pprof_message(p), pprof_message(q)));
+	pprof_free(p);
+	pprof_free(q);
+
+	memset(&s, 0, sizeof(s));
+	s.fail_at_location = 1;
+	assert_int_equal(pprof_stream_decode(body.data, body.len, &sink, &s, &err), PF_ENOMEM);
+	assert_string_equal(err.msg, "the sink is full");
+
+	/* two errors: a function's string index (the validator's string
+	 * checks come first) and, before it in the wire, the sample's missing
+	 * location; both decoders name the function */
+	pf_buf_reset(&m);
+	put_var(&m, 1, 8);
+	put_var(&m, 2, 9);
+	pf_buf_reset(&ln);
+	put_msg(&ln, 2, &m);
+	pf_buf_append(&ln, body.data, body.len);
+	pf_buf_reset(&m);
+	put_var(&m, 1, 2);
+	put_var(&m, 2, 99);
+	put_msg(&ln, 5, &m);
+	expect_cap(&ln, PF_EINVAL, "function 2 name: string index 99 out of range (string table has 4 entries)");
+	pf_buf_free(&body);
+	pf_buf_free(&m);
+	pf_buf_free(&ln);
 }
 
 /* The inflate buffer's capacity comes out of the budget while the decode
@@ -1128,6 +1349,9 @@ int main(void)
 		cmocka_unit_test(test_decode_budget),
 		cmocka_unit_test(test_gzip_helpers),
 		cmocka_unit_test(test_validate_built),
+		cmocka_unit_test(test_stream_valid),
+		cmocka_unit_test(test_stream_bad),
+		cmocka_unit_test(test_stream_forward_refs),
 	};
 	const struct CMUnitTest encode[] = {
 		cmocka_unit_test(test_round_trip),
