@@ -148,6 +148,9 @@ report() {
 	rc=$(cat "$logdir/$i.rc")
 	echo "# ${list[$i]} ($(cat "$logdir/$i.time") s)"
 	grep -vE '^(ok|not ok) ' "$log" | sed 's/^/#   /' | tail -n 40
+	# what a failure printed after its line (node's YAML: error, expected,
+	# actual, stack), which the tail above may not reach
+	awk '/^not ok /{p = 1; next} /^(ok|not ok) |^# Subtest/{p = 0} p' "$log" | head -n 80 | sed 's/^/#   failure: /'
 	grep -E '^(ok|not ok) ' "$log"
 	p=$(grep -cE '^ok ' "$log")
 	f=$(grep -cE '^not ok ' "$log")

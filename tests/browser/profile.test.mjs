@@ -391,10 +391,12 @@ test('diff sandwich: switched to from the diff flame graph, diff colours and leg
   // workers, whose shares of it moved (sessions shrank, cache and pipeline grew)
   const base = firstHeap(), target = lastHeap();
   const fn = 'main.main.func1.1';
-  const page = await openPage(browser, url('/profile', { id: target, base }));
+  // the listener is on before the page's first request, so that no meta
+  // call of an earlier load can land in the count
+  const page = await openPage(browser);
   const metaCalls = [];
   page.on('request', (r) => { if (/\/api\/v1\/.*report=meta/.test(r.url())) metaCalls.push(r.url()); });
-  await page.reload();
+  await page.goto(url('/profile', { id: target, base }), { waitUntil: 'load' });
   await waitFlame(page);
   assert.deepEqual(metaCalls.map((u) => new URL(u).pathname), ['/api/v1/diff'], 'the header from one diff meta call');
   const meta = await apiGet(srv, '/api/v1/diff', { base, target, report: 'meta' });
