@@ -416,31 +416,7 @@ int pprof__index(struct pprof_profile *p, struct pf_err *err)
 
 /* ---- caps: a scan before unpacking, a capped arena while unpacking ---- */
 
-/* One varint at *pp (before end): 0, or -1 when cut off or over 10 bytes. */
-static inline int scan_varint(const uint8_t **pp, const uint8_t *end, uint64_t *v)
-{
-	const uint8_t *p = *pp;
-	uint64_t x = 0;
-
-	for (unsigned shift = 0; p < end && shift <= 63; shift += 7) {
-		uint8_t c = *p++;
-		x |= (uint64_t)(c & 0x7f) << shift;
-		if (!(c & 0x80)) {
-			*pp = p;
-			*v = x;
-			return 0;
-		}
-	}
-	return -1;
-}
-
-/*
- * Count the top-level fields of a Profile (p, n) without unpacking
- * anything (a submessage is skipped by its length) and check the count caps
- * of pprof.h: PF_ELIMIT naming the cap and the count, PF_EINVAL when the
- * wire format is broken, else 0.
- */
-static int check_counts(const uint8_t *p, size_t n, struct pf_err *err)
+int pprof__check_caps(const uint64_t *count, struct pf_err *err)
 {
 	static const struct {
 		int field;
@@ -454,45 +430,34 @@ static int check_counts(const uint8_t *p, size_t n, struct pf_err *err)
 		{6, PPROF_MAX_STRINGS, "strings"},
 		{1, PPROF_MAX_SAMPLE_TYPES, "sample types"},
 	};
-	const uint8_t *end = p + n;
-	uint64_t count[8] = {0};
 
-	while (p < end) {
-		uint64_t key, v;
-
-		if (scan_varint(&p, end, &key) < 0)
-			goto malformed;
-		switch (key & 7) {
-		case 0:
-			if (scan_varint(&p, end, &v) < 0)
-				goto malformed;
-			break;
-		case 1:
-		case 5:
-			v = (key & 7) == 1 ? 8 : 4;
-			if (v > (uint64_t)(end - p))
-				goto malformed;
-			p += v;
-			break;
-		case 2:
-			if (scan_varint(&p, end, &v) < 0 || v > (uint64_t)(end - p))
-				goto malformed;
-			p += v;
-			break;
-		default:
-			goto malformed;
-		}
-		if ((key >> 3) < PF_ARRAY_LEN(count))
-			count[key >> 3]++;
-	}
 	for (size_t i = 0; i < PF_ARRAY_LEN(caps); i++)
 		if (count[caps[i].field] > caps[i].cap)
 			return pf_err_set(err, PF_ELIMIT, "profile has %llu %s; the decoder's cap is %llu %s",
 					  (unsigned long long)count[caps[i].field], caps[i].what,
 					  (unsigned long long)caps[i].cap, caps[i].what);
 	return 0;
-malformed:
-	return pf_err_set(err, PF_EINVAL, "parsing profile: unrecognized profile format");
+}
+
+/*
+ * Count the top-level fields of a Profile (p, n) without unpacking
+ * anything (a submessage is skipped by its length) and check the count caps
+ * of pprof.h: PF_ELIMIT naming the cap and the count, PF_EINVAL when the
+ * wire format is broken, else 0.
+ */
+static int check_counts(const uint8_t *p, size_t n, struct pf_err *err)
+{
+	const uint8_t *end = p + n;
+	uint64_t count[8] = {0};
+
+	while (p < end) {
+		uint64_t key;
+		if (pprof__scan_field(&p, end, &key) < 0)
+			return pf_err_set(err, PF_EINVAL, "parsing profile: unrecognized profile format");
+		if ((key >> 3) < PF_ARRAY_LEN(count))
+			count[key >> 3]++;
+	}
+	return pprof__check_caps(count, err);
 }
 
 /*

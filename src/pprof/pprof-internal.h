@@ -1,5 +1,5 @@
 /*
- * pprof internals shared by decode.c, encode.c and merge.c. Not part of the
+ * pprof internals shared by decode.c, stream.c, encode.c and merge.c. Not part of the
  * module's contract: only pprof.h is.
  */
 #ifndef PF_PPROF_INTERNAL_H
@@ -46,5 +46,64 @@ int pprof__index(struct pprof_profile *p, struct pf_err *err);
 
 /* 1 when the body looks like a debug=1/debug=2 text profile (decode.c). */
 int pprof__is_legacy_text(const uint8_t *p, size_t n);
+
+/* ---- the top-level scan before decoding (decode.c, stream.c) ----------- */
+
+/* One varint at *pp (before end): 0, or -1 when cut off or over 10 bytes. */
+static inline int pprof__scan_varint(const uint8_t **pp, const uint8_t *end, uint64_t *v)
+{
+	const uint8_t *p = *pp;
+	uint64_t x = 0;
+
+	for (unsigned shift = 0; p < end && shift <= 63; shift += 7) {
+		uint8_t c = *p++;
+		x |= (uint64_t)(c & 0x7f) << shift;
+		if (!(c & 0x80)) {
+			*pp = p;
+			*v = x;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* Step *pp over one field (its key, and its value skipped by wire type and
+ * length, nothing unpacked); *key gets the key. 0, or -1 when the wire
+ * format is broken (cut off, or wire type 3, 4, 6 or 7). */
+static inline int pprof__scan_field(const uint8_t **pp, const uint8_t *end, uint64_t *key)
+{
+	const uint8_t *p = *pp;
+	uint64_t v;
+
+	if (pprof__scan_varint(&p, end, key) < 0)
+		return -1;
+	switch (*key & 7) {
+	case 0:
+		if (pprof__scan_varint(&p, end, &v) < 0)
+			return -1;
+		break;
+	case 1:
+	case 5:
+		v = (*key & 7) == 1 ? 8 : 4;
+		if (v > (uint64_t)(end - p))
+			return -1;
+		p += v;
+		break;
+	case 2:
+		if (pprof__scan_varint(&p, end, &v) < 0 || v > (uint64_t)(end - p))
+			return -1;
+		p += v;
+		break;
+	default:
+		return -1;
+	}
+	*pp = p;
+	return 0;
+}
+
+/* The count caps of pprof.h over count[field number] of the top-level
+ * fields (fields 1 to 6 are read): 0, or PF_ELIMIT naming the first cap
+ * passed and the count. */
+int pprof__check_caps(const uint64_t *count, struct pf_err *err);
 
 #endif

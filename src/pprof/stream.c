@@ -408,24 +408,6 @@ struct span {
 	size_t first, end;
 };
 
-/* A 10-byte varint as pprof_decode's scan reads it: 0, or -1. */
-static inline int scan_varint(const uint8_t **pp, const uint8_t *end, uint64_t *v)
-{
-	const uint8_t *p = *pp;
-	uint64_t x = 0;
-
-	for (unsigned shift = 0; p < end && shift <= 63; shift += 7) {
-		uint8_t c = *p++;
-		x |= (uint64_t)(c & 0x7f) << shift;
-		if (!(c & 0x80)) {
-			*pp = p;
-			*v = x;
-			return 0;
-		}
-	}
-	return -1;
-}
-
 /*
  * The scan: pprof_decode's (check_counts in decode.c: its wire rules, its
  * counts, its caps and their order), and beside it protobuf-c's rules for
@@ -435,18 +417,6 @@ static inline int scan_varint(const uint8_t **pp, const uint8_t *end, uint64_t *
 static int scan_top(const uint8_t *body, size_t n, uint64_t *count, struct span *sp, int *bad,
 		    struct pf_err *err)
 {
-	static const struct {
-		int field;
-		uint64_t cap;
-		const char *what;
-	} caps[] = {
-		{2, PPROF_MAX_SAMPLES, "samples"},
-		{4, PPROF_MAX_LOCATIONS, "locations"},
-		{5, PPROF_MAX_FUNCTIONS, "functions"},
-		{3, PPROF_MAX_MAPPINGS, "mappings"},
-		{6, PPROF_MAX_STRINGS, "strings"},
-		{1, PPROF_MAX_SAMPLE_TYPES, "sample types"},
-	};
 	const uint8_t *p = body, *end = body + n, *q = body;
 
 	*bad = 0;
@@ -454,31 +424,11 @@ static int scan_top(const uint8_t *body, size_t n, uint64_t *count, struct span 
 		sp[k].first = sp[k].end = 0;
 	while (p < end) {
 		const uint8_t *start = p;
-		uint64_t key, v;
+		uint64_t key;
 		struct field f;
 
-		if (scan_varint(&p, end, &key) < 0)
+		if (pprof__scan_field(&p, end, &key) < 0)
 			goto malformed;
-		switch (key & 7) {
-		case 0:
-			if (scan_varint(&p, end, &v) < 0)
-				goto malformed;
-			break;
-		case 1:
-		case 5:
-			v = (key & 7) == 1 ? 8 : 4;
-			if (v > (uint64_t)(end - p))
-				goto malformed;
-			p += v;
-			break;
-		case 2:
-			if (scan_varint(&p, end, &v) < 0 || v > (uint64_t)(end - p))
-				goto malformed;
-			p += v;
-			break;
-		default:
-			goto malformed;
-		}
 		if ((key >> 3) < 16)
 			count[key >> 3]++;
 		/* protobuf-c, in step while the two agree on where fields are */
@@ -496,12 +446,7 @@ static int scan_top(const uint8_t *body, size_t n, uint64_t *count, struct span 
 			}
 		}
 	}
-	for (size_t i = 0; i < PF_ARRAY_LEN(caps); i++)
-		if (count[caps[i].field] > caps[i].cap)
-			return pf_err_set(err, PF_ELIMIT, "profile has %llu %s; the decoder's cap is %llu %s",
-					  (unsigned long long)count[caps[i].field], caps[i].what,
-					  (unsigned long long)caps[i].cap, caps[i].what);
-	return 0;
+	return pprof__check_caps(count, err);
 malformed:
 	return pf_err_set(err, PF_EINVAL, "parsing profile: unrecognized profile format");
 }
