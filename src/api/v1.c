@@ -156,23 +156,22 @@ static int read_range(const struct api_req *r, struct api_reply *rep, int64_t *s
 	return 0;
 }
 
-/* limit=N: a non-negative integer, 0 (or absent) for no limit. */
-static int read_limit(const struct api_req *r, struct api_reply *rep, size_t *limit)
+/* A non-negative integer parameter; *out keeps its value when absent. */
+static int read_count(const struct api_req *r, struct api_reply *rep, const char *name, size_t *out)
 {
-	const char *v = api_param(r, "limit");
+	const char *v = api_param(r, name);
 	char *end;
 	unsigned long long n;
 
-	*limit = 0;
 	if (!v || !*v)
 		return 0;
 	errno = 0;
 	n = strtoull(v, &end, 10);
 	if (*end || errno || v[0] == '-' || v[0] == '+' || v[0] == ' ') {
-		bad_data(rep, "invalid parameter \"limit\": cannot parse \"%s\" as a non-negative integer", API_ECHO(v));
+		bad_data(rep, "invalid parameter \"%s\": cannot parse \"%s\" as a non-negative integer", name, API_ECHO(v));
 		return -1;
 	}
-	*limit = n > SIZE_MAX ? SIZE_MAX : (size_t)n;
+	*out = n > SIZE_MAX ? SIZE_MAX : (size_t)n;
 	return 0;
 }
 
@@ -371,7 +370,7 @@ static void handle_query_range(struct api_server *s, struct api_req *r, struct a
 	const struct tsdb_meta **sorted = NULL;
 	struct report_focus *fo = NULL;
 	int64_t start, end;
-	size_t limit, n;
+	size_t limit = 0, n; /* limit=N: 0 (or absent) for no limit */
 	int rc;
 	json_t *arr = NULL;
 
@@ -384,7 +383,7 @@ static void handle_query_range(struct api_server *s, struct api_req *r, struct a
 		bad_data(rep, "invalid parameter \"focus\": %s", err.msg);
 		goto out;
 	}
-	if (read_range(r, rep, &start, &end) < 0 || read_limit(r, rep, &limit) < 0)
+	if (read_range(r, rep, &start, &end) < 0 || read_count(r, rep, "limit", &limit) < 0)
 		goto out;
 	if ((rc = find(s, tsdb_selector_matchers(sel), tsdb_selector_len(sel), start, end, &res,
 		       &err)) < 0) {
@@ -651,25 +650,6 @@ static void side_free(struct side *x)
 	pf_buf_free(&x->body);
 	free(x->type);
 	memset(x, 0, sizeof(*x));
-}
-
-/* A non-negative integer parameter; *out keeps its value when absent. */
-static int read_count(const struct api_req *r, struct api_reply *rep, const char *name, size_t *out)
-{
-	const char *v = api_param(r, name);
-	char *end;
-	unsigned long long n;
-
-	if (!v || !*v)
-		return 0;
-	errno = 0;
-	n = strtoull(v, &end, 10);
-	if (*end || errno || v[0] == '-' || v[0] == '+' || v[0] == ' ') {
-		bad_data(rep, "invalid parameter \"%s\": cannot parse \"%s\" as a non-negative integer", name, API_ECHO(v));
-		return -1;
-	}
-	*out = n > SIZE_MAX ? SIZE_MAX : (size_t)n;
-	return 0;
 }
 
 /* The report's options from the request (borrowing its strings). */
