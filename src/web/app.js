@@ -7,6 +7,7 @@
 // string (all the page's state); ctx below. It may return a cleanup
 // function, called before the next page renders.
 import { api, apiURL, getToken, setToken, setUnauthorizedHandler } from './api.js';
+import { el } from './pages/pagekit.js';
 
 const routes = {
   '/': './pages/query.js',
@@ -32,21 +33,6 @@ if (header && window.ResizeObserver) {
 }
 let cleanup = null;
 let generation = 0;
-
-function el(tag, attrs = {}, ...children) {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v === undefined || v === null || v === false) continue;
-    if (k === 'class') e.className = v;
-    else if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
-    else e.setAttribute(k, v === true ? '' : v);
-  }
-  for (const c of children.flat()) {
-    if (c === null || c === undefined || c === false) continue;
-    e.append(c instanceof Node ? c : document.createTextNode(String(c)));
-  }
-  return e;
-}
 
 function toParams(params) {
   if (!params) return new URLSearchParams();

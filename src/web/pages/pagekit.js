@@ -1,4 +1,4 @@
-// Small helpers shared by the What changed, Targets and Services pages:
+// Small helpers shared by the pages (and el() by the shell, app.js):
 // building elements, formatting times, durations and values, and writing
 // selectors.
 

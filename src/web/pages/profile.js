@@ -9,6 +9,7 @@
 import { FlameGraph, formatValue, formatPct } from '../flame.js';
 import { renderTopTable } from '../toptable.js';
 import { getToken } from '../api.js';
+import { el } from './pagekit.js';
 
 const FILTERS = ['focus', 'ignore', 'hide', 'show_from', 'tagfocus', 'tagignore', 'granularity'];
 const VIEWS = [
@@ -41,21 +42,6 @@ async function cached(ctx, path, params, signal) {
     if (e.name === 'AbortError' && !signal.aborted) return cached(ctx, path, params, signal);
     throw e;
   }
-}
-
-function el(tag, attrs = {}, ...children) {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v === undefined || v === null || v === false) continue;
-    if (k === 'class') e.className = v;
-    else if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
-    else e.setAttribute(k, v === true ? '' : v);
-  }
-  for (const c of children.flat()) {
-    if (c === null || c === undefined || c === false) continue;
-    e.append(c instanceof Node ? c : document.createTextNode(String(c)));
-  }
-  return e;
 }
 
 // A time of the URL (Unix s, Unix ms or RFC 3339) as a Date, or null.
