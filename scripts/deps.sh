@@ -5,7 +5,7 @@ pkgs=("$@" build-essential pkg-config git curl ca-certificates
       libmicrohttpd-dev libcurl4-openssl-dev libuv1-dev libyaml-dev libjansson-dev
       libprotobuf-c-dev protobuf-c-compiler zlib1g-dev libdeflate-dev libzstd-dev libpcre2-dev
       libcmocka-dev libzip-dev libxxhash-dev golang-go jq time openssl unzip zip
-      chromium nodejs)
+      chromium firefox-esr nodejs)
 # npm comes with some builds of nodejs (nodesource's); Debian's is a package of its own
 command -v npm >/dev/null 2>&1 || pkgs+=(npm)
 missing=()
@@ -21,12 +21,15 @@ if [ ${#missing[@]} -gt 0 ]; then
 	$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-# The browser tests' driver: playwright-core as pinned in
+# The browser tests' drivers: playwright-core (chromium) and puppeteer-core
+# (firefox-esr, over WebDriver BiDi) as pinned in
 # tests/browser/package-lock.json, into tests/browser/node_modules; no
-# browser download (the tests use Debian's chromium).
+# browser download (the tests use Debian's chromium and firefox-esr).
 cd "$(dirname "$0")/../tests/browser"
 if [ ! -f node_modules/playwright-core/package.json ] ||
+	[ ! -f node_modules/puppeteer-core/package.json ] ||
 	[ package-lock.json -nt node_modules/.package-lock.json ]; then
-	echo "deps: npm ci in tests/browser (playwright-core)"
-	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error
+	echo "deps: npm ci in tests/browser (playwright-core, puppeteer-core)"
+	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 PUPPETEER_SKIP_DOWNLOAD=1 \
+		npm ci --no-audit --no-fund --loglevel=error
 fi

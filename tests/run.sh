@@ -3,8 +3,8 @@
 # under AddressSanitizer + UndefinedBehaviorSanitizer. Every test prints TAP
 # ("ok N - ..." / "not ok N - ..."); this script counts them and ends with
 # one line "N passed, N failed". Exits non-zero on any failure. The browser
-# tests (tests/browser, headless chromium) run once, against the plain build;
-# their screenshots land in build/screenshots/.
+# tests (tests/browser, headless chromium, some also in firefox-esr) run
+# once, against the plain build; their screenshots land in build/screenshots/.
 #
 # Both builds come first; then the test programs of both run TEST_JOBS (3)
 # at a time, longest first (most end-to-end tests wait on servers, timers

@@ -2,6 +2,8 @@
 // fresh store, filled with the pprof fixtures (and optionally scraping a
 // real hotapp), and Debian's chromium driven by playwright-core (no browser
 // download, no network). Any console error or page error fails a test.
+// Some tests also run in Debian's firefox-esr (puppeteer-core over
+// WebDriver BiDi, behind the same page API: firefox.mjs): bothBrowsers().
 //
 //   import { startServer, fill, launch, openPage, shot, ... } from './lib.mjs';
 //   const srv = await startServer();          // PROFEFE_BIN or build/profefe
@@ -12,6 +14,11 @@
 //   await shot(page, 'query-plot');           // build/screenshots/query-plot.png
 //   page.assertClean();                       // no console errors so far
 //   await browser.close(); await srv.stop();
+//
+// The same test in chromium and in firefox (screenshots NAME-firefox.png):
+//   bothBrowsers('title', () => browser, async (t, browser) => {
+//     const page = await openPage(browser, url); ...    // a test in each
+//   });
 import { spawn, execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
@@ -20,13 +27,16 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import assert from 'node:assert/strict';
+import { test, after } from 'node:test';
 import { chromium } from 'playwright-core';
+import { launchFirefox } from './firefox.mjs';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const BIN = process.env.PROFEFE_BIN || join(ROOT, 'build', 'profefe');
 export const FIX = join(ROOT, 'tests', 'fixtures', 'pprof');
 export const SHOTS = join(ROOT, process.env.PROFEFE_SCREENSHOTS || 'build/screenshots');
 export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+export const FIREFOX = process.env.FIREFOX || '/usr/bin/firefox-esr';
 export const WIDTH = 1280;
 export const HEIGHT = 800;
 
@@ -268,8 +278,10 @@ scrape_configs:
 // ---- the browser ----
 
 // launch(): Debian's chromium, headless, no sandbox (root), no network
-// needs. One per test file.
-export async function launch() {
+// needs. One per test file. launch('firefox'): Debian's firefox-esr
+// (firefox.mjs), headless, light scheme.
+export async function launch(kind = 'chromium') {
+  if (kind === 'firefox') return launchFirefox(FIREFOX);
   return chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
@@ -280,12 +292,45 @@ export async function launch() {
   });
 }
 
+// This test file's firefox-esr: launched as its first Firefox test is
+// declared (its start, some seconds, overlaps the file's before()), closed
+// after its last test. A failed launch fails each Firefox test.
+let firefox;
+function firefoxBrowser() {
+  if (!firefox) {
+    firefox = launch('firefox');
+    firefox.catch(() => {}); // (awaited by the tests)
+  }
+  return firefox;
+}
+after(async () => { if (firefox) await (await firefox.catch(() => null))?.close(); });
+
+// bothBrowsers(name, chromium, fn): test(name) runs fn(t, chromium()) and
+// test(`${name} [firefox]`) runs fn(t, firefox-esr); the same body asserts
+// the same effects in both, its screenshots NAME.png and NAME-firefox.png.
+export function bothBrowsers(name, chromiumBrowser, fn) {
+  const ff = firefoxBrowser();
+  test(name, (t) => fn(t, chromiumBrowser()));
+  test(`${name} [firefox]`, async (t) => fn(t, await ff));
+}
+
 // openPage(browser, url, { allow: [RegExp], colorScheme, width, height,
 // storage }): a new page (own context) at 1280x800 that records console
 // errors and page errors into page.problems; allow lists the messages a
 // test expects (a 401 or 400 the page shows in plain words).
 // page.assertClean() fails on any problem recorded so far.
 export async function openPage(browser, url, o = {}) {
+  if (browser.kind === 'firefox') {
+    const problems = [];
+    const allow = o.allow || [];
+    const page = await browser.newPage({ width: o.width || WIDTH, height: o.height || HEIGHT, colorScheme: o.colorScheme },
+      (text, always) => { if (always || !allow.some((re) => re.test(text))) problems.push(text); });
+    page.kind = 'firefox';
+    page.problems = problems;
+    page.assertClean = () => assert.deepEqual(problems, [], 'console errors or page errors (firefox)');
+    if (url) await page.goto(url, { waitUntil: 'load' });
+    return page;
+  }
   const context = await browser.newContext({
     viewport: { width: o.width || WIDTH, height: o.height || HEIGHT },
     colorScheme: o.colorScheme || 'light',
@@ -314,10 +359,11 @@ export async function openPage(browser, url, o = {}) {
   return page;
 }
 
-// shot(page, name): build/screenshots/NAME.png of the viewport.
+// shot(page, name): build/screenshots/NAME.png of the viewport
+// (NAME-firefox.png in firefox).
 export async function shot(page, name) {
   mkdirSync(SHOTS, { recursive: true });
-  const file = join(SHOTS, name + '.png');
+  const file = join(SHOTS, name + (page.kind === 'firefox' ? '-firefox' : '') + '.png');
   await page.screenshot({ path: file, fullPage: false });
   return file;
 }

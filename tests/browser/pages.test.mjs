@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import { createServer } from 'node:net';
 import {
-  ROOT, startServer, fill, hotapp, hotappConfig, launch, openPage, shot, apiGet, assert, sleep, timed, push,
+  ROOT, startServer, fill, hotapp, hotappConfig, launch, openPage, shot, apiGet, assert, sleep, timed, push, bothBrowsers,
 } from './lib.mjs';
 
 let srv, app, browser, data, closedAddr;
@@ -57,7 +57,7 @@ after(async () => {
 
 // ---- Targets ----
 
-test('Targets: one job up, one down with its error, grouped by job and target; filters in the URL', async () => {
+bothBrowsers('Targets: one job up, one down with its error, grouped by job and target; filters in the URL', () => browser, async (t, browser) => {
   const page = await openPage(browser, srv.url + '/targets');
   await page.waitForSelector('section.job[data-job="payments"] tr.pair');
   const api = (await apiGet(srv, '/api/v1/targets')).activeTargets;
@@ -131,7 +131,7 @@ test('Targets: one job up, one down with its error, grouped by job and target; f
 
 // ---- Services ----
 
-test('Services: every service with its types, series and last profile; links to the Query page', async () => {
+bothBrowsers('Services: every service with its types, series and last profile; links to the Query page', () => browser, async (t, browser) => {
   const page = await openPage(browser, srv.url + '/services');
   await page.waitForSelector('tbody.service[data-service="shop"]');
   const all = await apiGet(srv, '/api/v1/query_range', { query: '{service=~".+"}', limit: '1' });
@@ -199,7 +199,7 @@ async function shares(query, start, end, sampleIndex) {
   return m;
 }
 
-test('What changed: the functions whose share grew or shrank most; a row opens the diff', async () => {
+bothBrowsers('What changed: the functions whose share grew or shrank most; a row opens the diff', () => browser, async (t, browser) => {
   // the range holds heap-006..010 of every shop instance, the previous
   // range of the same length heap-001..005
   const end = data.now + 60000, start = end - 30 * 60000;

@@ -11,7 +11,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { startServer, fill, launch, openPage, shot, push, pushSeries, apiGet, assert, sleep } from './lib.mjs';
+import { startServer, fill, launch, openPage, shot, push, pushSeries, apiGet, assert, sleep, bothBrowsers } from './lib.mjs';
 
 let srv, data, browser, large, day, daySrv, dayReady;
 const SHOP = 'heap{service="shop"}';
@@ -118,7 +118,7 @@ function timingsSummary(t, kind) {
   return `${kind}: n=${v.length} median ${v[v.length >> 1]} ms, p95 ${v[Math.min(v.length - 1, Math.floor(v.length * 0.95))]} ms, max ${v[v.length - 1]} ms`;
 }
 
-test('one profile: flame graph drawn on the canvas, header from meta and the series labels', async () => {
+bothBrowsers('one profile: flame graph drawn on the canvas, header from meta and the series labels', () => browser, async (t, browser) => {
   const id = lastHeap();
   const page = await openPage(browser, url('/profile', { id }));
   await waitFlame(page);
@@ -161,7 +161,7 @@ test('one profile: flame graph drawn on the canvas, header from meta and the ser
   await page.closeAll();
 });
 
-test('top table: the fixture\'s top function first, sortable by cum', async () => {
+bothBrowsers('top table: the fixture\'s top function first, sortable by cum', () => browser, async (t, browser) => {
   const id = lastHeap();
   const page = await openPage(browser, url('/profile', { id, view: 'top' }));
   await page.waitForSelector('table.top tbody tr');

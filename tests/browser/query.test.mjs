@@ -2,7 +2,7 @@
 // the fixtures: completion, the plot, click/drag/shift-drag, presets, the
 // URL as the state, empty and error states.
 import { test, before, after } from 'node:test';
-import { startServer, fill, launch, openPage, shot, assert, hotapp, hotappConfig, apiGet, sleep } from './lib.mjs';
+import { startServer, fill, launch, openPage, shot, assert, hotapp, hotappConfig, apiGet, sleep, bothBrowsers } from './lib.mjs';
 
 let srv, data, browser, hot;
 const SHOP = 'heap{service="shop"}';
@@ -22,9 +22,9 @@ after(async () => {
   if (hot) await hot.stop();
 });
 
-// a page of this server that tolerates only the modules other branches add
+// a page of this server (in o.browser: chromium unless a Firefox test's)
 async function open(path, o = {}) {
-  return openPage(browser, srv.url + path, { ...o, allow: o.allow || [] });
+  return openPage(o.browser || browser, srv.url + path, { ...o, allow: o.allow || [] });
 }
 
 // the plot's points: [{ si, di, t, v, x, y }] in page coordinates
@@ -51,8 +51,8 @@ function params(page) {
   return new URL(page.url()).searchParams;
 }
 
-test('completion: type a selector, pick a type, a label name and a value with the keyboard', async () => {
-  const page = await open('/');
+bothBrowsers('completion: type a selector, pick a type, a label name and a value with the keyboard', () => browser, async (t, browser) => {
+  const page = await open('/', { browser });
   await page.waitForSelector('#pick-series');
   await page.click('#selector');
   await page.keyboard.type('he');
@@ -101,9 +101,9 @@ test('completion: names and values of the series the other matchers find', async
   await page.closeAll();
 });
 
-test('plot: one line per series; hover shows labels, time and value', async (t) => {
+bothBrowsers('plot: one line per series; hover shows labels, time and value', () => browser, async (t, browser) => {
   const t0 = Date.now();
-  const page = await open(`/?query=${q(SHOP)}&range=1h`);
+  const page = await open(`/?query=${q(SHOP)}&range=1h`, { browser });
   await plotReady(page);
   t.diagnostic(`page opened to plot drawn: ${Date.now() - t0} ms (query_range to plot: ${await page.getAttribute('.page', 'data-draw-ms')} ms)`);
   const pts = await points(page);
@@ -149,8 +149,8 @@ test('click a point: /profile?id= of that profile', async () => {
   await page.closeAll();
 });
 
-test('drag a range: the merge URL; shift-drag twice: the diff URL', async () => {
-  const page = await open(`/?query=${q(SHOP)}&range=1h`);
+bothBrowsers('drag a range: the merge URL; shift-drag twice: the diff URL', () => browser, async (t, browser) => {
+  const page = await open(`/?query=${q(SHOP)}&range=1h`, { browser });
   await plotReady(page);
   const box = await page.$eval('#plot .u-over', (e) => { const r = e.getBoundingClientRect(); return { x: r.left, y: r.top, w: r.width, h: r.height }; });
   const y = box.y + box.h / 2;

@@ -2,7 +2,7 @@
 // light, a narrow window, the keyboard, and the access-token prompt of
 // -web.auth-token-file.
 import { test, before, after } from 'node:test';
-import { startServer, fill, launch, openPage, shot, assert } from './lib.mjs';
+import { startServer, fill, launch, openPage, shot, assert, bothBrowsers } from './lib.mjs';
 
 let srv, browser;
 const SHOP = encodeURIComponent('heap{service="shop"}');
@@ -91,7 +91,7 @@ test('keyboard: skip link, nav links by Tab, Enter follows them', async () => {
   await page.closeAll();
 });
 
-test('-web.auth-token-file: files served without the token, the page asks once, 401 asks again', async () => {
+bothBrowsers('-web.auth-token-file: files served without the token, the page asks once, 401 asks again', () => browser, async (t, browser) => {
   const token = 'tok-' + Math.random().toString(36).slice(2);
   const sec = await startServer({ token });
   try {
