@@ -165,11 +165,32 @@ static void put_str(struct pf_buf *b, const char *s)
 		abort();
 }
 
+/* The hash of one location: its address and lines (function name, system
+ * name, file name, line number), not its id. */
+static uint64_t location_hash(const struct pprof_profile *p, const Perftools__Profiles__Location *loc,
+			      struct pf_buf *b)
+{
+	const pprof_msg *m = pprof_message(p);
+
+	pf_buf_reset(b);
+	put_u64(b, loc->address);
+	put_u64(b, loc->n_line);
+	for (size_t k = 0; k < loc->n_line; k++) {
+		int64_t fi = pprof_function_index(p, loc->line[k]->function_id);
+		const Perftools__Profiles__Function *f = fi >= 0 ? m->function[fi] : NULL;
+		put_str(b, f ? pprof_string(p, f->name) : "");
+		put_str(b, f ? pprof_string(p, f->system_name) : "");
+		put_str(b, f ? pprof_string(p, f->filename) : "");
+		put_u64(b, (uint64_t)loc->line[k]->line);
+	}
+	return XXH3_64bits(b->data, b->len);
+}
+
 uint64_t bundle_digest_profile(const struct pprof_profile *p)
 {
 	const pprof_msg *m = pprof_message(p);
 	struct pf_buf b = PF_BUF_INIT(0);
-	uint64_t acc = 0;
+	uint64_t acc = 0, *lh;
 
 	for (size_t i = 0; i < m->n_sample_type; i++) {
 		put_str(&b, pprof_string(p, m->sample_type[i]->type));
@@ -188,6 +209,11 @@ uint64_t bundle_digest_profile(const struct pprof_profile *p)
 	put_u64(&b, m->n_sample);
 	acc = XXH3_64bits(b.data, b.len);
 
+	/* each location hashed once: samples share them */
+	lh = pf_xcalloc(m->n_location ? m->n_location : 1, sizeof(*lh));
+	for (size_t i = 0; i < m->n_location; i++)
+		lh[i] = location_hash(p, m->location[i], &b);
+
 	/* samples in any order: the sum of their hashes */
 	for (size_t i = 0; i < m->n_sample; i++) {
 		const Perftools__Profiles__Sample *s = m->sample[i];
@@ -198,21 +224,7 @@ uint64_t bundle_digest_profile(const struct pprof_profile *p)
 			put_u64(&b, (uint64_t)s->value[j]);
 		for (size_t j = 0; j < s->n_location_id; j++) {
 			int64_t li = pprof_location_index(p, s->location_id[j]);
-			const Perftools__Profiles__Location *loc = li >= 0 ? m->location[li] : NULL;
-			if (!loc) {
-				put_u64(&b, UINT64_MAX);
-				continue;
-			}
-			put_u64(&b, loc->address);
-			put_u64(&b, loc->n_line);
-			for (size_t k = 0; k < loc->n_line; k++) {
-				int64_t fi = pprof_function_index(p, loc->line[k]->function_id);
-				const Perftools__Profiles__Function *f = fi >= 0 ? m->function[fi] : NULL;
-				put_str(&b, f ? pprof_string(p, f->name) : "");
-				put_str(&b, f ? pprof_string(p, f->system_name) : "");
-				put_str(&b, f ? pprof_string(p, f->filename) : "");
-				put_u64(&b, (uint64_t)loc->line[k]->line);
-			}
+			put_u64(&b, li >= 0 ? lh[li] : UINT64_MAX);
 		}
 		/* labels in any order too */
 		for (size_t j = 0; j < s->n_label; j++) {
@@ -228,6 +240,7 @@ uint64_t bundle_digest_profile(const struct pprof_profile *p)
 		put_u64(&b, lsum);
 		acc += XXH3_64bits(b.data, b.len);
 	}
+	free(lh);
 	pf_buf_free(&b);
 	return acc;
 }

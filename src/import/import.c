@@ -75,7 +75,12 @@ int import_infer_type(const struct pprof_profile *p, const char *name, char *typ
 		t = "cpu";
 	} else if (types_are(p, heap, 4)) {
 		const char *d = pprof_string(p, m->default_sample_type);
-		t = strcmp(d, "alloc_space") == 0 || strcmp(d, "alloc_objects") == 0 ? "allocs" : "heap";
+		/* the same sample types: the runtime's allocs sets the default;
+		 * a delta (allocs?seconds=N) does not, its name may say */
+		t = strcmp(d, "alloc_space") == 0 || strcmp(d, "alloc_objects") == 0 ||
+				    strstr(base_name(name), "allocs")
+			    ? "allocs"
+			    : "heap";
 	} else if (types_are(p, goroutine, 1)) {
 		t = "goroutine";
 	} else if (types_are(p, threadcreate, 1)) {

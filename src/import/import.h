@@ -84,7 +84,10 @@ int import_run(const struct import_options *o, char *const *paths, size_t n,
  *   alloc_objects, alloc_space, inuse_objects,
  *   inuse_space                                      heap; allocs when the
  *                                                    default is alloc_space
- *                                                    or alloc_objects
+ *                                                    or alloc_objects, or
+ *                                                    the base name holds
+ *                                                    "allocs" (a delta of
+ *                                                    allocs sets no default)
  *   goroutine/count                                  goroutine
  *   threadcreate/count                               threadcreate
  *   contentions/count, delay/nanoseconds             block or mutex, which
