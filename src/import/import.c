@@ -342,7 +342,9 @@ static void draw_bar(struct import *im, int force)
 	       : im->total_files ? (double)im->done_files / (double)im->total_files : 1;
 	if (frac > 1)
 		frac = 1;
-	if (frac > 0 && el > 0.2) {
+	if (frac >= 1) {
+		snprintf(eta, sizeof(eta), "0:00");
+	} else if (frac > 0 && el > 0.2) {
 		long s = (long)(el / frac - el + 0.5);
 		snprintf(eta, sizeof(eta), "%ld:%02ld", s / 60, s % 60);
 	}
