@@ -128,7 +128,7 @@ static const struct flag_def import_flag_defs[] = {
 	{"service", 0, F(service), "", "the service label of every profile (bundles: default from their meta; pprof files and traces need it)"},
 	{"type", 0, F(type), "", "the type of every pprof file (default: inferred from its sample types; block and mutex from the file name)"},
 	{"label", 2, F(label), "", "name=value: a label added to every profile (repeat for more)"},
-	{"parallel", 0, F(parallel), "4", "requests in flight with -addr"},
+	{"parallel", 0, F(parallel), "8", "requests in flight with -addr"},
 	{"auth-token-file", 0, F(auth_token_file), "", "send Authorization: Bearer with the file's token (the server's -web.auth-token-file)"},
 	{"help", 1, F(help), NULL, "print these flags with their defaults, then exit"},
 };

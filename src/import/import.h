@@ -32,7 +32,7 @@
 
 #define IMPORT_MAX_FILE ((size_t)1 << 30) /* bytes of one file read */
 #define IMPORT_MAX_PROFILE ((size_t)512 << 20) /* decompressed, when the type is read locally */
-#define IMPORT_PARALLEL 4                 /* requests in flight by default */
+#define IMPORT_PARALLEL 8                 /* requests in flight by default */
 
 struct import_options {
 	/* exactly one of these: the server's base URL ("http://host:port";
