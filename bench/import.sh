@@ -3,12 +3,12 @@
 # 2 500 each, time_nanos rewritten 1 s apart by tests/tools/pprof-retime) into an empty
 # server, against a shell loop of `curl --data-binary` pushes (POST /api/0/profiles) of the
 # same files into another empty server, one curl process per file as a script would do it.
-# The loop sends BENCH_IMPORT_CURL_FILES of them (default 2 000: every 5th file, all four
+# The loop sends BENCH_IMPORT_CURL_FILES of them (default 500: every 20th file, all four
 # types; 10000 for all), so its figure is per file; the ratio is of seconds per file.
 # Then the same import again, which must store nothing. Prints wall seconds, files/s and the
 # servers' CPU seconds (/proc/PID/stat).
 IMP_N=${BENCH_IMPORT_FILES:-10000}
-IMP_CURL=${BENCH_IMPORT_CURL_FILES:-2000}
+IMP_CURL=${BENCH_IMPORT_CURL_FILES:-500}
 imp=$tmp/import-files
 per=$((IMP_N / 4))
 now_ns=$(date +%s%N)
