@@ -36,18 +36,25 @@ enum import_kind import_sniff(const void *data, size_t len)
 	return IMPORT_PPROF;
 }
 
-/* 1 when the profile's sample types are exactly want[0..n) (type/unit). */
-static int types_are(const struct pprof_profile *p, const char *const *want, size_t n)
-{
-	const pprof_msg *m = pprof_message(p);
+/* A profile's sample types and default sample type, as the inference
+ * reads them (borrowed). */
+struct sample_types {
+	const char *type[PPROF_MAX_SAMPLE_TYPES];
+	const char *unit[PPROF_MAX_SAMPLE_TYPES];
+	size_t n;
+	const char *dflt;
+};
 
-	if (m->n_sample_type != n)
+/* 1 when the sample types are exactly want[0..n) (type/unit). */
+static int types_are(const struct sample_types *st, const char *const *want, size_t n)
+{
+	if (st->n != n)
 		return 0;
 	for (size_t i = 0; i < n; i++) {
-		char tu[256];
-		snprintf(tu, sizeof(tu), "%s/%s", pprof_string(p, m->sample_type[i]->type),
-			 pprof_string(p, m->sample_type[i]->unit));
-		if (strcmp(tu, want[i]) != 0)
+		const char *slash = strchr(want[i], '/');
+		size_t tl = (size_t)(slash - want[i]);
+		if (strlen(st->type[i]) != tl || strncmp(st->type[i], want[i], tl) != 0 ||
+		    strcmp(st->unit[i], slash + 1) != 0)
 			return 0;
 	}
 	return 1;
@@ -59,7 +66,7 @@ static const char *base_name(const char *path)
 	return s ? s + 1 : path;
 }
 
-int import_infer_type(const struct pprof_profile *p, const char *name, char *type, size_t n,
+static int infer_from(const struct sample_types *st, const char *name, char *type, size_t n,
 		      char *why, size_t wn)
 {
 	static const char *const cpu[] = {"samples/count", "cpu/nanoseconds"};
@@ -68,24 +75,22 @@ int import_infer_type(const struct pprof_profile *p, const char *name, char *typ
 	static const char *const goroutine[] = {"goroutine/count"};
 	static const char *const threadcreate[] = {"threadcreate/count"};
 	static const char *const contention[] = {"contentions/count", "delay/nanoseconds"};
-	const pprof_msg *m = pprof_message(p);
 	const char *t = NULL;
 
-	if (types_are(p, cpu, 2)) {
+	if (types_are(st, cpu, 2)) {
 		t = "cpu";
-	} else if (types_are(p, heap, 4)) {
-		const char *d = pprof_string(p, m->default_sample_type);
+	} else if (types_are(st, heap, 4)) {
 		/* the same sample types: the runtime's allocs sets the default;
 		 * a delta (allocs?seconds=N) does not, its name may say */
-		t = strcmp(d, "alloc_space") == 0 || strcmp(d, "alloc_objects") == 0 ||
+		t = strcmp(st->dflt, "alloc_space") == 0 || strcmp(st->dflt, "alloc_objects") == 0 ||
 				    strstr(base_name(name), "allocs")
 			    ? "allocs"
 			    : "heap";
-	} else if (types_are(p, goroutine, 1)) {
+	} else if (types_are(st, goroutine, 1)) {
 		t = "goroutine";
-	} else if (types_are(p, threadcreate, 1)) {
+	} else if (types_are(st, threadcreate, 1)) {
 		t = "threadcreate";
-	} else if (types_are(p, contention, 2)) {
+	} else if (types_are(st, contention, 2)) {
 		const char *b = base_name(name);
 		int is_block = strstr(b, "block") != NULL, is_mutex = strstr(b, "mutex") != NULL;
 		if (is_block != is_mutex) {
@@ -98,10 +103,8 @@ int import_infer_type(const struct pprof_profile *p, const char *name, char *typ
 	}
 	if (!t) {
 		struct pf_buf b = PF_BUF_INIT(0);
-		for (size_t i = 0; i < m->n_sample_type && i < 8; i++)
-			pf_buf_printf(&b, "%s%s/%s", i ? ", " : "",
-				      pprof_string(p, m->sample_type[i]->type),
-				      pprof_string(p, m->sample_type[i]->unit));
+		for (size_t i = 0; i < st->n && i < 8; i++)
+			pf_buf_printf(&b, "%s%s/%s", i ? ", " : "", st->type[i], st->unit[i]);
 		snprintf(why, wn, "cannot tell the type from the sample types (%.*s): give -type",
 			 (int)(b.len > 300 ? 300 : b.len), b.data ? (const char *)b.data : "");
 		pf_buf_free(&b);
@@ -109,6 +112,151 @@ int import_infer_type(const struct pprof_profile *p, const char *name, char *typ
 	}
 	snprintf(type, n, "%s", t);
 	return 0;
+}
+
+int import_infer_type(const struct pprof_profile *p, const char *name, char *type, size_t n,
+		      char *why, size_t wn)
+{
+	const pprof_msg *m = pprof_message(p);
+	struct sample_types st = {.n = PF_MIN(m->n_sample_type, (size_t)PPROF_MAX_SAMPLE_TYPES)};
+
+	for (size_t i = 0; i < st.n; i++) {
+		st.type[i] = pprof_string(p, m->sample_type[i]->type);
+		st.unit[i] = pprof_string(p, m->sample_type[i]->unit);
+	}
+	st.dflt = pprof_string(p, m->default_sample_type);
+	return infer_from(&st, name, type, n, why, wn);
+}
+
+/* ---- a quick look at a pprof file --------------------------------------- */
+
+/*
+ * The sample types, default sample type and whether there are samples,
+ * from one pass over the top-level protobuf fields of the inflated body,
+ * unpacking nothing else (the server decodes and validates it whole).
+ * Strings are copied into names. Returns 0, or -1 when the body is not
+ * what this pass understands (the full decode then says why).
+ */
+static int get_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+	uint64_t x = 0;
+	for (int shift = 0; shift < 64 && *p < end; shift += 7) {
+		uint8_t b = *(*p)++;
+		x |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80)) {
+			*v = x;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static int skip_field(const uint8_t **p, const uint8_t *end, int wt)
+{
+	uint64_t v;
+
+	switch (wt) {
+	case 0:
+		return get_varint(p, end, &v);
+	case 1:
+		if (end - *p < 8)
+			return -1;
+		*p += 8;
+		return 0;
+	case 5:
+		if (end - *p < 4)
+			return -1;
+		*p += 4;
+		return 0;
+	case 2:
+		if (get_varint(p, end, &v) < 0 || v > (uint64_t)(end - *p))
+			return -1;
+		*p += v;
+		return 0;
+	}
+	return -1;
+}
+
+static int peek_types(const uint8_t *data, size_t len, struct sample_types *st, size_t *nsamples,
+		      struct pf_buf *names)
+{
+	const uint8_t *p = data, *end = data + len;
+	uint64_t ti[PPROF_MAX_SAMPLE_TYPES], ui[PPROF_MAX_SAMPLE_TYPES], dflt = 0, key, v;
+	const uint8_t **str = NULL;
+	size_t *slen = NULL, nstr = 0, cap = 0, off[2 * PPROF_MAX_SAMPLE_TYPES + 1];
+	int rc = -1;
+
+	st->n = 0;
+	*nsamples = 0;
+	while (p < end) {
+		if (get_varint(&p, end, &key) < 0)
+			goto out;
+		if ((key >> 3) == 1 && (key & 7) == 2) { /* sample_type: ValueType */
+			const uint8_t *q, *qe;
+			if (get_varint(&p, end, &v) < 0 || v > (uint64_t)(end - p) ||
+			    st->n >= PPROF_MAX_SAMPLE_TYPES)
+				goto out;
+			q = p;
+			qe = p + v;
+			p = qe;
+			ti[st->n] = ui[st->n] = 0;
+			while (q < qe) {
+				uint64_t k2, x;
+				if (get_varint(&q, qe, &k2) < 0)
+					goto out;
+				if ((k2 & 7) == 0 && ((k2 >> 3) == 1 || (k2 >> 3) == 2)) {
+					if (get_varint(&q, qe, &x) < 0)
+						goto out;
+					if ((k2 >> 3) == 1)
+						ti[st->n] = x;
+					else
+						ui[st->n] = x;
+				} else if (skip_field(&q, qe, (int)(k2 & 7)) < 0) {
+					goto out;
+				}
+			}
+			st->n++;
+		} else if ((key >> 3) == 2 && (key & 7) == 2) { /* sample */
+			(*nsamples)++;
+			if (skip_field(&p, end, 2) < 0)
+				goto out;
+		} else if ((key >> 3) == 6 && (key & 7) == 2) { /* string_table */
+			if (get_varint(&p, end, &v) < 0 || v > (uint64_t)(end - p))
+				goto out;
+			pf_xgrow((void **)&str, &cap, nstr + 1, sizeof(*str));
+			slen = realloc(slen, cap * sizeof(*slen));
+			if (!slen)
+				abort();
+			str[nstr] = p;
+			slen[nstr++] = (size_t)v;
+			p += v;
+		} else if ((key >> 3) == 14 && (key & 7) == 0) { /* default_sample_type */
+			if (get_varint(&p, end, &dflt) < 0)
+				goto out;
+		} else if (skip_field(&p, end, (int)(key & 7)) < 0) {
+			goto out;
+		}
+	}
+	/* the names, copied out NUL-terminated */
+	pf_buf_reset(names);
+	for (size_t i = 0; i < 2 * st->n + 1; i++) {
+		uint64_t idx = i == 2 * st->n ? dflt : (i & 1) ? ui[i / 2] : ti[i / 2];
+		off[i] = names->len;
+		if (idx >= nstr)
+			goto out;
+		if (pf_buf_append(names, str[idx], slen[idx]) < 0 || pf_buf_putc(names, 0) < 0)
+			goto out;
+	}
+	for (size_t i = 0; i < st->n; i++) {
+		st->type[i] = (const char *)names->data + off[2 * i];
+		st->unit[i] = (const char *)names->data + off[2 * i + 1];
+	}
+	st->dflt = (const char *)names->data + off[2 * st->n];
+	rc = 0;
+out:
+	free(str);
+	free(slen);
+	return rc;
 }
 
 int import_label_parse(const char *kv, char *name, size_t n, struct tsdb_label *out,
@@ -410,6 +558,45 @@ static void file_done(struct import *im, uint64_t size)
 	draw_bar(im, 0);
 }
 
+int import_pprof_type(const void *data, size_t len, const char *name, char *type, size_t n,
+		      char *why, size_t wn)
+{
+	struct pf_buf raw = PF_BUF_INIT(0), names = PF_BUF_INIT(0);
+	struct pprof_profile *p = NULL;
+	struct sample_types st;
+	struct pf_err err = {0};
+	size_t nsamples = 0;
+	int ok, rc;
+
+	/* a quick look at the top-level fields; what that cannot read, the
+	 * full decode explains */
+	if (pprof_is_gzip(data, len))
+		ok = pprof_gunzip(data, len, IMPORT_MAX_PROFILE, &raw, &err) == 0 &&
+		     peek_types(raw.data, raw.len, &st, &nsamples, &names) == 0;
+	else
+		ok = peek_types(data, len, &st, &nsamples, &names) == 0;
+	pf_buf_free(&raw);
+	/* a type: the server decodes and checks the rest; no type (a skip):
+	 * the full decode says whether the file is a valid profile at all */
+	if (ok && nsamples > 0 && infer_from(&st, name, type, n, why, wn) == 0) {
+		pf_buf_free(&names);
+		return 0;
+	}
+	pf_buf_free(&names);
+	if ((rc = pprof_decode(data, len, IMPORT_MAX_PROFILE, &p, &err)) < 0) {
+		snprintf(why, wn, "%s%s", rc == PF_EINVAL ? "could not parse pprof profile: " : "", err.msg);
+		return rc == PF_ENOTFOUND ? PF_EINVAL : rc;
+	}
+	if (pprof_sample_count(p) == 0) {
+		snprintf(why, wn, "profile has no samples");
+		rc = PF_ENOTFOUND;
+	} else {
+		rc = import_infer_type(p, name, type, n, why, wn);
+	}
+	pprof_free(p);
+	return rc;
+}
+
 /* ---- a file, read and classified --------------------------------------- */
 
 enum settle { GO_ON = 0, SKIP, FAIL };
@@ -455,7 +642,6 @@ static void prepare(const struct import_options *o, struct item *it, const struc
 {
 	struct pf_buf b = PF_BUF_INIT(IMPORT_MAX_FILE);
 	struct pf_err err = {0};
-	struct pprof_profile *p = NULL;
 	char why[512];
 	int rc;
 
@@ -487,20 +673,11 @@ static void prepare(const struct import_options *o, struct item *it, const struc
 		snprintf(it->type, sizeof(it->type), "%s", o->type);
 		return;
 	}
-	/* the type from the profile itself */
-	if ((rc = pprof_decode(it->data, it->len, IMPORT_MAX_PROFILE, &p, &err)) < 0) {
-		settle(it, FAIL, "%s%s", rc == PF_EINVAL ? "could not parse pprof profile: " : "", err.msg);
-		return;
-	}
-	if (pprof_sample_count(p) == 0) {
-		pprof_free(p);
-		settle(it, SKIP, "profile has no samples");
-		return;
-	}
-	rc = import_infer_type(p, it->path, it->type, sizeof(it->type), why, sizeof(why));
-	pprof_free(p);
-	if (rc < 0)
+	rc = import_pprof_type(it->data, it->len, it->path, it->type, sizeof(it->type), why, sizeof(why));
+	if (rc == PF_ENOTFOUND)
 		settle(it, SKIP, "%s", why);
+	else if (rc < 0)
+		settle(it, FAIL, "%s", why);
 }
 
 /* ---- the reader thread: walk, read, classify, queue -------------------- */

@@ -100,6 +100,19 @@ int import_infer_type(const struct pprof_profile *p, const char *name, char *typ
 		      char *why, size_t wn);
 
 /*
+ * The type of the pprof body data[0..len) (gzip or not) named name, as
+ * import_infer_type gives it, from one pass over the inflated body's
+ * top-level fields (sample types, default sample type, strings, samples
+ * counted) without unpacking the profile (the server checks the rest); a
+ * body that pass cannot read, or whose type it cannot tell, is decoded
+ * whole, so that a broken file fails with the decoder's reason. Returns 0 with type; PF_ENOTFOUND with
+ * why for a profile with no samples or a type that cannot be told (a
+ * skip); another error with why for a body that is not a valid profile.
+ */
+int import_pprof_type(const void *data, size_t len, const char *name, char *type, size_t n,
+		      char *why, size_t wn);
+
+/*
  * A -label flag "name=value" into *out (pointing into kv): the name as
  * SPEC §1 has it (not reserved, not service, type or job), a non-empty
  * value of at most 1024 bytes. PF_EINVAL with err saying what is wrong.

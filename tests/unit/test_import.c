@@ -14,14 +14,25 @@
 
 #define FIX "tests/fixtures/"
 
-/* infer(file, name): the type import_infer_type gives, or "" with why */
+/* infer(file, name): the type import_infer_type gives, or "" with why;
+ * import_pprof_type (the quick look at the file's bytes) must agree */
 static void infer(const char *file, const char *name, char *type, char *why)
 {
 	struct pprof_profile *p = fixture_pprof(file);
+	struct pf_buf b;
+	char t2[32] = "", w2[512] = "";
+
 	type[0] = why[0] = 0;
 	if (import_infer_type(p, name, type, 32, why, 512) != 0)
 		type[0] = 0;
 	pprof_free(p);
+	fixture_read(file, &b);
+	if (import_pprof_type(b.data, b.len, name, t2, sizeof(t2), w2, sizeof(w2)) != 0)
+		t2[0] = 0;
+	pf_buf_free(&b);
+	if (strcmp(type, t2) != 0 || strcmp(why, w2) != 0)
+		fail_msg("%s as %s: import_infer_type \"%s\" (%s), import_pprof_type \"%s\" (%s)", file, name,
+			 type, why, t2, w2);
 }
 
 static void test_infer_type(void **state)
@@ -101,6 +112,34 @@ static void test_infer_custom(void **state)
 	pprof_free(p);
 	bundle_free(b);
 	pf_buf_free(&z);
+}
+
+/* The quick look refuses nothing the decoder takes, and hands what it
+ * cannot read to the decoder for the reason. */
+static void test_pprof_type_bad(void **state)
+{
+	static const struct {
+		const char *file, *why;
+		int rc;
+	} cases[] = {
+		{FIX "bad/truncated.pb.gz", "could not parse pprof profile: decompressing profile: unexpected EOF", PF_EINVAL},
+		{FIX "bad/random.pb.gz", "could not parse pprof profile: parsing profile: unrecognized profile format", PF_EINVAL},
+		{FIX "bad/bad-string-index.pb.gz", "string index 99 out of range", PF_EINVAL},
+		{FIX "bad/goroutine-debug1.txt", "debug=0", PF_EINVAL},
+		{FIX "bad/trailing-garbage.pb.gz", "gzip: invalid header", PF_EINVAL},
+	};
+	char type[32], why[512];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct pf_buf b;
+		int rc;
+		fixture_read(cases[i].file, &b);
+		rc = import_pprof_type(b.data, b.len, cases[i].file, type, sizeof(type), why, sizeof(why));
+		pf_buf_free(&b);
+		if (rc != cases[i].rc || !strstr(why, cases[i].why))
+			fail_msg("%s: rc %d \"%s\", want %d \"%s\"", cases[i].file, rc, why, cases[i].rc, cases[i].why);
+	}
 }
 
 static void test_sniff(void **state)
@@ -233,6 +272,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_infer_type),
 		cmocka_unit_test(test_infer_custom),
+		cmocka_unit_test(test_pprof_type_bad),
 		cmocka_unit_test(test_sniff),
 		cmocka_unit_test(test_label),
 		cmocka_unit_test(test_read_one),
