@@ -772,7 +772,7 @@ static void store_item(struct import *im, struct item *it)
 	bo.service = o->service;
 	bo.labels = o->labels;
 	bo.nlabels = o->nlabels;
-	bo.pprof.max_decompressed = IMPORT_MAX_FILE;
+	bo.pprof.max_decompressed = IMPORT_MAX_PROFILE;
 	if (it->kind == IMPORT_BUNDLE) {
 		rc = bundle_read(it->data, it->len, &bo, &b, &err);
 	} else {
