@@ -558,8 +558,8 @@ static void file_done(struct import *im, uint64_t size)
 	draw_bar(im, 0);
 }
 
-int import_pprof_type(const void *data, size_t len, const char *name, char *type, size_t n,
-		      char *why, size_t wn)
+int import_pprof_type(const void *data, size_t len, size_t max, const char *name, char *type,
+		      size_t n, char *why, size_t wn)
 {
 	struct pf_buf raw = PF_BUF_INIT(0), names = PF_BUF_INIT(0);
 	struct pprof_profile *p = NULL;
@@ -571,7 +571,7 @@ int import_pprof_type(const void *data, size_t len, const char *name, char *type
 	/* a quick look at the top-level fields; what that cannot read, the
 	 * full decode explains */
 	if (pprof_is_gzip(data, len))
-		ok = pprof_gunzip(data, len, IMPORT_MAX_PROFILE, &raw, &err) == 0 &&
+		ok = pprof_gunzip(data, len, max, &raw, &err) == 0 &&
 		     peek_types(raw.data, raw.len, &st, &nsamples, &names) == 0;
 	else
 		ok = peek_types(data, len, &st, &nsamples, &names) == 0;
@@ -583,7 +583,7 @@ int import_pprof_type(const void *data, size_t len, const char *name, char *type
 		return 0;
 	}
 	pf_buf_free(&names);
-	if ((rc = pprof_decode(data, len, IMPORT_MAX_PROFILE, &p, &err)) < 0) {
+	if ((rc = pprof_decode(data, len, max, &p, &err)) < 0) {
 		snprintf(why, wn, "%s%s", rc == PF_EINVAL ? "could not parse pprof profile: " : "", err.msg);
 		return rc == PF_ENOTFOUND ? PF_EINVAL : rc;
 	}
@@ -673,7 +673,8 @@ static void prepare(const struct import_options *o, struct item *it, const struc
 		snprintf(it->type, sizeof(it->type), "%s", o->type);
 		return;
 	}
-	rc = import_pprof_type(it->data, it->len, it->path, it->type, sizeof(it->type), why, sizeof(why));
+	rc = import_pprof_type(it->data, it->len, IMPORT_MAX_PROFILE, it->path, it->type, sizeof(it->type),
+			       why, sizeof(why));
 	if (rc == PF_ENOTFOUND)
 		settle(it, SKIP, "%s", why);
 	else if (rc < 0)

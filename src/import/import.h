@@ -100,7 +100,8 @@ int import_infer_type(const struct pprof_profile *p, const char *name, char *typ
 		      char *why, size_t wn);
 
 /*
- * The type of the pprof body data[0..len) (gzip or not) named name, as
+ * The type of the pprof body data[0..len) (gzip or not, at most max bytes
+ * inflated) named name, as
  * import_infer_type gives it, from one pass over the inflated body's
  * top-level fields (sample types, default sample type, strings, samples
  * counted) without unpacking the profile (the server checks the rest); a
@@ -109,8 +110,8 @@ int import_infer_type(const struct pprof_profile *p, const char *name, char *typ
  * why for a profile with no samples or a type that cannot be told (a
  * skip); another error with why for a body that is not a valid profile.
  */
-int import_pprof_type(const void *data, size_t len, const char *name, char *type, size_t n,
-		      char *why, size_t wn);
+int import_pprof_type(const void *data, size_t len, size_t max, const char *name, char *type,
+		      size_t n, char *why, size_t wn);
 
 /*
  * A -label flag "name=value" into *out (pointing into kv): the name as

@@ -27,7 +27,7 @@ static void infer(const char *file, const char *name, char *type, char *why)
 		type[0] = 0;
 	pprof_free(p);
 	fixture_read(file, &b);
-	if (import_pprof_type(b.data, b.len, name, t2, sizeof(t2), w2, sizeof(w2)) != 0)
+	if (import_pprof_type(b.data, b.len, (size_t)512 << 20, name, t2, sizeof(t2), w2, sizeof(w2)) != 0)
 		t2[0] = 0;
 	pf_buf_free(&b);
 	if (strcmp(type, t2) != 0 || strcmp(why, w2) != 0)
@@ -135,7 +135,7 @@ static void test_pprof_type_bad(void **state)
 		struct pf_buf b;
 		int rc;
 		fixture_read(cases[i].file, &b);
-		rc = import_pprof_type(b.data, b.len, cases[i].file, type, sizeof(type), why, sizeof(why));
+		rc = import_pprof_type(b.data, b.len, (size_t)512 << 20, cases[i].file, type, sizeof(type), why, sizeof(why));
 		pf_buf_free(&b);
 		if (rc != cases[i].rc || !strstr(why, cases[i].why))
 			fail_msg("%s: rc %d \"%s\", want %d \"%s\"", cases[i].file, rc, why, cases[i].rc, cases[i].why);
