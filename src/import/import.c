@@ -944,6 +944,12 @@ static int job_done(struct import *im, struct job *j, CURLcode cc, struct pf_err
 	} else {
 		const char *e = r ? json_string_value(json_object_get(r, "error")) : NULL;
 		char msg[600];
+		/* a server that refuses a profile outside its time window (as
+		 * /api/0 does, with a 400 naming the window): skipped, not lost */
+		if (status == 400 && e && (strstr(e, "retention window") || strstr(e, "-tsdb.max-future"))) {
+			skipped(im, j->path, NULL, e);
+			goto out;
+		}
 		if (e)
 			snprintf(msg, sizeof(msg), "%s", e);
 		else

@@ -207,12 +207,20 @@ expect "the export again: nothing imported, 10 already there" \
 	"$(summary "$TMP/out9" imported) $(summary "$TMP/out9" "already there")" "0 10"
 stop_server
 
-# ---- -tsdb.dir: the same into a directory, then served
-IMP -tsdb.dir "$TMP/t1" "$A" >"$TMP/out10"
+# ---- -tsdb.dir: the same into a directory, then served; the bundles laid out as autoprof's
+# periodic collector names them (pprof/<main>/<host>/<proc_id>/<capture_time>, no .zip)
+for z in "$A"/*.zip; do
+	m=$(unzip -p "$z" meta)
+	d=$TMP/layout/pprof/$(jq -r '.main | @uri' <<<"$m")/$(jq -r .hostname <<<"$m")/$(jq -r .proc_id <<<"$m")
+	mkdir -p "$d"
+	cp "$z" "$d/$(jq -r .capture_time <<<"$m")"
+done
+expect "the layout holds the five bundles" "$(find "$TMP/layout" -type f | wc -l)" 5
+IMP -tsdb.dir "$TMP/t1" "$TMP/layout" >"$TMP/out10"
 expect "-tsdb.dir: exit 0" "$?" 0
 expect "-tsdb.dir: every non-empty entry, the empty ones skipped" \
 	"$(summary "$TMP/out10" imported) $(summary "$TMP/out10" skipped)" "$want_stored $want_skipped"
-IMP -tsdb.dir "$TMP/t1" "$A" >"$TMP/out11"
+IMP -tsdb.dir "$TMP/t1" "$TMP/layout" >"$TMP/out11"
 expect "-tsdb.dir again: nothing imported, all there" \
 	"$(summary "$TMP/out11" imported) $(summary "$TMP/out11" "already there")" "0 $want_stored"
 start_server "$TMP/t1" || { notok "a server on the imported directory starts"; finish; }
