@@ -21,6 +21,7 @@
 #define MAX_REPLY ((size_t)16 << 20)  /* bytes of a server's reply */
 #define MAX_TRIES 6                    /* sends of a file the server answered 503 */
 #define PROGRESS_NS 100000000          /* the bar is drawn at most every 100 ms */
+#define QUEUE_MAX_BYTES ((uint64_t)256 << 20) /* of the files read ahead */
 
 /* ---- what a file is ---------------------------------------------------- */
 
@@ -631,6 +632,7 @@ __attribute__((format(printf, 3, 4))) static void settle(struct item *it, enum s
 	va_end(ap);
 	free(it->data); /* nothing is sent */
 	it->data = NULL;
+	it->len = 0;
 }
 
 /*
@@ -688,6 +690,7 @@ struct queue {
 	pthread_cond_t cv;
 	struct item *v;
 	size_t cap, head, n;
+	uint64_t bytes; /* of the files queued */
 	int done, stop;
 	CURLM *wake; /* woken when an item comes (HTTP) */
 	const struct import_options *o;
@@ -714,7 +717,9 @@ static void *reader(void *arg)
 			prepare(q->o, &it, &st);
 		}
 		pthread_mutex_lock(&q->mu);
-		while (q->n == q->cap && !q->stop)
+		/* at most cap files and QUEUE_MAX_BYTES of them (one file at
+		 * least) wait to be sent */
+		while ((q->n == q->cap || (q->n > 0 && q->bytes + it.len > QUEUE_MAX_BYTES)) && !q->stop)
 			pthread_cond_wait(&q->cv, &q->mu);
 		if (q->stop) {
 			pthread_mutex_unlock(&q->mu);
@@ -722,6 +727,7 @@ static void *reader(void *arg)
 			break;
 		}
 		q->v[(q->head + q->n++) % q->cap] = it;
+		q->bytes += it.len;
 		pthread_cond_broadcast(&q->cv);
 		pthread_mutex_unlock(&q->mu);
 		if (q->wake)
@@ -747,6 +753,7 @@ static int queue_pop(struct queue *q, struct item *it, int wait)
 		pthread_cond_wait(&q->cv, &q->mu);
 	if (q->n > 0) {
 		*it = q->v[q->head];
+		q->bytes -= it->len;
 		q->head = (q->head + 1) % q->cap;
 		q->n--;
 		pthread_cond_broadcast(&q->cv);
