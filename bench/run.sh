@@ -15,7 +15,9 @@
 #           1 000 and 10 000 pairs (bench/scrape.sh against bench/staticd)
 #           bench/merge_rss.sh (peak RSS and CPU of a merge of 1 000 heap profiles from the head
 #           and from blocks, against go tool pprof -proto and tests/tools/pprof-merge)
-# BENCH_ONLY=interleaved runs bench/interleaved.sh alone, BENCH_ONLY=merge_rss bench/merge_rss.sh,
+#   import: `profefe import -addr` of 10 000 pprof files against a shell loop of curl pushes
+#           (bench/import.sh)
+# BENCH_ONLY=interleaved runs bench/interleaved.sh alone, BENCH_ONLY=import bench/import.sh, BENCH_ONLY=merge_rss bench/merge_rss.sh,
 # BENCH_ONLY=reports bench/reports.sh, BENCH_ONLY=decode bench/inflate and bench/streamdecode
 # (PROFEFE_BIN_BASE=<an older profefe> measures that one too).
 # Set BENCH_SECONDS (default 5) for the push runs, BENCH_SCRAPE_SECONDS (60) for scrape.
@@ -90,6 +92,12 @@ if [ "${BENCH_ONLY:-}" = decode ]; then
 	"$B"/bench/streamdecode "$FIX"/heap-001.pb.gz "$FIX"/heap-large-001.pb.gz "$FIX"/cpu-001.pb.gz
 	exit 0
 fi
+# BENCH_ONLY=import: only `profefe import -addr` of 10 000 pprof files against a shell loop
+# of curl pushes (bench/import.sh)
+if [ "${BENCH_ONLY:-}" = import ]; then
+	source bench/import.sh
+	exit 0
+fi
 # BENCH_ONLY=reports: only the reports over the corpus (bench/reports.sh)
 if [ "${BENCH_ONLY:-}" = reports ]; then
 	source bench/reports.sh
@@ -137,6 +145,9 @@ push_case() {
 }
 push_case heap-001-30KB "$FIX/heap-001.pb.gz" 8
 push_case heap-large-1.2MB "$FIX/heap-large-001.pb.gz" 4
+
+# profefe import of 10 000 files against a shell loop of curl pushes (issue 19)
+source bench/import.sh
 
 # the store (issue 3)
 # WAL append throughput, 1 and 8 threads, 4 KiB bodies (bench/tsdbappend)

@@ -6,7 +6,9 @@
  */
 #include "api/api.h"
 #include "base/base.h"
+#include "bundle/bundle.h"
 #include "config/config.h"
+#include "import/import.h"
 #include "scrape/scrape.h"
 #include "tsdb/tsdb.h"
 
@@ -14,6 +16,7 @@
 #include <malloc.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <uv.h>
 
 #ifndef PF_VERSION
@@ -56,6 +59,8 @@ struct flags {
 	int help;
 };
 
+/* is_bool: 0 a string, 1 a boolean, 2 a string that may repeat (a
+ * struct flag_list) */
 struct flag_def {
 	const char *name;
 	int is_bool;
@@ -94,12 +99,47 @@ static const struct flag_def flag_defs[] = {
 };
 #undef F
 
-static void usage(FILE *f)
+/* ---- `profefe import` flags ---- */
+
+struct flag_list {
+	const char **v;
+	size_t n, cap;
+};
+
+struct import_flags {
+	const char *addr;
+	const char *tsdb_dir;
+	const char *tsdb_retention;
+	const char *tsdb_max_future;
+	const char *service;
+	const char *type;
+	struct flag_list label;
+	const char *parallel;
+	const char *auth_token_file;
+	int help;
+};
+
+#define F(field) offsetof(struct import_flags, field)
+static const struct flag_def import_flag_defs[] = {
+	{"addr", 0, F(addr), "", "the server to send to: http://host:port (default http://127.0.0.1:10100 when -tsdb.dir is not set)"},
+	{"tsdb.dir", 0, F(tsdb_dir), "", "store the profiles into this store directory instead, which no server may be using"},
+	{"tsdb.retention", 0, F(tsdb_retention), "360h", "with -tsdb.dir: the server's -tsdb.retention (older profiles are skipped; 0 = forever)"},
+	{"tsdb.max-future", 0, F(tsdb_max_future), "10m", "with -tsdb.dir: the server's -tsdb.max-future (0 = no limit)"},
+	{"service", 0, F(service), "", "the service label of every profile (bundles: default from their meta; pprof files and traces need it)"},
+	{"type", 0, F(type), "", "the type of every pprof file (default: inferred from its sample types; block and mutex from the file name)"},
+	{"label", 2, F(label), "", "name=value: a label added to every profile (repeat for more)"},
+	{"parallel", 0, F(parallel), "8", "requests in flight with -addr"},
+	{"auth-token-file", 0, F(auth_token_file), "", "send Authorization: Bearer with the file's token (the server's -web.auth-token-file)"},
+	{"help", 1, F(help), NULL, "print these flags with their defaults, then exit"},
+};
+#undef F
+
+static void usage_of(FILE *f, const char *head, const struct flag_def *defs, size_t ndefs)
 {
-	fprintf(f, "Usage: profefe [flags]\n\nFlags:\n");
-	for (size_t i = 0; i < PF_ARRAY_LEN(flag_defs); i++) {
-		const struct flag_def *d = &flag_defs[i];
-		if (d->is_bool)
+	fprintf(f, "%s", head);
+	for (size_t i = 0; i < ndefs; i++) {
+		const struct flag_def *d = &defs[i];
+		if (d->is_bool == 1)
 			fprintf(f, "  -%s\n    \t%s\n", d->name, d->usage);
 		else if (!*d->def)
 			fprintf(f, "  -%s string\n    \t%s\n", d->name, d->usage);
@@ -108,20 +148,54 @@ static void usage(FILE *f)
 	}
 }
 
-/* Returns 0, or 2 (Go's exit code for a flag error) after printing why. */
-static int parse_flags(int argc, char **argv, struct flags *fl)
+static void usage(FILE *f)
 {
-	for (size_t i = 0; i < PF_ARRAY_LEN(flag_defs); i++)
-		if (!flag_defs[i].is_bool)
-			*(const char **)((char *)fl + flag_defs[i].off) = flag_defs[i].def;
-	for (int i = 1; i < argc; i++) {
+	usage_of(f, "Usage: profefe [flags]\n       profefe import [flags] FILE|DIR...\n\nFlags:\n",
+		 flag_defs, PF_ARRAY_LEN(flag_defs));
+}
+
+static void import_usage(FILE *f)
+{
+	usage_of(f, "Usage: profefe import [flags] FILE|DIR...\n\n"
+		    "Sends pprof files, Go execution traces and autoprof bundles (directories are walked)\n"
+		    "to a server, or stores them into a store directory.\n\nFlags:\n",
+		 import_flag_defs, PF_ARRAY_LEN(import_flag_defs));
+}
+
+/*
+ * Flags of defs into the struct at fl, from argv[first..argc). With args
+ * set, the other arguments are collected there ("--" ends the flags);
+ * without, one is an error. Returns 0, or 2 (Go's exit code for a flag
+ * error) after printing why.
+ */
+static int parse_flags_of(const struct flag_def *defs, size_t ndefs, void (*use)(FILE *),
+			  int argc, char **argv, int first, void *fl, struct flag_list *args)
+{
+	int flags_done = 0;
+
+	for (size_t i = 0; i < ndefs; i++)
+		if (!defs[i].is_bool)
+			*(const char **)((char *)fl + defs[i].off) = defs[i].def;
+	for (size_t i = 0; i < ndefs; i++)
+		if (defs[i].is_bool == 2)
+			memset((char *)fl + defs[i].off, 0, sizeof(struct flag_list));
+	for (int i = first; i < argc; i++) {
 		const char *a = argv[i], *val = NULL;
 		const struct flag_def *d = NULL;
 		size_t nlen;
 
+		if (args && !flags_done && strcmp(a, "--") == 0) {
+			flags_done = 1;
+			continue;
+		}
+		if (args && (flags_done || a[0] != '-' || a[1] == 0)) {
+			pf_xgrow((void **)&args->v, &args->cap, args->n + 1, sizeof(*args->v));
+			args->v[args->n++] = a;
+			continue;
+		}
 		if (a[0] != '-' || a[1] == 0) {
 			fprintf(stderr, "profefe: unexpected argument %s\n", a);
-			usage(stderr);
+			use(stderr);
 			return 2;
 		}
 		a += a[1] == '-' ? 2 : 1;
@@ -130,15 +204,15 @@ static int parse_flags(int argc, char **argv, struct flags *fl)
 		nlen = strcspn(a, "=");
 		if (a[nlen] == '=')
 			val = a + nlen + 1;
-		for (size_t k = 0; k < PF_ARRAY_LEN(flag_defs); k++)
-			if (strlen(flag_defs[k].name) == nlen && strncmp(flag_defs[k].name, a, nlen) == 0)
-				d = &flag_defs[k];
+		for (size_t k = 0; k < ndefs; k++)
+			if (strlen(defs[k].name) == nlen && strncmp(defs[k].name, a, nlen) == 0)
+				d = &defs[k];
 		if (!d) {
 			fprintf(stderr, "profefe: flag provided but not defined: -%.*s\n", (int)nlen, a);
-			usage(stderr);
+			use(stderr);
 			return 2;
 		}
-		if (d->is_bool) {
+		if (d->is_bool == 1) {
 			int v = 1;
 			if (val) {
 				if (strcmp(val, "true") == 0 || strcmp(val, "1") == 0)
@@ -156,14 +230,25 @@ static int parse_flags(int argc, char **argv, struct flags *fl)
 		if (!val) {
 			if (i + 1 >= argc) {
 				fprintf(stderr, "profefe: flag needs an argument: -%s\n", d->name);
-				usage(stderr);
+				use(stderr);
 				return 2;
 			}
 			val = argv[++i];
 		}
+		if (d->is_bool == 2) {
+			struct flag_list *l = (struct flag_list *)((char *)fl + d->off);
+			pf_xgrow((void **)&l->v, &l->cap, l->n + 1, sizeof(*l->v));
+			l->v[l->n++] = val;
+			continue;
+		}
 		*(const char **)((char *)fl + d->off) = val;
 	}
 	return 0;
+}
+
+static int parse_flags(int argc, char **argv, struct flags *fl)
+{
+	return parse_flags_of(flag_defs, PF_ARRAY_LEN(flag_defs), usage, argc, argv, 1, fl, NULL);
 }
 
 /* ---- the running process ---- */
@@ -316,14 +401,14 @@ static int read_tls(const char *cert_file, const char *key_file, char **cert, ch
  * trailing whitespace; an empty or unreadable file is a start error. */
 static char auth_token[4096];
 
-static int read_token(const char *path)
+static int read_token(const char *flag, const char *path)
 {
 	struct pf_buf b = PF_BUF_INIT(0);
 	struct pf_err err = {0};
 	size_t n;
 
 	if (pf_read_file(path, sizeof(auth_token), &b, &err) < 0) {
-		fprintf(stderr, "profefe: -web.auth-token-file: %s\n", err.msg);
+		fprintf(stderr, "profefe: -%s: %s\n", flag, err.msg);
 		pf_buf_free(&b);
 		return -1;
 	}
@@ -331,7 +416,7 @@ static int read_token(const char *path)
 	while (n > 0 && strchr(" \t\r\n", b.data[n - 1]))
 		n--;
 	if (n == 0 || n >= sizeof(auth_token) || memchr(b.data, 0, n)) {
-		fprintf(stderr, "profefe: -web.auth-token-file %s: %s\n", path,
+		fprintf(stderr, "profefe: -%s %s: %s\n", flag, path,
 			n == 0 ? "the file is empty (want a token)" : "not a token (a NUL byte or over 4 KB)");
 		pf_buf_free(&b);
 		return -1;
@@ -340,6 +425,105 @@ static int read_token(const char *path)
 	auth_token[n] = 0;
 	pf_buf_free(&b);
 	return 0;
+}
+
+/*
+ * profefe import [flags] FILE|DIR...: exit 0 when every file was imported
+ * or skipped with a reason, 1 when one failed or the run stopped, 2 for a
+ * flag error.
+ */
+static int import_main(int argc, char **argv)
+{
+	struct import_flags fl = {0};
+	struct flag_list args = {0};
+	struct import_options o = {0};
+	struct import_counts c = {0};
+	struct tsdb_label *labels = NULL;
+	char (*names)[128] = NULL;
+	struct pf_err err = {0};
+	unsigned par = 0;
+	int rc;
+
+	if ((rc = parse_flags_of(import_flag_defs, PF_ARRAY_LEN(import_flag_defs), import_usage, argc,
+				 argv, 2, &fl, &args)) != 0)
+		goto out;
+	if (fl.help) {
+		import_usage(stdout);
+		goto out;
+	}
+	rc = 2;
+	if (args.n == 0) {
+		fprintf(stderr, "profefe import: no FILE or DIR given\n");
+		import_usage(stderr);
+		goto out;
+	}
+	if (*fl.addr && *fl.tsdb_dir) {
+		fprintf(stderr, "profefe import: -addr and -tsdb.dir are both set: send to a server or store into a directory, not both\n");
+		goto out;
+	}
+	o.addr = *fl.addr ? fl.addr : "http://127.0.0.1:10100";
+	if (*fl.tsdb_dir) {
+		o.addr = NULL;
+		o.tsdb_dir = fl.tsdb_dir;
+	}
+	if (strcmp(fl.tsdb_retention, "0") != 0 &&
+	    (pf_parse_duration(fl.tsdb_retention, &o.retention_ns) < 0 || o.retention_ns <= 0)) {
+		fprintf(stderr, "profefe import: invalid -tsdb.retention \"%s\": want a duration such as 15d, 36h or 90m\n",
+			fl.tsdb_retention);
+		goto out;
+	}
+	if (pf_parse_duration(fl.tsdb_max_future, &o.max_future_ns) < 0 || o.max_future_ns < 0) {
+		fprintf(stderr, "profefe import: invalid -tsdb.max-future \"%s\": want a duration such as 10m, or 0\n",
+			fl.tsdb_max_future);
+		goto out;
+	}
+	if (*fl.type && !bundle_type_valid(fl.type)) {
+		fprintf(stderr, "profefe import: invalid -type \"%s\": want cpu, heap, allocs, block, mutex, goroutine, threadcreate, trace, other or a name of [a-z0-9_.-]\n",
+			fl.type);
+		goto out;
+	}
+	if (*fl.service && (strlen(fl.service) > 1024 || !pf_utf8_valid(fl.service, strlen(fl.service)))) {
+		fprintf(stderr, "profefe import: invalid -service: want UTF-8 of at most 1024 bytes\n");
+		goto out;
+	}
+	if (uint_flag("parallel", fl.parallel, 1, 64, &par) < 0)
+		goto out;
+	labels = pf_xcalloc(fl.label.n + 1, sizeof(*labels));
+	names = pf_xcalloc(fl.label.n + 1, sizeof(*names));
+	for (size_t i = 0; i < fl.label.n; i++) {
+		if (import_label_parse(fl.label.v[i], names[i], sizeof(names[i]), &labels[i], &err) < 0) {
+			fprintf(stderr, "profefe import: %s\n", err.msg);
+			goto out;
+		}
+	}
+	if (*fl.auth_token_file) {
+		if (read_token("auth-token-file", fl.auth_token_file) < 0)
+			goto out;
+		o.auth_token = auth_token;
+	}
+	o.service = *fl.service ? fl.service : NULL;
+	o.type = *fl.type ? fl.type : NULL;
+	o.labels = labels;
+	o.nlabels = fl.label.n;
+	o.parallel = par;
+	o.out = stdout;
+	o.err_out = stderr;
+	o.progress = isatty(STDERR_FILENO);
+	signal(SIGPIPE, SIG_IGN);
+	pf_log_setup("warn", "logfmt");
+	if (import_run(&o, (char *const *)args.v, args.n, &c, &err) < 0) {
+		fprintf(stderr, "profefe import: %s\n", err.msg);
+		rc = 1;
+		goto out;
+	}
+	rc = c.failed ? 1 : 0;
+out:
+	explicit_bzero(auth_token, sizeof(auth_token));
+	free(labels);
+	free(names);
+	free(fl.label.v);
+	free(args.v);
+	return rc;
 }
 
 int main(int argc, char **argv)
@@ -357,6 +541,8 @@ int main(int argc, char **argv)
 	char port[16];
 	int rc, e;
 
+	if (argc > 1 && strcmp(argv[1], "import") == 0)
+		return import_main(argc, argv);
 	if ((rc = parse_flags(argc, argv, &fl)) != 0)
 		return rc;
 	if (fl.help) {
@@ -391,7 +577,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (*fl.web_auth_token_file) {
-		if (read_token(fl.web_auth_token_file) < 0)
+		if (read_token("web.auth-token-file", fl.web_auth_token_file) < 0)
 			return 1;
 		aopt.auth_token = auth_token;
 	}

@@ -31,6 +31,7 @@ static const char *route_names[API_ROUTE_COUNT] = {
 	[API_ROUTE_WEB] = "/ui/*",
 	[API_ROUTE_V1_BUNDLES] = "/api/v1/bundles",
 	[API_ROUTE_V1_BUNDLE] = "/api/v1/bundle",
+	[API_ROUTE_V1_PROFILES] = "/api/v1/profiles",
 };
 
 const char *api_route_name(int route)

@@ -79,6 +79,7 @@ enum api_route {
 	API_ROUTE_WEB,
 	API_ROUTE_V1_BUNDLES,
 	API_ROUTE_V1_BUNDLE,
+	API_ROUTE_V1_PROFILES,
 	API_ROUTE_COUNT,
 };
 
@@ -225,6 +226,8 @@ void api_v1_error(struct api_reply *rep, int status, const char *type, const cha
 /* ---- bundle.c: autoprof bundles (/api/v1/bundles, /api/v1/bundle) ---- */
 void api_v1_bundles_post(struct api_server *s, struct api_req *r, struct api_reply *rep);
 void api_v1_bundle_get(struct api_server *s, struct api_req *r, struct api_reply *rep);
+/* POST /api/v1/profiles: one profile, skipped when already stored */
+void api_v1_profiles_post(struct api_server *s, struct api_req *r, struct api_reply *rep);
 
 /* ---- targets.c: the scraper's endpoints ---- */
 /* /api/v1/targets and /api/v1/status/config: returns 1 when r was one of

@@ -42,9 +42,101 @@ static json_t *labels_json(const struct tsdb_label *l, size_t n)
 static json_t *skip_json(const char *entry, const char *reason)
 {
 	json_t *o = json_object();
-	json_object_set_new(o, "entry", api_json_string(entry));
+	if (entry)
+		json_object_set_new(o, "entry", api_json_string(entry));
 	json_object_set_new(o, "reason", api_json_string(reason));
 	return o;
+}
+
+/*
+ * bundle_store b and reply what became of each profile (bundles and lone
+ * profiles alike): 200 {"stored":[{id, entry, type, labels, t}],
+ * "skipped":[{entry, reason}]}, or the store's failure.
+ */
+static void store_and_reply(struct api_server *s, struct bundle *b, const struct pprof_limits *lim,
+			    int with_entry, struct api_reply *rep)
+{
+	struct pf_err err = {0};
+	json_t *stored = NULL, *skipped = NULL, *data;
+	struct bundle_result *res = NULL;
+	size_t n, nres = 0, nstored = 0;
+	int rc;
+
+	/* which are stored already: all decided before anything is appended */
+	n = bundle_nprofiles(b);
+	res = pf_xcalloc(n ? n : 1, sizeof(*res));
+	rc = bundle_store(s->opt.db, b, lim, res, &nres, &err);
+	stored = json_array();
+	skipped = json_array();
+	for (size_t i = 0; i < bundle_nskipped(b); i++)
+		json_array_append_new(skipped, skip_json(with_entry ? bundle_skipped_at(b, i)->entry : NULL,
+							 bundle_skipped_at(b, i)->reason));
+	for (size_t i = 0; i < nres; i++) {
+		const struct bundle_profile *p = res[i].p;
+		json_t *e;
+
+		if (res[i].outcome == BUNDLE_ALREADY) {
+			json_array_append_new(skipped, skip_json(with_entry ? p->entry : NULL, "already stored"));
+			continue;
+		}
+		if (res[i].outcome == BUNDLE_REFUSED) {
+			/* outside what the store keeps: listed, as import lists it */
+			api_metrics_refused(&s->metrics, res[i].code == PF_EFUTURE ? "future" : "too_old");
+			json_array_append_new(skipped, skip_json(with_entry ? p->entry : NULL, res[i].reason));
+			continue;
+		}
+		nstored++;
+		__atomic_add_fetch(&s->metrics.profiles_ingested, 1, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&s->metrics.bytes_ingested, p->len, __ATOMIC_RELAXED);
+		e = json_object();
+		json_object_set_new(e, "id", json_string(res[i].id));
+		if (with_entry)
+			json_object_set_new(e, "entry", api_json_string(p->entry));
+		json_object_set_new(e, "type", api_json_string(p->type));
+		json_object_set_new(e, "labels", labels_json(p->labels, p->nlabels));
+		json_object_set_new(e, "t", json_integer(ns_to_ms(p->t_ns)));
+		json_array_append_new(stored, e);
+	}
+	if (rc < 0) {
+		/* a store failure midway: what is stored stays (a repeat of the
+		 * bundle skips it as already stored) */
+		pf_log(PF_LOG_ERROR, "bundle: storing failed", "err", err.msg, NULL);
+		if (rc == PF_ENOSPC)
+			api_metrics_refused(&s->metrics, "disk_full");
+		fail(rep, rc == PF_ENOSPC ? 507 : rc == PF_EINVAL ? 400 : 500,
+		     "%s (%zu of the %zu profiles were stored)", err.msg, nstored, n);
+		goto out;
+	}
+	data = json_object();
+	json_object_set_new(data, "stored", stored);
+	json_object_set_new(data, "skipped", skipped);
+	stored = skipped = NULL;
+	api_v1_success(rep, data);
+out:
+	json_decref(stored);
+	json_decref(skipped);
+	free(res);
+}
+
+/* A bundle_read or bundle_read_one failure as its reply (what: "bundle",
+ * "profile"), counted. */
+static void read_refused(struct api_server *s, struct api_reply *rep, int rc, const char *what,
+			 const struct pf_err *err)
+{
+	if (rc == PF_EBUSY) {
+		api_metrics_refused(&s->metrics, "inflight_budget");
+		fail(rep, 503, "service unavailable (%s)", err->msg);
+		return;
+	}
+	__atomic_add_fetch(&s->metrics.bad_profiles, 1, __ATOMIC_RELAXED);
+	if (rc == PF_ETOOBIG || rc == PF_ELIMIT) {
+		api_metrics_refused(&s->metrics, rc == PF_ELIMIT ? "decode_cap"
+					       : strcmp(what, "bundle") == 0 ? "bundle_too_big" : "profile_too_big");
+		fail(rep, 413, "bad %s: %s", what, err->msg);
+		return;
+	}
+	api_metrics_refused(&s->metrics, strcmp(what, "bundle") == 0 ? "bad_bundle" : "bad_profile");
+	fail(rep, 400, "bad %s: %s", what, err->msg);
 }
 
 /* ---- POST /api/v1/bundles ---------------------------------------------- */
@@ -56,10 +148,7 @@ void api_v1_bundles_post(struct api_server *s, struct api_req *r, struct api_rep
 	struct bundle_options o = {0};
 	struct bundle *b = NULL;
 	struct pf_err err = {0};
-	json_t *stored = NULL, *skipped = NULL, *data;
 	char reason[API_ECHO_MAX + 128];
-	struct bundle_result *res = NULL;
-	size_t n, nres = 0, nstored = 0;
 	int rc;
 
 	if (service && (strlen(service) > MAX_LABEL_VALUE || !api_utf8_valid(service))) {
@@ -84,77 +173,74 @@ void api_v1_bundles_post(struct api_server *s, struct api_req *r, struct api_rep
 	o.pprof.max_decompressed = s->opt.max_profile_bytes;
 	o.pprof.budget = s->opt.inflight;
 	rc = bundle_read(r->body.data, r->body.len, &o, &b, &err);
-	if (rc == PF_EBUSY) {
-		api_metrics_refused(&s->metrics, "inflight_budget");
-		fail(rep, 503, "service unavailable (%s)", err.msg);
-		goto out;
-	}
-	if (rc == PF_ETOOBIG || rc == PF_ELIMIT) {
-		api_metrics_refused(&s->metrics, rc == PF_ELIMIT ? "decode_cap" : "bundle_too_big");
-		__atomic_add_fetch(&s->metrics.bad_profiles, 1, __ATOMIC_RELAXED);
-		fail(rep, 413, "bad bundle: %s", err.msg);
-		goto out;
-	}
 	if (rc < 0) {
-		api_metrics_refused(&s->metrics, "bad_bundle");
-		__atomic_add_fetch(&s->metrics.bad_profiles, 1, __ATOMIC_RELAXED);
-		fail(rep, 400, "bad bundle: %s", err.msg);
+		read_refused(s, rep, rc, "bundle", &err);
 		goto out;
 	}
-
-	/* which are stored already: all decided before anything is appended */
-	n = bundle_nprofiles(b);
-	res = pf_xcalloc(n ? n : 1, sizeof(*res));
-	rc = bundle_store(s->opt.db, b, &o.pprof, res, &nres, &err);
-	stored = json_array();
-	skipped = json_array();
-	for (size_t i = 0; i < bundle_nskipped(b); i++)
-		json_array_append_new(skipped, skip_json(bundle_skipped_at(b, i)->entry,
-							 bundle_skipped_at(b, i)->reason));
-	for (size_t i = 0; i < nres; i++) {
-		const struct bundle_profile *p = res[i].p;
-		json_t *e;
-
-		if (res[i].outcome == BUNDLE_ALREADY) {
-			json_array_append_new(skipped, skip_json(p->entry, "already stored"));
-			continue;
-		}
-		if (res[i].outcome == BUNDLE_REFUSED) {
-			/* outside what the store keeps: listed, as import lists it */
-			api_metrics_refused(&s->metrics, res[i].code == PF_EFUTURE ? "future" : "too_old");
-			json_array_append_new(skipped, skip_json(p->entry, res[i].reason));
-			continue;
-		}
-		nstored++;
-		__atomic_add_fetch(&s->metrics.profiles_ingested, 1, __ATOMIC_RELAXED);
-		__atomic_add_fetch(&s->metrics.bytes_ingested, p->len, __ATOMIC_RELAXED);
-		e = json_object();
-		json_object_set_new(e, "id", json_string(res[i].id));
-		json_object_set_new(e, "entry", api_json_string(p->entry));
-		json_object_set_new(e, "type", api_json_string(p->type));
-		json_object_set_new(e, "labels", labels_json(p->labels, p->nlabels));
-		json_object_set_new(e, "t", json_integer(ns_to_ms(p->t_ns)));
-		json_array_append_new(stored, e);
-	}
-	if (rc < 0) {
-		/* a store failure midway: what is stored stays (a repeat of the
-		 * bundle skips it as already stored) */
-		pf_log(PF_LOG_ERROR, "bundle: storing failed", "err", err.msg, NULL);
-		if (rc == PF_ENOSPC)
-			api_metrics_refused(&s->metrics, "disk_full");
-		fail(rep, rc == PF_ENOSPC ? 507 : rc == PF_EINVAL ? 400 : 500,
-		     "%s (%zu of the bundle's %zu profiles were stored)", err.msg, nstored, n);
-		goto out;
-	}
-	data = json_object();
-	json_object_set_new(data, "stored", stored);
-	json_object_set_new(data, "skipped", skipped);
-	stored = skipped = NULL;
-	api_v1_success(rep, data);
+	store_and_reply(s, b, &o.pprof, 1, rep);
 out:
-	json_decref(stored);
-	json_decref(skipped);
-	free(res);
+	bundle_free(b);
+	api_labels_free(&ul);
+}
+
+/* ---- POST /api/v1/profiles --------------------------------------------- */
+
+/*
+ * One profile (pprof, gzip or not, or a Go execution trace with
+ * type=trace), stored unless the store holds it already: the dedupe of
+ * bundles (SPEC §10.1) for the profiles `profefe import` sends one by one.
+ * ?service=S&type=T[&labels=k=v,..][&created_at=TIME]; created_at is the
+ * time of a body without time_nanos (a trace: always), else now.
+ */
+void api_v1_profiles_post(struct api_server *s, struct api_req *r, struct api_reply *rep)
+{
+	const char *service = api_param(r, "service"), *type = api_param(r, "type");
+	const char *lp = api_param(r, "labels"), *ca = api_param(r, "created_at");
+	struct api_labels ul = {0};
+	struct bundle_options o = {0};
+	struct bundle_one one = {0};
+	struct bundle *b = NULL;
+	struct pf_err err = {0};
+	char reason[API_ECHO_MAX + 128];
+	int rc;
+
+	if (!service || !*service) {
+		fail(rep, 400, "invalid parameter \"service\": missing");
+		goto out;
+	}
+	if (strlen(service) > MAX_LABEL_VALUE || !api_utf8_valid(service)) {
+		fail(rep, 400, "invalid parameter \"service\": not UTF-8 or longer than %d bytes", MAX_LABEL_VALUE);
+		goto out;
+	}
+	if (!type || !bundle_type_valid(type)) {
+		fail(rep, 400, "invalid parameter \"type\": %s%s%s (want cpu, heap, allocs, block, mutex, goroutine, threadcreate, trace, other or a name of [a-z0-9_.-])",
+		     type ? "unknown profile type \"" : "missing", type ? API_ECHO(type) : "", type ? "\"" : "");
+		goto out;
+	}
+	if (lp && (rc = api_labels_parse(lp, &ul, reason, sizeof(reason))) != 0) {
+		if (rc > 0)
+			api_metrics_refused(&s->metrics, "bad_param");
+		fail(rep, 400, "invalid parameter \"labels\": \"%s\": %s", API_ECHO(lp), reason);
+		goto out;
+	}
+	if (ca && *ca && pf_parse_time_err(ca, &one.t_ns, &err) < 0) {
+		fail(rep, 400, "invalid parameter \"created_at\": cannot parse \"%s\" as a time (want RFC 3339, Unix seconds or Unix milliseconds)",
+		     API_ECHO(ca));
+		goto out;
+	}
+	one.name = "";
+	one.type = type;
+	one.service = service;
+	o.labels = ul.v;
+	o.nlabels = ul.n;
+	o.pprof.max_decompressed = s->opt.max_profile_bytes;
+	o.pprof.budget = s->opt.inflight;
+	if ((rc = bundle_read_one(r->body.data, r->body.len, &one, &o, &b, &err)) < 0) {
+		read_refused(s, rep, rc, "profile", &err);
+		goto out;
+	}
+	store_and_reply(s, b, &o.pprof, 0, rep);
+out:
 	bundle_free(b);
 	api_labels_free(&ul);
 }

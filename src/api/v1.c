@@ -1107,6 +1107,14 @@ void api_v1_handle(struct api_server *s, struct api_req *r, struct api_reply *re
 			api_v1_bundles_post(s, r, rep);
 		return;
 	}
+	if (strcmp(p, "/api/v1/profiles") == 0) { /* bundle.c */
+		r->route = API_ROUTE_V1_PROFILES;
+		if (strcmp(r->method, "POST") != 0)
+			v1_error(rep, 405, "bad_data", "method %s not allowed on %s (use POST)", API_ECHO(r->method), p);
+		else
+			api_v1_profiles_post(s, r, rep);
+		return;
+	}
 	if (strcmp(p, "/api/v1/bundle") == 0) {
 		r->route = API_ROUTE_V1_BUNDLE;
 		if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0)

@@ -165,11 +165,32 @@ static void put_str(struct pf_buf *b, const char *s)
 		abort();
 }
 
+/* The hash of one location: its address and lines (function name, system
+ * name, file name, line number), not its id. */
+static uint64_t location_hash(const struct pprof_profile *p, const Perftools__Profiles__Location *loc,
+			      struct pf_buf *b)
+{
+	const pprof_msg *m = pprof_message(p);
+
+	pf_buf_reset(b);
+	put_u64(b, loc->address);
+	put_u64(b, loc->n_line);
+	for (size_t k = 0; k < loc->n_line; k++) {
+		int64_t fi = pprof_function_index(p, loc->line[k]->function_id);
+		const Perftools__Profiles__Function *f = fi >= 0 ? m->function[fi] : NULL;
+		put_str(b, f ? pprof_string(p, f->name) : "");
+		put_str(b, f ? pprof_string(p, f->system_name) : "");
+		put_str(b, f ? pprof_string(p, f->filename) : "");
+		put_u64(b, (uint64_t)loc->line[k]->line);
+	}
+	return XXH3_64bits(b->data, b->len);
+}
+
 uint64_t bundle_digest_profile(const struct pprof_profile *p)
 {
 	const pprof_msg *m = pprof_message(p);
 	struct pf_buf b = PF_BUF_INIT(0);
-	uint64_t acc = 0;
+	uint64_t acc = 0, *lh;
 
 	for (size_t i = 0; i < m->n_sample_type; i++) {
 		put_str(&b, pprof_string(p, m->sample_type[i]->type));
@@ -188,6 +209,11 @@ uint64_t bundle_digest_profile(const struct pprof_profile *p)
 	put_u64(&b, m->n_sample);
 	acc = XXH3_64bits(b.data, b.len);
 
+	/* each location hashed once: samples share them */
+	lh = pf_xcalloc(m->n_location ? m->n_location : 1, sizeof(*lh));
+	for (size_t i = 0; i < m->n_location; i++)
+		lh[i] = location_hash(p, m->location[i], &b);
+
 	/* samples in any order: the sum of their hashes */
 	for (size_t i = 0; i < m->n_sample; i++) {
 		const Perftools__Profiles__Sample *s = m->sample[i];
@@ -198,21 +224,7 @@ uint64_t bundle_digest_profile(const struct pprof_profile *p)
 			put_u64(&b, (uint64_t)s->value[j]);
 		for (size_t j = 0; j < s->n_location_id; j++) {
 			int64_t li = pprof_location_index(p, s->location_id[j]);
-			const Perftools__Profiles__Location *loc = li >= 0 ? m->location[li] : NULL;
-			if (!loc) {
-				put_u64(&b, UINT64_MAX);
-				continue;
-			}
-			put_u64(&b, loc->address);
-			put_u64(&b, loc->n_line);
-			for (size_t k = 0; k < loc->n_line; k++) {
-				int64_t fi = pprof_function_index(p, loc->line[k]->function_id);
-				const Perftools__Profiles__Function *f = fi >= 0 ? m->function[fi] : NULL;
-				put_str(&b, f ? pprof_string(p, f->name) : "");
-				put_str(&b, f ? pprof_string(p, f->system_name) : "");
-				put_str(&b, f ? pprof_string(p, f->filename) : "");
-				put_u64(&b, (uint64_t)loc->line[k]->line);
-			}
+			put_u64(&b, li >= 0 ? lh[li] : UINT64_MAX);
 		}
 		/* labels in any order too */
 		for (size_t j = 0; j < s->n_label; j++) {
@@ -228,6 +240,7 @@ uint64_t bundle_digest_profile(const struct pprof_profile *p)
 		put_u64(&b, lsum);
 		acc += XXH3_64bits(b.data, b.len);
 	}
+	free(lh);
 	pf_buf_free(&b);
 	return acc;
 }
@@ -545,25 +558,25 @@ static int is_go_trace(const uint8_t *p, size_t n)
 	return n >= 16 && memcmp(p, "go 1.", 5) == 0 && memmem(p, 16, " trace", 6) != NULL;
 }
 
-/* One pprof/NAME entry, read into data (kept by b on success). */
-static int add_entry(struct bundle *b, const struct bundle_options *o, const char *name,
-		     void *data, size_t len, const struct tsdb_label *base, size_t nbase,
-		     struct pf_err *err)
+/*
+ * One profile of type (during: the CPU profile during a trace) from data
+ * (malloc'd; kept by b on success, freed otherwise), named name in results;
+ * errors start with pre (`entry "pprof/heap": `, or "" for a lone body).
+ * The time is time_nanos, else b->meta.capture_ns.
+ */
+static int add_profile(struct bundle *b, const struct bundle_options *o, const char *name,
+		       const char *pre, const char *type, int during, void *data, size_t len,
+		       const struct tsdb_label *base, size_t nbase, struct pf_err *err)
 {
-	char type[BUNDLE_MAX_TYPE + 16];
 	struct bundle_profile *bp;
 	struct pprof_profile *prof = NULL;
 	struct tsdb_label *labels;
 	struct pf_buf gz = PF_BUF_INIT(0);
-	int during = 0, rc;
+	int rc;
 	size_t n = nbase;
 
-	if ((rc = bundle_entry_type(name + 6, type, &during, err)) < 0) {
-		pf_err_prefix(err, "entry \"%s\": ", name);
-		goto fail;
-	}
 	if (len == 0) {
-		add_skip(b, name, "empty entry (0 bytes)");
+		add_skip(b, name, *pre ? "empty entry (0 bytes)" : "empty file (0 bytes)");
 		free(data);
 		return 0;
 	}
@@ -583,12 +596,12 @@ static int add_entry(struct bundle *b, const struct bundle_options *o, const cha
 
 	if (strcmp(type, "trace") == 0) {
 		if (!is_go_trace(data, len)) {
-			rc = pf_err_set(err, PF_EINVAL, "entry \"%s\": not a Go execution trace (it does not start with \"go 1.N trace\")", name);
+			rc = pf_err_set(err, PF_EINVAL, "%snot a Go execution trace (it does not start with \"go 1.N trace\")", pre);
 			goto fail;
 		}
 		if (!b->meta.capture_ns) {
-			rc = pf_err_set(err, PF_EINVAL, "entry \"%s\": a trace takes meta's capture_time, which is \"%s\", not a time",
-					name, b->meta.capture_time);
+			rc = pf_err_set(err, PF_EINVAL, "%sa trace takes meta's capture_time, which is \"%s\", not a time",
+					pre, b->meta.capture_time);
 			goto fail;
 		}
 		bp->kind = TSDB_KIND_RAW;
@@ -604,7 +617,7 @@ static int add_entry(struct bundle *b, const struct bundle_options *o, const cha
 	if ((rc = pprof_decode_limited(data, len, &o->pprof, &prof, err)) < 0) {
 		if (rc == PF_EINVAL)
 			pf_err_prefix(err, "could not parse pprof profile: ");
-		pf_err_prefix(err, "entry \"%s\": ", name);
+		pf_err_prefix(err, "%s", pre);
 		goto fail;
 	}
 	if (pprof_sample_count(prof) == 0) {
@@ -636,8 +649,8 @@ static int add_entry(struct bundle *b, const struct bundle_options *o, const cha
 	} else if (b->meta.capture_ns) {
 		bp->t_ns = b->meta.capture_ns;
 	} else {
-		rc = pf_err_set(err, PF_EINVAL, "entry \"%s\": the profile has no time_nanos and meta's capture_time \"%s\" is not a time",
-				name, b->meta.capture_time);
+		rc = pf_err_set(err, PF_EINVAL, "%sthe profile has no time_nanos and meta's capture_time \"%s\" is not a time",
+				pre, b->meta.capture_time);
 		goto fail;
 	}
 	bp->kind = TSDB_KIND_PPROF;
@@ -648,7 +661,7 @@ static int add_entry(struct bundle *b, const struct bundle_options *o, const cha
 		keep_body(b, data);
 	} else {
 		if ((rc = pprof_gzip(data, len, &gz, err)) < 0) {
-			pf_err_prefix(err, "entry \"%s\": ", name);
+			pf_err_prefix(err, "%s", pre);
 			goto fail;
 		}
 		free(data);
@@ -662,6 +675,77 @@ fail:
 	pprof_free(prof);
 	pf_buf_free(&gz);
 	free(data);
+	return rc;
+}
+
+/* One pprof/NAME entry, read into data (kept by b on success). */
+static int add_entry(struct bundle *b, const struct bundle_options *o, const char *name,
+		     void *data, size_t len, const struct tsdb_label *base, size_t nbase,
+		     struct pf_err *err)
+{
+	char type[BUNDLE_MAX_TYPE + 16], pre[1100];
+	int during = 0, rc;
+
+	snprintf(pre, sizeof(pre), "entry \"%s\": ", name);
+	if ((rc = bundle_entry_type(name + 6, type, &during, err)) < 0) {
+		pf_err_prefix(err, "%s", pre);
+		free(data);
+		return rc;
+	}
+	return add_profile(b, o, name, pre, type, during, data, len, base, nbase, err);
+}
+
+int bundle_type_valid(const char *t)
+{
+	size_t n = t ? strlen(t) : 0;
+
+	if (n == 0 || n > BUNDLE_MAX_TYPE || strcmp(t, "unknown") == 0)
+		return 0;
+	for (const char *p = t; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' || *p == '.' ||
+		      *p == '-'))
+			return 0;
+	return 1;
+}
+
+int bundle_read_one(const void *body, size_t len, const struct bundle_one *one,
+		    const struct bundle_options *o, struct bundle **out, struct pf_err *err)
+{
+	struct tsdb_label base[MAX_LABELS + 4];
+	struct bundle *b = pf_xcalloc(1, sizeof(*b));
+	size_t nbase = 0;
+	void *data;
+	int rc;
+
+	*out = NULL;
+	b->arena = pf_arena_new();
+	if (!bundle_type_valid(one->type)) {
+		rc = pf_err_set(err, PF_EINVAL, "unknown profile type \"%.*s\" (want cpu, heap, allocs, block, mutex, goroutine, threadcreate, trace, other or a name of [a-z0-9_.-])",
+				BUNDLE_MAX_TYPE, one->type ? one->type : "");
+		goto fail;
+	}
+	if (!one->service || !*one->service) {
+		rc = pf_err_set(err, PF_EINVAL, "no service given");
+		goto fail;
+	}
+	b->meta.capture_ns = one->t_ns ? one->t_ns : pf_now_ns();
+	b->meta.main = b->meta.revision = b->meta.go_version = b->meta.hostname = "";
+	b->meta.proc_id = b->meta.init_time = b->meta.capture_time = "";
+	{
+		struct bundle_options oo = *o;
+		oo.service = one->service;
+		if ((rc = base_labels(b, &oo, base, &nbase, err)) < 0)
+			goto fail;
+	}
+	data = pf_xmalloc(len ? len : 1);
+	memcpy(data, body, len);
+	if ((rc = add_profile(b, o, one->name ? one->name : "", "", one->type, 0, data, len, base,
+			      nbase, err)) < 0)
+		goto fail;
+	*out = b;
+	return 0;
+fail:
+	bundle_free(b);
 	return rc;
 }
 

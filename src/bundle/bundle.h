@@ -99,6 +99,36 @@ const struct bundle_skip *bundle_skipped_at(const struct bundle *b, size_t i);
 void bundle_free(struct bundle *b);
 
 /*
+ * One profile outside a bundle (POST /api/v1/profiles, `profefe import` of
+ * a pprof file or a trace): its type and service are given, not read from
+ * a meta entry.
+ */
+struct bundle_one {
+	const char *name;    /* the profile's entry in results ("heap.pb.gz"); borrowed */
+	const char *type;    /* a type of SPEC §1 (bundle_type_valid); "trace": a Go execution trace */
+	const char *service; /* the service label; required */
+	int64_t t_ns;        /* the time of a body without time_nanos (a trace: always); 0 = now */
+};
+
+/*
+ * body[0..len) (copied) as a bundle of one profile: the same checks,
+ * labels (o->labels added, service and type from one), time, digest and
+ * totals as a bundle's entry gets, so bundle_store stores it or finds it
+ * already stored exactly as it does a bundle's. An empty body (0 bytes,
+ * "empty file (0 bytes)") or a pprof with no samples is one skipped entry
+ * and no profile. Errors as bundle_read's, without an entry name: an
+ * unknown type or no service PF_EINVAL, "could not parse pprof profile:
+ * ...", "not a Go execution trace ...".
+ */
+int bundle_read_one(const void *body, size_t len, const struct bundle_one *one,
+		    const struct bundle_options *o, struct bundle **out, struct pf_err *err);
+
+/* 1 when t is a profile type of SPEC §1: a non-empty name of [a-z0-9_.-]
+ * (the built-in types among them), at most BUNDLE_MAX_TYPE bytes, not
+ * "unknown". */
+int bundle_type_valid(const char *t);
+
+/*
  * An entry name as found in the zip, checked and normalized into out (n
  * bytes): a leading "./" (repeated) is dropped; empty names, absolute ones
  * ("/x", "C:x", "\x"), names with a ".." element, a backslash or a NUL are
