@@ -1,0 +1,210 @@
+/*
+ * ch-store: a test tool, not part of the product. Drives src/clickhouse
+ * against a real server for tests/e2e/clickhouse_store.sh:
+ *
+ *   ch-store DSN open                         open (schema), print "ok"
+ *   ch-store DSN put [-repeat N] [-t NS] FILE LABEL=VALUE...
+ *                                             append FILE (pprof when it
+ *                                             decodes, else raw), print its id
+ *   ch-store DSN get ID OUT                   body to OUT, meta line on stdout
+ *   ch-store DSN find FROM TO SELECTOR [LIMIT]  "id t_ns" lines
+ *   ch-store DSN series FROM TO SELECTOR      "labels profiles" lines
+ *   ch-store DSN values NAME | names          one per line
+ *   ch-store DSN merge OUT ID...              merge by ids into OUT (gzip pprof)
+ *   ch-store DSN merge-sel OUT FROM TO SELECTOR
+ *   ch-store DSN retain RETENTION_NS          drop old days, print the count
+ * Errors: "error: MESSAGE" on stderr, exit 1.
+ */
+#include "clickhouse/clickhouse.h"
+#include "pprof/pprof.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+
+static int fail(const struct pf_err *err)
+{
+	fprintf(stderr, "error: %s\n", err->msg);
+	return 1;
+}
+
+static int parse_sel(const char *s, struct tsdb_selector **sel, struct tsdb_query *q,
+		     struct pf_err *err)
+{
+	int rc = tsdb_selector_parse(s, sel, err);
+	if (rc < 0)
+		return rc;
+	q->matchers = tsdb_selector_matchers(*sel);
+	q->nmatchers = tsdb_selector_len(*sel);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct ch_store_options o = {0};
+	struct ch_store *s = NULL;
+	struct pf_err err = {0};
+	const char *cmd;
+	int rc = 0, a = 3;
+
+	if (argc < 3) {
+		fprintf(stderr, "usage: ch-store DSN CMD ...\n");
+		return 2;
+	}
+	pf_log_setup("error", "logfmt");
+	o.dsn = argv[1];
+	o.max_attempts = 2;
+	o.backoff_ns = 10000000;
+	o.timeout_ns = (int64_t)20 * 1000000000;
+	cmd = argv[2];
+	if (!strcmp(cmd, "put"))
+		for (; a + 1 < argc && argv[a][0] == '-'; a += 2)
+			if (!strcmp(argv[a], "-repeat"))
+				o.test_repeat_inserts = (int)strtol(argv[a + 1], NULL, 10);
+	if (ch_store_open(&o, &s, &err) < 0)
+		return fail(&err);
+
+	if (!strcmp(cmd, "open")) {
+		printf("ok\n");
+	} else if (!strcmp(cmd, "put") && a < argc) {
+		struct pf_buf body = PF_BUF_INIT(0);
+		struct tsdb_label l[64];
+		struct tsdb_append_req req = {0};
+		struct pprof_profile *p = NULL;
+		char id[CH_ID_LEN + 1];
+		int64_t t = 0;
+		for (int k = 3; k < a; k += 2)
+			if (!strcmp(argv[k], "-t"))
+				t = strtoll(argv[k + 1], NULL, 10);
+		if (pf_read_file(argv[a], (size_t)1 << 30, &body, &err) < 0) {
+			rc = fail(&err);
+			goto out;
+		}
+		req.kind = TSDB_KIND_RAW;
+		if (pprof_decode(body.data, body.len, (size_t)1 << 30, &p, &err) == 0) {
+			req.kind = TSDB_KIND_PPROF;
+			if (!t)
+				t = pprof_time_nanos(p);
+		}
+		pprof_free(p);
+		req.t_ns = t ? t : pf_now_ns();
+		req.body = body.data;
+		req.len = body.len;
+		for (int k = a + 1; k < argc && req.nlabels < 64; k++) {
+			char *eq = strchr(argv[k], '=');
+			if (!eq)
+				continue;
+			*eq = 0;
+			l[req.nlabels].name = argv[k];
+			l[req.nlabels++].value = eq + 1;
+		}
+		req.labels = l;
+		if (ch_append(s, &req, id, &err) < 0)
+			rc = fail(&err);
+		else
+			printf("%s\n", id);
+		pf_buf_free(&body);
+	} else if (!strcmp(cmd, "get") && argc == 5) {
+		struct pf_buf body = PF_BUF_INIT(0);
+		struct tsdb_meta *m = NULL;
+		if (ch_read(s, argv[3], &body, &m, &err) < 0 ||
+		    pf_write_file_atomic(argv[4], body.data, body.len, &err) < 0) {
+			rc = fail(&err);
+		} else {
+			printf("%s t=%" PRId64 " kind=%d size=%zu", m->id, m->t_ns, (int)m->kind, m->size);
+			for (size_t i = 0; i < m->nlabels; i++)
+				printf(" %s=%s", m->labels[i].name, m->labels[i].value);
+			for (size_t i = 0; i < m->ntotals; i++)
+				printf(" %s/%s:%" PRId64, m->totals[i].type, m->totals[i].unit,
+				       m->totals[i].value);
+			printf("\n");
+		}
+		ch_meta_free(m);
+		pf_buf_free(&body);
+	} else if ((!strcmp(cmd, "find") || !strcmp(cmd, "series") || !strcmp(cmd, "merge-sel")) &&
+		   argc >= 6) {
+		int merge = !strcmp(cmd, "merge-sel");
+		struct tsdb_query q = {0};
+		struct tsdb_selector *sel = NULL;
+		int base = merge ? 4 : 3;
+		q.min_t_ns = strtoll(argv[base], NULL, 10);
+		q.max_t_ns = strtoll(argv[base + 1], NULL, 10);
+		if (argc > base + 3)
+			q.limit = (size_t)strtoul(argv[base + 3], NULL, 10);
+		if (parse_sel(argv[base + 2], &sel, &q, &err) < 0) {
+			rc = fail(&err);
+		} else if (!strcmp(cmd, "find")) {
+			struct ch_result *r = NULL;
+			if (ch_find(s, &q, &r, &err) < 0)
+				rc = fail(&err);
+			for (size_t i = 0; i < ch_result_len(r); i++)
+				printf("%s %" PRId64 "\n", ch_result_at(r, i)->id, ch_result_at(r, i)->t_ns);
+			ch_result_free(r);
+		} else if (!strcmp(cmd, "series")) {
+			struct ch_series_set *set = NULL;
+			if (ch_series(s, &q, &set, &err) < 0)
+				rc = fail(&err);
+			for (size_t i = 0; i < ch_series_len(set); i++) {
+				const struct tsdb_series_info *si = ch_series_at(set, i);
+				for (size_t k = 0; k < si->nlabels; k++)
+					printf("%s%s=%s", k ? "," : "", si->labels[k].name,
+					       si->labels[k].value);
+				printf(" %" PRIu64 "\n", si->profiles);
+			}
+			ch_series_free(set);
+		} else {
+			struct pprof_profile *p = NULL;
+			struct pf_buf gz = PF_BUF_INIT(0);
+			size_t n = 0;
+			if (ch_merge(s, &q, &p, &n, &err) < 0 || pprof_encode(p, &gz, &err) < 0 ||
+			    pf_write_file_atomic(argv[3], gz.data, gz.len, &err) < 0)
+				rc = fail(&err);
+			else
+				printf("merged %zu\n", n);
+			pprof_free(p);
+			pf_buf_free(&gz);
+		}
+		tsdb_selector_free(sel);
+	} else if (!strcmp(cmd, "values") && argc == 4) {
+		char **v = NULL;
+		size_t n = 0;
+		if (ch_label_values(s, argv[3], &v, &n, &err) < 0)
+			rc = fail(&err);
+		for (size_t i = 0; i < n; i++)
+			printf("%s\n", v[i]);
+		ch_strings_free(v, n);
+	} else if (!strcmp(cmd, "names")) {
+		char **v = NULL;
+		size_t n = 0;
+		if (ch_label_names(s, &v, &n, &err) < 0)
+			rc = fail(&err);
+		for (size_t i = 0; i < n; i++)
+			printf("%s\n", v[i]);
+		ch_strings_free(v, n);
+	} else if (!strcmp(cmd, "merge") && argc >= 5) {
+		struct tsdb_query q = {0};
+		struct pprof_profile *p = NULL;
+		struct pf_buf gz = PF_BUF_INIT(0);
+		size_t n = 0;
+		q.ids = (const char *const *)&argv[4];
+		q.nids = (size_t)(argc - 4);
+		if (ch_merge(s, &q, &p, &n, &err) < 0 || pprof_encode(p, &gz, &err) < 0 ||
+		    pf_write_file_atomic(argv[3], gz.data, gz.len, &err) < 0)
+			rc = fail(&err);
+		else
+			printf("merged %zu\n", n);
+		pprof_free(p);
+		pf_buf_free(&gz);
+	} else if (!strcmp(cmd, "retain") && argc == 4) {
+		size_t n = 0;
+		if (ch_retain(s, strtoll(argv[3], NULL, 10), 0, 0, &n, &err) < 0)
+			rc = fail(&err);
+		else
+			printf("dropped %zu\n", n);
+	} else {
+		fprintf(stderr, "ch-store: unknown command or arguments\n");
+		rc = 2;
+	}
+out:
+	ch_store_close(s);
+	return rc;
+}
