@@ -810,13 +810,13 @@ static const char *const sym_sql[4] = {
 };
 static const char *const sym_id[4] = {"mapping_id", "func_id", "loc_id", "stack_id"};
 
-/* Fetch the symbols of kind with these ids (not yet fetched) into y. */
-static int fetch_syms(struct ch_store *s, int64_t day, const char *service, uint64_t ns, int kind,
-		      const uint32_t *ids, size_t n, struct syms *y, struct pf_err *err)
+/* Fetch the symbols of kind in namespace nscond ("day = .. AND service =
+ * .. AND ns = ..") whose id column satisfies cond, into y. */
+static int fetch_syms(struct ch_store *s, const char *nscond, int kind, const char *cond,
+		      struct syms *y, struct pf_err *err)
 {
 	struct pf_buf sql = PF_BUF_INIT(0), out = PF_BUF_INIT(REPLY_MAX);
 	struct pf_reader r;
-	size_t k = 0;
 	int rc;
 
 	if (!y->a) {
@@ -824,21 +824,8 @@ static int fetch_syms(struct ch_store *s, int64_t day, const char *service, uint
 		for (int i = 0; i < 4; i++)
 			pf_htab_init(&y->idx[i], 256);
 	}
-	pf_buf_printf(&sql, "%s WHERE day = ", sym_sql[kind]);
-	ch__put_day(&sql, day);
-	pf_buf_printf(&sql, " AND service = ");
-	ch_sql_quote(&sql, service, strlen(service));
-	pf_buf_printf(&sql, " AND ns = %" PRIu64 " AND %s IN (", ns, sym_id[kind]);
-	for (size_t i = 0; i < n; i++) {
-		if (pf_htab_get(&y->idx[kind], ids[i], &(uint32_t){0}))
-			continue;
-		pf_buf_printf(&sql, "%s%" PRIu32, k++ ? "," : "", ids[i]);
-	}
-	if (k == 0) {
-		rc = 0;
-		goto done;
-	}
-	pf_buf_printf(&sql, ") LIMIT 1 BY %s FORMAT RowBinary", sym_id[kind]);
+	pf_buf_printf(&sql, "%s WHERE %s AND (%s) LIMIT 1 BY %s FORMAT RowBinary", sym_sql[kind],
+		      nscond, cond, sym_id[kind]);
 	if ((rc = run(s, &sql, &out, err)) < 0)
 		goto done;
 	pf_reader_init(&r, out.data, out.len);
@@ -1177,67 +1164,62 @@ fail:
 	return rc;
 }
 
-/* Fetch everything the stacks (and extra locations and functions) need:
- * stacks, their locations, the locations' functions and mappings. */
-static int fetch_closure(struct ch_store *s, int64_t day, const char *service, uint64_t ns,
-			 const uint32_t *sids, size_t nsids, const uint32_t *mapping_ids,
-			 size_t nmapping, const uint32_t *xlocs, size_t nxlocs,
-			 const uint32_t *xfns, size_t nxfns, struct syms *y, struct pf_err *err)
+/* " OR col IN (ids)" when there are ids */
+static void or_in(struct pf_buf *b, const char *col, const uint32_t *ids, size_t n)
 {
-	uint32_t *ids = NULL;
-	size_t n = 0, cap = 0, i, k;
+	if (!n)
+		return;
+	pf_buf_printf(b, " OR %s IN (", col);
+	for (size_t i = 0; i < n; i++)
+		pf_buf_printf(b, "%s%" PRIu32, i ? "," : "", ids[i]);
+	pf_buf_printf(b, ")");
+}
+
+/*
+ * Fetch everything the stacks that stk_in (a subquery listing stack ids)
+ * names need, plus the extra locations, functions and the mapping list:
+ * stacks, their locations, the locations' functions and mappings. The
+ * server follows the references (nested IN subqueries): long literal id
+ * lists are slow to parse on 18.16 (1.4 s for 70 000 ids, against 0.2 s).
+ */
+static int fetch_closure(struct ch_store *s, int64_t day, const char *service, uint64_t ns,
+			 const char *stk_in, const uint32_t *mapping_ids, size_t nmapping,
+			 const uint32_t *xlocs, size_t nxlocs, const uint32_t *xfns, size_t nxfns,
+			 struct syms *y, struct pf_err *err)
+{
+	struct pf_buf nsc = PF_BUF_INIT(0), stk = PF_BUF_INIT(0), loc = PF_BUF_INIT(0),
+		      fn = PF_BUF_INIT(0), map = PF_BUF_INIT(0);
 	int rc;
 
-	if ((rc = fetch_syms(s, day, service, ns, S_STACK, sids, nsids, y, err)) < 0)
-		goto done;
-	for (i = 0; i < y->n[S_STACK]; i++)
-		for (k = 0; k < y->stacks[i].nloc; k++) {
-			pf_xgrow((void **)&ids, &cap, n + 1, sizeof(uint32_t));
-			ids[n++] = y->stacks[i].locs[k];
-		}
-	for (i = 0; i < nxlocs; i++) {
-		pf_xgrow((void **)&ids, &cap, n + 1, sizeof(uint32_t));
-		ids[n++] = xlocs[i];
-	}
-	if (n) {
-		/* distinct, to keep the IN list short */
-		struct pf_htab seen;
-		size_t j = 0;
-		pf_htab_init(&seen, n);
-		for (i = 0; i < n; i++)
-			if (!pf_htab_put(&seen, ids[i], 1, &(uint32_t){0}))
-				ids[j++] = ids[i];
-		n = j;
-		pf_htab_free(&seen);
-	}
-	if ((rc = fetch_syms(s, day, service, ns, S_LOC, ids, n, y, err)) < 0)
-		goto done;
-	n = 0;
-	for (i = 0; i < y->n[S_LOC]; i++)
-		for (k = 0; k < y->locs[i].nline; k++)
-			if (y->locs[i].fns[k]) {
-				pf_xgrow((void **)&ids, &cap, n + 1, sizeof(uint32_t));
-				ids[n++] = y->locs[i].fns[k];
-			}
-	for (i = 0; i < nxfns; i++) {
-		pf_xgrow((void **)&ids, &cap, n + 1, sizeof(uint32_t));
-		ids[n++] = xfns[i];
-	}
-	if ((rc = fetch_syms(s, day, service, ns, S_FN, ids, n, y, err)) < 0)
-		goto done;
-	n = 0;
-	for (i = 0; i < y->n[S_LOC]; i++)
-		if (y->locs[i].mapping) {
-			pf_xgrow((void **)&ids, &cap, n + 1, sizeof(uint32_t));
-			ids[n++] = y->locs[i].mapping;
-		}
-	for (i = 0; i < nmapping; i++) {
-		pf_xgrow((void **)&ids, &cap, n + 1, sizeof(uint32_t));
-		ids[n++] = mapping_ids[i];
-	}
-	rc = fetch_syms(s, day, service, ns, S_MAP, ids, n, y, err);
-done:
-	free(ids);
+	pf_buf_printf(&nsc, "day = ");
+	ch__put_day(&nsc, day);
+	pf_buf_printf(&nsc, " AND service = ");
+	ch_sql_quote(&nsc, service, strlen(service));
+	pf_buf_printf(&nsc, " AND ns = %" PRIu64, ns);
+	pf_buf_putc(&nsc, 0);
+	pf_buf_printf(&stk, "stack_id IN (%s)", stk_in);
+	pf_buf_putc(&stk, 0);
+	pf_buf_printf(&loc, "loc_id IN (SELECT arrayJoin(loc_ids) FROM stacks WHERE %s AND %s)",
+		      (char *)nsc.data, (char *)stk.data);
+	or_in(&loc, "loc_id", xlocs, nxlocs);
+	pf_buf_putc(&loc, 0);
+	pf_buf_printf(&fn, "func_id IN (SELECT arrayJoin(func_ids) FROM locations WHERE %s AND (%s))",
+		      (char *)nsc.data, (char *)loc.data);
+	or_in(&fn, "func_id", xfns, nxfns);
+	pf_buf_putc(&fn, 0);
+	pf_buf_printf(&map, "mapping_id IN (SELECT mapping_id FROM locations WHERE %s AND (%s))",
+		      (char *)nsc.data, (char *)loc.data);
+	or_in(&map, "mapping_id", mapping_ids, nmapping);
+	pf_buf_putc(&map, 0);
+	if ((rc = fetch_syms(s, (char *)nsc.data, S_STACK, (char *)stk.data, y, err)) == 0 &&
+	    (rc = fetch_syms(s, (char *)nsc.data, S_LOC, (char *)loc.data, y, err)) == 0 &&
+	    (rc = fetch_syms(s, (char *)nsc.data, S_FN, (char *)fn.data, y, err)) == 0)
+		rc = fetch_syms(s, (char *)nsc.data, S_MAP, (char *)map.data, y, err);
+	pf_buf_free(&nsc);
+	pf_buf_free(&stk);
+	pf_buf_free(&loc);
+	pf_buf_free(&fn);
+	pf_buf_free(&map);
 	return rc;
 }
 
@@ -1381,8 +1363,18 @@ int ch_read(struct ch_store *s, const char *id, struct pf_buf *body, struct tsdb
 			h.nextra_locs = nxl;
 			h.extra_fns = xf;
 			h.nextra_fns = nxf;
-			if ((rc = fetch_closure(s, day, ss.v[si].service, pr.ns, st, nst, maps, nmap, xl,
-						nxl, xf, nxf, &y, err)) < 0)
+			struct pf_buf in = PF_BUF_INIT(0);
+			pf_buf_printf(&in, "SELECT arrayJoin(stack_ids) FROM profiles WHERE day = ");
+			ch__put_day(&in, day);
+			pf_buf_printf(&in,
+				      " AND series_id = %" PRIu64 " AND t_ns = %" PRId64
+				      " AND seq = %" PRIu32,
+				      series, t_ns, seq);
+			pf_buf_putc(&in, 0);
+			rc = fetch_closure(s, day, ss.v[si].service, pr.ns, (char *)in.data, maps, nmap,
+					   xl, nxl, xf, nxf, &y, err);
+			pf_buf_free(&in);
+			if (rc < 0)
 				goto done;
 			if ((rc = build_pprof(&y, &h, nst, st, vals, &p, err)) < 0)
 				goto done;
@@ -1612,8 +1604,12 @@ int ch_merge(struct ch_store *s, const struct tsdb_query *q, struct pprof_profil
 			continue; /* a namespace of no selected profile: cannot happen */
 		g->h.comments = g->comments;
 		g->h.ncomments = g->ncomments;
-		rc = fetch_closure(s, g->day, g->service, g->ns, g->sids, g->n, NULL, 0, NULL, 0, NULL,
-				   0, &y, err);
+		pf_buf_reset(&sql);
+		pf_buf_printf(&sql, "SELECT arrayJoin(stack_ids) FROM profiles WHERE (%.*s) AND ns = %" PRIu64,
+			      (int)w.len, (char *)w.data, g->ns);
+		pf_buf_putc(&sql, 0);
+		rc = fetch_closure(s, g->day, g->service, g->ns, (char *)sql.data, NULL, 0, NULL, 0,
+				   NULL, 0, &y, err);
 		if (rc == 0)
 			rc = build_pprof(&y, &g->h, g->n, g->sids, g->vals, &p, err);
 		if (rc == 0)
