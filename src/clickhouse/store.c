@@ -635,24 +635,25 @@ static int sort_labels(const struct tsdb_append_req *req, struct tsdb_label **ou
 	struct tsdb_label *l;
 	struct pf_buf k = PF_BUF_INIT(0);
 	size_t i;
+	int rc = 0;
 
 	*service = *type = NULL;
+	*out = NULL;
 	if (req->nlabels == 0 || req->nlabels > 64)
 		return pf_err_set(err, PF_EINVAL, "a profile needs 1 to 64 labels, not %zu",
 				  req->nlabels);
+	for (i = 0; i < req->nlabels; i++)
+		if (!req->labels[i].name || !req->labels[i].name[0] || !req->labels[i].value ||
+		    !req->labels[i].value[0] || strlen(req->labels[i].value) > 1024)
+			return pf_err_set(err, PF_EINVAL,
+					  "label %zu: empty name, or value empty or over 1024 bytes", i);
 	l = pf_xmalloc(req->nlabels * sizeof(*l));
 	memcpy(l, req->labels, req->nlabels * sizeof(*l));
 	qsort(l, req->nlabels, sizeof(*l), cmp_label);
 	for (i = 0; i < req->nlabels; i++) {
-		if (!l[i].name || !l[i].name[0] || !l[i].value || !l[i].value[0] ||
-		    strlen(l[i].value) > 1024) {
-			free(l);
-			return pf_err_set(err, PF_EINVAL, "label %zu: empty name, or value empty or "
-					  "over 1024 bytes", i);
-		}
 		if (i && !strcmp(l[i].name, l[i - 1].name)) {
-			free(l);
-			return pf_err_set(err, PF_EINVAL, "label %.64s given twice", l[i].name);
+			rc = pf_err_set(err, PF_EINVAL, "label %.64s given twice", l[i].name);
+			goto fail;
 		}
 		if (!strcmp(l[i].name, "service"))
 			*service = l[i].value;
@@ -662,14 +663,17 @@ static int sort_labels(const struct tsdb_append_req *req, struct tsdb_label **ou
 		pf_buf_put_bytes(&k, l[i].value, strlen(l[i].value));
 	}
 	if (!*service || !*type) {
-		free(l);
-		pf_buf_free(&k);
-		return pf_err_set(err, PF_EINVAL, "a profile's labels need service and type");
+		rc = pf_err_set(err, PF_EINVAL, "a profile's labels need service and type");
+		goto fail;
 	}
 	*series = pf_hash64(k.data, k.len, 0x70726f6665666543ull);
 	pf_buf_free(&k);
 	*out = l;
 	return 0;
+fail:
+	pf_buf_free(&k);
+	free(l);
+	return rc;
 }
 
 int ch_append(struct ch_store *s, const struct tsdb_append_req *req, char *id, struct pf_err *err)

@@ -6,6 +6,11 @@
  *   ch-store DSN put [-repeat N] [-t NS] FILE LABEL=VALUE...
  *                                             append FILE (pprof when it
  *                                             decodes, else raw), print its id
+ *   ch-store DSN putmany LABEL=VALUE... -- FILE...
+ *                                             append every FILE through one
+ *                                             store (one writer: symbols shared),
+ *                                             type= from the name before "-"
+ *                                             when no type label is given
  *   ch-store DSN get ID OUT                   body to OUT, meta line on stdout
  *   ch-store DSN find FROM TO SELECTOR [LIMIT]  "id t_ns" lines
  *   ch-store DSN series FROM TO SELECTOR      "labels profiles" lines
@@ -103,6 +108,48 @@ int main(int argc, char **argv)
 		else
 			printf("%s\n", id);
 		pf_buf_free(&body);
+	} else if (!strcmp(cmd, "putmany")) {
+		struct tsdb_label l[65];
+		size_t nl = 0, ntype;
+		int k = 3, have_type = 0;
+		char type[64];
+		for (; k < argc && strcmp(argv[k], "--") && nl < 64; k++) {
+			char *eq = strchr(argv[k], '=');
+			if (!eq)
+				continue;
+			*eq = 0;
+			have_type |= !strcmp(argv[k], "type");
+			l[nl].name = argv[k];
+			l[nl++].value = eq + 1;
+		}
+		ntype = nl;
+		if (!have_type)
+			l[nl++] = (struct tsdb_label){"type", type};
+		for (k++; k < argc && rc == 0; k++) {
+			struct pf_buf body = PF_BUF_INIT(0);
+			struct tsdb_append_req req = {0};
+			struct pprof_profile *p = NULL;
+			const char *base = strrchr(argv[k], '/') ? strrchr(argv[k], '/') + 1 : argv[k];
+			char id[CH_ID_LEN + 1];
+			snprintf(type, sizeof(type), "%.*s", (int)strcspn(base, "-."), base);
+			if (pf_read_file(argv[k], (size_t)1 << 30, &body, &err) < 0 ||
+			    pprof_decode(body.data, body.len, (size_t)1 << 30, &p, &err) < 0) {
+				rc = fail(&err);
+			} else {
+				req.kind = TSDB_KIND_PPROF;
+				req.t_ns = pprof_time_nanos(p) ? pprof_time_nanos(p) : pf_now_ns();
+				req.body = body.data;
+				req.len = body.len;
+				req.labels = l;
+				req.nlabels = have_type ? ntype : ntype + 1;
+				if (ch_append(s, &req, id, &err) < 0)
+					rc = fail(&err);
+				else
+					printf("%s %s\n", argv[k], id);
+			}
+			pprof_free(p);
+			pf_buf_free(&body);
+		}
 	} else if (!strcmp(cmd, "get") && argc == 5) {
 		struct pf_buf body = PF_BUF_INIT(0);
 		struct tsdb_meta *m = NULL;
