@@ -146,15 +146,20 @@ static int load_series(struct ch_store *s, const struct tsdb_matcher *m, size_t 
 	return rc;
 }
 
-/* The series rows with these ids (on these days, when given). */
-static int load_series_ids(struct ch_store *s, const uint64_t *ids, size_t n, struct sset *ss,
-			   struct pf_err *err)
+/* The series rows with these ids (of that day when day >= 0). */
+static int load_series_ids(struct ch_store *s, const uint64_t *ids, size_t n, int64_t day,
+			   struct sset *ss, struct pf_err *err)
 {
 	struct pf_buf sql = PF_BUF_INIT(0), out = PF_BUF_INIT(REPLY_MAX);
 	int rc;
 
-	pf_buf_printf(&sql, "SELECT series_id, label_keys, label_values FROM series WHERE "
-			    "series_id IN (");
+	pf_buf_printf(&sql, "SELECT series_id, label_keys, label_values FROM series WHERE ");
+	if (day >= 0) {
+		pf_buf_printf(&sql, "day = ");
+		ch__put_day(&sql, day);
+		pf_buf_printf(&sql, " AND ");
+	}
+	pf_buf_printf(&sql, "series_id IN (");
 	sql_u64_list(&sql, ids, n);
 	pf_buf_printf(&sql, ") LIMIT 1 BY series_id FORMAT RowBinary");
 	rc = run(s, &sql, &out, err);
@@ -353,7 +358,10 @@ static int select_profiles(struct ch_store *s, const struct tsdb_query *q, struc
 	if (q->ids) {
 		/* distinct decodable ids, as (series, t, seq) tuples */
 		struct pf_map *seen = pf_map_new(q->nids + 1);
+		struct pf_buf days = PF_BUF_INIT(0);
+		struct pf_htab dayset;
 		size_t nk = 0;
+		pf_htab_init(&dayset, 16);
 		pf_buf_printf(&w, "(series_id, t_ns, seq) IN (");
 		sids = pf_xcalloc(q->nids + 1, sizeof(uint64_t));
 		for (size_t i = 0; i < q->nids; i++) {
@@ -366,14 +374,22 @@ static int select_profiles(struct ch_store *s, const struct tsdb_query *q, struc
 			pf_buf_printf(&w, "%s(%" PRIu64 ",%" PRId64 ",%" PRIu32 ")", nk++ ? "," : "",
 				      sr, t, seq);
 			sids[nsids++] = sr;
+			if (ch_day_of(t) >= 0 && ch_day_of(t) <= 65535 &&
+			    !pf_htab_put(&dayset, (uint64_t)ch_day_of(t), 1, &(uint32_t){0})) {
+				pf_buf_printf(&days, "%s", days.len ? "," : "");
+				ch__put_day(&days, ch_day_of(t));
+			}
 		}
 		pf_map_free(seen);
-		if (nk == 0) {
+		pf_htab_free(&dayset);
+		if (nk == 0 || days.len == 0) {
+			pf_buf_free(&days);
 			rc = PF_ENOTFOUND;
 			goto done;
 		}
-		pf_buf_printf(&w, ")");
-		if ((rc = load_series_ids(s, sids, nsids, ss, err)) < 0)
+		pf_buf_printf(&w, ") AND day IN (%.*s)", (int)days.len, (char *)days.data);
+		pf_buf_free(&days);
+		if ((rc = load_series_ids(s, sids, nsids, -1, ss, err)) < 0)
 			goto done;
 	} else {
 		if ((rc = load_series(s, q->matchers, q->nmatchers, q->min_t_ns, q->max_t_ns, ss,
@@ -1335,7 +1351,7 @@ int ch_read(struct ch_store *s, const char *id, struct pf_buf *body, struct tsdb
 			goto done;
 		}
 		/* series labels (for the meta) and service (for the symbols) */
-		if ((rc = load_series_ids(s, &series, 1, &ss, err)) < 0)
+		if ((rc = load_series_ids(s, &series, 1, day, &ss, err)) < 0)
 			goto done;
 		if (!pf_htab_get(&ss.byid, series, &si)) {
 			rc = pf_err_set(err, PF_ENOTFOUND, "no profile with id %.64s (its series is gone)",
