@@ -50,6 +50,7 @@ struct ch_store {
 	int writer_started, closing;
 	struct ch__job *head, *tail;
 	size_t queued;
+	size_t inflight; /* jobs of the batch being inserted */
 	struct pf_map *dicts; /* day(8) + service -> index into dictv */
 	struct ch__nsdict **dictv;
 	size_t ndict, dictcap;

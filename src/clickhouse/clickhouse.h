@@ -239,6 +239,7 @@ int ch_retain(struct ch_store *s, int64_t retention_ns, int64_t max_future_ns,
 /* Writer figures for /metrics. */
 struct ch_stats {
 	uint64_t queued;        /* profiles waiting now */
+	uint64_t inflight;      /* profiles in the batch being inserted now */
 	uint64_t inserts;       /* successful batch inserts */
 	uint64_t retries;       /* failed attempts that were retried */
 	uint64_t failures;      /* batches given up */

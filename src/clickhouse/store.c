@@ -208,12 +208,14 @@ static void *writer_main(void *arg)
 			s->tail = NULL;
 		last->next = NULL;
 		s->queued -= n;
+		s->inflight = n;
 		pthread_mutex_unlock(&s->mu);
 
 		t0 = pf_mono_ns();
 		rc = insert_batch(s, batch, &err);
 
 		pthread_mutex_lock(&s->mu);
+		s->inflight = 0;
 		if (rc == 0) {
 			s->st.inserts++;
 			s->st.insert_ns += (uint64_t)(pf_mono_ns() - t0);
@@ -320,6 +322,7 @@ void ch_stats(struct ch_store *s, struct ch_stats *st)
 	pthread_mutex_lock(&s->mu);
 	*st = s->st;
 	st->queued = s->queued;
+	st->inflight = s->inflight;
 	pthread_mutex_unlock(&s->mu);
 }
 

@@ -15,6 +15,8 @@
 #   - find (ascending, limit keeps the newest), series, label values/names;
 #   - an insert sent three times (a retry whose replies were lost) is
 #     found once and merges to the original's totals;
+#   - a full write queue refuses appends (the server paused), and every
+#     accepted one is stored once it resumes;
 #   - retention drops whole days older than the window, keeps the newer;
 #   - bad DSNs, an unreachable server, an unknown user and a database
 #     with a newer schema version give errors naming the problem.
@@ -150,6 +152,22 @@ out=$("$T" "$D" merge-sel "$TMP/r.pb.gz" 0 9223372036854775807 '{service="r"}')
 expect "and merges once" "$out" "merged 1"
 expect "to the original's totals" "$("$INFO" "$TMP/r.pb.gz" | sed 's/.*totals=//')" \
 	"$("$INFO" "$P/heap-003.pb.gz" | sed 's/.*totals=//')"
+
+# ---- a full queue refuses, never drops ------------------------------------------
+# the server paused (SIGSTOP): one batch hangs in the writer, QMAX wait,
+# the rest are refused (PF_EBUSY, a 503 to the pusher); after SIGCONT every
+# accepted one is stored
+out=$("$T" "http://127.0.0.1:$CH_HTTP/?database=flood" flood "$CH_PID" 20 3 "$P/heap-001.pb.gz" 2>&1)
+echo "# flood: $out"
+if [[ $out =~ ^ok\ ([0-9]+)\ busy\ ([0-9]+)\ other\ ([0-9]+)\ readback\ ([0-9]+)$ ]]; then
+	check "a full queue refuses appends (busy ${BASH_REMATCH[2]} of 20)" test "${BASH_REMATCH[2]}" -ge 1
+	expect "every append is accepted or refused, nothing else" \
+		"$((BASH_REMATCH[1] + BASH_REMATCH[2])) ${BASH_REMATCH[3]}" "20 0"
+	expect "every accepted append is stored once the server resumes" "${BASH_REMATCH[4]}" "${BASH_REMATCH[1]}"
+else
+	notok "flood ran ($out)"
+fi
+kill -CONT "$CH_PID" 2>/dev/null
 
 # ---- retention by day partitions -----------------------------------------------
 day=86400000000000

@@ -18,13 +18,40 @@
  *   ch-store DSN merge OUT ID...              merge by ids into OUT (gzip pprof)
  *   ch-store DSN merge-sel OUT FROM TO SELECTOR
  *   ch-store DSN retain RETENTION_NS          drop old days, print the count
+ *   ch-store DSN flood PID N QMAX FILE        the queue's overflow: SIGSTOP the
+ *                                             server PID, N threads append FILE
+ *                                             (raw) through a queue of QMAX; once
+ *                                             each is refused, queued or in the
+ *                                             writer's batch, SIGCONT; prints
+ *                                             "ok X busy Y other Z readback R"
  * Errors: "error: MESSAGE" on stderr, exit 1.
  */
 #include "clickhouse/clickhouse.h"
 #include "pprof/pprof.h"
 
 #include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <time.h>
+
+struct flood {
+	struct ch_store *s;
+	struct pf_buf *body;
+	int rc;
+	char id[CH_ID_LEN + 1];
+	struct pf_err err;
+};
+
+static void *flood_one(void *arg)
+{
+	struct flood *f = arg;
+	struct tsdb_label l[2] = {{"service", "flood"}, {"type", "trace"}};
+	struct tsdb_append_req req = {l, 2, pf_now_ns(), TSDB_KIND_RAW, f->body->data,
+				      f->body->len, NULL, 0};
+	f->rc = ch_append(f->s, &req, f->id, &f->err);
+	return NULL;
+}
 
 static int fail(const struct pf_err *err)
 {
@@ -61,6 +88,8 @@ int main(int argc, char **argv)
 	o.backoff_ns = 10000000;
 	o.timeout_ns = (int64_t)20 * 1000000000;
 	cmd = argv[2];
+	if (!strcmp(cmd, "flood") && argc == 7)
+		o.queue_max = (size_t)strtoul(argv[5], NULL, 10);
 	if (!strcmp(cmd, "put"))
 		for (; a + 1 < argc && argv[a][0] == '-'; a += 2)
 			if (!strcmp(argv[a], "-repeat"))
@@ -241,6 +270,54 @@ int main(int argc, char **argv)
 			printf("merged %zu\n", n);
 		pprof_free(p);
 		pf_buf_free(&gz);
+	} else if (!strcmp(cmd, "flood") && argc == 7) {
+		pid_t pid = (pid_t)strtol(argv[3], NULL, 10);
+		size_t n = (size_t)strtoul(argv[4], NULL, 10), ok = 0, busy = 0, other = 0, back = 0;
+		struct pf_buf body = PF_BUF_INIT(0);
+		struct flood *f = calloc(n, sizeof(*f));
+		pthread_t *th = calloc(n, sizeof(*th));
+		struct ch_stats st;
+		if (!f || !th || pf_read_file(argv[6], (size_t)1 << 30, &body, &err) < 0 ||
+		    kill(pid, SIGSTOP) < 0) {
+			rc = 1;
+			fprintf(stderr, "error: flood setup\n");
+		} else {
+			for (size_t i = 0; i < n; i++) {
+				f[i].s = s;
+				f[i].body = &body;
+				pthread_create(&th[i], NULL, flood_one, &f[i]);
+			}
+			/* every append refused, queued or in the batch being sent */
+			for (int k = 0; k < 3000; k++) {
+				ch_stats(s, &st);
+				if (st.refused + st.queued + st.inflight >= n)
+					break;
+				nanosleep(&(struct timespec){0, 10000000}, NULL);
+			}
+			kill(pid, SIGCONT);
+			for (size_t i = 0; i < n; i++) {
+				pthread_join(th[i], NULL);
+				if (f[i].rc == 0)
+					ok++;
+				else if (f[i].rc == PF_EBUSY)
+					busy++;
+				else {
+					other++;
+					fprintf(stderr, "error: %s\n", f[i].err.msg);
+				}
+			}
+			for (size_t i = 0; i < n; i++) {
+				struct pf_buf got = PF_BUF_INIT(0);
+				if (f[i].rc == 0 && ch_read(s, f[i].id, &got, NULL, &err) == 0 &&
+				    got.len == body.len && !memcmp(got.data, body.data, got.len))
+					back++;
+				pf_buf_free(&got);
+			}
+			printf("ok %zu busy %zu other %zu readback %zu\n", ok, busy, other, back);
+		}
+		free(f);
+		free(th);
+		pf_buf_free(&body);
 	} else if (!strcmp(cmd, "retain") && argc == 4) {
 		size_t n = 0;
 		if (ch_retain(s, strtoll(argv[3], NULL, 10), 0, 0, &n, &err) < 0)
