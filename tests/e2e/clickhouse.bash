@@ -7,6 +7,8 @@
 #                 (database profefe_test); returns 1 when it does not answer
 #   ch_sql SQL    run SQL through the HTTP interface, print the reply
 #   ch_stop       stop it (SIGTERM, then SIGKILL after 10 s)
+#   ch_restart_later S / ch_wait_restart: stop it, start it again S seconds
+#                 later (same ports and data), wait for that
 CH_PID=
 CH_HTTP=
 CH_URL=
@@ -64,22 +66,39 @@ EOF
   <quotas><default><interval><duration>3600</duration><queries>0</queries><errors>0</errors><result_rows>0</result_rows><read_rows>0</read_rows><execution_time>0</execution_time></interval></default></quotas>
 </yandex>
 EOF
-		/usr/sbin/clickhouse-server --config-file="$CH_DIR/config.xml" >"$CH_DIR/stdout" 2>&1 &
-		CH_PID=$!
 		CH_URL=http://127.0.0.1:$CH_HTTP/
-		for _ in $(seq 1 400); do
-			if [ "$(curl -sS --max-time 2 "$CH_URL" --data-binary 'SELECT version()' 2>/dev/null)" != "" ]; then
-				CH_DSN="http://127.0.0.1:$CH_HTTP/?database=profefe_test"
-				return 0
-			fi
-			kill -0 "$CH_PID" 2>/dev/null || break
-			sleep 0.05
-		done
+		CH_DSN="http://127.0.0.1:$CH_HTTP/?database=profefe_test"
+		ch__launch && return 0
 		echo "# clickhouse-server did not answer (try $try):"
 		tail -n 5 "$CH_DIR/server.err.log" "$CH_DIR/stdout" 2>/dev/null | sed 's/^/#   /'
 		ch_stop
 	done
 	return 1
+}
+
+# start the server of $CH_DIR/config.xml, wait until it answers
+ch__launch() {
+	/usr/sbin/clickhouse-server --config-file="$CH_DIR/config.xml" >>"$CH_DIR/stdout" 2>&1 &
+	CH_PID=$!
+	for _ in $(seq 1 400); do
+		[ "$(curl -sS --max-time 2 "$CH_URL" --data-binary 'SELECT version()' 2>/dev/null)" != "" ] && return 0
+		kill -0 "$CH_PID" 2>/dev/null || return 1
+		sleep 0.05
+	done
+	return 1
+}
+
+# ch_restart_later SECONDS: stop the server now, start it again (same ports
+# and data) after SECONDS, in the background of the caller (ch_wait_restart)
+ch_restart_later() {
+	ch_stop
+	( sleep "$1"; ch__launch; echo "$CH_PID" >"$CH_DIR/pid" ) &
+	CH_RESTARTER=$!
+}
+ch_wait_restart() {
+	wait "$CH_RESTARTER"
+	CH_PID=$(cat "$CH_DIR/pid" 2>/dev/null)
+	[ -n "$CH_PID" ] && curl -sS --max-time 5 "$CH_URL" --data-binary 'SELECT 1' >/dev/null 2>&1
 }
 
 ch_sql() {

@@ -17,6 +17,7 @@
 #     found once and merges to the original's totals;
 #   - a full write queue refuses appends (the server paused), and every
 #     accepted one is stored once it resumes;
+#   - an append while the server is down is retried until it is back;
 #   - retention drops whole days older than the window, keeps the newer;
 #   - bad DSNs, an unreachable server, an unknown user and a database
 #     with a newer schema version give errors naming the problem.
@@ -168,6 +169,26 @@ else
 	notok "flood ran ($out)"
 fi
 kill -CONT "$CH_PID" 2>/dev/null
+
+# ---- the server goes away and comes back: the writer retries ----------------------
+# (the writer opens first, then the server stops, then the append starts)
+"$T" "$D" put -attempts 12 -t 1795352768000000000 -sync "$TMP/sync" "$P/heap-004.pb.gz" \
+	service=back type=heap >"$TMP/id" 2>"$TMP/err" &
+putter=$!
+for _ in $(seq 1 600); do [ -f "$TMP/sync.ready" ] && break; sleep 0.05; done
+ch_restart_later 2
+touch "$TMP/sync.go"
+wait $putter
+id=$(cat "$TMP/id")
+ch_wait_restart
+check "clickhouse-server is back" test -n "$CH_PID"
+retries=$(sed -n 's/^# writer retries: //p' "$TMP/err")
+check "an append while the server is down is retried ($retries retries) and acknowledged" \
+	test -n "$id" -a "${retries:-0}" -ge 1
+"$T" "$D" get "$id" "$TMP/back.pb.gz" >/dev/null 2>&1
+check "and it is stored" same_profile "$TMP/back.pb.gz" "$P/heap-004.pb.gz"
+out=$("$T" "http://127.0.0.1:$(ch__free_port)/?database=x" put -t 1795352768000000000 "$P/heap-004.pb.gz" 2>&1)
+expect_match "no server at all: open fails naming it" "$out" 'error: clickhouse http://127.0.0.1:[0-9]+/: '
 
 # ---- retention by day partitions -----------------------------------------------
 day=86400000000000

@@ -3,7 +3,9 @@
  * against a real server for tests/e2e/clickhouse_store.sh:
  *
  *   ch-store DSN open                         open (schema), print "ok"
- *   ch-store DSN put [-repeat N] [-t NS] FILE LABEL=VALUE...
+ *   ch-store DSN put [-repeat N] [-attempts N] [-t NS] [-sync F] FILE LABEL=VALUE...
+ *                                             (-sync: after open, create F.ready
+ *                                             and wait for F.go before appending)
  *                                             append FILE (pprof when it
  *                                             decodes, else raw), print its id
  *   ch-store DSN putmany LABEL=VALUE... -- FILE...
@@ -34,6 +36,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 struct flood {
 	struct ch_store *s;
@@ -90,10 +93,16 @@ int main(int argc, char **argv)
 	cmd = argv[2];
 	if (!strcmp(cmd, "flood") && argc == 7)
 		o.queue_max = (size_t)strtoul(argv[5], NULL, 10);
-	if (!strcmp(cmd, "put"))
-		for (; a + 1 < argc && argv[a][0] == '-'; a += 2)
-			if (!strcmp(argv[a], "-repeat"))
+	if (!strcmp(cmd, "put")) {
+		for (; a + 1 < argc && argv[a][0] == '-'; a += 2) {
+			if (!strcmp(argv[a], "-repeat")) {
 				o.test_repeat_inserts = (int)strtol(argv[a + 1], NULL, 10);
+			} else if (!strcmp(argv[a], "-attempts")) {
+				o.max_attempts = (int)strtol(argv[a + 1], NULL, 10);
+				o.backoff_ns = 200000000;
+			}
+		}
+	}
 	if (ch_store_open(&o, &s, &err) < 0)
 		return fail(&err);
 
@@ -106,9 +115,20 @@ int main(int argc, char **argv)
 		struct pprof_profile *p = NULL;
 		char id[CH_ID_LEN + 1];
 		int64_t t = 0;
-		for (int k = 3; k < a; k += 2)
+		for (int k = 3; k < a; k += 2) {
 			if (!strcmp(argv[k], "-t"))
 				t = strtoll(argv[k + 1], NULL, 10);
+			if (!strcmp(argv[k], "-sync")) {
+				char f[4096];
+				FILE *fp;
+				snprintf(f, sizeof(f), "%s.ready", argv[k + 1]);
+				if ((fp = fopen(f, "w")))
+					fclose(fp);
+				snprintf(f, sizeof(f), "%s.go", argv[k + 1]);
+				for (int w = 0; w < 6000 && access(f, F_OK) < 0; w++)
+					nanosleep(&(struct timespec){0, 10000000}, NULL);
+			}
+		}
 		if (pf_read_file(argv[a], (size_t)1 << 30, &body, &err) < 0) {
 			rc = fail(&err);
 			goto out;
@@ -132,10 +152,15 @@ int main(int argc, char **argv)
 			l[req.nlabels++].value = eq + 1;
 		}
 		req.labels = l;
-		if (ch_append(s, &req, id, &err) < 0)
+		if (ch_append(s, &req, id, &err) < 0) {
 			rc = fail(&err);
-		else
+		} else {
+			struct ch_stats st;
+			ch_stats(s, &st);
 			printf("%s\n", id);
+			if (st.retries)
+				fprintf(stderr, "# writer retries: %" PRIu64 "\n", st.retries);
+		}
 		pf_buf_free(&body);
 	} else if (!strcmp(cmd, "putmany")) {
 		struct tsdb_label l[65];
