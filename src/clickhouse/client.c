@@ -461,12 +461,18 @@ int ch_query(struct ch_client *c, int use_db, const char *sql, const void *data,
 		long code = 0;
 		if (!m)
 			m = "", mlen = 0;
-		nl = strcspn(m, "\n");
+		{
+			/* the body is not NUL-terminated */
+			const char *e = mlen ? memchr(m, '\n', mlen) : NULL;
+			nl = e ? (size_t)(e - m) : mlen;
+		}
 		mlen = PF_MIN(mlen, nl);
 		while (mlen && (m[mlen - 1] == '\r' || m[mlen - 1] == ' '))
 			mlen--;
-		if (mlen > 6 && !strncmp(m, "Code: ", 6))
-			code = strtol(m + 6, NULL, 10);
+		if (mlen > 6 && !strncmp(m, "Code: ", 6)) {
+			for (size_t i = 6; i < mlen && m[i] >= '0' && m[i] <= '9' && code < 100000; i++)
+				code = code * 10 + (m[i] - '0');
+		}
 		stmt_head(sql, head, sizeof(head));
 		rc = (sk.status == 503 || retryable_code(code)) ? PF_EBUSY : PF_EINVAL;
 		pf_err_set(err, rc, "clickhouse %s: HTTP %ld to \"%s\": %.*s", c->dsn.base,

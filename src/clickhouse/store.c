@@ -237,6 +237,8 @@ static void *writer_main(void *arg)
 
 /* ---- open / close ------------------------------------------------------- */
 
+static void dict_free(struct ch__nsdict *d);
+
 int ch_store_open(const struct ch_store_options *o, struct ch_store **out, struct pf_err *err)
 {
 	struct ch_store *s;
@@ -292,15 +294,8 @@ void ch_store_close(struct ch_store *s)
 		pthread_mutex_unlock(&s->mu);
 		pthread_join(s->writer, NULL);
 	}
-	for (size_t i = 0; i < s->ndict; i++) {
-		struct ch__nsdict *d = s->dictv[i];
-		for (int k = 0; k < 4; k++) {
-			pf_map_free(d->keys[k]);
-			free(d->written[k]);
-		}
-		free(d->service);
-		free(d);
-	}
+	for (size_t i = 0; i < s->ndict; i++)
+		dict_free(s->dictv[i]);
 	free(s->dictv);
 	pf_map_free(s->dicts);
 	pf_htab_free(&s->series_written);
@@ -327,6 +322,50 @@ void ch_stats(struct ch_store *s, struct ch_stats *st)
 }
 
 /* ---- append: building the rows ------------------------------------------ */
+
+static void dict_free(struct ch__nsdict *d)
+{
+	for (int k = 0; k < 4; k++) {
+		pf_map_free(d->keys[k]);
+		free(d->written[k]);
+	}
+	free(d->service);
+	free(d);
+}
+
+/*
+ * Bound the dictionaries' memory: past CH__MAX_DICTS namespaces, when no
+ * job refers to any (nothing queued or in flight), forget those of days
+ * before the newest two. A later profile of such a day starts a new
+ * namespace (a new random ns), so ids are never reused for other content.
+ */
+#define CH__MAX_DICTS 256
+static void evict_dicts(struct ch_store *s)
+{
+	int64_t newest = INT64_MIN;
+	size_t j = 0;
+
+	if (s->ndict <= CH__MAX_DICTS || s->queued || s->inflight)
+		return;
+	for (size_t i = 0; i < s->ndict; i++)
+		newest = PF_MAX(newest, s->dictv[i]->day);
+	pf_map_free(s->dicts);
+	s->dicts = pf_map_new(16);
+	for (size_t i = 0; i < s->ndict; i++) {
+		struct ch__nsdict *d = s->dictv[i];
+		struct pf_buf k = PF_BUF_INIT(0);
+		if (d->day < newest - 1) {
+			dict_free(d);
+			continue;
+		}
+		pf_buf_put_le64(&k, (uint64_t)d->day);
+		pf_buf_append(&k, d->service, strlen(d->service));
+		pf_map_put(s->dicts, k.data, k.len, j);
+		pf_buf_free(&k);
+		s->dictv[j++] = d;
+	}
+	s->ndict = j;
+}
 
 static struct ch__nsdict *get_dict(struct ch_store *s, int64_t day, const char *service)
 {
@@ -766,6 +805,7 @@ int ch_append(struct ch_store *s, const struct tsdb_append_req *req, char *id, s
 		e.s = s;
 		e.j = j;
 		e.p = p;
+		evict_dicts(s);
 		e.d = get_dict(s, day, service);
 		pf_htab_init(&e.injob, 256);
 		enc_pprof(&e, b);
