@@ -18,7 +18,7 @@ SECS=${BENCH_CH_SECONDS:-180}
 TMP=$(mktemp -d /tmp/profefe-chsize.XXXXXX)
 PID=
 source tests/e2e/clickhouse.bash
-trap 'ch_stop; [ -n "${hot:-}" ] && kill $hot 2>/dev/null; rm -rf "$TMP"' EXIT
+trap 'ch_stop; [ -z "${hot:-}" ] || kill $hot 2>/dev/null; rm -rf "$TMP"' EXIT
 make --no-print-directory "$B/tests/tools/ch-store" >/dev/null
 [ -x "$B/hotapp" ] || make --no-print-directory hotapp >/dev/null
 
@@ -45,13 +45,17 @@ if [ -z "$P" ]; then
 	) &
 	cpu_loop=$!
 	t0=$(date +%s)
+	fetches=()
 	for ((i = 0; i < SECS; i++)); do
 		curl -fsS -o "$P/heap-$(printf %06d $i).pb.gz" "$hurl/heap" &
-		[ $((i % 5)) -eq 0 ] && curl -fsS -o "$P/goroutine-$(printf %06d $i).pb.gz" "$hurl/goroutine" &
+		fetches+=($!)
+		if [ $((i % 5)) -eq 0 ]; then
+			curl -fsS -o "$P/goroutine-$(printf %06d $i).pb.gz" "$hurl/goroutine" &
+			fetches+=($!)
+		fi
 		while [ $(($(date +%s) - t0)) -le "$i" ]; do sleep 0.05; done
 	done
-	wait $cpu_loop
-	wait
+	wait $cpu_loop "${fetches[@]}" || true
 	kill $hot 2>/dev/null
 	wait $hot 2>/dev/null || true
 	hot=
@@ -59,7 +63,7 @@ fi
 
 ch_start >&2 || { echo "clickhouse-server did not start" >&2; exit 1; }
 echo "# clickhouse-server $(ch_sql 'SELECT version()'), server-wide zstd, hotapp profiled ${SECS}s"
-printf '| type | files | gzip bytes | bytes in ClickHouse | bytes / gzip bytes |\n|---|---|---|---|---|\n'
+printf '| type | files | gzip bytes | bytes in ClickHouse | bytes / gzip bytes | of which column data |\n|---|---|---|---|---|---|\n'
 for t in heap goroutine cpu mix; do
 	if [ $t = mix ]; then files=("$P"/*.pb.gz); else files=("$P"/$t-*.pb.gz); fi
 	db=size_$t
@@ -69,8 +73,12 @@ for t in heap goroutine cpu mix; do
 	done
 	gz=$(cat "${files[@]}" | wc -c)
 	ch=$(ch_sql "SELECT sum(bytes_on_disk) FROM system.parts WHERE database = '$db' AND active")
-	printf '| %s | %d | %d | %d | %s |\n' $t ${#files[@]} "$gz" "$ch" "$(echo "scale=3; $ch / $gz" | bc)"
+	# what the columns' compressed data take; the rest is each part's fixed
+	# files (checksums, columns list, marks, indexes)
+	cd=$(ch_sql "SELECT sum(data_compressed_bytes) FROM system.parts WHERE database = '$db' AND active")
+	printf '| %s | %d | %d | %d | %s | %s |\n' $t ${#files[@]} "$gz" "$ch" \
+		"$(echo "scale=3; $ch / $gz" | bc)" "$(echo "scale=3; $cd / $gz" | bc)"
 done
 echo
 echo "per table (mix):"
-ch_sql "SELECT table, sum(rows), sum(bytes_on_disk) FROM system.parts WHERE database = 'size_mix' AND active GROUP BY table ORDER BY table"
+ch_sql "SELECT table, sum(rows), sum(bytes_on_disk), sum(data_compressed_bytes) FROM system.parts WHERE database = 'size_mix' AND active GROUP BY table ORDER BY table"

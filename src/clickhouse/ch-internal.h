@@ -56,8 +56,11 @@ struct ch_store {
 	size_t ndict, dictcap;
 	struct pf_htab series_written; /* hash(day, series id) -> 1 */
 	struct ch_stats st;
-	uint64_t rng;
+	int64_t newest_t; /* newest profile time known; INT64_MIN: none */
 };
+
+/* The newest profile time in ClickHouse (INT64_MIN when there is none). */
+int ch__newest(struct ch_store *s, int64_t *newest, struct pf_err *err);
 
 /* Random 64 bits (getrandom, else time and address). */
 uint64_t ch__random64(void);

@@ -147,6 +147,13 @@ struct ch_store_options {
 	int max_attempts;         /* inserts of one batch before giving up; 0 = 5 */
 	int64_t backoff_ns;       /* first retry delay, doubled each time; 0 = 100 ms */
 	size_t max_profile_bytes; /* cap on a decompressed profile; 0 = 512 MiB */
+	/* as tsdb_options: appends dated more than max_future_ns after the
+	 * clock are PF_EFUTURE, before the retention window (the newest
+	 * profile time this node knows, from ClickHouse at open and at each
+	 * ch_retain and from its own appends, minus retention_ns) PF_ETOOOLD;
+	 * 0 = no limit */
+	int64_t max_future_ns;
+	int64_t retention_ns;
 	/* tests: send every batch this many extra times after it succeeded
 	 * (a retry whose first reply was lost) */
 	int test_repeat_inserts;
@@ -171,7 +178,8 @@ void ch_store_close(struct ch_store *s);
  * writer gave up). id gets its id (CH_ID_LEN + 1 bytes) in every case
  * where the rows were built, so a caller can log it.
  * Returns 0, PF_EINVAL (labels missing service/type, a body that does not
- * decode, ...), PF_ETOOBIG, PF_EBUSY (the queue is full: nothing queued;
+ * decode, ...), PF_ETOOBIG, PF_EFUTURE and PF_ETOOOLD (the time limits of
+ * the options, err as tsdb_append's), PF_EBUSY (the queue is full: nothing queued;
  * the API answers 503), PF_EIO (every attempt failed: err has ClickHouse's
  * last error), PF_ECLOSED.
  */

@@ -1747,6 +1747,17 @@ static int drop_day(struct ch_store *s, const struct part *v, size_t n, int64_t 
 	return rc;
 }
 
+int ch__newest(struct ch_store *s, int64_t *newest, struct pf_err *err)
+{
+	uint64_t n = 0, t = 0;
+	int rc = tsv_u64(s, "SELECT count() FROM profiles FORMAT TSV", &n, err);
+	if (rc == 0 && n)
+		rc = tsv_u64(s, "SELECT max(t_ns) FROM profiles FORMAT TSV", &t, err);
+	if (rc == 0)
+		*newest = n ? (int64_t)t : INT64_MIN;
+	return rc;
+}
+
 int ch_retain(struct ch_store *s, int64_t retention_ns, int64_t max_future_ns,
 	      uint64_t retention_bytes, size_t *dropped, struct pf_err *err)
 {
@@ -1758,8 +1769,16 @@ int ch_retain(struct ch_store *s, int64_t retention_ns, int64_t max_future_ns,
 
 	if (dropped)
 		*dropped = 0;
-	if ((rc = tsv_u64(s, "SELECT max(t_ns) FROM profiles FORMAT TSV", &newest, err)) < 0)
-		return rc;
+	{
+		int64_t nw;
+		if ((rc = ch__newest(s, &nw, err)) < 0)
+			return rc;
+		newest = nw == INT64_MIN ? 0 : (uint64_t)nw;
+		pthread_mutex_lock(&s->mu);
+		if (nw != INT64_MIN && (s->newest_t == INT64_MIN || nw > s->newest_t))
+			s->newest_t = nw;
+		pthread_mutex_unlock(&s->mu);
+	}
 	if ((rc = list_parts(s, &v, &n, err)) < 0)
 		return rc;
 	if (max_future_ns > 0 && (int64_t)newest > pf_now_ns() + max_future_ns)

@@ -271,6 +271,8 @@ int ch_store_open(const struct ch_store_options *o, struct ch_store **out, struc
 	pf_htab_init(&s->series_written, 64);
 	if ((rc = ch__schema_ensure(s->c, err)) < 0)
 		goto fail;
+	if ((rc = ch__newest(s, &s->newest_t, err)) < 0)
+		goto fail;
 	if (pthread_create(&s->writer, NULL, writer_main, s) != 0) {
 		rc = pf_err_set(err, PF_EIO, "clickhouse: cannot start the writer thread");
 		goto fail;
@@ -718,6 +720,47 @@ fail:
 	return rc;
 }
 
+static int64_t sat_add(int64_t a, int64_t b)
+{
+	int64_t r;
+	return __builtin_add_overflow(a, b, &r) ? (b > 0 ? INT64_MAX : INT64_MIN) : r;
+}
+
+/* The time limits (as the embedded store's tsdb__check_time). Lock held. */
+static int check_time(struct ch_store *s, int64_t t, struct pf_err *err)
+{
+	int64_t now = pf_now_ns(), anchor, start;
+	char ts[40], nows[40], dur[40], st[40], an[40];
+
+	if (s->o.max_future_ns > 0 && t > sat_add(now, s->o.max_future_ns)) {
+		pf_format_rfc3339(t, ts, sizeof(ts));
+		pf_format_rfc3339(now, nows, sizeof(nows));
+		pf_format_duration(s->o.max_future_ns, dur, sizeof(dur));
+		return pf_err_set(err, PF_EFUTURE,
+				  "profile time %s is more than -tsdb.max-future %s after the server's "
+				  "time %s",
+				  ts, dur, nows);
+	}
+	if (s->o.retention_ns <= 0 || s->newest_t == INT64_MIN)
+		return 0;
+	anchor = s->newest_t;
+	if (s->o.max_future_ns > 0)
+		anchor = PF_MIN(anchor, sat_add(now, s->o.max_future_ns));
+	start = sat_add(anchor, -s->o.retention_ns);
+	if (t >= start)
+		return 0;
+	pf_format_rfc3339(t, ts, sizeof(ts));
+	pf_format_rfc3339(start, st, sizeof(st));
+	pf_format_duration(s->o.retention_ns, dur, sizeof(dur));
+	pf_format_rfc3339(anchor, an, sizeof(an));
+	return pf_err_set(err, PF_ETOOOLD,
+			  "profile time %s is before the retention window, which starts at %s "
+			  "(-tsdb.retention %s before %s, %s)",
+			  ts, st, dur, an,
+			  anchor < s->newest_t ? "the server's time plus -tsdb.max-future"
+					       : "the newest profile's time");
+}
+
 int ch_append(struct ch_store *s, const struct tsdb_append_req *req, char *id, struct pf_err *err)
 {
 	struct tsdb_label *labels = NULL;
@@ -765,6 +808,10 @@ int ch_append(struct ch_store *s, const struct tsdb_append_req *req, char *id, s
 	if (s->closing) {
 		pthread_mutex_unlock(&s->mu);
 		rc = pf_err_set(err, PF_ECLOSED, "the store is closing");
+		goto done;
+	}
+	if ((rc = check_time(s, req->t_ns, err)) < 0) {
+		pthread_mutex_unlock(&s->mu);
 		goto done;
 	}
 	if (s->queued >= s->o.queue_max) {
@@ -839,8 +886,10 @@ int ch_append(struct ch_store *s, const struct tsdb_append_req *req, char *id, s
 	pthread_cond_signal(&s->work);
 	while (!j->done)
 		pthread_cond_wait(&s->done, &s->mu);
-	pthread_mutex_unlock(&s->mu);
 	rc = j->rc;
+	if (rc == 0 && (s->newest_t == INT64_MIN || req->t_ns > s->newest_t))
+		s->newest_t = req->t_ns;
+	pthread_mutex_unlock(&s->mu);
 	if (rc < 0 && err)
 		*err = j->err;
 done:

@@ -19,6 +19,7 @@
 #     accepted one is stored once it resumes;
 #   - an append while the server is down is retried until it is back;
 #   - retention drops whole days older than the window, keeps the newer;
+#     appends before the window or after now + max-future are refused;
 #   - bad DSNs, an unreachable server, an unknown user and a database
 #     with a newer schema version give errors naming the problem.
 # Under the sanitizers (PROFEFE_TEST_SUBSET) heap-large-001 is left out
@@ -196,6 +197,12 @@ base=1795352768000000000
 old=$("$T" "$D" put -t $((base + 2 * day)) "$P/heap-002.pb.gz" service=ret type=heap)
 new=$("$T" "$D" put -t $((base + 5 * day)) "$P/heap-002.pb.gz" service=ret type=heap)
 days_before=$(ch_sql "SELECT count(DISTINCT partition) FROM system.parts WHERE database = 'profefe_test' AND table = 'profiles' AND active")
+out=$("$T" "$D" put -retention $day -t $((base + 3 * day)) "$P/heap-002.pb.gz" service=ret type=heap 2>&1)
+expect_match "an append before the retention window is refused" "$out" \
+	'error: profile time 2026-11-25T.*Z is before the retention window, which starts at 2026-11-26T.*Z \(-tsdb.retention 1d before 2026-11-27T.*Z, the newest profile.s time\)'
+out=$("$T" "$D" put -max-future 600000000000 -t $(($(date +%s) * 1000000000 + 3600000000000)) "$P/heap-002.pb.gz" service=ret type=heap 2>&1)
+expect_match "an append dated after now + max-future is refused" "$out" \
+	"error: profile time .* is more than -tsdb.max-future 10m after the server's time"
 out=$("$T" "$D" retain $day)
 expect "retention of 1 day drops the two older days" "$out" "dropped 2"
 days_after=$(ch_sql "SELECT count(DISTINCT partition) FROM system.parts WHERE database = 'profefe_test' AND table = 'profiles' AND active")

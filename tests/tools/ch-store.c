@@ -3,7 +3,8 @@
  * against a real server for tests/e2e/clickhouse_store.sh:
  *
  *   ch-store DSN open                         open (schema), print "ok"
- *   ch-store DSN put [-repeat N] [-attempts N] [-t NS] [-sync F] FILE LABEL=VALUE...
+ *   ch-store DSN put [-repeat N] [-attempts N] [-t NS] [-sync F] [-retention NS]
+ *                    [-max-future NS] FILE LABEL=VALUE...
  *                                             (-sync: after open, create F.ready
  *                                             and wait for F.go before appending)
  *                                             append FILE (pprof when it
@@ -97,6 +98,10 @@ int main(int argc, char **argv)
 		for (; a + 1 < argc && argv[a][0] == '-'; a += 2) {
 			if (!strcmp(argv[a], "-repeat")) {
 				o.test_repeat_inserts = (int)strtol(argv[a + 1], NULL, 10);
+			} else if (!strcmp(argv[a], "-retention")) {
+				o.retention_ns = strtoll(argv[a + 1], NULL, 10);
+			} else if (!strcmp(argv[a], "-max-future")) {
+				o.max_future_ns = strtoll(argv[a + 1], NULL, 10);
 			} else if (!strcmp(argv[a], "-attempts")) {
 				o.max_attempts = (int)strtol(argv[a + 1], NULL, 10);
 				o.backoff_ns = 200000000;
