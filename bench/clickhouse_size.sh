@@ -5,7 +5,8 @@
 # back-to-back 10 s profiles (as bench/storage.sh). The files are written
 # through src/clickhouse (tests/tools/ch-store putmany: one writer, as one
 # profefe node) into a clickhouse-server started by tests/e2e/clickhouse.bash
-# (server-wide zstd): one database per type and one with the whole mix.
+# (server-wide zstd at level CH_ZSTD_LEVEL, default 15): one database per
+# type and one with the whole mix.
 # Then OPTIMIZE TABLE ... FINAL on every table, and sum(bytes_on_disk) of the
 # database's active parts over the sum of the files' gzip sizes.
 # PROFILES_DIR=dir reuses files named TYPE-N.pb.gz instead of profiling.
@@ -62,7 +63,7 @@ if [ -z "$P" ]; then
 fi
 
 ch_start >&2 || { echo "clickhouse-server did not start" >&2; exit 1; }
-echo "# clickhouse-server $(ch_sql 'SELECT version()'), server-wide zstd, hotapp profiled ${SECS}s"
+echo "# clickhouse-server $(ch_sql 'SELECT version()'), server-wide zstd level ${CH_ZSTD_LEVEL:-15}, $(ls "$P" | wc -l) profiles of $P"
 printf '| type | files | gzip bytes | bytes in ClickHouse | bytes / gzip bytes | of which column data |\n|---|---|---|---|---|---|\n'
 for t in heap goroutine cpu mix; do
 	if [ $t = mix ]; then files=("$P"/*.pb.gz); else files=("$P"/$t-*.pb.gz); fi
