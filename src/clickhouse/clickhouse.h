@@ -235,6 +235,14 @@ int ch_merge(struct ch_store *s, const struct tsdb_query *q, struct pprof_profil
 	     size_t *n, struct pf_err *err);
 
 /*
+ * ch_merge, appended to gz as a gzip pprof body: when q selects one pprof
+ * profile (named once), that profile as ch_read rebuilds it (nothing
+ * summed or dropped), else pprof_encode of the merge. Errors as ch_merge.
+ */
+int ch_merge_encoded(struct ch_store *s, const struct tsdb_query *q, struct pf_buf *gz, size_t *n,
+		     struct pf_err *err);
+
+/*
  * Retention: drop every day partition (all tables) older than the day of
  * (anchor - retention_ns), anchor being the newest profile time, but not
  * later than now + max_future_ns when that is set (so up to one extra day

@@ -1656,6 +1656,38 @@ done:
 	return rc;
 }
 
+int ch_merge_encoded(struct ch_store *s, const struct tsdb_query *q, struct pf_buf *gz, size_t *n,
+		     struct pf_err *err)
+{
+	struct pprof_profile *p = NULL;
+	struct pf_arena *a = pf_arena_new();
+	struct sset ss = {0};
+	struct prow *rows = NULL;
+	size_t nrows = 0;
+	int rc;
+
+	if (n)
+		*n = 0;
+	/* one profile named once: read it whole */
+	rc = select_profiles(s, q, &ss, a, &rows, &nrows, NULL, err);
+	if (rc == 0 && nrows == 1 && rows[0].mult == 1 && rows[0].kind == TSDB_KIND_PPROF &&
+	    (!q->max_profiles || q->max_profiles >= 1)) {
+		rc = ch_read(s, rows[0].id, gz, NULL, err);
+		if (rc == 0 && n)
+			*n = 1;
+		goto done;
+	}
+	rc = ch_merge(s, q, &p, n, err);
+	if (rc == 0)
+		rc = pprof_encode(p, gz, err);
+done:
+	pprof_free(p);
+	free(rows);
+	sset_free(&ss);
+	pf_arena_free(a);
+	return rc;
+}
+
 /* ---- retention ----------------------------------------------------------- */
 
 static int tsv_u64(struct ch_store *s, const char *sql, uint64_t *v, struct pf_err *err)

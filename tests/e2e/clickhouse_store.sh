@@ -119,6 +119,14 @@ for i in 1 3; do
 		notok "go tool pprof -top reads both (ids, sample index $i)"
 	fi
 done
+out=$("$T" "$D" merge "$TMP/one.pb.gz" "${ids[4]}" 2>&1)
+expect "a merge of one id is that profile" "$out" "merged 1"
+if gopprof "$TMP/one.raw" -raw "$TMP/one.pb.gz" && gopprof "$TMP/want.raw" -raw "${heaps[4]}"; then
+	expect "  -raw equal to the original's (nothing summed or dropped)" \
+		"$(norm <"$TMP/one.raw" | md5sum)" "$(norm <"$TMP/want.raw" | md5sum)"
+else
+	notok "go tool pprof -raw reads both (merge of one)"
+fi
 out=$("$T" "$D" merge "$TMP/x.pb.gz" "${ids[0]}" "$a" 2>&1)
 expect "merge of one service's heap with another's works" "$out" "merged 2"
 out=$("$T" "$D" merge-sel "$TMP/x.pb.gz" 0 9223372036854775807 '{service="fx"}' 2>&1)

@@ -18,7 +18,8 @@
  *   ch-store DSN find FROM TO SELECTOR [LIMIT]  "id t_ns" lines
  *   ch-store DSN series FROM TO SELECTOR      "labels profiles" lines
  *   ch-store DSN values NAME | names          one per line
- *   ch-store DSN merge OUT ID...              merge by ids into OUT (gzip pprof)
+ *   ch-store DSN merge OUT ID...              merge by ids into OUT (gzip pprof,
+ *                                             ch_merge_encoded)
  *   ch-store DSN merge-sel OUT FROM TO SELECTOR
  *   ch-store DSN retain RETENTION_NS          drop old days, print the count
  *   ch-store DSN flood PID N QMAX FILE        the queue's overflow: SIGSTOP the
@@ -293,7 +294,7 @@ int main(int argc, char **argv)
 		size_t n = 0;
 		q.ids = (const char *const *)&argv[4];
 		q.nids = (size_t)(argc - 4);
-		if (ch_merge(s, &q, &p, &n, &err) < 0 || pprof_encode(p, &gz, &err) < 0 ||
+		if (ch_merge_encoded(s, &q, &gz, &n, &err) < 0 ||
 		    pf_write_file_atomic(argv[3], gz.data, gz.len, &err) < 0)
 			rc = fail(&err);
 		else
