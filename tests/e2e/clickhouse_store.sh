@@ -12,6 +12,8 @@
 #     merged by selector, and three ids (one named twice) merged by ids:
 #     -top for every sample index equal to go tool pprof's merge of the
 #     same files;
+#   - four threads appending into one namespace: every profile reads back
+#     equal sample by sample;
 #   - find (ascending, limit keeps the newest), series, label values/names;
 #   - an insert sent three times (a retry whose replies were lost) is
 #     found once and merges to the original's totals;
@@ -134,6 +136,13 @@ expect_match "merge of different sample types is refused, naming both" "$out" \
 	'error: (sample types differ: \[.*\] and \[.*\]|can.t merge profiles of trace type)'
 out=$("$T" "$D" merge-sel "$TMP/x.pb.gz" 0 9223372036854775807 '{service="nothing"}' 2>&1)
 expect "merge of nothing" "$out" "error: no profiles found"
+
+# ---- concurrent appends sharing symbols ------------------------------------------
+# four threads of one writer append the same five snapshots into one service
+# (one namespace: each batch sends the symbols not yet acknowledged, which
+# others may be sending too); every profile reads back sample for sample
+out=$("$T" "http://127.0.0.1:$CH_HTTP/?database=conc" concurrent 4 "${heaps[@]:0:5}" 2>&1)
+expect "concurrent appends sharing symbols all read back equal" "$out" "ok 20 differ 0 failed 0"
 
 # ---- find, series, labels ------------------------------------------------------
 "$T" "$D" find 0 9223372036854775807 'heap{service="m"}' >"$TMP/found"

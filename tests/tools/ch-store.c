@@ -21,6 +21,12 @@
  *   ch-store DSN merge OUT ID...              merge by ids into OUT (gzip pprof,
  *                                             ch_merge_encoded)
  *   ch-store DSN merge-sel OUT FROM TO SELECTOR
+ *   ch-store DSN concurrent N FILE...         N threads each append every FILE
+ *                                             (one service: shared symbols), then
+ *                                             every id is read back and compared
+ *                                             sample by sample (values, frames:
+ *                                             address, function, file, line;
+ *                                             labels); prints "ok X differ Y failed Z"
  *   ch-store DSN retain RETENTION_NS          drop old days, print the count
  *   ch-store DSN flood PID N QMAX FILE        the queue's overflow: SIGSTOP the
  *                                             server PID, N threads append FILE
@@ -47,6 +53,64 @@ struct flood {
 	char id[CH_ID_LEN + 1];
 	struct pf_err err;
 };
+
+/* Sample i of a and b the same (values, frames, labels)? */
+static int same_sample(const struct pprof_profile *a, const struct pprof_profile *b, size_t i)
+{
+	const pprof_msg *ma = pprof_message(a), *mb = pprof_message(b);
+	const Perftools__Profiles__Sample *x = ma->sample[i], *y = mb->sample[i];
+	if (x->n_value != y->n_value || x->n_location_id != y->n_location_id ||
+	    x->n_label != y->n_label || memcmp(x->value, y->value, x->n_value * sizeof(int64_t)))
+		return 0;
+	for (size_t k = 0; k < x->n_location_id; k++) {
+		const Perftools__Profiles__Location *la =
+			ma->location[pprof_location_index(a, x->location_id[k])];
+		const Perftools__Profiles__Location *lb =
+			mb->location[pprof_location_index(b, y->location_id[k])];
+		if (la->address != lb->address || la->n_line != lb->n_line)
+			return 0;
+		for (size_t j = 0; j < la->n_line; j++) {
+			const Perftools__Profiles__Function *fa =
+				ma->function[pprof_function_index(a, la->line[j]->function_id)];
+			const Perftools__Profiles__Function *fb =
+				mb->function[pprof_function_index(b, lb->line[j]->function_id)];
+			if (la->line[j]->line != lb->line[j]->line ||
+			    strcmp(pprof_string(a, fa->name), pprof_string(b, fb->name)) ||
+			    strcmp(pprof_string(a, fa->filename), pprof_string(b, fb->filename)))
+				return 0;
+		}
+	}
+	for (size_t k = 0; k < x->n_label; k++)
+		if (strcmp(pprof_string(a, x->label[k]->key), pprof_string(b, y->label[k]->key)) ||
+		    strcmp(pprof_string(a, x->label[k]->str), pprof_string(b, y->label[k]->str)) ||
+		    x->label[k]->num != y->label[k]->num)
+			return 0;
+	return 1;
+}
+
+struct conc {
+	struct ch_store *s;
+	struct pf_buf *bodies;
+	struct pprof_profile **want;
+	size_t nfiles;
+	char (*ids)[CH_ID_LEN + 1];
+	int *rcs;
+};
+
+static void *conc_one(void *arg)
+{
+	struct conc *c = arg;
+	struct tsdb_label l[2] = {{"service", "conc"}, {"type", "heap"}};
+	for (size_t i = 0; i < c->nfiles; i++) {
+		struct tsdb_append_req req = {l, 2, pprof_time_nanos(c->want[i]), TSDB_KIND_PPROF,
+					      c->bodies[i].data, c->bodies[i].len, NULL, 0};
+		struct pf_err err = {0};
+		c->rcs[i] = ch_append(c->s, &req, c->ids[i], &err);
+		if (c->rcs[i] < 0)
+			fprintf(stderr, "error: %s\n", err.msg);
+	}
+	return NULL;
+}
 
 static void *flood_one(void *arg)
 {
@@ -349,6 +413,58 @@ int main(int argc, char **argv)
 		free(f);
 		free(th);
 		pf_buf_free(&body);
+	} else if (!strcmp(cmd, "concurrent") && argc >= 5) {
+		size_t nt = (size_t)strtoul(argv[3], NULL, 10), nf = (size_t)(argc - 4);
+		size_t ok = 0, differ = 0, failed = 0;
+		struct pf_buf *bodies = pf_xcalloc(nf, sizeof(*bodies));
+		struct pprof_profile **want = pf_xcalloc(nf, sizeof(*want));
+		struct conc *c = pf_xcalloc(nt, sizeof(*c));
+		pthread_t *th = pf_xcalloc(nt, sizeof(*th));
+		for (size_t i = 0; i < nf && rc == 0; i++)
+			if (pf_read_file(argv[4 + i], (size_t)1 << 30, &bodies[i], &err) < 0 ||
+			    pprof_decode(bodies[i].data, bodies[i].len, (size_t)1 << 30, &want[i], &err) < 0)
+				rc = fail(&err);
+		for (size_t t = 0; t < nt && rc == 0; t++) {
+			c[t] = (struct conc){s, bodies, want, nf, pf_xcalloc(nf, CH_ID_LEN + 1),
+					     pf_xcalloc(nf, sizeof(int))};
+			pthread_create(&th[t], NULL, conc_one, &c[t]);
+		}
+		for (size_t t = 0; t < nt && rc == 0; t++)
+			pthread_join(th[t], NULL);
+		for (size_t t = 0; t < nt && rc == 0; t++) {
+			for (size_t i = 0; i < nf; i++) {
+				struct pf_buf got = PF_BUF_INIT(0);
+				struct pprof_profile *p = NULL;
+				int same;
+				if (c[t].rcs[i] < 0 || ch_read(s, c[t].ids[i], &got, NULL, &err) < 0 ||
+				    pprof_decode(got.data, got.len, (size_t)1 << 30, &p, &err) < 0) {
+					failed++;
+					pf_buf_free(&got);
+					continue;
+				}
+				same = pprof_sample_count(p) == pprof_sample_count(want[i]);
+				for (size_t k = 0; same && k < pprof_sample_count(p); k++)
+					same = same_sample(p, want[i], k);
+				if (same)
+					ok++;
+				else
+					differ++;
+				pprof_free(p);
+				pf_buf_free(&got);
+			}
+			free(c[t].ids);
+			free(c[t].rcs);
+		}
+		if (rc == 0)
+			printf("ok %zu differ %zu failed %zu\n", ok, differ, failed);
+		for (size_t i = 0; i < nf; i++) {
+			pf_buf_free(&bodies[i]);
+			pprof_free(want[i]);
+		}
+		free(bodies);
+		free(want);
+		free(c);
+		free(th);
 	} else if (!strcmp(cmd, "retain") && argc == 4) {
 		size_t n = 0;
 		if (ch_retain(s, strtoll(argv[3], NULL, 10), 0, 0, &n, &err) < 0)
