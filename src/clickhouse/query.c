@@ -1338,12 +1338,14 @@ int ch_read(struct ch_store *s, const char *id, struct pf_buf *body, struct tsdb
 		xf = u32_array(&r, a, &nxf);
 		st = u32_array(&r, a, &nst);
 		nv = ch_rb_read_len(&r, 1);
-		if (nv != nst)
+		/* each value takes 8 bytes of the reply: bound the allocation */
+		if (nv != nst || (pr.ntypes && nst > pf_reader_left(&r) / 8 / pr.ntypes))
 			r.bad = 1;
-		vals = pf_arena_alloc(a, (nst * pr.ntypes + 1) * sizeof(int64_t));
+		vals = pf_arena_alloc(a, (r.bad ? 1 : nst * pr.ntypes + 1) * sizeof(int64_t));
 		for (k = 0; k < nv && !r.bad; k++) {
 			int64_t *row = i64_array(&r, a, (uint32_t)pr.ntypes);
-			memcpy(vals + k * pr.ntypes, row, pr.ntypes * sizeof(int64_t));
+			if (!r.bad) /* (a row of another length set bad) */
+				memcpy(vals + k * pr.ntypes, row, pr.ntypes * sizeof(int64_t));
 		}
 		raw = ch_rb_read_str(&r, &rawn);
 		if (r.bad) {
