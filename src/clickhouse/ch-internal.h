@@ -28,6 +28,8 @@ int ch__schema_ensure(struct ch_client *c, struct pf_err *err);
 /* One namespace's symbol dictionary: content -> dense id (1-based), and
  * whether the rows of each id were acknowledged by ClickHouse. */
 struct ch__nsdict {
+	pthread_mutex_t mu; /* keys, n, written: encoders and the writer's marks */
+	size_t users;       /* appenders encoding with it (store lock) */
 	int64_t day;
 	char *service;
 	uint64_t ns;

@@ -1,11 +1,13 @@
 /*
  * Open/close, the writer and append.
  *
- * An append builds its rows (RowBinary, one buffer per table) under the
- * store's lock: the profile row, the series row the first time this node
- * writes the series on that day, and the rows of every symbol it uses
- * whose rows ClickHouse has not acknowledged yet. Ids (profile id, symbol
- * ids) are fixed there. The job joins a bounded queue (full: PF_EBUSY,
+ * An append builds its rows (RowBinary, one buffer per table): under the
+ * store's lock the profile id, the series row (the first time this node
+ * writes the series on that day) and the namespace; then, under that
+ * namespace's own lock only (appends of other services and days encode in
+ * parallel), the profile row and the rows of every symbol it uses whose
+ * rows ClickHouse has not acknowledged yet. Ids (profile id, symbol ids)
+ * are fixed there. The job joins a bounded queue (full: PF_EBUSY,
  * nothing queued); the writer thread takes the queued jobs as one batch
  * (up to batch_max_bytes per table), inserts each table's rows (symbols
  * first, profiles last) and retries a failed insert with the same bytes
@@ -167,10 +169,23 @@ static int insert_batch(struct ch_store *s, struct ch__job *batch, struct pf_err
 	return 0;
 }
 
+/* Store lock held; takes each namespace's lock (order: store, then
+ * namespace; encoders hold a namespace's lock alone). */
 static void mark_written(struct ch_store *s, struct ch__job *j)
 {
-	for (size_t i = 0; i < j->nmarks; i++)
-		j->marks[i].d->written[j->marks[i].kind][j->marks[i].id] = 1;
+	struct ch__nsdict *locked = NULL;
+	for (size_t i = 0; i < j->nmarks; i++) {
+		struct ch__nsdict *d = j->marks[i].d;
+		if (d != locked) {
+			if (locked)
+				pthread_mutex_unlock(&locked->mu);
+			pthread_mutex_lock(&d->mu);
+			locked = d;
+		}
+		d->written[j->marks[i].kind][j->marks[i].id] = 1;
+	}
+	if (locked)
+		pthread_mutex_unlock(&locked->mu);
 	if (j->series_new)
 		pf_htab_set(&s->series_written, j->series_key, 1);
 }
@@ -327,6 +342,7 @@ void ch_stats(struct ch_store *s, struct ch_stats *st)
 
 static void dict_free(struct ch__nsdict *d)
 {
+	pthread_mutex_destroy(&d->mu);
 	for (int k = 0; k < 4; k++) {
 		pf_map_free(d->keys[k]);
 		free(d->written[k]);
@@ -338,7 +354,7 @@ static void dict_free(struct ch__nsdict *d)
 /*
  * Bound the dictionaries' memory: past CH__MAX_DICTS namespaces, when no
  * job refers to any (nothing queued or in flight), forget those of days
- * before the newest two. A later profile of such a day starts a new
+ * before the newest two that no appender is encoding with. A later profile of such a day starts a new
  * namespace (a new random ns), so ids are never reused for other content.
  */
 #define CH__MAX_DICTS 256
@@ -356,7 +372,7 @@ static void evict_dicts(struct ch_store *s)
 	for (size_t i = 0; i < s->ndict; i++) {
 		struct ch__nsdict *d = s->dictv[i];
 		struct pf_buf k = PF_BUF_INIT(0);
-		if (d->day < newest - 1) {
+		if (d->day < newest - 1 && !d->users) {
 			dict_free(d);
 			continue;
 		}
@@ -383,6 +399,7 @@ static struct ch__nsdict *get_dict(struct ch_store *s, int64_t day, const char *
 	}
 	pf_buf_free(&k);
 	d = pf_xcalloc(1, sizeof(*d));
+	pthread_mutex_init(&d->mu, NULL);
 	d->day = day;
 	d->service = pf_xstrdup(service);
 	d->ns = ch__random64();
@@ -822,6 +839,11 @@ int ch_append(struct ch_store *s, const struct tsdb_append_req *req, char *id, s
 				s->o.queue_max);
 		goto done;
 	}
+	if (p) {
+		evict_dicts(s);
+		e.d = get_dict(s, day, service);
+		e.d->users++;
+	}
 	seq = (uint32_t)ch__random64();
 	ch__id_encode(series, req->t_ns, seq, id ? id : (char[CH_ID_LEN + 1]){0});
 
@@ -848,14 +870,16 @@ int ch_append(struct ch_store *s, const struct tsdb_append_req *req, char *id, s
 	ch_rb_u32(b, seq);
 	ch_rb_u8(b, (uint8_t)req->kind);
 	ch_rb_u64(b, req->len);
+	pthread_mutex_unlock(&s->mu);
 	if (p) {
+		/* symbols under the namespace's lock only */
 		e.s = s;
 		e.j = j;
 		e.p = p;
-		evict_dicts(s);
-		e.d = get_dict(s, day, service);
 		pf_htab_init(&e.injob, 256);
+		pthread_mutex_lock(&e.d->mu);
 		enc_pprof(&e, b);
+		pthread_mutex_unlock(&e.d->mu);
 		pf_htab_free(&e.injob);
 		pf_buf_free(&e.key);
 	} else {
@@ -876,6 +900,23 @@ int ch_append(struct ch_store *s, const struct tsdb_append_req *req, char *id, s
 		for (int i = 0; i < 5; i++)
 			ch_rb_len(b, 0);
 		ch_rb_str(b, req->body, req->len);
+	}
+	pthread_mutex_lock(&s->mu);
+	if (e.d)
+		e.d->users--;
+	if (s->closing || s->queued >= s->o.queue_max) {
+		/* closed or filled while the rows were built: nothing queued (the
+		 * symbols stay unwritten, the next profile sends them) */
+		int closing = s->closing;
+		if (!closing)
+			s->st.refused++;
+		pthread_mutex_unlock(&s->mu);
+		rc = closing ? pf_err_set(err, PF_ECLOSED, "the store is closing")
+			     : pf_err_set(err, PF_EBUSY,
+					     "the ClickHouse write queue is full (%zu profiles "
+					     "waiting): try again later",
+					     s->o.queue_max);
+		goto done;
 	}
 	if (s->tail)
 		s->tail->next = j;
