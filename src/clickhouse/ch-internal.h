@@ -64,6 +64,14 @@ struct ch_store {
 /* The newest profile time in ClickHouse (INT64_MIN when there is none). */
 int ch__newest(struct ch_store *s, int64_t *newest, struct pf_err *err);
 
+/*
+ * Parse p (n bytes, untrusted) as the RowBinary reply of one of the
+ * store's selects and free what it built (tests/fuzz/fuzz_rowbinary.c):
+ * kind 0 series rows, 1 profile rows (find, merge), 2..5 mapping, function,
+ * location, stack rows. 0 or PF_ECORRUPT; never reads past p + n.
+ */
+int ch__parse_reply(int kind, const void *p, size_t n, struct pf_err *err);
+
 /* Random 64 bits (getrandom, else time and address). */
 uint64_t ch__random64(void);
 

@@ -828,23 +828,23 @@ static const char *const sym_id[4] = {"mapping_id", "func_id", "loc_id", "stack_
 
 /* Fetch the symbols of kind in namespace nscond ("day = .. AND service =
  * .. AND ns = ..") whose id column satisfies cond, into y. */
-static int fetch_syms(struct ch_store *s, const char *nscond, int kind, const char *cond,
-		      struct syms *y, struct pf_err *err)
+static void syms_init(struct syms *y)
 {
-	struct pf_buf sql = PF_BUF_INIT(0), out = PF_BUF_INIT(REPLY_MAX);
-	struct pf_reader r;
-	int rc;
-
 	if (!y->a) {
 		y->a = pf_arena_new();
 		for (int i = 0; i < 4; i++)
 			pf_htab_init(&y->idx[i], 256);
 	}
-	pf_buf_printf(&sql, "%s WHERE %s AND (%s) LIMIT 1 BY %s FORMAT RowBinary", sym_sql[kind],
-		      nscond, cond, sym_id[kind]);
-	if ((rc = run(s, &sql, &out, err)) < 0)
-		goto done;
-	pf_reader_init(&r, out.data, out.len);
+}
+
+/* Rows of sym_sql[kind] (RowBinary, untrusted) into y. */
+static int parse_syms(int kind, const struct pf_buf *out, struct syms *y, struct pf_err *err)
+{
+	struct pf_reader r;
+	int rc = 0;
+
+	syms_init(y);
+	pf_reader_init(&r, out->data, out->len);
 	while (pf_reader_left(&r) && !r.bad) {
 		uint32_t id = ch_rb_read_u32(&r), old;
 		size_t at = y->n[kind];
@@ -904,9 +904,48 @@ static int fetch_syms(struct ch_store *s, const char *nscond, int kind, const ch
 	}
 	if (r.bad)
 		rc = corrupt(err, ch__table_name[kind]);
-done:
+	return rc;
+}
+
+static int fetch_syms(struct ch_store *s, const char *nscond, int kind, const char *cond,
+		      struct syms *y, struct pf_err *err)
+{
+	struct pf_buf sql = PF_BUF_INIT(0), out = PF_BUF_INIT(REPLY_MAX);
+	int rc;
+
+	syms_init(y);
+	pf_buf_printf(&sql, "%s WHERE %s AND (%s) LIMIT 1 BY %s FORMAT RowBinary", sym_sql[kind],
+		      nscond, cond, sym_id[kind]);
+	if ((rc = run(s, &sql, &out, err)) == 0)
+		rc = parse_syms(kind, &out, y, err);
 	pf_buf_free(&sql);
 	pf_buf_free(&out);
+	return rc;
+}
+
+int ch__parse_reply(int kind, const void *p, size_t n, struct pf_err *err)
+{
+	struct pf_buf out = {(uint8_t *)p, n, n, 0};
+	int rc;
+
+	if (kind == 0) {
+		struct sset ss = {0};
+		rc = sset_parse(&ss, &out, err);
+		sset_free(&ss);
+	} else if (kind == 1) {
+		struct pf_arena *a = pf_arena_new();
+		struct prow *rows = NULL;
+		size_t nrows = 0;
+		rc = prow_parse(&out, a, &rows, &nrows, err);
+		free(rows);
+		pf_arena_free(a);
+	} else if (kind >= 2 && kind <= 5) {
+		struct syms y = {0};
+		rc = parse_syms(kind - 2, &out, &y, err);
+		syms_free(&y);
+	} else {
+		rc = pf_err_set(err, PF_EINVAL, "no reply kind %d", kind);
+	}
 	return rc;
 }
 

@@ -11,6 +11,7 @@ fuzz_seeds() {
 	config) printf '%s\n' tests/fixtures/config examples/profefe.yaml config/profefe.yaml ;;
 	selector) printf '%s\n' tests/fixtures/selectors ;;
 	wal) printf '%s\n' tests/fixtures/wal ;;
+	rowbinary) printf '%s\n' tests/fixtures/clickhouse ;;
 	bundle) printf '%s\n' tests/fixtures/autoprof tests/fixtures/bad/bundle-no-meta.zip tests/fixtures/bad/bundle-truncated.zip ;;
 	*) echo "fuzz_seeds: no seeds listed for harness $1 (add them to tests/fuzz/seeds.sh)" >&2
 	   return 1 ;;
