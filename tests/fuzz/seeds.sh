@@ -12,6 +12,7 @@ fuzz_seeds() {
 	selector) printf '%s\n' tests/fixtures/selectors ;;
 	wal) printf '%s\n' tests/fixtures/wal ;;
 	import) printf '%s\n' tests/fixtures/pprof tests/fixtures/bad ;;
+	rowbinary) printf '%s\n' tests/fixtures/clickhouse ;;
 	bundle) printf '%s\n' tests/fixtures/autoprof tests/fixtures/bad/bundle-no-meta.zip tests/fixtures/bad/bundle-truncated.zip ;;
 	*) echo "fuzz_seeds: no seeds listed for harness $1 (add them to tests/fuzz/seeds.sh)" >&2
 	   return 1 ;;
