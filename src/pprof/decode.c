@@ -5,6 +5,7 @@
  */
 #include "pprof/pprof-internal.h"
 
+#include <libdeflate.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -87,26 +88,15 @@ static int gz_out_grow(struct gz_out *o, size_t want, struct pf_err *err)
 }
 
 /*
- * Inflate every gzip member of data into o, at most max bytes. Output past
- * max is never stored: once max bytes are out, inflate gets a one-byte
- * probe, and a byte there is the PF_ETOOBIG error. The buffer starts at the
- * size the last member's trailer gives, when that is plausible, and doubles.
+ * Size hint for the inflate buffer: the ISIZE trailer of the last member
+ * (mod 2^32), trusted up to 8 times the compressed size (real profiles
+ * compress 2-4 times; a bomb's trailer must not size the buffer) or 1 MB;
+ * at least 64 KiB, at most max.
  */
-static int gunzip_to(const void *data, size_t len, size_t max, struct gz_out *o, struct pf_err *err)
+static size_t gunzip_hint(const uint8_t *p, size_t len, size_t max)
 {
-	const uint8_t *p = data;
-	size_t left = len, hint;
-	z_stream zs;
-	int rc = 0, zr, first = 1;
+	size_t hint = 65536;
 
-	memset(&zs, 0, sizeof(zs));
-	if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK)
-		return pf_err_set(err, PF_ENOMEM, "gzip: cannot initialise zlib");
-
-	/* Size hint: the ISIZE trailer of the last member (mod 2^32), trusted
-	 * up to 8 times the compressed size (real profiles compress 2-4
-	 * times; a bomb's trailer must not size the buffer) or 1 MB. */
-	hint = 65536;
 	if (len >= 18) {
 		size_t isize = pf_get_le32(p + len - 4), bound;
 		if (__builtin_mul_overflow(len, (size_t)8, &bound))
@@ -114,7 +104,77 @@ static int gunzip_to(const void *data, size_t len, size_t max, struct gz_out *o,
 		bound = PF_MAX(bound, (size_t)1 << 20);
 		hint = PF_MAX(hint, PF_MIN(isize + 1, bound));
 	}
-	hint = PF_MIN(hint, max);
+	return PF_MIN(hint, max);
+}
+
+/*
+ * The fast path: libdeflate inflates each member whole into o (sized from
+ * the hint, at most max). Returns 0 when every member inflated, or 1 when
+ * the zlib path must run instead (from the start, o emptied): any error
+ * (zlib's path names it with Go's sentences), a member that does not fit
+ * (zlib's path grows the buffer and probes past max), or a header with a
+ * header CRC (FHCRC: libdeflate skips it, zlib and Go check it). Negative:
+ * the buffer could not be had (PF_EBUSY, PF_ENOMEM, as the zlib path).
+ * libdeflate is laxer than zlib on a few encodings no deflate encoder
+ * writes (a dynamic block declaring 287-288 literal/length or 31-32
+ * distance codes, distance codes 30-31): a body using them whose CRC-32 and
+ * length check out inflates here where zlib refuses it.
+ */
+static int gunzip_fast(const uint8_t *p, size_t len, size_t max, size_t hint, struct gz_out *o,
+		       struct pf_err *err)
+{
+	struct libdeflate_decompressor *d;
+	size_t off = 0;
+	int rc = 0;
+
+	if ((rc = gz_out_grow(o, hint, err)) < 0)
+		return rc;
+	if (o->cap == 0 || !(d = libdeflate_alloc_decompressor()))
+		return 1;
+	while (off < len) {
+		size_t in_used = 0, got = 0;
+		enum libdeflate_result r;
+
+		if (len - off < 10 || (p[off + 3] & 0x02)) {
+			rc = 1;
+			break;
+		}
+		r = libdeflate_gzip_decompress_ex(d, p + off, len - off, o->data + o->len,
+						  PF_MIN(o->cap, max) - o->len, &in_used, &got);
+		if (r != LIBDEFLATE_SUCCESS) {
+			rc = 1;
+			break;
+		}
+		off += in_used;
+		o->len += got;
+	}
+	libdeflate_free_decompressor(d);
+	if (rc == 1)
+		o->len = 0;
+	return rc;
+}
+
+/*
+ * Inflate every gzip member of data into o, at most max bytes: libdeflate
+ * when it can (gunzip_fast), else zlib's streaming inflate, which names
+ * what is wrong as Go does. Output past max is never stored: once max
+ * bytes are out, inflate gets a one-byte probe, and a byte there is the
+ * PF_ETOOBIG error. The buffer starts at the size the last member's trailer
+ * gives, when that is plausible, and doubles.
+ */
+static int gunzip_to(const void *data, size_t len, size_t max, struct gz_out *o, struct pf_err *err)
+{
+	const uint8_t *p = data;
+	size_t left = len, hint = gunzip_hint(p, len, max);
+	z_stream zs;
+	int rc = 0, zr, first = 1;
+
+	if ((rc = gunzip_fast(p, len, max, hint, o, err)) <= 0)
+		return rc;
+	rc = 0;
+	memset(&zs, 0, sizeof(zs));
+	if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK)
+		return pf_err_set(err, PF_ENOMEM, "gzip: cannot initialise zlib");
 
 	for (;;) {
 		/* Each member starts with a header (Go reads 10 bytes: a partial

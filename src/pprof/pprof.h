@@ -26,7 +26,8 @@ struct pprof_profile;
 
 /*
  * Decode a profile body: gzip (one or more concatenated members, as Go reads
- * it) or raw protobuf. The decompressed size is capped at max_decompressed
+ * it; inflated by libdeflate, and by zlib when libdeflate refuses, so that
+ * errors read as Go's) or raw protobuf. The decompressed size is capped at max_decompressed
  * (PF_ETOOBIG past it, without inflating further: no decompression bomb).
  * Validates: string_table[0] is "", every string index in range, sample
  * value counts equal the sample type count, every location a sample names

@@ -99,7 +99,7 @@ int pprof_stream_decode(const void *body, size_t len, const struct pprof_sink *s
 
 /*
  * pprof_decode on the streaming decoder: inflate (gzip, as pprof_decode
- * does; zlib for now) or take the raw body, stream it into a sink that
+ * does: libdeflate, zlib naming what is wrong) or take the raw body, stream it into a sink that
  * rebuilds the protobuf-c message, and index it (pprof_from_message). Same
  * returns and sentences as pprof_decode.
  */
