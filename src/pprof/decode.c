@@ -4,6 +4,7 @@
  * accessors of pprof.h.
  */
 #include "pprof/pprof-internal.h"
+#include "pprof/stream.h"
 
 #include <libdeflate.h>
 #include <limits.h>
@@ -629,6 +630,40 @@ fail:
 		pprof_free(p);
 	else
 		pf_arena_free(arena);
+	gz_out_free(&raw);
+	return rc;
+}
+
+/*
+ * pprof_decode_limited's inflate (budgeted mapping, max_decompressed) and
+ * size checks, then the streaming decoder into sink (see stream.h).
+ */
+int pprof_stream_decode_limited(const void *data, size_t len, const struct pprof_limits *lim,
+				const struct pprof_sink *sink, void *ctx, struct pf_err *err)
+{
+	struct gz_out raw = {0};
+	const uint8_t *body = data;
+	size_t blen = len;
+	int rc;
+
+	raw.budget = lim->budget;
+	raw.wait_ns = lim->budget_wait_ns > 0 ? lim->budget_wait_ns : PPROF_BUDGET_WAIT_NS;
+	if (len == 0)
+		return pf_err_set(err, PF_EINVAL, "parsing profile: empty input file");
+	if (pprof_is_gzip(data, len)) {
+		if ((rc = gunzip_to(data, len, lim->max_decompressed, &raw, err)) < 0) {
+			if (rc == PF_EINVAL)
+				pf_err_prefix(err, "decompressing profile: ");
+			goto out;
+		}
+		body = raw.data;
+		blen = raw.len;
+	} else if (len > lim->max_decompressed) {
+		rc = pf_err_set(err, PF_ETOOBIG, "profile is larger than %zu bytes", lim->max_decompressed);
+		goto out;
+	}
+	rc = pprof_stream_decode(body, blen, sink, ctx, err);
+out:
 	gz_out_free(&raw);
 	return rc;
 }
