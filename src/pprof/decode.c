@@ -35,25 +35,34 @@ static int gz_data_error(const z_stream *zs, size_t consumed, struct pf_err *err
 }
 
 /*
- * The inflate buffer: an anonymous mapping grown with mremap (no copy, and
- * its pages go back to the system at munmap, which freed heap chunks would
- * not), whose capacity is taken from the in-flight budget as it grows.
+ * The inflate buffer, its capacity taken from the in-flight budget as it
+ * grows. Up to GZ_HEAP_MAX bytes it is malloc'd (a push of a small profile
+ * then reuses freed heap memory: no mapping made, faulted in and unmapped
+ * per push); past that it is an anonymous mapping grown with mremap (no
+ * copy, and its pages go back to the system at munmap, which freed heap
+ * chunks would not).
  */
+#define GZ_HEAP_MAX ((size_t)1 << 20)
+
 struct gz_out {
 	uint8_t *data;
 	size_t len, cap;
+	int mapped; /* data is an mmap'd region, else malloc'd */
 	struct pf_budget *budget;
 	int64_t wait_ns;
 };
 
 static void gz_out_free(struct gz_out *o)
 {
-	if (o->data)
+	if (o->data && o->mapped)
 		munmap(o->data, o->cap);
+	else
+		free(o->data);
 	if (o->budget)
 		pf_budget_give(o->budget, o->cap);
 	o->data = NULL;
 	o->len = o->cap = 0;
+	o->mapped = 0;
 }
 
 /* Grow o to at least want bytes (rounded up to pages). */
@@ -74,15 +83,23 @@ static int gz_out_grow(struct gz_out *o, size_t want, struct pf_err *err)
 				  "-max-inflight-decompressed; this one needs %zu more (it has %zu): try again later",
 				  used, pf_budget_total(o->budget), ncap - o->cap, o->cap);
 	}
-	if (o->data)
+	if (ncap <= GZ_HEAP_MAX) {
+		p = realloc(o->data, ncap);
+	} else if (o->data && o->mapped) {
 		p = mremap(o->data, o->cap, ncap, MREMAP_MAYMOVE);
-	else
+	} else {
 		p = mmap(NULL, ncap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-	if (p == MAP_FAILED) {
+		if (p != MAP_FAILED && o->data) { /* from the heap to a mapping */
+			memcpy(p, o->data, o->len);
+			free(o->data);
+		}
+	}
+	if (p == MAP_FAILED || !p) {
 		if (o->budget)
 			pf_budget_give(o->budget, ncap - o->cap);
 		return pf_err_set(err, PF_ENOMEM, "gzip: out of memory (%zu bytes)", ncap);
 	}
+	o->mapped = ncap > GZ_HEAP_MAX;
 	o->data = p;
 	o->cap = ncap;
 	return 0;
