@@ -39,8 +39,8 @@ struct pprof_profile;
  * Returns 0, PF_EINVAL (malformed), PF_ETOOBIG, PF_ELIMIT (a decoder cap,
  * below) or PF_ENOMEM.
  * A raw (not gzip) body longer than max_decompressed is PF_ETOOBIG too.
- * Memory: the inflated body (mmap'd, returned to the system when the decode
- * returns) and the unpacked message in one arena, at most
+ * Memory: the inflated body (malloc'd up to 1 MiB, mmap'd past that and
+ * returned to the system when the decode returns) and the unpacked message in one arena, at most
  * PPROF_MAX_DECODED_BYTES (about 10 times the inflated size for Go's
  * profiles).
  * Error sentences: "parsing profile: empty input file", "parsing profile:
