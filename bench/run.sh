@@ -16,7 +16,9 @@
 #           bench/merge_rss.sh (peak RSS and CPU of a merge of 1 000 heap profiles from the head
 #           and from blocks, against go tool pprof -proto and tests/tools/pprof-merge)
 # BENCH_ONLY=interleaved runs bench/interleaved.sh alone, BENCH_ONLY=merge_rss bench/merge_rss.sh,
-# BENCH_ONLY=reports bench/reports.sh, BENCH_ONLY=decode bench/inflate and bench/streamdecode
+# BENCH_ONLY=reports bench/reports.sh, BENCH_ONLY=decode bench/inflate and bench/streamdecode,
+# BENCH_ONLY=push_ab bench/push_ab.sh (issue 18: ab -k, heap-001 at -c 8 -n 8000, heap-large-001 at
+# -c 4 -n 150, the server's CPU per profile; PROFEFE_BIN_BASE=<an older profefe> measures that one too)
 # (PROFEFE_BIN_BASE=<an older profefe> measures that one too).
 # Set BENCH_SECONDS (default 5) for the push runs, BENCH_SCRAPE_SECONDS (60) for scrape.
 set -euo pipefail
@@ -90,6 +92,12 @@ if [ "${BENCH_ONLY:-}" = decode ]; then
 	"$B"/bench/streamdecode "$FIX"/heap-001.pb.gz "$FIX"/heap-large-001.pb.gz "$FIX"/cpu-001.pb.gz
 	exit 0
 fi
+# BENCH_ONLY=push_ab: only the push cost as issue 18 measures it (bench/push_ab.sh)
+if [ "${BENCH_ONLY:-}" = push_ab ]; then
+	bench/push_ab.sh ${PROFEFE_BIN_BASE:+"$PROFEFE_BIN_BASE"} "$B/profefe"
+	exit 0
+fi
+
 # BENCH_ONLY=reports: only the reports over the corpus (bench/reports.sh)
 if [ "${BENCH_ONLY:-}" = reports ]; then
 	source bench/reports.sh
@@ -137,6 +145,8 @@ push_case() {
 }
 push_case heap-001-30KB "$FIX/heap-001.pb.gz" 8
 push_case heap-large-1.2MB "$FIX/heap-large-001.pb.gz" 4
+# the same pushes as issue 18 counts them: ab -k, a fixed number, the server's CPU per profile
+bench/push_ab.sh ${PROFEFE_BIN_BASE:+"$PROFEFE_BIN_BASE"} "$B/profefe"
 
 # the store (issue 3)
 # WAL append throughput, 1 and 8 threads, 4 KiB bodies (bench/tsdbappend)
