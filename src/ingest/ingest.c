@@ -121,7 +121,8 @@ static int ts_header(void *ctx, const struct pprof_stream_header *h, struct pf_e
 	t->idx = pf_xcalloc(2 * n + 1, sizeof(*t->idx));
 	t->str = pf_xcalloc(2 * n + 1, sizeof(*t->str));
 	t->sums = pf_xcalloc(n + 1, sizeof(*t->sums));
-	memcpy(t->idx, h->sample_type, 2 * n * sizeof(*t->idx));
+	if (n)
+		memcpy(t->idx, h->sample_type, 2 * n * sizeof(*t->idx));
 	t->time_nanos = h->time_nanos;
 	t->nsample = h->n_sample;
 	return 0;
