@@ -180,16 +180,27 @@ static int gunzip_fast(const uint8_t *p, size_t len, size_t max, size_t hint, st
  * PF_ETOOBIG error. The buffer starts at the size the last member's trailer
  * gives, when that is plausible, and doubles.
  */
+static int gunzip_zlib(const uint8_t *p, size_t len, size_t max, size_t hint, struct gz_out *o,
+		       struct pf_err *err);
+
 static int gunzip_to(const void *data, size_t len, size_t max, struct gz_out *o, struct pf_err *err)
 {
-	const uint8_t *p = data;
-	size_t left = len, hint = gunzip_hint(p, len, max);
+	size_t hint = gunzip_hint(data, len, max);
+	int rc;
+
+	if ((rc = gunzip_fast(data, len, max, hint, o, err)) <= 0)
+		return rc;
+	return gunzip_zlib(data, len, max, hint, o, err);
+}
+
+/* zlib's streaming inflate of every member into o (see gunzip_to). */
+static int gunzip_zlib(const uint8_t *p, size_t len, size_t max, size_t hint, struct gz_out *o,
+		       struct pf_err *err)
+{
+	size_t left = len;
 	z_stream zs;
 	int rc = 0, zr, first = 1;
 
-	if ((rc = gunzip_fast(p, len, max, hint, o, err)) <= 0)
-		return rc;
-	rc = 0;
 	memset(&zs, 0, sizeof(zs));
 	if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK)
 		return pf_err_set(err, PF_ENOMEM, "gzip: cannot initialise zlib");
@@ -279,6 +290,19 @@ fail:
  * Inflate every gzip member of data into out (appended), capped at max
  * bytes and at out->max.
  */
+int pprof__gunzip_zlib(const void *data, size_t len, size_t max, struct pf_buf *out,
+		       struct pf_err *err)
+{
+	struct gz_out o = {0};
+	int rc;
+
+	if ((rc = gunzip_zlib(data, len, max, gunzip_hint(data, len, max), &o, err)) == 0 &&
+	    (rc = pf_buf_append(out, o.data, o.len)) < 0)
+		rc = pf_err_set(err, rc, "gzip: out of memory");
+	gz_out_free(&o);
+	return rc;
+}
+
 int pprof_gunzip(const void *data, size_t len, size_t max, struct pf_buf *out, struct pf_err *err)
 {
 	struct gz_out o = {0};
