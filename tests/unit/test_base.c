@@ -23,6 +23,27 @@ static void test_crc32c_known_vectors(void **state)
 	assert_int_equal(pf_crc32c(0, zeros, 32), 0x8A9136AAu);
 	/* chaining equals one pass */
 	assert_int_equal(pf_crc32c(pf_crc32c(0, "1234", 4), "56789", 5), 0xE3069283u);
+	/* every length and split, unaligned, against the bitwise definition
+	 * (pf_crc32c may use the SSE4.2 instruction or the tables) */
+	{
+		uint8_t buf[80];
+		uint32_t x = 7;
+		for (size_t i = 0; i < sizeof(buf); i++) {
+			x = x * 1103515245u + 12345u;
+			buf[i] = (uint8_t)(x >> 16);
+		}
+		for (size_t n = 0; n + 1 < sizeof(buf); n++) {
+			uint32_t ref = ~0u;
+			for (size_t i = 0; i < n; i++) {
+				ref ^= buf[1 + i];
+				for (int k = 0; k < 8; k++)
+					ref = ref & 1 ? (ref >> 1) ^ 0x82F63B78u : ref >> 1;
+			}
+			ref = ~ref;
+			assert_int_equal(pf_crc32c(0, buf + 1, n), ref);
+			assert_int_equal(pf_crc32c(pf_crc32c(0, buf + 1, n / 3), buf + 1 + n / 3, n - n / 3), ref);
+		}
+	}
 }
 
 static void test_uvarint_roundtrip(void **state)
