@@ -18,7 +18,9 @@
 #   import: `profefe import -addr` of 10 000 pprof files against a shell loop of curl pushes
 #           (bench/import.sh)
 # BENCH_ONLY=interleaved runs bench/interleaved.sh alone, BENCH_ONLY=import bench/import.sh, BENCH_ONLY=merge_rss bench/merge_rss.sh,
-# BENCH_ONLY=reports bench/reports.sh, BENCH_ONLY=decode bench/inflate and bench/streamdecode
+# BENCH_ONLY=reports bench/reports.sh, BENCH_ONLY=decode bench/inflate and bench/streamdecode,
+# BENCH_ONLY=push_ab bench/push_ab.sh (issue 18: ab -k, heap-001 at -c 8 -n 8000, heap-large-001 at
+# -c 4 -n 150, the server's CPU per profile; PROFEFE_BIN_BASE=<an older profefe> measures that one too)
 # (PROFEFE_BIN_BASE=<an older profefe> measures that one too).
 # Set BENCH_SECONDS (default 5) for the push runs, BENCH_SCRAPE_SECONDS (60) for scrape.
 set -euo pipefail
@@ -98,6 +100,12 @@ if [ "${BENCH_ONLY:-}" = import ]; then
 	source bench/import.sh
 	exit 0
 fi
+# BENCH_ONLY=push_ab: only the push cost as issue 18 measures it (bench/push_ab.sh)
+if [ "${BENCH_ONLY:-}" = push_ab ]; then
+	bench/push_ab.sh ${PROFEFE_BIN_BASE:+"$PROFEFE_BIN_BASE"} "$B/profefe"
+	exit 0
+fi
+
 # BENCH_ONLY=reports: only the reports over the corpus (bench/reports.sh)
 if [ "${BENCH_ONLY:-}" = reports ]; then
 	source bench/reports.sh
@@ -145,6 +153,8 @@ push_case() {
 }
 push_case heap-001-30KB "$FIX/heap-001.pb.gz" 8
 push_case heap-large-1.2MB "$FIX/heap-large-001.pb.gz" 4
+# the same pushes as issue 18 counts them: ab -k, a fixed number, the server's CPU per profile
+bench/push_ab.sh ${PROFEFE_BIN_BASE:+"$PROFEFE_BIN_BASE"} "$B/profefe"
 
 # profefe import of 10 000 files against a shell loop of curl pushes (issue 19)
 source bench/import.sh

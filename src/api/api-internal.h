@@ -3,6 +3,7 @@
 #define PF_API_INTERNAL_H
 
 #include "api/api.h"
+#include "ingest/ingest.h"
 
 #include <jansson.h>
 #include <pthread.h>
@@ -275,5 +276,15 @@ const char *api_route_name(int route);
  * "headers_too_large", "connection_limit", "per_ip_connection_limit", ...), for
  * profefe_requests_refused_total{reason}. */
 void api_metrics_refused(struct api_metrics *m, const char *reason);
+
+/*
+ * The reply to a push the ingest path refused (profefe.c): status and JSON
+ * error for class c (trace: the type was trace), the refusal counted in m
+ * (decode_cap, profile_too_big, inflight_budget, future, too_old, disk_full)
+ * and a malformed body in m->bad_profiles. Returns the status (400, 413,
+ * 503, 507 or 500), or 0 for INGEST_OK (rep untouched).
+ */
+int api_ingest_refusal(struct api_metrics *m, enum ingest_class c, int trace,
+		       const struct pf_err *err, struct api_reply *rep);
 
 #endif

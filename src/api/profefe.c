@@ -11,28 +11,16 @@
 #include <jansson.h>
 #include <stdlib.h>
 
-#define MAX_LABELS 64
-#define MAX_LABEL_VALUE 1024
+#define MAX_LABELS PF_MAX_LABELS
+#define MAX_LABEL_VALUE PF_MAX_LABEL_VALUE
 
 /* ---- types ---- */
 
-static const char *const known_types[] = {
-	"cpu", "heap", "allocs", "block", "mutex", "goroutine", "threadcreate", "trace", "other",
-};
-
-/* A profile type as profefe reads it (trimmed); custom names of SPEC §1. */
+/* A profile type as profefe reads it (trimmed): SPEC §1's (pf_type_ok), but
+ * "unknown", profefe's name for no type, is none. */
 static int valid_type(const char *t)
 {
-	if (!t || !*t || strcmp(t, "unknown") == 0)
-		return 0;
-	for (size_t i = 0; i < PF_ARRAY_LEN(known_types); i++)
-		if (strcmp(t, known_types[i]) == 0)
-			return 1;
-	for (const char *p = t; *p; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' || *p == '.' ||
-		      *p == '-'))
-			return 0;
-	return strlen(t) <= 128;
+	return t && strcmp(t, "unknown") != 0 && pf_type_ok(t);
 }
 
 /* strings.TrimSpace into a new string */
@@ -146,17 +134,11 @@ static int parse_labels(const char *s, struct labelset *ls, char *reason, size_t
 				 MAX_LABEL_VALUE);
 			return -1;
 		}
-		if (!(isalpha((unsigned char)k[0]) || k[0] == '_')) {
+		if (!pf_label_name_ok(k, strlen(k))) {
 			snprintf(reason, rlen, "invalid label name \"%s\": want [a-zA-Z_][a-zA-Z0-9_]*", API_ECHO(k));
 			return -1;
 		}
-		for (const char *c = k; *c; c++) {
-			if (!(isalnum((unsigned char)*c) || *c == '_')) {
-				snprintf(reason, rlen, "invalid label name \"%s\": want [a-zA-Z_][a-zA-Z0-9_]*", API_ECHO(k));
-				return -1;
-			}
-		}
-		if (strncmp(k, "__", 2) == 0) {
+		if (pf_label_name_reserved(k)) {
 			snprintf(reason, rlen, "label name \"%s\" is reserved (starts with __)", API_ECHO(k));
 			return -1;
 		}
@@ -168,7 +150,7 @@ static int parse_labels(const char *s, struct labelset *ls, char *reason, size_t
 			snprintf(reason, rlen, "value of \"%s\" is longer than %d bytes", API_ECHO(k), MAX_LABEL_VALUE);
 			return -1;
 		}
-		if (!api_utf8_valid(v)) {
+		if (!pf_utf8_valid(v, strlen(v))) {
 			snprintf(reason, rlen, "value of \"%s\" is not valid UTF-8", API_ECHO(k));
 			return -1;
 		}
@@ -329,27 +311,91 @@ static void reply_json_value(struct api_reply *rep, json_t *v)
 
 /* ---- POST /api/0/profiles ---- */
 
-static int is_go_trace(const uint8_t *p, size_t n)
+int api_ingest_refusal(struct api_metrics *m, enum ingest_class c, int trace,
+		       const struct pf_err *err, struct api_reply *rep)
 {
-	/* "go 1.19 trace\0\0\0" and its kin */
-	return n >= 16 && memcmp(p, "go 1.", 5) == 0 && memmem(p, 16, " trace", 6) != NULL;
+	const char *refused = NULL;
+	int status = 400, bad = 1;
+
+	switch (c) {
+	case INGEST_OK:
+		return 0;
+	case INGEST_MALFORMED:
+		if (trace)
+			api_reply_error(rep, 400, "malformed profile (%s)", err->msg);
+		else
+			api_reply_error(rep, 400, "malformed profile (could not parse pprof profile: %s)", err->msg);
+		break;
+	case INGEST_NO_SAMPLES:
+		api_reply_error(rep, 400, "malformed profile (could not parse pprof profile: profile is empty: no samples)");
+		break;
+	case INGEST_DECODE_CAP:
+		refused = "decode_cap";
+		status = 413;
+		api_reply_error(rep, 413, "malformed profile (could not parse pprof profile: %s)", err->msg);
+		break;
+	case INGEST_TOO_BIG:
+		refused = "profile_too_big";
+		status = 413;
+		api_reply_error(rep, 413, "malformed profile (%s; the limit is -max-profile-size)", err->msg);
+		break;
+	case INGEST_BUSY:
+		refused = "inflight_budget";
+		status = 503;
+		bad = 0;
+		api_reply_error(rep, 503, "service unavailable (%s)", err->msg);
+		break;
+	case INGEST_FUTURE:
+	case INGEST_TOO_OLD:
+		/* its time (time_nanos, created_at or now) is outside what the
+		 * store keeps: refused, not stored and dropped later */
+		refused = c == INGEST_FUTURE ? "future" : "too_old";
+		bad = 0;
+		api_reply_error(rep, 400, "bad request: %s", err->msg);
+		break;
+	case INGEST_BAD_LABELS:
+	case INGEST_BAD_TYPE:
+	case INGEST_INVALID:
+		bad = 0;
+		api_reply_error(rep, 400, "bad request: %s", err->msg);
+		break;
+	case INGEST_DISK_FULL:
+		/* SPEC §9: 507, nothing acknowledged; pushes work again once
+		 * there is space */
+		refused = "disk_full";
+		status = 507;
+		bad = 0;
+		api_reply_error(rep, 507, "failed to collect profile: the disk is full: %s", err->msg);
+		break;
+	case INGEST_STORE:
+	default:
+		status = 500;
+		bad = 0;
+		api_reply_error(rep, 500, "failed to collect profile: %s", err->msg);
+		break;
+	}
+	if (refused)
+		api_metrics_refused(m, refused);
+	if (bad)
+		__atomic_add_fetch(&m->bad_profiles, 1, __ATOMIC_RELAXED);
+	return status;
 }
 
 static void handle_create(struct api_server *s, struct api_req *r, struct api_reply *rep)
 {
 	struct labelset ls = {0};
-	struct pprof_profile *prof = NULL;
-	struct tsdb_total *totals = NULL;
-	struct pf_buf gz = PF_BUF_INIT(0);
-	struct tsdb_append_req ar = {0};
+	struct ingest_opts io = {.db = s->opt.db, .max_profile_bytes = s->opt.max_profile_bytes,
+				 .inflight = s->opt.inflight};
+	struct ingest_req ir = {0};
+	struct ingest_out out;
 	struct tsdb_meta meta = {0};
 	struct pf_err err = {0};
-	const char *service, *body;
+	enum ingest_class c;
+	const char *service;
 	char *type = NULL;
 	const char *tp = api_param(r, "type"), *inst = api_param(r, "instance_id");
 	int64_t t_ns = 0;
-	size_t nt = 0;
-	int have_created, rc;
+	int have_created;
 
 	if (!(service = read_service(r, rep)))
 		goto out;
@@ -363,7 +409,7 @@ static void handle_create(struct api_server *s, struct api_req *r, struct api_re
 	if (read_labels(s, r, rep, &ls) < 0)
 		goto out;
 	if (inst && *inst) {
-		if (strlen(inst) > MAX_LABEL_VALUE || !api_utf8_valid(inst)) {
+		if (!pf_label_value_ok(inst, strlen(inst))) {
 			api_reply_error(rep, 400, "bad request: bad \"instance_id\": not UTF-8 or longer than %d bytes", MAX_LABEL_VALUE);
 			goto out;
 		}
@@ -376,133 +422,38 @@ static void handle_create(struct api_server *s, struct api_req *r, struct api_re
 				API_ECHO(api_param(r, "labels")), MAX_LABELS);
 		goto out;
 	}
-	if (!api_utf8_valid(service) || strlen(service) > MAX_LABEL_VALUE) {
+	if (!pf_label_value_ok(service, strlen(service))) {
 		api_reply_error(rep, 400, "bad request: bad \"service\": not UTF-8 or longer than %d bytes", MAX_LABEL_VALUE);
 		goto out;
 	}
 	qsort(ls.v, ls.n, sizeof(ls.v[0]), label_cmp);
 
-	body = (const char *)r->body.data;
-	ar.labels = ls.v;
-	ar.nlabels = ls.n;
-	if (strcmp(type, "trace") == 0) {
-		if (r->body.len == 0) {
-			api_reply_error(rep, 400, "malformed profile (empty trace body)");
-			goto bad;
-		}
-		if (!is_go_trace(r->body.data, r->body.len)) {
-			api_reply_error(rep, 400, "malformed profile (not a Go execution trace: it does not start with \"go 1.N trace\")");
-			goto bad;
-		}
-		ar.kind = TSDB_KIND_RAW;
-		ar.body = body;
-		ar.len = r->body.len;
-		ar.t_ns = have_created == 0 ? t_ns : pf_now_ns();
-	} else {
-		const pprof_msg *m;
-		struct pprof_limits lim = {.max_decompressed = s->opt.max_profile_bytes,
-					   .budget = s->opt.inflight};
-		rc = pprof_decode_limited(body, r->body.len, &lim, &prof, &err);
-		if (rc == PF_EBUSY) {
-			api_metrics_refused(&s->metrics, "inflight_budget");
-			api_reply_error(rep, 503, "service unavailable (%s)", err.msg);
-			goto out;
-		}
-		if (rc == PF_ELIMIT) {
-			api_metrics_refused(&s->metrics, "decode_cap");
-			api_reply_error(rep, 413, "malformed profile (could not parse pprof profile: %s)", err.msg);
-			goto bad;
-		}
-		if (rc == PF_ETOOBIG) {
-			api_metrics_refused(&s->metrics, "profile_too_big");
-			api_reply_error(rep, 413, "malformed profile (%s; the limit is -max-profile-size)", err.msg);
-			goto bad;
-		}
-		if (rc < 0) {
-			api_reply_error(rep, 400, "malformed profile (could not parse pprof profile: %s)", err.msg);
-			goto bad;
-		}
-		if (pprof_sample_count(prof) == 0) {
-			api_reply_error(rep, 400, "malformed profile (could not parse pprof profile: profile is empty: no samples)");
-			goto bad;
-		}
-		m = pprof_message(prof);
-		nt = m->n_sample_type;
-		totals = pf_xcalloc(nt ? nt : 1, sizeof(*totals));
-		{
-			int64_t *sums = pf_xcalloc(nt ? nt : 1, sizeof(int64_t));
-			pprof_totals(prof, sums);
-			for (size_t i = 0; i < nt; i++) {
-				totals[i].type = pprof_string(prof, m->sample_type[i]->type);
-				totals[i].unit = pprof_string(prof, m->sample_type[i]->unit);
-				totals[i].value = sums[i];
-			}
-			free(sums);
-		}
-		ar.kind = TSDB_KIND_PPROF;
-		if (pprof_is_gzip(body, r->body.len)) {
-			ar.body = body;
-			ar.len = r->body.len;
-		} else {
-			if (pprof_gzip(body, r->body.len, &gz, &err) < 0) {
-				pf_log(PF_LOG_ERROR, "gzip of a pushed profile failed", "err", err.msg, NULL);
-				api_reply_error(rep, 500, "failed to collect profile");
-				goto out;
-			}
-			ar.body = gz.data;
-			ar.len = gz.len;
-		}
-		ar.totals = totals;
-		ar.ntotals = nt;
-		/* a pprof body's own time_nanos wins over created_at */
-		if (pprof_time_nanos(prof) > 0)
-			ar.t_ns = pprof_time_nanos(prof);
-		else
-			ar.t_ns = have_created == 0 ? t_ns : pf_now_ns();
-	}
-
-	rc = tsdb_append(s->opt.db, &ar, meta.id, &err);
-	if (rc == PF_EFUTURE || rc == PF_ETOOOLD) {
-		/* its time (time_nanos, created_at or now) is outside what the
-		 * store keeps: refused, not stored and dropped later */
-		api_metrics_refused(&s->metrics, rc == PF_EFUTURE ? "future" : "too_old");
-		api_reply_error(rep, 400, "bad request: %s", err.msg);
+	/* validate, classify, decode, total and append (src/ingest); a pprof
+	 * body's own time_nanos wins over created_at, traces take created_at
+	 * or now */
+	ir.labels = ls.v;
+	ir.nlabels = ls.n;
+	ir.t_ns = have_created == 0 ? t_ns : pf_now_ns();
+	ir.time_nanos_wins = 1;
+	ir.body = r->body.data;
+	ir.len = r->body.len;
+	c = ingest_profile(&io, &ir, &out, &err);
+	if (c == INGEST_DISK_FULL || c == INGEST_STORE)
+		pf_log(PF_LOG_ERROR, c == INGEST_DISK_FULL ? "storing a profile failed: the disk is full"
+							     : "storing a profile failed",
+		       "service", service, "type", type, "err", err.msg, NULL);
+	if (api_ingest_refusal(&s->metrics, c, strcmp(type, "trace") == 0, &err, rep) != 0)
 		goto out;
-	}
-	if (rc == PF_EINVAL || rc == PF_ETOOBIG) {
-		api_reply_error(rep, 400, "bad request: %s", err.msg);
-		goto out;
-	}
-	if (rc == PF_ENOSPC) {
-		/* SPEC §9: 507, nothing acknowledged; pushes work again once
-		 * there is space */
-		pf_log(PF_LOG_ERROR, "storing a profile failed: the disk is full", "service", service,
-		       "type", type, "err", err.msg, NULL);
-		api_metrics_refused(&s->metrics, "disk_full");
-		api_reply_error(rep, 507, "failed to collect profile: the disk is full: %s", err.msg);
-		goto out;
-	}
-	if (rc < 0) {
-		pf_log(PF_LOG_ERROR, "storing a profile failed", "service", service, "type", type,
-		       "err", err.msg, NULL);
-		api_reply_error(rep, 500, "failed to collect profile: %s", err.msg);
-		goto out;
-	}
 	__atomic_add_fetch(&s->metrics.profiles_ingested, 1, __ATOMIC_RELAXED);
 	__atomic_add_fetch(&s->metrics.bytes_ingested, r->body.len, __ATOMIC_RELAXED);
-	meta.t_ns = ar.t_ns;
-	meta.kind = ar.kind;
+	memcpy(meta.id, out.id, sizeof(meta.id));
+	meta.t_ns = out.t_ns;
+	meta.kind = out.kind;
 	meta.labels = ls.v;
 	meta.nlabels = ls.n;
 	reply_json_value(rep, meta_json(&meta));
-	goto out;
-bad:
-	__atomic_add_fetch(&s->metrics.bad_profiles, 1, __ATOMIC_RELAXED);
 out:
-	pprof_free(prof);
-	free(totals);
 	free(type);
-	pf_buf_free(&gz);
 	labelset_free(&ls);
 }
 

@@ -622,16 +622,6 @@ out:
 	free_selectors(sels, nsels);
 }
 
-static int label_name_ok(const char *s)
-{
-	if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || *s == '_'))
-		return 0;
-	for (s++; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || *s == '_' ||
-		      (*s >= '0' && *s <= '9')))
-			return 0;
-	return 1;
-}
 
 
 /* ---- reports: profile/<id>, merge, diff ----------------------------- */
@@ -1161,7 +1151,7 @@ void api_v1_handle(struct api_server *s, struct api_req *r, struct api_reply *re
 		handle_names_or_values(s, r, rep, NULL);
 		break;
 	case EP_LABEL_VALUES:
-		if (!label_name_ok(name))
+		if (!pf_label_name_ok(name, strlen(name)))
 			bad_data(rep, "invalid label name: \"%s\"", API_ECHO(name));
 		else
 			handle_names_or_values(s, r, rep, name);

@@ -148,6 +148,25 @@ int pf_utf8_valid(const void *s, size_t n);
  * U+FFFD (as Go's encoding/json writes it). 0 or PF_ENOMEM/PF_ETOOBIG. */
 int pf_utf8_fix(struct pf_buf *out, const void *s, size_t n);
 
+/* ---- SPEC §1 "Words": label names, values and profile types (words.c) --
+ * The one home of these rules for the API, the config loader, the scraper,
+ * the ingest path and the store. Limits the store adds (a name's length) are
+ * the store's. */
+#define PF_MAX_LABELS 64          /* labels of one profile, service and type included */
+#define PF_MAX_LABEL_VALUE 1024   /* bytes of a label value */
+/* 1 when the n bytes at s match [a-zA-Z_][a-zA-Z0-9_]* (reserved "__" names
+ * included: see pf_label_name_reserved). */
+int pf_label_name_ok(const char *s, size_t n);
+/* 1 when the name starts with "__" (reserved, SPEC §1). */
+int pf_label_name_reserved(const char *s);
+/* 1 when the n bytes at s are a label value: valid UTF-8 (pf_utf8_valid) of
+ * at most PF_MAX_LABEL_VALUE bytes. "" passes: callers drop empty pairs. */
+int pf_label_value_ok(const char *s, size_t n);
+/* 1 when s is a profile type: cpu, heap, allocs, block, mutex, goroutine,
+ * threadcreate, trace, other, or a custom name matching [a-z0-9_.-]+; a
+ * type is a label value, so at most PF_MAX_LABEL_VALUE bytes. */
+int pf_type_ok(const char *s);
+
 /* ---- little-endian and varint encoding ------------------------------- */
 
 static inline void pf_put_le32(uint8_t *p, uint32_t v)

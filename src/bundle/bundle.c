@@ -3,6 +3,7 @@
  * (bundle_digest, bundle_stored) and the writer. See bundle.h.
  */
 #include "bundle/bundle.h"
+#include "ingest/ingest.h"
 
 #include <ctype.h>
 #include <jansson.h>
@@ -337,25 +338,32 @@ int bundle_store(struct tsdb *db, const struct bundle *b, const struct pprof_lim
 	}
 	for (size_t i = 0; i < n; i++, (*nres)++) {
 		const struct bundle_profile *p = res[i].p;
-		struct tsdb_append_req ar = {.labels = p->labels, .nlabels = p->nlabels, .t_ns = p->t_ns,
-					     .kind = p->kind, .body = p->body, .len = p->len,
-					     .totals = p->totals, .ntotals = p->ntotals};
+		/* the push's path (src/ingest) with what bundle_read knows: the
+		 * body decoded, checked, gzipped and totalled */
+		struct ingest_opts io = {.db = db, .max_profile_bytes = lim->max_decompressed,
+					 .inflight = lim->budget};
+		struct ingest_req ir = {.labels = p->labels, .nlabels = p->nlabels, .t_ns = p->t_ns,
+					.body = p->body, .len = p->len, .decoded = 1,
+					.totals = p->totals, .ntotals = p->ntotals};
+		struct ingest_out out;
 		struct pf_err e = {0};
+		enum ingest_class c;
 
 		if (res[i].outcome == BUNDLE_ALREADY)
 			continue;
-		rc = tsdb_append(db, &ar, res[i].id, &e);
-		if (rc == PF_EFUTURE || rc == PF_ETOOOLD) {
+		c = ingest_profile(&io, &ir, &out, &e);
+		if (c == INGEST_FUTURE || c == INGEST_TOO_OLD) {
 			res[i].outcome = BUNDLE_REFUSED;
-			res[i].code = rc;
+			res[i].code = c == INGEST_FUTURE ? PF_EFUTURE : PF_ETOOOLD;
 			snprintf(res[i].reason, sizeof(res[i].reason), "%s", e.msg);
 			continue;
 		}
-		if (rc < 0) {
+		if (c != INGEST_OK) {
 			*err = e;
 			pf_err_prefix(err, "storing \"%s\": ", p->entry);
-			return rc;
+			return e.code < 0 ? e.code : PF_EIO;
 		}
+		memcpy(res[i].id, out.id, sizeof(res[i].id));
 		res[i].outcome = BUNDLE_STORED;
 	}
 	return 0;
@@ -553,11 +561,6 @@ static int base_labels(struct bundle *b, const struct bundle_options *o, struct 
 	return 0;
 }
 
-static int is_go_trace(const uint8_t *p, size_t n)
-{
-	return n >= 16 && memcmp(p, "go 1.", 5) == 0 && memmem(p, 16, " trace", 6) != NULL;
-}
-
 /*
  * One profile of type (during: the CPU profile during a trace) from data
  * (malloc'd; kept by b on success, freed otherwise), named name in results;
@@ -595,7 +598,7 @@ static int add_profile(struct bundle *b, const struct bundle_options *o, const c
 	bp->nlabels = n;
 
 	if (strcmp(type, "trace") == 0) {
-		if (!is_go_trace(data, len)) {
+		if (!ingest_is_go_trace(data, len)) {
 			rc = pf_err_set(err, PF_EINVAL, "%snot a Go execution trace (it does not start with \"go 1.N trace\")", pre);
 			goto fail;
 		}

@@ -79,9 +79,6 @@ int config__collect(struct config__yw *w, const yaml_node_t *n, const char *what
 
 /* ---- targets.c: names, labels, targets ---- */
 
-int config__valid_label_name(const char *s);
-int config__valid_utf8(const char *s, size_t n);
-int config__valid_type_name(const char *s);
 /* NULL when s is a valid "host[:port]" target, else why not. */
 const char *config__check_target(const char *s);
 /* s with the scheme's default port added when it has none (arena copy). */

@@ -356,7 +356,7 @@ static int parse_profiles(struct ld *l, const yaml_node_t *n, struct config_job 
 		if ((rc = config__get_str(&l->w, k, "pprof_config", &key)) < 0)
 			goto out;
 		type = strcmp(key, "profile") == 0 ? "cpu" : key;
-		if (!config__valid_type_name(type)) {
+		if (!pf_type_ok(type)) {
 			rc = config__fail(&l->w, k, "pprof_config: profile type \"%s\" is not valid (want [a-z0-9_.-]+)", key);
 			goto out;
 		}
@@ -589,7 +589,7 @@ static int parse_job(struct ld *l, const yaml_node_t *n, struct config_job *job,
 		return rc;
 	if (!*job->name)
 		return config__fail(&l->w, k[JK_NAME].val, "job_name is empty");
-	if (!config__valid_utf8(job->name, strlen(job->name)) || strlen(job->name) > CONFIG_MAX_LABEL_VALUE)
+	if (!pf_utf8_valid(job->name, strlen(job->name)) || strlen(job->name) > CONFIG_MAX_LABEL_VALUE)
 		return config__fail(&l->w, k[JK_NAME].val, "job_name must be valid UTF-8 of at most %d bytes",
 				    CONFIG_MAX_LABEL_VALUE);
 	for (size_t i = 0; i < index; i++)

@@ -8,67 +8,6 @@
 #include <ctype.h>
 #include <stdlib.h>
 
-/* ---- names ----------------------------------------------------------- */
-
-int config__valid_label_name(const char *s)
-{
-	if (!(isalpha((unsigned char)*s) || *s == '_'))
-		return 0;
-	for (s++; *s; s++)
-		if (!(isalnum((unsigned char)*s) || *s == '_'))
-			return 0;
-	return 1;
-}
-
-int config__valid_type_name(const char *s)
-{
-	if (!*s)
-		return 0;
-	for (; *s; s++)
-		if (!(islower((unsigned char)*s) || isdigit((unsigned char)*s) || *s == '_' || *s == '.' || *s == '-'))
-			return 0;
-	return 1;
-}
-
-int config__valid_utf8(const char *str, size_t n)
-{
-	const uint8_t *s = (const uint8_t *)str;
-	size_t i = 0;
-
-	while (i < n) {
-		uint8_t c = s[i];
-		size_t len;
-		uint32_t cp;
-		if (c < 0x80) {
-			i++;
-			continue;
-		} else if ((c & 0xE0) == 0xC0) {
-			len = 2;
-			cp = c & 0x1F;
-		} else if ((c & 0xF0) == 0xE0) {
-			len = 3;
-			cp = c & 0x0F;
-		} else if ((c & 0xF8) == 0xF0) {
-			len = 4;
-			cp = c & 0x07;
-		} else {
-			return 0;
-		}
-		if (i + len > n)
-			return 0;
-		for (size_t k = 1; k < len; k++) {
-			if ((s[i + k] & 0xC0) != 0x80)
-				return 0;
-			cp = cp << 6 | (s[i + k] & 0x3F);
-		}
-		if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-		    cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-			return 0;
-		i += len;
-	}
-	return 1;
-}
-
 /* ---- targets ---------------------------------------------------------- */
 
 static const char *check_port(const char *p)
@@ -181,10 +120,10 @@ int config__parse_labels(struct config__yw *w, const yaml_node_t *n, const char 
 			return config__fail(w, k, "%s: a label name must be a string, not %s", what, config__kind(k));
 		if ((rc = config__get_str(w, k, what, &name)) < 0)
 			return rc;
-		if (!config__valid_label_name(name))
+		if (!pf_label_name_ok(name, strlen(name)))
 			return config__fail(w, k, "%s: label name \"%s\" is not valid (want [a-zA-Z_][a-zA-Z0-9_]*)",
 					    what, name);
-		if (name[0] == '_' && name[1] == '_')
+		if (pf_label_name_reserved(name))
 			return config__fail(w, k, "%s: label name \"%s\" is reserved (names starting with __)",
 					    what, name);
 		for (size_t i = 0; reserved && reserved[i]; i++)
@@ -198,7 +137,7 @@ int config__parse_labels(struct config__yw *w, const yaml_node_t *n, const char 
 					    name, config__kind(val));
 		if ((rc = config__get_str(w, val, what, &value)) < 0)
 			return rc;
-		if (!config__valid_utf8(value, strlen(value)))
+		if (!pf_utf8_valid(value, strlen(value)))
 			return config__fail(w, val, "%s: the value of label \"%s\" is not valid UTF-8", what, name);
 		if (strlen(value) > CONFIG_MAX_LABEL_VALUE)
 			return config__fail(w, val, "%s: the value of label \"%s\" is longer than %d bytes", what,

@@ -5,6 +5,7 @@
  */
 #include "import/import.h"
 #include "bundle/bundle.h"
+#include "ingest/ingest.h"
 
 #include <curl/curl.h>
 #include <dirent.h>
@@ -32,7 +33,7 @@ enum import_kind import_sniff(const void *data, size_t len)
 	if (len >= 4 && p[0] == 'P' && p[1] == 'K' &&
 	    ((p[2] == 3 && p[3] == 4) || (p[2] == 5 && p[3] == 6)))
 		return IMPORT_BUNDLE;
-	if (len >= 16 && memcmp(p, "go 1.", 5) == 0 && memmem(p, 16, " trace", 6))
+	if (ingest_is_go_trace(data, len))
 		return IMPORT_TRACE;
 	return IMPORT_PPROF;
 }

@@ -4,7 +4,9 @@
  * accessors of pprof.h.
  */
 #include "pprof/pprof-internal.h"
+#include "pprof/stream.h"
 
+#include <libdeflate.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -33,25 +35,34 @@ static int gz_data_error(const z_stream *zs, size_t consumed, struct pf_err *err
 }
 
 /*
- * The inflate buffer: an anonymous mapping grown with mremap (no copy, and
- * its pages go back to the system at munmap, which freed heap chunks would
- * not), whose capacity is taken from the in-flight budget as it grows.
+ * The inflate buffer, its capacity taken from the in-flight budget as it
+ * grows. Up to GZ_HEAP_MAX bytes it is malloc'd (a push of a small profile
+ * then reuses freed heap memory: no mapping made, faulted in and unmapped
+ * per push); past that it is an anonymous mapping grown with mremap (no
+ * copy, and its pages go back to the system at munmap, which freed heap
+ * chunks would not).
  */
+#define GZ_HEAP_MAX ((size_t)1 << 20)
+
 struct gz_out {
 	uint8_t *data;
 	size_t len, cap;
+	int mapped; /* data is an mmap'd region, else malloc'd */
 	struct pf_budget *budget;
 	int64_t wait_ns;
 };
 
 static void gz_out_free(struct gz_out *o)
 {
-	if (o->data)
+	if (o->data && o->mapped)
 		munmap(o->data, o->cap);
+	else
+		free(o->data);
 	if (o->budget)
 		pf_budget_give(o->budget, o->cap);
 	o->data = NULL;
 	o->len = o->cap = 0;
+	o->mapped = 0;
 }
 
 /* Grow o to at least want bytes (rounded up to pages). */
@@ -72,41 +83,38 @@ static int gz_out_grow(struct gz_out *o, size_t want, struct pf_err *err)
 				  "-max-inflight-decompressed; this one needs %zu more (it has %zu): try again later",
 				  used, pf_budget_total(o->budget), ncap - o->cap, o->cap);
 	}
-	if (o->data)
+	if (ncap <= GZ_HEAP_MAX) {
+		p = realloc(o->data, ncap);
+	} else if (o->data && o->mapped) {
 		p = mremap(o->data, o->cap, ncap, MREMAP_MAYMOVE);
-	else
+	} else {
 		p = mmap(NULL, ncap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-	if (p == MAP_FAILED) {
+		if (p != MAP_FAILED && o->data) { /* from the heap to a mapping */
+			memcpy(p, o->data, o->len);
+			free(o->data);
+		}
+	}
+	if (p == MAP_FAILED || !p) {
 		if (o->budget)
 			pf_budget_give(o->budget, ncap - o->cap);
 		return pf_err_set(err, PF_ENOMEM, "gzip: out of memory (%zu bytes)", ncap);
 	}
+	o->mapped = ncap > GZ_HEAP_MAX;
 	o->data = p;
 	o->cap = ncap;
 	return 0;
 }
 
 /*
- * Inflate every gzip member of data into o, at most max bytes. Output past
- * max is never stored: once max bytes are out, inflate gets a one-byte
- * probe, and a byte there is the PF_ETOOBIG error. The buffer starts at the
- * size the last member's trailer gives, when that is plausible, and doubles.
+ * Size hint for the inflate buffer: the ISIZE trailer of the last member
+ * (mod 2^32), trusted up to 8 times the compressed size (real profiles
+ * compress 2-4 times; a bomb's trailer must not size the buffer) or 1 MB;
+ * at least 64 KiB, at most max.
  */
-static int gunzip_to(const void *data, size_t len, size_t max, struct gz_out *o, struct pf_err *err)
+static size_t gunzip_hint(const uint8_t *p, size_t len, size_t max)
 {
-	const uint8_t *p = data;
-	size_t left = len, hint;
-	z_stream zs;
-	int rc = 0, zr, first = 1;
+	size_t hint = 65536;
 
-	memset(&zs, 0, sizeof(zs));
-	if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK)
-		return pf_err_set(err, PF_ENOMEM, "gzip: cannot initialise zlib");
-
-	/* Size hint: the ISIZE trailer of the last member (mod 2^32), trusted
-	 * up to 8 times the compressed size (real profiles compress 2-4
-	 * times; a bomb's trailer must not size the buffer) or 1 MB. */
-	hint = 65536;
 	if (len >= 18) {
 		size_t isize = pf_get_le32(p + len - 4), bound;
 		if (__builtin_mul_overflow(len, (size_t)8, &bound))
@@ -114,7 +122,88 @@ static int gunzip_to(const void *data, size_t len, size_t max, struct gz_out *o,
 		bound = PF_MAX(bound, (size_t)1 << 20);
 		hint = PF_MAX(hint, PF_MIN(isize + 1, bound));
 	}
-	hint = PF_MIN(hint, max);
+	return PF_MIN(hint, max);
+}
+
+/*
+ * The fast path: libdeflate inflates each member whole into o (sized from
+ * the hint, at most max). Returns 0 when every member inflated, or 1 when
+ * the zlib path must run instead (from the start, o emptied): any error
+ * (zlib's path names it with Go's sentences), a member that does not fit
+ * (zlib's path grows the buffer and probes past max), or a header with a
+ * header CRC (FHCRC: libdeflate skips it, zlib and Go check it). Negative:
+ * the buffer could not be had (PF_EBUSY, PF_ENOMEM, as the zlib path).
+ * libdeflate is laxer than zlib on a few encodings no deflate encoder
+ * writes (a dynamic block declaring 287-288 literal/length or 31-32
+ * distance codes, distance codes 30-31): a body using them whose CRC-32 and
+ * length check out inflates here where zlib refuses it.
+ */
+static int gunzip_fast(const uint8_t *p, size_t len, size_t max, size_t hint, struct gz_out *o,
+		       struct pf_err *err)
+{
+	struct libdeflate_decompressor *d;
+	size_t off = 0;
+	int rc = 0;
+
+	if ((rc = gz_out_grow(o, hint, err)) < 0)
+		return rc;
+	if (o->cap == 0 || !(d = libdeflate_alloc_decompressor()))
+		return 1;
+	while (off < len) {
+		size_t in_used = 0, got = 0;
+		enum libdeflate_result r;
+
+		if (len - off < 10 || (p[off + 3] & 0x02)) {
+			rc = 1;
+			break;
+		}
+		r = libdeflate_gzip_decompress_ex(d, p + off, len - off, o->data + o->len,
+						  PF_MIN(o->cap, max) - o->len, &in_used, &got);
+		if (r != LIBDEFLATE_SUCCESS) {
+			rc = 1;
+			break;
+		}
+		off += in_used;
+		o->len += got;
+	}
+	libdeflate_free_decompressor(d);
+	if (rc == 1)
+		o->len = 0;
+	return rc;
+}
+
+/*
+ * Inflate every gzip member of data into o, at most max bytes: libdeflate
+ * when it can (gunzip_fast), else zlib's streaming inflate, which names
+ * what is wrong as Go does. Output past max is never stored: once max
+ * bytes are out, inflate gets a one-byte probe, and a byte there is the
+ * PF_ETOOBIG error. The buffer starts at the size the last member's trailer
+ * gives, when that is plausible, and doubles.
+ */
+static int gunzip_zlib(const uint8_t *p, size_t len, size_t max, size_t hint, struct gz_out *o,
+		       struct pf_err *err);
+
+static int gunzip_to(const void *data, size_t len, size_t max, struct gz_out *o, struct pf_err *err)
+{
+	size_t hint = gunzip_hint(data, len, max);
+	int rc;
+
+	if ((rc = gunzip_fast(data, len, max, hint, o, err)) <= 0)
+		return rc;
+	return gunzip_zlib(data, len, max, hint, o, err);
+}
+
+/* zlib's streaming inflate of every member into o (see gunzip_to). */
+static int gunzip_zlib(const uint8_t *p, size_t len, size_t max, size_t hint, struct gz_out *o,
+		       struct pf_err *err)
+{
+	size_t left = len;
+	z_stream zs;
+	int rc = 0, zr, first = 1;
+
+	memset(&zs, 0, sizeof(zs));
+	if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK)
+		return pf_err_set(err, PF_ENOMEM, "gzip: cannot initialise zlib");
 
 	for (;;) {
 		/* Each member starts with a header (Go reads 10 bytes: a partial
@@ -201,6 +290,19 @@ fail:
  * Inflate every gzip member of data into out (appended), capped at max
  * bytes and at out->max.
  */
+int pprof__gunzip_zlib(const void *data, size_t len, size_t max, struct pf_buf *out,
+		       struct pf_err *err)
+{
+	struct gz_out o = {0};
+	int rc;
+
+	if ((rc = gunzip_zlib(data, len, max, gunzip_hint(data, len, max), &o, err)) == 0 &&
+	    (rc = pf_buf_append(out, o.data, o.len)) < 0)
+		rc = pf_err_set(err, rc, "gzip: out of memory");
+	gz_out_free(&o);
+	return rc;
+}
+
 int pprof_gunzip(const void *data, size_t len, size_t max, struct pf_buf *out, struct pf_err *err)
 {
 	struct gz_out o = {0};
@@ -569,6 +671,40 @@ fail:
 		pprof_free(p);
 	else
 		pf_arena_free(arena);
+	gz_out_free(&raw);
+	return rc;
+}
+
+/*
+ * pprof_decode_limited's inflate (budgeted mapping, max_decompressed) and
+ * size checks, then the streaming decoder into sink (see stream.h).
+ */
+int pprof_stream_decode_limited(const void *data, size_t len, const struct pprof_limits *lim,
+				const struct pprof_sink *sink, void *ctx, struct pf_err *err)
+{
+	struct gz_out raw = {0};
+	const uint8_t *body = data;
+	size_t blen = len;
+	int rc;
+
+	raw.budget = lim->budget;
+	raw.wait_ns = lim->budget_wait_ns > 0 ? lim->budget_wait_ns : PPROF_BUDGET_WAIT_NS;
+	if (len == 0)
+		return pf_err_set(err, PF_EINVAL, "parsing profile: empty input file");
+	if (pprof_is_gzip(data, len)) {
+		if ((rc = gunzip_to(data, len, lim->max_decompressed, &raw, err)) < 0) {
+			if (rc == PF_EINVAL)
+				pf_err_prefix(err, "decompressing profile: ");
+			goto out;
+		}
+		body = raw.data;
+		blen = raw.len;
+	} else if (len > lim->max_decompressed) {
+		rc = pf_err_set(err, PF_ETOOBIG, "profile is larger than %zu bytes", lim->max_decompressed);
+		goto out;
+	}
+	rc = pprof_stream_decode(body, blen, sink, ctx, err);
+out:
 	gz_out_free(&raw);
 	return rc;
 }

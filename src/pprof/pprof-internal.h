@@ -106,4 +106,9 @@ static inline int pprof__scan_field(const uint8_t **pp, const uint8_t *end, uint
  * passed and the count. */
 int pprof__check_caps(const uint64_t *count, struct pf_err *err);
 
+/* pprof_gunzip on zlib alone (no libdeflate): for the differential check
+ * of the two inflates (tests/fuzz/fuzz_stream.c). */
+int pprof__gunzip_zlib(const void *data, size_t len, size_t max, struct pf_buf *out,
+		       struct pf_err *err);
+
 #endif

@@ -26,7 +26,8 @@ struct pprof_profile;
 
 /*
  * Decode a profile body: gzip (one or more concatenated members, as Go reads
- * it) or raw protobuf. The decompressed size is capped at max_decompressed
+ * it; inflated by libdeflate, and by zlib when libdeflate refuses, so that
+ * errors read as Go's) or raw protobuf. The decompressed size is capped at max_decompressed
  * (PF_ETOOBIG past it, without inflating further: no decompression bomb).
  * Validates: string_table[0] is "", every string index in range, sample
  * value counts equal the sample type count, every location a sample names
@@ -38,8 +39,8 @@ struct pprof_profile;
  * Returns 0, PF_EINVAL (malformed), PF_ETOOBIG, PF_ELIMIT (a decoder cap,
  * below) or PF_ENOMEM.
  * A raw (not gzip) body longer than max_decompressed is PF_ETOOBIG too.
- * Memory: the inflated body (mmap'd, returned to the system when the decode
- * returns) and the unpacked message in one arena, at most
+ * Memory: the inflated body (malloc'd up to 1 MiB, mmap'd past that and
+ * returned to the system when the decode returns) and the unpacked message in one arena, at most
  * PPROF_MAX_DECODED_BYTES (about 10 times the inflated size for Go's
  * profiles).
  * Error sentences: "parsing profile: empty input file", "parsing profile:

@@ -98,8 +98,21 @@ int pprof_stream_decode(const void *body, size_t len, const struct pprof_sink *s
 			struct pf_err *err);
 
 /*
+ * pprof_decode_limited's front half on the streaming decoder: inflate a
+ * gzip body as it does (libdeflate, zlib naming errors; the buffer taken
+ * from lim->budget, at most lim->max_decompressed bytes) or take the raw
+ * body, then pprof_stream_decode it into sink. Returns what
+ * pprof_decode_limited returns for the same body, with the same sentences
+ * (PF_EINVAL, PF_ETOOBIG, PF_ELIMIT for the count caps, PF_EBUSY, PF_ENOMEM),
+ * or a sink's error; the inflated bytes a callback sees are gone when this
+ * returns.
+ */
+int pprof_stream_decode_limited(const void *data, size_t len, const struct pprof_limits *lim,
+				const struct pprof_sink *sink, void *ctx, struct pf_err *err);
+
+/*
  * pprof_decode on the streaming decoder: inflate (gzip, as pprof_decode
- * does; zlib for now) or take the raw body, stream it into a sink that
+ * does: libdeflate, zlib naming what is wrong) or take the raw body, stream it into a sink that
  * rebuilds the protobuf-c message, and index it (pprof_from_message). Same
  * returns and sentences as pprof_decode.
  */

@@ -1,25 +1,19 @@
 /*
- * The store threads: a scraped body is validated as a push is (pprof_decode
- * with the -max-profile-size cap, the decoder's caps and the
+ * The store threads: a scraped body takes the push's path (ingest_profile:
+ * the -max-profile-size cap, the decoder's caps and the
  * -max-inflight-decompressed budget; legacy text refused; traces kept byte for
- * byte), its per-sample-type totals computed, and it is appended with
- * tsdb_append, which returns once it is durable. The loop thread hands
+ * byte; totals; tsdb_append, which returns once it is durable), its refusal
+ * class mapped to a scrape result (store_result). The loop thread hands
  * transfers over through a queue and gets them back through done_async, so
  * it never waits on a decode or an fsync.
  */
 #include "scrape/scrape-internal.h"
-#include "pprof/pprof.h"
+#include "ingest/ingest.h"
 
 #include <stdlib.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
-
-/* Go execution traces start "go 1.N trace\0..." */
-static int is_go_trace(const uint8_t *p, size_t n)
-{
-	return n >= 16 && memcmp(p, "go 1.", 5) == 0 && memmem(p, 16, " trace", 6) != NULL;
-}
 
 /* Why a profile of this type can be empty (SPEC §4). */
 static const char *empty_hint(const char *type)
@@ -45,100 +39,63 @@ static void content_type_note(const struct scrape__xfer *x, char *out, size_t n)
 		snprintf(out, n, " (Content-Type: %.100s)", ct);
 }
 
-void scrape__store_one(struct scrape *s, struct scrape__xfer *x)
+/*
+ * The scrape result for what ingest made of x's body, with the sentence
+ * the scrape's lastError shows (naming the target's URL); SUCCESS when
+ * stored. x->result and x->error are set by scrape__xfer_fail.
+ */
+static void store_result(struct scrape__xfer *x, enum ingest_class c, const struct pf_err *err,
+			 const char *note)
 {
-	struct pprof_profile *prof = NULL;
-	struct tsdb_total *totals = NULL;
-	int64_t *sums = NULL;
-	struct pf_buf gz = PF_BUF_INIT(0);
-	struct tsdb_append_req ar = {0};
-	struct pf_err err = {0};
-	char id[TSDB_ID_LEN + 1], note[160];
-	const uint8_t *body = x->body.data ? x->body.data : (const uint8_t *)"";
-	size_t len = x->body.len;
-	int rc;
-
-	content_type_note(x, note, sizeof(note));
-	ar.labels = x->labels;
-	ar.nlabels = x->nlabels;
-	ar.t_ns = x->start_ns; /* profefe's clock at the scrape's start (SPEC §4) */
-	if (strcmp(x->type, "trace") == 0) {
-		if (!is_go_trace(body, len)) {
+	switch (c) {
+	case INGEST_OK:
+		x->result = SCRAPE__R_SUCCESS;
+		break;
+	case INGEST_MALFORMED:
+		if (strcmp(x->type, "trace") == 0)
 			scrape__xfer_fail(x, SCRAPE__R_INVALID,
 					  "the body from %s is not a Go execution trace%s: it does not start with \"go 1.N trace\"",
 					  x->url, note);
-			goto out;
-		}
-		ar.kind = TSDB_KIND_RAW;
-		ar.body = body;
-		ar.len = len;
-	} else {
-		const pprof_msg *m;
-		size_t nt;
-		struct pprof_limits lim = {.max_decompressed = s->o.max_profile_bytes,
-					   .budget = s->o.inflight};
+		else
+			scrape__xfer_fail(x, SCRAPE__R_INVALID, "the body from %s is not a pprof profile%s: %s",
+					  x->url, note, err->msg);
+		break;
+	case INGEST_NO_SAMPLES:
+		scrape__xfer_fail(x, SCRAPE__R_EMPTY, "profile has no samples: %s", empty_hint(x->type));
+		break;
+	case INGEST_DECODE_CAP:
+		scrape__xfer_fail(x, SCRAPE__R_TOO_LARGE, "the profile from %s is too large to decode: %s",
+				  x->url, err->msg);
+		break;
+	case INGEST_TOO_BIG:
+		scrape__xfer_fail(x, SCRAPE__R_TOO_LARGE, "the profile from %s is too large: %s (-max-profile-size)",
+				  x->url, err->msg);
+		break;
+	default:
+		/* the in-flight budget, the store's refusals and failures */
+		scrape__xfer_fail(x, SCRAPE__R_STORE, "storing the profile from %s failed: %s", x->url, err->msg);
+		break;
+	}
+}
 
-		rc = pprof_decode_limited(body, len, &lim, &prof, &err);
-		if (rc == PF_EBUSY) {
-			scrape__xfer_fail(x, SCRAPE__R_STORE, "storing the profile from %s failed: %s", x->url,
-					  err.msg);
-			goto out;
-		}
-		if (rc == PF_ELIMIT) {
-			scrape__xfer_fail(x, SCRAPE__R_TOO_LARGE, "the profile from %s is too large to decode: %s",
-					  x->url, err.msg);
-			goto out;
-		}
-		if (rc == PF_ETOOBIG) {
-			scrape__xfer_fail(x, SCRAPE__R_TOO_LARGE, "the profile from %s is too large: %s (-max-profile-size)",
-					  x->url, err.msg);
-			goto out;
-		}
-		if (rc < 0) {
-			scrape__xfer_fail(x, SCRAPE__R_INVALID, "the body from %s is not a pprof profile%s: %s", x->url,
-					  note, err.msg);
-			goto out;
-		}
-		if (pprof_sample_count(prof) == 0) {
-			scrape__xfer_fail(x, SCRAPE__R_EMPTY, "profile has no samples: %s", empty_hint(x->type));
-			goto out;
-		}
-		m = pprof_message(prof);
-		nt = m->n_sample_type;
-		totals = pf_xcalloc(nt ? nt : 1, sizeof(*totals));
-		sums = pf_xcalloc(nt ? nt : 1, sizeof(*sums));
-		pprof_totals(prof, sums);
-		for (size_t i = 0; i < nt; i++) {
-			totals[i].type = pprof_string(prof, m->sample_type[i]->type);
-			totals[i].unit = pprof_string(prof, m->sample_type[i]->unit);
-			totals[i].value = sums[i];
-		}
-		ar.kind = TSDB_KIND_PPROF;
-		ar.totals = totals;
-		ar.ntotals = nt;
-		if (pprof_is_gzip(body, len)) {
-			ar.body = body;
-			ar.len = len;
-		} else {
-			if (pprof_gzip(body, len, &gz, &err) < 0) {
-				scrape__xfer_fail(x, SCRAPE__R_STORE, "compressing the profile from %s failed: %s",
-						  x->url, err.msg);
-				goto out;
-			}
-			ar.body = gz.data;
-			ar.len = gz.len;
-		}
-	}
-	if ((rc = tsdb_append(s->o.db, &ar, id, &err)) < 0) {
-		scrape__xfer_fail(x, SCRAPE__R_STORE, "storing the profile from %s failed: %s", x->url, err.msg);
-		goto out;
-	}
-	x->result = SCRAPE__R_SUCCESS;
-out:
-	pprof_free(prof);
-	free(totals);
-	free(sums);
-	pf_buf_free(&gz);
+void scrape__store_one(struct scrape *s, struct scrape__xfer *x)
+{
+	struct ingest_opts io = {.db = s->o.db, .max_profile_bytes = s->o.max_profile_bytes,
+				 .inflight = s->o.inflight};
+	struct ingest_req ir = {0};
+	struct ingest_out out;
+	struct pf_err err = {0};
+	char note[160];
+	enum ingest_class c;
+
+	content_type_note(x, note, sizeof(note));
+	ir.labels = x->labels;
+	ir.nlabels = x->nlabels;
+	ir.t_ns = x->start_ns; /* profefe's clock at the scrape's start (SPEC §4) */
+	ir.body = x->body.data ? x->body.data : (const uint8_t *)"";
+	ir.len = x->body.len;
+	c = ingest_profile(&io, &ir, &out, &err);
+	store_result(x, c, &err, note);
 }
 
 /* ---- the pool ---------------------------------------------------------------- */

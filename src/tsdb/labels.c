@@ -3,17 +3,10 @@
 
 #include <stdlib.h>
 
+/* SPEC §1's rule (pf_label_name_ok), and the store's cap on a name's length */
 int tsdb__label_name_ok(const char *s, size_t n)
 {
-	if (n == 0 || n > TSDB__MAX_NAME_LEN)
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		int alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
-		if (!alpha && !(i > 0 && c >= '0' && c <= '9'))
-			return 0;
-	}
-	return 1;
+	return n <= TSDB__MAX_NAME_LEN && pf_label_name_ok(s, n);
 }
 
 static int cmp_label_ptr(const void *a, const void *b)
@@ -43,6 +36,8 @@ int tsdb__labels_sort_check(const struct tsdb_label *labels, size_t nlabels,
 		if (vl > TSDB__MAX_VALUE_LEN)
 			return pf_err_set(err, PF_EINVAL, "label %s: value longer than %d bytes",
 					  l->name, TSDB__MAX_VALUE_LEN);
+		if (!pf_label_value_ok(l->value, vl))
+			return pf_err_set(err, PF_EINVAL, "label %s: value is not valid UTF-8", l->name);
 		if (strcmp(l->name, "service") == 0)
 			have_service = 1;
 		else if (strcmp(l->name, "type") == 0)

@@ -23,6 +23,27 @@ static void test_crc32c_known_vectors(void **state)
 	assert_int_equal(pf_crc32c(0, zeros, 32), 0x8A9136AAu);
 	/* chaining equals one pass */
 	assert_int_equal(pf_crc32c(pf_crc32c(0, "1234", 4), "56789", 5), 0xE3069283u);
+	/* every length and split, unaligned, against the bitwise definition
+	 * (pf_crc32c may use the SSE4.2 instruction or the tables) */
+	{
+		uint8_t buf[80];
+		uint32_t x = 7;
+		for (size_t i = 0; i < sizeof(buf); i++) {
+			x = x * 1103515245u + 12345u;
+			buf[i] = (uint8_t)(x >> 16);
+		}
+		for (size_t n = 0; n + 1 < sizeof(buf); n++) {
+			uint32_t ref = ~0u;
+			for (size_t i = 0; i < n; i++) {
+				ref ^= buf[1 + i];
+				for (int k = 0; k < 8; k++)
+					ref = ref & 1 ? (ref >> 1) ^ 0x82F63B78u : ref >> 1;
+			}
+			ref = ~ref;
+			assert_int_equal(pf_crc32c(0, buf + 1, n), ref);
+			assert_int_equal(pf_crc32c(pf_crc32c(0, buf + 1, n / 3), buf + 1 + n / 3, n - n / 3), ref);
+		}
+	}
 }
 
 static void test_uvarint_roundtrip(void **state)
@@ -638,6 +659,60 @@ static void test_utf8(void **state)
 	pf_buf_free(&b);
 }
 
+/* SPEC §1 "Words" (words.c): each rule with an input that passes and one that fails. */
+static void test_words(void **state)
+{
+	static const char *const types[] = {"cpu", "heap", "allocs", "block", "mutex", "goroutine",
+					    "threadcreate", "trace", "other"};
+	char big[PF_MAX_LABEL_VALUE + 2];
+
+	(void)state;
+	/* names: [a-zA-Z_][a-zA-Z0-9_]* */
+	assert_true(pf_label_name_ok("a", 1));
+	assert_true(pf_label_name_ok("_x", 2));
+	assert_true(pf_label_name_ok("Zone_9", 6));
+	assert_false(pf_label_name_ok("", 0));     /* empty */
+	assert_false(pf_label_name_ok("9a", 2));   /* a digit first */
+	assert_false(pf_label_name_ok("a-b", 3));  /* other characters */
+	assert_false(pf_label_name_ok("a.b", 3));
+	assert_false(pf_label_name_ok("a b", 3));
+	assert_false(pf_label_name_ok("\xc3\xa9t\xc3\xa9", 6)); /* not ASCII */
+	assert_true(pf_label_name_ok("ab", 1));    /* n bytes only */
+	/* names starting with __ are reserved */
+	assert_true(pf_label_name_reserved("__name__"));
+	assert_true(pf_label_name_reserved("__"));
+	assert_false(pf_label_name_reserved("_x"));
+	assert_false(pf_label_name_reserved("x__"));
+	/* values: any UTF-8 up to 1024 bytes */
+	assert_true(pf_label_value_ok("", 0));
+	assert_true(pf_label_value_ok("h\xc3\xa9llo \xf0\x9f\x94\xa5", 11));
+	memset(big, 'v', sizeof(big));
+	assert_true(pf_label_value_ok(big, PF_MAX_LABEL_VALUE));
+	assert_false(pf_label_value_ok(big, PF_MAX_LABEL_VALUE + 1)); /* too long */
+	assert_false(pf_label_value_ok("\xff", 1));                   /* not UTF-8 */
+	assert_false(pf_label_value_ok("\xc0\x80", 2));               /* overlong */
+	assert_false(pf_label_value_ok("\xed\xa0\x80", 3));           /* a surrogate */
+	assert_false(pf_label_value_ok("\xc3", 1));                   /* cut short */
+	/* at most 64 labels a profile */
+	assert_int_equal(PF_MAX_LABELS, 64);
+	/* types: the built-in ones, or custom names of [a-z0-9_.-]+ */
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+		assert_true(pf_type_ok(types[i]));
+	assert_true(pf_type_ok("fgprof"));
+	assert_true(pf_type_ok("example.com_shop_open-conns"));
+	assert_true(pf_type_ok("0"));
+	assert_false(pf_type_ok(""));
+	assert_false(pf_type_ok("Heap"));   /* upper case */
+	assert_false(pf_type_ok("a/b"));
+	assert_false(pf_type_ok("a b"));
+	assert_false(pf_type_ok("h\xc3\xa9"));
+	big[PF_MAX_LABEL_VALUE] = 0;
+	assert_true(pf_type_ok(big));       /* a type is a label value: 1024 bytes */
+	big[PF_MAX_LABEL_VALUE] = 'v';
+	big[PF_MAX_LABEL_VALUE + 1] = 0;
+	assert_false(pf_type_ok(big));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -659,6 +734,7 @@ int main(void)
 		cmocka_unit_test(test_zigzag_hexval),
 		cmocka_unit_test(test_err),
 		cmocka_unit_test(test_budget),
+		cmocka_unit_test(test_words),
 		cmocka_unit_test(test_utf8),
 	};
 	return cmocka_run_group_tests_name("base", tests, NULL, NULL);

@@ -20,6 +20,8 @@
 #include "pprof/stream.h"
 #include "../fuzz/pprof_same.h"
 
+#include <zlib.h>
+
 #define FIX "tests/fixtures/"
 #define MAXDEC ((size_t)256 << 20)
 
@@ -583,6 +585,58 @@ static void test_decode_budget(void **state)
 	pf_buf_free(&b);
 	pf_buf_free(&zeros);
 	pf_budget_free(budget);
+}
+
+/*
+ * The inputs libdeflate's whole-buffer inflate hands over to zlib's
+ * streaming one (decode.c, gunzip_fast): a member larger than the buffer the
+ * last member's trailer sized, and a header with a header CRC (FHCRC), which
+ * libdeflate skips and zlib (as Go) checks.
+ */
+static void test_gunzip_fallbacks(void **state)
+{
+	struct pf_buf z = PF_BUF_INIT(0), z2 = PF_BUF_INIT(0), out = PF_BUF_INIT(0);
+	struct pf_err err = { 0 };
+	size_t big = 300000;
+	uint8_t *raw = malloc(big);
+	uint32_t x = 1, hcrc;
+
+	(void)state;
+	for (size_t i = 0; i < big; i++) { /* little repetition: compresses about 2x */
+		x = x * 1103515245u + 12345u;
+		raw[i] = (uint8_t)('a' + (x >> 16) % 16);
+	}
+	/* a 300 KB member, then a 1-byte one: the trailer's hint is 64 KiB */
+	assert_int_equal(pprof_gzip(raw, big, &z, &err), 0);
+	assert_int_equal(pprof_gzip("!", 1, &z, &err), 0);
+	assert_int_equal(pprof_gunzip(z.data, z.len, big + 1, &out, &err), 0);
+	assert_int_equal(out.len, big + 1);
+	assert_memory_equal(out.data, raw, big);
+	assert_int_equal(out.data[big], '!');
+	pf_buf_reset(&out);
+	assert_int_equal(pprof_gunzip(z.data, z.len, big, &out, &err), PF_ETOOBIG);
+	assert_string_equal(err.msg, "decompressed profile is larger than 300000 bytes");
+
+	/* FHCRC: the same member with a 2-byte header CRC after its 10-byte header */
+	pf_buf_reset(&z);
+	assert_int_equal(pprof_gzip("hello", 5, &z, &err), 0);
+	z.data[3] |= 0x02;
+	hcrc = (uint32_t)crc32(0, z.data, 10) & 0xffff;
+	assert_int_equal(pf_buf_append(&z2, z.data, 10), 0);
+	assert_int_equal(pf_buf_append(&z2, (uint8_t[]){ (uint8_t)hcrc, (uint8_t)(hcrc >> 8) }, 2), 0);
+	assert_int_equal(pf_buf_append(&z2, z.data + 10, z.len - 10), 0);
+	pf_buf_reset(&out);
+	assert_int_equal(pprof_gunzip(z2.data, z2.len, 100, &out, &err), 0);
+	assert_int_equal(out.len, 5);
+	assert_memory_equal(out.data, "hello", 5);
+	z2.data[10] ^= 0xff; /* a wrong header CRC: refused as Go refuses it */
+	pf_buf_reset(&out);
+	assert_int_equal(pprof_gunzip(z2.data, z2.len, 100, &out, &err), PF_EINVAL);
+	assert_string_equal(err.msg, "gzip: invalid header");
+	free(raw);
+	pf_buf_free(&z);
+	pf_buf_free(&z2);
+	pf_buf_free(&out);
 }
 
 static void test_gzip_helpers(void **state)
@@ -1348,6 +1402,7 @@ int main(void)
 		cmocka_unit_test(test_decode_caps),
 		cmocka_unit_test(test_decode_budget),
 		cmocka_unit_test(test_gzip_helpers),
+		cmocka_unit_test(test_gunzip_fallbacks),
 		cmocka_unit_test(test_validate_built),
 		cmocka_unit_test(test_stream_valid),
 		cmocka_unit_test(test_stream_bad),
