@@ -990,7 +990,9 @@ static void test_cut_failure(void **state)
 	struct pf_err err = {0};
 
 	open_db(c);
-	append_fixture(c, heaps[0], "api", "heap", T0, a);
+	/* a trace: the cut reads it from the WAL (pprof profiles it takes
+	 * from the symbolized head, without reading the WAL) */
+	append_fixture(c, "trace-001.out", "api", "trace", T0, a);
 	append_fixture(c, heaps[1], "api", "heap", T0 + SEC, b);
 	snprintf(path, sizeof(path), "%s/wal/00000001", c->dir);
 	flip_byte(path, 100); /* inside the first record */

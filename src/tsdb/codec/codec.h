@@ -184,7 +184,8 @@ void tsdb__flat_totals(const struct tsdb__flat *f, int64_t *totals);
  * once (the transcoder remembers), rows are copied as ids. A profile comes
  * out equal at the pprof level to what chunk_dec_pprof gives. src is read
  * only and, like dst, borrowed until transcoder_free; dst is added to (one
- * thread at a time, as for encoders). Aborts on OOM.
+ * thread at a time, as for encoders). Aborts on OOM. src may be dst (rows
+ * are then re-encoded with their ids).
  */
 struct tsdb__transcoder;
 struct tsdb__chunk_dec;
