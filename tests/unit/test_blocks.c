@@ -304,6 +304,133 @@ static void test_merge_matches_pprof_merge(void **state)
 	pprof_free(want);
 }
 
+/* Append a pprof fixture without totals: tsdb decodes and totals it. */
+static int append_untotalled(struct ctx *c, const void *body, size_t len, int64_t t, char *id,
+			     struct pf_err *err)
+{
+	struct tsdb_label l[2] = {{"service", "api"}, {"type", "heap"}};
+	struct tsdb_append_req req = {0};
+
+	req.labels = l;
+	req.nlabels = 2;
+	req.t_ns = t;
+	req.kind = TSDB_KIND_PPROF;
+	req.body = body;
+	req.len = len;
+	return tsdb_append(c->db, &req, id, err);
+}
+
+/* Merge of service=api type=heap: totals and sample count as want's. */
+static void check_merge_as(struct ctx *c, const struct pprof_profile *want, size_t nwant)
+{
+	struct tsdb_matcher m[2] = {{TSDB_MATCH_EQ, "service", "api"}, {TSDB_MATCH_EQ, "type", "heap"}};
+	struct tsdb_query q = {m, 2, INT64_MIN, INT64_MAX, 0};
+	struct pprof_profile *got = NULL;
+	struct pf_err err = {0};
+	int64_t tw[8], tg[8];
+	size_t n;
+
+	if (tsdb_merge(c->db, &q, &got, &n, &err) != 0)
+		fail_msg("tsdb_merge: %s", err.msg);
+	assert_int_equal(n, nwant);
+	pprof_totals(want, tw);
+	pprof_totals(got, tg);
+	for (size_t i = 0; i < pprof_message(want)->n_sample_type; i++)
+		assert_int_equal(tw[i], tg[i]);
+	assert_int_equal(pprof_sample_count(want), pprof_sample_count(got));
+	assert_int_equal(pprof_message(want)->n_location, pprof_message(got)->n_location);
+	assert_int_equal(pprof_message(want)->n_function, pprof_message(got)->n_function);
+	pprof_free(got);
+}
+
+/*
+ * The symbolized head (issue 18): pprof bodies appended without totals are
+ * decoded and totalled by tsdb; a body that does not decode is refused with
+ * pprof_decode's sentence and leaves nothing; head profiles read back byte
+ * for byte, merge as pprof_merge does (from the head, after a crash and
+ * replay, from blocks), and are cut into blocks whether they came in time
+ * order (chunks copied) or not (rows re-encoded).
+ */
+static void test_symbolized_head(void **state)
+{
+	struct ctx *c = *state;
+	/* out of order in the middle: the cut re-encodes those windows */
+	static const int at[10] = {0, 1, 2, 3, 7, 5, 6, 4, 8, 9};
+	struct pprof_profile *in[10], *want = NULL;
+	struct pf_buf bodies[10];
+	char ids[10][TSDB_ID_LEN + 1];
+	struct pf_err err = {0}, e2 = {0};
+	struct tsdb_stats st;
+	struct pprof_profile *bad = NULL;
+
+	open_db(c);
+	for (int i = 0; i < 10; i++) {
+		read_fixture(heaps[i], &bodies[i]);
+		assert_int_equal(pprof_decode(bodies[i].data, bodies[i].len, (size_t)1 << 30, &in[i], &err), 0);
+		if (append_untotalled(c, bodies[i].data, bodies[i].len, T0 + at[i] * 2 * SEC, ids[i], &err))
+			fail_msg("append %s: %s", heaps[i], err.msg);
+	}
+	/* a bad body: pprof_decode's sentence, nothing stored */
+	{
+		static const char junk[] = "\x1f\x8b\x08\x00garbage that is not gzip";
+		char id[TSDB_ID_LEN + 1];
+		assert_int_equal(pprof_decode(junk, sizeof(junk) - 1, (size_t)1 << 30, &bad, &e2), PF_EINVAL);
+		assert_int_equal(append_untotalled(c, junk, sizeof(junk) - 1, T0, id, &err), PF_EINVAL);
+		assert_string_equal(err.msg, e2.msg);
+		tsdb_stats(c->db, &st);
+		assert_int_equal(st.head_profiles, 10);
+	}
+	/* totals computed as pprof_totals, types and units named */
+	for (int i = 0; i < 10; i++) {
+		struct tsdb_meta *meta = NULL;
+		struct pf_buf got = PF_BUF_INIT(0);
+		int64_t t[8];
+		const pprof_msg *m = pprof_message(in[i]);
+		assert_int_equal(tsdb_read(c->db, ids[i], &got, &meta, &err), 0);
+		assert_int_equal(got.len, bodies[i].len); /* the head: the bytes as pushed */
+		assert_memory_equal(got.data, bodies[i].data, got.len);
+		pprof_totals(in[i], t);
+		assert_int_equal(meta->ntotals, m->n_sample_type);
+		for (size_t k = 0; k < meta->ntotals; k++) {
+			assert_string_equal(meta->totals[k].type, pprof_string(in[i], m->sample_type[k]->type));
+			assert_string_equal(meta->totals[k].unit, pprof_string(in[i], m->sample_type[k]->unit));
+			assert_true(meta->totals[k].value == t[k]);
+		}
+		tsdb_meta_free(meta);
+		pf_buf_free(&got);
+	}
+	assert_int_equal(pprof_merge(in, 10, &want, &err), 0);
+	check_merge_as(c, want, 10);
+	/* a crash: the replay rebuilds the symbolized head from the WAL */
+	tsdb__crash_close(c->db);
+	c->db = NULL;
+	open_db(c);
+	tsdb_stats(c->db, &st);
+	assert_int_equal(st.head_profiles, 10);
+	check_merge_as(c, want, 10);
+	maintain(c, 0); /* some windows cut, some still in the head */
+	check_merge_as(c, want, 10);
+	maintain(c, 1);
+	tsdb_stats(c->db, &st);
+	assert_int_equal(st.head_profiles, 0);
+	assert_int_equal(st.block_profiles, 10);
+	check_merge_as(c, want, 10);
+	for (int i = 0; i < 10; i++)
+		check_read(c, ids[i], heaps[i]);
+	/* the head's groups are gone with their profiles; new ones work */
+	{
+		char id[TSDB_ID_LEN + 1];
+		assert_int_equal(append_untotalled(c, bodies[0].data, bodies[0].len, T0 + 100 * SEC, id, &err), 0);
+		maintain(c, 1);
+		check_read(c, id, heaps[0]);
+	}
+	for (int i = 0; i < 10; i++) {
+		pprof_free(in[i]);
+		pf_buf_free(&bodies[i]);
+	}
+	pprof_free(want);
+}
+
 /* Totals of a merge equal the sums of the fixtures named (heaps[idx[k]]). */
 static void check_merge_totals(const struct pprof_profile *got, const int *idx, size_t n)
 {
@@ -1151,6 +1278,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_corrupt_chunk, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_leftovers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cut_failure, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_symbolized_head, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_series, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
