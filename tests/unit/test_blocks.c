@@ -18,6 +18,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <pthread.h>
+
 #include "pprof/pprof.h"
 #include "tsdb/codec/codec.h"
 #include "tsdb/tsdb-internal.h"
@@ -429,6 +431,113 @@ static void test_symbolized_head(void **state)
 		pf_buf_free(&bodies[i]);
 	}
 	pprof_free(want);
+}
+
+/* Appenders, a merger and the maintenance round at once on the symbolized
+ * head: two services, profiles over several block windows (so groups are
+ * sealed, cut and freed while appends and merges go on). */
+struct conc {
+	struct ctx *c;
+	struct pf_buf *bodies;
+	int idx, n, stop, failed;
+	size_t merged;
+};
+
+static void *conc_append(void *arg)
+{
+	struct conc *w = arg;
+	struct tsdb_label l[3] = {{"service", w->idx % 2 ? "api" : "web"}, {"type", "heap"},
+				  {"instance", w->idx < 2 ? "a" : "b"}};
+	for (int i = 0; i < w->n; i++) {
+		struct tsdb_append_req req = {0};
+		struct pf_err err = {0};
+		char id[TSDB_ID_LEN + 1];
+		const struct pf_buf *b = &w->bodies[(i + w->idx) % 10];
+		req.labels = l;
+		req.nlabels = 3;
+		req.t_ns = T0 + (int64_t)i * SEC; /* 10 s blocks: a new window every 10 */
+		req.kind = TSDB_KIND_PPROF;
+		req.body = b->data;
+		req.len = b->len;
+		if (tsdb_append(w->c->db, &req, id, &err) != 0) {
+			fprintf(stderr, "append: %s\n", err.msg);
+			w->failed = 1;
+		}
+	}
+	return NULL;
+}
+
+static void *conc_merge(void *arg)
+{
+	struct conc *w = arg;
+	struct tsdb_matcher m[1] = {{TSDB_MATCH_EQ, "type", "heap"}};
+	struct tsdb_query q = {m, 1, INT64_MIN, INT64_MAX, 0};
+	while (!__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE)) {
+		struct pprof_profile *got = NULL;
+		struct pf_err err = {0};
+		size_t n = 0;
+		int rc = tsdb_merge(w->c->db, &q, &got, &n, &err);
+		if (rc != 0 && rc != PF_ENOTFOUND) {
+			fprintf(stderr, "merge: %s\n", err.msg);
+			w->failed = 1;
+		}
+		w->merged += n;
+		pprof_free(got);
+		if (tsdb_maintain(w->c->db, 0, &err) != 0) {
+			fprintf(stderr, "maintain: %s\n", err.msg);
+			w->failed = 1;
+		}
+	}
+	return NULL;
+}
+
+static void test_concurrent_head(void **state)
+{
+	struct ctx *c = *state;
+	struct pf_buf bodies[10];
+	struct conc w[5];
+	pthread_t th[5];
+	struct tsdb_stats st;
+	struct pf_err err = {0};
+
+	open_db(c);
+	for (int i = 0; i < 10; i++)
+		read_fixture(heaps[i], &bodies[i]);
+	for (int i = 0; i < 5; i++) {
+		w[i] = (struct conc){c, bodies, i, 40, 0, 0, 0};
+		pthread_create(&th[i], NULL, i < 4 ? conc_append : conc_merge, &w[i]);
+	}
+	for (int i = 0; i < 4; i++)
+		pthread_join(th[i], NULL);
+	__atomic_store_n(&w[4].stop, 1, __ATOMIC_RELEASE);
+	pthread_join(th[4], NULL);
+	for (int i = 0; i < 5; i++)
+		assert_false(w[i].failed);
+	tsdb_stats(c->db, &st);
+	assert_int_equal(st.profiles, 160);
+	{
+		struct tsdb_matcher m[1] = {{TSDB_MATCH_EQ, "type", "heap"}};
+		struct tsdb_query q = {m, 1, INT64_MIN, INT64_MAX, 0};
+		struct pprof_profile *a = NULL, *b = NULL;
+		int64_t ta[8], tb[8];
+		size_t n;
+		assert_int_equal(tsdb_merge(c->db, &q, &a, &n, &err), 0);
+		assert_int_equal(n, 160);
+		maintain(c, 1);
+		assert_int_equal(tsdb_merge(c->db, &q, &b, &n, &err), 0);
+		assert_int_equal(n, 160);
+		pprof_totals(a, ta);
+		pprof_totals(b, tb);
+		for (size_t i = 0; i < pprof_message(a)->n_sample_type; i++)
+			assert_true(ta[i] == tb[i]);
+		pprof_free(a);
+		pprof_free(b);
+	}
+	tsdb_stats(c->db, &st);
+	assert_int_equal(st.head_profiles, 0);
+	assert_int_equal(st.block_profiles, 160);
+	for (int i = 0; i < 10; i++)
+		pf_buf_free(&bodies[i]);
 }
 
 /* Totals of a merge equal the sums of the fixtures named (heaps[idx[k]]). */
@@ -1279,6 +1388,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_leftovers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cut_failure, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_symbolized_head, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_concurrent_head, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_series, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
