@@ -11,6 +11,8 @@
  *   wal.c            WAL segments: record framing, group commit, replay scan, reads
  *   record.c         the profile record payload (encode/decode)
  *   head.c           the in-memory index: symbols, series, postings, entries
+ *   hsym.c           the symbolized head: per (service, block window) a symbol table and
+ *                    per series the chunks of its pprof profiles
  *   block-internal.h the block file format; the open block's structure (block_*.c only)
  *   block_write.c    block writer (head cut, compaction) and block names
  *   block_read.c     opening a block (index loaded and checked), chunk and symbol reads
@@ -33,10 +35,13 @@
  *     chunk.c          chunks of consecutive profiles of one series
  *     stackmerge.c     merging profiles of one symbol table by stack id
  *     transcode.c      moving profiles between symbol tables (compaction)
+ *     ingest.c         a pprof body decoded by the streaming decoder into flat arrays
+ *                      for the encoder (the symbolized head's input)
  *
- * Layering: the head never touches files; it only stores a struct tsdb__loc
- * per profile, which names a WAL or checkpoint record (profiles cut into a
- * block leave the head). The WAL never looks inside a record payload.
+ * Layering: the head never touches files; it stores a struct tsdb__loc per
+ * profile, which names a WAL or checkpoint record (profiles cut into a
+ * block leave the head), and for a pprof profile where hsym.c keeps it
+ * (struct tsdb__hpos). The WAL never looks inside a record payload.
  */
 #ifndef PF_TSDB_INTERNAL_H
 #define PF_TSDB_INTERNAL_H
