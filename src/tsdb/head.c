@@ -361,8 +361,10 @@ int tsdb__head_insert(struct tsdb__head *h, struct tsdb__series *s, int64_t t_ns
 	e.kind = kind;
 	e.size = size;
 	e.loc = *loc;
-	if (pos)
+	if (pos) {
 		e.pos = *pos;
+		e.wal_only = pos->hs == NULL;
+	}
 	e.ntotals = (uint16_t)ntotals;
 	pthread_rwlock_wrlock(&h->rw);
 	i = lower_bound(s, t_ns, seq);
@@ -435,6 +437,7 @@ int tsdb__head_set_pos_locked(struct tsdb__series *s, int64_t t_ns, uint32_t seq
 	e = &s->entries[i];
 	tsdb__hsym_live(e->pos.hs, -1);
 	e->pos = *pos;
+	e->wal_only = pos->hs == NULL; /* tried: it does not decode */
 	tsdb__hsym_live(e->pos.hs, 1);
 	return 0;
 }

@@ -334,57 +334,89 @@ void tsdb__hsym_mem(struct tsdb *db, uint64_t *groups, uint64_t *bytes)
 	pthread_mutex_unlock(&db->hg_mu);
 }
 
-/* ---- replay ------------------------------------------------------------ */
+/* ---- catching up after a replay ---------------------------------------- */
 
-void tsdb__hsym_replay(struct tsdb *db)
+/*
+ * The replay at open puts every record in the head as a WAL-only entry (the
+ * open reads no body: a restart after a crash stays as fast as before);
+ * the maintenance rounds then symbolize them, oldest series first, for at
+ * most budget_ns per round. Until then such an entry is read from the WAL
+ * where needed, as a body given with totals that does not decode always
+ * is. Runs in the maintenance round (maint_mu): no cut, retention or WAL
+ * deletion runs meanwhile, so the entries' records stay where they are;
+ * appends and queries go on (entries are looked up again by (t, seq)).
+ */
+void tsdb__hsym_catch_up(struct tsdb *db, int64_t budget_ns)
 {
 	struct pf_buf meta = PF_BUF_INIT(TSDB__META_MAX), body = PF_BUF_INIT(0);
 	uint64_t done = 0, kept = 0;
+	int64_t t0 = pf_mono_ns();
+	uint32_t ns;
 
-	/* at open, before the maintenance thread: nothing else runs */
-	for (uint32_t i = 0; i < tsdb__head_nseries(db->head); i++) {
-		struct tsdb__series *s = tsdb__head_by_id(db->head, i);
+	if (!__atomic_load_n(&db->catch_up, __ATOMIC_ACQUIRE))
+		return;
+	tsdb__head_rdlock(db->head);
+	ns = tsdb__head_nseries(db->head);
+	tsdb__head_unlock(db->head);
+	for (uint32_t i = db->catch_up_next; i < ns; i++, db->catch_up_next = i) {
+		struct tsdb__series *s;
 		const char *svc = "";
-		size_t ne;
-		const struct tsdb__entry *e = tsdb__series_entries(s, &ne);
+		size_t j = 0;
+		tsdb__head_rdlock(db->head);
+		s = tsdb__head_by_id(db->head, i);
 		for (size_t k = 0; k < tsdb__series_nlabels(s); k++) {
 			const char *name, *value;
 			tsdb__series_label(db->head, s, k, &name, &value);
 			if (strcmp(name, "service") == 0)
-				svc = value;
+				svc = value; /* head symbols live as long as the head */
 		}
+		tsdb__head_unlock(db->head);
 		/* in (t, seq) order: the chunks then match a block's order */
-		for (size_t j = 0; j < ne; j++) {
+		for (;;) {
+			struct tsdb__entry e;
 			struct tsdb__flat *f;
 			struct tsdb__hpos pos = {0};
 			struct pf_err e2 = {0};
-			int64_t t = e[j].t_ns;
-			uint32_t seq = e[j].seq;
-			if (e[j].kind != TSDB_KIND_PPROF || e[j].pos.hs)
-				continue;
+			size_t ne;
+			int found = 0;
+			if (pf_mono_ns() - t0 > budget_ns)
+				goto out;
+			tsdb__head_rdlock(db->head);
+			const struct tsdb__entry *es = tsdb__series_entries(s, &ne);
+			for (; j < ne; j++)
+				if (es[j].kind == TSDB_KIND_PPROF && !es[j].pos.hs && !es[j].wal_only) {
+					e = es[j];
+					found = 1;
+					break;
+				}
+			tsdb__head_unlock(db->head);
+			if (!found)
+				break;
+			j++;
 			pf_buf_reset(&body);
 			f = tsdb__flat_new();
-			if (tsdb__wal_read(db->wal, &e[j].loc, e[j].size, &meta, &body, &e2) < 0 ||
+			if (tsdb__wal_read(db->wal, &e.loc, e.size, &meta, &body, &e2) < 0 ||
 			    tsdb__flat_decode(f, body.data, body.len, db->max_profile, &e2) < 0 ||
-			    tsdb__hsym_add(db, s, svc, strlen(svc), t, f, &pos, &e2) < 0) {
+			    tsdb__hsym_add(db, s, svc, strlen(svc), e.t_ns, f, &pos, &e2) < 0) {
 				kept++;
-				__atomic_fetch_add(&db->unsymbolized, 1, __ATOMIC_RELAXED);
-				tsdb__flat_free(f);
-				continue;
+				pos.hs = NULL;
+			} else {
+				done++;
 			}
 			tsdb__flat_free(f);
 			tsdb__head_wrlock(db->head);
-			tsdb__head_set_pos_locked(s, t, seq, &pos);
+			tsdb__head_set_pos_locked(s, e.t_ns, e.seq, &pos);
 			tsdb__head_unlock(db->head);
-			e = tsdb__series_entries(s, &ne);
-			done++;
 		}
 	}
+	__atomic_store_n(&db->catch_up, 0, __ATOMIC_RELEASE);
+out:
 	if (done || kept) {
 		char nd[32], nk[32];
 		snprintf(nd, sizeof(nd), "%" PRIu64, done);
 		snprintf(nk, sizeof(nk), "%" PRIu64, kept);
-		pf_log(PF_LOG_INFO, "head rebuilt from the WAL", "symbolized", nd, "wal_only", nk, NULL);
+		pf_log(PF_LOG_INFO, "replayed head profiles symbolized", "profiles", nd, "wal_only", nk,
+		       "done", __atomic_load_n(&db->catch_up, __ATOMIC_ACQUIRE) ? "no" : "yes", NULL);
 	}
 	pf_buf_free(&meta);
 	pf_buf_free(&body);

@@ -366,6 +366,9 @@ int tsdb_maintain(struct tsdb *db, int flush, struct pf_err *err)
 	if (!db)
 		return PF_EINVAL;
 	pthread_mutex_lock(&db->maint_mu);
+	/* replayed head profiles into the symbolized head, a few seconds'
+	 * worth per round (the cut decodes from the WAL what is left) */
+	tsdb__hsym_catch_up(db, TSDB__CATCH_UP_NS);
 	rc = tsdb__cut_head(db, flush, &cut, err);
 	if (rc == 0 && (cut || flush))
 		rc = clean_wal(db, err);

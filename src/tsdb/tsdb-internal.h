@@ -294,6 +294,9 @@ struct tsdb__entry {
 	struct tsdb__total *totals;
 	struct tsdb__loc loc;
 	struct tsdb__hpos pos;
+	/* pprof, not symbolized and not to be (pos given as such at insert, or
+	 * the catch-up found it does not decode); else replayed, not yet */
+	uint8_t wal_only;
 };
 
 struct tsdb__head *tsdb__head_new(void);
@@ -375,6 +378,8 @@ void tsdb__head_counts(struct tsdb__head *h, uint64_t *series, uint64_t *profile
  * head keep it until compaction rewrites them at the codec's level). */
 #define TSDB__HEAD_CHUNK_PROFILES 64
 #define TSDB__HEAD_ZSTD_LEVEL 3
+/* Time a maintenance round spends symbolizing replayed head profiles. */
+#define TSDB__CATCH_UP_NS ((int64_t)5 * 1000000000)
 
 struct tsdb__hgroup;
 struct tsdb__flat;
@@ -417,8 +422,9 @@ int tsdb__hseries_dec(const struct tsdb__hseries *hs, uint32_t chunk, struct pf_
 		      struct tsdb__chunk_dec **out, struct pf_err *err);
 /* Groups and chunk bytes (finished, and raw of the open ones) held. */
 void tsdb__hsym_mem(struct tsdb *db, uint64_t *groups, uint64_t *bytes);
-/* Symbolize the head entries that are only in the WAL (open: replay). */
-void tsdb__hsym_replay(struct tsdb *db);
+/* Symbolize the head entries the replay left WAL-only, for at most
+ * budget_ns (maintenance round only). */
+void tsdb__hsym_catch_up(struct tsdb *db, int64_t budget_ns);
 
 /* ---- selection (matchers.c) ------------------------------------------- */
 
@@ -623,6 +629,8 @@ struct tsdb {
 	struct tsdb__hgroup **hgs;
 	size_t nhg, caphg;
 	uint64_t unsymbolized; /* atomic: head profiles kept only in the WAL */
+	int catch_up;          /* atomic: replayed entries wait to be symbolized */
+	uint32_t catch_up_next; /* the first head series not caught up */
 };
 
 

@@ -134,7 +134,7 @@ static int replay_record(void *arg, const uint8_t *head, size_t nhead, uint64_t 
 		return 0;
 	}
 	tsdb__series_seen_seq(s, r->seq);
-	/* symbolized once the WAL is open (tsdb__hsym_replay) */
+	/* symbolized by the maintenance rounds (tsdb__hsym_catch_up) */
 	if (tsdb__head_insert(db->head, s, r->t_ns, (uint32_t)r->seq, r->kind, r->body_len,
 			      r->totals, r->ntotals, loc, NULL) < 0)
 		db->replay_dups++;
@@ -281,7 +281,7 @@ int tsdb_open(const struct tsdb_options *o, struct tsdb **out, struct pf_err *er
 	db->scratch = NULL;
 	if (rc < 0 || (rc = pf_fsync_dir(db->dir, err)) < 0) /* wal/, blocks/ and lock entries */
 		goto fail;
-	tsdb__hsym_replay(db);
+	db->catch_up = db->replayed > 0;
 	if (db->replayed) {
 		char nrec[32], ndup[32];
 		snprintf(nrec, sizeof(nrec), "%" PRIu64, db->replayed);
