@@ -216,15 +216,20 @@ void tsdb__hsym_live(struct tsdb__hseries *hs, int delta)
 
 /* ---- cuts -------------------------------------------------------------- */
 
-void tsdb__hsym_seal(struct tsdb *db, int64_t window, int empty_only)
+size_t tsdb__hsym_seal(struct tsdb *db, int64_t window, int empty_only)
 {
+	size_t n = 0;
+
 	pthread_mutex_lock(&db->hg_mu);
 	for (size_t i = 0; i < db->nhg; i++) {
 		struct tsdb__hgroup *g = db->hgs[i];
 		uint8_t key[8 + TSDB__MAX_VALUE_LEN];
 		size_t klen;
-		if (g->sealed || (empty_only ? __atomic_load_n(&g->live, __ATOMIC_RELAXED) != 0
-					     : g->window != window))
+		int empty = __atomic_load_n(&g->live, __ATOMIC_RELAXED) == 0;
+		if (empty_only ? !empty : g->window != window)
+			continue;
+		n++;
+		if (g->sealed)
 			continue;
 		pthread_mutex_lock(&g->mu);
 		g->sealed = 1;
@@ -233,6 +238,7 @@ void tsdb__hsym_seal(struct tsdb *db, int64_t window, int empty_only)
 		pf_map_del(db->hg_map, key, klen);
 	}
 	pthread_mutex_unlock(&db->hg_mu);
+	return n;
 }
 
 void tsdb__hsym_gc(struct tsdb *db)

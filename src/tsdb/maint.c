@@ -247,16 +247,20 @@ static int cut_window(struct tsdb *db, int64_t lo, int64_t hi, struct pf_err *er
 		size_t nl = tsdb__series_nlabels(c->s), k;
 		uint64_t max_seq = 0;
 		struct tsdb__symtab *st = NULL;
-		for (k = i; k < n && ce[k].s == c->s; k++) {
+		for (k = i; k < n && ce[k].s == c->s; k++)
 			if (ce[k].seq > max_seq)
 				max_seq = ce[k].seq;
-			if (!st && ce[k].pos.hs)
-				st = tsdb__hgroup_symtab(tsdb__hseries_group(ce[k].pos.hs));
-		}
 		tsdb__head_rdlock(db->head);
 		for (size_t l = 0; l < nl; l++)
 			tsdb__series_label(db->head, c->s, l, &names[l], &values[l]);
 		tsdb__head_unlock(db->head);
+		/* the block's table for the service: a sealed group's of this
+		 * window (the first series of a service decides) */
+		for (size_t l = 0; l < nl && !st; l++)
+			if (strcmp(names[l], "service") == 0)
+				for (size_t gi = 0; gi < ngroups && !st; gi++)
+					if (strcmp(tsdb__hgroup_service(groups[gi]), values[l]) == 0)
+						st = tsdb__hgroup_symtab(groups[gi]);
 		if ((rc = tsdb__bw_series_st(w, tsdb__series_hash(c->s), names, values, nl, max_seq,
 					     st, err)) < 0 ||
 		    (rc = cut_series(db, w, ce + i, k - i, &meta, &body, &copied, err)) < 0)
@@ -377,13 +381,14 @@ int tsdb_maintain(struct tsdb *db, int flush, struct pf_err *err)
 		tsdb__retention(db);
 	}
 	/* head groups no profile names any more (retention took them) */
-	tsdb__hsym_seal(db, 0, 1);
-	tsdb__wait_appends(db);
-	pthread_rwlock_wrlock(&db->state);
-	tsdb__head_wrlock(db->head);
-	tsdb__hsym_gc(db);
-	tsdb__head_unlock(db->head);
-	pthread_rwlock_unlock(&db->state);
+	if (tsdb__hsym_seal(db, 0, 1) > 0) {
+		tsdb__wait_appends(db);
+		pthread_rwlock_wrlock(&db->state);
+		tsdb__head_wrlock(db->head);
+		tsdb__hsym_gc(db);
+		tsdb__head_unlock(db->head);
+		pthread_rwlock_unlock(&db->state);
+	}
 	__atomic_fetch_add(&db->maint_rounds, 1, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&db->maint_mu);
 	return rc;

@@ -398,8 +398,9 @@ int tsdb__hsym_add(struct tsdb *db, struct tsdb__series *s, const char *svc, siz
 /* Count a head entry naming hs in or out (head write lock; NULL no-op). */
 void tsdb__hsym_live(struct tsdb__hseries *hs, int delta);
 /* Seal the groups of window (empty_only: every group no entry names):
- * they take no more profiles. */
-void tsdb__hsym_seal(struct tsdb *db, int64_t window, int empty_only);
+ * they take no more profiles. Returns how many groups match (sealed now
+ * or before). */
+size_t tsdb__hsym_seal(struct tsdb *db, int64_t window, int empty_only);
 /* Free the sealed groups no entry names (state exclusive, head write lock,
  * after tsdb__wait_appends following the seal). */
 void tsdb__hsym_gc(struct tsdb *db);
