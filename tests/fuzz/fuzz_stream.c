@@ -72,8 +72,15 @@ static void check_symbolized(const uint8_t *data, size_t size, size_t max, int r
 	}
 	if (ca.len != cb.len || memcmp(ca.data, cb.data, 8) != 0 ||
 	    memcmp(ca.data + 16, cb.data + 16, ca.len - 20) != 0 || ta.len != tb.len) {
-		fprintf(stderr, "fuzz_stream: chunks or tables differ (%zu, %zu; %zu, %zu bytes)\n",
-			ca.len, cb.len, ta.len, tb.len);
+		struct tsdb__symtab_stats xa, xb;
+		tsdb__symtab_stats(sa, &xa);
+		tsdb__symtab_stats(sb, &xb);
+		fprintf(stderr, "fuzz_stream: chunks or tables differ (%zu, %zu; %zu, %zu bytes); "
+				"pprof path: %zu strings %zu mappings %zu functions %zu locations %zu lines "
+				"%zu nodes %zu label sets; flat path: %zu %zu %zu %zu %zu %zu %zu\n",
+			ca.len, cb.len, ta.len, tb.len, xa.strings, xa.mappings, xa.functions,
+			xa.locations, xa.lines, xa.nodes, xa.labelsets, xb.strings, xb.mappings,
+			xb.functions, xb.locations, xb.lines, xb.nodes, xb.labelsets);
 		abort();
 	}
 	if (tsdb__chunk_dec_open(ca.data, ca.len, &da, &e3) < 0 ||

@@ -88,7 +88,13 @@ static int on_string(void *ctx, size_t idx, const char *s, size_t len, struct pf
 {
 	struct tsdb__flat *f = ctx;
 
+	const char *nul = memchr(s, 0, len);
+
 	(void)err;
+	/* as protobuf-c's C strings, which end at a NUL byte (pprof_decode's
+	 * profile, and so what the store kept before) */
+	if (nul)
+		len = (size_t)(nul - s);
 	f->str[idx] = s;
 	f->slen[idx] = (uint32_t)len;
 	f->nstr = idx + 1;
