@@ -5,6 +5,9 @@
 #   store:  WAL append throughput, 1 and 8 threads (bench/tsdbappend)
 #           bench/store.sh (merge of 360 profiles, find latency at 100k profiles)
 #           bench/interleaved.sh (merge of three interleaved series against one of them)
+#           bench/headmerge.sh (the symbolized head: memory per profile, cut cost, merge
+#           from the head against from blocks) and bench/symbolize (CPU of decoding and
+#           interning one heap profile, against pprof_decode + the old encoder)
 #           bench/storage.sh (bytes on disk per gzip byte of a real program, BENCH_STORE_SECONDS)
 #   reports: merges and flame graphs over bench/corpus.sh's corpus of a real program's heap
 #           profiles (3 x 720, built once under build/corpus) against `go tool pprof -proto`
@@ -17,11 +20,11 @@
 #           and from blocks, against go tool pprof -proto and tests/tools/pprof-merge)
 #   import: `profefe import -addr` of 10 000 pprof files against a shell loop of curl pushes
 #           (bench/import.sh)
-# BENCH_ONLY=interleaved runs bench/interleaved.sh alone, BENCH_ONLY=import bench/import.sh, BENCH_ONLY=merge_rss bench/merge_rss.sh,
+# BENCH_ONLY=interleaved runs bench/interleaved.sh alone, BENCH_ONLY=import bench/import.sh,
+# BENCH_ONLY=head bench/headmerge.sh and bench/symbolize, BENCH_ONLY=merge_rss bench/merge_rss.sh,
 # BENCH_ONLY=reports bench/reports.sh, BENCH_ONLY=decode bench/inflate and bench/streamdecode,
 # BENCH_ONLY=push_ab bench/push_ab.sh (issue 18: ab -k, heap-001 at -c 8 -n 8000, heap-large-001 at
 # -c 4 -n 150, the server's CPU per profile; PROFEFE_BIN_BASE=<an older profefe> measures that one too)
-# (PROFEFE_BIN_BASE=<an older profefe> measures that one too).
 # Set BENCH_SECONDS (default 5) for the push runs, BENCH_SCRAPE_SECONDS (60) for scrape.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -78,6 +81,13 @@ get_time() {
 	echo "$best"
 }
 
+# BENCH_ONLY=head: the symbolized head (bench/headmerge.sh, bench/symbolize)
+if [ "${BENCH_ONLY:-}" = head ]; then
+	"$B/bench/symbolize" "$FIX/heap-001.pb.gz" 500
+	"$B/bench/tsdbappend" "$tmp/data-append" 200 100 "$FIX/heap-001.pb.gz"
+	source bench/headmerge.sh
+	exit 0
+fi
 # BENCH_ONLY=interleaved: only the merge of interleaved series (bench/interleaved.sh)
 if [ "${BENCH_ONLY:-}" = interleaved ]; then
 	source bench/interleaved.sh
@@ -164,6 +174,9 @@ source bench/import.sh
 "$B/bench/tsdbappend" "$tmp/data-append"
 source bench/store.sh
 source bench/interleaved.sh
+"$B/bench/symbolize" "$FIX/heap-001.pb.gz" 500
+"$B/bench/tsdbappend" "$tmp/data-append" 200 100 "$FIX/heap-001.pb.gz"
+source bench/headmerge.sh
 source bench/merge_rss.sh
 source bench/reports.sh
 source bench/storage.sh

@@ -12,7 +12,10 @@
  * handed over before the item (unless the profile is invalid: then the
  * decode fails, see below).
  *
- * Every pointer a callback gets is borrowed for the call. A callback
+ * Every pointer a callback gets is borrowed for the call, but for the
+ * string callback's bytes, which point into the body given to
+ * pprof_stream_decode and stay valid as long as it does (the symbolized
+ * head's sink keeps them without copying). A callback
  * returns 0 or a negative PF_E* code with err set, which stops the decode
  * and is returned as is. When the decode fails (malformed profile, a cap),
  * the calls made so far are to be discarded: a check can fail after items

@@ -96,6 +96,7 @@ struct bw_pending {
 struct bw_service {
 	uint32_t name;
 	struct tsdb__symtab *st;
+	int borrowed; /* a head group's table (bw_series_st) */
 };
 
 struct tsdb__bw {
@@ -129,6 +130,7 @@ struct tsdb__bw {
 	size_t npending, cappending;
 	struct pf_buf chunk;
 	int committed;
+	int copying; /* pending entries of a copied chunk: no flush at 64 */
 };
 
 static uint32_t bw_sym(struct tsdb__bw *w, const char *s)
@@ -180,18 +182,13 @@ fail:
 	return rc;
 }
 
-/* Finish the chunk being built: write it, then the entries it holds. */
-static int bw_flush_chunk(struct tsdb__bw *w, struct pf_err *err)
+/* Write the chunk in w->chunk, then the pending entries it holds. */
+static int bw_write_chunk(struct tsdb__bw *w, struct pf_err *err)
 {
 	struct bw_series *s = &w->series[w->nseries - 1];
 	char path[PATH_MAX + 16];
 	int rc;
 
-	if (!w->enc || w->npending == 0)
-		return 0;
-	pf_buf_reset(&w->chunk);
-	if ((rc = tsdb__chunk_enc_finish(w->enc, &w->chunk, err)) < 0)
-		return rc;
 	snprintf(path, sizeof(path), "%s/chunks", w->tmp);
 	if ((rc = write_at(w->chunks_fd, w->chunk.data, w->chunk.len, w->chunks_off, path, err)) < 0)
 		return rc;
@@ -222,6 +219,19 @@ static int bw_flush_chunk(struct tsdb__bw *w, struct pf_err *err)
 	return 0;
 }
 
+/* Finish the chunk being built: write it, then the entries it holds. */
+static int bw_flush_chunk(struct tsdb__bw *w, struct pf_err *err)
+{
+	int rc;
+
+	if (!w->enc || w->npending == 0)
+		return 0;
+	pf_buf_reset(&w->chunk);
+	if ((rc = tsdb__chunk_enc_finish(w->enc, &w->chunk, err)) < 0)
+		return rc;
+	return bw_write_chunk(w, err);
+}
+
 static int bw_end_series(struct tsdb__bw *w, struct pf_err *err)
 {
 	int rc = 0;
@@ -235,6 +245,13 @@ static int bw_end_series(struct tsdb__bw *w, struct pf_err *err)
 int tsdb__bw_series(struct tsdb__bw *w, uint64_t hash, const char *const *names,
 		    const char *const *values, size_t nlabels, uint64_t max_seq,
 		    struct pf_err *err)
+{
+	return tsdb__bw_series_st(w, hash, names, values, nlabels, max_seq, NULL, err);
+}
+
+int tsdb__bw_series_st(struct tsdb__bw *w, uint64_t hash, const char *const *names,
+		       const char *const *values, size_t nlabels, uint64_t max_seq,
+		       struct tsdb__symtab *st, struct pf_err *err)
 {
 	struct bw_series *s;
 	const char *service = "";
@@ -263,7 +280,8 @@ int tsdb__bw_series(struct tsdb__bw *w, uint64_t hash, const char *const *names,
 		pf_xgrow((void **)&w->services, &w->capservices, w->nservices + 1,
 			 sizeof(*w->services));
 		w->services[w->nservices].name = bw_sym(w, service);
-		w->services[w->nservices].st = tsdb__symtab_new();
+		w->services[w->nservices].st = st ? st : tsdb__symtab_new();
+		w->services[w->nservices].borrowed = st != NULL;
 		w->nservices++;
 	}
 	s->service = (uint32_t)sidx;
@@ -300,9 +318,44 @@ static int bw_pending_add(struct tsdb__bw *w, int64_t t_ns, uint32_t seq, uint8_
 	if (w->nprofiles == 0 || t_ns > w->max_t)
 		w->max_t = t_ns;
 	w->nprofiles++;
-	if (w->npending >= CHUNK_PROFILES)
+	if (w->npending >= CHUNK_PROFILES && !w->copying)
 		return bw_flush_chunk(w, err);
 	return 0;
+}
+
+struct tsdb__symtab *tsdb__bw_symtab(const struct tsdb__bw *w)
+{
+	return w->nseries ? w->services[w->series[w->nseries - 1].service].st : NULL;
+}
+
+int tsdb__bw_add_chunk(struct tsdb__bw *w, const void *chunk, size_t len,
+		       const struct tsdb__bw_prof *profs, size_t n, struct pf_err *err)
+{
+	int rc;
+
+	if (!w->enc)
+		return pf_err_set(err, PF_EINVAL, "block writer: profile added before its series");
+	if ((rc = bw_flush_chunk(w, err)) < 0)
+		return rc;
+	w->copying = 1;
+	for (size_t i = 0; i < n && rc == 0; i++)
+		rc = bw_pending_add(w, profs[i].t_ns, profs[i].seq, profs[i].kind, profs[i].size,
+				    profs[i].totals, profs[i].ntotals, err);
+	w->copying = 0;
+	if (rc == 0) {
+		pf_buf_reset(&w->chunk);
+		if ((rc = pf_buf_append(&w->chunk, chunk, len)) < 0)
+			rc = pf_err_set(err, rc, "cannot copy a chunk of %zu bytes", len);
+	}
+	if (rc == 0)
+		return bw_write_chunk(w, err);
+	/* undo the entries (the block is abandoned on error anyway) */
+	for (size_t i = 0; i < w->npending; i++) {
+		free(w->pending[i].totals);
+		free(w->pending[i].values);
+	}
+	w->npending = 0;
+	return rc;
 }
 
 int tsdb__bw_add(struct tsdb__bw *w, int64_t t_ns, uint32_t seq, uint8_t kind, uint64_t size,
@@ -567,7 +620,8 @@ void tsdb__bw_free(struct tsdb__bw *w)
 	free(w->tcs);
 	pf_map_free(w->tc_map);
 	for (size_t i = 0; i < w->nservices; i++)
-		tsdb__symtab_free(w->services[i].st);
+		if (!w->services[i].borrowed)
+			tsdb__symtab_free(w->services[i].st);
 	free(w->services);
 	for (size_t i = 0; i < w->nsyms; i++)
 		free(w->syms[i]);

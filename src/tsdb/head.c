@@ -351,7 +351,7 @@ const struct tsdb__entry *tsdb__series_entries(const struct tsdb__series *s, siz
 
 int tsdb__head_insert(struct tsdb__head *h, struct tsdb__series *s, int64_t t_ns, uint32_t seq,
 		      uint8_t kind, uint64_t size, const struct tsdb__rec_total *totals,
-		      size_t ntotals, const struct tsdb__loc *loc)
+		      size_t ntotals, const struct tsdb__loc *loc, const struct tsdb__hpos *pos)
 {
 	struct tsdb__entry e = {0};
 	size_t i;
@@ -361,6 +361,10 @@ int tsdb__head_insert(struct tsdb__head *h, struct tsdb__series *s, int64_t t_ns
 	e.kind = kind;
 	e.size = size;
 	e.loc = *loc;
+	if (pos) {
+		e.pos = *pos;
+		e.wal_only = pos->hs == NULL;
+	}
 	e.ntotals = (uint16_t)ntotals;
 	pthread_rwlock_wrlock(&h->rw);
 	i = lower_bound(s, t_ns, seq);
@@ -379,6 +383,7 @@ int tsdb__head_insert(struct tsdb__head *h, struct tsdb__series *s, int64_t t_ns
 	pf_xgrow((void **)&s->entries, &s->cap, s->n + 1, sizeof(*s->entries));
 	memmove(&s->entries[i + 1], &s->entries[i], (s->n - i) * sizeof(*s->entries));
 	s->entries[i] = e;
+	tsdb__hsym_live(e.pos.hs, 1);
 	if (s->n++ == 0)
 		h->visible_series++;
 	h->profiles++;
@@ -394,6 +399,7 @@ int tsdb__head_remove_locked(struct tsdb__head *h, struct tsdb__series *s, int64
 	if (i >= s->n || entry_cmp(t_ns, seq, &s->entries[i]) != 0)
 		return PF_ENOTFOUND;
 	free(s->entries[i].totals);
+	tsdb__hsym_live(s->entries[i].pos.hs, -1);
 	memmove(&s->entries[i], &s->entries[i + 1], (s->n - i - 1) * sizeof(*s->entries));
 	if (--s->n == 0) {
 		h->visible_series--;
@@ -417,6 +423,22 @@ int tsdb__head_move_locked(struct tsdb__series *s, int64_t t_ns, uint32_t seq,
 	if (e->loc.kind != from->kind || e->loc.seg != from->seg || e->loc.off != from->off)
 		return PF_ENOTFOUND;
 	e->loc = *to;
+	return 0;
+}
+
+int tsdb__head_set_pos_locked(struct tsdb__series *s, int64_t t_ns, uint32_t seq,
+			      const struct tsdb__hpos *pos)
+{
+	size_t i = lower_bound(s, t_ns, seq);
+	struct tsdb__entry *e;
+
+	if (i >= s->n || entry_cmp(t_ns, seq, &s->entries[i]) != 0)
+		return PF_ENOTFOUND;
+	e = &s->entries[i];
+	tsdb__hsym_live(e->pos.hs, -1);
+	e->pos = *pos;
+	e->wal_only = pos->hs == NULL; /* tried: it does not decode */
+	tsdb__hsym_live(e->pos.hs, 1);
 	return 0;
 }
 

@@ -261,6 +261,7 @@ struct hit {
 	uint32_t ord;          /* block series */
 	const struct tsdb__series *s; /* head series */
 	struct tsdb__loc loc;         /* head */
+	struct tsdb__hpos pos;        /* head: in the symbolized head */
 	struct tsdb__bentry be;       /* block */
 	const char **ttype, **tunit;  /* totals (strings live as long as the gather) */
 	int64_t *tval;
@@ -335,6 +336,7 @@ static void hit_from_head(struct tsdb *db, struct gather *g, const struct tsdb__
 	h->size = e->size;
 	h->s = s;
 	h->loc = e->loc;
+	h->pos = e->pos;
 	h->src = SIZE_MAX;
 	hit_totals_alloc(g, h, e->ntotals);
 	for (size_t k = 0; k < h->ntotals; k++) {
@@ -857,16 +859,33 @@ static const char *hit_type(struct tsdb *db, const struct hit *h)
 }
 
 /*
- * The order a merge reads its hits in: head profiles first, in the order
- * found; then block profiles by block, chunk and place in the chunk, so
- * that each chunk is decoded once and replayed forward, whatever the order
- * of the series in time or of the ids asked for.
+ * The order a merge reads its hits in: head profiles first, those only in
+ * the WAL in the order found, then the symbolized ones by group, series,
+ * chunk and place in the chunk; then block profiles by block, chunk and
+ * place in the chunk, so that each chunk is decoded once and replayed
+ * forward, whatever the order of the series in time or of the ids asked
+ * for.
  */
 static int cmp_hit_read(const void *a, const void *b)
 {
 	const struct hit *x = a, *y = b;
 	if (!x->b != !y->b)
 		return !x->b ? -1 : 1;
+	if (!x->b && (x->pos.hs || y->pos.hs)) {
+		uintptr_t gx, gy;
+		if (!x->pos.hs != !y->pos.hs)
+			return !x->pos.hs ? -1 : 1;
+		gx = (uintptr_t)tsdb__hseries_group(x->pos.hs);
+		gy = (uintptr_t)tsdb__hseries_group(y->pos.hs);
+		if (gx != gy)
+			return gx < gy ? -1 : 1;
+		if (x->pos.hs != y->pos.hs)
+			return (uintptr_t)x->pos.hs < (uintptr_t)y->pos.hs ? -1 : 1;
+		if (x->pos.chunk != y->pos.chunk)
+			return x->pos.chunk < y->pos.chunk ? -1 : 1;
+		if (x->pos.idx != y->pos.idx)
+			return x->pos.idx < y->pos.idx ? -1 : 1;
+	}
 	if (x->b) {
 		if (x->src != y->src)
 			return x->src < y->src ? -1 : 1;
@@ -951,6 +970,24 @@ static int groups_fold(struct group *groups, size_t *ngroups, struct fold *f, st
 	return rc;
 }
 
+/* Fold the head group's sum into f and release the group. */
+static int head_group_done(struct tsdb__hgroup **hg, struct tsdb__merger **hm, struct fold *f,
+			   struct pf_err *err)
+{
+	struct pprof_profile *p = NULL;
+	int rc = 0;
+
+	if (!*hg)
+		return 0;
+	if (tsdb__merger_count(*hm) > 0 && (rc = tsdb__merger_finish(*hm, &p, err)) == 0)
+		rc = fold_add(f, p, err);
+	tsdb__merger_free(*hm);
+	*hm = NULL;
+	tsdb__hgroup_unlock(*hg);
+	*hg = NULL;
+	return rc;
+}
+
 /*
  * Merge the hits of g (state held shared) into *out; with gz set, a single
  * pprof hit is appended to gz as stored instead (*out stays NULL).
@@ -965,6 +1002,9 @@ static int merge_hits(struct tsdb *db, const struct tsdb_query *q, struct gather
 	const struct hit *dec_hit = NULL;
 	struct pf_buf body = PF_BUF_INIT(0);
 	struct fold f = {0};
+	/* the head group being summed (its lock held) */
+	struct tsdb__hgroup *hg = NULL;
+	struct tsdb__merger *hm = NULL;
 	int rc = 0;
 
 	*out = NULL;
@@ -989,6 +1029,33 @@ static int merge_hits(struct tsdb *db, const struct tsdb_query *q, struct gather
 					g->n);
 			goto out;
 		}
+		if (!h->b && h->pos.hs) {
+			/* the symbolized head: summed by stack id as a block's */
+			struct tsdb__hgroup *grp = tsdb__hseries_group(h->pos.hs);
+			if (grp != hg) {
+				if ((rc = head_group_done(&hg, &hm, &f, err)) < 0)
+					goto out;
+				tsdb__chunk_dec_free(dec);
+				dec = NULL;
+				dec_hit = NULL;
+				hg = grp;
+				tsdb__hgroup_lock(hg);
+				hm = tsdb__merger_new(tsdb__hgroup_symtab(hg));
+			}
+			if (!dec_hit || dec_hit->pos.hs != h->pos.hs || dec_hit->pos.chunk != h->pos.chunk) {
+				tsdb__chunk_dec_free(dec);
+				dec = NULL;
+				dec_hit = NULL;
+				if ((rc = tsdb__hseries_dec(h->pos.hs, h->pos.chunk, &body, &dec, err)) < 0)
+					goto out;
+				dec_hit = h;
+			}
+			if ((rc = tsdb__merger_add(hm, dec, h->pos.idx, err)) < 0)
+				goto out;
+			continue;
+		}
+		if ((rc = head_group_done(&hg, &hm, &f, err)) < 0)
+			goto out;
 		if (!h->b) {
 			struct pprof_profile *p;
 			pf_buf_reset(&body);
@@ -1042,7 +1109,8 @@ static int merge_hits(struct tsdb *db, const struct tsdb_query *q, struct gather
 	}
 	tsdb__chunk_dec_free(dec);
 	dec = NULL;
-	if ((rc = groups_fold(groups, &ngroups, &f, err)) < 0 || (rc = fold_finish(&f, out, err)) < 0)
+	if ((rc = head_group_done(&hg, &hm, &f, err)) < 0 ||
+	    (rc = groups_fold(groups, &ngroups, &f, err)) < 0 || (rc = fold_finish(&f, out, err)) < 0)
 		goto out;
 	if (gz && (rc = pprof_encode(*out, gz, err)) < 0) {
 		pprof_free(*out);
@@ -1050,6 +1118,9 @@ static int merge_hits(struct tsdb *db, const struct tsdb_query *q, struct gather
 	}
 out:
 	tsdb__chunk_dec_free(dec);
+	tsdb__merger_free(hm);
+	if (hg)
+		tsdb__hgroup_unlock(hg);
 	for (size_t k = 0; k < ngroups; k++)
 		tsdb__merger_free(groups[k].m);
 	free(groups);

@@ -11,6 +11,8 @@
  *   wal.c            WAL segments: record framing, group commit, replay scan, reads
  *   record.c         the profile record payload (encode/decode)
  *   head.c           the in-memory index: symbols, series, postings, entries
+ *   hsym.c           the symbolized head: per (service, block window) a symbol table and
+ *                    per series the chunks of its pprof profiles
  *   block-internal.h the block file format; the open block's structure (block_*.c only)
  *   block_write.c    block writer (head cut, compaction) and block names
  *   block_read.c     opening a block (index loaded and checked), chunk and symbol reads
@@ -33,10 +35,13 @@
  *     chunk.c          chunks of consecutive profiles of one series
  *     stackmerge.c     merging profiles of one symbol table by stack id
  *     transcode.c      moving profiles between symbol tables (compaction)
+ *     ingest.c         a pprof body decoded by the streaming decoder into flat arrays
+ *                      for the encoder (the symbolized head's input)
  *
- * Layering: the head never touches files; it only stores a struct tsdb__loc
- * per profile, which names a WAL or checkpoint record (profiles cut into a
- * block leave the head). The WAL never looks inside a record payload.
+ * Layering: the head never touches files; it stores a struct tsdb__loc per
+ * profile, which names a WAL or checkpoint record (profiles cut into a
+ * block leave the head), and for a pprof profile where hsym.c keeps it
+ * (struct tsdb__hpos). The WAL never looks inside a record payload.
  */
 #ifndef PF_TSDB_INTERNAL_H
 #define PF_TSDB_INTERNAL_H
@@ -266,6 +271,15 @@ void tsdb__wal_inject_failures(struct tsdb__wal *w, int writes, int syncs);
 struct tsdb__head;
 struct tsdb__series;
 
+/* Where the symbolized head keeps a profile (hsym.c): chunk number and
+ * index in it of a series' profiles in one group; hs NULL: only in the
+ * WAL (a body that did not decode, kept as given). */
+struct tsdb__hseries;
+struct tsdb__hpos {
+	struct tsdb__hseries *hs;
+	uint32_t chunk, idx;
+};
+
 /* One profile in the head. */
 struct tsdb__total {
 	uint32_t type, unit; /* symbols */
@@ -279,6 +293,10 @@ struct tsdb__entry {
 	uint64_t size; /* body bytes */
 	struct tsdb__total *totals;
 	struct tsdb__loc loc;
+	struct tsdb__hpos pos;
+	/* pprof, not symbolized and not to be (pos given as such at insert, or
+	 * the catch-up found it does not decode); else replayed, not yet */
+	uint8_t wal_only;
 };
 
 struct tsdb__head *tsdb__head_new(void);
@@ -309,7 +327,11 @@ uint32_t tsdb__series_id(const struct tsdb__series *s);
  */
 int tsdb__head_insert(struct tsdb__head *h, struct tsdb__series *s, int64_t t_ns, uint32_t seq,
 		      uint8_t kind, uint64_t size, const struct tsdb__rec_total *totals,
-		      size_t ntotals, const struct tsdb__loc *loc);
+		      size_t ntotals, const struct tsdb__loc *loc, const struct tsdb__hpos *pos);
+/* With the write lock held: set where the symbolized head keeps (t, seq)
+ * of s (replay symbolizes after the WAL is read). PF_ENOTFOUND. */
+int tsdb__head_set_pos_locked(struct tsdb__series *s, int64_t t_ns, uint32_t seq,
+			      const struct tsdb__hpos *pos);
 
 void tsdb__head_rdlock(struct tsdb__head *h);
 void tsdb__head_wrlock(struct tsdb__head *h);
@@ -348,6 +370,62 @@ int tsdb__head_label_values(struct tsdb__head *h, const char *name, char ***valu
 int tsdb__head_label_names(struct tsdb__head *h, char ***names, size_t *n);
 /* Non-empty series and profiles. Takes the read lock. */
 void tsdb__head_counts(struct tsdb__head *h, uint64_t *series, uint64_t *profiles);
+
+/* ---- the symbolized head (hsym.c) ------------------------------------- */
+
+/* Profiles per head chunk (a block's chunks hold as many, so a cut copies
+ * them) and the zstd level of head chunks and tables (blocks cut from the
+ * head keep it until compaction rewrites them at the codec's level). */
+#define TSDB__HEAD_CHUNK_PROFILES 64
+#define TSDB__HEAD_ZSTD_LEVEL 3
+/* Time a maintenance round spends symbolizing replayed head profiles. */
+#define TSDB__CATCH_UP_NS ((int64_t)5 * 1000000000)
+
+struct tsdb__hgroup;
+struct tsdb__flat;
+struct tsdb__chunk_dec;
+struct tsdb__symtab;
+void tsdb__hsym_init(struct tsdb *db);
+void tsdb__hsym_free_all(struct tsdb *db);
+/*
+ * Intern a decoded profile of series s (service svc, time t_ns) into the
+ * group of (svc, window of t_ns) and its rows into the series' open chunk;
+ * *pos says where. Errors as tsdb__chunk_enc_add_flat (nothing added).
+ */
+int tsdb__hsym_add(struct tsdb *db, struct tsdb__series *s, const char *svc, size_t svc_len,
+		   int64_t t_ns, const struct tsdb__flat *f, struct tsdb__hpos *pos,
+		   struct pf_err *err);
+/* Count a head entry naming hs in or out (head write lock; NULL no-op). */
+void tsdb__hsym_live(struct tsdb__hseries *hs, int delta);
+/* Seal the groups of window (empty_only: every group no entry names):
+ * they take no more profiles. Returns how many groups match (sealed now
+ * or before). */
+size_t tsdb__hsym_seal(struct tsdb *db, int64_t window, int empty_only);
+/* Free the sealed groups no entry names (state exclusive, head write lock,
+ * after tsdb__wait_appends following the seal). */
+void tsdb__hsym_gc(struct tsdb *db);
+int tsdb__hseries_sealed(const struct tsdb__hseries *hs);
+struct tsdb__hgroup *tsdb__hseries_group(const struct tsdb__hseries *hs);
+void tsdb__hgroup_lock(struct tsdb__hgroup *g);
+void tsdb__hgroup_unlock(struct tsdb__hgroup *g);
+/* The following need the group's lock. */
+struct tsdb__symtab *tsdb__hgroup_symtab(struct tsdb__hgroup *g);
+const char *tsdb__hgroup_service(const struct tsdb__hgroup *g);
+/* Finish the open chunk (a sealed group, before a cut copies it). */
+int tsdb__hseries_seal_chunks(struct tsdb__hseries *hs, struct pf_err *err);
+/* Finished chunks: their number, *counts their profile counts, and
+ * *nprofiles the profiles ever added (open chunk included). */
+size_t tsdb__hseries_layout(const struct tsdb__hseries *hs, const uint32_t **counts,
+			    uint64_t *nprofiles);
+const struct pf_buf *tsdb__hseries_done(const struct tsdb__hseries *hs, size_t k);
+/* A decoder of chunk number chunk (the open one through scratch). */
+int tsdb__hseries_dec(const struct tsdb__hseries *hs, uint32_t chunk, struct pf_buf *scratch,
+		      struct tsdb__chunk_dec **out, struct pf_err *err);
+/* Groups and chunk bytes (finished, and raw of the open ones) held. */
+void tsdb__hsym_mem(struct tsdb *db, uint64_t *groups, uint64_t *bytes);
+/* Symbolize the head entries the replay left WAL-only, for at most
+ * budget_ns (maintenance round only). */
+void tsdb__hsym_catch_up(struct tsdb *db, int64_t budget_ns);
 
 /* ---- selection (matchers.c) ------------------------------------------- */
 
@@ -404,6 +482,26 @@ int tsdb__bw_add_from(struct tsdb__bw *w, int64_t t_ns, uint32_t seq, uint8_t ki
 		      const struct tsdb__symtab *src, struct tsdb__chunk_dec *dec, size_t idx,
 		      struct pf_err *err);
 uint64_t tsdb__bw_count(const struct tsdb__bw *w);
+/* tsdb__bw_series, with st (borrowed until bw_free; may be NULL) as the
+ * table of the series' service when the block has none for it yet (a head
+ * group's: its chunks can then be copied). */
+int tsdb__bw_series_st(struct tsdb__bw *w, uint64_t hash, const char *const *names,
+		       const char *const *values, size_t nlabels, uint64_t max_seq,
+		       struct tsdb__symtab *st, struct pf_err *err);
+/* The table of the current series' service. */
+struct tsdb__symtab *tsdb__bw_symtab(const struct tsdb__bw *w);
+/* A finished chunk (written against tsdb__bw_symtab) copied as it is,
+ * holding these n profiles in order (a head cut). */
+struct tsdb__bw_prof {
+	int64_t t_ns;
+	uint32_t seq;
+	uint8_t kind;
+	uint64_t size;
+	const struct tsdb_total *totals;
+	size_t ntotals;
+};
+int tsdb__bw_add_chunk(struct tsdb__bw *w, const void *chunk, size_t len,
+		       const struct tsdb__bw_prof *profs, size_t n, struct pf_err *err);
 /* name gets the block's name (TSDB__BLOCK_NAME_LEN + 1 bytes). */
 int tsdb__bw_commit(struct tsdb__bw *w, uint32_t level, const char *const *sources,
 		    size_t nsources, char *name, struct pf_err *err);
@@ -525,6 +623,15 @@ struct tsdb {
 	uint64_t merge_chunk_decodes; /* atomic: chunks decoded by merges */
 	uint64_t cut_ns, compact_ns, compacted_profiles;             /* atomic */
 	uint64_t maint_rounds;                                       /* atomic */
+	/* the symbolized head (hsym.c): every group, and the unsealed ones
+	 * by (window, service) */
+	pthread_mutex_t hg_mu;
+	struct pf_map *hg_map;
+	struct tsdb__hgroup **hgs;
+	size_t nhg, caphg;
+	uint64_t unsymbolized; /* atomic: head profiles kept only in the WAL */
+	int catch_up;          /* atomic: replayed entries wait to be symbolized */
+	uint32_t catch_up_next; /* the first head series not caught up */
 };
 
 

@@ -6,6 +6,7 @@
  *   <dir>/wal/      WAL segments 00000001, 00000002, ... (see wal.c)
  */
 #include "tsdb/tsdb-internal.h"
+#include "tsdb/codec/codec.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -133,8 +134,9 @@ static int replay_record(void *arg, const uint8_t *head, size_t nhead, uint64_t 
 		return 0;
 	}
 	tsdb__series_seen_seq(s, r->seq);
+	/* symbolized by the maintenance rounds (tsdb__hsym_catch_up) */
 	if (tsdb__head_insert(db->head, s, r->t_ns, (uint32_t)r->seq, r->kind, r->body_len,
-			      r->totals, r->ntotals, loc) < 0)
+			      r->totals, r->ntotals, loc, NULL) < 0)
 		db->replay_dups++;
 	return 0;
 }
@@ -226,6 +228,7 @@ int tsdb_open(const struct tsdb_options *o, struct tsdb **out, struct pf_err *er
 	pthread_mutex_init(&db->maint_mu, NULL);
 	pthread_mutex_init(&db->stop_mu, NULL);
 	pthread_cond_init(&db->stop_cv, NULL);
+	tsdb__hsym_init(db);
 	db->dir = pf_xstrdup(o->dir);
 	db->max_body = o->max_body_bytes ? o->max_body_bytes : (size_t)1 << 30;
 	db->max_profile = o->max_profile_bytes ? o->max_profile_bytes : (size_t)512 << 20;
@@ -278,6 +281,7 @@ int tsdb_open(const struct tsdb_options *o, struct tsdb **out, struct pf_err *er
 	db->scratch = NULL;
 	if (rc < 0 || (rc = pf_fsync_dir(db->dir, err)) < 0) /* wal/, blocks/ and lock entries */
 		goto fail;
+	db->catch_up = db->replayed > 0;
 	if (db->replayed) {
 		char nrec[32], ndup[32];
 		snprintf(nrec, sizeof(nrec), "%" PRIu64, db->replayed);
@@ -315,6 +319,7 @@ void tsdb_close(struct tsdb *db)
 	__atomic_store_n(&db->closed, 1, __ATOMIC_RELEASE);
 	tsdb__wal_close(db->wal);
 	tsdb__head_free(db->head);
+	tsdb__hsym_free_all(db);
 	for (size_t i = 0; i < db->nblocks; i++)
 		tsdb__block_unref(db->blocks[i]);
 	free(db->blocks);
@@ -342,6 +347,66 @@ void tsdb__crash_close(struct tsdb *db)
 
 /* ---- append ------------------------------------------------------------ */
 
+/* The service label's value among sorted labels ("" when missing). */
+static void service_of(const struct tsdb__rec_label *rl, size_t n, const char **svc, size_t *len)
+{
+	*svc = "";
+	*len = 0;
+	for (size_t i = 0; i < n; i++)
+		if (rl[i].name.n == 7 && memcmp(rl[i].name.p, "service", 7) == 0) {
+			*svc = rl[i].value.p;
+			*len = rl[i].value.n;
+		}
+}
+
+/*
+ * A pprof body's decode, before anything is written: into *flat, and when
+ * the caller gave no totals, the totals computed (*own, its strings in
+ * *strs, freed by the caller). A body that does not decode is PF_EINVAL
+ * (PF_ELIMIT, PF_ETOOBIG) with pprof_decode's sentence, unless the caller
+ * gave totals: then it is kept as given, in the WAL only (*flat NULL), as
+ * before the head was symbolized.
+ */
+static int append_decode(struct tsdb *db, const struct tsdb_append_req *req,
+			 struct tsdb__flat **flat, struct tsdb_total **own, char ***strs,
+			 struct pf_err *err)
+{
+	struct tsdb__flat *f = tsdb__flat_new();
+	int64_t sums[PPROF_MAX_SAMPLE_TYPES];
+	size_t nt;
+	int rc;
+
+	if ((rc = tsdb__flat_decode(f, req->body, req->len, db->max_profile, err)) < 0) {
+		tsdb__flat_free(f);
+		if (req->ntotals == 0)
+			return rc;
+		if (err) {
+			err->code = 0;
+			err->msg[0] = 0;
+		}
+		return 0;
+	}
+	*flat = f;
+	if (req->ntotals)
+		return 0;
+	nt = tsdb__flat_ntypes(f);
+	if (nt > PPROF_MAX_SAMPLE_TYPES || nt > TSDB__MAX_TOTALS) /* the decoder's cap */
+		return pf_err_set(err, PF_EINVAL, "too many totals: %zu (at most %d)", nt,
+				  TSDB__MAX_TOTALS);
+	tsdb__flat_totals(f, sums);
+	*own = pf_xcalloc(nt + 1, sizeof(**own));
+	*strs = pf_xcalloc(2 * nt + 1, sizeof(char *));
+	for (size_t i = 0; i < nt; i++) {
+		const char *t, *u;
+		size_t tl, ul;
+		tsdb__flat_type(f, i, &t, &tl, &u, &ul);
+		(*own)[i].type = (*strs)[2 * i] = pf_xstrndup(t, tl);
+		(*own)[i].unit = (*strs)[2 * i + 1] = pf_xstrndup(u, ul);
+		(*own)[i].value = sums[i];
+	}
+	return 0;
+}
+
 int tsdb_append(struct tsdb *db, const struct tsdb_append_req *req, char *id,
 		struct pf_err *err)
 {
@@ -351,6 +416,12 @@ int tsdb_append(struct tsdb *db, const struct tsdb_append_req *req, char *id,
 	struct pf_buf lab = PF_BUF_INIT(TSDB__META_MAX), meta = PF_BUF_INIT(TSDB__META_MAX);
 	struct tsdb__series *s;
 	struct tsdb__loc loc;
+	struct tsdb__hpos pos = {0};
+	struct tsdb__flat *flat = NULL;
+	struct tsdb_total *own = NULL;
+	char **own_strs = NULL;
+	const struct tsdb_total *totals;
+	size_t ntotals;
 	uint64_t seq;
 	int rc, appending = 0;
 
@@ -378,6 +449,22 @@ int tsdb_append(struct tsdb *db, const struct tsdb_append_req *req, char *id,
 	}
 	if ((rc = tsdb__labels_sort_check(req->labels, req->nlabels, sorted, err)) < 0)
 		return rc;
+	totals = req->totals;
+	ntotals = req->ntotals;
+	if (req->kind == TSDB_KIND_PPROF) {
+		if ((rc = append_decode(db, req, &flat, &own, &own_strs, err)) < 0)
+			goto out;
+		if (own) {
+			totals = own;
+			ntotals = tsdb__flat_ntypes(flat);
+			for (size_t i = 0; i < ntotals; i++)
+				if (strlen(own[i].type) > TSDB__MAX_TOTAL_STR ||
+				    strlen(own[i].unit) > TSDB__MAX_TOTAL_STR) {
+					rc = pf_err_set(err, PF_EINVAL, "total %zu: bad type or unit", i);
+					goto out;
+				}
+		}
+	}
 	if ((rc = tsdb__labels_encode(&lab, sorted, req->nlabels)) < 0) {
 		rc = pf_err_set(err, rc, "labels too large");
 		goto out;
@@ -398,7 +485,7 @@ int tsdb_append(struct tsdb *db, const struct tsdb_append_req *req, char *id,
 		goto out;
 	}
 	rc = tsdb__rec_encode_meta(&meta, lab.data, lab.len, req->t_ns, seq, (uint8_t)req->kind,
-				   req->totals, req->ntotals, req->len);
+				   totals, ntotals, req->len);
 	if (rc < 0) {
 		rc = pf_err_set(err, PF_ETOOBIG, "labels and totals exceed %u bytes",
 				TSDB__META_MAX);
@@ -408,18 +495,33 @@ int tsdb_append(struct tsdb *db, const struct tsdb_append_req *req, char *id,
 	appending = 1;
 	if ((rc = tsdb__wal_append(db->wal, meta.data, meta.len, req->body, req->len, &loc, err)) < 0)
 		goto out;
-	if (req->ntotals) {
-		rt = pf_xcalloc(req->ntotals, sizeof(*rt));
-		for (size_t i = 0; i < req->ntotals; i++) {
-			rt[i].type.p = req->totals[i].type;
-			rt[i].type.n = strlen(req->totals[i].type);
-			rt[i].unit.p = req->totals[i].unit;
-			rt[i].unit.n = strlen(req->totals[i].unit);
-			rt[i].value = req->totals[i].value;
+	if (ntotals) {
+		rt = pf_xcalloc(ntotals, sizeof(*rt));
+		for (size_t i = 0; i < ntotals; i++) {
+			rt[i].type.p = totals[i].type;
+			rt[i].type.n = strlen(totals[i].type);
+			rt[i].unit.p = totals[i].unit;
+			rt[i].unit.n = strlen(totals[i].unit);
+			rt[i].value = totals[i].value;
 		}
 	}
+	if (flat) {
+		/* durable now; the head takes the decoded form (inside append_rw,
+		 * so a cut that seals the group waits for it) */
+		const char *svc;
+		size_t svc_len;
+		struct pf_err e2 = {0};
+		service_of(rl, req->nlabels, &svc, &svc_len);
+		if (tsdb__hsym_add(db, s, svc, svc_len, req->t_ns, flat, &pos, &e2) < 0) {
+			pf_log(PF_LOG_WARN, "profile kept in the WAL only, not symbolized", "err",
+			       e2.msg, NULL);
+			pos.hs = NULL;
+		}
+	}
+	if (req->kind == TSDB_KIND_PPROF && !pos.hs)
+		__atomic_fetch_add(&db->unsymbolized, 1, __ATOMIC_RELAXED);
 	if (tsdb__head_insert(db->head, s, req->t_ns, (uint32_t)seq, (uint8_t)req->kind, req->len,
-			      rt, req->ntotals, &loc) < 0) {
+			      rt, ntotals, &loc, &pos) < 0) {
 		/* cannot happen: seq is unique within the series */
 		rc = pf_err_set(err, PF_EINVAL, "profile id already taken");
 		goto out;
@@ -440,6 +542,11 @@ int tsdb_append(struct tsdb *db, const struct tsdb_append_req *req, char *id,
 out:
 	if (appending)
 		pthread_rwlock_unlock(&db->append_rw);
+	tsdb__flat_free(flat);
+	for (char **p = own_strs; p && *p; p++)
+		free(*p);
+	free(own_strs);
+	free(own);
 	free(rt);
 	pf_buf_free(&lab);
 	pf_buf_free(&meta);

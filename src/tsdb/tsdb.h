@@ -9,7 +9,10 @@
  *
  * Recent profiles live in an in-memory head (series, postings per label
  * pair, per-series profile lists) over the WAL, whose records hold the
- * bodies. A background round cuts the head into immutable blocks
+ * bodies; pprof profiles are also kept there symbolized (decoded once at
+ * append, interned into a symbol table per service and block window, rows
+ * in compressed chunks), so cuts and merges decode nothing. A background
+ * round cuts the head into immutable blocks
  * (symbolized, compressed chunks of profiles, with their own index),
  * compacts blocks and applies retention; queries read the head, then the
  * blocks, behind the same API.
@@ -74,7 +77,9 @@ struct tsdb_append_req {
 	enum tsdb_kind kind;
 	const void *body;
 	size_t len;
-	const struct tsdb_total *totals; /* per sample type (pprof); may be NULL/0 */
+	/* per sample type (pprof); NULL/0: computed by tsdb_append from the
+	 * body (pprof_totals) */
+	const struct tsdb_total *totals;
 	size_t ntotals;
 };
 
@@ -90,6 +95,11 @@ void tsdb_close(struct tsdb *db);
 
 /*
  * Store one profile durably. id (TSDB_ID_LEN + 1 bytes) gets its id.
+ * A TSDB_KIND_PPROF body is decoded (gzip or not, every check of
+ * pprof_decode) before anything is written; when it does not decode and
+ * req gives no totals, the append is refused with pprof_decode's code
+ * (PF_EINVAL, PF_ELIMIT, PF_ETOOBIG) and sentence; with totals given, such
+ * a body is kept as given (in the WAL only, decoded when a merge needs it).
  * Returns 0, PF_EINVAL (labels missing service/type, duplicate names,
  * empty body, ...), PF_ETOOBIG, PF_EFUTURE (req->t_ns is more than
  * max_future_ns after the clock), PF_ETOOOLD (req->t_ns is before the

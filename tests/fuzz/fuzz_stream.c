@@ -21,11 +21,20 @@
  * encodings zlib refuses as corrupt (decode.c, gunzip_fast), so zlib's
  * "flate: corrupt input" against libdeflate's success is not a
  * disagreement.
+ *
+ * The symbolized head's path is compared the same way (issue 18):
+ * tsdb__flat_decode (the streaming decoder into flat arrays) must accept or
+ * reject as pprof_decode, with the same sentence; an accepted profile
+ * interned with tsdb__chunk_enc_add_flat must give the same chunk bytes
+ * (but the table's nonce and the CRC) and the same table as
+ * tsdb__chunk_enc_add_pprof of pprof_decode's profile, and decode from its
+ * chunk to the same profile, field for field.
  */
 #include "pprof/pprof-internal.h"
 #include "pprof/pprof.h"
 #include "pprof/stream.h"
 #include "pprof_same.h"
+#include "tsdb/codec/codec.h"
 
 #include <stdlib.h>
 
@@ -52,6 +61,89 @@ done:
 	pf_buf_free(&b);
 }
 
+static void check_symbolized(const uint8_t *data, size_t size, size_t max, int r1,
+			     const struct pf_err *e1, const struct pprof_profile *p)
+{
+	struct tsdb__flat *f = tsdb__flat_new();
+	struct tsdb__symtab *sa = tsdb__symtab_new(), *sb = tsdb__symtab_new();
+	struct tsdb__chunk_enc *ea = tsdb__chunk_enc_new(sa), *eb = tsdb__chunk_enc_new(sb);
+	struct pf_buf ca = PF_BUF_INIT(0), cb = PF_BUF_INIT(0), ta = PF_BUF_INIT(0), tb = PF_BUF_INIT(0);
+	struct pf_err e3 = {0}, e4 = {0};
+	struct tsdb__chunk_dec *da = NULL, *db = NULL;
+	struct pprof_profile *pa = NULL, *pb = NULL;
+	const char *why;
+	int r3, ra, rb;
+
+	tsdb__symtab_set_level(sa, 1);
+	tsdb__symtab_set_level(sb, 1);
+	r3 = tsdb__flat_decode(f, data, size, max, &e3);
+	if (r1 != r3 || (r1 < 0 && strcmp(e1->msg, e3.msg) != 0)) {
+		fprintf(stderr, "fuzz_stream: flat decode disagrees on %zu bytes:\n  pprof_decode: %d %s\n"
+				"  flat:         %d %s\n",
+			size, r1, r1 < 0 ? e1->msg : "ok", r3, r3 < 0 ? e3.msg : "ok");
+		abort();
+	}
+	if (r1 < 0)
+		goto out;
+	ra = tsdb__chunk_enc_add_pprof(ea, p, &e4);
+	rb = tsdb__chunk_enc_add_flat(eb, f, &e3);
+	if (ra != rb || (ra < 0 && strcmp(e3.msg, e4.msg) != 0)) {
+		fprintf(stderr, "fuzz_stream: add_flat %d (%s), add_pprof %d (%s)\n", rb, e3.msg, ra,
+			e4.msg);
+		abort();
+	}
+	if (ra < 0)
+		goto out;
+	if (tsdb__chunk_enc_finish(ea, &ca, &e3) < 0 || tsdb__chunk_enc_finish(eb, &cb, &e3) < 0 ||
+	    tsdb__symtab_write(sa, &ta, &e3) < 0 || tsdb__symtab_write(sb, &tb, &e3) < 0) {
+		fprintf(stderr, "fuzz_stream: finish: %s\n", e3.msg);
+		abort();
+	}
+	if (ca.len != cb.len || memcmp(ca.data, cb.data, 8) != 0 ||
+	    memcmp(ca.data + 16, cb.data + 16, ca.len - 20) != 0 || ta.len != tb.len) {
+		struct tsdb__symtab_stats xa, xb;
+		tsdb__symtab_stats(sa, &xa);
+		tsdb__symtab_stats(sb, &xb);
+		fprintf(stderr, "fuzz_stream: chunks or tables differ (%zu, %zu; %zu, %zu bytes); "
+				"pprof path: %zu strings %zu mappings %zu functions %zu locations %zu lines "
+				"%zu nodes %zu label sets; flat path: %zu %zu %zu %zu %zu %zu %zu\n",
+			ca.len, cb.len, ta.len, tb.len, xa.strings, xa.mappings, xa.functions,
+			xa.locations, xa.lines, xa.nodes, xa.labelsets, xb.strings, xb.mappings,
+			xb.functions, xb.locations, xb.lines, xb.nodes, xb.labelsets);
+		abort();
+	}
+	if (tsdb__chunk_dec_open(ca.data, ca.len, &da, &e3) < 0 ||
+	    tsdb__chunk_dec_open(cb.data, cb.len, &db, &e3) < 0) {
+		fprintf(stderr, "fuzz_stream: chunk_dec_open: %s\n", e3.msg);
+		abort();
+	}
+	ra = tsdb__chunk_dec_pprof(da, sa, 0, &pa, &e3);
+	rb = tsdb__chunk_dec_pprof(db, sb, 0, &pb, &e4);
+	if (ra != rb) {
+		fprintf(stderr, "fuzz_stream: chunk_dec_pprof %d (%s) and %d (%s)\n", ra, e3.msg, rb,
+			e4.msg);
+		abort();
+	}
+	if (ra == 0 && (why = pprof_same(pprof_message(pa), pprof_message(pb))) != NULL) {
+		fprintf(stderr, "fuzz_stream: the profiles from the chunks differ: %s\n", why);
+		abort();
+	}
+out:
+	pprof_free(pa);
+	pprof_free(pb);
+	tsdb__chunk_dec_free(da);
+	tsdb__chunk_dec_free(db);
+	pf_buf_free(&ca);
+	pf_buf_free(&cb);
+	pf_buf_free(&ta);
+	pf_buf_free(&tb);
+	tsdb__chunk_enc_free(ea);
+	tsdb__chunk_enc_free(eb);
+	tsdb__symtab_free(sa);
+	tsdb__symtab_free(sb);
+	tsdb__flat_free(f);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct pprof_profile *p = NULL, *q = NULL;
@@ -76,6 +168,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fprintf(stderr, "fuzz_stream: the profiles differ: %s\n", why);
 		abort();
 	}
+	check_symbolized(data, size, max, r1, &e1, p);
 done:
 	pprof_free(p);
 	pprof_free(q);

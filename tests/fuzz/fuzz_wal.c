@@ -37,7 +37,7 @@ static int on_record(void *arg, const uint8_t *head, size_t nhead, uint64_t rec_
 		return 0;
 	tsdb__series_seen_seq(s, c->rec.seq);
 	tsdb__head_insert(c->head, s, c->rec.t_ns, (uint32_t)c->rec.seq, c->rec.kind,
-			  c->rec.body_len, c->rec.totals, c->rec.ntotals, loc);
+			  c->rec.body_len, c->rec.totals, c->rec.ntotals, loc, NULL);
 	return 0;
 }
 

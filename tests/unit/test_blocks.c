@@ -18,6 +18,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <pthread.h>
+
 #include "pprof/pprof.h"
 #include "tsdb/codec/codec.h"
 #include "tsdb/tsdb-internal.h"
@@ -302,6 +304,242 @@ static void test_merge_matches_pprof_merge(void **state)
 	for (int i = 0; i < 10; i++)
 		pprof_free(in[i]);
 	pprof_free(want);
+}
+
+/* Append a pprof fixture without totals: tsdb decodes and totals it. */
+static int append_untotalled(struct ctx *c, const void *body, size_t len, int64_t t, char *id,
+			     struct pf_err *err)
+{
+	struct tsdb_label l[2] = {{"service", "api"}, {"type", "heap"}};
+	struct tsdb_append_req req = {0};
+
+	req.labels = l;
+	req.nlabels = 2;
+	req.t_ns = t;
+	req.kind = TSDB_KIND_PPROF;
+	req.body = body;
+	req.len = len;
+	return tsdb_append(c->db, &req, id, err);
+}
+
+/* Merge of service=api type=heap: totals and sample count as want's. */
+static void check_merge_as(struct ctx *c, const struct pprof_profile *want, size_t nwant)
+{
+	struct tsdb_matcher m[2] = {{TSDB_MATCH_EQ, "service", "api"}, {TSDB_MATCH_EQ, "type", "heap"}};
+	struct tsdb_query q = {m, 2, INT64_MIN, INT64_MAX, 0};
+	struct pprof_profile *got = NULL;
+	struct pf_err err = {0};
+	int64_t tw[8], tg[8];
+	size_t n;
+
+	if (tsdb_merge(c->db, &q, &got, &n, &err) != 0)
+		fail_msg("tsdb_merge: %s", err.msg);
+	assert_int_equal(n, nwant);
+	pprof_totals(want, tw);
+	pprof_totals(got, tg);
+	for (size_t i = 0; i < pprof_message(want)->n_sample_type; i++)
+		assert_int_equal(tw[i], tg[i]);
+	assert_int_equal(pprof_sample_count(want), pprof_sample_count(got));
+	assert_int_equal(pprof_message(want)->n_location, pprof_message(got)->n_location);
+	assert_int_equal(pprof_message(want)->n_function, pprof_message(got)->n_function);
+	pprof_free(got);
+}
+
+/*
+ * The symbolized head (issue 18): pprof bodies appended without totals are
+ * decoded and totalled by tsdb; a body that does not decode is refused with
+ * pprof_decode's sentence and leaves nothing; head profiles read back byte
+ * for byte, merge as pprof_merge does (from the head, after a crash and
+ * replay, from blocks), and are cut into blocks whether they came in time
+ * order (chunks copied) or not (rows re-encoded).
+ */
+static void test_symbolized_head(void **state)
+{
+	struct ctx *c = *state;
+	/* out of order in the middle: the cut re-encodes those windows */
+	static const int at[10] = {0, 1, 2, 3, 7, 5, 6, 4, 8, 9};
+	struct pprof_profile *in[10], *want = NULL;
+	struct pf_buf bodies[10];
+	char ids[10][TSDB_ID_LEN + 1];
+	struct pf_err err = {0}, e2 = {0};
+	struct tsdb_stats st;
+	struct pprof_profile *bad = NULL;
+
+	open_db(c);
+	for (int i = 0; i < 10; i++) {
+		read_fixture(heaps[i], &bodies[i]);
+		assert_int_equal(pprof_decode(bodies[i].data, bodies[i].len, (size_t)1 << 30, &in[i], &err), 0);
+		if (append_untotalled(c, bodies[i].data, bodies[i].len, T0 + at[i] * 2 * SEC, ids[i], &err))
+			fail_msg("append %s: %s", heaps[i], err.msg);
+	}
+	/* a bad body: pprof_decode's sentence, nothing stored */
+	{
+		static const char junk[] = "\x1f\x8b\x08\x00garbage that is not gzip";
+		char id[TSDB_ID_LEN + 1];
+		assert_int_equal(pprof_decode(junk, sizeof(junk) - 1, (size_t)1 << 30, &bad, &e2), PF_EINVAL);
+		assert_int_equal(append_untotalled(c, junk, sizeof(junk) - 1, T0, id, &err), PF_EINVAL);
+		assert_string_equal(err.msg, e2.msg);
+		tsdb_stats(c->db, &st);
+		assert_int_equal(st.head_profiles, 10);
+	}
+	/* totals computed as pprof_totals, types and units named */
+	for (int i = 0; i < 10; i++) {
+		struct tsdb_meta *meta = NULL;
+		struct pf_buf got = PF_BUF_INIT(0);
+		int64_t t[8];
+		const pprof_msg *m = pprof_message(in[i]);
+		assert_int_equal(tsdb_read(c->db, ids[i], &got, &meta, &err), 0);
+		assert_int_equal(got.len, bodies[i].len); /* the head: the bytes as pushed */
+		assert_memory_equal(got.data, bodies[i].data, got.len);
+		pprof_totals(in[i], t);
+		assert_int_equal(meta->ntotals, m->n_sample_type);
+		for (size_t k = 0; k < meta->ntotals; k++) {
+			assert_string_equal(meta->totals[k].type, pprof_string(in[i], m->sample_type[k]->type));
+			assert_string_equal(meta->totals[k].unit, pprof_string(in[i], m->sample_type[k]->unit));
+			assert_true(meta->totals[k].value == t[k]);
+		}
+		tsdb_meta_free(meta);
+		pf_buf_free(&got);
+	}
+	assert_int_equal(pprof_merge(in, 10, &want, &err), 0);
+	check_merge_as(c, want, 10);
+	/* a crash: the replay rebuilds the symbolized head from the WAL */
+	tsdb__crash_close(c->db);
+	c->db = NULL;
+	open_db(c);
+	tsdb_stats(c->db, &st);
+	assert_int_equal(st.head_profiles, 10);
+	assert_true(c->db->catch_up); /* the open decodes nothing: WAL-only for now */
+	check_merge_as(c, want, 10);
+	maintain(c, 0); /* symbolized; some windows cut, some still in the head */
+	assert_false(c->db->catch_up);
+	check_merge_as(c, want, 10);
+	maintain(c, 1);
+	tsdb_stats(c->db, &st);
+	assert_int_equal(st.head_profiles, 0);
+	assert_int_equal(st.block_profiles, 10);
+	check_merge_as(c, want, 10);
+	for (int i = 0; i < 10; i++)
+		check_read(c, ids[i], heaps[i]);
+	/* the head's groups are gone with their profiles; new ones work */
+	{
+		char id[TSDB_ID_LEN + 1];
+		assert_int_equal(append_untotalled(c, bodies[0].data, bodies[0].len, T0 + 100 * SEC, id, &err), 0);
+		maintain(c, 1);
+		check_read(c, id, heaps[0]);
+	}
+	for (int i = 0; i < 10; i++) {
+		pprof_free(in[i]);
+		pf_buf_free(&bodies[i]);
+	}
+	pprof_free(want);
+}
+
+/* Appenders, a merger and the maintenance round at once on the symbolized
+ * head: two services, profiles over several block windows (so groups are
+ * sealed, cut and freed while appends and merges go on). */
+struct conc {
+	struct ctx *c;
+	struct pf_buf *bodies;
+	int idx, n, stop, failed;
+	size_t merged;
+};
+
+static void *conc_append(void *arg)
+{
+	struct conc *w = arg;
+	struct tsdb_label l[3] = {{"service", w->idx % 2 ? "api" : "web"}, {"type", "heap"},
+				  {"instance", w->idx < 2 ? "a" : "b"}};
+	for (int i = 0; i < w->n; i++) {
+		struct tsdb_append_req req = {0};
+		struct pf_err err = {0};
+		char id[TSDB_ID_LEN + 1];
+		const struct pf_buf *b = &w->bodies[(i + w->idx) % 10];
+		req.labels = l;
+		req.nlabels = 3;
+		req.t_ns = T0 + (int64_t)i * SEC; /* 10 s blocks: a new window every 10 */
+		req.kind = TSDB_KIND_PPROF;
+		req.body = b->data;
+		req.len = b->len;
+		if (tsdb_append(w->c->db, &req, id, &err) != 0) {
+			fprintf(stderr, "append: %s\n", err.msg);
+			w->failed = 1;
+		}
+	}
+	return NULL;
+}
+
+static void *conc_merge(void *arg)
+{
+	struct conc *w = arg;
+	struct tsdb_matcher m[1] = {{TSDB_MATCH_EQ, "type", "heap"}};
+	struct tsdb_query q = {m, 1, INT64_MIN, INT64_MAX, 0};
+	while (!__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE)) {
+		struct pprof_profile *got = NULL;
+		struct pf_err err = {0};
+		size_t n = 0;
+		int rc = tsdb_merge(w->c->db, &q, &got, &n, &err);
+		if (rc != 0 && rc != PF_ENOTFOUND) {
+			fprintf(stderr, "merge: %s\n", err.msg);
+			w->failed = 1;
+		}
+		w->merged += n;
+		pprof_free(got);
+		if (tsdb_maintain(w->c->db, 0, &err) != 0) {
+			fprintf(stderr, "maintain: %s\n", err.msg);
+			w->failed = 1;
+		}
+	}
+	return NULL;
+}
+
+static void test_concurrent_head(void **state)
+{
+	struct ctx *c = *state;
+	struct pf_buf bodies[10];
+	struct conc w[5];
+	pthread_t th[5];
+	struct tsdb_stats st;
+	struct pf_err err = {0};
+
+	open_db(c);
+	for (int i = 0; i < 10; i++)
+		read_fixture(heaps[i], &bodies[i]);
+	for (int i = 0; i < 5; i++) {
+		w[i] = (struct conc){c, bodies, i, 40, 0, 0, 0};
+		pthread_create(&th[i], NULL, i < 4 ? conc_append : conc_merge, &w[i]);
+	}
+	for (int i = 0; i < 4; i++)
+		pthread_join(th[i], NULL);
+	__atomic_store_n(&w[4].stop, 1, __ATOMIC_RELEASE);
+	pthread_join(th[4], NULL);
+	for (int i = 0; i < 5; i++)
+		assert_false(w[i].failed);
+	tsdb_stats(c->db, &st);
+	assert_int_equal(st.profiles, 160);
+	{
+		struct tsdb_matcher m[1] = {{TSDB_MATCH_EQ, "type", "heap"}};
+		struct tsdb_query q = {m, 1, INT64_MIN, INT64_MAX, 0};
+		struct pprof_profile *a = NULL, *b = NULL;
+		int64_t ta[8], tb[8];
+		size_t n;
+		assert_int_equal(tsdb_merge(c->db, &q, &a, &n, &err), 0);
+		assert_int_equal(n, 160);
+		maintain(c, 1);
+		assert_int_equal(tsdb_merge(c->db, &q, &b, &n, &err), 0);
+		assert_int_equal(n, 160);
+		pprof_totals(a, ta);
+		pprof_totals(b, tb);
+		for (size_t i = 0; i < pprof_message(a)->n_sample_type; i++)
+			assert_true(ta[i] == tb[i]);
+		pprof_free(a);
+		pprof_free(b);
+	}
+	tsdb_stats(c->db, &st);
+	assert_int_equal(st.head_profiles, 0);
+	assert_int_equal(st.block_profiles, 160);
+	for (int i = 0; i < 10; i++)
+		pf_buf_free(&bodies[i]);
 }
 
 /* Totals of a merge equal the sums of the fixtures named (heaps[idx[k]]). */
@@ -990,7 +1228,9 @@ static void test_cut_failure(void **state)
 	struct pf_err err = {0};
 
 	open_db(c);
-	append_fixture(c, heaps[0], "api", "heap", T0, a);
+	/* a trace: the cut reads it from the WAL (pprof profiles it takes
+	 * from the symbolized head, without reading the WAL) */
+	append_fixture(c, "trace-001.out", "api", "trace", T0, a);
 	append_fixture(c, heaps[1], "api", "heap", T0 + SEC, b);
 	snprintf(path, sizeof(path), "%s/wal/00000001", c->dir);
 	flip_byte(path, 100); /* inside the first record */
@@ -1149,6 +1389,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_corrupt_chunk, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_leftovers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cut_failure, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_symbolized_head, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_concurrent_head, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_series, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -345,6 +345,131 @@ static void test_fixture_round_trip(void **state)
 }
 
 /* The execution trace is stored byte for byte, between pprof profiles. */
+/*
+ * The symbolized head's path: a body decoded by the streaming decoder
+ * (tsdb__flat_decode) and interned with chunk_enc_add_flat leaves the
+ * table and the chunk exactly as pprof_decode + chunk_enc_add_pprof do
+ * (same bytes but the table's nonce and the CRC), and decodes to the same
+ * profile. Every fixture, as one series (so the rows delta against the
+ * previous profile), and the rich profiles (ids not 1..n, extra symbols)
+ * re-encoded as bodies.
+ */
+static void flat_vs_pprof(const struct pf_buf *bodies, size_t n, const char *what)
+{
+	struct tsdb__symtab *sa = tsdb__symtab_new(), *sb = tsdb__symtab_new();
+	struct tsdb__chunk_enc *ea = tsdb__chunk_enc_new(sa), *eb = tsdb__chunk_enc_new(sb);
+	struct pf_buf ca = PF_BUF_INIT(0), cb = PF_BUF_INIT(0), ta = PF_BUF_INIT(0), tb = PF_BUF_INIT(0);
+	struct pprof_profile **orig = pf_xcalloc(n + 1, sizeof(*orig));
+	struct pf_err err = { 0 };
+	struct tsdb__chunk_dec *d;
+	struct tsdb__symtab *rt;
+
+	for (size_t i = 0; i < n; i++) {
+		struct tsdb__flat *f = tsdb__flat_new();
+		int64_t ta_[64], tb_[64];
+		if (pprof_decode(bodies[i].data, bodies[i].len, MAXDEC, &orig[i], &err) != 0)
+			fail_msg("%s %zu: pprof_decode: %s", what, i, err.msg);
+		if (tsdb__flat_decode(f, bodies[i].data, bodies[i].len, MAXDEC, &err) != 0)
+			fail_msg("%s %zu: flat_decode: %s", what, i, err.msg);
+		assert_int_equal(tsdb__chunk_enc_add_pprof(ea, orig[i], &err), 0);
+		if (tsdb__chunk_enc_add_flat(eb, f, &err) != 0)
+			fail_msg("%s %zu: add_flat: %s", what, i, err.msg);
+		/* totals as pprof_totals */
+		assert_int_equal(tsdb__flat_ntypes(f), pprof_message(orig[i])->n_sample_type);
+		assert_true(tsdb__flat_ntypes(f) <= 64);
+		pprof_totals(orig[i], ta_);
+		tsdb__flat_totals(f, tb_);
+		for (size_t j = 0; j < tsdb__flat_ntypes(f); j++) {
+			const char *t, *u;
+			size_t tl, ul;
+			const Perftools__Profiles__ValueType *vt = pprof_message(orig[i])->sample_type[j];
+			assert_true(ta_[j] == tb_[j]);
+			tsdb__flat_type(f, j, &t, &tl, &u, &ul);
+			assert_int_equal(tl, strlen(pprof_string(orig[i], vt->type)));
+			assert_memory_equal(t, pprof_string(orig[i], vt->type), tl);
+			assert_int_equal(ul, strlen(pprof_string(orig[i], vt->unit)));
+		}
+		tsdb__flat_free(f);
+		if (i % 3 == 2)
+			tsdb__chunk_enc_trim(eb); /* what the head does between adds */
+	}
+	/* the open chunk as the head reads it, then finished */
+	assert_int_equal(tsdb__chunk_enc_peek(eb, &cb, &err), 0);
+	assert_int_equal(tsdb__chunk_enc_count(eb), n);
+	assert_int_equal(tsdb__chunk_dec_open(cb.data, cb.len, &d, &err), 0);
+	assert_int_equal(tsdb__chunk_dec_count(d), n);
+	for (size_t i = 0; i < n; i++) {
+		struct pprof_profile *q = dec(d, sb, i);
+		assert_same_profile(orig[i], q, what);
+		pprof_free(q);
+	}
+	tsdb__chunk_dec_free(d);
+	pf_buf_reset(&cb);
+	assert_int_equal(tsdb__chunk_enc_finish(ea, &ca, &err), 0);
+	assert_int_equal(tsdb__chunk_enc_finish(eb, &cb, &err), 0);
+	assert_int_equal(ca.len, cb.len);
+	assert_memory_equal(ca.data, cb.data, 8);                          /* magic, version */
+	assert_memory_equal(ca.data + 16, cb.data + 16, ca.len - 16 - 4); /* all but nonce, CRC */
+	assert_int_equal(tsdb__symtab_write(sa, &ta, &err), 0);
+	assert_int_equal(tsdb__symtab_write(sb, &tb, &err), 0);
+	assert_int_equal(ta.len, tb.len);
+	/* and read back from the finished chunk with the table as stored */
+	if (tsdb__symtab_read(tb.data, tb.len, &rt, &err) != 0)
+		fail_msg("symtab_read: %s", err.msg);
+	assert_int_equal(tsdb__chunk_dec_open(cb.data, cb.len, &d, &err), 0);
+	for (size_t i = 0; i < n; i++) {
+		struct pprof_profile *q = dec(d, rt, i);
+		assert_same_profile(orig[i], q, what);
+		pprof_free(q);
+	}
+	tsdb__chunk_dec_free(d);
+	tsdb__symtab_free(rt);
+	for (size_t i = 0; i < n; i++)
+		pprof_free(orig[i]);
+	free(orig);
+	pf_buf_free(&ca);
+	pf_buf_free(&cb);
+	pf_buf_free(&ta);
+	pf_buf_free(&tb);
+	tsdb__chunk_enc_free(ea);
+	tsdb__chunk_enc_free(eb);
+	tsdb__symtab_free(sa);
+	tsdb__symtab_free(sb);
+}
+
+static struct pprof_profile *rich_profile(int variant);
+
+static void test_flat_same_as_pprof(void **state)
+{
+	char **files;
+	size_t n = list_fixtures(&files);
+	struct pf_buf *bodies = pf_xcalloc(n + 4, sizeof(*bodies));
+	struct pf_err err = { 0 };
+
+	(void)state;
+	assert_true(n >= 20);
+	for (size_t i = 0; i < n; i++) {
+		pf_buf_init(&bodies[i], 0);
+		fixture_read(files[i], &bodies[i]);
+	}
+	flat_vs_pprof(bodies, n, "fixtures");
+	for (size_t i = 0; i < n; i++)
+		flat_vs_pprof(&bodies[i], 1, files[i]);
+	for (size_t i = 0; i < n; i++)
+		pf_buf_free(&bodies[i]);
+	for (int v = 0; v < 3; v++) {
+		struct pprof_profile *p = rich_profile(v);
+		pf_buf_init(&bodies[v], 0);
+		assert_int_equal(pprof_encode(p, &bodies[v], &err), 0);
+		pprof_free(p);
+	}
+	flat_vs_pprof(bodies, 3, "rich profiles");
+	for (int v = 0; v < 3; v++)
+		pf_buf_free(&bodies[v]);
+	free(bodies);
+	free_list(files, n);
+}
+
 static void test_raw_round_trip(void **state)
 {
 	struct pf_buf trace, out = PF_BUF_INIT(0);
@@ -1568,6 +1693,7 @@ int main(void)
 	const struct CMUnitTest round_trip[] = {
 		cmocka_unit_test(test_fixture_round_trip),
 		cmocka_unit_test(test_raw_round_trip),
+		cmocka_unit_test(test_flat_same_as_pprof),
 		cmocka_unit_test(test_series),
 		cmocka_unit_test(test_rich_profile),
 		cmocka_unit_test(test_minimal_profiles),

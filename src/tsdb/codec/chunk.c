@@ -741,6 +741,209 @@ toobig:
 	return pf_err_set(err, PF_ETOOBIG, "the symbol table is full (2^32 - 2 symbols of a kind)");
 }
 
+/* ---- the same from a flat profile (ingest.c): one function per enc_* above,
+ * same order of interning, so the table and the chunk come out the same ---- */
+
+static int64_t flat_str(struct tsdb__chunk_enc *e, const struct tsdb__flat *f, int64_t idx)
+{
+	if (idx == 0)
+		return 0;
+	if (e->smemo[idx] < 0)
+		e->smemo[idx] = tsdb__st_add_string(e->st, f->str[idx], f->slen[idx]);
+	return e->smemo[idx];
+}
+
+static int64_t flat_mapping(struct tsdb__chunk_enc *e, const struct tsdb__flat *f, size_t i)
+{
+	const struct pprof_stream_mapping *pm = &f->maps[i];
+	struct tsdb__st_mapping sm;
+
+	if (e->mmemo[i] >= 0)
+		return e->mmemo[i];
+	memset(&sm, 0, sizeof(sm));
+	sm.start = pm->memory_start;
+	sm.limit = pm->memory_limit;
+	sm.offset = pm->file_offset;
+	TSDB__TRY_ID(sm.file, flat_str(e, f, pm->filename));
+	TSDB__TRY_ID(sm.build_id, flat_str(e, f, pm->build_id));
+	sm.flags = (uint8_t)((pm->has_functions ? TSDB__MAP_HAS_FUNCTIONS : 0) |
+			     (pm->has_filenames ? TSDB__MAP_HAS_FILENAMES : 0) |
+			     (pm->has_line_numbers ? TSDB__MAP_HAS_LINE_NUMBERS : 0) |
+			     (pm->has_inline_frames ? TSDB__MAP_HAS_INLINE_FRAMES : 0));
+	return e->mmemo[i] = tsdb__st_add_mapping(e->st, &sm);
+}
+
+static int64_t flat_function(struct tsdb__chunk_enc *e, const struct tsdb__flat *f, size_t i)
+{
+	const struct pprof_stream_function *pf = &f->fns[i];
+	struct tsdb__st_function sf;
+
+	if (e->fmemo[i] >= 0)
+		return e->fmemo[i];
+	TSDB__TRY_ID(sf.name, flat_str(e, f, pf->name));
+	TSDB__TRY_ID(sf.system_name, flat_str(e, f, pf->system_name));
+	TSDB__TRY_ID(sf.file, flat_str(e, f, pf->filename));
+	sf.start_line = pf->start_line;
+	return e->fmemo[i] = tsdb__st_add_function(e->st, &sf);
+}
+
+static int64_t flat_location(struct tsdb__chunk_enc *e, const struct tsdb__flat *f, size_t i)
+{
+	const struct tsdb__flat_loc *pl = &f->locs[i];
+	uint32_t mapping = 0;
+
+	if (e->lmemo[i] >= 0)
+		return e->lmemo[i];
+	if (pl->mapping_id != 0) {
+		TSDB__TRY_ID(mapping, flat_mapping(e, f, tsdb__flat_map_index(f, pl->mapping_id)));
+		mapping++;
+	}
+	pf_xgrow((void **)&e->lines, &e->linecap, pl->nline + 1, sizeof(*e->lines));
+	for (uint32_t j = 0; j < pl->nline; j++) {
+		const struct tsdb__flat_line *ln = &f->lines[pl->line_off + j];
+		struct tsdb__st_line *o = &e->lines[j];
+		o->fn = 0;
+		if (ln->function_id != 0) {
+			size_t fi = tsdb__flat_fn_index(f, ln->function_id);
+			TSDB__TRY_ID(o->fn, flat_function(e, f, fi));
+			o->fn++;
+			e->fused[fi] = 1;
+		}
+		o->line = ln->line;
+		o->column = ln->column;
+	}
+	return e->lmemo[i] = tsdb__st_add_location(e->st, pl->address, mapping, pl->folded,
+						   e->lines, pl->nline);
+}
+
+static int64_t flat_stack(struct tsdb__chunk_enc *e, const struct tsdb__flat *f,
+			  const struct tsdb__flat_sample *s)
+{
+	const uint64_t *ids = f->locids + s->loc_off;
+
+	pf_xgrow((void **)&e->locbuf, &e->locbufcap, s->nloc + 1, sizeof(uint32_t));
+	for (size_t k = s->nloc; k-- > 0;) {
+		size_t li = f->dense_loc ? (size_t)(ids[k] - 1) : tsdb__flat_loc_index(f, ids[k]);
+		TSDB__TRY_ID(e->locbuf[k], flat_location(e, f, li));
+	}
+	return tsdb__st_add_stack(e->st, e->locbuf, s->nloc);
+}
+
+static int64_t flat_labels(struct tsdb__chunk_enc *e, const struct tsdb__flat *f,
+			   const struct tsdb__flat_sample *s)
+{
+	pf_xgrow((void **)&e->labs, &e->labcap, s->nlab + 1, sizeof(*e->labs));
+	for (size_t j = 0; j < s->nlab; j++) {
+		const struct pprof_stream_label *l = &f->labs[s->lab_off + j];
+		struct tsdb__st_label *o = &e->labs[j];
+		TSDB__TRY_ID(o->key, flat_str(e, f, l->key));
+		TSDB__TRY_ID(o->str, flat_str(e, f, l->str));
+		TSDB__TRY_ID(o->unit, flat_str(e, f, l->num_unit));
+		o->num = l->num;
+	}
+	return tsdb__st_add_labelset(e->st, e->labs, s->nlab);
+}
+
+int tsdb__chunk_enc_add_flat(struct tsdb__chunk_enc *e, const struct tsdb__flat *f,
+			     struct pf_err *err)
+{
+	size_t nt = f->nt, ns = f->nsample, i, nfixed;
+	struct tsdb__phdr h;
+	int64_t t;
+
+	if ((nt && ns > TSDB__CODEC_MAX_VALUES / nt) || f->nlocids > TSDB__CODEC_MAX_FRAMES)
+		return pf_err_set(err, PF_ETOOBIG,
+				  "profile of %zu samples, %zu sample types and %zu frames is over the limits (%zu values, %zu frames)",
+				  ns, nt, f->nlocids, TSDB__CODEC_MAX_VALUES, TSDB__CODEC_MAX_FRAMES);
+	memo_reset(&e->smemo, &e->smcap, f->nstr);
+	memo_reset(&e->mmemo, &e->mmcap, f->nmap);
+	memo_reset(&e->fmemo, &e->fmcap, f->nfn);
+	memo_reset(&e->lmemo, &e->lmcap, f->nloc);
+	pf_xgrow((void **)&e->fused, &e->fucap, f->nfn + 1, 1);
+	memset(e->fused, 0, f->nfn + 1);
+	e->nids = 0;
+	memset(&h, 0, sizeof(h));
+
+#define ID(var, expr)                           \
+	do {                                    \
+		if ((t = (expr)) < 0)           \
+			goto toobig;            \
+		(var) = (uint32_t)t;            \
+	} while (0)
+
+	for (i = 0; i < nt; i++) {
+		uint32_t a, b;
+		ID(a, flat_str(e, f, f->sample_type[2 * i]));
+		ID(b, flat_str(e, f, f->sample_type[2 * i + 1]));
+		push_id(e, a);
+		push_id(e, b);
+	}
+	if (f->has_period_type) {
+		h.has_period_type = 1;
+		ID(h.period_type[0], flat_str(e, f, f->period_type[0]));
+		ID(h.period_type[1], flat_str(e, f, f->period_type[1]));
+	}
+	ID(h.drop_frames, flat_str(e, f, f->drop_frames));
+	ID(h.keep_frames, flat_str(e, f, f->keep_frames));
+	ID(h.default_sample_type, flat_str(e, f, f->default_sample_type));
+	for (i = 0; i < f->ncomment; i++) {
+		uint32_t c;
+		ID(c, flat_str(e, f, f->comment[i]));
+		push_id(e, c);
+	}
+	for (i = 0; i < f->nmap; i++) {
+		uint32_t c;
+		ID(c, flat_mapping(e, f, i));
+		push_id(e, c);
+	}
+
+	pf_xgrow((void **)&e->stk, &e->stkcap, ns + 1, sizeof(uint32_t));
+	pf_xgrow((void **)&e->lst, &e->lstcap, ns + 1, sizeof(uint32_t));
+	for (i = 0; i < ns; i++) {
+		const struct tsdb__flat_sample *s = &f->samples[i];
+		ID(e->stk[i], flat_stack(e, f, s));
+		ID(e->lst[i], flat_labels(e, f, s));
+	}
+
+	nfixed = e->nids;
+	for (i = 0; i < f->nloc; i++) {
+		uint32_t l;
+		if (e->lmemo[i] >= 0)
+			continue;
+		ID(l, flat_location(e, f, i));
+		push_id(e, l);
+	}
+	h.nextra_loc = e->nids - nfixed;
+	nfixed = e->nids;
+	for (i = 0; i < f->nfn; i++) {
+		uint32_t fn;
+		if (e->fused[i])
+			continue;
+		ID(fn, flat_function(e, f, i));
+		push_id(e, fn);
+	}
+	h.nextra_fn = e->nids - nfixed;
+#undef ID
+
+	h.time_nanos = f->time_nanos;
+	h.duration_nanos = f->duration_nanos;
+	h.period = f->period;
+	h.nsample_type = nt;
+	if (!e->ids)
+		pf_xgrow((void **)&e->ids, &e->idcap, 1, sizeof(*e->ids));
+	h.sample_type = e->ids;
+	h.ncomment = f->ncomment;
+	h.comment = e->ids + 2 * nt;
+	h.nmapping = f->nmap;
+	h.mapping = h.comment + h.ncomment;
+	h.extra_loc = h.mapping + h.nmapping;
+	h.extra_fn = h.extra_loc + h.nextra_loc;
+	/* the values are the flat profile's, row-major as the rows want them */
+	return tsdb__chunk_enc_rows(e, &h, ns, e->stk, e->lst, f->vals, err);
+toobig:
+	return pf_err_set(err, PF_ETOOBIG, "the symbol table is full (2^32 - 2 symbols of a kind)");
+}
+
 int tsdb__chunk_enc_add_raw(struct tsdb__chunk_enc *e, const void *body, size_t n,
 			    struct pf_err *err)
 {
@@ -795,6 +998,78 @@ fail:
 	tsdb__zctx_free(zctx);
 	out->len = start;
 	return rc;
+}
+
+int tsdb__chunk_enc_peek(const struct tsdb__chunk_enc *e, struct pf_buf *out, struct pf_err *err)
+{
+	size_t start = out->len;
+	uint8_t hdr[16], c[4];
+	int rc;
+
+	pf_put_le32(hdr, TSDB__CHUNK_MAGIC);
+	pf_put_le32(hdr + 4, TSDB__CHUNK_VERSION);
+	pf_put_le64(hdr + 8, e->st->nonce);
+	if ((rc = pf_buf_append(out, hdr, sizeof(hdr))) < 0 || (rc = put_uv(out, e->count)) < 0) {
+		rc = pf_err_set(err, rc, "cannot append a chunk: %s", pf_strerror(rc));
+		goto fail;
+	}
+	for (int i = 0; i < NCOLS; i++)
+		if ((rc = tsdb__put_section(out, &e->col[i], NULL, 0, err)) < 0)
+			goto fail;
+	pf_put_le32(c, pf_crc32c(0, out->data + start, out->len - start));
+	if ((rc = pf_buf_append(out, c, 4)) < 0) {
+		rc = pf_err_set(err, rc, "cannot append a chunk: %s", pf_strerror(rc));
+		goto fail;
+	}
+	return 0;
+fail:
+	out->len = start;
+	return rc;
+}
+
+void tsdb__chunk_enc_trim(struct tsdb__chunk_enc *e)
+{
+	int64_t **memos[] = { &e->smemo, &e->mmemo, &e->fmemo, &e->lmemo, &e->coded, &e->mult };
+	size_t *mcaps[] = { &e->smcap, &e->mmcap, &e->fmcap, &e->lmcap, &e->codedcap, &e->multcap };
+	for (size_t i = 0; i < sizeof(memos) / sizeof(memos[0]); i++) {
+		free(*memos[i]);
+		*memos[i] = NULL;
+		*mcaps[i] = 0;
+	}
+	free(e->match);
+	e->match = NULL;
+	e->matchcap = 0;
+	free(e->rowlist);
+	e->rowlist = NULL;
+	e->rowlistcap = 0;
+	free(e->lines);
+	e->lines = NULL;
+	e->linecap = 0;
+	free(e->labs);
+	e->labs = NULL;
+	e->labcap = 0;
+	free(e->locbuf);
+	e->locbuf = NULL;
+	e->locbufcap = 0;
+	free(e->stk);
+	e->stk = NULL;
+	e->stkcap = 0;
+	free(e->lst);
+	e->lst = NULL;
+	e->lstcap = 0;
+	free(e->vbuf);
+	e->vbuf = NULL;
+	e->vbufcap = 0;
+	free(e->fused);
+	e->fused = NULL;
+	e->fucap = 0;
+	free(e->ids);
+	e->ids = NULL;
+	e->idcap = 0;
+	e->nids = 0;
+	/* the rowset before the previous profile's: rebuilt by the next add */
+	rowset_free(e->cur);
+	rowset_init(e->cur);
 }
 
 /* ---- decoder ---------------------------------------------------------------- */

@@ -7,6 +7,7 @@
 #define PF_TSDB_CODEC_INTERNAL_H
 
 #include "tsdb/codec/codec.h"
+#include "pprof/stream.h"
 
 /* Hard cap on one uncompressed column or section (and on a raw body). */
 #define TSDB__CODEC_MAX_COLUMN ((size_t)1 << 30)
@@ -190,6 +191,63 @@ int tsdb__chunk_enc_rows(struct tsdb__chunk_enc *e, const struct tsdb__phdr *h, 
 /* The table e adds to. */
 struct tsdb__symtab *tsdb__chunk_enc_symtab(const struct tsdb__chunk_enc *e);
 
+/* ---- a decoded pprof body, flat (ingest.c) --------------------------------- */
+
+/* What the streaming decoder handed over, in arrays; strings point into the
+ * inflated body the flat profile holds. */
+struct tsdb__flat_loc {
+	uint64_t mapping_id, address;
+	uint32_t line_off, nline;
+	uint8_t folded;
+};
+struct tsdb__flat_line {
+	uint64_t function_id;
+	int64_t line, column;
+};
+struct tsdb__flat_sample {
+	uint32_t nloc, nlab;
+	size_t loc_off, lab_off; /* into locids, labs; values at i * nt */
+};
+struct tsdb__flat {
+	struct pf_buf raw; /* the inflated body (when it was gzip) */
+	/* header */
+	size_t nt;
+	int64_t *sample_type; /* 2 * nt */
+	int has_period_type;
+	int64_t period_type[2], period, time_nanos, duration_nanos;
+	int64_t drop_frames, keep_frames, default_sample_type;
+	size_t ncomment;
+	int64_t *comment;
+	/* tables, in message order */
+	const char **str;
+	uint32_t *slen;
+	size_t nstr;
+	struct pprof_stream_mapping *maps;
+	size_t nmap;
+	struct pprof_stream_function *fns;
+	size_t nfn;
+	struct tsdb__flat_loc *locs;
+	size_t nloc;
+	struct tsdb__flat_line *lines;
+	size_t nline, linecap;
+	struct tsdb__flat_sample *samples;
+	size_t nsample;
+	uint64_t *locids;
+	size_t nlocids, locidcap;
+	int64_t *vals; /* nsample * nt */
+	struct pprof_stream_label *labs;
+	size_t nlabs, labcap;
+	/* id -> index (ids 1..n in order need none) */
+	int dense_map, dense_fn, dense_loc;
+	struct pf_htab imap, ifn, iloc;
+};
+
+/* Index of the mapping, function or location with this id (it exists:
+ * the decoder checked every reference). */
+size_t tsdb__flat_map_index(const struct tsdb__flat *f, uint64_t id);
+size_t tsdb__flat_fn_index(const struct tsdb__flat *f, uint64_t id);
+size_t tsdb__flat_loc_index(const struct tsdb__flat *f, uint64_t id);
+
 /* ---- compressed sections ----------------------------------------------- */
 
 /* In a function returning int64_t: evaluate expr (a symbol id or a
@@ -206,7 +264,7 @@ struct tsdb__symtab *tsdb__chunk_enc_symtab(const struct tsdb__chunk_enc *e);
 /*
  * Append one section: uvarint raw length, method byte (0 stored, 1 zstd),
  * uvarint stored length, bytes. zstd (at level, with the context zctx) is
- * used when it is smaller.
+ * used when it is smaller; zctx NULL: stored.
  */
 int tsdb__put_section(struct pf_buf *out, const struct pf_buf *raw, void *zctx, int level,
 		      struct pf_err *err);

@@ -111,6 +111,14 @@ struct tsdb__chunk_enc *tsdb__chunk_enc_new(struct tsdb__symtab *st);
  */
 int tsdb__chunk_enc_add_pprof(struct tsdb__chunk_enc *e, const struct pprof_profile *p,
 			      struct pf_err *err);
+/*
+ * The same for a profile from tsdb__flat_decode (the streaming decoder's
+ * output): the chunk and the table end up as chunk_enc_add_pprof would
+ * leave them for pprof_decode of the same body. Errors as add_pprof.
+ */
+struct tsdb__flat;
+int tsdb__chunk_enc_add_flat(struct tsdb__chunk_enc *e, const struct tsdb__flat *f,
+			     struct pf_err *err);
 /* Add a non-pprof body (a trace), kept byte for byte. PF_ETOOBIG past 1 GiB. */
 int tsdb__chunk_enc_add_raw(struct tsdb__chunk_enc *e, const void *body, size_t n,
 			    struct pf_err *err);
@@ -132,8 +140,41 @@ size_t tsdb__chunk_enc_raw_bytes(const struct tsdb__chunk_enc *e);
  * failure out keeps its length and e its profiles.
  */
 int tsdb__chunk_enc_finish(struct tsdb__chunk_enc *e, struct pf_buf *out, struct pf_err *err);
+/*
+ * The chunk so far appended to out as chunk_enc_finish would, but with
+ * the columns stored (not compressed) and e left as it is: what the
+ * profiles added so far read from (the head's open chunk). Errors as
+ * chunk_enc_finish.
+ */
+int tsdb__chunk_enc_peek(const struct tsdb__chunk_enc *e, struct pf_buf *out, struct pf_err *err);
+/* Free the encoder's per-profile scratch memory (kept between adds to
+ * save allocations); what the next add needs stays. */
+void tsdb__chunk_enc_trim(struct tsdb__chunk_enc *e);
 /* NULL is a no-op. */
 void tsdb__chunk_enc_free(struct tsdb__chunk_enc *e);
+
+/* ---- decoding a pprof body for the encoder (ingest.c) --------------------- */
+
+/*
+ * A pprof body (gzip or not, as pprof_decode takes it) decoded by the
+ * streaming decoder (pprof/stream.h) into flat arrays: every check of
+ * pprof_decode with its sentences and caps, no protobuf-c tree. Then
+ * tsdb__chunk_enc_add_flat interns it. _new/_free; one decode per flat.
+ */
+struct tsdb__flat *tsdb__flat_new(void);
+void tsdb__flat_free(struct tsdb__flat *f);
+/* Returns 0 or what pprof_decode returns for the body, with its sentence
+ * (PF_EINVAL, PF_ELIMIT, PF_ETOOBIG past max_decompressed). The body is
+ * not kept (a gzip body is inflated into f). */
+int tsdb__flat_decode(struct tsdb__flat *f, const void *body, size_t len, size_t max_decompressed,
+		      struct pf_err *err);
+/* Sample types and, per type, the sum of the samples' values (pprof_totals,
+ * wrapping as it does): type and unit are borrowed from f (len bytes, not
+ * NUL-terminated). */
+size_t tsdb__flat_ntypes(const struct tsdb__flat *f);
+void tsdb__flat_type(const struct tsdb__flat *f, size_t i, const char **type, size_t *tlen,
+		     const char **unit, size_t *ulen);
+void tsdb__flat_totals(const struct tsdb__flat *f, int64_t *totals);
 
 /* ---- moving profiles between tables (compaction) ------------------------ */
 
@@ -143,7 +184,8 @@ void tsdb__chunk_enc_free(struct tsdb__chunk_enc *e);
  * once (the transcoder remembers), rows are copied as ids. A profile comes
  * out equal at the pprof level to what chunk_dec_pprof gives. src is read
  * only and, like dst, borrowed until transcoder_free; dst is added to (one
- * thread at a time, as for encoders). Aborts on OOM.
+ * thread at a time, as for encoders). Aborts on OOM. src may be dst (rows
+ * are then re-encoded with their ids).
  */
 struct tsdb__transcoder;
 struct tsdb__chunk_dec;

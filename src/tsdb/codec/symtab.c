@@ -461,7 +461,7 @@ int tsdb__put_section(struct pf_buf *out, const struct pf_buf *raw, void *zctx, 
 	if (raw->len > TSDB__CODEC_MAX_COLUMN)
 		return pf_err_set(err, PF_ETOOBIG, "a column of %zu bytes is larger than the %zu byte limit",
 				  raw->len, TSDB__CODEC_MAX_COLUMN);
-	if (raw->len >= 16) {
+	if (raw->len >= 16 && cc) {
 		size_t r;
 		if (!(tmp = malloc(bound)))
 			return pf_err_set(err, PF_ENOMEM, "cannot allocate %zu bytes to compress a column", bound);

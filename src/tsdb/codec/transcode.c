@@ -268,6 +268,9 @@ int tsdb__chunk_enc_add_from(struct tsdb__chunk_enc *e, struct tsdb__transcoder 
 	snprintf(what, sizeof(what), "chunk profile %zu", i);
 	if ((rc = tsdb__phdr_check(tc->src, rows.hdr, what, err)) < 0)
 		return rc;
+	if (tc->src == tc->dst) /* the same table (a head cut): the ids stay */
+		return tsdb__chunk_enc_rows(e, rows.hdr, rows.nrows, rows.stacks, rows.lsets,
+					    rows.vals, err);
 	if (map_header(tc, rows.hdr, &h) < 0)
 		goto toobig;
 	pf_xgrow((void **)&tc->stk, &tc->stkcap, rows.nrows + 1, sizeof(uint32_t));

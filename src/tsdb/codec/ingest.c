@@ -1,0 +1,273 @@
+/*
+ * A pprof body decoded for the encoder without a protobuf-c tree: the
+ * streaming decoder (pprof/stream.h) hands over the header, strings,
+ * mappings, functions, locations and samples, and this sink keeps them in
+ * flat arrays (struct tsdb__flat, codec-internal.h). Strings are not
+ * copied: they point into the inflated body, which the flat profile holds
+ * (or into the caller's body when it was not gzip; the caller keeps it
+ * until the flat profile is added).
+ *
+ * tsdb__chunk_enc_add_flat (chunk.c) then interns it into a symbol table
+ * exactly as tsdb__chunk_enc_add_pprof does for pprof_decode's output.
+ */
+#include "tsdb/codec/codec-internal.h"
+
+#include <stdlib.h>
+
+struct tsdb__flat *tsdb__flat_new(void)
+{
+	struct tsdb__flat *f = pf_xcalloc(1, sizeof(*f));
+	pf_buf_init(&f->raw, 0);
+	return f;
+}
+
+void tsdb__flat_free(struct tsdb__flat *f)
+{
+	if (!f)
+		return;
+	pf_buf_free(&f->raw);
+	free(f->sample_type);
+	free(f->comment);
+	free(f->str);
+	free(f->slen);
+	free(f->maps);
+	free(f->fns);
+	free(f->locs);
+	free(f->lines);
+	free(f->samples);
+	free(f->locids);
+	free(f->vals);
+	free(f->labs);
+	pf_htab_free(&f->imap);
+	pf_htab_free(&f->ifn);
+	pf_htab_free(&f->iloc);
+	free(f);
+}
+
+/* ---- the sink ---------------------------------------------------------- */
+
+static void *xdup(const void *p, size_t n, size_t size)
+{
+	void *q = pf_xcalloc(n ? n : 1, size);
+	if (n)
+		memcpy(q, p, n * size);
+	return q;
+}
+
+static int on_header(void *ctx, const struct pprof_stream_header *h, struct pf_err *err)
+{
+	struct tsdb__flat *f = ctx;
+
+	(void)err;
+	f->nt = h->n_sample_type;
+	f->sample_type = xdup(h->sample_type, 2 * h->n_sample_type, sizeof(int64_t));
+	f->has_period_type = h->has_period_type;
+	f->period_type[0] = h->period_type[0];
+	f->period_type[1] = h->period_type[1];
+	f->period = h->period;
+	f->time_nanos = h->time_nanos;
+	f->duration_nanos = h->duration_nanos;
+	f->drop_frames = h->drop_frames;
+	f->keep_frames = h->keep_frames;
+	f->default_sample_type = h->default_sample_type;
+	f->ncomment = h->n_comment;
+	f->comment = xdup(h->comment, h->n_comment, sizeof(int64_t));
+	/* the counts are exact: every array but the variable ones once */
+	f->str = pf_xcalloc(h->n_string + 1, sizeof(*f->str));
+	f->slen = pf_xcalloc(h->n_string + 1, sizeof(*f->slen));
+	f->maps = pf_xcalloc(h->n_mapping + 1, sizeof(*f->maps));
+	f->fns = pf_xcalloc(h->n_function + 1, sizeof(*f->fns));
+	f->locs = pf_xcalloc(h->n_location + 1, sizeof(*f->locs));
+	f->samples = pf_xcalloc(h->n_sample + 1, sizeof(*f->samples));
+	f->vals = pf_xcalloc(h->n_sample * h->n_sample_type + 1, sizeof(int64_t));
+	f->dense_map = f->dense_fn = f->dense_loc = 1;
+	return 0;
+}
+
+static int on_string(void *ctx, size_t idx, const char *s, size_t len, struct pf_err *err)
+{
+	struct tsdb__flat *f = ctx;
+
+	const char *nul = memchr(s, 0, len);
+
+	(void)err;
+	/* as protobuf-c's C strings, which end at a NUL byte (pprof_decode's
+	 * profile, and so what the store kept before) */
+	if (nul)
+		len = (size_t)(nul - s);
+	f->str[idx] = s;
+	f->slen[idx] = (uint32_t)len;
+	f->nstr = idx + 1;
+	return 0;
+}
+
+/* Note that item i (of a kind) has id; builds the index once ids stop
+ * being 1..n in order. */
+static void note_id(int *dense, struct pf_htab *ix, uint64_t id, size_t i)
+{
+	if (*dense && id == i + 1)
+		return;
+	if (*dense) {
+		*dense = 0;
+		pf_htab_init(ix, i + 16);
+		for (size_t k = 0; k < i; k++)
+			pf_htab_set(ix, k + 1, (uint32_t)k);
+	}
+	pf_htab_set(ix, id, (uint32_t)i);
+}
+
+static int on_mapping(void *ctx, const struct pprof_stream_mapping *m, struct pf_err *err)
+{
+	struct tsdb__flat *f = ctx;
+
+	(void)err;
+	note_id(&f->dense_map, &f->imap, m->id, f->nmap);
+	f->maps[f->nmap++] = *m;
+	return 0;
+}
+
+static int on_function(void *ctx, const struct pprof_stream_function *fn, struct pf_err *err)
+{
+	struct tsdb__flat *f = ctx;
+
+	(void)err;
+	note_id(&f->dense_fn, &f->ifn, fn->id, f->nfn);
+	f->fns[f->nfn++] = *fn;
+	return 0;
+}
+
+static int on_location(void *ctx, const struct pprof_stream_location *l, struct pf_err *err)
+{
+	struct tsdb__flat *f = ctx;
+	struct tsdb__flat_loc *o;
+
+	(void)err;
+	note_id(&f->dense_loc, &f->iloc, l->id, f->nloc);
+	o = &f->locs[f->nloc++];
+	o->mapping_id = l->mapping_id;
+	o->address = l->address;
+	o->folded = l->is_folded ? 1 : 0;
+	o->line_off = (uint32_t)f->nline;
+	o->nline = (uint32_t)l->n_line;
+	pf_xgrow((void **)&f->lines, &f->linecap, f->nline + l->n_line + 1, sizeof(*f->lines));
+	for (size_t i = 0; i < l->n_line; i++) {
+		struct tsdb__flat_line *ln = &f->lines[f->nline++];
+		ln->function_id = l->line[i].function_id;
+		ln->line = l->line[i].line;
+		ln->column = l->line[i].column;
+	}
+	return 0;
+}
+
+static int on_sample(void *ctx, const struct pprof_stream_sample *s, struct pf_err *err)
+{
+	struct tsdb__flat *f = ctx;
+	struct tsdb__flat_sample *o = &f->samples[f->nsample];
+
+	(void)err;
+	o->nloc = (uint32_t)s->n_location_id;
+	o->loc_off = f->nlocids;
+	pf_xgrow((void **)&f->locids, &f->locidcap, f->nlocids + s->n_location_id + 1,
+		 sizeof(uint64_t));
+	if (s->n_location_id)
+		memcpy(f->locids + f->nlocids, s->location_id, s->n_location_id * sizeof(uint64_t));
+	f->nlocids += s->n_location_id;
+	o->nlab = (uint32_t)s->n_label;
+	o->lab_off = f->nlabs;
+	if (s->n_label) {
+		pf_xgrow((void **)&f->labs, &f->labcap, f->nlabs + s->n_label + 1, sizeof(*f->labs));
+		memcpy(f->labs + f->nlabs, s->label, s->n_label * sizeof(*f->labs));
+		f->nlabs += s->n_label;
+	}
+	if (f->nt)
+		memcpy(f->vals + f->nsample * f->nt, s->value, f->nt * sizeof(int64_t));
+	f->nsample++;
+	return 0;
+}
+
+int tsdb__flat_decode(struct tsdb__flat *f, const void *data, size_t len, size_t max_decompressed,
+		      struct pf_err *err)
+{
+	static const struct pprof_sink sink = {
+		.header = on_header,
+		.string = on_string,
+		.mapping = on_mapping,
+		.function = on_function,
+		.location = on_location,
+		.sample = on_sample,
+	};
+	const void *body = data;
+	size_t blen = len;
+	int rc;
+
+	/* the same steps and sentences as pprof_stream_to_profile */
+	if (len == 0)
+		return pf_err_set(err, PF_EINVAL, "parsing profile: empty input file");
+	if (pprof_is_gzip(data, len)) {
+		if ((rc = pprof_gunzip(data, len, max_decompressed, &f->raw, err)) < 0) {
+			if (rc == PF_EINVAL)
+				pf_err_prefix(err, "decompressing profile: ");
+			return rc;
+		}
+		body = f->raw.data;
+		blen = f->raw.len;
+	} else if (len > max_decompressed) {
+		return pf_err_set(err, PF_ETOOBIG, "profile is larger than %zu bytes", max_decompressed);
+	}
+	return pprof_stream_decode(body, blen, &sink, f, err);
+}
+
+/* ---- lookups ----------------------------------------------------------- */
+
+static size_t index_of(int dense, const struct pf_htab *ix, uint64_t id)
+{
+	uint32_t v = 0;
+
+	if (dense)
+		return (size_t)(id - 1);
+	pf_htab_get(ix, id, &v);
+	return v;
+}
+
+size_t tsdb__flat_map_index(const struct tsdb__flat *f, uint64_t id)
+{
+	return index_of(f->dense_map, &f->imap, id);
+}
+
+size_t tsdb__flat_fn_index(const struct tsdb__flat *f, uint64_t id)
+{
+	return index_of(f->dense_fn, &f->ifn, id);
+}
+
+size_t tsdb__flat_loc_index(const struct tsdb__flat *f, uint64_t id)
+{
+	return index_of(f->dense_loc, &f->iloc, id);
+}
+
+/* ---- totals ------------------------------------------------------------- */
+
+size_t tsdb__flat_ntypes(const struct tsdb__flat *f)
+{
+	return f->nt;
+}
+
+void tsdb__flat_type(const struct tsdb__flat *f, size_t i, const char **type, size_t *tlen,
+		     const char **unit, size_t *ulen)
+{
+	int64_t t = f->sample_type[2 * i], u = f->sample_type[2 * i + 1];
+	*type = f->str[t];
+	*tlen = f->slen[t];
+	*unit = f->str[u];
+	*ulen = f->slen[u];
+}
+
+void tsdb__flat_totals(const struct tsdb__flat *f, int64_t *totals)
+{
+	for (size_t j = 0; j < f->nt; j++)
+		totals[j] = 0;
+	for (size_t i = 0; i < f->nsample; i++) {
+		const int64_t *v = f->vals + i * f->nt;
+		for (size_t j = 0; j < f->nt; j++)
+			totals[j] = (int64_t)((uint64_t)totals[j] + (uint64_t)v[j]);
+	}
+}
