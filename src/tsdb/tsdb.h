@@ -81,6 +81,37 @@ struct tsdb_append_req {
 	 * body (pprof_totals) */
 	const struct tsdb_total *totals;
 	size_t ntotals;
+	/*
+	 * pprof only, all optional. plain: the body uncompressed, when the
+	 * caller has it (decoded in body's place: no inflate).
+	 * max_decompressed: a lower cap than the store's max_profile_bytes
+	 * on the decoded body (0: the store's). budget: the
+	 * inflated body is charged to it while the append holds it
+	 * (-max-inflight-decompressed; PF_EBUSY when it stays spent).
+	 * time_nanos_wins: the body's time_nanos (> 0) replaces t_ns.
+	 * need_samples: a body with no samples is refused (PF_EINVAL,
+	 * "profile has no samples").
+	 */
+	const void *plain;
+	size_t plain_len;
+	size_t max_decompressed;
+	struct pf_budget *budget;
+	int time_nanos_wins;
+	int need_samples;
+	/* out, optional: what the append did or why it refused */
+	struct tsdb_append_info *info;
+};
+
+/* A refusal of the body itself (pprof), as opposed to the store's. */
+enum tsdb_body_refusal {
+	TSDB_BODY_OK = 0,
+	TSDB_BODY_BAD,   /* it does not decode: pprof_decode's code and sentence, or PF_EBUSY */
+	TSDB_BODY_EMPTY, /* need_samples and it has none */
+};
+
+struct tsdb_append_info {
+	int64_t t_ns;                  /* the time stored (time_nanos or t_ns) */
+	enum tsdb_body_refusal body;   /* set when the append was refused for its body */
 };
 
 /*
