@@ -363,9 +363,8 @@ static void service_of(const struct tsdb__rec_label *rl, size_t n, const char **
  * A pprof body's decode, before anything is written: into *flat, and when
  * the caller gave no totals, the totals computed (*own, its strings in
  * *strs, freed by the caller). A body that does not decode is PF_EINVAL
- * (PF_ELIMIT, PF_ETOOBIG) with pprof_decode's sentence, unless the caller
- * gave totals: then it is kept as given, in the WAL only (*flat NULL), as
- * before the head was symbolized.
+ * (PF_ELIMIT, PF_ETOOBIG, PF_EBUSY) with pprof_decode's sentence, totals
+ * given or not.
  */
 static int append_decode(struct tsdb *db, const struct tsdb_append_req *req,
 			 struct tsdb__flat **flat, struct tsdb_total **own, char ***strs,
@@ -385,16 +384,9 @@ static int append_decode(struct tsdb *db, const struct tsdb_append_req *req,
 		rc = tsdb__flat_decode_limited(f, req->body, req->len, &lim, err);
 	if (rc < 0) {
 		tsdb__flat_free(f);
-		if (req->ntotals == 0) {
-			if (req->info)
-				req->info->body = TSDB_BODY_BAD;
-			return rc;
-		}
-		if (err) {
-			err->code = 0;
-			err->msg[0] = 0;
-		}
-		return 0;
+		if (req->info)
+			req->info->body = TSDB_BODY_BAD;
+		return rc;
 	}
 	*flat = f;
 	if (req->need_samples && tsdb__flat_nsamples(f) == 0) {

@@ -127,10 +127,10 @@ void tsdb_close(struct tsdb *db);
 /*
  * Store one profile durably. id (TSDB_ID_LEN + 1 bytes) gets its id.
  * A TSDB_KIND_PPROF body is decoded (gzip or not, every check of
- * pprof_decode) before anything is written; when it does not decode and
- * req gives no totals, the append is refused with pprof_decode's code
- * (PF_EINVAL, PF_ELIMIT, PF_ETOOBIG) and sentence; with totals given, such
- * a body is kept as given (in the WAL only, decoded when a merge needs it).
+ * pprof_decode) before anything is written; when it does not decode, the
+ * append is refused with pprof_decode's code (PF_EINVAL, PF_ELIMIT,
+ * PF_ETOOBIG; PF_EBUSY for req->budget) and sentence, totals given or not.
+ * Totals given are stored as given; without, they are computed.
  * Returns 0, PF_EINVAL (labels missing service/type, duplicate names,
  * empty body, ...), PF_ETOOBIG, PF_EFUTURE (req->t_ns is more than
  * max_future_ns after the clock), PF_ETOOOLD (req->t_ns is before the
