@@ -1,7 +1,7 @@
 /*
  * tsdbappend: a benchmark tool, not part of the product (was test_throughput
  * in tests/unit/test_tsdb.c, which printed figures and asserted nothing).
- * Append throughput of the store's WAL group commit with 4 KiB bodies: N1
+ * Append throughput of the store's WAL group commit with 4 KiB opaque (RAW) bodies: N1
  * appends from one thread, then N8 appends from each of 8 threads, into a
  * fresh store in DIR (created; removed at the end). Prints appends/s and
  * fsyncs per append for each; exits non-zero when an append fails. With
@@ -48,9 +48,12 @@ static void *run(void *arg)
 	for (int i = 0; i < j->n; i++) {
 		size_t len = (size_t)snprintf(body, sizeof(body), "t%d-i%d", j->idx, i);
 		memset(body + len, 'p', sizeof(body) - len);
-		struct tsdb_append_req req = {l, 2, (int64_t)i * 1000 + j->idx, TSDB_KIND_PPROF,
+		/* synthetic bodies are opaque (RAW: a pprof body must decode);
+		 * a file is a real pprof profile */
+		struct tsdb_append_req req = {l, 2, (int64_t)i * 1000 + j->idx, TSDB_KIND_RAW,
 					      body, sizeof(body), tot, 2};
 		if (j->file) {
+			req.kind = TSDB_KIND_PPROF;
 			req.body = j->file->data;
 			req.len = j->file->len;
 			req.totals = NULL;

@@ -14,19 +14,23 @@
 /*
  * libmicrohttpd reads a request's line and headers into a per-connection
  * memory pool and answers with its own HTML 414 or 431 when they do not fit.
- * The pool is large enough that every request head up to our own caps (and
- * well past them: a 1 MB query string) reaches handle(), which answers
- * 414/431 in the API's JSON envelope. The pool is mmap'd (libmicrohttpd does
- * so above 32 KiB) and costs the pages it touches: an idle connection about
+ * The pool (256 KiB) is large enough that a request head up to our own caps
+ * and past them (a 200 KB query string, 1 000 header lines of 80 bytes)
+ * reaches handle(), which answers 414/431 in the API's JSON envelope; each
+ * header line costs the pool about 64 bytes more than its text, so about
+ * 3 500 short lines do not fit even under 64 KiB (libmicrohttpd's 431).
+ * It was 1.5 MiB, whose zeroing per kept-alive request cost 0.2 ms a push.
+ * The pool is mmap'd (libmicrohttpd does so above 32 KiB) and costs the
+ * pages it touches: an idle connection about
  * nothing. But libmicrohttpd 0.9.75 zeroes the whole pool when a kept-alive
  * connection goes on to its next request, so each such connection holds the
  * whole pool: at most API_MAX_KEEPALIVE connections are kept alive, the
  * others are closed after their reply (Connection: close). README
  * ("Connections") has the measured costs.
  */
-#define API_CONN_POOL_BYTES ((size_t)3 << 19) /* 1.5 MiB */
+#define API_CONN_POOL_BYTES ((size_t)256 << 10)
 #define API_CONN_POOL_INCREMENT ((size_t)64 << 10)
-#define API_MAX_KEEPALIVE 32
+#define API_MAX_KEEPALIVE 128
 #define API_MAX_URI_BYTES (64 << 10)       /* request target, longer: 414 */
 #define API_MAX_HEADER_BYTES (64 << 10)    /* request line + headers, larger: 431 */
 

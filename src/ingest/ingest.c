@@ -3,7 +3,6 @@
  */
 #include "ingest/ingest.h"
 #include "pprof/pprof.h"
-#include "pprof/stream.h"
 
 #include <stdlib.h>
 
@@ -98,133 +97,71 @@ enum ingest_class ingest_check_labels(const struct tsdb_label *labels, size_t nl
 	return INGEST_OK;
 }
 
-/* ---- pprof: decode, check, total -------------------------------------- */
-
-/* A sink of the streaming decoder that keeps what the store needs: the
- * totals per sample type, their type and unit strings and time_nanos. */
-struct totals_sink {
-	size_t nt;
-	int64_t *idx;   /* 2 * nt: type, unit string indexes */
-	char **str;     /* 2 * nt: their strings, as they pass */
-	int64_t *sums;  /* nt */
-	int64_t time_nanos;
-	size_t nsample;
-};
-
-static int ts_header(void *ctx, const struct pprof_stream_header *h, struct pf_err *err)
-{
-	struct totals_sink *t = ctx;
-	size_t n = h->n_sample_type;
-
-	(void)err;
-	t->nt = n;
-	t->idx = pf_xcalloc(2 * n + 1, sizeof(*t->idx));
-	t->str = pf_xcalloc(2 * n + 1, sizeof(*t->str));
-	t->sums = pf_xcalloc(n + 1, sizeof(*t->sums));
-	if (n)
-		memcpy(t->idx, h->sample_type, 2 * n * sizeof(*t->idx));
-	t->time_nanos = h->time_nanos;
-	t->nsample = h->n_sample;
-	return 0;
-}
-
-static int ts_string(void *ctx, size_t idx, const char *s, size_t len, struct pf_err *err)
-{
-	struct totals_sink *t = ctx;
-
-	(void)err;
-	for (size_t j = 0; j < 2 * t->nt; j++)
-		if (t->idx[j] >= 0 && (size_t)t->idx[j] == idx && !t->str[j])
-			t->str[j] = pf_xstrndup(s, len);
-	return 0;
-}
-
-static int ts_sample(void *ctx, const struct pprof_stream_sample *s, struct pf_err *err)
-{
-	struct totals_sink *t = ctx;
-	size_t n = PF_MIN(s->n_value, t->nt);
-
-	(void)err;
-	for (size_t j = 0; j < n; j++)
-		t->sums[j] = (int64_t)((uint64_t)t->sums[j] + (uint64_t)s->value[j]);
-	return 0;
-}
-
-static void totals_sink_free(struct totals_sink *t)
-{
-	for (size_t j = 0; t->str && j < 2 * t->nt; j++)
-		free(t->str[j]);
-	free(t->str);
-	free(t->idx);
-	free(t->sums);
-	memset(t, 0, sizeof(*t));
-}
-
-/* A decoded pprof body as tsdb_append takes it. */
-struct pprof_prep {
-	struct totals_sink ts;
-	struct tsdb_total *totals;
-	struct pf_buf gz; /* the body gzipped, when it came raw */
-};
-
-static void pprof_prep_free(struct pprof_prep *pp)
-{
-	totals_sink_free(&pp->ts);
-	free(pp->totals);
-	pf_buf_free(&pp->gz);
-}
+/* ---- pprof: decoded by the store ------------------------------------- */
 
 /*
- * Decode and check req's pprof body (pprof_decode's checks and sentences,
- * on the streaming decoder: no protobuf-c tree), total it and gzip it when
- * it came raw; fills ar's body, totals and time.
+ * A pprof body as tsdb_append takes it: decoded there (once, with the
+ * streaming decoder, into the head's symbol tables), with the checks and
+ * sentences of pprof_decode, -max-inflight-decompressed charged for the
+ * inflated body while the store holds it, totals computed there. A raw
+ * body is gzipped for the store and handed over as plain too (no inflate).
  */
 static enum ingest_class pprof_prep(const struct ingest_opts *o, const struct ingest_req *req,
-				    struct pprof_prep *pp, struct tsdb_append_req *ar, struct pf_err *err)
+				    struct pf_buf *gz, struct tsdb_append_req *ar, struct pf_err *err)
 {
-	static const struct pprof_sink sink = {
-		.header = ts_header,
-		.string = ts_string,
-		.sample = ts_sample,
-	};
-	struct pprof_limits lim = {.max_decompressed = o->max_profile_bytes, .budget = o->inflight};
-	int rc = pprof_stream_decode_limited(req->body, req->len, &lim, &sink, &pp->ts, err);
+	int rc;
 
-	if (rc == PF_EBUSY)
-		return INGEST_BUSY;
-	if (rc == PF_ELIMIT)
-		return INGEST_DECODE_CAP;
-	if (rc == PF_ETOOBIG)
-		return INGEST_TOO_BIG;
-	if (rc < 0)
-		return INGEST_MALFORMED;
-	if (pp->ts.nsample == 0) {
-		pf_err_set(err, PF_EINVAL, "profile has no samples");
-		return INGEST_NO_SAMPLES;
-	}
-	pp->totals = pf_xcalloc(pp->ts.nt + 1, sizeof(*pp->totals));
-	for (size_t i = 0; i < pp->ts.nt; i++) {
-		pp->totals[i].type = pp->ts.str[2 * i] ? pp->ts.str[2 * i] : "";
-		pp->totals[i].unit = pp->ts.str[2 * i + 1] ? pp->ts.str[2 * i + 1] : "";
-		pp->totals[i].value = pp->ts.sums[i];
-	}
 	ar->kind = TSDB_KIND_PPROF;
-	ar->totals = pp->totals;
-	ar->ntotals = pp->ts.nt;
+	ar->budget = o->inflight;
+	ar->max_decompressed = o->max_profile_bytes;
+	ar->time_nanos_wins = req->time_nanos_wins;
+	ar->need_samples = 1;
+	if (req->len == 0) {
+		pf_err_set(err, PF_EINVAL, "parsing profile: empty input file");
+		return INGEST_MALFORMED;
+	}
 	if (pprof_is_gzip(req->body, req->len)) {
 		ar->body = req->body;
 		ar->len = req->len;
-	} else {
-		if ((rc = pprof_gzip(req->body, req->len, &pp->gz, err)) < 0) {
-			pf_err_prefix(err, "compressing the profile: ");
-			return INGEST_STORE;
-		}
-		ar->body = pp->gz.data;
-		ar->len = pp->gz.len;
+		return INGEST_OK;
 	}
-	if (req->time_nanos_wins && pp->ts.time_nanos > 0)
-		ar->t_ns = pp->ts.time_nanos;
+	if (req->len > o->max_profile_bytes) {
+		pf_err_set(err, PF_ETOOBIG, "profile is larger than %zu bytes", o->max_profile_bytes);
+		return INGEST_TOO_BIG;
+	}
+	if ((rc = pprof_gzip(req->body, req->len, gz, err)) < 0) {
+		pf_err_prefix(err, "compressing the profile: ");
+		return INGEST_STORE;
+	}
+	ar->body = gz->data;
+	ar->len = gz->len;
+	ar->plain = req->body;
+	ar->plain_len = req->len;
 	return INGEST_OK;
+}
+
+/* A refusal of tsdb_append's as a class. */
+static enum ingest_class append_class(int rc, const struct tsdb_append_info *info)
+{
+	if (info->body == TSDB_BODY_EMPTY)
+		return INGEST_NO_SAMPLES;
+	if (info->body == TSDB_BODY_BAD) {
+		switch (rc) {
+		case PF_EBUSY: return INGEST_BUSY;
+		case PF_ELIMIT: return INGEST_DECODE_CAP;
+		case PF_ETOOBIG: return INGEST_TOO_BIG;
+		case PF_ENOMEM: return INGEST_STORE;
+		default: return INGEST_MALFORMED;
+		}
+	}
+	switch (rc) {
+	case PF_EFUTURE: return INGEST_FUTURE;
+	case PF_ETOOOLD: return INGEST_TOO_OLD;
+	case PF_EINVAL:
+	case PF_ETOOBIG: return INGEST_INVALID;
+	case PF_ENOSPC: return INGEST_DISK_FULL;
+	default: return INGEST_STORE;
+	}
 }
 
 /* ---- the path ----------------------------------------------------------- */
@@ -233,7 +170,8 @@ enum ingest_class ingest_profile(const struct ingest_opts *o, const struct inges
 				 struct ingest_out *out, struct pf_err *err)
 {
 	struct tsdb_append_req ar = {0};
-	struct pprof_prep pp = {0};
+	struct tsdb_append_info info = {0};
+	struct pf_buf gz = PF_BUF_INIT(0);
 	enum ingest_class c;
 	const char *type;
 	int rc;
@@ -265,35 +203,19 @@ enum ingest_class ingest_profile(const struct ingest_opts *o, const struct inges
 		ar.len = req->len;
 		ar.totals = req->totals;
 		ar.ntotals = req->ntotals;
-	} else {
-		/*
-		 * Until the store's head is symbolized (issue 18), the ingest
-		 * path decodes and totals the body here, and the store keeps the
-		 * gzip body. When tsdb_append decodes pprof bodies itself (the
-		 * streaming decoder into the head's symbol tables) and totals
-		 * them when given none, this call goes: the body is passed as it
-		 * came, with totals NULL, and tsdb_append's decode errors map to
-		 * these same classes (PF_EINVAL malformed, PF_ETOOBIG, PF_ELIMIT,
-		 * PF_EBUSY, "no samples").
-		 */
-		if ((c = pprof_prep(o, req, &pp, &ar, err)) != INGEST_OK)
-			goto out;
+	} else if ((c = pprof_prep(o, req, &gz, &ar, err)) != INGEST_OK) {
+		goto out;
 	}
+	ar.info = &info;
 	rc = tsdb_append(o->db, &ar, out->id, err);
-	switch (rc) {
-	case 0:
-		out->t_ns = ar.t_ns;
+	if (rc == 0) {
+		out->t_ns = info.t_ns;
 		out->kind = ar.kind;
 		c = INGEST_OK;
-		break;
-	case PF_EFUTURE: c = INGEST_FUTURE; break;
-	case PF_ETOOOLD: c = INGEST_TOO_OLD; break;
-	case PF_EINVAL:
-	case PF_ETOOBIG: c = INGEST_INVALID; break;
-	case PF_ENOSPC: c = INGEST_DISK_FULL; break;
-	default: c = INGEST_STORE; break;
+	} else {
+		c = append_class(rc, &info);
 	}
 out:
-	pprof_prep_free(&pp);
+	pf_buf_free(&gz);
 	return c;
 }

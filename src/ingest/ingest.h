@@ -2,10 +2,11 @@
  * ingest: the one path a profile takes into the store, pushed (POST
  * /api/0/profiles), scraped (src/scrape) or read from a bundle (src/bundle):
  * check the labels against SPEC §1, classify the body by its type (trace:
- * a Go execution trace kept byte for byte; anything else: pprof), decode
- * and check a pprof body (the caps of -max-profile-size, the decoder and
- * -max-inflight-decompressed), total it, gzip it when it came raw, and
- * append it with tsdb_append, which returns once it is durable.
+ * a Go execution trace kept byte for byte; anything else: pprof), gzip a
+ * pprof body when it came raw, and append it with tsdb_append, which
+ * decodes and checks it once (the caps of -max-profile-size, the decoder
+ * and -max-inflight-decompressed, charged for the inflated body while the
+ * store holds it), totals it, and returns once it is durable.
  *
  * Every refusal is one class (enum ingest_class) with err->msg saying what
  * was wrong with which input; the API maps a class to an HTTP status and

@@ -316,6 +316,42 @@ int pprof_gunzip(const void *data, size_t len, size_t max, struct pf_buf *out, s
 	return rc;
 }
 
+int pprof_inflate_limited(const void *data, size_t len, const struct pprof_limits *lim,
+			  struct pprof_inflated *out, struct pf_err *err)
+{
+	struct gz_out o = {0};
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	o.budget = lim->budget;
+	o.wait_ns = lim->budget_wait_ns > 0 ? lim->budget_wait_ns : PPROF_BUDGET_WAIT_NS;
+	if ((rc = gunzip_to(data, len, lim->max_decompressed, &o, err)) < 0) {
+		gz_out_free(&o);
+		return rc;
+	}
+	out->data = o.data;
+	out->len = o.len;
+	out->buf_ = o.data;
+	out->cap_ = o.cap;
+	out->mapped_ = o.mapped;
+	out->budget_ = o.budget;
+	return 0;
+}
+
+void pprof_inflated_free(struct pprof_inflated *in)
+{
+	struct gz_out o = {0};
+
+	if (!in)
+		return;
+	o.data = in->buf_;
+	o.cap = in->cap_;
+	o.mapped = in->mapped_;
+	o.budget = in->budget_;
+	gz_out_free(&o);
+	memset(in, 0, sizeof(*in));
+}
+
 /* ---- legacy text profiles ---------------------------------------------- */
 
 static int has_prefix(const uint8_t *p, size_t n, const char *pre)

@@ -112,6 +112,26 @@ int pprof_is_gzip(const void *data, size_t len);
  */
 int pprof_gunzip(const void *data, size_t len, size_t max, struct pf_buf *out,
 		 struct pf_err *err);
+/*
+ * An inflated body the caller holds: the inflate buffer of
+ * pprof_decode_limited (capacity taken from lim->budget as it grows, when
+ * set), kept until pprof_inflated_free gives it and its budget back.
+ */
+struct pprof_inflated {
+	const uint8_t *data;
+	size_t len;
+	/* private */
+	void *buf_;
+	size_t cap_;
+	int mapped_;
+	struct pf_budget *budget_;
+};
+/* Inflate a gzip body as pprof_decode_limited does (lim's cap, budget and
+ * wait): 0, or PF_EINVAL (gzip's sentence, unprefixed), PF_ETOOBIG,
+ * PF_EBUSY, PF_ENOMEM; *out is empty on failure. */
+int pprof_inflate_limited(const void *data, size_t len, const struct pprof_limits *lim,
+			  struct pprof_inflated *out, struct pf_err *err);
+void pprof_inflated_free(struct pprof_inflated *in);
 /* gzip data into out (appends). */
 int pprof_gzip(const void *data, size_t len, struct pf_buf *out, struct pf_err *err);
 

@@ -363,30 +363,37 @@ static void service_of(const struct tsdb__rec_label *rl, size_t n, const char **
  * A pprof body's decode, before anything is written: into *flat, and when
  * the caller gave no totals, the totals computed (*own, its strings in
  * *strs, freed by the caller). A body that does not decode is PF_EINVAL
- * (PF_ELIMIT, PF_ETOOBIG) with pprof_decode's sentence, unless the caller
- * gave totals: then it is kept as given, in the WAL only (*flat NULL), as
- * before the head was symbolized.
+ * (PF_ELIMIT, PF_ETOOBIG, PF_EBUSY) with pprof_decode's sentence, totals
+ * given or not.
  */
 static int append_decode(struct tsdb *db, const struct tsdb_append_req *req,
 			 struct tsdb__flat **flat, struct tsdb_total **own, char ***strs,
 			 struct pf_err *err)
 {
 	struct tsdb__flat *f = tsdb__flat_new();
+	struct pprof_limits lim = {.max_decompressed = db->max_profile, .budget = req->budget};
 	int64_t sums[PPROF_MAX_SAMPLE_TYPES];
 	size_t nt;
 	int rc;
 
-	if ((rc = tsdb__flat_decode(f, req->body, req->len, db->max_profile, err)) < 0) {
+	if (req->max_decompressed && req->max_decompressed < lim.max_decompressed)
+		lim.max_decompressed = req->max_decompressed;
+	if (req->plain)
+		rc = tsdb__flat_decode_limited(f, req->plain, req->plain_len, &lim, err);
+	else
+		rc = tsdb__flat_decode_limited(f, req->body, req->len, &lim, err);
+	if (rc < 0) {
 		tsdb__flat_free(f);
-		if (req->ntotals == 0)
-			return rc;
-		if (err) {
-			err->code = 0;
-			err->msg[0] = 0;
-		}
-		return 0;
+		if (req->info)
+			req->info->body = TSDB_BODY_BAD;
+		return rc;
 	}
 	*flat = f;
+	if (req->need_samples && tsdb__flat_nsamples(f) == 0) {
+		if (req->info)
+			req->info->body = TSDB_BODY_EMPTY;
+		return pf_err_set(err, PF_EINVAL, "profile has no samples");
+	}
 	if (req->ntotals)
 		return 0;
 	nt = tsdb__flat_ntypes(f);
@@ -422,6 +429,7 @@ int tsdb_append(struct tsdb *db, const struct tsdb_append_req *req, char *id,
 	char **own_strs = NULL;
 	const struct tsdb_total *totals;
 	size_t ntotals;
+	int64_t t_ns;
 	uint64_t seq;
 	int rc, appending = 0;
 
@@ -429,6 +437,8 @@ int tsdb_append(struct tsdb *db, const struct tsdb_append_req *req, char *id,
 		return pf_err_set(err, PF_ECLOSED, "store is closed");
 	if (!req || (req->nlabels && !req->labels) || (req->ntotals && !req->totals))
 		return pf_err_set(err, PF_EINVAL, "bad append request");
+	if (req->info)
+		memset(req->info, 0, sizeof(*req->info));
 	if (req->kind != TSDB_KIND_PPROF && req->kind != TSDB_KIND_RAW)
 		return pf_err_set(err, PF_EINVAL, "unknown profile kind %d", (int)req->kind);
 	if (!req->body || req->len == 0)
@@ -436,8 +446,6 @@ int tsdb_append(struct tsdb *db, const struct tsdb_append_req *req, char *id,
 	if (req->len > db->max_body)
 		return pf_err_set(err, PF_ETOOBIG, "profile body of %zu bytes exceeds the limit of %zu",
 				  req->len, db->max_body);
-	if ((rc = tsdb__check_time(db, req->t_ns, err)) < 0)
-		return rc;
 	if (req->ntotals > TSDB__MAX_TOTALS)
 		return pf_err_set(err, PF_EINVAL, "too many totals: %zu (at most %d)", req->ntotals,
 				  TSDB__MAX_TOTALS);
@@ -451,9 +459,17 @@ int tsdb_append(struct tsdb *db, const struct tsdb_append_req *req, char *id,
 		return rc;
 	totals = req->totals;
 	ntotals = req->ntotals;
+	t_ns = req->t_ns;
 	if (req->kind == TSDB_KIND_PPROF) {
+		/* the body's refusals first (as when the caller decoded it) */
 		if ((rc = append_decode(db, req, &flat, &own, &own_strs, err)) < 0)
 			goto out;
+		if (req->time_nanos_wins && flat && tsdb__flat_time_nanos(flat) > 0)
+			t_ns = tsdb__flat_time_nanos(flat);
+	}
+	if ((rc = tsdb__check_time(db, t_ns, err)) < 0)
+		goto out;
+	if (req->kind == TSDB_KIND_PPROF) {
 		if (own) {
 			totals = own;
 			ntotals = tsdb__flat_ntypes(flat);
@@ -484,7 +500,7 @@ int tsdb_append(struct tsdb *db, const struct tsdb_append_req *req, char *id,
 		rc = pf_err_set(err, PF_ETOOBIG, "series has run out of sequence numbers");
 		goto out;
 	}
-	rc = tsdb__rec_encode_meta(&meta, lab.data, lab.len, req->t_ns, seq, (uint8_t)req->kind,
+	rc = tsdb__rec_encode_meta(&meta, lab.data, lab.len, t_ns, seq, (uint8_t)req->kind,
 				   totals, ntotals, req->len);
 	if (rc < 0) {
 		rc = pf_err_set(err, PF_ETOOBIG, "labels and totals exceed %u bytes",
@@ -512,7 +528,7 @@ int tsdb_append(struct tsdb *db, const struct tsdb_append_req *req, char *id,
 		size_t svc_len;
 		struct pf_err e2 = {0};
 		service_of(rl, req->nlabels, &svc, &svc_len);
-		if (tsdb__hsym_add(db, s, svc, svc_len, req->t_ns, flat, &pos, &e2) < 0) {
+		if (tsdb__hsym_add(db, s, svc, svc_len, t_ns, flat, &pos, &e2) < 0) {
 			pf_log(PF_LOG_WARN, "profile kept in the WAL only, not symbolized", "err",
 			       e2.msg, NULL);
 			pos.hs = NULL;
@@ -520,7 +536,7 @@ int tsdb_append(struct tsdb *db, const struct tsdb_append_req *req, char *id,
 	}
 	if (req->kind == TSDB_KIND_PPROF && !pos.hs)
 		__atomic_fetch_add(&db->unsymbolized, 1, __ATOMIC_RELAXED);
-	if (tsdb__head_insert(db->head, s, req->t_ns, (uint32_t)seq, (uint8_t)req->kind, req->len,
+	if (tsdb__head_insert(db->head, s, t_ns, (uint32_t)seq, (uint8_t)req->kind, req->len,
 			      rt, ntotals, &loc, &pos) < 0) {
 		/* cannot happen: seq is unique within the series */
 		rc = pf_err_set(err, PF_EINVAL, "profile id already taken");
@@ -531,13 +547,15 @@ int tsdb_append(struct tsdb *db, const struct tsdb_append_req *req, char *id,
 	__atomic_fetch_add(&db->appends, 1, __ATOMIC_RELAXED);
 	{
 		int64_t cur = __atomic_load_n(&db->newest_t, __ATOMIC_RELAXED);
-		while (req->t_ns > cur &&
-		       !__atomic_compare_exchange_n(&db->newest_t, &cur, req->t_ns, 0,
+		while (t_ns > cur &&
+		       !__atomic_compare_exchange_n(&db->newest_t, &cur, t_ns, 0,
 						    __ATOMIC_RELEASE, __ATOMIC_RELAXED))
 			;
 	}
 	if (id)
-		tsdb__id_encode(tsdb__series_hash(s), req->t_ns, (uint32_t)seq, id);
+		tsdb__id_encode(tsdb__series_hash(s), t_ns, (uint32_t)seq, id);
+	if (req->info)
+		req->info->t_ns = t_ns;
 	rc = 0;
 out:
 	if (appending)

@@ -81,6 +81,37 @@ struct tsdb_append_req {
 	 * body (pprof_totals) */
 	const struct tsdb_total *totals;
 	size_t ntotals;
+	/*
+	 * pprof only, all optional. plain: the body uncompressed, when the
+	 * caller has it (decoded in body's place: no inflate).
+	 * max_decompressed: a lower cap than the store's max_profile_bytes
+	 * on the decoded body (0: the store's). budget: the
+	 * inflated body is charged to it while the append holds it
+	 * (-max-inflight-decompressed; PF_EBUSY when it stays spent).
+	 * time_nanos_wins: the body's time_nanos (> 0) replaces t_ns.
+	 * need_samples: a body with no samples is refused (PF_EINVAL,
+	 * "profile has no samples").
+	 */
+	const void *plain;
+	size_t plain_len;
+	size_t max_decompressed;
+	struct pf_budget *budget;
+	int time_nanos_wins;
+	int need_samples;
+	/* out, optional: what the append did or why it refused */
+	struct tsdb_append_info *info;
+};
+
+/* A refusal of the body itself (pprof), as opposed to the store's. */
+enum tsdb_body_refusal {
+	TSDB_BODY_OK = 0,
+	TSDB_BODY_BAD,   /* it does not decode: pprof_decode's code and sentence, or PF_EBUSY */
+	TSDB_BODY_EMPTY, /* need_samples and it has none */
+};
+
+struct tsdb_append_info {
+	int64_t t_ns;                  /* the time stored (time_nanos or t_ns) */
+	enum tsdb_body_refusal body;   /* set when the append was refused for its body */
 };
 
 /*
@@ -96,10 +127,10 @@ void tsdb_close(struct tsdb *db);
 /*
  * Store one profile durably. id (TSDB_ID_LEN + 1 bytes) gets its id.
  * A TSDB_KIND_PPROF body is decoded (gzip or not, every check of
- * pprof_decode) before anything is written; when it does not decode and
- * req gives no totals, the append is refused with pprof_decode's code
- * (PF_EINVAL, PF_ELIMIT, PF_ETOOBIG) and sentence; with totals given, such
- * a body is kept as given (in the WAL only, decoded when a merge needs it).
+ * pprof_decode) before anything is written; when it does not decode, the
+ * append is refused with pprof_decode's code (PF_EINVAL, PF_ELIMIT,
+ * PF_ETOOBIG; PF_EBUSY for req->budget) and sentence, totals given or not.
+ * Totals given are stored as given; without, they are computed.
  * Returns 0, PF_EINVAL (labels missing service/type, duplicate names,
  * empty body, ...), PF_ETOOBIG, PF_EFUTURE (req->t_ns is more than
  * max_future_ns after the clock), PF_ETOOOLD (req->t_ns is before the

@@ -75,7 +75,7 @@ static int append_l(struct tsdb *db, int64_t t, const void *body, size_t len, ch
 	req.labels = l;
 	req.nlabels = n;
 	req.t_ns = t;
-	req.kind = TSDB_KIND_PPROF;
+	req.kind = TSDB_KIND_RAW; /* opaque bodies: a pprof body must decode (test_pprof_append) */
 	req.body = body;
 	req.len = len;
 	req.totals = tot;
@@ -158,7 +158,7 @@ static void test_append_read(void **state)
 	assert_memory_equal(b.data, body, sizeof(body));
 	assert_string_equal(m->id, id);
 	assert_int_equal(m->t_ns, 1559250605000000000LL);
-	assert_int_equal(m->kind, TSDB_KIND_PPROF);
+	assert_int_equal(m->kind, TSDB_KIND_RAW);
 	assert_int_equal(m->size, sizeof(body));
 	assert_int_equal(m->nlabels, 3);
 	assert_string_equal(m->labels[0].name, "service");
@@ -221,6 +221,72 @@ static void test_invalid_appends(void **state)
 	tsdb_label_names(c->db, &v, &n);
 	assert_int_equal(n, 2);
 	tsdb_strings_free(v, n);
+}
+
+/* A pprof append: the body is decoded, totals given or not; one that does
+ * not decode is refused with the decoder's sentence, and nothing is stored. */
+static void test_pprof_append(void **state)
+{
+	struct ctx *c = *state;
+	struct tsdb_label l[2] = {{"service", "a"}, {"type", "heap"}};
+	struct tsdb_total tot[1] = {{"samples", "count", 42}};
+	struct tsdb_append_req req = {0};
+	struct tsdb_append_info info;
+	struct tsdb_meta *m = NULL;
+	struct pf_buf b, out = PF_BUF_INIT(0);
+	struct pf_err err = {0};
+	struct tsdb_stats st;
+	char id[TSDB_ID_LEN + 1];
+
+	c->db = open_db(c, 0);
+	fixture_read("tests/fixtures/pprof/heap-001.pb.gz", &b);
+	req.labels = l;
+	req.nlabels = 2;
+	req.t_ns = 1000;
+	req.kind = TSDB_KIND_PPROF;
+	req.info = &info;
+	/* not pprof, with totals: refused (no longer kept WAL-only) */
+	req.body = "not a profile";
+	req.len = 13;
+	req.totals = tot;
+	req.ntotals = 1;
+	assert_int_equal(tsdb_append(c->db, &req, id, &err), PF_EINVAL);
+	assert_string_equal(err.msg, "parsing profile: unrecognized profile format");
+	assert_int_equal(info.body, TSDB_BODY_BAD);
+	/* a truncated gzip, without totals */
+	req.body = b.data;
+	req.len = b.len - 9;
+	req.totals = NULL;
+	req.ntotals = 0;
+	assert_int_equal(tsdb_append(c->db, &req, id, &err), PF_EINVAL);
+	assert_string_equal(err.msg, "decompressing profile: unexpected EOF");
+	tsdb_stats(c->db, &st);
+	assert_int_equal(st.profiles, 0);
+	/* the real profile: totals computed, the body kept byte for byte */
+	req.len = b.len;
+	assert_int_equal(tsdb_append(c->db, &req, id, &err), 0);
+	assert_int_equal(info.body, TSDB_BODY_OK);
+	assert_int_equal(info.t_ns, 1000);
+	assert_int_equal(tsdb_read(c->db, id, &out, &m, &err), 0);
+	assert_int_equal(out.len, b.len);
+	assert_memory_equal(out.data, b.data, b.len);
+	assert_int_equal(m->kind, TSDB_KIND_PPROF);
+	assert_true(m->ntotals >= 1);
+	assert_true(m->totals[0].value > 0);
+	tsdb_meta_free(m);
+	/* the same with totals given: stored as given */
+	req.t_ns = 2000;
+	req.totals = tot;
+	req.ntotals = 1;
+	if (tsdb_append(c->db, &req, id, &err) != 0)
+		fail_msg("append with totals: %s", err.msg);
+	pf_buf_reset(&out);
+	assert_int_equal(tsdb_read(c->db, id, &out, &m, &err), 0);
+	assert_int_equal(m->ntotals, 1);
+	assert_int_equal(m->totals[0].value, 42);
+	tsdb_meta_free(m);
+	pf_buf_free(&out);
+	pf_buf_free(&b);
 }
 
 /* ---- queries ------------------------------------------------------------ */
@@ -1050,6 +1116,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_append_read, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_invalid_appends, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pprof_append, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_find_matchers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_label_values_names, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_regex, setup, teardown),

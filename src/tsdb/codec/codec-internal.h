@@ -209,7 +209,7 @@ struct tsdb__flat_sample {
 	size_t loc_off, lab_off; /* into locids, labs; values at i * nt */
 };
 struct tsdb__flat {
-	struct pf_buf raw; /* the inflated body (when it was gzip) */
+	struct pprof_inflated raw; /* the inflated body (when it was gzip), charged to its budget */
 	/* header */
 	size_t nt;
 	int64_t *sample_type; /* 2 * nt */

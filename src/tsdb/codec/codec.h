@@ -168,10 +168,17 @@ void tsdb__flat_free(struct tsdb__flat *f);
  * not kept (a gzip body is inflated into f). */
 int tsdb__flat_decode(struct tsdb__flat *f, const void *body, size_t len, size_t max_decompressed,
 		      struct pf_err *err);
+/* The same with lim's budget (-max-inflight-decompressed: PF_EBUSY when
+ * spent), which the inflated body is charged to until tsdb__flat_free. */
+int tsdb__flat_decode_limited(struct tsdb__flat *f, const void *body, size_t len,
+			      const struct pprof_limits *lim, struct pf_err *err);
 /* Sample types and, per type, the sum of the samples' values (pprof_totals,
  * wrapping as it does): type and unit are borrowed from f (len bytes, not
  * NUL-terminated). */
 size_t tsdb__flat_ntypes(const struct tsdb__flat *f);
+/* Its sample count and time_nanos. */
+size_t tsdb__flat_nsamples(const struct tsdb__flat *f);
+int64_t tsdb__flat_time_nanos(const struct tsdb__flat *f);
 void tsdb__flat_type(const struct tsdb__flat *f, size_t i, const char **type, size_t *tlen,
 		     const char **unit, size_t *ulen);
 void tsdb__flat_totals(const struct tsdb__flat *f, int64_t *totals);

@@ -17,7 +17,6 @@
 struct tsdb__flat *tsdb__flat_new(void)
 {
 	struct tsdb__flat *f = pf_xcalloc(1, sizeof(*f));
-	pf_buf_init(&f->raw, 0);
 	return f;
 }
 
@@ -25,7 +24,7 @@ void tsdb__flat_free(struct tsdb__flat *f)
 {
 	if (!f)
 		return;
-	pf_buf_free(&f->raw);
+	pprof_inflated_free(&f->raw);
 	free(f->sample_type);
 	free(f->comment);
 	free(f->str);
@@ -188,6 +187,14 @@ static int on_sample(void *ctx, const struct pprof_stream_sample *s, struct pf_e
 int tsdb__flat_decode(struct tsdb__flat *f, const void *data, size_t len, size_t max_decompressed,
 		      struct pf_err *err)
 {
+	struct pprof_limits lim = {.max_decompressed = max_decompressed};
+
+	return tsdb__flat_decode_limited(f, data, len, &lim, err);
+}
+
+int tsdb__flat_decode_limited(struct tsdb__flat *f, const void *data, size_t len,
+			      const struct pprof_limits *lim, struct pf_err *err)
+{
 	static const struct pprof_sink sink = {
 		.header = on_header,
 		.string = on_string,
@@ -200,19 +207,19 @@ int tsdb__flat_decode(struct tsdb__flat *f, const void *data, size_t len, size_t
 	size_t blen = len;
 	int rc;
 
-	/* the same steps and sentences as pprof_stream_to_profile */
+	/* the same steps and sentences as pprof_stream_decode_limited */
 	if (len == 0)
 		return pf_err_set(err, PF_EINVAL, "parsing profile: empty input file");
 	if (pprof_is_gzip(data, len)) {
-		if ((rc = pprof_gunzip(data, len, max_decompressed, &f->raw, err)) < 0) {
+		if ((rc = pprof_inflate_limited(data, len, lim, &f->raw, err)) < 0) {
 			if (rc == PF_EINVAL)
 				pf_err_prefix(err, "decompressing profile: ");
 			return rc;
 		}
 		body = f->raw.data;
 		blen = f->raw.len;
-	} else if (len > max_decompressed) {
-		return pf_err_set(err, PF_ETOOBIG, "profile is larger than %zu bytes", max_decompressed);
+	} else if (len > lim->max_decompressed) {
+		return pf_err_set(err, PF_ETOOBIG, "profile is larger than %zu bytes", lim->max_decompressed);
 	}
 	return pprof_stream_decode(body, blen, &sink, f, err);
 }
@@ -249,6 +256,16 @@ size_t tsdb__flat_loc_index(const struct tsdb__flat *f, uint64_t id)
 size_t tsdb__flat_ntypes(const struct tsdb__flat *f)
 {
 	return f->nt;
+}
+
+size_t tsdb__flat_nsamples(const struct tsdb__flat *f)
+{
+	return f->nsample;
+}
+
+int64_t tsdb__flat_time_nanos(const struct tsdb__flat *f)
+{
+	return f->time_nanos;
 }
 
 void tsdb__flat_type(const struct tsdb__flat *f, size_t i, const char **type, size_t *tlen,
