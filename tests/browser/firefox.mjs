@@ -176,6 +176,9 @@ class Page {
 export async function launchFirefox(executablePath) {
   const browser = await puppeteer.launch({
     browser: 'firefox', executablePath, headless: true,
+    // a first start on a busy machine (make test runs other suites beside
+    // these) took over puppeteer's default 30 s to print its endpoint
+    timeout: 180000,
     extraPrefsFirefox: {
       'layout.css.prefers-color-scheme.content-override': 1, // light, as the chromium tests' default
       'ui.systemUsesDarkTheme': 0,
