@@ -22,6 +22,7 @@ const char *ingest_class_name(enum ingest_class c)
 	case INGEST_TOO_OLD: return "too_old";
 	case INGEST_INVALID: return "invalid";
 	case INGEST_DISK_FULL: return "disk_full";
+	case INGEST_QUEUE_FULL: return "queue_full";
 	case INGEST_STORE: return "store";
 	}
 	return "?";
@@ -279,7 +280,7 @@ enum ingest_class ingest_profile(const struct ingest_opts *o, const struct inges
 		if ((c = pprof_prep(o, req, &pp, &ar, err)) != INGEST_OK)
 			goto out;
 	}
-	rc = tsdb_append(o->db, &ar, out->id, err);
+	rc = store_append(o->db, &ar, out->id, err);
 	switch (rc) {
 	case 0:
 		out->t_ns = ar.t_ns;
@@ -291,6 +292,7 @@ enum ingest_class ingest_profile(const struct ingest_opts *o, const struct inges
 	case PF_EINVAL:
 	case PF_ETOOBIG: c = INGEST_INVALID; break;
 	case PF_ENOSPC: c = INGEST_DISK_FULL; break;
+	case PF_EBUSY: c = INGEST_QUEUE_FULL; break;
 	default: c = INGEST_STORE; break;
 	}
 out:

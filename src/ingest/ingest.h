@@ -5,7 +5,8 @@
  * a Go execution trace kept byte for byte; anything else: pprof), decode
  * and check a pprof body (the caps of -max-profile-size, the decoder and
  * -max-inflight-decompressed), total it, gzip it when it came raw, and
- * append it with tsdb_append, which returns once it is durable.
+ * append it with store_append (src/store: the embedded store or ClickHouse),
+ * which returns once it is durable.
  *
  * Every refusal is one class (enum ingest_class) with err->msg saying what
  * was wrong with which input; the API maps a class to an HTTP status and
@@ -17,7 +18,7 @@
 #define PF_INGEST_H
 
 #include "base/base.h"
-#include "tsdb/tsdb.h"
+#include "store/store.h"
 
 /* What became of a profile. INGEST_OK is 0; every other class is a refusal
  * (nothing stored) with err->msg set. */
@@ -34,6 +35,7 @@ enum ingest_class {
 	INGEST_TOO_OLD,     /* dated before the retention window */
 	INGEST_INVALID,     /* the store refused what it was given (PF_EINVAL, PF_ETOOBIG: totals past its caps) */
 	INGEST_DISK_FULL,   /* the WAL write ran out of space: nothing acknowledged */
+	INGEST_QUEUE_FULL,  /* the store's write queue is full (ClickHouse): nothing queued, try again later */
 	INGEST_STORE,       /* any other failure of the store (or of gzip): the server's fault */
 };
 
@@ -42,7 +44,7 @@ const char *ingest_class_name(enum ingest_class c);
 
 /* The server-wide settings ingest uses; borrowed for each call. */
 struct ingest_opts {
-	struct tsdb *db;
+	struct store *db;           /* the store (store.h) */
 	size_t max_profile_bytes;   /* -max-profile-size */
 	struct pf_budget *inflight; /* -max-inflight-decompressed, or NULL */
 };

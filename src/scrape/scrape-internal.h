@@ -15,7 +15,7 @@
 #define PF_SCRAPE_INTERNAL_H
 
 #include "scrape/scrape.h"
-#include "tsdb/tsdb.h"
+#include "store/store.h"
 
 #include <curl/curl.h>
 #include <pthread.h>
