@@ -1002,9 +1002,29 @@ static void handle_status_tsdb(struct api_server *s, struct api_reply *rep)
 	store_stats(s->opt.db, &sst);
 	json_object_set_new(o, "storage", api_json_string(store_type_name(s->opt.db)));
 	if (sst.type == STORE_CLICKHOUSE) {
-		/* the writer's figures; series and profile counts live in
-		 * ClickHouse (system.parts, the series table) */
+		/* the writer's figures, and the counts of the series
+		 * table; bytes live in ClickHouse's system.parts */
 		json_t *w = json_object();
+		static const struct tsdb_matcher all = {TSDB_MATCH_RE, "service", ".+"};
+		struct tsdb_query q = {.matchers = &all, .nmatchers = 1, .min_t_ns = INT64_MIN,
+				       .max_t_ns = INT64_MAX};
+		struct store_series_set *set = NULL;
+		struct pf_err err = {0};
+		uint64_t nprof = 0;
+
+		/* series and profiles from the series index (every node's) */
+		if (store_series(s->opt.db, &q, &set, &err) < 0) {
+			json_decref(w);
+			json_decref(wal);
+			json_decref(o);
+			internal_error(rep, "reading the series failed", &err);
+			return;
+		}
+		for (size_t i = 0; i < store_series_len(set); i++)
+			nprof += store_series_at(set, i)->profiles;
+		json_object_set_new(o, "series", json_integer((json_int_t)store_series_len(set)));
+		json_object_set_new(o, "profiles", json_integer((json_int_t)nprof));
+		store_series_free(set);
 		json_object_set_new(w, "queued", json_integer((json_int_t)sst.ch.queued));
 		json_object_set_new(w, "inflight", json_integer((json_int_t)sst.ch.inflight));
 		json_object_set_new(w, "inserts", json_integer((json_int_t)sst.ch.inserts));

@@ -50,16 +50,20 @@ if [ "$STORAGE" = clickhouse ]; then
 	echo "# storage: clickhouse (PROFEFE_STORAGE)"
 fi
 
-# storage_flags DATADIR: the flags that put a server on $STORAGE
+# storage_flags DATADIR: sets SFLAGS to the flags that put a server on
+# $STORAGE (not in a subshell: the clickhouse-server it starts is this
+# shell's, stopped by finish and the EXIT trap)
+SFLAGS=()
 storage_flags() {
 	if [ "$STORAGE" = clickhouse ]; then
 		if [ -z "$CH_PID" ] && ! ch_start; then
-			echo "# clickhouse-server did not start" >&2
+			echo "# clickhouse-server did not start"
 			return 1
 		fi
-		echo "-tsdb.dir $1 -storage-type clickhouse -clickhouse.dsn http://127.0.0.1:$CH_HTTP/?database=pf_$(printf %s "$1" | md5sum | cut -c1-16)"
+		SFLAGS=(-tsdb.dir "$1" -storage-type clickhouse
+			-clickhouse.dsn "http://127.0.0.1:$CH_HTTP/?database=pf_$(printf %s "$1" | md5sum | cut -c1-16)")
 	else
-		echo "-tsdb.dir $1"
+		SFLAGS=(-tsdb.dir "$1")
 	fi
 }
 
@@ -90,14 +94,13 @@ stored_bytes() {
 # set: an auth header). On $STORAGE (storage_flags).
 SERVER_N=0
 start_server() {
-	local data=$1 log sflags
+	local data=$1 log
 	shift
 	SERVER_N=$((SERVER_N + 1))
 	log=$TMP/server.$SERVER_N.log
 	: >"$log" # before the background job opens it, so the first read finds it
-	sflags=$(storage_flags "$data") || return 1
-	# shellcheck disable=SC2086 # (paths without spaces: mktemp's)
-	"$PROFEFE_BIN" -addr 127.0.0.1:0 $sflags "$@" 2>"$log" &
+	storage_flags "$data" || return 1
+	"$PROFEFE_BIN" -addr 127.0.0.1:0 "${SFLAGS[@]}" "$@" 2>"$log" &
 	PID=$!
 	PORT=
 	for _ in $(seq 1 400); do
