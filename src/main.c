@@ -36,6 +36,7 @@ struct flags {
 	const char *config_file;
 	const char *storage_type;
 	const char *clickhouse_dsn;
+	const char *scrape_shard;
 	const char *clickhouse_queue_size;
 	const char *clickhouse_timeout;
 	const char *tsdb_dir;
@@ -77,6 +78,7 @@ static const struct flag_def flag_defs[] = {
 	{"addr", 0, F(addr), ":10100", "HTTP listen address"},
 	{"config.file", 0, F(config_file), "", "scrape configuration (YAML); without it the server only accepts pushes"},
 	{"storage-type", 0, F(storage_type), "tsdb", "storage: tsdb (the embedded store) or clickhouse (a shared ClickHouse, -clickhouse.dsn)"},
+	{"scrape.shard", 0, F(scrape_shard), "", "I/N: scrape only the targets whose label hash falls to shard I (0..N-1) of N; N servers sharing one config split the targets"},
 	{"clickhouse.dsn", 0, F(clickhouse_dsn), "", "with -storage-type=clickhouse: http://host:8123/?database=NAME[&user=U&password=P]"},
 	{"clickhouse.queue-size", 0, F(clickhouse_queue_size), "1024", "profiles waiting for the ClickHouse writer; past it a push gets 503 and a scrape a store_error"},
 	{"clickhouse.timeout", 0, F(clickhouse_timeout), "30s", "bound on one ClickHouse query or insert"},
@@ -546,6 +548,7 @@ int main(int argc, char **argv)
 	size_t inflight_bytes = 0;
 	char *tls_cert = NULL, *tls_key = NULL;
 	char port[16];
+	unsigned shard_i = 0, shard_n = 0;
 	int rc, e;
 
 	if (argc > 1 && strcmp(argv[1], "import") == 0)
@@ -592,6 +595,21 @@ int main(int argc, char **argv)
 	} else {
 		fprintf(stderr, "profefe: unknown -storage-type \"%s\": want tsdb or clickhouse\n", fl.storage_type);
 		return 2;
+	}
+	if (*fl.scrape_shard) {
+		char *end;
+		unsigned long a, b;
+		errno = 0;
+		a = strtoul(fl.scrape_shard, &end, 10);
+		if (*fl.scrape_shard < '0' || *fl.scrape_shard > '9' || *end != '/' || errno ||
+		    end[1] < '0' || end[1] > '9' || (b = strtoul(end + 1, &end, 10), *end) || errno ||
+		    b < 1 || b > 1024 || a >= b) {
+			fprintf(stderr, "profefe: invalid value \"%s\" for -scrape.shard: want I/N with N from 1 to 1024 and I from 0 to N-1, such as 0/2\n",
+				fl.scrape_shard);
+			return 2;
+		}
+		shard_i = (unsigned)a;
+		shard_n = (unsigned)b;
 	}
 	if (size_flag("max-body-size", fl.max_body_size, &aopt.max_body_bytes) < 0 ||
 	    size_flag("max-profile-size", fl.max_profile_size, &aopt.max_profile_bytes) < 0 ||
@@ -678,6 +696,8 @@ int main(int argc, char **argv)
 	}
 	sopt.db = app.db;
 	sopt.config_file = fl.config_file;
+	sopt.shard_i = shard_i;
+	sopt.shard_n = shard_n;
 	sopt.max_body_bytes = aopt.max_body_bytes;
 	sopt.max_profile_bytes = aopt.max_profile_bytes;
 	inflight = pf_budget_new(inflight_bytes);
