@@ -4,6 +4,7 @@
  * maintenance interval; the embedded store runs its own.
  */
 #include "store/store.h"
+#include "pprof/pprof.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -174,6 +175,22 @@ int store_append(struct store *s, const struct tsdb_append_req *req, char *id,
 	return tsdb_append(s->db, req, id, err);
 }
 
+/*
+ * -query.timeout on ClickHouse: the store does not stop a query midway
+ * (ClickHouse runs each statement to its end within -clickhouse.timeout),
+ * so a deadline is checked before the query is sent and when its answer
+ * is in; past it the answer is dropped (PF_ETIMEDOUT, as the embedded
+ * store's).
+ */
+static int ch_deadline(const struct tsdb_query *q, int after, size_t n, struct pf_err *err)
+{
+	if (!q->deadline_ns || pf_mono_ns() < q->deadline_ns)
+		return 0;
+	if (after)
+		return pf_err_set(err, PF_ETIMEDOUT, "stopped after ClickHouse answered with %zu profiles", n);
+	return pf_err_set(err, PF_ETIMEDOUT, "stopped before asking ClickHouse");
+}
+
 int store_find(struct store *s, const struct tsdb_query *q, struct store_result **out,
 	       struct pf_err *err)
 {
@@ -181,9 +198,10 @@ int store_find(struct store *s, const struct tsdb_query *q, struct store_result 
 	int rc;
 
 	r->type = s->type;
-	if (s->type == STORE_CLICKHOUSE)
-		rc = ch_find(s->ch, q, &r->c, err);
-	else
+	if (s->type == STORE_CLICKHOUSE) {
+		if ((rc = ch_deadline(q, 0, 0, err)) == 0 && (rc = ch_find(s->ch, q, &r->c, err)) == 0)
+			rc = ch_deadline(q, 1, ch_result_len(r->c), err);
+	} else
 		rc = tsdb_find(s->db, q, &r->t, err);
 	if (rc < 0) {
 		store_result_free(r);
@@ -304,16 +322,32 @@ void store_strings_free(char **v, size_t n)
 int store_merge(struct store *s, const struct tsdb_query *q, struct pprof_profile **out,
 		size_t *n, struct pf_err *err)
 {
-	if (s->type == STORE_CLICKHOUSE)
-		return ch_merge(s->ch, q, out, n, err);
+	if (s->type == STORE_CLICKHOUSE) {
+		int rc;
+		if ((rc = ch_deadline(q, 0, 0, err)) < 0 || (rc = ch_merge(s->ch, q, out, n, err)) < 0)
+			return rc;
+		if ((rc = ch_deadline(q, 1, *n, err)) < 0) {
+			pprof_free(*out);
+			*out = NULL;
+		}
+		return rc;
+	}
 	return tsdb_merge(s->db, q, out, n, err);
 }
 
 int store_merge_encoded(struct store *s, const struct tsdb_query *q, struct pf_buf *gz,
 			size_t *n, struct pf_err *err)
 {
-	if (s->type == STORE_CLICKHOUSE)
-		return ch_merge_encoded(s->ch, q, gz, n, err);
+	if (s->type == STORE_CLICKHOUSE) {
+		size_t len0 = gz->len;
+		int rc;
+		if ((rc = ch_deadline(q, 0, 0, err)) < 0 ||
+		    (rc = ch_merge_encoded(s->ch, q, gz, n, err)) < 0)
+			return rc;
+		if ((rc = ch_deadline(q, 1, *n, err)) < 0)
+			gz->len = len0;
+		return rc;
+	}
 	return tsdb_merge_encoded(s->db, q, gz, n, err);
 }
 
