@@ -103,9 +103,12 @@ static void store_and_reply(struct api_server *s, struct bundle *b, const struct
 		pf_log(PF_LOG_ERROR, "bundle: storing failed", "err", err.msg, NULL);
 		if (rc == PF_ENOSPC)
 			api_metrics_refused(&s->metrics, "disk_full");
-		if (rc == PF_EBUSY) /* ClickHouse's write queue is full */
-			api_metrics_refused(&s->metrics, "store_queue_full");
-		fail(rep, rc == PF_ENOSPC ? 507 : rc == PF_EBUSY ? 503 : rc == PF_EINVAL ? 400 : 500,
+		/* ClickHouse's write queue is full, or ClickHouse did not take
+		 * the insert: 503, the client may try again */
+		int down = rc == PF_EIO && store_type(s->opt.db) == STORE_CLICKHOUSE;
+		if (rc == PF_EBUSY || down)
+			api_metrics_refused(&s->metrics, down ? "store_unavailable" : "store_queue_full");
+		fail(rep, rc == PF_ENOSPC ? 507 : rc == PF_EBUSY || down ? 503 : rc == PF_EINVAL ? 400 : 500,
 		     "%s (%zu of the %zu profiles were stored)", err.msg, nstored, n);
 		goto out;
 	}

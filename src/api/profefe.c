@@ -352,6 +352,13 @@ int api_ingest_refusal(struct api_metrics *m, enum ingest_class c, int trace,
 		bad = 0;
 		api_reply_error(rep, 503, "service unavailable (%s)", err->msg);
 		break;
+	case INGEST_STORE_DOWN:
+		/* ClickHouse did not take it after the writer's retries */
+		refused = "store_unavailable";
+		status = 503;
+		bad = 0;
+		api_reply_error(rep, 503, "service unavailable (%s)", err->msg);
+		break;
 	case INGEST_FUTURE:
 	case INGEST_TOO_OLD:
 		/* its time (time_nanos, created_at or now) is outside what the

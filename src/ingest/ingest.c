@@ -23,6 +23,7 @@ const char *ingest_class_name(enum ingest_class c)
 	case INGEST_INVALID: return "invalid";
 	case INGEST_DISK_FULL: return "disk_full";
 	case INGEST_QUEUE_FULL: return "queue_full";
+	case INGEST_STORE_DOWN: return "store_down";
 	case INGEST_STORE: return "store";
 	}
 	return "?";
@@ -293,6 +294,11 @@ enum ingest_class ingest_profile(const struct ingest_opts *o, const struct inges
 	case PF_ETOOBIG: c = INGEST_INVALID; break;
 	case PF_ENOSPC: c = INGEST_DISK_FULL; break;
 	case PF_EBUSY: c = INGEST_QUEUE_FULL; break;
+	case PF_EIO:
+		/* the embedded store's WAL write failed (the server's fault), or
+		 * ClickHouse is unreachable (the pusher may retry) */
+		c = store_type(o->db) == STORE_CLICKHOUSE ? INGEST_STORE_DOWN : INGEST_STORE;
+		break;
 	default: c = INGEST_STORE; break;
 	}
 out:

@@ -36,6 +36,7 @@ enum ingest_class {
 	INGEST_INVALID,     /* the store refused what it was given (PF_EINVAL, PF_ETOOBIG: totals past its caps) */
 	INGEST_DISK_FULL,   /* the WAL write ran out of space: nothing acknowledged */
 	INGEST_QUEUE_FULL,  /* the store's write queue is full (ClickHouse): nothing queued, try again later */
+	INGEST_STORE_DOWN,  /* ClickHouse did not take the insert after every retry: nothing acknowledged, try again later */
 	INGEST_STORE,       /* any other failure of the store (or of gzip): the server's fault */
 };
 

@@ -10,7 +10,10 @@
 #     JSON envelope, counted in profefe_requests_refused_total
 #     {reason="store_queue_full"}; the pushes that were queued are stored
 #     once ClickHouse runs again (SIGCONT);
-#   - /metrics has the writer's queue depth, retries and insert time.
+#   - /metrics has the writer's queue depth, retries and insert time;
+#   - ClickHouse stopped: a push is a 503 (after the writer's retries),
+#     counted as store_unavailable; what was acknowledged stays, and pushes
+#     are acknowledged again once it is back.
 # A real clickhouse-server on loopback (tests/e2e/clickhouse.bash).
 export PROFEFE_STORAGE=clickhouse
 source "$(dirname "$0")/lib.bash"
@@ -104,6 +107,27 @@ expect "...and stored" \
 m=$(curl -sS "$URL/metrics")
 expect_match "the refusal is counted: store_queue_full" "$m" 'profefe_requests_refused_total\{reason="store_queue_full"\} 1'
 expect_match "...and in the writer's figures" "$m" 'profefe_clickhouse_queue_full_total 1'
+stop_server
+
+# ---- ClickHouse stopped mid-stream: 503 after the writer's retries,
+# nothing acknowledged lost, writes resume when it is back
+start_server "$TMP/down" || { notok "server starts"; finish; }
+r=$(push "$P/heap-001.pb.gz" "service=down&type=heap&labels=n=1")
+before=$(jq -r '.body.id // empty' <<<"$r")
+ch_stop
+r=$(req POST '/api/0/profiles?service=down&type=heap&labels=n=2' --data-binary @"$P/heap-001.pb.gz")
+expect_match "ClickHouse stopped: the push is a 503 naming ClickHouse's error" "$r" \
+	'^503 \{"code":503,"error":"service unavailable \(.*clickhouse http://127\.0\.0\.1:[0-9]+/: .*\)"\}$'
+expect_match "...counted as store_unavailable" "$(curl -sS "$URL/metrics")" \
+	'profefe_requests_refused_total\{reason="store_unavailable"\} 1'
+ch__launch || notok "clickhouse-server starts again"
+r=$(push "$P/heap-002.pb.gz" "service=down&type=heap&labels=n=3")
+after=$(jq -r '.body.id // empty' <<<"$r")
+expect "ClickHouse back: pushes are acknowledged again" "$(jq -r .code <<<"$r")" 200
+expect "what was acknowledged before the stop and after it is there, the refused push is not" \
+	"$(curl -sS "$URL/api/0/profiles?service=down&type=heap&$F" | jq -c '[.body[].labels[] | select(.key == "n") | .value] | sort')" '["1","3"]'
+curl -sS -o "$TMP/before.pb.gz" "$URL/api/0/profiles/$before"
+check "the profile acknowledged before the stop equals what was pushed" same_profile "$TMP/before.pb.gz" "$P/heap-001.pb.gz"
 stop_server
 
 finish

@@ -187,6 +187,7 @@ static void test_api_mapping(void **state)
 		{INGEST_INVALID, 0, 400, "{\"code\":400,\"error\":\"bad request: WHY\"}\n", NULL, 0},
 		{INGEST_DISK_FULL, 0, 507, "{\"code\":507,\"error\":\"failed to collect profile: the disk is full: WHY\"}\n", "disk_full", 0},
 		{INGEST_QUEUE_FULL, 0, 503, "{\"code\":503,\"error\":\"service unavailable (WHY)\"}\n", "store_queue_full", 0},
+		{INGEST_STORE_DOWN, 0, 503, "{\"code\":503,\"error\":\"service unavailable (WHY)\"}\n", "store_unavailable", 0},
 		{INGEST_STORE, 0, 500, "{\"code\":500,\"error\":\"failed to collect profile: WHY\"}\n", NULL, 0},
 	};
 	struct pf_err err = {PF_EINVAL, "WHY"};
