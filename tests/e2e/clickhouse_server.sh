@@ -13,7 +13,8 @@
 #   - /metrics has the writer's queue depth, retries and insert time;
 #   - ClickHouse stopped: a push is a 503 (after the writer's retries),
 #     counted as store_unavailable; what was acknowledged stays, and pushes
-#     are acknowledged again once it is back.
+#     are acknowledged again once it is back;
+#   - a node killed with -9 loses nothing it acknowledged.
 # A real clickhouse-server on loopback (tests/e2e/clickhouse.bash).
 export PROFEFE_STORAGE=clickhouse
 source "$(dirname "$0")/lib.bash"
@@ -128,6 +129,20 @@ expect "what was acknowledged before the stop and after it is there, the refused
 	"$(curl -sS "$URL/api/0/profiles?service=down&type=heap&$F" | jq -c '[.body[].labels[] | select(.key == "n") | .value] | sort')" '["1","3"]'
 curl -sS -o "$TMP/before.pb.gz" "$URL/api/0/profiles/$before"
 check "the profile acknowledged before the stop equals what was pushed" same_profile "$TMP/before.pb.gz" "$P/heap-001.pb.gz"
+
+# ---- a node killed with -9 loses nothing it acknowledged
+ids=()
+for i in 1 2 3 4 5; do
+	ids+=("$(push "$P/heap-00$i.pb.gz" "service=k9&type=heap" | jq -r '.body.id // empty')")
+done
+kill9_server
+start_server "$TMP/down" || { notok "server restarts after kill -9"; finish; }
+n=0
+for i in 1 2 3 4 5; do
+	curl -sS -o "$TMP/k.pb.gz" "$URL/api/0/profiles/${ids[$((i - 1))]}"
+	same_profile "$TMP/k.pb.gz" "$P/heap-00$i.pb.gz" && n=$((n + 1))
+done
+expect "after kill -9: every acknowledged push is there, equal to what was pushed" "$n" 5
 stop_server
 
 finish
