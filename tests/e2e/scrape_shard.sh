@@ -5,7 +5,11 @@
 # shard of the server and of each target, and lists the other shards'
 # targets under droppedTargets (?state=any or dropped). The targets are
 # loopback ports nothing listens on: ownership, not scraping, is checked
-# here.
+# here. Then two shards scrape real targets (small HTTP servers serving
+# a heap profile) into one ClickHouse: every target's profiles are stored,
+# and the profiles stored are exactly the successful scrapes of the two
+# shards together (no target scraped by both).
+export PROFEFE_STORAGE=clickhouse
 source "$(dirname "$0")/lib.bash"
 
 CONF=$TMP/profefe.yaml
@@ -53,6 +57,77 @@ kill -TERM "$PID_B"; wait "$PID_B"; expect "shard 1/2 exits 0" "$?" 0
 PID=$PID_A URL=$URL_A
 stop_server
 
+# ---- two shards scraping real targets into one ClickHouse
+APIDS=()
+trap '[ -n "$PID" ] && kill -9 $PID 2>/dev/null; for p in "${APIDS[@]}"; do kill $p 2>/dev/null; done; ch_stop' EXIT
+mkdir -p "$TMP/www/debug/pprof"
+cp "$FIX/pprof/heap-001.pb.gz" "$TMP/www/debug/pprof/heap"
+addrs=
+for i in 1 2 3 4 5 6; do
+	port=$(ch__free_port)
+	(cd "$TMP/www" && exec python3 -m http.server --bind 127.0.0.1 "$port" >/dev/null 2>&1) &
+	APIDS+=($!)
+	addrs="$addrs${addrs:+, }'127.0.0.1:$port'"
+	for _ in $(seq 1 100); do curl -fsS -o /dev/null "http://127.0.0.1:$port/debug/pprof/heap" 2>/dev/null && break; sleep 0.05; done
+done
+write_real() {
+	cat >"$CONF" <<YAML
+global:
+  scrape_interval: 1s
+scrape_configs:
+  - job_name: real
+    static_configs:
+      - targets: [$1]
+        labels: {service: realshard}
+    profiling_config:
+      pprof_config:
+        cpu: {enabled: false}
+        allocs: {enabled: false}
+        block: {enabled: false}
+        mutex: {enabled: false}
+        goroutine: {enabled: false}
+        threadcreate: {enabled: false}
+YAML
+}
+write_real "$addrs"
+start_server "$TMP/real" -config.file "$CONF" -scrape.shard 0/2 || { notok "shard 0/2 starts on ClickHouse"; finish; }
+PID_A=$PID URL_A=$URL
+start_server "$TMP/real" -config.file "$CONF" -scrape.shard 1/2 || { notok "shard 1/2 starts on ClickHouse"; PID=$PID_A; finish; }
+PID_B=$PID URL_B=$URL
+# until every target was scraped once (by its shard)
+for _ in $(seq 1 200); do
+	n=$(curl -sS "$URL_B/api/0/profiles?service=realshard&type=heap&from=2000-01-01T00:00:00&to=2100-01-01T00:00:00" | jq '[.body[]?.labels[] | select(.key == "instance") | .value] | unique | length')
+	[ "${n:-0}" -ge 6 ] && break
+	sleep 0.1
+done
+# stop scraping on both (a reload to no targets), then count
+write_real ""
+for u in "$URL_A" "$URL_B"; do curl -sS -o /dev/null -X POST "$u/-/reload"; done
+sleep 1
+ok_a=$(curl -sS "$URL_A/metrics" | sed -n 's/^profefe_scrapes_total{job="real",result="success"} \([0-9]*\)$/\1/p')
+ok_b=$(curl -sS "$URL_B/metrics" | sed -n 's/^profefe_scrapes_total{job="real",result="success"} \([0-9]*\)$/\1/p')
+found=$(curl -sS "$URL_A/api/0/profiles?service=realshard&type=heap&from=2000-01-01T00:00:00&to=2100-01-01T00:00:00")
+echo "# successful scrapes: shard 0/2 $ok_a, shard 1/2 $ok_b"
+expect "every target's profiles are in ClickHouse (no gap)" \
+	"$(jq '[.body[].labels[] | select(.key == "instance") | .value] | unique | length' <<<"$found")" 6
+expect "profiles stored = the two shards' successful scrapes (no target scraped twice)" \
+	"$(jq '.body | length' <<<"$found")" "$((${ok_a:-0} + ${ok_b:-0}))"
+expect "both shards scraped" "$([ "${ok_a:-0}" -gt 0 ] && [ "${ok_b:-0}" -gt 0 ] && echo yes)" yes
+kill -TERM "$PID_B"; wait "$PID_B"; expect "shard 1/2 exits 0" "$?" 0
+PID=$PID_A
+stop_server
+for p in "${APIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+APIDS=()
+
+cat >"$CONF" <<YAML
+global:
+  scrape_interval: 1h
+scrape_configs:
+  - job_name: app
+    static_configs:
+      - targets: [$targets]
+        labels: {service: sharded}
+YAML
 start_server "$TMP/c" -config.file "$CONF" || { notok "unsharded server starts"; finish; }
 expect "without -scrape.shard: every target, no shard fields, nothing dropped" \
 	"$(curl -sS "$URL/api/v1/targets?state=any" | jq -c '[(.data.activeTargets | map(.labels.instance) | unique | length), .data.shard, (.data.activeTargets | map(.shard) | unique), (.data.droppedTargets | length)]')" \
