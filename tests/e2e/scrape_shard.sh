@@ -7,8 +7,8 @@
 # loopback ports nothing listens on: ownership, not scraping, is checked
 # here. Then two shards scrape real targets (small HTTP servers serving
 # a heap profile) into one ClickHouse: every target's profiles are stored,
-# and the profiles stored are exactly the successful scrapes of the two
-# shards together (no target scraped by both).
+# and the profiles of each shard's targets are exactly that shard's
+# successful scrapes (no target scraped by both).
 export PROFEFE_STORAGE=clickhouse
 source "$(dirname "$0")/lib.bash"
 
@@ -63,13 +63,28 @@ trap '[ -n "$PID" ] && kill -9 $PID 2>/dev/null; for p in "${APIDS[@]}"; do kill
 mkdir -p "$TMP/www/debug/pprof"
 cp "$FIX/pprof/heap-001.pb.gz" "$TMP/www/debug/pprof/heap"
 addrs=
+serving=0
 for i in 1 2 3 4 5 6; do
-	port=$(ch__free_port)
-	(cd "$TMP/www" && exec python3 -m http.server --bind 127.0.0.1 "$port" >/dev/null 2>&1) &
-	APIDS+=($!)
-	addrs="$addrs${addrs:+, }'127.0.0.1:$port'"
-	for _ in $(seq 1 100); do curl -fsS -o /dev/null "http://127.0.0.1:$port/debug/pprof/heap" 2>/dev/null && break; sleep 0.05; done
+	for _ in 1 2 3 4 5; do # a port taken meanwhile: another one
+		port=$(ch__free_port)
+		(cd "$TMP/www" && exec python3 -m http.server --bind 127.0.0.1 "$port" >/dev/null 2>&1) &
+		p=$!
+		up=
+		for _ in $(seq 1 100); do
+			curl -fsS -o /dev/null "http://127.0.0.1:$port/debug/pprof/heap" 2>/dev/null && { up=1; break; }
+			kill -0 $p 2>/dev/null || break
+			sleep 0.05
+		done
+		if [ -n "$up" ]; then
+			APIDS+=($p)
+			addrs="$addrs${addrs:+, }'127.0.0.1:$port'"
+			serving=$((serving + 1))
+			break
+		fi
+		kill $p 2>/dev/null
+	done
 done
+expect "six targets serve a heap profile" "$serving" 6
 write_real() {
 	cat >"$CONF" <<YAML
 global:
@@ -100,6 +115,8 @@ for _ in $(seq 1 200); do
 	[ "${n:-0}" -ge 6 ] && break
 	sleep 0.1
 done
+ia=$(curl -sS "$URL_A/api/v1/targets" | jq -c '[.data.activeTargets[].labels.instance] | unique')
+ib=$(curl -sS "$URL_B/api/v1/targets" | jq -c '[.data.activeTargets[].labels.instance] | unique')
 # stop scraping on both (a reload to no targets), then count
 write_real ""
 for u in "$URL_A" "$URL_B"; do curl -sS -o /dev/null -X POST "$u/-/reload"; done
@@ -110,8 +127,14 @@ found=$(curl -sS "$URL_A/api/0/profiles?service=realshard&type=heap&from=2000-01
 echo "# successful scrapes: shard 0/2 $ok_a, shard 1/2 $ok_b"
 expect "every target's profiles are in ClickHouse (no gap)" \
 	"$(jq '[.body[].labels[] | select(.key == "instance") | .value] | unique | length' <<<"$found")" 6
-expect "profiles stored = the two shards' successful scrapes (no target scraped twice)" \
-	"$(jq '.body | length' <<<"$found")" "$((${ok_a:-0} + ${ok_b:-0}))"
+# per shard: the profiles of the targets it owns are its successful
+# scrapes (a target scraped by both would add to one shard's scrapes
+# profiles of the other's targets)
+of() { jq --argjson s "$1" '[.body[] | select(.labels[] | select(.key == "instance") | .value | IN($s[]))] | length' <<<"$found"; }
+expect "profiles of each shard's targets = that shard's successful scrapes (none scraped by both)" \
+	"$(of "$ia")/$(of "$ib")" "${ok_a:-0}/${ok_b:-0}"
+expect "the shards' targets are disjoint and cover all six" \
+	"$(jq -nc --argjson a "$ia" --argjson b "$ib" '[($a - ($a - $b) | length), ($a + $b | unique | length)]')" '[0,6]'
 expect "both shards scraped" "$([ "${ok_a:-0}" -gt 0 ] && [ "${ok_b:-0}" -gt 0 ] && echo yes)" yes
 kill -TERM "$PID_B"; wait "$PID_B"; expect "shard 1/2 exits 0" "$?" 0
 PID=$PID_A
