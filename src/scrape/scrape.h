@@ -36,7 +36,7 @@ struct store;
 struct scrape;
 
 struct scrape_options {
-	struct store *db;           /* borrowed; outlives the scraper */
+	struct store *db;          /* borrowed; outlives the scraper */
 	const char *config_file;   /* what scrape_reload reads; NULL or "" = none */
 	size_t max_body_bytes;     /* cap on a response body (-max-body-size); 0 = 64 MiB */
 	size_t max_profile_bytes;  /* cap on a decompressed profile; 0 = 512 MiB */
