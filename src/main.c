@@ -10,7 +10,7 @@
 #include "config/config.h"
 #include "import/import.h"
 #include "scrape/scrape.h"
-#include "tsdb/tsdb.h"
+#include "store/store.h"
 
 #include <errno.h>
 #include <malloc.h>
@@ -35,6 +35,10 @@ struct flags {
 	const char *addr;
 	const char *config_file;
 	const char *storage_type;
+	const char *clickhouse_dsn;
+	const char *scrape_shard;
+	const char *clickhouse_queue_size;
+	const char *clickhouse_timeout;
 	const char *tsdb_dir;
 	const char *tsdb_retention;
 	const char *tsdb_block_duration;
@@ -73,7 +77,11 @@ struct flag_def {
 static const struct flag_def flag_defs[] = {
 	{"addr", 0, F(addr), ":10100", "HTTP listen address"},
 	{"config.file", 0, F(config_file), "", "scrape configuration (YAML); without it the server only accepts pushes"},
-	{"storage-type", 0, F(storage_type), "tsdb", "storage: tsdb (the embedded store)"},
+	{"storage-type", 0, F(storage_type), "tsdb", "storage: tsdb (the embedded store) or clickhouse (a shared ClickHouse, -clickhouse.dsn)"},
+	{"scrape.shard", 0, F(scrape_shard), "", "I/N: scrape only the targets whose label hash falls to shard I (0..N-1) of N; N servers sharing one config split the targets"},
+	{"clickhouse.dsn", 0, F(clickhouse_dsn), "", "with -storage-type=clickhouse: http://host:8123/?database=NAME[&user=U&password=P]"},
+	{"clickhouse.queue-size", 0, F(clickhouse_queue_size), "1024", "profiles waiting for the ClickHouse writer; past it a push gets 503 and a scrape a store_error"},
+	{"clickhouse.timeout", 0, F(clickhouse_timeout), "30s", "bound on one ClickHouse query or insert"},
 	{"tsdb.dir", 0, F(tsdb_dir), "./data", "directory of the embedded store"},
 	{"tsdb.retention", 0, F(tsdb_retention), "360h", "keep profiles this long (15d, 36h, 90m; 0 = forever)"},
 	{"tsdb.block-duration", 0, F(tsdb_block_duration), "2h", "span of one block of the embedded store"},
@@ -256,7 +264,7 @@ static int parse_flags(int argc, char **argv, struct flags *fl)
 struct pf_app {
 	uv_loop_t loop;
 	uv_signal_t sigterm, sigint, sighup;
-	struct tsdb *db;
+	struct store *db;
 	struct api_server *api;
 	struct scrape *scrape;   /* owns the running configuration */
 	int stopping;
@@ -530,7 +538,8 @@ int main(int argc, char **argv)
 {
 	struct flags fl = {0};
 	struct pf_app app = {0};
-	struct tsdb_options topt = {0};
+	struct store_options stopt = {0};
+	struct tsdb_options *topt = &stopt.tsdb;
 	struct api_options aopt = {0};
 	struct scrape_options sopt = {0};
 	struct config *cfg = NULL;
@@ -539,6 +548,7 @@ int main(int argc, char **argv)
 	size_t inflight_bytes = 0;
 	char *tls_cert = NULL, *tls_key = NULL;
 	char port[16];
+	unsigned shard_i = 0, shard_n = 0;
 	int rc, e;
 
 	if (argc > 1 && strcmp(argv[1], "import") == 0)
@@ -562,9 +572,44 @@ int main(int argc, char **argv)
 		fprintf(stderr, "profefe: -storage-type badger is not supported: use -storage-type tsdb, the embedded store\n");
 		return 2;
 	}
-	if (strcmp(fl.storage_type, "tsdb") != 0) {
-		fprintf(stderr, "profefe: unknown -storage-type \"%s\": want tsdb\n", fl.storage_type);
+	if (strcmp(fl.storage_type, "tsdb") == 0) {
+		stopt.type = STORE_TSDB;
+	} else if (strcmp(fl.storage_type, "clickhouse") == 0) {
+		struct ch_dsn d;
+		unsigned q = 0;
+		stopt.type = STORE_CLICKHOUSE;
+		if (!*fl.clickhouse_dsn) {
+			fprintf(stderr, "profefe: -storage-type clickhouse needs -clickhouse.dsn http://host:8123/?database=NAME\n");
+			return 2;
+		}
+		if (ch_dsn_parse(fl.clickhouse_dsn, &d, &err) < 0) {
+			fprintf(stderr, "profefe: %s\n", err.msg);
+			return 2;
+		}
+		ch_dsn_free(&d);
+		if (uint_flag("clickhouse.queue-size", fl.clickhouse_queue_size, 1, 1000000, &q) < 0 ||
+		    timeout_flag("clickhouse.timeout", fl.clickhouse_timeout, &stopt.ch.timeout_ns) < 0)
+			return 2;
+		stopt.ch.dsn = fl.clickhouse_dsn;
+		stopt.ch.queue_max = q;
+	} else {
+		fprintf(stderr, "profefe: unknown -storage-type \"%s\": want tsdb or clickhouse\n", fl.storage_type);
 		return 2;
+	}
+	if (*fl.scrape_shard) {
+		char *end;
+		unsigned long a, b;
+		errno = 0;
+		a = strtoul(fl.scrape_shard, &end, 10);
+		if (*fl.scrape_shard < '0' || *fl.scrape_shard > '9' || *end != '/' || errno ||
+		    end[1] < '0' || end[1] > '9' || (b = strtoul(end + 1, &end, 10), *end) || errno ||
+		    b < 1 || b > 1024 || a >= b) {
+			fprintf(stderr, "profefe: invalid value \"%s\" for -scrape.shard: want I/N with N from 1 to 1024 and I from 0 to N-1, such as 0/2\n",
+				fl.scrape_shard);
+			return 2;
+		}
+		shard_i = (unsigned)a;
+		shard_n = (unsigned)b;
 	}
 	if (size_flag("max-body-size", fl.max_body_size, &aopt.max_body_bytes) < 0 ||
 	    size_flag("max-profile-size", fl.max_profile_size, &aopt.max_profile_bytes) < 0 ||
@@ -611,28 +656,28 @@ int main(int argc, char **argv)
 	 */
 	mallopt(M_MMAP_THRESHOLD, 64 << 20);
 	mallopt(M_TRIM_THRESHOLD, 256 << 20);
-	topt.dir = fl.tsdb_dir;
-	topt.max_body_bytes = aopt.max_body_bytes;
-	topt.max_profile_bytes = aopt.max_profile_bytes;
+	topt->dir = fl.tsdb_dir;
+	topt->max_body_bytes = aopt.max_body_bytes;
+	topt->max_profile_bytes = aopt.max_profile_bytes;
 	rc = 2;
 	if (strcmp(fl.tsdb_retention, "0") != 0 &&
-	    (pf_parse_duration(fl.tsdb_retention, &topt.retention_ns) < 0 || topt.retention_ns <= 0)) {
+	    (pf_parse_duration(fl.tsdb_retention, &topt->retention_ns) < 0 || topt->retention_ns <= 0)) {
 		fprintf(stderr, "profefe: invalid -tsdb.retention \"%s\": want a duration such as 15d, 36h or 90m\n",
 			fl.tsdb_retention);
 		goto out_cfg;
 	}
-	if (pf_parse_duration(fl.tsdb_block_duration, &topt.block_duration_ns) < 0 ||
-	    topt.block_duration_ns < 1000000000) {
+	if (pf_parse_duration(fl.tsdb_block_duration, &topt->block_duration_ns) < 0 ||
+	    topt->block_duration_ns < 1000000000) {
 		fprintf(stderr, "profefe: invalid -tsdb.block-duration \"%s\": want a duration of at least 1s, such as 2h\n",
 			fl.tsdb_block_duration);
 		goto out_cfg;
 	}
-	if (pf_parse_duration(fl.tsdb_max_future, &topt.max_future_ns) < 0 || topt.max_future_ns < 0) {
+	if (pf_parse_duration(fl.tsdb_max_future, &topt->max_future_ns) < 0 || topt->max_future_ns < 0) {
 		fprintf(stderr, "profefe: invalid -tsdb.max-future \"%s\": want a duration such as 10m or 1h, or 0\n",
 			fl.tsdb_max_future);
 		goto out_cfg;
 	}
-	if (pf_parse_size(fl.tsdb_retention_size, &topt.retention_bytes) < 0) {
+	if (pf_parse_size(fl.tsdb_retention_size, &topt->retention_bytes) < 0) {
 		fprintf(stderr, "profefe: invalid -tsdb.retention-size \"%s\": want a size such as 10GB, or 0\n",
 			fl.tsdb_retention_size);
 		goto out_cfg;
@@ -644,12 +689,15 @@ int main(int argc, char **argv)
 		fprintf(stderr, "profefe: start the event loop: %s\n", uv_strerror(e));
 		goto out_cfg;
 	}
-	if (tsdb_open(&topt, &app.db, &err) < 0) {
-		fprintf(stderr, "profefe: open store %s: %s\n", fl.tsdb_dir, err.msg);
+	if (store_open(&stopt, &app.db, &err) < 0) {
+		fprintf(stderr, "profefe: open store %s: %s\n",
+			stopt.type == STORE_CLICKHOUSE ? "clickhouse" : fl.tsdb_dir, err.msg);
 		goto out_loop;
 	}
 	sopt.db = app.db;
 	sopt.config_file = fl.config_file;
+	sopt.shard_i = shard_i;
+	sopt.shard_n = shard_n;
 	sopt.max_body_bytes = aopt.max_body_bytes;
 	sopt.max_profile_bytes = aopt.max_profile_bytes;
 	inflight = pf_budget_new(inflight_bytes);
@@ -686,7 +734,8 @@ int main(int argc, char **argv)
 	cfg = NULL;
 	snprintf(port, sizeof(port), "%d", api_port(app.api));
 	pf_log(PF_LOG_INFO, "profefe started", "version", PF_VERSION, "addr", fl.addr, "port", port,
-	       "storage", "tsdb", "dir", fl.tsdb_dir, NULL);
+	       "storage", store_type_name(app.db),
+	       "dir", stopt.type == STORE_CLICKHOUSE ? "" : fl.tsdb_dir, NULL);
 
 	uv_run(&app.loop, UV_RUN_DEFAULT);
 	rc = 0;
@@ -698,7 +747,7 @@ out_scrape:
 	scrape_stop(app.scrape);
 out_budget:
 	pf_budget_free(inflight);
-	tsdb_close(app.db);
+	store_close(app.db);
 out_loop:
 	uv_walk(&app.loop, close_walk, NULL);
 	uv_run(&app.loop, UV_RUN_DEFAULT);

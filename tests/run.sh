@@ -5,6 +5,10 @@
 # one line "N passed, N failed". Exits non-zero on any failure. The browser
 # tests (tests/browser, headless chromium, some also in firefox-esr) run
 # once, against the plain build; their screenshots land in build/screenshots/.
+# The storage-level end-to-end scripts (ch_suites below) run once more, plain
+# build only, on ClickHouse (PROFEFE_STORAGE=clickhouse; each script starts a
+# clickhouse-server of its own; PROFEFE_TEST_SUBSET=1: the Go-oracle subset
+# below), shown as "plain e2e-clickhouse NAME".
 #
 # Both builds come first; then the test programs of both run TEST_JOBS (3)
 # at a time, longest first (most end-to-end tests wait on servers, timers
@@ -93,6 +97,19 @@ for name in "${slow[@]}"; do
 		fi
 	done
 done
+# the storage-level suites once more on ClickHouse (PROFEFE_STORAGE=clickhouse:
+# each script starts its own clickhouse-server, tests/e2e/lib.bash), plain
+# build only; the embedded store's own scripts (crash, blocks, retention,
+# golden, durability, codec) are not among them
+ch_suites=(api0.sh api_v1.sh bad_input.sh reports.sh bundles.sh pprof_tool.sh merge_limits.sh)
+if [[ " ${modes[*]} " == *" plain "* ]] && command -v /usr/sbin/clickhouse-server >/dev/null 2>&1; then
+	for name in "${ch_suites[@]}"; do
+		[ -f "tests/e2e/$name" ] && list+=("plain e2e-clickhouse $name")
+	done
+elif [[ " ${modes[*]} " == *" plain "* ]]; then
+	echo "not ok - clickhouse-server is not installed (make deps): the ClickHouse suites cannot run"
+	fail=$((fail + 1))
+fi
 # the browser tests (tests/browser/*.test.mjs, node --test): once, against
 # the plain build; the sanitized server's handling of the same files is
 # tests/e2e/web.sh's, and the pages' JavaScript is the same bytes in both
@@ -134,6 +151,11 @@ start() {
 			# (without the YAML of each passing test: its duration)
 			node --test --test-reporter=tap "$name/" 2>&1 </dev/null |
 				grep -vE '^ *(---|\.\.\.|duration_ms: [0-9.]+|type: .test.)$' >"$logdir/$i.out"
+		elif [ "$kind" = e2e-clickhouse ]; then
+			# the Go-oracle subset (as under the sanitizers): the
+			# whole oracle runs on the embedded store; here the
+			# storage's answers are checked
+			PROFEFE_STORAGE=clickhouse PROFEFE_TEST_SUBSET=1 bash "tests/e2e/$name" >"$logdir/$i.out" 2>&1 </dev/null
 		else
 			bash "tests/e2e/$name" >"$logdir/$i.out" 2>&1 </dev/null
 		fi

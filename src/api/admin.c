@@ -158,66 +158,51 @@ static void write_refused(struct api_metrics *m, struct pf_buf *b)
 	free(lines);
 }
 
-void api_admin_metrics(struct api_server *s, struct api_reply *rep)
+/* The store's figures: the embedded store's, or ClickHouse's writer and
+ * retention (-storage-type). */
+static void write_store(const struct store_stats *st, struct pf_buf *b)
 {
-	struct api_metrics *m = &s->metrics;
-	struct tsdb_stats st;
-	struct pf_buf *b = &rep->body;
-	char **lines = NULL;
-	size_t nlines = 0, cap = 0, it = 0, klen;
-	const void *key;
-	uint64_t val;
-
-	pf_buf_reset(b);
-	pthread_mutex_lock(&m->mu);
-	while (pf_map_next(m->requests, &it, &key, &klen, &val)) {
-		const char *route = key, *method = route + strlen(route) + 1,
-			   *code = method + strlen(method) + 1;
-		char line[256];
-		snprintf(line, sizeof(line),
-			 "profefe_http_requests_total{route=\"%s\",method=\"%s\",code=\"%s\"} %llu\n",
-			 route, method, code, (unsigned long long)val);
-		pf_xgrow((void **)&lines, &cap, nlines + 1, sizeof(*lines));
-		lines[nlines++] = pf_xstrdup(line);
-	}
-	pthread_mutex_unlock(&m->mu);
-	if (nlines > 1) /* qsort(NULL, 0) is undefined */
-		qsort(lines, nlines, sizeof(*lines), cmp_str);
-
-	pf_buf_printf(b, "# HELP profefe_http_requests_total HTTP requests by route, method and code.\n"
-			 "# TYPE profefe_http_requests_total counter\n");
-	for (size_t i = 0; i < nlines; i++) {
-		pf_buf_printf(b, "%s", lines[i]);
-		free(lines[i]);
-	}
-	free(lines);
-	write_durations(m, b);
-	write_refused(m, b);
-	if (s->opt.inflight)
+	if (st->type == STORE_CLICKHOUSE) {
 		pf_buf_printf(b,
-			      "# HELP profefe_inflight_decompressed_bytes Bytes of inflate buffers of pushes and scrapes alive now.\n"
-			      "# TYPE profefe_inflight_decompressed_bytes gauge\n"
-			      "profefe_inflight_decompressed_bytes %zu\n"
-			      "# HELP profefe_inflight_decompressed_limit_bytes -max-inflight-decompressed.\n"
-			      "# TYPE profefe_inflight_decompressed_limit_bytes gauge\n"
-			      "profefe_inflight_decompressed_limit_bytes %zu\n"
-			      "# HELP profefe_inflight_decompressed_waiting Pushes and scrapes waiting for room in -max-inflight-decompressed.\n"
-			      "# TYPE profefe_inflight_decompressed_waiting gauge\n"
-			      "profefe_inflight_decompressed_waiting %zu\n",
-			      pf_budget_used(s->opt.inflight), pf_budget_total(s->opt.inflight),
-			      pf_budget_waiting(s->opt.inflight));
-
-	tsdb_stats(s->opt.db, &st);
+			      "# HELP profefe_clickhouse_queue_depth Profiles waiting for the ClickHouse writer now.\n"
+			      "# TYPE profefe_clickhouse_queue_depth gauge\n"
+			      "profefe_clickhouse_queue_depth %llu\n"
+			      "# HELP profefe_clickhouse_inflight Profiles in the insert running now.\n"
+			      "# TYPE profefe_clickhouse_inflight gauge\n"
+			      "profefe_clickhouse_inflight %llu\n"
+			      "# HELP profefe_clickhouse_inserts_total Batch inserts ClickHouse acknowledged.\n"
+			      "# TYPE profefe_clickhouse_inserts_total counter\n"
+			      "profefe_clickhouse_inserts_total %llu\n"
+			      "# HELP profefe_clickhouse_insert_seconds_total Time spent in acknowledged batch inserts.\n"
+			      "# TYPE profefe_clickhouse_insert_seconds_total counter\n"
+			      "profefe_clickhouse_insert_seconds_total %.6f\n"
+			      "# HELP profefe_clickhouse_insert_retries_total Failed insert attempts that were retried.\n"
+			      "# TYPE profefe_clickhouse_insert_retries_total counter\n"
+			      "profefe_clickhouse_insert_retries_total %llu\n"
+			      "# HELP profefe_clickhouse_insert_failures_total Batches given up after every attempt failed (the pushers got an error).\n"
+			      "# TYPE profefe_clickhouse_insert_failures_total counter\n"
+			      "profefe_clickhouse_insert_failures_total %llu\n"
+			      "# HELP profefe_clickhouse_queue_full_total Appends refused because the writer's queue was full (-clickhouse.queue-size).\n"
+			      "# TYPE profefe_clickhouse_queue_full_total counter\n"
+			      "profefe_clickhouse_queue_full_total %llu\n"
+			      "# HELP profefe_clickhouse_retention_rounds_total Retention rounds (drop day partitions) since start.\n"
+			      "# TYPE profefe_clickhouse_retention_rounds_total counter\n"
+			      "profefe_clickhouse_retention_rounds_total %llu\n"
+			      "# HELP profefe_clickhouse_retention_dropped_days_total Day partitions dropped by retention since start.\n"
+			      "# TYPE profefe_clickhouse_retention_dropped_days_total counter\n"
+			      "profefe_clickhouse_retention_dropped_days_total %llu\n"
+			      "# HELP profefe_clickhouse_retention_failures_total Retention rounds that failed.\n"
+			      "# TYPE profefe_clickhouse_retention_failures_total counter\n"
+			      "profefe_clickhouse_retention_failures_total %llu\n",
+			      (unsigned long long)st->ch.queued, (unsigned long long)st->ch.inflight,
+			      (unsigned long long)st->ch.inserts, (double)st->ch.insert_ns / 1e9,
+			      (unsigned long long)st->ch.retries, (unsigned long long)st->ch.failures,
+			      (unsigned long long)st->ch.refused, (unsigned long long)st->ch_retain_rounds,
+			      (unsigned long long)st->ch_retain_days,
+			      (unsigned long long)st->ch_retain_failures);
+		return;
+	}
 	pf_buf_printf(b,
-		      "# HELP profefe_profiles_ingested_total Profiles stored through the API.\n"
-		      "# TYPE profefe_profiles_ingested_total counter\n"
-		      "profefe_profiles_ingested_total %llu\n"
-		      "# HELP profefe_profile_bytes_ingested_total Bytes of profile bodies stored through the API.\n"
-		      "# TYPE profefe_profile_bytes_ingested_total counter\n"
-		      "profefe_profile_bytes_ingested_total %llu\n"
-		      "# HELP profefe_profiles_rejected_total Pushed bodies refused as malformed or too large.\n"
-		      "# TYPE profefe_profiles_rejected_total counter\n"
-		      "profefe_profiles_rejected_total %llu\n"
 		      "# HELP profefe_tsdb_wal_fsyncs_total fsync calls on the write-ahead log.\n"
 		      "# TYPE profefe_tsdb_wal_fsyncs_total counter\n"
 		      "profefe_tsdb_wal_fsyncs_total %llu\n"
@@ -265,7 +250,79 @@ void api_admin_metrics(struct api_server *s, struct api_reply *rep)
 		      "profefe_tsdb_maintenance_rounds_total %llu\n"
 		      "# HELP profefe_tsdb_corrupt_skipped_total Corrupt blocks or chunks reported and skipped.\n"
 		      "# TYPE profefe_tsdb_corrupt_skipped_total counter\n"
-		      "profefe_tsdb_corrupt_skipped_total %llu\n"
+		      "profefe_tsdb_corrupt_skipped_total %llu\n",
+		      (unsigned long long)st->tsdb.wal_fsyncs, (unsigned long long)st->tsdb.appends,
+		      (unsigned long long)st->tsdb.series, (unsigned long long)st->tsdb.profiles,
+		      (unsigned long long)st->tsdb.wal_bytes, (unsigned long long)st->tsdb.blocks,
+		      (unsigned long long)st->tsdb.block_bytes, (unsigned long long)st->tsdb.head_profiles,
+		      (unsigned long long)st->tsdb.cuts, (unsigned long long)st->tsdb.compactions,
+		      (double)st->tsdb.cut_ns / 1e9, (double)st->tsdb.compact_ns / 1e9,
+		      (unsigned long long)st->tsdb.compacted_profiles,
+		      (unsigned long long)st->tsdb.retention_drops, (unsigned long long)st->tsdb.maint_rounds,
+		      (unsigned long long)st->tsdb.corrupt_skipped);
+}
+
+void api_admin_metrics(struct api_server *s, struct api_reply *rep)
+{
+	struct api_metrics *m = &s->metrics;
+	struct store_stats st;
+	struct pf_buf *b = &rep->body;
+	char **lines = NULL;
+	size_t nlines = 0, cap = 0, it = 0, klen;
+	const void *key;
+	uint64_t val;
+
+	pf_buf_reset(b);
+	pthread_mutex_lock(&m->mu);
+	while (pf_map_next(m->requests, &it, &key, &klen, &val)) {
+		const char *route = key, *method = route + strlen(route) + 1,
+			   *code = method + strlen(method) + 1;
+		char line[256];
+		snprintf(line, sizeof(line),
+			 "profefe_http_requests_total{route=\"%s\",method=\"%s\",code=\"%s\"} %llu\n",
+			 route, method, code, (unsigned long long)val);
+		pf_xgrow((void **)&lines, &cap, nlines + 1, sizeof(*lines));
+		lines[nlines++] = pf_xstrdup(line);
+	}
+	pthread_mutex_unlock(&m->mu);
+	if (nlines > 1) /* qsort(NULL, 0) is undefined */
+		qsort(lines, nlines, sizeof(*lines), cmp_str);
+
+	pf_buf_printf(b, "# HELP profefe_http_requests_total HTTP requests by route, method and code.\n"
+			 "# TYPE profefe_http_requests_total counter\n");
+	for (size_t i = 0; i < nlines; i++) {
+		pf_buf_printf(b, "%s", lines[i]);
+		free(lines[i]);
+	}
+	free(lines);
+	write_durations(m, b);
+	write_refused(m, b);
+	if (s->opt.inflight)
+		pf_buf_printf(b,
+			      "# HELP profefe_inflight_decompressed_bytes Bytes of inflate buffers of pushes and scrapes alive now.\n"
+			      "# TYPE profefe_inflight_decompressed_bytes gauge\n"
+			      "profefe_inflight_decompressed_bytes %zu\n"
+			      "# HELP profefe_inflight_decompressed_limit_bytes -max-inflight-decompressed.\n"
+			      "# TYPE profefe_inflight_decompressed_limit_bytes gauge\n"
+			      "profefe_inflight_decompressed_limit_bytes %zu\n"
+			      "# HELP profefe_inflight_decompressed_waiting Pushes and scrapes waiting for room in -max-inflight-decompressed.\n"
+			      "# TYPE profefe_inflight_decompressed_waiting gauge\n"
+			      "profefe_inflight_decompressed_waiting %zu\n",
+			      pf_budget_used(s->opt.inflight), pf_budget_total(s->opt.inflight),
+			      pf_budget_waiting(s->opt.inflight));
+
+	store_stats(s->opt.db, &st);
+	write_store(&st, b);
+	pf_buf_printf(b,
+		      "# HELP profefe_profiles_ingested_total Profiles stored through the API.\n"
+		      "# TYPE profefe_profiles_ingested_total counter\n"
+		      "profefe_profiles_ingested_total %llu\n"
+		      "# HELP profefe_profile_bytes_ingested_total Bytes of profile bodies stored through the API.\n"
+		      "# TYPE profefe_profile_bytes_ingested_total counter\n"
+		      "profefe_profile_bytes_ingested_total %llu\n"
+		      "# HELP profefe_profiles_rejected_total Pushed bodies refused as malformed or too large.\n"
+		      "# TYPE profefe_profiles_rejected_total counter\n"
+		      "profefe_profiles_rejected_total %llu\n"
 		      "# HELP profefe_http_connections_open HTTP connections open.\n"
 		      "# TYPE profefe_http_connections_open gauge\n"
 		      "profefe_http_connections_open %llu\n"
@@ -284,21 +341,13 @@ void api_admin_metrics(struct api_server *s, struct api_reply *rep)
 		      (unsigned long long)__atomic_load_n(&m->profiles_ingested, __ATOMIC_RELAXED),
 		      (unsigned long long)__atomic_load_n(&m->bytes_ingested, __ATOMIC_RELAXED),
 		      (unsigned long long)__atomic_load_n(&m->bad_profiles, __ATOMIC_RELAXED),
-		      (unsigned long long)st.wal_fsyncs, (unsigned long long)st.appends,
-		      (unsigned long long)st.series, (unsigned long long)st.profiles,
-		      (unsigned long long)st.wal_bytes, (unsigned long long)st.blocks,
-		      (unsigned long long)st.block_bytes, (unsigned long long)st.head_profiles,
-		      (unsigned long long)st.cuts, (unsigned long long)st.compactions,
-		      (double)st.cut_ns / 1e9, (double)st.compact_ns / 1e9,
-		      (unsigned long long)st.compacted_profiles,
-		      (unsigned long long)st.retention_drops, (unsigned long long)st.maint_rounds,
-		      (unsigned long long)st.corrupt_skipped,
 		      (unsigned long long)__atomic_load_n(&s->conns_open, __ATOMIC_RELAXED),
 		      s->max_conns,
 		      (unsigned long long)__atomic_load_n(&s->header_timeouts, __ATOMIC_RELAXED),
 		      s->opt.version, s->opt.commit,
 		      (double)m->started_ns / 1e9);
-	pf_buf_printf(b,
+	if (st.type == STORE_TSDB)
+		pf_buf_printf(b,
 		      "# HELP profefe_tsdb_retention_dropped_profiles_total Profiles dropped by retention (in blocks and in the head) since start.\n"
 		      "# TYPE profefe_tsdb_retention_dropped_profiles_total counter\n"
 		      "profefe_tsdb_retention_dropped_profiles_total %llu\n"
@@ -311,9 +360,9 @@ void api_admin_metrics(struct api_server *s, struct api_reply *rep)
 		      "# HELP profefe_tsdb_checkpoint_seconds_total Time spent writing WAL checkpoints.\n"
 		      "# TYPE profefe_tsdb_checkpoint_seconds_total counter\n"
 		      "profefe_tsdb_checkpoint_seconds_total %.6f\n",
-		      (unsigned long long)st.retention_dropped_profiles,
-		      (unsigned long long)st.checkpoints, (unsigned long long)st.checkpoint_failures,
-		      (double)st.checkpoint_ns / 1e9);
+		      (unsigned long long)st.tsdb.retention_dropped_profiles,
+		      (unsigned long long)st.tsdb.checkpoints, (unsigned long long)st.tsdb.checkpoint_failures,
+		      (double)st.tsdb.checkpoint_ns / 1e9);
 	if (s->opt.scrape)
 		scrape_metrics_write(s->opt.scrape, b);
 	rep->status = 200;

@@ -272,7 +272,7 @@ void api_metrics_duration(struct api_metrics *m, int route, int64_t ns);
 const char *api_route_name(int route);
 /* One request refused for reason (a short snake_case word from a fixed set
  * in the code: "future", "too_old", "decode_cap", "inflight_budget",
- * "body_too_big", "bad_param", "disk_full", "uri_too_long",
+ * "store_queue_full", "store_unavailable", "body_too_big", "bad_param", "disk_full", "uri_too_long",
  * "headers_too_large", "connection_limit", "per_ip_connection_limit", ...), for
  * profefe_requests_refused_total{reason}. */
 void api_metrics_refused(struct api_metrics *m, const char *reason);
@@ -280,7 +280,8 @@ void api_metrics_refused(struct api_metrics *m, const char *reason);
 /*
  * The reply to a push the ingest path refused (profefe.c): status and JSON
  * error for class c (trace: the type was trace), the refusal counted in m
- * (decode_cap, profile_too_big, inflight_budget, future, too_old, disk_full)
+ * (decode_cap, profile_too_big, inflight_budget, store_queue_full,
+ * store_unavailable, future, too_old, disk_full)
  * and a malformed body in m->bad_profiles. Returns the status (400, 413,
  * 503, 507 or 500), or 0 for INGEST_OK (rep untouched).
  */

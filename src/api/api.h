@@ -15,7 +15,7 @@
 #define PF_API_H
 
 #include "base/base.h"
-#include "tsdb/tsdb.h"
+#include "store/store.h"
 
 struct api_server;
 struct scrape;
@@ -27,7 +27,7 @@ struct api_options {
 	/* -max-inflight-decompressed: pushes inflate within it (borrowed,
 	 * outlives the server; NULL = no budget) */
 	struct pf_budget *inflight;
-	struct tsdb *db;           /* borrowed; outlives the server */
+	struct store *db;          /* borrowed; outlives the server (store.h) */
 	struct scrape *scrape;     /* borrowed, may be NULL: /api/v1/targets, /-/reload */
 	const char *version;
 	const char *commit;

@@ -103,7 +103,12 @@ static void store_and_reply(struct api_server *s, struct bundle *b, const struct
 		pf_log(PF_LOG_ERROR, "bundle: storing failed", "err", err.msg, NULL);
 		if (rc == PF_ENOSPC)
 			api_metrics_refused(&s->metrics, "disk_full");
-		fail(rep, rc == PF_ENOSPC ? 507 : rc == PF_EINVAL ? 400 : 500,
+		/* ClickHouse's write queue is full, or ClickHouse did not take
+		 * the insert: 503, the client may try again */
+		int down = rc == PF_EIO && store_type(s->opt.db) == STORE_CLICKHOUSE;
+		if (rc == PF_EBUSY || down)
+			api_metrics_refused(&s->metrics, down ? "store_unavailable" : "store_queue_full");
+		fail(rep, rc == PF_ENOSPC ? 507 : rc == PF_EBUSY || down ? 503 : rc == PF_EINVAL ? 400 : 500,
 		     "%s (%zu of the %zu profiles were stored)", err.msg, nstored, n);
 		goto out;
 	}
@@ -306,7 +311,7 @@ static int nearest(struct api_server *s, const struct tsdb_series_info *info, in
 {
 	struct tsdb_matcher m[72];
 	struct tsdb_query q = {0};
-	struct tsdb_result *res = NULL;
+	struct store_result *res = NULL;
 	const struct tsdb_meta *before = NULL;
 	int64_t hi;
 	int rc;
@@ -323,16 +328,16 @@ static int nearest(struct api_server *s, const struct tsdb_series_info *info, in
 	q.min_t_ns = INT64_MIN;
 	q.max_t_ns = t;
 	q.limit = 1;
-	if ((rc = tsdb_find(s->opt.db, &q, &res, err)) < 0)
+	if ((rc = store_find(s->opt.db, &q, &res, err)) < 0)
 		return rc;
-	for (size_t i = 0; i < tsdb_result_len(res); i++) {
-		const struct tsdb_meta *mt = tsdb_result_at(res, i);
+	for (size_t i = 0; i < store_result_len(res); i++) {
+		const struct tsdb_meta *mt = store_result_at(res, i);
 		if (mt->nlabels == info->nlabels)
 			before = mt;
 	}
 	if (before)
 		*best = meta_copy(before);
-	tsdb_result_free(res);
+	store_result_free(res);
 	res = NULL;
 	if (t == INT64_MAX)
 		return 0;
@@ -346,10 +351,10 @@ static int nearest(struct api_server *s, const struct tsdb_series_info *info, in
 	q.min_t_ns = t + 1;
 	q.max_t_ns = hi;
 	q.limit = 0;
-	if ((rc = tsdb_find(s->opt.db, &q, &res, err)) < 0)
+	if ((rc = store_find(s->opt.db, &q, &res, err)) < 0)
 		return rc;
-	for (size_t i = 0; i < tsdb_result_len(res); i++) {
-		const struct tsdb_meta *mt = tsdb_result_at(res, i);
+	for (size_t i = 0; i < store_result_len(res); i++) {
+		const struct tsdb_meta *mt = store_result_at(res, i);
 		if (mt->nlabels != info->nlabels)
 			continue;
 		if (!*best || dist(mt->t_ns, t) < dist((*best)->t_ns, t)) {
@@ -358,7 +363,7 @@ static int nearest(struct api_server *s, const struct tsdb_series_info *info, in
 		}
 		break; /* ascending: the first is the nearest after t */
 	}
-	tsdb_result_free(res);
+	store_result_free(res);
 	return 0;
 }
 
@@ -409,7 +414,7 @@ void api_v1_bundle_get(struct api_server *s, struct api_req *r, struct api_reply
 {
 	const char *qs = api_param(r, "query"), *tv = api_param(r, "time");
 	struct tsdb_selector *sel = NULL;
-	struct tsdb_series_set *set = NULL;
+	struct store_series_set *set = NULL;
 	struct tsdb_query q = {0};
 	struct pf_err err = {0};
 	struct pick *picks = NULL;
@@ -445,18 +450,18 @@ void api_v1_bundle_get(struct api_server *s, struct api_req *r, struct api_reply
 	q.nmatchers = tsdb_selector_len(sel);
 	q.min_t_ns = INT64_MIN;
 	q.max_t_ns = INT64_MAX;
-	if ((rc = tsdb_series(s->opt.db, &q, &set, &err)) < 0) {
+	if ((rc = store_series(s->opt.db, &q, &set, &err)) < 0) {
 		fail(rep, 500, "query failed: %s", err.msg);
 		goto out;
 	}
-	if (tsdb_series_len(set) == 0) {
+	if (store_series_len(set) == 0) {
 		fail(rep, 404, "nothing found: the selector selects no profiles");
 		goto out;
 	}
 	/* one instance (a series without one counts as the instance "") */
-	insts = pf_xcalloc(tsdb_series_len(set), sizeof(*insts));
-	for (size_t i = 0; i < tsdb_series_len(set); i++) {
-		const struct tsdb_series_info *info = tsdb_series_at(set, i);
+	insts = pf_xcalloc(store_series_len(set), sizeof(*insts));
+	for (size_t i = 0; i < store_series_len(set); i++) {
+		const struct tsdb_series_info *info = store_series_at(set, i);
 		const char *v = "";
 		size_t k;
 		for (size_t j = 0; j < info->nlabels; j++)
@@ -472,9 +477,9 @@ void api_v1_bundle_get(struct api_server *s, struct api_req *r, struct api_reply
 		ninst++;
 	}
 	/* and one program: one service */
-	svcs = pf_xcalloc(tsdb_series_len(set), sizeof(*svcs));
-	for (size_t i = 0; i < tsdb_series_len(set); i++) {
-		const struct tsdb_series_info *info = tsdb_series_at(set, i);
+	svcs = pf_xcalloc(store_series_len(set), sizeof(*svcs));
+	for (size_t i = 0; i < store_series_len(set); i++) {
+		const struct tsdb_series_info *info = store_series_at(set, i);
 		const char *v = "";
 		size_t k;
 		for (size_t j = 0; j < info->nlabels; j++)
@@ -500,9 +505,9 @@ void api_v1_bundle_get(struct api_server *s, struct api_req *r, struct api_reply
 	/* each series' profile nearest t; then, per entry, the nearest of
 	 * those of the process (proc_id) whose profile is nearest t of all,
 	 * so that the bundle holds one process as autoprof's do */
-	bests = pf_xcalloc(tsdb_series_len(set), sizeof(*bests));
-	for (size_t i = 0; i < tsdb_series_len(set); i++) {
-		if ((rc = nearest(s, tsdb_series_at(set, i), t, &bests[i], &err)) < 0) {
+	bests = pf_xcalloc(store_series_len(set), sizeof(*bests));
+	for (size_t i = 0; i < store_series_len(set); i++) {
+		if ((rc = nearest(s, store_series_at(set, i), t, &bests[i], &err)) < 0) {
 			char msg[512];
 			int st = api_query_refusal(s, rc, &err, msg, sizeof(msg));
 			if (st)
@@ -520,8 +525,8 @@ void api_v1_bundle_get(struct api_server *s, struct api_req *r, struct api_reply
 	}
 	proc = pf_xstrdup(meta_label(ref, "proc_id"));
 	ref = NULL;
-	picks = pf_xcalloc(tsdb_series_len(set), sizeof(*picks));
-	for (size_t i = 0; i < tsdb_series_len(set); i++) {
+	picks = pf_xcalloc(store_series_len(set), sizeof(*picks));
+	for (size_t i = 0; i < store_series_len(set); i++) {
 		struct pmeta *best = bests[i];
 		char entry[sizeof(picks->entry)];
 		const char *type, *dt;
@@ -598,7 +603,7 @@ void api_v1_bundle_get(struct api_server *s, struct api_req *r, struct api_reply
 	}
 	for (size_t i = 0; i < npicks; i++) {
 		pf_buf_reset(&body);
-		rc = tsdb_read(s->opt.db, picks[i].meta->id, &body, NULL, &err);
+		rc = store_read(s->opt.db, picks[i].meta->id, &body, NULL, &err);
 		if (rc == PF_ENOTFOUND) /* dropped by retention meanwhile */
 			continue;
 		if (rc < 0 || (rc = bundle_writer_add(w, picks[i].entry, body.data, body.len, &err)) < 0) {
@@ -626,7 +631,7 @@ out:
 		pmeta_free(picks[i].meta);
 	free(picks);
 	if (bests)
-		for (size_t i = 0; i < tsdb_series_len(set); i++)
+		for (size_t i = 0; i < store_series_len(set); i++)
 			pmeta_free(bests[i]);
 	free(bests);
 	free(proc);
@@ -636,6 +641,6 @@ out:
 	pf_buf_free(&zip);
 	pf_buf_free(&body);
 	pf_buf_free(&names);
-	tsdb_series_free(set);
+	store_series_free(set);
 	tsdb_selector_free(sel);
 }

@@ -345,6 +345,20 @@ int api_ingest_refusal(struct api_metrics *m, enum ingest_class c, int trace,
 		bad = 0;
 		api_reply_error(rep, 503, "service unavailable (%s)", err->msg);
 		break;
+	case INGEST_QUEUE_FULL:
+		/* ClickHouse's writer is behind: nothing queued (SPEC §8) */
+		refused = "store_queue_full";
+		status = 503;
+		bad = 0;
+		api_reply_error(rep, 503, "service unavailable (%s)", err->msg);
+		break;
+	case INGEST_STORE_DOWN:
+		/* ClickHouse did not take it after the writer's retries */
+		refused = "store_unavailable";
+		status = 503;
+		bad = 0;
+		api_reply_error(rep, 503, "service unavailable (%s)", err->msg);
+		break;
 	case INGEST_FUTURE:
 	case INGEST_TOO_OLD:
 		/* its time (time_nanos, created_at or now) is outside what the
@@ -497,7 +511,7 @@ static void handle_find(struct api_server *s, struct api_req *r, struct api_repl
 	struct labelset ls = {0};
 	struct tsdb_matcher m[MAX_LABELS + 4];
 	struct tsdb_query q = {0};
-	struct tsdb_result *res = NULL;
+	struct store_result *res = NULL;
 	struct pf_err err = {0};
 	const char *service, *tp = api_param(r, "type");
 	char *type = NULL;
@@ -522,7 +536,7 @@ static void handle_find(struct api_server *s, struct api_req *r, struct api_repl
 	q.max_t_ns = to;
 	q.limit = limit;
 	api_query_limits(s, &q);
-	if ((rc = tsdb_find(s->opt.db, &q, &res, &err)) < 0) {
+	if ((rc = store_find(s->opt.db, &q, &res, &err)) < 0) {
 		char msg[sizeof(((struct pf_err *)0)->msg) + 128];
 		int status = api_query_refusal(s, rc, &err, msg, sizeof(msg));
 		if (status) {
@@ -533,16 +547,16 @@ static void handle_find(struct api_server *s, struct api_req *r, struct api_repl
 		api_reply_error(rep, 500, "internal server error");
 		goto out;
 	}
-	if (tsdb_result_len(res) == 0) {
+	if (store_result_len(res) == 0) {
 		api_reply_error(rep, 404, "nothing found");
 		goto out;
 	}
 	arr = json_array();
-	for (size_t i = 0; i < tsdb_result_len(res); i++)
-		json_array_append_new(arr, meta_json(tsdb_result_at(res, i)));
+	for (size_t i = 0; i < store_result_len(res); i++)
+		json_array_append_new(arr, meta_json(store_result_at(res, i)));
 	reply_json_value(rep, arr);
 out:
-	tsdb_result_free(res);
+	store_result_free(res);
 	free(type);
 	labelset_free(&ls);
 }
@@ -595,7 +609,7 @@ static void reply_store_merge(struct api_server *s, struct api_reply *rep,
 	struct pf_err err = {0};
 	char msg[sizeof(((struct pf_err *)0)->msg) + 128];
 	size_t n;
-	int rc = tsdb_merge_encoded(s->opt.db, q, &out, &n, &err), status;
+	int rc = store_merge_encoded(s->opt.db, q, &out, &n, &err), status;
 
 	if (rc == 0) {
 		api_reply_binary(rep, filename, &out);
@@ -638,7 +652,7 @@ static void reply_merged(struct api_server *s, struct api_reply *rep, char **ids
 		reply_store_merge(s, rep, &q, filename, filename);
 		return;
 	}
-	rc = tsdb_read(s->opt.db, ids[0], &body, &meta, &err);
+	rc = store_read(s->opt.db, ids[0], &body, &meta, &err);
 	if (rc == PF_ENOTFOUND) {
 		api_reply_error(rep, 404, "nothing found");
 	} else if (rc < 0) {
@@ -648,7 +662,7 @@ static void reply_merged(struct api_server *s, struct api_reply *rep, char **ids
 		/* a pprof body as stored, a trace byte for byte */
 		api_reply_binary(rep, filename, &body);
 	}
-	tsdb_meta_free(meta);
+	store_meta_free(s->opt.db, meta);
 	pf_buf_free(&body);
 }
 
@@ -747,19 +761,19 @@ static void handle_services(struct api_server *s, struct api_reply *rep)
 	size_t n = 0;
 	json_t *arr;
 
-	if (tsdb_label_values(s->opt.db, "service", &v, &n) < 0) {
+	if (store_label_values(s->opt.db, "service", &v, &n, NULL) < 0) {
 		api_reply_error(rep, 500, "internal server error");
 		return;
 	}
 	if (n == 0) {
-		tsdb_strings_free(v, n);
+		store_strings_free(v, n);
 		api_reply_error(rep, 404, "nothing found");
 		return;
 	}
 	arr = json_array();
 	for (size_t i = 0; i < n; i++)
 		json_array_append_new(arr, json_string(v[i]));
-	tsdb_strings_free(v, n);
+	store_strings_free(v, n);
 	reply_json_value(rep, arr);
 }
 

@@ -81,7 +81,7 @@ static void v1_bad(struct api_reply *rep, int status, const char *type, const ch
 	v1_reply(rep, status, o);
 }
 
-static json_t *target_json(const struct scrape_target_status *t)
+static json_t *target_json(const struct scrape_target_status *t, unsigned nshards)
 {
 	json_t *o = json_object(), *labels = json_object(), *disc = json_object();
 	char ts[64], dur[32];
@@ -111,35 +111,71 @@ static json_t *target_json(const struct scrape_target_status *t)
 	json_object_set_new(o, "scrapeTimeout", json_string(dur));
 	format_time(t->next_scrape_ns, ts, sizeof(ts));
 	json_object_set_new(o, "nextScrape", json_string(ts));
+	if (nshards > 1) {
+		/* -scrape.shard: the shard that owns it, "I/N" */
+		char sh[32];
+		snprintf(sh, sizeof(sh), "%u/%u", t->shard, nshards);
+		json_object_set_new(o, "shard", json_string(sh));
+	}
+	return o;
+}
+
+/* A target another shard owns: Prometheus's dropped-target shape
+ * (discoveredLabels) with its labels, pool, URL and owning shard. */
+static json_t *other_json(const struct scrape_target_status *t, unsigned nshards)
+{
+	json_t *o = target_json(t, nshards);
+	json_object_del(o, "lastError");
+	json_object_del(o, "lastScrape");
+	json_object_del(o, "lastScrapeDuration");
+	json_object_del(o, "health");
+	json_object_del(o, "nextScrape");
 	return o;
 }
 
 static void handle_targets(struct api_server *s, struct api_req *r, struct api_reply *rep)
 {
 	const char *state = api_param(r, "state"), *pool = api_param(r, "scrapePool");
-	json_t *data = json_object(), *active = json_array();
+	json_t *data = json_object(), *active = json_array(), *dropped = json_array();
 	struct scrape_status *st;
+	unsigned shard_i = 0, nshards = 0;
 
 	if (state && *state && strcmp(state, "active") != 0 && strcmp(state, "dropped") != 0 &&
 	    strcmp(state, "any") != 0) {
 		json_decref(data);
 		json_decref(active);
+		json_decref(dropped);
 		v1_bad(rep, 400, "bad_data", "invalid parameter \"state\": want active, dropped or any");
 		return;
 	}
-	if (s->opt.scrape && !(state && strcmp(state, "dropped") == 0)) {
+	if (s->opt.scrape) {
+		int want_active = !(state && strcmp(state, "dropped") == 0);
+		int want_dropped = state && (strcmp(state, "dropped") == 0 || strcmp(state, "any") == 0);
+		scrape_shard(s->opt.scrape, &shard_i, &nshards);
 		st = scrape_status_get(s->opt.scrape);
-		for (size_t i = 0; i < scrape_status_count(st); i++) {
+		for (size_t i = 0; want_active && i < scrape_status_count(st); i++) {
 			const struct scrape_target_status *t = scrape_status_at(st, i);
 			if (pool && *pool && strcmp(pool, t->job) != 0)
 				continue;
-			json_array_append_new(active, target_json(t));
+			json_array_append_new(active, target_json(t, nshards));
+		}
+		/* relabeling is not supported: the only dropped targets are
+		 * those other shards own (-scrape.shard) */
+		for (size_t i = 0; want_dropped && i < scrape_status_others_count(st); i++) {
+			const struct scrape_target_status *t = scrape_status_other_at(st, i);
+			if (pool && *pool && strcmp(pool, t->job) != 0)
+				continue;
+			json_array_append_new(dropped, other_json(t, nshards));
 		}
 		scrape_status_free(st);
 	}
+	if (nshards > 1) {
+		char sh[32];
+		snprintf(sh, sizeof(sh), "%u/%u", shard_i, nshards);
+		json_object_set_new(data, "shard", json_string(sh));
+	}
 	json_object_set_new(data, "activeTargets", active);
-	/* relabeling is not supported, so no target is ever dropped */
-	json_object_set_new(data, "droppedTargets", json_array());
+	json_object_set_new(data, "droppedTargets", dropped);
 	v1_ok(rep, data);
 }
 

@@ -301,7 +301,7 @@ static json_t *labels_json(const struct tsdb_label *l, size_t n)
 
 /* Run one selector's matchers over [start, end]. */
 static int find(struct api_server *s, const struct tsdb_matcher *m, size_t nm, int64_t start,
-		int64_t end, struct tsdb_result **res, struct pf_err *err)
+		int64_t end, struct store_result **res, struct pf_err *err)
 {
 	struct tsdb_query q = {0};
 
@@ -310,7 +310,7 @@ static int find(struct api_server *s, const struct tsdb_matcher *m, size_t nm, i
 	q.min_t_ns = start;
 	q.max_t_ns = end;
 	api_query_limits(s, &q);
-	return tsdb_find(s->opt.db, &q, res, err);
+	return store_find(s->opt.db, &q, res, err);
 }
 
 /* A failed find or merge: the query limits' 400 or 503 (-query.max-profiles,
@@ -341,7 +341,7 @@ static int focus_totals(struct api_server *s, struct report_focus *fo, const cha
 	int64_t *t = NULL;
 	int rc;
 
-	if ((rc = tsdb_read(s->opt.db, id, &body, NULL, err)) < 0 ||
+	if ((rc = store_read(s->opt.db, id, &body, NULL, err)) < 0 ||
 	    (rc = pprof_decode(body.data, body.len, s->opt.max_profile_bytes, &p, err)) < 0)
 		goto out;
 	const pprof_msg *m = pprof_message(p);
@@ -362,7 +362,7 @@ out:
 static void handle_query_range(struct api_server *s, struct api_req *r, struct api_reply *rep)
 {
 	struct tsdb_selector *sel = NULL;
-	struct tsdb_result *res = NULL;
+	struct store_result *res = NULL;
 	struct series_index x;
 	struct pf_err err = {0};
 	const char *query = api_param(r, "query"), *focus = api_param(r, "focus");
@@ -390,10 +390,10 @@ static void handle_query_range(struct api_server *s, struct api_req *r, struct a
 		query_error(s, rep, rc, "query failed", &err);
 		goto out;
 	}
-	n = tsdb_result_len(res);
+	n = store_result_len(res);
 	sid = pf_xcalloc(n ? n : 1, sizeof(*sid));
 	for (size_t i = 0; i < n; i++)
-		sid[i] = series_of(&x, tsdb_result_at(res, i));
+		sid[i] = series_of(&x, store_result_at(res, i));
 
 	/* bucket the metas by series, keeping their ascending time order */
 	count = pf_xcalloc(x.n + 1, sizeof(*count));
@@ -424,7 +424,7 @@ static void handle_query_range(struct api_server *s, struct api_req *r, struct a
 		if (limit && count[g] > limit)
 			from = to - limit; /* the newest N, still ascending */
 		for (size_t j = from; j < to; j++) {
-			const struct tsdb_meta *m = tsdb_result_at(res, order[j]);
+			const struct tsdb_meta *m = store_result_at(res, order[j]);
 			json_t *smp = json_object(), *totals = json_object();
 			if (fo && m->kind == TSDB_KIND_PPROF) {
 				if (focus_totals(s, fo, m->id, totals, &err) < 0) {
@@ -461,7 +461,7 @@ out:
 	free(count);
 	free(sid);
 	series_index_free(&x);
-	tsdb_result_free(res);
+	store_result_free(res);
 	tsdb_selector_free(sel);
 }
 
@@ -473,13 +473,13 @@ out:
  * free_sets. Replies and returns -1 on failure.
  */
 static int series_union(struct api_server *s, struct api_reply *rep, struct tsdb_selector **sels,
-			size_t nsels, int64_t start, int64_t end, struct tsdb_series_set ***out,
+			size_t nsels, int64_t start, int64_t end, struct store_series_set ***out,
 			size_t *nout)
 {
 	/* every series has a service (SPEC §1): this selects all of them */
 	static const struct tsdb_matcher all = {TSDB_MATCH_NE, "service", ""};
 	size_t n = nsels ? nsels : 1;
-	struct tsdb_series_set **sets = pf_xcalloc(n, sizeof(*sets));
+	struct store_series_set **sets = pf_xcalloc(n, sizeof(*sets));
 	struct pf_err err = {0};
 
 	for (size_t i = 0; i < n; i++) {
@@ -488,10 +488,10 @@ static int series_union(struct api_server *s, struct api_reply *rep, struct tsdb
 		q.nmatchers = nsels ? tsdb_selector_len(sels[i]) : 1;
 		q.min_t_ns = start;
 		q.max_t_ns = end;
-		if (tsdb_series(s->opt.db, &q, &sets[i], &err) < 0) {
+		if (store_series(s->opt.db, &q, &sets[i], &err) < 0) {
 			internal_error(rep, "query failed", &err);
 			for (size_t k = 0; k < i; k++)
-				tsdb_series_free(sets[k]);
+				store_series_free(sets[k]);
 			free(sets);
 			return -1;
 		}
@@ -501,17 +501,17 @@ static int series_union(struct api_server *s, struct api_reply *rep, struct tsdb
 	return 0;
 }
 
-static void free_sets(struct tsdb_series_set **sets, size_t n)
+static void free_sets(struct store_series_set **sets, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		tsdb_series_free(sets[i]);
+		store_series_free(sets[i]);
 	free(sets);
 }
 
 static void handle_series(struct api_server *s, struct api_req *r, struct api_reply *rep)
 {
 	struct tsdb_selector **sels = NULL;
-	struct tsdb_series_set **sets = NULL;
+	struct store_series_set **sets = NULL;
 	const struct tsdb_series_info **all = NULL;
 	size_t nsels = 0, nsets = 0, n = 0, cap = 0;
 	int64_t start, end;
@@ -527,9 +527,9 @@ static void handle_series(struct api_server *s, struct api_req *r, struct api_re
 	    series_union(s, rep, sels, nsels, start, end, &sets, &nsets) < 0)
 		goto out;
 	for (size_t i = 0; i < nsets; i++)
-		for (size_t j = 0; j < tsdb_series_len(sets[i]); j++) {
+		for (size_t j = 0; j < store_series_len(sets[i]); j++) {
 			pf_xgrow((void **)&all, &cap, n + 1, sizeof(*all));
-			all[n++] = tsdb_series_at(sets[i], j);
+			all[n++] = store_series_at(sets[i], j);
 		}
 	if (n > 1)
 		qsort(all, n, sizeof(*all), info_ptr_cmp);
@@ -569,7 +569,7 @@ static void handle_names_or_values(struct api_server *s, struct api_req *r,
 				   struct api_reply *rep, const char *name)
 {
 	struct tsdb_selector **sels = NULL;
-	struct tsdb_series_set **sets = NULL;
+	struct store_series_set **sets = NULL;
 	struct pf_map *seen = NULL;
 	char **v = NULL;
 	size_t nsels = 0, nsets = 0, nv = 0, cap = 0;
@@ -580,16 +580,17 @@ static void handle_names_or_values(struct api_server *s, struct api_req *r,
 		goto out;
 	from_index = nsels == 0 && start == INT64_MIN && end == INT64_MAX;
 	if (from_index) {
-		int rc = name ? tsdb_label_values(s->opt.db, name, &v, &nv)
-			      : tsdb_label_names(s->opt.db, &v, &nv);
+		struct pf_err err = {0};
+		int rc = name ? store_label_values(s->opt.db, name, &v, &nv, &err)
+			      : store_label_names(s->opt.db, &v, &nv, &err);
 		if (rc < 0) {
-			struct pf_err err;
-			pf_err_set(&err, rc, "%s", pf_strerror(rc));
+			if (!err.msg[0])
+				pf_err_set(&err, rc, "%s", pf_strerror(rc));
 			internal_error(rep, "reading the label index failed", &err);
 			goto out;
 		}
 		v1_success(rep, strings_json(v, nv));
-		tsdb_strings_free(v, nv);
+		store_strings_free(v, nv);
 		v = NULL;
 		goto out;
 	}
@@ -597,8 +598,8 @@ static void handle_names_or_values(struct api_server *s, struct api_req *r,
 		goto out;
 	seen = pf_map_new(64);
 	for (size_t i = 0; i < nsets; i++) {
-		for (size_t j = 0; j < tsdb_series_len(sets[i]); j++) {
-			const struct tsdb_series_info *si = tsdb_series_at(sets[i], j);
+		for (size_t j = 0; j < store_series_len(sets[i]); j++) {
+			const struct tsdb_series_info *si = store_series_at(sets[i], j);
 			for (size_t k = 0; k < si->nlabels; k++) {
 				const char *str = name ? si->labels[k].value : si->labels[k].name;
 				uint64_t one = 1;
@@ -759,7 +760,7 @@ static int read_by_id(struct api_server *s, struct api_reply *rep, const char *i
 	int rc;
 
 	pf_buf_init(&x->body, 0);
-	rc = tsdb_read(s->opt.db, id, &x->body, &meta, &err);
+	rc = store_read(s->opt.db, id, &x->body, &meta, &err);
 	if (rc == PF_ENOTFOUND) {
 		v1_error(rep, 404, "not_found", "%sprofile \"%s\" not found", what, API_ECHO(id));
 		return -1;
@@ -777,10 +778,10 @@ static int read_by_id(struct api_server *s, struct api_reply *rep, const char *i
 	if (meta->kind != TSDB_KIND_PPROF) {
 		bad_data(rep, "%sprofile \"%s\" is a %s (a Go execution trace, not pprof): it has no reports; get it from /api/0/profiles/%s",
 			 what, API_ECHO(id), x->type, API_ECHO(id));
-		tsdb_meta_free(meta);
+		store_meta_free(s->opt.db, meta);
 		return -1;
 	}
-	tsdb_meta_free(meta);
+	store_meta_free(s->opt.db, meta);
 	rc = pprof_decode(x->body.data, x->body.len, s->opt.max_profile_bytes, &x->p, &err);
 	if (rc < 0) {
 		internal_error(rep, "a stored profile does not decode", &err);
@@ -797,7 +798,7 @@ static int read_merge(struct api_server *s, struct api_req *r, struct api_reply 
 		      const char *qparam, const char *start_param, const char *end_param, struct side *x)
 {
 	struct tsdb_selector *sel = NULL;
-	struct tsdb_result *res = NULL;
+	struct store_result *res = NULL;
 	struct tsdb_query q = {0};
 	struct pf_err err = {0};
 	struct pf_buf types = PF_BUF_INIT(0);
@@ -826,15 +827,15 @@ static int read_merge(struct api_server *s, struct api_req *r, struct api_reply 
 		query_error(s, rep, rc, "query failed", &err);
 		goto out;
 	}
-	if (tsdb_result_len(res) == 0) {
+	if (store_result_len(res) == 0) {
 		v1_error(rep, 404, "not_found", "\"%s\" finds no profile in that range", qparam);
 		goto out;
 	}
 	/* one type at a time: list the distinct ones */
 	{
 		struct pf_map *seen = pf_map_new(8);
-		for (size_t i = 0; i < tsdb_result_len(res); i++) {
-			const struct tsdb_meta *m = tsdb_result_at(res, i);
+		for (size_t i = 0; i < store_result_len(res); i++) {
+			const struct tsdb_meta *m = store_result_at(res, i);
 			const char *t = "";
 			uint64_t one = 1;
 			for (size_t k = 0; k < m->nlabels; k++)
@@ -859,7 +860,7 @@ static int read_merge(struct api_server *s, struct api_req *r, struct api_reply 
 	q.min_t_ns = start;
 	q.max_t_ns = end;
 	api_query_limits(s, &q);
-	rc = tsdb_merge(s->opt.db, &q, &x->p, &x->nprofiles, &err);
+	rc = store_merge(s->opt.db, &q, &x->p, &x->nprofiles, &err);
 	if (rc == PF_ENOTFOUND) {
 		v1_error(rep, 404, "not_found", "\"%s\" finds no profile in that range", qparam);
 		goto out;
@@ -875,7 +876,7 @@ static int read_merge(struct api_server *s, struct api_req *r, struct api_reply 
 	ret = 0;
 out:
 	pf_buf_free(&types);
-	tsdb_result_free(res);
+	store_result_free(res);
 	tsdb_selector_free(sel);
 	return ret;
 }
@@ -995,35 +996,73 @@ out:
 
 static void handle_status_tsdb(struct api_server *s, struct api_reply *rep)
 {
-	struct tsdb_stats st;
+	struct store_stats sst;
 	json_t *o = json_object(), *wal = json_object();
 
-	tsdb_stats(s->opt.db, &st);
+	store_stats(s->opt.db, &sst);
+	json_object_set_new(o, "storage", api_json_string(store_type_name(s->opt.db)));
+	if (sst.type == STORE_CLICKHOUSE) {
+		/* the writer's figures, and the counts of the series
+		 * table; bytes live in ClickHouse's system.parts */
+		json_t *w = json_object();
+		static const struct tsdb_matcher all = {TSDB_MATCH_RE, "service", ".+"};
+		struct tsdb_query q = {.matchers = &all, .nmatchers = 1, .min_t_ns = INT64_MIN,
+				       .max_t_ns = INT64_MAX};
+		struct store_series_set *set = NULL;
+		struct pf_err err = {0};
+		uint64_t nprof = 0;
+
+		/* series and profiles from the series index (every node's) */
+		if (store_series(s->opt.db, &q, &set, &err) < 0) {
+			json_decref(w);
+			json_decref(wal);
+			json_decref(o);
+			internal_error(rep, "reading the series failed", &err);
+			return;
+		}
+		for (size_t i = 0; i < store_series_len(set); i++)
+			nprof += store_series_at(set, i)->profiles;
+		json_object_set_new(o, "series", json_integer((json_int_t)store_series_len(set)));
+		json_object_set_new(o, "profiles", json_integer((json_int_t)nprof));
+		store_series_free(set);
+		json_object_set_new(w, "queued", json_integer((json_int_t)sst.ch.queued));
+		json_object_set_new(w, "inflight", json_integer((json_int_t)sst.ch.inflight));
+		json_object_set_new(w, "inserts", json_integer((json_int_t)sst.ch.inserts));
+		json_object_set_new(w, "retries", json_integer((json_int_t)sst.ch.retries));
+		json_object_set_new(w, "failures", json_integer((json_int_t)sst.ch.failures));
+		json_object_set_new(w, "refused", json_integer((json_int_t)sst.ch.refused));
+		json_object_set_new(w, "insertSeconds", json_real((double)sst.ch.insert_ns / 1e9));
+		json_object_set_new(w, "retentionDroppedDays", json_integer((json_int_t)sst.ch_retain_days));
+		json_object_set_new(o, "clickhouse", w);
+		json_decref(wal);
+		v1_success(rep, o);
+		return;
+	}
 	/* Totals over the whole store; "bytes" is what it holds on disk
 	 * (blocks and WAL), the figure -tsdb.retention-size caps. */
 	json_t *blocks = json_object(), *head = json_object();
-	json_object_set_new(o, "series", json_integer((json_int_t)st.series));
-	json_object_set_new(o, "profiles", json_integer((json_int_t)st.profiles));
-	json_object_set_new(o, "bytes", json_integer((json_int_t)(st.block_bytes + st.wal_bytes)));
-	json_object_set_new(o, "appends", json_integer((json_int_t)st.appends));
-	json_object_set_new(o, "minTime", json_integer((json_int_t)(st.min_t / 1000000)));
-	json_object_set_new(o, "maxTime", json_integer((json_int_t)(st.max_t / 1000000)));
-	json_object_set_new(blocks, "count", json_integer((json_int_t)st.blocks));
-	json_object_set_new(blocks, "bytes", json_integer((json_int_t)st.block_bytes));
-	json_object_set_new(blocks, "profiles", json_integer((json_int_t)st.block_profiles));
-	json_object_set_new(blocks, "cuts", json_integer((json_int_t)st.cuts));
-	json_object_set_new(blocks, "compactions", json_integer((json_int_t)st.compactions));
-	json_object_set_new(blocks, "retentionDrops", json_integer((json_int_t)st.retention_drops));
-	json_object_set_new(blocks, "corruptSkipped", json_integer((json_int_t)st.corrupt_skipped));
+	json_object_set_new(o, "series", json_integer((json_int_t)sst.tsdb.series));
+	json_object_set_new(o, "profiles", json_integer((json_int_t)sst.tsdb.profiles));
+	json_object_set_new(o, "bytes", json_integer((json_int_t)(sst.tsdb.block_bytes + sst.tsdb.wal_bytes)));
+	json_object_set_new(o, "appends", json_integer((json_int_t)sst.tsdb.appends));
+	json_object_set_new(o, "minTime", json_integer((json_int_t)(sst.tsdb.min_t / 1000000)));
+	json_object_set_new(o, "maxTime", json_integer((json_int_t)(sst.tsdb.max_t / 1000000)));
+	json_object_set_new(blocks, "count", json_integer((json_int_t)sst.tsdb.blocks));
+	json_object_set_new(blocks, "bytes", json_integer((json_int_t)sst.tsdb.block_bytes));
+	json_object_set_new(blocks, "profiles", json_integer((json_int_t)sst.tsdb.block_profiles));
+	json_object_set_new(blocks, "cuts", json_integer((json_int_t)sst.tsdb.cuts));
+	json_object_set_new(blocks, "compactions", json_integer((json_int_t)sst.tsdb.compactions));
+	json_object_set_new(blocks, "retentionDrops", json_integer((json_int_t)sst.tsdb.retention_drops));
+	json_object_set_new(blocks, "corruptSkipped", json_integer((json_int_t)sst.tsdb.corrupt_skipped));
 	json_object_set_new(o, "blocks", blocks);
-	json_object_set_new(head, "series", json_integer((json_int_t)st.head_series));
-	json_object_set_new(head, "profiles", json_integer((json_int_t)st.head_profiles));
-	json_object_set_new(head, "minTime", json_integer((json_int_t)(st.head_min_t / 1000000)));
-	json_object_set_new(head, "maxTime", json_integer((json_int_t)(st.head_max_t / 1000000)));
+	json_object_set_new(head, "series", json_integer((json_int_t)sst.tsdb.head_series));
+	json_object_set_new(head, "profiles", json_integer((json_int_t)sst.tsdb.head_profiles));
+	json_object_set_new(head, "minTime", json_integer((json_int_t)(sst.tsdb.head_min_t / 1000000)));
+	json_object_set_new(head, "maxTime", json_integer((json_int_t)(sst.tsdb.head_max_t / 1000000)));
 	json_object_set_new(o, "head", head);
-	json_object_set_new(wal, "bytes", json_integer((json_int_t)st.wal_bytes));
-	json_object_set_new(wal, "fsyncs", json_integer((json_int_t)st.wal_fsyncs));
-	json_object_set_new(wal, "replayed", json_integer((json_int_t)st.replayed));
+	json_object_set_new(wal, "bytes", json_integer((json_int_t)sst.tsdb.wal_bytes));
+	json_object_set_new(wal, "fsyncs", json_integer((json_int_t)sst.tsdb.wal_fsyncs));
+	json_object_set_new(wal, "replayed", json_integer((json_int_t)sst.tsdb.replayed));
 	json_object_set_new(o, "wal", wal);
 	v1_success(rep, o);
 }

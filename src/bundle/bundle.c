@@ -263,12 +263,12 @@ int bundle_digest(const void *body, size_t len, enum tsdb_kind kind, const struc
 	return 0;
 }
 
-int bundle_stored(struct tsdb *db, const struct bundle_profile *p, const struct pprof_limits *lim,
+int bundle_stored(struct store *db, const struct bundle_profile *p, const struct pprof_limits *lim,
 		  int *stored, struct pf_err *err)
 {
 	struct tsdb_matcher m[MAX_LABELS + 4];
 	struct tsdb_query q = {0};
-	struct tsdb_result *res = NULL;
+	struct store_result *res = NULL;
 	struct pf_buf body = PF_BUF_INIT(0);
 	int rc = 0;
 
@@ -280,10 +280,10 @@ int bundle_stored(struct tsdb *db, const struct bundle_profile *p, const struct 
 	q.matchers = m;
 	q.nmatchers = p->nlabels;
 	q.min_t_ns = q.max_t_ns = p->t_ns;
-	if ((rc = tsdb_find(db, &q, &res, err)) < 0)
+	if ((rc = store_find(db, &q, &res, err)) < 0)
 		return rc;
-	for (size_t i = 0; i < tsdb_result_len(res) && !*stored; i++) {
-		const struct tsdb_meta *mt = tsdb_result_at(res, i);
+	for (size_t i = 0; i < store_result_len(res) && !*stored; i++) {
+		const struct tsdb_meta *mt = store_result_at(res, i);
 		uint64_t d;
 		int same = mt->nlabels == p->nlabels && mt->kind == p->kind && mt->t_ns == p->t_ns;
 
@@ -300,7 +300,7 @@ int bundle_stored(struct tsdb *db, const struct bundle_profile *p, const struct 
 		if (!same)
 			continue;
 		pf_buf_reset(&body);
-		rc = tsdb_read(db, mt->id, &body, NULL, err);
+		rc = store_read(db, mt->id, &body, NULL, err);
 		if (rc == PF_ENOTFOUND) { /* dropped by retention meanwhile */
 			rc = 0;
 			continue;
@@ -316,11 +316,11 @@ int bundle_stored(struct tsdb *db, const struct bundle_profile *p, const struct 
 		*stored = d == p->digest;
 	}
 	pf_buf_free(&body);
-	tsdb_result_free(res);
+	store_result_free(res);
 	return rc;
 }
 
-int bundle_store(struct tsdb *db, const struct bundle *b, const struct pprof_limits *lim,
+int bundle_store(struct store *db, const struct bundle *b, const struct pprof_limits *lim,
 		 struct bundle_result *res, size_t *nres, struct pf_err *err)
 {
 	size_t n = bundle_nprofiles(b);

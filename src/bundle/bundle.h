@@ -31,7 +31,7 @@
 
 #include "base/base.h"
 #include "pprof/pprof.h"
-#include "tsdb/tsdb.h"
+#include "store/store.h"
 
 #define BUNDLE_MAX_ENTRIES 1024                 /* autoprof writes about 12 */
 #define BUNDLE_MAX_TOTAL ((uint64_t)1 << 30)    /* uncompressed bytes of all entries */
@@ -169,7 +169,7 @@ int bundle_digest(const void *body, size_t len, enum tsdb_kind kind, const struc
  * p's digest (read and decoded only when the rest matched). *stored gets
  * 1 or 0. Errors of tsdb_find, tsdb_read and the decode.
  */
-int bundle_stored(struct tsdb *db, const struct bundle_profile *p, const struct pprof_limits *lim,
+int bundle_stored(struct store *db, const struct bundle_profile *p, const struct pprof_limits *lim,
 		  int *stored, struct pf_err *err);
 
 /* What became of one profile of a bundle in bundle_store. */
@@ -196,7 +196,7 @@ struct bundle_result {
  * before it are stored: *nres counts them; a repeat skips them as already
  * stored).
  */
-int bundle_store(struct tsdb *db, const struct bundle *b, const struct pprof_limits *lim,
+int bundle_store(struct store *db, const struct bundle *b, const struct pprof_limits *lim,
 		 struct bundle_result *res, size_t *nres, struct pf_err *err);
 
 /* ---- writing ---------------------------------------------------------- */

@@ -440,7 +440,8 @@ static int select_profiles(struct ch_store *s, const struct tsdb_query *q, struc
 					(*rows)[i].mult++;
 		}
 	}
-	qsort(*rows, *nrows, sizeof(**rows), cmp_prow);
+	if (*nrows > 1) /* qsort(NULL, 0) is undefined */
+		qsort(*rows, *nrows, sizeof(**rows), cmp_prow);
 	if (sel_where && *nrows) {
 		if (q->limit && !q->ids) {
 			/* exactly the newest N: their keys */
@@ -655,7 +656,8 @@ int ch_series(struct ch_store *s, const struct tsdb_query *q, struct ch_series_s
 		rc = corrupt(err, "series");
 		goto fail;
 	}
-	qsort(set->v, set->n, sizeof(*set->v), cmp_info);
+	if (set->n > 1)
+		qsort(set->v, set->n, sizeof(*set->v), cmp_info);
 	*out = set;
 	goto done;
 fail:

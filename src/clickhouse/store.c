@@ -787,7 +787,7 @@ int ch_append(struct ch_store *s, const struct tsdb_append_req *req, char *id, s
 	const char *service, *type;
 	uint64_t series;
 	uint32_t seq;
-	int64_t day;
+	int64_t day, t_ns;
 	struct pf_buf *b;
 	int rc;
 
@@ -804,19 +804,43 @@ int ch_append(struct ch_store *s, const struct tsdb_append_req *req, char *id, s
 		rc = pf_err_set(err, PF_ETOOBIG, "body of %zu bytes is over 4 GiB", req->len);
 		goto done;
 	}
-	day = ch_day_of(req->t_ns);
+	if (req->kind != TSDB_KIND_PPROF && req->kind != TSDB_KIND_RAW) {
+		rc = pf_err_set(err, PF_EINVAL, "unknown kind %d", (int)req->kind);
+		goto done;
+	}
+	/* the body's refusals first, with the request's pprof options as
+	 * tsdb_append reads them (tsdb.h: plain, max_decompressed, budget,
+	 * need_samples, time_nanos_wins, info) */
+	t_ns = req->t_ns;
+	if (req->kind == TSDB_KIND_PPROF) {
+		struct pprof_limits lim = {.max_decompressed = s->o.max_profile_bytes,
+					   .budget = req->budget};
+		if (req->max_decompressed && req->max_decompressed < lim.max_decompressed)
+			lim.max_decompressed = req->max_decompressed;
+		if (req->plain)
+			rc = pprof_decode_limited(req->plain, req->plain_len, &lim, &p, err);
+		else
+			rc = pprof_decode_limited(req->body, req->len, &lim, &p, err);
+		if (rc < 0) {
+			if (req->info)
+				req->info->body = TSDB_BODY_BAD;
+			goto done;
+		}
+		if (req->need_samples && pprof_message(p)->n_sample == 0) {
+			if (req->info)
+				req->info->body = TSDB_BODY_EMPTY;
+			rc = pf_err_set(err, PF_EINVAL, "profile has no samples");
+			goto done;
+		}
+		if (req->time_nanos_wins && pprof_message(p)->time_nanos > 0)
+			t_ns = pprof_message(p)->time_nanos;
+	}
+	day = ch_day_of(t_ns);
 	if (day < 0 || day > 65535) {
 		rc = pf_err_set(err, PF_EINVAL,
 				"profile time %lld ns is outside ClickHouse's Date range "
 				"(1970-01-01 to 2149-06-06)",
-				(long long)req->t_ns);
-		goto done;
-	}
-	if (req->kind == TSDB_KIND_PPROF &&
-	    (rc = pprof_decode(req->body, req->len, s->o.max_profile_bytes, &p, err)) < 0)
-		goto done;
-	if (req->kind != TSDB_KIND_PPROF && req->kind != TSDB_KIND_RAW) {
-		rc = pf_err_set(err, PF_EINVAL, "unknown kind %d", (int)req->kind);
+				(long long)t_ns);
 		goto done;
 	}
 
@@ -827,7 +851,7 @@ int ch_append(struct ch_store *s, const struct tsdb_append_req *req, char *id, s
 		rc = pf_err_set(err, PF_ECLOSED, "the store is closing");
 		goto done;
 	}
-	if ((rc = check_time(s, req->t_ns, err)) < 0) {
+	if ((rc = check_time(s, t_ns, err)) < 0) {
 		pthread_mutex_unlock(&s->mu);
 		goto done;
 	}
@@ -845,7 +869,7 @@ int ch_append(struct ch_store *s, const struct tsdb_append_req *req, char *id, s
 		e.d->users++;
 	}
 	seq = (uint32_t)ch__random64();
-	ch__id_encode(series, req->t_ns, seq, id ? id : (char[CH_ID_LEN + 1]){0});
+	ch__id_encode(series, t_ns, seq, id ? id : (char[CH_ID_LEN + 1]){0});
 
 	/* series row, once per node and day */
 	j->series_key = pf_hash64(&series, sizeof(series), (uint64_t)day);
@@ -866,7 +890,7 @@ int ch_append(struct ch_store *s, const struct tsdb_append_req *req, char *id, s
 	b = &j->rows[CH__T_PROF];
 	ch_rb_date(b, (uint16_t)day);
 	ch_rb_u64(b, series);
-	ch_rb_i64(b, req->t_ns);
+	ch_rb_i64(b, t_ns);
 	ch_rb_u32(b, seq);
 	ch_rb_u8(b, (uint8_t)req->kind);
 	ch_rb_u64(b, req->len);
@@ -889,7 +913,7 @@ int ch_append(struct ch_store *s, const struct tsdb_append_req *req, char *id, s
 		ch_rb_cstr(b, "");
 		ch_rb_cstr(b, "");
 		ch_rb_i64(b, 0);
-		ch_rb_i64(b, req->t_ns);
+		ch_rb_i64(b, t_ns);
 		ch_rb_i64(b, 0);
 		ch_rb_cstr(b, "");
 		ch_rb_cstr(b, "");
@@ -928,11 +952,13 @@ int ch_append(struct ch_store *s, const struct tsdb_append_req *req, char *id, s
 	while (!j->done)
 		pthread_cond_wait(&s->done, &s->mu);
 	rc = j->rc;
-	if (rc == 0 && (s->newest_t == INT64_MIN || req->t_ns > s->newest_t))
-		s->newest_t = req->t_ns;
+	if (rc == 0 && (s->newest_t == INT64_MIN || t_ns > s->newest_t))
+		s->newest_t = t_ns;
 	pthread_mutex_unlock(&s->mu);
 	if (rc < 0 && err)
 		*err = j->err;
+	if (rc == 0 && req->info)
+		req->info->t_ns = t_ns;
 done:
 	job_free(j);
 	pprof_free(p);

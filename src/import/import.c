@@ -441,7 +441,7 @@ struct job {
 struct import {
 	const struct import_options *o;
 	struct import_counts *c;
-	struct tsdb *db;
+	struct store *db;
 	CURLM *multi;
 	struct curl_slist *hdrs;
 	char *base;     /* the server's URL without a trailing / */
@@ -1158,9 +1158,10 @@ int import_run(const struct import_options *o, char *const *paths, size_t n,
 	im.t0 = im.last_draw = pf_mono_ns();
 	im.njobs = o->parallel ? o->parallel : IMPORT_PARALLEL;
 	if (o->tsdb_dir) {
-		struct tsdb_options to = {.dir = o->tsdb_dir, .retention_ns = o->retention_ns,
-					  .max_future_ns = o->max_future_ns};
-		if ((rc = tsdb_open(&to, &im.db, err)) < 0) {
+		struct store_options to = {.type = STORE_TSDB,
+					   .tsdb = {.dir = o->tsdb_dir, .retention_ns = o->retention_ns,
+						    .max_future_ns = o->max_future_ns}};
+		if ((rc = store_open(&to, &im.db, err)) < 0) {
 			pf_err_prefix(err, "open store %s: ", o->tsdb_dir);
 			return rc;
 		}
@@ -1228,6 +1229,6 @@ out:
 	walk_finish(&q.w);
 	if (!o->tsdb_dir)
 		http_close(&im);
-	tsdb_close(im.db);
+	store_close(im.db);
 	return rc;
 }

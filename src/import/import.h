@@ -10,7 +10,8 @@
  *  - a server (-addr): bundles go to POST /api/v1/bundles, the other files
  *    to POST /api/v1/profiles, with libcurl's multi interface keeping a few
  *    requests in flight;
- *  - a store directory no server is using (-tsdb.dir): tsdb_open, then
+ *  - a store directory no server is using (-tsdb.dir): store_open (the
+ *    embedded store), then
  *    bundle_read (or bundle_read_one) and bundle_store, the calls behind
  *    those two endpoints.
  * Either way a profile whose series, time and content are stored already

@@ -21,6 +21,8 @@ const char *ingest_class_name(enum ingest_class c)
 	case INGEST_TOO_OLD: return "too_old";
 	case INGEST_INVALID: return "invalid";
 	case INGEST_DISK_FULL: return "disk_full";
+	case INGEST_QUEUE_FULL: return "queue_full";
+	case INGEST_STORE_DOWN: return "store_down";
 	case INGEST_STORE: return "store";
 	}
 	return "?";
@@ -100,7 +102,7 @@ enum ingest_class ingest_check_labels(const struct tsdb_label *labels, size_t nl
 /* ---- pprof: decoded by the store ------------------------------------- */
 
 /*
- * A pprof body as tsdb_append takes it: decoded there (once, with the
+ * A pprof body as store_append takes it: decoded there (once, with the
  * streaming decoder, into the head's symbol tables), with the checks and
  * sentences of pprof_decode, -max-inflight-decompressed charged for the
  * inflated body while the store holds it, totals computed there. A raw
@@ -140,8 +142,9 @@ static enum ingest_class pprof_prep(const struct ingest_opts *o, const struct in
 	return INGEST_OK;
 }
 
-/* A refusal of tsdb_append's as a class. */
-static enum ingest_class append_class(int rc, const struct tsdb_append_info *info)
+/* A refusal of store_append's as a class. */
+static enum ingest_class append_class(int rc, const struct tsdb_append_info *info,
+				       enum store_type type)
 {
 	if (info->body == TSDB_BODY_EMPTY)
 		return INGEST_NO_SAMPLES;
@@ -160,6 +163,11 @@ static enum ingest_class append_class(int rc, const struct tsdb_append_info *inf
 	case PF_EINVAL:
 	case PF_ETOOBIG: return INGEST_INVALID;
 	case PF_ENOSPC: return INGEST_DISK_FULL;
+	case PF_EBUSY: return INGEST_QUEUE_FULL; /* ClickHouse's write queue */
+	case PF_EIO:
+		/* the embedded store's WAL write failed (the server's fault), or
+		 * ClickHouse is unreachable (the pusher may retry) */
+		return type == STORE_CLICKHOUSE ? INGEST_STORE_DOWN : INGEST_STORE;
 	default: return INGEST_STORE;
 	}
 }
@@ -207,13 +215,13 @@ enum ingest_class ingest_profile(const struct ingest_opts *o, const struct inges
 		goto out;
 	}
 	ar.info = &info;
-	rc = tsdb_append(o->db, &ar, out->id, err);
+	rc = store_append(o->db, &ar, out->id, err);
 	if (rc == 0) {
 		out->t_ns = info.t_ns;
 		out->kind = ar.kind;
 		c = INGEST_OK;
 	} else {
-		c = append_class(rc, &info);
+		c = append_class(rc, &info, store_type(o->db));
 	}
 out:
 	pf_buf_free(&gz);

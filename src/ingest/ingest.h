@@ -3,10 +3,11 @@
  * /api/0/profiles), scraped (src/scrape) or read from a bundle (src/bundle):
  * check the labels against SPEC §1, classify the body by its type (trace:
  * a Go execution trace kept byte for byte; anything else: pprof), gzip a
- * pprof body when it came raw, and append it with tsdb_append, which
- * decodes and checks it once (the caps of -max-profile-size, the decoder
- * and -max-inflight-decompressed, charged for the inflated body while the
- * store holds it), totals it, and returns once it is durable.
+ * pprof body when it came raw, and append it with store_append (src/store:
+ * the embedded store or ClickHouse), which decodes and checks it once (the
+ * caps of -max-profile-size, the decoder and -max-inflight-decompressed,
+ * charged for the inflated body while the store holds it), totals it, and
+ * returns once it is durable.
  *
  * Every refusal is one class (enum ingest_class) with err->msg saying what
  * was wrong with which input; the API maps a class to an HTTP status and
@@ -18,7 +19,7 @@
 #define PF_INGEST_H
 
 #include "base/base.h"
-#include "tsdb/tsdb.h"
+#include "store/store.h"
 
 /* What became of a profile. INGEST_OK is 0; every other class is a refusal
  * (nothing stored) with err->msg set. */
@@ -35,6 +36,8 @@ enum ingest_class {
 	INGEST_TOO_OLD,     /* dated before the retention window */
 	INGEST_INVALID,     /* the store refused what it was given (PF_EINVAL, PF_ETOOBIG: totals past its caps) */
 	INGEST_DISK_FULL,   /* the WAL write ran out of space: nothing acknowledged */
+	INGEST_QUEUE_FULL,  /* the store's write queue is full (ClickHouse): nothing queued, try again later */
+	INGEST_STORE_DOWN,  /* ClickHouse did not take the insert after every retry: nothing acknowledged, try again later */
 	INGEST_STORE,       /* any other failure of the store (or of gzip): the server's fault */
 };
 
@@ -43,7 +46,7 @@ const char *ingest_class_name(enum ingest_class c);
 
 /* The server-wide settings ingest uses; borrowed for each call. */
 struct ingest_opts {
-	struct tsdb *db;
+	struct store *db;           /* the store (store.h) */
 	size_t max_profile_bytes;   /* -max-profile-size */
 	struct pf_budget *inflight; /* -max-inflight-decompressed, or NULL */
 };

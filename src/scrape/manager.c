@@ -355,6 +355,55 @@ struct reconcile_install {
 	struct config *cfg;
 };
 
+unsigned scrape_shard_of(const struct config_labels *labels, unsigned n)
+{
+	uint64_t h = 0x5eed5a4dULL;
+
+	if (n <= 1)
+		return 0;
+	for (size_t i = 0; i < labels->n; i++) {
+		const struct config_label *l = &labels->v[i];
+		if (strcmp(l->name, "type") == 0)
+			continue;
+		h = pf_hash64(l->name, strlen(l->name) + 1, h);
+		h = pf_hash64(l->value, strlen(l->value) + 1, h);
+	}
+	return (unsigned)(h % n);
+}
+
+void scrape_shard(const struct scrape *s, unsigned *i, unsigned *n)
+{
+	*i = s->o.shard_i;
+	*n = s->o.shard_n;
+}
+
+static const char *adup(struct pf_arena *a, const char *s);
+
+/* A target another shard owns, copied into a for the status. */
+static void other_add(struct pf_arena *a, struct scrape_target_status **v, size_t *n, size_t *cap,
+		      const struct config_target *t, unsigned shard)
+{
+	struct scrape_target_status *o;
+	struct config_label *l = pf_arena_alloc(a, (t->labels.n ? t->labels.n : 1) * sizeof(*l));
+
+	pf_xgrow((void **)v, cap, *n + 1, sizeof(**v));
+	o = &(*v)[(*n)++];
+	memset(o, 0, sizeof(*o));
+	for (size_t k = 0; k < t->labels.n; k++) {
+		l[k].name = adup(a, t->labels.v[k].name);
+		l[k].value = adup(a, t->labels.v[k].value);
+	}
+	o->job = adup(a, t->job->name);
+	o->url = adup(a, t->url);
+	o->labels = l;
+	o->nlabels = t->labels.n;
+	o->interval_ns = t->interval_ns;
+	o->timeout_ns = t->timeout_ns;
+	o->health = SCRAPE_HEALTH_UNKNOWN;
+	o->last_error = "";
+	o->shard = shard;
+}
+
 /*
  * Match the running pairs old[] against the targets of jobs[] (the diff),
  * then under mu: re-point kept pairs to their new targets, create new ones,
@@ -373,6 +422,9 @@ static struct config *reconcile(struct scrape *s, struct scrape__pair **old, siz
 	int *kept;
 	struct scrape__pair **start, **remove;
 	struct config *prev = NULL;
+	struct pf_arena *oa = pf_arena_new();
+	struct scrape_target_status *others = NULL;
+	size_t nothers = 0, others_cap = 0;
 
 	for (size_t i = 0; i < nold; i++)
 		ot[i] = old[i]->t;
@@ -386,10 +438,17 @@ static struct config *reconcile(struct scrape *s, struct scrape__pair **old, siz
 		jobs[i]->pairs = pf_xcalloc(c ? c : 1, sizeof(*jobs[i]->pairs));
 		jobs[i]->npairs = 0;
 		for (size_t t = 0; t < c; t++) {
-			nt[k] = config_targets_at(jobs[i]->targets, t);
+			const struct config_target *ct = config_targets_at(jobs[i]->targets, t);
+			unsigned sh = scrape_shard_of(&ct->labels, s->o.shard_n);
+			if (s->o.shard_n > 1 && sh != s->o.shard_i) {
+				other_add(oa, &others, &nothers, &others_cap, ct, sh);
+				continue;
+			}
+			nt[k] = ct;
 			owner[k++] = i;
 		}
 	}
+	nnew = k;
 	match = pf_xcalloc(nnew ? nnew : 1, sizeof(*match));
 	kept = pf_xcalloc(nold ? nold : 1, sizeof(*kept));
 	start = pf_xcalloc(nnew ? nnew : 1, sizeof(*start));
@@ -419,6 +478,15 @@ static struct config *reconcile(struct scrape *s, struct scrape__pair **old, siz
 		old[i]->t = NULL;
 		old[i]->removed = 1;
 		remove[nremove++] = old[i];
+	}
+	{
+		struct pf_arena *xa = s->others_a;
+		struct scrape_target_status *xv = s->others;
+		s->others_a = oa;
+		s->others = others;
+		s->nothers = nothers;
+		oa = xa;
+		others = xv;
 	}
 	if (in) {
 		prev = s->cfg;
@@ -453,6 +521,8 @@ static struct config *reconcile(struct scrape *s, struct scrape__pair **old, siz
 	free(kept);
 	free(start);
 	free(remove);
+	pf_arena_free(oa);
+	free(others);
 	return prev;
 }
 
@@ -763,6 +833,8 @@ static void free_state(struct scrape *s)
 	free(s->stats);
 	pf_map_free(s->stats_by_job);
 	free(s->pairs);
+	pf_arena_free(s->others_a);
+	free(s->others);
 	config_free(s->cfg);
 	pthread_mutex_destroy(&s->mu);
 	pthread_mutex_destroy(&s->reload_mu);
@@ -933,6 +1005,8 @@ struct scrape_status {
 	struct pf_arena *a;
 	struct scrape_target_status *v;
 	size_t n;
+	struct scrape_target_status *o; /* other shards' */
+	size_t no;
 };
 
 static const char *label_of(const struct scrape_target_status *t, const char *name)
@@ -990,10 +1064,39 @@ struct scrape_status *scrape_status_get(struct scrape *s)
 		o->last_scrape_ns = p->last_scrape_ns;
 		o->last_duration_ns = p->last_duration_ns;
 		o->next_scrape_ns = p->next_scrape_ns;
+		o->shard = scrape_shard_of(&t->labels, s->o.shard_n);
+	}
+	st->no = s->nothers;
+	st->o = pf_xcalloc(st->no ? st->no : 1, sizeof(*st->o));
+	for (size_t i = 0; i < st->no; i++) {
+		const struct scrape_target_status *x = &s->others[i];
+		struct scrape_target_status *o = &st->o[i];
+		struct config_label *l = pf_arena_alloc(st->a, (x->nlabels ? x->nlabels : 1) * sizeof(*l));
+		*o = *x;
+		for (size_t k = 0; k < x->nlabels; k++) {
+			l[k].name = adup(st->a, x->labels[k].name);
+			l[k].value = adup(st->a, x->labels[k].value);
+		}
+		o->labels = l;
+		o->job = adup(st->a, x->job);
+		o->url = adup(st->a, x->url);
+		o->last_error = "";
 	}
 	pthread_mutex_unlock(&s->mu);
 	qsort(st->v, st->n, sizeof(*st->v), status_cmp);
+	if (st->no > 1)
+		qsort(st->o, st->no, sizeof(*st->o), status_cmp);
 	return st;
+}
+
+size_t scrape_status_others_count(const struct scrape_status *st)
+{
+	return st->no;
+}
+
+const struct scrape_target_status *scrape_status_other_at(const struct scrape_status *st, size_t i)
+{
+	return i < st->no ? &st->o[i] : NULL;
 }
 
 size_t scrape_status_count(const struct scrape_status *st)
@@ -1012,5 +1115,6 @@ void scrape_status_free(struct scrape_status *st)
 		return;
 	pf_arena_free(st->a);
 	free(st->v);
+	free(st->o);
 	free(st);
 }

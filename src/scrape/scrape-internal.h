@@ -15,7 +15,7 @@
 #define PF_SCRAPE_INTERNAL_H
 
 #include "scrape/scrape.h"
-#include "tsdb/tsdb.h"
+#include "store/store.h"
 
 #include <curl/curl.h>
 #include <pthread.h>
@@ -187,6 +187,12 @@ struct scrape {
 	struct scrape__xfer *q_head, *q_tail;
 	struct scrape__xfer *done_head;
 	int q_stop;
+
+	/* -scrape.shard: the targets other shards own, copied at each
+	 * reconcile (guarded by mu) */
+	struct pf_arena *others_a;
+	struct scrape_target_status *others;
+	size_t nothers;
 };
 
 /* ---- manager.c ---- */

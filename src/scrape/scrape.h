@@ -32,11 +32,11 @@
 #include "base/base.h"
 #include "config/config.h"
 
-struct tsdb;
+struct store;
 struct scrape;
 
 struct scrape_options {
-	struct tsdb *db;           /* borrowed; outlives the scraper */
+	struct store *db;          /* borrowed; outlives the scraper */
 	const char *config_file;   /* what scrape_reload reads; NULL or "" = none */
 	size_t max_body_bytes;     /* cap on a response body (-max-body-size); 0 = 64 MiB */
 	size_t max_profile_bytes;  /* cap on a decompressed profile; 0 = 512 MiB */
@@ -46,7 +46,17 @@ struct scrape_options {
 	const char *user_agent;    /* NULL = "profefe" */
 	unsigned store_threads;    /* threads validating and appending; 0 = 8 */
 	uint64_t seed;             /* jitter random seed; 0 = from the clock */
+	/* -scrape.shard=I/N: scrape only the targets whose shard
+	 * (scrape_shard_of) is shard_i; shard_n 0 or 1 = every target */
+	unsigned shard_i, shard_n;
 };
+
+/*
+ * The shard (0..n-1) of a target of n shards: a hash of its labels but
+ * "type" (so every profile type of one target goes to one shard), which N
+ * servers reading one configuration agree on. n 0 or 1: 0.
+ */
+unsigned scrape_shard_of(const struct config_labels *labels, unsigned n);
 
 /*
  * Start the scraper's thread with cfg (a reference is taken; NULL: no
@@ -105,6 +115,7 @@ struct scrape_target_status {
 	int64_t last_scrape_ns;            /* Unix ns of its start; 0 = never */
 	int64_t last_duration_ns;
 	int64_t next_scrape_ns;            /* Unix ns; 0 when not scheduled */
+	unsigned shard;                    /* scrape_shard_of its labels (0 unsharded) */
 };
 
 struct scrape_status;
@@ -116,6 +127,14 @@ struct scrape_status;
 struct scrape_status *scrape_status_get(struct scrape *s);
 size_t scrape_status_count(const struct scrape_status *st);
 const struct scrape_target_status *scrape_status_at(const struct scrape_status *st, size_t i);
+/* With -scrape.shard: the targets of the configuration that other shards
+ * own (job, url, labels, interval, timeout and shard set; not scraped
+ * here), sorted as the others. */
+size_t scrape_status_others_count(const struct scrape_status *st);
+const struct scrape_target_status *scrape_status_other_at(const struct scrape_status *st,
+							   size_t i);
+/* The options' shard_i and shard_n (n 0 or 1: not sharded). */
+void scrape_shard(const struct scrape *s, unsigned *i, unsigned *n);
 void scrape_status_free(struct scrape_status *st);
 
 /*

@@ -94,7 +94,7 @@ expect_pprof "merge: go tool pprof -top of the URL equals -top of the two files"
 	-top -nodecount=1000000 "$URL/api/0/profiles/merge?service=svc1&type=cpu&$F" -- \
 	-top -nodecount=1000000 "$FIX/pprof/cpu-001.pb.gz" "$FIX/pprof/cpu-002.pb.gz"
 curl -sS -o "$TMP/one.pb.gz" "$URL/api/0/profiles/merge?service=svc1&type=cpu&$F&labels=host=be1"
-check "merge of one match: the stored bytes" cmp "$TMP/one.pb.gz" "$FIX/pprof/cpu-001.pb.gz"
+stored_bytes "merge of one match: the stored bytes" "$TMP/one.pb.gz" "$FIX/pprof/cpu-001.pb.gz"
 
 # 12. merge errors
 expect "merge without type: 400" "$(req GET "/api/0/profiles/merge?service=svc1&$F")" '400 {"code":400,"error":"bad request: unknown profile type"}'
@@ -103,7 +103,7 @@ expect "merge with no match: 404" "$(req GET "/api/0/profiles/merge?service=svc1
 
 # 13. get by id
 curl -sS -D "$TMP/h" -o "$TMP/id.pb.gz" "$URL/api/0/profiles/$cpu1"
-check "get by id: the stored bytes" cmp "$TMP/id.pb.gz" "$FIX/pprof/cpu-001.pb.gz"
+stored_bytes "get by id: the stored bytes" "$TMP/id.pb.gz" "$FIX/pprof/cpu-001.pb.gz"
 expect "get by id: filename is the id" "$(grep -i '^content-disposition:' "$TMP/h" | tr -d '\r' | cut -d' ' -f2-)" "attachment; filename=\"$cpu1\""
 expect "get by unknown id: 404" "$(req GET /api/0/profiles/000000000000000000000000000)" '404 {"code":404,"error":"nothing found"}'
 expect "get by malformed id: 404" "$(req GET '/api/0/profiles/not-an-id')" '404 {"code":404,"error":"nothing found"}'
@@ -169,7 +169,13 @@ expect "/-/ready" "$(req GET /-/ready | cut -c1-3)" 200
 m=$(curl -sS "$URL/metrics")
 expect_match "metrics: requests by route and code" "$m" 'profefe_http_requests_total\{route="/api/0/profiles",method="POST",code="200"\} [0-9]+'
 expect_match "metrics: profiles ingested" "$m" 'profefe_profiles_ingested_total [1-9][0-9]*'
-expect_match "metrics: WAL fsyncs" "$m" 'profefe_tsdb_wal_fsyncs_total [1-9][0-9]*'
+if [ "$STORAGE" = clickhouse ]; then
+	expect_match "metrics: ClickHouse inserts" "$m" 'profefe_clickhouse_inserts_total [1-9][0-9]*'
+	expect_match "metrics: ClickHouse queue depth" "$m" 'profefe_clickhouse_queue_depth [0-9]+'
+	expect_match "metrics: ClickHouse retries" "$m" 'profefe_clickhouse_insert_retries_total [0-9]+'
+else
+	expect_match "metrics: WAL fsyncs" "$m" 'profefe_tsdb_wal_fsyncs_total [1-9][0-9]*'
+fi
 
 stop_server
 

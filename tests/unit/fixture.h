@@ -11,6 +11,7 @@
 
 #include "pprof/pprof.h"
 #include "tsdb/tsdb.h"
+#include "store/store.h"
 
 static inline void fixture_read(const char *path, struct pf_buf *b)
 {
@@ -59,6 +60,24 @@ static inline struct tsdb *fixture_store_open(const struct tsdb_options *o)
 static inline void fixture_store_remove(struct tsdb *db, const char *dir)
 {
 	tsdb_close(db);
+	pf_rm_rf(dir);
+}
+
+/* The same store behind the storage interface (store.h), for the code
+ * above it (API, ingest, bundles, scraper). */
+static inline struct store *fixture_istore_open(const struct tsdb_options *o)
+{
+	struct pf_err err = {0};
+	struct store_options so = {.type = STORE_TSDB, .tsdb = *o};
+	struct store *db = NULL;
+	if (store_open(&so, &db, &err) != 0)
+		fail_msg("store_open %s: %s", o->dir, err.msg);
+	return db;
+}
+
+static inline void fixture_istore_remove(struct store *db, const char *dir)
+{
+	store_close(db);
 	pf_rm_rf(dir);
 }
 

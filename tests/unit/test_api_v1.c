@@ -17,7 +17,7 @@
 
 struct ctx {
 	char dir[64];
-	struct tsdb *db;
+	struct store *db;
 	struct api_server srv;
 };
 
@@ -36,7 +36,7 @@ static void append(struct ctx *c, const struct tsdb_label *l, size_t nl, int64_t
 	ar.len = 1;
 	ar.totals = tot;
 	ar.ntotals = nt;
-	if (tsdb_append(c->db, &ar, id, &err) < 0)
+	if (store_append(c->db, &ar, id, &err) < 0)
 		fail_msg("append: %s", err.msg);
 }
 
@@ -50,7 +50,7 @@ static int setup(void **state)
 
 	fixture_store_dir(c->dir, "query");
 	o.dir = c->dir;
-	c->db = fixture_store_open(&o);
+	c->db = fixture_istore_open(&o);
 	c->srv.opt.db = c->db;
 	api_metrics_init(&c->srv.metrics);
 	c->srv.opt.version = "v";
@@ -68,7 +68,7 @@ static int teardown(void **state)
 {
 	struct ctx *c = *state;
 	api_metrics_destroy(&c->srv.metrics);
-	fixture_store_remove(c->db, c->dir);
+	fixture_istore_remove(c->db, c->dir);
 	free(c);
 	return 0;
 }

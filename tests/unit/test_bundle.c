@@ -417,11 +417,11 @@ static void test_stored(void **state)
 	struct tsdb_options to = {.dir = dir, .maintenance_ns = -1};
 	struct bundle *b = read_ok(FIX "autoprof/bundle-003.zip", &plain);
 	struct pf_err err = {0};
-	struct tsdb *db;
+	struct store *db;
 	(void)state;
 
 	fixture_store_dir(dir, "bundle");
-	db = fixture_store_open(&to);
+	db = fixture_istore_open(&to);
 	for (int round = 0; round < 2; round++) {
 		for (size_t i = 0; i < bundle_nprofiles(b); i++) {
 			const struct bundle_profile *p = bundle_profile_at(b, i);
@@ -434,13 +434,13 @@ static void test_stored(void **state)
 							     .len = p->len, .totals = p->totals,
 							     .ntotals = p->ntotals};
 				char id[TSDB_ID_LEN + 1];
-				if (tsdb_append(db, &ar, id, &err) != 0)
+				if (store_append(db, &ar, id, &err) != 0)
 					fail_msg("%s: %s", p->entry, err.msg);
 			}
 		}
 	}
 	/* cut into a block: bodies come back re-encoded, the same at the pprof level */
-	assert_int_equal(tsdb_maintain(db, 1, &err), 0);
+	assert_int_equal(store_maintain(db, 1, &err), 0);
 	for (size_t i = 0; i < bundle_nprofiles(b); i++) {
 		const struct bundle_profile *p = bundle_profile_at(b, i);
 		struct bundle_profile q = *p;
@@ -466,7 +466,7 @@ static void test_stored(void **state)
 		assert_int_equal(bundle_stored(db, &q, &plain.pprof, &stored, &err), 0);
 		assert_int_equal(stored, 0);
 	}
-	fixture_store_remove(db, dir);
+	fixture_istore_remove(db, dir);
 	bundle_free(b);
 }
 
@@ -479,12 +479,12 @@ static void test_store(void **state)
 	struct bundle *e = read_ok(FIX "autoprof/edge-trace-no-cpu.zip", &plain);
 	struct bundle_result res[16];
 	struct pf_err err = {0};
-	struct tsdb *db;
+	struct store *db;
 	size_t n = 0;
 	(void)state;
 
 	fixture_store_dir(dir, "bundle-store");
-	db = fixture_store_open(&to);
+	db = fixture_istore_open(&to);
 	assert_int_equal(bundle_store(db, b, &plain.pprof, res, &n, &err), 0);
 	assert_int_equal(n, bundle_nprofiles(b));
 	for (size_t i = 0; i < n; i++) {
@@ -504,7 +504,7 @@ static void test_store(void **state)
 					     .t_ns = pf_now_ns(), .kind = p->kind, .body = p->body,
 					     .len = p->len, .totals = p->totals, .ntotals = p->ntotals};
 		char id[TSDB_ID_LEN + 1];
-		assert_int_equal(tsdb_append(db, &ar, id, &err), 0);
+		assert_int_equal(store_append(db, &ar, id, &err), 0);
 	}
 	assert_int_equal(bundle_store(db, e, &plain.pprof, res, &n, &err), 0);
 	assert_int_equal(n, bundle_nprofiles(e));
@@ -513,7 +513,7 @@ static void test_store(void **state)
 		assert_int_equal(res[i].code, PF_ETOOOLD);
 		assert_true(res[i].reason[0] != 0);
 	}
-	fixture_store_remove(db, dir);
+	fixture_istore_remove(db, dir);
 	bundle_free(b);
 	bundle_free(e);
 }

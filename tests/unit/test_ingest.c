@@ -21,7 +21,7 @@
 
 struct env {
 	char dir[64];
-	struct tsdb *db;
+	struct store *db;
 	struct ingest_opts o;
 	struct pf_buf heap, trace;
 };
@@ -35,7 +35,7 @@ static int setup(void **state)
 	to.dir = e->dir;
 	to.maintenance_ns = -1;
 	to.max_future_ns = (int64_t)600 * 1000000000;
-	e->db = fixture_store_open(&to);
+	e->db = fixture_istore_open(&to);
 	e->o.db = e->db;
 	e->o.max_profile_bytes = (size_t)64 << 20;
 	fixture_read(FIX "pprof/heap-001.pb.gz", &e->heap);
@@ -47,7 +47,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct env *e = *state;
-	fixture_store_remove(e->db, e->dir);
+	fixture_istore_remove(e->db, e->dir);
 	pf_buf_free(&e->heap);
 	pf_buf_free(&e->trace);
 	free(e);
@@ -84,29 +84,29 @@ static void test_stored(void **state)
 	assert_int_equal(put(e, "heap", e->heap.data, e->heap.len, now, NULL, &out, &err), INGEST_OK);
 	assert_int_equal(out.kind, TSDB_KIND_PPROF);
 	assert_true(out.t_ns != now && out.t_ns > 0);
-	assert_int_equal(tsdb_read(e->db, out.id, &body, &m, &err), 0);
+	assert_int_equal(store_read(e->db, out.id, &body, &m, &err), 0);
 	assert_int_equal(m->ntotals, 4); /* alloc_objects, alloc_space, inuse_objects, inuse_space */
 	assert_string_equal(m->totals[3].type, "inuse_space");
 	assert_string_equal(m->totals[3].unit, "bytes");
 	assert_true(m->totals[3].value > 0);
 	assert_memory_equal(body.data, e->heap.data, e->heap.len);
-	tsdb_meta_free(m);
+	store_meta_free(e->db, m);
 	m = NULL;
 	/* the same body raw: gzipped for the store, same totals */
 	assert_int_equal(pprof_gunzip(e->heap.data, e->heap.len, (size_t)64 << 20, &raw, &err), 0);
 	assert_int_equal(put(e, "heap", raw.data, raw.len, now, NULL, &out, &err), INGEST_OK);
 	pf_buf_reset(&body);
-	assert_int_equal(tsdb_read(e->db, out.id, &body, &m, &err), 0);
+	assert_int_equal(store_read(e->db, out.id, &body, &m, &err), 0);
 	assert_true(pprof_is_gzip(body.data, body.len));
 	assert_true(m->totals[3].value > 0);
-	tsdb_meta_free(m);
+	store_meta_free(e->db, m);
 	m = NULL;
 	/* a trace: byte for byte, at the time given */
 	assert_int_equal(put(e, "trace", e->trace.data, e->trace.len, now, NULL, &out, &err), INGEST_OK);
 	assert_int_equal(out.kind, TSDB_KIND_RAW);
 	assert_int_equal(out.t_ns, now);
 	pf_buf_reset(&body);
-	assert_int_equal(tsdb_read(e->db, out.id, &body, NULL, &err), 0);
+	assert_int_equal(store_read(e->db, out.id, &body, NULL, &err), 0);
 	assert_int_equal(body.len, e->trace.len);
 	assert_memory_equal(body.data, e->trace.data, e->trace.len);
 	pf_buf_free(&body);
@@ -186,6 +186,8 @@ static void test_api_mapping(void **state)
 		{INGEST_BAD_TYPE, 0, 400, "{\"code\":400,\"error\":\"bad request: WHY\"}\n", NULL, 0},
 		{INGEST_INVALID, 0, 400, "{\"code\":400,\"error\":\"bad request: WHY\"}\n", NULL, 0},
 		{INGEST_DISK_FULL, 0, 507, "{\"code\":507,\"error\":\"failed to collect profile: the disk is full: WHY\"}\n", "disk_full", 0},
+		{INGEST_QUEUE_FULL, 0, 503, "{\"code\":503,\"error\":\"service unavailable (WHY)\"}\n", "store_queue_full", 0},
+		{INGEST_STORE_DOWN, 0, 503, "{\"code\":503,\"error\":\"service unavailable (WHY)\"}\n", "store_unavailable", 0},
 		{INGEST_STORE, 0, 500, "{\"code\":500,\"error\":\"failed to collect profile: WHY\"}\n", NULL, 0},
 	};
 	struct pf_err err = {PF_EINVAL, "WHY"};

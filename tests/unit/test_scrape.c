@@ -302,7 +302,7 @@ static void test_diff(void **state)
 
 struct store_ctx {
 	char dir[64];
-	struct tsdb *db;
+	struct store *db;
 	struct scrape *s;
 };
 
@@ -312,7 +312,7 @@ static int store_setup(void **state)
 	struct tsdb_options o = {.dir = c->dir};
 
 	fixture_store_dir(c->dir, "scrape");
-	c->db = fixture_store_open(&o);
+	c->db = fixture_istore_open(&o);
 	c->s = calloc(1, sizeof(*c->s));
 	c->s->o.db = c->db;
 	c->s->o.max_body_bytes = 64 << 20;
@@ -324,7 +324,7 @@ static int store_setup(void **state)
 static int store_teardown(void **state)
 {
 	struct store_ctx *c = *state;
-	fixture_store_remove(c->db, c->dir);
+	fixture_istore_remove(c->db, c->dir);
 	free(c->s);
 	free(c);
 	return 0;
@@ -360,18 +360,18 @@ static size_t count_series(struct store_ctx *c, const char *type)
 {
 	struct tsdb_matcher m[2] = {{TSDB_MATCH_EQ, "job", "hot"}, {TSDB_MATCH_EQ, "type", type}};
 	struct tsdb_query q = {m, 2, INT64_MIN, INT64_MAX, 0};
-	struct tsdb_result *r = NULL;
+	struct store_result *r = NULL;
 	struct pf_err err = {0};
 	size_t n;
 
-	assert_int_equal(tsdb_find(c->db, &q, &r, &err), 0);
-	n = tsdb_result_len(r);
+	assert_int_equal(store_find(c->db, &q, &r, &err), 0);
+	n = store_result_len(r);
 	if (n) {
-		const struct tsdb_meta *mm = tsdb_result_at(r, 0);
+		const struct tsdb_meta *mm = store_result_at(r, 0);
 		assert_int_equal(mm->t_ns, 1795434050LL * SEC); /* the scrape's start, not time_nanos */
 		assert_int_equal(mm->nlabels, 4);
 	}
-	tsdb_result_free(r);
+	store_result_free(r);
 	return n;
 }
 
@@ -549,8 +549,8 @@ static void test_store_time_refused(void **state)
 	struct pf_buf b = PF_BUF_INIT(0);
 	struct scrape__xfer *x;
 
-	tsdb_close(c->db);
-	c->db = fixture_store_open(&o);
+	store_close(c->db);
+	c->db = fixture_istore_open(&o);
 	c->s->o.db = c->db;
 	fixture_read("tests/fixtures/pprof/heap-001.pb.gz", &b);
 	x = xfer(c, "heap", b.data, b.len, NULL);
