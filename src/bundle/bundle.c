@@ -63,17 +63,6 @@ int bundle_entry_name(const char *raw, char *out, size_t n, struct pf_err *err)
 	return 0;
 }
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int bundle_entry_type(const char *esc, char *type, int *during_trace, struct pf_err *err)
 {
 	char name[BUNDLE_MAX_TYPE + 1];
@@ -83,7 +72,7 @@ int bundle_entry_type(const char *esc, char *type, int *during_trace, struct pf_
 	for (const char *p = esc; *p; p++) {
 		int c = (unsigned char)*p;
 		if (c == '%') {
-			int hi = hexval(p[1]), lo = hi < 0 ? -1 : hexval(p[2]);
+			int hi = pf_hexval(p[1]), lo = hi < 0 ? -1 : pf_hexval(p[2]);
 			if (hi < 0 || lo < 0)
 				return pf_err_set(err, PF_EINVAL, "bad %%-escape in profile name \"%.64s\"", esc);
 			c = hi * 16 + lo;

@@ -75,9 +75,8 @@ int ch__parse_reply(int kind, const void *p, size_t n, struct pf_err *err);
 /* Random 64 bits (getrandom, else time and address). */
 uint64_t ch__random64(void);
 
-/* 20-byte ids, base62 (as the embedded store's). */
-void ch__id_encode(uint64_t series, int64_t t_ns, uint32_t seq, char *out);
-int ch__id_decode(const char *id, uint64_t *series, int64_t *t_ns, uint32_t *seq);
+/* Ids are the embedded store's (series, time, sequence in 20 bytes, base62):
+ * tsdb__id_encode and tsdb__id_decode (tsdb/tsdb-internal.h). */
 
 /* 'YYYY-MM-DD' of a day number, quoted, appended to b. */
 int ch__put_day(struct pf_buf *b, int64_t day);

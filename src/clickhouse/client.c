@@ -21,17 +21,6 @@ struct ch_client {
 
 /* ---- DSN ---------------------------------------------------------------- */
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* URL-decode s[0..n) ('+' is a space) into a new string; NULL on a bad
  * escape or a NUL byte. */
 static char *url_decode(const char *s, size_t n)
@@ -45,8 +34,8 @@ static char *url_decode(const char *s, size_t n)
 				free(o);
 				return NULL;
 			}
-			h = hexval((unsigned char)s[i + 1]);
-			l = hexval((unsigned char)s[i + 2]);
+			h = pf_hexval(s[i + 1]);
+			l = pf_hexval(s[i + 2]);
 			if (h < 0 || l < 0 || (h == 0 && l == 0)) {
 				free(o);
 				return NULL;
@@ -648,8 +637,8 @@ int ch_tsv_field(const char **pp, const char *end, struct pf_buf *out, int *last
 				int h, l;
 				if (end - p < 2)
 					return PF_EINVAL;
-				h = hexval((unsigned char)p[0]);
-				l = hexval((unsigned char)p[1]);
+				h = pf_hexval(p[0]);
+				l = pf_hexval(p[1]);
 				if (h < 0 || l < 0)
 					return PF_EINVAL;
 				c = (char)(h << 4 | l);

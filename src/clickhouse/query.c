@@ -317,7 +317,7 @@ static int prow_parse(const struct pf_buf *out, struct pf_arena *a, struct prow 
 		if (r.bad)
 			break;
 		p.mult = 1;
-		ch__id_encode(p.series, p.t_ns, p.seq, p.id);
+		tsdb__id_encode(p.series, p.t_ns, p.seq, p.id);
 		pf_xgrow((void **)v, &cap, *n + 1, sizeof(**v));
 		(*v)[(*n)++] = p;
 	}
@@ -368,7 +368,7 @@ static int select_profiles(struct ch_store *s, const struct tsdb_query *q, struc
 			uint64_t sr, x = 0;
 			int64_t t;
 			uint32_t seq;
-			if (ch__id_decode(q->ids[i], &sr, &t, &seq) < 0 ||
+			if (tsdb__id_decode(q->ids[i], &sr, &t, &seq) < 0 ||
 			    pf_map_get_or_put(seen, q->ids[i], CH_ID_LEN, &x))
 				continue;
 			pf_buf_printf(&w, "%s(%" PRIu64 ",%" PRId64 ",%" PRIu32 ")", nk++ ? "," : "",
@@ -1298,7 +1298,7 @@ int ch_read(struct ch_store *s, const char *id, struct pf_buf *body, struct tsdb
 
 	if (meta)
 		*meta = NULL;
-	if (ch__id_decode(id, &series, &t_ns, &seq) < 0) {
+	if (tsdb__id_decode(id, &series, &t_ns, &seq) < 0) {
 		rc = pf_err_set(err, PF_ENOTFOUND, "no profile with id %.64s", id ? id : "(null)");
 		goto done;
 	}
@@ -1369,7 +1369,7 @@ int ch_read(struct ch_store *s, const char *id, struct pf_buf *body, struct tsdb
 				pr.comments[k] = ch_rb_read_strdup(&r, a);
 			pr.default_type = ch_rb_read_strdup(&r, a);
 			pr.ns = ch_rb_read_u64(&r);
-			ch__id_encode(pr.series, pr.t_ns, pr.seq, pr.id);
+			tsdb__id_encode(pr.series, pr.t_ns, pr.seq, pr.id);
 		}
 		memset(&h, 0, sizeof(h));
 		h.drop = ch_rb_read_strdup(&r, a);

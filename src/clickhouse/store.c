@@ -19,6 +19,7 @@
  * ReplacingMergeTree and by every read's LIMIT 1 BY.
  */
 #include "clickhouse/ch-internal.h"
+#include "tsdb/tsdb-internal.h" /* tsdb__id_encode: the ids are the embedded store's */
 
 #include <errno.h>
 #include <stdlib.h>
@@ -52,42 +53,6 @@ uint64_t ch__random64(void)
 		v = pf_hash64(&ts, sizeof(ts), (uint64_t)(uintptr_t)&v);
 	}
 	return v;
-}
-
-static void put_be32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
-static uint32_t get_be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-void ch__id_encode(uint64_t series, int64_t t_ns, uint32_t seq, char *out)
-{
-	uint8_t b[20];
-	put_be32(b, (uint32_t)(series >> 32));
-	put_be32(b + 4, (uint32_t)series);
-	put_be32(b + 8, (uint32_t)((uint64_t)t_ns >> 32));
-	put_be32(b + 12, (uint32_t)(uint64_t)t_ns);
-	put_be32(b + 16, seq);
-	pf_base62_encode(b, sizeof(b), out, CH_ID_LEN + 1);
-}
-
-int ch__id_decode(const char *id, uint64_t *series, int64_t *t_ns, uint32_t *seq)
-{
-	uint8_t b[20];
-	if (!id || strnlen(id, CH_ID_LEN + 1) != CH_ID_LEN ||
-	    pf_base62_decode(id, CH_ID_LEN, b, sizeof(b)) < 0)
-		return PF_ENOTFOUND;
-	*series = (uint64_t)get_be32(b) << 32 | get_be32(b + 4);
-	*t_ns = (int64_t)((uint64_t)get_be32(b + 8) << 32 | get_be32(b + 12));
-	*seq = get_be32(b + 16);
-	return 0;
 }
 
 int ch__put_day(struct pf_buf *b, int64_t day)
@@ -869,7 +834,7 @@ int ch_append(struct ch_store *s, const struct tsdb_append_req *req, char *id, s
 		e.d->users++;
 	}
 	seq = (uint32_t)ch__random64();
-	ch__id_encode(series, t_ns, seq, id ? id : (char[CH_ID_LEN + 1]){0});
+	tsdb__id_encode(series, t_ns, seq, id ? id : (char[CH_ID_LEN + 1]){0});
 
 	/* series row, once per node and day */
 	j->series_key = pf_hash64(&series, sizeof(series), (uint64_t)day);
