@@ -689,15 +689,8 @@ static int add_entry(struct bundle *b, const struct bundle_options *o, const cha
 
 int bundle_type_valid(const char *t)
 {
-	size_t n = t ? strlen(t) : 0;
-
-	if (n == 0 || n > BUNDLE_MAX_TYPE || strcmp(t, "unknown") == 0)
-		return 0;
-	for (const char *p = t; *p; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' || *p == '.' ||
-		      *p == '-'))
-			return 0;
-	return 1;
+	/* SPEC §1's rule (pf_type_ok), within a bundle's cap on a type name */
+	return t && strlen(t) <= BUNDLE_MAX_TYPE && strcmp(t, "unknown") != 0 && pf_type_ok(t);
 }
 
 int bundle_read_one(const void *body, size_t len, const struct bundle_one *one,
