@@ -13,9 +13,10 @@ export PROFEFE_STORAGE=clickhouse
 source "$(dirname "$0")/lib.bash"
 
 CONF=$TMP/profefe.yaml
+EIGHT=$TMP/eight.yaml # eight targets that never answer (the schedule is 1h)
 targets=
 for i in $(seq 1 8); do targets="$targets${targets:+, }'127.0.0.1:$((i + 1))'"; done
-cat >"$CONF" <<YAML
+cat >"$EIGHT" <<YAML
 global:
   scrape_interval: 1h
 scrape_configs:
@@ -33,7 +34,7 @@ expect_match "-scrape.shard 1 is refused" "$r" 'for -scrape.shard: want I/N.*exi
 # active instances (sorted, unique) of the server at URL
 inst() { curl -sS "$URL/api/v1/targets${1:-}" | jq -c "[.data.${2:-activeTargets}[].labels.instance] | unique"; }
 
-start_server "$TMP/a" -config.file "$CONF" -scrape.shard 0/2 || { notok "shard 0/2 starts"; finish; }
+start_server "$TMP/a" -config.file "$EIGHT" -scrape.shard 0/2 || { notok "shard 0/2 starts"; finish; }
 PID_A=$PID URL_A=$URL
 a=$(inst) a_types=$(curl -sS "$URL/api/v1/targets" | jq '.data.activeTargets | length')
 a_drop=$(inst '?state=dropped' droppedTargets)
@@ -42,7 +43,7 @@ expect "shard 0/2: each active target is shard 0/2" \
 	"$(curl -sS "$URL/api/v1/targets" | jq -c '[.data.activeTargets[].shard] | unique')" '["0/2"]'
 expect "shard 0/2: the other shard's targets are dropped here, shard 1/2" \
 	"$(curl -sS "$URL/api/v1/targets?state=any" | jq -c '[.data.droppedTargets[].shard] | unique')" '["1/2"]'
-start_server "$TMP/b" -config.file "$CONF" -scrape.shard 1/2 || { notok "shard 1/2 starts"; PID=$PID_A; finish; }
+start_server "$TMP/b" -config.file "$EIGHT" -scrape.shard 1/2 || { notok "shard 1/2 starts"; PID=$PID_A; finish; }
 PID_B=$PID
 b=$(inst) b_types=$(curl -sS "$URL/api/v1/targets" | jq '.data.activeTargets | length')
 b_drop=$(inst '?state=dropped' droppedTargets)
@@ -142,16 +143,7 @@ stop_server
 for p in "${APIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
 APIDS=()
 
-cat >"$CONF" <<YAML
-global:
-  scrape_interval: 1h
-scrape_configs:
-  - job_name: app
-    static_configs:
-      - targets: [$targets]
-        labels: {service: sharded}
-YAML
-start_server "$TMP/c" -config.file "$CONF" || { notok "unsharded server starts"; finish; }
+start_server "$TMP/c" -config.file "$EIGHT" || { notok "unsharded server starts"; finish; }
 expect "without -scrape.shard: every target, no shard fields, nothing dropped" \
 	"$(curl -sS "$URL/api/v1/targets?state=any" | jq -c '[(.data.activeTargets | map(.labels.instance) | unique | length), .data.shard, (.data.activeTargets | map(.shard) | unique), (.data.droppedTargets | length)]')" \
 	'[8,null,[null],0]'
