@@ -4,7 +4,7 @@ set -euo pipefail
 pkgs=("$@" build-essential pkg-config git curl ca-certificates
       libmicrohttpd-dev libcurl4-openssl-dev libuv1-dev libyaml-dev libjansson-dev
       libprotobuf-c-dev protobuf-c-compiler zlib1g-dev libdeflate-dev libzstd-dev libpcre2-dev
-      libcmocka-dev libzip-dev libxxhash-dev golang-go jq time openssl unzip zip apache2-utils
+      libcmocka-dev libzip-dev libxxhash-dev golang-go jq gojq time openssl unzip zip apache2-utils
       chromium firefox-esr nodejs clickhouse-server clickhouse-client)
 # npm comes with some builds of nodejs (nodesource's); Debian's is a package of its own
 command -v npm >/dev/null 2>&1 || pkgs+=(npm)

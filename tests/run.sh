@@ -160,7 +160,10 @@ start() {
 			bash "tests/e2e/$name" >"$logdir/$i.out" 2>&1 </dev/null
 		fi
 		echo $? >"$logdir/$i.rc.tmp"
-		echo $((SECONDS - t0)) >"$logdir/$i.time"
+		# CPU of the test and the children it waited for (servers,
+		# go tool pprof): /proc/PID/stat's cutime + cstime, in ticks
+		read -r -a st <"/proc/$BASHPID/stat"
+		echo "$((SECONDS - t0)) s, $(((st[15] + st[16]) / $(getconf CLK_TCK))) s CPU" >"$logdir/$i.time"
 		mv "$logdir/$i.rc.tmp" "$logdir/$i.rc"
 	) &
 }
@@ -170,7 +173,7 @@ start() {
 report() {
 	local i=$1 log="$logdir/$1.out" rc p f
 	rc=$(cat "$logdir/$i.rc")
-	echo "# ${list[$i]} ($(cat "$logdir/$i.time") s)"
+	echo "# ${list[$i]} ($(cat "$logdir/$i.time"))"
 	grep -vE '^(ok|not ok) ' "$log" | sed 's/^/#   /' | tail -n 40
 	# what a failure printed after its line (node's YAML: error, expected,
 	# actual, stack), which the tail above may not reach

@@ -17,7 +17,7 @@ expect "services: empty store is 404 nothing found" "$(req GET /api/0/services)"
 
 # 3. push cpu with labels: labels sorted, time from the profile
 r=$(push "$FIX/pprof/cpu-001.pb.gz" "service=svc1&type=cpu&labels=region=eu,host=be1")
-expect "push cpu: meta without id" "$(jq -c 'del(.body.id)' <<<"$r")" '{"code":200,"body":{"type":"cpu","service":"svc1","labels":[{"key":"host","value":"be1"},{"key":"region","value":"eu"}],"created_at":"2026-11-22T13:05:52Z"}}'
+expect "push cpu: meta without id" "$(command jq -c 'del(.body.id)' <<<"$r")" '{"code":200,"body":{"type":"cpu","service":"svc1","labels":[{"key":"host","value":"be1"},{"key":"region","value":"eu"}],"created_at":"2026-11-22T13:05:52Z"}}'
 cpu1=$(jq -r .body.id <<<"$r")
 expect_match "push cpu: id is letters and digits" "$cpu1" '^[A-Za-z0-9]+$'
 

@@ -126,7 +126,7 @@ expect "the export's entries: meta, pprof/heap, the others by name, then profile
 	"meta pprof/heap pprof/allocs pprof/block pprof/example.com_shop_open-conns pprof/goroutine pprof/mutex pprof/threadcreate pprof/profile pprof/trace pprof/profile-during-trace "
 expect "the export's entries are stored, not deflated" \
 	"$(zipinfo -v "$TMP/export.zip" | grep -c 'compression method: *none (stored)')" 11
-expect "the export's meta" "$(unzip -p "$TMP/export.zip" meta | jq -c 'keys_unsorted')" \
+expect "the export's meta" "$(unzip -p "$TMP/export.zip" meta | command jq -c 'keys_unsorted')" \
 	'["main","revision","go_version","hostname","proc_id","init_time","capture_time"]'
 expect "the export's capture_time is bundle-003's" "$(unzip -p "$TMP/export.zip" meta | jq -r .capture_time)" "$cap"
 old_series=$(curl -sG "$URL/api/v1/series" --data-urlencode 'match[]={service="shopd"}' | jq -c .data)

@@ -45,6 +45,9 @@ ntypes() {
 	gopprof "$TMP/ntypes.raw" -raw "$1" && awk 'f { print NF; exit } /^Samples:/ { f = 1 }' "$TMP/ntypes.raw"
 }
 
+# check_case NAME FILE...: as above, every sample index; for a case named
+# "... (index 0)" the first only (heap-large-001: each -top of it costs Go
+# about 3 s of CPU; -raw still compares every value of every sample)
 check_case() {
 	local name=$1 out=$TMP/ours.pb.gz nt i rows total
 	shift
@@ -58,6 +61,7 @@ check_case() {
 		notok "$name: go tool pprof cannot read our output"
 		return
 	fi
+	[[ $name == *"(index 0)" ]] && nt=1
 	i=0
 	while [ "$i" -lt "$nt" ]; do
 		if ! top "$TMP/ours.top" "$i" "$out"; then
@@ -89,7 +93,7 @@ check_case "10 heap files" $F/heap-001.pb.gz $F/heap-002.pb.gz $F/heap-003.pb.gz
 	$F/heap-008.pb.gz $F/heap-009.pb.gz $F/heap-010.pb.gz
 check_case "5 cpu files" $F/cpu-001.pb.gz $F/cpu-002.pb.gz $F/cpu-003.pb.gz \
 	$F/cpu-004.pb.gz $F/cpu-005.pb.gz
-check_case "heap-large-001 alone" $F/heap-large-001.pb.gz
+check_case "heap-large-001 alone (index 0)" $F/heap-large-001.pb.gz
 for f in block-001 mutex-001 goroutine-001 threadcreate-001 allocs-001 allocs-delta-001 cpu-003; do
 	check_case "$f alone" $F/$f.pb.gz
 done

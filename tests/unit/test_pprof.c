@@ -1153,7 +1153,9 @@ static struct pprof_profile *fixture_named(const char *name)
 
 /* Same result as pprof_merge (inputs in order, all held) whatever the
  * order of the adds, each input decoded right before its add and freed
- * right after. */
+ * right after. A set with heap-large-001 (78 642 samples) is merged
+ * forward and reversed only, and under the sanitizers (PROFEFE_TEST_SUBSET,
+ * tests/run.sh) without heap-large-001: the strides are the small sets'. */
 static void test_merger_any_order(void **state)
 {
 	(void)state;
@@ -1164,8 +1166,14 @@ static void test_merger_any_order(void **state)
 		char *wc;
 		size_t n = 0;
 
+		size_t orders = 4;
 		while (names[n])
 			n++;
+		if (strcmp(names[n - 1], "heap-large-001") == 0) {
+			orders = 2;
+			if (getenv("PROFEFE_TEST_SUBSET"))
+				n--;
+		}
 		for (size_t i = 0; i < n; i++)
 			in[i] = fixture_named(names[i]);
 		assert_int_equal(pprof_merge(in, n, &want, &err), 0);
@@ -1173,7 +1181,7 @@ static void test_merger_any_order(void **state)
 		for (size_t i = 0; i < n; i++)
 			pprof_free(in[i]);
 		/* forward, reversed, and strides through the set */
-		for (size_t order = 0; order < 4; order++) {
+		for (size_t order = 0; order < orders; order++) {
 			struct pprof_merger *m = pprof_merger_new();
 			struct pprof_profile *got = NULL;
 			size_t stride = order == 2 ? 5 : order == 3 ? 7 : 1;
