@@ -83,6 +83,16 @@ void ch_client_free(struct ch_client *c);
  */
 int ch_query(struct ch_client *c, int use_db, const char *sql, const void *data, size_t len,
 	     struct pf_buf *out, struct pf_err *err);
+/*
+ * ch_query bounded by a deadline (pf_mono_ns time; 0 = none, as ch_query):
+ * ClickHouse gets max_execution_time = the seconds left (rounded up) and
+ * the transfer is cut at the deadline. PF_ETIMEDOUT when the deadline
+ * passed before sending, when ClickHouse stopped the query for its
+ * max_execution_time (TIMEOUT_EXCEEDED, its message in err) or when the
+ * transfer was cut at the deadline; other errors as ch_query.
+ */
+int ch_query_until(struct ch_client *c, int use_db, const char *sql, const void *data, size_t len,
+		   struct pf_buf *out, int64_t deadline_ns, struct pf_err *err);
 /* The DSN's database name; borrowed. */
 const char *ch_client_database(const struct ch_client *c);
 
