@@ -14,7 +14,8 @@
 #          eight curl processes at once, then GET /api/0/profiles/merge over all of them: best
 #          of 3 wall times, and the CPU of both processes per merge; the two merges' totals
 #          must be equal.
-# Needs ab (apache2-utils) and clickhouse-server (make deps).
+# BENCH_CH_PARTS (default "push merge") picks the parts, BENCH_CH_C_SMALL (8) heap-001's -c; CH_ZSTD_LEVEL=1 measures ClickHouse's
+# default compression level. Needs ab (apache2-utils) and clickhouse-server (make deps).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -73,8 +74,13 @@ push() {
 	c2=$(cpu "$CH_PID")
 	rps=$(awk '/^Requests per second/ {print $4}' "$TMP/ab.out")
 	failed=$(awk '/^Failed requests/ {print $3}' "$TMP/ab.out")
-	stored=$(curl -sS "$URL/metrics" | awk '/^profefe_profiles_ingested_total/ {print $2}')
+	curl -sS "$URL/metrics" >"$TMP/metrics"
+	stored=$(awk '/^profefe_profiles_ingested_total/ {print $2}' "$TMP/metrics")
 	stop
+	# the writer's batches: profiles per insert, seconds per insert
+	[ "$store" = tsdb ] || awk -v n="$n" '/^profefe_clickhouse_inserts_total/ {b = $2}
+		/^profefe_clickhouse_insert_seconds_total/ {t = $2}
+		END {if (b > 0) printf "# %d batch inserts: %.1f profiles per batch, %.1f ms per batch insert\n", b, (n + 1) / b, t * 1000 / b}' "$TMP/metrics"
 	grep -E '^(Non-2xx|   \(Connect)' "$TMP/ab.out" | sed 's/^ */# ab: /' || true
 	printf 'push %-14s c=%s n=%-5s %-10s %7.1f profiles/s | profefe CPU %7.3f ms/profile | clickhouse-server CPU %7.3f ms/profile (%7.3f with the 3 s after) | failed %s, stored %s\n' \
 		"$name" "$conc" "$n" "$store" "$rps" \
@@ -86,8 +92,12 @@ push() {
 # clickhouse-server's CPU when nothing is sent (its background threads), for scale
 c0=$(cpu "$CH_PID"); sleep 3; c1=$(cpu "$CH_PID")
 echo "# clickhouse-server idle: $(awk "BEGIN{print ($c1 - $c0) / 3}") CPU s/s"
-for st in tsdb clickhouse; do push heap-001 "$FIX/heap-001.pb.gz" 8 "$NS" $st; done
-for st in tsdb clickhouse; do push heap-large-001 "$FIX/heap-large-001.pb.gz" 4 "$NL" $st; done
+PARTS=" ${BENCH_CH_PARTS:-push merge} "
+if [[ $PARTS == *" push "* ]]; then
+	for st in tsdb clickhouse; do push heap-001 "$FIX/heap-001.pb.gz" "${BENCH_CH_C_SMALL:-8}" "$NS" $st; done
+	for st in tsdb clickhouse; do push heap-large-001 "$FIX/heap-large-001.pb.gz" 4 "$NL" $st; done
+fi
+[[ $PARTS == *" merge "* ]] || exit 0
 
 # ---- merge of NM distinct heap profiles ----
 per=$((NM / 10))
