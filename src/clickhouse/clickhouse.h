@@ -24,12 +24,14 @@
  * header, ns, and its samples as stack ids and values in sample order.
  *
  * Ids: base62 of 20 bytes (CH_ID_LEN characters, as TSDB_ID_LEN): series
- * id (8, the hash of the label set), time (8, ns), seq (4, random per
- * append), the profiles table's sorting key. They are fixed before the
- * first insert attempt; a retry sends the same rows, which the
+ * id (8, the hash of the label set), time (8, ns), seq (4, a per-node
+ * counter from a random start: one node never repeats an id for two
+ * appends of one series and time; two nodes' ids for the same series and
+ * time meet with probability 2^-32), the profiles table's sorting key.
+ * They are fixed before the first insert attempt; a retry sends the same rows, which the
  * ReplacingMergeTree collapses and every read dedups (LIMIT 1 BY), so a
  * retried insert never double-counts. The same file pushed to two nodes
- * gets two ids (two random seqs).
+ * gets two ids (two counters from different random starts).
  */
 #ifndef PF_CLICKHOUSE_H
 #define PF_CLICKHOUSE_H
