@@ -458,7 +458,10 @@ int ch_query_until(struct ch_client *c, int use_db, const char *sql, const void 
 		goto done;
 	}
 	if (cc != CURLE_OK) {
-		rc = (cc == CURLE_OPERATION_TIMEDOUT && deadline_ns && pf_mono_ns() >= deadline_ns)
+		/* cut at the deadline (curl's clock may fire a little before
+		 * ours): the caller's timeout, not a server to retry */
+		rc = (cc == CURLE_OPERATION_TIMEDOUT && deadline_ns &&
+		      (timeout_ms < c->timeout_ms || pf_mono_ns() >= deadline_ns))
 			     ? PF_ETIMEDOUT : PF_EIO;
 		pf_err_set(err, rc, "clickhouse %s: %s", c->dsn.base, ebuf[0] ? ebuf : curl_easy_strerror(cc));
 		goto done;

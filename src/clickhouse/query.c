@@ -1715,7 +1715,11 @@ int ch_merge_encoded(struct ch_store *s, const struct tsdb_query *q, struct pf_b
 	if (n)
 		*n = 0;
 	/* one profile named once: read it whole */
+	/* an error is final (a timeout must not send the query again); not
+	 * found is ch_merge's to word */
 	rc = select_profiles(s, q, &ss, a, &rows, &nrows, NULL, err);
+	if (rc < 0 && rc != PF_ENOTFOUND)
+		goto done;
 	if (rc == 0 && nrows == 1 && rows[0].mult == 1 && rows[0].kind == TSDB_KIND_PPROF &&
 	    (!q->max_profiles || q->max_profiles >= 1)) {
 		rc = ch_read(s, rows[0].id, gz, NULL, err);
