@@ -48,7 +48,8 @@ done
 
 data=$TMP/ret
 start_server "$data" -tsdb.retention 0 || { notok "server starts on ClickHouse"; finish; }
-db=${SFLAGS[5]##*database=}
+db=
+for f in "${SFLAGS[@]}"; do [[ $f == *database=* ]] && db=${f##*database=}; done # lib.bash's DSN
 ids=()
 for i in 1 2 3 4 5; do
 	ids[i]=$(push "$TMP/in/$i.pb.gz" "service=ret&type=heap" | jq -r '.body.id // empty')
