@@ -24,7 +24,9 @@
 # BENCH_ONLY=head bench/headmerge.sh and bench/symbolize, BENCH_ONLY=merge_rss bench/merge_rss.sh,
 # BENCH_ONLY=reports bench/reports.sh, BENCH_ONLY=decode bench/inflate and bench/streamdecode,
 # BENCH_ONLY=push_ab bench/push_ab.sh (issue 18: ab -k, heap-001 at -c 8 -n 8000, heap-large-001 at
-# -c 4 -n 150, the server's CPU per profile; PROFEFE_BIN_BASE=<an older profefe> measures that one too)
+# -c 4 -n 150, the server's CPU per profile; PROFEFE_BIN_BASE=<an older profefe> measures that one too),
+# BENCH_ONLY=clickhouse bench/clickhouse_bench.sh (issue 20: push and merge, -storage-type=clickhouse
+# against the embedded store on the same data, profefe's and clickhouse-server's CPU per profile)
 # Set BENCH_SECONDS (default 5) for the push runs, BENCH_SCRAPE_SECONDS (60) for scrape.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -113,6 +115,11 @@ fi
 # BENCH_ONLY=push_ab: only the push cost as issue 18 measures it (bench/push_ab.sh)
 if [ "${BENCH_ONLY:-}" = push_ab ]; then
 	bench/push_ab.sh ${PROFEFE_BIN_BASE:+"$PROFEFE_BIN_BASE"} "$B/profefe"
+	exit 0
+fi
+# BENCH_ONLY=clickhouse: the ClickHouse store against the embedded store (bench/clickhouse_bench.sh)
+if [ "${BENCH_ONLY:-}" = clickhouse ]; then
+	BUILD=$B bench/clickhouse_bench.sh
 	exit 0
 fi
 

@@ -59,6 +59,10 @@ struct ch_store {
 	struct pf_htab series_written; /* hash(day, series id) -> 1 */
 	struct ch_stats st;
 	int64_t newest_t; /* newest profile time known; INT64_MIN: none */
+	/* the next id's seq (under mu): counts up from a random start, so one
+	 * node never gives two appends of one series and time the same id,
+	 * and two nodes' ids differ unless their counters meet (2^-32) */
+	uint32_t seq_next;
 };
 
 /* The newest profile time in ClickHouse (INT64_MIN when there is none). */

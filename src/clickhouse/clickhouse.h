@@ -24,12 +24,14 @@
  * header, ns, and its samples as stack ids and values in sample order.
  *
  * Ids: base62 of 20 bytes (CH_ID_LEN characters, as TSDB_ID_LEN): series
- * id (8, the hash of the label set), time (8, ns), seq (4, random per
- * append), the profiles table's sorting key. They are fixed before the
- * first insert attempt; a retry sends the same rows, which the
+ * id (8, the hash of the label set), time (8, ns), seq (4, a per-node
+ * counter from a random start: one node never repeats an id for two
+ * appends of one series and time; two nodes' ids for the same series and
+ * time meet with probability 2^-32), the profiles table's sorting key.
+ * They are fixed before the first insert attempt; a retry sends the same rows, which the
  * ReplacingMergeTree collapses and every read dedups (LIMIT 1 BY), so a
  * retried insert never double-counts. The same file pushed to two nodes
- * gets two ids (two random seqs).
+ * gets two ids (two counters from different random starts).
  */
 #ifndef PF_CLICKHOUSE_H
 #define PF_CLICKHOUSE_H
@@ -83,6 +85,16 @@ void ch_client_free(struct ch_client *c);
  */
 int ch_query(struct ch_client *c, int use_db, const char *sql, const void *data, size_t len,
 	     struct pf_buf *out, struct pf_err *err);
+/*
+ * ch_query bounded by a deadline (pf_mono_ns time; 0 = none, as ch_query):
+ * ClickHouse gets max_execution_time = the seconds left (rounded up) and
+ * the transfer is cut at the deadline. PF_ETIMEDOUT when the deadline
+ * passed before sending, when ClickHouse stopped the query for its
+ * max_execution_time (TIMEOUT_EXCEEDED, its message in err) or when the
+ * transfer was cut at the deadline; other errors as ch_query.
+ */
+int ch_query_until(struct ch_client *c, int use_db, const char *sql, const void *data, size_t len,
+		   struct pf_buf *out, int64_t deadline_ns, struct pf_err *err);
 /* The DSN's database name; borrowed. */
 const char *ch_client_database(const struct ch_client *c);
 

@@ -365,6 +365,12 @@ static void stmt_head(const char *sql, char *out, size_t n)
 int ch_query(struct ch_client *c, int use_db, const char *sql, const void *data, size_t len,
 	     struct pf_buf *out, struct pf_err *err)
 {
+	return ch_query_until(c, use_db, sql, data, len, out, 0, err);
+}
+
+int ch_query_until(struct ch_client *c, int use_db, const char *sql, const void *data, size_t len,
+		   struct pf_buf *out, int64_t deadline_ns, struct pf_err *err)
+{
 	struct pf_buf url = PF_BUF_INIT(0);
 	struct sink sk = {.out = out};
 	struct curl_slist *hdr = NULL;
@@ -372,8 +378,17 @@ int ch_query(struct ch_client *c, int use_db, const char *sql, const void *data,
 	CURLcode cc;
 	char ebuf[CURL_ERROR_SIZE] = "";
 	size_t out_len0 = out ? out->len : 0;
+	long timeout_ms = c->timeout_ms;
+	int64_t left_ns = 0;
 	int rc = 0;
 
+	if (deadline_ns) {
+		left_ns = deadline_ns - pf_mono_ns();
+		if (left_ns <= 0)
+			return pf_err_set(err, PF_ETIMEDOUT, "clickhouse %s: deadline passed before the query was sent",
+					  c->dsn.base);
+		timeout_ms = PF_MIN(timeout_ms, (long)(left_ns / 1000000) + 1);
+	}
 	pf_buf_init(&sk.err, 8192);
 	pthread_mutex_lock(&c->mu);
 	if (c->npool)
@@ -389,6 +404,11 @@ int ch_query(struct ch_client *c, int use_db, const char *sql, const void *data,
 	/* IN lists of symbol ids can be long (heap-large-001: 45 742 locations) */
 	pf_buf_printf(&url, "%s?max_query_size=268435456&max_ast_elements=10000000&"
 		      "max_expanded_ast_elements=10000000&", c->dsn.base);
+	/* the server stops the query too (whole seconds, at least 1; curl's
+	 * timeout below is the exact one) */
+	if (deadline_ns)
+		pf_buf_printf(&url, "max_execution_time=%lld&",
+			      (long long)((left_ns + 999999999) / 1000000000));
 	if (use_db) {
 		pf_buf_printf(&url, "database=");
 		url_escape(&url, c->dsn.database, strlen(c->dsn.database));
@@ -425,8 +445,8 @@ int ch_query(struct ch_client *c, int use_db, const char *sql, const void *data,
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &sk);
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, ebuf);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, c->timeout_ms);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, PF_MIN(c->timeout_ms, 10000L));
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, PF_MIN(timeout_ms, 10000L));
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "gzip");
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -438,8 +458,12 @@ int ch_query(struct ch_client *c, int use_db, const char *sql, const void *data,
 		goto done;
 	}
 	if (cc != CURLE_OK) {
-		rc = pf_err_set(err, PF_EIO, "clickhouse %s: %s", c->dsn.base,
-				ebuf[0] ? ebuf : curl_easy_strerror(cc));
+		/* cut at the deadline (curl's clock may fire a little before
+		 * ours): the caller's timeout, not a server to retry */
+		rc = (cc == CURLE_OPERATION_TIMEDOUT && deadline_ns &&
+		      (timeout_ms < c->timeout_ms || pf_mono_ns() >= deadline_ns))
+			     ? PF_ETIMEDOUT : PF_EIO;
+		pf_err_set(err, rc, "clickhouse %s: %s", c->dsn.base, ebuf[0] ? ebuf : curl_easy_strerror(cc));
 		goto done;
 	}
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &sk.status);
@@ -464,6 +488,8 @@ int ch_query(struct ch_client *c, int use_db, const char *sql, const void *data,
 		}
 		stmt_head(sql, head, sizeof(head));
 		rc = (sk.status == 503 || retryable_code(code)) ? PF_EBUSY : PF_EINVAL;
+		if (code == 159 && deadline_ns) /* TIMEOUT_EXCEEDED: our max_execution_time */
+			rc = PF_ETIMEDOUT;
 		pf_err_set(err, rc, "clickhouse %s: HTTP %ld to \"%s\": %.*s", c->dsn.base,
 			   sk.status, head, (int)PF_MIN(mlen, 380), mlen ? m : "(no message)");
 	}

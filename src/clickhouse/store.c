@@ -251,6 +251,7 @@ int ch_store_open(const struct ch_store_options *o, struct ch_store **out, struc
 	pf_htab_init(&s->series_written, 64);
 	if ((rc = ch__schema_ensure(s->c, err)) < 0)
 		goto fail;
+	s->seq_next = (uint32_t)ch__random64();
 	if ((rc = ch__newest(s, &s->newest_t, err)) < 0)
 		goto fail;
 	if (pthread_create(&s->writer, NULL, writer_main, s) != 0) {
@@ -833,7 +834,11 @@ int ch_append(struct ch_store *s, const struct tsdb_append_req *req, char *id, s
 		e.d = get_dict(s, day, service);
 		e.d->users++;
 	}
-	seq = (uint32_t)ch__random64();
+	/* a counter, not a fresh random number: two appends of one series at
+	 * one time through this node always get two ids (random seqs would
+	 * collide with probability 2^-32 and the ReplacingMergeTree would
+	 * keep one of the two rows) */
+	seq = s->seq_next++;
 	tsdb__id_encode(series, t_ns, seq, id ? id : (char[CH_ID_LEN + 1]){0});
 
 	/* series row, once per node and day */

@@ -1,7 +1,8 @@
 /*
  * store: a switch over the two backends (store.h). The ClickHouse backend
- * gets a maintenance thread here that applies retention (ch_retain) every
- * maintenance interval; the embedded store runs its own.
+ * gets a maintenance thread here that applies retention (ch_retain) at
+ * start and then every maintenance interval; the embedded store runs its
+ * own.
  */
 #include "store/store.h"
 #include "pprof/pprof.h"
@@ -63,24 +64,34 @@ static int ch_round(struct store *s, struct pf_err *err)
 	return rc;
 }
 
+/* wait until the next round is due (or stopping); s->mu held */
+static void maint_wait(struct store *s)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += (time_t)(s->maint_ns / 1000000000);
+	ts.tv_nsec += (long)(s->maint_ns % 1000000000);
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	while (!s->stopping && pthread_cond_timedwait(&s->cv, &s->mu, &ts) == 0)
+		;
+}
+
+/* A round at start (a server restarted with a shorter -tsdb.retention
+ * drops what is out of it right away), then one every maint_ns. */
 static void *maint_main(void *arg)
 {
 	struct store *s = arg;
 
 	pthread_mutex_lock(&s->mu);
-	while (!s->stopping) {
-		struct timespec ts;
+	for (int first = 1; !s->stopping; first = 0) {
 		struct pf_err err = {0};
 
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += (time_t)(s->maint_ns / 1000000000);
-		ts.tv_nsec += (long)(s->maint_ns % 1000000000);
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
-		while (!s->stopping && pthread_cond_timedwait(&s->cv, &s->mu, &ts) == 0)
-			;
+		if (!first)
+			maint_wait(s);
 		if (s->stopping)
 			break;
 		pthread_mutex_unlock(&s->mu);
@@ -176,11 +187,11 @@ int store_append(struct store *s, const struct tsdb_append_req *req, char *id,
 }
 
 /*
- * -query.timeout on ClickHouse: the store does not stop a query midway
- * (ClickHouse runs each statement to its end within -clickhouse.timeout),
- * so a deadline is checked before the query is sent and when its answer
- * is in; past it the answer is dropped (PF_ETIMEDOUT, as the embedded
- * store's).
+ * -query.timeout on ClickHouse: each statement of a find, series or merge
+ * goes with ClickHouse's max_execution_time set to the seconds left and
+ * its transfer is cut at the deadline (ch_query_until: PF_ETIMEDOUT, as
+ * the embedded store's); the deadline is also checked before the first
+ * query is sent and when the answer is in (past it the answer is dropped).
  */
 static int ch_deadline(const struct tsdb_query *q, int after, size_t n, struct pf_err *err)
 {

@@ -13,8 +13,8 @@
  *     is full (nothing queued: the API answers 503, the scraper records a
  *     store_error) and PF_EIO when ClickHouse did not take the insert.
  *   - store_maintain on ClickHouse applies retention by dropping whole day
- *     partitions (ch_retain); a background thread does that every
- *     maintenance interval when a retention is set.
+ *     partitions (ch_retain); a background thread does that at open and
+ *     then every maintenance interval when a retention is set.
  *
  * All functions are thread-safe.
  */

@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# Time limits on ClickHouse (-storage-type=clickhouse, issue 20).
+# Retention: whole day partitions are dropped, so "time retention may keep
+# up to one extra day".
+#   - profiles pushed with -tsdb.retention 0 into five days (2026-11-20, -21,
+#     -28, -29, -30): one day partition each in every table (system.parts);
+#   - the server restarted with -tsdb.retention 40h: its first retention
+#     round (at start) drops the days before the day of (newest - 40h) =
+#     2026-11-28T12:00: the partitions of 11-20 and 11-21 are gone from every
+#     table, their profiles from find and by id (404); the newer stay, read
+#     back equal to what was pushed, including the one of 11-28T02:00, out
+#     of the window by 10 h but in its day (the extra day);
+#   - a push dated in a dropped day is refused, naming the window.
+# -query.timeout: each ClickHouse statement of a find or merge carries
+# max_execution_time (the seconds left) and its transfer is cut at the
+# deadline. With clickhouse-server paused (SIGSTOP) no answer can come, so
+# a merge and a find with -query.timeout 300ms end at the deadline with the
+# embedded store's error (503 "query timed out after -query.timeout"),
+# counted as refused {reason="query_timeout"}, well before
+# -clickhouse.timeout (30 s, which would be a 500 naming the connection).
+# Waits on /metrics (retention rounds), never on a clock.
+export PROFEFE_STORAGE=clickhouse
+source "$(dirname "$0")/lib.bash"
+
+P=$FIX/pprof
+ALL='from=2000-01-01T00:00:00&to=2100-01-01T00:00:00'
+metric() { curl -sS -m 5 "$URL/metrics" 2>/dev/null | awk -v n="$1" '$1 == n {print $2}'; }
+wait_metric() { # NAME OP VALUE: poll (at most 30 s) until it compares
+	local v
+	for _ in $(seq 1 300); do
+		v=$(metric "$1")
+		[ -n "$v" ] && [ "$(printf %.0f "$v")" "$2" "$3" ] && return 0
+		sleep 0.1
+	done
+	echo "#   $1 = ${v:-?}, waited for $2 $3"
+	return 1
+}
+
+# one profile per (file, time): heap-00N retimed to T (UTC)
+mkdir -p "$TMP/in"
+i=0
+for t in 2026-11-20T12:00:00 2026-11-21T12:00:00 2026-11-28T02:00:00 2026-11-29T12:00:00 2026-11-30T12:00:00; do
+	i=$((i + 1))
+	mkdir -p "$TMP/r$i"
+	"$TOOLS/pprof-retime" "$P/heap-00$((i + 1)).pb.gz" "$TMP/r$i" 1 "$(date -u -d "${t}Z" +%s)000000000" 1 &&
+		mv "$TMP/r$i"/*.pb.gz "$TMP/in/$i.pb.gz" || { notok "retime heap-00$((i + 1)) to $t"; finish; }
+done
+
+data=$TMP/ret
+start_server "$data" -tsdb.retention 0 || { notok "server starts on ClickHouse"; finish; }
+db=
+for f in "${SFLAGS[@]}"; do [[ $f == *database=* ]] && db=${f##*database=}; done # lib.bash's DSN
+ids=()
+for i in 1 2 3 4 5; do
+	ids[i]=$(push "$TMP/in/$i.pb.gz" "service=ret&type=heap" | jq -r '.body.id // empty')
+done
+expect "five profiles pushed with -tsdb.retention 0" "$(printf '%s\n' "${ids[@]}" | grep -c .)" 5
+parts() { # parts TABLE: its active partitions, one line
+	ch_sql "SELECT DISTINCT partition FROM system.parts WHERE database = '$db' AND table = '$1' AND active ORDER BY partition FORMAT TSV" | paste -sd' '
+}
+all5="2026-11-20 2026-11-21 2026-11-28 2026-11-29 2026-11-30"
+expect "profiles: one partition per day" "$(parts profiles)" "$all5"
+expect "stacks: one partition per day" "$(parts stacks)" "$all5"
+stop_server
+
+start_server "$data" -tsdb.retention 40h || { notok "server restarts with -tsdb.retention 40h"; finish; }
+check "a retention round runs at start" wait_metric profefe_clickhouse_retention_rounds_total -ge 1
+expect "it dropped two days" "$(metric profefe_clickhouse_retention_dropped_days_total)" 2
+expect "no retention round failed" "$(metric profefe_clickhouse_retention_failures_total)" 0
+kept="2026-11-28 2026-11-29 2026-11-30"
+for t in series profiles stacks locations functions mappings; do
+	expect "$t: the partitions of 11-20 and 11-21 are dropped" "$(parts "$t")" "$kept"
+done
+expect "find returns the three newer profiles" \
+	"$(curl -sS "$URL/api/0/profiles?service=ret&type=heap&$ALL" | jq -r '.body[].id' | sort | paste -sd' ')" \
+	"$(printf '%s\n' "${ids[3]}" "${ids[4]}" "${ids[5]}" | sort | paste -sd' ')"
+for i in 1 2; do
+	expect "a dropped profile (day $i) is 404 by id" \
+		"$(curl -sS -o /dev/null -w '%{http_code}' "$URL/api/0/profiles/${ids[i]}")" 404
+done
+for i in 3 4 5; do
+	curl -sS -o "$TMP/got.pb.gz" "$URL/api/0/profiles/${ids[i]}"
+	check "a kept profile (day $i) reads back equal to what was pushed$([ $i = 3 ] && echo '; 10 h out of the window, in its day')" \
+		same_profile "$TMP/got.pb.gz" "$TMP/in/$i.pb.gz"
+done
+out=$(req POST "/api/0/profiles?service=ret&type=heap" --data-binary @"$TMP/in/2.pb.gz")
+expect_match "a push dated in a dropped day is refused, naming the window" "$out" \
+	'^4[0-9][0-9] .*before the retention window'
+stop_server
+
+# ---- -query.timeout: ClickHouse paused, the deadline ends the query ----------
+start_server "$data" -tsdb.retention 0 -query.timeout 300ms || { notok "server starts with -query.timeout 300ms"; finish; }
+kill -STOP "$CH_PID"
+out=$(req GET "/api/0/profiles/merge?service=ret&type=heap&$ALL")
+out2=$(req GET "/api/0/profiles?service=ret&type=heap&$ALL")
+kill -CONT "$CH_PID"
+echo "# the merge's reply: ${out:0:300}"
+expect_match "a merge while ClickHouse does not answer: 503 at -query.timeout" "$out" \
+	'^503 .*query timed out after -query.timeout 300ms \(clickhouse http://127.0.0.1:[0-9]+/: .*'
+expect_match "a find too" "$out2" '^503 .*query timed out after -query.timeout 300ms'
+expect_match "counted as refused (query_timeout)" "$(curl -sS "$URL/metrics")" \
+	'profefe_requests_refused_total\{reason="query_timeout"\} 2'
+finish
