@@ -4,16 +4,18 @@
  * each step over N rounds of FILE (a gzip pprof body):
  *   decode    tsdb__flat_decode (inflate + streaming decode into flat arrays)
  *   intern    tsdb__chunk_enc_add_flat into one table and one series' chunk,
- *             finished every 64 profiles as the head does (zstd level 3)
+ *             finished every 64 profiles as the head does (zstd level 3,
+ *             the scratch shared, a new encoder after each finish)
  *   old       pprof_decode + tsdb__chunk_enc_add_pprof (what a cut did per
  *             profile before, without the WAL read)
- *   symbolize FILE [N]     (default 500)
+ *   symbolize FILE [N [new]]   (default 500; "new": skip the old path)
  */
 #include "tsdb/codec/codec.h"
 #include "tsdb/tsdb-internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 static double cpu_s(void)
@@ -31,6 +33,7 @@ int main(int argc, char **argv)
 	double t0, t_dec = 0, t_int = 0, t_old;
 	struct tsdb__symtab *st = tsdb__symtab_new(), *st2 = tsdb__symtab_new();
 	struct tsdb__chunk_enc *e, *e2;
+	struct tsdb__chunk_scratch *sc = tsdb__chunk_scratch_new();
 
 	if (argc < 2 || n < 1) {
 		fprintf(stderr, "usage: symbolize FILE [N]\n");
@@ -41,7 +44,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	tsdb__symtab_set_level(st, TSDB__HEAD_ZSTD_LEVEL);
-	e = tsdb__chunk_enc_new(st);
+	e = tsdb__chunk_enc_new_shared(st, sc);
 	for (long i = 0; i < n; i++) {
 		struct tsdb__flat *f = tsdb__flat_new();
 		t0 = cpu_s();
@@ -57,8 +60,8 @@ int main(int argc, char **argv)
 		if (tsdb__chunk_enc_count(e) == TSDB__HEAD_CHUNK_PROFILES) {
 			pf_buf_reset(&out);
 			tsdb__chunk_enc_finish(e, &out, &err);
-		} else {
-			tsdb__chunk_enc_trim(e);
+			tsdb__chunk_enc_free(e);
+			e = tsdb__chunk_enc_new_shared(st, sc);
 		}
 		t_int += cpu_s() - t1;
 		t_dec += t1 - t0;
@@ -67,7 +70,7 @@ int main(int argc, char **argv)
 	tsdb__symtab_set_level(st2, TSDB__HEAD_ZSTD_LEVEL);
 	e2 = tsdb__chunk_enc_new(st2);
 	t0 = cpu_s();
-	for (long i = 0; i < n; i++) {
+	for (long i = 0; i < (argc > 3 && strcmp(argv[3], "new") == 0 ? 0 : n); i++) {
 		struct pprof_profile *p;
 		if (pprof_decode(body.data, body.len, (size_t)1 << 30, &p, &err) < 0 ||
 		    tsdb__chunk_enc_add_pprof(e2, p, &err) < 0) {
@@ -87,6 +90,7 @@ int main(int argc, char **argv)
 	       (t_dec + t_int) / (double)n * 1e6, t_old / (double)n * 1e6);
 	tsdb__chunk_enc_free(e);
 	tsdb__chunk_enc_free(e2);
+	tsdb__chunk_scratch_free(sc);
 	tsdb__symtab_free(st);
 	tsdb__symtab_free(st2);
 	pf_buf_free(&body);

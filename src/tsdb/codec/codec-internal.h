@@ -242,6 +242,16 @@ struct tsdb__flat {
 	struct pf_htab imap, ifn, iloc;
 };
 
+/*
+ * A 128-bit digest (XXH3, seeded per process) of everything of f that
+ * interning reads: the header's string indexes, the strings, the
+ * mappings, functions, locations and lines, and the samples' locations
+ * and labels; not the values, times, duration or period. Two profiles
+ * with the same digest intern to the same header ids and rows (in the
+ * same table).
+ */
+void tsdb__flat_digest(const struct tsdb__flat *f, uint64_t out[2]);
+
 /* Index of the mapping, function or location with this id (it exists:
  * the decoder checked every reference). */
 size_t tsdb__flat_map_index(const struct tsdb__flat *f, uint64_t id);

@@ -101,6 +101,21 @@ void tsdb__symtab_stats(const struct tsdb__symtab *st, struct tsdb__symtab_stats
  */
 struct tsdb__chunk_enc;
 struct tsdb__chunk_enc *tsdb__chunk_enc_new(struct tsdb__symtab *st);
+/*
+ * Per profile scratch memory (index memos, rows in table ids, value coding
+ * buffers, the rows being built), sized to the largest profile added.
+ * Encoders made with chunk_enc_new_shared borrow sc (it must outlive them)
+ * and keep only their columns and the previous profile's rows: many
+ * encoders of one table (the head's series of one group) share one
+ * scratch, used by one encoder at a time. _new aborts on OOM; _trim frees
+ * what it holds (it stays usable); NULL is a no-op for _trim and _free.
+ */
+struct tsdb__chunk_scratch;
+struct tsdb__chunk_scratch *tsdb__chunk_scratch_new(void);
+void tsdb__chunk_scratch_trim(struct tsdb__chunk_scratch *sc);
+void tsdb__chunk_scratch_free(struct tsdb__chunk_scratch *sc);
+struct tsdb__chunk_enc *tsdb__chunk_enc_new_shared(struct tsdb__symtab *st,
+						   struct tsdb__chunk_scratch *sc);
 
 /*
  * Add a pprof profile (validated: from pprof_decode or pprof_from_message).
@@ -148,7 +163,8 @@ int tsdb__chunk_enc_finish(struct tsdb__chunk_enc *e, struct pf_buf *out, struct
  */
 int tsdb__chunk_enc_peek(const struct tsdb__chunk_enc *e, struct pf_buf *out, struct pf_err *err);
 /* Free the encoder's per-profile scratch memory (kept between adds to
- * save allocations); what the next add needs stays. */
+ * save allocations) when it has its own; what the next add needs stays.
+ * A shared scratch is left alone (tsdb__chunk_scratch_trim). */
 void tsdb__chunk_enc_trim(struct tsdb__chunk_enc *e);
 /* NULL is a no-op. */
 void tsdb__chunk_enc_free(struct tsdb__chunk_enc *e);

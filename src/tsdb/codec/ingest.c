@@ -8,11 +8,16 @@
  * until the flat profile is added).
  *
  * tsdb__chunk_enc_add_flat (chunk.c) then interns it into a symbol table
- * exactly as tsdb__chunk_enc_add_pprof does for pprof_decode's output.
+ * exactly as tsdb__chunk_enc_add_pprof does for pprof_decode's output,
+ * unless tsdb__flat_digest says that all it interns is what the series'
+ * previous profile interned (then only the values are new).
  */
 #include "tsdb/codec/codec-internal.h"
 
 #include <stdlib.h>
+#include <sys/random.h>
+#include <unistd.h>
+#include <xxhash.h>
 
 struct tsdb__flat *tsdb__flat_new(void)
 {
@@ -287,4 +292,97 @@ void tsdb__flat_totals(const struct tsdb__flat *f, int64_t *totals)
 		for (size_t j = 0; j < f->nt; j++)
 			totals[j] = (int64_t)((uint64_t)totals[j] + (uint64_t)v[j]);
 	}
+}
+
+/* ---- the digest of what interning depends on ----------------------------- */
+
+/* A seed per process, so that inputs cannot be made to collide ahead of time. */
+static uint64_t digest_seed(void)
+{
+	static uint64_t seed;
+	uint64_t s = __atomic_load_n(&seed, __ATOMIC_RELAXED);
+
+	if (s == 0) {
+		if (getrandom(&s, sizeof(s), GRND_NONBLOCK) != (ssize_t)sizeof(s))
+			s = (uint64_t)pf_now_ns() ^ (uint64_t)pf_mono_ns() << 21 ^ (uint64_t)getpid();
+		s |= 1;
+		__atomic_store_n(&seed, s, __ATOMIC_RELAXED);
+	}
+	return s;
+}
+
+static void upd(XXH3_state_t *x, const void *p, size_t n)
+{
+	if (n)
+		XXH3_128bits_update(x, p, n);
+}
+
+void tsdb__flat_digest(const struct tsdb__flat *f, uint64_t out[2])
+{
+	XXH3_state_t *x = XXH3_createState();
+	const char *lo = NULL, *hi = NULL;
+	size_t total = 0;
+	uint64_t hdr[10];
+	XXH128_hash_t h;
+
+	if (!x)
+		abort(); /* out of memory, as pf_xcalloc */
+	XXH3_128bits_reset_withSeed(x, digest_seed());
+	/* the header's string indexes and the table sizes */
+	hdr[0] = f->nt;
+	hdr[1] = (uint64_t)f->has_period_type;
+	hdr[2] = (uint64_t)f->period_type[0];
+	hdr[3] = (uint64_t)f->period_type[1];
+	hdr[4] = (uint64_t)f->drop_frames;
+	hdr[5] = (uint64_t)f->keep_frames;
+	hdr[6] = (uint64_t)f->default_sample_type;
+	hdr[7] = f->ncomment;
+	hdr[8] = f->nstr;
+	hdr[9] = f->nsample;
+	upd(x, hdr, sizeof(hdr));
+	upd(x, f->sample_type, 2 * f->nt * sizeof(int64_t));
+	upd(x, f->comment, f->ncomment * sizeof(int64_t));
+	/* strings: where they lie in the body and the bytes around them,
+	 * in one piece when they are close together (a Go profile's string
+	 * table is one run of fields), else one by one */
+	for (size_t i = 0; i < f->nstr; i++) {
+		const char *s = f->str[i], *e = s + f->slen[i];
+		total += f->slen[i];
+		if (!lo || s < lo)
+			lo = s;
+		if (!hi || e > hi)
+			hi = e;
+	}
+	if (lo && (size_t)(hi - lo) <= 2 * total + 16 * f->nstr + 64) {
+		uint64_t span = (uint64_t)(hi - lo);
+		upd(x, &span, sizeof(span));
+		for (size_t i = 0; i < f->nstr; i++) {
+			uint64_t at[2] = { (uint64_t)(f->str[i] - lo), f->slen[i] };
+			upd(x, at, sizeof(at));
+		}
+		upd(x, lo, (size_t)(hi - lo));
+	} else {
+		for (size_t i = 0; i < f->nstr; i++) {
+			uint64_t n = f->slen[i];
+			upd(x, &n, sizeof(n));
+			upd(x, f->str[i], f->slen[i]);
+		}
+	}
+	/* the tables as decoded (ids included) and the samples but values */
+	upd(x, &f->nmap, sizeof(f->nmap));
+	upd(x, f->maps, f->nmap * sizeof(*f->maps));
+	upd(x, &f->nfn, sizeof(f->nfn));
+	upd(x, f->fns, f->nfn * sizeof(*f->fns));
+	upd(x, &f->nloc, sizeof(f->nloc));
+	upd(x, f->locs, f->nloc * sizeof(*f->locs));
+	upd(x, &f->nline, sizeof(f->nline));
+	upd(x, f->lines, f->nline * sizeof(*f->lines));
+	upd(x, f->samples, f->nsample * sizeof(*f->samples));
+	upd(x, f->locids, f->nlocids * sizeof(*f->locids));
+	upd(x, &f->nlabs, sizeof(f->nlabs));
+	upd(x, f->labs, f->nlabs * sizeof(*f->labs));
+	h = XXH3_128bits_digest(x);
+	XXH3_freeState(x);
+	out[0] = h.low64;
+	out[1] = h.high64;
 }
