@@ -240,6 +240,9 @@ struct tsdb__flat {
 	/* id -> index (ids 1..n in order need none) */
 	int dense_map, dense_fn, dense_loc;
 	struct pf_htab imap, ifn, iloc;
+	/* tsdb__flat_digest's, kept by tsdb__flat_prepare */
+	int has_digest;
+	uint64_t digest[2];
 };
 
 /*
@@ -248,7 +251,7 @@ struct tsdb__flat {
  * mappings, functions, locations and lines, and the samples' locations
  * and labels; not the values, times, duration or period. Two profiles
  * with the same digest intern to the same header ids and rows (in the
- * same table).
+ * same table). Once tsdb__flat_prepare kept it in f, that one.
  */
 void tsdb__flat_digest(const struct tsdb__flat *f, uint64_t out[2]);
 

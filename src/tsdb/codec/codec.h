@@ -132,6 +132,10 @@ int tsdb__chunk_enc_add_pprof(struct tsdb__chunk_enc *e, const struct pprof_prof
  * leave them for pprof_decode of the same body. Errors as add_pprof.
  */
 struct tsdb__flat;
+/* What add_flat computes from f alone (the digest that finds a profile
+ * interning as the previous one did), done ahead and kept in f: for a
+ * caller that holds a lock around add_flat. Optional. */
+void tsdb__flat_prepare(struct tsdb__flat *f);
 int tsdb__chunk_enc_add_flat(struct tsdb__chunk_enc *e, const struct tsdb__flat *f,
 			     struct pf_err *err);
 /* Add a non-pprof body (a trace), kept byte for byte. PF_ETOOBIG past 1 GiB. */

@@ -319,13 +319,18 @@ static void upd(XXH3_state_t *x, const void *p, size_t n)
 
 void tsdb__flat_digest(const struct tsdb__flat *f, uint64_t out[2])
 {
-	XXH3_state_t *x = XXH3_createState();
+	XXH3_state_t *x;
 	const char *lo = NULL, *hi = NULL;
 	size_t total = 0;
 	uint64_t hdr[10];
 	XXH128_hash_t h;
 
-	if (!x)
+	if (f->has_digest) {
+		out[0] = f->digest[0];
+		out[1] = f->digest[1];
+		return;
+	}
+	if (!(x = XXH3_createState()))
 		abort(); /* out of memory, as pf_xcalloc */
 	XXH3_128bits_reset_withSeed(x, digest_seed());
 	/* the header's string indexes and the table sizes */
@@ -385,4 +390,11 @@ void tsdb__flat_digest(const struct tsdb__flat *f, uint64_t out[2])
 	XXH3_freeState(x);
 	out[0] = h.low64;
 	out[1] = h.high64;
+}
+
+void tsdb__flat_prepare(struct tsdb__flat *f)
+{
+	if (!f->has_digest)
+		tsdb__flat_digest(f, f->digest);
+	f->has_digest = 1;
 }
