@@ -237,7 +237,6 @@ struct tsdb__chunk_scratch {
 	size_t stkcap, lstcap;
 	int64_t *vbuf;
 	size_t vbufcap;
-	int dense_locs; /* the profile's location ids are 1..n in order */
 	uint8_t *fused; /* function referenced by a location of the profile */
 	size_t fucap;
 	struct rowset *spare; /* the rows being added; swapped with prev */
@@ -384,126 +383,6 @@ static void push_id(struct tsdb__chunk_enc *e, uint32_t id)
 {
 	pf_xgrow((void **)&e->sc->ids, &e->sc->idcap, e->sc->nids + 1, sizeof(uint32_t));
 	e->sc->ids[e->sc->nids++] = id;
-}
-
-/* Symtab ids of the profile's symbols; each returns the id or a negative
- * PF_ETOOBIG. */
-static int64_t enc_str(struct tsdb__chunk_enc *e, const pprof_msg *m, int64_t idx)
-{
-	if (idx == 0)
-		return 0;
-	if (e->sc->smemo[idx] < 0) {
-		const char *s = m->string_table[idx];
-		e->sc->smemo[idx] = tsdb__st_add_string(e->st, s, strlen(s));
-	}
-	return e->sc->smemo[idx];
-}
-
-static int64_t enc_mapping(struct tsdb__chunk_enc *e, const pprof_msg *m, size_t i)
-{
-	const Perftools__Profiles__Mapping *pm = m->mapping[i];
-	struct tsdb__st_mapping sm;
-
-	if (e->sc->mmemo[i] >= 0)
-		return e->sc->mmemo[i];
-	memset(&sm, 0, sizeof(sm));
-	sm.start = pm->memory_start;
-	sm.limit = pm->memory_limit;
-	sm.offset = pm->file_offset;
-	TSDB__TRY_ID(sm.file, enc_str(e, m, pm->filename));
-	TSDB__TRY_ID(sm.build_id, enc_str(e, m, pm->build_id));
-	sm.flags = (uint8_t)((pm->has_functions ? TSDB__MAP_HAS_FUNCTIONS : 0) |
-			     (pm->has_filenames ? TSDB__MAP_HAS_FILENAMES : 0) |
-			     (pm->has_line_numbers ? TSDB__MAP_HAS_LINE_NUMBERS : 0) |
-			     (pm->has_inline_frames ? TSDB__MAP_HAS_INLINE_FRAMES : 0));
-	return e->sc->mmemo[i] = tsdb__st_add_mapping(e->st, &sm);
-}
-
-static int64_t enc_function(struct tsdb__chunk_enc *e, const pprof_msg *m, size_t i)
-{
-	const Perftools__Profiles__Function *pf = m->function[i];
-	struct tsdb__st_function sf;
-
-	if (e->sc->fmemo[i] >= 0)
-		return e->sc->fmemo[i];
-	TSDB__TRY_ID(sf.name, enc_str(e, m, pf->name));
-	TSDB__TRY_ID(sf.system_name, enc_str(e, m, pf->system_name));
-	TSDB__TRY_ID(sf.file, enc_str(e, m, pf->filename));
-	sf.start_line = pf->start_line;
-	return e->sc->fmemo[i] = tsdb__st_add_function(e->st, &sf);
-}
-
-static int64_t enc_location(struct tsdb__chunk_enc *e, const struct pprof_profile *p, size_t i)
-{
-	const pprof_msg *m = pprof_message(p);
-	const Perftools__Profiles__Location *pl = m->location[i];
-	uint32_t mapping = 0;
-	size_t j;
-
-	if (e->sc->lmemo[i] >= 0)
-		return e->sc->lmemo[i];
-	if (pl->mapping_id != 0) {
-		int64_t mi = pprof_mapping_index(p, pl->mapping_id);
-		TSDB__TRY_ID(mapping, enc_mapping(e, m, (size_t)mi));
-		mapping++;
-	}
-	pf_xgrow((void **)&e->sc->lines, &e->sc->linecap, pl->n_line + 1, sizeof(*e->sc->lines));
-	for (j = 0; j < pl->n_line; j++) {
-		const Perftools__Profiles__Line *ln = pl->line[j];
-		struct tsdb__st_line *o = &e->sc->lines[j];
-		o->fn = 0;
-		if (ln->function_id != 0) {
-			int64_t fi = pprof_function_index(p, ln->function_id);
-			TSDB__TRY_ID(o->fn, enc_function(e, m, (size_t)fi));
-			o->fn++;
-			e->sc->fused[fi] = 1;
-		}
-		o->line = ln->line;
-		o->column = ln->column;
-	}
-	return e->sc->lmemo[i] = tsdb__st_add_location(e->st, pl->address, mapping, pl->is_folded ? 1 : 0,
-						   e->sc->lines, pl->n_line);
-}
-
-/* The stack node of a sample (walks from the root, the last location). */
-static int64_t enc_stack(struct tsdb__chunk_enc *e, const struct pprof_profile *p,
-			 const Perftools__Profiles__Sample *s)
-{
-	pf_xgrow((void **)&e->sc->locbuf, &e->sc->locbufcap, s->n_location_id + 1, sizeof(uint32_t));
-	/* locations from the root side first, so that a new stack brings its
-	 * new locations in the order its new nodes use them */
-	for (size_t k = s->n_location_id; k-- > 0;) {
-		/* ids 1..n in order (what Go writes) need no lookup */
-		int64_t li = e->sc->dense_locs ? (int64_t)s->location_id[k] - 1
-					   : pprof_location_index(p, s->location_id[k]);
-		TSDB__TRY_ID(e->sc->locbuf[k], enc_location(e, p, (size_t)li));
-	}
-	return tsdb__st_add_stack(e->st, e->sc->locbuf, s->n_location_id);
-}
-
-static int64_t enc_labels(struct tsdb__chunk_enc *e, const pprof_msg *m,
-			  const Perftools__Profiles__Sample *s)
-{
-	pf_xgrow((void **)&e->sc->labs, &e->sc->labcap, s->n_label + 1, sizeof(*e->sc->labs));
-	for (size_t j = 0; j < s->n_label; j++) {
-		const Perftools__Profiles__Label *l = s->label[j];
-		struct tsdb__st_label *o = &e->sc->labs[j];
-		TSDB__TRY_ID(o->key, enc_str(e, m, l->key));
-		TSDB__TRY_ID(o->str, enc_str(e, m, l->str));
-		TSDB__TRY_ID(o->unit, enc_str(e, m, l->num_unit));
-		o->num = l->num;
-	}
-	return tsdb__st_add_labelset(e->st, e->sc->labs, s->n_label);
-}
-
-
-/* Location ids of all samples (an upper bound of what decoding needs). */
-static size_t frames_of(const pprof_msg *m)
-{
-	size_t n = 0;
-	for (size_t i = 0; i < m->n_sample; i++)
-		n += m->sample[i]->n_location_id;
-	return n;
 }
 
 /* Bytes of v as a uvarint. */
@@ -842,115 +721,18 @@ append:
 int tsdb__chunk_enc_add_pprof(struct tsdb__chunk_enc *e, const struct pprof_profile *p,
 			      struct pf_err *err)
 {
-	const pprof_msg *m = pprof_message(p);
-	size_t nt = m->n_sample_type, ns = m->n_sample, i, nfixed;
-	struct tsdb__phdr h;
-	int64_t t;
+	/* one encoder: the profile as the streaming decoder's flat arrays */
+	struct tsdb__flat *f = tsdb__flat_new();
+	int rc;
 
-	if ((nt && ns > TSDB__CODEC_MAX_VALUES / nt) || frames_of(m) > TSDB__CODEC_MAX_FRAMES)
-		return pf_err_set(err, PF_ETOOBIG,
-				  "profile of %zu samples, %zu sample types and %zu frames is over the limits (%zu values, %zu frames)",
-				  ns, nt, frames_of(m), TSDB__CODEC_MAX_VALUES, TSDB__CODEC_MAX_FRAMES);
-	memo_reset(&e->sc->smemo, &e->sc->smcap, m->n_string_table);
-	memo_reset(&e->sc->mmemo, &e->sc->mmcap, m->n_mapping);
-	memo_reset(&e->sc->fmemo, &e->sc->fmcap, m->n_function);
-	memo_reset(&e->sc->lmemo, &e->sc->lmcap, m->n_location);
-	e->sc->dense_locs = 1;
-	for (i = 0; i < m->n_location && e->sc->dense_locs; i++)
-		e->sc->dense_locs = m->location[i]->id == i + 1;
-	pf_xgrow((void **)&e->sc->fused, &e->sc->fucap, m->n_function + 1, 1);
-	memset(e->sc->fused, 0, m->n_function + 1);
-	e->sc->nids = 0;
-	memset(&h, 0, sizeof(h));
-
-#define ID(var, expr)                           \
-	do {                                    \
-		if ((t = (expr)) < 0)           \
-			goto toobig;            \
-		(var) = (uint32_t)t;            \
-	} while (0)
-
-	/* header ids, in e->sc->ids: sample types, comments, mappings, then
-	 * (after the rows) extra locations and functions */
-	for (i = 0; i < nt; i++) {
-		uint32_t a, b;
-		ID(a, enc_str(e, m, m->sample_type[i]->type));
-		ID(b, enc_str(e, m, m->sample_type[i]->unit));
-		push_id(e, a);
-		push_id(e, b);
-	}
-	if (m->period_type) {
-		h.has_period_type = 1;
-		ID(h.period_type[0], enc_str(e, m, m->period_type->type));
-		ID(h.period_type[1], enc_str(e, m, m->period_type->unit));
-	}
-	ID(h.drop_frames, enc_str(e, m, m->drop_frames));
-	ID(h.keep_frames, enc_str(e, m, m->keep_frames));
-	ID(h.default_sample_type, enc_str(e, m, m->default_sample_type));
-	for (i = 0; i < m->n_comment; i++) {
-		uint32_t c;
-		ID(c, enc_str(e, m, m->comment[i]));
-		push_id(e, c);
-	}
-	for (i = 0; i < m->n_mapping; i++) {
-		uint32_t c;
-		ID(c, enc_mapping(e, m, i));
-		push_id(e, c);
-	}
-
-	/* rows in symtab ids */
-	pf_xgrow((void **)&e->sc->stk, &e->sc->stkcap, ns + 1, sizeof(uint32_t));
-	pf_xgrow((void **)&e->sc->lst, &e->sc->lstcap, ns + 1, sizeof(uint32_t));
-	pf_xgrow((void **)&e->sc->vbuf, &e->sc->vbufcap, ns * nt + 1, sizeof(int64_t));
-	for (i = 0; i < ns; i++) {
-		const Perftools__Profiles__Sample *s = m->sample[i];
-		ID(e->sc->stk[i], enc_stack(e, p, s));
-		ID(e->sc->lst[i], enc_labels(e, m, s));
-		if (nt)
-			memcpy(e->sc->vbuf + i * nt, s->value, nt * sizeof(int64_t));
-	}
-
-	/* locations and functions nothing referred to */
-	nfixed = e->sc->nids;
-	for (i = 0; i < m->n_location; i++) {
-		uint32_t l;
-		if (e->sc->lmemo[i] >= 0)
-			continue;
-		ID(l, enc_location(e, p, i));
-		push_id(e, l);
-	}
-	h.nextra_loc = e->sc->nids - nfixed;
-	nfixed = e->sc->nids;
-	for (i = 0; i < m->n_function; i++) {
-		uint32_t f;
-		if (e->sc->fused[i])
-			continue;
-		ID(f, enc_function(e, m, i));
-		push_id(e, f);
-	}
-	h.nextra_fn = e->sc->nids - nfixed;
-#undef ID
-
-	h.time_nanos = m->time_nanos;
-	h.duration_nanos = m->duration_nanos;
-	h.period = m->period;
-	h.nsample_type = nt;
-	if (!e->sc->ids) /* no header ids at all: an empty array, not NULL + 0 */
-		pf_xgrow((void **)&e->sc->ids, &e->sc->idcap, 1, sizeof(*e->sc->ids));
-	h.sample_type = e->sc->ids;
-	h.ncomment = m->n_comment;
-	h.comment = e->sc->ids + 2 * nt;
-	h.nmapping = m->n_mapping;
-	h.mapping = h.comment + h.ncomment;
-	h.extra_loc = h.mapping + h.nmapping;
-	h.extra_fn = h.extra_loc + h.nextra_loc;
-	return tsdb__chunk_enc_rows(e, &h, ns, e->sc->stk, e->sc->lst, e->sc->vbuf, err);
-toobig:
-	return pf_err_set(err, PF_ETOOBIG, "the symbol table is full (2^32 - 2 symbols of a kind)");
+	tsdb__flat_from_pprof(f, p);
+	rc = tsdb__chunk_enc_add_flat(e, f, err);
+	tsdb__flat_free(f);
+	return rc;
 }
 
-/* ---- the same from a flat profile (ingest.c): one function per enc_* above,
- * same order of interning, so the table and the chunk come out the same ---- */
+/* ---- interning a flat profile (ingest.c; add_pprof makes one of its
+ * pprof profile) ---- */
 
 static int64_t flat_str(struct tsdb__chunk_enc *e, const struct tsdb__flat *f, int64_t idx)
 {

@@ -245,6 +245,11 @@ struct tsdb__flat {
 	uint64_t digest[2];
 };
 
+/* A validated pprof profile (pprof_decode, pprof_from_message) as flat
+ * arrays, as tsdb__flat_decode of its body would give them (strings point
+ * into p, which must outlive f). Aborts on OOM. */
+void tsdb__flat_from_pprof(struct tsdb__flat *f, const struct pprof_profile *p);
+
 /*
  * A 128-bit digest (XXH3, seeded per process) of everything of f that
  * interning reads: the header's string indexes, the strings, the

@@ -122,19 +122,22 @@ struct tsdb__chunk_enc *tsdb__chunk_enc_new_shared(struct tsdb__symtab *st,
  * p is not kept. Returns 0, or PF_ETOOBIG when the symbol table or the
  * chunk would pass its limits (2^32 - 1 symbols of a kind, 1 GiB per
  * column); on failure the chunk is unchanged (the table may have gained
- * symbols, which is harmless).
+ * symbols, which is harmless). The profile is turned into the flat form
+ * (tsdb__flat_from_pprof) and added by chunk_enc_add_flat: one encoder.
  */
 int tsdb__chunk_enc_add_pprof(struct tsdb__chunk_enc *e, const struct pprof_profile *p,
 			      struct pf_err *err);
 /*
  * The same for a profile from tsdb__flat_decode (the streaming decoder's
- * output): the chunk and the table end up as chunk_enc_add_pprof would
- * leave them for pprof_decode of the same body. Errors as add_pprof.
+ * output): the chunk and the table end up as chunk_enc_add_pprof leaves
+ * them for pprof_decode of the same body. Errors as add_pprof. When f's
+ * digest (its symbols and samples, values aside) is the one of the
+ * previous profile this encoder took by add_flat, that profile's header
+ * ids and rows are used as they are: no symbol lookups.
  */
 struct tsdb__flat;
-/* What add_flat computes from f alone (the digest that finds a profile
- * interning as the previous one did), done ahead and kept in f: for a
- * caller that holds a lock around add_flat. Optional. */
+/* What add_flat computes from f alone (the digest), done ahead and kept
+ * in f: for a caller that holds a lock around add_flat. Optional. */
 void tsdb__flat_prepare(struct tsdb__flat *f);
 int tsdb__chunk_enc_add_flat(struct tsdb__chunk_enc *e, const struct tsdb__flat *f,
 			     struct pf_err *err);
