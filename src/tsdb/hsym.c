@@ -41,6 +41,7 @@ struct tsdb__hgroup {
 	int sealed;    /* set under mu and hg_mu */
 	uint64_t live; /* head entries naming it (head write lock) */
 	struct tsdb__symtab *st;
+	struct tsdb__chunk_scratch *sc; /* shared by the series' encoders */
 	struct pf_htab by_series; /* series id -> index in series */
 	struct tsdb__hseries **series;
 	size_t nseries, capseries;
@@ -73,6 +74,7 @@ static void group_free(struct tsdb__hgroup *g)
 	free(g->series);
 	pf_htab_free(&g->by_series);
 	tsdb__symtab_free(g->st);
+	tsdb__chunk_scratch_free(g->sc);
 	free(g->service);
 	pthread_mutex_destroy(&g->mu);
 	free(g);
@@ -124,6 +126,7 @@ static struct tsdb__hgroup *group_get(struct tsdb *db, int64_t window, const cha
 			g->service = pf_xstrndup(svc, n);
 			g->st = tsdb__symtab_new();
 			tsdb__symtab_set_level(g->st, TSDB__HEAD_ZSTD_LEVEL);
+			g->sc = tsdb__chunk_scratch_new();
 			pf_htab_init(&g->by_series, 16);
 			pf_xgrow((void **)&db->hgs, &db->caphg, db->nhg + 1, sizeof(*db->hgs));
 			db->hgs[db->nhg++] = g;
@@ -188,7 +191,7 @@ int tsdb__hsym_add(struct tsdb *db, struct tsdb__series *s, const char *svc, siz
 	int rc;
 
 	if (!hs->enc)
-		hs->enc = tsdb__chunk_enc_new(g->st);
+		hs->enc = tsdb__chunk_enc_new_shared(g->st, g->sc);
 	if ((rc = tsdb__chunk_enc_add_flat(hs->enc, f, err)) < 0)
 		goto out;
 	pos->hs = hs;
@@ -200,8 +203,6 @@ int tsdb__hsym_add(struct tsdb *db, struct tsdb__series *s, const char *svc, siz
 		/* on failure the chunk stays open (and grows): logged, not fatal */
 		if (hseries_finish(hs, &e2) < 0)
 			pf_log(PF_LOG_WARN, "could not finish a head chunk", "err", e2.msg, NULL);
-	} else {
-		tsdb__chunk_enc_trim(hs->enc);
 	}
 out:
 	pthread_mutex_unlock(&g->mu);
@@ -233,6 +234,7 @@ size_t tsdb__hsym_seal(struct tsdb *db, int64_t window, int empty_only)
 			continue;
 		pthread_mutex_lock(&g->mu);
 		g->sealed = 1;
+		tsdb__chunk_scratch_trim(g->sc); /* no more adds */
 		pthread_mutex_unlock(&g->mu);
 		klen = group_key(key, sizeof(key), g->window, g->service, strlen(g->service));
 		pf_map_del(db->hg_map, key, klen);

@@ -528,6 +528,7 @@ int tsdb_append(struct tsdb *db, const struct tsdb_append_req *req, char *id,
 		size_t svc_len;
 		struct pf_err e2 = {0};
 		service_of(rl, req->nlabels, &svc, &svc_len);
+		tsdb__flat_prepare(flat); /* its digest, outside the group's lock */
 		if (tsdb__hsym_add(db, s, svc, svc_len, t_ns, flat, &pos, &e2) < 0) {
 			pf_log(PF_LOG_WARN, "profile kept in the WAL only, not symbolized", "err",
 			       e2.msg, NULL);

@@ -28,7 +28,9 @@
  * interned with tsdb__chunk_enc_add_flat must give the same chunk bytes
  * (but the table's nonce and the CRC) and the same table as
  * tsdb__chunk_enc_add_pprof of pprof_decode's profile, and decode from its
- * chunk to the same profile, field for field.
+ * chunk to the same profile, field for field. Each is added twice (the
+ * second time through the encoders' same-rows path and add_flat's digest
+ * shortcut), and the second decodes as the first.
  */
 #include "pprof/pprof-internal.h"
 #include "pprof/pprof.h"
@@ -94,6 +96,15 @@ static void check_symbolized(const uint8_t *data, size_t size, size_t max, int r
 	}
 	if (ra < 0)
 		goto out;
+	/* the same profile again: the encoders' same-rows path, and add_flat's
+	 * digest shortcut (header ids and rows of the previous add) */
+	ra = tsdb__chunk_enc_add_pprof(ea, p, &e4);
+	rb = tsdb__chunk_enc_add_flat(eb, f, &e3);
+	if (ra != 0 || rb != 0) {
+		fprintf(stderr, "fuzz_stream: second add: add_flat %d (%s), add_pprof %d (%s)\n", rb,
+			e3.msg, ra, e4.msg);
+		abort();
+	}
 	if (tsdb__chunk_enc_finish(ea, &ca, &e3) < 0 || tsdb__chunk_enc_finish(eb, &cb, &e3) < 0 ||
 	    tsdb__symtab_write(sa, &ta, &e3) < 0 || tsdb__symtab_write(sb, &tb, &e3) < 0) {
 		fprintf(stderr, "fuzz_stream: finish: %s\n", e3.msg);
@@ -127,6 +138,19 @@ static void check_symbolized(const uint8_t *data, size_t size, size_t max, int r
 	if (ra == 0 && (why = pprof_same(pprof_message(pa), pprof_message(pb))) != NULL) {
 		fprintf(stderr, "fuzz_stream: the profiles from the chunks differ: %s\n", why);
 		abort();
+	}
+	if (ra == 0) { /* the second, delta-decoded against the first */
+		struct pprof_profile *qa = NULL, *qb = NULL;
+		ra = tsdb__chunk_dec_pprof(da, sa, 1, &qa, &e3);
+		rb = tsdb__chunk_dec_pprof(db, sb, 1, &qb, &e4);
+		if (ra != 0 || rb != 0 || (why = pprof_same(pprof_message(pa), pprof_message(qa))) != NULL ||
+		    (why = pprof_same(pprof_message(qa), pprof_message(qb))) != NULL) {
+			fprintf(stderr, "fuzz_stream: the second profile from the chunks: %d %d %s\n", ra, rb,
+				ra || rb ? e3.msg : why);
+			abort();
+		}
+		pprof_free(qa);
+		pprof_free(qb);
 	}
 out:
 	pprof_free(pa);

@@ -565,6 +565,108 @@ static void test_series(void **state)
 		pprof_free(in[i]);
 }
 
+/*
+ * Profiles with the same rows as the previous one of their series (a
+ * program's next snapshot: the encoder's same-rows path, values only)
+ * between ones that differ, two series on one table sharing one scratch,
+ * the second finished early: every profile decodes as it was added. Added
+ * as pprof profiles, then as bodies through the flat decoder (whose
+ * digest then finds the same symbols and samples, values aside).
+ */
+static struct pprof_profile *with_values(const char *path, int64_t k)
+{
+	struct pprof_profile *p = fixture_pprof(path);
+	const pprof_msg *m = pprof_message(p);
+	for (size_t i = 0; i < m->n_sample; i++) {
+		Perftools__Profiles__Sample *s = (Perftools__Profiles__Sample *)m->sample[i];
+		for (size_t j = 0; j < s->n_value; j++)
+			s->value[j] = k == 0 ? s->value[j] : i % 5 == 0 ? 0 : s->value[j] * k + (int64_t)(i * j);
+	}
+	return p;
+}
+
+static void same_rows(int flat)
+{
+	const char *h1 = FIX "pprof/heap-001.pb.gz", *h2 = FIX "pprof/heap-002.pb.gz",
+		   *h3 = FIX "pprof/heap-003.pb.gz";
+	/* series of each add, fixture, value factor */
+	const struct { int series; const char *path; int64_t k; } adds[] = {
+		{ 0, h1, 0 }, { 0, h1, 3 }, { 1, h3, 0 }, { 0, h1, 3 }, { 1, h3, 2 }, { 0, h1, 0 },
+		{ 0, h2, 0 }, { 1, h1, 0 }, { 0, h1, 5 }, { 0, h1, 7 }, { 1, h1, 0 }, { 0, h1, 7 },
+	};
+	enum { N = PF_ARRAY_LEN(adds) };
+	struct tsdb__symtab *st = tsdb__symtab_new(), *rt;
+	struct tsdb__chunk_scratch *sc = tsdb__chunk_scratch_new();
+	struct tsdb__chunk_enc *e[2] = { tsdb__chunk_enc_new_shared(st, sc),
+					 tsdb__chunk_enc_new_shared(st, sc) };
+	struct pprof_profile *in[N];
+	struct pf_buf chunk[2][2] = { { PF_BUF_INIT(0), PF_BUF_INIT(0) }, { PF_BUF_INIT(0), PF_BUF_INIT(0) } };
+	size_t first[2][2] = { { 0 } }, nchunk[2] = { 0, 0 }, pos[N], cnt[2] = { 0, 0 };
+	struct pf_buf tb = PF_BUF_INIT(0);
+	struct pf_err err = { 0 };
+
+	for (size_t i = 0; i < N; i++) {
+		int s = adds[i].series, rc;
+		in[i] = with_values(adds[i].path, adds[i].k);
+		if (flat) {
+			struct pf_buf body = PF_BUF_INIT(0);
+			struct tsdb__flat *f = tsdb__flat_new();
+			assert_int_equal(pprof_encode(in[i], &body, &err), 0);
+			if (tsdb__flat_decode(f, body.data, body.len, MAXDEC, &err) != 0)
+				fail_msg("flat_decode %zu: %s", i, err.msg);
+			rc = tsdb__chunk_enc_add_flat(e[s], f, &err);
+			tsdb__flat_free(f);
+			pf_buf_free(&body);
+		} else {
+			rc = tsdb__chunk_enc_add_pprof(e[s], in[i], &err);
+		}
+		if (rc != 0)
+			fail_msg("add %zu: %s", i, err.msg);
+		pos[i] = cnt[s]++;
+		if (s == 1 && i == 4) { /* series 1's first chunk ends here */
+			assert_int_equal(tsdb__chunk_enc_finish(e[1], &chunk[1][0], &err), 0);
+			first[1][1] = cnt[1];
+			nchunk[1] = 1;
+		}
+	}
+	for (int s = 0; s < 2; s++)
+		assert_int_equal(tsdb__chunk_enc_finish(e[s], &chunk[s][nchunk[s]++], &err), 0);
+	assert_int_equal(tsdb__symtab_write(st, &tb, &err), 0);
+	if (tsdb__symtab_read(tb.data, tb.len, &rt, &err) != 0)
+		fail_msg("symtab_read: %s", err.msg);
+	for (size_t i = 0; i < N; i++) {
+		int s = adds[i].series;
+		size_t c = nchunk[s] > 1 && pos[i] >= first[s][1] ? 1 : 0;
+		struct tsdb__chunk_dec *d;
+		struct pprof_profile *q;
+		char what[64];
+		assert_int_equal(tsdb__chunk_dec_open(chunk[s][c].data, chunk[s][c].len, &d, &err), 0);
+		q = dec(d, rt, pos[i] - first[s][c]);
+		snprintf(what, sizeof(what), "same rows (%s): add %zu", flat ? "flat" : "pprof", i);
+		assert_same_profile(in[i], q, what);
+		pprof_free(q);
+		tsdb__chunk_dec_free(d);
+	}
+	for (size_t i = 0; i < N; i++)
+		pprof_free(in[i]);
+	for (int s = 0; s < 2; s++) {
+		pf_buf_free(&chunk[s][0]);
+		pf_buf_free(&chunk[s][1]);
+		tsdb__chunk_enc_free(e[s]);
+	}
+	tsdb__chunk_scratch_free(sc);
+	tsdb__symtab_free(rt);
+	tsdb__symtab_free(st);
+	pf_buf_free(&tb);
+}
+
+static void test_same_rows(void **state)
+{
+	(void)state;
+	same_rows(0);
+	same_rows(1);
+}
+
 /* ---- hand-built profiles ---------------------------------------------------- */
 
 /* A profile message built in an arena. */
@@ -1695,6 +1797,7 @@ int main(void)
 		cmocka_unit_test(test_raw_round_trip),
 		cmocka_unit_test(test_flat_same_as_pprof),
 		cmocka_unit_test(test_series),
+		cmocka_unit_test(test_same_rows),
 		cmocka_unit_test(test_rich_profile),
 		cmocka_unit_test(test_minimal_profiles),
 		cmocka_unit_test(test_from_message),

@@ -31,6 +31,9 @@ struct rowset {
 			    * the pair's last occurrence so far (NONE) */
 	uint32_t *types;   /* 2 * nt string ids */
 	size_t tcap;
+	uint8_t *selfcol;  /* the label column of these rows against themselves */
+	size_t selflen, selfcap;
+	int selfok;        /* selfcol is computed */
 	struct pf_htab pair;    /* stack << 32 | label set -> first row */
 	struct pf_htab bystack; /* stack -> label set of its first row */
 	struct pf_htab byleaf;  /* leaf key -> label set of its last row */
@@ -53,6 +56,7 @@ static void rowset_free(struct rowset *r)
 	free(r->last);
 	free(r->pmatch);
 	free(r->types);
+	free(r->selfcol);
 	pf_htab_free(&r->pair);
 	pf_htab_free(&r->bystack);
 	pf_htab_free(&r->byleaf);
@@ -65,6 +69,7 @@ static int rowset_reset(struct rowset *r, size_t n, size_t nt)
 	size_t nv;
 
 	r->valid = 0;
+	r->selfok = 0;
 	r->n = 0;
 	r->nt = nt;
 	pf_htab_clear(&r->pair);
@@ -199,43 +204,17 @@ static int64_t row_multiplier(const struct tsdb__symtab *st, uint32_t lset)
 	return 0;
 }
 
-static int64_t mode_k(uint8_t md, const int64_t *mult, int64_t period, size_t row)
-{
-	switch (md >> 1) {
-	case 1:
-		return mult[row];
-	case 2:
-		return period;
-	}
-	return 0;
-}
-
-/* The written value of row i, column j under mode md; c holds the coded
- * values of the columns before j. *coded (when not NULL) gets c[i][j]. */
-static int64_t written(const int64_t *c, const struct rowset *cur, const struct rowset *prev,
-		       const uint32_t *match, const int64_t *mult, int64_t period, size_t nt, size_t i,
-		       size_t j, uint8_t md, int64_t *coded)
-{
-	uint64_t v = (uint64_t)cur->vals[i * nt + j];
-	if ((md & MODE_DELTA) && match[i] != NONE)
-		v -= (uint64_t)prev->vals[match[i] * nt + j];
-	if (coded)
-		*coded = (int64_t)v;
-	if (md >> 1)
-		v -= (uint64_t)c[i * nt + j - 1] * (uint64_t)mode_k(md, mult, period, i);
-	return (int64_t)v;
-}
-
 /* ---- encoder ---------------------------------------------------------------- */
 
-struct tsdb__chunk_enc {
-	struct tsdb__symtab *st;
-	size_t count;
-	struct pf_buf col[NCOLS];
-	int64_t prev_time;
-	struct rowset rs[2];
-	struct rowset *prev, *cur;
-	/* per profile scratch */
+/*
+ * Per profile scratch of encoders: what one add needs and the next does not
+ * (memos from the profile's indexes to table ids, the rows in table ids,
+ * value coding buffers) and the rowset the add builds. An encoder has its
+ * own, or shares one with the other encoders of its table (the head: one
+ * per group, used under the group's lock), so that a series' encoder
+ * keeps only its columns and the previous profile's rows between adds.
+ */
+struct tsdb__chunk_scratch {
 	int64_t *smemo, *mmemo, *fmemo, *lmemo;
 	size_t smcap, mmcap, fmcap, lmcap;
 	uint32_t *ids; /* header ids */
@@ -258,21 +237,107 @@ struct tsdb__chunk_enc {
 	size_t stkcap, lstcap;
 	int64_t *vbuf;
 	size_t vbufcap;
-	int dense_locs; /* the profile's location ids are 1..n in order */
 	uint8_t *fused; /* function referenced by a location of the profile */
 	size_t fucap;
+	struct rowset *spare; /* the rows being added; swapped with prev */
 };
 
-struct tsdb__chunk_enc *tsdb__chunk_enc_new(struct tsdb__symtab *st)
+struct tsdb__chunk_enc {
+	struct tsdb__symtab *st;
+	size_t count;
+	struct pf_buf col[NCOLS];
+	int64_t prev_time;
+	struct rowset *prev; /* the previous profile's rows */
+	struct tsdb__chunk_scratch *sc;
+	int own_sc;
+	/* when the previous profile came from add_flat: its digest and header
+	 * (ids in hids), which a profile of the same digest takes as it is */
+	int dvalid;
+	uint64_t digest[2];
+	struct tsdb__phdr ph;
+	uint32_t *hids;
+	size_t hidcap;
+};
+
+static struct rowset *rowset_new(void)
+{
+	struct rowset *r = pf_xcalloc(1, sizeof(*r));
+	rowset_init(r);
+	return r;
+}
+
+static void rowset_delete(struct rowset *r)
+{
+	if (!r)
+		return;
+	rowset_free(r);
+	free(r);
+}
+
+struct tsdb__chunk_scratch *tsdb__chunk_scratch_new(void)
+{
+	struct tsdb__chunk_scratch *sc = pf_xcalloc(1, sizeof(*sc));
+	sc->spare = rowset_new();
+	return sc;
+}
+
+/* Free what sc holds, keep sc (empty, usable). */
+static void scratch_clear(struct tsdb__chunk_scratch *sc)
+{
+	struct rowset *spare = sc->spare;
+	free(sc->smemo);
+	free(sc->mmemo);
+	free(sc->fmemo);
+	free(sc->lmemo);
+	free(sc->ids);
+	free(sc->match);
+	free(sc->coded);
+	free(sc->mult);
+	free(sc->rowlist);
+	free(sc->lines);
+	free(sc->labs);
+	free(sc->locbuf);
+	free(sc->stk);
+	free(sc->lst);
+	free(sc->vbuf);
+	free(sc->fused);
+	memset(sc, 0, sizeof(*sc));
+	rowset_free(spare);
+	rowset_init(spare);
+	sc->spare = spare;
+}
+
+void tsdb__chunk_scratch_trim(struct tsdb__chunk_scratch *sc)
+{
+	if (sc)
+		scratch_clear(sc);
+}
+
+void tsdb__chunk_scratch_free(struct tsdb__chunk_scratch *sc)
+{
+	if (!sc)
+		return;
+	scratch_clear(sc);
+	rowset_delete(sc->spare);
+	free(sc);
+}
+
+struct tsdb__chunk_enc *tsdb__chunk_enc_new_shared(struct tsdb__symtab *st,
+						   struct tsdb__chunk_scratch *sc)
 {
 	struct tsdb__chunk_enc *e = pf_xcalloc(1, sizeof(*e));
 	e->st = st;
 	for (int i = 0; i < NCOLS; i++)
 		pf_buf_init(&e->col[i], TSDB__CODEC_MAX_COLUMN);
-	rowset_init(&e->rs[0]);
-	rowset_init(&e->rs[1]);
-	e->prev = &e->rs[0];
-	e->cur = &e->rs[1];
+	e->prev = rowset_new();
+	e->sc = sc;
+	return e;
+}
+
+struct tsdb__chunk_enc *tsdb__chunk_enc_new(struct tsdb__symtab *st)
+{
+	struct tsdb__chunk_enc *e = tsdb__chunk_enc_new_shared(st, tsdb__chunk_scratch_new());
+	e->own_sc = 1;
 	return e;
 }
 
@@ -282,24 +347,10 @@ void tsdb__chunk_enc_free(struct tsdb__chunk_enc *e)
 		return;
 	for (int i = 0; i < NCOLS; i++)
 		pf_buf_free(&e->col[i]);
-	rowset_free(&e->rs[0]);
-	rowset_free(&e->rs[1]);
-	free(e->smemo);
-	free(e->mmemo);
-	free(e->fmemo);
-	free(e->lmemo);
-	free(e->ids);
-	free(e->match);
-	free(e->coded);
-	free(e->mult);
-	free(e->rowlist);
-	free(e->lines);
-	free(e->labs);
-	free(e->locbuf);
-	free(e->stk);
-	free(e->lst);
-	free(e->vbuf);
-	free(e->fused);
+	rowset_delete(e->prev);
+	free(e->hids);
+	if (e->own_sc)
+		tsdb__chunk_scratch_free(e->sc);
 	free(e);
 }
 
@@ -330,144 +381,167 @@ static void memo_reset(int64_t **m, size_t *cap, size_t n)
 
 static void push_id(struct tsdb__chunk_enc *e, uint32_t id)
 {
-	pf_xgrow((void **)&e->ids, &e->idcap, e->nids + 1, sizeof(uint32_t));
-	e->ids[e->nids++] = id;
-}
-
-/* Symtab ids of the profile's symbols; each returns the id or a negative
- * PF_ETOOBIG. */
-static int64_t enc_str(struct tsdb__chunk_enc *e, const pprof_msg *m, int64_t idx)
-{
-	if (idx == 0)
-		return 0;
-	if (e->smemo[idx] < 0) {
-		const char *s = m->string_table[idx];
-		e->smemo[idx] = tsdb__st_add_string(e->st, s, strlen(s));
-	}
-	return e->smemo[idx];
-}
-
-static int64_t enc_mapping(struct tsdb__chunk_enc *e, const pprof_msg *m, size_t i)
-{
-	const Perftools__Profiles__Mapping *pm = m->mapping[i];
-	struct tsdb__st_mapping sm;
-
-	if (e->mmemo[i] >= 0)
-		return e->mmemo[i];
-	memset(&sm, 0, sizeof(sm));
-	sm.start = pm->memory_start;
-	sm.limit = pm->memory_limit;
-	sm.offset = pm->file_offset;
-	TSDB__TRY_ID(sm.file, enc_str(e, m, pm->filename));
-	TSDB__TRY_ID(sm.build_id, enc_str(e, m, pm->build_id));
-	sm.flags = (uint8_t)((pm->has_functions ? TSDB__MAP_HAS_FUNCTIONS : 0) |
-			     (pm->has_filenames ? TSDB__MAP_HAS_FILENAMES : 0) |
-			     (pm->has_line_numbers ? TSDB__MAP_HAS_LINE_NUMBERS : 0) |
-			     (pm->has_inline_frames ? TSDB__MAP_HAS_INLINE_FRAMES : 0));
-	return e->mmemo[i] = tsdb__st_add_mapping(e->st, &sm);
-}
-
-static int64_t enc_function(struct tsdb__chunk_enc *e, const pprof_msg *m, size_t i)
-{
-	const Perftools__Profiles__Function *pf = m->function[i];
-	struct tsdb__st_function sf;
-
-	if (e->fmemo[i] >= 0)
-		return e->fmemo[i];
-	TSDB__TRY_ID(sf.name, enc_str(e, m, pf->name));
-	TSDB__TRY_ID(sf.system_name, enc_str(e, m, pf->system_name));
-	TSDB__TRY_ID(sf.file, enc_str(e, m, pf->filename));
-	sf.start_line = pf->start_line;
-	return e->fmemo[i] = tsdb__st_add_function(e->st, &sf);
-}
-
-static int64_t enc_location(struct tsdb__chunk_enc *e, const struct pprof_profile *p, size_t i)
-{
-	const pprof_msg *m = pprof_message(p);
-	const Perftools__Profiles__Location *pl = m->location[i];
-	uint32_t mapping = 0;
-	size_t j;
-
-	if (e->lmemo[i] >= 0)
-		return e->lmemo[i];
-	if (pl->mapping_id != 0) {
-		int64_t mi = pprof_mapping_index(p, pl->mapping_id);
-		TSDB__TRY_ID(mapping, enc_mapping(e, m, (size_t)mi));
-		mapping++;
-	}
-	pf_xgrow((void **)&e->lines, &e->linecap, pl->n_line + 1, sizeof(*e->lines));
-	for (j = 0; j < pl->n_line; j++) {
-		const Perftools__Profiles__Line *ln = pl->line[j];
-		struct tsdb__st_line *o = &e->lines[j];
-		o->fn = 0;
-		if (ln->function_id != 0) {
-			int64_t fi = pprof_function_index(p, ln->function_id);
-			TSDB__TRY_ID(o->fn, enc_function(e, m, (size_t)fi));
-			o->fn++;
-			e->fused[fi] = 1;
-		}
-		o->line = ln->line;
-		o->column = ln->column;
-	}
-	return e->lmemo[i] = tsdb__st_add_location(e->st, pl->address, mapping, pl->is_folded ? 1 : 0,
-						   e->lines, pl->n_line);
-}
-
-/* The stack node of a sample (walks from the root, the last location). */
-static int64_t enc_stack(struct tsdb__chunk_enc *e, const struct pprof_profile *p,
-			 const Perftools__Profiles__Sample *s)
-{
-	pf_xgrow((void **)&e->locbuf, &e->locbufcap, s->n_location_id + 1, sizeof(uint32_t));
-	/* locations from the root side first, so that a new stack brings its
-	 * new locations in the order its new nodes use them */
-	for (size_t k = s->n_location_id; k-- > 0;) {
-		/* ids 1..n in order (what Go writes) need no lookup */
-		int64_t li = e->dense_locs ? (int64_t)s->location_id[k] - 1
-					   : pprof_location_index(p, s->location_id[k]);
-		TSDB__TRY_ID(e->locbuf[k], enc_location(e, p, (size_t)li));
-	}
-	return tsdb__st_add_stack(e->st, e->locbuf, s->n_location_id);
-}
-
-static int64_t enc_labels(struct tsdb__chunk_enc *e, const pprof_msg *m,
-			  const Perftools__Profiles__Sample *s)
-{
-	pf_xgrow((void **)&e->labs, &e->labcap, s->n_label + 1, sizeof(*e->labs));
-	for (size_t j = 0; j < s->n_label; j++) {
-		const Perftools__Profiles__Label *l = s->label[j];
-		struct tsdb__st_label *o = &e->labs[j];
-		TSDB__TRY_ID(o->key, enc_str(e, m, l->key));
-		TSDB__TRY_ID(o->str, enc_str(e, m, l->str));
-		TSDB__TRY_ID(o->unit, enc_str(e, m, l->num_unit));
-		o->num = l->num;
-	}
-	return tsdb__st_add_labelset(e->st, e->labs, s->n_label);
-}
-
-
-/* Location ids of all samples (an upper bound of what decoding needs). */
-static size_t frames_of(const pprof_msg *m)
-{
-	size_t n = 0;
-	for (size_t i = 0; i < m->n_sample; i++)
-		n += m->sample[i]->n_location_id;
-	return n;
+	pf_xgrow((void **)&e->sc->ids, &e->sc->idcap, e->sc->nids + 1, sizeof(uint32_t));
+	e->sc->ids[e->sc->nids++] = id;
 }
 
 /* Bytes of v as a uvarint. */
-static size_t uvlen(uint64_t v)
+static inline size_t uvlen(uint64_t v)
 {
-	size_t n = 1;
-	while (v >= 0x80) {
-		v >>= 7;
-		n++;
-	}
-	return n;
+	return (size_t)(70 - __builtin_clzll(v | 1)) / 7;
 }
 
 static int put_uv(struct pf_buf *b, uint64_t v)
 {
 	return pf_buf_put_uvarint(b, v);
+}
+
+/* v as a uvarint at p (room checked by the caller); the byte after it. */
+static inline uint8_t *uv_at(uint8_t *p, uint64_t v)
+{
+	while (v >= 0x80) {
+		*p++ = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	*p++ = (uint8_t)v;
+	return p;
+}
+
+/*
+ * Bytes of column base (ns coded values) written under k-mode km (md >> 1:
+ * 0 none, 1 the row's multiplier, 2 the period) against cprev, the coded
+ * values of the column before; stops early (returning at least limit)
+ * once limit is reached, since only a smaller size can win.
+ */
+static size_t mode_size(const int64_t *base, const int64_t *cprev, const int64_t *mult,
+			int64_t period, unsigned km, size_t ns, size_t limit)
+{
+	size_t sz = 0, i = 0;
+
+	while (i < ns) {
+		size_t end = PF_MIN(ns, i + 256);
+		switch (km) {
+		case 0:
+			for (; i < end; i++)
+				sz += uvlen(pf_zigzag(base[i]));
+			break;
+		case 1:
+			for (; i < end; i++)
+				sz += uvlen(pf_zigzag((int64_t)((uint64_t)base[i] -
+								(uint64_t)cprev[i] * (uint64_t)mult[i])));
+			break;
+		default:
+			for (; i < end; i++)
+				sz += uvlen(pf_zigzag((int64_t)((uint64_t)base[i] -
+								(uint64_t)cprev[i] * (uint64_t)period)));
+			break;
+		}
+		if (sz >= limit)
+			return sz;
+	}
+	return sz;
+}
+
+/*
+ * The value columns of one profile (see "value codings"): per sample type
+ * the smallest of the six codings (the lowest mode on a tie), then the
+ * rows with a non-zero written value as gaps, then their written values
+ * column by column. vals: ns * nt, row-major; match: per row, prev's
+ * matched row or NONE; compat: prev has the same sample types (else no
+ * delta). Appends to COL_GAP and COL_VAL (the caller restores them on
+ * failure); modes and *nvrows for the header.
+ */
+static int code_values(struct tsdb__chunk_enc *e, const struct tsdb__phdr *h, size_t ns,
+		       const int64_t *vals, const struct rowset *prev, const uint32_t *match,
+		       const uint32_t *lsets, int compat, uint8_t *modes, size_t *nvrows)
+{
+	struct tsdb__chunk_scratch *sc = e->sc;
+	size_t nt = h->nsample_type, i, j, nv = 0, need;
+	int64_t *w, *plain, *delta, *cprev, *ccur, *t;
+	uint32_t *rows;
+	uint8_t *p;
+	int rc;
+
+	*nvrows = 0;
+	if (!nt || !ns)
+		return 0;
+	/* w: written values column-major, then four columns of scratch */
+	pf_xgrow((void **)&sc->coded, &sc->codedcap, ns * nt + 4 * ns + 1, sizeof(int64_t));
+	w = sc->coded;
+	plain = w + ns * nt;
+	delta = plain + ns;
+	cprev = delta + ns;
+	ccur = cprev + ns;
+	memset(cprev, 0, ns * sizeof(int64_t)); /* no column before the first */
+	pf_xgrow((void **)&sc->mult, &sc->multcap, ns + 1, sizeof(int64_t));
+	for (i = 0; i < ns; i++)
+		sc->mult[i] = row_multiplier(e->st, lsets[i]);
+	pf_xgrow((void **)&sc->rowlist, &sc->rowlistcap, ns + 1, sizeof(uint32_t));
+	rows = sc->rowlist;
+	memset(rows, 0, ns * sizeof(uint32_t)); /* non-zero flags first */
+	for (j = 0; j < nt; j++) {
+		size_t best = SIZE_MAX;
+		uint8_t bmd = 0;
+		const int64_t *base;
+		int64_t *wj = w + j * ns;
+		for (i = 0; i < ns; i++)
+			plain[i] = vals[i * nt + j];
+		if (compat)
+			for (i = 0; i < ns; i++)
+				delta[i] = (int64_t)((uint64_t)plain[i] -
+						     (match[i] != NONE ? (uint64_t)prev->vals[match[i] * nt + j] : 0));
+		for (uint8_t md = 0; md < MODE_COUNT && best > ns; md++) {
+			size_t sz;
+			if ((md & MODE_DELTA) && !compat)
+				continue;
+			if ((md >> 1) && j == 0)
+				continue;
+			sz = mode_size(md & MODE_DELTA ? delta : plain, cprev, sc->mult, h->period,
+				       md >> 1, ns, best);
+			if (sz < best) {
+				best = sz;
+				bmd = md;
+			}
+		}
+		modes[j] = bmd;
+		base = bmd & MODE_DELTA ? delta : plain;
+		for (i = 0; i < ns; i++) {
+			uint64_t k = (bmd >> 1) == 1 ? (uint64_t)sc->mult[i]
+				     : (bmd >> 1) == 2 ? (uint64_t)h->period : 0;
+			ccur[i] = base[i];
+			wj[i] = (int64_t)((uint64_t)base[i] - (uint64_t)cprev[i] * k);
+			rows[i] |= wj[i] != 0;
+		}
+		t = cprev;
+		cprev = ccur;
+		ccur = t;
+	}
+	/* rows with a value: flags -> indexes, with their gap bytes */
+	need = 0;
+	for (i = 0; i < ns; i++)
+		if (rows[i]) {
+			need += uvlen(i - (nv ? rows[nv - 1] + 1 : 0));
+			rows[nv++] = (uint32_t)i;
+		}
+	if ((rc = pf_buf_reserve(&e->col[COL_GAP], need)) < 0)
+		return rc;
+	p = e->col[COL_GAP].data + e->col[COL_GAP].len;
+	for (i = 0; i < nv; i++)
+		p = uv_at(p, rows[i] - (i ? rows[i - 1] + 1 : 0));
+	e->col[COL_GAP].len += need;
+	need = 0;
+	for (j = 0; j < nt; j++)
+		for (i = 0; i < nv; i++)
+			need += uvlen(pf_zigzag(w[j * ns + rows[i]]));
+	if ((rc = pf_buf_reserve(&e->col[COL_VAL], need)) < 0)
+		return rc;
+	p = e->col[COL_VAL].data + e->col[COL_VAL].len;
+	for (j = 0; j < nt; j++)
+		for (i = 0; i < nv; i++)
+			p = uv_at(p, pf_zigzag(w[j * ns + rows[i]]));
+	e->col[COL_VAL].len += need;
+	*nvrows = nv;
+	return 0;
 }
 
 static int write_header(struct tsdb__chunk_enc *e, const struct tsdb__phdr *h, size_t nrows,
@@ -513,111 +587,123 @@ static int write_header(struct tsdb__chunk_enc *e, const struct tsdb__phdr *h, s
 	return 0;
 }
 
+/*
+ * The label column of rows equal to prev's, against prev: every stack is
+ * in prev, so the prediction is the label set of the stack's first row
+ * there. Kept in prev (selfcol) for the next profile of the same rows.
+ */
+static int self_lset_column(struct rowset *prev, const struct tsdb__symtab *st)
+{
+	size_t need = 0;
+	uint8_t *p;
+
+	if (prev->selfok)
+		return 0;
+	for (size_t i = 0; i < prev->n; i++) {
+		uint32_t pred = NONE;
+		pf_htab_get(&prev->bystack, prev->stack[i], &pred);
+		need += pred == prev->lset[i] ? 1 : uvlen((uint64_t)prev->lset[i] + 1);
+	}
+	(void)st;
+	pf_xgrow((void **)&prev->selfcol, &prev->selfcap, need + 1, 1);
+	p = prev->selfcol;
+	for (size_t i = 0; i < prev->n; i++) {
+		uint32_t pred = NONE;
+		pf_htab_get(&prev->bystack, prev->stack[i], &pred);
+		p = uv_at(p, pred == prev->lset[i] ? 0 : (uint64_t)prev->lset[i] + 1);
+	}
+	prev->selflen = need;
+	prev->selfok = 1;
+	return 0;
+}
+
 int tsdb__chunk_enc_rows(struct tsdb__chunk_enc *e, const struct tsdb__phdr *h, size_t ns,
 			 const uint32_t *stacks, const uint32_t *lsets, const int64_t *vals,
 			 struct pf_err *err)
 {
-	size_t nt = h->nsample_type, i, j, saved[NCOLS], nvrows = 0;
-	struct rowset *cur = e->cur, *prev = e->prev;
+	size_t nt = h->nsample_type, i, saved[NCOLS], nvrows = 0;
+	struct rowset *cur = e->sc->spare, *prev = e->prev;
 	uint32_t cursor = 0, last_stack = 0;
 	uint8_t *modes = NULL;
-	int compat, rc;
+	int compat, rc, same;
 
+	e->dvalid = 0; /* add_flat sets it again */
 	for (i = 0; i < NCOLS; i++)
 		saved[i] = e->col[i].len;
 	if (nt && ns > TSDB__CODEC_MAX_VALUES / nt)
 		return pf_err_set(err, PF_ETOOBIG, "profile of %zu samples and %zu sample types is over the limit of %zu values",
 				  ns, nt, TSDB__CODEC_MAX_VALUES);
-	if (rowset_reset(cur, ns, nt) < 0)
-		return pf_err_set(err, PF_ENOMEM, "cannot allocate rows for %zu samples", ns);
-	pf_xgrow((void **)&e->match, &e->matchcap, ns + 1, sizeof(uint32_t));
-	for (i = 0; i < ns; i++) {
-		uint32_t stack = stacks[i], lset = lsets[i], pred_stack = NONE, pred_lset, q;
-		uint64_t leaf;
-		/* stack column */
-		if (prev->valid && cursor < prev->n)
-			pred_stack = prev->stack[cursor];
-		if (stack == pred_stack)
-			rc = put_uv(&e->col[COL_STACK], 0);
-		else
-			rc = put_uv(&e->col[COL_STACK],
-				    1 + pf_zigzag((int64_t)stack - (int64_t)last_stack));
-		if (rc < 0)
+	pf_xgrow((void **)&e->sc->match, &e->sc->matchcap, ns + 1, sizeof(uint32_t));
+	/* the same rows as the previous profile (a program's next snapshot,
+	 * most of the time): each row matches its own index, the stack
+	 * column is all predicted and the label column is prev's against
+	 * itself; prev keeps its indexes and takes the new values */
+	same = prev->valid && prev->n == ns && prev->nt == nt && ns > 0 &&
+	       (stacks == prev->stack || memcmp(stacks, prev->stack, ns * sizeof(uint32_t)) == 0) &&
+	       (lsets == prev->lset || memcmp(lsets, prev->lset, ns * sizeof(uint32_t)) == 0);
+	if (same) {
+		self_lset_column(prev, e->st);
+		if ((rc = pf_buf_reserve(&e->col[COL_STACK], ns)) < 0 ||
+		    (rc = pf_buf_append(&e->col[COL_LSET], prev->selfcol, prev->selflen)) < 0)
 			goto append;
-		/* label column */
-		leaf = leaf_key(e->st, stack);
-		if (predict_lset(cur, prev, stack, leaf, &pred_lset) && pred_lset == lset)
-			rc = put_uv(&e->col[COL_LSET], 0);
-		else
-			rc = put_uv(&e->col[COL_LSET], (uint64_t)lset + 1);
-		if (rc < 0)
-			goto append;
-		q = rowset_add(cur, prev, stack, lset, leaf);
-		e->match[i] = q;
-		if (q != NONE)
-			cursor = q + 1;
-		last_stack = stack;
+		memset(e->col[COL_STACK].data + e->col[COL_STACK].len, 0, ns);
+		e->col[COL_STACK].len += ns;
+		for (i = 0; i < ns; i++)
+			e->sc->match[i] = (uint32_t)i;
+	} else {
+		if (rowset_reset(cur, ns, nt) < 0)
+			return pf_err_set(err, PF_ENOMEM, "cannot allocate rows for %zu samples", ns);
+		for (i = 0; i < ns; i++) {
+			uint32_t stack = stacks[i], lset = lsets[i], pred_stack = NONE, pred_lset, q;
+			uint64_t leaf;
+			/* stack column */
+			if (prev->valid && cursor < prev->n)
+				pred_stack = prev->stack[cursor];
+			if (stack == pred_stack)
+				rc = put_uv(&e->col[COL_STACK], 0);
+			else
+				rc = put_uv(&e->col[COL_STACK],
+					    1 + pf_zigzag((int64_t)stack - (int64_t)last_stack));
+			if (rc < 0)
+				goto append;
+			/* label column */
+			leaf = leaf_key(e->st, stack);
+			if (predict_lset(cur, prev, stack, leaf, &pred_lset) && pred_lset == lset)
+				rc = put_uv(&e->col[COL_LSET], 0);
+			else
+				rc = put_uv(&e->col[COL_LSET], (uint64_t)lset + 1);
+			if (rc < 0)
+				goto append;
+			q = rowset_add(cur, prev, stack, lset, leaf);
+			e->sc->match[i] = q;
+			if (q != NONE)
+				cursor = q + 1;
+			last_stack = stack;
+		}
 	}
-	if (nt && ns)
-		memcpy(cur->vals, vals, ns * nt * sizeof(int64_t));
 
 	/* values: per sample type the smallest of six codings (see "value
 	 * codings"); then only the rows with a non-zero written value */
 	compat = same_types(prev, h->sample_type, nt);
 	modes = pf_xcalloc(nt + 1, 1);
-	pf_xgrow((void **)&e->coded, &e->codedcap, 2 * ns * nt + 1, sizeof(int64_t));
-	pf_xgrow((void **)&e->mult, &e->multcap, ns + 1, sizeof(int64_t));
-	for (i = 0; i < ns; i++)
-		e->mult[i] = row_multiplier(e->st, cur->lset[i]);
-	{
-		int64_t *c = e->coded, *w = e->coded + ns * nt;
-		for (j = 0; j < nt; j++) {
-			size_t best = SIZE_MAX;
-			for (uint8_t md = 0; md < MODE_COUNT; md++) {
-				size_t sz = 0;
-				if ((md & MODE_DELTA) && !compat)
-					continue;
-				if ((md >> 1) && j == 0)
-					continue;
-				for (i = 0; i < ns; i++)
-					sz += uvlen(pf_zigzag(written(c, cur, prev, e->match, e->mult, h->period, nt, i, j,
-								     md, NULL)));
-				if (sz < best) {
-					best = sz;
-					modes[j] = md;
-				}
-			}
-			for (i = 0; i < ns; i++)
-				w[i * nt + j] = written(c, cur, prev, e->match, e->mult, h->period, nt, i, j,
-							modes[j], &c[i * nt + j]);
-		}
-	}
-	pf_xgrow((void **)&e->rowlist, &e->rowlistcap, ns + 1, sizeof(uint32_t));
-	{
-		size_t last = 0;
-		for (i = 0; i < ns; i++) {
-			for (j = 0; j < nt && e->coded[ns * nt + i * nt + j] == 0; j++)
-				;
-			if (j == nt)
-				continue;
-			if ((rc = put_uv(&e->col[COL_GAP], i - last)) < 0)
-				goto append;
-			last = i + 1;
-			e->rowlist[nvrows++] = (uint32_t)i;
-		}
-	}
-	for (j = 0; j < nt; j++)
-		for (i = 0; i < nvrows; i++)
-			if ((rc = put_uv(&e->col[COL_VAL],
-					 pf_zigzag(e->coded[ns * nt + e->rowlist[i] * nt + j]))) < 0)
-				goto append;
+	if ((rc = code_values(e, h, ns, vals, prev, e->sc->match, lsets, compat, modes, &nvrows)) < 0)
+		goto append;
 	if ((rc = write_header(e, h, ns, nvrows, modes)) < 0)
 		goto append;
 
-	rowset_set_types(cur, h->sample_type, nt);
-	cur->valid = 1;
-	e->cur = prev;
-	e->prev = cur;
+	if (same) {
+		/* prev's rows and indexes stay; its values become these */
+		if (nt)
+			memcpy(prev->vals, vals, ns * nt * sizeof(int64_t));
+		rowset_set_types(prev, h->sample_type, nt);
+	} else {
+		if (nt && ns)
+			memcpy(cur->vals, vals, ns * nt * sizeof(int64_t));
+		rowset_set_types(cur, h->sample_type, nt);
+		cur->valid = 1;
+		e->sc->spare = prev;
+		e->prev = cur;
+	}
 	e->prev_time = h->time_nanos;
 	e->count++;
 	free(modes);
@@ -626,7 +712,8 @@ append:
 	rc = pf_err_set(err, rc, "chunk column is full: %s", pf_strerror(rc));
 	for (i = 0; i < NCOLS; i++)
 		e->col[i].len = saved[i];
-	cur->valid = 0;
+	if (!same)
+		cur->valid = 0;
 	free(modes);
 	return rc;
 }
@@ -634,123 +721,26 @@ append:
 int tsdb__chunk_enc_add_pprof(struct tsdb__chunk_enc *e, const struct pprof_profile *p,
 			      struct pf_err *err)
 {
-	const pprof_msg *m = pprof_message(p);
-	size_t nt = m->n_sample_type, ns = m->n_sample, i, nfixed;
-	struct tsdb__phdr h;
-	int64_t t;
+	/* one encoder: the profile as the streaming decoder's flat arrays */
+	struct tsdb__flat *f = tsdb__flat_new();
+	int rc;
 
-	if ((nt && ns > TSDB__CODEC_MAX_VALUES / nt) || frames_of(m) > TSDB__CODEC_MAX_FRAMES)
-		return pf_err_set(err, PF_ETOOBIG,
-				  "profile of %zu samples, %zu sample types and %zu frames is over the limits (%zu values, %zu frames)",
-				  ns, nt, frames_of(m), TSDB__CODEC_MAX_VALUES, TSDB__CODEC_MAX_FRAMES);
-	memo_reset(&e->smemo, &e->smcap, m->n_string_table);
-	memo_reset(&e->mmemo, &e->mmcap, m->n_mapping);
-	memo_reset(&e->fmemo, &e->fmcap, m->n_function);
-	memo_reset(&e->lmemo, &e->lmcap, m->n_location);
-	e->dense_locs = 1;
-	for (i = 0; i < m->n_location && e->dense_locs; i++)
-		e->dense_locs = m->location[i]->id == i + 1;
-	pf_xgrow((void **)&e->fused, &e->fucap, m->n_function + 1, 1);
-	memset(e->fused, 0, m->n_function + 1);
-	e->nids = 0;
-	memset(&h, 0, sizeof(h));
-
-#define ID(var, expr)                           \
-	do {                                    \
-		if ((t = (expr)) < 0)           \
-			goto toobig;            \
-		(var) = (uint32_t)t;            \
-	} while (0)
-
-	/* header ids, in e->ids: sample types, comments, mappings, then
-	 * (after the rows) extra locations and functions */
-	for (i = 0; i < nt; i++) {
-		uint32_t a, b;
-		ID(a, enc_str(e, m, m->sample_type[i]->type));
-		ID(b, enc_str(e, m, m->sample_type[i]->unit));
-		push_id(e, a);
-		push_id(e, b);
-	}
-	if (m->period_type) {
-		h.has_period_type = 1;
-		ID(h.period_type[0], enc_str(e, m, m->period_type->type));
-		ID(h.period_type[1], enc_str(e, m, m->period_type->unit));
-	}
-	ID(h.drop_frames, enc_str(e, m, m->drop_frames));
-	ID(h.keep_frames, enc_str(e, m, m->keep_frames));
-	ID(h.default_sample_type, enc_str(e, m, m->default_sample_type));
-	for (i = 0; i < m->n_comment; i++) {
-		uint32_t c;
-		ID(c, enc_str(e, m, m->comment[i]));
-		push_id(e, c);
-	}
-	for (i = 0; i < m->n_mapping; i++) {
-		uint32_t c;
-		ID(c, enc_mapping(e, m, i));
-		push_id(e, c);
-	}
-
-	/* rows in symtab ids */
-	pf_xgrow((void **)&e->stk, &e->stkcap, ns + 1, sizeof(uint32_t));
-	pf_xgrow((void **)&e->lst, &e->lstcap, ns + 1, sizeof(uint32_t));
-	pf_xgrow((void **)&e->vbuf, &e->vbufcap, ns * nt + 1, sizeof(int64_t));
-	for (i = 0; i < ns; i++) {
-		const Perftools__Profiles__Sample *s = m->sample[i];
-		ID(e->stk[i], enc_stack(e, p, s));
-		ID(e->lst[i], enc_labels(e, m, s));
-		if (nt)
-			memcpy(e->vbuf + i * nt, s->value, nt * sizeof(int64_t));
-	}
-
-	/* locations and functions nothing referred to */
-	nfixed = e->nids;
-	for (i = 0; i < m->n_location; i++) {
-		uint32_t l;
-		if (e->lmemo[i] >= 0)
-			continue;
-		ID(l, enc_location(e, p, i));
-		push_id(e, l);
-	}
-	h.nextra_loc = e->nids - nfixed;
-	nfixed = e->nids;
-	for (i = 0; i < m->n_function; i++) {
-		uint32_t f;
-		if (e->fused[i])
-			continue;
-		ID(f, enc_function(e, m, i));
-		push_id(e, f);
-	}
-	h.nextra_fn = e->nids - nfixed;
-#undef ID
-
-	h.time_nanos = m->time_nanos;
-	h.duration_nanos = m->duration_nanos;
-	h.period = m->period;
-	h.nsample_type = nt;
-	if (!e->ids) /* no header ids at all: an empty array, not NULL + 0 */
-		pf_xgrow((void **)&e->ids, &e->idcap, 1, sizeof(*e->ids));
-	h.sample_type = e->ids;
-	h.ncomment = m->n_comment;
-	h.comment = e->ids + 2 * nt;
-	h.nmapping = m->n_mapping;
-	h.mapping = h.comment + h.ncomment;
-	h.extra_loc = h.mapping + h.nmapping;
-	h.extra_fn = h.extra_loc + h.nextra_loc;
-	return tsdb__chunk_enc_rows(e, &h, ns, e->stk, e->lst, e->vbuf, err);
-toobig:
-	return pf_err_set(err, PF_ETOOBIG, "the symbol table is full (2^32 - 2 symbols of a kind)");
+	tsdb__flat_from_pprof(f, p);
+	rc = tsdb__chunk_enc_add_flat(e, f, err);
+	tsdb__flat_free(f);
+	return rc;
 }
 
-/* ---- the same from a flat profile (ingest.c): one function per enc_* above,
- * same order of interning, so the table and the chunk come out the same ---- */
+/* ---- interning a flat profile (ingest.c; add_pprof makes one of its
+ * pprof profile) ---- */
 
 static int64_t flat_str(struct tsdb__chunk_enc *e, const struct tsdb__flat *f, int64_t idx)
 {
 	if (idx == 0)
 		return 0;
-	if (e->smemo[idx] < 0)
-		e->smemo[idx] = tsdb__st_add_string(e->st, f->str[idx], f->slen[idx]);
-	return e->smemo[idx];
+	if (e->sc->smemo[idx] < 0)
+		e->sc->smemo[idx] = tsdb__st_add_string(e->st, f->str[idx], f->slen[idx]);
+	return e->sc->smemo[idx];
 }
 
 static int64_t flat_mapping(struct tsdb__chunk_enc *e, const struct tsdb__flat *f, size_t i)
@@ -758,8 +748,8 @@ static int64_t flat_mapping(struct tsdb__chunk_enc *e, const struct tsdb__flat *
 	const struct pprof_stream_mapping *pm = &f->maps[i];
 	struct tsdb__st_mapping sm;
 
-	if (e->mmemo[i] >= 0)
-		return e->mmemo[i];
+	if (e->sc->mmemo[i] >= 0)
+		return e->sc->mmemo[i];
 	memset(&sm, 0, sizeof(sm));
 	sm.start = pm->memory_start;
 	sm.limit = pm->memory_limit;
@@ -770,7 +760,7 @@ static int64_t flat_mapping(struct tsdb__chunk_enc *e, const struct tsdb__flat *
 			     (pm->has_filenames ? TSDB__MAP_HAS_FILENAMES : 0) |
 			     (pm->has_line_numbers ? TSDB__MAP_HAS_LINE_NUMBERS : 0) |
 			     (pm->has_inline_frames ? TSDB__MAP_HAS_INLINE_FRAMES : 0));
-	return e->mmemo[i] = tsdb__st_add_mapping(e->st, &sm);
+	return e->sc->mmemo[i] = tsdb__st_add_mapping(e->st, &sm);
 }
 
 static int64_t flat_function(struct tsdb__chunk_enc *e, const struct tsdb__flat *f, size_t i)
@@ -778,13 +768,13 @@ static int64_t flat_function(struct tsdb__chunk_enc *e, const struct tsdb__flat 
 	const struct pprof_stream_function *pf = &f->fns[i];
 	struct tsdb__st_function sf;
 
-	if (e->fmemo[i] >= 0)
-		return e->fmemo[i];
+	if (e->sc->fmemo[i] >= 0)
+		return e->sc->fmemo[i];
 	TSDB__TRY_ID(sf.name, flat_str(e, f, pf->name));
 	TSDB__TRY_ID(sf.system_name, flat_str(e, f, pf->system_name));
 	TSDB__TRY_ID(sf.file, flat_str(e, f, pf->filename));
 	sf.start_line = pf->start_line;
-	return e->fmemo[i] = tsdb__st_add_function(e->st, &sf);
+	return e->sc->fmemo[i] = tsdb__st_add_function(e->st, &sf);
 }
 
 static int64_t flat_location(struct tsdb__chunk_enc *e, const struct tsdb__flat *f, size_t i)
@@ -792,28 +782,28 @@ static int64_t flat_location(struct tsdb__chunk_enc *e, const struct tsdb__flat 
 	const struct tsdb__flat_loc *pl = &f->locs[i];
 	uint32_t mapping = 0;
 
-	if (e->lmemo[i] >= 0)
-		return e->lmemo[i];
+	if (e->sc->lmemo[i] >= 0)
+		return e->sc->lmemo[i];
 	if (pl->mapping_id != 0) {
 		TSDB__TRY_ID(mapping, flat_mapping(e, f, tsdb__flat_map_index(f, pl->mapping_id)));
 		mapping++;
 	}
-	pf_xgrow((void **)&e->lines, &e->linecap, pl->nline + 1, sizeof(*e->lines));
+	pf_xgrow((void **)&e->sc->lines, &e->sc->linecap, pl->nline + 1, sizeof(*e->sc->lines));
 	for (uint32_t j = 0; j < pl->nline; j++) {
 		const struct tsdb__flat_line *ln = &f->lines[pl->line_off + j];
-		struct tsdb__st_line *o = &e->lines[j];
+		struct tsdb__st_line *o = &e->sc->lines[j];
 		o->fn = 0;
 		if (ln->function_id != 0) {
 			size_t fi = tsdb__flat_fn_index(f, ln->function_id);
 			TSDB__TRY_ID(o->fn, flat_function(e, f, fi));
 			o->fn++;
-			e->fused[fi] = 1;
+			e->sc->fused[fi] = 1;
 		}
 		o->line = ln->line;
 		o->column = ln->column;
 	}
-	return e->lmemo[i] = tsdb__st_add_location(e->st, pl->address, mapping, pl->folded,
-						   e->lines, pl->nline);
+	return e->sc->lmemo[i] = tsdb__st_add_location(e->st, pl->address, mapping, pl->folded,
+						   e->sc->lines, pl->nline);
 }
 
 static int64_t flat_stack(struct tsdb__chunk_enc *e, const struct tsdb__flat *f,
@@ -821,27 +811,54 @@ static int64_t flat_stack(struct tsdb__chunk_enc *e, const struct tsdb__flat *f,
 {
 	const uint64_t *ids = f->locids + s->loc_off;
 
-	pf_xgrow((void **)&e->locbuf, &e->locbufcap, s->nloc + 1, sizeof(uint32_t));
+	pf_xgrow((void **)&e->sc->locbuf, &e->sc->locbufcap, s->nloc + 1, sizeof(uint32_t));
 	for (size_t k = s->nloc; k-- > 0;) {
 		size_t li = f->dense_loc ? (size_t)(ids[k] - 1) : tsdb__flat_loc_index(f, ids[k]);
-		TSDB__TRY_ID(e->locbuf[k], flat_location(e, f, li));
+		TSDB__TRY_ID(e->sc->locbuf[k], flat_location(e, f, li));
 	}
-	return tsdb__st_add_stack(e->st, e->locbuf, s->nloc);
+	return tsdb__st_add_stack(e->st, e->sc->locbuf, s->nloc);
 }
 
 static int64_t flat_labels(struct tsdb__chunk_enc *e, const struct tsdb__flat *f,
 			   const struct tsdb__flat_sample *s)
 {
-	pf_xgrow((void **)&e->labs, &e->labcap, s->nlab + 1, sizeof(*e->labs));
+	pf_xgrow((void **)&e->sc->labs, &e->sc->labcap, s->nlab + 1, sizeof(*e->sc->labs));
 	for (size_t j = 0; j < s->nlab; j++) {
 		const struct pprof_stream_label *l = &f->labs[s->lab_off + j];
-		struct tsdb__st_label *o = &e->labs[j];
+		struct tsdb__st_label *o = &e->sc->labs[j];
 		TSDB__TRY_ID(o->key, flat_str(e, f, l->key));
 		TSDB__TRY_ID(o->str, flat_str(e, f, l->str));
 		TSDB__TRY_ID(o->unit, flat_str(e, f, l->num_unit));
 		o->num = l->num;
 	}
-	return tsdb__st_add_labelset(e->st, e->labs, s->nlab);
+	return tsdb__st_add_labelset(e->st, e->sc->labs, s->nlab);
+}
+
+/* Keep h (ids copied) and the digest of the profile it was made from. */
+static void keep_header(struct tsdb__chunk_enc *e, const struct tsdb__phdr *h, const uint64_t dg[2])
+{
+	size_t n = 2 * h->nsample_type + h->ncomment + h->nmapping + h->nextra_loc + h->nextra_fn;
+	uint32_t *p;
+
+	pf_xgrow((void **)&e->hids, &e->hidcap, n + 1, sizeof(uint32_t));
+	e->ph = *h;
+	p = e->hids;
+#define KEEP(field, count)                                                    \
+	do {                                                                  \
+		if ((count) > 0)                                              \
+			memcpy(p, h->field, (count) * sizeof(uint32_t));      \
+		e->ph.field = p;                                              \
+		p += (count);                                                 \
+	} while (0)
+	KEEP(sample_type, 2 * h->nsample_type);
+	KEEP(comment, h->ncomment);
+	KEEP(mapping, h->nmapping);
+	KEEP(extra_loc, h->nextra_loc);
+	KEEP(extra_fn, h->nextra_fn);
+#undef KEEP
+	e->digest[0] = dg[0];
+	e->digest[1] = dg[1];
+	e->dvalid = 1;
 }
 
 int tsdb__chunk_enc_add_flat(struct tsdb__chunk_enc *e, const struct tsdb__flat *f,
@@ -849,19 +866,36 @@ int tsdb__chunk_enc_add_flat(struct tsdb__chunk_enc *e, const struct tsdb__flat 
 {
 	size_t nt = f->nt, ns = f->nsample, i, nfixed;
 	struct tsdb__phdr h;
+	uint64_t dg[2];
 	int64_t t;
+	int rc;
 
 	if ((nt && ns > TSDB__CODEC_MAX_VALUES / nt) || f->nlocids > TSDB__CODEC_MAX_FRAMES)
 		return pf_err_set(err, PF_ETOOBIG,
 				  "profile of %zu samples, %zu sample types and %zu frames is over the limits (%zu values, %zu frames)",
 				  ns, nt, f->nlocids, TSDB__CODEC_MAX_VALUES, TSDB__CODEC_MAX_FRAMES);
-	memo_reset(&e->smemo, &e->smcap, f->nstr);
-	memo_reset(&e->mmemo, &e->mmcap, f->nmap);
-	memo_reset(&e->fmemo, &e->fmcap, f->nfn);
-	memo_reset(&e->lmemo, &e->lmcap, f->nloc);
-	pf_xgrow((void **)&e->fused, &e->fucap, f->nfn + 1, 1);
-	memset(e->fused, 0, f->nfn + 1);
-	e->nids = 0;
+	/* the same symbols and samples as the previous profile (the same
+	 * program's next snapshot): its header ids and rows, new values */
+	tsdb__flat_digest(f, dg);
+	if (e->dvalid && e->prev->valid && e->prev->n == ns && dg[0] == e->digest[0] &&
+	    dg[1] == e->digest[1]) {
+		h = e->ph;
+		h.time_nanos = f->time_nanos;
+		h.duration_nanos = f->duration_nanos;
+		h.period = f->period;
+		if ((rc = tsdb__chunk_enc_rows(e, &h, ns, e->prev->stack, e->prev->lset, f->vals,
+					       err)) < 0)
+			return rc;
+		e->dvalid = 1; /* the same digest, header and rows */
+		return 0;
+	}
+	memo_reset(&e->sc->smemo, &e->sc->smcap, f->nstr);
+	memo_reset(&e->sc->mmemo, &e->sc->mmcap, f->nmap);
+	memo_reset(&e->sc->fmemo, &e->sc->fmcap, f->nfn);
+	memo_reset(&e->sc->lmemo, &e->sc->lmcap, f->nloc);
+	pf_xgrow((void **)&e->sc->fused, &e->sc->fucap, f->nfn + 1, 1);
+	memset(e->sc->fused, 0, f->nfn + 1);
+	e->sc->nids = 0;
 	memset(&h, 0, sizeof(h));
 
 #define ID(var, expr)                           \
@@ -897,49 +931,52 @@ int tsdb__chunk_enc_add_flat(struct tsdb__chunk_enc *e, const struct tsdb__flat 
 		push_id(e, c);
 	}
 
-	pf_xgrow((void **)&e->stk, &e->stkcap, ns + 1, sizeof(uint32_t));
-	pf_xgrow((void **)&e->lst, &e->lstcap, ns + 1, sizeof(uint32_t));
+	pf_xgrow((void **)&e->sc->stk, &e->sc->stkcap, ns + 1, sizeof(uint32_t));
+	pf_xgrow((void **)&e->sc->lst, &e->sc->lstcap, ns + 1, sizeof(uint32_t));
 	for (i = 0; i < ns; i++) {
 		const struct tsdb__flat_sample *s = &f->samples[i];
-		ID(e->stk[i], flat_stack(e, f, s));
-		ID(e->lst[i], flat_labels(e, f, s));
+		ID(e->sc->stk[i], flat_stack(e, f, s));
+		ID(e->sc->lst[i], flat_labels(e, f, s));
 	}
 
-	nfixed = e->nids;
+	nfixed = e->sc->nids;
 	for (i = 0; i < f->nloc; i++) {
 		uint32_t l;
-		if (e->lmemo[i] >= 0)
+		if (e->sc->lmemo[i] >= 0)
 			continue;
 		ID(l, flat_location(e, f, i));
 		push_id(e, l);
 	}
-	h.nextra_loc = e->nids - nfixed;
-	nfixed = e->nids;
+	h.nextra_loc = e->sc->nids - nfixed;
+	nfixed = e->sc->nids;
 	for (i = 0; i < f->nfn; i++) {
 		uint32_t fn;
-		if (e->fused[i])
+		if (e->sc->fused[i])
 			continue;
 		ID(fn, flat_function(e, f, i));
 		push_id(e, fn);
 	}
-	h.nextra_fn = e->nids - nfixed;
+	h.nextra_fn = e->sc->nids - nfixed;
 #undef ID
 
 	h.time_nanos = f->time_nanos;
 	h.duration_nanos = f->duration_nanos;
 	h.period = f->period;
 	h.nsample_type = nt;
-	if (!e->ids)
-		pf_xgrow((void **)&e->ids, &e->idcap, 1, sizeof(*e->ids));
-	h.sample_type = e->ids;
+	if (!e->sc->ids)
+		pf_xgrow((void **)&e->sc->ids, &e->sc->idcap, 1, sizeof(*e->sc->ids));
+	h.sample_type = e->sc->ids;
 	h.ncomment = f->ncomment;
-	h.comment = e->ids + 2 * nt;
+	h.comment = e->sc->ids + 2 * nt;
 	h.nmapping = f->nmap;
 	h.mapping = h.comment + h.ncomment;
 	h.extra_loc = h.mapping + h.nmapping;
 	h.extra_fn = h.extra_loc + h.nextra_loc;
 	/* the values are the flat profile's, row-major as the rows want them */
-	return tsdb__chunk_enc_rows(e, &h, ns, e->stk, e->lst, f->vals, err);
+	if ((rc = tsdb__chunk_enc_rows(e, &h, ns, e->sc->stk, e->sc->lst, f->vals, err)) < 0)
+		return rc;
+	keep_header(e, &h, dg);
+	return 0;
 toobig:
 	return pf_err_set(err, PF_ETOOBIG, "the symbol table is full (2^32 - 2 symbols of a kind)");
 }
@@ -966,7 +1003,7 @@ static void enc_reset(struct tsdb__chunk_enc *e)
 		pf_buf_reset(&e->col[i]);
 	e->count = 0;
 	e->prev_time = 0;
-	e->rs[0].valid = e->rs[1].valid = 0;
+	e->prev->valid = 0;
 }
 
 int tsdb__chunk_enc_finish(struct tsdb__chunk_enc *e, struct pf_buf *out, struct pf_err *err)
@@ -1029,47 +1066,9 @@ fail:
 
 void tsdb__chunk_enc_trim(struct tsdb__chunk_enc *e)
 {
-	int64_t **memos[] = { &e->smemo, &e->mmemo, &e->fmemo, &e->lmemo, &e->coded, &e->mult };
-	size_t *mcaps[] = { &e->smcap, &e->mmcap, &e->fmcap, &e->lmcap, &e->codedcap, &e->multcap };
-	for (size_t i = 0; i < sizeof(memos) / sizeof(memos[0]); i++) {
-		free(*memos[i]);
-		*memos[i] = NULL;
-		*mcaps[i] = 0;
-	}
-	free(e->match);
-	e->match = NULL;
-	e->matchcap = 0;
-	free(e->rowlist);
-	e->rowlist = NULL;
-	e->rowlistcap = 0;
-	free(e->lines);
-	e->lines = NULL;
-	e->linecap = 0;
-	free(e->labs);
-	e->labs = NULL;
-	e->labcap = 0;
-	free(e->locbuf);
-	e->locbuf = NULL;
-	e->locbufcap = 0;
-	free(e->stk);
-	e->stk = NULL;
-	e->stkcap = 0;
-	free(e->lst);
-	e->lst = NULL;
-	e->lstcap = 0;
-	free(e->vbuf);
-	e->vbuf = NULL;
-	e->vbufcap = 0;
-	free(e->fused);
-	e->fused = NULL;
-	e->fucap = 0;
-	free(e->ids);
-	e->ids = NULL;
-	e->idcap = 0;
-	e->nids = 0;
-	/* the rowset before the previous profile's: rebuilt by the next add */
-	rowset_free(e->cur);
-	rowset_init(e->cur);
+	/* a shared scratch stays for the table's next encoder */
+	if (e->own_sc)
+		scratch_clear(e->sc);
 }
 
 /* ---- decoder ---------------------------------------------------------------- */

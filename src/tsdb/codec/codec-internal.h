@@ -240,7 +240,25 @@ struct tsdb__flat {
 	/* id -> index (ids 1..n in order need none) */
 	int dense_map, dense_fn, dense_loc;
 	struct pf_htab imap, ifn, iloc;
+	/* tsdb__flat_digest's, kept by tsdb__flat_prepare */
+	int has_digest;
+	uint64_t digest[2];
 };
+
+/* A validated pprof profile (pprof_decode, pprof_from_message) as flat
+ * arrays, as tsdb__flat_decode of its body would give them (strings point
+ * into p, which must outlive f). Aborts on OOM. */
+void tsdb__flat_from_pprof(struct tsdb__flat *f, const struct pprof_profile *p);
+
+/*
+ * A 128-bit digest (XXH3, seeded per process) of everything of f that
+ * interning reads: the header's string indexes, the strings, the
+ * mappings, functions, locations and lines, and the samples' locations
+ * and labels; not the values, times, duration or period. Two profiles
+ * with the same digest intern to the same header ids and rows (in the
+ * same table). Once tsdb__flat_prepare kept it in f, that one.
+ */
+void tsdb__flat_digest(const struct tsdb__flat *f, uint64_t out[2]);
 
 /* Index of the mapping, function or location with this id (it exists:
  * the decoder checked every reference). */

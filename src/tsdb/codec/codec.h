@@ -101,22 +101,44 @@ void tsdb__symtab_stats(const struct tsdb__symtab *st, struct tsdb__symtab_stats
  */
 struct tsdb__chunk_enc;
 struct tsdb__chunk_enc *tsdb__chunk_enc_new(struct tsdb__symtab *st);
+/*
+ * Per profile scratch memory (index memos, rows in table ids, value coding
+ * buffers, the rows being built), sized to the largest profile added.
+ * Encoders made with chunk_enc_new_shared borrow sc (it must outlive them)
+ * and keep only their columns and the previous profile's rows: many
+ * encoders of one table (the head's series of one group) share one
+ * scratch, used by one encoder at a time. _new aborts on OOM; _trim frees
+ * what it holds (it stays usable); NULL is a no-op for _trim and _free.
+ */
+struct tsdb__chunk_scratch;
+struct tsdb__chunk_scratch *tsdb__chunk_scratch_new(void);
+void tsdb__chunk_scratch_trim(struct tsdb__chunk_scratch *sc);
+void tsdb__chunk_scratch_free(struct tsdb__chunk_scratch *sc);
+struct tsdb__chunk_enc *tsdb__chunk_enc_new_shared(struct tsdb__symtab *st,
+						   struct tsdb__chunk_scratch *sc);
 
 /*
  * Add a pprof profile (validated: from pprof_decode or pprof_from_message).
  * p is not kept. Returns 0, or PF_ETOOBIG when the symbol table or the
  * chunk would pass its limits (2^32 - 1 symbols of a kind, 1 GiB per
  * column); on failure the chunk is unchanged (the table may have gained
- * symbols, which is harmless).
+ * symbols, which is harmless). The profile is turned into the flat form
+ * (tsdb__flat_from_pprof) and added by chunk_enc_add_flat: one encoder.
  */
 int tsdb__chunk_enc_add_pprof(struct tsdb__chunk_enc *e, const struct pprof_profile *p,
 			      struct pf_err *err);
 /*
  * The same for a profile from tsdb__flat_decode (the streaming decoder's
- * output): the chunk and the table end up as chunk_enc_add_pprof would
- * leave them for pprof_decode of the same body. Errors as add_pprof.
+ * output): the chunk and the table end up as chunk_enc_add_pprof leaves
+ * them for pprof_decode of the same body. Errors as add_pprof. When f's
+ * digest (its symbols and samples, values aside) is the one of the
+ * previous profile this encoder took by add_flat, that profile's header
+ * ids and rows are used as they are: no symbol lookups.
  */
 struct tsdb__flat;
+/* What add_flat computes from f alone (the digest), done ahead and kept
+ * in f: for a caller that holds a lock around add_flat. Optional. */
+void tsdb__flat_prepare(struct tsdb__flat *f);
 int tsdb__chunk_enc_add_flat(struct tsdb__chunk_enc *e, const struct tsdb__flat *f,
 			     struct pf_err *err);
 /* Add a non-pprof body (a trace), kept byte for byte. PF_ETOOBIG past 1 GiB. */
@@ -148,7 +170,8 @@ int tsdb__chunk_enc_finish(struct tsdb__chunk_enc *e, struct pf_buf *out, struct
  */
 int tsdb__chunk_enc_peek(const struct tsdb__chunk_enc *e, struct pf_buf *out, struct pf_err *err);
 /* Free the encoder's per-profile scratch memory (kept between adds to
- * save allocations); what the next add needs stays. */
+ * save allocations) when it has its own; what the next add needs stays.
+ * A shared scratch is left alone (tsdb__chunk_scratch_trim). */
 void tsdb__chunk_enc_trim(struct tsdb__chunk_enc *e);
 /* NULL is a no-op. */
 void tsdb__chunk_enc_free(struct tsdb__chunk_enc *e);

@@ -8,11 +8,17 @@
  * until the flat profile is added).
  *
  * tsdb__chunk_enc_add_flat (chunk.c) then interns it into a symbol table
- * exactly as tsdb__chunk_enc_add_pprof does for pprof_decode's output.
+ * (the one encoder: tsdb__chunk_enc_add_pprof turns a pprof_decode profile
+ * into this form with tsdb__flat_from_pprof), unless tsdb__flat_digest
+ * says that all it interns is what the series' previous profile interned
+ * (then only the values are new).
  */
 #include "tsdb/codec/codec-internal.h"
 
 #include <stdlib.h>
+#include <sys/random.h>
+#include <unistd.h>
+#include <xxhash.h>
 
 struct tsdb__flat *tsdb__flat_new(void)
 {
@@ -287,4 +293,230 @@ void tsdb__flat_totals(const struct tsdb__flat *f, int64_t *totals)
 		for (size_t j = 0; j < f->nt; j++)
 			totals[j] = (int64_t)((uint64_t)totals[j] + (uint64_t)v[j]);
 	}
+}
+
+/* ---- the digest of what interning depends on ----------------------------- */
+
+/* A seed per process, so that inputs cannot be made to collide ahead of time. */
+static uint64_t digest_seed(void)
+{
+	static uint64_t seed;
+	uint64_t s = __atomic_load_n(&seed, __ATOMIC_RELAXED);
+
+	if (s == 0) {
+		if (getrandom(&s, sizeof(s), GRND_NONBLOCK) != (ssize_t)sizeof(s))
+			s = (uint64_t)pf_now_ns() ^ (uint64_t)pf_mono_ns() << 21 ^ (uint64_t)getpid();
+		s |= 1;
+		__atomic_store_n(&seed, s, __ATOMIC_RELAXED);
+	}
+	return s;
+}
+
+static void upd(XXH3_state_t *x, const void *p, size_t n)
+{
+	if (n)
+		XXH3_128bits_update(x, p, n);
+}
+
+void tsdb__flat_digest(const struct tsdb__flat *f, uint64_t out[2])
+{
+	XXH3_state_t *x;
+	const char *lo = NULL, *hi = NULL;
+	size_t total = 0;
+	uint64_t hdr[10];
+	XXH128_hash_t h;
+
+	if (f->has_digest) {
+		out[0] = f->digest[0];
+		out[1] = f->digest[1];
+		return;
+	}
+	if (!(x = XXH3_createState()))
+		abort(); /* out of memory, as pf_xcalloc */
+	XXH3_128bits_reset_withSeed(x, digest_seed());
+	/* the header's string indexes and the table sizes */
+	hdr[0] = f->nt;
+	hdr[1] = (uint64_t)f->has_period_type;
+	hdr[2] = (uint64_t)f->period_type[0];
+	hdr[3] = (uint64_t)f->period_type[1];
+	hdr[4] = (uint64_t)f->drop_frames;
+	hdr[5] = (uint64_t)f->keep_frames;
+	hdr[6] = (uint64_t)f->default_sample_type;
+	hdr[7] = f->ncomment;
+	hdr[8] = f->nstr;
+	hdr[9] = f->nsample;
+	upd(x, hdr, sizeof(hdr));
+	upd(x, f->sample_type, 2 * f->nt * sizeof(int64_t));
+	upd(x, f->comment, f->ncomment * sizeof(int64_t));
+	/* strings: where they lie in the body and the bytes around them,
+	 * in one piece when they are close together (a Go profile's string
+	 * table is one run of fields), else one by one */
+	for (size_t i = 0; i < f->nstr; i++) {
+		const char *s = f->str[i], *e = s + f->slen[i];
+		total += f->slen[i];
+		if (!lo || s < lo)
+			lo = s;
+		if (!hi || e > hi)
+			hi = e;
+	}
+	if (lo && (size_t)(hi - lo) <= 2 * total + 16 * f->nstr + 64) {
+		uint64_t span = (uint64_t)(hi - lo);
+		upd(x, &span, sizeof(span));
+		for (size_t i = 0; i < f->nstr; i++) {
+			uint64_t at[2] = { (uint64_t)(f->str[i] - lo), f->slen[i] };
+			upd(x, at, sizeof(at));
+		}
+		upd(x, lo, (size_t)(hi - lo));
+	} else {
+		for (size_t i = 0; i < f->nstr; i++) {
+			uint64_t n = f->slen[i];
+			upd(x, &n, sizeof(n));
+			upd(x, f->str[i], f->slen[i]);
+		}
+	}
+	/* the tables as decoded (ids included) and the samples but values */
+	upd(x, &f->nmap, sizeof(f->nmap));
+	upd(x, f->maps, f->nmap * sizeof(*f->maps));
+	upd(x, &f->nfn, sizeof(f->nfn));
+	upd(x, f->fns, f->nfn * sizeof(*f->fns));
+	upd(x, &f->nloc, sizeof(f->nloc));
+	upd(x, f->locs, f->nloc * sizeof(*f->locs));
+	upd(x, &f->nline, sizeof(f->nline));
+	upd(x, f->lines, f->nline * sizeof(*f->lines));
+	upd(x, f->samples, f->nsample * sizeof(*f->samples));
+	upd(x, f->locids, f->nlocids * sizeof(*f->locids));
+	upd(x, &f->nlabs, sizeof(f->nlabs));
+	upd(x, f->labs, f->nlabs * sizeof(*f->labs));
+	h = XXH3_128bits_digest(x);
+	XXH3_freeState(x);
+	out[0] = h.low64;
+	out[1] = h.high64;
+}
+
+void tsdb__flat_prepare(struct tsdb__flat *f)
+{
+	if (!f->has_digest)
+		tsdb__flat_digest(f, f->digest);
+	f->has_digest = 1;
+}
+
+/* ---- a decoded pprof profile, flat ---------------------------------------- */
+
+void tsdb__flat_from_pprof(struct tsdb__flat *f, const struct pprof_profile *p)
+{
+	const pprof_msg *m = pprof_message(p);
+	size_t nt = m->n_sample_type, i, j, nlines = 0, nlocids = 0, nlabs = 0;
+
+	f->nt = nt;
+	f->sample_type = pf_xcalloc(2 * nt + 1, sizeof(int64_t));
+	for (i = 0; i < nt; i++) {
+		f->sample_type[2 * i] = m->sample_type[i]->type;
+		f->sample_type[2 * i + 1] = m->sample_type[i]->unit;
+	}
+	if (m->period_type) {
+		f->has_period_type = 1;
+		f->period_type[0] = m->period_type->type;
+		f->period_type[1] = m->period_type->unit;
+	}
+	f->period = m->period;
+	f->time_nanos = m->time_nanos;
+	f->duration_nanos = m->duration_nanos;
+	f->drop_frames = m->drop_frames;
+	f->keep_frames = m->keep_frames;
+	f->default_sample_type = m->default_sample_type;
+	f->ncomment = m->n_comment;
+	f->comment = xdup(m->comment, m->n_comment, sizeof(int64_t));
+	/* strings: protobuf-c's C strings (they end at a NUL byte, as
+	 * on_string cuts them) */
+	f->nstr = m->n_string_table;
+	f->str = pf_xcalloc(f->nstr + 1, sizeof(*f->str));
+	f->slen = pf_xcalloc(f->nstr + 1, sizeof(*f->slen));
+	for (i = 0; i < f->nstr; i++) {
+		f->str[i] = m->string_table[i];
+		f->slen[i] = (uint32_t)strlen(m->string_table[i]);
+	}
+	f->maps = pf_xcalloc(m->n_mapping + 1, sizeof(*f->maps));
+	f->fns = pf_xcalloc(m->n_function + 1, sizeof(*f->fns));
+	f->locs = pf_xcalloc(m->n_location + 1, sizeof(*f->locs));
+	f->samples = pf_xcalloc(m->n_sample + 1, sizeof(*f->samples));
+	f->vals = pf_xcalloc(m->n_sample * nt + 1, sizeof(int64_t));
+	f->dense_map = f->dense_fn = f->dense_loc = 1;
+	for (i = 0; i < m->n_mapping; i++) {
+		const Perftools__Profiles__Mapping *x = m->mapping[i];
+		struct pprof_stream_mapping *o = &f->maps[i];
+		o->id = x->id;
+		o->memory_start = x->memory_start;
+		o->memory_limit = x->memory_limit;
+		o->file_offset = x->file_offset;
+		o->filename = x->filename;
+		o->build_id = x->build_id;
+		o->has_functions = x->has_functions ? 1 : 0;
+		o->has_filenames = x->has_filenames ? 1 : 0;
+		o->has_line_numbers = x->has_line_numbers ? 1 : 0;
+		o->has_inline_frames = x->has_inline_frames ? 1 : 0;
+		note_id(&f->dense_map, &f->imap, x->id, i);
+	}
+	f->nmap = m->n_mapping;
+	for (i = 0; i < m->n_function; i++) {
+		const Perftools__Profiles__Function *x = m->function[i];
+		struct pprof_stream_function *o = &f->fns[i];
+		o->id = x->id;
+		o->name = x->name;
+		o->system_name = x->system_name;
+		o->filename = x->filename;
+		o->start_line = x->start_line;
+		note_id(&f->dense_fn, &f->ifn, x->id, i);
+	}
+	f->nfn = m->n_function;
+	for (i = 0; i < m->n_location; i++)
+		nlines += m->location[i]->n_line;
+	f->lines = pf_xcalloc(nlines + 1, sizeof(*f->lines));
+	f->linecap = nlines + 1;
+	for (i = 0; i < m->n_location; i++) {
+		const Perftools__Profiles__Location *x = m->location[i];
+		struct tsdb__flat_loc *o = &f->locs[i];
+		o->mapping_id = x->mapping_id;
+		o->address = x->address;
+		o->folded = x->is_folded ? 1 : 0;
+		o->line_off = (uint32_t)f->nline;
+		o->nline = (uint32_t)x->n_line;
+		for (j = 0; j < x->n_line; j++) {
+			struct tsdb__flat_line *ln = &f->lines[f->nline++];
+			ln->function_id = x->line[j]->function_id;
+			ln->line = x->line[j]->line;
+			ln->column = x->line[j]->column;
+		}
+		note_id(&f->dense_loc, &f->iloc, x->id, i);
+	}
+	f->nloc = m->n_location;
+	for (i = 0; i < m->n_sample; i++) {
+		nlocids += m->sample[i]->n_location_id;
+		nlabs += m->sample[i]->n_label;
+	}
+	f->locids = pf_xcalloc(nlocids + 1, sizeof(uint64_t));
+	f->locidcap = nlocids + 1;
+	f->labs = pf_xcalloc(nlabs + 1, sizeof(*f->labs));
+	f->labcap = nlabs + 1;
+	for (i = 0; i < m->n_sample; i++) {
+		const Perftools__Profiles__Sample *x = m->sample[i];
+		struct tsdb__flat_sample *o = &f->samples[i];
+		o->nloc = (uint32_t)x->n_location_id;
+		o->loc_off = f->nlocids;
+		if (x->n_location_id)
+			memcpy(f->locids + f->nlocids, x->location_id, x->n_location_id * sizeof(uint64_t));
+		f->nlocids += x->n_location_id;
+		o->nlab = (uint32_t)x->n_label;
+		o->lab_off = f->nlabs;
+		for (j = 0; j < x->n_label; j++) {
+			struct pprof_stream_label *l = &f->labs[f->nlabs++];
+			l->key = x->label[j]->key;
+			l->str = x->label[j]->str;
+			l->num = x->label[j]->num;
+			l->num_unit = x->label[j]->num_unit;
+		}
+		/* a validated profile: n_value == nt */
+		if (nt)
+			memcpy(f->vals + i * nt, x->value, nt * sizeof(int64_t));
+	}
+	f->nsample = m->n_sample;
 }
