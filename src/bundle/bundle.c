@@ -31,6 +31,10 @@ struct bundle {
 	size_t nskipped, skipped_cap;
 	void **bodies; /* malloc'd entry bodies the profiles point into */
 	size_t nbodies, bodies_cap;
+	/* bundle_read_one: the inflated body its profile's plain points into
+	 * (charged to -max-inflight-decompressed until bundle_free) */
+	struct pprof_inflated inflated;
+	int keep_plain;
 };
 
 /* ---- names ------------------------------------------------------------ */
@@ -530,17 +534,37 @@ static void scan_free(struct scan *sc)
 		pf_htab_free(&sc->lids.t);
 }
 
+static const struct pprof_sink scan_sink = {.header = scan_header, .string = scan_string,
+					    .function = scan_function, .location = scan_location,
+					    .sample = scan_sample};
+
 /* One pass over a pprof body (gzip or not) into sc: the decode's errors. */
 static int scan_pprof(const void *body, size_t len, const struct pprof_limits *lim,
 		      struct scan *sc, struct pf_err *err)
 {
-	static const struct pprof_sink sink = {.header = scan_header, .string = scan_string,
-					       .function = scan_function,
-					       .location = scan_location, .sample = scan_sample};
-	int rc = pprof_stream_decode_limited(body, len, lim, &sink, sc, err);
+	int rc = pprof_stream_decode_limited(body, len, lim, &scan_sink, sc, err);
 
 	if (rc == 0)
 		scan_header_hash(sc); /* a profile without strings */
+	return rc;
+}
+
+/* scan_pprof of a gzip body that keeps the inflated bytes in *in (the
+ * store then decodes them without a second inflate); the same errors. */
+static int scan_pprof_keep(const void *body, size_t len, const struct pprof_limits *lim,
+			   struct scan *sc, struct pprof_inflated *in, struct pf_err *err)
+{
+	int rc;
+
+	if ((rc = pprof_inflate_limited(body, len, lim, in, err)) < 0) {
+		if (rc == PF_EINVAL)
+			pf_err_prefix(err, "decompressing profile: ");
+		return rc;
+	}
+	if ((rc = pprof_stream_decode(in->data, in->len, &scan_sink, sc, err)) == 0)
+		scan_header_hash(sc);
+	else
+		pprof_inflated_free(in);
 	return rc;
 }
 
@@ -645,7 +669,8 @@ int bundle_store(struct store *db, const struct bundle *b, const struct pprof_li
 					 .inflight = lim->budget};
 		struct ingest_req ir = {.labels = p->labels, .nlabels = p->nlabels, .t_ns = p->t_ns,
 					.body = p->body, .len = p->len, .decoded = 1,
-					.totals = p->totals, .ntotals = p->ntotals};
+					.totals = p->totals, .ntotals = p->ntotals,
+					.plain = p->plain, .plain_len = p->plain_len};
 		struct ingest_out out;
 		struct pf_err e = {0};
 		enum ingest_class c;
@@ -920,7 +945,11 @@ static int add_profile(struct bundle *b, const struct bundle_options *o, const c
 
 	/* one pass of the streaming decoder: the checks, totals, time and
 	 * digest, no protobuf-c tree */
-	if ((rc = scan_pprof(data, len, &o->pprof, &sc, err)) < 0) {
+	if (b->keep_plain && pprof_is_gzip(data, len))
+		rc = scan_pprof_keep(data, len, &o->pprof, &sc, &b->inflated, err);
+	else
+		rc = scan_pprof(data, len, &o->pprof, &sc, err);
+	if (rc < 0) {
 		if (rc == PF_EINVAL)
 			pf_err_prefix(err, "could not parse pprof profile: ");
 		pf_err_prefix(err, "%s", pre);
@@ -951,12 +980,22 @@ static int add_profile(struct bundle *b, const struct bundle_options *o, const c
 		bp->body = data;
 		bp->len = len;
 		keep_body(b, data);
+		if (b->inflated.data) {
+			bp->plain = b->inflated.data;
+			bp->plain_len = b->inflated.len;
+		}
 	} else {
 		if ((rc = pprof_gzip(data, len, &gz, err)) < 0) {
 			pf_err_prefix(err, "%s", pre);
 			goto fail;
 		}
-		free(data);
+		if (b->keep_plain) {
+			bp->plain = data;
+			bp->plain_len = len;
+			keep_body(b, data);
+		} else {
+			free(data);
+		}
 		bp->body = pf_buf_steal(&gz, &bp->len);
 		keep_body(b, (void *)bp->body);
 	}
@@ -1004,6 +1043,7 @@ int bundle_read_one(const void *body, size_t len, const struct bundle_one *one,
 
 	*out = NULL;
 	b->arena = pf_arena_new();
+	b->keep_plain = 1; /* one profile: its inflated body is kept for the store */
 	if (!bundle_type_valid(one->type)) {
 		rc = pf_err_set(err, PF_EINVAL, "unknown profile type \"%.*s\" (want cpu, heap, allocs, block, mutex, goroutine, threadcreate, trace, other or a name of [a-z0-9_.-])",
 				BUNDLE_MAX_TYPE, one->type ? one->type : "");
@@ -1192,6 +1232,7 @@ void bundle_free(struct bundle *b)
 	for (size_t i = 0; i < b->nbodies; i++)
 		free(b->bodies[i]);
 	free(b->bodies);
+	pprof_inflated_free(&b->inflated);
 	free(b->profiles);
 	free(b->skipped);
 	pf_arena_free(b->arena);

@@ -68,6 +68,10 @@ struct bundle_profile {
 	const struct tsdb_total *totals; /* per sample type (pprof) */
 	size_t ntotals;
 	uint64_t digest;                 /* bundle_digest of the body */
+	/* the pprof body inflated, when bundle_read_one kept it (the store
+	 * decodes it in place of inflating body again); else NULL */
+	const void *plain;
+	size_t plain_len;
 };
 
 /* An entry left out, and why ("empty entry (0 bytes)", "profile has no samples"). */

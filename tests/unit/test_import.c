@@ -236,6 +236,12 @@ static void test_read_one(void **state)
 	/* gzip or not, the same profile */
 	assert_int_equal(pa->digest, pb->digest);
 	assert_int_equal(pa->t_ns, pb->t_ns);
+	/* the inflated body is kept for the store: the plain file's bytes */
+	assert_non_null(pa->plain);
+	assert_non_null(pb->plain);
+	assert_int_equal(pa->plain_len, raw.len);
+	assert_memory_equal(pa->plain, raw.data, raw.len);
+	assert_memory_equal(pb->plain, raw.data, raw.len);
 	bundle_free(a);
 	bundle_free(b);
 	a = b = NULL;
