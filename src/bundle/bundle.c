@@ -323,6 +323,7 @@ static inline void hb_str(struct hbuf *b, const char *s, size_t n)
 
 struct scan {
 	struct pf_arena *arena; /* the sample types' names go here (NULL: not kept) */
+	int no_digest;          /* totals and time only */
 	/* the header, kept until the strings are known */
 	size_t nst, ncomment;
 	int64_t *st, *comment, ptype[2], period, time_nanos, duration_nanos, dflt;
@@ -371,6 +372,8 @@ static void scan_header_hash(struct scan *sc)
 	if (sc->header_done)
 		return;
 	sc->header_done = 1;
+	if (sc->no_digest)
+		goto names;
 	b->len = 0;
 	for (size_t i = 0; i < sc->nst; i++) {
 		scan_put_str(sc, b, sc->st[2 * i]);
@@ -388,6 +391,7 @@ static void scan_header_hash(struct scan *sc)
 		scan_put_str(sc, b, sc->comment[i]);
 	hb_u64(b, sc->nsample);
 	sc->acc += XXH3_64bits(b->p, b->len);
+names:
 	if (sc->arena) {
 		sc->tt = pf_arena_alloc(sc->arena, (sc->nst ? sc->nst : 1) * sizeof(*sc->tt));
 		for (size_t i = 0; i < sc->nst; i++) {
@@ -450,6 +454,8 @@ static int scan_function(void *ctx, const struct pprof_stream_function *f, struc
 
 	(void)err;
 	scan_header_hash(sc);
+	if (sc->no_digest)
+		return 0;
 	ids_add(&sc->fids, f->id);
 	sc->fn[i][0] = f->name;
 	sc->fn[i][1] = f->system_name;
@@ -466,6 +472,8 @@ static int scan_location(void *ctx, const struct pprof_stream_location *l, struc
 
 	(void)err;
 	scan_header_hash(sc);
+	if (sc->no_digest)
+		return 0;
 	ids_add(&sc->lids, l->id);
 	b->len = 0;
 	hb_u64(b, l->address);
@@ -496,6 +504,8 @@ static int scan_sample(void *ctx, const struct pprof_stream_sample *s, struct pf
 	scan_header_hash(sc);
 	for (size_t j = 0; j < nv; j++)
 		sc->totals[j] = (int64_t)((uint64_t)sc->totals[j] + (uint64_t)s->value[j]);
+	if (sc->no_digest)
+		return 0;
 	b->len = 0;
 	for (size_t j = 0; j < s->n_value; j++)
 		hb_u64(b, (uint64_t)s->value[j]);
@@ -584,9 +594,23 @@ int bundle_digest(const void *body, size_t len, enum tsdb_kind kind, const struc
 	return rc;
 }
 
+int bundle_profile_digest(const struct bundle_profile *p, const struct pprof_limits *lim,
+			  uint64_t *out, struct pf_err *err)
+{
+	if (p->has_digest) {
+		*out = p->digest;
+		return 0;
+	}
+	if (p->plain)
+		return bundle_digest(p->plain, p->plain_len, p->kind, lim, out, err);
+	return bundle_digest(p->body, p->len, p->kind, lim, out, err);
+}
+
 int bundle_stored(struct store *db, const struct bundle_profile *p, const struct pprof_limits *lim,
 		  int *stored, struct pf_err *err)
 {
+	uint64_t pd = 0;
+	int have_pd = 0;
 	struct tsdb_matcher m[MAX_LABELS + 4];
 	struct tsdb_query q = {0};
 	struct store_result *res = NULL;
@@ -636,9 +660,14 @@ int bundle_stored(struct store *db, const struct bundle_profile *p, const struct
 		}
 		if (p->kind == TSDB_KIND_RAW)
 			continue;
+		if (!have_pd) {
+			if ((rc = bundle_profile_digest(p, lim, &pd, err)) < 0)
+				break;
+			have_pd = 1;
+		}
 		if ((rc = bundle_digest(body.data, body.len, TSDB_KIND_PPROF, lim, &d, err)) < 0)
 			break;
-		*stored = d == p->digest;
+		*stored = d == pd;
 	}
 	pf_buf_free(&body);
 	store_result_free(res);
@@ -898,7 +927,9 @@ static int add_profile(struct bundle *b, const struct bundle_options *o, const c
 		       const struct tsdb_label *base, size_t nbase, struct pf_err *err)
 {
 	struct bundle_profile *bp;
-	struct scan sc = {.arena = b->arena};
+	/* a lone profile's digest waits until a stored candidate needs it
+	 * (bundle_profile_digest) */
+	struct scan sc = {.arena = b->arena, .no_digest = b->keep_plain};
 	struct tsdb_label *labels;
 	struct pf_buf gz = PF_BUF_INIT(0);
 	int rc;
@@ -938,6 +969,7 @@ static int add_profile(struct bundle *b, const struct bundle_options *o, const c
 		bp->body = data;
 		bp->len = len;
 		bp->digest = XXH3_64bits(data, len);
+		bp->has_digest = 1;
 		keep_body(b, data);
 		b->nprofiles++;
 		return 0;
@@ -976,6 +1008,7 @@ static int add_profile(struct bundle *b, const struct bundle_options *o, const c
 	}
 	bp->kind = TSDB_KIND_PPROF;
 	bp->digest = sc.acc;
+	bp->has_digest = !sc.no_digest;
 	if (pprof_is_gzip(data, len)) {
 		bp->body = data;
 		bp->len = len;
