@@ -5,8 +5,8 @@
 # same files into another empty server, one curl process per file as a script would do it.
 # The loop sends BENCH_IMPORT_CURL_FILES of them (default 500: every 20th file, all four
 # types; 10000 for all), so its figure is per file; the ratio is of seconds per file.
-# Then the same import again, which must store nothing. Prints wall seconds, files/s and the
-# servers' CPU seconds (/proc/PID/stat).
+# Then the same import again, which must store nothing. Prints wall seconds, files/s, the
+# servers' CPU seconds (/proc/PID/stat) and per file, and the import client's own CPU per file.
 IMP_N=${BENCH_IMPORT_FILES:-10000}
 IMP_CURL=${BENCH_IMPORT_CURL_FILES:-500}
 imp=$tmp/import-files
@@ -24,7 +24,8 @@ ms() { echo $(($(date +%s%N) / 1000000)); }
 
 start "$B/profefe" -addr 127.0.0.1:0 -tsdb.dir "$tmp/import-a"
 t0=$(ms)
-"$B/profefe" import -addr "http://127.0.0.1:$SRV_PORT" -service bench "$imp" >"$tmp/import.out"
+/usr/bin/time -f '%U %S' -o "$tmp/import.time" \
+	"$B/profefe" import -addr "http://127.0.0.1:$SRV_PORT" -service bench "$imp" >"$tmp/import.out"
 t1=$(ms)
 c1=$(cpu_s $SRV_PID)
 "$B/profefe" import -addr "http://127.0.0.1:$SRV_PORT" -service bench "$imp" >"$tmp/import2.out"
@@ -56,14 +57,18 @@ kill -TERM $SRV_PID
 wait $SRV_PID || true
 
 imp_s=$(awk "BEGIN{print ($t1 - $t0) / 1000}")
+client_ms=$(awk -v n="$nfiles" '{printf "%.2f", ($1 + $2) * 1000 / n}' "$tmp/import.time")
 rep_s=$(awk "BEGIN{print ($t2 - $t1) / 1000}")
 curl_s=$(awk "BEGIN{print ($t4 - $t3) / 1000}")
-printf 'import %d files (%d MB): profefe import -addr %.1fs (%.0f files/s, server CPU %.1fs) | curl loop of %d files %.1fs (%.1f files/s, server CPU %.1fs) | ratio %.1fx per file\n' \
+printf 'import %d files (%d MB): profefe import -addr %.1fs (%.0f files/s, server CPU %.1fs, %.2f ms a file) | curl loop of %d files %.1fs (%.1f files/s, server CPU %.1fs, %.2f ms a file) | ratio %.1fx per file\n' \
 	"$nfiles" "$mb" "$imp_s" "$(awk "BEGIN{print $nfiles / $imp_s}")" "$c1" \
+	"$(awk "BEGIN{print $c1 * 1000 / $nfiles}")" \
 	"$ncurl" "$curl_s" "$(awk "BEGIN{print $ncurl / $curl_s}")" "$c4" \
+	"$(awk "BEGIN{print $c4 * 1000 / $ncurl}")" \
 	"$(awk "BEGIN{print ($curl_s / $ncurl) / ($imp_s / $nfiles)}")"
-printf 'import again: %.1fs (%.0f files/s, server CPU %.1fs): %s imported, %s already there\n' \
-	"$rep_s" "$(awk "BEGIN{print $nfiles / $rep_s}")" "$(awk "BEGIN{print $c2 - $c1}")" "$again" "$there"
-echo "#   first run: imported $imported of $nfiles; curl loop stored $stored_b of $ncurl"
+printf 'import again: %.1fs (%.0f files/s, server CPU %.1fs, %.2f ms a file): %s imported, %s already there\n' \
+	"$rep_s" "$(awk "BEGIN{print $nfiles / $rep_s}")" "$(awk "BEGIN{print $c2 - $c1}")" \
+	"$(awk "BEGIN{print ($c2 - $c1) * 1000 / $nfiles}")" "$again" "$there"
+echo "#   first run: imported $imported of $nfiles (profefe import's own CPU $client_ms ms a file); curl loop stored $stored_b of $ncurl"
 [ "$imported" = "$nfiles" ] && [ "$again" = 0 ] && [ "$there" = "$nfiles" ] && [ "$stored_b" = "$ncurl" ] ||
 	{ echo "bench import: the counts are wrong" >&2; exit 1; }

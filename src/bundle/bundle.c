@@ -4,6 +4,7 @@
  */
 #include "bundle/bundle.h"
 #include "ingest/ingest.h"
+#include "pprof/stream.h"
 
 #include <ctype.h>
 #include <jansson.h>
@@ -30,6 +31,10 @@ struct bundle {
 	size_t nskipped, skipped_cap;
 	void **bodies; /* malloc'd entry bodies the profiles point into */
 	size_t nbodies, bodies_cap;
+	/* bundle_read_one: the inflated body its profile's plain points into
+	 * (charged to -max-inflight-decompressed until bundle_free) */
+	struct pprof_inflated inflated;
+	int keep_plain;
 };
 
 /* ---- names ------------------------------------------------------------ */
@@ -235,26 +240,377 @@ uint64_t bundle_digest_profile(const struct pprof_profile *p)
 	return acc;
 }
 
+/* ---- one pass over a pprof body: totals, time and digest ---------------- */
+
+/*
+ * What bundle_read needs of a pprof body, from one pass of the streaming
+ * decoder (src/pprof/stream.h: the checks and sentences of pprof_decode,
+ * no protobuf-c tree): the sample count, the totals per sample type, the
+ * time and bundle_digest_profile's digest, the same bytes hashed in the
+ * same way (the unit tests compare the two on every fixture).
+ */
+
+/* Ids to indexes: 1..n in order (as the Go runtime writes them) without a
+ * table, any other ids in a pf_htab. */
+struct scan_ids {
+	int sparse;
+	size_t n;
+	struct pf_htab t;
+};
+
+static void ids_add(struct scan_ids *x, uint64_t id)
+{
+	uint32_t old;
+
+	if (!x->sparse && id == x->n + 1) {
+		x->n++;
+		return;
+	}
+	if (!x->sparse) {
+		x->sparse = 1;
+		pf_htab_init(&x->t, x->n + 16);
+		for (size_t i = 0; i < x->n; i++)
+			pf_htab_set(&x->t, i + 1, (uint32_t)i);
+	}
+	pf_htab_put(&x->t, id, (uint32_t)x->n, &old); /* a duplicate fails the decode */
+	x->n++;
+}
+
+static int64_t ids_find(const struct scan_ids *x, uint64_t id)
+{
+	uint32_t v;
+
+	if (id == 0)
+		return -1;
+	if (!x->sparse)
+		return id <= x->n ? (int64_t)id - 1 : -1;
+	return pf_htab_get(&x->t, id, &v) ? (int64_t)v : -1;
+}
+
+/* The bytes hashed, as put_u64 and put_str lay them out. */
+struct hbuf {
+	uint8_t *p;
+	size_t len, cap;
+};
+
+static void hb_need(struct hbuf *b, size_t n)
+{
+	if (b->len + n > b->cap) {
+		size_t cap = b->cap ? b->cap : 256;
+		while (cap < b->len + n)
+			cap *= 2;
+		b->p = realloc(b->p, cap);
+		if (!b->p)
+			abort();
+		b->cap = cap;
+	}
+}
+
+static inline void hb_u64(struct hbuf *b, uint64_t v)
+{
+	hb_need(b, 8);
+	memcpy(b->p + b->len, &v, 8);
+	b->len += 8;
+}
+
+static inline void hb_str(struct hbuf *b, const char *s, size_t n)
+{
+	hb_u64(b, n);
+	hb_need(b, n);
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+}
+
+struct scan {
+	struct pf_arena *arena; /* the sample types' names go here (NULL: not kept) */
+	int no_digest;          /* totals and time only */
+	/* the header, kept until the strings are known */
+	size_t nst, ncomment;
+	int64_t *st, *comment, ptype[2], period, time_nanos, duration_nanos, dflt;
+	int has_ptype, header_done;
+	/* strings: pointers into the inflated body, valid during the decode */
+	const char **s;
+	size_t *slen, ns;
+	/* functions: name, system name, file name (string indexes) */
+	int64_t (*fn)[3];
+	struct scan_ids fids;
+	/* locations: each one's hash */
+	uint64_t *lh;
+	struct scan_ids lids;
+	/* out */
+	size_t nsample;
+	int64_t *totals;
+	struct tsdb_total *tt; /* in arena: type, unit, value */
+	uint64_t acc;
+	struct hbuf b, lb;
+};
+
+/* string_table[idx] as pprof_string gives it (a C string: up to a NUL) */
+static const char *scan_str(const struct scan *sc, int64_t idx, size_t *n)
+{
+	if (idx < 0 || (uint64_t)idx >= sc->ns || !sc->s[idx]) {
+		*n = 0;
+		return "";
+	}
+	*n = strnlen(sc->s[idx], sc->slen[idx]);
+	return sc->s[idx];
+}
+
+static void scan_put_str(struct scan *sc, struct hbuf *b, int64_t idx)
+{
+	size_t n;
+	const char *s = scan_str(sc, idx, &n);
+	hb_str(b, s, n);
+}
+
+/* The header's part of the digest, once the strings are known; the sample
+ * types' names copied for the totals. */
+static void scan_header_hash(struct scan *sc)
+{
+	struct hbuf *b = &sc->b;
+
+	if (sc->header_done)
+		return;
+	sc->header_done = 1;
+	if (sc->no_digest)
+		goto names;
+	b->len = 0;
+	for (size_t i = 0; i < sc->nst; i++) {
+		scan_put_str(sc, b, sc->st[2 * i]);
+		scan_put_str(sc, b, sc->st[2 * i + 1]);
+	}
+	if (sc->has_ptype) {
+		scan_put_str(sc, b, sc->ptype[0]);
+		scan_put_str(sc, b, sc->ptype[1]);
+	}
+	hb_u64(b, (uint64_t)sc->period);
+	hb_u64(b, (uint64_t)sc->time_nanos);
+	hb_u64(b, (uint64_t)sc->duration_nanos);
+	scan_put_str(sc, b, sc->dflt);
+	for (size_t i = 0; i < sc->ncomment; i++)
+		scan_put_str(sc, b, sc->comment[i]);
+	hb_u64(b, sc->nsample);
+	sc->acc += XXH3_64bits(b->p, b->len);
+names:
+	if (sc->arena) {
+		sc->tt = pf_arena_alloc(sc->arena, (sc->nst ? sc->nst : 1) * sizeof(*sc->tt));
+		for (size_t i = 0; i < sc->nst; i++) {
+			size_t n;
+			const char *s = scan_str(sc, sc->st[2 * i], &n);
+			sc->tt[i].type = pf_arena_strndup(sc->arena, s, n);
+			s = scan_str(sc, sc->st[2 * i + 1], &n);
+			sc->tt[i].unit = pf_arena_strndup(sc->arena, s, n);
+		}
+	}
+}
+
+static int scan_header(void *ctx, const struct pprof_stream_header *h, struct pf_err *err)
+{
+	struct scan *sc = ctx;
+
+	(void)err;
+	sc->nst = h->n_sample_type;
+	sc->st = pf_xcalloc(2 * sc->nst + 1, sizeof(*sc->st));
+	memcpy(sc->st, h->sample_type, 2 * sc->nst * sizeof(*sc->st));
+	sc->ncomment = h->n_comment;
+	sc->comment = pf_xcalloc(sc->ncomment + 1, sizeof(*sc->comment));
+	if (sc->ncomment)
+		memcpy(sc->comment, h->comment, sc->ncomment * sizeof(*sc->comment));
+	sc->has_ptype = h->has_period_type;
+	sc->ptype[0] = h->period_type[0];
+	sc->ptype[1] = h->period_type[1];
+	sc->period = h->period;
+	sc->time_nanos = h->time_nanos;
+	sc->duration_nanos = h->duration_nanos;
+	sc->dflt = h->default_sample_type;
+	sc->nsample = h->n_sample;
+	sc->ns = h->n_string;
+	sc->s = pf_xcalloc(sc->ns + 1, sizeof(*sc->s));
+	sc->slen = pf_xcalloc(sc->ns + 1, sizeof(*sc->slen));
+	sc->fn = pf_xcalloc(h->n_function + 1, sizeof(*sc->fn));
+	sc->lh = pf_xcalloc(h->n_location + 1, sizeof(*sc->lh));
+	sc->totals = pf_xcalloc(sc->nst + 1, sizeof(*sc->totals));
+	return 0;
+}
+
+static int scan_string(void *ctx, size_t idx, const char *s, size_t len, struct pf_err *err)
+{
+	struct scan *sc = ctx;
+
+	(void)err;
+	if (idx < sc->ns) {
+		sc->s[idx] = s;
+		sc->slen[idx] = len;
+	}
+	if (idx + 1 == sc->ns)
+		scan_header_hash(sc);
+	return 0;
+}
+
+static int scan_function(void *ctx, const struct pprof_stream_function *f, struct pf_err *err)
+{
+	struct scan *sc = ctx;
+	size_t i = sc->fids.n;
+
+	(void)err;
+	scan_header_hash(sc);
+	if (sc->no_digest)
+		return 0;
+	ids_add(&sc->fids, f->id);
+	sc->fn[i][0] = f->name;
+	sc->fn[i][1] = f->system_name;
+	sc->fn[i][2] = f->filename;
+	return 0;
+}
+
+/* location_hash's bytes */
+static int scan_location(void *ctx, const struct pprof_stream_location *l, struct pf_err *err)
+{
+	struct scan *sc = ctx;
+	struct hbuf *b = &sc->b;
+	size_t i = sc->lids.n;
+
+	(void)err;
+	scan_header_hash(sc);
+	if (sc->no_digest)
+		return 0;
+	ids_add(&sc->lids, l->id);
+	b->len = 0;
+	hb_u64(b, l->address);
+	hb_u64(b, l->n_line);
+	for (size_t k = 0; k < l->n_line; k++) {
+		int64_t fi = ids_find(&sc->fids, l->line[k].function_id);
+		for (int j = 0; j < 3; j++) {
+			if (fi >= 0)
+				scan_put_str(sc, b, sc->fn[fi][j]);
+			else
+				hb_str(b, "", 0);
+		}
+		hb_u64(b, (uint64_t)l->line[k].line);
+	}
+	sc->lh[i] = XXH3_64bits(b->p, b->len);
+	return 0;
+}
+
+/* a sample's bytes in bundle_digest_profile, and the totals */
+static int scan_sample(void *ctx, const struct pprof_stream_sample *s, struct pf_err *err)
+{
+	struct scan *sc = ctx;
+	struct hbuf *b = &sc->b;
+	size_t nv = PF_MIN(s->n_value, sc->nst);
+	uint64_t lsum = 0;
+
+	(void)err;
+	scan_header_hash(sc);
+	for (size_t j = 0; j < nv; j++)
+		sc->totals[j] = (int64_t)((uint64_t)sc->totals[j] + (uint64_t)s->value[j]);
+	if (sc->no_digest)
+		return 0;
+	b->len = 0;
+	for (size_t j = 0; j < s->n_value; j++)
+		hb_u64(b, (uint64_t)s->value[j]);
+	for (size_t j = 0; j < s->n_location_id; j++) {
+		int64_t li = ids_find(&sc->lids, s->location_id[j]);
+		hb_u64(b, li >= 0 ? sc->lh[li] : UINT64_MAX);
+	}
+	for (size_t j = 0; j < s->n_label; j++) {
+		const struct pprof_stream_label *l = &s->label[j];
+		sc->lb.len = 0;
+		scan_put_str(sc, &sc->lb, l->key);
+		scan_put_str(sc, &sc->lb, l->str);
+		hb_u64(&sc->lb, (uint64_t)l->num);
+		scan_put_str(sc, &sc->lb, l->num_unit);
+		lsum += XXH3_64bits(sc->lb.p, sc->lb.len);
+	}
+	hb_u64(b, lsum);
+	sc->acc += XXH3_64bits(b->p, b->len);
+	return 0;
+}
+
+static void scan_free(struct scan *sc)
+{
+	free(sc->st);
+	free(sc->comment);
+	free(sc->s);
+	free(sc->slen);
+	free(sc->fn);
+	free(sc->lh);
+	free(sc->totals);
+	free(sc->b.p);
+	free(sc->lb.p);
+	if (sc->fids.sparse)
+		pf_htab_free(&sc->fids.t);
+	if (sc->lids.sparse)
+		pf_htab_free(&sc->lids.t);
+}
+
+static const struct pprof_sink scan_sink = {.header = scan_header, .string = scan_string,
+					    .function = scan_function, .location = scan_location,
+					    .sample = scan_sample};
+
+/* One pass over a pprof body (gzip or not) into sc: the decode's errors. */
+static int scan_pprof(const void *body, size_t len, const struct pprof_limits *lim,
+		      struct scan *sc, struct pf_err *err)
+{
+	int rc = pprof_stream_decode_limited(body, len, lim, &scan_sink, sc, err);
+
+	if (rc == 0)
+		scan_header_hash(sc); /* a profile without strings */
+	return rc;
+}
+
+/* scan_pprof of a gzip body that keeps the inflated bytes in *in (the
+ * store then decodes them without a second inflate); the same errors. */
+static int scan_pprof_keep(const void *body, size_t len, const struct pprof_limits *lim,
+			   struct scan *sc, struct pprof_inflated *in, struct pf_err *err)
+{
+	int rc;
+
+	if ((rc = pprof_inflate_limited(body, len, lim, in, err)) < 0) {
+		if (rc == PF_EINVAL)
+			pf_err_prefix(err, "decompressing profile: ");
+		return rc;
+	}
+	if ((rc = pprof_stream_decode(in->data, in->len, &scan_sink, sc, err)) == 0)
+		scan_header_hash(sc);
+	else
+		pprof_inflated_free(in);
+	return rc;
+}
+
 int bundle_digest(const void *body, size_t len, enum tsdb_kind kind, const struct pprof_limits *lim,
 		  uint64_t *out, struct pf_err *err)
 {
-	struct pprof_profile *p = NULL;
+	struct scan sc = {0};
 	int rc;
 
 	if (kind != TSDB_KIND_PPROF) {
 		*out = XXH3_64bits(body, len);
 		return 0;
 	}
-	if ((rc = pprof_decode_limited(body, len, lim, &p, err)) < 0)
-		return rc;
-	*out = bundle_digest_profile(p);
-	pprof_free(p);
-	return 0;
+	if ((rc = scan_pprof(body, len, lim, &sc, err)) == 0)
+		*out = sc.acc;
+	scan_free(&sc);
+	return rc;
+}
+
+int bundle_profile_digest(const struct bundle_profile *p, const struct pprof_limits *lim,
+			  uint64_t *out, struct pf_err *err)
+{
+	if (p->has_digest) {
+		*out = p->digest;
+		return 0;
+	}
+	if (p->plain)
+		return bundle_digest(p->plain, p->plain_len, p->kind, lim, out, err);
+	return bundle_digest(p->body, p->len, p->kind, lim, out, err);
 }
 
 int bundle_stored(struct store *db, const struct bundle_profile *p, const struct pprof_limits *lim,
 		  int *stored, struct pf_err *err)
 {
+	uint64_t pd = 0;
+	int have_pd = 0;
 	struct tsdb_matcher m[MAX_LABELS + 4];
 	struct tsdb_query q = {0};
 	struct store_result *res = NULL;
@@ -273,7 +629,7 @@ int bundle_stored(struct store *db, const struct bundle_profile *p, const struct
 		return rc;
 	for (size_t i = 0; i < store_result_len(res) && !*stored; i++) {
 		const struct tsdb_meta *mt = store_result_at(res, i);
-		uint64_t d;
+		uint64_t d = 0;
 		int same = mt->nlabels == p->nlabels && mt->kind == p->kind && mt->t_ns == p->t_ns;
 
 		/* the totals are in the index: no body is read unless they match */
@@ -296,13 +652,22 @@ int bundle_stored(struct store *db, const struct bundle_profile *p, const struct
 		}
 		if (rc < 0)
 			break;
-		if (p->kind == TSDB_KIND_RAW) {
-			*stored = body.len == p->len && memcmp(body.data, p->body, p->len) == 0;
+		/* the bytes pushed come back from the head (its WAL): equal
+		 * bytes are the same profile, without a decode */
+		if (body.len == p->len && memcmp(body.data, p->body, p->len) == 0) {
+			*stored = 1;
 			continue;
+		}
+		if (p->kind == TSDB_KIND_RAW)
+			continue;
+		if (!have_pd) {
+			if ((rc = bundle_profile_digest(p, lim, &pd, err)) < 0)
+				break;
+			have_pd = 1;
 		}
 		if ((rc = bundle_digest(body.data, body.len, TSDB_KIND_PPROF, lim, &d, err)) < 0)
 			break;
-		*stored = d == p->digest;
+		*stored = d == pd;
 	}
 	pf_buf_free(&body);
 	store_result_free(res);
@@ -333,7 +698,8 @@ int bundle_store(struct store *db, const struct bundle *b, const struct pprof_li
 					 .inflight = lim->budget};
 		struct ingest_req ir = {.labels = p->labels, .nlabels = p->nlabels, .t_ns = p->t_ns,
 					.body = p->body, .len = p->len, .decoded = 1,
-					.totals = p->totals, .ntotals = p->ntotals};
+					.totals = p->totals, .ntotals = p->ntotals,
+					.plain = p->plain, .plain_len = p->plain_len};
 		struct ingest_out out;
 		struct pf_err e = {0};
 		enum ingest_class c;
@@ -561,7 +927,9 @@ static int add_profile(struct bundle *b, const struct bundle_options *o, const c
 		       const struct tsdb_label *base, size_t nbase, struct pf_err *err)
 {
 	struct bundle_profile *bp;
-	struct pprof_profile *prof = NULL;
+	/* a lone profile's digest waits until a stored candidate needs it
+	 * (bundle_profile_digest) */
+	struct scan sc = {.arena = b->arena, .no_digest = b->keep_plain};
 	struct tsdb_label *labels;
 	struct pf_buf gz = PF_BUF_INIT(0);
 	int rc;
@@ -601,43 +969,36 @@ static int add_profile(struct bundle *b, const struct bundle_options *o, const c
 		bp->body = data;
 		bp->len = len;
 		bp->digest = XXH3_64bits(data, len);
+		bp->has_digest = 1;
 		keep_body(b, data);
 		b->nprofiles++;
 		return 0;
 	}
 
-	if ((rc = pprof_decode_limited(data, len, &o->pprof, &prof, err)) < 0) {
+	/* one pass of the streaming decoder: the checks, totals, time and
+	 * digest, no protobuf-c tree */
+	if (b->keep_plain && pprof_is_gzip(data, len))
+		rc = scan_pprof_keep(data, len, &o->pprof, &sc, &b->inflated, err);
+	else
+		rc = scan_pprof(data, len, &o->pprof, &sc, err);
+	if (rc < 0) {
 		if (rc == PF_EINVAL)
 			pf_err_prefix(err, "could not parse pprof profile: ");
 		pf_err_prefix(err, "%s", pre);
 		goto fail;
 	}
-	if (pprof_sample_count(prof) == 0) {
+	if (sc.nsample == 0) {
 		add_skip(b, name, "profile has no samples");
-		pprof_free(prof);
+		scan_free(&sc);
 		free(data);
 		return 0;
 	}
-	{
-		const pprof_msg *m = pprof_message(prof);
-		size_t nt = m->n_sample_type;
-		int64_t *sums = pf_xcalloc(nt ? nt : 1, sizeof(*sums));
-		struct tsdb_total *t = pf_arena_alloc(b->arena, (nt ? nt : 1) * sizeof(*t));
-
-		pprof_totals(prof, sums);
-		for (size_t i = 0; i < nt; i++) {
-			const char *ty = pprof_string(prof, m->sample_type[i]->type);
-			const char *un = pprof_string(prof, m->sample_type[i]->unit);
-			t[i].type = pf_arena_strndup(b->arena, ty, strlen(ty));
-			t[i].unit = pf_arena_strndup(b->arena, un, strlen(un));
-			t[i].value = sums[i];
-		}
-		free(sums);
-		bp->totals = t;
-		bp->ntotals = nt;
-	}
-	if (pprof_time_nanos(prof) > 0) {
-		bp->t_ns = pprof_time_nanos(prof);
+	for (size_t i = 0; i < sc.nst; i++)
+		sc.tt[i].value = sc.totals[i];
+	bp->totals = sc.tt;
+	bp->ntotals = sc.nst;
+	if (sc.time_nanos > 0) {
+		bp->t_ns = sc.time_nanos;
 	} else if (b->meta.capture_ns) {
 		bp->t_ns = b->meta.capture_ns;
 	} else {
@@ -646,25 +1007,36 @@ static int add_profile(struct bundle *b, const struct bundle_options *o, const c
 		goto fail;
 	}
 	bp->kind = TSDB_KIND_PPROF;
-	bp->digest = bundle_digest_profile(prof);
+	bp->digest = sc.acc;
+	bp->has_digest = !sc.no_digest;
 	if (pprof_is_gzip(data, len)) {
 		bp->body = data;
 		bp->len = len;
 		keep_body(b, data);
+		if (b->inflated.data) {
+			bp->plain = b->inflated.data;
+			bp->plain_len = b->inflated.len;
+		}
 	} else {
 		if ((rc = pprof_gzip(data, len, &gz, err)) < 0) {
 			pf_err_prefix(err, "%s", pre);
 			goto fail;
 		}
-		free(data);
+		if (b->keep_plain) {
+			bp->plain = data;
+			bp->plain_len = len;
+			keep_body(b, data);
+		} else {
+			free(data);
+		}
 		bp->body = pf_buf_steal(&gz, &bp->len);
 		keep_body(b, (void *)bp->body);
 	}
-	pprof_free(prof);
+	scan_free(&sc);
 	b->nprofiles++;
 	return 0;
 fail:
-	pprof_free(prof);
+	scan_free(&sc);
 	pf_buf_free(&gz);
 	free(data);
 	return rc;
@@ -704,6 +1076,7 @@ int bundle_read_one(const void *body, size_t len, const struct bundle_one *one,
 
 	*out = NULL;
 	b->arena = pf_arena_new();
+	b->keep_plain = 1; /* one profile: its inflated body is kept for the store */
 	if (!bundle_type_valid(one->type)) {
 		rc = pf_err_set(err, PF_EINVAL, "unknown profile type \"%.*s\" (want cpu, heap, allocs, block, mutex, goroutine, threadcreate, trace, other or a name of [a-z0-9_.-])",
 				BUNDLE_MAX_TYPE, one->type ? one->type : "");
@@ -892,6 +1265,7 @@ void bundle_free(struct bundle *b)
 	for (size_t i = 0; i < b->nbodies; i++)
 		free(b->bodies[i]);
 	free(b->bodies);
+	pprof_inflated_free(&b->inflated);
 	free(b->profiles);
 	free(b->skipped);
 	pf_arena_free(b->arena);

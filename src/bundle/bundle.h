@@ -67,7 +67,16 @@ struct bundle_profile {
 	size_t len;
 	const struct tsdb_total *totals; /* per sample type (pprof) */
 	size_t ntotals;
-	uint64_t digest;                 /* bundle_digest of the body */
+	/* bundle_digest of the body, when has_digest: bundle_read computes it
+	 * for every entry; bundle_read_one leaves it to the duplicate check,
+	 * which needs it only for a stored candidate of other bytes (use
+	 * bundle_profile_digest) */
+	uint64_t digest;
+	int has_digest;
+	/* the pprof body inflated, when bundle_read_one kept it (the store
+	 * decodes it in place of inflating body again); else NULL */
+	const void *plain;
+	size_t plain_len;
 };
 
 /* An entry left out, and why ("empty entry (0 bytes)", "profile has no samples"). */
@@ -163,10 +172,16 @@ uint64_t bundle_digest_profile(const struct pprof_profile *p);
 int bundle_digest(const void *body, size_t len, enum tsdb_kind kind, const struct pprof_limits *lim,
 		  uint64_t *out, struct pf_err *err);
 
+/* p's digest: p->digest when has_digest, else bundle_digest of its body
+ * (its plain bytes when kept). Errors of the decode. */
+int bundle_profile_digest(const struct bundle_profile *p, const struct pprof_limits *lim,
+			  uint64_t *out, struct pf_err *err);
+
 /*
  * Whether db already holds p: a profile of exactly p's label set, at
- * exactly p->t_ns, of p's kind, whose totals equal p's and whose body has
- * p's digest (read and decoded only when the rest matched). *stored gets
+ * exactly p->t_ns, of p's kind, whose totals equal p's and whose body
+ * (read only when the rest matched) is p's bytes (the head gives back the
+ * bytes pushed: no decode) or has p's digest (both decoded). *stored gets
  * 1 or 0. Errors of tsdb_find, tsdb_read and the decode.
  */
 int bundle_stored(struct store *db, const struct bundle_profile *p, const struct pprof_limits *lim,

@@ -186,6 +186,7 @@ static int peek_types(const uint8_t *data, size_t len, struct sample_types *st, 
 	uint64_t ti[PPROF_MAX_SAMPLE_TYPES], ui[PPROF_MAX_SAMPLE_TYPES], dflt = 0, key, v;
 	const uint8_t **str = NULL;
 	size_t *slen = NULL, nstr = 0, cap = 0, off[2 * PPROF_MAX_SAMPLE_TYPES + 1];
+	size_t scap = 0;
 	int rc = -1;
 
 	st->n = 0;
@@ -226,9 +227,12 @@ static int peek_types(const uint8_t *data, size_t len, struct sample_types *st, 
 			if (get_varint(&p, end, &v) < 0 || v > (uint64_t)(end - p))
 				goto out;
 			pf_xgrow((void **)&str, &cap, nstr + 1, sizeof(*str));
-			slen = realloc(slen, cap * sizeof(*slen));
-			if (!slen)
-				abort();
+			if (scap != cap) {
+				slen = realloc(slen, cap * sizeof(*slen));
+				if (!slen)
+					abort();
+				scap = cap;
+			}
 			str[nstr] = p;
 			slen[nstr++] = (size_t)v;
 			p += v;
@@ -563,7 +567,9 @@ static void file_done(struct import *im, uint64_t size)
 int import_pprof_type(const void *data, size_t len, size_t max, const char *name, char *type,
 		      size_t n, char *why, size_t wn)
 {
-	struct pf_buf raw = PF_BUF_INIT(0), names = PF_BUF_INIT(0);
+	struct pf_buf names = PF_BUF_INIT(0);
+	struct pprof_limits lim = {.max_decompressed = max};
+	struct pprof_inflated raw = {0};
 	struct pprof_profile *p = NULL;
 	struct sample_types st;
 	struct pf_err err = {0};
@@ -573,11 +579,11 @@ int import_pprof_type(const void *data, size_t len, size_t max, const char *name
 	/* a quick look at the top-level fields; what that cannot read, the
 	 * full decode explains */
 	if (pprof_is_gzip(data, len))
-		ok = pprof_gunzip(data, len, max, &raw, &err) == 0 &&
+		ok = pprof_inflate_limited(data, len, &lim, &raw, &err) == 0 &&
 		     peek_types(raw.data, raw.len, &st, &nsamples, &names) == 0;
 	else
 		ok = peek_types(data, len, &st, &nsamples, &names) == 0;
-	pf_buf_free(&raw);
+	pprof_inflated_free(&raw);
 	/* a type: the server decodes and checks the rest; no type (a skip):
 	 * the full decode says whether the file is a valid profile at all */
 	if (ok && nsamples > 0 && infer_from(&st, name, type, n, why, wn) == 0) {
@@ -849,10 +855,13 @@ static void format_ns(int64_t ns, char *out, size_t n)
 
 static void job_start(struct import *im, struct job *j)
 {
-	CURL *h = curl_easy_init();
+	/* each job keeps its handle (and so its connection) from one
+	 * request to the next */
+	CURL *h = j->h ? j->h : curl_easy_init();
 
 	if (!h)
 		abort();
+	curl_easy_reset(h);
 	pf_buf_reset(&j->reply);
 	curl_easy_setopt(h, CURLOPT_URL, j->url);
 	curl_easy_setopt(h, CURLOPT_POST, 1L);
@@ -922,9 +931,7 @@ static int job_done(struct import *im, struct job *j, CURLcode cc, struct pf_err
 	int rc = 0;
 
 	curl_easy_getinfo(j->h, CURLINFO_RESPONSE_CODE, &status);
-	curl_multi_remove_handle(im->multi, j->h);
-	curl_easy_cleanup(j->h);
-	j->h = NULL;
+	curl_multi_remove_handle(im->multi, j->h); /* kept for the job's next request */
 	if (cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST) {
 		rc = pf_err_set(err, PF_EIO, "cannot reach the server at %s: %s", im->base,
 				curl_easy_strerror(cc));
@@ -1075,7 +1082,8 @@ static void http_close(struct import *im)
 	for (size_t i = 0; im->jobs && i < im->njobs; i++) {
 		struct job *j = &im->jobs[i];
 		if (j->h) {
-			curl_multi_remove_handle(im->multi, j->h);
+			if (j->state == 1)
+				curl_multi_remove_handle(im->multi, j->h);
 			curl_easy_cleanup(j->h);
 		}
 		job_clear(j);

@@ -211,6 +211,8 @@ enum ingest_class ingest_profile(const struct ingest_opts *o, const struct inges
 		ar.len = req->len;
 		ar.totals = req->totals;
 		ar.ntotals = req->ntotals;
+		ar.plain = req->plain;
+		ar.plain_len = req->plain_len;
 	} else if ((c = pprof_prep(o, req, &gz, &ar, err)) != INGEST_OK) {
 		goto out;
 	}

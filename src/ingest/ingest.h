@@ -66,6 +66,10 @@ struct ingest_req {
 	int decoded;
 	const struct tsdb_total *totals;
 	size_t ntotals;
+	/* decoded only, optional: the body inflated, when the caller kept it
+	 * (the store decodes it without inflating body again) */
+	const void *plain;
+	size_t plain_len;
 };
 
 /* What was stored. */

@@ -1,5 +1,6 @@
 /* The bundle reader and writer (src/bundle) on the real autoprof bundles of
  * tests/fixtures/autoprof and the bad ones of tests/fixtures/bad. */
+#include <glob.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -399,6 +400,7 @@ static void test_writer_roundtrip(void **state)
 		assert_string_equal(p->entry, q->entry);
 		assert_int_equal(p->t_ns, q->t_ns);
 		assert_int_equal(p->digest, q->digest);
+		assert_null(q->plain); /* a bundle's entries are not kept inflated */
 		assert_int_equal(p->nlabels, q->nlabels);
 		assert_int_equal(p->len, q->len);
 		assert_memory_equal(p->body, q->body, p->len);
@@ -470,6 +472,123 @@ static void test_stored(void **state)
 	bundle_free(b);
 }
 
+/* bundle_digest (one pass of the streaming decoder) against
+ * bundle_digest_profile on protobuf-c's tree (pprof_decode): the same
+ * value for every pprof fixture, gzip or not, and for the profile
+ * re-encoded (other bytes, the same at the pprof level). */
+static void test_digest_oracle(void **state)
+{
+	glob_t g;
+	size_t checked = 0;
+	(void)state;
+
+	assert_int_equal(glob(FIX "pprof/*.pb.gz", 0, NULL, &g), 0);
+	for (size_t i = 0; i < g.gl_pathc; i++) {
+		struct pf_buf gz, re = PF_BUF_INIT(0), raw = PF_BUF_INIT(0);
+		struct pprof_profile *p = NULL;
+		struct pf_err err = {0};
+		uint64_t tree, d1 = 0, d2 = 0, d3 = 0;
+
+		fixture_read(g.gl_pathv[i], &gz);
+		if (pprof_decode(gz.data, gz.len, plain.pprof.max_decompressed, &p, &err) != 0)
+			fail_msg("%s: %s", g.gl_pathv[i], err.msg);
+		tree = bundle_digest_profile(p);
+		assert_int_equal(pprof_encode(p, &re, &err), 0);
+		assert_int_equal(pprof_gunzip(gz.data, gz.len, plain.pprof.max_decompressed, &raw, &err), 0);
+		if (bundle_digest(gz.data, gz.len, TSDB_KIND_PPROF, &plain.pprof, &d1, &err) != 0 ||
+		    bundle_digest(re.data, re.len, TSDB_KIND_PPROF, &plain.pprof, &d2, &err) != 0 ||
+		    bundle_digest(raw.data, raw.len, TSDB_KIND_PPROF, &plain.pprof, &d3, &err) != 0)
+			fail_msg("%s: %s", g.gl_pathv[i], err.msg);
+		if (d1 != tree || d2 != tree || d3 != tree)
+			fail_msg("%s: digest %016llx (gzip) %016llx (re-encoded) %016llx (plain), the tree's %016llx",
+				 g.gl_pathv[i], (unsigned long long)d1, (unsigned long long)d2,
+				 (unsigned long long)d3, (unsigned long long)tree);
+		assert_true(re.len != gz.len || memcmp(re.data, gz.data, gz.len) != 0);
+		checked++;
+		pprof_free(p);
+		pf_buf_free(&gz);
+		pf_buf_free(&re);
+		pf_buf_free(&raw);
+	}
+	assert_true(checked >= 20);
+	globfree(&g);
+}
+
+/* heap-001 with one line number changed: the same totals, another digest */
+static void heap_line_changed(const struct pf_buf *gz, struct pf_buf *out)
+{
+	struct pprof_profile *p = NULL;
+	struct pf_err err = {0};
+	pprof_msg *m;
+
+	assert_int_equal(pprof_decode(gz->data, gz->len, plain.pprof.max_decompressed, &p, &err), 0);
+	m = (pprof_msg *)pprof_message(p);
+	assert_true(m->n_location > 0 && m->location[0]->n_line > 0);
+	m->location[0]->line[0]->line += 1;
+	pf_buf_init(out, 0);
+	assert_int_equal(pprof_encode(p, out, &err), 0);
+	pprof_free(p);
+}
+
+static enum bundle_outcome store_one(struct store *db, const void *body, size_t len)
+{
+	struct bundle_one one = {.name = "heap.pb.gz", .type = "heap", .service = "api"};
+	struct bundle_result res[1];
+	struct bundle *b = NULL;
+	struct pf_err err = {0};
+	size_t n = 0;
+
+	if (bundle_read_one(body, len, &one, &plain, &b, &err) != 0 ||
+	    bundle_store(db, b, &plain.pprof, res, &n, &err) != 0)
+		fail_msg("%s", err.msg);
+	assert_int_equal(n, 1);
+	bundle_free(b);
+	return res[0].outcome;
+}
+
+/* "Already stored": the same bytes (found without a decode), other bytes
+ * of the same profile (plain, or gzipped otherwise: found by the digest),
+ * before and after the cut into a block; not a profile with the same
+ * series, time and totals but another stack. */
+static void test_stored_same_profile(void **state)
+{
+	char dir[64];
+	struct tsdb_options to = {.dir = dir, .maintenance_ns = -1};
+	struct pf_buf gz, raw, re = PF_BUF_INIT(0), other;
+	struct pprof_profile *p = NULL;
+	struct pf_err err = {0};
+	struct store *db;
+	(void)state;
+
+	fixture_read(FIX "pprof/heap-001.pb.gz", &gz);
+	fixture_read(FIX "bad/heap-plain.pb", &raw);
+	assert_int_equal(pprof_decode(gz.data, gz.len, plain.pprof.max_decompressed, &p, &err), 0);
+	assert_int_equal(pprof_encode(p, &re, &err), 0);
+	pprof_free(p);
+	assert_true(re.len != gz.len || memcmp(re.data, gz.data, gz.len) != 0);
+	heap_line_changed(&gz, &other);
+
+	fixture_store_dir(dir, "bundle-same");
+	db = fixture_istore_open(&to);
+	assert_int_equal(store_one(db, gz.data, gz.len), BUNDLE_STORED);
+	for (int cut = 0; cut < 2; cut++) {
+		if (cut)
+			assert_int_equal(store_maintain(db, 1, &err), 0);
+		assert_int_equal(store_one(db, gz.data, gz.len), BUNDLE_ALREADY);   /* byte-equal */
+		assert_int_equal(store_one(db, raw.data, raw.len), BUNDLE_ALREADY); /* plain */
+		assert_int_equal(store_one(db, re.data, re.len), BUNDLE_ALREADY);   /* re-encoded */
+	}
+	/* the same series, time and totals, another line: stored */
+	assert_int_equal(store_one(db, other.data, other.len), BUNDLE_STORED);
+	assert_int_equal(store_one(db, other.data, other.len), BUNDLE_ALREADY);
+	assert_int_equal(store_one(db, re.data, re.len), BUNDLE_ALREADY);
+	fixture_istore_remove(db, dir);
+	pf_buf_free(&gz);
+	pf_buf_free(&raw);
+	pf_buf_free(&re);
+	pf_buf_free(&other);
+}
+
 /* bundle_store: everything, then nothing again, then the time refusals */
 static void test_store(void **state)
 {
@@ -530,6 +649,8 @@ int main(void)
 		cmocka_unit_test(test_writer_roundtrip),
 		cmocka_unit_test(test_stored),
 		cmocka_unit_test(test_store),
+		cmocka_unit_test(test_digest_oracle),
+		cmocka_unit_test(test_stored_same_profile),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
