@@ -823,8 +823,8 @@ static char **str_array(struct pf_reader *r, struct pf_arena *a, uint32_t want, 
 }
 
 static const char *const sym_sql[4] = {
-	"SELECT mapping_id, memory_start, memory_limit, file_offset, filename, build_id, "
-	"has_functions, has_filenames, has_line_numbers, has_inline_frames FROM mappings",
+	("SELECT mapping_id, memory_start, memory_limit, file_offset, filename, build_id, "
+	 "has_functions, has_filenames, has_line_numbers, has_inline_frames FROM mappings"),
 	"SELECT func_id, name, system_name, filename, start_line FROM functions",
 	"SELECT loc_id, mapping_id, address, is_folded, func_ids, lines, cols FROM locations",
 	"SELECT stack_id, loc_ids, label_keys, label_strs, label_nums, label_units FROM stacks",
