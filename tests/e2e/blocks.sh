@@ -25,12 +25,10 @@ start_server "$TMP/data" -tsdb.block-duration 30s || { notok "server starts"; fi
 
 # four concurrent pushers; each acknowledged push is logged "id file"
 pusher() {
-	local k=$1 f q r id
-	while read -r f q; do
-		r=$(curl -sS --data-binary @"$f" "$URL/api/0/profiles?$q")
-		id=; [[ $r =~ \"id\":\"([A-Za-z0-9]+)\" ]] && id=${BASH_REMATCH[1]}
-		if [ -n "$id" ]; then echo "$id $f" >>"$TMP/acked.$k"; else echo "# push $f: $r"; fi
-	done < <(awk -v k=$k 'NR % 4 == k' "$TMP/list")
+	local k=$1 code id f
+	while read -r code id f; do
+		if [ "$code" = 200 ] && [ "$id" != - ]; then echo "$id $f" >>"$TMP/acked.$k"; else echo "# push $f: HTTP $code"; fi
+	done < <(awk -v k=$k 'NR % 4 == k' "$TMP/list" | push_list)
 }
 pids=()
 for k in 0 1 2 3; do pusher $k & pids+=($!); done

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Crash safety: 20 times, kill -9 the server at a random moment (0.3 to
-# 1.5 s into a round) while four clients push (profiles 0.1 s apart, so a
-# round spans one or more blocks) and the store cuts 2 s blocks, compacts and deletes WAL
+# Crash safety: 20 times, kill -9 the server at a random moment (0.2 to
+# 1 s into a round) while four clients push (each one curl process over a
+# kept-alive connection; profiles 0.1 s apart, so a round spans blocks) and the store cuts 2 s blocks, compacts and deletes WAL
 # segments; restart it and check that every profile it acknowledged, in
 # this round and every earlier one, is found by find, that 25 of them
 # picked at random read back intact, and that a merge of everything found
@@ -30,15 +30,14 @@ flags=(-tsdb.block-duration 2s)
 next=0 # next file index to push
 
 pusher() { # files k, k+4, ... from $next; "id file" for every 200
-	local k=$1 i f type r id
-	for ((i = next + k; i < made; i += 4)); do
+	local k=$1 i type code id f
+	while read -r code id f; do
+		[ "$code" = 200 ] && [ "$id" != - ] && echo "$id $f" >>"$TMP/acked.$k"
+	done < <(for ((i = next + k; i < made; i += 4)); do
 		for type in heap allocs; do
-			f=$TMP/$type/$(printf %06d $i).pb.gz
-			r=$(curl -sS --max-time 10 --data-binary @"$f" "$URL/api/0/profiles?service=crash&type=$type" 2>/dev/null) || return 0
-			id=; [[ $r =~ \"id\":\"([A-Za-z0-9]+)\" ]] && id=${BASH_REMATCH[1]}
-			[ -n "$id" ] && echo "$id $f" >>"$TMP/acked.$k"
+			echo "$TMP/$type/$(printf %06d $i).pb.gz service=crash&type=$type"
 		done
-	done
+	done | push_list "max-time = 10")
 }
 
 lost_total=0
@@ -48,7 +47,7 @@ for ((round = 1; round <= ROUNDS; round++)); do
 	start_server "$data" "${flags[@]}" || { notok "round $round: server starts"; break; }
 	pids=()
 	for k in 0 1 2 3; do pusher $k & pids+=($!); done
-	sleep "$(awk -v r=$RANDOM 'BEGIN{printf "%.2f", 0.3 + (r % 120) / 100}')"
+	sleep "$(awk -v r=$RANDOM 'BEGIN{printf "%.2f", 0.2 + (r % 80) / 100}')"
 	kill9_server
 	for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
 	cat "$TMP"/acked.* 2>/dev/null | sort -u >"$TMP/acked"

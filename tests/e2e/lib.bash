@@ -197,6 +197,38 @@ push() {
 	curl -sS --data-binary @"$1" "$URL/api/0/profiles?$2"
 }
 
+# push_list [CURL-OPTION...]: reads "FILE QUERY" lines on stdin and POSTs
+# each body to /api/0/profiles?QUERY, in order, with one curl process (one
+# kept-alive connection: a curl process per push costs more CPU than the
+# server spends on it); prints "STATUS ID FILE" for each push as its reply
+# arrives (ID "-" when the reply has none; STATUS 000 when there was no
+# reply). Each CURL-OPTION (a config line, e.g. "max-time = 10") applies
+# to every push.
+push_list() {
+	local cfg=$TMP/push_list.$BASHPID f q o files=() body= line i=0 id
+	: >"$cfg"
+	while read -r f q; do
+		[ ${#files[@]} -gt 0 ] && echo next >>"$cfg"
+		files+=("$f")
+		printf 'url = "%s/api/0/profiles?%s"\ndata-binary = "@%s"\nwrite-out = "\\n%%{http_code}\\n"\n' \
+			"$URL" "$q" "$f" >>"$cfg"
+		for o in "$@"; do echo "$o" >>"$cfg"; done
+	done
+	[ ${#files[@]} -gt 0 ] || return 0
+	while IFS= read -r line; do
+		if [[ $line =~ ^[0-9]{3}$ ]]; then
+			id=-
+			[[ $body =~ \"id\":\"([A-Za-z0-9]+)\" ]] && id=${BASH_REMATCH[1]}
+			echo "$line $id ${files[i]}"
+			i=$((i + 1))
+			body=
+		elif [ -n "$line" ]; then
+			body=$line
+		fi
+	done < <(curl -sS -K "$cfg" 2>/dev/null)
+	rm -f "$cfg"
+}
+
 # pprof_key ARGS...: a cache key for go tool pprof ARGS: each argument that
 # names a file stands for its contents (Go prints no input path on stdout),
 # so equal bytes at another path (the sanitized build's output) hit too.
