@@ -27,6 +27,7 @@ NM=${BENCH_CH_MERGE:-1000}
 command -v ab >/dev/null || { echo "clickhouse_bench: ab not found (apt-get install apache2-utils)" >&2; exit 1; }
 TMP=$(mktemp -d /tmp/profefe-chbench.XXXXXX)
 PID=
+export CH_ZSTD_LEVEL=${CH_ZSTD_LEVEL:-15} # (the tests' default is 1)
 source tests/e2e/clickhouse.bash
 trap 'ch_stop; [ -n "$PID" ] && kill "$PID" 2>/dev/null; rm -rf "$TMP"' EXIT
 make --no-print-directory "$B/profefe" "$B/tests/tools/pprof-retime" "$B/tests/tools/pprof-info" >/dev/null

@@ -18,6 +18,7 @@ B=${BUILD:-build}
 SECS=${BENCH_CH_SECONDS:-180}
 TMP=$(mktemp -d /tmp/profefe-chsize.XXXXXX)
 PID=
+export CH_ZSTD_LEVEL=${CH_ZSTD_LEVEL:-15} # (the tests' default is 1)
 source tests/e2e/clickhouse.bash
 trap 'ch_stop; [ -z "${hot:-}" ] || kill $hot 2>/dev/null; rm -rf "$TMP"' EXIT
 make --no-print-directory "$B/tests/tools/ch-store" >/dev/null

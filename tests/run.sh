@@ -10,11 +10,12 @@
 # clickhouse-server of its own; PROFEFE_TEST_SUBSET=1: the Go-oracle subset
 # below), shown as "plain e2e-clickhouse NAME".
 #
-# Both builds come first; then the test programs of both run TEST_JOBS (3)
+# Both builds come first; then the test programs of both run TEST_JOBS (4)
 # at a time, longest first (most end-to-end tests wait on servers, timers
-# and go tool pprof more than they compute). Each test's output is shown
-# whole, in a fixed order, with the time it took. TEST_JOBS=1 runs them one
-# after another. `make lint` runs first and counts as one test.
+# and go tool pprof part of the time, so four keep two cores busy). Each
+# test's output is shown whole, in a fixed order, with its wall time and
+# the CPU it and the processes it waited for used. TEST_JOBS=1 runs them
+# one after another. `make lint` runs first and counts as one test.
 #
 # go tool pprof is the oracle of several scripts; its output for a given
 # input (a fixture, or our output with the same bytes) is computed once per
@@ -31,12 +32,14 @@
 # chunks of 3 and 4); reports.sh compares top for each fixture's default
 # sample type only and 5 of its 12 filters; crash.sh runs 5 kill -9 rounds (20 as built) and
 # retention.sh's kill -9 part 3 rounds (5 as built); clickhouse_store.sh
-# leaves heap-large-001 out of its round trip. Everything else runs
-# whole in both modes.
+# leaves heap-large-001 out of its round trip; test_pprof merges its
+# fixture set without heap-large-001 and test_codec leaves it out of the
+# flat-against-pprof encoder check and flips every third byte of a chunk
+# (every byte as built). Everything else runs whole in both modes.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-jobs_max=${TEST_JOBS:-3}
+jobs_max=${TEST_JOBS:-4}
 pass=0
 fail=0
 logdir=$(mktemp -d /tmp/profefe-test.XXXXXX)
@@ -81,12 +84,24 @@ fi
 # follow in name order). Of the Go-oracle scripts (oracle) the plain runs
 # come first and the sanitized runs after the other slow ones, so that Go's
 # outputs they need are mostly in the cache by then.
-slow=(crash.sh scrape.sh pprof_tool.sh codec_roundtrip.sh pprof_merge_vs_go.sh blocks.sh
-      clickhouse_store.sh config.sh durability.sh api_v1.sh retention.sh reports.sh)
+slow=(clickhouse_store.sh scrape.sh crash.sh pprof_tool.sh reports.sh blocks.sh retention.sh
+      durability.sh pprof_merge_vs_go.sh codec_roundtrip.sh api_v1.sh config.sh)
 oracle=(pprof_tool.sh codec_roundtrip.sh pprof_merge_vs_go.sh blocks.sh clickhouse_store.sh
         api_v1.sh reports.sh)
 list=()
 later=()
+# the browser tests (tests/browser/*.test.mjs, node --test), one job per
+# file, first (the longest: a minute or more each): once, against the
+# plain build; the sanitized server's handling of the same files is
+# tests/e2e/web.sh's, and the pages' JavaScript is the same bytes in both
+if [[ " ${modes[*]} " == *" plain "* ]]; then
+	for t in profile pages query shell; do
+		[ -f "tests/browser/$t.test.mjs" ] && list+=("plain browser tests/browser/$t.test.mjs")
+	done
+	for t in tests/browser/*.test.mjs; do
+		[[ " ${list[*]} " == *" $t"* ]] || list+=("plain browser $t")
+	done
+fi
 for name in "${slow[@]}"; do
 	[ -f "tests/e2e/$name" ] || continue
 	for mode in "${modes[@]}"; do
@@ -110,20 +125,18 @@ elif [[ " ${modes[*]} " == *" plain "* ]]; then
 	echo "not ok - clickhouse-server is not installed (make deps): the ClickHouse suites cannot run"
 	fail=$((fail + 1))
 fi
-# the browser tests (tests/browser/*.test.mjs, node --test): once, against
-# the plain build; the sanitized server's handling of the same files is
-# tests/e2e/web.sh's, and the pages' JavaScript is the same bytes in both
-[[ " ${modes[*]} " == *" plain "* ]] && list+=("plain browser tests/browser")
 list+=(${later[@]+"${later[@]}"})
+# then each mode's unit tests (a few take a minute under the sanitizers)
+# and the other end-to-end scripts
 for mode in "${modes[@]}"; do
-	for t in tests/e2e/*.sh; do
-		name=$(basename "$t")
-		[[ " ${slow[*]} " == *" $name "* ]] || list+=("$mode e2e $name")
-	done
 	build=build
 	[ "$mode" = san ] && build=build-san
 	for t in "$build"/tests/test_*; do
 		[ -x "$t" ] && list+=("$mode unit $(basename "$t")")
+	done
+	for t in tests/e2e/*.sh; do
+		name=$(basename "$t")
+		[[ " ${slow[*]} " == *" $name "* ]] || list+=("$mode e2e $name")
 	done
 done
 
@@ -149,7 +162,7 @@ start() {
 			CMOCKA_MESSAGE_OUTPUT=TAP "$build/tests/$name" >"$logdir/$i.out" 2>&1 </dev/null
 		elif [ "$kind" = browser ]; then
 			# (without the YAML of each passing test: its duration)
-			node --test --test-reporter=tap "$name/" 2>&1 </dev/null |
+			node --test --test-reporter=tap "$name" 2>&1 </dev/null |
 				grep -vE '^ *(---|\.\.\.|duration_ms: [0-9.]+|type: .test.)$' >"$logdir/$i.out"
 		elif [ "$kind" = e2e-clickhouse ]; then
 			# the Go-oracle subset (as under the sanitizers): the

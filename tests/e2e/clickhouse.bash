@@ -1,7 +1,9 @@
 # A real clickhouse-server for tests (source after lib.bash): on 127.0.0.1,
 # free ports, a data directory under $TMP, server-wide zstd (level
-# CH_ZSTD_LEVEL, default 15: on a 3-minute hotapp sample the mix came to
-# 0.096 of the gzip bytes, against 0.114 at ClickHouse's default level 1),
+# CH_ZSTD_LEVEL, default 1: no test measures bytes, and level 15 costs
+# ClickHouse several times the CPU per profile; the size benchmarks,
+# bench/clickhouse_*.sh, set 15: on a 3-minute hotapp sample the mix came to
+# 0.096 of the gzip bytes, against 0.114 at level 1),
 # stopped by its pid when the test exits. Debian's clickhouse-server 18.16 (make deps
 # installs it); its start takes about 0.3 s on the 2-core test machine.
 #
@@ -57,7 +59,7 @@ ch_start() {
   <mark_cache_size>67108864</mark_cache_size>
   <uncompressed_cache_size>67108864</uncompressed_cache_size>
   <max_concurrent_queries>50</max_concurrent_queries>
-  <compression><case><method>zstd</method><level>${CH_ZSTD_LEVEL:-15}</level></case></compression>
+  <compression><case><method>zstd</method><level>${CH_ZSTD_LEVEL:-1}</level></case></compression>
 </yandex>
 EOF
 		cat >"$CH_DIR/users.xml" <<'EOF'

@@ -39,20 +39,24 @@ if [ -n "${PROFEFE_TEST_SUBSET:-}" ]; then
 fi
 after_type() { sed -n '/^Type:/,$p'; }
 total_line() { grep -E '^Showing nodes accounting' | sed 's/.* of //'; }
-# heap-large-001 (78 642 samples: about 3 s of Go's CPU per table) is
-# fetched by curl and read from the file: Go's outputs are cached by content
-# (gopprof), so the same bytes (the head's are the pushed ones; a restart
-# rebuilds the same bytes in both builds) cost Go's time once per run; every
-# other fixture is fetched by go tool pprof itself
+# go tool pprof fetches heap-001, cpu-001 and goroutine-001 (and every
+# merge below) by URL itself; the other fixtures are fetched by curl and
+# read from the file: Go's outputs are cached by content (gopprof), so the
+# same bytes (the head's are the pushed ones; a restart rebuilds the same
+# bytes in both builds) cost Go's time once per run (heap-large-001: about
+# 3 s of Go's CPU per table)
 check_all() {
 	local where=$1 f name mode si src
 	for f in "${!ids[@]}"; do
 		name=$(basename "$f" .pb.gz)
 		src=$URL/api/0/profiles/${ids[$f]}
-		if [ "$name" = heap-large-001 ]; then
-			curl -sS -o "$TMP/large.pb.gz" "$src" || notok "$where: get $name by id with curl"
-			src=$TMP/large.pb.gz
-		fi
+		case $name in
+		heap-001 | cpu-001 | goroutine-001) ;;
+		*)
+			curl -sS -o "$TMP/got.$name.pb.gz" "$src" || notok "$where: get $name by id with curl"
+			src=$TMP/got.$name.pb.gz
+			;;
+		esac
 		for mode in "${modes[@]}"; do
 			expect_pprof "$where: get $name by id: go tool pprof $mode equal" norm \
 				$mode "$src" -- $mode "$f"
