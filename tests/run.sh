@@ -10,9 +10,9 @@
 # clickhouse-server of its own; PROFEFE_TEST_SUBSET=1: the Go-oracle subset
 # below), shown as "plain e2e-clickhouse NAME".
 #
-# Both builds come first; then the test programs of both run TEST_JOBS (4)
+# Both builds come first; then the test programs of both run TEST_JOBS (5)
 # at a time, longest first (most end-to-end tests wait on servers, timers
-# and go tool pprof part of the time, so four keep two cores busy). Each
+# and go tool pprof part of the time, so five keep two cores busy). Each
 # test's output is shown whole, in a fixed order, with its wall time and
 # the CPU it and the processes it waited for used. TEST_JOBS=1 runs them
 # one after another. `make lint` runs first and counts as one test.
@@ -39,7 +39,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-jobs_max=${TEST_JOBS:-4}
+jobs_max=${TEST_JOBS:-5}
 pass=0
 fail=0
 logdir=$(mktemp -d /tmp/profefe-test.XXXXXX)

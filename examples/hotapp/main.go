@@ -47,6 +47,7 @@ func main() {
 		workers      = flag.Int("workers", 2, "CPU-bound request workers")
 		load         = flag.Float64("load", 0.2, "share of one core each worker keeps busy (0..1)")
 		cacheMiB     = flag.Int("cache-mib", 32, "peak size of the in-memory cache; the live heap swings between a quarter of it and all of it")
+		background   = flag.Float64("background", 1, "pace of the background work (cache churn, pipeline, lock contention) against its design (1); tests that only need its profiles to be there run it at 0.1")
 		blockRate    = flag.Int("block-rate", 10000, "runtime.SetBlockProfileRate: sample one blocking event per this many nanoseconds blocked")
 		mutexFrac    = flag.Int("mutex-fraction", 5, "runtime.SetMutexProfileFraction: sample 1 in this many contention events")
 		duration     = flag.Duration("duration", 0, "exit after this long (0: run until SIGINT/SIGTERM)")
@@ -77,7 +78,11 @@ func main() {
 	if err != nil {
 		log.Fatalf("listen %s: %v", *addr, err)
 	}
+	if *background <= 0 || *background > 1 {
+		log.Fatalf("-background %g: want a pace in (0, 1]", *background)
+	}
 	app := newApp(*cacheMiB)
+	app.slow = time.Duration(float64(time.Second) / *background) // scales the background's waits
 	app.drift, app.driftPhase = *drift, *driftPhase
 	http.HandleFunc("/", app.index)
 	http.HandleFunc("/checkout", app.checkoutHandler)
@@ -124,6 +129,8 @@ func main() {
 
 type app struct {
 	checkouts atomic.Int64
+
+	slow time.Duration // time.Second / -background: the background's waits are d * slow / time.Second
 
 	drift      time.Duration // 0: the fixed mix
 	driftPhase float64
@@ -323,6 +330,11 @@ func compressPage(rng *rand.Rand, depth int) int {
 	return buf.Len()
 }
 
+// wait scales one of the background's waits by -background.
+func (a *app) wait(d time.Duration) time.Duration {
+	return time.Duration(float64(d) * float64(a.slow) / float64(time.Second))
+}
+
 // cacheLoop keeps a cache whose target size follows a slow wave, so the
 // live heap moves between profiles: entries are added, and random ones
 // evicted when over the target.
@@ -330,7 +342,7 @@ func (a *app) cacheLoop(ctx context.Context) {
 	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
 	t0 := time.Now()
 	next := 0
-	tick := time.NewTicker(5 * time.Millisecond)
+	tick := time.NewTicker(a.wait(5 * time.Millisecond))
 	defer tick.Stop()
 	pprof.Do(ctx, pprof.Labels("component", "cache"), func(ctx context.Context) {
 		for {
@@ -372,7 +384,7 @@ func (a *app) pipeline(ctx context.Context) {
 		go pprof.Do(ctx, pprof.Labels("component", "pipeline", "stage", "consume"), func(ctx context.Context) {
 			defer wg.Done()
 			for j := range jobs {
-				time.Sleep(time.Duration(1+j%3) * time.Millisecond)
+				time.Sleep(a.wait(time.Duration(1+j%3) * time.Millisecond))
 				select {
 				case results <- j:
 				case <-ctx.Done():
@@ -417,7 +429,7 @@ func (a *app) contention(ctx context.Context) {
 				for time.Now().Before(spin) {
 				}
 				a.statsMu.Unlock()
-				time.Sleep(500 * time.Microsecond)
+				time.Sleep(a.wait(500 * time.Microsecond))
 			}
 		})
 	}

@@ -67,7 +67,7 @@ expect "hotapp's go.mod has no requirements" "$(grep -c '^require' examples/hota
 
 start_server "$TMP/data4" || { notok "server starts"; finish; }
 HLOG=$TMP/hotapp.log
-build/hotapp -addr 127.0.0.1:0 -load 0.2 -duration 120s -push "$URL" -service hotapp-push \
+build/hotapp -addr 127.0.0.1:0 -load 0.2 -background 0.1 -duration 120s -push "$URL" -service hotapp-push \
 	-labels env=e2e -push-interval 1s -push-cpu 1s 2>"$HLOG" &
 HPID=$!
 trap '[ -n "$PID" ] && kill -9 $PID 2>/dev/null; kill -9 $HPID 2>/dev/null' EXIT
