@@ -230,7 +230,7 @@ export async function fill(srv) {
 export async function hotapp() {
   const bin = join(ROOT, 'build', 'hotapp');
   if (!existsSync(bin)) execFileSync('make', ['--no-print-directory', 'hotapp'], { cwd: ROOT, stdio: 'ignore' });
-  const proc = spawn(bin, ['-addr', '127.0.0.1:0', '-load', '0.1', '-workers', '2', '-cache-mib', '8', '-background', '0.1', '-duration', '300s'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const proc = spawn(bin, ['-addr', '127.0.0.1:0', '-load', '0.1', '-workers', '2', '-cache-mib', '8', '-duration', '300s'], { stdio: ['ignore', 'ignore', 'pipe'] });
   children.add(proc);
   const m = await waitLine(proc, /serving .*on http:\/\/(127\.0\.0\.1:\d+)\//, 'hotapp');
   return {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Crash safety: 20 times, kill -9 the server at a random moment (0.2 to
-# 1 s into a round) while four clients push (each one curl process over a
+# Crash safety: 20 times, kill -9 the server at a random moment (0.1 to
+# 0.5 s after the round's first acknowledged push) while four clients push (each one curl process over a
 # kept-alive connection; profiles 0.1 s apart, so a round spans blocks) and the store cuts 2 s blocks, compacts and deletes WAL
 # segments; restart it and check that every profile it acknowledged, in
 # this round and every earlier one, is found by find, that 25 of them
@@ -35,7 +35,7 @@ pusher() { # files k, k+4, ... from $next; "id file" for every 200
 		[ "$code" = 200 ] && [ "$id" != - ] && echo "$id $f" >>"$TMP/acked.$k"
 	done < <(for ((i = next + k; i < made; i += 4)); do
 		for type in heap allocs; do
-			echo "$TMP/$type/$(printf %06d $i).pb.gz service=crash&type=$type"
+			printf '%s/%s/%06d.pb.gz service=crash&type=%s\n' "$TMP" "$type" "$i" "$type"
 		done
 	done | push_list "max-time = 10")
 }
@@ -46,8 +46,15 @@ for ((round = 1; round <= ROUNDS; round++)); do
 	make_files $((next + 250))
 	start_server "$data" "${flags[@]}" || { notok "round $round: server starts"; break; }
 	pids=()
+	before=$(cat "$TMP"/acked.* 2>/dev/null | wc -l)
 	for k in 0 1 2 3; do pusher $k & pids+=($!); done
-	sleep "$(awk -v r=$RANDOM 'BEGIN{printf "%.2f", 0.2 + (r % 80) / 100}')"
+	# the random moment counts from the round's first acknowledged push
+	# (on a loaded machine the pushers take a while to start)
+	for _ in $(seq 1 200); do
+		[ "$(cat "$TMP"/acked.* 2>/dev/null | wc -l)" -gt "$before" ] && break
+		sleep 0.05
+	done
+	sleep "$(awk -v r=$RANDOM 'BEGIN{printf "%.2f", 0.1 + (r % 40) / 100}')"
 	kill9_server
 	for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
 	cat "$TMP"/acked.* 2>/dev/null | sort -u >"$TMP/acked"

@@ -225,7 +225,7 @@ push_list() {
 		elif [ -n "$line" ]; then
 			body=$line
 		fi
-	done < <(curl -sS -K "$cfg" 2>/dev/null)
+	done < <(curl -sS --no-buffer -K "$cfg" 2>/dev/null)
 	rm -f "$cfg"
 }
 
