@@ -82,7 +82,7 @@ func main() {
 		log.Fatalf("-background %g: want a pace in (0, 1]", *background)
 	}
 	app := newApp(*cacheMiB)
-	app.slow = time.Duration(float64(time.Second) / *background) // scales the background's waits
+	app.pace = *background
 	app.drift, app.driftPhase = *drift, *driftPhase
 	http.HandleFunc("/", app.index)
 	http.HandleFunc("/checkout", app.checkoutHandler)
@@ -130,7 +130,7 @@ func main() {
 type app struct {
 	checkouts atomic.Int64
 
-	slow time.Duration // time.Second / -background: the background's waits are d * slow / time.Second
+	pace float64 // -background: the background's waits are divided by it
 
 	drift      time.Duration // 0: the fixed mix
 	driftPhase float64
@@ -332,7 +332,7 @@ func compressPage(rng *rand.Rand, depth int) int {
 
 // wait scales one of the background's waits by -background.
 func (a *app) wait(d time.Duration) time.Duration {
-	return time.Duration(float64(d) * float64(a.slow) / float64(time.Second))
+	return time.Duration(float64(d) / a.pace)
 }
 
 // cacheLoop keeps a cache whose target size follows a slow wave, so the
