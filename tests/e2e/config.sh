@@ -67,7 +67,7 @@ expect "hotapp's go.mod has no requirements" "$(grep -c '^require' examples/hota
 
 start_server "$TMP/data4" || { notok "server starts"; finish; }
 HLOG=$TMP/hotapp.log
-build/hotapp -addr 127.0.0.1:0 -load 0.2 -background 0.1 -duration 120s -push "$URL" -service hotapp-push \
+build/hotapp -addr 127.0.0.1:0 -load 0.2 -duration 120s -push "$URL" -service hotapp-push \
 	-labels env=e2e -push-interval 1s -push-cpu 1s 2>"$HLOG" &
 HPID=$!
 trap '[ -n "$PID" ] && kill -9 $PID 2>/dev/null; kill -9 $HPID 2>/dev/null' EXIT
@@ -79,7 +79,20 @@ for _ in $(seq 1 200); do
 done
 expect_match "hotapp serves on the port it prints" "$HPORT" '^[0-9]+$'
 HURL=http://127.0.0.1:$HPORT
-sleep 1.5 # let block and mutex events accumulate
+# let the profiles show what hotapp is built to show: the mutex profile
+# its contention loop, the block profile a stack, the live heap its cache
+# (the debug=1 text: a record line "inuse_objects: inuse_bytes [..] @ ..."
+# then its frames). Under load that can take a while: up to 30 s.
+seen() {
+	curl -s "$HURL/debug/pprof/mutex?debug=1" | grep -q 'main.(\*app).contention' &&
+		curl -s "$HURL/debug/pprof/block?debug=1" | grep -qE '^[0-9]+ [0-9]+ @' &&
+		curl -s "$HURL/debug/pprof/heap?debug=1" |
+		awk '/^[0-9]+: [0-9]+ /{live = $2 > 0} live && /main.\(\*app\).cacheLoop/{f = 1} END{exit !f}'
+}
+for _ in $(seq 1 120); do
+	seen && break
+	sleep 0.25
+done
 for t in heap allocs goroutine block mutex threadcreate; do
 	code=$(curl -s -o "$TMP/$t.pb.gz" -w '%{http_code}' "$HURL/debug/pprof/$t")
 	r=$(curl -sS --data-binary @"$TMP/$t.pb.gz" "$URL/api/0/profiles?service=hotapp&type=$t&instance_id=127.0.0.1:$HPORT")
