@@ -35,7 +35,11 @@
 # leaves heap-large-001 out of its round trip; test_pprof merges its
 # fixture set without heap-large-001 and test_codec leaves it out of the
 # flat-against-pprof encoder check and flips every third byte of a chunk
-# (every byte as built). Everything else runs whole in both modes.
+# (every byte as built). Everything else runs whole in both modes. The
+# harness's tools (tests/tools: pprof-retime makes test files, pprof-info
+# reads them) are the plain build's in both modes; the tools that run the
+# store's own code as the thing under test (tsdb-codec, pprof-merge,
+# ch-store) are each mode's.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -154,6 +158,12 @@ start() {
 		# named at the top
 		if [ "$mode" = san ]; then
 			export PROFEFE_TEST_SUBSET=1
+			# the harness's own tools ($TOOLS in lib.bash: pprof-info,
+			# pprof-retime, holdconns) as built, when that build is
+			# there: they are instruments, not what is under test
+			# (sanitized, making and reading thousands of files cost
+			# more than the sanitized server did)
+			[[ " ${modes[*]} " == *" plain "* ]] && export PROFEFE_TOOLS_BUILD=build
 			export CRASH_ROUNDS=${CRASH_ROUNDS_SAN:-5}
 			export RETENTION_CRASH_ROUNDS=${RETENTION_CRASH_ROUNDS_SAN:-3}
 		fi

@@ -172,7 +172,10 @@ kill9_server() {
 # same_profile GOT WANT: a trace (or any non-pprof body) byte for byte; a
 # pprof profile at the pprof level (SPEC 10.2: sample count, time and the
 # total of every sample type; tests/e2e/pprof_tool.sh checks -raw/-traces).
-TOOLS=$ROOT/${PROFEFE_BUILD:-build}/tests/tools
+# TOOLS: the harness's own instruments (pprof-info, pprof-retime, holdconns);
+# PROFEFE_TOOLS_BUILD picks their build (tests/run.sh: the plain one, also
+# for the sanitized runs)
+TOOLS=$ROOT/${PROFEFE_TOOLS_BUILD:-${PROFEFE_BUILD:-build}}/tests/tools
 same_profile() {
 	case $2 in
 	*.pb.gz) # both must decode: two failures are not equal profiles

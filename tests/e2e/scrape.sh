@@ -66,7 +66,7 @@ else
 	sed 's/^/#   /' "$TMP/build.log" | tail -20
 	finish
 fi
-HOT=(build/hotapp -addr 127.0.0.1:0 -load 0.03 -workers 2 -cache-mib 8 -background 0.1 -duration 300s)
+HOT=(build/hotapp -addr 127.0.0.1:0 -load 0.01 -workers 1 -cache-mib 8 -background 0.1 -duration 300s)
 start_app hotA "${HOT[@]}" || finish
 PA=$APP_PORT
 start_app hotB "${HOT[@]}" || finish
@@ -209,7 +209,7 @@ expect "a stopped hotapp: all its pairs down with \"connection refused\"" \
 	"$(tq "[.data.activeTargets[] | select(.labels.instance == \"$B\") | \"\(.health) \(.lastError)\"] | unique | join(\",\")")" \
 	"down connect $B: connection refused"
 expect "the other hotapp stays up" "$(health_of "$A")" up
-start_app hotB2 build/hotapp -addr "$B" -load 0.03 -workers 2 -cache-mib 8 -background 0.1 -duration 300s || finish
+start_app hotB2 build/hotapp -addr "$B" -load 0.01 -workers 1 -cache-mib 8 -background 0.1 -duration 300s || finish
 wait_until 10 is_health "$B" up
 expect "restarted on the same address: up again" "$(health_of "$B")" up
 expect_match "the log says down and up" "$(cat "$SLOG")" "scrape target up\" job=hotapp url=http://$B/"
