@@ -159,32 +159,51 @@ check "after a clean stop: du -sb $du4 <= cap $cap" test "$du4" -le "$cap"
 
 # ---- 3. kill -9 at random moments while retention drops and checkpoints ----
 # Four clients push a series 0.1 s apart under a 3 s retention and 1 s
-# blocks (a round every 250 ms drops, checkpoints, cuts). After each kill -9
-# and restart: a profile once found gone never comes back, and every
+# blocks (a round every 250 ms drops, checkpoints, cuts), each one curl
+# process over a kept-alive connection (push_list); the kill comes 0.2 to
+# 1 s after the round's first acknowledged push. After each kill -9 and
+# restart: a profile once found gone never comes back, and every
 # acknowledged profile within the retention of the newest is there.
 ROUNDS=${RETENTION_CRASH_ROUNDS:-5}
 N=$((ROUNDS * 600))
 mkdir -p "$TMP/c"
-"$TOOLS/pprof-retime" "$FIX/pprof/heap-001.pb.gz" "$TMP/c" $N "$((start + 2 * 86400))000000000" 100000000 ||
-	{ notok "retime fixtures"; finish; }
+# files 0..made-1 exist; make_files K makes them up to K (a round pushes a
+# few hundred at most: made as the rounds need them)
+made=0
+make_files() {
+	local upto=$(($1 < N ? $1 : N))
+	[ "$upto" -gt "$made" ] || return 0
+	"$TOOLS/pprof-retime" "$FIX/pprof/heap-001.pb.gz" "$TMP/c" "$upto" "$((start + 2 * 86400))000000000" 100000000 "$made" ||
+		{ notok "retime fixtures"; finish; }
+	made=$upto
+}
 data=$TMP/data3
 flags=(-tsdb.retention 3s -tsdb.block-duration 1s)
 : >"$TMP/gone"
 next=0
-pusher() { # files next+k, next+k+4, ...: "id index file" for every 200
-	local k=$1 i f r
-	for ((i = next + k; i < N; i += 4)); do
-		f=$TMP/c/$(printf %06d $i).pb.gz
-		r=$(curl -sS --max-time 10 --data-binary @"$f" "$URL/api/0/profiles?service=churn&type=heap" 2>/dev/null) || return 0
-		[[ $r =~ \"id\":\"([A-Za-z0-9]+)\" ]] && echo "${BASH_REMATCH[1]} $i $f" >>"$TMP/cacked.$k"
-	done
+pusher() { # files next+k, next+k+4, ... below made: "id index file" for every 200
+	local k=$1 i code id f
+	while read -r code id f; do
+		i=${f##*/}
+		i=$((10#${i%.pb.gz}))
+		[ "$code" = 200 ] && [ "$id" != - ] && echo "$id $i $f" >>"$TMP/cacked.$k"
+	done < <(for ((i = next + k; i < made; i += 4)); do
+		printf '%s/c/%06d.pb.gz service=churn&type=heap\n' "$TMP" "$i"
+	done | push_list "max-time = 10")
 }
 back_total=0 missing_total=0
 for ((round = 1; round <= ROUNDS; round++)); do
 	start_server "$data" "${flags[@]}" || { notok "churn round $round: server starts"; break; }
+	make_files $((next + 400))
 	pids=()
+	before=$(cat "$TMP"/cacked.* 2>/dev/null | wc -l)
 	for k in 0 1 2 3; do pusher $k & pids+=($!); done
-	sleep "$(awk -v r=$RANDOM 'BEGIN{printf "%.2f", 1 + (r % 200) / 100}')"
+	# the random moment counts from the round's first acknowledged push
+	for _ in $(seq 1 200); do
+		[ "$(cat "$TMP"/cacked.* 2>/dev/null | wc -l)" -gt "$before" ] && break
+		sleep 0.05
+	done
+	sleep "$(awk -v r=$RANDOM 'BEGIN{printf "%.2f", 0.2 + (r % 80) / 100}')"
 	kill9_server
 	for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
 	cat "$TMP"/cacked.* 2>/dev/null | sort -k2,2n >"$TMP/cacked"
