@@ -62,9 +62,9 @@ function waitLine(proc, re, what, timeoutMs = 15000) {
 
 // startServer({ flags: [...], token: 'secret', config: 'yaml text' }):
 // profefe on 127.0.0.1:0 with a fresh store. Returns { url, port, dir,
-// token, headers, log(), restart(), stop() }. restart() stops it (SIGTERM:
-// the head is written into blocks) and starts it again on the same store
-// (url and port change).
+// token, headers, log(), restart(), stop(), kill() }. restart() stops it
+// (SIGTERM: the head is written into blocks) and starts it again on the
+// same store (url and port change).
 export async function startServer(opts = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'profefe-browser.'));
   const args = ['-addr', '127.0.0.1:0', '-tsdb.dir', join(dir, 'data'), ...(opts.flags || [])];
@@ -104,6 +104,18 @@ export async function startServer(opts = {}) {
   srv.restart = async () => { await end(); await begin(); };
   srv.stop = async () => {
     try { await end(); } finally { rmSync(dir, { recursive: true, force: true }); }
+  };
+  // kill(): SIGKILL and the store removed, for a store of no further use
+  // whose clean stop a restart() already asserted: a SIGTERM waits for the
+  // queries still running, which an aborted fetch does not end.
+  srv.kill = async () => {
+    if (proc.exitCode === null && proc.signalCode === null) {
+      const exited = new Promise((r) => proc.once('exit', r));
+      proc.kill('SIGKILL');
+      await exited;
+    }
+    children.delete(proc);
+    rmSync(dir, { recursive: true, force: true });
   };
   return srv;
 }
