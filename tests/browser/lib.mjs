@@ -296,9 +296,10 @@ scrape_configs:
 
 // launch(): Debian's chromium, headless, no sandbox (root), no network
 // needs. One per test file. launch('firefox'): Debian's firefox-esr
-// (firefox.mjs), headless, light scheme.
+// (firefox.mjs), headless, light scheme, its profile a copy of the one
+// kept in build/firefox-profile.BUILDID (after the first run).
 export async function launch(kind = 'chromium') {
-  if (kind === 'firefox') return launchFirefox(FIREFOX);
+  if (kind === 'firefox') return launchFirefox(FIREFOX, join(ROOT, 'build', 'firefox-profile'));
   return chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
