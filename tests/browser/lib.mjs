@@ -239,15 +239,10 @@ export async function fill(srv) {
 
 // hotapp(): builds (make hotapp) and starts examples/hotapp on a free port;
 // returns { addr, stop() }. A config for startServer: hotappConfig(addr).
-// One request worker at 5% of a core (the tests plot its profiles, not its
-// load); the background work (cache churn, pipeline, lock contention) at
-// its full pace, so that every 1 s CPU profile has samples and the mutex
-// and block profiles are never empty (an empty one is an error on the
-// Targets page, which wants none on hotapp's pairs).
 export async function hotapp() {
   const bin = join(ROOT, 'build', 'hotapp');
   if (!existsSync(bin)) execFileSync('make', ['--no-print-directory', 'hotapp'], { cwd: ROOT, stdio: 'ignore' });
-  const proc = spawn(bin, ['-addr', '127.0.0.1:0', '-load', '0.05', '-workers', '1', '-cache-mib', '8', '-duration', '300s'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const proc = spawn(bin, ['-addr', '127.0.0.1:0', '-load', '0.1', '-workers', '2', '-cache-mib', '8', '-duration', '300s'], { stdio: ['ignore', 'ignore', 'pipe'] });
   children.add(proc);
   const m = await waitLine(proc, /serving .*on http:\/\/(127\.0\.0\.1:\d+)\//, 'hotapp');
   return {
