@@ -13,7 +13,7 @@
 // CSS, chained with " >> ", a link of which may be text=WORDS (the
 // deepest elements whose text holds WORDS, case-insensitive). Anything
 // else throws, so a test that needs more says so at once.
-import { cpSync, existsSync, mkdtempSync, readFileSync, realpathSync, renameSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import puppeteer from 'puppeteer-core';
@@ -193,7 +193,9 @@ export async function launchFirefox(executablePath, keepDir) {
       if (id) keep = `${keepDir}.${id}`;
     } catch { /* no build id: a fresh profile each time */ }
   }
-  const profile = mkdtempSync(join(tmpdir(), 'profefe-firefox.'));
+  // beside the kept one, so that the rename stays on one file system
+  if (keep) mkdirSync(dirname(keep), { recursive: true });
+  const profile = mkdtempSync(keep ? `${keep}.run-` : join(tmpdir(), 'profefe-firefox.'));
   const kept = keep && existsSync(keep);
   if (kept) cpSync(keep, profile, { recursive: true });
   let browser;
