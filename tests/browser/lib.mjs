@@ -172,8 +172,13 @@ export async function push(srv, fixture, o) {
   const q = new URLSearchParams({ service: o.service, type: o.type });
   const labels = Object.entries(o.labels || {}).map(([k, v]) => `${k}=${v}`).join(',');
   if (labels) q.set('labels', labels);
-  const res = await fetch(`${srv.url}/api/0/profiles?${q}`, { method: 'POST', body, headers: srv.headers });
-  const text = await res.text();
+  let res, text;
+  try {
+    res = await fetch(`${srv.url}/api/0/profiles?${q}`, { method: 'POST', body, headers: srv.headers });
+    text = await res.text();
+  } catch (e) { // fetch's "fetch failed" names no cause
+    throw new Error(`push ${fixture} ${q}: ${e.message}${e.cause ? `: ${e.cause.code || ''} ${e.cause.message}` : ''}\n${srv.log().slice(-1500)}`);
+  }
   assert.equal(res.status, 200, `push ${fixture} ${q}: ${text}`);
   return JSON.parse(text).body;
 }

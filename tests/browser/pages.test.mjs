@@ -66,6 +66,8 @@ bothBrowsers('Targets: one job up, one down with its error, grouped by job and t
     .filter((x) => x.scrapePool === 'hotapp' && x.lastError).map((x) => x.lastError);
   let page;
   for (let i = 0; ; i++) {
+    const e0 = await hotErrors();
+    if (e0.length) t.diagnostic(`waiting for the next scrapes: ${e0.join('; ')}`);
     await until('no error on a hotapp pair in the API', async () => (await hotErrors()).length === 0, 30000);
     page = await openPage(browser, srv.url + '/targets');
     await page.waitForSelector('section.job[data-job="payments"] tr.pair');
