@@ -13,6 +13,9 @@
 // CSS, chained with " >> ", a link of which may be text=WORDS (the
 // deepest elements whose text holds WORDS, case-insensitive). Anything
 // else throws, so a test that needs more says so at once.
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, renameSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import puppeteer from 'puppeteer-core';
 
 const TIMEOUT = 30000;
@@ -171,19 +174,59 @@ class Page {
   screenshot(o) { return this.pp.screenshot({ path: o.path, fullPage: !!o.fullPage }); }
 }
 
-// launchFirefox(executablePath): one firefox-esr, headless, light scheme.
-// Returns { kind: 'firefox', newPage(o), close() }.
-export async function launchFirefox(executablePath) {
-  const browser = await puppeteer.launch({
-    browser: 'firefox', executablePath, headless: true,
-    // a first start on a busy machine (make test runs other suites beside
-    // these) took over puppeteer's default 30 s to print its endpoint
-    timeout: 180000,
-    extraPrefsFirefox: {
-      'layout.css.prefers-color-scheme.content-override': 1, // light, as the chromium tests' default
-      'ui.systemUsesDarkTheme': 0,
-    },
-  });
+// launchFirefox(executablePath, keepDir): one firefox-esr, headless, light
+// scheme. Returns { kind: 'firefox', newPage(o), close() }.
+//
+// keepDir (optional): where a used profile is kept for the next launches,
+// one per Firefox build (keepDir.BUILDID). A fresh profile's first start
+// spent about 1.8 s of CPU more (its startup cache, databases and add-on
+// state created): each launch starts from a copy of the kept profile when
+// there is one; the first clean close without one leaves its profile
+// there (renamed into place: test files running side by side never see a
+// half-written one), its lock, session, caches and site data removed.
+export async function launchFirefox(executablePath, keepDir) {
+  let keep = null;
+  if (keepDir) {
+    try {
+      const ini = readFileSync(join(dirname(realpathSync(executablePath)), 'application.ini'), 'utf8');
+      const id = (ini.match(/^BuildID=(\d+)$/m) || [])[1];
+      if (id) keep = `${keepDir}.${id}`;
+    } catch { /* no build id: a fresh profile each time */ }
+  }
+  // beside the kept one, so that the rename stays on one file system
+  if (keep) mkdirSync(dirname(keep), { recursive: true });
+  const profile = mkdtempSync(keep ? `${keep}.run-` : join(tmpdir(), 'profefe-firefox.'));
+  const kept = keep && existsSync(keep);
+  if (kept) cpSync(keep, profile, { recursive: true });
+  let browser;
+  try {
+    browser = await puppeteer.launch({
+      browser: 'firefox', executablePath, headless: true, userDataDir: profile,
+      // a first start on a busy machine (make test runs other suites beside
+      // these) took over puppeteer's default 30 s to print its endpoint
+      timeout: 180000,
+      extraPrefsFirefox: {
+        'layout.css.prefers-color-scheme.content-override': 1, // light, as the chromium tests' default
+        'ui.systemUsesDarkTheme': 0,
+      },
+    });
+  } catch (e) {
+    rmSync(profile, { recursive: true, force: true });
+    throw e;
+  }
+  const close = async () => {
+    try {
+      await browser.close();
+      if (keep && !kept && !existsSync(keep)) {
+        for (const f of ['lock', '.parentlock', 'sessionstore.jsonlz4', 'sessionstore-backups', 'sessionCheckpoints.json',
+          'cache2', 'storage', 'crashes', 'minidumps', 'thumbnails'])
+          rmSync(join(profile, f), { recursive: true, force: true });
+        try { renameSync(profile, keep); } catch { /* another file's profile got there first */ }
+      }
+    } finally {
+      rmSync(profile, { recursive: true, force: true });
+    }
+  };
   return {
     kind: 'firefox',
     // a page in a context of its own, at width x height, and its problems:
@@ -208,6 +251,6 @@ export async function launchFirefox(executablePath) {
       page.closeAll = () => context.close();
       return page;
     },
-    close: () => browser.close(),
+    close,
   };
 }

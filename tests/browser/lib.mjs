@@ -62,9 +62,9 @@ function waitLine(proc, re, what, timeoutMs = 15000) {
 
 // startServer({ flags: [...], token: 'secret', config: 'yaml text' }):
 // profefe on 127.0.0.1:0 with a fresh store. Returns { url, port, dir,
-// token, headers, log(), restart(), stop() }. restart() stops it (SIGTERM:
-// the head is written into blocks) and starts it again on the same store
-// (url and port change).
+// token, headers, log(), restart(), stop(), kill() }. restart() stops it
+// (SIGTERM: the head is written into blocks) and starts it again on the
+// same store (url and port change).
 export async function startServer(opts = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'profefe-browser.'));
   const args = ['-addr', '127.0.0.1:0', '-tsdb.dir', join(dir, 'data'), ...(opts.flags || [])];
@@ -104,6 +104,18 @@ export async function startServer(opts = {}) {
   srv.restart = async () => { await end(); await begin(); };
   srv.stop = async () => {
     try { await end(); } finally { rmSync(dir, { recursive: true, force: true }); }
+  };
+  // kill(): SIGKILL and the store removed, for a store of no further use
+  // whose clean stop a restart() already asserted: a SIGTERM waits for the
+  // queries still running, which an aborted fetch does not end.
+  srv.kill = async () => {
+    if (proc.exitCode === null && proc.signalCode === null) {
+      const exited = new Promise((r) => proc.once('exit', r));
+      proc.kill('SIGKILL');
+      await exited;
+    }
+    children.delete(proc);
+    rmSync(dir, { recursive: true, force: true });
   };
   return srv;
 }
@@ -160,8 +172,13 @@ export async function push(srv, fixture, o) {
   const q = new URLSearchParams({ service: o.service, type: o.type });
   const labels = Object.entries(o.labels || {}).map(([k, v]) => `${k}=${v}`).join(',');
   if (labels) q.set('labels', labels);
-  const res = await fetch(`${srv.url}/api/0/profiles?${q}`, { method: 'POST', body, headers: srv.headers });
-  const text = await res.text();
+  let res, text;
+  try {
+    res = await fetch(`${srv.url}/api/0/profiles?${q}`, { method: 'POST', body, headers: srv.headers });
+    text = await res.text();
+  } catch (e) { // fetch's "fetch failed" names no cause
+    throw new Error(`push ${fixture} ${q}: ${e.message}${e.cause ? `: ${e.cause.code || ''} ${e.cause.message}` : ''}\n${srv.log().slice(-1500)}`);
+  }
   assert.equal(res.status, 200, `push ${fixture} ${q}: ${text}`);
   return JSON.parse(text).body;
 }
@@ -279,9 +296,10 @@ scrape_configs:
 
 // launch(): Debian's chromium, headless, no sandbox (root), no network
 // needs. One per test file. launch('firefox'): Debian's firefox-esr
-// (firefox.mjs), headless, light scheme.
+// (firefox.mjs), headless, light scheme, its profile a copy of the one
+// kept in build/firefox-profile.BUILDID (after the first run).
 export async function launch(kind = 'chromium') {
-  if (kind === 'firefox') return launchFirefox(FIREFOX);
+  if (kind === 'firefox') return launchFirefox(FIREFOX, join(ROOT, 'build', 'firefox-profile'));
   return chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
@@ -315,30 +333,71 @@ export function bothBrowsers(name, chromiumBrowser, fn) {
 }
 
 // openPage(browser, url, { allow: [RegExp], colorScheme, width, height,
-// storage }): a new page (own context) at 1280x800 that records console
-// errors and page errors into page.problems; allow lists the messages a
-// test expects (a 401 or 400 the page shows in plain words).
-// page.assertClean() fails on any problem recorded so far.
+// fresh }): a page at 1280x800 that records console errors and page errors
+// into page.problems; allow lists the messages a test expects (a 401 or
+// 400 the page shows in plain words). page.assertClean() fails on any
+// problem recorded so far. page.closeAll() ends the test's use of it.
+//
+// One page per browser is reused: a page the last test closed cleanly
+// (closeAll() navigated it to about:blank) is the next test's, its
+// problems and allow list reset, its viewport and colour scheme set, then
+// navigated to url. A new context per page cost a renderer process, the
+// app's modules fetched and compiled again, about 1 s of CPU a page. A
+// page whose test failed before closeAll() is never reused. fresh: true (a
+// test that adds init scripts or listeners, or needs a tab with no
+// sessionStorage) gets a context of its own, closed by closeAll().
 export async function openPage(browser, url, o = {}) {
+  const width = o.width || WIDTH, height = o.height || HEIGHT;
+  let page = !o.fresh && browser.spare;
+  if (page) {
+    browser.spare = null;
+    page.problems.length = 0;
+    page.allow = o.allow || [];
+    await page.fitTo({ width, height, colorScheme: o.colorScheme || 'light' });
+  } else {
+    page = await newPage(browser, { width, height, colorScheme: o.colorScheme || 'light' }, o.allow || []);
+    page.closeAll = async () => {
+      if (o.fresh) return page.closeContext();
+      // the next test's page: nothing of this test's document runs on
+      await page.goto('about:blank');
+      browser.spare = page;
+    };
+  }
+  if (url) await page.goto(url, { waitUntil: 'load' });
+  return page;
+}
+
+// A page in a context of its own whose problems (console errors, page
+// errors, failed requests not in page.allow) go to page.problems, with
+// assertClean(), closeContext() and fitTo({ width, height, colorScheme }).
+async function newPage(browser, o, allow) {
   if (browser.kind === 'firefox') {
+    let page;
     const problems = [];
-    const allow = o.allow || [];
-    const page = await browser.newPage({ width: o.width || WIDTH, height: o.height || HEIGHT, colorScheme: o.colorScheme },
-      (text, always) => { if (always || !allow.some((re) => re.test(text))) problems.push(text); });
+    page = await browser.newPage(o,
+      (text, always) => { if (always || !page.allow.some((re) => re.test(text))) problems.push(text); });
     page.kind = 'firefox';
     page.problems = problems;
+    page.allow = allow;
     page.assertClean = () => assert.deepEqual(problems, [], 'console errors or page errors (firefox)');
-    if (url) await page.goto(url, { waitUntil: 'load' });
+    page.closeContext = () => page.context_.close();
+    page.fitTo = async (f) => {
+      if (f.colorScheme !== 'light') throw new Error('firefox: only the light scheme (emulateMediaFeatures needs CDP)');
+      if (f.width !== o.width || f.height !== o.height) {
+        await page.pp.setViewport({ width: f.width, height: f.height, deviceScaleFactor: 1 });
+        o = f;
+      }
+    };
     return page;
   }
   const context = await browser.newContext({
-    viewport: { width: o.width || WIDTH, height: o.height || HEIGHT },
-    colorScheme: o.colorScheme || 'light',
+    viewport: { width: o.width, height: o.height },
+    colorScheme: o.colorScheme,
     deviceScaleFactor: 1,
   });
   const page = await context.newPage();
   page.problems = [];
-  page.allow = o.allow || [];
+  page.allow = allow;
   const allowed = (text) => page.allow.some((re) => re.test(text));
   page.on('console', (msg) => {
     if (msg.type() !== 'error') return;
@@ -354,8 +413,12 @@ export async function openPage(browser, url, o = {}) {
     if (!allowed(text)) page.problems.push(text);
   });
   page.assertClean = () => assert.deepEqual(page.problems, [], 'console errors or page errors');
-  page.closeAll = () => context.close();
-  if (url) await page.goto(url, { waitUntil: 'load' });
+  page.closeContext = () => context.close();
+  page.fitTo = async (f) => {
+    if (f.width !== o.width || f.height !== o.height) await page.setViewportSize({ width: f.width, height: f.height });
+    if (f.colorScheme !== o.colorScheme) await page.emulateMedia({ colorScheme: f.colorScheme });
+    o = f;
+  };
   return page;
 }
 

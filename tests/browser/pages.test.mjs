@@ -58,8 +58,22 @@ after(async () => {
 // ---- Targets ----
 
 bothBrowsers('Targets: one job up, one down with its error, grouped by job and target; filters in the URL', () => browser, async (t, browser) => {
-  const page = await openPage(browser, srv.url + '/targets');
-  await page.waitForSelector('section.job[data-job="payments"] tr.pair');
+  // An empty profile is an error of its scrape ("profile has no samples"),
+  // and on a loaded machine hotapp can get no CPU time sampled in the 1 s of
+  // its CPU profile: gone at the next scrape. The page is opened once the
+  // API has no error on a hotapp pair, again if a scrape came in between.
+  const hotErrors = async () => (await apiGet(srv, '/api/v1/targets')).activeTargets
+    .filter((x) => x.scrapePool === 'hotapp' && x.lastError).map((x) => x.lastError);
+  let page;
+  for (let i = 0; ; i++) {
+    const e0 = await hotErrors();
+    if (e0.length) t.diagnostic(`waiting for the next scrapes: ${e0.join('; ')}`);
+    await until('no error on a hotapp pair in the API', async () => (await hotErrors()).length === 0, 30000);
+    page = await openPage(browser, srv.url + '/targets');
+    await page.waitForSelector('section.job[data-job="payments"] tr.pair');
+    if (i === 5 || await page.locator('section.job[data-job="hotapp"] .last-error').count() === 0) break;
+    await page.closeAll();
+  }
   const api = (await apiGet(srv, '/api/v1/targets')).activeTargets;
 
   const hotRows = page.locator('section.job[data-job="hotapp"] tr.pair');
@@ -75,7 +89,7 @@ bothBrowsers('Targets: one job up, one down with its error, grouped by job and t
   const errs = await badRows.locator('.last-error').allTextContents();
   assert.equal(errs.length, await badRows.count());
   for (const e of errs) assert.match(e, new RegExp(`connect ${closedAddr.replace(/\./g, '\\.')}: connection refused`));
-  assert.equal(await hotRows.locator('.last-error').count(), 0);
+  assert.deepEqual(await hotRows.locator('.last-error').allTextContents(), [], 'no error on a hotapp pair');
   // last scrape (relative), duration, next scrape, labels
   const cells = await hotRows.first().locator('td.num').allTextContents();
   assert.match(cells[0], /ago|just now/);
