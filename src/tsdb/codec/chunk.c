@@ -31,6 +31,9 @@ struct rowset {
 			    * the pair's last occurrence so far (NONE) */
 	uint32_t *types;   /* 2 * nt string ids */
 	size_t tcap;
+	uint8_t *modes;    /* nt: the value coding each column took (the
+			    * encoder's; 0xff in the decoder's rowsets) */
+	size_t modecap;
 	uint8_t *selfcol;  /* the label column of these rows against themselves */
 	size_t selflen, selfcap;
 	int selfok;        /* selfcol is computed */
@@ -56,6 +59,7 @@ static void rowset_free(struct rowset *r)
 	free(r->last);
 	free(r->pmatch);
 	free(r->types);
+	free(r->modes);
 	free(r->selfcol);
 	pf_htab_free(&r->pair);
 	pf_htab_free(&r->bystack);
@@ -109,11 +113,18 @@ static int rowset_reset(struct rowset *r, size_t n, size_t nt)
 	return 0;
 }
 
-static void rowset_set_types(struct rowset *r, const uint32_t *types, size_t nt)
+static void rowset_set_types(struct rowset *r, const uint32_t *types, const uint8_t *modes,
+			     size_t nt)
 {
 	pf_xgrow((void **)&r->types, &r->tcap, 2 * nt + 1, sizeof(uint32_t));
-	if (nt)
+	pf_xgrow((void **)&r->modes, &r->modecap, nt + 1, 1);
+	if (nt) {
 		memcpy(r->types, types, 2 * nt * sizeof(uint32_t));
+		if (modes)
+			memcpy(r->modes, modes, nt);
+		else
+			memset(r->modes, 0xff, nt); /* none: not a mode */
+	}
 }
 
 /*
@@ -490,15 +501,31 @@ static int code_values(struct tsdb__chunk_enc *e, const struct tsdb__phdr *h, si
 			for (i = 0; i < ns; i++)
 				delta[i] = (int64_t)((uint64_t)plain[i] -
 						     (match[i] != NONE ? (uint64_t)prev->vals[match[i] * nt + j] : 0));
-		for (uint8_t md = 0; md < MODE_COUNT && best > ns; md++) {
+		/* the coding the previous profile's column took first, when it
+		 * is one this column may take: it most often wins again, and its
+		 * size stops the others' counts early. The choice is the same
+		 * as trying the modes in order: a mode wins with a smaller size,
+		 * or the same size and a lower mode (mode_size stops at limit,
+		 * so limit is best + 1 for a lower mode, best for a higher one) */
+		int hm = compat ? prev->modes[j] : -1;
+		if (hm >= MODE_COUNT || ((hm >> 1) && j == 0))
+			hm = -1;
+		if (hm >= 0) {
+			best = mode_size(hm & MODE_DELTA ? delta : plain, cprev, sc->mult, h->period,
+					 (unsigned)hm >> 1, ns, SIZE_MAX);
+			bmd = (uint8_t)hm;
+		}
+		for (uint8_t md = 0; md < MODE_COUNT && !(best <= ns && md > bmd); md++) {
 			size_t sz;
+			if (md == hm)
+				continue;
 			if ((md & MODE_DELTA) && !compat)
 				continue;
 			if ((md >> 1) && j == 0)
 				continue;
 			sz = mode_size(md & MODE_DELTA ? delta : plain, cprev, sc->mult, h->period,
-				       md >> 1, ns, best);
-			if (sz < best) {
+				       md >> 1, ns, md < bmd && best != SIZE_MAX ? best + 1 : best);
+			if (sz < best || (sz == best && md < bmd)) {
 				best = sz;
 				bmd = md;
 			}
@@ -695,11 +722,11 @@ int tsdb__chunk_enc_rows(struct tsdb__chunk_enc *e, const struct tsdb__phdr *h, 
 		/* prev's rows and indexes stay; its values become these */
 		if (nt)
 			memcpy(prev->vals, vals, ns * nt * sizeof(int64_t));
-		rowset_set_types(prev, h->sample_type, nt);
+		rowset_set_types(prev, h->sample_type, modes, nt);
 	} else {
 		if (nt && ns)
 			memcpy(cur->vals, vals, ns * nt * sizeof(int64_t));
-		rowset_set_types(cur, h->sample_type, nt);
+		rowset_set_types(cur, h->sample_type, modes, nt);
 		cur->valid = 1;
 		e->sc->spare = prev;
 		e->prev = cur;
@@ -1447,7 +1474,7 @@ static int decode_rows(struct tsdb__chunk_dec *d, const struct tsdb__symtab *st,
 					cur->vals[r * nt + j] = (int64_t)((uint64_t)cur->vals[r * nt + j] +
 									  (uint64_t)prev->vals[d->match[r] * nt + j]);
 	}
-	rowset_set_types(cur, p->h.sample_type, nt);
+	rowset_set_types(cur, p->h.sample_type, NULL, nt);
 	cur->valid = 1;
 	return 0;
 }
