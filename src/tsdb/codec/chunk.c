@@ -225,6 +225,8 @@ static int64_t row_multiplier(const struct tsdb__symtab *st, uint32_t lset)
  * per group, used under the group's lock), so that a series' encoder
  * keeps only its columns and the previous profile's rows between adds.
  */
+#define LSET_MEMO 256 /* a power of two */
+
 struct tsdb__chunk_scratch {
 	int64_t *smemo, *mmemo, *fmemo, *lmemo;
 	size_t smcap, mmcap, fmcap, lmcap;
@@ -250,6 +252,10 @@ struct tsdb__chunk_scratch {
 	size_t vbufcap;
 	uint8_t *fused; /* function referenced by a location of the profile */
 	size_t fucap;
+	/* label sets of the profile so far (flat_labels): by a hash of the
+	 * body's labels, the sample holding them plus one (0: none) and its
+	 * label set id */
+	uint32_t lmemo_sample[LSET_MEMO], lmemo_id[LSET_MEMO];
 	struct rowset *spare; /* the rows being added; swapped with prev */
 };
 
@@ -846,8 +852,52 @@ static int64_t flat_stack(struct tsdb__chunk_enc *e, const struct tsdb__flat *f,
 	return tsdb__st_add_stack(e->st, e->sc->locbuf, s->nloc);
 }
 
+static int64_t flat_labels_add(struct tsdb__chunk_enc *e, const struct tsdb__flat *f,
+			       const struct tsdb__flat_sample *s);
+
+/* A hash of a sample's labels as the body gives them, for the memo. */
+static size_t labels_slot(const struct pprof_stream_label *l, size_t n)
+{
+	uint64_t h = n;
+
+	for (size_t j = 0; j < n; j++) {
+		h ^= (uint64_t)l[j].key * 0x9E3779B97F4A7C15ull ^ (uint64_t)l[j].str * 0xC2B2AE3D27D4EB4Full ^
+		     (uint64_t)l[j].num * 0x165667B19E3779F9ull ^ (uint64_t)l[j].num_unit * 0x27D4EB2F165667C5ull;
+		h = (h ^ h >> 29) * 0xBF58476D1CE4E5B9ull;
+	}
+	return (size_t)(h >> 56) & (LSET_MEMO - 1);
+}
+
+/*
+ * The label set of sample s: interned once per distinct labels of the
+ * profile (a heap profile's samples share a few dozen object sizes). The
+ * memo keeps, per slot, the last sample whose labels hashed there; equal
+ * labels in the body (the same string indexes and numbers) intern to the
+ * same set within one profile, so an equal entry is the answer.
+ */
 static int64_t flat_labels(struct tsdb__chunk_enc *e, const struct tsdb__flat *f,
 			   const struct tsdb__flat_sample *s)
+{
+	const struct pprof_stream_label *bl = f->labs + s->lab_off;
+	size_t slot = labels_slot(bl, s->nlab);
+	uint32_t ms = e->sc->lmemo_sample[slot];
+	int64_t id;
+
+	if (ms) {
+		const struct tsdb__flat_sample *o = &f->samples[ms - 1];
+		if (o->nlab == s->nlab &&
+		    (s->nlab == 0 || memcmp(f->labs + o->lab_off, bl, s->nlab * sizeof(*bl)) == 0))
+			return e->sc->lmemo_id[slot];
+	}
+	if ((id = flat_labels_add(e, f, s)) >= 0) {
+		e->sc->lmemo_sample[slot] = (uint32_t)(s - f->samples) + 1;
+		e->sc->lmemo_id[slot] = (uint32_t)id;
+	}
+	return id;
+}
+
+static int64_t flat_labels_add(struct tsdb__chunk_enc *e, const struct tsdb__flat *f,
+			       const struct tsdb__flat_sample *s)
 {
 	pf_xgrow((void **)&e->sc->labs, &e->sc->labcap, s->nlab + 1, sizeof(*e->sc->labs));
 	for (size_t j = 0; j < s->nlab; j++) {
@@ -922,6 +972,7 @@ int tsdb__chunk_enc_add_flat(struct tsdb__chunk_enc *e, const struct tsdb__flat 
 	memo_reset(&e->sc->lmemo, &e->sc->lmcap, f->nloc);
 	pf_xgrow((void **)&e->sc->fused, &e->sc->fucap, f->nfn + 1, 1);
 	memset(e->sc->fused, 0, f->nfn + 1);
+	memset(e->sc->lmemo_sample, 0, sizeof(e->sc->lmemo_sample));
 	e->sc->nids = 0;
 	memset(&h, 0, sizeof(h));
 
