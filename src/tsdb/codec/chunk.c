@@ -878,7 +878,7 @@ static size_t labels_slot(const struct pprof_stream_label *l, size_t n)
 static int64_t flat_labels(struct tsdb__chunk_enc *e, const struct tsdb__flat *f,
 			   const struct tsdb__flat_sample *s)
 {
-	const struct pprof_stream_label *bl = f->labs + s->lab_off;
+	const struct pprof_stream_label *bl = s->nlab ? f->labs + s->lab_off : NULL;
 	size_t slot = labels_slot(bl, s->nlab);
 	uint32_t ms = e->sc->lmemo_sample[slot];
 	int64_t id;
