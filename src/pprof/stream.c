@@ -535,6 +535,30 @@ static int scan_top(const uint8_t *body, size_t n, uint64_t *count, struct span 
 		uint64_t key;
 		struct field f;
 
+		/* the common field, a one-byte key of wire type 2 (fields 1-15)
+		 * and a one- or two-byte length, which both readers below read
+		 * alike: counted and placed without reading it twice */
+		if (!*bad && end - p >= 3 && p[0] < 0x80 && (p[0] & 7) == 2 && (p[0] >> 3) != 0 &&
+		    (p[1] < 0x80 || p[2] < 0x80)) {
+			size_t ll = p[1] < 0x80 ? 1 : 2;
+			uint64_t len = p[1] < 0x80 ? p[1] : (uint64_t)(p[1] & 0x7f) | (uint64_t)p[2] << 7;
+			if (len <= (uint64_t)(end - p) - 1 - ll) {
+				int k = kind_of((uint32_t)p[0] >> 3);
+				count[p[0] >> 3]++;
+				p += 1 + ll + len;
+				if (k >= 0) {
+					if (sp[k].end == 0)
+						sp[k].first = (size_t)(start - body);
+					sp[k].end = (size_t)(p - body);
+				}
+				if (k == K_HEADER) {
+					if (hp->n < HDR_POS)
+						hp->at[hp->n] = (size_t)(start - body);
+					hp->n++;
+				}
+				continue;
+			}
+		}
 		if (pprof__scan_field(&p, end, &key) < 0)
 			goto malformed;
 		if ((key >> 3) < 16)
@@ -776,7 +800,7 @@ static int walk_locations(struct walk *w, const uint8_t *p, const uint8_t *end)
 		while ((r2 = next_field(&q, qend, &g)) > 0) {
 			if (g.tag == 4) {
 				uint64_t v[4];
-		ZERO_SCALARS(v);
+				ZERO_SCALARS(v);
 				if (g.wt != 2 || parse_scalars(g.d, g.n, v, 3, 0) < 0)
 					return MALFORMED;
 				pf_xgrow((void **)&w->lines, &w->cap_lines, nl + 1, sizeof(*w->lines));
@@ -866,7 +890,7 @@ static int walk_samples(struct walk *w, const uint8_t *p, const uint8_t *end)
 				break;
 			case 3: {
 				uint64_t v[5];
-		ZERO_SCALARS(v);
+				ZERO_SCALARS(v);
 				if (g.wt != 2 || parse_scalars(g.d, g.n, v, 4, 0) < 0)
 					return MALFORMED;
 				if (nlab + 1 > w->cap_labels)
