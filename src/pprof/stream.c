@@ -858,8 +858,6 @@ static int walk_samples(struct walk *w, const uint8_t *p, const uint8_t *end)
 	size_t first = 0; /* this sample's first id in w->u64 */
 
 	w->n_u64 = 0;
-	if (keep && end > p) /* ids are at most one per byte; most samples' bytes are ids */
-		pf_xgrow((void **)&w->u64, &w->cap_u64, (size_t)(end - p) / 2 + 16, sizeof(*w->u64));
 
 	while ((r = next_field(&p, end, &f)) > 0) {
 		struct pprof_stream_sample s; /* every field is set below */
