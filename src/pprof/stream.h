@@ -86,6 +86,17 @@ struct pprof_sink {
 	int (*function)(void *ctx, const struct pprof_stream_function *f, struct pf_err *err);
 	int (*location)(void *ctx, const struct pprof_stream_location *l, struct pf_err *err);
 	int (*sample)(void *ctx, const struct pprof_stream_sample *s, struct pf_err *err);
+	/*
+	 * Optional: the samples' location ids in one buffer. When set, the
+	 * decoder keeps every sample's location ids one after the other in a
+	 * malloc'd buffer (a sample's location_id points into it, valid during
+	 * its call as ever) and, after the last sample of a decode that found
+	 * no error, hands the buffer over: ids[0..n) are the location ids of
+	 * all samples in order (ids is NULL when n is 0). The sink owns it from
+	 * then on (free), whatever it returns; a sink that keeps the ids needs
+	 * no copy of its own.
+	 */
+	int (*sample_ids)(void *ctx, uint64_t *ids, size_t n, struct pf_err *err);
 };
 
 /*

@@ -31,6 +31,9 @@ struct rowset {
 			    * the pair's last occurrence so far (NONE) */
 	uint32_t *types;   /* 2 * nt string ids */
 	size_t tcap;
+	uint8_t *modes;    /* nt: the value coding each column took (the
+			    * encoder's; 0xff in the decoder's rowsets) */
+	size_t modecap;
 	uint8_t *selfcol;  /* the label column of these rows against themselves */
 	size_t selflen, selfcap;
 	int selfok;        /* selfcol is computed */
@@ -56,6 +59,7 @@ static void rowset_free(struct rowset *r)
 	free(r->last);
 	free(r->pmatch);
 	free(r->types);
+	free(r->modes);
 	free(r->selfcol);
 	pf_htab_free(&r->pair);
 	pf_htab_free(&r->bystack);
@@ -109,11 +113,18 @@ static int rowset_reset(struct rowset *r, size_t n, size_t nt)
 	return 0;
 }
 
-static void rowset_set_types(struct rowset *r, const uint32_t *types, size_t nt)
+static void rowset_set_types(struct rowset *r, const uint32_t *types, const uint8_t *modes,
+			     size_t nt)
 {
 	pf_xgrow((void **)&r->types, &r->tcap, 2 * nt + 1, sizeof(uint32_t));
-	if (nt)
+	pf_xgrow((void **)&r->modes, &r->modecap, nt + 1, 1);
+	if (nt) {
 		memcpy(r->types, types, 2 * nt * sizeof(uint32_t));
+		if (modes)
+			memcpy(r->modes, modes, nt);
+		else
+			memset(r->modes, 0xff, nt); /* none: not a mode */
+	}
 }
 
 /*
@@ -214,6 +225,8 @@ static int64_t row_multiplier(const struct tsdb__symtab *st, uint32_t lset)
  * per group, used under the group's lock), so that a series' encoder
  * keeps only its columns and the previous profile's rows between adds.
  */
+#define LSET_MEMO 256 /* a power of two */
+
 struct tsdb__chunk_scratch {
 	int64_t *smemo, *mmemo, *fmemo, *lmemo;
 	size_t smcap, mmcap, fmcap, lmcap;
@@ -239,6 +252,10 @@ struct tsdb__chunk_scratch {
 	size_t vbufcap;
 	uint8_t *fused; /* function referenced by a location of the profile */
 	size_t fucap;
+	/* label sets of the profile so far (flat_labels): by a hash of the
+	 * body's labels, the sample holding them plus one (0: none) and its
+	 * label set id */
+	uint32_t lmemo_sample[LSET_MEMO], lmemo_id[LSET_MEMO];
 	struct rowset *spare; /* the rows being added; swapped with prev */
 };
 
@@ -490,15 +507,31 @@ static int code_values(struct tsdb__chunk_enc *e, const struct tsdb__phdr *h, si
 			for (i = 0; i < ns; i++)
 				delta[i] = (int64_t)((uint64_t)plain[i] -
 						     (match[i] != NONE ? (uint64_t)prev->vals[match[i] * nt + j] : 0));
-		for (uint8_t md = 0; md < MODE_COUNT && best > ns; md++) {
+		/* the coding the previous profile's column took first, when it
+		 * is one this column may take: it most often wins again, and its
+		 * size stops the others' counts early. The choice is the same
+		 * as trying the modes in order: a mode wins with a smaller size,
+		 * or the same size and a lower mode (mode_size stops at limit,
+		 * so limit is best + 1 for a lower mode, best for a higher one) */
+		int hm = compat ? prev->modes[j] : -1;
+		if (hm >= MODE_COUNT || ((hm >> 1) && j == 0))
+			hm = -1;
+		if (hm >= 0) {
+			best = mode_size(hm & MODE_DELTA ? delta : plain, cprev, sc->mult, h->period,
+					 (unsigned)hm >> 1, ns, SIZE_MAX);
+			bmd = (uint8_t)hm;
+		}
+		for (uint8_t md = 0; md < MODE_COUNT && !(best <= ns && md > bmd); md++) {
 			size_t sz;
+			if (md == hm)
+				continue;
 			if ((md & MODE_DELTA) && !compat)
 				continue;
 			if ((md >> 1) && j == 0)
 				continue;
 			sz = mode_size(md & MODE_DELTA ? delta : plain, cprev, sc->mult, h->period,
-				       md >> 1, ns, best);
-			if (sz < best) {
+				       md >> 1, ns, md < bmd && best != SIZE_MAX ? best + 1 : best);
+			if (sz < best || (sz == best && md < bmd)) {
 				best = sz;
 				bmd = md;
 			}
@@ -695,11 +728,11 @@ int tsdb__chunk_enc_rows(struct tsdb__chunk_enc *e, const struct tsdb__phdr *h, 
 		/* prev's rows and indexes stay; its values become these */
 		if (nt)
 			memcpy(prev->vals, vals, ns * nt * sizeof(int64_t));
-		rowset_set_types(prev, h->sample_type, nt);
+		rowset_set_types(prev, h->sample_type, modes, nt);
 	} else {
 		if (nt && ns)
 			memcpy(cur->vals, vals, ns * nt * sizeof(int64_t));
-		rowset_set_types(cur, h->sample_type, nt);
+		rowset_set_types(cur, h->sample_type, modes, nt);
 		cur->valid = 1;
 		e->sc->spare = prev;
 		e->prev = cur;
@@ -819,8 +852,52 @@ static int64_t flat_stack(struct tsdb__chunk_enc *e, const struct tsdb__flat *f,
 	return tsdb__st_add_stack(e->st, e->sc->locbuf, s->nloc);
 }
 
+static int64_t flat_labels_add(struct tsdb__chunk_enc *e, const struct tsdb__flat *f,
+			       const struct tsdb__flat_sample *s);
+
+/* A hash of a sample's labels as the body gives them, for the memo. */
+static size_t labels_slot(const struct pprof_stream_label *l, size_t n)
+{
+	uint64_t h = n;
+
+	for (size_t j = 0; j < n; j++) {
+		h ^= (uint64_t)l[j].key * 0x9E3779B97F4A7C15ull ^ (uint64_t)l[j].str * 0xC2B2AE3D27D4EB4Full ^
+		     (uint64_t)l[j].num * 0x165667B19E3779F9ull ^ (uint64_t)l[j].num_unit * 0x27D4EB2F165667C5ull;
+		h = (h ^ h >> 29) * 0xBF58476D1CE4E5B9ull;
+	}
+	return (size_t)(h >> 56) & (LSET_MEMO - 1);
+}
+
+/*
+ * The label set of sample s: interned once per distinct labels of the
+ * profile (a heap profile's samples share a few dozen object sizes). The
+ * memo keeps, per slot, the last sample whose labels hashed there; equal
+ * labels in the body (the same string indexes and numbers) intern to the
+ * same set within one profile, so an equal entry is the answer.
+ */
 static int64_t flat_labels(struct tsdb__chunk_enc *e, const struct tsdb__flat *f,
 			   const struct tsdb__flat_sample *s)
+{
+	const struct pprof_stream_label *bl = s->nlab ? f->labs + s->lab_off : NULL;
+	size_t slot = labels_slot(bl, s->nlab);
+	uint32_t ms = e->sc->lmemo_sample[slot];
+	int64_t id;
+
+	if (ms) {
+		const struct tsdb__flat_sample *o = &f->samples[ms - 1];
+		if (o->nlab == s->nlab &&
+		    (s->nlab == 0 || memcmp(f->labs + o->lab_off, bl, s->nlab * sizeof(*bl)) == 0))
+			return e->sc->lmemo_id[slot];
+	}
+	if ((id = flat_labels_add(e, f, s)) >= 0) {
+		e->sc->lmemo_sample[slot] = (uint32_t)(s - f->samples) + 1;
+		e->sc->lmemo_id[slot] = (uint32_t)id;
+	}
+	return id;
+}
+
+static int64_t flat_labels_add(struct tsdb__chunk_enc *e, const struct tsdb__flat *f,
+			       const struct tsdb__flat_sample *s)
 {
 	pf_xgrow((void **)&e->sc->labs, &e->sc->labcap, s->nlab + 1, sizeof(*e->sc->labs));
 	for (size_t j = 0; j < s->nlab; j++) {
@@ -895,6 +972,7 @@ int tsdb__chunk_enc_add_flat(struct tsdb__chunk_enc *e, const struct tsdb__flat 
 	memo_reset(&e->sc->lmemo, &e->sc->lmcap, f->nloc);
 	pf_xgrow((void **)&e->sc->fused, &e->sc->fucap, f->nfn + 1, 1);
 	memset(e->sc->fused, 0, f->nfn + 1);
+	memset(e->sc->lmemo_sample, 0, sizeof(e->sc->lmemo_sample));
 	e->sc->nids = 0;
 	memset(&h, 0, sizeof(h));
 
@@ -1447,7 +1525,7 @@ static int decode_rows(struct tsdb__chunk_dec *d, const struct tsdb__symtab *st,
 					cur->vals[r * nt + j] = (int64_t)((uint64_t)cur->vals[r * nt + j] +
 									  (uint64_t)prev->vals[d->match[r] * nt + j]);
 	}
-	rowset_set_types(cur, p->h.sample_type, nt);
+	rowset_set_types(cur, p->h.sample_type, NULL, nt);
 	cur->valid = 1;
 	return 0;
 }

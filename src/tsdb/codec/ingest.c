@@ -171,11 +171,7 @@ static int on_sample(void *ctx, const struct pprof_stream_sample *s, struct pf_e
 
 	(void)err;
 	o->nloc = (uint32_t)s->n_location_id;
-	o->loc_off = f->nlocids;
-	pf_xgrow((void **)&f->locids, &f->locidcap, f->nlocids + s->n_location_id + 1,
-		 sizeof(uint64_t));
-	if (s->n_location_id)
-		memcpy(f->locids + f->nlocids, s->location_id, s->n_location_id * sizeof(uint64_t));
+	o->loc_off = f->nlocids; /* the ids come all at once: on_sample_ids */
 	f->nlocids += s->n_location_id;
 	o->nlab = (uint32_t)s->n_label;
 	o->lab_off = f->nlabs;
@@ -187,6 +183,19 @@ static int on_sample(void *ctx, const struct pprof_stream_sample *s, struct pf_e
 	if (f->nt)
 		memcpy(f->vals + f->nsample * f->nt, s->value, f->nt * sizeof(int64_t));
 	f->nsample++;
+	return 0;
+}
+
+/* The location ids of every sample, in order: the decoder's buffer, kept
+ * as it is (on_sample noted each sample's offset). */
+static int on_sample_ids(void *ctx, uint64_t *ids, size_t n, struct pf_err *err)
+{
+	struct tsdb__flat *f = ctx;
+
+	(void)err;
+	free(f->locids);
+	f->locids = ids ? ids : pf_xcalloc(1, sizeof(uint64_t));
+	f->locidcap = ids ? n : 1;
 	return 0;
 }
 
@@ -208,6 +217,7 @@ int tsdb__flat_decode_limited(struct tsdb__flat *f, const void *data, size_t len
 		.function = on_function,
 		.location = on_location,
 		.sample = on_sample,
+		.sample_ids = on_sample_ids,
 	};
 	const void *body = data;
 	size_t blen = len;
