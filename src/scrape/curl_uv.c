@@ -24,10 +24,10 @@
 struct sock_ctx {
 	uv_poll_t poll;
 	curl_socket_t fd;
-	struct scrape *s;
+	struct scrape__curl_shard *sh;
 };
 
-static void check_multi_info(struct scrape *s);
+static void check_multi_info(struct scrape__curl_shard *sh);
 
 /* ---- errors ---------------------------------------------------------------- */
 
@@ -406,7 +406,8 @@ void scrape__xfer_start(struct scrape__pair *p)
 		scrape__finish(x);
 		return;
 	}
-	if ((mc = curl_multi_add_handle(s->multi, x->easy)) != CURLM_OK) {
+	x->shard = &s->curl[pf_hash64(x->address, strlen(x->address), 0) % SCRAPE__CURL_SHARDS];
+	if ((mc = curl_multi_add_handle(x->shard->multi, x->easy)) != CURLM_OK) {
 		scrape__xfer_fail(x, SCRAPE__R_TRANSPORT, "%s: cannot start the transfer: %s", x->url,
 				  curl_multi_strerror(mc));
 		scrape__finish(x);
@@ -435,12 +436,12 @@ static void xfer_done(struct scrape__xfer *x, CURLcode res)
 	scrape__finish(x);
 }
 
-static void check_multi_info(struct scrape *s)
+static void check_multi_info(struct scrape__curl_shard *sh)
 {
 	CURLMsg *msg;
 	int pending;
 
-	while ((msg = curl_multi_info_read(s->multi, &pending))) {
+	while ((msg = curl_multi_info_read(sh->multi, &pending))) {
 		struct scrape__xfer *x = NULL;
 		CURL *e;
 		CURLcode res;
@@ -450,7 +451,7 @@ static void check_multi_info(struct scrape *s)
 		e = msg->easy_handle;
 		res = msg->data.result;
 		curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&x);
-		curl_multi_remove_handle(s->multi, e);
+		curl_multi_remove_handle(sh->multi, e);
 		xfer_done(x, res);
 	}
 }
@@ -460,7 +461,7 @@ void scrape__curl_cancel_all(struct scrape *s)
 	while (s->downloading) {
 		struct scrape__xfer *x = s->downloading;
 		dl_unlink(x);
-		curl_multi_remove_handle(s->multi, x->easy);
+		curl_multi_remove_handle(x->shard->multi, x->easy);
 		scrape__xfer_fail(x, SCRAPE__R_CANCELLED, "%s: cancelled: profefe is shutting down", x->url);
 		scrape__finish(x);
 	}
@@ -476,7 +477,7 @@ static void on_sock_closed(uv_handle_t *h)
 static void on_poll(uv_poll_t *h, int status, int events)
 {
 	struct sock_ctx *c = h->data;
-	struct scrape *s = c->s;
+	struct scrape__curl_shard *sh = c->sh;
 	int flags = 0, running;
 
 	if (status < 0)
@@ -485,13 +486,13 @@ static void on_poll(uv_poll_t *h, int status, int events)
 		flags |= CURL_CSELECT_IN;
 	if (events & UV_WRITABLE)
 		flags |= CURL_CSELECT_OUT;
-	curl_multi_socket_action(s->multi, c->fd, flags, &running);
-	check_multi_info(s);
+	curl_multi_socket_action(sh->multi, c->fd, flags, &running);
+	check_multi_info(sh);
 }
 
 static int on_socket(CURL *e, curl_socket_t fd, int what, void *userp, void *socketp)
 {
-	struct scrape *s = userp;
+	struct scrape__curl_shard *sh = userp;
 	struct sock_ctx *c = socketp;
 	int events = 0;
 
@@ -503,13 +504,13 @@ static int on_socket(CURL *e, curl_socket_t fd, int what, void *userp, void *soc
 		if (!c) {
 			c = pf_xcalloc(1, sizeof(*c));
 			c->fd = fd;
-			c->s = s;
-			if (uv_poll_init_socket(&s->loop, &c->poll, fd) < 0) {
+			c->sh = sh;
+			if (uv_poll_init_socket(&sh->s->loop, &c->poll, fd) < 0) {
 				free(c);
 				return -1;
 			}
 			c->poll.data = c;
-			curl_multi_assign(s->multi, fd, c);
+			curl_multi_assign(sh->multi, fd, c);
 		}
 		if (what != CURL_POLL_IN)
 			events |= UV_WRITABLE;
@@ -521,8 +522,8 @@ static int on_socket(CURL *e, curl_socket_t fd, int what, void *userp, void *soc
 		if (c) {
 			uv_poll_stop(&c->poll);
 			uv_close((uv_handle_t *)&c->poll, on_sock_closed);
-			if (!s->closing)
-				curl_multi_assign(s->multi, fd, NULL);
+			if (!sh->s->closing)
+				curl_multi_assign(sh->multi, fd, NULL);
 		}
 		break;
 	default:
@@ -533,36 +534,53 @@ static int on_socket(CURL *e, curl_socket_t fd, int what, void *userp, void *soc
 
 static void on_curl_timeout(uv_timer_t *h)
 {
-	struct scrape *s = h->data;
+	struct scrape__curl_shard *sh = h->data;
 	int running;
 
-	curl_multi_socket_action(s->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-	check_multi_info(s);
+	curl_multi_socket_action(sh->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	check_multi_info(sh);
 }
 
 static int on_curl_timer(CURLM *m, long timeout_ms, void *userp)
 {
-	struct scrape *s = userp;
+	struct scrape__curl_shard *sh = userp;
 
 	(void)m;
 	if (timeout_ms < 0)
-		uv_timer_stop(&s->curl_timer);
+		uv_timer_stop(&sh->timer);
 	else /* 0: as soon as possible, but not from inside this callback */
-		uv_timer_start(&s->curl_timer, on_curl_timeout, (uint64_t)timeout_ms, 0);
+		uv_timer_start(&sh->timer, on_curl_timeout, (uint64_t)timeout_ms, 0);
 	return 0;
 }
 
 int scrape__curl_init(struct scrape *s, struct pf_err *err)
 {
-	if (!(s->multi = curl_multi_init()))
-		return pf_err_set(err, PF_EIO, "cannot create the scraper's HTTP client (curl_multi_init)");
-	uv_timer_init(&s->loop, &s->curl_timer);
-	s->curl_timer.data = s;
-	curl_multi_setopt(s->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
-	curl_multi_setopt(s->multi, CURLMOPT_SOCKETDATA, s);
-	curl_multi_setopt(s->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
-	curl_multi_setopt(s->multi, CURLMOPT_TIMERDATA, s);
+	for (size_t i = 0; i < SCRAPE__CURL_SHARDS; i++) {
+		struct scrape__curl_shard *sh = &s->curl[i];
+		sh->s = s;
+		uv_timer_init(&s->loop, &sh->timer);
+		sh->timer.data = sh;
+		if (!(sh->multi = curl_multi_init()))
+			return pf_err_set(err, PF_EIO,
+					  "cannot create the scraper's HTTP client (curl_multi_init)");
+		curl_multi_setopt(sh->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+		curl_multi_setopt(sh->multi, CURLMOPT_SOCKETDATA, sh);
+		curl_multi_setopt(sh->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
+		curl_multi_setopt(sh->multi, CURLMOPT_TIMERDATA, sh);
+	}
 	return 0;
+}
+
+void scrape__curl_set_maxconnects(struct scrape *s, long total)
+{
+	/* addresses fall to the shards by a hash: room for half as many again
+	 * as an even share */
+	long each = total / SCRAPE__CURL_SHARDS;
+
+	each += each / 2 + 8;
+	for (size_t i = 0; i < SCRAPE__CURL_SHARDS; i++)
+		if (s->curl[i].multi)
+			curl_multi_setopt(s->curl[i].multi, CURLMOPT_MAXCONNECTS, each);
 }
 
 static void close_polls(uv_handle_t *h, void *arg)
@@ -572,12 +590,17 @@ static void close_polls(uv_handle_t *h, void *arg)
 		uv_close(h, on_sock_closed);
 }
 
-void scrape__curl_close(struct scrape *s)
+void scrape__curl_close(struct scrape *s, int close_timers)
 {
-	if (!s->multi)
-		return;
-	/* closes the cached connections; their poll handles close on the loop */
-	curl_multi_cleanup(s->multi);
-	s->multi = NULL;
+	for (size_t i = 0; i < SCRAPE__CURL_SHARDS; i++) {
+		struct scrape__curl_shard *sh = &s->curl[i];
+		/* closes the cached connections; their poll handles close on
+		 * the loop */
+		if (sh->multi)
+			curl_multi_cleanup(sh->multi);
+		sh->multi = NULL;
+		if (close_timers && sh->s && !uv_is_closing((uv_handle_t *)&sh->timer))
+			uv_close((uv_handle_t *)&sh->timer, NULL);
+	}
 	uv_walk(&s->loop, close_polls, NULL);
 }

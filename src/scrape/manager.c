@@ -545,7 +545,7 @@ static void check_connections(struct scrape *s)
 	pf_map_free(addrs);
 	need = naddr + held + 64;
 	cache = (long)PF_MIN(naddr * 3 + 64, s->nopen_files > 256 ? s->nopen_files / 2 : 128);
-	curl_multi_setopt(s->multi, CURLMOPT_MAXCONNECTS, cache);
+	scrape__curl_set_maxconnects(s, cache);
 	if (s->nopen_files && need > s->nopen_files) {
 		char a[32], b[32];
 		snprintf(a, sizeof(a), "%zu", need);
@@ -690,10 +690,9 @@ static void on_final(uv_timer_t *h)
 
 	/* closes curl's cached connections and every handle left on the loop;
 	 * uv_run then returns */
-	scrape__curl_close(s);
+	scrape__curl_close(s, 1);
 	uv_close((uv_handle_t *)&s->cmd_async, NULL);
 	uv_close((uv_handle_t *)&s->done_async, NULL);
-	uv_close((uv_handle_t *)&s->curl_timer, NULL);
 	uv_close((uv_handle_t *)&s->sd_timer, NULL);
 	uv_close((uv_handle_t *)&s->grace_timer, NULL);
 }
@@ -921,7 +920,7 @@ int scrape_start(const struct scrape_options *o, struct config *cfg, struct scra
 fail_store:
 	scrape__store_stop(s);
 fail_curl:
-	scrape__curl_close(s);
+	scrape__curl_close(s, 0); /* close_walk closes the timers */
 fail_loop:
 	uv_walk(&s->loop, close_walk, NULL);
 	uv_run(&s->loop, UV_RUN_DEFAULT);
