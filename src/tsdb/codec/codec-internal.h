@@ -101,7 +101,17 @@ struct tsdb__symtab {
 	int indexed;
 	struct pf_htab istr, imap, ifn, iloc, ilset; /* hash of a symbol -> its id */
 	struct pf_htab inode; /* parent << 32 | location -> node */
-	struct pf_htab istack; /* hash of a stack's locations -> node (a cache) */
+	struct pf_htab istack; /* hash of a stack's locations -> its entry in stk (a cache) */
+	/* the stacks istack holds: node, depth and where its locations (leaf
+	 * first, as tsdb__st_add_stack takes them) start in stkloc, so that a
+	 * hit is checked with one memcmp instead of a walk up the node tree
+	 * (4 bytes per frame of each distinct stack added to the table) */
+	struct tsdb__st_stk {
+		uint32_t node, n, off;
+	} *stk;
+	size_t nstk, stkcap;
+	uint32_t *stkloc;
+	size_t nstkloc, stklcap;
 };
 
 static inline const char *tsdb__st_str(const struct tsdb__symtab *st, uint32_t id)

@@ -204,6 +204,8 @@ void tsdb__symtab_free(struct tsdb__symtab *st)
 	pf_htab_free(&st->iloc);
 	pf_htab_free(&st->inode);
 	pf_htab_free(&st->istack);
+	free(st->stk);
+	free(st->stkloc);
 	pf_htab_free(&st->ilset);
 	free(st);
 }
@@ -402,26 +404,35 @@ int64_t tsdb__st_add_node(struct tsdb__symtab *st, uint32_t parent, uint32_t loc
 int64_t tsdb__st_add_stack(struct tsdb__symtab *st, const uint32_t *locs, size_t n)
 {
 	uint64_t h = pf_hash64(locs, n * sizeof(uint32_t), 8);
-	uint32_t node = 0, cand;
+	uint32_t node = 0, ix;
 	int64_t id;
 
 	ensure_index(st);
-	/* most stacks were seen before: one lookup and a walk up the tree to
-	 * check, instead of one lookup per frame */
-	if (pf_htab_get(&st->istack, h, &cand) && st->nodes[cand].depth == n) {
-		uint32_t k = cand;
-		size_t i;
-		for (i = 0; i < n && st->nodes[k].loc == locs[i]; i++)
-			k = st->nodes[k].parent;
-		if (i == n)
-			return cand;
+	/* most stacks were seen before: one lookup and a memcmp against the
+	 * stack's locations, instead of one lookup per frame */
+	if (pf_htab_get(&st->istack, h, &ix)) {
+		const struct tsdb__st_stk *k = &st->stk[ix];
+		if (k->n == n && (n == 0 || memcmp(st->stkloc + k->off, locs, n * sizeof(uint32_t)) == 0))
+			return k->node;
 	}
 	for (size_t i = n; i-- > 0;) {
 		if ((id = tsdb__st_add_node(st, node, locs[i])) < 0)
 			return id;
 		node = (uint32_t)id;
 	}
-	pf_htab_set(&st->istack, h, node);
+	/* cached while the offsets fit (a cache: a stack left out is found
+	 * through the nodes) */
+	if (st->nstk < UINT32_MAX - 1 && n <= UINT32_MAX - st->nstkloc) {
+		pf_xgrow((void **)&st->stk, &st->stkcap, st->nstk + 1, sizeof(*st->stk));
+		pf_xgrow((void **)&st->stkloc, &st->stklcap, st->nstkloc + n + 1, sizeof(uint32_t));
+		st->stk[st->nstk].node = node;
+		st->stk[st->nstk].n = (uint32_t)n;
+		st->stk[st->nstk].off = (uint32_t)st->nstkloc;
+		if (n)
+			memcpy(st->stkloc + st->nstkloc, locs, n * sizeof(uint32_t));
+		st->nstkloc += n;
+		pf_htab_set(&st->istack, h, (uint32_t)st->nstk++);
+	}
 	return node;
 }
 
