@@ -843,13 +843,21 @@ static int64_t flat_stack(struct tsdb__chunk_enc *e, const struct tsdb__flat *f,
 			  const struct tsdb__flat_sample *s)
 {
 	const uint64_t *ids = f->locids + s->loc_off;
+	const int64_t *memo = e->sc->lmemo;
+	uint32_t *buf;
 
 	pf_xgrow((void **)&e->sc->locbuf, &e->sc->locbufcap, s->nloc + 1, sizeof(uint32_t));
+	buf = e->sc->locbuf;
 	for (size_t k = s->nloc; k-- > 0;) {
 		size_t li = f->dense_loc ? (size_t)(ids[k] - 1) : tsdb__flat_loc_index(f, ids[k]);
-		TSDB__TRY_ID(e->sc->locbuf[k], flat_location(e, f, li));
+		/* the memo's answer without a call (most frames: a location
+		 * the profile's stacks met before) */
+		if (memo[li] >= 0)
+			buf[k] = (uint32_t)memo[li];
+		else
+			TSDB__TRY_ID(buf[k], flat_location(e, f, li));
 	}
-	return tsdb__st_add_stack(e->st, e->sc->locbuf, s->nloc);
+	return tsdb__st_add_stack(e->st, buf, s->nloc);
 }
 
 static int64_t flat_labels_add(struct tsdb__chunk_enc *e, const struct tsdb__flat *f,
