@@ -37,8 +37,11 @@ struct rowset {
 	uint8_t *selfcol;  /* the label column of these rows against themselves */
 	size_t selflen, selfcap;
 	int selfok;        /* selfcol is computed */
-	struct pf_htab pair;    /* stack << 32 | label set -> first row */
-	struct pf_htab bystack; /* stack -> label set of its first row */
+	struct pf_htab bystack; /* stack -> its first row */
+	struct pf_htab pair;    /* stack << 32 | label set -> first row, for the
+				 * pairs whose label set is not the one of
+				 * their stack's first row (few: a stack
+				 * mostly comes once per profile) */
 	struct pf_htab byleaf;  /* leaf key -> label set of its last row */
 };
 
@@ -127,21 +130,48 @@ static void rowset_set_types(struct rowset *r, const uint32_t *types, const uint
 	}
 }
 
+/* The first row of prev with this stack, or NONE (also without prev). */
+static uint32_t prev_first(const struct rowset *prev, uint32_t stack)
+{
+	uint32_t r;
+	return prev && prev->valid && pf_htab_get(&prev->bystack, stack, &r) ? r : NONE;
+}
+
+/* The first row of r with the pair (stack, lset), given the first row of
+ * r with the stack (sfirst, NONE: none), or NONE. */
+static uint32_t pair_first(const struct rowset *r, uint32_t sfirst, uint32_t stack, uint32_t lset)
+{
+	uint32_t q;
+	if (sfirst == NONE)
+		return NONE;
+	if (r->lset[sfirst] == lset)
+		return sfirst;
+	return pf_htab_get(&r->pair, (uint64_t)stack << 32 | lset, &q) ? q : NONE;
+}
+
 /*
  * Append row (stack, lset) to cur and find its match in prev: the row of
- * prev with the same pair and the same occurrence of it. Returns the
- * matched row of prev or NONE.
+ * prev with the same pair and the same occurrence of it. pfirst is prev's
+ * first row with the stack (prev_first). Returns the matched row of prev
+ * or NONE.
  */
 static uint32_t rowset_add(struct rowset *cur, const struct rowset *prev, uint32_t stack,
-			   uint32_t lset, uint64_t leaf)
+			   uint32_t lset, uint64_t leaf, uint32_t pfirst)
 {
-	uint32_t r = (uint32_t)cur->n++, first, q, old;
-	uint64_t key = (uint64_t)stack << 32 | lset;
+	uint32_t r = (uint32_t)cur->n++, first = NONE, q, sfirst;
 
 	cur->stack[r] = stack;
 	cur->lset[r] = lset;
 	cur->next[r] = NONE;
-	if (pf_htab_put(&cur->pair, key, r, &first)) {
+	if (pf_htab_put(&cur->bystack, stack, r, &sfirst)) {
+		/* the stack came before: the pair's first row is the stack's
+		 * first row or in pair (inserted there when it is this one) */
+		if (cur->lset[sfirst] == lset)
+			first = sfirst;
+		else if (!pf_htab_put(&cur->pair, (uint64_t)stack << 32 | lset, r, &first))
+			first = NONE;
+	}
+	if (first != NONE) {
 		/* the next occurrence of the pair: the next row of prev's chain */
 		cur->next[cur->last[first]] = r;
 		cur->last[first] = r;
@@ -151,11 +181,9 @@ static uint32_t rowset_add(struct rowset *cur, const struct rowset *prev, uint32
 		cur->pmatch[first] = q;
 	} else {
 		cur->last[r] = r;
-		if (!prev || !prev->valid || !pf_htab_get(&prev->pair, key, &q))
-			q = NONE;
+		q = pair_first(prev, pfirst, stack, lset);
 		cur->pmatch[r] = q;
 	}
-	pf_htab_put(&cur->bystack, stack, lset, &old);
 	pf_htab_set(&cur->byleaf, leaf, lset);
 	return q;
 }
@@ -168,15 +196,17 @@ static uint64_t leaf_key(const struct tsdb__symtab *st, uint32_t stack)
 
 /*
  * The predicted label set of a row: the label set of the first row with
- * the same stack in the previous profile, else of the last row with the
- * same leaf location in this profile so far, else in the previous profile.
- * 1 and *lset when there is a prediction.
+ * the same stack in the previous profile (pfirst: prev_first), else of the
+ * last row with the same leaf location in this profile so far, else in
+ * the previous profile. 1 and *lset when there is a prediction.
  */
-static int predict_lset(const struct rowset *cur, const struct rowset *prev, uint32_t stack,
+static int predict_lset(const struct rowset *cur, const struct rowset *prev, uint32_t pfirst,
 			uint64_t leaf, uint32_t *lset)
 {
-	if (prev->valid && pf_htab_get(&prev->bystack, stack, lset))
+	if (pfirst != NONE) {
+		*lset = prev->lset[pfirst];
 		return 1;
+	}
 	if (pf_htab_get(&cur->byleaf, leaf, lset))
 		return 1;
 	return prev->valid && pf_htab_get(&prev->byleaf, leaf, lset);
@@ -633,16 +663,14 @@ static int self_lset_column(struct rowset *prev, const struct tsdb__symtab *st)
 	if (prev->selfok)
 		return 0;
 	for (size_t i = 0; i < prev->n; i++) {
-		uint32_t pred = NONE;
-		pf_htab_get(&prev->bystack, prev->stack[i], &pred);
+		uint32_t pred = prev->lset[prev_first(prev, prev->stack[i])];
 		need += pred == prev->lset[i] ? 1 : uvlen((uint64_t)prev->lset[i] + 1);
 	}
 	(void)st;
 	pf_xgrow((void **)&prev->selfcol, &prev->selfcap, need + 1, 1);
 	p = prev->selfcol;
 	for (size_t i = 0; i < prev->n; i++) {
-		uint32_t pred = NONE;
-		pf_htab_get(&prev->bystack, prev->stack[i], &pred);
+		uint32_t pred = prev->lset[prev_first(prev, prev->stack[i])];
 		p = uv_at(p, pred == prev->lset[i] ? 0 : (uint64_t)prev->lset[i] + 1);
 	}
 	prev->selflen = need;
@@ -687,7 +715,8 @@ int tsdb__chunk_enc_rows(struct tsdb__chunk_enc *e, const struct tsdb__phdr *h, 
 		if (rowset_reset(cur, ns, nt) < 0)
 			return pf_err_set(err, PF_ENOMEM, "cannot allocate rows for %zu samples", ns);
 		for (i = 0; i < ns; i++) {
-			uint32_t stack = stacks[i], lset = lsets[i], pred_stack = NONE, pred_lset, q;
+			uint32_t stack = stacks[i], lset = lsets[i], pred_stack = NONE, pred_lset, q,
+				 pfirst;
 			uint64_t leaf;
 			/* stack column */
 			if (prev->valid && cursor < prev->n)
@@ -701,13 +730,14 @@ int tsdb__chunk_enc_rows(struct tsdb__chunk_enc *e, const struct tsdb__phdr *h, 
 				goto append;
 			/* label column */
 			leaf = leaf_key(e->st, stack);
-			if (predict_lset(cur, prev, stack, leaf, &pred_lset) && pred_lset == lset)
+			pfirst = prev_first(prev, stack);
+			if (predict_lset(cur, prev, pfirst, leaf, &pred_lset) && pred_lset == lset)
 				rc = put_uv(&e->col[COL_LSET], 0);
 			else
 				rc = put_uv(&e->col[COL_LSET], (uint64_t)lset + 1);
 			if (rc < 0)
 				goto append;
-			q = rowset_add(cur, prev, stack, lset, leaf);
+			q = rowset_add(cur, prev, stack, lset, leaf, pfirst);
 			e->sc->match[i] = q;
 			if (q != NONE)
 				cursor = q + 1;
@@ -1448,7 +1478,7 @@ static int decode_rows(struct tsdb__chunk_dec *d, const struct tsdb__symtab *st,
 	pf_reader_init(&rv, d->col[COL_VAL] + p->off[COL_VAL], d->len[COL_VAL] - p->off[COL_VAL]);
 	for (r = 0; r < p->nrows; r++) {
 		uint64_t sv = pf_read_uvarint(&rs), lv = pf_read_uvarint(&rl), leaf;
-		uint32_t stack, lset, q;
+		uint32_t stack, lset, q, pfirst;
 		int64_t s;
 		if (rs.bad || rl.bad)
 			return pf_err_set(err, PF_ECORRUPT, "chunk profile %zu row %zu is truncated", i, r);
@@ -1467,8 +1497,9 @@ static int decode_rows(struct tsdb__chunk_dec *d, const struct tsdb__symtab *st,
 			stack = (uint32_t)s;
 		}
 		leaf = leaf_key(st, stack);
+		pfirst = prev_first(prev, stack);
 		if (lv == 0) {
-			if (!predict_lset(cur, prev, stack, leaf, &lset))
+			if (!predict_lset(cur, prev, pfirst, leaf, &lset))
 				return pf_err_set(err, PF_ECORRUPT,
 						  "chunk profile %zu row %zu: predicted label set without a previous row",
 						  i, r);
@@ -1479,7 +1510,7 @@ static int decode_rows(struct tsdb__chunk_dec *d, const struct tsdb__symtab *st,
 						  i, r, (unsigned long long)(lv - 1), st->nlset);
 			lset = (uint32_t)(lv - 1);
 		}
-		q = rowset_add(cur, prev, stack, lset, leaf);
+		q = rowset_add(cur, prev, stack, lset, leaf, pfirst);
 		d->match[r] = q;
 		if (q != NONE)
 			cursor = q + 1;
