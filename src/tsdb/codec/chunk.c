@@ -458,7 +458,8 @@ static inline uint8_t *uv_at(uint8_t *p, uint64_t v)
  * Bytes of column base (ns coded values) written under k-mode km (md >> 1:
  * 0 none, 1 the row's multiplier, 2 the period) against cprev, the coded
  * values of the column before; stops early (returning at least limit)
- * once limit is reached, since only a smaller size can win.
+ * once limit is sure to be reached, since only a smaller size can win:
+ * every value left takes at least one byte.
  */
 static size_t mode_size(const int64_t *base, const int64_t *cprev, const int64_t *mult,
 			int64_t period, unsigned km, size_t ns, size_t limit)
@@ -466,7 +467,7 @@ static size_t mode_size(const int64_t *base, const int64_t *cprev, const int64_t
 	size_t sz = 0, i = 0;
 
 	while (i < ns) {
-		size_t end = PF_MIN(ns, i + 256);
+		size_t end = PF_MIN(ns, i + 64);
 		switch (km) {
 		case 0:
 			for (; i < end; i++)
@@ -483,8 +484,8 @@ static size_t mode_size(const int64_t *base, const int64_t *cprev, const int64_t
 								(uint64_t)cprev[i] * (uint64_t)period)));
 			break;
 		}
-		if (sz >= limit)
-			return sz;
+		if (sz + (ns - i) >= limit)
+			return sz + (ns - i);
 	}
 	return sz;
 }
