@@ -29,6 +29,7 @@ struct rowset {
 	uint32_t *last;    /* for the first row of a pair: the pair's last row */
 	uint32_t *pmatch;  /* for the first row of a pair: prev's row matched by
 			    * the pair's last occurrence so far (NONE) */
+	uint8_t *sfirst;   /* the row is the first of its stack */
 	uint32_t *types;   /* 2 * nt string ids */
 	size_t tcap;
 	uint8_t *modes;    /* nt: the value coding each column took (the
@@ -61,6 +62,7 @@ static void rowset_free(struct rowset *r)
 	free(r->next);
 	free(r->last);
 	free(r->pmatch);
+	free(r->sfirst);
 	free(r->types);
 	free(r->modes);
 	free(r->selfcol);
@@ -103,6 +105,12 @@ static int rowset_reset(struct rowset *r, size_t n, size_t nt)
 			r->pmatch = a;
 		if (!a)
 			return PF_ENOMEM;
+		{
+			uint8_t *f = realloc(r->sfirst, c);
+			if (!f)
+				return PF_ENOMEM;
+			r->sfirst = f;
+		}
 		r->cap = c;
 	}
 	if (nv > r->vcap) {
@@ -137,6 +145,16 @@ static uint32_t prev_first(const struct rowset *prev, uint32_t stack)
 	return prev && prev->valid && pf_htab_get(&prev->bystack, stack, &r) ? r : NONE;
 }
 
+/* prev_first, without a lookup when the stack is the one of prev's row at
+ * cursor (the predicted stack: rows mostly come in prev's order) and that
+ * row is the first of its stack. */
+static uint32_t prev_first_at(const struct rowset *prev, uint32_t cursor, uint32_t stack)
+{
+	if (prev->valid && cursor < prev->n && prev->stack[cursor] == stack && prev->sfirst[cursor])
+		return cursor;
+	return prev_first(prev, stack);
+}
+
 /* The first row of r with the pair (stack, lset), given the first row of
  * r with the stack (sfirst, NONE: none), or NONE. */
 static uint32_t pair_first(const struct rowset *r, uint32_t sfirst, uint32_t stack, uint32_t lset)
@@ -163,7 +181,10 @@ static uint32_t rowset_add(struct rowset *cur, const struct rowset *prev, uint32
 	cur->stack[r] = stack;
 	cur->lset[r] = lset;
 	cur->next[r] = NONE;
-	if (pf_htab_put(&cur->bystack, stack, r, &sfirst)) {
+	cur->sfirst[r] = 0;
+	if (!pf_htab_put(&cur->bystack, stack, r, &sfirst)) {
+		cur->sfirst[r] = 1;
+	} else {
 		/* the stack came before: the pair's first row is the stack's
 		 * first row or in pair (inserted there when it is this one) */
 		if (cur->lset[sfirst] == lset)
@@ -731,7 +752,7 @@ int tsdb__chunk_enc_rows(struct tsdb__chunk_enc *e, const struct tsdb__phdr *h, 
 				goto append;
 			/* label column */
 			leaf = leaf_key(e->st, stack);
-			pfirst = prev_first(prev, stack);
+			pfirst = prev_first_at(prev, cursor, stack);
 			if (predict_lset(cur, prev, pfirst, leaf, &pred_lset) && pred_lset == lset)
 				rc = put_uv(&e->col[COL_LSET], 0);
 			else
@@ -1498,7 +1519,7 @@ static int decode_rows(struct tsdb__chunk_dec *d, const struct tsdb__symtab *st,
 			stack = (uint32_t)s;
 		}
 		leaf = leaf_key(st, stack);
-		pfirst = prev_first(prev, stack);
+		pfirst = prev_first_at(prev, cursor, stack);
 		if (lv == 0) {
 			if (!predict_lset(cur, prev, pfirst, leaf, &lset))
 				return pf_err_set(err, PF_ECORRUPT,
