@@ -525,8 +525,8 @@ static int code_values(struct tsdb__chunk_enc *e, const struct tsdb__phdr *h, si
 		       const uint32_t *lsets, int compat, uint8_t *modes, size_t *nvrows)
 {
 	struct tsdb__chunk_scratch *sc = e->sc;
-	size_t nt = h->nsample_type, i, j, nv = 0, need;
-	int64_t *w, *plain, *delta, *cprev, *ccur, *t;
+	size_t nt = h->nsample_type, i, j, nv = 0, need, vbytes = 0;
+	int64_t *w, *plain, *delta, *cprev, *t;
 	uint32_t *rows;
 	uint8_t *p;
 	int rc;
@@ -534,13 +534,14 @@ static int code_values(struct tsdb__chunk_enc *e, const struct tsdb__phdr *h, si
 	*nvrows = 0;
 	if (!nt || !ns)
 		return 0;
-	/* w: written values column-major, then four columns of scratch */
-	pf_xgrow((void **)&sc->coded, &sc->codedcap, ns * nt + 4 * ns + 1, sizeof(int64_t));
+	/* w: written values column-major, then three columns of scratch
+	 * (plain, delta and the coded values of the column before, which
+	 * trade places as a column takes its coding) */
+	pf_xgrow((void **)&sc->coded, &sc->codedcap, ns * nt + 3 * ns + 1, sizeof(int64_t));
 	w = sc->coded;
 	plain = w + ns * nt;
 	delta = plain + ns;
 	cprev = delta + ns;
-	ccur = cprev + ns;
 	memset(cprev, 0, ns * sizeof(int64_t)); /* no column before the first */
 	pf_xgrow((void **)&sc->mult, &sc->multcap, ns + 1, sizeof(int64_t));
 	for (i = 0; i < ns; i++)
@@ -551,14 +552,18 @@ static int code_values(struct tsdb__chunk_enc *e, const struct tsdb__phdr *h, si
 	for (j = 0; j < nt; j++) {
 		size_t best = SIZE_MAX;
 		uint8_t bmd = 0;
-		const int64_t *base;
+		int64_t *base;
 		int64_t *wj = w + j * ns;
-		for (i = 0; i < ns; i++)
-			plain[i] = vals[i * nt + j];
 		if (compat)
-			for (i = 0; i < ns; i++)
-				delta[i] = (int64_t)((uint64_t)plain[i] -
+			for (i = 0; i < ns; i++) {
+				int64_t v = vals[i * nt + j];
+				plain[i] = v;
+				delta[i] = (int64_t)((uint64_t)v -
 						     (match[i] != NONE ? (uint64_t)prev->vals[match[i] * nt + j] : 0));
+			}
+		else
+			for (i = 0; i < ns; i++)
+				plain[i] = vals[i * nt + j];
 		/* the coding the previous profile's column took first, when it
 		 * is one this column may take: it most often wins again, and its
 		 * size stops the others' counts early. The choice is the same
@@ -589,17 +594,37 @@ static int code_values(struct tsdb__chunk_enc *e, const struct tsdb__phdr *h, si
 			}
 		}
 		modes[j] = bmd;
+		/* the winner's count ran to the end: its exact size */
+		vbytes += best;
 		base = bmd & MODE_DELTA ? delta : plain;
-		for (i = 0; i < ns; i++) {
-			uint64_t k = (bmd >> 1) == 1 ? (uint64_t)sc->mult[i]
-				     : (bmd >> 1) == 2 ? (uint64_t)h->period : 0;
-			ccur[i] = base[i];
-			wj[i] = (int64_t)((uint64_t)base[i] - (uint64_t)cprev[i] * k);
-			rows[i] |= wj[i] != 0;
+		switch (bmd >> 1) {
+		case 0:
+			for (i = 0; i < ns; i++) {
+				wj[i] = base[i];
+				rows[i] |= wj[i] != 0;
+			}
+			break;
+		case 1:
+			for (i = 0; i < ns; i++) {
+				wj[i] = (int64_t)((uint64_t)base[i] - (uint64_t)cprev[i] * (uint64_t)sc->mult[i]);
+				rows[i] |= wj[i] != 0;
+			}
+			break;
+		default:
+			for (i = 0; i < ns; i++) {
+				wj[i] = (int64_t)((uint64_t)base[i] - (uint64_t)cprev[i] * (uint64_t)h->period);
+				rows[i] |= wj[i] != 0;
+			}
+			break;
 		}
+		/* base holds this column's coded values, the next column's
+		 * cprev; the two others are free for its plain and delta */
 		t = cprev;
-		cprev = ccur;
-		ccur = t;
+		cprev = base;
+		if (base == delta)
+			delta = t;
+		else
+			plain = t;
 	}
 	/* rows with a value: flags -> indexes, with their gap bytes */
 	need = 0;
@@ -614,10 +639,9 @@ static int code_values(struct tsdb__chunk_enc *e, const struct tsdb__phdr *h, si
 	for (i = 0; i < nv; i++)
 		p = uv_at(p, rows[i] - (i ? rows[i - 1] + 1 : 0));
 	e->col[COL_GAP].len += need;
-	need = 0;
-	for (j = 0; j < nt; j++)
-		for (i = 0; i < nv; i++)
-			need += uvlen(pf_zigzag(w[j * ns + rows[i]]));
+	/* the values' bytes: the columns' sizes less the rows left out,
+	 * whose values are all 0 (one byte each) */
+	need = vbytes - nt * (ns - nv);
 	if ((rc = pf_buf_reserve(&e->col[COL_VAL], need)) < 0)
 		return rc;
 	p = e->col[COL_VAL].data + e->col[COL_VAL].len;
