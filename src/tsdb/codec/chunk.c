@@ -303,6 +303,8 @@ struct tsdb__chunk_scratch {
 	size_t vbufcap;
 	uint8_t *fused; /* function referenced by a location of the profile */
 	size_t fucap;
+	uint8_t *rowbytes; /* the stack and label columns of one profile */
+	size_t rowbytescap;
 	/* label sets of the profile so far (flat_labels): by a hash of the
 	 * body's labels, the sample holding them plus one (0: none) and its
 	 * label set id */
@@ -369,6 +371,7 @@ static void scratch_clear(struct tsdb__chunk_scratch *sc)
 	free(sc->lst);
 	free(sc->vbuf);
 	free(sc->fused);
+	free(sc->rowbytes);
 	memset(sc, 0, sizeof(*sc));
 	rowset_free(spare);
 	rowset_init(spare);
@@ -758,8 +761,14 @@ int tsdb__chunk_enc_rows(struct tsdb__chunk_enc *e, const struct tsdb__phdr *h, 
 		for (i = 0; i < ns; i++)
 			e->sc->match[i] = (uint32_t)i;
 	} else {
+		uint8_t *ps, *pl;
 		if (rowset_reset(cur, ns, nt) < 0)
 			return pf_err_set(err, PF_ENOMEM, "cannot allocate rows for %zu samples", ns);
+		/* the two columns' bytes go to scratch first (at most 5 bytes
+		 * per row each: ids are 32-bit), then to the columns */
+		pf_xgrow((void **)&e->sc->rowbytes, &e->sc->rowbytescap, 10 * ns + 1, 1);
+		ps = e->sc->rowbytes;
+		pl = ps + 5 * ns;
 		for (i = 0; i < ns; i++) {
 			uint32_t stack = stacks[i], lset = lsets[i], pred_stack = NONE, pred_lset, q,
 				 pfirst;
@@ -768,27 +777,27 @@ int tsdb__chunk_enc_rows(struct tsdb__chunk_enc *e, const struct tsdb__phdr *h, 
 			if (prev->valid && cursor < prev->n)
 				pred_stack = prev->stack[cursor];
 			if (stack == pred_stack)
-				rc = put_uv(&e->col[COL_STACK], 0);
+				*ps++ = 0;
 			else
-				rc = put_uv(&e->col[COL_STACK],
-					    1 + pf_zigzag((int64_t)stack - (int64_t)last_stack));
-			if (rc < 0)
-				goto append;
+				ps = uv_at(ps, 1 + pf_zigzag((int64_t)stack - (int64_t)last_stack));
 			/* label column */
 			leaf = leaf_key(e->st, stack);
 			pfirst = prev_first_at(prev, cursor, stack);
 			if (predict_lset(cur, prev, pfirst, leaf, &pred_lset) && pred_lset == lset)
-				rc = put_uv(&e->col[COL_LSET], 0);
+				*pl++ = 0;
 			else
-				rc = put_uv(&e->col[COL_LSET], (uint64_t)lset + 1);
-			if (rc < 0)
-				goto append;
+				pl = uv_at(pl, (uint64_t)lset + 1);
 			q = rowset_add(cur, prev, stack, lset, leaf, pfirst);
 			e->sc->match[i] = q;
 			if (q != NONE)
 				cursor = q + 1;
 			last_stack = stack;
 		}
+		if ((rc = pf_buf_append(&e->col[COL_STACK], e->sc->rowbytes,
+					(size_t)(ps - e->sc->rowbytes))) < 0 ||
+		    (rc = pf_buf_append(&e->col[COL_LSET], e->sc->rowbytes + 5 * ns,
+					(size_t)(pl - (e->sc->rowbytes + 5 * ns)))) < 0)
+			goto append;
 	}
 
 	/* values: per sample type the smallest of six codings (see "value
