@@ -925,7 +925,7 @@ static int64_t flat_location(struct tsdb__chunk_enc *e, const struct tsdb__flat 
 }
 
 static int64_t flat_stack(struct tsdb__chunk_enc *e, const struct tsdb__flat *f,
-			  const struct tsdb__flat_sample *s)
+			  const struct tsdb__flat_sample *s, uint32_t hint)
 {
 	const uint64_t *ids = f->locids + s->loc_off;
 	const int64_t *memo = e->sc->lmemo;
@@ -942,7 +942,7 @@ static int64_t flat_stack(struct tsdb__chunk_enc *e, const struct tsdb__flat *f,
 		else
 			TSDB__TRY_ID(buf[k], flat_location(e, f, li));
 	}
-	return tsdb__st_add_stack(e->st, buf, s->nloc);
+	return tsdb__st_add_stack_hint(e->st, buf, s->nloc, hint);
 }
 
 static int64_t flat_labels_add(struct tsdb__chunk_enc *e, const struct tsdb__flat *f,
@@ -1034,7 +1034,7 @@ static void keep_header(struct tsdb__chunk_enc *e, const struct tsdb__phdr *h, c
 int tsdb__chunk_enc_add_flat(struct tsdb__chunk_enc *e, const struct tsdb__flat *f,
 			     struct pf_err *err)
 {
-	size_t nt = f->nt, ns = f->nsample, i, nfixed;
+	size_t nt = f->nt, ns = f->nsample, i, nfixed, hrow;
 	struct tsdb__phdr h;
 	uint64_t dg[2];
 	int64_t t;
@@ -1104,10 +1104,18 @@ int tsdb__chunk_enc_add_flat(struct tsdb__chunk_enc *e, const struct tsdb__flat 
 
 	pf_xgrow((void **)&e->sc->stk, &e->sc->stkcap, ns + 1, sizeof(uint32_t));
 	pf_xgrow((void **)&e->sc->lst, &e->sc->lstcap, ns + 1, sizeof(uint32_t));
-	for (i = 0; i < ns; i++) {
+	/* a sample's stack is mostly the one of the previous profile's row
+	 * after the row of the sample before: that stack is tried first */
+	for (i = 0, hrow = 0; i < ns; i++) {
 		const struct tsdb__flat_sample *s = &f->samples[i];
-		ID(e->sc->stk[i], flat_stack(e, f, s));
+		const struct rowset *prev = e->prev;
+		uint32_t hint = prev->valid && hrow < prev->n ? prev->stack[hrow] : NONE, r;
+		ID(e->sc->stk[i], flat_stack(e, f, s, hint));
 		ID(e->sc->lst[i], flat_labels(e, f, s));
+		if (e->sc->stk[i] == hint)
+			hrow++;
+		else if ((r = prev_first(prev, e->sc->stk[i])) != NONE)
+			hrow = r + 1;
 	}
 
 	nfixed = e->sc->nids;

@@ -112,6 +112,9 @@ struct tsdb__symtab {
 	size_t nstk, stkcap;
 	uint32_t *stkloc;
 	size_t nstkloc, stklcap;
+	uint32_t *nodestk; /* node -> its entry in stk + 1 (0: none), for
+			    * the nodes below nnodestk */
+	size_t nnodestk, nodestkcap;
 };
 
 static inline const char *tsdb__st_str(const struct tsdb__symtab *st, uint32_t id)
@@ -133,6 +136,11 @@ int64_t tsdb__st_add_node(struct tsdb__symtab *st, uint32_t parent, uint32_t loc
 /* The node of a whole stack: locs[0] is the leaf, locs[n - 1] the root
  * side, as in a pprof sample. */
 int64_t tsdb__st_add_stack(struct tsdb__symtab *st, const uint32_t *locs, size_t n);
+/* The same, trying node hint first (a guess, e.g. the previous profile's
+ * stack at this row; UINT32_MAX: none): when it is the stack of locs, no
+ * hash is taken. */
+int64_t tsdb__st_add_stack_hint(struct tsdb__symtab *st, const uint32_t *locs, size_t n,
+				uint32_t hint);
 int64_t tsdb__st_add_labelset(struct tsdb__symtab *st, const struct tsdb__st_label *l, size_t n);
 
 /* ---- rebuilding a pprof profile ------------------------------------------ */

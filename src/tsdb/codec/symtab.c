@@ -211,6 +211,7 @@ void tsdb__symtab_free(struct tsdb__symtab *st)
 	pf_htab_free(&st->istack);
 	free(st->stk);
 	free(st->stkloc);
+	free(st->nodestk);
 	pf_htab_free(&st->ilset);
 	free(st);
 }
@@ -438,9 +439,28 @@ int64_t tsdb__st_add_stack(struct tsdb__symtab *st, const uint32_t *locs, size_t
 		if (n)
 			memcpy(st->stkloc + st->nstkloc, locs, n * sizeof(uint32_t));
 		st->nstkloc += n;
+		if (node >= st->nnodestk) {
+			pf_xgrow((void **)&st->nodestk, &st->nodestkcap, (size_t)node + 1,
+				 sizeof(uint32_t));
+			memset(st->nodestk + st->nnodestk, 0,
+			       ((size_t)node + 1 - st->nnodestk) * sizeof(uint32_t));
+			st->nnodestk = (size_t)node + 1;
+		}
+		st->nodestk[node] = (uint32_t)st->nstk + 1;
 		pf_htab_set(&st->istack, h, (uint32_t)st->nstk++);
 	}
 	return node;
+}
+
+int64_t tsdb__st_add_stack_hint(struct tsdb__symtab *st, const uint32_t *locs, size_t n,
+				uint32_t hint)
+{
+	if (hint < st->nnodestk && st->nodestk[hint]) {
+		const struct tsdb__st_stk *k = &st->stk[st->nodestk[hint] - 1];
+		if (k->n == n && (n == 0 || memcmp(st->stkloc + k->off, locs, n * sizeof(uint32_t)) == 0))
+			return hint;
+	}
+	return tsdb__st_add_stack(st, locs, n);
 }
 
 int64_t tsdb__st_add_labelset(struct tsdb__symtab *st, const struct tsdb__st_label *l, size_t n)
