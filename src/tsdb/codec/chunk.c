@@ -305,6 +305,9 @@ struct tsdb__chunk_scratch {
 	size_t fucap;
 	uint8_t *rowbytes; /* the stack and label columns of one profile */
 	size_t rowbytescap;
+	/* the id after the last string, function and location the profile
+	 * interned: the first one tried for the next (symtab.c's hints) */
+	uint32_t str_next, fn_next, loc_next;
 	/* label sets of the profile so far (flat_labels): by a hash of the
 	 * body's labels, the sample holding them plus one (0: none) and its
 	 * label set id */
@@ -863,8 +866,12 @@ static int64_t flat_str(struct tsdb__chunk_enc *e, const struct tsdb__flat *f, i
 {
 	if (idx == 0)
 		return 0;
-	if (e->sc->smemo[idx] < 0)
-		e->sc->smemo[idx] = tsdb__st_add_string(e->st, f->str[idx], f->slen[idx]);
+	if (e->sc->smemo[idx] < 0) {
+		int64_t id = tsdb__st_add_string_hint(e->st, f->str[idx], f->slen[idx], e->sc->str_next);
+		if (id >= 0)
+			e->sc->str_next = (uint32_t)id + 1;
+		e->sc->smemo[idx] = id;
+	}
 	return e->sc->smemo[idx];
 }
 
@@ -899,7 +906,10 @@ static int64_t flat_function(struct tsdb__chunk_enc *e, const struct tsdb__flat 
 	TSDB__TRY_ID(sf.system_name, flat_str(e, f, pf->system_name));
 	TSDB__TRY_ID(sf.file, flat_str(e, f, pf->filename));
 	sf.start_line = pf->start_line;
-	return e->sc->fmemo[i] = tsdb__st_add_function(e->st, &sf);
+	e->sc->fmemo[i] = tsdb__st_add_function_hint(e->st, &sf, e->sc->fn_next);
+	if (e->sc->fmemo[i] >= 0)
+		e->sc->fn_next = (uint32_t)e->sc->fmemo[i] + 1;
+	return e->sc->fmemo[i];
 }
 
 static int64_t flat_location(struct tsdb__chunk_enc *e, const struct tsdb__flat *f, size_t i)
@@ -927,8 +937,11 @@ static int64_t flat_location(struct tsdb__chunk_enc *e, const struct tsdb__flat 
 		o->line = ln->line;
 		o->column = ln->column;
 	}
-	return e->sc->lmemo[i] = tsdb__st_add_location(e->st, pl->address, mapping, pl->folded,
-						   e->sc->lines, pl->nline);
+	e->sc->lmemo[i] = tsdb__st_add_location_hint(e->st, pl->address, mapping, pl->folded,
+						     e->sc->lines, pl->nline, e->sc->loc_next);
+	if (e->sc->lmemo[i] >= 0)
+		e->sc->loc_next = (uint32_t)e->sc->lmemo[i] + 1;
+	return e->sc->lmemo[i];
 }
 
 static int64_t flat_stack(struct tsdb__chunk_enc *e, const struct tsdb__flat *f,
@@ -1073,6 +1086,7 @@ int tsdb__chunk_enc_add_flat(struct tsdb__chunk_enc *e, const struct tsdb__flat 
 	pf_xgrow((void **)&e->sc->fused, &e->sc->fucap, f->nfn + 1, 1);
 	memset(e->sc->fused, 0, f->nfn + 1);
 	memset(e->sc->lmemo_sample, 0, sizeof(e->sc->lmemo_sample));
+	e->sc->str_next = e->sc->fn_next = e->sc->loc_next = 0;
 	e->sc->nids = 0;
 	memset(&h, 0, sizeof(h));
 

@@ -99,6 +99,7 @@ struct tsdb__symtab {
 	/* dedup indexes, built on the first add (a table read from bytes
 	 * only gets them when added to) */
 	int indexed;
+	int dups; /* build_index met a string, function or location twice */
 	struct pf_htab istr, imap, ifn, iloc, ilset; /* hash of a symbol -> its id */
 	struct pf_htab inode; /* parent << 32 | location -> node */
 	struct pf_htab istack; /* hash of a stack's locations -> its entry in stk (a cache) */
@@ -132,6 +133,13 @@ int64_t tsdb__st_add_mapping(struct tsdb__symtab *st, const struct tsdb__st_mapp
 int64_t tsdb__st_add_function(struct tsdb__symtab *st, const struct tsdb__st_function *f);
 int64_t tsdb__st_add_location(struct tsdb__symtab *st, uint64_t address, uint32_t mapping,
 			      uint8_t folded, const struct tsdb__st_line *lines, size_t nline);
+/* The same, trying id hint first (a guess; see symtab.c). */
+int64_t tsdb__st_add_string_hint(struct tsdb__symtab *st, const char *s, size_t len, uint32_t hint);
+int64_t tsdb__st_add_function_hint(struct tsdb__symtab *st, const struct tsdb__st_function *f,
+				   uint32_t hint);
+int64_t tsdb__st_add_location_hint(struct tsdb__symtab *st, uint64_t address, uint32_t mapping,
+				   uint8_t folded, const struct tsdb__st_line *lines, size_t nline,
+				   uint32_t hint);
 int64_t tsdb__st_add_node(struct tsdb__symtab *st, uint32_t parent, uint32_t loc);
 /* The node of a whole stack: locs[0] is the leaf, locs[n - 1] the root
  * side, as in a pprof sample. */

@@ -262,6 +262,8 @@ static void build_index(struct tsdb__symtab *st)
 		uint64_t h = str_hash(k.s, k.len);
 		if (!pf_htab_find(&st->istr, h, str_eq, st, &k, NULL, &slot))
 			pf_htab_insert_at(&st->istr, slot, h, (uint32_t)i);
+		else
+			st->dups = 1;
 	}
 	for (i = 0; i < st->nmap; i++) {
 		uint64_t h = map_hash(&st->maps[i]);
@@ -272,6 +274,8 @@ static void build_index(struct tsdb__symtab *st)
 		uint64_t h = fn_hash(&st->fns[i]);
 		if (!pf_htab_find(&st->ifn, h, fn_eq, st, &st->fns[i], NULL, &slot))
 			pf_htab_insert_at(&st->ifn, slot, h, (uint32_t)i);
+		else
+			st->dups = 1;
 	}
 	for (i = 0; i < st->nloc; i++) {
 		const struct tsdb__st_location *l = &st->locs[i];
@@ -280,6 +284,8 @@ static void build_index(struct tsdb__symtab *st)
 		uint64_t h = loc_hash(&k);
 		if (!pf_htab_find(&st->iloc, h, loc_eq, st, &k, NULL, &slot))
 			pf_htab_insert_at(&st->iloc, slot, h, (uint32_t)i);
+		else
+			st->dups = 1;
 	}
 	for (i = 1; i < st->nnode; i++) {
 		uint32_t old;
@@ -387,6 +393,45 @@ int64_t tsdb__st_add_location(struct tsdb__symtab *st, uint64_t address, uint32_
 	st->nline += nline;
 	pf_htab_insert_at(&st->iloc, slot, h, (uint32_t)st->nloc);
 	return (int64_t)st->nloc++;
+}
+
+/*
+ * The hinted builders: the hint is the id to try first (a guess: the id
+ * after the last one the caller got, since a series' profiles mostly
+ * bring their symbols in the order the table first got them). It is taken
+ * when its content is the same; a table with duplicates (only a forged
+ * one read from bytes has them) always takes the index, which keeps the
+ * first of them.
+ */
+int64_t tsdb__st_add_string_hint(struct tsdb__symtab *st, const char *s, size_t len, uint32_t hint)
+{
+	struct str_key k = { s, len };
+
+	ensure_index(st);
+	if (!st->dups && hint < st->nstr && str_eq(st, &k, hint))
+		return hint;
+	return tsdb__st_add_string(st, s, len);
+}
+
+int64_t tsdb__st_add_function_hint(struct tsdb__symtab *st, const struct tsdb__st_function *f,
+				   uint32_t hint)
+{
+	ensure_index(st);
+	if (!st->dups && hint < st->nfn && fn_eq(st, f, hint))
+		return hint;
+	return tsdb__st_add_function(st, f);
+}
+
+int64_t tsdb__st_add_location_hint(struct tsdb__symtab *st, uint64_t address, uint32_t mapping,
+				   uint8_t folded, const struct tsdb__st_line *lines, size_t nline,
+				   uint32_t hint)
+{
+	struct loc_key k = { address, mapping, folded, lines, nline };
+
+	ensure_index(st);
+	if (!st->dups && hint < st->nloc && loc_eq(st, &k, hint))
+		return hint;
+	return tsdb__st_add_location(st, address, mapping, folded, lines, nline);
 }
 
 int64_t tsdb__st_add_node(struct tsdb__symtab *st, uint32_t parent, uint32_t loc)
