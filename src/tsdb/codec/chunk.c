@@ -309,9 +309,13 @@ struct tsdb__chunk_scratch {
 	 * interned: the first one tried for the next (symtab.c's hints) */
 	uint32_t str_next, fn_next, loc_next;
 	/* label sets of the profile so far (flat_labels): by a hash of the
-	 * body's labels, the sample holding them plus one (0: none) and its
-	 * label set id */
-	uint32_t lmemo_sample[LSET_MEMO], lmemo_id[LSET_MEMO];
+	 * body's labels, the last labels that hashed there and their label
+	 * set id */
+	struct {
+		size_t off;     /* the sample's labels in the body (labs) */
+		uint32_t n1;    /* their count + 1 (0: none) */
+		uint32_t id;
+	} labmemo[LSET_MEMO];
 	struct rowset *spare; /* the rows being added; swapped with prev */
 };
 
@@ -993,18 +997,25 @@ static int64_t flat_labels(struct tsdb__chunk_enc *e, const struct tsdb__flat *f
 {
 	const struct pprof_stream_label *bl = s->nlab ? f->labs + s->lab_off : NULL;
 	size_t slot = labels_slot(bl, s->nlab);
-	uint32_t ms = e->sc->lmemo_sample[slot];
+	const uint32_t n1 = e->sc->labmemo[slot].n1;
 	int64_t id;
 
-	if (ms) {
-		const struct tsdb__flat_sample *o = &f->samples[ms - 1];
-		if (o->nlab == s->nlab &&
-		    (s->nlab == 0 || memcmp(f->labs + o->lab_off, bl, s->nlab * sizeof(*bl)) == 0))
-			return e->sc->lmemo_id[slot];
+	/* the entry keeps where the labels are: one load less than the
+	 * sample (a heap profile's samples mostly have one label) */
+	if (n1 == s->nlab + 1) {
+		const struct pprof_stream_label *ol;
+		if (s->nlab == 0)
+			return e->sc->labmemo[slot].id;
+		ol = f->labs + e->sc->labmemo[slot].off;
+		if (s->nlab == 1 ? ol->key == bl->key && ol->str == bl->str && ol->num == bl->num &&
+					   ol->num_unit == bl->num_unit
+				 : memcmp(ol, bl, s->nlab * sizeof(*bl)) == 0)
+			return e->sc->labmemo[slot].id;
 	}
 	if ((id = flat_labels_add(e, f, s)) >= 0) {
-		e->sc->lmemo_sample[slot] = (uint32_t)(s - f->samples) + 1;
-		e->sc->lmemo_id[slot] = (uint32_t)id;
+		e->sc->labmemo[slot].off = s->nlab ? s->lab_off : 0;
+		e->sc->labmemo[slot].n1 = s->nlab + 1;
+		e->sc->labmemo[slot].id = (uint32_t)id;
 	}
 	return id;
 }
@@ -1085,7 +1096,7 @@ int tsdb__chunk_enc_add_flat(struct tsdb__chunk_enc *e, const struct tsdb__flat 
 	memo_reset(&e->sc->lmemo, &e->sc->lmcap, f->nloc);
 	pf_xgrow((void **)&e->sc->fused, &e->sc->fucap, f->nfn + 1, 1);
 	memset(e->sc->fused, 0, f->nfn + 1);
-	memset(e->sc->lmemo_sample, 0, sizeof(e->sc->lmemo_sample));
+	memset(e->sc->labmemo, 0, sizeof(e->sc->labmemo));
 	e->sc->str_next = e->sc->fn_next = e->sc->loc_next = 0;
 	e->sc->nids = 0;
 	memset(&h, 0, sizeof(h));
