@@ -1222,3 +1222,274 @@ fail:
 	pf_buf_free(&raw);
 	return rc;
 }
+
+/* ---- the shape: what a program's next snapshot keeps -------------------- */
+
+/* Bytes for feed, gathered so that a sample's few spans are one call. */
+struct skel {
+	void (*feed)(void *ctx, const void *p, size_t n);
+	void *ctx;
+	const uint8_t *bend; /* the body's end: short copies may read up to it */
+	size_t n;
+	uint8_t buf[8192];
+};
+
+static void skel_flush(struct skel *k)
+{
+	if (k->n)
+		k->feed(k->ctx, k->buf, k->n);
+	k->n = 0;
+}
+
+#define SKEL_ROOM 64 /* kept free at the buffer's end for short copies */
+
+HOT void skel_put(struct skel *k, const uint8_t *p, size_t n)
+{
+	if (n <= 32 && k->n + SKEL_ROOM <= sizeof(k->buf) && (size_t)(k->bend - p) >= 32) {
+		/* a short span, the common one: two fixed-size copies */
+		memcpy(k->buf + k->n, p, 16);
+		memcpy(k->buf + k->n + 16, p + 16, 16);
+		k->n += n;
+		return;
+	}
+	if (n > sizeof(k->buf) - SKEL_ROOM - k->n) {
+		skel_flush(k);
+		if (n > (sizeof(k->buf) - SKEL_ROOM) / 2) {
+			k->feed(k->ctx, p, n);
+			return;
+		}
+	}
+	memcpy(k->buf + k->n, p, n);
+	k->n += n;
+}
+
+/* A token: a 0 byte (no field starts with one: field 0 is refused) and a kind. */
+HOT void skel_token(struct skel *k, uint8_t kind)
+{
+	if (k->n + SKEL_ROOM > sizeof(k->buf))
+		skel_flush(k);
+	k->buf[k->n] = 0;
+	k->buf[k->n + 1] = kind;
+	k->n += 2;
+}
+
+HOT void shape_grow_values(struct pprof_shape *s, size_t add)
+{
+	if (s->n_values + add > s->cap_values)
+		pf_xgrow((void **)&s->values, &s->cap_values, s->n_values + add, sizeof(*s->values));
+}
+
+/* A length of 1-3 bytes at p (before end): its size, 0 when it is not one;
+ * *n the length, which fits before end. */
+HOT size_t short_len(const uint8_t *p, const uint8_t *end, uint64_t *n)
+{
+	size_t ll;
+
+	if (end - p >= 1 && p[0] < 0x80) {
+		ll = 1;
+		*n = p[0];
+	} else if (end - p >= 2 && p[1] < 0x80) {
+		ll = 2;
+		*n = (uint64_t)(p[0] & 0x7f) | (uint64_t)p[1] << 7;
+	} else if (end - p >= 3 && p[2] < 0x80) {
+		ll = 3;
+		*n = (uint64_t)(p[0] & 0x7f) | (uint64_t)(p[1] & 0x7f) << 7 | (uint64_t)p[2] << 14;
+	} else {
+		return 0;
+	}
+	return *n <= (uint64_t)(end - p) - ll ? ll : 0;
+}
+
+/* One sample's submessage: 0, or 1 when it takes a form the shape does not
+ * read. Location ids (1) and labels (3) stay in the stream as they are;
+ * each value field (2, packed or not) becomes a token. */
+static int shape_sample(struct pprof_shape *s, struct skel *k, const uint8_t *p, const uint8_t *end,
+			const uint8_t *bend)
+{
+	const uint8_t *span = p; /* the bytes not fed yet */
+	size_t nv = 0;
+
+	shape_grow_values(s, s->n_sample_type);
+	while (p < end) {
+		const uint8_t key = *p;
+		uint64_t n;
+		size_t ll;
+
+		if (key == 0x0a || key == 0x1a) { /* ids or a label: kept whole */
+			if ((ll = short_len(p + 1, end, &n)) == 0)
+				return 1;
+			p += 1 + ll + n;
+			continue;
+		}
+		if (key == 0x08) { /* one id, not packed */
+			size_t l = varint_len(p + 1, end);
+			if (l == 0)
+				return 1;
+			p += 1 + l;
+			continue;
+		}
+		if (key != 0x12 && key != 0x10)
+			return 1;
+		skel_put(k, span, (size_t)(p - span));
+		skel_token(k, key == 0x12 ? 'V' : 'v');
+		if (key == 0x10) { /* one value, not packed */
+			size_t l = varint_len(p + 1, end);
+			if (l == 0)
+				return 1;
+			shape_grow_values(s, 1);
+			s->values[s->n_values++] = (int64_t)varint_val(p + 1, l);
+			nv++;
+			p += 1 + l;
+			span = p;
+			continue;
+		}
+		if ((ll = short_len(p + 1, end, &n)) == 0)
+			return 1;
+		p += 1 + ll;
+		/* packed: as append_varints reads them */
+		shape_grow_values(s, n);
+		for (const uint8_t *qe = p + n; p < qe;) {
+			size_t l;
+			uint64_t v;
+			if (*p < 0x80) {
+				v = *p++;
+			} else if ((l = varint_fast(p, qe, bend, &v)) > 0) {
+				p += l;
+			} else {
+				if ((l = varint_len(p, qe)) == 0)
+					return 1;
+				v = varint_val(p, l);
+				p += l;
+			}
+			s->values[s->n_values++] = (int64_t)v;
+			nv++;
+		}
+		span = p;
+	}
+	skel_put(k, span, (size_t)(end - span));
+	return nv == s->n_sample_type ? 0 : 1;
+}
+
+int pprof_stream_shape(const void *body, size_t len, void (*feed)(void *ctx, const void *p, size_t n),
+		       void *ctx, struct pprof_shape *s)
+{
+	const uint8_t *b = body, *p = b, *end = b + len, *span = b;
+	struct skel kk, *k = &kk; /* its buffer is not cleared: only n bytes are fed */
+	struct field f;
+	size_t n_st = 0;
+	int r, rc = 1;
+
+	memset(s, 0, sizeof(*s));
+	k->feed = feed;
+	k->ctx = ctx;
+	k->bend = end;
+	k->n = 0;
+	if (len == 0 || pprof__is_legacy_text(b, len))
+		goto out;
+	/* the sample types before the first sample (as Go writes them): the
+	 * values' count */
+	while (p < end) {
+		if ((r = next_field(&p, end, &f)) <= 0)
+			goto out;
+		if (f.tag == 1) {
+			uint64_t v[3] = {0};
+			if (f.wt != 2 || parse_scalars(f.d, f.n, v, 2, 0) < 0)
+				goto out;
+			pf_xgrow((void **)&s->sample_type, &s->cap_sample_type, 2 * (s->n_sample_type + 1),
+				 sizeof(*s->sample_type));
+			s->sample_type[2 * s->n_sample_type] = (int64_t)v[1];
+			s->sample_type[2 * s->n_sample_type + 1] = (int64_t)v[2];
+			s->n_sample_type++;
+			continue;
+		}
+		if (f.tag == 2)
+			break;
+	}
+	if (s->n_sample_type == 0 || s->n_sample_type > PPROF_MAX_SAMPLE_TYPES)
+		goto out;
+	/* from there on, what is not a sample type, as the body has it */
+	for (p = b; p < end;) {
+		const uint8_t *at = p;
+		if (p[0] == 0x12 && end - p >= 2) {
+			/* a sample: a one-byte key and a length of 1-3 bytes,
+			 * which both of the full decoder's readers read alike */
+			size_t ll = p[1] < 0x80 ? 1 : (end - p >= 3 && p[2] < 0x80) ? 2 :
+				    (end - p >= 4 && p[2] >= 0x80 && p[3] < 0x80) ? 3 : 0;
+			uint64_t n;
+			if (ll == 0)
+				goto out;
+			n = ll == 1 ? p[1] : ll == 2 ? (uint64_t)(p[1] & 0x7f) | (uint64_t)p[2] << 7 :
+				(uint64_t)(p[1] & 0x7f) | (uint64_t)(p[2] & 0x7f) << 7 | (uint64_t)p[3] << 14;
+			if (n > (uint64_t)(end - p) - 1 - ll)
+				goto out;
+			skel_put(k, span, (size_t)(at - span));
+			skel_token(k, 'S');
+			p += 1 + ll;
+			if (shape_sample(s, k, p, p + n, end))
+				goto out;
+			p += n;
+			skel_token(k, 'E');
+			span = p;
+			s->n_sample++;
+			continue;
+		}
+		if ((r = next_field(&p, end, &f)) <= 0)
+			goto out;
+		switch (f.tag) {
+		case 1:
+			n_st++; /* as many as the first pass read */
+			break;
+		case 9:
+		case 10:
+		case 12:
+			if (f.wt != 0)
+				goto out;
+			skel_put(k, span, (size_t)(at - span));
+			skel_token(k, (uint8_t)('T' + f.tag));
+			span = p;
+			if (f.tag == 9)
+				s->time_nanos = (int64_t)f.v;
+			else if (f.tag == 10)
+				s->duration_nanos = (int64_t)f.v;
+			else
+				s->period = (int64_t)f.v;
+			break;
+		case 6:
+			if (f.wt != 2)
+				goto out;
+			if (s->n_string + 1 > s->cap_string)
+				pf_xgrow((void **)&s->str, &s->cap_string, s->n_string + 1, sizeof(*s->str));
+			if (s->n_string + 1 > s->cap_str_len)
+				pf_xgrow((void **)&s->str_len, &s->cap_str_len, s->n_string + 1,
+					 sizeof(*s->str_len));
+			s->str[s->n_string] = (const char *)f.d;
+			s->str_len[s->n_string] = f.n;
+			s->n_string++;
+			break;
+		case 2:
+			goto out; /* a sample in a form the branch above does not take */
+		}
+	}
+	skel_put(k, span, (size_t)(end - span));
+	skel_flush(k);
+	if (n_st != s->n_sample_type)
+		goto out; /* sample types after the first sample or string */
+	for (size_t i = 0; i < 2 * s->n_sample_type; i++)
+		if (s->sample_type[i] < 0 || (uint64_t)s->sample_type[i] >= s->n_string)
+			goto out;
+	rc = 0;
+out:
+	if (rc) {
+		pprof_shape_free(s);
+		memset(s, 0, sizeof(*s));
+	}
+	return rc;
+}
+
+void pprof_shape_free(struct pprof_shape *s)
+{
+	free(s->sample_type);
+	free(s->values);
+	free(s->str);
+	free(s->str_len);
+}

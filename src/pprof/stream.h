@@ -133,4 +133,46 @@ int pprof_stream_decode_limited(const void *data, size_t len, const struct pprof
 int pprof_stream_to_profile(const void *data, size_t len, size_t max_decompressed,
 			    struct pprof_profile **out, struct pf_err *err);
 
+/*
+ * The shape of a profile: what a program's next snapshot of the same kind
+ * usually keeps. pprof_stream_shape reads an inflated body once, lightly
+ * (the top-level fields and each sample's fields, no table is walked), and
+ * feeds feed(ctx, bytes, n) a byte stream that determines everything
+ * pprof_stream_decode would hand a sink but the samples' values, the
+ * time, the duration and the period: the body's bytes with each sample's
+ * key and length, each value field and each time, duration or period
+ * field replaced by a token (a 0 byte, which no field starts with, and a
+ * kind), so that the stream is the body's fields in order, unambiguously.
+ * Two bodies that feed equal streams decode to the same strings, mappings,
+ * functions, locations, sample types and samples (locations and labels),
+ * and differ at most in those values and three scalars, which *s gets:
+ * the values as the decoder reads them (row-major, n_sample by
+ * n_sample_type), the last time_nanos, duration_nanos and period, the
+ * sample types' string indexes and where each string lies in the body
+ * (len bytes at str[i], not cut at a NUL).
+ * Returns 0, or 1 when the body takes a form the shape does not read
+ * (then *s is empty and the feed's bytes are to be dropped). 0 says
+ * nothing of validity but this: every sample has as many values as there
+ * are sample types, every value field is well formed, and the sample
+ * types name strings of the table; the caller takes a body as valid on its
+ * shape alone only when an equal stream came from a body that
+ * pprof_stream_decode accepted.
+ */
+struct pprof_shape {
+	size_t n_sample_type, cap_sample_type;
+	int64_t *sample_type; /* 2 * n_sample_type: type, unit */
+	size_t n_sample;
+	int64_t *values; /* n_sample * n_sample_type */
+	size_t n_values, cap_values;
+	int64_t time_nanos, duration_nanos, period;
+	const char **str;
+	size_t *str_len;
+	size_t n_string, cap_string, cap_str_len;
+};
+
+int pprof_stream_shape(const void *body, size_t len, void (*feed)(void *ctx, const void *p, size_t n),
+		       void *ctx, struct pprof_shape *s);
+/* Free what *s holds (after a 0 from pprof_stream_shape). */
+void pprof_shape_free(struct pprof_shape *s);
+
 #endif

@@ -544,7 +544,7 @@ static void check_connections(struct scrape *s)
 	naddr = pf_map_len(addrs);
 	pf_map_free(addrs);
 	need = naddr + held + 64;
-	cache = (long)PF_MIN(naddr * 2 + 16, s->nopen_files > 256 ? s->nopen_files / 2 : 128);
+	cache = (long)PF_MIN(naddr * 3 + 64, s->nopen_files > 256 ? s->nopen_files / 2 : 128);
 	curl_multi_setopt(s->multi, CURLMOPT_MAXCONNECTS, cache);
 	if (s->nopen_files && need > s->nopen_files) {
 		char a[32], b[32];

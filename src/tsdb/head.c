@@ -213,6 +213,19 @@ struct tsdb__series *tsdb__head_by_id(struct tsdb__head *h, uint32_t id)
 	return id < h->nseries ? h->series[id] : NULL;
 }
 
+struct tsdb__series *tsdb__head_find_series(struct tsdb__head *h, uint64_t hash,
+					    const struct tsdb__rec_label *labels, size_t nlabels)
+{
+	struct tsdb__series *s;
+
+	pthread_rwlock_rdlock(&h->rw);
+	s = tsdb__head_by_hash(h, hash);
+	if (s && !labels_equal(h, s, labels, nlabels))
+		s = NULL;
+	pthread_rwlock_unlock(&h->rw);
+	return s;
+}
+
 int tsdb__head_get_series(struct tsdb__head *h, uint64_t hash,
 			  const struct tsdb__rec_label *labels, size_t nlabels,
 			  tsdb__seq_floor_fn floor, void *floor_arg, struct tsdb__series **out,

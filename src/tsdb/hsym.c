@@ -209,6 +209,31 @@ out:
 	return rc;
 }
 
+int tsdb__hsym_takes(struct tsdb *db, struct tsdb__series *s, const char *svc, size_t svc_len,
+		     int64_t t_ns, const struct tsdb__flat *f)
+{
+	uint8_t key[8 + TSDB__MAX_VALUE_LEN];
+	size_t klen = group_key(key, sizeof(key), tsdb__align_down(t_ns, db->block_ns), svc, svc_len);
+	struct tsdb__hgroup *g = NULL;
+	uint64_t idx;
+	uint32_t si;
+	int takes = 0;
+
+	pthread_mutex_lock(&db->hg_mu);
+	if (pf_map_get(db->hg_map, key, klen, &idx)) {
+		g = (struct tsdb__hgroup *)(uintptr_t)idx;
+		/* under hg_mu, as seal takes it: the group is in the registry,
+		 * so not freed */
+		pthread_mutex_lock(&g->mu);
+		if (!g->sealed && pf_htab_get(&g->by_series, tsdb__series_id(s), &si) &&
+		    g->series[si]->enc)
+			takes = tsdb__chunk_enc_takes(g->series[si]->enc, f);
+		pthread_mutex_unlock(&g->mu);
+	}
+	pthread_mutex_unlock(&db->hg_mu);
+	return takes;
+}
+
 void tsdb__hsym_live(struct tsdb__hseries *hs, int delta)
 {
 	if (hs)
@@ -354,6 +379,32 @@ void tsdb__hsym_mem(struct tsdb *db, uint64_t *groups, uint64_t *bytes)
  * deletion runs meanwhile, so the entries' records stay where they are;
  * appends and queries go on (entries are looked up again by (t, seq)).
  */
+/* A replayed body decoded as tsdb_append decodes one: by its shape alone
+ * when the series' open chunk took a profile of the same shape, else whole
+ * (a body appended with totals was not checked when it came). */
+static int catch_up_decode(struct tsdb *db, struct tsdb__series *s, const char *svc, int64_t t_ns,
+			   struct tsdb__flat *f, const struct pf_buf *body, struct pf_err *err)
+{
+	struct pprof_limits lim = {.max_decompressed = db->max_profile};
+	int rc = tsdb__flat_decode_shape(f, body->data, body->len, &lim, err);
+
+	if (rc == 0 && tsdb__flat_is_light(f) && !tsdb__hsym_takes(db, s, svc, strlen(svc), t_ns, f))
+		rc = tsdb__flat_complete(f, err);
+	return rc;
+}
+
+/* tsdb__hsym_add, and when an append of another shape came in between,
+ * the body decoded whole and added again. */
+static int catch_up_add(struct tsdb *db, struct tsdb__series *s, const char *svc, int64_t t_ns,
+			struct tsdb__flat *f, struct tsdb__hpos *pos, struct pf_err *err)
+{
+	int rc = tsdb__hsym_add(db, s, svc, strlen(svc), t_ns, f, pos, err);
+
+	if (rc == PF_EMISMATCH && tsdb__flat_is_light(f) && (rc = tsdb__flat_complete(f, err)) == 0)
+		rc = tsdb__hsym_add(db, s, svc, strlen(svc), t_ns, f, pos, err);
+	return rc;
+}
+
 void tsdb__hsym_catch_up(struct tsdb *db, int64_t budget_ns)
 {
 	struct pf_buf meta = PF_BUF_INIT(TSDB__META_MAX), body = PF_BUF_INIT(0);
@@ -404,8 +455,8 @@ void tsdb__hsym_catch_up(struct tsdb *db, int64_t budget_ns)
 			pf_buf_reset(&body);
 			f = tsdb__flat_new();
 			if (tsdb__wal_read(db->wal, &e.loc, e.size, &meta, &body, &e2) < 0 ||
-			    tsdb__flat_decode(f, body.data, body.len, db->max_profile, &e2) < 0 ||
-			    tsdb__hsym_add(db, s, svc, strlen(svc), e.t_ns, f, &pos, &e2) < 0) {
+			    catch_up_decode(db, s, svc, e.t_ns, f, &body, &e2) < 0 ||
+			    catch_up_add(db, s, svc, e.t_ns, f, &pos, &e2) < 0) {
 				kept++;
 				pos.hs = NULL;
 			} else {

@@ -314,6 +314,10 @@ int tsdb__head_get_series(struct tsdb__head *h, uint64_t hash,
 			  const struct tsdb__rec_label *labels, size_t nlabels,
 			  tsdb__seq_floor_fn floor, void *floor_arg, struct tsdb__series **out,
 			  struct pf_err *err);
+/* The series with this hash and label set, or NULL (none, or another
+ * label set holds the hash): nothing is created. */
+struct tsdb__series *tsdb__head_find_series(struct tsdb__head *h, uint64_t hash,
+					    const struct tsdb__rec_label *labels, size_t nlabels);
 /* Next sequence number of a series (atomic). */
 uint64_t tsdb__series_next_seq(struct tsdb__series *s);
 /* Raise the next sequence number to at least seq + 1 (replay). */
@@ -395,6 +399,11 @@ void tsdb__hsym_free_all(struct tsdb *db);
 int tsdb__hsym_add(struct tsdb *db, struct tsdb__series *s, const char *svc, size_t svc_len,
 		   int64_t t_ns, const struct tsdb__flat *f, struct tsdb__hpos *pos,
 		   struct pf_err *err);
+/* Whether the open chunk of series s in the group of (svc, window of t_ns)
+ * would take f by its digest alone (tsdb__chunk_enc_takes); 0 when there
+ * is no such group, series or chunk yet. */
+int tsdb__hsym_takes(struct tsdb *db, struct tsdb__series *s, const char *svc, size_t svc_len,
+		     int64_t t_ns, const struct tsdb__flat *f);
 /* Count a head entry naming hs in or out (head write lock; NULL no-op). */
 void tsdb__hsym_live(struct tsdb__hseries *hs, int delta);
 /* Seal the groups of window (empty_only: every group no entry names):

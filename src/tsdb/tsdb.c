@@ -359,16 +359,31 @@ static void service_of(const struct tsdb__rec_label *rl, size_t n, const char **
 		}
 }
 
+/* The series a body goes to, when its labels are good (for append_decode). */
+struct append_to {
+	int ok;
+	uint64_t hash;
+	const struct tsdb__rec_label *rl;
+	size_t nlabels;
+};
+
 /*
  * A pprof body's decode, before anything is written: into *flat, and when
  * the caller gave no totals, the totals computed (*own, its strings in
  * *strs, freed by the caller). A body that does not decode is PF_EINVAL
  * (PF_ELIMIT, PF_ETOOBIG, PF_EBUSY) with pprof_decode's sentence, totals
  * given or not.
+ *
+ * The body is read by its shape first (tsdb__flat_decode_shape). When its
+ * series' open chunk took a profile of the same shape (so a body equal to
+ * this one in everything but values, time, duration and period passed
+ * every check), that is all: the values are what is new. Else the body is
+ * decoded whole. An append that races with another one of a new shape to
+ * the same series finds out in tsdb__hsym_add and decodes it whole then.
  */
 static int append_decode(struct tsdb *db, const struct tsdb_append_req *req,
-			 struct tsdb__flat **flat, struct tsdb_total **own, char ***strs,
-			 struct pf_err *err)
+			 const struct append_to *to, struct tsdb__flat **flat,
+			 struct tsdb_total **own, char ***strs, struct pf_err *err)
 {
 	struct tsdb__flat *f = tsdb__flat_new();
 	struct pprof_limits lim = {.max_decompressed = db->max_profile, .budget = req->budget};
@@ -379,9 +394,21 @@ static int append_decode(struct tsdb *db, const struct tsdb_append_req *req,
 	if (req->max_decompressed && req->max_decompressed < lim.max_decompressed)
 		lim.max_decompressed = req->max_decompressed;
 	if (req->plain)
-		rc = tsdb__flat_decode_limited(f, req->plain, req->plain_len, &lim, err);
+		rc = tsdb__flat_decode_shape(f, req->plain, req->plain_len, &lim, err);
 	else
-		rc = tsdb__flat_decode_limited(f, req->body, req->len, &lim, err);
+		rc = tsdb__flat_decode_shape(f, req->body, req->len, &lim, err);
+	if (rc == 0 && tsdb__flat_is_light(f)) {
+		struct tsdb__series *s =
+			to->ok ? tsdb__head_find_series(db->head, to->hash, to->rl, to->nlabels) : NULL;
+		int64_t t = req->t_ns;
+		const char *svc;
+		size_t svc_len;
+		if (req->time_nanos_wins && tsdb__flat_time_nanos(f) > 0)
+			t = tsdb__flat_time_nanos(f);
+		service_of(to->rl, to->nlabels, &svc, &svc_len);
+		if (!s || !tsdb__hsym_takes(db, s, svc, svc_len, t, f))
+			rc = tsdb__flat_complete(f, err);
+	}
 	if (rc < 0) {
 		tsdb__flat_free(f);
 		if (req->info)
@@ -431,7 +458,7 @@ int tsdb_append(struct tsdb *db, const struct tsdb_append_req *req, char *id,
 	size_t ntotals;
 	int64_t t_ns;
 	uint64_t seq;
-	int rc, appending = 0;
+	int rc, lab_rc, appending = 0;
 
 	if (!db || __atomic_load_n(&db->closed, __ATOMIC_ACQUIRE))
 		return pf_err_set(err, PF_ECLOSED, "store is closed");
@@ -457,12 +484,22 @@ int tsdb_append(struct tsdb *db, const struct tsdb_append_req *req, char *id,
 	}
 	if ((rc = tsdb__labels_sort_check(req->labels, req->nlabels, sorted, err)) < 0)
 		return rc;
+	for (size_t i = 0; i < req->nlabels; i++) {
+		rl[i].name.p = sorted[i]->name;
+		rl[i].name.n = strlen(sorted[i]->name);
+		rl[i].value.p = sorted[i]->value;
+		rl[i].value.n = strlen(sorted[i]->value);
+	}
+	lab_rc = tsdb__labels_encode(&lab, sorted, req->nlabels);
 	totals = req->totals;
 	ntotals = req->ntotals;
 	t_ns = req->t_ns;
 	if (req->kind == TSDB_KIND_PPROF) {
+		struct append_to to = {.ok = lab_rc >= 0, .rl = rl, .nlabels = req->nlabels};
+		if (to.ok)
+			to.hash = tsdb__labels_hash(lab.data, lab.len);
 		/* the body's refusals first (as when the caller decoded it) */
-		if ((rc = append_decode(db, req, &flat, &own, &own_strs, err)) < 0)
+		if ((rc = append_decode(db, req, &to, &flat, &own, &own_strs, err)) < 0)
 			goto out;
 		if (req->time_nanos_wins && flat && tsdb__flat_time_nanos(flat) > 0)
 			t_ns = tsdb__flat_time_nanos(flat);
@@ -481,15 +518,9 @@ int tsdb_append(struct tsdb *db, const struct tsdb_append_req *req, char *id,
 				}
 		}
 	}
-	if ((rc = tsdb__labels_encode(&lab, sorted, req->nlabels)) < 0) {
-		rc = pf_err_set(err, rc, "labels too large");
+	if (lab_rc < 0) {
+		rc = pf_err_set(err, lab_rc, "labels too large");
 		goto out;
-	}
-	for (size_t i = 0; i < req->nlabels; i++) {
-		rl[i].name.p = sorted[i]->name;
-		rl[i].name.n = strlen(sorted[i]->name);
-		rl[i].value.p = sorted[i]->value;
-		rl[i].value.n = strlen(sorted[i]->value);
 	}
 	rc = tsdb__head_get_series(db->head, tsdb__labels_hash(lab.data, lab.len), rl,
 				   req->nlabels, tsdb__blocks_seq_floor, db, &s, err);
@@ -529,7 +560,13 @@ int tsdb_append(struct tsdb *db, const struct tsdb_append_req *req, char *id,
 		struct pf_err e2 = {0};
 		service_of(rl, req->nlabels, &svc, &svc_len);
 		tsdb__flat_prepare(flat); /* its digest, outside the group's lock */
-		if (tsdb__hsym_add(db, s, svc, svc_len, t_ns, flat, &pos, &e2) < 0) {
+		rc = tsdb__hsym_add(db, s, svc, svc_len, t_ns, flat, &pos, &e2);
+		if (rc == PF_EMISMATCH && tsdb__flat_is_light(flat)) {
+			/* another shape came in since append_decode looked */
+			if ((rc = tsdb__flat_complete(flat, &e2)) == 0)
+				rc = tsdb__hsym_add(db, s, svc, svc_len, t_ns, flat, &pos, &e2);
+		}
+		if (rc < 0) {
 			pf_log(PF_LOG_WARN, "profile kept in the WAL only, not symbolized", "err",
 			       e2.msg, NULL);
 			pos.hs = NULL;

@@ -31,6 +31,15 @@
  * chunk to the same profile, field for field. Each is added twice (the
  * second time through the encoders' same-rows path and add_flat's digest
  * shortcut), and the second decodes as the first.
+ *
+ * The shape (pprof_stream_shape, by which the store takes a program's next
+ * snapshot without a walk of its tables): when it reads an input the
+ * decoders accept, its values, sample types, times, period and strings
+ * are the decoded profile's. And the property the store relies on: the
+ * input rewritten with every value and the time changed (each sample's
+ * length with them) feeds the same shape stream, and pprof_decode takes
+ * both inputs alike (accept, or reject with the same sentence), their
+ * profiles equal but for the changed values and time.
  */
 #include "pprof/pprof-internal.h"
 #include "pprof/pprof.h"
@@ -168,6 +177,226 @@ out:
 	tsdb__flat_free(f);
 }
 
+/* ---- the shape ------------------------------------------------------------ */
+
+static void feed_buf(void *ctx, const void *p, size_t n)
+{
+	pf_buf_append(ctx, p, n);
+}
+
+static void put_uv(struct pf_buf *b, uint64_t v)
+{
+	uint8_t t[10];
+	size_t n = 0;
+
+	while (v >= 0x80) {
+		t[n++] = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	t[n++] = (uint8_t)v;
+	pf_buf_append(b, t, n);
+}
+
+/* A varint at *p before end (at most 10 bytes): 0, or -1. */
+static int get_uv(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+	*v = 0;
+	for (unsigned i = 0; i < 10 && *p < end; i++) {
+		uint8_t c = *(*p)++;
+		*v |= (uint64_t)(c & 0x7f) << (7 * i);
+		if (!(c & 0x80))
+			return 0;
+	}
+	return -1;
+}
+
+/* The field at *p (key and all) skipped: 0, or -1. */
+static int skip_field(const uint8_t **p, const uint8_t *end)
+{
+	uint64_t key, v;
+
+	if (get_uv(p, end, &key) < 0)
+		return -1;
+	switch (key & 7) {
+	case 0: return get_uv(p, end, &v);
+	case 1: if (end - *p < 8) return -1; *p += 8; return 0;
+	case 5: if (end - *p < 4) return -1; *p += 4; return 0;
+	case 2:
+		if (get_uv(p, end, &v) < 0 || v > (uint64_t)(end - *p))
+			return -1;
+		*p += v;
+		return 0;
+	}
+	return -1;
+}
+
+#define NEWV(v) ((v) ^ 0x5a5a5a5ull) /* any other value; its length changes too */
+
+/* body with every sample value and time_nanos rewritten (NEWV): 0, or -1
+ * when the body takes a form this rewriter does not (the shape read it, so
+ * that is the rewriter's limit, not the body's). */
+static int rewrite_values(const uint8_t *b, size_t n, struct pf_buf *out)
+{
+	const uint8_t *p = b, *end = b + n;
+	struct pf_buf smp = PF_BUF_INIT(0);
+	int rc = -1;
+
+	while (p < end) {
+		const uint8_t *at = p;
+		uint64_t len, v;
+		if (p[0] == 0x12) { /* a sample */
+			const uint8_t *q, *qe;
+			p++;
+			if (get_uv(&p, end, &len) < 0 || len > (uint64_t)(end - p))
+				goto out;
+			q = p;
+			qe = p + len;
+			p = qe;
+			pf_buf_reset(&smp);
+			while (q < qe) {
+				const uint8_t *f = q;
+				if (*q == 0x12) {
+					const uint8_t *r, *re;
+					struct pf_buf pk = PF_BUF_INIT(0);
+					q++;
+					if (get_uv(&q, qe, &len) < 0 || len > (uint64_t)(qe - q))
+						goto out;
+					for (r = q, re = q + len; r < re;) {
+						if (get_uv(&r, re, &v) < 0) {
+							pf_buf_free(&pk);
+							goto out;
+						}
+						put_uv(&pk, NEWV(v));
+					}
+					q = re;
+					pf_buf_append(&smp, "\x12", 1);
+					put_uv(&smp, pk.len);
+					pf_buf_append(&smp, pk.data, pk.len);
+					pf_buf_free(&pk);
+				} else if (*q == 0x10) {
+					q++;
+					if (get_uv(&q, qe, &v) < 0)
+						goto out;
+					pf_buf_append(&smp, "\x10", 1);
+					put_uv(&smp, NEWV(v));
+				} else {
+					if (skip_field(&q, qe) < 0)
+						goto out;
+					pf_buf_append(&smp, f, (size_t)(q - f));
+				}
+			}
+			pf_buf_append(out, "\x12", 1);
+			put_uv(out, smp.len);
+			pf_buf_append(out, smp.data, smp.len);
+			continue;
+		}
+		if (p[0] == 0x48) { /* time_nanos */
+			p++;
+			if (get_uv(&p, end, &v) < 0)
+				goto out;
+			pf_buf_append(out, "\x48", 1);
+			put_uv(out, NEWV(v));
+			continue;
+		}
+		if (skip_field(&p, end) < 0)
+			goto out;
+		pf_buf_append(out, at, (size_t)(p - at));
+	}
+	rc = 0;
+out:
+	pf_buf_free(&smp);
+	return rc;
+}
+
+static void shape_fail(const char *what, size_t size)
+{
+	fprintf(stderr, "fuzz_stream: shape: %s (input of %zu bytes)\n", what, size);
+	abort();
+}
+
+static void check_shape(const uint8_t *data, size_t size, size_t max, int r1, const struct pf_err *e1,
+			const struct pprof_profile *p)
+{
+	struct pf_buf raw = PF_BUF_INIT(0), sa = PF_BUF_INIT(0), sb = PF_BUF_INIT(0), b = PF_BUF_INIT(0);
+	struct pprof_shape s, t;
+	const uint8_t *body = data;
+	size_t blen = size;
+	struct pprof_profile *q = NULL;
+	struct pf_err e2 = {0};
+	int r2;
+
+	if (pprof_is_gzip(data, size)) {
+		if (pprof_gunzip(data, size, max, &raw, &e2) < 0)
+			return;
+		body = raw.data;
+		blen = raw.len;
+	}
+	if (blen > max || pprof_stream_shape(body, blen, feed_buf, &sa, &s) != 0)
+		goto out;
+	if (r1 == 0) { /* what the shape read is what the decoder read */
+		const pprof_msg *m = pprof_message(p);
+		if (s.n_sample_type != m->n_sample_type || s.n_sample != m->n_sample ||
+		    s.time_nanos != m->time_nanos || s.duration_nanos != m->duration_nanos ||
+		    s.period != m->period || s.n_string != m->n_string_table)
+			shape_fail("counts, times or period differ from the decoded profile", size);
+		for (size_t i = 0; i < m->n_sample_type; i++)
+			if (s.sample_type[2 * i] != m->sample_type[i]->type ||
+			    s.sample_type[2 * i + 1] != m->sample_type[i]->unit)
+				shape_fail("a sample type differs", size);
+		for (size_t i = 0; i < m->n_sample; i++)
+			if (memcmp(s.values + i * s.n_sample_type, m->sample[i]->value,
+				   s.n_sample_type * sizeof(int64_t)) != 0)
+				shape_fail("a sample's values differ", size);
+		for (size_t i = 0; i < m->n_string_table; i++) {
+			size_t l = strlen(m->string_table[i]);
+			if (l > s.str_len[i] || memcmp(s.str[i], m->string_table[i], l) != 0)
+				shape_fail("a string differs", size);
+		}
+	}
+	/* the same body with other values: the same stream, decoded alike */
+	if (rewrite_values(body, blen, &b) != 0 || b.len > max ||
+	    pprof_stream_shape(b.data, b.len, feed_buf, &sb, &t) != 0)
+		goto out_s;
+	if (sa.len != sb.len || memcmp(sa.data, sb.data, sa.len) != 0)
+		shape_fail("the rewritten body feeds another stream", size);
+	r2 = pprof_decode(b.data, b.len, max, &q, &e2);
+	if (r1 == PF_ELIMIT && strstr(e1->msg, "bytes of memory"))
+		goto out_t;
+	if (r1 != r2 || (r1 < 0 && strcmp(e1->msg, e2.msg) != 0)) {
+		fprintf(stderr, "fuzz_stream: shape: equal streams decode apart: %d %s / %d %s\n", r1,
+			r1 < 0 ? e1->msg : "ok", r2, r2 < 0 ? e2.msg : "ok");
+		abort();
+	}
+	if (r1 == 0) {
+		const pprof_msg *m = pprof_message(p);
+		pprof_msg *n = (pprof_msg *)pprof_message(q);
+		const char *why;
+		if (n->time_nanos != (int64_t)NEWV((uint64_t)m->time_nanos) && n->time_nanos != m->time_nanos)
+			shape_fail("the rewritten time", size);
+		for (size_t i = 0; i < n->n_sample; i++)
+			for (size_t j = 0; j < n->sample[i]->n_value; j++) {
+				if (n->sample[i]->value[j] != (int64_t)NEWV((uint64_t)m->sample[i]->value[j]))
+					shape_fail("a rewritten value", size);
+				n->sample[i]->value[j] = m->sample[i]->value[j];
+			}
+		n->time_nanos = m->time_nanos;
+		if ((why = pprof_same(m, n)) != NULL) {
+			fprintf(stderr, "fuzz_stream: shape: equal streams, profiles differ: %s\n", why);
+			abort();
+		}
+	}
+out_t:
+	pprof_shape_free(&t);
+out_s:
+	pprof_shape_free(&s);
+out:
+	pprof_free(q);
+	pf_buf_free(&raw);
+	pf_buf_free(&sa);
+	pf_buf_free(&sb);
+	pf_buf_free(&b);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct pprof_profile *p = NULL, *q = NULL;
@@ -193,6 +422,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	}
 	check_symbolized(data, size, max, r1, &e1, p);
+	check_shape(data, size, max, r1, &e1, p);
 done:
 	pprof_free(p);
 	pprof_free(q);

@@ -584,7 +584,8 @@ static void test_series(void **state)
  * between ones that differ, two series on one table sharing one scratch,
  * the second finished early: every profile decodes as it was added. Added
  * as pprof profiles, then as bodies through the flat decoder (whose
- * digest then finds the same symbols and samples, values aside).
+ * digest then finds the same symbols and samples, values aside), and as
+ * bodies read by their shape alone where the series allows (tsdb_append).
  */
 static struct pprof_profile *with_values(const char *path, int64_t k)
 {
@@ -617,6 +618,7 @@ static void same_rows(int flat)
 	size_t first[2][2] = { { 0 } }, nchunk[2] = { 0, 0 }, pos[N], cnt[2] = { 0, 0 };
 	struct pf_buf tb = PF_BUF_INIT(0);
 	struct pf_err err = { 0 };
+	size_t nlight = 0;
 
 	for (size_t i = 0; i < N; i++) {
 		int s = adds[i].series, rc;
@@ -624,9 +626,29 @@ static void same_rows(int flat)
 		if (flat) {
 			struct pf_buf body = PF_BUF_INIT(0);
 			struct tsdb__flat *f = tsdb__flat_new();
+			struct pprof_limits lim = {.max_decompressed = MAXDEC};
 			assert_int_equal(pprof_encode(in[i], &body, &err), 0);
-			if (tsdb__flat_decode(f, body.data, body.len, MAXDEC, &err) != 0)
+			if (flat == 2) {
+				/* by its shape when the series' previous profile had it, as
+				 * tsdb_append does; else decoded whole */
+				if (tsdb__flat_decode_shape(f, body.data, body.len, &lim, &err) != 0)
+					fail_msg("flat_decode_shape %zu: %s", i, err.msg);
+				assert_true(tsdb__flat_is_light(f)); /* pprof_encode's bodies read */
+				if (tsdb__chunk_enc_takes(e[s], f)) {
+					nlight++;
+				} else {
+					/* a light profile the chunk does not take is
+					 * refused with nothing changed (the race
+					 * tsdb_append then settles by a whole decode) */
+					size_t n0 = tsdb__chunk_enc_count(e[s]);
+					assert_int_equal(tsdb__chunk_enc_add_flat(e[s], f, &err), PF_EMISMATCH);
+					assert_int_equal(tsdb__chunk_enc_count(e[s]), n0);
+					if (tsdb__flat_complete(f, &err) != 0)
+						fail_msg("flat_complete %zu: %s", i, err.msg);
+				}
+			} else if (tsdb__flat_decode(f, body.data, body.len, MAXDEC, &err) != 0) {
 				fail_msg("flat_decode %zu: %s", i, err.msg);
+			}
 			rc = tsdb__chunk_enc_add_flat(e[s], f, &err);
 			tsdb__flat_free(f);
 			pf_buf_free(&body);
@@ -644,6 +666,10 @@ static void same_rows(int flat)
 	}
 	for (int s = 0; s < 2; s++)
 		assert_int_equal(tsdb__chunk_enc_finish(e[s], &chunk[s][nchunk[s]++], &err), 0);
+	/* adds 1, 3, 4, 5, 9, 10 and 11 follow a profile of their series with
+	 * the same fixture (other values): read by their shape alone */
+	if (flat == 2)
+		assert_int_equal(nlight, 7);
 	assert_int_equal(tsdb__symtab_write(st, &tb, &err), 0);
 	if (tsdb__symtab_read(tb.data, tb.len, &rt, &err) != 0)
 		fail_msg("symtab_read: %s", err.msg);
@@ -655,7 +681,8 @@ static void same_rows(int flat)
 		char what[64];
 		assert_int_equal(tsdb__chunk_dec_open(chunk[s][c].data, chunk[s][c].len, &d, &err), 0);
 		q = dec(d, rt, pos[i] - first[s][c]);
-		snprintf(what, sizeof(what), "same rows (%s): add %zu", flat ? "flat" : "pprof", i);
+		snprintf(what, sizeof(what), "same rows (%s): add %zu",
+			 flat == 2 ? "shape" : flat ? "flat" : "pprof", i);
 		assert_same_profile(in[i], q, what);
 		pprof_free(q);
 		tsdb__chunk_dec_free(d);
@@ -678,6 +705,7 @@ static void test_same_rows(void **state)
 	(void)state;
 	same_rows(0);
 	same_rows(1);
+	same_rows(2);
 }
 
 /* ---- hand-built profiles ---------------------------------------------------- */

@@ -1062,6 +1062,16 @@ static void keep_header(struct tsdb__chunk_enc *e, const struct tsdb__phdr *h, c
 	e->dvalid = 1;
 }
 
+int tsdb__chunk_enc_takes(const struct tsdb__chunk_enc *e, const struct tsdb__flat *f)
+{
+	uint64_t dg[2];
+
+	if (!e->dvalid || !e->prev->valid || e->prev->n != f->nsample)
+		return 0;
+	tsdb__flat_digest(f, dg);
+	return dg[0] == e->digest[0] && dg[1] == e->digest[1];
+}
+
 int tsdb__chunk_enc_add_flat(struct tsdb__chunk_enc *e, const struct tsdb__flat *f,
 			     struct pf_err *err)
 {
@@ -1078,8 +1088,7 @@ int tsdb__chunk_enc_add_flat(struct tsdb__chunk_enc *e, const struct tsdb__flat 
 	/* the same symbols and samples as the previous profile (the same
 	 * program's next snapshot): its header ids and rows, new values */
 	tsdb__flat_digest(f, dg);
-	if (e->dvalid && e->prev->valid && e->prev->n == ns && dg[0] == e->digest[0] &&
-	    dg[1] == e->digest[1]) {
+	if (tsdb__chunk_enc_takes(e, f)) {
 		h = e->ph;
 		h.time_nanos = f->time_nanos;
 		h.duration_nanos = f->duration_nanos;
@@ -1090,6 +1099,9 @@ int tsdb__chunk_enc_add_flat(struct tsdb__chunk_enc *e, const struct tsdb__flat 
 		e->dvalid = 1; /* the same digest, header and rows */
 		return 0;
 	}
+	if (f->light)
+		return pf_err_set(err, PF_EMISMATCH,
+				  "a profile read by its shape alone, whose series' previous profile has another shape");
 	memo_reset(&e->sc->smemo, &e->sc->smcap, f->nstr);
 	memo_reset(&e->sc->mmemo, &e->sc->mmcap, f->nmap);
 	memo_reset(&e->sc->fmemo, &e->sc->fmcap, f->nfn);

@@ -269,6 +269,13 @@ struct tsdb__flat {
 	/* tsdb__flat_digest's, kept by tsdb__flat_prepare */
 	int has_digest;
 	uint64_t digest[2];
+	/* read by its shape alone (tsdb__flat_decode_shape): the header's
+	 * sample types, time, duration and period, the strings, nsample and
+	 * the values are set, nothing else; the body (the inflated one, or the
+	 * caller's) is kept for tsdb__flat_complete */
+	int light;
+	const uint8_t *body;
+	size_t blen;
 };
 
 /* A validated pprof profile (pprof_decode, pprof_from_message) as flat

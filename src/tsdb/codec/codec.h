@@ -141,6 +141,10 @@ struct tsdb__flat;
 void tsdb__flat_prepare(struct tsdb__flat *f);
 int tsdb__chunk_enc_add_flat(struct tsdb__chunk_enc *e, const struct tsdb__flat *f,
 			     struct pf_err *err);
+/* Whether add_flat would take f by its digest alone (the previous profile's
+ * header ids and rows); a light f that it would not take is PF_EMISMATCH
+ * from add_flat, with nothing changed. */
+int tsdb__chunk_enc_takes(const struct tsdb__chunk_enc *e, const struct tsdb__flat *f);
 /* Add a non-pprof body (a trace), kept byte for byte. PF_ETOOBIG past 1 GiB. */
 int tsdb__chunk_enc_add_raw(struct tsdb__chunk_enc *e, const void *body, size_t n,
 			    struct pf_err *err);
@@ -195,6 +199,22 @@ int tsdb__flat_decode(struct tsdb__flat *f, const void *body, size_t len, size_t
  * spent), which the inflated body is charged to until tsdb__flat_free. */
 int tsdb__flat_decode_limited(struct tsdb__flat *f, const void *body, size_t len,
 			      const struct pprof_limits *lim, struct pf_err *err);
+/*
+ * The same, but when the body's shape (pprof_stream_shape) can be read,
+ * only that: the digest comes from the shape, and f is light (its values,
+ * sample types, strings, times, period and sample count; no tables), which
+ * chunk_enc_add_flat takes only as the next profile of a series whose
+ * previous one had the same digest (tsdb__chunk_enc_takes). A light f says
+ * nothing of the body's validity beyond its shape: a caller that cannot
+ * vouch for it by an equal digest of an accepted profile calls
+ * tsdb__flat_complete, which decodes it whole (the checks and sentences of
+ * tsdb__flat_decode_limited). A body whose shape cannot be read is decoded
+ * whole right away. The body must stay as it is until f is freed.
+ */
+int tsdb__flat_decode_shape(struct tsdb__flat *f, const void *body, size_t len,
+			    const struct pprof_limits *lim, struct pf_err *err);
+int tsdb__flat_complete(struct tsdb__flat *f, struct pf_err *err);
+int tsdb__flat_is_light(const struct tsdb__flat *f);
 /* Sample types and, per type, the sum of the samples' values (pprof_totals,
  * wrapping as it does): type and unit are borrowed from f (len bytes, not
  * NUL-terminated). */

@@ -207,8 +207,85 @@ int tsdb__flat_decode(struct tsdb__flat *f, const void *data, size_t len, size_t
 	return tsdb__flat_decode_limited(f, data, len, &lim, err);
 }
 
-int tsdb__flat_decode_limited(struct tsdb__flat *f, const void *data, size_t len,
-			      const struct pprof_limits *lim, struct pf_err *err)
+static uint64_t digest_seed(void);
+
+static void feed_xxh3(void *ctx, const void *p, size_t n)
+{
+	XXH3_128bits_update(ctx, p, n);
+}
+
+/* The body's shape into f: its digest, and when keep, the light fields.
+ * 0, or 1 when the shape cannot be read. */
+static int flat_shape(struct tsdb__flat *f, int keep)
+{
+	struct pprof_shape sh;
+	XXH3_state_t *x;
+	XXH128_hash_t h;
+
+	if (!(x = XXH3_createState()))
+		abort(); /* out of memory, as pf_xcalloc */
+	XXH3_128bits_reset_withSeed(x, digest_seed());
+	if (pprof_stream_shape(f->body, f->blen, feed_xxh3, x, &sh) != 0) {
+		XXH3_freeState(x);
+		return 1;
+	}
+	h = XXH3_128bits_digest(x);
+	XXH3_freeState(x);
+	f->digest[0] = h.low64;
+	f->digest[1] = h.high64;
+	f->has_digest = 1;
+	if (!keep) {
+		pprof_shape_free(&sh);
+		return 0;
+	}
+	f->light = 1;
+	f->nt = sh.n_sample_type;
+	f->sample_type = sh.sample_type;
+	f->time_nanos = sh.time_nanos;
+	f->duration_nanos = sh.duration_nanos;
+	f->period = sh.period;
+	f->nsample = sh.n_sample;
+	f->vals = sh.values ? sh.values : pf_xcalloc(1, sizeof(int64_t));
+	f->nstr = sh.n_string;
+	f->str = sh.str;
+	f->slen = pf_xcalloc(sh.n_string + 1, sizeof(*f->slen));
+	for (size_t i = 0; i < sh.n_string; i++) {
+		/* as on_string: a C string's end */
+		const char *nul = memchr(sh.str[i], 0, sh.str_len[i]);
+		f->slen[i] = (uint32_t)(nul ? (size_t)(nul - sh.str[i]) : sh.str_len[i]);
+	}
+	free(sh.str_len);
+	return 0;
+}
+
+/* Inflate (or take) the body into f->body; the same steps and sentences as
+ * pprof_stream_decode_limited. */
+static int flat_body(struct tsdb__flat *f, const void *data, size_t len,
+		     const struct pprof_limits *lim, struct pf_err *err)
+{
+	int rc;
+
+	if (len == 0)
+		return pf_err_set(err, PF_EINVAL, "parsing profile: empty input file");
+	if (pprof_is_gzip(data, len)) {
+		if ((rc = pprof_inflate_limited(data, len, lim, &f->raw, err)) < 0) {
+			if (rc == PF_EINVAL)
+				pf_err_prefix(err, "decompressing profile: ");
+			return rc;
+		}
+		f->body = f->raw.data;
+		f->blen = f->raw.len;
+	} else if (len > lim->max_decompressed) {
+		return pf_err_set(err, PF_ETOOBIG, "profile is larger than %zu bytes", lim->max_decompressed);
+	} else {
+		f->body = data;
+		f->blen = len;
+	}
+	return 0;
+}
+
+/* The whole walk of f->body into f's arrays (f not light). */
+static int flat_walk(struct tsdb__flat *f, struct pf_err *err)
 {
 	static const struct pprof_sink sink = {
 		.header = on_header,
@@ -219,25 +296,56 @@ int tsdb__flat_decode_limited(struct tsdb__flat *f, const void *data, size_t len
 		.sample = on_sample,
 		.sample_ids = on_sample_ids,
 	};
-	const void *body = data;
-	size_t blen = len;
+
+	return pprof_stream_decode(f->body, f->blen, &sink, f, err);
+}
+
+int tsdb__flat_decode_limited(struct tsdb__flat *f, const void *data, size_t len,
+			      const struct pprof_limits *lim, struct pf_err *err)
+{
 	int rc;
 
-	/* the same steps and sentences as pprof_stream_decode_limited */
-	if (len == 0)
-		return pf_err_set(err, PF_EINVAL, "parsing profile: empty input file");
-	if (pprof_is_gzip(data, len)) {
-		if ((rc = pprof_inflate_limited(data, len, lim, &f->raw, err)) < 0) {
-			if (rc == PF_EINVAL)
-				pf_err_prefix(err, "decompressing profile: ");
-			return rc;
-		}
-		body = f->raw.data;
-		blen = f->raw.len;
-	} else if (len > lim->max_decompressed) {
-		return pf_err_set(err, PF_ETOOBIG, "profile is larger than %zu bytes", lim->max_decompressed);
-	}
-	return pprof_stream_decode(body, blen, &sink, f, err);
+	if ((rc = flat_body(f, data, len, lim, err)) < 0)
+		return rc;
+	/* the digest from the shape, as for a light decode of the same body
+	 * (else tsdb__flat_digest's, from the arrays) */
+	flat_shape(f, 0);
+	return flat_walk(f, err);
+}
+
+int tsdb__flat_decode_shape(struct tsdb__flat *f, const void *data, size_t len,
+			    const struct pprof_limits *lim, struct pf_err *err)
+{
+	int rc;
+
+	if ((rc = flat_body(f, data, len, lim, err)) < 0)
+		return rc;
+	if (flat_shape(f, 1) == 0)
+		return 0;
+	return flat_walk(f, err);
+}
+
+int tsdb__flat_complete(struct tsdb__flat *f, struct pf_err *err)
+{
+	if (!f->light)
+		return 0;
+	free(f->sample_type);
+	free(f->vals);
+	free(f->str);
+	free(f->slen);
+	f->sample_type = NULL;
+	f->vals = NULL;
+	f->str = NULL;
+	f->slen = NULL;
+	f->nt = f->nsample = f->nstr = 0;
+	f->time_nanos = f->duration_nanos = f->period = 0;
+	f->light = 0; /* the digest stays: the shape's */
+	return flat_walk(f, err);
+}
+
+int tsdb__flat_is_light(const struct tsdb__flat *f)
+{
+	return f->light;
 }
 
 /* ---- lookups ----------------------------------------------------------- */
