@@ -29,6 +29,7 @@ struct rowset {
 	uint32_t *last;    /* for the first row of a pair: the pair's last row */
 	uint32_t *pmatch;  /* for the first row of a pair: prev's row matched by
 			    * the pair's last occurrence so far (NONE) */
+	uint8_t *sfirst;   /* the row is the first of its stack */
 	uint32_t *types;   /* 2 * nt string ids */
 	size_t tcap;
 	uint8_t *modes;    /* nt: the value coding each column took (the
@@ -37,8 +38,11 @@ struct rowset {
 	uint8_t *selfcol;  /* the label column of these rows against themselves */
 	size_t selflen, selfcap;
 	int selfok;        /* selfcol is computed */
-	struct pf_htab pair;    /* stack << 32 | label set -> first row */
-	struct pf_htab bystack; /* stack -> label set of its first row */
+	struct pf_htab bystack; /* stack -> its first row */
+	struct pf_htab pair;    /* stack << 32 | label set -> first row, for the
+				 * pairs whose label set is not the one of
+				 * their stack's first row (few: a stack
+				 * mostly comes once per profile) */
 	struct pf_htab byleaf;  /* leaf key -> label set of its last row */
 };
 
@@ -58,6 +62,7 @@ static void rowset_free(struct rowset *r)
 	free(r->next);
 	free(r->last);
 	free(r->pmatch);
+	free(r->sfirst);
 	free(r->types);
 	free(r->modes);
 	free(r->selfcol);
@@ -100,6 +105,12 @@ static int rowset_reset(struct rowset *r, size_t n, size_t nt)
 			r->pmatch = a;
 		if (!a)
 			return PF_ENOMEM;
+		{
+			uint8_t *f = realloc(r->sfirst, c);
+			if (!f)
+				return PF_ENOMEM;
+			r->sfirst = f;
+		}
 		r->cap = c;
 	}
 	if (nv > r->vcap) {
@@ -127,21 +138,61 @@ static void rowset_set_types(struct rowset *r, const uint32_t *types, const uint
 	}
 }
 
+/* The first row of prev with this stack, or NONE (also without prev). */
+static uint32_t prev_first(const struct rowset *prev, uint32_t stack)
+{
+	uint32_t r;
+	return prev && prev->valid && pf_htab_get(&prev->bystack, stack, &r) ? r : NONE;
+}
+
+/* prev_first, without a lookup when the stack is the one of prev's row at
+ * cursor (the predicted stack: rows mostly come in prev's order) and that
+ * row is the first of its stack. */
+static uint32_t prev_first_at(const struct rowset *prev, uint32_t cursor, uint32_t stack)
+{
+	if (prev->valid && cursor < prev->n && prev->stack[cursor] == stack && prev->sfirst[cursor])
+		return cursor;
+	return prev_first(prev, stack);
+}
+
+/* The first row of r with the pair (stack, lset), given the first row of
+ * r with the stack (sfirst, NONE: none), or NONE. */
+static uint32_t pair_first(const struct rowset *r, uint32_t sfirst, uint32_t stack, uint32_t lset)
+{
+	uint32_t q;
+	if (sfirst == NONE)
+		return NONE;
+	if (r->lset[sfirst] == lset)
+		return sfirst;
+	return pf_htab_get(&r->pair, (uint64_t)stack << 32 | lset, &q) ? q : NONE;
+}
+
 /*
  * Append row (stack, lset) to cur and find its match in prev: the row of
- * prev with the same pair and the same occurrence of it. Returns the
- * matched row of prev or NONE.
+ * prev with the same pair and the same occurrence of it. pfirst is prev's
+ * first row with the stack (prev_first). Returns the matched row of prev
+ * or NONE.
  */
 static uint32_t rowset_add(struct rowset *cur, const struct rowset *prev, uint32_t stack,
-			   uint32_t lset, uint64_t leaf)
+			   uint32_t lset, uint64_t leaf, uint32_t pfirst)
 {
-	uint32_t r = (uint32_t)cur->n++, first, q, old;
-	uint64_t key = (uint64_t)stack << 32 | lset;
+	uint32_t r = (uint32_t)cur->n++, first = NONE, q, sfirst;
 
 	cur->stack[r] = stack;
 	cur->lset[r] = lset;
 	cur->next[r] = NONE;
-	if (pf_htab_put(&cur->pair, key, r, &first)) {
+	cur->sfirst[r] = 0;
+	if (!pf_htab_put(&cur->bystack, stack, r, &sfirst)) {
+		cur->sfirst[r] = 1;
+	} else {
+		/* the stack came before: the pair's first row is the stack's
+		 * first row or in pair (inserted there when it is this one) */
+		if (cur->lset[sfirst] == lset)
+			first = sfirst;
+		else if (!pf_htab_put(&cur->pair, (uint64_t)stack << 32 | lset, r, &first))
+			first = NONE;
+	}
+	if (first != NONE) {
 		/* the next occurrence of the pair: the next row of prev's chain */
 		cur->next[cur->last[first]] = r;
 		cur->last[first] = r;
@@ -151,11 +202,9 @@ static uint32_t rowset_add(struct rowset *cur, const struct rowset *prev, uint32
 		cur->pmatch[first] = q;
 	} else {
 		cur->last[r] = r;
-		if (!prev || !prev->valid || !pf_htab_get(&prev->pair, key, &q))
-			q = NONE;
+		q = pair_first(prev, pfirst, stack, lset);
 		cur->pmatch[r] = q;
 	}
-	pf_htab_put(&cur->bystack, stack, lset, &old);
 	pf_htab_set(&cur->byleaf, leaf, lset);
 	return q;
 }
@@ -168,15 +217,17 @@ static uint64_t leaf_key(const struct tsdb__symtab *st, uint32_t stack)
 
 /*
  * The predicted label set of a row: the label set of the first row with
- * the same stack in the previous profile, else of the last row with the
- * same leaf location in this profile so far, else in the previous profile.
- * 1 and *lset when there is a prediction.
+ * the same stack in the previous profile (pfirst: prev_first), else of the
+ * last row with the same leaf location in this profile so far, else in
+ * the previous profile. 1 and *lset when there is a prediction.
  */
-static int predict_lset(const struct rowset *cur, const struct rowset *prev, uint32_t stack,
+static int predict_lset(const struct rowset *cur, const struct rowset *prev, uint32_t pfirst,
 			uint64_t leaf, uint32_t *lset)
 {
-	if (prev->valid && pf_htab_get(&prev->bystack, stack, lset))
+	if (pfirst != NONE) {
+		*lset = prev->lset[pfirst];
 		return 1;
+	}
 	if (pf_htab_get(&cur->byleaf, leaf, lset))
 		return 1;
 	return prev->valid && pf_htab_get(&prev->byleaf, leaf, lset);
@@ -252,10 +303,19 @@ struct tsdb__chunk_scratch {
 	size_t vbufcap;
 	uint8_t *fused; /* function referenced by a location of the profile */
 	size_t fucap;
+	uint8_t *rowbytes; /* the stack and label columns of one profile */
+	size_t rowbytescap;
+	/* the id after the last string, function and location the profile
+	 * interned: the first one tried for the next (symtab.c's hints) */
+	uint32_t str_next, fn_next, loc_next;
 	/* label sets of the profile so far (flat_labels): by a hash of the
-	 * body's labels, the sample holding them plus one (0: none) and its
-	 * label set id */
-	uint32_t lmemo_sample[LSET_MEMO], lmemo_id[LSET_MEMO];
+	 * body's labels, the last labels that hashed there and their label
+	 * set id */
+	struct {
+		size_t off;     /* the sample's labels in the body (labs) */
+		uint32_t n1;    /* their count + 1 (0: none) */
+		uint32_t id;
+	} labmemo[LSET_MEMO];
 	struct rowset *spare; /* the rows being added; swapped with prev */
 };
 
@@ -318,6 +378,7 @@ static void scratch_clear(struct tsdb__chunk_scratch *sc)
 	free(sc->lst);
 	free(sc->vbuf);
 	free(sc->fused);
+	free(sc->rowbytes);
 	memset(sc, 0, sizeof(*sc));
 	rowset_free(spare);
 	rowset_init(spare);
@@ -402,10 +463,17 @@ static void push_id(struct tsdb__chunk_enc *e, uint32_t id)
 	e->sc->ids[e->sc->nids++] = id;
 }
 
-/* Bytes of v as a uvarint. */
+/* Bytes of v as a uvarint: by the index of its top bit (a table, not a
+ * division by 7: the value coder sizes every column several times). */
+static const uint8_t uvlen_by_bit[64] = {
+	1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 4,
+	4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 6, 6, 6, 6, 6, 6, 6, 7, 7,
+	7, 7, 7, 7, 7, 8, 8, 8, 8, 8, 8, 8, 9, 9, 9, 9, 9, 9, 9, 10,
+};
+
 static inline size_t uvlen(uint64_t v)
 {
-	return (size_t)(70 - __builtin_clzll(v | 1)) / 7;
+	return uvlen_by_bit[63 - __builtin_clzll(v | 1)];
 }
 
 static int put_uv(struct pf_buf *b, uint64_t v)
@@ -428,7 +496,8 @@ static inline uint8_t *uv_at(uint8_t *p, uint64_t v)
  * Bytes of column base (ns coded values) written under k-mode km (md >> 1:
  * 0 none, 1 the row's multiplier, 2 the period) against cprev, the coded
  * values of the column before; stops early (returning at least limit)
- * once limit is reached, since only a smaller size can win.
+ * once limit is sure to be reached, since only a smaller size can win:
+ * every value left takes at least one byte.
  */
 static size_t mode_size(const int64_t *base, const int64_t *cprev, const int64_t *mult,
 			int64_t period, unsigned km, size_t ns, size_t limit)
@@ -436,7 +505,7 @@ static size_t mode_size(const int64_t *base, const int64_t *cprev, const int64_t
 	size_t sz = 0, i = 0;
 
 	while (i < ns) {
-		size_t end = PF_MIN(ns, i + 256);
+		size_t end = PF_MIN(ns, i + 64);
 		switch (km) {
 		case 0:
 			for (; i < end; i++)
@@ -453,8 +522,8 @@ static size_t mode_size(const int64_t *base, const int64_t *cprev, const int64_t
 								(uint64_t)cprev[i] * (uint64_t)period)));
 			break;
 		}
-		if (sz >= limit)
-			return sz;
+		if (sz + (ns - i) >= limit)
+			return sz + (ns - i);
 	}
 	return sz;
 }
@@ -473,8 +542,8 @@ static int code_values(struct tsdb__chunk_enc *e, const struct tsdb__phdr *h, si
 		       const uint32_t *lsets, int compat, uint8_t *modes, size_t *nvrows)
 {
 	struct tsdb__chunk_scratch *sc = e->sc;
-	size_t nt = h->nsample_type, i, j, nv = 0, need;
-	int64_t *w, *plain, *delta, *cprev, *ccur, *t;
+	size_t nt = h->nsample_type, i, j, nv = 0, need, vbytes = 0;
+	int64_t *w, *plain, *delta, *cprev, *t;
 	uint32_t *rows;
 	uint8_t *p;
 	int rc;
@@ -482,13 +551,14 @@ static int code_values(struct tsdb__chunk_enc *e, const struct tsdb__phdr *h, si
 	*nvrows = 0;
 	if (!nt || !ns)
 		return 0;
-	/* w: written values column-major, then four columns of scratch */
-	pf_xgrow((void **)&sc->coded, &sc->codedcap, ns * nt + 4 * ns + 1, sizeof(int64_t));
+	/* w: written values column-major, then three columns of scratch
+	 * (plain, delta and the coded values of the column before, which
+	 * trade places as a column takes its coding) */
+	pf_xgrow((void **)&sc->coded, &sc->codedcap, ns * nt + 3 * ns + 1, sizeof(int64_t));
 	w = sc->coded;
 	plain = w + ns * nt;
 	delta = plain + ns;
 	cprev = delta + ns;
-	ccur = cprev + ns;
 	memset(cprev, 0, ns * sizeof(int64_t)); /* no column before the first */
 	pf_xgrow((void **)&sc->mult, &sc->multcap, ns + 1, sizeof(int64_t));
 	for (i = 0; i < ns; i++)
@@ -499,14 +569,18 @@ static int code_values(struct tsdb__chunk_enc *e, const struct tsdb__phdr *h, si
 	for (j = 0; j < nt; j++) {
 		size_t best = SIZE_MAX;
 		uint8_t bmd = 0;
-		const int64_t *base;
+		int64_t *base;
 		int64_t *wj = w + j * ns;
-		for (i = 0; i < ns; i++)
-			plain[i] = vals[i * nt + j];
 		if (compat)
-			for (i = 0; i < ns; i++)
-				delta[i] = (int64_t)((uint64_t)plain[i] -
+			for (i = 0; i < ns; i++) {
+				int64_t v = vals[i * nt + j];
+				plain[i] = v;
+				delta[i] = (int64_t)((uint64_t)v -
 						     (match[i] != NONE ? (uint64_t)prev->vals[match[i] * nt + j] : 0));
+			}
+		else
+			for (i = 0; i < ns; i++)
+				plain[i] = vals[i * nt + j];
 		/* the coding the previous profile's column took first, when it
 		 * is one this column may take: it most often wins again, and its
 		 * size stops the others' counts early. The choice is the same
@@ -537,17 +611,37 @@ static int code_values(struct tsdb__chunk_enc *e, const struct tsdb__phdr *h, si
 			}
 		}
 		modes[j] = bmd;
+		/* the winner's count ran to the end: its exact size */
+		vbytes += best;
 		base = bmd & MODE_DELTA ? delta : plain;
-		for (i = 0; i < ns; i++) {
-			uint64_t k = (bmd >> 1) == 1 ? (uint64_t)sc->mult[i]
-				     : (bmd >> 1) == 2 ? (uint64_t)h->period : 0;
-			ccur[i] = base[i];
-			wj[i] = (int64_t)((uint64_t)base[i] - (uint64_t)cprev[i] * k);
-			rows[i] |= wj[i] != 0;
+		switch (bmd >> 1) {
+		case 0:
+			for (i = 0; i < ns; i++) {
+				wj[i] = base[i];
+				rows[i] |= wj[i] != 0;
+			}
+			break;
+		case 1:
+			for (i = 0; i < ns; i++) {
+				wj[i] = (int64_t)((uint64_t)base[i] - (uint64_t)cprev[i] * (uint64_t)sc->mult[i]);
+				rows[i] |= wj[i] != 0;
+			}
+			break;
+		default:
+			for (i = 0; i < ns; i++) {
+				wj[i] = (int64_t)((uint64_t)base[i] - (uint64_t)cprev[i] * (uint64_t)h->period);
+				rows[i] |= wj[i] != 0;
+			}
+			break;
 		}
+		/* base holds this column's coded values, the next column's
+		 * cprev; the two others are free for its plain and delta */
 		t = cprev;
-		cprev = ccur;
-		ccur = t;
+		cprev = base;
+		if (base == delta)
+			delta = t;
+		else
+			plain = t;
 	}
 	/* rows with a value: flags -> indexes, with their gap bytes */
 	need = 0;
@@ -562,10 +656,9 @@ static int code_values(struct tsdb__chunk_enc *e, const struct tsdb__phdr *h, si
 	for (i = 0; i < nv; i++)
 		p = uv_at(p, rows[i] - (i ? rows[i - 1] + 1 : 0));
 	e->col[COL_GAP].len += need;
-	need = 0;
-	for (j = 0; j < nt; j++)
-		for (i = 0; i < nv; i++)
-			need += uvlen(pf_zigzag(w[j * ns + rows[i]]));
+	/* the values' bytes: the columns' sizes less the rows left out,
+	 * whose values are all 0 (one byte each) */
+	need = vbytes - nt * (ns - nv);
 	if ((rc = pf_buf_reserve(&e->col[COL_VAL], need)) < 0)
 		return rc;
 	p = e->col[COL_VAL].data + e->col[COL_VAL].len;
@@ -633,16 +726,14 @@ static int self_lset_column(struct rowset *prev, const struct tsdb__symtab *st)
 	if (prev->selfok)
 		return 0;
 	for (size_t i = 0; i < prev->n; i++) {
-		uint32_t pred = NONE;
-		pf_htab_get(&prev->bystack, prev->stack[i], &pred);
+		uint32_t pred = prev->lset[prev_first(prev, prev->stack[i])];
 		need += pred == prev->lset[i] ? 1 : uvlen((uint64_t)prev->lset[i] + 1);
 	}
 	(void)st;
 	pf_xgrow((void **)&prev->selfcol, &prev->selfcap, need + 1, 1);
 	p = prev->selfcol;
 	for (size_t i = 0; i < prev->n; i++) {
-		uint32_t pred = NONE;
-		pf_htab_get(&prev->bystack, prev->stack[i], &pred);
+		uint32_t pred = prev->lset[prev_first(prev, prev->stack[i])];
 		p = uv_at(p, pred == prev->lset[i] ? 0 : (uint64_t)prev->lset[i] + 1);
 	}
 	prev->selflen = need;
@@ -684,35 +775,43 @@ int tsdb__chunk_enc_rows(struct tsdb__chunk_enc *e, const struct tsdb__phdr *h, 
 		for (i = 0; i < ns; i++)
 			e->sc->match[i] = (uint32_t)i;
 	} else {
+		uint8_t *ps, *pl;
 		if (rowset_reset(cur, ns, nt) < 0)
 			return pf_err_set(err, PF_ENOMEM, "cannot allocate rows for %zu samples", ns);
+		/* the two columns' bytes go to scratch first (at most 5 bytes
+		 * per row each: ids are 32-bit), then to the columns */
+		pf_xgrow((void **)&e->sc->rowbytes, &e->sc->rowbytescap, 10 * ns + 1, 1);
+		ps = e->sc->rowbytes;
+		pl = ps + 5 * ns;
 		for (i = 0; i < ns; i++) {
-			uint32_t stack = stacks[i], lset = lsets[i], pred_stack = NONE, pred_lset, q;
+			uint32_t stack = stacks[i], lset = lsets[i], pred_stack = NONE, pred_lset, q,
+				 pfirst;
 			uint64_t leaf;
 			/* stack column */
 			if (prev->valid && cursor < prev->n)
 				pred_stack = prev->stack[cursor];
 			if (stack == pred_stack)
-				rc = put_uv(&e->col[COL_STACK], 0);
+				*ps++ = 0;
 			else
-				rc = put_uv(&e->col[COL_STACK],
-					    1 + pf_zigzag((int64_t)stack - (int64_t)last_stack));
-			if (rc < 0)
-				goto append;
+				ps = uv_at(ps, 1 + pf_zigzag((int64_t)stack - (int64_t)last_stack));
 			/* label column */
 			leaf = leaf_key(e->st, stack);
-			if (predict_lset(cur, prev, stack, leaf, &pred_lset) && pred_lset == lset)
-				rc = put_uv(&e->col[COL_LSET], 0);
+			pfirst = prev_first_at(prev, cursor, stack);
+			if (predict_lset(cur, prev, pfirst, leaf, &pred_lset) && pred_lset == lset)
+				*pl++ = 0;
 			else
-				rc = put_uv(&e->col[COL_LSET], (uint64_t)lset + 1);
-			if (rc < 0)
-				goto append;
-			q = rowset_add(cur, prev, stack, lset, leaf);
+				pl = uv_at(pl, (uint64_t)lset + 1);
+			q = rowset_add(cur, prev, stack, lset, leaf, pfirst);
 			e->sc->match[i] = q;
 			if (q != NONE)
 				cursor = q + 1;
 			last_stack = stack;
 		}
+		if ((rc = pf_buf_append(&e->col[COL_STACK], e->sc->rowbytes,
+					(size_t)(ps - e->sc->rowbytes))) < 0 ||
+		    (rc = pf_buf_append(&e->col[COL_LSET], e->sc->rowbytes + 5 * ns,
+					(size_t)(pl - (e->sc->rowbytes + 5 * ns)))) < 0)
+			goto append;
 	}
 
 	/* values: per sample type the smallest of six codings (see "value
@@ -771,8 +870,12 @@ static int64_t flat_str(struct tsdb__chunk_enc *e, const struct tsdb__flat *f, i
 {
 	if (idx == 0)
 		return 0;
-	if (e->sc->smemo[idx] < 0)
-		e->sc->smemo[idx] = tsdb__st_add_string(e->st, f->str[idx], f->slen[idx]);
+	if (e->sc->smemo[idx] < 0) {
+		int64_t id = tsdb__st_add_string_hint(e->st, f->str[idx], f->slen[idx], e->sc->str_next);
+		if (id >= 0)
+			e->sc->str_next = (uint32_t)id + 1;
+		e->sc->smemo[idx] = id;
+	}
 	return e->sc->smemo[idx];
 }
 
@@ -807,7 +910,10 @@ static int64_t flat_function(struct tsdb__chunk_enc *e, const struct tsdb__flat 
 	TSDB__TRY_ID(sf.system_name, flat_str(e, f, pf->system_name));
 	TSDB__TRY_ID(sf.file, flat_str(e, f, pf->filename));
 	sf.start_line = pf->start_line;
-	return e->sc->fmemo[i] = tsdb__st_add_function(e->st, &sf);
+	e->sc->fmemo[i] = tsdb__st_add_function_hint(e->st, &sf, e->sc->fn_next);
+	if (e->sc->fmemo[i] >= 0)
+		e->sc->fn_next = (uint32_t)e->sc->fmemo[i] + 1;
+	return e->sc->fmemo[i];
 }
 
 static int64_t flat_location(struct tsdb__chunk_enc *e, const struct tsdb__flat *f, size_t i)
@@ -835,21 +941,32 @@ static int64_t flat_location(struct tsdb__chunk_enc *e, const struct tsdb__flat 
 		o->line = ln->line;
 		o->column = ln->column;
 	}
-	return e->sc->lmemo[i] = tsdb__st_add_location(e->st, pl->address, mapping, pl->folded,
-						   e->sc->lines, pl->nline);
+	e->sc->lmemo[i] = tsdb__st_add_location_hint(e->st, pl->address, mapping, pl->folded,
+						     e->sc->lines, pl->nline, e->sc->loc_next);
+	if (e->sc->lmemo[i] >= 0)
+		e->sc->loc_next = (uint32_t)e->sc->lmemo[i] + 1;
+	return e->sc->lmemo[i];
 }
 
 static int64_t flat_stack(struct tsdb__chunk_enc *e, const struct tsdb__flat *f,
-			  const struct tsdb__flat_sample *s)
+			  const struct tsdb__flat_sample *s, uint32_t hint)
 {
 	const uint64_t *ids = f->locids + s->loc_off;
+	const int64_t *memo = e->sc->lmemo;
+	uint32_t *buf;
 
 	pf_xgrow((void **)&e->sc->locbuf, &e->sc->locbufcap, s->nloc + 1, sizeof(uint32_t));
+	buf = e->sc->locbuf;
 	for (size_t k = s->nloc; k-- > 0;) {
 		size_t li = f->dense_loc ? (size_t)(ids[k] - 1) : tsdb__flat_loc_index(f, ids[k]);
-		TSDB__TRY_ID(e->sc->locbuf[k], flat_location(e, f, li));
+		/* the memo's answer without a call (most frames: a location
+		 * the profile's stacks met before) */
+		if (memo[li] >= 0)
+			buf[k] = (uint32_t)memo[li];
+		else
+			TSDB__TRY_ID(buf[k], flat_location(e, f, li));
 	}
-	return tsdb__st_add_stack(e->st, e->sc->locbuf, s->nloc);
+	return tsdb__st_add_stack_hint(e->st, buf, s->nloc, hint);
 }
 
 static int64_t flat_labels_add(struct tsdb__chunk_enc *e, const struct tsdb__flat *f,
@@ -880,18 +997,25 @@ static int64_t flat_labels(struct tsdb__chunk_enc *e, const struct tsdb__flat *f
 {
 	const struct pprof_stream_label *bl = s->nlab ? f->labs + s->lab_off : NULL;
 	size_t slot = labels_slot(bl, s->nlab);
-	uint32_t ms = e->sc->lmemo_sample[slot];
+	const uint32_t n1 = e->sc->labmemo[slot].n1;
 	int64_t id;
 
-	if (ms) {
-		const struct tsdb__flat_sample *o = &f->samples[ms - 1];
-		if (o->nlab == s->nlab &&
-		    (s->nlab == 0 || memcmp(f->labs + o->lab_off, bl, s->nlab * sizeof(*bl)) == 0))
-			return e->sc->lmemo_id[slot];
+	/* the entry keeps where the labels are: one load less than the
+	 * sample (a heap profile's samples mostly have one label) */
+	if (n1 == s->nlab + 1) {
+		const struct pprof_stream_label *ol;
+		if (s->nlab == 0)
+			return e->sc->labmemo[slot].id;
+		ol = f->labs + e->sc->labmemo[slot].off;
+		if (s->nlab == 1 ? ol->key == bl->key && ol->str == bl->str && ol->num == bl->num &&
+					   ol->num_unit == bl->num_unit
+				 : memcmp(ol, bl, s->nlab * sizeof(*bl)) == 0)
+			return e->sc->labmemo[slot].id;
 	}
 	if ((id = flat_labels_add(e, f, s)) >= 0) {
-		e->sc->lmemo_sample[slot] = (uint32_t)(s - f->samples) + 1;
-		e->sc->lmemo_id[slot] = (uint32_t)id;
+		e->sc->labmemo[slot].off = s->nlab ? s->lab_off : 0;
+		e->sc->labmemo[slot].n1 = s->nlab + 1;
+		e->sc->labmemo[slot].id = (uint32_t)id;
 	}
 	return id;
 }
@@ -951,7 +1075,7 @@ int tsdb__chunk_enc_takes(const struct tsdb__chunk_enc *e, const struct tsdb__fl
 int tsdb__chunk_enc_add_flat(struct tsdb__chunk_enc *e, const struct tsdb__flat *f,
 			     struct pf_err *err)
 {
-	size_t nt = f->nt, ns = f->nsample, i, nfixed;
+	size_t nt = f->nt, ns = f->nsample, i, nfixed, hrow;
 	struct tsdb__phdr h;
 	uint64_t dg[2];
 	int64_t t;
@@ -984,7 +1108,8 @@ int tsdb__chunk_enc_add_flat(struct tsdb__chunk_enc *e, const struct tsdb__flat 
 	memo_reset(&e->sc->lmemo, &e->sc->lmcap, f->nloc);
 	pf_xgrow((void **)&e->sc->fused, &e->sc->fucap, f->nfn + 1, 1);
 	memset(e->sc->fused, 0, f->nfn + 1);
-	memset(e->sc->lmemo_sample, 0, sizeof(e->sc->lmemo_sample));
+	memset(e->sc->labmemo, 0, sizeof(e->sc->labmemo));
+	e->sc->str_next = e->sc->fn_next = e->sc->loc_next = 0;
 	e->sc->nids = 0;
 	memset(&h, 0, sizeof(h));
 
@@ -1023,10 +1148,18 @@ int tsdb__chunk_enc_add_flat(struct tsdb__chunk_enc *e, const struct tsdb__flat 
 
 	pf_xgrow((void **)&e->sc->stk, &e->sc->stkcap, ns + 1, sizeof(uint32_t));
 	pf_xgrow((void **)&e->sc->lst, &e->sc->lstcap, ns + 1, sizeof(uint32_t));
-	for (i = 0; i < ns; i++) {
+	/* a sample's stack is mostly the one of the previous profile's row
+	 * after the row of the sample before: that stack is tried first */
+	for (i = 0, hrow = 0; i < ns; i++) {
 		const struct tsdb__flat_sample *s = &f->samples[i];
-		ID(e->sc->stk[i], flat_stack(e, f, s));
+		const struct rowset *prev = e->prev;
+		uint32_t hint = prev->valid && hrow < prev->n ? prev->stack[hrow] : NONE, r;
+		ID(e->sc->stk[i], flat_stack(e, f, s, hint));
 		ID(e->sc->lst[i], flat_labels(e, f, s));
+		if (e->sc->stk[i] == hint)
+			hrow++;
+		else if ((r = prev_first(prev, e->sc->stk[i])) != NONE)
+			hrow = r + 1;
 	}
 
 	nfixed = e->sc->nids;
@@ -1452,7 +1585,7 @@ static int decode_rows(struct tsdb__chunk_dec *d, const struct tsdb__symtab *st,
 	pf_reader_init(&rv, d->col[COL_VAL] + p->off[COL_VAL], d->len[COL_VAL] - p->off[COL_VAL]);
 	for (r = 0; r < p->nrows; r++) {
 		uint64_t sv = pf_read_uvarint(&rs), lv = pf_read_uvarint(&rl), leaf;
-		uint32_t stack, lset, q;
+		uint32_t stack, lset, q, pfirst;
 		int64_t s;
 		if (rs.bad || rl.bad)
 			return pf_err_set(err, PF_ECORRUPT, "chunk profile %zu row %zu is truncated", i, r);
@@ -1471,8 +1604,9 @@ static int decode_rows(struct tsdb__chunk_dec *d, const struct tsdb__symtab *st,
 			stack = (uint32_t)s;
 		}
 		leaf = leaf_key(st, stack);
+		pfirst = prev_first_at(prev, cursor, stack);
 		if (lv == 0) {
-			if (!predict_lset(cur, prev, stack, leaf, &lset))
+			if (!predict_lset(cur, prev, pfirst, leaf, &lset))
 				return pf_err_set(err, PF_ECORRUPT,
 						  "chunk profile %zu row %zu: predicted label set without a previous row",
 						  i, r);
@@ -1483,7 +1617,7 @@ static int decode_rows(struct tsdb__chunk_dec *d, const struct tsdb__symtab *st,
 						  i, r, (unsigned long long)(lv - 1), st->nlset);
 			lset = (uint32_t)(lv - 1);
 		}
-		q = rowset_add(cur, prev, stack, lset, leaf);
+		q = rowset_add(cur, prev, stack, lset, leaf, pfirst);
 		d->match[r] = q;
 		if (q != NONE)
 			cursor = q + 1;

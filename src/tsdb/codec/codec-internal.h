@@ -99,9 +99,23 @@ struct tsdb__symtab {
 	/* dedup indexes, built on the first add (a table read from bytes
 	 * only gets them when added to) */
 	int indexed;
+	int dups; /* build_index met a string, function or location twice */
 	struct pf_htab istr, imap, ifn, iloc, ilset; /* hash of a symbol -> its id */
 	struct pf_htab inode; /* parent << 32 | location -> node */
-	struct pf_htab istack; /* hash of a stack's locations -> node (a cache) */
+	struct pf_htab istack; /* hash of a stack's locations -> its entry in stk (a cache) */
+	/* the stacks istack holds: node, depth and where its locations (leaf
+	 * first, as tsdb__st_add_stack takes them) start in stkloc, so that a
+	 * hit is checked with one memcmp instead of a walk up the node tree
+	 * (4 bytes per frame of each distinct stack added to the table) */
+	struct tsdb__st_stk {
+		uint32_t node, n, off;
+	} *stk;
+	size_t nstk, stkcap;
+	uint32_t *stkloc;
+	size_t nstkloc, stklcap;
+	uint32_t *nodestk; /* node -> its entry in stk + 1 (0: none), for
+			    * the nodes below nnodestk */
+	size_t nnodestk, nodestkcap;
 };
 
 static inline const char *tsdb__st_str(const struct tsdb__symtab *st, uint32_t id)
@@ -119,10 +133,22 @@ int64_t tsdb__st_add_mapping(struct tsdb__symtab *st, const struct tsdb__st_mapp
 int64_t tsdb__st_add_function(struct tsdb__symtab *st, const struct tsdb__st_function *f);
 int64_t tsdb__st_add_location(struct tsdb__symtab *st, uint64_t address, uint32_t mapping,
 			      uint8_t folded, const struct tsdb__st_line *lines, size_t nline);
+/* The same, trying id hint first (a guess; see symtab.c). */
+int64_t tsdb__st_add_string_hint(struct tsdb__symtab *st, const char *s, size_t len, uint32_t hint);
+int64_t tsdb__st_add_function_hint(struct tsdb__symtab *st, const struct tsdb__st_function *f,
+				   uint32_t hint);
+int64_t tsdb__st_add_location_hint(struct tsdb__symtab *st, uint64_t address, uint32_t mapping,
+				   uint8_t folded, const struct tsdb__st_line *lines, size_t nline,
+				   uint32_t hint);
 int64_t tsdb__st_add_node(struct tsdb__symtab *st, uint32_t parent, uint32_t loc);
 /* The node of a whole stack: locs[0] is the leaf, locs[n - 1] the root
  * side, as in a pprof sample. */
 int64_t tsdb__st_add_stack(struct tsdb__symtab *st, const uint32_t *locs, size_t n);
+/* The same, trying node hint first (a guess, e.g. the previous profile's
+ * stack at this row; UINT32_MAX: none): when it is the stack of locs, no
+ * hash is taken. */
+int64_t tsdb__st_add_stack_hint(struct tsdb__symtab *st, const uint32_t *locs, size_t n,
+				uint32_t hint);
 int64_t tsdb__st_add_labelset(struct tsdb__symtab *st, const struct tsdb__st_label *l, size_t n);
 
 /* ---- rebuilding a pprof profile ------------------------------------------ */

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <sys/random.h>
 #include <unistd.h>
+#include <xxhash.h>
 #include <zstd.h>
 
 #include "tsdb/format.h" /* TSDB__SYMTAB_MAGIC, TSDB__SYMTAB_VERSION */
@@ -19,6 +20,10 @@
 #define MAX_IDS ((size_t)UINT32_MAX - 1)
 
 /* ---- keys and hashes ---------------------------------------------------- */
+
+/* The hashes below only key the in-memory indexes (built afresh for every
+ * table, never written), so any hash will do: XXH3, which takes about half
+ * XXH64's time on these 8-100 byte keys. */
 
 struct str_key {
 	const char *s;
@@ -42,7 +47,7 @@ static uint64_t map_hash(const struct tsdb__st_mapping *m)
 	pf_put_le32(b + 24, m->file);
 	pf_put_le32(b + 28, m->build_id);
 	b[32] = m->flags;
-	return pf_hash64(b, sizeof(b), 1);
+	return XXH3_64bits_withSeed(b, sizeof(b), 1);
 }
 
 static int map_eq(const void *ctx, const void *key, uint32_t id)
@@ -60,7 +65,7 @@ static uint64_t fn_hash(const struct tsdb__st_function *f)
 	pf_put_le32(b + 4, f->system_name);
 	pf_put_le32(b + 8, f->file);
 	pf_put_le64(b + 12, (uint64_t)f->start_line);
-	return pf_hash64(b, sizeof(b), 2);
+	return XXH3_64bits_withSeed(b, sizeof(b), 2);
 }
 
 static int fn_eq(const void *ctx, const void *key, uint32_t id)
@@ -82,14 +87,14 @@ struct loc_key {
 static uint64_t loc_hash(const struct loc_key *k)
 {
 	uint64_t h = k->address * 0x9E3779B97F4A7C15ull ^ ((uint64_t)k->mapping << 8 | k->folded);
-	h = pf_hash64(&h, sizeof(h), 3);
+	h = XXH3_64bits_withSeed(&h, sizeof(h), 3);
 	for (size_t i = 0; i < k->nline; i++) {
 		uint8_t b[28];
 		pf_put_le64(b, h);
 		pf_put_le32(b + 8, k->lines[i].fn);
 		pf_put_le64(b + 12, (uint64_t)k->lines[i].line);
 		pf_put_le64(b + 20, (uint64_t)k->lines[i].column);
-		h = pf_hash64(b, sizeof(b), 4);
+		h = XXH3_64bits_withSeed(b, sizeof(b), 4);
 	}
 	return h;
 }
@@ -117,7 +122,7 @@ struct lset_key {
 
 static uint64_t lset_hash(const struct lset_key *k)
 {
-	uint64_t h = pf_hash64(&k->n, sizeof(k->n), 5);
+	uint64_t h = XXH3_64bits_withSeed(&k->n, sizeof(k->n), 5);
 	for (size_t i = 0; i < k->n; i++) {
 		uint8_t b[28];
 		pf_put_le64(b, h);
@@ -125,7 +130,7 @@ static uint64_t lset_hash(const struct lset_key *k)
 		pf_put_le32(b + 12, k->l[i].str);
 		pf_put_le32(b + 16, k->l[i].unit);
 		pf_put_le64(b + 20, (uint64_t)k->l[i].num);
-		h = pf_hash64(b, sizeof(b), 6);
+		h = XXH3_64bits_withSeed(b, sizeof(b), 6);
 	}
 	return h;
 }
@@ -204,6 +209,9 @@ void tsdb__symtab_free(struct tsdb__symtab *st)
 	pf_htab_free(&st->iloc);
 	pf_htab_free(&st->inode);
 	pf_htab_free(&st->istack);
+	free(st->stk);
+	free(st->stkloc);
+	free(st->nodestk);
 	pf_htab_free(&st->ilset);
 	free(st);
 }
@@ -233,7 +241,7 @@ void tsdb__symtab_stats(const struct tsdb__symtab *st, struct tsdb__symtab_stats
 
 static uint64_t str_hash(const char *s, size_t len)
 {
-	return pf_hash64(s, len, 7);
+	return XXH3_64bits_withSeed(s, len, 7);
 }
 
 /* Build the dedup indexes over what the table holds (a table read from
@@ -254,6 +262,8 @@ static void build_index(struct tsdb__symtab *st)
 		uint64_t h = str_hash(k.s, k.len);
 		if (!pf_htab_find(&st->istr, h, str_eq, st, &k, NULL, &slot))
 			pf_htab_insert_at(&st->istr, slot, h, (uint32_t)i);
+		else
+			st->dups = 1;
 	}
 	for (i = 0; i < st->nmap; i++) {
 		uint64_t h = map_hash(&st->maps[i]);
@@ -264,6 +274,8 @@ static void build_index(struct tsdb__symtab *st)
 		uint64_t h = fn_hash(&st->fns[i]);
 		if (!pf_htab_find(&st->ifn, h, fn_eq, st, &st->fns[i], NULL, &slot))
 			pf_htab_insert_at(&st->ifn, slot, h, (uint32_t)i);
+		else
+			st->dups = 1;
 	}
 	for (i = 0; i < st->nloc; i++) {
 		const struct tsdb__st_location *l = &st->locs[i];
@@ -272,6 +284,8 @@ static void build_index(struct tsdb__symtab *st)
 		uint64_t h = loc_hash(&k);
 		if (!pf_htab_find(&st->iloc, h, loc_eq, st, &k, NULL, &slot))
 			pf_htab_insert_at(&st->iloc, slot, h, (uint32_t)i);
+		else
+			st->dups = 1;
 	}
 	for (i = 1; i < st->nnode; i++) {
 		uint32_t old;
@@ -381,6 +395,45 @@ int64_t tsdb__st_add_location(struct tsdb__symtab *st, uint64_t address, uint32_
 	return (int64_t)st->nloc++;
 }
 
+/*
+ * The hinted builders: the hint is the id to try first (a guess: the id
+ * after the last one the caller got, since a series' profiles mostly
+ * bring their symbols in the order the table first got them). It is taken
+ * when its content is the same; a table with duplicates (only a forged
+ * one read from bytes has them) always takes the index, which keeps the
+ * first of them.
+ */
+int64_t tsdb__st_add_string_hint(struct tsdb__symtab *st, const char *s, size_t len, uint32_t hint)
+{
+	struct str_key k = { s, len };
+
+	ensure_index(st);
+	if (!st->dups && hint < st->nstr && str_eq(st, &k, hint))
+		return hint;
+	return tsdb__st_add_string(st, s, len);
+}
+
+int64_t tsdb__st_add_function_hint(struct tsdb__symtab *st, const struct tsdb__st_function *f,
+				   uint32_t hint)
+{
+	ensure_index(st);
+	if (!st->dups && hint < st->nfn && fn_eq(st, f, hint))
+		return hint;
+	return tsdb__st_add_function(st, f);
+}
+
+int64_t tsdb__st_add_location_hint(struct tsdb__symtab *st, uint64_t address, uint32_t mapping,
+				   uint8_t folded, const struct tsdb__st_line *lines, size_t nline,
+				   uint32_t hint)
+{
+	struct loc_key k = { address, mapping, folded, lines, nline };
+
+	ensure_index(st);
+	if (!st->dups && hint < st->nloc && loc_eq(st, &k, hint))
+		return hint;
+	return tsdb__st_add_location(st, address, mapping, folded, lines, nline);
+}
+
 int64_t tsdb__st_add_node(struct tsdb__symtab *st, uint32_t parent, uint32_t loc)
 {
 	uint64_t key = (uint64_t)parent << 32 | loc;
@@ -401,28 +454,58 @@ int64_t tsdb__st_add_node(struct tsdb__symtab *st, uint32_t parent, uint32_t loc
 
 int64_t tsdb__st_add_stack(struct tsdb__symtab *st, const uint32_t *locs, size_t n)
 {
-	uint64_t h = pf_hash64(locs, n * sizeof(uint32_t), 8);
-	uint32_t node = 0, cand;
+	/* XXH3: about twice XXH64's pace on a stack's 20-130 bytes (the
+	 * hash only keys the cache, it is not written anywhere) */
+	uint64_t h = XXH3_64bits_withSeed(locs, n * sizeof(uint32_t), 8);
+	uint32_t node = 0, ix;
 	int64_t id;
 
 	ensure_index(st);
-	/* most stacks were seen before: one lookup and a walk up the tree to
-	 * check, instead of one lookup per frame */
-	if (pf_htab_get(&st->istack, h, &cand) && st->nodes[cand].depth == n) {
-		uint32_t k = cand;
-		size_t i;
-		for (i = 0; i < n && st->nodes[k].loc == locs[i]; i++)
-			k = st->nodes[k].parent;
-		if (i == n)
-			return cand;
+	/* most stacks were seen before: one lookup and a memcmp against the
+	 * stack's locations, instead of one lookup per frame */
+	if (pf_htab_get(&st->istack, h, &ix)) {
+		const struct tsdb__st_stk *k = &st->stk[ix];
+		if (k->n == n && (n == 0 || memcmp(st->stkloc + k->off, locs, n * sizeof(uint32_t)) == 0))
+			return k->node;
 	}
 	for (size_t i = n; i-- > 0;) {
 		if ((id = tsdb__st_add_node(st, node, locs[i])) < 0)
 			return id;
 		node = (uint32_t)id;
 	}
-	pf_htab_set(&st->istack, h, node);
+	/* cached while the offsets fit (a cache: a stack left out is found
+	 * through the nodes) */
+	if (st->nstk < UINT32_MAX - 1 && n <= UINT32_MAX - st->nstkloc) {
+		pf_xgrow((void **)&st->stk, &st->stkcap, st->nstk + 1, sizeof(*st->stk));
+		pf_xgrow((void **)&st->stkloc, &st->stklcap, st->nstkloc + n + 1, sizeof(uint32_t));
+		st->stk[st->nstk].node = node;
+		st->stk[st->nstk].n = (uint32_t)n;
+		st->stk[st->nstk].off = (uint32_t)st->nstkloc;
+		if (n)
+			memcpy(st->stkloc + st->nstkloc, locs, n * sizeof(uint32_t));
+		st->nstkloc += n;
+		if (node >= st->nnodestk) {
+			pf_xgrow((void **)&st->nodestk, &st->nodestkcap, (size_t)node + 1,
+				 sizeof(uint32_t));
+			memset(st->nodestk + st->nnodestk, 0,
+			       ((size_t)node + 1 - st->nnodestk) * sizeof(uint32_t));
+			st->nnodestk = (size_t)node + 1;
+		}
+		st->nodestk[node] = (uint32_t)st->nstk + 1;
+		pf_htab_set(&st->istack, h, (uint32_t)st->nstk++);
+	}
 	return node;
+}
+
+int64_t tsdb__st_add_stack_hint(struct tsdb__symtab *st, const uint32_t *locs, size_t n,
+				uint32_t hint)
+{
+	if (hint < st->nnodestk && st->nodestk[hint]) {
+		const struct tsdb__st_stk *k = &st->stk[st->nodestk[hint] - 1];
+		if (k->n == n && (n == 0 || memcmp(st->stkloc + k->off, locs, n * sizeof(uint32_t)) == 0))
+			return hint;
+	}
+	return tsdb__st_add_stack(st, locs, n);
 }
 
 int64_t tsdb__st_add_labelset(struct tsdb__symtab *st, const struct tsdb__st_label *l, size_t n)
