@@ -1252,7 +1252,9 @@ HOT void skel_put(struct skel *k, const uint8_t *p, size_t n)
 		k->n += n;
 		return;
 	}
-	if (n > sizeof(k->buf) - SKEL_ROOM - k->n) {
+	/* (k->n may be past sizeof(buf) - SKEL_ROOM after a short copy: no
+	 * subtraction from it) */
+	if (k->n + n > sizeof(k->buf) - SKEL_ROOM) {
 		skel_flush(k);
 		if (n > (sizeof(k->buf) - SKEL_ROOM) / 2) {
 			k->feed(k->ctx, p, n);
