@@ -650,6 +650,9 @@ static int code_values(struct tsdb__chunk_enc *e, const struct tsdb__phdr *h, si
 			need += uvlen(i - (nv ? rows[nv - 1] + 1 : 0));
 			rows[nv++] = (uint32_t)i;
 		}
+	*nvrows = nv;
+	if (nv == 0) /* no bytes (and the columns may have no buffer yet) */
+		return 0;
 	if ((rc = pf_buf_reserve(&e->col[COL_GAP], need)) < 0)
 		return rc;
 	p = e->col[COL_GAP].data + e->col[COL_GAP].len;
@@ -666,7 +669,6 @@ static int code_values(struct tsdb__chunk_enc *e, const struct tsdb__phdr *h, si
 		for (i = 0; i < nv; i++)
 			p = uv_at(p, pf_zigzag(w[j * ns + rows[i]]));
 	e->col[COL_VAL].len += need;
-	*nvrows = nv;
 	return 0;
 }
 
