@@ -588,6 +588,12 @@ int api_query_refusal(struct api_server *s, int rc, const struct pf_err *err, ch
 		snprintf(msg, n, "%s (-query.max-profiles)", err->msg);
 		return 400;
 	}
+	if (rc == PF_ECANCELED) {
+		api_metrics_refused(&s->metrics, "query_canceled");
+		pf_log(PF_LOG_INFO, "query canceled", "err", err->msg, NULL);
+		snprintf(msg, n, "query canceled (%s)", err->msg);
+		return 503;
+	}
 	if (rc == PF_ETIMEDOUT) {
 		api_metrics_refused(&s->metrics, "query_timeout");
 		format_timeout(s->opt.query_timeout_ns, d, sizeof(d));
