@@ -536,6 +536,7 @@ static void handle_find(struct api_server *s, struct api_req *r, struct api_repl
 	q.max_t_ns = to;
 	q.limit = limit;
 	api_query_limits(s, &q);
+	api_query_cancel(r, &q);
 	if ((rc = store_find(s->opt.db, &q, &res, &err)) < 0) {
 		char msg[sizeof(((struct pf_err *)0)->msg) + 128];
 		int status = api_query_refusal(s, rc, &err, msg, sizeof(msg));
@@ -699,6 +700,7 @@ static void handle_merge(struct api_server *s, struct api_req *r, struct api_rep
 	q.min_t_ns = from;
 	q.max_t_ns = to;
 	api_query_limits(s, &q);
+	api_query_cancel(r, &q);
 	/* the store merges as it reads (by stack id inside its blocks); one
 	 * profile found comes back as stored */
 	reply_store_merge(s, rep, &q, type, NULL);

@@ -939,6 +939,7 @@ static int read_merge(struct api_server *s, struct api_req *r, struct api_reply 
 	q.min_t_ns = start;
 	q.max_t_ns = end;
 	api_query_limits(s, &q);
+	api_query_cancel(r, &q);
 	rc = store_merge(s->opt.db, &q, &x->p, &x->nprofiles, &err);
 	if (rc == PF_ENOTFOUND) {
 		v1_error(rep, 404, "not_found", "\"%s\" finds no profile in that range", qparam);
