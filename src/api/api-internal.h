@@ -33,7 +33,9 @@ struct api_req {
 	/* request headers the web UI's files look at (NULL: absent) */
 	const char *if_none_match;
 	const char *accept_encoding;
-	/* for api_req_gone: the connection's socket, the server's stopping flag */
+	/* for api_req_gone: the connection's socket, the server's stopping
+	 * flag (both set by the server; a request without stopping, as tests
+	 * build them, is never gone) */
 	int fd;
 	const int *stopping;
 };

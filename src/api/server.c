@@ -302,7 +302,9 @@ int api_req_gone(void *arg)
 	const struct api_req *r = arg;
 	struct pollfd p;
 
-	if (r->stopping && __atomic_load_n(r->stopping, __ATOMIC_ACQUIRE))
+	if (!r->stopping)
+		return 0; /* not from the server (a test's request): fd is not its socket */
+	if (__atomic_load_n(r->stopping, __ATOMIC_ACQUIRE))
 		return 1;
 	if (r->fd < 0)
 		return 0;
