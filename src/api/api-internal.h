@@ -33,6 +33,11 @@ struct api_req {
 	/* request headers the web UI's files look at (NULL: absent) */
 	const char *if_none_match;
 	const char *accept_encoding;
+	/* for api_req_gone: the connection's socket, the server's stopping
+	 * flag (both set by the server; a request without stopping, as tests
+	 * build them, is never gone) */
+	int fd;
+	const int *stopping;
 };
 
 /* What a handler answers; the server turns it into the HTTP response. */
@@ -129,6 +134,7 @@ struct api_server {
 	unsigned header_timeout_s, idle_timeout_s, read_timeout_s;
 	pthread_t reaper;
 	int reaper_started, reaper_stop;
+	int stopping; /* api_stop began: queries in progress give up (atomic) */
 	/* libmicrohttpd's last message while starting (a TLS key error) */
 	char mhd_err[256];
 	int mhd_started;
@@ -190,12 +196,22 @@ void api0_handle(struct api_server *s, struct api_req *r, struct api_reply *rep)
  * and -query.timeout. */
 void api_query_limits(const struct api_server *s, struct tsdb_query *q);
 /*
+ * Whether the request r (a struct api_req *) need not be answered any
+ * more: its client closed the connection (or it broke), or the server is
+ * stopping. A poll of the socket, no read: a handler's long loop asks it
+ * as tsdb_query's cancelled (with api_query_cancel).
+ */
+int api_req_gone(void *r);
+/* Set q->cancelled to api_req_gone for r. */
+void api_query_cancel(struct api_req *r, struct tsdb_query *q);
+/*
  * When rc is a store query's limit refusal (PF_ELIMIT, PF_ETIMEDOUT), count
  * it (reason "max_profiles" or "query_timeout"), write its sentence into
  * msg and return its status: 400 "the query selects 1500 profiles, over
  * the cap of 1000 (-query.max-profiles)", 503 "query timed out after
- * -query.timeout 2m (stopped after reading 3 of 1000 profiles)". 0 for any
- * other rc (nothing counted).
+ * -query.timeout 2m (stopped after reading 3 of 1000 profiles)". A query
+ * its client gave up (PF_ECANCELED): reason "query_canceled", 503 (which
+ * nobody reads). 0 for any other rc (nothing counted).
  */
 int api_query_refusal(struct api_server *s, int rc, const struct pf_err *err, char *msg,
 		      size_t n);

@@ -536,6 +536,7 @@ static void handle_find(struct api_server *s, struct api_req *r, struct api_repl
 	q.max_t_ns = to;
 	q.limit = limit;
 	api_query_limits(s, &q);
+	api_query_cancel(r, &q);
 	if ((rc = store_find(s->opt.db, &q, &res, &err)) < 0) {
 		char msg[sizeof(((struct pf_err *)0)->msg) + 128];
 		int status = api_query_refusal(s, rc, &err, msg, sizeof(msg));
@@ -587,6 +588,12 @@ int api_query_refusal(struct api_server *s, int rc, const struct pf_err *err, ch
 		api_metrics_refused(&s->metrics, "max_profiles");
 		snprintf(msg, n, "%s (-query.max-profiles)", err->msg);
 		return 400;
+	}
+	if (rc == PF_ECANCELED) {
+		api_metrics_refused(&s->metrics, "query_canceled");
+		pf_log(PF_LOG_INFO, "query canceled", "err", err->msg, NULL);
+		snprintf(msg, n, "query canceled (%s)", err->msg);
+		return 503;
 	}
 	if (rc == PF_ETIMEDOUT) {
 		api_metrics_refused(&s->metrics, "query_timeout");
@@ -693,6 +700,7 @@ static void handle_merge(struct api_server *s, struct api_req *r, struct api_rep
 	q.min_t_ns = from;
 	q.max_t_ns = to;
 	api_query_limits(s, &q);
+	api_query_cancel(r, &q);
 	/* the store merges as it reads (by stack id inside its blocks); one
 	 * profile found comes back as stored */
 	reply_store_merge(s, rep, &q, type, NULL);

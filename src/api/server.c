@@ -6,6 +6,7 @@
 #include <microhttpd.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -294,6 +295,33 @@ static struct api_conn *conn_of(struct MHD_Connection *con)
 	const union MHD_ConnectionInfo *i =
 		MHD_get_connection_info(con, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
 	return i ? i->socket_context : NULL;
+}
+
+int api_req_gone(void *arg)
+{
+	const struct api_req *r = arg;
+	struct pollfd p;
+
+	if (!r->stopping)
+		return 0; /* not from the server (a test's request): fd is not its socket */
+	if (__atomic_load_n(r->stopping, __ATOMIC_ACQUIRE))
+		return 1;
+	if (r->fd < 0)
+		return 0;
+	/* the peer's FIN (POLLRDHUP) or a reset; a pipelined request's bytes
+	 * (POLLIN alone) are not a hang-up */
+	p.fd = r->fd;
+	p.events = POLLRDHUP;
+	p.revents = 0;
+	if (poll(&p, 1, 0) != 1)
+		return 0;
+	return (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+}
+
+void api_query_cancel(struct api_req *r, struct tsdb_query *q)
+{
+	q->cancelled = api_req_gone;
+	q->cancel_arg = r;
 }
 
 /* Whether the connection may stay open after this reply: yes if it is
@@ -643,6 +671,11 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *con, const char 
 							       MHD_HTTP_HEADER_IF_NONE_MATCH);
 		r->accept_encoding = MHD_lookup_connection_value(con, MHD_HEADER_KIND,
 								 MHD_HTTP_HEADER_ACCEPT_ENCODING);
+		{
+			const struct api_conn *ac = conn_of(con);
+			r->fd = ac ? ac->fd : -1;
+			r->stopping = &s->stopping;
+		}
 		conn_headers_done(s, con);
 		pthread_mutex_lock(&s->inflight_mu);
 		s->inflight++;
@@ -873,6 +906,8 @@ void api_stop(struct api_server *s)
 
 	if (!s)
 		return;
+	/* queries in progress stop at their next check (api_req_gone) */
+	__atomic_store_n(&s->stopping, 1, __ATOMIC_RELEASE);
 	fd = MHD_quiesce_daemon(s->mhd);
 	if (fd >= 0)
 		close(fd);

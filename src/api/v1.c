@@ -300,8 +300,8 @@ static json_t *labels_json(const struct tsdb_label *l, size_t n)
 }
 
 /* Run one selector's matchers over [start, end]. */
-static int find(struct api_server *s, const struct tsdb_matcher *m, size_t nm, int64_t start,
-		int64_t end, struct store_result **res, struct pf_err *err)
+static int find(struct api_server *s, struct api_req *r, const struct tsdb_matcher *m, size_t nm,
+		int64_t start, int64_t end, struct store_result **res, struct pf_err *err)
 {
 	struct tsdb_query q = {0};
 
@@ -310,6 +310,7 @@ static int find(struct api_server *s, const struct tsdb_matcher *m, size_t nm, i
 	q.min_t_ns = start;
 	q.max_t_ns = end;
 	api_query_limits(s, &q);
+	api_query_cancel(r, &q);
 	return store_find(s->opt.db, &q, res, err);
 }
 
@@ -331,14 +332,27 @@ static void query_error(struct api_server *s, struct api_reply *rep, int rc, con
 
 /* ---- query_range ------------------------------------------------------ */
 
+/* Set totals (by sample type name) from a profile's types and totals. */
+static void totals_json(json_t *totals, size_t ntypes, const char *const *types,
+			const int64_t *t)
+{
+	for (size_t k = 0; k < ntypes; k++) {
+		json_t *key = api_json_string(types[k]);
+		json_object_set_new(totals, json_string_value(key), json_integer(t[k]));
+		json_decref(key);
+	}
+}
+
 /* focus=: profile id's totals over the samples through a function that fo
- * matches, into totals (by sample type name). */
+ * matches, into totals (by sample type name), from the profile read whole:
+ * for what store_focus left (ClickHouse, head profiles only in the WAL). */
 static int focus_totals(struct api_server *s, struct report_focus *fo, const char *id,
 			json_t *totals, struct pf_err *err)
 {
 	struct pf_buf body = PF_BUF_INIT(0);
 	struct pprof_profile *p = NULL;
 	int64_t *t = NULL;
+	const char **types = NULL;
 	int rc;
 
 	if ((rc = store_read(s->opt.db, id, &body, NULL, err)) < 0 ||
@@ -346,13 +360,13 @@ static int focus_totals(struct api_server *s, struct report_focus *fo, const cha
 		goto out;
 	const pprof_msg *m = pprof_message(p);
 	t = pf_xcalloc(m->n_sample_type + 1, sizeof(*t));
+	types = pf_xcalloc(m->n_sample_type + 1, sizeof(*types));
 	report_focus_totals(fo, p, t);
-	for (size_t k = 0; k < m->n_sample_type; k++) {
-		json_t *key = api_json_string(pprof_string(p, m->sample_type[k]->type));
-		json_object_set_new(totals, json_string_value(key), json_integer(t[k]));
-		json_decref(key);
-	}
+	for (size_t k = 0; k < m->n_sample_type; k++)
+		types[k] = pprof_string(p, m->sample_type[k]->type);
+	totals_json(totals, m->n_sample_type, types, t);
 out:
+	free(types);
 	free(t);
 	pprof_free(p);
 	pf_buf_free(&body);
@@ -369,6 +383,12 @@ static void handle_query_range(struct api_server *s, struct api_req *r, struct a
 	size_t *sid = NULL, *count = NULL, *offset = NULL, *order = NULL;
 	const struct tsdb_meta **sorted = NULL;
 	struct report_focus *fo = NULL;
+	/* focus=: the profiles shown (slot[i]: 1 + index into ids, or 0) */
+	size_t *slot = NULL, nids = 0;
+	const char **ids = NULL;
+	struct tsdb_focus_out *fout = NULL;
+	struct tsdb_focus_mem *fmem = NULL;
+	json_t **rest = NULL; /* the totals of those store_focus left */
 	int64_t start, end;
 	size_t limit = 0, n; /* limit=N: 0 (or absent) for no limit */
 	int rc;
@@ -385,7 +405,7 @@ static void handle_query_range(struct api_server *s, struct api_req *r, struct a
 	}
 	if (read_range(r, rep, &start, &end) < 0 || read_count(r, rep, "limit", &limit) < 0)
 		goto out;
-	if ((rc = find(s, tsdb_selector_matchers(sel), tsdb_selector_len(sel), start, end, &res,
+	if ((rc = find(s, r, tsdb_selector_matchers(sel), tsdb_selector_len(sel), start, end, &res,
 		       &err)) < 0) {
 		query_error(s, rep, rc, "query failed", &err);
 		goto out;
@@ -416,6 +436,57 @@ static void handle_query_range(struct api_server *s, struct api_req *r, struct a
 		memcpy(sorted, x.first, x.n * sizeof(*sorted));
 	qsort(sorted, x.n, sizeof(*sorted), meta_ptr_cmp);
 
+	if (fo) {
+		/* the focus totals of every pprof profile shown, read together
+		 * (each chunk once, each symbol matched once per table) */
+		struct tsdb_query q = {0};
+		slot = pf_xcalloc(n ? n : 1, sizeof(*slot));
+		ids = pf_xcalloc(n ? n : 1, sizeof(*ids));
+		for (size_t k = 0; k < x.n; k++) {
+			size_t g = series_of(&x, sorted[k]), from = offset[g], to = offset[g] + count[g];
+			if (limit && count[g] > limit)
+				from = to - limit;
+			for (size_t j = from; j < to; j++) {
+				const struct tsdb_meta *m = store_result_at(res, order[j]);
+				if (m->kind == TSDB_KIND_PPROF) {
+					slot[order[j]] = nids + 1;
+					ids[nids++] = m->id;
+				}
+			}
+		}
+		fout = pf_xcalloc(nids ? nids : 1, sizeof(*fout));
+		q.ids = ids;
+		q.nids = nids;
+		api_query_limits(s, &q);
+		api_query_cancel(r, &q);
+		if ((rc = store_focus(s->opt.db, &q, report_focus_match, fo, fout, &fmem, &err)) < 0) {
+			query_error(s, rep, rc, "reading profiles for focus failed", &err);
+			goto out;
+		}
+		/* what is left is read whole, under the same limits */
+		for (size_t i = 0; i < nids; i++) {
+			if (fout[i].done)
+				continue;
+			if (!rest)
+				rest = pf_xcalloc(nids, sizeof(*rest));
+			if (q.deadline_ns && pf_mono_ns() >= q.deadline_ns) {
+				pf_err_set(&err, PF_ETIMEDOUT, "stopped after reading %zu of %zu profiles", i, nids);
+				query_error(s, rep, PF_ETIMEDOUT, "", &err);
+				goto out;
+			}
+			if (api_req_gone(r)) {
+				pf_err_set(&err, PF_ECANCELED, "stopped after reading %zu of %zu profiles", i, nids);
+				query_error(s, rep, PF_ECANCELED, "", &err);
+				goto out;
+			}
+			rest[i] = json_object();
+			if (focus_totals(s, fo, ids[i], rest[i], &err) < 0) {
+				internal_error(rep, "reading a profile for focus failed", &err);
+				goto out;
+			}
+		}
+	}
+
 	arr = json_array();
 	for (size_t k = 0; k < x.n; k++) {
 		size_t g = series_of(&x, sorted[k]), from = offset[g], to = offset[g] + count[g];
@@ -425,18 +496,19 @@ static void handle_query_range(struct api_server *s, struct api_req *r, struct a
 			from = to - limit; /* the newest N, still ascending */
 		for (size_t j = from; j < to; j++) {
 			const struct tsdb_meta *m = store_result_at(res, order[j]);
-			json_t *smp = json_object(), *totals = json_object();
-			if (fo && m->kind == TSDB_KIND_PPROF) {
-				if (focus_totals(s, fo, m->id, totals, &err) < 0) {
-					json_decref(smp);
-					json_decref(totals);
-					json_decref(ser);
-					json_decref(samples);
-					json_decref(arr);
-					internal_error(rep, "reading a profile for focus failed", &err);
-					goto out;
+			json_t *smp = json_object(), *totals = NULL;
+			if (fo && slot[order[j]]) {
+				size_t i = slot[order[j]] - 1;
+				if (fout[i].done) {
+					totals = json_object();
+					totals_json(totals, fout[i].ntypes, fout[i].types, fout[i].totals);
+				} else {
+					totals = rest[i];
+					rest[i] = NULL;
 				}
 			}
+			if (!totals)
+				totals = json_object();
 			for (size_t t = 0; !fo && t < m->ntotals; t++) {
 				json_t *key = api_json_string(m->totals[t].type ? m->totals[t].type : "");
 				json_object_set_new(totals, json_string_value(key),
@@ -454,6 +526,13 @@ static void handle_query_range(struct api_server *s, struct api_req *r, struct a
 	}
 	v1_success(rep, arr);
 out:
+	for (size_t i = 0; rest && i < nids; i++)
+		json_decref(rest[i]);
+	free(rest);
+	store_focus_free(s->opt.db, fmem);
+	free(fout);
+	free(ids);
+	free(slot);
 	report_focus_free(fo);
 	free(sorted);
 	free(order);
@@ -822,7 +901,7 @@ static int read_merge(struct api_server *s, struct api_req *r, struct api_reply 
 		bad_data(rep, "invalid parameter \"%s\": end timestamp must not be before start time", end_param);
 		goto out;
 	}
-	if ((rc = find(s, tsdb_selector_matchers(sel), tsdb_selector_len(sel), start, end, &res,
+	if ((rc = find(s, r, tsdb_selector_matchers(sel), tsdb_selector_len(sel), start, end, &res,
 		       &err)) < 0) {
 		query_error(s, rep, rc, "query failed", &err);
 		goto out;
@@ -860,6 +939,7 @@ static int read_merge(struct api_server *s, struct api_req *r, struct api_reply 
 	q.min_t_ns = start;
 	q.max_t_ns = end;
 	api_query_limits(s, &q);
+	api_query_cancel(r, &q);
 	rc = store_merge(s->opt.db, &q, &x->p, &x->nprofiles, &err);
 	if (rc == PF_ENOTFOUND) {
 		v1_error(rep, 404, "not_found", "\"%s\" finds no profile in that range", qparam);

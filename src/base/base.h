@@ -44,6 +44,7 @@ enum {
 	PF_ELIMIT = -13,   /* the input would make us build more than a fixed cap */
 	PF_ETIMEDOUT = -14, /* a deadline passed before the work was done */
 	PF_ENEWER = -15,   /* stored data in a format version newer than this build reads */
+	PF_ECANCELED = -16, /* the caller gave up (a query's client hung up) */
 };
 
 /* What went wrong and with which input. msg is one sentence, no newline. */

@@ -55,6 +55,7 @@ const char *pf_strerror(int code)
 	case PF_ELIMIT: return "over a cap";
 	case PF_ETIMEDOUT: return "deadline passed";
 	case PF_ENEWER: return "format version newer than this build reads";
+	case PF_ECANCELED: return "canceled";
 	}
 	return "unknown error";
 }

@@ -982,6 +982,11 @@ void report_focus_free(struct report_focus *f)
 	free(f);
 }
 
+int report_focus_match(void *f, const char *s)
+{
+	return rx_match(&((struct report_focus *)f)->re, s);
+}
+
 void report_focus_totals(struct report_focus *f, const struct pprof_profile *p, int64_t *totals)
 {
 	const pprof_msg *m = pprof_message(p);

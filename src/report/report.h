@@ -162,6 +162,9 @@ int report_sandwich_diff(const struct report_prep *base, const struct report_pre
 struct report_focus;
 int report_focus_new(const char *focus, struct report_focus **out, struct pf_err *err);
 void report_focus_totals(struct report_focus *f, const struct pprof_profile *p, int64_t *totals);
+/* Whether the focus (a struct report_focus *) matches s, a function name,
+ * function file name or mapping file name (shaped for tsdb_focus). */
+int report_focus_match(void *f, const char *s);
 void report_focus_free(struct report_focus *f);
 
 /*

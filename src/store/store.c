@@ -253,6 +253,24 @@ int store_read(struct store *s, const char *id, struct pf_buf *body, struct tsdb
 	return tsdb_read(s->db, id, body, meta, err);
 }
 
+int store_focus(struct store *s, const struct tsdb_query *q, int (*match)(void *arg, const char *s),
+		void *arg, struct tsdb_focus_out *out, struct tsdb_focus_mem **r, struct pf_err *err)
+{
+	if (s->type == STORE_CLICKHOUSE) {
+		*r = NULL;
+		if (q->nids)
+			memset(out, 0, q->nids * sizeof(*out));
+		return 0;
+	}
+	return tsdb_focus(s->db, q, match, arg, out, r, err);
+}
+
+void store_focus_free(struct store *s, struct tsdb_focus_mem *r)
+{
+	(void)s;
+	tsdb_focus_free(r);
+}
+
 void store_meta_free(struct store *s, struct tsdb_meta *m)
 {
 	if (!m)

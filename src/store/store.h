@@ -70,6 +70,13 @@ int store_read(struct store *s, const char *id, struct pf_buf *body, struct tsdb
 	       struct pf_err *err);
 void store_meta_free(struct store *s, struct tsdb_meta *m);
 
+/* tsdb_focus. ClickHouse does nothing here (every out[i].done 0): the
+ * caller reads each profile with store_read. r (NULL from ClickHouse) is
+ * freed with store_focus_free. */
+int store_focus(struct store *s, const struct tsdb_query *q, int (*match)(void *arg, const char *s),
+		void *arg, struct tsdb_focus_out *out, struct tsdb_focus_mem **r, struct pf_err *err);
+void store_focus_free(struct store *s, struct tsdb_focus_mem *r);
+
 struct store_series_set;
 int store_series(struct store *s, const struct tsdb_query *q, struct store_series_set **out,
 		 struct pf_err *err);

@@ -11,6 +11,8 @@
  */
 #include "tsdb/tsdb-internal.h"
 #include "tsdb/codec/codec.h"
+/* tsdb_focus reads a chunk's rows and its table's symbols */
+#include "tsdb/codec/codec-internal.h"
 #include "pprof/pprof.h"
 
 #include <inttypes.h>
@@ -268,6 +270,7 @@ struct hit {
 	size_t ntotals;
 	size_t src;  /* index of the block in the walk, or SIZE_MAX for the head */
 	size_t walk; /* place in the walk's order (block, series, chunk) */
+	size_t idx;  /* gather_ids: the index of the id that named it */
 };
 
 struct gather {
@@ -288,10 +291,17 @@ static void gather_free(struct gather *g)
 	memset(g, 0, sizeof(*g));
 }
 
-/* 1 when the query's deadline has passed. */
+/* Whether the query must stop: 0, PF_ETIMEDOUT when its deadline has
+ * passed, PF_ECANCELED when its caller gave up (q->cancelled). */
 static int past_deadline(const struct tsdb_query *q)
 {
-	return q && q->deadline_ns && pf_mono_ns() >= q->deadline_ns;
+	if (!q)
+		return 0;
+	if (q->deadline_ns && pf_mono_ns() >= q->deadline_ns)
+		return PF_ETIMEDOUT;
+	if (q->cancelled && q->cancelled(q->cancel_arg))
+		return PF_ECANCELED;
+	return 0;
 }
 
 static int over_cap(size_t n, size_t max, struct pf_err *err)
@@ -387,8 +397,8 @@ static int gather(struct tsdb *db, const struct tsdb_query *q, struct gather *g,
 	if ((rc = tsdb__rit_init(&g->it, db, q, TSDB__RIT_PROFILE, err)) < 0)
 		return rc;
 	while (tsdb__rit_next(&g->it)) {
-		if ((g->n + over) % 1024 == 1023 && past_deadline(q))
-			return pf_err_set(err, PF_ETIMEDOUT, "stopped after finding %zu profiles",
+		if ((g->n + over) % 1024 == 1023 && (rc = past_deadline(q)) < 0)
+			return pf_err_set(err, rc, "stopped after finding %zu profiles",
 					  g->n + over);
 		/* without a limit nothing past the cap is kept: count the rest
 		 * (profiles in two overlapping blocks mid-compaction count twice) */
@@ -402,8 +412,8 @@ static int gather(struct tsdb *db, const struct tsdb_query *q, struct gather *g,
 			hit_from_head(db, g, g->it.s, g->it.e);
 		g->hits[g->n - 1].walk = g->n - 1;
 	}
-	if (past_deadline(q))
-		return pf_err_set(err, PF_ETIMEDOUT, "stopped after finding %zu profiles", g->n + over);
+	if ((rc = past_deadline(q)) < 0)
+		return pf_err_set(err, rc, "stopped after finding %zu profiles", g->n + over);
 	if (over)
 		return over_cap(g->n + over, q->max_profiles, err);
 	if (g->n > 1) {
@@ -446,10 +456,11 @@ static int gather_ids(struct tsdb *db, const struct tsdb_query *q, struct gather
 		uint32_t seq;
 		int found = 0;
 
-		if (i % 256 == 255 && past_deadline(q)) {
+		int stop;
+		if (i % 256 == 255 && (stop = past_deadline(q)) < 0) {
 			if (es_b)
 				tsdb__bentries_free(&es);
-			return pf_err_set(err, PF_ETIMEDOUT, "stopped after looking up %zu of %zu ids", i,
+			return pf_err_set(err, stop, "stopped after looking up %zu of %zu ids", i,
 					  q->nids);
 		}
 		if (!q->ids[i] || tsdb__id_decode(q->ids[i], &hash, &t_ns, &seq) < 0)
@@ -484,13 +495,18 @@ static int gather_ids(struct tsdb *db, const struct tsdb_query *q, struct gather
 				}
 			}
 		}
-		if (found)
+		if (found) {
 			g->hits[g->n - 1].walk = g->n - 1;
+			g->hits[g->n - 1].idx = i;
+		}
 	}
 	if (es_b)
 		tsdb__bentries_free(&es);
-	if (past_deadline(q))
-		return pf_err_set(err, PF_ETIMEDOUT, "stopped after looking up %zu ids", q->nids);
+	{
+		int stop = past_deadline(q);
+		if (stop < 0)
+			return pf_err_set(err, stop, "stopped after looking up %zu ids", q->nids);
+	}
 	if (q->max_profiles && g->n > q->max_profiles)
 		return over_cap(g->n, q->max_profiles, err);
 	return 0;
@@ -1017,15 +1033,15 @@ static int merge_hits(struct tsdb *db, const struct tsdb_query *q, struct gather
 		h->walk = i;
 	}
 	if (g->n == 1 && gz) {
-		if (past_deadline(q))
-			return pf_err_set(err, PF_ETIMEDOUT, "stopped after reading 0 of 1 profiles");
+		if ((rc = past_deadline(q)) < 0)
+			return pf_err_set(err, rc, "stopped after reading 0 of 1 profiles");
 		return read_hit(db, &g->hits[0], gz, err);
 	}
 	qsort(g->hits, g->n, sizeof(*g->hits), cmp_hit_read);
 	for (size_t i = 0; i < g->n; i++) {
 		const struct hit *h = &g->hits[i];
-		if (past_deadline(q)) {
-			rc = pf_err_set(err, PF_ETIMEDOUT, "stopped after reading %zu of %zu profiles", i,
+		if ((rc = past_deadline(q)) < 0) {
+			rc = pf_err_set(err, rc, "stopped after reading %zu of %zu profiles", i,
 					g->n);
 			goto out;
 		}
@@ -1167,6 +1183,251 @@ int tsdb_merge_encoded(struct tsdb *db, const struct tsdb_query *q, struct pf_bu
 	int rc = merge_query(db, q, &p, gz, n, err);
 	pprof_free(p);
 	return rc;
+}
+
+/* ---- focus -------------------------------------------------------------- */
+
+/*
+ * What a focus learned of one symbol table: per function, mapping,
+ * location and stack node, 0 not asked yet, 1 no, 2 yes (a node: its stack
+ * reaches a matching location). Filled in as rows ask, so a large table
+ * costs only what the profiles read use. Tables only grow (the head's,
+ * between two lockings of its group): the arrays grow with them.
+ */
+struct focus_tab {
+	const struct tsdb__symtab *st;
+	uint8_t *fn, *map, *loc, *node;
+	size_t nfn, nmap, nloc, nnode;
+};
+
+struct tsdb_focus_mem {
+	struct pf_arena *arena; /* what tsdb_focus_out borrows */
+	struct focus_tab *tabs;
+	size_t ntabs, captabs;
+	int (*match)(void *arg, const char *s);
+	void *arg;
+	uint32_t *path; /* focus_node's scratch */
+	size_t cappath;
+};
+
+static void memo_fit(uint8_t **a, size_t *n, size_t want)
+{
+	if (*n >= want)
+		return;
+	*a = pf_xrealloc(*a, want ? want : 1);
+	memset(*a + *n, 0, want - *n);
+	*n = want;
+}
+
+static struct focus_tab *focus_tab(struct tsdb_focus_mem *m, const struct tsdb__symtab *st)
+{
+	struct focus_tab *t = NULL;
+
+	for (size_t i = 0; i < m->ntabs && !t; i++)
+		if (m->tabs[i].st == st)
+			t = &m->tabs[i];
+	if (!t) {
+		pf_xgrow((void **)&m->tabs, &m->captabs, m->ntabs + 1, sizeof(*m->tabs));
+		t = &m->tabs[m->ntabs++];
+		memset(t, 0, sizeof(*t));
+		t->st = st;
+	}
+	memo_fit(&t->fn, &t->nfn, st->nfn);
+	memo_fit(&t->map, &t->nmap, st->nmap);
+	memo_fit(&t->loc, &t->nloc, st->nloc);
+	memo_fit(&t->node, &t->nnode, st->nnode);
+	return t;
+}
+
+/* Function f (an id of t's table): its name or file name matches. */
+static int focus_fn(struct tsdb_focus_mem *m, struct focus_tab *t, uint32_t f)
+{
+	if (!t->fn[f]) {
+		const struct tsdb__st_function *fn = &t->st->fns[f];
+		t->fn[f] = m->match(m->arg, tsdb__st_str(t->st, fn->name)) ||
+				   m->match(m->arg, tsdb__st_str(t->st, fn->file))
+			   ? 2
+			   : 1;
+	}
+	return t->fn[f] == 2;
+}
+
+static int focus_loc(struct tsdb_focus_mem *m, struct focus_tab *t, uint32_t l)
+{
+	if (!t->loc[l]) {
+		const struct tsdb__st_location *loc = &t->st->locs[l];
+		int yes = 0;
+		if (loc->mapping) {
+			uint32_t k = loc->mapping - 1;
+			if (!t->map[k])
+				t->map[k] = m->match(m->arg, tsdb__st_str(t->st, t->st->maps[k].file)) ? 2 : 1;
+			yes = t->map[k] == 2;
+		}
+		for (uint32_t j = 0; j < loc->nline && !yes; j++) {
+			uint32_t fn = t->st->lines[loc->line_off + j].fn;
+			yes = fn && focus_fn(m, t, fn - 1);
+		}
+		t->loc[l] = yes ? 2 : 1;
+	}
+	return t->loc[l] == 2;
+}
+
+/* Stack node k (0: the empty stack, which never matches). Walks up to the
+ * first node already known, then settles the nodes below it root side
+ * first (a node matches when its parent does or its location does). */
+static int focus_node(struct tsdb_focus_mem *m, struct focus_tab *t, uint32_t k)
+{
+	size_t n = 0;
+	uint8_t v;
+
+	while (k != 0 && !t->node[k]) {
+		pf_xgrow((void **)&m->path, &m->cappath, n + 1, sizeof(*m->path));
+		m->path[n++] = k;
+		k = t->st->nodes[k].parent;
+	}
+	v = k == 0 ? 1 : t->node[k];
+	while (n > 0) {
+		k = m->path[--n];
+		if (v != 2)
+			v = focus_loc(m, t, t->st->nodes[k].loc) ? 2 : 1;
+		t->node[k] = v;
+	}
+	return v == 2;
+}
+
+/* Profile i of chunk d (of table st) into o. */
+static int focus_rows(struct tsdb_focus_mem *m, const struct tsdb__symtab *st,
+		      struct tsdb__chunk_dec *d, size_t i, struct tsdb_focus_out *o, struct pf_err *err)
+{
+	struct tsdb__rows rows;
+	struct focus_tab *t;
+	size_t nt;
+	int rc;
+
+	if ((rc = tsdb__chunk_dec_rows(d, st, i, &rows, err)) < 0)
+		return rc;
+	t = focus_tab(m, st);
+	nt = rows.hdr->nsample_type;
+	o->ntypes = nt;
+	o->types = pf_arena_alloc(m->arena, (nt + 1) * sizeof(*o->types));
+	o->totals = pf_arena_alloc(m->arena, (nt + 1) * sizeof(*o->totals));
+	for (size_t k = 0; k < nt; k++)
+		o->types[k] = arena_str(m->arena, tsdb__st_str(st, rows.hdr->sample_type[2 * k]));
+	for (size_t r = 0; r < rows.nrows; r++) {
+		if (!focus_node(m, t, rows.stacks[r]))
+			continue;
+		const int64_t *v = rows.vals + r * nt;
+		for (size_t k = 0; k < nt; k++) /* wrapping, as pprof's totals */
+			o->totals[k] = (int64_t)((uint64_t)o->totals[k] + (uint64_t)v[k]);
+	}
+	o->done = 1;
+	return 0;
+}
+
+int tsdb_focus(struct tsdb *db, const struct tsdb_query *q, int (*match)(void *arg, const char *s),
+	       void *arg, struct tsdb_focus_out *out, struct tsdb_focus_mem **r, struct pf_err *err)
+{
+	struct tsdb_focus_mem *m;
+	struct gather g = {0};
+	struct tsdb__chunk_dec *dec = NULL;
+	const struct hit *dec_hit = NULL;
+	struct tsdb__hgroup *hg = NULL; /* the head group being read (its lock held) */
+	struct pf_buf body = PF_BUF_INIT(0);
+	int rc;
+
+	*r = m = pf_xcalloc(1, sizeof(*m));
+	m->arena = pf_arena_new();
+	m->match = match;
+	m->arg = arg;
+	if (!db || __atomic_load_n(&db->closed, __ATOMIC_ACQUIRE))
+		return pf_err_set(err, PF_ECLOSED, "store is closed");
+	if (!q || !match || (q->nids && (!q->ids || !out)))
+		return pf_err_set(err, PF_EINVAL, "bad focus query");
+	if (q->nids)
+		memset(out, 0, q->nids * sizeof(*out));
+	pthread_rwlock_rdlock(&db->state);
+	if ((rc = gather_ids(db, q, &g, err)) < 0)
+		goto out;
+	qsort(g.hits, g.n, sizeof(*g.hits), cmp_hit_read);
+	for (size_t i = 0; i < g.n; i++) {
+		const struct hit *h = &g.hits[i];
+		const struct tsdb__symtab *st;
+
+		if ((rc = past_deadline(q)) < 0) {
+			rc = pf_err_set(err, rc, "stopped after reading %zu of %zu profiles", i, g.n);
+			goto out;
+		}
+		if (h->kind != TSDB_KIND_PPROF || (!h->b && !h->pos.hs))
+			continue; /* not pprof, or only in the WAL: the caller's */
+		if (!h->b) {
+			struct tsdb__hgroup *grp = tsdb__hseries_group(h->pos.hs);
+			if (grp != hg) {
+				tsdb__chunk_dec_free(dec);
+				dec = NULL;
+				dec_hit = NULL;
+				if (hg)
+					tsdb__hgroup_unlock(hg);
+				hg = grp;
+				tsdb__hgroup_lock(hg);
+			}
+			if (!dec_hit || dec_hit->pos.hs != h->pos.hs || dec_hit->pos.chunk != h->pos.chunk) {
+				tsdb__chunk_dec_free(dec);
+				dec = NULL;
+				dec_hit = NULL;
+				if ((rc = tsdb__hseries_dec(h->pos.hs, h->pos.chunk, &body, &dec, err)) < 0)
+					goto out;
+				dec_hit = h;
+			}
+			if ((rc = focus_rows(m, tsdb__hgroup_symtab(hg), dec, h->pos.idx, &out[h->idx],
+					     err)) < 0)
+				goto out;
+			continue;
+		}
+		if (hg) {
+			tsdb__chunk_dec_free(dec);
+			dec = NULL;
+			dec_hit = NULL;
+			tsdb__hgroup_unlock(hg);
+			hg = NULL;
+		}
+		if ((rc = tsdb__block_symtab(h->b, h->ord, &st, err)) < 0)
+			goto out;
+		if (!dec_hit || dec_hit->b != h->b || dec_hit->be.chunk_off != h->be.chunk_off) {
+			tsdb__chunk_dec_free(dec);
+			dec = NULL;
+			dec_hit = NULL;
+			if ((rc = tsdb__block_chunk(h->b, &h->be, &dec, err)) < 0)
+				goto out;
+			dec_hit = h;
+		}
+		if ((rc = focus_rows(m, st, dec, h->be.chunk_idx, &out[h->idx], err)) < 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	tsdb__chunk_dec_free(dec);
+	if (hg)
+		tsdb__hgroup_unlock(hg);
+	pthread_rwlock_unlock(&db->state);
+	gather_free(&g);
+	pf_buf_free(&body);
+	return rc;
+}
+
+void tsdb_focus_free(struct tsdb_focus_mem *m)
+{
+	if (!m)
+		return;
+	for (size_t i = 0; i < m->ntabs; i++) {
+		free(m->tabs[i].fn);
+		free(m->tabs[i].map);
+		free(m->tabs[i].loc);
+		free(m->tabs[i].node);
+	}
+	free(m->tabs);
+	free(m->path);
+	pf_arena_free(m->arena);
+	free(m);
 }
 
 /* ---- labels and stats -------------------------------------------------- */

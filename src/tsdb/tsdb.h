@@ -196,6 +196,14 @@ struct tsdb_query {
 	 */
 	const char *const *ids;
 	size_t nids;
+	/*
+	 * When set, asked between profiles (where the deadline is checked):
+	 * nonzero stops a find, merge or focus with PF_ECANCELED (err saying
+	 * how far it got). The API's: the client hung up, or the server is
+	 * stopping.
+	 */
+	int (*cancelled)(void *arg);
+	void *cancel_arg;
 };
 
 struct tsdb_result;
@@ -288,6 +296,34 @@ void tsdb_series_free(struct tsdb_series_set *set);
  * differ, PF_EINVAL when one is not pprof (err names its type), PF_ELIMIT
  * and PF_ETIMEDOUT (q->max_profiles, q->deadline_ns).
  */
+/*
+ * query_range's focus=: for each profile q->ids names (q->ids required;
+ * matchers, range and limit ignored), the total of every sample type over
+ * its samples with a frame match accepts, match being asked about every
+ * function name, function file name and mapping file name a sample reaches
+ * (at most once per symbol of each symbol table, however many profiles
+ * use it): a location matches when its mapping or one of its lines'
+ * functions does, a sample when one of its locations does. Read from the
+ * symbolized rows (stack ids) without building any pprof profile. out has
+ * q->nids entries, filled in: done 1 with the profile's sample types
+ * (borrowed from r, until tsdb_focus_free) and totals; done 0 for an id
+ * that names nothing stored, a profile that is not pprof, or one kept only
+ * as its pushed body (head profiles not yet symbolized): the caller reads
+ * those with tsdb_read. *r holds what out borrows (tsdb_focus_free; set
+ * also on failure). PF_ECORRUPT (a chunk), PF_ELIMIT, PF_ETIMEDOUT,
+ * PF_ECANCELED.
+ */
+struct tsdb_focus_out {
+	int done;
+	size_t ntypes;
+	const char **types; /* sample type names */
+	int64_t *totals;
+};
+struct tsdb_focus_mem;
+int tsdb_focus(struct tsdb *db, const struct tsdb_query *q, int (*match)(void *arg, const char *s),
+	       void *arg, struct tsdb_focus_out *out, struct tsdb_focus_mem **r, struct pf_err *err);
+void tsdb_focus_free(struct tsdb_focus_mem *r);
+
 struct pprof_profile;
 int tsdb_merge(struct tsdb *db, const struct tsdb_query *q, struct pprof_profile **out,
 	       size_t *n, struct pf_err *err);

@@ -52,11 +52,11 @@ before(async () => {
 after(async () => {
   if (browser) await browser.close();
   if (dayReady) await dayReady.catch(() => {});
-  // killed: its restart asserted the clean stop, and a SIGTERM would wait
-  // for the query_range focus= over the whole day (10 s of CPU) that the
-  // merged day's zoom starts for the over-time plot, which the test does
-  // not wait for (the page's fetch is aborted, the server's work is not)
-  if (daySrv) await daySrv.kill();
+  // stopped (SIGTERM, exit 0 asserted): the query_range focus= over the
+  // whole day that the merged day's zoom starts for the over-time plot,
+  // which the test does not wait for, reads the stored rows (0.2 s of CPU,
+  // not 10) and gives up when its fetch is aborted or the server stops
+  if (daySrv) await daySrv.stop();
   if (srv) await srv.stop();
 });
 

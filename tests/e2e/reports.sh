@@ -285,6 +285,42 @@ expect "query_range focus matching everything equals the stored totals" \
 	"$(v1 /api/v1/query_range --data-urlencode 'query=heap{service="ten"}' --data-urlencode 'focus=.' | jq -c '[.data[].samples[].totals]')" \
 	"$(jq -c '[.data[].samples[].totals]' <<<"$qr0")"
 
+# a client that hangs up: the query stops at its next check (where the
+# deadline is checked: api_req_gone sees the socket's hang-up) instead of
+# reading every profile; counted as refused{reason="query_canceled"}
+canceled() { curl -sS "$URL/metrics" | sed -n 's/^profefe_requests_refused_total{reason="query_canceled"} //p'; }
+c0=$(canceled)
+q="/api/v1/query_range?query=heap%7Bservice%3D%22ten%22%7D&focus=catalog%5C."
+# the whole request, then close, with the server stopped (SIGSTOP) so that
+# it reads the request with the hang-up already there: else a loaded
+# machine may run the 10-profile query between our write and our close
+kill -STOP "$PID"
+if exec 3<>"/dev/tcp/127.0.0.1/$PORT"; then
+	printf 'GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' "$q" >&3
+	exec 3>&-
+fi
+kill -CONT "$PID"
+c1=$c0
+for _ in $(seq 1 100); do
+	c1=$(canceled)
+	[ "${c1:-0}" -gt "${c0:-0}" ] && break
+	sleep 0.05
+done
+expect "query_range focus= whose client hung up: one query_canceled refusal" "$((${c1:-0} - ${c0:-0}))" 1
+expect_match "... logged as stopped before reading every profile" \
+	"$(grep 'msg="query canceled"' "$TMP/server.$SERVER_N.log" | tail -1)" 'stopped after (finding [0-9]+ profiles|reading [0-9] of 10 profiles)'
+expect "a query_range focus= whose client waits is not canceled" \
+	"$(v1 /api/v1/query_range --data-urlencode 'query=heap{service="ten"}' --data-urlencode 'focus=catalog\.' | jq -c '[.data[].samples[].totals.alloc_space]')/$(canceled)" \
+	"$(jq -c '[.data[].samples[].totals.alloc_space]' <<<"$qr")/$c1"
+
+# the same totals once the profiles are in a block (a restart flushes the
+# head): tsdb_focus reads a block's rows as it reads the symbolized head's
+stop_server
+start_server "$TMP/data" || { notok "server restarts"; finish; }
+expect "query_range focus= from a block equals the head's" \
+	"$(v1 /api/v1/query_range --data-urlencode 'query=heap{service="ten"}' --data-urlencode 'focus=catalog\.' | jq -c '[.data[].samples[]]')" \
+	"$(jq -c '[.data[].samples[]]' <<<"$qr")"
+
 # ---- errors ------------------------------------------------------------------
 err400() { # DESC REGEX PATH CURL-ARGS...
 	local d=$1 re=$2 p=$3 code
