@@ -22,6 +22,8 @@ static const char *const col_names[NCOLS] = { "headers", "stacks", "labels", "ga
 
 struct rowset {
 	int valid;  /* holds a pprof profile */
+	int indexed; /* pair, bystack and byleaf reflect the rows (an encoder's
+		      * previous profile drops them between adds: rowset_unindex) */
 	size_t n, cap, nt, vcap;
 	uint32_t *stack, *lset;
 	int64_t *vals;     /* n * nt */
@@ -79,6 +81,7 @@ static int rowset_reset(struct rowset *r, size_t n, size_t nt)
 
 	r->valid = 0;
 	r->selfok = 0;
+	r->indexed = 1; /* the adds fill the indexes */
 	r->n = 0;
 	r->nt = nt;
 	pf_htab_clear(&r->pair);
@@ -168,13 +171,69 @@ static uint32_t pair_first(const struct rowset *r, uint32_t sfirst, uint32_t sta
 }
 
 /*
+ * An encoder's previous profile keeps its rows and values between adds but
+ * not its three indexes (for a heap profile most of what a series' open
+ * chunk holds): a profile with the same rows (a program's next snapshot)
+ * needs none of them, and any other rebuilds them first (rowset_reindex:
+ * the tables rowset_add made for these rows, so nothing the encoder writes
+ * changes). The tables move between the rowset and a spare set in the
+ * scratch (ix), so that the large ones stay with the group and the series
+ * keeps small empty ones.
+ */
+static void ix_swap(struct rowset *r, struct pf_htab ix[3])
+{
+	struct pf_htab t;
+
+	t = r->pair, r->pair = ix[0], ix[0] = t;
+	t = r->bystack, r->bystack = ix[1], ix[1] = t;
+	t = r->byleaf, r->byleaf = ix[2], ix[2] = t;
+}
+
+/* The leaf location of a stack as a map key (the empty stack has its own). */
+static uint64_t leaf_key(const struct tsdb__symtab *st, uint32_t stack)
+{
+	return stack ? st->nodes[stack].loc : (uint64_t)1 << 32;
+}
+
+static void rowset_reindex(struct rowset *r, const struct tsdb__symtab *st, struct pf_htab ix[3])
+{
+	if (!r->valid || r->indexed)
+		return;
+	ix_swap(r, ix); /* the scratch's (large) tables: filled below */
+	pf_htab_clear(&r->pair);
+	pf_htab_clear(&r->bystack);
+	pf_htab_clear(&r->byleaf);
+	for (uint32_t i = 0; i < (uint32_t)r->n; i++) {
+		uint32_t stack = r->stack[i], lset = r->lset[i], sfirst, first;
+		/* as rowset_add */
+		if (pf_htab_put(&r->bystack, stack, i, &sfirst) && r->lset[sfirst] != lset)
+			pf_htab_put(&r->pair, (uint64_t)stack << 32 | lset, i, &first);
+		pf_htab_set(&r->byleaf, leaf_key(st, stack), lset);
+	}
+	r->indexed = 1;
+}
+
+/* Drop r's indexes: they go to ix, r gets small empty ones. */
+static void rowset_unindex(struct rowset *r, struct pf_htab ix[3])
+{
+	ix_swap(r, ix);
+	pf_htab_free(&r->pair);
+	pf_htab_free(&r->bystack);
+	pf_htab_free(&r->byleaf);
+	pf_htab_init(&r->pair, 16);
+	pf_htab_init(&r->bystack, 16);
+	pf_htab_init(&r->byleaf, 16);
+	r->indexed = 0;
+}
+
+/*
  * Append row (stack, lset) to cur and find its match in prev: the row of
  * prev with the same pair and the same occurrence of it. pfirst is prev's
  * first row with the stack (prev_first). Returns the matched row of prev
- * or NONE.
+ * or NONE; *sf gets cur's first row with the stack.
  */
 static uint32_t rowset_add(struct rowset *cur, const struct rowset *prev, uint32_t stack,
-			   uint32_t lset, uint64_t leaf, uint32_t pfirst)
+			   uint32_t lset, uint64_t leaf, uint32_t pfirst, uint32_t *sf)
 {
 	uint32_t r = (uint32_t)cur->n++, first = NONE, q, sfirst;
 
@@ -184,6 +243,7 @@ static uint32_t rowset_add(struct rowset *cur, const struct rowset *prev, uint32
 	cur->sfirst[r] = 0;
 	if (!pf_htab_put(&cur->bystack, stack, r, &sfirst)) {
 		cur->sfirst[r] = 1;
+		sfirst = r;
 	} else {
 		/* the stack came before: the pair's first row is the stack's
 		 * first row or in pair (inserted there when it is this one) */
@@ -206,13 +266,8 @@ static uint32_t rowset_add(struct rowset *cur, const struct rowset *prev, uint32
 		cur->pmatch[r] = q;
 	}
 	pf_htab_set(&cur->byleaf, leaf, lset);
+	*sf = sfirst;
 	return q;
-}
-
-/* The leaf location of a stack as a map key (the empty stack has its own). */
-static uint64_t leaf_key(const struct tsdb__symtab *st, uint32_t stack)
-{
-	return stack ? st->nodes[stack].loc : (uint64_t)1 << 32;
 }
 
 /*
@@ -317,6 +372,7 @@ struct tsdb__chunk_scratch {
 		uint32_t id;
 	} labmemo[LSET_MEMO];
 	struct rowset *spare; /* the rows being added; swapped with prev */
+	struct pf_htab ix[3]; /* indexes a series' previous profile does not keep */
 };
 
 struct tsdb__chunk_enc {
@@ -355,6 +411,8 @@ struct tsdb__chunk_scratch *tsdb__chunk_scratch_new(void)
 {
 	struct tsdb__chunk_scratch *sc = pf_xcalloc(1, sizeof(*sc));
 	sc->spare = rowset_new();
+	for (int i = 0; i < 3; i++)
+		pf_htab_init(&sc->ix[i], 16);
 	return sc;
 }
 
@@ -379,10 +437,14 @@ static void scratch_clear(struct tsdb__chunk_scratch *sc)
 	free(sc->vbuf);
 	free(sc->fused);
 	free(sc->rowbytes);
+	for (int i = 0; i < 3; i++)
+		pf_htab_free(&sc->ix[i]);
 	memset(sc, 0, sizeof(*sc));
 	rowset_free(spare);
 	rowset_init(spare);
 	sc->spare = spare;
+	for (int i = 0; i < 3; i++)
+		pf_htab_init(&sc->ix[i], 16);
 }
 
 void tsdb__chunk_scratch_trim(struct tsdb__chunk_scratch *sc)
@@ -396,6 +458,8 @@ void tsdb__chunk_scratch_free(struct tsdb__chunk_scratch *sc)
 	if (!sc)
 		return;
 	scratch_clear(sc);
+	for (int i = 0; i < 3; i++)
+		pf_htab_free(&sc->ix[i]);
 	rowset_delete(sc->spare);
 	free(sc);
 }
@@ -768,6 +832,8 @@ int tsdb__chunk_enc_rows(struct tsdb__chunk_enc *e, const struct tsdb__phdr *h, 
 	       (stacks == prev->stack || memcmp(stacks, prev->stack, ns * sizeof(uint32_t)) == 0) &&
 	       (lsets == prev->lset || memcmp(lsets, prev->lset, ns * sizeof(uint32_t)) == 0);
 	if (same) {
+		if (!prev->selfok)
+			rowset_reindex(prev, e->st, e->sc->ix);
 		self_lset_column(prev, e->st);
 		if ((rc = pf_buf_reserve(&e->col[COL_STACK], ns)) < 0 ||
 		    (rc = pf_buf_append(&e->col[COL_LSET], prev->selfcol, prev->selflen)) < 0)
@@ -777,17 +843,21 @@ int tsdb__chunk_enc_rows(struct tsdb__chunk_enc *e, const struct tsdb__phdr *h, 
 		for (i = 0; i < ns; i++)
 			e->sc->match[i] = (uint32_t)i;
 	} else {
-		uint8_t *ps, *pl;
+		uint8_t *ps, *pl, *pself;
+		rowset_reindex(prev, e->st, e->sc->ix);
 		if (rowset_reset(cur, ns, nt) < 0)
 			return pf_err_set(err, PF_ENOMEM, "cannot allocate rows for %zu samples", ns);
 		/* the two columns' bytes go to scratch first (at most 5 bytes
-		 * per row each: ids are 32-bit), then to the columns */
-		pf_xgrow((void **)&e->sc->rowbytes, &e->sc->rowbytescap, 10 * ns + 1, 1);
+		 * per row each: ids are 32-bit), then to the columns; and the
+		 * label column of these rows against themselves (selfcol, for a
+		 * next profile of the same rows) */
+		pf_xgrow((void **)&e->sc->rowbytes, &e->sc->rowbytescap, 15 * ns + 1, 1);
 		ps = e->sc->rowbytes;
 		pl = ps + 5 * ns;
+		pself = pl + 5 * ns;
 		for (i = 0; i < ns; i++) {
 			uint32_t stack = stacks[i], lset = lsets[i], pred_stack = NONE, pred_lset, q,
-				 pfirst;
+				 pfirst, sf;
 			uint64_t leaf;
 			/* stack column */
 			if (prev->valid && cursor < prev->n)
@@ -803,7 +873,8 @@ int tsdb__chunk_enc_rows(struct tsdb__chunk_enc *e, const struct tsdb__phdr *h, 
 				*pl++ = 0;
 			else
 				pl = uv_at(pl, (uint64_t)lset + 1);
-			q = rowset_add(cur, prev, stack, lset, leaf, pfirst);
+			q = rowset_add(cur, prev, stack, lset, leaf, pfirst, &sf);
+			pself = uv_at(pself, cur->lset[sf] == lset ? 0 : (uint64_t)lset + 1);
 			e->sc->match[i] = q;
 			if (q != NONE)
 				cursor = q + 1;
@@ -814,6 +885,10 @@ int tsdb__chunk_enc_rows(struct tsdb__chunk_enc *e, const struct tsdb__phdr *h, 
 		    (rc = pf_buf_append(&e->col[COL_LSET], e->sc->rowbytes + 5 * ns,
 					(size_t)(pl - (e->sc->rowbytes + 5 * ns)))) < 0)
 			goto append;
+		cur->selflen = (size_t)(pself - (e->sc->rowbytes + 10 * ns));
+		pf_xgrow((void **)&cur->selfcol, &cur->selfcap, cur->selflen + 1, 1);
+		memcpy(cur->selfcol, e->sc->rowbytes + 10 * ns, cur->selflen);
+		cur->selfok = 1;
 	}
 
 	/* values: per sample type the smallest of six codings (see "value
@@ -837,6 +912,9 @@ int tsdb__chunk_enc_rows(struct tsdb__chunk_enc *e, const struct tsdb__phdr *h, 
 		cur->valid = 1;
 		e->sc->spare = prev;
 		e->prev = cur;
+		/* the indexes go (rowset_reindex brings them back); selfcol,
+		 * which a next profile of the same rows needs, is made */
+		rowset_unindex(cur, e->sc->ix);
 	}
 	e->prev_time = h->time_nanos;
 	e->count++;
@@ -1152,6 +1230,7 @@ int tsdb__chunk_enc_add_flat(struct tsdb__chunk_enc *e, const struct tsdb__flat 
 	pf_xgrow((void **)&e->sc->lst, &e->sc->lstcap, ns + 1, sizeof(uint32_t));
 	/* a sample's stack is mostly the one of the previous profile's row
 	 * after the row of the sample before: that stack is tried first */
+	rowset_reindex(e->prev, e->st, e->sc->ix);
 	for (i = 0, hrow = 0; i < ns; i++) {
 		const struct tsdb__flat_sample *s = &f->samples[i];
 		const struct rowset *prev = e->prev;
@@ -1587,7 +1666,7 @@ static int decode_rows(struct tsdb__chunk_dec *d, const struct tsdb__symtab *st,
 	pf_reader_init(&rv, d->col[COL_VAL] + p->off[COL_VAL], d->len[COL_VAL] - p->off[COL_VAL]);
 	for (r = 0; r < p->nrows; r++) {
 		uint64_t sv = pf_read_uvarint(&rs), lv = pf_read_uvarint(&rl), leaf;
-		uint32_t stack, lset, q, pfirst;
+		uint32_t stack, lset, q, pfirst, sf;
 		int64_t s;
 		if (rs.bad || rl.bad)
 			return pf_err_set(err, PF_ECORRUPT, "chunk profile %zu row %zu is truncated", i, r);
@@ -1619,7 +1698,7 @@ static int decode_rows(struct tsdb__chunk_dec *d, const struct tsdb__symtab *st,
 						  i, r, (unsigned long long)(lv - 1), st->nlset);
 			lset = (uint32_t)(lv - 1);
 		}
-		q = rowset_add(cur, prev, stack, lset, leaf, pfirst);
+		q = rowset_add(cur, prev, stack, lset, leaf, pfirst, &sf);
 		d->match[r] = q;
 		if (q != NONE)
 			cursor = q + 1;
