@@ -289,7 +289,9 @@ void tsdb__flat_from_pprof(struct tsdb__flat *f, const struct pprof_profile *p);
  * mappings, functions, locations and lines, and the samples' locations
  * and labels; not the values, times, duration or period. Two profiles
  * with the same digest intern to the same header ids and rows (in the
- * same table). Once tsdb__flat_prepare kept it in f, that one.
+ * same table). Once tsdb__flat_prepare kept it in f, that one; and a
+ * decode whose body's shape reads (pprof_stream_shape) keeps the shape's
+ * digest instead (the same promise, from the body's bytes: ingest.c).
  */
 void tsdb__flat_digest(const struct tsdb__flat *f, uint64_t out[2]);
 
