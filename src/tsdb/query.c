@@ -1004,6 +1004,24 @@ static int head_group_done(struct tsdb__hgroup **hg, struct tsdb__merger **hm, s
 	return rc;
 }
 
+/* *dec: the chunk of head hit h (its group locked), kept when *dec_hit is
+ * a hit of the same chunk, else read (scratch: an open chunk's copy). */
+static int head_chunk(const struct hit *h, struct tsdb__chunk_dec **dec, const struct hit **dec_hit,
+		      struct pf_buf *scratch, struct pf_err *err)
+{
+	int rc;
+
+	if (*dec_hit && (*dec_hit)->pos.hs == h->pos.hs && (*dec_hit)->pos.chunk == h->pos.chunk)
+		return 0;
+	tsdb__chunk_dec_free(*dec);
+	*dec = NULL;
+	*dec_hit = NULL;
+	if ((rc = tsdb__hseries_dec(h->pos.hs, h->pos.chunk, scratch, dec, err)) < 0)
+		return rc;
+	*dec_hit = h;
+	return 0;
+}
+
 /*
  * Merge the hits of g (state held shared) into *out; with gz set, a single
  * pprof hit is appended to gz as stored instead (*out stays NULL).
@@ -1058,14 +1076,8 @@ static int merge_hits(struct tsdb *db, const struct tsdb_query *q, struct gather
 				tsdb__hgroup_lock(hg);
 				hm = tsdb__merger_new(tsdb__hgroup_symtab(hg));
 			}
-			if (!dec_hit || dec_hit->pos.hs != h->pos.hs || dec_hit->pos.chunk != h->pos.chunk) {
-				tsdb__chunk_dec_free(dec);
-				dec = NULL;
-				dec_hit = NULL;
-				if ((rc = tsdb__hseries_dec(h->pos.hs, h->pos.chunk, &body, &dec, err)) < 0)
-					goto out;
-				dec_hit = h;
-			}
+			if ((rc = head_chunk(h, &dec, &dec_hit, &body, err)) < 0)
+				goto out;
 			if ((rc = tsdb__merger_add(hm, dec, h->pos.idx, err)) < 0)
 				goto out;
 			continue;
@@ -1370,14 +1382,8 @@ int tsdb_focus(struct tsdb *db, const struct tsdb_query *q, int (*match)(void *a
 				hg = grp;
 				tsdb__hgroup_lock(hg);
 			}
-			if (!dec_hit || dec_hit->pos.hs != h->pos.hs || dec_hit->pos.chunk != h->pos.chunk) {
-				tsdb__chunk_dec_free(dec);
-				dec = NULL;
-				dec_hit = NULL;
-				if ((rc = tsdb__hseries_dec(h->pos.hs, h->pos.chunk, &body, &dec, err)) < 0)
-					goto out;
-				dec_hit = h;
-			}
+			if ((rc = head_chunk(h, &dec, &dec_hit, &body, err)) < 0)
+				goto out;
 			if ((rc = focus_rows(m, tsdb__hgroup_symtab(hg), dec, h->pos.idx, &out[h->idx],
 					     err)) < 0)
 				goto out;
