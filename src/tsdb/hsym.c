@@ -183,8 +183,7 @@ static int hseries_finish(struct tsdb__hseries *hs, struct pf_err *err)
 }
 
 int tsdb__hsym_add(struct tsdb *db, struct tsdb__series *s, const char *svc, size_t svc_len,
-		   int64_t t_ns, const struct tsdb__flat *f, struct tsdb__hpos *pos,
-		   struct pf_err *err)
+		   int64_t t_ns, struct tsdb__flat *f, struct tsdb__hpos *pos, struct pf_err *err)
 {
 	struct tsdb__hgroup *g = group_get(db, tsdb__align_down(t_ns, db->block_ns), svc, svc_len);
 	struct tsdb__hseries *hs = hseries_get(g, s);
@@ -192,7 +191,14 @@ int tsdb__hsym_add(struct tsdb *db, struct tsdb__series *s, const char *svc, siz
 
 	if (!hs->enc)
 		hs->enc = tsdb__chunk_enc_new_shared(g->st, g->sc);
-	if ((rc = tsdb__chunk_enc_add_flat(hs->enc, f, err)) < 0)
+	rc = tsdb__chunk_enc_add_flat(hs->enc, f, err);
+	if (rc == PF_EMISMATCH && tsdb__flat_is_light(f)) {
+		/* a profile of another shape came in since tsdb__hsym_settle
+		 * looked: this one is decoded whole */
+		if ((rc = tsdb__flat_complete(f, err)) == 0)
+			rc = tsdb__chunk_enc_add_flat(hs->enc, f, err);
+	}
+	if (rc < 0)
 		goto out;
 	pos->hs = hs;
 	pos->chunk = (uint32_t)hs->ndone;
@@ -209,8 +215,10 @@ out:
 	return rc;
 }
 
-int tsdb__hsym_takes(struct tsdb *db, struct tsdb__series *s, const char *svc, size_t svc_len,
-		     int64_t t_ns, const struct tsdb__flat *f)
+/* Whether the open chunk of s in the group of (svc, window of t_ns) would
+ * take f by its digest alone; 0 without such a group, series or chunk. */
+static int hsym_takes(struct tsdb *db, struct tsdb__series *s, const char *svc, size_t svc_len,
+		      int64_t t_ns, const struct tsdb__flat *f)
 {
 	uint8_t key[8 + TSDB__MAX_VALUE_LEN];
 	size_t klen = group_key(key, sizeof(key), tsdb__align_down(t_ns, db->block_ns), svc, svc_len);
@@ -232,6 +240,14 @@ int tsdb__hsym_takes(struct tsdb *db, struct tsdb__series *s, const char *svc, s
 	}
 	pthread_mutex_unlock(&db->hg_mu);
 	return takes;
+}
+
+int tsdb__hsym_settle(struct tsdb *db, struct tsdb__series *s, const char *svc, size_t svc_len,
+		      int64_t t_ns, struct tsdb__flat *f, struct pf_err *err)
+{
+	if (!tsdb__flat_is_light(f) || (s && hsym_takes(db, s, svc, svc_len, t_ns, f)))
+		return 0;
+	return tsdb__flat_complete(f, err);
 }
 
 void tsdb__hsym_live(struct tsdb__hseries *hs, int delta)
@@ -379,35 +395,10 @@ void tsdb__hsym_mem(struct tsdb *db, uint64_t *groups, uint64_t *bytes)
  * deletion runs meanwhile, so the entries' records stay where they are;
  * appends and queries go on (entries are looked up again by (t, seq)).
  */
-/* A replayed body decoded as tsdb_append decodes one: by its shape alone
- * when the series' open chunk took a profile of the same shape, else whole
- * (a body appended with totals was not checked when it came). */
-static int catch_up_decode(struct tsdb *db, struct tsdb__series *s, const char *svc, int64_t t_ns,
-			   struct tsdb__flat *f, const struct pf_buf *body, struct pf_err *err)
-{
-	struct pprof_limits lim = {.max_decompressed = db->max_profile};
-	int rc = tsdb__flat_decode_shape(f, body->data, body->len, &lim, err);
-
-	if (rc == 0 && tsdb__flat_is_light(f) && !tsdb__hsym_takes(db, s, svc, strlen(svc), t_ns, f))
-		rc = tsdb__flat_complete(f, err);
-	return rc;
-}
-
-/* tsdb__hsym_add, and when an append of another shape came in between,
- * the body decoded whole and added again. */
-static int catch_up_add(struct tsdb *db, struct tsdb__series *s, const char *svc, int64_t t_ns,
-			struct tsdb__flat *f, struct tsdb__hpos *pos, struct pf_err *err)
-{
-	int rc = tsdb__hsym_add(db, s, svc, strlen(svc), t_ns, f, pos, err);
-
-	if (rc == PF_EMISMATCH && tsdb__flat_is_light(f) && (rc = tsdb__flat_complete(f, err)) == 0)
-		rc = tsdb__hsym_add(db, s, svc, strlen(svc), t_ns, f, pos, err);
-	return rc;
-}
-
 void tsdb__hsym_catch_up(struct tsdb *db, int64_t budget_ns)
 {
 	struct pf_buf meta = PF_BUF_INIT(TSDB__META_MAX), body = PF_BUF_INIT(0);
+	struct pprof_limits lim = {.max_decompressed = db->max_profile};
 	uint64_t done = 0, kept = 0;
 	int64_t t0 = pf_mono_ns();
 	uint32_t ns;
@@ -454,9 +445,12 @@ void tsdb__hsym_catch_up(struct tsdb *db, int64_t budget_ns)
 			j++;
 			pf_buf_reset(&body);
 			f = tsdb__flat_new();
+			/* decoded as tsdb_append decodes a body (one appended
+			 * with totals was not checked when it came) */
 			if (tsdb__wal_read(db->wal, &e.loc, e.size, &meta, &body, &e2) < 0 ||
-			    catch_up_decode(db, s, svc, e.t_ns, f, &body, &e2) < 0 ||
-			    catch_up_add(db, s, svc, e.t_ns, f, &pos, &e2) < 0) {
+			    tsdb__flat_decode_shape(f, body.data, body.len, &lim, &e2) < 0 ||
+			    tsdb__hsym_settle(db, s, svc, strlen(svc), e.t_ns, f, &e2) < 0 ||
+			    tsdb__hsym_add(db, s, svc, strlen(svc), e.t_ns, f, &pos, &e2) < 0) {
 				kept++;
 				pos.hs = NULL;
 			} else {

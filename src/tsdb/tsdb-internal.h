@@ -394,16 +394,21 @@ void tsdb__hsym_free_all(struct tsdb *db);
 /*
  * Intern a decoded profile of series s (service svc, time t_ns) into the
  * group of (svc, window of t_ns) and its rows into the series' open chunk;
- * *pos says where. Errors as tsdb__chunk_enc_add_flat (nothing added).
+ * *pos says where. Errors as tsdb__chunk_enc_add_flat (nothing added). A
+ * light f (read by its shape) that the chunk no longer takes (another
+ * shape came in since tsdb__hsym_settle) is decoded whole first.
  */
 int tsdb__hsym_add(struct tsdb *db, struct tsdb__series *s, const char *svc, size_t svc_len,
-		   int64_t t_ns, const struct tsdb__flat *f, struct tsdb__hpos *pos,
-		   struct pf_err *err);
-/* Whether the open chunk of series s in the group of (svc, window of t_ns)
- * would take f by its digest alone (tsdb__chunk_enc_takes); 0 when there
- * is no such group, series or chunk yet. */
-int tsdb__hsym_takes(struct tsdb *db, struct tsdb__series *s, const char *svc, size_t svc_len,
-		     int64_t t_ns, const struct tsdb__flat *f);
+		   int64_t t_ns, struct tsdb__flat *f, struct tsdb__hpos *pos, struct pf_err *err);
+/*
+ * A light f (tsdb__flat_decode_shape) stays light only when the open chunk
+ * of series s in the group of (svc, window of t_ns) takes it by its digest
+ * alone (tsdb__chunk_enc_takes: a profile of the same shape passed every
+ * check there); else, or with s NULL (no series yet), it is decoded whole
+ * (tsdb__flat_complete: a bad body's refusal). 0 or that refusal.
+ */
+int tsdb__hsym_settle(struct tsdb *db, struct tsdb__series *s, const char *svc, size_t svc_len,
+		      int64_t t_ns, struct tsdb__flat *f, struct pf_err *err);
 /* Count a head entry naming hs in or out (head write lock; NULL no-op). */
 void tsdb__hsym_live(struct tsdb__hseries *hs, int delta);
 /* Seal the groups of window (empty_only: every group no entry names):

@@ -378,8 +378,8 @@ struct append_to {
  * series' open chunk took a profile of the same shape (so a body equal to
  * this one in everything but values, time, duration and period passed
  * every check), that is all: the values are what is new. Else the body is
- * decoded whole. An append that races with another one of a new shape to
- * the same series finds out in tsdb__hsym_add and decodes it whole then.
+ * decoded whole (tsdb__hsym_settle). An append that races with another one
+ * of a new shape to the same series is decoded whole by tsdb__hsym_add.
  */
 static int append_decode(struct tsdb *db, const struct tsdb_append_req *req,
 			 const struct append_to *to, struct tsdb__flat **flat,
@@ -406,8 +406,7 @@ static int append_decode(struct tsdb *db, const struct tsdb_append_req *req,
 		if (req->time_nanos_wins && tsdb__flat_time_nanos(f) > 0)
 			t = tsdb__flat_time_nanos(f);
 		service_of(to->rl, to->nlabels, &svc, &svc_len);
-		if (!s || !tsdb__hsym_takes(db, s, svc, svc_len, t, f))
-			rc = tsdb__flat_complete(f, err);
+		rc = tsdb__hsym_settle(db, s, svc, svc_len, t, f, err);
 	}
 	if (rc < 0) {
 		tsdb__flat_free(f);
@@ -560,13 +559,7 @@ int tsdb_append(struct tsdb *db, const struct tsdb_append_req *req, char *id,
 		struct pf_err e2 = {0};
 		service_of(rl, req->nlabels, &svc, &svc_len);
 		tsdb__flat_prepare(flat); /* its digest, outside the group's lock */
-		rc = tsdb__hsym_add(db, s, svc, svc_len, t_ns, flat, &pos, &e2);
-		if (rc == PF_EMISMATCH && tsdb__flat_is_light(flat)) {
-			/* another shape came in since append_decode looked */
-			if ((rc = tsdb__flat_complete(flat, &e2)) == 0)
-				rc = tsdb__hsym_add(db, s, svc, svc_len, t_ns, flat, &pos, &e2);
-		}
-		if (rc < 0) {
+		if (tsdb__hsym_add(db, s, svc, svc_len, t_ns, flat, &pos, &e2) < 0) {
 			pf_log(PF_LOG_WARN, "profile kept in the WAL only, not symbolized", "err",
 			       e2.msg, NULL);
 			pos.hs = NULL;
