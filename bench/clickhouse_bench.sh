@@ -18,6 +18,7 @@
 # default compression level. Needs ab (apache2-utils) and clickhouse-server (make deps).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 ROOT=$PWD
 B=${BUILD:-build}
 FIX=$ROOT/tests/fixtures/pprof
@@ -31,8 +32,6 @@ export CH_ZSTD_LEVEL=${CH_ZSTD_LEVEL:-15} # (the tests' default is 1)
 source tests/e2e/clickhouse.bash
 trap 'ch_stop; [ -n "$PID" ] && kill "$PID" 2>/dev/null; rm -rf "$TMP"' EXIT
 make --no-print-directory "$B/profefe" "$B/tests/tools/pprof-retime" "$B/tests/tools/pprof-info" >/dev/null
-hz=$(getconf CLK_TCK)
-cpu() { awk -v hz="$hz" '{printf "%.3f", ($14 + $15) / hz}' "/proc/$1/stat"; }
 ms() { echo $(($(date +%s%N) / 1000000)); }
 
 ch_start >&2 || { echo "clickhouse-server did not start" >&2; exit 1; }
@@ -51,11 +50,7 @@ serve() {
 	fi
 	"$B/profefe" "${args[@]}" >"$TMP/srv.log" 2>&1 &
 	PID=$!
-	for _ in $(seq 1 400); do
-		port=$(grep -soE 'port=[0-9]+' "$TMP/srv.log" | head -1 | cut -d= -f2 || true)
-		[ -n "$port" ] && break
-		sleep 0.05
-	done
+	port=$(bench_profefe_port "$TMP/srv.log")
 	[ -n "$port" ] || { echo "clickhouse_bench: profefe did not start" >&2; cat "$TMP/srv.log" >&2; exit 1; }
 	URL=http://127.0.0.1:$port
 }
@@ -68,11 +63,11 @@ push() {
 	local u="$URL/api/0/profiles?service=bench&type=heap"
 	curl -sSf -o /dev/null --data-binary @"$file" "$u" # one before: the schema and startup not counted
 	sleep 1
-	p0=$(cpu "$PID"); c0=$(cpu "$CH_PID")
+	p0=$(bench_proc_cpu "$PID"); c0=$(bench_proc_cpu "$CH_PID")
 	ab -q -k -c "$conc" -n "$n" -p "$file" -T application/octet-stream "$u" >"$TMP/ab.out" 2>&1
-	p1=$(cpu "$PID"); c1=$(cpu "$CH_PID")
+	p1=$(bench_proc_cpu "$PID"); c1=$(bench_proc_cpu "$CH_PID")
 	sleep 3
-	c2=$(cpu "$CH_PID")
+	c2=$(bench_proc_cpu "$CH_PID")
 	rps=$(awk '/^Requests per second/ {print $4}' "$TMP/ab.out")
 	failed=$(awk '/^Failed requests/ {print $3}' "$TMP/ab.out")
 	curl -sS "$URL/metrics" >"$TMP/metrics"
@@ -91,7 +86,7 @@ push() {
 }
 
 # clickhouse-server's CPU when nothing is sent (its background threads), for scale
-c0=$(cpu "$CH_PID"); sleep 3; c1=$(cpu "$CH_PID")
+c0=$(bench_proc_cpu "$CH_PID"); sleep 3; c1=$(bench_proc_cpu "$CH_PID")
 echo "# clickhouse-server idle: $(awk "BEGIN{print ($c1 - $c0) / 3}") CPU s/s"
 PARTS=" ${BENCH_CH_PARTS:-push merge} "
 if [[ $PARTS == *" push "* ]]; then
@@ -115,23 +110,23 @@ to=$(date -u -d "@$((base + 10 * per + 10))" +%Y-%m-%dT%H:%M:%S)
 declare -A best
 for st in tsdb clickhouse; do
 	serve $st merge_$st
-	t0=$(ms); p0=$(cpu "$PID"); c0=$(cpu "$CH_PID")
+	t0=$(ms); p0=$(bench_proc_cpu "$PID"); c0=$(bench_proc_cpu "$CH_PID")
 	# eight curl pushes in flight (profefe import would also read back what is there)
 	find "$TMP/merge" -name '*.pb.gz' | xargs -P 8 -I{} \
 		curl -sSf -o /dev/null --data-binary @{} "$URL/api/0/profiles?service=bench&type=heap"
-	t1=$(ms); p1=$(cpu "$PID"); c1=$(cpu "$CH_PID")
+	t1=$(ms); p1=$(bench_proc_cpu "$PID"); c1=$(bench_proc_cpu "$CH_PID")
 	printf 'load %d heap profiles %-10s (curl x8) %6.2f s, %6.1f profiles/s | profefe CPU %6.3f ms/profile | clickhouse-server CPU %6.3f ms/profile\n' \
 		"$NM" $st "$(awk "BEGIN{print ($t1 - $t0) / 1000}")" "$(awk "BEGIN{print $NM * 1000 / ($t1 - $t0)}")" \
 		"$(awk "BEGIN{print ($p1 - $p0) * 1000 / $NM}")" "$(awk "BEGIN{print ($c1 - $c0) * 1000 / $NM}")"
 	sleep 3 # let ClickHouse's background merges of the imported parts settle
 	mu="$URL/api/0/profiles/merge?service=bench&type=heap&from=$from&to=$to"
 	b=
-	p0=$(cpu "$PID"); c0=$(cpu "$CH_PID")
+	p0=$(bench_proc_cpu "$PID"); c0=$(bench_proc_cpu "$CH_PID")
 	for _ in 1 2 3; do
 		t=$(curl -sSf -o "$TMP/merge-$st.pb.gz" -w '%{time_total}' "$mu")
 		if [ -z "$b" ] || awk "BEGIN{exit !($t < $b)}"; then b=$t; fi
 	done
-	p1=$(cpu "$PID"); c1=$(cpu "$CH_PID")
+	p1=$(bench_proc_cpu "$PID"); c1=$(bench_proc_cpu "$CH_PID")
 	best[$st]=$b
 	printf 'merge %d heap profiles %-10s best of 3 %6.3f s | per merge: profefe CPU %6.3f s, clickhouse-server CPU %6.3f s | %s\n' \
 		"$NM" $st "$b" "$(awk "BEGIN{print ($p1 - $p0) / 3}")" "$(awk "BEGIN{print ($c1 - $c0) / 3}")" \

@@ -12,6 +12,7 @@
 # (its CPU time from /proc, 3 rounds), and WAL appends (bench/tsdbappend).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 A=$1 B=$2 R=${3:-5}
 FIX=$PWD/tests/fixtures/pprof
 tmp=$(mktemp -d /tmp/profefe-cpu-ab.XXXXXX)
@@ -30,7 +31,6 @@ cpu() {
 	/usr/bin/time -f '%U %S' -o "$tmp/t" "$@" >/dev/null 2>&1 || { echo "cpu_ab: failed: $*" >&2; exit 1; }
 	awk '{print $1 + $2}' "$tmp/t"
 }
-proc_cpu() { awk '{print ($14 + $15) / 100}' "/proc/$1/stat"; }
 keep() {
 	if [ -z "${best[$1]:-}" ] || awk "BEGIN{exit !($2 < ${best[$1]})}"; then best[$1]=$2; fi
 }
@@ -58,19 +58,14 @@ for ((r = 0; r < R; r++)); do
 		[ "$r" -lt 3 ] || continue
 		"$d/profefe" -addr 127.0.0.1:0 -tsdb.dir "$tmp/inter-$X" >"$tmp/srv.log" 2>&1 &
 		pid=$!
-		port=
-		for _ in $(seq 1 400); do
-			port=$(grep -oE 'port=[0-9]+' "$tmp/srv.log" | head -1 | cut -d= -f2 || true)
-			[ -n "$port" ] && break
-			sleep 0.05
-		done
+		port=$(bench_profefe_port "$tmp/srv.log")
 		url="http://127.0.0.1:$port/api/0/profiles/merge?service=svc-0&type=goroutine&$T"
 		curl -sSf -o /dev/null "$url" # warm the page cache
-		c0=$(proc_cpu $pid)
+		c0=$(bench_proc_cpu $pid)
 		for _ in 1 2 3; do curl -sSf -o /dev/null "$url"; done
-		c1=$(proc_cpu $pid)
+		c1=$(bench_proc_cpu $pid)
 		for _ in 1 2 3 4 5 6 7 8 9; do curl -sSf -o /dev/null "$url&labels=instance=10.0.0.1:6060"; done
-		c2=$(proc_cpu $pid)
+		c2=$(bench_proc_cpu $pid)
 		kill -TERM $pid
 		wait $pid || true
 		pid=

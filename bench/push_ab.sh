@@ -10,6 +10,7 @@
 # change the counts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 FIX=$PWD/tests/fixtures/pprof
 bins=("$@")
 [ ${#bins[@]} -gt 0 ] || bins=("${BUILD:-build}/profefe")
@@ -17,9 +18,6 @@ command -v ab >/dev/null || { echo "push_ab: ab not found (apt-get install apach
 tmp=$(mktemp -d /tmp/profefe-push-ab.XXXXXX)
 pid=
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
-hz=$(getconf CLK_TCK)
-
-proc_cpu() { awk -v hz="$hz" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$1/stat"; }
 
 # case NAME FILE CONC N BIN
 run_case() {
@@ -28,17 +26,13 @@ run_case() {
 	# -tsdb.retention: the fixtures' time_nanos are from 2025
 	"$bin" -addr 127.0.0.1:0 -tsdb.dir "$tmp/data" -tsdb.retention 100000h >"$tmp/srv.log" 2>&1 &
 	pid=$!
-	for _ in $(seq 1 400); do
-		port=$(grep -soE 'port=[0-9]+' "$tmp/srv.log" | head -1 | cut -d= -f2 || true)
-		[ -n "$port" ] && break
-		sleep 0.05
-	done
+	port=$(bench_profefe_port "$tmp/srv.log")
 	[ -n "$port" ] || { echo "push_ab: $bin did not start" >&2; cat "$tmp/srv.log" >&2; exit 1; }
 	url="http://127.0.0.1:$port/api/0/profiles?service=bench&type=heap"
 	curl -sSf -o /dev/null --data-binary @"$file" "$url" # one before, so startup is not counted
-	c0=$(proc_cpu $pid)
+	c0=$(bench_proc_cpu $pid)
 	ab -q -k -c "$conc" -n "$n" -p "$file" -T application/octet-stream "$url" >"$tmp/ab.out" 2>&1
-	c1=$(proc_cpu $pid)
+	c1=$(bench_proc_cpu $pid)
 	rps=$(awk '/^Requests per second/ {print $4}' "$tmp/ab.out")
 	failed=$(awk '/^Failed requests/ {print $3}' "$tmp/ab.out")
 	stored=$(curl -sS "http://127.0.0.1:$port/metrics" | awk '/^profefe_profiles_ingested_total/ {print $2}')

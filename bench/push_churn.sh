@@ -8,6 +8,7 @@
 # Several binaries are measured one after the other.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 n=${1:?usage: bench/push_churn.sh N [PROFEFE_BIN...]}
 shift
 bins=("$@")
@@ -16,22 +17,15 @@ FIX=$PWD/tests/fixtures/pprof
 PUSH=${BUILD:-build}/bench/pushseries
 [ -x "$PUSH" ] || { echo "push_churn: $PUSH not built (make bench-bins)" >&2; exit 1; }
 tmp=$(mktemp -d /tmp/profefe-push-churn.XXXXXX)
-hz=$(getconf CLK_TCK)
 pid=
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
-cpu() { awk -v hz="$hz" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$1/stat"; }
 echo "# push_churn: $(nproc) cores, $(date -u +%Y-%m-%dT%H:%M:%SZ), load $(cut -d' ' -f1-3 /proc/loadavg)"
 for bin in "${bins[@]}"; do
 	rm -rf "$tmp/data"
 	# -tsdb.retention: the pushed times are from 2025
 	"$bin" -addr 127.0.0.1:0 -tsdb.dir "$tmp/data" -tsdb.retention 100000h >"$tmp/srv.log" 2>&1 &
 	pid=$!
-	port=
-	for _ in $(seq 1 400); do
-		port=$(grep -soE 'port=[0-9]+' "$tmp/srv.log" | head -1 | cut -d= -f2 || true)
-		[ -n "$port" ] && break
-		sleep 0.05
-	done
+	port=$(bench_profefe_port "$tmp/srv.log")
 	[ -n "$port" ] || { echo "push_churn: $bin did not start" >&2; cat "$tmp/srv.log" >&2; exit 1; }
 	url="http://127.0.0.1:$port/api/0/profiles?service=bench&type=heap"
 	t=1764000000000000000
@@ -41,9 +35,9 @@ for bin in "${bins[@]}"; do
 	done
 	# one before, so that startup is not counted
 	printf '%s %s/heap-010.pb.gz %d\n' "$url" "$FIX" $((t - 10000000000)) | "$PUSH" >/dev/null
-	c0=$(cpu $pid)
+	c0=$(bench_proc_cpu $pid)
 	out=$("$PUSH" <"$tmp/in")
-	c1=$(cpu $pid)
+	c1=$(bench_proc_cpu $pid)
 	kill -TERM $pid
 	wait $pid || true
 	pid=

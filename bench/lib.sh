@@ -1,0 +1,17 @@
+# What the benchmark scripts share; sourced from the repository's root.
+
+# bench_proc_cpu PID: the process's CPU seconds so far (utime + stime of all
+# its threads, /proc/PID/stat).
+bench_proc_cpu() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.3f", ($14 + $15) / hz}' "/proc/$1/stat"; }
+
+# bench_profefe_port LOG: the port a profefe started with -addr 127.0.0.1:0
+# logs (waits up to 20 s for it); prints nothing when it does not come.
+bench_profefe_port() {
+	local port=
+	for _ in $(seq 1 400); do
+		port=$(grep -soE 'port=[0-9]+' "$1" | head -1 | cut -d= -f2 || true)
+		[ -n "$port" ] && break
+		sleep 0.05
+	done
+	echo "$port"
+}
