@@ -1415,14 +1415,9 @@ int pprof_stream_shape(const void *body, size_t len, void (*feed)(void *ctx, con
 		if (p[0] == 0x12 && end - p >= 2) {
 			/* a sample: a one-byte key and a length of 1-3 bytes,
 			 * which both of the full decoder's readers read alike */
-			size_t ll = p[1] < 0x80 ? 1 : (end - p >= 3 && p[2] < 0x80) ? 2 :
-				    (end - p >= 4 && p[2] >= 0x80 && p[3] < 0x80) ? 3 : 0;
 			uint64_t n;
+			size_t ll = short_len(p + 1, end, &n);
 			if (ll == 0)
-				goto out;
-			n = ll == 1 ? p[1] : ll == 2 ? (uint64_t)(p[1] & 0x7f) | (uint64_t)p[2] << 7 :
-				(uint64_t)(p[1] & 0x7f) | (uint64_t)(p[2] & 0x7f) << 7 | (uint64_t)p[3] << 14;
-			if (n > (uint64_t)(end - p) - 1 - ll)
 				goto out;
 			skel_put(k, span, (size_t)(at - span));
 			skel_token(k, 'S');
