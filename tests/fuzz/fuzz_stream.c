@@ -286,52 +286,6 @@ static void feed_buf(void *ctx, const void *p, size_t n)
 	pf_buf_append(ctx, p, n);
 }
 
-static void put_uv(struct pf_buf *b, uint64_t v)
-{
-	uint8_t t[10];
-	size_t n = 0;
-
-	while (v >= 0x80) {
-		t[n++] = (uint8_t)(v | 0x80);
-		v >>= 7;
-	}
-	t[n++] = (uint8_t)v;
-	pf_buf_append(b, t, n);
-}
-
-/* A varint at *p before end (at most 10 bytes): 0, or -1. */
-static int get_uv(const uint8_t **p, const uint8_t *end, uint64_t *v)
-{
-	*v = 0;
-	for (unsigned i = 0; i < 10 && *p < end; i++) {
-		uint8_t c = *(*p)++;
-		*v |= (uint64_t)(c & 0x7f) << (7 * i);
-		if (!(c & 0x80))
-			return 0;
-	}
-	return -1;
-}
-
-/* The field at *p (key and all) skipped: 0, or -1. */
-static int skip_field(const uint8_t **p, const uint8_t *end)
-{
-	uint64_t key, v;
-
-	if (get_uv(p, end, &key) < 0)
-		return -1;
-	switch (key & 7) {
-	case 0: return get_uv(p, end, &v);
-	case 1: if (end - *p < 8) return -1; *p += 8; return 0;
-	case 5: if (end - *p < 4) return -1; *p += 4; return 0;
-	case 2:
-		if (get_uv(p, end, &v) < 0 || v > (uint64_t)(end - *p))
-			return -1;
-		*p += v;
-		return 0;
-	}
-	return -1;
-}
-
 #define NEWV(v) ((v) ^ 0x5a5a5a5ull) /* any other value; its length changes too */
 
 /* body with every sample value and time_nanos rewritten (NEWV): 0, or -1
@@ -341,6 +295,7 @@ static int rewrite_values(const uint8_t *b, size_t n, struct pf_buf *out)
 {
 	const uint8_t *p = b, *end = b + n;
 	struct pf_buf smp = PF_BUF_INIT(0);
+	uint64_t key;
 	int rc = -1;
 
 	while (p < end) {
@@ -349,7 +304,7 @@ static int rewrite_values(const uint8_t *b, size_t n, struct pf_buf *out)
 		if (p[0] == 0x12) { /* a sample */
 			const uint8_t *q, *qe;
 			p++;
-			if (get_uv(&p, end, &len) < 0 || len > (uint64_t)(end - p))
+			if (pprof__scan_varint(&p, end, &len) < 0 || len > (uint64_t)(end - p))
 				goto out;
 			q = p;
 			qe = p + len;
@@ -361,46 +316,46 @@ static int rewrite_values(const uint8_t *b, size_t n, struct pf_buf *out)
 					const uint8_t *r, *re;
 					struct pf_buf pk = PF_BUF_INIT(0);
 					q++;
-					if (get_uv(&q, qe, &len) < 0 || len > (uint64_t)(qe - q))
+					if (pprof__scan_varint(&q, qe, &len) < 0 || len > (uint64_t)(qe - q))
 						goto out;
 					for (r = q, re = q + len; r < re;) {
-						if (get_uv(&r, re, &v) < 0) {
+						if (pprof__scan_varint(&r, re, &v) < 0) {
 							pf_buf_free(&pk);
 							goto out;
 						}
-						put_uv(&pk, NEWV(v));
+						pf_buf_put_uvarint(&pk, NEWV(v));
 					}
 					q = re;
 					pf_buf_append(&smp, "\x12", 1);
-					put_uv(&smp, pk.len);
+					pf_buf_put_uvarint(&smp, pk.len);
 					pf_buf_append(&smp, pk.data, pk.len);
 					pf_buf_free(&pk);
 				} else if (*q == 0x10) {
 					q++;
-					if (get_uv(&q, qe, &v) < 0)
+					if (pprof__scan_varint(&q, qe, &v) < 0)
 						goto out;
 					pf_buf_append(&smp, "\x10", 1);
-					put_uv(&smp, NEWV(v));
+					pf_buf_put_uvarint(&smp, NEWV(v));
 				} else {
-					if (skip_field(&q, qe) < 0)
+					if (pprof__scan_field(&q, qe, &key) < 0)
 						goto out;
 					pf_buf_append(&smp, f, (size_t)(q - f));
 				}
 			}
 			pf_buf_append(out, "\x12", 1);
-			put_uv(out, smp.len);
+			pf_buf_put_uvarint(out, smp.len);
 			pf_buf_append(out, smp.data, smp.len);
 			continue;
 		}
 		if (p[0] == 0x48) { /* time_nanos */
 			p++;
-			if (get_uv(&p, end, &v) < 0)
+			if (pprof__scan_varint(&p, end, &v) < 0)
 				goto out;
 			pf_buf_append(out, "\x48", 1);
-			put_uv(out, NEWV(v));
+			pf_buf_put_uvarint(out, NEWV(v));
 			continue;
 		}
-		if (skip_field(&p, end) < 0)
+		if (pprof__scan_field(&p, end, &key) < 0)
 			goto out;
 		pf_buf_append(out, at, (size_t)(p - at));
 	}
