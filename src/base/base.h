@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 /* ---- errors ---------------------------------------------------------- */
 
@@ -333,6 +334,9 @@ ssize_t pf_pread_full(int fd, void *buf, size_t n, uint64_t off);
 /* Write n bytes at off, again after a short write or EINTR: 0, or -1 with
  * errno set (EIO for a write that made no progress). */
 int pf_pwrite_full(int fd, const void *buf, size_t n, uint64_t off);
+/* The same for the n buffers of iov, in one pwritev when the kernel takes
+ * them whole (iov is used up: its entries change). */
+int pf_pwritev_full(int fd, struct iovec *iov, int n, uint64_t off);
 
 /* ---- time ------------------------------------------------------------- */
 

@@ -84,6 +84,38 @@ int pf_pwrite_full(int fd, const void *buf, size_t n, uint64_t off)
 	return 0;
 }
 
+int pf_pwritev_full(int fd, struct iovec *iov, int n, uint64_t off)
+{
+	while (n > 0) {
+		ssize_t r;
+		if (iov->iov_len == 0) {
+			iov++;
+			n--;
+			continue;
+		}
+		r = pwritev(fd, iov, PF_MIN(n, 1024), (off_t)off); /* Linux's UIO_MAXIOV */
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -1;
+		if (r == 0) {
+			errno = EIO;
+			return -1;
+		}
+		off += (uint64_t)r;
+		while (n > 0 && (size_t)r >= iov->iov_len) {
+			r -= (ssize_t)iov->iov_len;
+			iov++;
+			n--;
+		}
+		if (n > 0) {
+			iov->iov_base = (uint8_t *)iov->iov_base + r;
+			iov->iov_len -= (size_t)r;
+		}
+	}
+	return 0;
+}
+
 int pf_write_file_atomic(const char *path, const void *data, size_t n, struct pf_err *err)
 {
 	size_t plen = strlen(path);

@@ -2,14 +2,18 @@
  * The write-ahead log: numbered segment files of CRC'd records (format:
  * docs/format/wal.md), appended with group commit and replayed at open.
  *
- * Group commit: an appender writes its record under mu and queues itself
- * as a waiter. If no fdatasync is running it becomes the leader: it notes
- * how far the file is written, drops mu, syncs, retakes mu and completes
- * every waiter the sync covered. Others sleep on cv until their waiter is
- * completed (or they become the next leader). A failed write is cut off
- * with ftruncate; a failed sync truncates the file back to the last synced
- * size, fails every pending waiter and marks the segment broken so the
- * next append starts a new one.
+ * Group commit: an appender writes its record under mu (one pwritev) and
+ * queues itself as a waiter. If no fdatasync is running it becomes the
+ * leader: it notes how far the file is written, drops mu, syncs, retakes mu
+ * and completes every waiter the sync covered, waking each alone; the first
+ * waiter left (it wrote during the sync) is woken to lead the next sync.
+ * Others sleep on their own waiter's word (a futex), so that a sync wakes
+ * only the appenders it completes, which return without taking mu again
+ * (a broadcast on one condition variable woke every appender, and each took
+ * mu only to find most often that it was not done yet). A failed write is
+ * cut off with ftruncate; a failed sync truncates the file back to the last
+ * synced size, fails every pending waiter and marks the segment broken so
+ * the next append starts a new one.
  *
  * Every segment's fd stays open until close for reads (pread); the table
  * of segments has its own rwlock so reads do not wait for writes.
@@ -29,7 +33,9 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <stdlib.h>
+#include <linux/futex.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #define SCAN_CHUNK (256u * 1024)
@@ -39,10 +45,15 @@ struct wal_seg {
 	int fd;
 };
 
+/* A waiter's state, the word its appender sleeps on: set under mu by
+ * whoever completes it or hands it the lead; read by its appender. */
+enum { W_WAIT = 0, W_DONE = 1, W_LEAD = 2 };
+
 struct waiter {
 	uint64_t seq;
-	int done;
-	int rc;
+	int rc;         /* set before state turns W_DONE */
+	uint32_t state; /* W_*, a futex word */
+	int sleeping;   /* under mu: its appender dropped mu to wait */
 	struct waiter *next;
 };
 
@@ -646,16 +657,44 @@ void tsdb__wal_close(struct tsdb__wal *w)
 
 /* ---- appending -------------------------------------------------------- */
 
+/* Set q's state and wake its appender when it sleeps. Once st is W_DONE,
+ * q may be gone (its appender returns): nothing of it is read after. */
+static void waiter_set(struct waiter *q, uint32_t st)
+{
+	int sleeping = q->sleeping;
+	__atomic_store_n(&q->state, st, __ATOMIC_RELEASE);
+	if (sleeping)
+		syscall(SYS_futex, &q->state, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+/* Sleep until *state is no longer W_WAIT (mu not held). */
+static uint32_t waiter_sleep(uint32_t *state)
+{
+	uint32_t st;
+	while ((st = __atomic_load_n(state, __ATOMIC_ACQUIRE)) == W_WAIT)
+		syscall(SYS_futex, state, FUTEX_WAIT_PRIVATE, W_WAIT, NULL, NULL, 0);
+	return st;
+}
+
 static void complete_upto(struct tsdb__wal *w, uint64_t seq, int rc)
 {
 	while (w->wq_head && w->wq_head->seq <= seq) {
 		struct waiter *q = w->wq_head;
 		w->wq_head = q->next;
-		q->done = 1;
 		q->rc = rc;
+		waiter_set(q, W_DONE);
 	}
 	if (!w->wq_head)
 		w->wq_tail = NULL;
+}
+
+/* After a sync, mu held: the first waiter left (it wrote while the sync
+ * ran) leads the next one. */
+static void hand_lead(struct tsdb__wal *w)
+{
+	struct waiter *q = w->wq_head;
+	if (q && q->sleeping && __atomic_load_n(&q->state, __ATOMIC_RELAXED) == W_WAIT)
+		waiter_set(q, W_LEAD);
 }
 
 /* A sync failed: what was written after the last good sync is lost to us.
@@ -709,19 +748,21 @@ static int rotate(struct tsdb__wal *w, struct pf_err *err)
 static int write_record(struct tsdb__wal *w, const uint8_t *hdr, const void *meta, size_t nmeta,
 			const void *body, size_t nbody, uint64_t off)
 {
+	struct iovec iov[3] = {
+		{(void *)(uintptr_t)hdr, TSDB__REC_HDR},
+		{(void *)(uintptr_t)meta, nmeta},
+		{(void *)(uintptr_t)body, nbody},
+	};
+
 	if (w->fail_writes > 0) {
 		w->fail_writes--;
 		/* a torn write: part of the record reaches the file */
-		if (pf_pwrite_full(w->cur_fd, hdr, TSDB__REC_HDR, off) == 0)
-			(void)pf_pwrite_full(w->cur_fd, meta, nmeta / 2, off + TSDB__REC_HDR);
+		iov[1].iov_len = nmeta / 2;
+		(void)pf_pwritev_full(w->cur_fd, iov, 2, off);
 		errno = EIO;
 		return -1;
 	}
-	if (pf_pwrite_full(w->cur_fd, hdr, TSDB__REC_HDR, off) < 0 ||
-	    pf_pwrite_full(w->cur_fd, meta, nmeta, off + TSDB__REC_HDR) < 0 ||
-	    (nbody && pf_pwrite_full(w->cur_fd, body, nbody, off + TSDB__REC_HDR + nmeta) < 0))
-		return -1;
-	return 0;
+	return pf_pwritev_full(w->cur_fd, iov, 3, off);
 }
 
 int tsdb__wal_append(struct tsdb__wal *w, const void *meta, size_t nmeta, const void *body,
@@ -784,9 +825,17 @@ int tsdb__wal_append(struct tsdb__wal *w, const void *meta, size_t nmeta, const 
 		w->wq_head = &me;
 	w->wq_tail = &me;
 
-	while (!me.done) {
+	while (__atomic_load_n(&me.state, __ATOMIC_ACQUIRE) != W_DONE) {
 		if (w->syncing) {
-			pthread_cond_wait(&w->cv, &w->mu);
+			/* the running sync's leader completes me, or hands me
+			 * the lead of the next sync */
+			__atomic_store_n(&me.state, W_WAIT, __ATOMIC_RELAXED);
+			me.sleeping = 1;
+			pthread_mutex_unlock(&w->mu);
+			if (waiter_sleep(&me.state) == W_DONE)
+				goto done; /* without mu */
+			pthread_mutex_lock(&w->mu);
+			me.sleeping = 0;
 			continue;
 		}
 		/* lead a sync covering everything written so far */
@@ -811,8 +860,11 @@ int tsdb__wal_append(struct tsdb__wal *w, const void *meta, size_t nmeta, const 
 		} else {
 			fail_pending(w, e);
 		}
-		pthread_cond_broadcast(&w->cv);
+		hand_lead(w);
+		pthread_cond_broadcast(&w->cv); /* a rotation or a cut waits */
 	}
+	pthread_mutex_unlock(&w->mu);
+done:
 	rc = me.rc;
 	if (rc < 0) {
 		char path[PATH_MAX];
@@ -820,6 +872,7 @@ int tsdb__wal_append(struct tsdb__wal *w, const void *meta, size_t nmeta, const 
 		pf_err_set(err, rc, "fdatasync %s failed%s; record at offset %" PRIu64 " dropped",
 			   path, rc == PF_ENOSPC ? " (no space left on device)" : "", loc->off);
 	}
+	return rc;
 out:
 	pthread_mutex_unlock(&w->mu);
 	return rc;
