@@ -597,7 +597,7 @@ static size_t mode_size(const int64_t *base, const int64_t *cprev, const int64_t
  * the smallest of the six codings (the lowest mode on a tie), then the
  * rows with a non-zero written value as gaps, then their written values
  * column by column. vals: ns * nt, row-major; match: per row, prev's
- * matched row or NONE; compat: prev has the same sample types (else no
+ * matched row or NONE (NULL: row i is prev's row i); compat: prev has the same sample types (else no
  * delta). Appends to COL_GAP and COL_VAL (the caller restores them on
  * failure); modes and *nvrows for the header.
  */
@@ -635,7 +635,14 @@ static int code_values(struct tsdb__chunk_enc *e, const struct tsdb__phdr *h, si
 		uint8_t bmd = 0;
 		int64_t *base;
 		int64_t *wj = w + j * ns;
-		if (compat)
+		if (compat && !match)
+			/* the same rows as prev (match is the identity) */
+			for (i = 0; i < ns; i++) {
+				int64_t v = vals[i * nt + j];
+				plain[i] = v;
+				delta[i] = (int64_t)((uint64_t)v - (uint64_t)prev->vals[i * nt + j]);
+			}
+		else if (compat)
 			for (i = 0; i < ns; i++) {
 				int64_t v = vals[i * nt + j];
 				plain[i] = v;
@@ -895,7 +902,8 @@ int tsdb__chunk_enc_rows(struct tsdb__chunk_enc *e, const struct tsdb__phdr *h, 
 	 * codings"); then only the rows with a non-zero written value */
 	compat = same_types(prev, h->sample_type, nt);
 	modes = pf_xcalloc(nt + 1, 1);
-	if ((rc = code_values(e, h, ns, vals, prev, e->sc->match, lsets, compat, modes, &nvrows)) < 0)
+	if ((rc = code_values(e, h, ns, vals, prev, same ? NULL : e->sc->match, lsets, compat, modes,
+			      &nvrows)) < 0)
 		goto append;
 	if ((rc = write_header(e, h, ns, nvrows, modes)) < 0)
 		goto append;
