@@ -13,6 +13,7 @@
  *   flat    tsdb__flat_decode (libdeflate + the walk + the flat sink)
  *   shape   tsdb__flat_decode_shape (libdeflate + pprof_stream_shape: what
  *           a push costs to read when its series takes it by its shape)
+ *   shaperaw  the same of the inflated body (the shape's read alone)
  *   intern  tsdb__chunk_enc_add_flat of a decoded profile (its digest
  *           included), into one table and one series' chunk, finished
  *           every TSDB__HEAD_CHUNK_PROFILES profiles as the head does
@@ -56,16 +57,17 @@ int main(int argc, char **argv)
 	struct tsdb__symtab *st;
 	struct tsdb__chunk_scratch *sc;
 	struct tsdb__chunk_enc *e;
-	int walk, intern, shape;
+	int walk, intern, shape, shaperaw;
 
 	if (argc < 3) {
-		fprintf(stderr, "usage: decodemin walk|flat|shape|intern FILE[,FILE...] [BATCHES [N]]\n");
+		fprintf(stderr, "usage: decodemin walk|flat|shape|shaperaw|intern FILE[,FILE...] [BATCHES [N]]\n");
 		return 2;
 	}
 	mode = argv[1];
 	walk = strcmp(mode, "walk") == 0;
 	intern = strcmp(mode, "intern") == 0;
-	shape = strcmp(mode, "shape") == 0;
+	shaperaw = strcmp(mode, "shaperaw") == 0;
+	shape = shaperaw || strcmp(mode, "shape") == 0;
 	if (!walk && !intern && !shape && strcmp(mode, "flat") != 0) {
 		fprintf(stderr, "decodemin: unknown mode %s\n", mode);
 		return 2;
@@ -115,7 +117,8 @@ int main(int argc, char **argv)
 			t0 = cpu_s();
 			if (shape) {
 				struct pprof_limits lim = {.max_decompressed = (size_t)1 << 30};
-				if (tsdb__flat_decode_shape(f, bodies[j].data, bodies[j].len, &lim, &err) < 0 ||
+				const struct pf_buf *in = shaperaw ? &raw[j] : &bodies[j];
+				if (tsdb__flat_decode_shape(f, in->data, in->len, &lim, &err) < 0 ||
 				    !tsdb__flat_is_light(f)) {
 					fprintf(stderr, "decodemin: %s\n", f && !tsdb__flat_is_light(f) ? "shape not read" : err.msg);
 					return 1;
