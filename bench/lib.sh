@@ -15,3 +15,10 @@ bench_profefe_port() {
 	done
 	echo "$port"
 }
+
+# bench_proc_switches PID: the voluntary context switches of the process's
+# threads so far (/proc/PID/task/*/status): a thread that sleeps (on a lock,
+# an fsync, a socket) and is woken again counts one.
+bench_proc_switches() {
+	cat /proc/"$1"/task/*/status 2>/dev/null | awk '/^voluntary_ctxt_switches/ {n += $2} END {print n + 0}'
+}

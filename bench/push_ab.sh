@@ -2,7 +2,8 @@
 # Push cost as issue 18 measures it: `ab -k` (apache2-utils) POSTs one fixture
 # to /api/0/profiles with N keep-alive clients; the server's own CPU seconds
 # (utime + stime of all its threads, /proc/PID/stat) over the run, divided by
-# the profiles stored. Each case runs against a fresh store.
+# the profiles stored, and its threads' voluntary context switches (sleeps)
+# per profile. Each case runs against a fresh store.
 #   bench/push_ab.sh [PROFEFE_BIN...]   (default: build/profefe)
 # Several binaries are measured one after the other, case by case, so that a
 # busy machine weighs on them alike. Cases: heap-001 (26 KB) at -c 8 -n 8000,
@@ -21,7 +22,7 @@ trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
 
 # case NAME FILE CONC N BIN
 run_case() {
-	local name=$1 file=$2 conc=$3 n=$4 bin=$5 port= c0 c1 rps failed stored
+	local name=$1 file=$2 conc=$3 n=$4 bin=$5 port= c0 c1 w0 w1 rps failed stored
 	[ "$n" -gt 0 ] || return 0 # a count of 0 skips the case
 	rm -rf "$tmp/data"
 	# -tsdb.retention: the fixtures' time_nanos are from 2025
@@ -32,18 +33,20 @@ run_case() {
 	url="http://127.0.0.1:$port/api/0/profiles?service=bench&type=heap"
 	curl -sSf -o /dev/null --data-binary @"$file" "$url" # one before, so startup is not counted
 	c0=$(bench_proc_cpu $pid)
+	w0=$(bench_proc_switches $pid)
 	ab -q -k -c "$conc" -n "$n" -p "$file" -T application/octet-stream "$url" >"$tmp/ab.out" 2>&1
 	c1=$(bench_proc_cpu $pid)
+	w1=$(bench_proc_switches $pid)
 	rps=$(awk '/^Requests per second/ {print $4}' "$tmp/ab.out")
 	failed=$(awk '/^Failed requests/ {print $3}' "$tmp/ab.out")
 	stored=$(curl -sS "http://127.0.0.1:$port/metrics" | awk '/^profefe_profiles_ingested_total/ {print $2}')
 	kill -TERM $pid
 	wait $pid || true
 	pid=
-	printf 'push %-16s c=%s n=%-5s %-28s %8.1f profiles/s  server CPU %6.2f s = %6.3f ms/profile  (failed %s, stored %s)\n' \
+	printf 'push %-16s c=%s n=%-5s %-28s %8.1f profiles/s  server CPU %6.2f s = %6.3f ms/profile  %4.1f sleeps/profile  (failed %s, stored %s)\n' \
 		"$name" "$conc" "$n" "$(basename "$(dirname "$bin")")/$(basename "$bin")" "$rps" \
 		"$(awk "BEGIN{print $c1 - $c0}")" "$(awk "BEGIN{print ($c1 - $c0) * 1000 / $n}")" \
-		"${failed:-?}" "${stored:-?}"
+		"$(awk "BEGIN{print ($w1 - $w0) / $n}")" "${failed:-?}" "${stored:-?}"
 }
 
 echo "# push_ab: $(nproc) cores, $(date -u +%Y-%m-%dT%H:%M:%SZ), load $(cut -d' ' -f1-3 /proc/loadavg)"
