@@ -66,22 +66,8 @@ ssize_t pf_pread_full(int fd, void *buf, size_t n, uint64_t off)
 
 int pf_pwrite_full(int fd, const void *buf, size_t n, uint64_t off)
 {
-	const uint8_t *p = buf;
-	size_t done = 0;
-
-	while (done < n) {
-		ssize_t r = pwrite(fd, p + done, n - done, (off_t)(off + done));
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -1;
-		if (r == 0) {
-			errno = EIO;
-			return -1;
-		}
-		done += (size_t)r;
-	}
-	return 0;
+	struct iovec iov = {(void *)(uintptr_t)buf, n};
+	return pf_pwritev_full(fd, &iov, 1, off);
 }
 
 int pf_pwritev_full(int fd, struct iovec *iov, int n, uint64_t off)

@@ -511,7 +511,8 @@ static void test_read_file_caps(void **state)
 	unlink(path);
 }
 
-/* pf_pwrite_full and pf_pread_full at offsets; a read past the end is short. */
+/* pf_pwrite_full, pf_pwritev_full and pf_pread_full at offsets; a read past
+ * the end is short. */
 static void test_pread_pwrite_full(void **state)
 {
 	char path[] = "/tmp/pf-rw-XXXXXX";
@@ -528,6 +529,14 @@ static void test_pread_pwrite_full(void **state)
 	assert_int_equal(pf_pread_full(fd, got, 16, 6), 2);
 	assert_memory_equal(got, "gh", 2);
 	assert_int_equal(pf_pread_full(fd, got, 4, 8), 0);
+	{
+		/* pf_pwritev_full: the buffers one after the other, empty ones
+		 * skipped, at the offset */
+		struct iovec iov[4] = {{"12", 2}, {"", 0}, {"345", 3}, {"6", 1}};
+		assert_int_equal(pf_pwritev_full(fd, iov, 4, 2), 0);
+		assert_int_equal(pf_pread_full(fd, got, 16, 0), 8);
+		assert_memory_equal(got, "ab123456", 8);
+	}
 	close(fd);
 	assert_int_equal(pf_pread_full(fd, got, 4, 0), -1);
 	assert_int_equal(pf_pwrite_full(fd, "x", 1, 0), -1);
