@@ -855,6 +855,79 @@ static void test_concurrent_appends(void **state)
 	free(ids);
 }
 
+/* One thread's appends, each one's return code kept. */
+struct rc_worker {
+	struct tsdb *db;
+	int idx, n;
+	char (*ids)[TSDB_ID_LEN + 1];
+	int *rc;
+};
+
+static void *rc_append_worker(void *arg)
+{
+	struct rc_worker *w = arg;
+	const char *kv[] = {"service=s", "type=cpu", NULL};
+	char body[32];
+	for (int i = 0; i < w->n; i++) {
+		size_t len = (size_t)snprintf(body, sizeof(body), "t%d-i%d", w->idx, i);
+		w->rc[i] = append_l(w->db, (int64_t)i * 1000 + w->idx, body, len, w->ids[i], kv);
+	}
+	return NULL;
+}
+
+/* Group commit when fsyncs fail: eight threads append while the first two
+ * fsyncs fail. Every append returns (no appender sleeps for ever, whether
+ * its sync failed, succeeded or was handed to it to lead), each is either
+ * acknowledged or PF_EIO, and after a reopen every acknowledged one reads
+ * back and nothing else is there. */
+static void test_concurrent_sync_failures(void **state)
+{
+	enum { PER = 50 };
+	struct ctx *c = *state;
+	char(*ids)[TSDB_ID_LEN + 1] = calloc(NTHREADS * PER, TSDB_ID_LEN + 1);
+	int *rcs = calloc(NTHREADS * PER, sizeof(int));
+	const struct tsdb_matcher m[] = {{TSDB_MATCH_EQ, "type", "cpu"}};
+	pthread_t th[NTHREADS];
+	struct rc_worker w[NTHREADS];
+	struct tsdb_stats st;
+	char out[64], want[64];
+	size_t ok = 0, failed = 0;
+
+	c->db = open_db(c, 0);
+	tsdb__wal_inject_failures(tsdb__db_wal(c->db), 0, 2);
+	for (int i = 0; i < NTHREADS; i++) {
+		w[i] = (struct rc_worker){c->db, i, PER, ids + (size_t)i * PER, rcs + (size_t)i * PER};
+		pthread_create(&th[i], NULL, rc_append_worker, &w[i]);
+	}
+	for (int i = 0; i < NTHREADS; i++)
+		pthread_join(th[i], NULL);
+	for (int i = 0; i < NTHREADS * PER; i++) {
+		if (rcs[i] == 0)
+			ok++;
+		else if (rcs[i] == PF_EIO)
+			failed++;
+		else
+			fail_msg("append %d: %d, neither 0 nor PF_EIO", i, rcs[i]);
+	}
+	print_message("# %zu acknowledged, %zu failed with the two failing fsyncs\n", ok, failed);
+	assert_true(failed >= 1);
+	assert_true(ok >= 1);
+	tsdb_stats(c->db, &st);
+	assert_int_equal(st.appends, ok);
+	reopen(c, 0);
+	assert_int_equal(find_n(c->db, m, 1, INT64_MIN, INT64_MAX, 0, NULL), ok);
+	for (int t = 0; t < NTHREADS; t++)
+		for (int i = 0; i < PER; i++) {
+			if (rcs[t * PER + i] != 0)
+				continue;
+			snprintf(want, sizeof(want), "t%d-i%d", t, i);
+			assert_int_equal(read_body(c->db, ids[t * PER + i], out, sizeof(out)), 0);
+			assert_string_equal(out, want);
+		}
+	free(rcs);
+	free(ids);
+}
+
 static void test_lock(void **state)
 {
 	struct ctx *c = *state;
@@ -1127,6 +1200,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_flipped_byte, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rotation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_appends, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_concurrent_sync_failures, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lock, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tmp_removed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_io_failures, setup, teardown),
