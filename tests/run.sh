@@ -44,6 +44,10 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 
 jobs_max=${TEST_JOBS:-5}
+# a test still running after this many seconds is stopped and counts as a
+# failure (a hang must not hold CI until its own limit); the longest take
+# about 4 minutes under the sanitizers on the 2-core machine
+test_timeout=${TEST_TIMEOUT:-900}
 pass=0
 fail=0
 logdir=$(mktemp -d /tmp/profefe-test.XXXXXX)
@@ -169,20 +173,21 @@ start() {
 		fi
 		t0=$SECONDS
 		if [ "$kind" = unit ]; then
-			CMOCKA_MESSAGE_OUTPUT=TAP "$build/tests/$name" >"$logdir/$i.out" 2>&1 </dev/null
+			CMOCKA_MESSAGE_OUTPUT=TAP timeout -k 10 "$test_timeout" "$build/tests/$name" >"$logdir/$i.out" 2>&1 </dev/null
 		elif [ "$kind" = browser ]; then
 			# (without the YAML of each passing test: its duration)
-			node --test --test-reporter=tap "$name" 2>&1 </dev/null |
+			timeout -k 10 "$test_timeout" node --test --test-reporter=tap "$name" 2>&1 </dev/null |
 				grep -vE '^ *(---|\.\.\.|duration_ms: [0-9.]+|type: .test.)$' >"$logdir/$i.out"
 		elif [ "$kind" = e2e-clickhouse ]; then
 			# the Go-oracle subset (as under the sanitizers): the
 			# whole oracle runs on the embedded store; here the
 			# storage's answers are checked
-			PROFEFE_STORAGE=clickhouse PROFEFE_TEST_SUBSET=1 bash "tests/e2e/$name" >"$logdir/$i.out" 2>&1 </dev/null
+			PROFEFE_STORAGE=clickhouse PROFEFE_TEST_SUBSET=1 timeout -k 10 "$test_timeout" \
+				bash "tests/e2e/$name" >"$logdir/$i.out" 2>&1 </dev/null
 		else
-			bash "tests/e2e/$name" >"$logdir/$i.out" 2>&1 </dev/null
+			timeout -k 10 "$test_timeout" bash "tests/e2e/$name" >"$logdir/$i.out" 2>&1 </dev/null
 		fi
-		echo $? >"$logdir/$i.rc.tmp"
+		echo "${PIPESTATUS[0]}" >"$logdir/$i.rc.tmp"
 		# CPU of the test and the children it waited for (servers,
 		# go tool pprof): /proc/PID/stat's cutime + cstime, in ticks
 		read -r -a st <"/proc/$BASHPID/stat"
@@ -204,7 +209,10 @@ report() {
 	grep -E '^(ok|not ok) ' "$log"
 	p=$(grep -cE '^ok ' "$log")
 	f=$(grep -cE '^not ok ' "$log")
-	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+	if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+		echo "not ok - ${list[$i]} was stopped after ${test_timeout} s (TEST_TIMEOUT)"
+		f=$((f + 1))
+	elif [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
 		echo "not ok - ${list[$i]} exited with status $rc"
 		f=1
 	fi
