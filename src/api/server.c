@@ -441,9 +441,7 @@ static void *uri_log(void *cls, const char *uri, struct MHD_Connection *con)
 	/* a URI over the cap is kept only as far as handle() needs to see that
 	 * (pf_xstrndup copies n bytes: the length is the string's, so that
 	 * neither 64 KiB is copied per request nor read past a short URI) */
-	if (!uri)
-		uri = "/";
-	c->req.raw_uri = pf_xstrndup(uri, strnlen(uri, API_MAX_URI_BYTES + 1));
+	c->req.raw_uri = uri ? pf_xstrndup(uri, strnlen(uri, API_MAX_URI_BYTES + 1)) : pf_xstrdup("/");
 	pf_buf_init(&c->req.body, s->opt.max_body_bytes);
 	/*
 	 * We parse the query from raw_uri ourselves. libmicrohttpd would next
