@@ -401,18 +401,19 @@ int ch_query_bounded(struct ch_client *c, int use_db, const char *sql, const voi
 	int64_t left_ns = 0;
 	int rc = 0;
 
-	if (cancellable && b->cancelled(b->cancel_arg)) {
-		char head[80];
-		stmt_head(sql, head, sizeof(head));
-		return pf_err_set(err, PF_ECANCELED, "clickhouse %s: canceled before sending \"%s\"",
-				  c->dsn.base, head);
-	}
 	if (deadline_ns) {
 		left_ns = deadline_ns - pf_mono_ns();
 		if (left_ns <= 0)
 			return pf_err_set(err, PF_ETIMEDOUT, "clickhouse %s: deadline passed before the query was sent",
 					  c->dsn.base);
 		timeout_ms = PF_MIN(timeout_ms, (long)(left_ns / 1000000) + 1);
+	}
+	/* after the deadline, as tsdb asks them */
+	if (cancellable && b->cancelled(b->cancel_arg)) {
+		char head[80];
+		stmt_head(sql, head, sizeof(head));
+		return pf_err_set(err, PF_ECANCELED, "clickhouse %s: canceled before sending \"%s\"",
+				  c->dsn.base, head);
 	}
 	pf_buf_init(&sk.err, 8192);
 	pthread_mutex_lock(&c->mu);

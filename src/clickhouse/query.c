@@ -428,13 +428,13 @@ static int select_profiles(struct ch_store *s, const struct tsdb_query *q, struc
 		pf_buf_printf(&w, ") AND day IN (%.*s)", (int)days.len, (char *)days.data);
 		pf_buf_free(&days);
 		if ((rc = load_series_ids(s, sids, nsids, -1, ss, q, err)) < 0) {
-			rc = canceled_at(rc, err, "before finding any profiles");
+			rc = canceled_at(rc, err, "after finding 0 profiles");
 			goto done;
 		}
 	} else {
 		if ((rc = load_series(s, q->matchers, q->nmatchers, q->min_t_ns, q->max_t_ns, ss, q,
 				      err)) < 0) {
-			rc = canceled_at(rc, err, "before finding any profiles");
+			rc = canceled_at(rc, err, "after finding 0 profiles");
 			goto done;
 		}
 		if ((rc = select_series(ss, q->matchers, q->nmatchers, &sel, err)) < 0)
@@ -463,8 +463,7 @@ static int select_profiles(struct ch_store *s, const struct tsdb_query *q, struc
 		pf_buf_printf(&sql, " LIMIT 1 BY series_id, t_ns, seq");
 	pf_buf_printf(&sql, " FORMAT RowBinary");
 	if ((rc = run(s, &sql, &out, q, err)) < 0) {
-		rc = canceled_at(rc, err, "after finding %zu series, before their profiles",
-				 ss->n);
+		rc = canceled_at(rc, err, "after finding 0 profiles (in %zu series)", ss->n);
 		goto done;
 	}
 	if ((rc = prow_parse(&out, a, rows, nrows, err)) < 0)
@@ -665,7 +664,7 @@ int ch_series(struct ch_store *s, const struct tsdb_query *q, struct ch_series_s
 	*out = NULL;
 	if ((rc = load_series(s, q->matchers, q->nmatchers, q->min_t_ns, q->max_t_ns, &set->ss, q,
 			      err)) < 0) {
-		rc = canceled_at(rc, err, "before finding any series");
+		rc = canceled_at(rc, err, "after finding 0 series");
 		goto fail;
 	}
 	if ((rc = select_series(&set->ss, q->matchers, q->nmatchers, &sel, err)) < 0)

@@ -24,7 +24,7 @@
 # (its socket's Recv-Q, ss). The API's cancel hook, asked by libcurl's
 # progress callback, aborts the transfer: counted as refused
 # {reason="query_canceled"} and logged as the embedded store's ("stopped
-# before finding any profiles (... canceled while ClickHouse ran ...)"),
+# after finding 0 profiles (... canceled while ClickHouse ran ...)"),
 # all while ClickHouse is still paused (without the hook the worker waits
 # for ClickHouse: no count until it runs again). Then ClickHouse resumes and
 # the server answers as before, nothing stored changed. And a server
@@ -149,8 +149,8 @@ l=$(grep 'msg="query canceled"' "$TMP/server.$SERVER_N.log" | tail -1)
 echo "# its log line: ${l:0:400}"
 expect "a merge whose client hung up, ClickHouse still paused: one query_canceled refusal" \
 	"$((${c1:-0} - ${c0:-0}))" 1
-expect_match "... logged as stopped before finding any profiles, the transfer aborted" "$l" \
-	'stopped before finding any profiles \(clickhouse http://127\.0\.0\.1:[0-9]+/: canceled while ClickHouse ran .{0,2}SELECT series_id'
+expect_match "... logged as stopped after finding 0 profiles, the transfer aborted" "$l" \
+	'stopped after finding 0 profiles \(clickhouse http://127\.0\.0\.1:[0-9]+/: canceled while ClickHouse ran .{0,2}SELECT series_id'
 kill -CONT "$CH_PID"
 expect "ClickHouse running again: a merge whose client waits is answered as before, not canceled" \
 	"$(getcode "/api/0/profiles/merge?service=ret&type=heap&$ALL" "$TMP/merge1.pb.gz")/$(canceled)" "200/$c1"
