@@ -95,6 +95,24 @@ int ch_query(struct ch_client *c, int use_db, const char *sql, const void *data,
  */
 int ch_query_until(struct ch_client *c, int use_db, const char *sql, const void *data, size_t len,
 		   struct pf_buf *out, int64_t deadline_ns, struct pf_err *err);
+/*
+ * What bounds one select: a deadline as ch_query_until's (0 = none) and,
+ * when cancelled is set, a hook asked before the statement is sent and
+ * during the transfer (libcurl's progress callback: about once a second
+ * while ClickHouse is silent): nonzero aborts the transfer and the query
+ * is PF_ECANCELED ("clickhouse http://h:p/: canceled while ClickHouse ran
+ * \"SELECT ...\"", or "canceled before sending"). tsdb_query's cancelled
+ * and cancel_arg (the API's: the client hung up, or the server is stopping).
+ */
+struct ch_bound {
+	int64_t deadline_ns;
+	int (*cancelled)(void *arg);
+	void *cancel_arg;
+};
+/* ch_query_until with b's deadline and cancel hook (b NULL: ch_query).
+ * Not for inserts: what ClickHouse was sent may have been stored. */
+int ch_query_bounded(struct ch_client *c, int use_db, const char *sql, const void *data,
+		     size_t len, struct pf_buf *out, const struct ch_bound *b, struct pf_err *err);
 /* The DSN's database name; borrowed. */
 const char *ch_client_database(const struct ch_client *c);
 

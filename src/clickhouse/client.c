@@ -365,12 +365,31 @@ static void stmt_head(const char *sql, char *out, size_t n)
 int ch_query(struct ch_client *c, int use_db, const char *sql, const void *data, size_t len,
 	     struct pf_buf *out, struct pf_err *err)
 {
-	return ch_query_until(c, use_db, sql, data, len, out, 0, err);
+	return ch_query_bounded(c, use_db, sql, data, len, out, NULL, err);
 }
 
 int ch_query_until(struct ch_client *c, int use_db, const char *sql, const void *data, size_t len,
 		   struct pf_buf *out, int64_t deadline_ns, struct pf_err *err)
 {
+	struct ch_bound b = {.deadline_ns = deadline_ns};
+	return ch_query_bounded(c, use_db, sql, data, len, out, &b, err);
+}
+
+/* CURLOPT_XFERINFOFUNCTION: nonzero (the transfer is aborted with
+ * CURLE_ABORTED_BY_CALLBACK) once the caller gave up */
+static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+		       curl_off_t ulnow)
+{
+	const struct ch_bound *b = arg;
+	(void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+	return b->cancelled(b->cancel_arg) != 0;
+}
+
+int ch_query_bounded(struct ch_client *c, int use_db, const char *sql, const void *data, size_t len,
+		     struct pf_buf *out, const struct ch_bound *b, struct pf_err *err)
+{
+	int64_t deadline_ns = b ? b->deadline_ns : 0;
+	int cancellable = b && b->cancelled;
 	struct pf_buf url = PF_BUF_INIT(0);
 	struct sink sk = {.out = out};
 	struct curl_slist *hdr = NULL;
@@ -388,6 +407,13 @@ int ch_query_until(struct ch_client *c, int use_db, const char *sql, const void 
 			return pf_err_set(err, PF_ETIMEDOUT, "clickhouse %s: deadline passed before the query was sent",
 					  c->dsn.base);
 		timeout_ms = PF_MIN(timeout_ms, (long)(left_ns / 1000000) + 1);
+	}
+	/* after the deadline, as tsdb asks them */
+	if (cancellable && b->cancelled(b->cancel_arg)) {
+		char head[80];
+		stmt_head(sql, head, sizeof(head));
+		return pf_err_set(err, PF_ECANCELED, "clickhouse %s: canceled before sending \"%s\"",
+				  c->dsn.base, head);
 	}
 	pf_buf_init(&sk.err, 8192);
 	pthread_mutex_lock(&c->mu);
@@ -450,11 +476,25 @@ int ch_query_until(struct ch_client *c, int use_db, const char *sql, const void 
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "gzip");
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	if (cancellable) {
+		/* asked about once a second while ClickHouse is silent, more
+		 * often while bytes move */
+		curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+		curl_easy_setopt(h, CURLOPT_XFERINFODATA, (void *)b);
+		curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+	}
 
 	cc = curl_easy_perform(h);
 	if (sk.failed) {
 		rc = pf_err_set(err, sk.rc, "clickhouse %s: reply larger than %zu bytes", c->dsn.base,
 				out->max);
+		goto done;
+	}
+	if (cc == CURLE_ABORTED_BY_CALLBACK && cancellable) {
+		char head[80];
+		stmt_head(sql, head, sizeof(head));
+		rc = pf_err_set(err, PF_ECANCELED, "clickhouse %s: canceled while ClickHouse ran \"%s\"",
+				c->dsn.base, head);
 		goto done;
 	}
 	if (cc != CURLE_OK) {

@@ -37,14 +37,48 @@ static void sql_u64_list(struct pf_buf *b, const uint64_t *v, size_t n)
 		pf_buf_printf(b, "%s%" PRIu64, i ? "," : "", v[i]);
 }
 
-/* One SELECT; dl: the query's deadline (tsdb_query.deadline_ns, 0 = none),
- * which ClickHouse gets as max_execution_time (ch_query_until). */
-static int run(struct ch_store *s, struct pf_buf *sql, struct pf_buf *out, int64_t dl,
-	       struct pf_err *err)
+/* One SELECT bounded by q (NULL: unbounded): its deadline, which ClickHouse
+ * gets as max_execution_time, and its cancel hook, asked before sending
+ * and during the transfer (ch_query_bounded). */
+static int run(struct ch_store *s, struct pf_buf *sql, struct pf_buf *out,
+	       const struct tsdb_query *q, struct pf_err *err)
 {
+	struct ch_bound b = {0};
 	if (pf_buf_putc(sql, 0) < 0)
 		abort();
-	return ch_query_until(s->c, 1, (const char *)sql->data, NULL, 0, out, dl, err);
+	if (q) {
+		b.deadline_ns = q->deadline_ns;
+		b.cancelled = q->cancelled;
+		b.cancel_arg = q->cancel_arg;
+	}
+	return ch_query_bounded(s->c, 1, (const char *)sql->data, NULL, 0, out, q ? &b : NULL, err);
+}
+
+/* Whether q's caller gave up (q->cancelled; asked between the stages that
+ * run in C, run() asks before and during each round trip). */
+static int gave_up(const struct tsdb_query *q)
+{
+	return q && q->cancelled && q->cancelled(q->cancel_arg);
+}
+
+/* rc; when it is PF_ECANCELED, err reworded to say how far the query got,
+ * as the embedded store's: "stopped after finding 12 profiles (clickhouse
+ * http://h:p/: canceled while ClickHouse ran \"SELECT ...\")". how is
+ * "after ..." or "before ...". */
+static int canceled_at(int rc, struct pf_err *err, const char *how, ...)
+	__attribute__((format(printf, 3, 4)));
+static int canceled_at(int rc, struct pf_err *err, const char *how, ...)
+{
+	char h[160], was[sizeof(err->msg)];
+	va_list ap;
+
+	if (rc != PF_ECANCELED || !err)
+		return rc;
+	va_start(ap, how);
+	vsnprintf(h, sizeof(h), how, ap);
+	va_end(ap);
+	snprintf(was, sizeof(was), "%s", err->msg);
+	return pf_err_set(err, PF_ECANCELED, "stopped %s (%s)", h, was);
 }
 
 /* The days [d0, d1] a time range covers, as a SQL condition on day (none
@@ -126,7 +160,8 @@ static int sset_parse(struct sset *ss, const struct pf_buf *out, struct pf_err *
 /* The series rows of the days of [min_t, max_t] (narrowed by an equality
  * matcher on service or type, the table's sorting key). */
 static int load_series(struct ch_store *s, const struct tsdb_matcher *m, size_t nm,
-		       int64_t min_t, int64_t max_t, struct sset *ss, int64_t dl, struct pf_err *err)
+		       int64_t min_t, int64_t max_t, struct sset *ss, const struct tsdb_query *q,
+		       struct pf_err *err)
 {
 	struct pf_buf sql = PF_BUF_INIT(0), out = PF_BUF_INIT(REPLY_MAX);
 	int rc;
@@ -141,7 +176,7 @@ static int load_series(struct ch_store *s, const struct tsdb_matcher *m, size_t 
 		ch_sql_quote(&sql, m[i].value, strlen(m[i].value));
 	}
 	pf_buf_printf(&sql, " LIMIT 1 BY series_id FORMAT RowBinary");
-	rc = run(s, &sql, &out, dl, err);
+	rc = run(s, &sql, &out, q, err);
 	if (rc == 0)
 		rc = sset_parse(ss, &out, err);
 	pf_buf_free(&sql);
@@ -151,7 +186,7 @@ static int load_series(struct ch_store *s, const struct tsdb_matcher *m, size_t 
 
 /* The series rows with these ids (of that day when day >= 0). */
 static int load_series_ids(struct ch_store *s, const uint64_t *ids, size_t n, int64_t day,
-			   struct sset *ss, int64_t dl, struct pf_err *err)
+			   struct sset *ss, const struct tsdb_query *q, struct pf_err *err)
 {
 	struct pf_buf sql = PF_BUF_INIT(0), out = PF_BUF_INIT(REPLY_MAX);
 	int rc;
@@ -165,7 +200,7 @@ static int load_series_ids(struct ch_store *s, const uint64_t *ids, size_t n, in
 	pf_buf_printf(&sql, "series_id IN (");
 	sql_u64_list(&sql, ids, n);
 	pf_buf_printf(&sql, ") LIMIT 1 BY series_id FORMAT RowBinary");
-	rc = run(s, &sql, &out, dl, err);
+	rc = run(s, &sql, &out, q, err);
 	if (rc == 0)
 		rc = sset_parse(ss, &out, err);
 	pf_buf_free(&sql);
@@ -392,12 +427,16 @@ static int select_profiles(struct ch_store *s, const struct tsdb_query *q, struc
 		}
 		pf_buf_printf(&w, ") AND day IN (%.*s)", (int)days.len, (char *)days.data);
 		pf_buf_free(&days);
-		if ((rc = load_series_ids(s, sids, nsids, -1, ss, q->deadline_ns, err)) < 0)
+		if ((rc = load_series_ids(s, sids, nsids, -1, ss, q, err)) < 0) {
+			rc = canceled_at(rc, err, "after finding 0 profiles");
 			goto done;
+		}
 	} else {
-		if ((rc = load_series(s, q->matchers, q->nmatchers, q->min_t_ns, q->max_t_ns, ss,
-				      q->deadline_ns, err)) < 0)
+		if ((rc = load_series(s, q->matchers, q->nmatchers, q->min_t_ns, q->max_t_ns, ss, q,
+				      err)) < 0) {
+			rc = canceled_at(rc, err, "after finding 0 profiles");
 			goto done;
+		}
 		if ((rc = select_series(ss, q->matchers, q->nmatchers, &sel, err)) < 0)
 			goto done;
 		if (sel.n == 0)
@@ -423,8 +462,10 @@ static int select_profiles(struct ch_store *s, const struct tsdb_query *q, struc
 	else
 		pf_buf_printf(&sql, " LIMIT 1 BY series_id, t_ns, seq");
 	pf_buf_printf(&sql, " FORMAT RowBinary");
-	if ((rc = run(s, &sql, &out, q->deadline_ns, err)) < 0)
+	if ((rc = run(s, &sql, &out, q, err)) < 0) {
+		rc = canceled_at(rc, err, "after finding 0 profiles (in %zu series)", ss->n);
 		goto done;
+	}
 	if ((rc = prow_parse(&out, a, rows, nrows, err)) < 0)
 		goto done;
 	/* rows of series we do not know (written since, or gone) are left out */
@@ -621,9 +662,11 @@ int ch_series(struct ch_store *s, const struct tsdb_query *q, struct ch_series_s
 	int rc;
 
 	*out = NULL;
-	if ((rc = load_series(s, q->matchers, q->nmatchers, q->min_t_ns, q->max_t_ns, &set->ss,
-			      q->deadline_ns, err)) < 0)
+	if ((rc = load_series(s, q->matchers, q->nmatchers, q->min_t_ns, q->max_t_ns, &set->ss, q,
+			      err)) < 0) {
+		rc = canceled_at(rc, err, "after finding 0 series");
 		goto fail;
+	}
 	if ((rc = select_series(&set->ss, q->matchers, q->nmatchers, &sel, err)) < 0)
 		goto fail;
 	set->v = pf_xcalloc(sel.n + 1, sizeof(*set->v));
@@ -643,8 +686,11 @@ int ch_series(struct ch_store *s, const struct tsdb_query *q, struct ch_series_s
 	if (q->max_t_ns != INT64_MAX)
 		pf_buf_printf(&sql, " AND t_ns <= %" PRId64, q->max_t_ns);
 	pf_buf_printf(&sql, " LIMIT 1 BY series_id, t_ns, seq) GROUP BY series_id FORMAT RowBinary");
-	if ((rc = run(s, &sql, &res, q->deadline_ns, err)) < 0)
+	if ((rc = run(s, &sql, &res, q, err)) < 0) {
+		rc = canceled_at(rc, err, "after finding %zu series, before counting their profiles",
+				 sel.n);
 		goto fail;
+	}
 	pf_reader_init(&r, res.data, res.len);
 	while (pf_reader_left(&r) && !r.bad) {
 		uint64_t id = ch_rb_read_u64(&r), cnt = ch_rb_read_u64(&r);
@@ -714,7 +760,7 @@ int ch_label_values(struct ch_store *s, const char *name, char ***values, size_t
 	pf_buf_printf(&sql, ")] AS v FROM series WHERE has(label_keys, ");
 	ch_sql_quote(&sql, name, strlen(name));
 	pf_buf_printf(&sql, ") ORDER BY v FORMAT RowBinary");
-	rc = run(s, &sql, &out, 0, err);
+	rc = run(s, &sql, &out, NULL, err);
 	if (rc == 0)
 		rc = read_strings(&out, values, n, err);
 	pf_buf_free(&sql);
@@ -729,7 +775,7 @@ int ch_label_names(struct ch_store *s, char ***names, size_t *n, struct pf_err *
 
 	pf_buf_printf(&sql, "SELECT DISTINCT arrayJoin(label_keys) AS k FROM series ORDER BY k "
 			    "FORMAT RowBinary");
-	rc = run(s, &sql, &out, 0, err);
+	rc = run(s, &sql, &out, NULL, err);
 	if (rc == 0)
 		rc = read_strings(&out, names, n, err);
 	pf_buf_free(&sql);
@@ -913,7 +959,7 @@ static int parse_syms(int kind, const struct pf_buf *out, struct syms *y, struct
 }
 
 static int fetch_syms(struct ch_store *s, const char *nscond, int kind, const char *cond,
-		      struct syms *y, int64_t dl, struct pf_err *err)
+		      struct syms *y, const struct tsdb_query *q, struct pf_err *err)
 {
 	struct pf_buf sql = PF_BUF_INIT(0), out = PF_BUF_INIT(REPLY_MAX);
 	int rc;
@@ -921,7 +967,7 @@ static int fetch_syms(struct ch_store *s, const char *nscond, int kind, const ch
 	syms_init(y);
 	pf_buf_printf(&sql, "%s WHERE %s AND (%s) LIMIT 1 BY %s FORMAT RowBinary", sym_sql[kind],
 		      nscond, cond, sym_id[kind]);
-	if ((rc = run(s, &sql, &out, dl, err)) == 0)
+	if ((rc = run(s, &sql, &out, q, err)) == 0)
 		rc = parse_syms(kind, &out, y, err);
 	pf_buf_free(&sql);
 	pf_buf_free(&out);
@@ -1245,7 +1291,7 @@ static void or_in(struct pf_buf *b, const char *col, const uint32_t *ids, size_t
 static int fetch_closure(struct ch_store *s, int64_t day, const char *service, uint64_t ns,
 			 const char *stk_in, const uint32_t *mapping_ids, size_t nmapping,
 			 const uint32_t *xlocs, size_t nxlocs, const uint32_t *xfns, size_t nxfns,
-			 struct syms *y, int64_t dl, struct pf_err *err)
+			 struct syms *y, const struct tsdb_query *q, struct pf_err *err)
 {
 	struct pf_buf nsc = PF_BUF_INIT(0), stk = PF_BUF_INIT(0), loc = PF_BUF_INIT(0),
 		      fn = PF_BUF_INIT(0), map = PF_BUF_INIT(0);
@@ -1271,10 +1317,10 @@ static int fetch_closure(struct ch_store *s, int64_t day, const char *service, u
 		      (char *)nsc.data, (char *)loc.data);
 	or_in(&map, "mapping_id", mapping_ids, nmapping);
 	pf_buf_putc(&map, 0);
-	if ((rc = fetch_syms(s, (char *)nsc.data, S_STACK, (char *)stk.data, y, dl, err)) == 0 &&
-	    (rc = fetch_syms(s, (char *)nsc.data, S_LOC, (char *)loc.data, y, dl, err)) == 0 &&
-	    (rc = fetch_syms(s, (char *)nsc.data, S_FN, (char *)fn.data, y, dl, err)) == 0)
-		rc = fetch_syms(s, (char *)nsc.data, S_MAP, (char *)map.data, y, dl, err);
+	if ((rc = fetch_syms(s, (char *)nsc.data, S_STACK, (char *)stk.data, y, q, err)) == 0 &&
+	    (rc = fetch_syms(s, (char *)nsc.data, S_LOC, (char *)loc.data, y, q, err)) == 0 &&
+	    (rc = fetch_syms(s, (char *)nsc.data, S_FN, (char *)fn.data, y, q, err)) == 0)
+		rc = fetch_syms(s, (char *)nsc.data, S_MAP, (char *)map.data, y, q, err);
 	pf_buf_free(&nsc);
 	pf_buf_free(&stk);
 	pf_buf_free(&loc);
@@ -1285,8 +1331,9 @@ static int fetch_closure(struct ch_store *s, int64_t day, const char *service, u
 
 /* ---- read by id ---------------------------------------------------------- */
 
-int ch_read(struct ch_store *s, const char *id, struct pf_buf *body, struct tsdb_meta **meta,
-	    struct pf_err *err)
+/* ch_read bounded by q (NULL: unbounded; see run()) */
+static int read_one(struct ch_store *s, const char *id, struct pf_buf *body,
+		    struct tsdb_meta **meta, const struct tsdb_query *q, struct pf_err *err)
 {
 	struct pf_buf sql = PF_BUF_INIT(0), out = PF_BUF_INIT(REPLY_MAX);
 	struct pf_arena *a = pf_arena_new();
@@ -1318,7 +1365,7 @@ int ch_read(struct ch_store *s, const char *id, struct pf_buf *body, struct tsdb
 		      " AND series_id = %" PRIu64 " AND t_ns = %" PRId64 " AND seq = %" PRIu32
 		      " LIMIT 1 FORMAT RowBinary",
 		      series, t_ns, seq);
-	if ((rc = run(s, &sql, &out, 0, err)) < 0)
+	if ((rc = run(s, &sql, &out, q, err)) < 0)
 		goto done;
 	if (out.len == 0) {
 		rc = pf_err_set(err, PF_ENOTFOUND, "no profile with id %.64s", id);
@@ -1397,7 +1444,7 @@ int ch_read(struct ch_store *s, const char *id, struct pf_buf *body, struct tsdb
 			goto done;
 		}
 		/* series labels (for the meta) and service (for the symbols) */
-		if ((rc = load_series_ids(s, &series, 1, day, &ss, 0, err)) < 0)
+		if ((rc = load_series_ids(s, &series, 1, day, &ss, q, err)) < 0)
 			goto done;
 		if (!pf_htab_get(&ss.byid, series, &si)) {
 			rc = pf_err_set(err, PF_ENOTFOUND, "no profile with id %.64s (its series is gone)",
@@ -1434,7 +1481,7 @@ int ch_read(struct ch_store *s, const char *id, struct pf_buf *body, struct tsdb
 				      series, t_ns, seq);
 			pf_buf_putc(&in, 0);
 			rc = fetch_closure(s, day, ss.v[si].service, pr.ns, (char *)in.data, maps, nmap,
-					   xl, nxl, xf, nxf, &y, 0, err);
+					   xl, nxl, xf, nxf, &y, q, err);
 			pf_buf_free(&in);
 			if (rc < 0)
 				goto done;
@@ -1469,6 +1516,12 @@ done:
 	pf_buf_free(&sql);
 	pf_buf_free(&out);
 	return rc;
+}
+
+int ch_read(struct ch_store *s, const char *id, struct pf_buf *body, struct tsdb_meta **meta,
+	    struct pf_err *err)
+{
+	return read_one(s, id, body, meta, NULL, err);
 }
 
 /* ---- merge --------------------------------------------------------------- */
@@ -1616,8 +1669,10 @@ int ch_merge(struct ch_store *s, const struct tsdb_query *q, struct pprof_profil
 			    "FORMAT RowBinary",
 		      by_key ? "series_id, t_ns, seq, " : "", (int)w.len, (char *)w.data,
 		      by_key ? "series_id, t_ns, seq, " : "");
-	if ((rc = run(s, &sql, &res, q->deadline_ns, err)) < 0)
+	if ((rc = run(s, &sql, &res, q, err)) < 0) {
+		rc = canceled_at(rc, err, "after finding %zu profiles, before summing them", nrows);
 		goto done;
+	}
 	pf_reader_init(&r, res.data, res.len);
 	while (pf_reader_left(&r) && !r.bad) {
 		uint64_t mult = 1, ns;
@@ -1671,7 +1726,10 @@ int ch_merge(struct ch_store *s, const struct tsdb_query *q, struct pprof_profil
 			      (int)w.len, (char *)w.data, g->ns);
 		pf_buf_putc(&sql, 0);
 		rc = fetch_closure(s, g->day, g->service, g->ns, (char *)sql.data, NULL, 0, NULL, 0,
-				   NULL, 0, &y, q->deadline_ns, err);
+				   NULL, 0, &y, q, err);
+		rc = canceled_at(rc, err,
+				 "after summing %zu profiles, with the symbols of %zu of %zu namespaces",
+				 nrows, i, nagg);
 		if (rc == 0)
 			rc = build_pprof(&y, &g->h, g->n, g->sids, g->vals, &p, err);
 		if (rc == 0)
@@ -1680,6 +1738,12 @@ int ch_merge(struct ch_store *s, const struct tsdb_query *q, struct pprof_profil
 		syms_free(&y);
 		if (rc < 0)
 			goto done;
+	}
+	if (gave_up(q)) {
+		rc = pf_err_set(err, PF_ECANCELED,
+				"stopped after summing %zu profiles, before folding their %zu namespaces",
+				nrows, nagg);
+		goto done;
 	}
 	rc = pprof_merger_finish(mg, out, err);
 	if (rc == 0 && n)
@@ -1722,12 +1786,16 @@ int ch_merge_encoded(struct ch_store *s, const struct tsdb_query *q, struct pf_b
 		goto done;
 	if (rc == 0 && nrows == 1 && rows[0].mult == 1 && rows[0].kind == TSDB_KIND_PPROF &&
 	    (!q->max_profiles || q->max_profiles >= 1)) {
-		rc = ch_read(s, rows[0].id, gz, NULL, err);
+		rc = read_one(s, rows[0].id, gz, NULL, q, err);
+		rc = canceled_at(rc, err, "after reading 0 of 1 profiles");
 		if (rc == 0 && n)
 			*n = 1;
 		goto done;
 	}
 	rc = ch_merge(s, q, &p, n, err);
+	if (rc == 0 && gave_up(q))
+		rc = pf_err_set(err, PF_ECANCELED, "stopped after merging %zu profiles, before encoding",
+				n ? *n : 0);
 	if (rc == 0)
 		rc = pprof_encode(p, gz, err);
 done:
@@ -1780,7 +1848,7 @@ static int list_parts(struct ch_store *s, struct part **v, size_t *n, struct pf_
 	pf_buf_printf(&sql, " AND table IN ('series', 'profiles', 'stacks', 'locations', "
 			    "'functions', 'mappings') GROUP BY table, min_date ORDER BY min_date "
 			    "FORMAT TSV");
-	if ((rc = run(s, &sql, &out, 0, err)) < 0)
+	if ((rc = run(s, &sql, &out, NULL, err)) < 0)
 		goto done;
 	p = (const char *)out.data;
 	end = p ? p + out.len : p;
@@ -1818,7 +1886,7 @@ static int drop_day(struct ch_store *s, const struct part *v, size_t n, int64_t 
 		pf_buf_reset(&sql);
 		pf_buf_printf(&sql, "ALTER TABLE %s DROP PARTITION ", v[i].table);
 		ch__put_day(&sql, day);
-		rc = run(s, &sql, NULL, 0, err);
+		rc = run(s, &sql, NULL, NULL, err);
 	}
 	if (rc == 0) {
 		char d[16];

@@ -200,7 +200,8 @@ struct tsdb_query {
 	 * When set, asked between profiles (where the deadline is checked):
 	 * nonzero stops a find, merge or focus with PF_ECANCELED (err saying
 	 * how far it got). The API's: the client hung up, or the server is
-	 * stopping.
+	 * stopping. The ClickHouse store asks it before each statement and
+	 * during its transfer (ch_query_bounded).
 	 */
 	int (*cancelled)(void *arg);
 	void *cancel_arg;

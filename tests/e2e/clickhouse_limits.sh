@@ -18,6 +18,18 @@
 # embedded store's error (503 "query timed out after -query.timeout"),
 # counted as refused {reason="query_timeout"}, well before
 # -clickhouse.timeout (30 s, which would be a 500 naming the connection).
+# A client that hangs up (issue: ClickHouse queries did not stop): with
+# clickhouse-server paused, a merge waits on its first statement; its
+# client closes the connection once ClickHouse holds the statement unread
+# (its socket's Recv-Q, ss). The API's cancel hook, asked by libcurl's
+# progress callback, aborts the transfer: counted as refused
+# {reason="query_canceled"} and logged as the embedded store's ("stopped
+# after finding 0 profiles (... canceled while ClickHouse ran ...)"),
+# all while ClickHouse is still paused (without the hook the worker waits
+# for ClickHouse: no count until it runs again). Then ClickHouse resumes and
+# the server answers as before, nothing stored changed. And a server
+# stopped (SIGTERM) while a client waits on such a query exits 0 within
+# 10 s, ClickHouse still paused (-clickhouse.timeout is 30 s).
 # Waits on /metrics (retention rounds), never on a clock.
 export PROFEFE_STORAGE=clickhouse
 source "$(dirname "$0")/lib.bash"
@@ -100,4 +112,70 @@ expect_match "a merge while ClickHouse does not answer: 503 at -query.timeout" "
 expect_match "a find too" "$out2" '^503 .*query timed out after -query.timeout 300ms'
 expect_match "counted as refused (query_timeout)" "$(curl -sS "$URL/metrics")" \
 	'profefe_requests_refused_total\{reason="query_timeout"\} 2'
+stop_server
+
+# ---- a client that hangs up on a ClickHouse-backed merge ---------------------
+start_server "$data" -tsdb.retention 0 -query.timeout 60s || { notok "server starts with -query.timeout 60s"; finish; }
+canceled() { metric 'profefe_requests_refused_total{reason="query_canceled"}'; }
+# whether ClickHouse holds a statement it has not read (Recv-Q of one of its
+# connections): the query's transfer is in flight
+ch_unread() { ss -Htn state established "( sport = :$CH_HTTP )" | awk '$1 > 0 {n++} END {exit !n}'; }
+wait_unread() {
+	for _ in $(seq 1 200); do ch_unread && return 0; sleep 0.05; done
+	return 1
+}
+ids0=$(curl -sS "$URL/api/0/profiles?service=ret&type=heap&$ALL" | jq -c '[.body[].id] | sort')
+getcode() { curl -sS -o "$2" -w '%{http_code}' "$URL$1"; } # PATH FILE: status, body in FILE
+merge0=$(getcode "/api/0/profiles/merge?service=ret&type=heap&$ALL" "$TMP/merge0.pb.gz")
+expect "a merge of the three profiles kept: 200" "$merge0" 200
+c0=$(canceled)
+kill -STOP "$CH_PID"
+if exec 3<>"/dev/tcp/127.0.0.1/$PORT"; then
+	printf 'GET /api/0/profiles/merge?service=ret&type=heap&%s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' "$ALL" >&3
+	check "the merge's first statement reaches the paused ClickHouse" wait_unread
+	exec 3>&-
+else
+	notok "connect to the server"
+fi
+t0=$(date +%s%N)
+c1=$c0
+for _ in $(seq 1 200); do
+	c1=$(canceled)
+	[ "${c1:-0}" -gt "${c0:-0}" ] && break
+	sleep 0.05
+done
+echo "# counted $(( ($(date +%s%N) - t0) / 1000000 )) ms after the hang-up"
+l=$(grep 'msg="query canceled"' "$TMP/server.$SERVER_N.log" | tail -1)
+echo "# its log line: ${l:0:400}"
+expect "a merge whose client hung up, ClickHouse still paused: one query_canceled refusal" \
+	"$((${c1:-0} - ${c0:-0}))" 1
+expect_match "... logged as stopped after finding 0 profiles, the transfer aborted" "$l" \
+	'stopped after finding 0 profiles \(clickhouse http://127\.0\.0\.1:[0-9]+/: canceled while ClickHouse ran .{0,2}SELECT series_id'
+kill -CONT "$CH_PID"
+expect "ClickHouse running again: a merge whose client waits is answered as before, not canceled" \
+	"$(getcode "/api/0/profiles/merge?service=ret&type=heap&$ALL" "$TMP/merge1.pb.gz")/$(canceled)" "200/$c1"
+check "... the same profile" same_profile "$TMP/merge1.pb.gz" "$TMP/merge0.pb.gz"
+expect "... and find lists what it listed before" \
+	"$(curl -sS "$URL/api/0/profiles?service=ret&type=heap&$ALL" | jq -c '[.body[].id] | sort')" "$ids0"
+
+# ---- the server stopped while a client waits on a ClickHouse-backed query ----
+kill -STOP "$CH_PID"
+curl -sS -o /dev/null --max-time 60 "$URL/api/0/profiles/merge?service=ret&type=heap&$ALL" 2>/dev/null &
+cpid=$!
+check "a waiting merge's first statement reaches the paused ClickHouse" wait_unread
+server_cpu
+kill -TERM "$PID"
+gone=
+for _ in $(seq 1 200); do
+	kill -0 "$PID" 2>/dev/null || { gone=1; break; }
+	sleep 0.05
+done
+kill -CONT "$CH_PID"
+expect "SIGTERM with a merge waiting on the paused ClickHouse: the server exits within 10 s" "${gone:-still running}" 1
+wait "$PID"
+expect "... with 0" "$?" 0
+PID=
+wait "$cpid" 2>/dev/null
+expect_match "... the merge logged as canceled" \
+	"$(grep 'msg="query canceled"' "$TMP/server.$SERVER_N.log" | tail -1)" 'canceled while ClickHouse ran'
 finish

@@ -1,8 +1,9 @@
 /* Unit tests for src/clickhouse without a server: DSN parsing (every part
  * and its error), SQL quoting, the RowBinary writer (exact bytes) and
  * reader (round trips, and every read past the end or oversized length
- * caught), TSV fields, days. The store against a real server is
- * tests/e2e/clickhouse_store.sh. */
+ * caught), TSV fields, days; the client's cancel hook against a loopback
+ * listener that never answers (a ClickHouse busy with the query). The
+ * store against a real server is tests/e2e/clickhouse_store.sh. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,7 +11,14 @@
 #include <stdlib.h>
 #include <cmocka.h>
 
+
 #include "clickhouse/clickhouse.h"
+
+/* after base.h: socket.h's PF_MAX (46) wins, unused here */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 static void dsn_ok(const char *s, const char *base, const char *db, const char *user,
 		   const char *pw)
@@ -276,6 +284,87 @@ static void test_store_open_errors(void **state)
 	ch_store_close(NULL);
 }
 
+/* A loopback listener that accepts nothing: the kernel completes the
+ * handshake and takes the request, no reply ever comes. */
+static int listen_silent(int *port)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	socklen_t n = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(fd, 16), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &n), 0);
+	*port = ntohs(a.sin_port);
+	return fd;
+}
+
+struct cancel_after {
+	int calls, after; /* nonzero from call after + 1 on */
+};
+
+static int cancel_after_fn(void *arg)
+{
+	struct cancel_after *c = arg;
+	return ++c->calls > c->after;
+}
+
+static void test_query_cancel(void **state)
+{
+	struct ch_dsn d = {0};
+	struct ch_client *c;
+	struct pf_err err = {0};
+	struct pf_buf out = PF_BUF_INIT(0);
+	struct cancel_after ca = {0};
+	struct ch_bound b = {.cancelled = cancel_after_fn, .cancel_arg = &ca};
+	char dsn[96], want[160];
+	int port, fd = listen_silent(&port);
+	int64_t t0;
+	(void)state;
+
+	snprintf(dsn, sizeof(dsn), "http://127.0.0.1:%d/?database=a", port);
+	assert_int_equal(ch_dsn_parse(dsn, &d, &err), 0);
+	c = ch_client_new(&d, 30000000000ll); /* 30 s: far past what a case takes */
+	pf_buf_append(&out, "kept", 4);
+
+	/* given up before: nothing sent, the hook asked once */
+	ca.after = 0;
+	assert_int_equal(ch_query_bounded(c, 1, "SELECT 1", NULL, 0, &out, &b, &err), PF_ECANCELED);
+	assert_int_equal(ca.calls, 1);
+	snprintf(want, sizeof(want), "clickhouse http://127.0.0.1:%d/: canceled before sending \"SELECT 1\"", port);
+	assert_string_equal(err.msg, want);
+
+	/* given up while the server is silent: curl's progress callback
+	 * aborts the transfer (CURLE_ABORTED_BY_CALLBACK), PF_ECANCELED in
+	 * about a second, not at the 30 s timeout; out as it was */
+	ca = (struct cancel_after){.after = 1};
+	t0 = pf_mono_ns();
+	assert_int_equal(ch_query_bounded(c, 1, "SELECT 2", NULL, 0, &out, &b, &err), PF_ECANCELED);
+	assert_true(pf_mono_ns() - t0 < 10000000000ll);
+	assert_true(ca.calls >= 2);
+	snprintf(want, sizeof(want), "clickhouse http://127.0.0.1:%d/: canceled while ClickHouse ran \"SELECT 2\"", port);
+	assert_string_equal(err.msg, want);
+	assert_int_equal(out.len, 4);
+	assert_memory_equal(out.data, "kept", 4);
+
+	/* a hook that never cancels leaves the deadline as it was: the
+	 * transfer is cut at it, PF_ETIMEDOUT, the hook asked on the way */
+	ca = (struct cancel_after){.after = 1 << 30};
+	b.deadline_ns = pf_mono_ns() + 300000000;
+	assert_int_equal(ch_query_bounded(c, 1, "SELECT 3", NULL, 0, &out, &b, &err), PF_ETIMEDOUT);
+	assert_true(ca.calls >= 2);
+	/* and without a hook (ch_query_until) too */
+	assert_int_equal(ch_query_until(c, 1, "SELECT 4", NULL, 0, &out, pf_mono_ns() + 300000000, &err),
+			 PF_ETIMEDOUT);
+	assert_int_equal(out.len, 4);
+
+	ch_client_free(c);
+	ch_dsn_free(&d);
+	pf_buf_free(&out);
+	close(fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -286,6 +375,7 @@ int main(void)
 		cmocka_unit_test(test_tsv),
 		cmocka_unit_test(test_days),
 		cmocka_unit_test(test_store_open_errors),
+		cmocka_unit_test(test_query_cancel),
 	};
 	return cmocka_run_group_tests_name("clickhouse", tests, NULL, NULL);
 }
