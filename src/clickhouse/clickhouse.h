@@ -1,9 +1,9 @@
 /*
  * clickhouse: profefe's store on a shared ClickHouse (SPEC 8), spoken over
- * ClickHouse's HTTP interface with libcurl. Not wired into the server yet:
- * the storage interface that lets the API choose between this and the
- * embedded store (src/tsdb) comes next; the operations here are shaped like
- * tsdb.h's (and reuse its request, meta and query structs) for that.
+ * ClickHouse's HTTP interface with libcurl. The server reaches it through
+ * src/store (-storage-type=clickhouse), which chooses between this and the
+ * embedded store (src/tsdb); the operations here are shaped like tsdb.h's
+ * (and reuse its request, meta and query structs) for that.
  *
  * Layers:
  *   DSN        http://host:8123/?database=db[&user=u&password=p]
