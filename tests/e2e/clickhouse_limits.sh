@@ -118,11 +118,14 @@ stop_server
 start_server "$data" -tsdb.retention 0 -query.timeout 60s || { notok "server starts with -query.timeout 60s"; finish; }
 canceled() { metric 'profefe_requests_refused_total{reason="query_canceled"}'; }
 # whether ClickHouse holds a statement it has not read (Recv-Q of one of its
-# connections): the query's transfer is in flight
+# connections): the query's transfer is in flight. Only a point to wait for
+# before the hang-up (ss has missed it on a loaded machine): that the
+# transfer was aborted in flight is the log line's "canceled while
+# ClickHouse ran", checked below
 ch_unread() { ss -Htn state established "( sport = :$CH_HTTP )" | awk '$1 > 0 {n++} END {exit !n}'; }
 wait_unread() {
 	for _ in $(seq 1 200); do ch_unread && return 0; sleep 0.05; done
-	return 1
+	echo "# $1: no unread statement seen in ss after 10 s; going on"
 }
 ids0=$(curl -sS "$URL/api/0/profiles?service=ret&type=heap&$ALL" | jq -c '[.body[].id] | sort')
 getcode() { curl -sS -o "$2" -w '%{http_code}' "$URL$1"; } # PATH FILE: status, body in FILE
@@ -132,7 +135,7 @@ c0=$(canceled)
 kill -STOP "$CH_PID"
 if exec 3<>"/dev/tcp/127.0.0.1/$PORT"; then
 	printf 'GET /api/0/profiles/merge?service=ret&type=heap&%s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' "$ALL" >&3
-	check "the merge's first statement reaches the paused ClickHouse" wait_unread
+	wait_unread "the hung-up merge"
 	exec 3>&-
 else
 	notok "connect to the server"
@@ -162,7 +165,7 @@ expect "... and find lists what it listed before" \
 kill -STOP "$CH_PID"
 curl -sS -o /dev/null --max-time 60 "$URL/api/0/profiles/merge?service=ret&type=heap&$ALL" 2>/dev/null &
 cpid=$!
-check "a waiting merge's first statement reaches the paused ClickHouse" wait_unread
+wait_unread "the waiting merge"
 server_cpu
 kill -TERM "$PID"
 gone=
