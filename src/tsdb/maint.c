@@ -172,8 +172,9 @@ static int cmp_ptr(const void *a, const void *b)
 static int cut_window(struct tsdb *db, int64_t lo, int64_t hi, struct pf_err *err)
 {
 	struct cut_entry *ce = NULL;
-	size_t n = 0, cap = 0, ngroups = 0;
+	size_t n = 0, cap = 0, ngroups = 0, nlab = 0, caplab = 0;
 	struct tsdb__hgroup **groups = NULL;
+	const char **lab = NULL; /* each series' label names and values, in ce's order */
 	struct tsdb__bw *w = NULL;
 	struct tsdb__block *b = NULL;
 	struct pf_buf meta = PF_BUF_INIT(TSDB__META_MAX), body = PF_BUF_INIT(0);
@@ -218,6 +219,20 @@ static int cut_window(struct tsdb *db, int64_t lo, int64_t hi, struct pf_err *er
 		goto out;
 	}
 	qsort(ce, n, sizeof(*ce), cmp_cut);
+	/* the series' labels, read before the groups are locked (the head's
+	 * lock is never taken under a group's); the strings stay while the
+	 * series is in the head, until the switch below */
+	tsdb__head_rdlock(db->head);
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0 && ce[i].s == ce[i - 1].s)
+			continue;
+		size_t nl = tsdb__series_nlabels(ce[i].s);
+		pf_xgrow((void **)&lab, &caplab, nlab + 2 * nl, sizeof(*lab));
+		for (size_t l = 0; l < nl; l++)
+			tsdb__series_label(db->head, ce[i].s, l, &lab[nlab + 2 * l], &lab[nlab + 2 * l + 1]);
+		nlab += 2 * nl;
+	}
+	tsdb__head_unlock(db->head);
 	/* the sealed groups the cut reads, locked (head merges wait) in
 	 * address order until the block is written */
 	{
@@ -241,7 +256,7 @@ static int cut_window(struct tsdb *db, int64_t lo, int64_t hi, struct pf_err *er
 
 	if ((rc = tsdb__bw_new(db->blocks_dir, &w, err)) < 0)
 		goto out;
-	for (size_t i = 0; i < n;) {
+	for (size_t i = 0, loff = 0; i < n;) {
 		struct cut_entry *c = &ce[i];
 		const char *names[TSDB__MAX_LABELS], *values[TSDB__MAX_LABELS];
 		size_t nl = tsdb__series_nlabels(c->s), k;
@@ -250,10 +265,11 @@ static int cut_window(struct tsdb *db, int64_t lo, int64_t hi, struct pf_err *er
 		for (k = i; k < n && ce[k].s == c->s; k++)
 			if (ce[k].seq > max_seq)
 				max_seq = ce[k].seq;
-		tsdb__head_rdlock(db->head);
-		for (size_t l = 0; l < nl; l++)
-			tsdb__series_label(db->head, c->s, l, &names[l], &values[l]);
-		tsdb__head_unlock(db->head);
+		for (size_t l = 0; l < nl; l++) {
+			names[l] = lab[loff + 2 * l];
+			values[l] = lab[loff + 2 * l + 1];
+		}
+		loff += 2 * nl;
 		/* the block's table for the service: a sealed group's of this
 		 * window (the first series of a service decides) */
 		for (size_t l = 0; l < nl && !st; l++)
@@ -299,6 +315,7 @@ out:
 	for (size_t i = 0; i < ngroups; i++)
 		tsdb__hgroup_unlock(groups[i]);
 	free(groups);
+	free(lab);
 	tsdb__bw_free(w);
 	tsdb__block_unref(b);
 	for (size_t i = 0; i < n; i++)
