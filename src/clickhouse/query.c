@@ -1575,23 +1575,28 @@ static void types_str(const struct prow *p, char *out, size_t n)
 	}
 }
 
-int ch_merge(struct ch_store *s, const struct tsdb_query *q, struct pprof_profile **out,
-	     size_t *n, struct pf_err *err)
+/*
+ * The merge of the profiles select_profiles chose: rc its result, ss and
+ * rows what it found, w its WHERE condition on profiles (the caller frees
+ * them). As ch_merge.
+ */
+static int merge_selected(struct ch_store *s, const struct tsdb_query *q, int rc,
+			  const struct sset *sel, const struct prow *rows, size_t nrows,
+			  const struct pf_buf *where, struct pprof_profile **out, size_t *n,
+			  struct pf_err *err)
 {
-	struct pf_buf sql = PF_BUF_INIT(0), res = PF_BUF_INIT(REPLY_MAX), w = PF_BUF_INIT(0);
-	struct pf_arena *a = pf_arena_new();
-	struct sset ss = {0};
-	struct prow *rows = NULL;
+	struct pf_buf sql = PF_BUF_INIT(0), res = PF_BUF_INIT(REPLY_MAX);
+	const struct sset ss = *sel;
+	const struct pf_buf w = *where;
 	struct nsagg *agg = NULL;
 	struct pprof_merger *mg = NULL;
-	size_t nrows = 0, nagg = 0, capagg = 0, total = 0, i, k, nt;
+	size_t nagg = 0, capagg = 0, total = 0, i, k, nt;
 	struct pf_reader r;
-	int by_key, rc;
+	int by_key;
 
 	*out = NULL;
 	if (n)
 		*n = 0;
-	rc = select_profiles(s, q, &ss, a, &rows, &nrows, &w, err);
 	if (rc == PF_ENOTFOUND || (rc == 0 && nrows == 0)) {
 		rc = pf_err_set(err, PF_ENOTFOUND, "no profiles found");
 		goto done;
@@ -1627,7 +1632,7 @@ int ch_merge(struct ch_store *s, const struct tsdb_query *q, struct pprof_profil
 	/* headers per namespace (earliest non-zero time, summed duration,
 	 * largest period, comments in order, first default type) */
 	for (i = 0; i < nrows; i++) {
-		struct prow *p = &rows[i];
+		const struct prow *p = &rows[i];
 		struct nsagg *g = agg_get(&agg, &nagg, &capagg, p->ns);
 		uint32_t si;
 		pf_htab_get(&ss.byid, p->series, &si);
@@ -1757,11 +1762,26 @@ done:
 		free(agg[i].comments);
 	}
 	free(agg);
+	pf_buf_free(&sql);
+	pf_buf_free(&res);
+	return rc;
+}
+
+int ch_merge(struct ch_store *s, const struct tsdb_query *q, struct pprof_profile **out,
+	     size_t *n, struct pf_err *err)
+{
+	struct pf_buf w = PF_BUF_INIT(0);
+	struct pf_arena *a = pf_arena_new();
+	struct sset ss = {0};
+	struct prow *rows = NULL;
+	size_t nrows = 0;
+	int rc;
+
+	rc = select_profiles(s, q, &ss, a, &rows, &nrows, &w, err);
+	rc = merge_selected(s, q, rc, &ss, rows, nrows, &w, out, n, err);
 	free(rows);
 	sset_free(&ss);
 	pf_arena_free(a);
-	pf_buf_free(&sql);
-	pf_buf_free(&res);
 	pf_buf_free(&w);
 	return rc;
 }
@@ -1771,6 +1791,7 @@ int ch_merge_encoded(struct ch_store *s, const struct tsdb_query *q, struct pf_b
 {
 	struct pprof_profile *p = NULL;
 	struct pf_arena *a = pf_arena_new();
+	struct pf_buf w = PF_BUF_INIT(0);
 	struct sset ss = {0};
 	struct prow *rows = NULL;
 	size_t nrows = 0;
@@ -1778,10 +1799,10 @@ int ch_merge_encoded(struct ch_store *s, const struct tsdb_query *q, struct pf_b
 
 	if (n)
 		*n = 0;
-	/* one profile named once: read it whole */
-	/* an error is final (a timeout must not send the query again); not
-	 * found is ch_merge's to word */
-	rc = select_profiles(s, q, &ss, a, &rows, &nrows, NULL, err);
+	/* one profile named once: read it whole; else the merge of what was
+	 * selected (not selected again). An error is final (a timeout must
+	 * not send the query again); not found is merge_selected's to word */
+	rc = select_profiles(s, q, &ss, a, &rows, &nrows, &w, err);
 	if (rc < 0 && rc != PF_ENOTFOUND)
 		goto done;
 	if (rc == 0 && nrows == 1 && rows[0].mult == 1 && rows[0].kind == TSDB_KIND_PPROF &&
@@ -1792,7 +1813,7 @@ int ch_merge_encoded(struct ch_store *s, const struct tsdb_query *q, struct pf_b
 			*n = 1;
 		goto done;
 	}
-	rc = ch_merge(s, q, &p, n, err);
+	rc = merge_selected(s, q, rc, &ss, rows, nrows, &w, &p, n, err);
 	if (rc == 0 && gave_up(q))
 		rc = pf_err_set(err, PF_ECANCELED, "stopped after merging %zu profiles, before encoding",
 				n ? *n : 0);
@@ -1803,6 +1824,7 @@ done:
 	free(rows);
 	sset_free(&ss);
 	pf_arena_free(a);
+	pf_buf_free(&w);
 	return rc;
 }
 
