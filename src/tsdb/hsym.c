@@ -51,6 +51,7 @@ struct tsdb__hseries {
 	struct tsdb__hgroup *g;
 	struct tsdb__series *s;
 	struct tsdb__chunk_enc *enc; /* the open chunk (chunk number ndone) */
+	struct tsdb__chunk_seed *seed; /* the last finished chunk's last profile */
 	struct pf_buf *done;         /* finished chunks */
 	uint32_t *done_count;        /* their profile counts */
 	size_t ndone, capdone, capcount;
@@ -60,6 +61,7 @@ struct tsdb__hseries {
 static void hseries_free(struct tsdb__hseries *hs)
 {
 	tsdb__chunk_enc_free(hs->enc);
+	tsdb__chunk_seed_free(hs->seed);
 	for (size_t i = 0; i < hs->ndone; i++)
 		pf_buf_free(&hs->done[i]);
 	free(hs->done);
@@ -161,6 +163,7 @@ static struct tsdb__hseries *hseries_get(struct tsdb__hgroup *g, struct tsdb__se
 /* Finish the open chunk into done (g->mu held). */
 static int hseries_finish(struct tsdb__hseries *hs, struct pf_err *err)
 {
+	struct tsdb__chunk_seed *seed;
 	struct pf_buf *b;
 	int rc;
 
@@ -171,12 +174,17 @@ static int hseries_finish(struct tsdb__hseries *hs, struct pf_err *err)
 	b = &hs->done[hs->ndone];
 	pf_buf_init(b, 0);
 	hs->done_count[hs->ndone] = (uint32_t)tsdb__chunk_enc_count(hs->enc);
+	seed = tsdb__chunk_enc_seed(hs->enc); /* before finish forgets the last profile */
 	if ((rc = tsdb__chunk_enc_finish(hs->enc, b, err)) < 0) {
+		tsdb__chunk_seed_free(seed);
 		pf_buf_free(b);
 		return rc;
 	}
 	hs->ndone++;
-	/* the next chunk starts from nothing: drop the encoder's memory */
+	/* the next chunk starts from nothing: drop the encoder's memory, but
+	 * for what codes a next profile of the same shape (the seed) */
+	tsdb__chunk_seed_free(hs->seed);
+	hs->seed = seed;
 	tsdb__chunk_enc_free(hs->enc);
 	hs->enc = NULL;
 	return 0;
@@ -191,7 +199,10 @@ int tsdb__hsym_add(struct tsdb *db, struct tsdb__series *s, const char *svc, siz
 
 	if (!hs->enc)
 		hs->enc = tsdb__chunk_enc_new_shared(g->st, g->sc);
-	rc = tsdb__chunk_enc_add_flat(hs->enc, f, err);
+	if (tsdb__chunk_enc_count(hs->enc) == 0 && tsdb__chunk_seed_takes(hs->seed, f))
+		rc = tsdb__chunk_enc_add_seeded(hs->enc, hs->seed, f, err);
+	else
+		rc = tsdb__chunk_enc_add_flat(hs->enc, f, err);
 	if (rc == PF_EMISMATCH && tsdb__flat_is_light(f)) {
 		/* a profile of another shape came in since tsdb__hsym_settle
 		 * looked: this one is decoded whole */
@@ -233,9 +244,13 @@ static int hsym_takes(struct tsdb *db, struct tsdb__series *s, const char *svc, 
 		/* under hg_mu, as seal takes it: the group is in the registry,
 		 * so not freed */
 		pthread_mutex_lock(&g->mu);
-		if (!g->sealed && pf_htab_get(&g->by_series, tsdb__series_id(s), &si) &&
-		    g->series[si]->enc)
-			takes = tsdb__chunk_enc_takes(g->series[si]->enc, f);
+		if (!g->sealed && pf_htab_get(&g->by_series, tsdb__series_id(s), &si)) {
+			const struct tsdb__hseries *hs = g->series[si];
+			if (hs->enc && tsdb__chunk_enc_count(hs->enc) > 0)
+				takes = tsdb__chunk_enc_takes(hs->enc, f);
+			else
+				takes = tsdb__chunk_seed_takes(hs->seed, f);
+		}
 		pthread_mutex_unlock(&g->mu);
 	}
 	pthread_mutex_unlock(&db->hg_mu);

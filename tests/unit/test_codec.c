@@ -952,6 +952,122 @@ static struct pprof_profile *rich_profile(int variant)
 	return bld_done(&b);
 }
 
+/* p's body (into *body, kept until the flat profile is freed) read by its
+ * shape (light), or decoded whole. */
+static struct tsdb__flat *flat_of(const struct pprof_profile *p, int light, struct pf_buf *body)
+{
+	struct tsdb__flat *f = tsdb__flat_new();
+	struct pprof_limits lim = {.max_decompressed = MAXDEC};
+	struct pf_err err = {0};
+	int rc;
+
+	pf_buf_reset(body);
+	assert_int_equal(pprof_encode(p, body, &err), 0);
+	rc = light ? tsdb__flat_decode_shape(f, body->data, body->len, &lim, &err)
+		   : tsdb__flat_decode(f, body->data, body->len, MAXDEC, &err);
+	if (rc != 0)
+		fail_msg("decode: %s", err.msg);
+	assert_int_equal(tsdb__flat_is_light(f), light);
+	return f;
+}
+
+/*
+ * A chunk's first profile from the seed of the series' previous chunk (the
+ * head's next chunk, tsdb__chunk_enc_add_seeded): a body read by its shape
+ * alone, coded from the seed's header ids and rows, gives the same chunk
+ * bytes as the same bodies decoded whole and interned, and decodes as
+ * added; a body of another shape, or an encoder that has a profile, is
+ * PF_EMISMATCH with nothing changed.
+ */
+static void test_seeded_chunk(void **state)
+{
+	const char *h1 = FIX "pprof/heap-001.pb.gz", *h3 = FIX "pprof/heap-003.pb.gz";
+	struct tsdb__symtab *st = tsdb__symtab_new(), *rt;
+	struct tsdb__chunk_scratch *sc = tsdb__chunk_scratch_new();
+	struct tsdb__chunk_enc *a = tsdb__chunk_enc_new_shared(st, sc),
+			       *b = tsdb__chunk_enc_new_shared(st, sc),
+			       *c = tsdb__chunk_enc_new_shared(st, sc);
+	struct pprof_profile *in[4] = {with_values(h1, 0), with_values(h1, 3), with_values(h1, 5),
+				       with_values(h1, 7)};
+	struct pprof_profile *other = with_values(h3, 0);
+	struct pf_buf ca = PF_BUF_INIT(0), cb = PF_BUF_INIT(0), cc = PF_BUF_INIT(0), tb = PF_BUF_INIT(0),
+		      body = PF_BUF_INIT(0);
+	struct tsdb__chunk_seed *seed;
+	struct tsdb__chunk_dec *d;
+	struct tsdb__flat *f;
+	struct pf_err err = {0};
+	(void)state;
+
+	assert_null(tsdb__chunk_enc_seed(a)); /* nothing added yet */
+	/* the previous chunk: a whole profile, then one of its shape */
+	f = flat_of(in[0], 0, &body);
+	assert_int_equal(tsdb__chunk_enc_add_flat(a, f, &err), 0);
+	tsdb__flat_free(f);
+	f = flat_of(in[1], 1, &body);
+	assert_true(tsdb__chunk_enc_takes(a, f));
+	assert_int_equal(tsdb__chunk_enc_add_flat(a, f, &err), 0);
+	tsdb__flat_free(f);
+	seed = tsdb__chunk_enc_seed(a);
+	assert_non_null(seed);
+	assert_int_equal(tsdb__chunk_enc_finish(a, &ca, &err), 0);
+
+	/* another shape: not taken, nothing added */
+	f = flat_of(other, 1, &body);
+	assert_false(tsdb__chunk_seed_takes(seed, f));
+	assert_int_equal(tsdb__chunk_enc_add_seeded(b, seed, f, &err), PF_EMISMATCH);
+	assert_int_equal(tsdb__chunk_enc_count(b), 0);
+	tsdb__flat_free(f);
+	/* the next chunk from the seed, its second profile taken as usual */
+	f = flat_of(in[2], 1, &body);
+	assert_true(tsdb__chunk_seed_takes(seed, f));
+	assert_false(tsdb__chunk_enc_takes(b, f)); /* an empty encoder has no digest */
+	assert_int_equal(tsdb__chunk_enc_add_seeded(b, seed, f, &err), 0);
+	assert_int_equal(tsdb__chunk_enc_add_seeded(b, seed, f, &err), PF_EMISMATCH); /* not empty */
+	assert_int_equal(tsdb__chunk_enc_count(b), 1);
+	tsdb__flat_free(f);
+	f = flat_of(in[3], 1, &body);
+	assert_true(tsdb__chunk_enc_takes(b, f));
+	assert_int_equal(tsdb__chunk_enc_add_flat(b, f, &err), 0);
+	tsdb__flat_free(f);
+	assert_int_equal(tsdb__chunk_enc_finish(b, &cb, &err), 0);
+	/* the same two bodies decoded whole and interned */
+	for (int i = 2; i < 4; i++) {
+		f = flat_of(in[i], 0, &body);
+		assert_int_equal(tsdb__chunk_enc_add_flat(c, f, &err), 0);
+		tsdb__flat_free(f);
+	}
+	assert_int_equal(tsdb__chunk_enc_finish(c, &cc, &err), 0);
+	assert_int_equal(cb.len, cc.len);
+	assert_memory_equal(cb.data, cc.data, cb.len);
+
+	assert_int_equal(tsdb__symtab_write(st, &tb, &err), 0);
+	if (tsdb__symtab_read(tb.data, tb.len, &rt, &err) != 0)
+		fail_msg("symtab_read: %s", err.msg);
+	assert_int_equal(tsdb__chunk_dec_open(cb.data, cb.len, &d, &err), 0);
+	for (size_t i = 0; i < 2; i++) {
+		struct pprof_profile *q = dec(d, rt, i);
+		assert_same_profile(in[2 + i], q, "seeded chunk");
+		pprof_free(q);
+	}
+	tsdb__chunk_dec_free(d);
+
+	tsdb__chunk_seed_free(seed);
+	for (int i = 0; i < 4; i++)
+		pprof_free(in[i]);
+	pprof_free(other);
+	tsdb__chunk_enc_free(a);
+	tsdb__chunk_enc_free(b);
+	tsdb__chunk_enc_free(c);
+	tsdb__chunk_scratch_free(sc);
+	tsdb__symtab_free(rt);
+	tsdb__symtab_free(st);
+	pf_buf_free(&ca);
+	pf_buf_free(&cb);
+	pf_buf_free(&cc);
+	pf_buf_free(&tb);
+	pf_buf_free(&body);
+}
+
 static void test_rich_profile(void **state)
 {
 	struct pprof_profile *in[4], *q;
@@ -1842,6 +1958,7 @@ int main(void)
 		cmocka_unit_test(test_flat_same_as_pprof),
 		cmocka_unit_test(test_series),
 		cmocka_unit_test(test_same_rows),
+		cmocka_unit_test(test_seeded_chunk),
 		cmocka_unit_test(test_rich_profile),
 		cmocka_unit_test(test_minimal_profiles),
 		cmocka_unit_test(test_from_message),

@@ -1160,6 +1160,84 @@ int tsdb__chunk_enc_takes(const struct tsdb__chunk_enc *e, const struct tsdb__fl
 	return dg[0] == e->digest[0] && dg[1] == e->digest[1];
 }
 
+struct tsdb__chunk_seed {
+	struct tsdb__phdr ph; /* ids in hids */
+	uint32_t *hids;
+	uint64_t digest[2];
+	size_t ns;
+	uint32_t *stack, *lset;
+};
+
+struct tsdb__chunk_seed *tsdb__chunk_enc_seed(const struct tsdb__chunk_enc *e)
+{
+	const struct tsdb__phdr *h = &e->ph;
+	size_t nh = 2 * h->nsample_type + h->ncomment + h->nmapping + h->nextra_loc + h->nextra_fn;
+	struct tsdb__chunk_seed *s;
+
+	if (!e->dvalid || !e->prev->valid)
+		return NULL;
+	s = pf_xcalloc(1, sizeof(*s));
+	s->ph = *h;
+	s->hids = pf_xcalloc(nh + 1, sizeof(uint32_t));
+	if (nh)
+		memcpy(s->hids, e->hids, nh * sizeof(uint32_t));
+	/* the header's arrays lie in hids in this order (keep_header) */
+	s->ph.sample_type = s->hids;
+	s->ph.comment = s->ph.sample_type + 2 * h->nsample_type;
+	s->ph.mapping = s->ph.comment + h->ncomment;
+	s->ph.extra_loc = s->ph.mapping + h->nmapping;
+	s->ph.extra_fn = s->ph.extra_loc + h->nextra_loc;
+	s->digest[0] = e->digest[0];
+	s->digest[1] = e->digest[1];
+	s->ns = e->prev->n;
+	s->stack = pf_xcalloc(s->ns + 1, sizeof(uint32_t));
+	s->lset = pf_xcalloc(s->ns + 1, sizeof(uint32_t));
+	if (s->ns) {
+		memcpy(s->stack, e->prev->stack, s->ns * sizeof(uint32_t));
+		memcpy(s->lset, e->prev->lset, s->ns * sizeof(uint32_t));
+	}
+	return s;
+}
+
+void tsdb__chunk_seed_free(struct tsdb__chunk_seed *s)
+{
+	if (!s)
+		return;
+	free(s->hids);
+	free(s->stack);
+	free(s->lset);
+	free(s);
+}
+
+int tsdb__chunk_seed_takes(const struct tsdb__chunk_seed *s, const struct tsdb__flat *f)
+{
+	uint64_t dg[2];
+
+	if (!s || s->ns != f->nsample || s->ph.nsample_type != f->nt)
+		return 0;
+	tsdb__flat_digest(f, dg);
+	return dg[0] == s->digest[0] && dg[1] == s->digest[1];
+}
+
+int tsdb__chunk_enc_add_seeded(struct tsdb__chunk_enc *e, const struct tsdb__chunk_seed *s,
+			       const struct tsdb__flat *f, struct pf_err *err)
+{
+	struct tsdb__phdr h;
+	int rc;
+
+	if (e->count != 0 || !tsdb__chunk_seed_takes(s, f))
+		return pf_err_set(err, PF_EMISMATCH,
+				  "a profile whose digest is not the seed's, or a chunk not empty");
+	h = s->ph;
+	h.time_nanos = f->time_nanos;
+	h.duration_nanos = f->duration_nanos;
+	h.period = f->period;
+	if ((rc = tsdb__chunk_enc_rows(e, &h, s->ns, s->stack, s->lset, f->vals, err)) < 0)
+		return rc;
+	keep_header(e, &h, s->digest);
+	return 0;
+}
+
 int tsdb__chunk_enc_add_flat(struct tsdb__chunk_enc *e, const struct tsdb__flat *f,
 			     struct pf_err *err)
 {

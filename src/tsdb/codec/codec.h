@@ -145,6 +145,26 @@ int tsdb__chunk_enc_add_flat(struct tsdb__chunk_enc *e, const struct tsdb__flat 
  * header ids and rows); a light f that it would not take is PF_EMISMATCH
  * from add_flat, with nothing changed. */
 int tsdb__chunk_enc_takes(const struct tsdb__chunk_enc *e, const struct tsdb__flat *f);
+/*
+ * A seed: what an encoder keeps of its last profile (header ids, rows and
+ * digest) for the next chunk of the same series and table, so that the
+ * next chunk's first profile, when it has the same digest, is coded from
+ * them instead of being decoded whole and interned again (a chunk starts
+ * from nothing: its first profile is coded against no previous one, and
+ * the bytes are the same either way). tsdb__chunk_enc_seed is NULL when e's
+ * last profile did not come from add_flat.
+ */
+struct tsdb__chunk_seed;
+struct tsdb__chunk_seed *tsdb__chunk_enc_seed(const struct tsdb__chunk_enc *e);
+void tsdb__chunk_seed_free(struct tsdb__chunk_seed *s);
+/* Whether add_seeded takes f from s (the same digest and sample count). */
+int tsdb__chunk_seed_takes(const struct tsdb__chunk_seed *s, const struct tsdb__flat *f);
+/* Add f, which s takes (else PF_EMISMATCH, nothing changed), to e, which
+ * has no profile yet and adds to s's table: s's header ids and rows, f's
+ * values and times; e then takes f's successors of the same digest as
+ * add_flat does. */
+int tsdb__chunk_enc_add_seeded(struct tsdb__chunk_enc *e, const struct tsdb__chunk_seed *s,
+			       const struct tsdb__flat *f, struct pf_err *err);
 /* Add a non-pprof body (a trace), kept byte for byte. PF_ETOOBIG past 1 GiB. */
 int tsdb__chunk_enc_add_raw(struct tsdb__chunk_enc *e, const void *body, size_t n,
 			    struct pf_err *err);
