@@ -597,9 +597,9 @@ static size_t mode_size(const int64_t *base, const int64_t *cprev, const int64_t
  * the smallest of the six codings (the lowest mode on a tie), then the
  * rows with a non-zero written value as gaps, then their written values
  * column by column. vals: ns * nt, row-major; match: per row, prev's
- * matched row or NONE (NULL: row i is prev's row i); compat: prev has the same sample types (else no
- * delta). Appends to COL_GAP and COL_VAL (the caller restores them on
- * failure); modes and *nvrows for the header.
+ * matched row or NONE (NULL: row i is prev's row i); compat: prev has the
+ * same sample types (else no delta). Appends to COL_GAP and COL_VAL (the
+ * caller restores them on failure); modes and *nvrows for the header.
  */
 static int code_values(struct tsdb__chunk_enc *e, const struct tsdb__phdr *h, size_t ns,
 		       const int64_t *vals, const struct rowset *prev, const uint32_t *match,
