@@ -173,6 +173,37 @@ out:
 	pprof_free(q);
 }
 
+/* A next chunk's first profile from the seed of the chunk before (the
+ * head's), on the same table: the same chunk bytes as f added whole to an
+ * empty encoder. */
+static void check_seeded(struct tsdb__symtab *st, struct tsdb__chunk_seed *seed,
+			 const struct tsdb__flat *f)
+{
+	struct tsdb__chunk_enc *ec = tsdb__chunk_enc_new(st), *ed = tsdb__chunk_enc_new(st);
+	struct pf_buf cc = PF_BUF_INIT(0), cd = PF_BUF_INIT(0);
+	struct pf_err err = {0};
+
+	if (!seed || !tsdb__chunk_seed_takes(seed, f)) {
+		fprintf(stderr, "fuzz_stream: the seed of a chunk does not take its last profile again\n");
+		abort();
+	}
+	if (tsdb__chunk_enc_add_seeded(ec, seed, f, &err) < 0 ||
+	    tsdb__chunk_enc_add_flat(ed, f, &err) < 0 || tsdb__chunk_enc_finish(ec, &cc, &err) < 0 ||
+	    tsdb__chunk_enc_finish(ed, &cd, &err) < 0) {
+		fprintf(stderr, "fuzz_stream: seeded chunk: %s\n", err.msg);
+		abort();
+	}
+	if (cc.len != cd.len || memcmp(cc.data, cd.data, cc.len) != 0) {
+		fprintf(stderr, "fuzz_stream: a seeded chunk differs from the whole add (%zu, %zu bytes)\n",
+			cc.len, cd.len);
+		abort();
+	}
+	pf_buf_free(&cc);
+	pf_buf_free(&cd);
+	tsdb__chunk_enc_free(ec);
+	tsdb__chunk_enc_free(ed);
+}
+
 static void check_symbolized(const uint8_t *data, size_t size, size_t max, int r1,
 			     const struct pf_err *e1, const struct pprof_profile *p)
 {
@@ -183,6 +214,7 @@ static void check_symbolized(const uint8_t *data, size_t size, size_t max, int r
 	struct pf_err e3 = {0}, e4 = {0};
 	struct tsdb__chunk_dec *da = NULL, *db = NULL;
 	struct pprof_profile *pa = NULL, *pb = NULL;
+	struct tsdb__chunk_seed *seed = NULL;
 	const char *why;
 	int r3, ra, rb;
 
@@ -216,11 +248,13 @@ static void check_symbolized(const uint8_t *data, size_t size, size_t max, int r
 			e3.msg, ra, e4.msg);
 		abort();
 	}
+	seed = tsdb__chunk_enc_seed(eb); /* before finish forgets the last profile */
 	if (tsdb__chunk_enc_finish(ea, &ca, &e3) < 0 || tsdb__chunk_enc_finish(eb, &cb, &e3) < 0 ||
 	    tsdb__symtab_write(sa, &ta, &e3) < 0 || tsdb__symtab_write(sb, &tb, &e3) < 0) {
 		fprintf(stderr, "fuzz_stream: finish: %s\n", e3.msg);
 		abort();
 	}
+	check_seeded(sb, seed, f);
 	if (ca.len != cb.len || memcmp(ca.data, cb.data, 8) != 0 ||
 	    memcmp(ca.data + 16, cb.data + 16, ca.len - 20) != 0 || ta.len != tb.len) {
 		struct tsdb__symtab_stats xa, xb;
@@ -274,6 +308,7 @@ out:
 	pf_buf_free(&tb);
 	tsdb__chunk_enc_free(ea);
 	tsdb__chunk_enc_free(eb);
+	tsdb__chunk_seed_free(seed);
 	tsdb__symtab_free(sa);
 	tsdb__symtab_free(sb);
 	tsdb__flat_free(f);
