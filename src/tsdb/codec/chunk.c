@@ -1123,20 +1123,20 @@ static int64_t flat_labels_add(struct tsdb__chunk_enc *e, const struct tsdb__fla
 	return tsdb__st_add_labelset(e->st, e->sc->labs, s->nlab);
 }
 
-/* Keep h (ids copied) and the digest of the profile it was made from. */
-static void keep_header(struct tsdb__chunk_enc *e, const struct tsdb__phdr *h, const uint64_t dg[2])
+/* h into *dst, its id arrays copied into *ids (grown, *cap). */
+static void phdr_copy(struct tsdb__phdr *dst, uint32_t **ids, size_t *cap, const struct tsdb__phdr *h)
 {
 	size_t n = 2 * h->nsample_type + h->ncomment + h->nmapping + h->nextra_loc + h->nextra_fn;
 	uint32_t *p;
 
-	pf_xgrow((void **)&e->hids, &e->hidcap, n + 1, sizeof(uint32_t));
-	e->ph = *h;
-	p = e->hids;
+	pf_xgrow((void **)ids, cap, n + 1, sizeof(uint32_t));
+	*dst = *h;
+	p = *ids;
 #define KEEP(field, count)                                                    \
 	do {                                                                  \
 		if ((count) > 0)                                              \
 			memcpy(p, h->field, (count) * sizeof(uint32_t));      \
-		e->ph.field = p;                                              \
+		dst->field = p;                                               \
 		p += (count);                                                 \
 	} while (0)
 	KEEP(sample_type, 2 * h->nsample_type);
@@ -1145,19 +1145,29 @@ static void keep_header(struct tsdb__chunk_enc *e, const struct tsdb__phdr *h, c
 	KEEP(extra_loc, h->nextra_loc);
 	KEEP(extra_fn, h->nextra_fn);
 #undef KEEP
+}
+
+/* Keep h (ids copied) and the digest of the profile it was made from. */
+static void keep_header(struct tsdb__chunk_enc *e, const struct tsdb__phdr *h, const uint64_t dg[2])
+{
+	phdr_copy(&e->ph, &e->hids, &e->hidcap, h);
 	e->digest[0] = dg[0];
 	e->digest[1] = dg[1];
 	e->dvalid = 1;
 }
 
+/* Whether f's digest is dg. */
+static int digest_is(const struct tsdb__flat *f, const uint64_t dg[2])
+{
+	uint64_t fd[2];
+
+	tsdb__flat_digest(f, fd);
+	return fd[0] == dg[0] && fd[1] == dg[1];
+}
+
 int tsdb__chunk_enc_takes(const struct tsdb__chunk_enc *e, const struct tsdb__flat *f)
 {
-	uint64_t dg[2];
-
-	if (!e->dvalid || !e->prev->valid || e->prev->n != f->nsample)
-		return 0;
-	tsdb__flat_digest(f, dg);
-	return dg[0] == e->digest[0] && dg[1] == e->digest[1];
+	return e->dvalid && e->prev->valid && e->prev->n == f->nsample && digest_is(f, e->digest);
 }
 
 struct tsdb__chunk_seed {
@@ -1170,23 +1180,13 @@ struct tsdb__chunk_seed {
 
 struct tsdb__chunk_seed *tsdb__chunk_enc_seed(const struct tsdb__chunk_enc *e)
 {
-	const struct tsdb__phdr *h = &e->ph;
-	size_t nh = 2 * h->nsample_type + h->ncomment + h->nmapping + h->nextra_loc + h->nextra_fn;
 	struct tsdb__chunk_seed *s;
+	size_t cap = 0;
 
 	if (!e->dvalid || !e->prev->valid)
 		return NULL;
 	s = pf_xcalloc(1, sizeof(*s));
-	s->ph = *h;
-	s->hids = pf_xcalloc(nh + 1, sizeof(uint32_t));
-	if (nh)
-		memcpy(s->hids, e->hids, nh * sizeof(uint32_t));
-	/* the header's arrays lie in hids in this order (keep_header) */
-	s->ph.sample_type = s->hids;
-	s->ph.comment = s->ph.sample_type + 2 * h->nsample_type;
-	s->ph.mapping = s->ph.comment + h->ncomment;
-	s->ph.extra_loc = s->ph.mapping + h->nmapping;
-	s->ph.extra_fn = s->ph.extra_loc + h->nextra_loc;
+	phdr_copy(&s->ph, &s->hids, &cap, &e->ph);
 	s->digest[0] = e->digest[0];
 	s->digest[1] = e->digest[1];
 	s->ns = e->prev->n;
@@ -1211,12 +1211,7 @@ void tsdb__chunk_seed_free(struct tsdb__chunk_seed *s)
 
 int tsdb__chunk_seed_takes(const struct tsdb__chunk_seed *s, const struct tsdb__flat *f)
 {
-	uint64_t dg[2];
-
-	if (!s || s->ns != f->nsample || s->ph.nsample_type != f->nt)
-		return 0;
-	tsdb__flat_digest(f, dg);
-	return dg[0] == s->digest[0] && dg[1] == s->digest[1];
+	return s && s->ns == f->nsample && s->ph.nsample_type == f->nt && digest_is(f, s->digest);
 }
 
 int tsdb__chunk_enc_add_seeded(struct tsdb__chunk_enc *e, const struct tsdb__chunk_seed *s,
