@@ -362,6 +362,16 @@ static void stmt_head(const char *sql, char *out, size_t n)
 	out[j] = 0;
 }
 
+/* PF_ECANCELED: "clickhouse URL: canceled WHEN \"SELECT ...\"". */
+static int canceled(const struct ch_client *c, const char *sql, const char *when,
+		    struct pf_err *err)
+{
+	char head[80];
+	stmt_head(sql, head, sizeof(head));
+	return pf_err_set(err, PF_ECANCELED, "clickhouse %s: canceled %s \"%s\"", c->dsn.base, when,
+			  head);
+}
+
 int ch_query(struct ch_client *c, int use_db, const char *sql, const void *data, size_t len,
 	     struct pf_buf *out, struct pf_err *err)
 {
@@ -409,12 +419,8 @@ int ch_query_bounded(struct ch_client *c, int use_db, const char *sql, const voi
 		timeout_ms = PF_MIN(timeout_ms, (long)(left_ns / 1000000) + 1);
 	}
 	/* after the deadline, as tsdb asks them */
-	if (cancellable && b->cancelled(b->cancel_arg)) {
-		char head[80];
-		stmt_head(sql, head, sizeof(head));
-		return pf_err_set(err, PF_ECANCELED, "clickhouse %s: canceled before sending \"%s\"",
-				  c->dsn.base, head);
-	}
+	if (cancellable && b->cancelled(b->cancel_arg))
+		return canceled(c, sql, "before sending", err);
 	pf_buf_init(&sk.err, 8192);
 	pthread_mutex_lock(&c->mu);
 	if (c->npool)
@@ -491,10 +497,7 @@ int ch_query_bounded(struct ch_client *c, int use_db, const char *sql, const voi
 		goto done;
 	}
 	if (cc == CURLE_ABORTED_BY_CALLBACK && cancellable) {
-		char head[80];
-		stmt_head(sql, head, sizeof(head));
-		rc = pf_err_set(err, PF_ECANCELED, "clickhouse %s: canceled while ClickHouse ran \"%s\"",
-				c->dsn.base, head);
+		rc = canceled(c, sql, "while ClickHouse ran", err);
 		goto done;
 	}
 	if (cc != CURLE_OK) {
