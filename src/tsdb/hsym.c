@@ -226,8 +226,9 @@ out:
 	return rc;
 }
 
-/* Whether the open chunk of s in the group of (svc, window of t_ns) would
- * take f by its digest alone; 0 without such a group, series or chunk. */
+/* Whether s in the group of (svc, window of t_ns) would take f by its
+ * digest alone: its open chunk, or when that has no profile yet the seed
+ * of its last chunk; 0 without such a group, series or either. */
 static int hsym_takes(struct tsdb *db, struct tsdb__series *s, const char *svc, size_t svc_len,
 		      int64_t t_ns, const struct tsdb__flat *f)
 {
