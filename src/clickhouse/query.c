@@ -1581,13 +1581,11 @@ static void types_str(const struct prow *p, char *out, size_t n)
  * them). As ch_merge.
  */
 static int merge_selected(struct ch_store *s, const struct tsdb_query *q, int rc,
-			  const struct sset *sel, const struct prow *rows, size_t nrows,
-			  const struct pf_buf *where, struct pprof_profile **out, size_t *n,
+			  const struct sset *ss, const struct prow *rows, size_t nrows,
+			  const struct pf_buf *w, struct pprof_profile **out, size_t *n,
 			  struct pf_err *err)
 {
 	struct pf_buf sql = PF_BUF_INIT(0), res = PF_BUF_INIT(REPLY_MAX);
-	const struct sset ss = *sel;
-	const struct pf_buf w = *where;
 	struct nsagg *agg = NULL;
 	struct pprof_merger *mg = NULL;
 	size_t nagg = 0, capagg = 0, total = 0, i, k, nt;
@@ -1609,8 +1607,8 @@ static int merge_selected(struct ch_store *s, const struct tsdb_query *q, int rc
 		if (rows[i].kind != TSDB_KIND_PPROF) {
 			uint32_t si;
 			const char *type = "?";
-			if (pf_htab_get(&ss.byid, rows[i].series, &si))
-				type = label_of(&ss.v[si], "type");
+			if (pf_htab_get(&ss->byid, rows[i].series, &si))
+				type = label_of(&ss->v[si], "type");
 			rc = pf_err_set(err, PF_EINVAL, "can't merge profiles of %s type",
 					type ? type : "?");
 			goto done;
@@ -1635,9 +1633,9 @@ static int merge_selected(struct ch_store *s, const struct tsdb_query *q, int rc
 		const struct prow *p = &rows[i];
 		struct nsagg *g = agg_get(&agg, &nagg, &capagg, p->ns);
 		uint32_t si;
-		pf_htab_get(&ss.byid, p->series, &si);
+		pf_htab_get(&ss->byid, p->series, &si);
 		if (!g->service) {
-			g->service = ss.v[si].service;
+			g->service = ss->v[si].service;
 			g->day = ch_day_of(p->t_ns);
 			g->h.ntypes = nt;
 			g->h.types = p->types;
@@ -1672,7 +1670,7 @@ static int merge_selected(struct ch_store *s, const struct tsdb_query *q, int rc
 			    "stack_ids, values FROM profiles WHERE %.*s LIMIT 1 BY series_id, t_ns, "
 			    "seq) ARRAY JOIN stack_ids AS sid, values AS v GROUP BY %sns, sid "
 			    "FORMAT RowBinary",
-		      by_key ? "series_id, t_ns, seq, " : "", (int)w.len, (char *)w.data,
+		      by_key ? "series_id, t_ns, seq, " : "", (int)w->len, (char *)w->data,
 		      by_key ? "series_id, t_ns, seq, " : "");
 	if ((rc = run(s, &sql, &res, q, err)) < 0) {
 		rc = canceled_at(rc, err, "after finding %zu profiles, before summing them", nrows);
@@ -1728,7 +1726,7 @@ static int merge_selected(struct ch_store *s, const struct tsdb_query *q, int rc
 		g->h.ncomments = g->ncomments;
 		pf_buf_reset(&sql);
 		pf_buf_printf(&sql, "SELECT arrayJoin(stack_ids) FROM profiles WHERE (%.*s) AND ns = %" PRIu64,
-			      (int)w.len, (char *)w.data, g->ns);
+			      (int)w->len, (char *)w->data, g->ns);
 		pf_buf_putc(&sql, 0);
 		rc = fetch_closure(s, g->day, g->service, g->ns, (char *)sql.data, NULL, 0, NULL, 0,
 				   NULL, 0, &y, q, err);
