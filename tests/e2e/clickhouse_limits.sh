@@ -36,17 +36,6 @@ source "$(dirname "$0")/lib.bash"
 
 P=$FIX/pprof
 ALL='from=2000-01-01T00:00:00&to=2100-01-01T00:00:00'
-metric() { curl -sS -m 5 "$URL/metrics" 2>/dev/null | awk -v n="$1" '$1 == n {print $2}'; }
-wait_metric() { # NAME OP VALUE: poll (at most 30 s) until it compares
-	local v
-	for _ in $(seq 1 300); do
-		v=$(metric "$1")
-		[ -n "$v" ] && [ "$(printf %.0f "$v")" "$2" "$3" ] && return 0
-		sleep 0.1
-	done
-	echo "#   $1 = ${v:-?}, waited for $2 $3"
-	return 1
-}
 
 # one profile per (file, time): heap-00N retimed to T (UTC)
 mkdir -p "$TMP/in"
@@ -141,12 +130,8 @@ else
 	notok "connect to the server"
 fi
 t0=$(date +%s%N)
-c1=$c0
-for _ in $(seq 1 200); do
-	c1=$(canceled)
-	[ "${c1:-0}" -gt "${c0:-0}" ] && break
-	sleep 0.05
-done
+wait_metric 'profefe_requests_refused_total{reason="query_canceled"}' -gt "${c0:-0}"
+c1=$(canceled)
 echo "# counted $(( ($(date +%s%N) - t0) / 1000000 )) ms after the hang-up"
 l=$(grep 'msg="query canceled"' "$TMP/server.$SERVER_N.log" | tail -1)
 echo "# its log line: ${l:0:400}"

@@ -20,7 +20,6 @@ if [ "$hard" != unlimited ] && [ "$hard" -lt 6000 ]; then
 	finish
 fi
 
-metric() { curl -sS -m 5 "$URL/metrics" 2>/dev/null | awk -v k="$1" '$1 == k {print $2}'; }
 # alive: stop here (with what the log says) if the server died
 alive() {
 	kill -0 "$PID" 2>/dev/null && return 0
@@ -29,9 +28,9 @@ alive() {
 	PID=
 	finish
 }
-# wait_metric NAME VALUE: until /metrics shows it (the server counts as it
-# accepts; a bounded wait, not a timing check)
-wait_metric() {
+# metric_when NAME VALUE: NAME once /metrics shows VALUE, or the last value
+# seen (the server counts as it accepts; a bounded wait, not a timing check)
+metric_when() {
 	local v
 	for _ in $(seq 1 100); do
 		v=$(metric "$1")
@@ -72,7 +71,7 @@ alive
 
 # 1 100 from one address: 1 024 held, 76 refused at accept
 expect "one address gets -web.max-connections-per-ip (1024): 76 refused" \
-	"$(wait_metric 'profefe_requests_refused_total{reason="per_ip_connection_limit"}' 76)" 76
+	"$(metric_when 'profefe_requests_refused_total{reason="per_ip_connection_limit"}' 76)" 76
 
 expect "/-/healthy with them all open: 200" \
 	"$(curl -sS -m 5 -o /dev/null -w '%{http_code}' "$URL/-/healthy" 2>&1)" 200
@@ -96,7 +95,7 @@ expect "the slow-loris was cut by the server (exit 0)" "$rc" 0
 expect_match "the slow-loris saw its connection closed" "$(cat "$TMP/loris")" $'^connected\ncut after [0-9]+ bytes$'
 # every idle socket reached the same deadline (the one left open is the
 # request for /metrics)
-n=$(wait_metric profefe_http_connections_open 1)
+n=$(metric_when profefe_http_connections_open 1)
 expect "the idle sockets were cut at the header deadline too" "$n" 1
 expect "/metrics counts the cut connections" \
 	"$(( $(metric profefe_http_header_timeouts_total) >= 5225 ))" 1

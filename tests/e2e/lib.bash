@@ -195,6 +195,23 @@ req() {
 	printf '%s %s' "$(cat "$TMP/code")" "$(cat "$TMP/body")"
 }
 
+# metric NAME: its value in the server's /metrics (empty when unreachable)
+metric() { curl -sS -m 5 "$URL/metrics" 2>/dev/null | awk -v n="$1" '$1 == n {print $2}'; }
+
+# wait_metric NAME OP VALUE [POLLS]: poll /metrics every 0.1 s until NAME
+# compares to VALUE (test's -eq, -ge, -gt, ...), at most POLLS times (300:
+# 30 s); gives up and says so. A bounded wait, not a timing check.
+wait_metric() {
+	local v
+	for _ in $(seq 1 "${4:-300}"); do
+		v=$(metric "$1")
+		[ -n "$v" ] && [ "$(printf %.0f "$v")" "$2" "$3" ] && return 0
+		sleep 0.1
+	done
+	echo "#   $1 = ${v:-?}, waited for $2 $3"
+	return 1
+}
+
 # push FILE QUERY: POST a body, prints the JSON reply.
 push() {
 	curl -sS --data-binary @"$1" "$URL/api/0/profiles?$2"

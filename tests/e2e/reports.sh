@@ -288,7 +288,7 @@ expect "query_range focus matching everything equals the stored totals" \
 # a client that hangs up: the query stops at its next check (where the
 # deadline is checked: api_req_gone sees the socket's hang-up) instead of
 # reading every profile; counted as refused{reason="query_canceled"}
-canceled() { curl -sS "$URL/metrics" | sed -n 's/^profefe_requests_refused_total{reason="query_canceled"} //p'; }
+canceled() { metric 'profefe_requests_refused_total{reason="query_canceled"}'; }
 c0=$(canceled)
 q="/api/v1/query_range?query=heap%7Bservice%3D%22ten%22%7D&focus=catalog%5C."
 # the whole request, then close, with the server stopped (SIGSTOP) so that
@@ -300,12 +300,8 @@ if exec 3<>"/dev/tcp/127.0.0.1/$PORT"; then
 	exec 3>&-
 fi
 kill -CONT "$PID"
-c1=$c0
-for _ in $(seq 1 100); do
-	c1=$(canceled)
-	[ "${c1:-0}" -gt "${c0:-0}" ] && break
-	sleep 0.05
-done
+wait_metric 'profefe_requests_refused_total{reason="query_canceled"}' -gt "${c0:-0}"
+c1=$(canceled)
 expect "query_range focus= whose client hung up: one query_canceled refusal" "$((${c1:-0} - ${c0:-0}))" 1
 expect_match "... logged as stopped before reading every profile" \
 	"$(grep 'msg="query canceled"' "$TMP/server.$SERVER_N.log" | tail -1)" 'stopped after (finding [0-9]+ profiles|reading [0-9] of 10 profiles)'

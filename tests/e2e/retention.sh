@@ -14,27 +14,13 @@ source "$(dirname "$0")/lib.bash"
 start=$(date -u -d 2026-11-22T00:00:00Z +%s)
 ALL='from=2000-01-01T00:00:00&to=2100-01-01T00:00:00'
 
-metric() { # metric NAME: its value in /metrics (empty when unreachable)
-	curl -sS -m 5 "$URL/metrics" 2>/dev/null | awk -v n="$1" '$1 == n {print $2}'
-}
-# wait_metric NAME OP VALUE: poll until the metric compares (test's -eq,
-# -ge, ...); gives up after 600 polls (60 s) and says so.
-wait_metric() {
-	local v
-	for _ in $(seq 1 600); do
-		v=$(metric "$1")
-		[ -n "$v" ] && [ "$(printf %.0f "$v")" "$2" "$3" ] && return 0
-		sleep 0.1
-	done
-	echo "#   $1 = ${v:-?}, waited for $2 $3"
-	return 1
-}
+# (metric and wait_metric: lib.bash; the waits here allow 60 s)
 # wait_rounds N: N more maintenance rounds from now (the first may have
 # started before the call, the last starts after).
 wait_rounds() {
 	local r
 	r=$(metric profefe_tsdb_maintenance_rounds_total)
-	wait_metric profefe_tsdb_maintenance_rounds_total -ge $((${r:-0} + $1))
+	wait_metric profefe_tsdb_maintenance_rounds_total -ge $((${r:-0} + $1)) 600
 }
 # push_dir DIR SERVICE OUT: push every file of DIR, "id file" lines to OUT
 push_dir() {
@@ -83,10 +69,10 @@ data=$TMP/data1
 flags=(-tsdb.retention 1h -tsdb.block-duration 2s)
 start_server "$data" "${flags[@]}" || { notok "server starts"; finish; }
 check "30 old profiles pushed" push_dir "$TMP/old" ret "$TMP/old.ids"
-check "old profiles cut into blocks" wait_metric profefe_tsdb_head_cuts_total -ge 1
+check "old profiles cut into blocks" wait_metric profefe_tsdb_head_cuts_total -ge 1 600
 check "10 young profiles pushed (2 h later)" push_dir "$TMP/young" ret "$TMP/young.ids"
-check "retention drops all 30 old profiles" wait_metric profefe_tsdb_retention_dropped_profiles_total -eq 30
-check "a WAL checkpoint was written" wait_metric profefe_tsdb_checkpoint_creations_total -ge 1
+check "retention drops all 30 old profiles" wait_metric profefe_tsdb_retention_dropped_profiles_total -eq 30 600
+check "a WAL checkpoint was written" wait_metric profefe_tsdb_checkpoint_creations_total -ge 1 600
 expect "checkpoint failures" "$(metric profefe_tsdb_checkpoint_creations_failed_total)" 0
 cut -d' ' -f1 "$TMP/young.ids" | sort >"$TMP/young.sorted"
 expect "find returns the young profiles only" "$(found_ids ret | tr '\n' ' ')" "$(tr '\n' ' ' <"$TMP/young.sorted")"
@@ -144,7 +130,7 @@ check "second batch pushed" push_dir "$TMP/s2" cap "$TMP/s2.ids"
 check "two more maintenance rounds" wait_rounds 2
 du2=$(du -sb "$data" | cut -f1)
 check "after the next round: du -sb $du2 <= cap $cap" test "$du2" -le "$cap"
-check "a WAL checkpoint was written" wait_metric profefe_tsdb_checkpoint_creations_total -ge 1
+check "a WAL checkpoint was written" wait_metric profefe_tsdb_checkpoint_creations_total -ge 1 600
 check "the log says the head was cut early" grep -q 'msg="head cut early' "$TMP"/server.*.log
 tail -10 "$TMP/s2.ids" >"$TMP/newest.ids"
 expect "the 10 newest profiles read back intact" "$(intact_count "$TMP/newest.ids")" 10

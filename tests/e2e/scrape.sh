@@ -52,7 +52,6 @@ start_app() {
 targets() { curl -s "$URL/api/v1/targets"; }
 # tq JQ: a jq query over /api/v1/targets' activeTargets
 tq() { targets | jq -r "$1"; }
-metric() { curl -s "$URL/metrics" | awk -v k="$1" '$1 == k {print $2}'; }
 # the health of every pair of an instance: "up" when all are up, ...
 health_of() { tq "[.data.activeTargets[] | select(.labels.instance == \"$1\") | .health] | unique | join(\",\")"; }
 is_health() { [ "$(health_of "$1")" = "$2" ]; }
