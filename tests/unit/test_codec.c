@@ -599,6 +599,25 @@ static struct pprof_profile *with_values(const char *path, int64_t k)
 	return p;
 }
 
+/* p's body (into *body, kept until the flat profile is freed) read by its
+ * shape (light), or decoded whole. */
+static struct tsdb__flat *flat_of(const struct pprof_profile *p, int light, struct pf_buf *body)
+{
+	struct tsdb__flat *f = tsdb__flat_new();
+	struct pprof_limits lim = {.max_decompressed = MAXDEC};
+	struct pf_err err = {0};
+	int rc;
+
+	pf_buf_reset(body);
+	assert_int_equal(pprof_encode(p, body, &err), 0);
+	rc = light ? tsdb__flat_decode_shape(f, body->data, body->len, &lim, &err)
+		   : tsdb__flat_decode(f, body->data, body->len, MAXDEC, &err);
+	if (rc != 0)
+		fail_msg("decode: %s", err.msg);
+	assert_int_equal(tsdb__flat_is_light(f), light);
+	return f;
+}
+
 static void same_rows(int flat)
 {
 	const char *h1 = FIX "pprof/heap-001.pb.gz", *h2 = FIX "pprof/heap-002.pb.gz",
@@ -625,15 +644,11 @@ static void same_rows(int flat)
 		in[i] = with_values(adds[i].path, adds[i].k);
 		if (flat) {
 			struct pf_buf body = PF_BUF_INIT(0);
-			struct tsdb__flat *f = tsdb__flat_new();
-			struct pprof_limits lim = {.max_decompressed = MAXDEC};
-			assert_int_equal(pprof_encode(in[i], &body, &err), 0);
+			/* flat == 2: by its shape when the series' previous
+			 * profile had it, as tsdb_append does; else decoded whole
+			 * (pprof_encode's bodies are read by their shape) */
+			struct tsdb__flat *f = flat_of(in[i], flat == 2, &body);
 			if (flat == 2) {
-				/* by its shape when the series' previous profile had it, as
-				 * tsdb_append does; else decoded whole */
-				if (tsdb__flat_decode_shape(f, body.data, body.len, &lim, &err) != 0)
-					fail_msg("flat_decode_shape %zu: %s", i, err.msg);
-				assert_true(tsdb__flat_is_light(f)); /* pprof_encode's bodies read */
 				if (tsdb__chunk_enc_takes(e[s], f)) {
 					nlight++;
 				} else {
@@ -646,8 +661,6 @@ static void same_rows(int flat)
 					if (tsdb__flat_complete(f, &err) != 0)
 						fail_msg("flat_complete %zu: %s", i, err.msg);
 				}
-			} else if (tsdb__flat_decode(f, body.data, body.len, MAXDEC, &err) != 0) {
-				fail_msg("flat_decode %zu: %s", i, err.msg);
 			}
 			rc = tsdb__chunk_enc_add_flat(e[s], f, &err);
 			tsdb__flat_free(f);
@@ -950,25 +963,6 @@ static struct pprof_profile *rich_profile(int variant)
 	b.m->n_comment = 3;
 	bs(&b, "an unused string");
 	return bld_done(&b);
-}
-
-/* p's body (into *body, kept until the flat profile is freed) read by its
- * shape (light), or decoded whole. */
-static struct tsdb__flat *flat_of(const struct pprof_profile *p, int light, struct pf_buf *body)
-{
-	struct tsdb__flat *f = tsdb__flat_new();
-	struct pprof_limits lim = {.max_decompressed = MAXDEC};
-	struct pf_err err = {0};
-	int rc;
-
-	pf_buf_reset(body);
-	assert_int_equal(pprof_encode(p, body, &err), 0);
-	rc = light ? tsdb__flat_decode_shape(f, body->data, body->len, &lim, &err)
-		   : tsdb__flat_decode(f, body->data, body->len, MAXDEC, &err);
-	if (rc != 0)
-		fail_msg("decode: %s", err.msg);
-	assert_int_equal(tsdb__flat_is_light(f), light);
-	return f;
 }
 
 /*
