@@ -1022,6 +1022,26 @@ static int head_chunk(const struct hit *h, struct tsdb__chunk_dec **dec, const s
 	return 0;
 }
 
+/* *dec: the chunk of block hit h, kept when *dec_hit is a hit of the same
+ * chunk, else read (counted in *decodes when given). */
+static int block_chunk(const struct hit *h, struct tsdb__chunk_dec **dec, const struct hit **dec_hit,
+		       uint64_t *decodes, struct pf_err *err)
+{
+	int rc;
+
+	if (*dec_hit && (*dec_hit)->b == h->b && (*dec_hit)->be.chunk_off == h->be.chunk_off)
+		return 0;
+	tsdb__chunk_dec_free(*dec);
+	*dec = NULL;
+	*dec_hit = NULL;
+	if (decodes)
+		__atomic_fetch_add(decodes, 1, __ATOMIC_RELAXED);
+	if ((rc = tsdb__block_chunk(h->b, &h->be, dec, err)) < 0)
+		return rc;
+	*dec_hit = h;
+	return 0;
+}
+
 /*
  * Merge the hits of g (state held shared) into *out; with gz set, a single
  * pprof hit is appended to gz as stored instead (*out stays NULL).
@@ -1112,17 +1132,11 @@ static int merge_hits(struct tsdb *db, const struct tsdb_query *q, struct gather
 			gr->st = st;
 			gr->m = tsdb__merger_new(st);
 		}
-		if (!dec_hit || dec_hit->b != h->b || dec_hit->be.chunk_off != h->be.chunk_off) {
-			tsdb__chunk_dec_free(dec);
-			dec = NULL;
-			dec_hit = NULL;
-			__atomic_fetch_add(&db->merge_chunk_decodes, 1, __ATOMIC_RELAXED);
-			if ((rc = tsdb__block_chunk(h->b, &h->be, &dec, err)) == PF_ECORRUPT && !strict)
-				goto corrupt;
-			if (rc < 0)
-				goto out;
-			dec_hit = h;
-		}
+		rc = block_chunk(h, &dec, &dec_hit, &db->merge_chunk_decodes, err);
+		if (rc == PF_ECORRUPT && !strict)
+			goto corrupt;
+		if (rc < 0)
+			goto out;
 		rc = tsdb__merger_add(gr->m, dec, h->be.chunk_idx, err);
 		if (rc == PF_ECORRUPT && !strict)
 			goto corrupt;
@@ -1398,14 +1412,8 @@ int tsdb_focus(struct tsdb *db, const struct tsdb_query *q, int (*match)(void *a
 		}
 		if ((rc = tsdb__block_symtab(h->b, h->ord, &st, err)) < 0)
 			goto out;
-		if (!dec_hit || dec_hit->b != h->b || dec_hit->be.chunk_off != h->be.chunk_off) {
-			tsdb__chunk_dec_free(dec);
-			dec = NULL;
-			dec_hit = NULL;
-			if ((rc = tsdb__block_chunk(h->b, &h->be, &dec, err)) < 0)
-				goto out;
-			dec_hit = h;
-		}
+		if ((rc = block_chunk(h, &dec, &dec_hit, NULL, err)) < 0)
+			goto out;
 		if ((rc = focus_rows(m, st, dec, h->be.chunk_idx, &out[h->idx], err)) < 0)
 			goto out;
 	}
