@@ -11,8 +11,6 @@
  */
 #include "tsdb/tsdb-internal.h"
 #include "tsdb/codec/codec.h"
-/* tsdb_focus reads a chunk's rows and its table's symbols */
-#include "tsdb/codec/codec-internal.h"
 #include "pprof/pprof.h"
 
 #include <inttypes.h>
@@ -1213,141 +1211,18 @@ int tsdb_merge_encoded(struct tsdb *db, const struct tsdb_query *q, struct pf_bu
 
 /* ---- focus -------------------------------------------------------------- */
 
-/*
- * What a focus learned of one symbol table: per function, mapping,
- * location and stack node, 0 not asked yet, 1 no, 2 yes (a node: its stack
- * reaches a matching location). Filled in as rows ask, so a large table
- * costs only what the profiles read use. Tables only grow (the head's,
- * between two lockings of its group): the arrays grow with them.
- */
-struct focus_tab {
-	const struct tsdb__symtab *st;
-	uint8_t *fn, *map, *loc, *node;
-	size_t nfn, nmap, nloc, nnode;
-};
-
 struct tsdb_focus_mem {
-	struct pf_arena *arena; /* what tsdb_focus_out borrows */
-	struct focus_tab *tabs;
-	size_t ntabs, captabs;
-	int (*match)(void *arg, const char *s);
-	void *arg;
-	uint32_t *path; /* focus_node's scratch */
-	size_t cappath;
+	struct tsdb__focuser *f; /* what tsdb_focus_out borrows */
 };
-
-static void memo_fit(uint8_t **a, size_t *n, size_t want)
-{
-	if (*n >= want)
-		return;
-	*a = pf_xrealloc(*a, want ? want : 1);
-	memset(*a + *n, 0, want - *n);
-	*n = want;
-}
-
-static struct focus_tab *focus_tab(struct tsdb_focus_mem *m, const struct tsdb__symtab *st)
-{
-	struct focus_tab *t = NULL;
-
-	for (size_t i = 0; i < m->ntabs && !t; i++)
-		if (m->tabs[i].st == st)
-			t = &m->tabs[i];
-	if (!t) {
-		pf_xgrow((void **)&m->tabs, &m->captabs, m->ntabs + 1, sizeof(*m->tabs));
-		t = &m->tabs[m->ntabs++];
-		memset(t, 0, sizeof(*t));
-		t->st = st;
-	}
-	memo_fit(&t->fn, &t->nfn, st->nfn);
-	memo_fit(&t->map, &t->nmap, st->nmap);
-	memo_fit(&t->loc, &t->nloc, st->nloc);
-	memo_fit(&t->node, &t->nnode, st->nnode);
-	return t;
-}
-
-/* Function f (an id of t's table): its name or file name matches. */
-static int focus_fn(struct tsdb_focus_mem *m, struct focus_tab *t, uint32_t f)
-{
-	if (!t->fn[f]) {
-		const struct tsdb__st_function *fn = &t->st->fns[f];
-		t->fn[f] = m->match(m->arg, tsdb__st_str(t->st, fn->name)) ||
-				   m->match(m->arg, tsdb__st_str(t->st, fn->file))
-			   ? 2
-			   : 1;
-	}
-	return t->fn[f] == 2;
-}
-
-static int focus_loc(struct tsdb_focus_mem *m, struct focus_tab *t, uint32_t l)
-{
-	if (!t->loc[l]) {
-		const struct tsdb__st_location *loc = &t->st->locs[l];
-		int yes = 0;
-		if (loc->mapping) {
-			uint32_t k = loc->mapping - 1;
-			if (!t->map[k])
-				t->map[k] = m->match(m->arg, tsdb__st_str(t->st, t->st->maps[k].file)) ? 2 : 1;
-			yes = t->map[k] == 2;
-		}
-		for (uint32_t j = 0; j < loc->nline && !yes; j++) {
-			uint32_t fn = t->st->lines[loc->line_off + j].fn;
-			yes = fn && focus_fn(m, t, fn - 1);
-		}
-		t->loc[l] = yes ? 2 : 1;
-	}
-	return t->loc[l] == 2;
-}
-
-/* Stack node k (0: the empty stack, which never matches). Walks up to the
- * first node already known, then settles the nodes below it root side
- * first (a node matches when its parent does or its location does). */
-static int focus_node(struct tsdb_focus_mem *m, struct focus_tab *t, uint32_t k)
-{
-	size_t n = 0;
-	uint8_t v;
-
-	while (k != 0 && !t->node[k]) {
-		pf_xgrow((void **)&m->path, &m->cappath, n + 1, sizeof(*m->path));
-		m->path[n++] = k;
-		k = t->st->nodes[k].parent;
-	}
-	v = k == 0 ? 1 : t->node[k];
-	while (n > 0) {
-		k = m->path[--n];
-		if (v != 2)
-			v = focus_loc(m, t, t->st->nodes[k].loc) ? 2 : 1;
-		t->node[k] = v;
-	}
-	return v == 2;
-}
 
 /* Profile i of chunk d (of table st) into o. */
 static int focus_rows(struct tsdb_focus_mem *m, const struct tsdb__symtab *st,
 		      struct tsdb__chunk_dec *d, size_t i, struct tsdb_focus_out *o, struct pf_err *err)
 {
-	struct tsdb__rows rows;
-	struct focus_tab *t;
-	size_t nt;
-	int rc;
-
-	if ((rc = tsdb__chunk_dec_rows(d, st, i, &rows, err)) < 0)
-		return rc;
-	t = focus_tab(m, st);
-	nt = rows.hdr->nsample_type;
-	o->ntypes = nt;
-	o->types = pf_arena_alloc(m->arena, (nt + 1) * sizeof(*o->types));
-	o->totals = pf_arena_alloc(m->arena, (nt + 1) * sizeof(*o->totals));
-	for (size_t k = 0; k < nt; k++)
-		o->types[k] = arena_str(m->arena, tsdb__st_str(st, rows.hdr->sample_type[2 * k]));
-	for (size_t r = 0; r < rows.nrows; r++) {
-		if (!focus_node(m, t, rows.stacks[r]))
-			continue;
-		const int64_t *v = rows.vals + r * nt;
-		for (size_t k = 0; k < nt; k++) /* wrapping, as pprof's totals */
-			o->totals[k] = (int64_t)((uint64_t)o->totals[k] + (uint64_t)v[k]);
-	}
-	o->done = 1;
-	return 0;
+	int rc = tsdb__focuser_rows(m->f, st, d, i, &o->ntypes, &o->types, &o->totals, err);
+	if (rc == 0)
+		o->done = 1;
+	return rc;
 }
 
 int tsdb_focus(struct tsdb *db, const struct tsdb_query *q, int (*match)(void *arg, const char *s),
@@ -1362,13 +1237,11 @@ int tsdb_focus(struct tsdb *db, const struct tsdb_query *q, int (*match)(void *a
 	int rc;
 
 	*r = m = pf_xcalloc(1, sizeof(*m));
-	m->arena = pf_arena_new();
-	m->match = match;
-	m->arg = arg;
 	if (!db || __atomic_load_n(&db->closed, __ATOMIC_ACQUIRE))
 		return pf_err_set(err, PF_ECLOSED, "store is closed");
 	if (!q || !match || (q->nids && (!q->ids || !out)))
 		return pf_err_set(err, PF_EINVAL, "bad focus query");
+	m->f = tsdb__focuser_new(match, arg);
 	if (q->nids)
 		memset(out, 0, q->nids * sizeof(*out));
 	pthread_rwlock_rdlock(&db->state);
@@ -1432,15 +1305,7 @@ void tsdb_focus_free(struct tsdb_focus_mem *m)
 {
 	if (!m)
 		return;
-	for (size_t i = 0; i < m->ntabs; i++) {
-		free(m->tabs[i].fn);
-		free(m->tabs[i].map);
-		free(m->tabs[i].loc);
-		free(m->tabs[i].node);
-	}
-	free(m->tabs);
-	free(m->path);
-	pf_arena_free(m->arena);
+	tsdb__focuser_free(m->f);
 	free(m);
 }
 

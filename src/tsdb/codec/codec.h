@@ -349,4 +349,30 @@ int tsdb__merger_finish(struct tsdb__merger *m, struct pprof_profile **out, stru
 /* NULL is a no-op. */
 void tsdb__merger_free(struct tsdb__merger *m);
 
+/* ---- focus by stack id ------------------------------------------------- */
+
+/*
+ * The totals of a profile over its rows whose stack reaches a location
+ * that match accepts: match is asked about every mapping file, function
+ * name and function file name a row reaches, at most once per symbol of
+ * each symbol table however many profiles use it (a location matches when
+ * its mapping or one of its lines' functions does, a stack when one of its
+ * locations does). Read from the rows, no profile is built. A focuser may
+ * be used with several tables; a table it has seen may grow between calls
+ * (the head's). Single-threaded. Aborts on OOM.
+ */
+struct tsdb__focuser;
+struct tsdb__focuser *tsdb__focuser_new(int (*match)(void *arg, const char *s), void *arg);
+/*
+ * Profile i of chunk d (decoded from a chunk of table st): *ntypes sample
+ * types, (*types)[k] their names and (*totals)[k] the sums (wrapping, as
+ * pprof's totals), both kept by f until focuser_free. Errors as
+ * chunk_dec_rows (PF_EINVAL for a raw body or i out of range, PF_ECORRUPT).
+ */
+int tsdb__focuser_rows(struct tsdb__focuser *f, const struct tsdb__symtab *st,
+		       struct tsdb__chunk_dec *d, size_t i, size_t *ntypes, const char ***types,
+		       int64_t **totals, struct pf_err *err);
+/* NULL is a no-op. */
+void tsdb__focuser_free(struct tsdb__focuser *f);
+
 #endif
