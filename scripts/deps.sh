@@ -5,7 +5,7 @@ pkgs=("$@" build-essential pkg-config git curl ca-certificates
       libmicrohttpd-dev libcurl4-openssl-dev libuv1-dev libyaml-dev libjansson-dev
       libprotobuf-c-dev protobuf-c-compiler zlib1g-dev libdeflate-dev libzstd-dev libpcre2-dev
       libcmocka-dev libzip-dev libxxhash-dev golang-go jq gojq time openssl unzip zip apache2-utils
-      chromium firefox-esr nodejs clickhouse-server clickhouse-client)
+      chromium firefox-esr nodejs clickhouse-server clickhouse-client iproute2 python3)
 # npm comes with some builds of nodejs (nodesource's); Debian's is a package of its own
 command -v npm >/dev/null 2>&1 || pkgs+=(npm)
 missing=()

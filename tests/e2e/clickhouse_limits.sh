@@ -91,7 +91,7 @@ stop_server
 
 # ---- -query.timeout: ClickHouse paused, the deadline ends the query ----------
 start_server "$data" -tsdb.retention 0 -query.timeout 300ms || { notok "server starts with -query.timeout 300ms"; finish; }
-kill -STOP "$CH_PID"
+sigstop "$CH_PID"
 out=$(req GET "/api/0/profiles/merge?service=ret&type=heap&$ALL")
 out2=$(req GET "/api/0/profiles?service=ret&type=heap&$ALL")
 kill -CONT "$CH_PID"
@@ -121,7 +121,7 @@ getcode() { curl -sS -o "$2" -w '%{http_code}' "$URL$1"; } # PATH FILE: status, 
 merge0=$(getcode "/api/0/profiles/merge?service=ret&type=heap&$ALL" "$TMP/merge0.pb.gz")
 expect "a merge of the three profiles kept: 200" "$merge0" 200
 c0=$(canceled)
-kill -STOP "$CH_PID"
+sigstop "$CH_PID"
 if exec 3<>"/dev/tcp/127.0.0.1/$PORT"; then
 	printf 'GET /api/0/profiles/merge?service=ret&type=heap&%s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' "$ALL" >&3
 	wait_unread "the hung-up merge"
@@ -147,7 +147,7 @@ expect "... and find lists what it listed before" \
 	"$(curl -sS "$URL/api/0/profiles?service=ret&type=heap&$ALL" | jq -c '[.body[].id] | sort')" "$ids0"
 
 # ---- the server stopped while a client waits on a ClickHouse-backed query ----
-kill -STOP "$CH_PID"
+sigstop "$CH_PID"
 curl -sS -o /dev/null --max-time 60 "$URL/api/0/profiles/merge?service=ret&type=heap&$ALL" 2>/dev/null &
 cpid=$!
 wait_unread "the waiting merge"

@@ -88,7 +88,7 @@ stop_server
 
 # ---- a full queue: 503, counted; what was queued is stored afterwards
 start_server "$TMP/q" -clickhouse.queue-size 1 || { notok "server with -clickhouse.queue-size 1 starts"; finish; }
-kill -STOP "$CH_PID"
+sigstop "$CH_PID"
 pids=()
 for i in 1 2; do
 	curl -sS -o "$TMP/bg.$i" --max-time 60 --data-binary @"$P/heap-001.pb.gz" \

@@ -212,6 +212,27 @@ wait_metric() {
 	return 1
 }
 
+# sigstop PID: SIGSTOP, then wait until every thread of PID is stopped. A
+# group stop begins when one thread takes the signal; until then the other
+# threads run on (for milliseconds on a loaded machine: a server "paused"
+# so may still answer what comes next). Gives up after 5 s and says so.
+sigstop() {
+	local t st running
+	kill -STOP "$1" || return 1
+	for _ in $(seq 1 500); do
+		running=0
+		for t in /proc/"$1"/task/*/stat; do
+			read -r st <"$t" 2>/dev/null || continue
+			st=${st##*) }
+			[ "${st%% *}" = T ] || running=$((running + 1))
+		done
+		[ "$running" -eq 0 ] && return 0
+		sleep 0.01
+	done
+	echo "# sigstop $1: $running threads still running 5 s after SIGSTOP"
+	return 1
+}
+
 # push FILE QUERY: POST a body, prints the JSON reply.
 push() {
 	curl -sS --data-binary @"$1" "$URL/api/0/profiles?$2"

@@ -291,13 +291,20 @@ expect "query_range focus matching everything equals the stored totals" \
 canceled() { metric 'profefe_requests_refused_total{reason="query_canceled"}'; }
 c0=$(canceled)
 q="/api/v1/query_range?query=heap%7Bservice%3D%22ten%22%7D&focus=catalog%5C."
-# the whole request, then close, with the server stopped (SIGSTOP) so that
-# it reads the request with the hang-up already there: else a loaded
-# machine may run the 10-profile query between our write and our close
-kill -STOP "$PID"
+# the whole request, then close, with the server stopped (every thread:
+# sigstop) so that it reads the request with the hang-up already there
+# (its socket in CLOSE-WAIT): else a loaded machine may run the
+# 10-profile query between our write and our close
+sigstop "$PID"
 if exec 3<>"/dev/tcp/127.0.0.1/$PORT"; then
 	printf 'GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' "$q" >&3
 	exec 3>&-
+	for _ in $(seq 1 250); do
+		[ -n "$(ss -Htn state close-wait "( sport = :$PORT )")" ] && break
+		sleep 0.02
+	done
+else
+	notok "connect to the server"
 fi
 kill -CONT "$PID"
 wait_metric 'profefe_requests_refused_total{reason="query_canceled"}' -gt "${c0:-0}"
