@@ -39,10 +39,13 @@
 #include "clickhouse/clickhouse.h"
 #include "pprof/pprof.h"
 
+#include <dirent.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -120,6 +123,43 @@ static void *flood_one(void *arg)
 				      f->body->len, NULL, 0};
 	f->rc = ch_append(f->s, &req, f->id, &f->err);
 	return NULL;
+}
+
+/* SIGSTOP pid, then wait (at most 5 s) until every thread of it is stopped:
+ * kill returns before the group stop, and until one thread takes the
+ * signal the others run on. 0, or -1 when it could not be sent or seen. */
+static int stop_all(pid_t pid)
+{
+	char dir[64];
+
+	if (kill(pid, SIGSTOP) < 0)
+		return -1;
+	snprintf(dir, sizeof(dir), "/proc/%ld/task", (long)pid);
+	for (int k = 0; k < 500; k++) {
+		DIR *d = opendir(dir);
+		struct dirent *e;
+		int running = 0;
+		if (!d)
+			return -1;
+		while ((e = readdir(d)) != NULL) {
+			char path[384], st[512], *p;
+			FILE *f;
+			if (e->d_name[0] == '.')
+				continue;
+			snprintf(path, sizeof(path), "%s/%s/stat", dir, e->d_name);
+			if (!(f = fopen(path, "r")))
+				continue; /* a thread that ended */
+			p = fgets(st, sizeof(st), f) ? strrchr(st, ')') : NULL;
+			fclose(f);
+			if (p && p[1] == ' ' && p[2] != 'T')
+				running++;
+		}
+		closedir(d);
+		if (!running)
+			return 0;
+		nanosleep(&(struct timespec){0, 10000000}, NULL);
+	}
+	return -1;
 }
 
 static int fail(const struct pf_err *err)
@@ -373,7 +413,7 @@ int main(int argc, char **argv)
 		pthread_t *th = calloc(n, sizeof(*th));
 		struct ch_stats st;
 		if (!f || !th || pf_read_file(argv[6], (size_t)1 << 30, &body, &err) < 0 ||
-		    kill(pid, SIGSTOP) < 0) {
+		    stop_all(pid) < 0) {
 			rc = 1;
 			fprintf(stderr, "error: flood setup\n");
 		} else {
