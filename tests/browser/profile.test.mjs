@@ -640,6 +640,21 @@ test('narrow window: flame + table stack, the canvas fits, no sideways scrolling
   await page.closeAll();
 });
 
+test('granularity=lines beside the flame graph: each row keeps its function name (the hidden package path is the function\'s, not the file\'s)', async () => {
+  const page = await openPage(browser, url('/profile', { id: lastHeap(), view: 'both', granularity: 'lines' }));
+  await waitFlame(page);
+  await page.waitForSelector('table.top tbody tr');
+  const rows = await page.$$eval('table.top tbody tr', (trs) => trs.slice(0, 30).map((tr) => ({ name: tr.dataset.name, shown: tr.querySelector('.fn').innerText })));
+  assert.ok(rows.length >= 10, `${rows.length} rows`);
+  for (const r of rows) {
+    const fn = r.name.replace(/ \((partial-)?inline\)$/, '').replace(/ \S+:\d+$/, '');
+    assert.notEqual(fn, r.name.replace(/ \((partial-)?inline\)$/, ''), `a lines row names its file and line: ${r.name}`);
+    assert.ok(r.shown.includes(fn.slice(fn.lastIndexOf('/') + 1)), `row ${JSON.stringify(r.name)} shows ${JSON.stringify(r.shown)}`);
+  }
+  page.assertClean();
+  await page.closeAll();
+});
+
 test('pprof filters in the URL (focus=) reach every report and show as removable chips', async () => {
   const id = lastHeap();
   const page = await openPage(browser, url('/profile', { id, focus: 'gzip', view: 'both' }));
