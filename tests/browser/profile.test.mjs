@@ -390,6 +390,17 @@ test('diff of two ranges of a series: each side\'s merge named in the header', a
   await page.closeAll();
 });
 
+test('a merge\'s title names its type as a word, allocs and mutex too ("Merged allocs profiles", not "allocss")', async () => {
+  const page = await openPage(browser, url('/profile', { query: 'allocs{service="shop"}' }));
+  await waitFlame(page);
+  assert.match(await page.textContent('.profile-head h1'), /^Merged allocs profiles /);
+  await page.goto(url('/profile', { query: 'mutex{service="shop"}' }));
+  await waitFlame(page);
+  assert.match(await page.textContent('.profile-head h1'), /^Merged mutex profiles /);
+  page.assertClean();
+  await page.closeAll();
+});
+
 test('diff sandwich: switched to from the diff flame graph, diff colours and legend, one meta call for the header', async () => {
   // heap-001 against heap-010 of one instance: main.main.func1.1 starts the
   // workers, whose shares of it moved (sessions shrank, cache and pipeline grew)
