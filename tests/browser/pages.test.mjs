@@ -385,6 +385,17 @@ test('What changed: choosers, a day earlier, a shared URL and plain-words errors
   await empty.closeAll();
 });
 
+test('lengths of time are rounded once: just under an hour is "1 h", not "60 min"; twice that "2 h", not "1 h 60 min"', async () => {
+  const page = await openPage(browser, srv.url + '/changed');
+  const got = await page.evaluate(async () => {
+    const { fmtSpan } = await import('/pages/pagekit.js');
+    return [3599999, 7199998, 59700, 5400000, 5399000, 86399999, 500].map(fmtSpan);
+  });
+  assert.deepEqual(got, ['1 h', '2 h', '1 min', '1 h 30 min', '1 h 30 min', '1 d', '500 ms']);
+  page.assertClean();
+  await page.closeAll();
+});
+
 // ---- narrow windows ----
 
 test('table heads stay in view just under the sticky page header while the page scrolls', async () => {
