@@ -446,3 +446,25 @@ test('narrow window: the three pages fit its width', async () => {
     await page.closeAll();
   }
 });
+
+test('Services: the plot links of a service last seen days ago open a range that ends at its newest profile', async () => {
+  const old = data.now - 3 * 86400e3;
+  await push(srv, 'heap-001', { service: 'legacy', type: 'heap', time: old, labels: { instance: 'leg-1' } });
+  const page = await openPage(browser, srv.url + '/services');
+  const row = page.locator('tbody.service[data-service="legacy"] tr[data-type="heap"]');
+  await row.waitFor();
+  const hrefs = [
+    await page.locator('tbody.service[data-service="legacy"] a.service-name').getAttribute('href'),
+    await row.locator('a.type-link').getAttribute('href'),
+    await row.locator('td.open a', { hasText: 'plot' }).getAttribute('href'),
+  ];
+  for (const h of hrefs) {
+    const u = new URL(h, srv.url);
+    assert.ok(!u.searchParams.has('range') && Number(u.searchParams.get('end')) === old && Number(u.searchParams.get('start')) < old, `${h} ends at ${old}`);
+  }
+  await row.locator('td.open a', { hasText: 'plot' }).click();
+  await page.waitForURL((x) => x.pathname === '/' && x.searchParams.get('query') === 'heap{service="legacy"}');
+  await until('the plot\'s legend', async () => (await page.locator('#legend tbody tr').count()) === 1, 10000);
+  page.assertClean();
+  await page.closeAll();
+});
