@@ -4,8 +4,10 @@
 // scrapes a real hotapp (healthy) and a closed port (failing).
 import { test, before, after } from 'node:test';
 import { createServer } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import {
-  ROOT, startServer, fill, hotapp, hotappConfig, launch, openPage, shot, apiGet, assert, sleep, timed, push, bothBrowsers,
+  ROOT, FIX, startServer, fill, hotapp, hotappConfig, launch, openPage, shot, apiGet, assert, sleep, timed, push, bothBrowsers,
 } from './lib.mjs';
 
 let srv, app, browser, data, closedAddr;
@@ -465,6 +467,25 @@ test('Services: the plot links of a service last seen days ago open a range that
   await row.locator('td.open a', { hasText: 'plot' }).click();
   await page.waitForURL((x) => x.pathname === '/' && x.searchParams.get('query') === 'heap{service="legacy"}');
   await until('the plot\'s legend', async () => (await page.locator('#legend tbody tr').count()) === 1, 10000);
+  page.assertClean();
+  await page.closeAll();
+});
+
+test('Services: a trace\'s newest profile links to its download (the Profile view has no reports of a trace)', async () => {
+  const body = readFileSync(join(FIX, 'trace-001.out'));
+  const res = await fetch(`${srv.url}/api/0/profiles?service=tracer&type=trace&created_at=${Math.floor(data.now / 1000) - 60}`, { method: 'POST', body });
+  assert.equal(res.status, 200);
+  const { id } = (await res.json()).body;
+  const page = await openPage(browser, srv.url + '/services');
+  const row = page.locator('tbody.service[data-service="tracer"] tr[data-type="trace"]');
+  await row.waitFor();
+  const link = row.locator('td.open a', { hasText: 'newest' });
+  const href = await link.getAttribute('href');
+  assert.equal(href, `/api/0/profiles/${id}`);
+  assert.equal(await link.getAttribute('download'), `${id}.trace`);
+  const got = await fetch(new URL(href, srv.url));
+  assert.equal(got.status, 200);
+  assert.ok(Buffer.from(await got.arrayBuffer()).equals(body), 'the trace byte for byte');
   page.assertClean();
   await page.closeAll();
 });

@@ -132,7 +132,10 @@ export async function render(root, params, ctx) {
           el('div', { class: 'hint' }, fmtTime(t.last))),
         el('td', { class: 'open' },
           el('a', { href: plotURL(sel, t.last, '24h') }, 'plot'), ' · ',
-          t.id ? el('a', { href: pageURL('/profile', { id: t.id }) }, 'newest profile') : null,
+          // a trace has no reports: its newest one is a download
+          t.id ? (type === 'trace'
+            ? el('a', { href: `/api/0/profiles/${encodeURIComponent(t.id)}`, download: `${t.id}.trace` }, 'newest trace')
+            : el('a', { href: pageURL('/profile', { id: t.id }) }, 'newest profile')) : null,
           type !== 'trace' ? [' · ', el('a', {
             href: pageURL('/changed', { query: sel, start: Math.max(0, t.last - 3600e3 + 1), end: t.last }),
             title: 'The last hour before its newest profile, against the hour before',
