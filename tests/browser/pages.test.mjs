@@ -489,3 +489,15 @@ test('Services: a trace\'s newest profile links to its download (the Profile vie
   page.assertClean();
   await page.closeAll();
 });
+
+test('What changed: n= of the URL is the number of rows each way, also one the chooser does not list', async () => {
+  const end = data.now + 60000, start = end - 30 * 60000;
+  const page = await openPage(browser, `${srv.url}/changed?query=${encodeURIComponent('heap{service="checkout"}')}&start=${start}&end=${end}&n=3`);
+  await page.waitForSelector('section.changes-grew tr.change-row');
+  assert.equal(await page.locator('section.changes-grew tr.change-row').count(), 3);
+  assert.ok(await page.locator('section.changes-shrank tr.change-row').count() <= 3);
+  assert.equal(await page.locator('#changed-n').inputValue(), '3');
+  assert.equal(new URL(page.url()).searchParams.get('n'), '3');
+  page.assertClean();
+  await page.closeAll();
+});
