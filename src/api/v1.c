@@ -1187,8 +1187,8 @@ static const struct {
 	{"/api/v1/diff", EP_DIFF, API_ROUTE_V1_DIFF},
 };
 
-/* The first %-escape of the query that is not two hex digits, and the key
- * of its pair. /api/0 parses the query as Go's ParseQuery does for
+/* The first %-escape of the query that is not two hex digits, or ';', and
+ * the key of its pair. /api/0 parses the query as Go's ParseQuery does for
  * profefe's clients (api_parse_query drops such a pair); Prometheus's
  * handlers refuse the form with a 400, and a dropped ?labels= would store a
  * push without its labels. */
@@ -1201,7 +1201,7 @@ static const char *v1_bad_escape(const struct api_req *r, const char **key, size
 	for (const char *c = pair = q + 1; *c; c++) {
 		if (*c == '&') {
 			pair = c + 1;
-		} else if (*c == '%' && (pf_hexval(c[1]) < 0 || pf_hexval(c[2]) < 0)) {
+		} else if (*c == ';' || (*c == '%' && (pf_hexval(c[1]) < 0 || pf_hexval(c[2]) < 0))) {
 			*key = pair;
 			*klen = strcspn(pair, "=&");
 			return c;
@@ -1239,8 +1239,11 @@ void api_v1_handle(struct api_server *s, struct api_req *r, struct api_reply *re
 			k = pf_xstrndup(key, klen);
 		}
 		api_metrics_refused(&s->metrics, "bad_param");
-		bad_data(rep, "invalid parameter \"%s\": invalid URL escape \"%.*s\"", API_ECHO(k),
-			 (int)strnlen(esc, 3), esc);
+		if (*esc == ';')
+			bad_data(rep, "invalid parameter \"%s\": a \";\" in the query: send it as %%3B", API_ECHO(k));
+		else
+			bad_data(rep, "invalid parameter \"%s\": invalid URL escape \"%.*s\"", API_ECHO(k),
+				 (int)strnlen(esc, 3), esc);
 		free(k);
 		return;
 	}
