@@ -1187,12 +1187,37 @@ static const struct {
 	{"/api/v1/diff", EP_DIFF, API_ROUTE_V1_DIFF},
 };
 
+/* The first %-escape of the query that is not two hex digits, or ';', and
+ * the key of its pair. /api/0 parses the query as Go's ParseQuery does for
+ * profefe's clients (api_parse_query drops such a pair); Prometheus's
+ * handlers refuse the form with a 400, and a dropped ?labels= would store a
+ * push without its labels. */
+static const char *v1_bad_escape(const struct api_req *r, const char **key, size_t *klen)
+{
+	const char *q = r->raw_uri ? strchr(r->raw_uri, '?') : NULL, *pair;
+
+	if (!q)
+		return NULL;
+	for (const char *c = pair = q + 1; *c; c++) {
+		if (*c == '&') {
+			pair = c + 1;
+		} else if (*c == ';' || (*c == '%' && (pf_hexval(c[1]) < 0 || pf_hexval(c[2]) < 0))) {
+			*key = pair;
+			*klen = strcspn(pair, "=&");
+			return c;
+		}
+	}
+	return NULL;
+}
+
 void api_v1_handle(struct api_server *s, struct api_req *r, struct api_reply *rep)
 {
 	static const char lv_pre[] = "/api/v1/label/", lv_suf[] = "/values", pr_pre[] = "/api/v1/profile/";
 	const char *p = r->path;
 	size_t plen = strlen(p), pre = sizeof(lv_pre) - 1, suf = sizeof(lv_suf) - 1;
 	const struct api_param *nul;
+	const char *esc, *key;
+	size_t klen;
 	char *name = NULL;
 	int ep = -1, in_name;
 
@@ -1204,6 +1229,22 @@ void api_v1_handle(struct api_server *s, struct api_req *r, struct api_reply *re
 		else
 			bad_data(rep, "invalid parameter \"%s\": the value \"%s\" holds a NUL byte (%%00)",
 				 API_ECHO(nul->key), API_ECHO_N(nul->value, nul->value_len));
+		return;
+	}
+	if ((esc = v1_bad_escape(r, &key, &klen))) {
+		char *k = pf_xstrndup(key, klen);
+
+		if (api_unescape(k, 1, NULL) < 0) { /* the escape is in the key: as sent */
+			free(k);
+			k = pf_xstrndup(key, klen);
+		}
+		api_metrics_refused(&s->metrics, "bad_param");
+		if (*esc == ';')
+			bad_data(rep, "invalid parameter \"%s\": a \";\" in the query: send it as %%3B", API_ECHO(k));
+		else
+			bad_data(rep, "invalid parameter \"%s\": invalid URL escape \"%.*s\"", API_ECHO(k),
+				 (int)strnlen(esc, 3), esc);
+		free(k);
 		return;
 	}
 	if (api_v1_scrape_handle(s, r, rep)) /* targets, status/config: targets.c */

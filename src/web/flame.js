@@ -71,9 +71,10 @@ export function formatPct(x) {
 
 // packageOf("example.com/shop/internal/store.(*Sessions).Add") ->
 // "example.com/shop/internal/store": the path up to the last '/', plus the
-// next element up to its first '.'.
+// next element up to its first '.'. A name of granularity=lines ends in
+// " FILE:LINE": its package is the function's, not the file's.
 export function packageOf(name) {
-  name = name.replace(/ \((partial-)?inline\)$/, '');
+  name = name.replace(/ \((partial-)?inline\)$/, '').replace(/ \S+:\d+$/, '');
   const slash = name.lastIndexOf('/');
   const dot = name.indexOf('.', slash + 1);
   if (dot <= 0) return name;

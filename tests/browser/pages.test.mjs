@@ -4,8 +4,10 @@
 // scrapes a real hotapp (healthy) and a closed port (failing).
 import { test, before, after } from 'node:test';
 import { createServer } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import {
-  ROOT, startServer, fill, hotapp, hotappConfig, launch, openPage, shot, apiGet, assert, sleep, timed, push, bothBrowsers,
+  ROOT, FIX, startServer, fill, hotapp, hotappConfig, launch, openPage, shot, apiGet, assert, sleep, timed, push, bothBrowsers,
 } from './lib.mjs';
 
 let srv, app, browser, data, closedAddr;
@@ -385,6 +387,17 @@ test('What changed: choosers, a day earlier, a shared URL and plain-words errors
   await empty.closeAll();
 });
 
+test('lengths of time are rounded once: just under an hour is "1 h", not "60 min"; twice that "2 h", not "1 h 60 min"', async () => {
+  const page = await openPage(browser, srv.url + '/changed');
+  const got = await page.evaluate(async () => {
+    const { fmtSpan } = await import('/pages/pagekit.js');
+    return [3599999, 7199998, 59700, 5400000, 5399000, 86399999, 500].map(fmtSpan);
+  });
+  assert.deepEqual(got, ['1 h', '2 h', '1 min', '1 h 30 min', '1 h 30 min', '1 d', '500 ms']);
+  page.assertClean();
+  await page.closeAll();
+});
+
 // ---- narrow windows ----
 
 test('table heads stay in view just under the sticky page header while the page scrolls', async () => {
@@ -434,4 +447,57 @@ test('narrow window: the three pages fit its width', async () => {
     page.assertClean();
     await page.closeAll();
   }
+});
+
+test('Services: the plot links of a service last seen days ago open a range that ends at its newest profile', async () => {
+  const old = data.now - 3 * 86400e3;
+  await push(srv, 'heap-001', { service: 'legacy', type: 'heap', time: old, labels: { instance: 'leg-1' } });
+  const page = await openPage(browser, srv.url + '/services');
+  const row = page.locator('tbody.service[data-service="legacy"] tr[data-type="heap"]');
+  await row.waitFor();
+  const hrefs = [
+    await page.locator('tbody.service[data-service="legacy"] a.service-name').getAttribute('href'),
+    await row.locator('a.type-link').getAttribute('href'),
+    await row.locator('td.open a', { hasText: 'plot' }).getAttribute('href'),
+  ];
+  for (const h of hrefs) {
+    const u = new URL(h, srv.url);
+    assert.ok(!u.searchParams.has('range') && Number(u.searchParams.get('end')) === old && Number(u.searchParams.get('start')) < old, `${h} ends at ${old}`);
+  }
+  await row.locator('td.open a', { hasText: 'plot' }).click();
+  await page.waitForURL((x) => x.pathname === '/' && x.searchParams.get('query') === 'heap{service="legacy"}');
+  await until('the plot\'s legend', async () => (await page.locator('#legend tbody tr').count()) === 1, 10000);
+  page.assertClean();
+  await page.closeAll();
+});
+
+test('Services: a trace\'s newest profile links to its download (the Profile view has no reports of a trace)', async () => {
+  const body = readFileSync(join(FIX, 'trace-001.out'));
+  const res = await fetch(`${srv.url}/api/0/profiles?service=tracer&type=trace&created_at=${Math.floor(data.now / 1000) - 60}`, { method: 'POST', body });
+  assert.equal(res.status, 200);
+  const { id } = (await res.json()).body;
+  const page = await openPage(browser, srv.url + '/services');
+  const row = page.locator('tbody.service[data-service="tracer"] tr[data-type="trace"]');
+  await row.waitFor();
+  const link = row.locator('td.open a', { hasText: 'newest' });
+  const href = await link.getAttribute('href');
+  assert.equal(href, `/api/0/profiles/${id}`);
+  assert.equal(await link.getAttribute('download'), `${id}.trace`);
+  const got = await fetch(new URL(href, srv.url));
+  assert.equal(got.status, 200);
+  assert.ok(Buffer.from(await got.arrayBuffer()).equals(body), 'the trace byte for byte');
+  page.assertClean();
+  await page.closeAll();
+});
+
+test('What changed: n= of the URL is the number of rows each way, also one the chooser does not list', async () => {
+  const end = data.now + 60000, start = end - 30 * 60000;
+  const page = await openPage(browser, `${srv.url}/changed?query=${encodeURIComponent('heap{service="checkout"}')}&start=${start}&end=${end}&n=3`);
+  await page.waitForSelector('section.changes-grew tr.change-row');
+  assert.equal(await page.locator('section.changes-grew tr.change-row').count(), 3);
+  assert.ok(await page.locator('section.changes-shrank tr.change-row').count() <= 3);
+  assert.equal(await page.locator('#changed-n').inputValue(), '3');
+  assert.equal(new URL(page.url()).searchParams.get('n'), '3');
+  page.assertClean();
+  await page.closeAll();
 });

@@ -390,6 +390,17 @@ test('diff of two ranges of a series: each side\'s merge named in the header', a
   await page.closeAll();
 });
 
+test('a merge\'s title names its type as a word, allocs and mutex too ("Merged allocs profiles", not "allocss")', async () => {
+  const page = await openPage(browser, url('/profile', { query: 'allocs{service="shop"}' }));
+  await waitFlame(page);
+  assert.match(await page.textContent('.profile-head h1'), /^Merged allocs profiles /);
+  await page.goto(url('/profile', { query: 'mutex{service="shop"}' }));
+  await waitFlame(page);
+  assert.match(await page.textContent('.profile-head h1'), /^Merged mutex profiles /);
+  page.assertClean();
+  await page.closeAll();
+});
+
 test('diff sandwich: switched to from the diff flame graph, diff colours and legend, one meta call for the header', async () => {
   // heap-001 against heap-010 of one instance: main.main.func1.1 starts the
   // workers, whose shares of it moved (sessions shrank, cache and pipeline grew)
@@ -636,6 +647,21 @@ test('narrow window: flame + table stack, the canvas fits, no sideways scrolling
   assert.ok(g.sw <= g.iw, `no sideways scroll: ${JSON.stringify(g)}`);
   assert.ok(await ink(page) > 0.2);
   await shot(page, 'profile-narrow');
+  page.assertClean();
+  await page.closeAll();
+});
+
+test('granularity=lines beside the flame graph: each row keeps its function name (the hidden package path is the function\'s, not the file\'s)', async () => {
+  const page = await openPage(browser, url('/profile', { id: lastHeap(), view: 'both', granularity: 'lines' }));
+  await waitFlame(page);
+  await page.waitForSelector('table.top tbody tr');
+  const rows = await page.$$eval('table.top tbody tr', (trs) => trs.slice(0, 30).map((tr) => ({ name: tr.dataset.name, shown: tr.querySelector('.fn').innerText })));
+  assert.ok(rows.length >= 10, `${rows.length} rows`);
+  for (const r of rows) {
+    const fn = r.name.replace(/ \((partial-)?inline\)$/, '').replace(/ \S+:\d+$/, '');
+    assert.notEqual(fn, r.name.replace(/ \((partial-)?inline\)$/, ''), `a lines row names its file and line: ${r.name}`);
+    assert.ok(r.shown.includes(fn.slice(fn.lastIndexOf('/') + 1)), `row ${JSON.stringify(r.name)} shows ${JSON.stringify(r.shown)}`);
+  }
   page.assertClean();
   await page.closeAll();
 });

@@ -2,7 +2,9 @@
 // the fixtures: completion, the plot, click/drag/shift-drag, presets, the
 // URL as the state, empty and error states.
 import { test, before, after } from 'node:test';
-import { startServer, fill, launch, openPage, shot, assert, hotapp, hotappConfig, apiGet, sleep, bothBrowsers } from './lib.mjs';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { FIX, startServer, fill, launch, openPage, shot, assert, hotapp, hotappConfig, apiGet, sleep, bothBrowsers } from './lib.mjs';
 
 let srv, data, browser, hot;
 const SHOP = 'heap{service="shop"}';
@@ -314,6 +316,26 @@ test('empty store: how to push with curl and add a scrape target', async () => {
   } finally {
     await empty.stop();
   }
+});
+
+test('traces: no totals to plot, so the page lists them, each a download of the stored bytes', async () => {
+  const body = readFileSync(join(FIX, 'trace-001.out'));
+  const ids = [];
+  for (const ago of [120, 60]) {
+    const res = await fetch(`${srv.url}/api/0/profiles?service=tracer&type=trace&created_at=${Math.floor(data.now / 1000) - ago}`, { method: 'POST', body });
+    assert.equal(res.status, 200);
+    ids.push((await res.json()).body.id);
+  }
+  const page = await openPage(browser, `${srv.url}/?query=${q('trace{service="tracer"}')}&range=1h`);
+  await page.waitForSelector('#traces li a');
+  const hrefs = await page.locator('#traces li a').evaluateAll((as) => as.map((a) => a.getAttribute('href')));
+  assert.deepEqual(hrefs, ids.slice().reverse().map((id) => `/api/0/profiles/${id}`), 'newest first');
+  assert.match(await page.textContent('#traces'), /2 Go execution traces/);
+  assert.equal(await page.locator('#plot').count(), 0);
+  const got = await fetch(new URL(hrefs[0], srv.url));
+  assert.ok(Buffer.from(await got.arrayBuffer()).equals(body), 'the trace byte for byte');
+  page.assertClean();
+  await page.closeAll();
 });
 
 test('a scraped program: hotapp\'s heap over time, per instance', async () => {

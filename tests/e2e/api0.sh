@@ -185,6 +185,13 @@ r=$(req POST '/api/0/profiles?service=big&type=heap' --data-binary @"$FIX/pprof/
 expect_match "body over -max-body-size: 413" "$r" '^413 \{"code":413,"error":"request body larger than -max-body-size'
 r=$(req POST '/api/0/profiles?service=big&type=heap' -H 'Transfer-Encoding: chunked' --data-binary @"$FIX/pprof/heap-large-001.pb.gz")
 expect_match "chunked body over -max-body-size: 413" "$r" '^413 '
+# /api/v1's bodies: the 413 in Prometheus's envelope, as their other errors
+r=$(req POST '/api/v1/profiles?service=big&type=heap' --data-binary @"$FIX/pprof/heap-large-001.pb.gz")
+expect "/api/v1/profiles: body over -max-body-size: 413 in /api/v1's envelope" "$r" \
+	'413 {"status":"error","errorType":"bad_data","error":"request body larger than -max-body-size (102400 bytes)"}'
+r=$(req POST '/api/v1/bundles' -H 'Transfer-Encoding: chunked' --data-binary @"$FIX/pprof/heap-large-001.pb.gz")
+expect "/api/v1/bundles: chunked body over -max-body-size: 413 in /api/v1's envelope" "$r" \
+	'413 {"status":"error","errorType":"bad_data","error":"request body larger than -max-body-size (102400 bytes)"}'
 expect "nothing stored after 413" "$(req GET /api/0/services)" '404 {"code":404,"error":"nothing found"}'
 r=$(req POST '/api/0/profiles?service=small&type=heap' --data-binary @"$FIX/pprof/heap-001.pb.gz")
 expect "server still serves after 413" "${r:0:3}" 200

@@ -34,7 +34,7 @@ function state(params) {
     compare: params.get('compare') === 'day' ? 'day' : 'previous',
     sample_index: params.get('sample_index') || '',
     by: params.get('by') === 'cum' ? 'cum' : 'flat',
-    n: NS.includes(n) ? n : 15,
+    n: Number.isInteger(n) && n >= 1 && n <= 500 ? n : 15,
   };
 }
 
@@ -288,7 +288,7 @@ export async function render(root, params, ctx) {
     el('button', { type: 'button', 'data-by': 'flat', 'aria-pressed': String(s.by === 'flat'), onclick: () => go({ by: 'flat' }) }, 'self (flat)'),
     el('button', { type: 'button', 'data-by': 'cum', 'aria-pressed': String(s.by === 'cum'), onclick: () => go({ by: 'cum' }) }, 'total (cum)'));
   const nSel = el('select', { id: 'changed-n', onchange: (ev) => go({ n: Number(ev.target.value) }) },
-    NS.map((k) => el('option', { value: k, selected: k === s.n }, `${k} each way`)));
+    [...new Set([...NS, s.n])].sort((a, b) => a - b).map((k) => el('option', { value: k, selected: k === s.n }, `${k} each way`)));
   const perT = target.total / tn, perB = base.total / bn;
   const perChange = perB ? ((perT - perB) / Math.abs(perB)) * 100 : NaN;
   const type = types[0] || '';

@@ -84,12 +84,15 @@ export function fmtRange(a, b) {
 // A length of time in ms for people: "350 ms", "4.2 s", "12 min", "3 h 20 min", "2 d".
 export function fmtSpan(ms) {
   const a = Math.abs(ms);
-  if (a < 1000) return `${Math.round(a)} ms`;
-  if (a < 60e3) return `${(a / 1000).toFixed(a < 10e3 ? 1 : 0)} s`;
-  if (a < 3600e3) return `${Math.round(a / 60e3)} min`;
-  if (a < 86400e3) {
-    const h = Math.floor(a / 3600e3), m = Math.round((a % 3600e3) / 60e3);
-    return m && h < 10 ? `${h} h ${m} min` : `${Math.round(a / 3600e3)} h`;
+  if (a < 999.5) return `${Math.round(a)} ms`;
+  if (a < 59.5e3) return `${(a / 1000).toFixed(a < 9.95e3 ? 1 : 0)} s`;
+  // rounded to minutes once, before choosing the unit: 59 min 59.9 s is
+  // "1 h", not "60 min", and twice that "2 h", not "1 h 60 min"
+  const min = Math.round(a / 60e3);
+  if (min < 60) return `${min} min`;
+  if (min < 1440) {
+    const h = Math.floor(min / 60), m = min % 60;
+    return m && h < 10 ? `${h} h ${m} min` : `${Math.round(min / 60)} h`;
   }
   return `${Math.round(a / 86400e3)} d`;
 }

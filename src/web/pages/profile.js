@@ -535,7 +535,10 @@ function renderHead(head, src, meta, baseMeta, labels, baseLabels, sampleType) {
   };
   let title;
   if (src.mode === 'diff') title = 'Diff: target minus base';
-  else if (src.mode === 'merge') title = `Merged ${(labels && labels.type) || typeOfQuery(src.target.query) || 'profile'}s`;
+  else if (src.mode === 'merge') {
+    const ty = (labels && labels.type) || typeOfQuery(src.target.query);
+    title = ty ? `Merged ${ty} profiles` : 'Merged profiles';
+  }
   else title = `${(labels && labels.type) || 'Profile'}${labels && labels.service ? ' · ' + labels.service : ''}`;
   const main = el('div', { class: 'head-main' }, el('h1', {}, title, el('span', { class: 'sample-type-title' }, ` ${sampleType}`)));
   if (src.mode === 'diff') {

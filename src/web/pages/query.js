@@ -423,6 +423,10 @@ export async function render(root, params, ctx) {
   const keys = new Set();
   for (const s of series) for (const p of s.samples) for (const k of Object.keys(p.totals || {})) keys.add(k);
   const all = [...keys];
+  if (!all.length) { // traces only: no totals to plot
+    body.append(traceList(ctx, series, start, end));
+    return () => cleanups.forEach((f) => f());
+  }
   if (!sample || !keys.has(sample)) sample = PREFERRED.find((k) => keys.has(k)) || all[all.length - 1] || '';
   for (const k of all.sort()) sampleSelect.append(el('option', { value: k }, k));
   sampleSelect.value = sample;
@@ -679,6 +683,21 @@ async function pickSeries(ctx, start, end) {
   box.append(ul, el('p', { class: 'hint' }, 'Selectors are PromQL vector selectors with the profile type as the metric name: ',
     el('code', {}, 'heap{service="shop", region!="us"}'), ', ', el('code', {}, 'cpu{instance=~"web-.*"}'), '.'));
   return box;
+}
+
+// Series without totals (Go execution traces): each stored trace, newest
+// first, as a download of its bytes (go tool trace FILE).
+function traceList(ctx, series, start, end) {
+  const { el } = ctx;
+  const rows = series.flatMap((s) => s.samples.map((p) => ({ p, labels: s.labels }))).sort((a, b) => b.p.t - a.p.t);
+  return el('div', { class: 'empty', id: 'traces' },
+    el('h2', {}, 'Traces have no totals to plot'),
+    el('p', {}, `${rows.length} Go execution trace${rows.length === 1 ? '' : 's'} from ${fmtTime(start)} to ${fmtTime(end)}; each downloads as it was stored (open it with `,
+      el('code', {}, 'go tool trace FILE'), '):'),
+    el('ul', {}, rows.slice(0, 500).map(({ p, labels }) => el('li', {},
+      el('a', { href: `/api/0/profiles/${encodeURIComponent(p.id)}`, download: `${p.id}.trace` }, fmtTime(p.t)), ' ',
+      el('span', { class: 'labels' }, Object.entries(labels).map(([k, v]) => el('span', { class: 'label-chip' }, `${k}="${v}"`)))))),
+    rows.length > 500 ? el('p', { class: 'hint' }, `The newest 500 of ${rows.length}: narrow the range for the others.`) : null);
 }
 
 function noMatch(ctx, query, start, end, go) {

@@ -100,6 +100,14 @@ export async function render(root, params, ctx) {
     el('thead', {}, el('tr', {},
       el('th', {}, 'Service'), el('th', {}, 'Type'), el('th', { class: 'num' }, 'Series'),
       el('th', {}, 'Labels'), el('th', { class: 'num' }, 'Last profile'), el('th', {}, 'Open'))));
+  // The Query page over a relative range (the page's default hour, or
+  // range=24h) while the newest profile lies in it; else over the same
+  // length ending at the newest profile, which a relative range would miss.
+  const plotURL = (query, last, range) => {
+    const span = range === '24h' ? 86400e3 : 3600e3;
+    if (now - last < span) return pageURL('/', range ? { query, range } : { query });
+    return pageURL('/', { query, start: Math.max(0, last - span + 1), end: last });
+  };
   for (const svc of names) {
     const types = services.get(svc);
     const tnames = [...types.keys()].sort();
@@ -107,7 +115,7 @@ export async function render(root, params, ctx) {
     const last = Math.max(...tnames.map((t) => types.get(t).last));
     const tb = el('tbody', { class: 'service', 'data-service': svc, hidden: !shown.includes(svc) });
     const svcCell = el('td', { class: 'service-cell', rowspan: tnames.length },
-      el('a', { class: 'service-name', href: pageURL('/', { query: selector('', { service: svc }) }) }, svc),
+      el('a', { class: 'service-name', href: plotURL(selector('', { service: svc }), last) }, svc),
       el('div', { class: 'hint' }, `${tnames.length} type${tnames.length === 1 ? '' : 's'}, ${nseries} series`),
       el('div', { class: 'hint' }, `last ${fmtAgo(last, now)}`));
     tnames.forEach((type, i) => {
@@ -116,15 +124,18 @@ export async function render(root, params, ctx) {
       const fresh = now - t.last < 3600e3;
       tb.append(el('tr', { class: 'service-type', 'data-type': type },
         i === 0 ? svcCell : null,
-        el('td', {}, el('a', { class: 'type-link', href: pageURL('/', { query: sel }), title: `Plot ${sel}` }, type)),
+        el('td', {}, el('a', { class: 'type-link', href: plotURL(sel, t.last), title: `Plot ${sel}` }, type)),
         el('td', { class: 'num' }, String(t.series)),
         el('td', { class: 'series-labels' }, el('span', { class: 'labels' }, labelChips(t.labels))),
         el('td', { class: 'num', title: fmtTime(t.last) },
           el('span', { class: fresh ? 'fresh' : 'stale' }, fmtAgo(t.last, now)),
           el('div', { class: 'hint' }, fmtTime(t.last))),
         el('td', { class: 'open' },
-          el('a', { href: pageURL('/', { query: sel, range: '24h' }) }, 'plot'), ' · ',
-          t.id ? el('a', { href: pageURL('/profile', { id: t.id }) }, 'newest profile') : null,
+          el('a', { href: plotURL(sel, t.last, '24h') }, 'plot'), ' · ',
+          // a trace has no reports: its newest one is a download
+          t.id ? (type === 'trace'
+            ? el('a', { href: `/api/0/profiles/${encodeURIComponent(t.id)}`, download: `${t.id}.trace` }, 'newest trace')
+            : el('a', { href: pageURL('/profile', { id: t.id }) }, 'newest profile')) : null,
           type !== 'trace' ? [' · ', el('a', {
             href: pageURL('/changed', { query: sel, start: Math.max(0, t.last - 3600e3 + 1), end: t.last }),
             title: 'The last hour before its newest profile, against the hour before',
