@@ -527,6 +527,27 @@ test('download link returns the gzip pprof; go tool pprof fetches the command\'s
   await page.closeAll();
 });
 
+test('the go tool pprof command carries the page\'s filters (-focus, -lines), and pprof applies them', async () => {
+  const id = lastHeap();
+  const fn = (await apiGet(srv, `/api/v1/profile/${id}`, { report: 'top', limit: 1 })).rows[0].name;
+  const focus = fn.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const page = await openPage(browser, url('/profile', { id, focus, granularity: 'lines' }));
+  await waitFlame(page);
+  const cmd = await page.textContent('#pprof-cmd');
+  assert.ok(cmd.includes(` -focus='${focus}' -lines '`), cmd);
+  const tmp = mkdtempSync(join(tmpdir(), 'pprof.'));
+  try {
+    const out = execFileSync('bash', ['-c', cmd.replace('go tool pprof -http=: ', 'go tool pprof -top -nodecount=3 ')],
+      { env: { ...process.env, PPROF_TMPDIR: tmp, HOME: tmp }, stdio: ['ignore', 'pipe', 'pipe'] }).toString();
+    assert.match(out, /Active filters:\s+focus=/, out);
+    assert.match(out, /\.go:\d+/, `-lines: rows name FILE:LINE\n${out}`);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+  page.assertClean();
+  await page.closeAll();
+});
+
 test('with an access token: the download link sends it; the command fetches with curl', async () => {
   const token = 'profile-view-token-7f3a';
   const tsrv = await startServer({ token });

@@ -243,7 +243,7 @@ export async function render(root, params, ctx) {
   });
   toolbar.append(search);
 
-  head.append(renderDownload(ctx, src, sampleType, meta));
+  head.append(renderDownload(ctx, src, sampleType, meta, filters));
 
   // ---- the view ----
   const reportParams = (report, extra) => Object.assign({}, common, { report }, extra || {});
@@ -431,7 +431,8 @@ export async function render(root, params, ctx) {
       return;
     }
     if (plot.isConnected === false) return;
-    status.textContent = `${data.length} series, ${data.reduce((n, s) => n + s.samples.length, 0)} profiles`;
+    const np = data.reduce((n, s) => n + s.samples.length, 0);
+    status.textContent = `${data.length} series, ${np} profile${np === 1 ? '' : 's'}`;
     await drawOverTime(plot, data, sampleType, unitOf(sampleType), ctx, fn);
   }
   plotOverTime(p.get('function') || '');
@@ -554,11 +555,26 @@ function typeOfQuery(q) {
   return m ? m[1] : '';
 }
 
+// The page's filters as go tool pprof's flags (the profile downloaded is
+// unfiltered, so the command applies them): -focus='RE' ..., and
+// granularity as -lines or -files (functions is pprof's default).
+export function pprofFilterFlags(filters) {
+  const q = (v) => `'${String(v).replace(/'/g, "'\\''")}'`;
+  let f = '';
+  for (const k of ['focus', 'ignore', 'hide', 'show_from', 'tagfocus', 'tagignore']) {
+    if (filters && filters[k]) f += ` -${k}=${q(filters[k])}`;
+  }
+  const g = filters && filters.granularity;
+  if (g === 'lines' || g === 'files') f += ` -${g}`;
+  return f;
+}
+
 // The download link(s) and the go tool pprof command with a copy button.
-function renderDownload(ctx, src, sampleType, meta) {
+function renderDownload(ctx, src, sampleType, meta, filters) {
   const box = el('div', { class: 'export' });
   const abs = (u) => location.origin + u;
-  const si = sampleType && sampleType !== meta.default_sample_type ? ` -sample_index=${sampleType}` : '';
+  const si = (sampleType && sampleType !== meta.default_sample_type ? ` -sample_index=${sampleType}` : '') +
+    pprofFilterFlags(filters);
   const token = !!getToken();
   // With an access token a plain link cannot send it: fetch with the
   // header and save the bytes.

@@ -443,7 +443,7 @@ export async function render(root, params, ctx) {
 
   const summary = el('p', { class: 'summary hint', id: 'summary' });
   const nprof = shown.reduce((n, s) => n + s.samples.length, 0);
-  summary.append(`${shown.length} series, ${nprof} profiles, ${sample} (${unit}) from ${fmtTime(start)} to ${fmtTime(end)}`);
+  summary.append(`${shown.length} series, ${nprof} profile${nprof === 1 ? '' : 's'}, ${sample} (${unit}) from ${fmtTime(start)} to ${fmtTime(end)}`);
   if (shown.length < series.length) summary.append(` · ${series.length - shown.length} more series have no ${sample} or are past ${MAX_SERIES}: narrow the selector or choose a type`);
   if (common.size) summary.append(el('br'), 'All series: ', el('span', { class: 'labels' },
     [...common].map((k) => el('span', { class: 'label-chip' }, `${k}="${shown[0].labels[k]}"`))));
