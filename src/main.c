@@ -92,7 +92,7 @@ static const struct flag_def flag_defs[] = {
 	{"max-inflight-decompressed", 0, F(max_inflight_decompressed), "512MB", "decompressed bytes in flight across all pushes and scrapes; past it a request waits briefly, then gets 503"},
 	{"query.max-profiles", 0, F(query_max_profiles), "1000000", "profiles one find or merge may read; over it a 400 names the count and the cap (0 = no cap)"},
 	{"query.timeout", 0, F(query_timeout), "2m", "a find or merge running longer is stopped with a 503 (0 = no limit)"},
-	{"web.auth-token-file", 0, F(web_auth_token_file), "", "when set, every request but /-/healthy needs Authorization: Bearer <the file's token>"},
+	{"web.auth-token-file", 0, F(web_auth_token_file), "", "when set, every request but /-/healthy and a GET or HEAD of the web UI's files needs Authorization: Bearer <the file's token>"},
 	{"web.threads", 0, F(web_threads), "64", "HTTP worker threads; a push holds one until its fsync, a query until it is answered"},
 	{"web.max-connections", 0, F(web_max_connections), "0", "open HTTP connections at most (0 = what the open-file limit allows)"},
 	{"web.max-connections-per-ip", 0, F(web_max_connections_per_ip), "1024", "open HTTP connections at most from one client address (0 = no limit)"},

@@ -75,7 +75,7 @@ static int valid_db_name(const char *s)
 	return 1;
 }
 
-int ch_dsn_parse(const char *dsn, struct ch_dsn *d, struct pf_err *err)
+static int dsn_parse(const char *dsn, struct ch_dsn *d, struct pf_err *err)
 {
 	const char *p, *host, *q, *hend;
 	size_t slen;
@@ -236,6 +236,53 @@ int ch_dsn_parse(const char *dsn, struct ch_dsn *d, struct pf_err *err)
 fail:
 	ch_dsn_free(d);
 	return PF_EINVAL;
+}
+
+/* dsn with the value of its password= parameter and a user info before the
+ * host as <secret>, as an error may quote it (a start-up line goes to logs) */
+static void dsn_redact(const char *dsn, struct pf_buf *b)
+{
+	const char *p = dsn, *at = strstr(dsn, "://");
+	if (at) {
+		const char *h = at + 3, *hend = h + strcspn(h, "/?#"), *u = memchr(h, '@', (size_t)(hend - h));
+		if (u) {
+			pf_buf_printf(b, "%.*s<secret>", (int)(h - dsn), dsn);
+			p = u;
+		}
+	}
+	while (*p) {
+		size_t n = strcspn(p, "?&");
+		pf_buf_printf(b, "%.*s", (int)(n + (p[n] != 0)), p);
+		p += n + (p[n] != 0);
+		if (p[-1] == '?' || p[-1] == '&') {
+			if (!strncmp(p, "password=", 9)) {
+				pf_buf_printf(b, "password=<secret>");
+				p += 9 + strcspn(p + 9, "&#");
+			}
+		}
+	}
+	pf_buf_putc(b, 0);
+}
+
+int ch_dsn_parse(const char *dsn, struct ch_dsn *d, struct pf_err *err)
+{
+	int rc = dsn_parse(dsn, d, err);
+	if (rc < 0 && err && dsn && strlen(dsn) <= 4096) {
+		/* every message quotes the DSN first: -clickhouse.dsn "%.200s" */
+		struct pf_buf raw = PF_BUF_INIT(0), shown = PF_BUF_INIT(0);
+		pf_buf_printf(&raw, "-clickhouse.dsn \"%.200s\"", dsn);
+		dsn_redact(dsn, &shown);
+		if (!strncmp(err->msg, (char *)raw.data, raw.len)) {
+			struct pf_buf m = PF_BUF_INIT(0);
+			pf_buf_printf(&m, "-clickhouse.dsn \"%.200s\"%s", (char *)shown.data, err->msg + raw.len);
+			memcpy(err->msg, m.data, PF_MIN(m.len, sizeof(err->msg) - 1));
+			err->msg[PF_MIN(m.len, sizeof(err->msg) - 1)] = 0;
+			pf_buf_free(&m);
+		}
+		pf_buf_free(&raw);
+		pf_buf_free(&shown);
+	}
+	return rc;
 }
 
 /* ---- client ------------------------------------------------------------- */

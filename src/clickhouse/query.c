@@ -20,6 +20,7 @@
 
 #include <inttypes.h>
 #include <stdlib.h>
+#include <time.h>
 
 #define REPLY_MAX ((size_t)1 << 31)
 
@@ -1908,9 +1909,12 @@ static int drop_day(struct ch_store *s, const struct part *v, size_t n, int64_t 
 		ch__put_day(&sql, day);
 		rc = run(s, &sql, NULL, NULL, err);
 	}
-	if (rc == 0) {
-		char d[16];
-		snprintf(d, sizeof(d), "%lld", (long long)day);
+	if (rc == 0) { /* the day as its partition is named (2026-11-20), not its number */
+		char d[16] = "?";
+		time_t t = (time_t)(day * 86400);
+		struct tm tm;
+		if (gmtime_r(&t, &tm))
+			strftime(d, sizeof(d), "%Y-%m-%d", &tm);
 		pf_log(PF_LOG_INFO, "clickhouse retention dropped a day", "day", d, NULL);
 	}
 	pf_buf_free(&sql);

@@ -290,17 +290,20 @@ static int64_t tree_weight(const struct tree *t, uint32_t i)
 	return t->diff ? abs64(t->tot_t[i]) + abs64(t->tot_b[i]) : abs64(t->tot_t[i]);
 }
 
-/* max-heap of node ids by weight (ties: the older node first) */
+/* max-heap of node ids by weight (ties: the lower rank first, the node's
+ * place in the tree by depth and names, so that the nodes kept do not depend
+ * on the order of the samples, which differs between stores) */
 struct heap {
 	uint32_t *v;
 	size_t n, cap;
 	const struct tree *t;
+	const uint32_t *rank;
 };
 
 static int heap_before(const struct heap *h, uint32_t a, uint32_t b)
 {
 	int64_t wa = tree_weight(h->t, a), wb = tree_weight(h->t, b);
-	return wa != wb ? wa > wb : a < b;
+	return wa != wb ? wa > wb : h->rank[a] < h->rank[b];
 }
 
 static void heap_push(struct heap *h, uint32_t x)
@@ -371,8 +374,8 @@ static json_t *tree_json(struct tree *t, const struct report_view *v, const char
 {
 	size_t n = t->n, nkept = 0, tnodes = 0;
 	uint32_t *first = pf_xcalloc(n + 1, sizeof(*first)), *next = pf_xcalloc(n + 1, sizeof(*next));
-	uint32_t *kids = pf_xcalloc(n + 1, sizeof(*kids));
-	size_t *size = pf_xcalloc(n + 1, sizeof(*size));
+	uint32_t *kids = pf_xcalloc(n + 1, sizeof(*kids)), *rank = pf_xcalloc(n + 1, sizeof(*rank));
+	size_t *size = pf_xcalloc(n + 1, sizeof(*size)), qn = 1;
 	uint8_t *keep = pf_xcalloc(n + 1, 1);
 	json_t **obj = pf_xcalloc(n + 1, sizeof(*obj)), *root;
 	json_t **arr = pf_xcalloc(n + 1, sizeof(*arr)); /* obj[i]'s children, borrowed */
@@ -389,8 +392,21 @@ static json_t *tree_json(struct tree *t, const struct report_view *v, const char
 	for (size_t i = n; i-- > 1;)
 		size[t->parent[i]] += size[i];
 
+	/* rank: breadth first from the root, each node's children by name (kids
+	 * is the queue here) */
+	struct tree_sort ts = {v, t};
+	kids[0] = 0;
+	for (size_t qi = 0; qi < qn; qi++) {
+		size_t from = qn;
+		rank[kids[qi]] = (uint32_t)qi;
+		for (uint32_t c = first[kids[qi]]; c; c = next[c])
+			kids[qn++] = c;
+		qsort_r(kids + from, qn - from, sizeof(*kids), cmp_child, &ts);
+	}
+
 	keep[0] = 1;
 	h.t = t;
+	h.rank = rank;
 	for (uint32_t c = first[0]; c; c = next[c])
 		heap_push(&h, c);
 	while (h.n && nkept < max_nodes) {
@@ -415,7 +431,6 @@ static json_t *tree_json(struct tree *t, const struct report_view *v, const char
 		arr[i] = json_object_get(obj[i], "children");
 		free(name);
 	}
-	struct tree_sort ts = {v, t};
 	for (size_t i = 0; i < n; i++) {
 		size_t nk = 0;
 		int64_t ot = 0, ob = 0;
@@ -455,6 +470,7 @@ static json_t *tree_json(struct tree *t, const struct report_view *v, const char
 	free(keep);
 	free(size);
 	free(kids);
+	free(rank);
 	free(next);
 	free(first);
 	return root;

@@ -41,6 +41,8 @@ expect_match "unknown flag: exit 2" "$?:$(head -1 "$TMP/out")" '^2:profefe: flag
 expect_match "-version prints version, commit, build time" "$?:$(cat "$TMP/out")" '^0:profefe version .+ commit .+ build_time .+'
 "$PROFEFE_BIN" -help >"$TMP/out" 2>&1
 expect_match "-help lists the flags with defaults" "$?:$(cat "$TMP/out")" '^0:.*-max-body-size string.*default "64MB"'
+expect_match "-help: -web.auth-token-file leaves the web UI's files open, as the README says" "$(cat "$TMP/out")" \
+	"-web.auth-token-file string"$'\n'"[[:space:]]*when set, every request but /-/healthy and a GET or HEAD of the web UI's files needs"
 
 stop_server
 finish

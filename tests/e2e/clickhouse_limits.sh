@@ -10,7 +10,10 @@
 #     table, their profiles from find and by id (404); the newer stay, read
 #     back equal to what was pushed, including the one of 11-28T02:00, out
 #     of the window by 10 h but in its day (the extra day);
-#   - a push dated in a dropped day is refused, naming the window.
+#   - a push dated in a dropped day is refused, naming the window; the log
+#     names the dropped days as dates;
+#   - restarted with -tsdb.retention-size 1KB: by size, the oldest days go
+#     (11-28, 11-29); the day of the newest profile (11-30) stays, over the cap.
 # -query.timeout: each ClickHouse statement of a find or merge carries
 # max_execution_time (the seconds left) and its transfer is cut at the
 # deadline. With clickhouse-server paused (SIGSTOP) no answer can come, so
@@ -87,6 +90,22 @@ done
 out=$(req POST "/api/0/profiles?service=ret&type=heap" --data-binary @"$TMP/in/2.pb.gz")
 expect_match "a push dated in a dropped day is refused, naming the window" "$out" \
 	'^4[0-9][0-9] .*before the retention window'
+expect "the log names the dropped days as dates" \
+	"$(sed -n 's/.*msg="clickhouse retention dropped a day" day=\([^ ]*\).*/\1/p' "$TMP/server.$SERVER_N.log" | paste -sd' ')" \
+	"2026-11-20 2026-11-21"
+stop_server
+
+# -tsdb.retention-size on ClickHouse: the oldest days go until the parts'
+# bytes (system.parts) are under the cap; the day of the newest profile
+# stays, even over the cap
+start_server "$data" -tsdb.retention 0 -tsdb.retention-size 1KB || { notok "server restarts with -tsdb.retention-size 1KB"; finish; }
+check "a retention round runs at start (size)" wait_metric profefe_clickhouse_retention_rounds_total -ge 1
+expect "by size it dropped the two older days" "$(metric profefe_clickhouse_retention_dropped_days_total)" 2
+for t in profiles stacks; do
+	expect "$t: only the newest day is left, over the cap" "$(parts "$t")" "2026-11-30"
+done
+expect "find returns the newest profile only" \
+	"$(curl -sS "$URL/api/0/profiles?service=ret&type=heap&$ALL" | jq -r '.body[].id' | paste -sd' ')" "${ids[5]}"
 stop_server
 
 # ---- -query.timeout: ClickHouse paused, the deadline ends the query ----------

@@ -226,6 +226,12 @@ expect "-tsdb.dir again: nothing imported, all there" \
 start_server "$TMP/t1" || { notok "a server on the imported directory starts"; finish; }
 expect "a server on it has the same series and times as the first server had" \
 	"$(curl -sG "$URL/api/v1/query_range" --data-urlencode 'query={service=~".+"}' | jq -c '[.data[] | {labels, t: [.samples[].t]}]')" "$posted"
+embedded_only "the lock is the embedded store's data directory's" || {
+	IMP -tsdb.dir "$TMP/t1" -service locked "$P/heap-001.pb.gz" >"$TMP/out10b" 2>"$TMP/err10b"
+	expect "-tsdb.dir of a directory a server has open: exit 1" "$?" 1
+	expect_match "... refused by the store's lock, nothing written" "$(cat "$TMP/err10b")" \
+		'^profefe import: open store .*/t1: data directory .*/t1 is in use by another process \(lock held on .*/t1/lock\)$'
+}
 stop_server
 
 # ---- older than the retention window: skipped with the server's reason

@@ -91,6 +91,14 @@ static void test_dsn(void **state)
 	dsn_bad("http://h/?database=a&password=x", "password= without user=");
 	dsn_bad("http://h/?database=a#frag", "#fragment");
 	dsn_bad("http://h/?database=a b", "space or control byte at offset 20");
+	/* an error quotes the DSN with its password (and a user info's) as <secret> */
+	dsn_bad("http://h/?user=u&password=hunter2&foo=1",
+		"\"http://h/?user=u&password=<secret>&foo=1\": unknown parameter \"foo\"");
+	dsn_bad("http://h/?password=hunter2", "\"http://h/?password=<secret>\": missing database=");
+	dsn_bad("http://h/?password=hunter2&user=u&database=a-b",
+		"\"http://h/?password=<secret>&user=u&database=a-b\": database \"a-b\"");
+	dsn_bad("http://u:hunter2@h/?database=x", "\"http://<secret>@h/?database=x\": user info");
+	dsn_bad("http://h/?database=a&user=u&password=hunter2 x", "password=<secret>\": space or control");
 }
 
 static void test_quote(void **state)

@@ -750,6 +750,31 @@ static void test_shipped_configs(void **state)
 	assert_int_equal(j->nfile_sd, 1);
 	assert_string_equal(j->file_sd[0].files[0], "config/targets/*.json");
 	config_free(c);
+	/* "a commented default with every key" (README): each key the loader
+	 * takes appears in it, as "key:" */
+	{
+		static const char *const keys[] = {
+			"global", "scrape_interval", "scrape_timeout", "external_labels", "scrape_configs",
+			"job_name", "scheme", "params", "basic_auth", "username", "password",
+			"password_file", "bearer_token", "bearer_token_file", "tls_config", "ca_file",
+			"cert_file", "key_file", "server_name", "insecure_skip_verify", "proxy_url",
+			"follow_redirects", "static_configs", "targets", "labels", "file_sd_configs",
+			"files", "refresh_interval", "profiling_config", "path_prefix", "pprof_config",
+			"enabled", "path", "seconds", "delta"};
+		FILE *f = fopen("config/profefe.yaml", "r");
+		char *text = pf_xcalloc(1, 1 << 16), want[64];
+		size_t n;
+		assert_non_null(f);
+		n = fread(text, 1, (1 << 16) - 1, f);
+		fclose(f);
+		text[n] = 0;
+		for (size_t i = 0; i < PF_ARRAY_LEN(keys); i++) {
+			snprintf(want, sizeof(want), "%s:", keys[i]);
+			if (!strstr(text, want))
+				fail_msg("config/profefe.yaml does not show the key %s", keys[i]);
+		}
+		free(text);
+	}
 }
 
 /* ---- file_sd -------------------------------------------------------------- */

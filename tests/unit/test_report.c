@@ -440,6 +440,53 @@ static void test_fixture_trees(void **state)
 	}
 }
 
+/* A trimmed flame graph does not depend on the order of the samples: nodes of
+ * equal weight at the max_nodes cut are chosen by their place in the tree
+ * (depth, then names), not by which sample created them first. A merge on
+ * ClickHouse lists the samples in another order than on the embedded store,
+ * and their flame graphs kept different ones of the tied nodes. */
+static void test_trim_sample_order(void **state)
+{
+	static const char *const files[] = {"heap-001", "heap-large-001", "cpu-001"};
+	static const size_t caps[] = {30, 300, 3000};
+
+	(void)state;
+	for (size_t f = 0; f < PF_ARRAY_LEN(files); f++) {
+		char path[128];
+		struct pprof_profile *p;
+		pprof_msg *m;
+
+		snprintf(path, sizeof(path), FIX "%s.pb.gz", files[f]);
+		p = fixture_pprof(path);
+		m = (pprof_msg *)pprof_message(p); /* the samples' order only */
+		for (size_t c = 0; c < PF_ARRAY_LEN(caps); c++) {
+			struct report_opts o;
+			json_t *j;
+			char *a, *b;
+
+			report_opts_init(&o);
+			o.max_nodes = caps[c];
+			j = run(p, &o, report_flamegraph);
+			a = flame_str(j);
+			json_decref(j);
+			for (size_t i = 0; i < m->n_sample / 2; i++) {
+				Perftools__Profiles__Sample *x = m->sample[i];
+				m->sample[i] = m->sample[m->n_sample - 1 - i];
+				m->sample[m->n_sample - 1 - i] = x;
+			}
+			j = run(p, &o, report_flamegraph);
+			b = flame_str(j);
+			json_decref(j);
+			if (strcmp(a, b) != 0)
+				fail_msg("%s max_nodes %zu: the flame graph changes with the samples' order", files[f],
+					 caps[c]);
+			free(a);
+			free(b);
+		}
+		pprof_free(p);
+	}
+}
+
 static void test_diff_only(void **state)
 {
 	struct pprof_profile *a = fixture_pprof(FIX "heap-001.pb.gz"), *b = fixture_pprof(FIX "heap-010.pb.gz");
@@ -806,6 +853,7 @@ int main(void)
 		cmocka_unit_test(test_tiny_filters),
 		cmocka_unit_test(test_tiny_sandwich),
 		cmocka_unit_test(test_fixture_trees),
+		cmocka_unit_test(test_trim_sample_order),
 		cmocka_unit_test(test_diff_only),
 		cmocka_unit_test(test_sandwich_diff),
 		cmocka_unit_test(test_tag_ranges),
