@@ -573,6 +573,10 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (strcmp(fl.storage_type, "tsdb") == 0) {
+		if (*fl.clickhouse_dsn) { /* else the profiles would go to -tsdb.dir unsaid */
+			fprintf(stderr, "profefe: -clickhouse.dsn is set but -storage-type is tsdb (the embedded store in -tsdb.dir): add -storage-type clickhouse, or drop -clickhouse.dsn\n");
+			return 2;
+		}
 		stopt.type = STORE_TSDB;
 	} else if (strcmp(fl.storage_type, "clickhouse") == 0) {
 		struct ch_dsn d;

@@ -32,6 +32,10 @@ expect "port in use: exit non-zero" "$([ $rc -ne 0 ] && echo nonzero)" nonzero
 expect_match "port in use: one clear line" "$(cat "$TMP/out")" '^profefe: listen on 127\.0\.0\.1:[0-9]+: Address already in use$'
 "$PROFEFE_BIN" -storage-type badger >"$TMP/out" 2>&1
 expect_match "badger is refused pointing to tsdb" "$?:$(cat "$TMP/out")" '^[1-9][0-9]*:profefe: .*badger.*tsdb'
+timeout 20 "$PROFEFE_BIN" -addr 127.0.0.1:0 -tsdb.dir "$TMP/nodata" -clickhouse.dsn 'http://127.0.0.1:1/?database=x' >"$TMP/out" 2>&1
+expect_match "-clickhouse.dsn without -storage-type clickhouse: exit 2 naming both" \
+	"$?:$(cat "$TMP/out")" '^2:profefe: -clickhouse.dsn is set but -storage-type is tsdb .*add -storage-type clickhouse'
+expect "... and no store made in -tsdb.dir" "$([ -e "$TMP/nodata" ] && echo made || echo none)" none
 touch "$TMP/notadir"
 "$PROFEFE_BIN" -addr 127.0.0.1:0 -tsdb.dir "$TMP/notadir" >"$TMP/out" 2>&1
 expect_match "unusable store dir: exit non-zero with the dir named" "$?:$(cat "$TMP/out")" "^[1-9][0-9]*:profefe: .*notadir"
