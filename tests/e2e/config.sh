@@ -39,6 +39,22 @@ start_server "$TMP/data2" -config.file config/profefe.yaml || { notok "starts wi
 ok "starts with config/profefe.yaml"
 stop_server
 
+# the systemd unit's command line, its paths moved here: it starts, its
+# ExecReload's SIGHUP reloads, and SIGTERM (systemctl stop) ends it with 0
+exec_start=$(sed -n 's/^ExecStart=//p' config/profefe.service)
+expect_match "config/profefe.service runs /usr/local/bin/profefe with the shipped config" "$exec_start" \
+	'^/usr/local/bin/profefe -addr :10100 -config.file /etc/profefe/profefe.yaml -tsdb.dir /var/lib/profefe$'
+read -r -a unit_args <<<"$(sed -e 's|^/usr/local/bin/profefe ||' -e 's|-addr :10100 ||' \
+	-e "s|/etc/profefe/profefe.yaml|config/profefe.yaml|" -e "s|/var/lib/profefe|$TMP/unit-data|" <<<"$exec_start")"
+start_server "$TMP/unit-data" "${unit_args[@]}" || { notok "the unit's command line starts"; finish; }
+ok "the unit's command line starts"
+expect "ExecReload is a SIGHUP to the main process" "$(sed -n 's/^ExecReload=//p' config/profefe.service)" '/bin/kill -HUP $MAINPID'
+kill -HUP "$PID"
+for _ in $(seq 1 100); do [ "$(grep -c 'msg="config loaded"' "$TMP"/server.$SERVER_N.log)" -ge 2 ] && break; sleep 0.05; done
+expect "... and the SIGHUP reloads config/profefe.yaml" "$(grep -c 'msg="config loaded" file=config/profefe.yaml' "$TMP"/server.$SERVER_N.log)" 2
+check "... its store is made in the unit's -tsdb.dir" test -d "$TMP/unit-data"
+stop_server
+
 cp tests/fixtures/config/conprof.yaml "$TMP/conprof.yaml"
 start_server "$TMP/data3" -config.file "$TMP/conprof.yaml" || { notok "starts with conprof's example file"; finish; }
 ok "starts with conprof's example file"
