@@ -300,8 +300,10 @@ static json_t *labels_json(const struct tsdb_label *l, size_t n)
 }
 
 /* Run one selector's matchers over [start, end]. */
+/* per_series: the newest N of each series (query_range's limit), 0 all */
 static int find(struct api_server *s, struct api_req *r, const struct tsdb_matcher *m, size_t nm,
-		int64_t start, int64_t end, struct store_result **res, struct pf_err *err)
+		int64_t start, int64_t end, size_t per_series, struct store_result **res,
+		struct pf_err *err)
 {
 	struct tsdb_query q = {0};
 
@@ -309,6 +311,7 @@ static int find(struct api_server *s, struct api_req *r, const struct tsdb_match
 	q.nmatchers = nm;
 	q.min_t_ns = start;
 	q.max_t_ns = end;
+	q.series_limit = per_series;
 	api_query_limits(s, &q);
 	api_query_cancel(r, &q);
 	return store_find(s->opt.db, &q, res, err);
@@ -405,8 +408,10 @@ static void handle_query_range(struct api_server *s, struct api_req *r, struct a
 	}
 	if (read_range(r, rep, &start, &end) < 0 || read_count(r, rep, "limit", &limit) < 0)
 		goto out;
-	if ((rc = find(s, r, tsdb_selector_matchers(sel), tsdb_selector_len(sel), start, end, &res,
-		       &err)) < 0) {
+	/* the store keeps the newest limit of each series: only those count
+	 * against -query.max-profiles (the Services page asks all time, limit=1) */
+	if ((rc = find(s, r, tsdb_selector_matchers(sel), tsdb_selector_len(sel), start, end, limit,
+		       &res, &err)) < 0) {
 		query_error(s, rep, rc, "query failed", &err);
 		goto out;
 	}
@@ -901,8 +906,8 @@ static int read_merge(struct api_server *s, struct api_req *r, struct api_reply 
 		bad_data(rep, "invalid parameter \"%s\": end timestamp must not be before start time", end_param);
 		goto out;
 	}
-	if ((rc = find(s, r, tsdb_selector_matchers(sel), tsdb_selector_len(sel), start, end, &res,
-		       &err)) < 0) {
+	if ((rc = find(s, r, tsdb_selector_matchers(sel), tsdb_selector_len(sel), start, end, 0,
+		       &res, &err)) < 0) {
 		query_error(s, rep, rc, "query failed", &err);
 		goto out;
 	}

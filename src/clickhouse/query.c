@@ -454,14 +454,25 @@ static int select_profiles(struct ch_store *s, const struct tsdb_query *q, struc
 		if (q->max_t_ns != INT64_MAX)
 			pf_buf_printf(&w, " AND t_ns <= %" PRId64, q->max_t_ns);
 	}
-	pf_buf_printf(&sql, "SELECT " PROW_COLS " FROM profiles WHERE %.*s", (int)w.len,
-		      (char *)w.data);
-	if (!q->ids && q->limit)
-		pf_buf_printf(&sql, " ORDER BY t_ns DESC, series_id DESC, seq DESC"
-				    " LIMIT 1 BY series_id, t_ns, seq LIMIT %zu",
-			      q->limit);
-	else
-		pf_buf_printf(&sql, " LIMIT 1 BY series_id, t_ns, seq");
+	if (!q->ids && q->series_limit) {
+		/* rows deduplicated first, then the newest N of each series */
+		pf_buf_printf(&sql,
+			      "SELECT " PROW_COLS " FROM (SELECT " PROW_COLS
+			      " FROM profiles WHERE %.*s LIMIT 1 BY series_id, t_ns, seq)"
+			      " ORDER BY t_ns DESC, series_id DESC, seq DESC LIMIT %zu BY series_id",
+			      (int)w.len, (char *)w.data, q->series_limit);
+		if (q->limit)
+			pf_buf_printf(&sql, " LIMIT %zu", q->limit);
+	} else {
+		pf_buf_printf(&sql, "SELECT " PROW_COLS " FROM profiles WHERE %.*s", (int)w.len,
+			      (char *)w.data);
+		if (!q->ids && q->limit)
+			pf_buf_printf(&sql, " ORDER BY t_ns DESC, series_id DESC, seq DESC"
+					    " LIMIT 1 BY series_id, t_ns, seq LIMIT %zu",
+				      q->limit);
+		else
+			pf_buf_printf(&sql, " LIMIT 1 BY series_id, t_ns, seq");
+	}
 	pf_buf_printf(&sql, " FORMAT RowBinary");
 	if ((rc = run(s, &sql, &out, q, err)) < 0) {
 		rc = canceled_at(rc, err, "after finding 0 profiles (in %zu series)", ss->n);
@@ -488,7 +499,7 @@ static int select_profiles(struct ch_store *s, const struct tsdb_query *q, struc
 	if (*nrows > 1) /* qsort(NULL, 0) is undefined */
 		qsort(*rows, *nrows, sizeof(**rows), cmp_prow);
 	if (sel_where && *nrows) {
-		if (q->limit && !q->ids) {
+		if ((q->limit || q->series_limit) && !q->ids) {
 			/* exactly the newest N: their keys */
 			pf_buf_reset(sel_where);
 			pf_buf_printf(sel_where, "(series_id, t_ns, seq) IN (");

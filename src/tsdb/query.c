@@ -56,6 +56,7 @@ int tsdb__rit_init(struct tsdb__rit *it, struct tsdb *db, const struct tsdb_quer
 	it->src = SIZE_MAX;
 	it->min_t = q ? q->min_t_ns : INT64_MIN;
 	it->max_t = q ? q->max_t_ns : INT64_MAX;
+	it->series_limit = q && grain == TSDB__RIT_PROFILE ? q->series_limit : 0;
 	if (grain != TSDB__RIT_SOURCE &&
 	    (rc = tsdb__preds_new(q->matchers, q->nmatchers, &it->ps, err)) < 0) {
 		it->done = 1;
@@ -136,6 +137,8 @@ static int rit_series(struct tsdb__rit *it)
 		it->hj = entries_from(it->he, n, it->min_t);
 		for (it->hk = it->hj; it->hk < n && it->he[it->hk].t_ns <= it->max_t; it->hk++)
 			;
+		if (it->series_limit && it->hk - it->hj > it->series_limit)
+			it->hj = it->hk - it->series_limit; /* entries ascend by time */
 		it->count = it->hk - it->hj;
 		if (it->count) {
 			it->lo = it->he[it->hj].t_ns;
@@ -156,8 +159,21 @@ static int rit_series(struct tsdb__rit *it)
 	tsdb__block_entries(it->b, id, &it->es);
 	it->have_es = 1;
 	it->ej = 0;
-	if (it->grain == TSDB__RIT_PROFILE)
+	if (it->grain == TSDB__RIT_PROFILE) {
+		if (it->series_limit) {
+			/* entries ascend by (time, seq): start N before the
+			 * last one in range */
+			size_t in = 0, j = it->es.n;
+			while (j > 0 && it->es.e[j - 1].t_ns > it->max_t)
+				j--;
+			while (j > 0 && in < it->series_limit && it->es.e[j - 1].t_ns >= it->min_t) {
+				j--;
+				in++;
+			}
+			it->ej = j;
+		}
 		return 1;
+	}
 	/* partly in range: count from the entries */
 	it->lo = INT64_MAX;
 	it->hi = INT64_MIN;
@@ -378,10 +394,31 @@ static void hit_from_block(struct gather *g, struct tsdb__block *b, size_t src, 
 	}
 }
 
+/* Keep the newest n hits of each series (hits sorted, order kept). Each
+ * source gave at most n of a series: the newest n over all of them. */
+static void series_trim(struct gather *g, size_t n)
+{
+	struct pf_htab seen;
+	size_t k = g->n;
+
+	pf_htab_init(&seen, 64);
+	for (size_t i = g->n; i-- > 0;) {
+		uint32_t c = 0;
+		pf_htab_get(&seen, g->hits[i].hash, &c);
+		if (c >= n)
+			continue;
+		pf_htab_set(&seen, g->hits[i].hash, c + 1);
+		g->hits[--k] = g->hits[i];
+	}
+	memmove(g->hits, g->hits + k, (g->n - k) * sizeof(*g->hits));
+	g->n -= k;
+	pf_htab_free(&seen);
+}
+
 /*
  * Everything q selects, sorted by (t, hash, seq), duplicates dropped, the
- * newest q->limit kept; each hit's walk field keeps its place in the
- * walk's order. Called with db->state held shared (and kept until the hits
+ * newest q->series_limit of each series and then the newest q->limit kept;
+ * each hit's walk field keeps its place in the walk's order. Called with db->state held shared (and kept until the hits
  * are used).
  */
 static int gather(struct tsdb *db, const struct tsdb_query *q, struct gather *g,
@@ -400,7 +437,7 @@ static int gather(struct tsdb *db, const struct tsdb_query *q, struct gather *g,
 					  g->n + over);
 		/* without a limit nothing past the cap is kept: count the rest
 		 * (profiles in two overlapping blocks mid-compaction count twice) */
-		if (q->max_profiles && !q->limit && g->n >= q->max_profiles) {
+		if (q->max_profiles && !q->limit && !q->series_limit && g->n >= q->max_profiles) {
 			over++;
 			continue;
 		}
@@ -422,6 +459,8 @@ static int gather(struct tsdb *db, const struct tsdb_query *q, struct gather *g,
 				g->hits[k++] = g->hits[i];
 		g->n = k;
 	}
+	if (q->series_limit && g->n > q->series_limit)
+		series_trim(g, q->series_limit);
 	if (q->limit && g->n > q->limit) {
 		memmove(g->hits, g->hits + (g->n - q->limit), q->limit * sizeof(*g->hits));
 		g->n = q->limit;

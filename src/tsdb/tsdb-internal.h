@@ -733,6 +733,7 @@ struct tsdb__rit {
 	enum tsdb__rit_grain grain;
 	struct tsdb__preds *ps;
 	int64_t min_t, max_t;
+	size_t series_limit; /* PROFILE: the newest N in range of a series per source */
 	struct tsdb__block **blocks; /* a reference each, until _finish */
 	size_t nblocks;
 	size_t next_src; /* 0: the head, 1 + i: blocks[i] */

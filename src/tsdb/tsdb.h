@@ -177,10 +177,13 @@ struct tsdb_query {
 	int64_t min_t_ns; /* inclusive; INT64_MIN for unbounded */
 	int64_t max_t_ns; /* inclusive; INT64_MAX for unbounded */
 	size_t limit;     /* keep the newest N over all series; 0 = all */
+	/* keep the newest N of each series (before limit); 0 = all. Only these
+	 * count against max_profiles: a series' older profiles are never held */
+	size_t series_limit;
 	/*
 	 * Limits (-query.max-profiles, -query.timeout); 0 = none, so a query
 	 * that does not set them is unbounded. A find or merge that selects
-	 * more than max_profiles profiles (after limit) is PF_ELIMIT, before
+	 * more than max_profiles profiles (after series_limit and limit) is PF_ELIMIT, before
 	 * any body is read, err saying how many it selects and the cap ("the
 	 * query selects 1500 profiles, over the cap of 1000"). Past deadline_ns
 	 * (pf_mono_ns clock) a find or merge stops and is PF_ETIMEDOUT, err

@@ -76,7 +76,8 @@ curl -sS -o "$TMP/five.pb.gz" "$URL/api/0/profiles/${ida[0]}+${idb[1]}+${ida[2]}
 want "$TMP/go-five.pb.gz" "${heaps[0]}" "${heaps[1]}" "${heaps[2]}" "${heaps[0]}" "${heaps[0]}" ||
 	notok "go tool pprof -proto of five files"
 check "max-profiles: an id merge of 5 is served" same_profile "$TMP/five.pb.gz" "$TMP/go-five.pb.gz"
-for f in "${heaps[@]:0:6}"; do push "$f" "service=m&type=heap&labels=host=c" >/dev/null; done
+idc=()
+for f in "${heaps[@]:0:6}"; do idc+=("$(push "$f" "service=m&type=heap&labels=host=c" | jq -r .body.id)"); done
 expect "max-profiles: range merge of 6 in the head" "$(req GET "/api/0/profiles/merge?service=m&type=heap&labels=host=c&$F")" \
 	'400 {"code":400,"error":"bad request: the query selects 6 profiles, over the cap of 5 (-query.max-profiles)"}'
 V1Q='query=%7Bservice%3D%22m%22%2Ctype%3D%22heap%22%7D'
@@ -86,6 +87,19 @@ expect "max-profiles: /api/v1/query_range of 26" "$(req GET "/api/v1/query_range
 	'400 {"status":"error","errorType":"bad_data","error":"the query selects 26 profiles, over the cap of 5 (-query.max-profiles)"}'
 expect_match "max-profiles: refusals counted" "$(curl -sS "$URL/metrics")" \
 	'profefe_requests_refused_total\{reason="max_profiles"\} 6'
+# query_range's limit=N keeps the newest N of each series in the store:
+# only those count against the cap (the Services page asks all time with
+# limit=1); host=a gets one more profile (the newest, heap-large-001), in the head while its others
+# are in blocks
+ida+=("$(push "$FIX/pprof/heap-large-001.pb.gz" "service=m&type=heap&labels=host=a" | jq -r .body.id)")
+qr_ids() { curl -sS "$URL/api/v1/query_range?$V1Q&$1" | jq -c '[.data[] | [.labels.host, [.samples[].id]]]'; }
+expect "max-profiles: /api/v1/query_range of 27 with limit=1: the newest of each of the 3 series" \
+	"$(qr_ids limit=1)" "[[\"a\",[\"${ida[10]}\"]],[\"b\",[\"${idb[9]}\"]],[\"c\",[\"${idc[5]}\"]]]"
+expect "max-profiles: ... and a one-series selector with limit=5 its newest five, across head and blocks" \
+	"$(curl -sS "$URL/api/v1/query_range?query=%7Bservice%3D%22m%22%2Chost%3D%22a%22%7D&limit=5" | jq -c '[.data[].samples[].id]')" \
+	"$(printf '%s\n' "${ida[@]:6:5}" | jq -R . | jq -sc .)"
+expect "max-profiles: ... limit=2 keeps 6, over the cap: 400 naming 6" "$(req GET "/api/v1/query_range?$V1Q&limit=2")" \
+	'400 {"status":"error","errorType":"bad_data","error":"the query selects 6 profiles, over the cap of 5 (-query.max-profiles)"}'
 stop_server
 
 # 4. -query.timeout 1ns: a deadline that has passed when the merge starts
@@ -99,7 +113,7 @@ if [ "$STORAGE" = clickhouse ]; then
 	expect "timeout: id merge" "$(req GET "/api/0/profiles/$ids")" "503 {\"code\":503,\"error\":\"$ch_to\"}"
 else
 expect "timeout: range merge (blocks and head)" "$(req GET "/api/0/profiles/merge?service=m&type=heap&$F")" \
-	'503 {"code":503,"error":"query timed out after -query.timeout 1ns (stopped after finding 26 profiles)"}'
+	'503 {"code":503,"error":"query timed out after -query.timeout 1ns (stopped after finding 27 profiles)"}'
 expect "timeout: id merge" "$(req GET "/api/0/profiles/$ids")" \
 	'503 {"code":503,"error":"query timed out after -query.timeout 1ns (stopped after looking up 6 ids)"}'
 fi
@@ -110,7 +124,7 @@ if [ "$STORAGE" = clickhouse ]; then
 		"503 {\"status\":\"error\",\"errorType\":\"timeout\",\"error\":\"$ch_to\"}"
 else
 expect "timeout: /api/v1/merge" "$(req GET "/api/v1/merge?query=%7Bservice%3D%22m%22%7D&report=flamegraph")" \
-	'503 {"status":"error","errorType":"timeout","error":"query timed out after -query.timeout 1ns (stopped after finding 26 profiles)"}'
+	'503 {"status":"error","errorType":"timeout","error":"query timed out after -query.timeout 1ns (stopped after finding 27 profiles)"}'
 fi
 expect_match "timeout: refusals counted" "$(curl -sS "$URL/metrics")" \
 	'profefe_requests_refused_total\{reason="query_timeout"\} 3'

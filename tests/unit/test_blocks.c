@@ -230,6 +230,52 @@ static void test_cut_and_read(void **state)
 	check_read(c, ids[10], "trace-001.out");
 }
 
+/* series_limit keeps the newest N in range of each series, over blocks
+ * and head, and only those count against max_profiles. */
+static void test_series_limit(void **state)
+{
+	struct ctx *c = *state;
+	char ids[2][10][TSDB_ID_LEN + 1];
+	struct tsdb_matcher m = {TSDB_MATCH_EQ, "type", "heap"};
+	struct tsdb_query q = {&m, 1, INT64_MIN, T0 + 8 * 3 * SEC, 0};
+	struct tsdb_result *r = NULL;
+	struct tsdb_stats st;
+	struct pf_err err = {0};
+
+	open_db(c);
+	for (int i = 0; i < 10; i++) {
+		append_fixture(c, heaps[i], "api", "heap", T0 + i * 3 * SEC, ids[0][i]);
+		append_fixture(c, heaps[i], "web", "heap", T0 + i * 3 * SEC, ids[1][i]);
+	}
+	maintain(c, 0);
+	tsdb_stats(c->db, &st);
+	assert_true(st.blocks >= 1 && st.head_profiles > 0); /* the newest in the head */
+	q.series_limit = 3;
+	q.max_profiles = 6;
+	assert_int_equal(tsdb_find(c->db, &q, &r, &err), 0);
+	assert_int_equal(tsdb_result_len(r), 6);
+	/* ascending by time: the 7th to 9th of each (the 10th is past max_t) */
+	for (size_t i = 0; i < 6; i++) {
+		const char *id = tsdb_result_at(r, i)->id;
+		assert_true(!strcmp(id, ids[0][6 + i / 2]) || !strcmp(id, ids[1][6 + i / 2]));
+	}
+	tsdb_result_free(r);
+	r = NULL;
+	q.limit = 2; /* then the newest two of those */
+	assert_int_equal(tsdb_find(c->db, &q, &r, &err), 0);
+	assert_int_equal(tsdb_result_len(r), 2);
+	assert_int_equal(tsdb_result_at(r, 0)->t_ns, T0 + 8 * 3 * SEC);
+	tsdb_result_free(r);
+	r = NULL;
+	q.limit = 0;
+	q.series_limit = 4;
+	assert_int_equal(tsdb_find(c->db, &q, &r, &err), PF_ELIMIT);
+	assert_non_null(strstr(err.msg, "selects 8 profiles, over the cap of 6"));
+	q.series_limit = 0;
+	assert_int_equal(tsdb_find(c->db, &q, &r, &err), PF_ELIMIT);
+	assert_non_null(strstr(err.msg, "over the cap of 6"));
+}
+
 /* A clean close writes the head out and empties the WAL; the restart
  * replays nothing and finds everything. */
 static void test_flush_on_close(void **state)
@@ -1372,6 +1418,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_index_roundtrip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cut_and_read, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_series_limit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flush_on_close, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_merge_matches_pprof_merge, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_merge_ids, setup, teardown),
