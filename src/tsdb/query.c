@@ -418,8 +418,8 @@ static void series_trim(struct gather *g, size_t n)
 /*
  * Everything q selects, sorted by (t, hash, seq), duplicates dropped, the
  * newest q->series_limit of each series and then the newest q->limit kept;
- * each hit's walk field keeps its place in the walk's order. Called with db->state held shared (and kept until the hits
- * are used).
+ * each hit's walk field keeps its place in the walk's order. Called with
+ * db->state held shared (and kept until the hits are used).
  */
 static int gather(struct tsdb *db, const struct tsdb_query *q, struct gather *g,
 		  struct pf_err *err)
