@@ -75,7 +75,9 @@ static int valid_db_name(const char *s)
 	return 1;
 }
 
-static int dsn_parse(const char *dsn, struct ch_dsn *d, struct pf_err *err)
+/* shown: dsn as its errors quote it (dsn_redact) */
+static int dsn_parse(const char *dsn, const char *shown, struct ch_dsn *d,
+		     struct pf_err *err)
 {
 	const char *p, *host, *q, *hend;
 	size_t slen;
@@ -90,28 +92,28 @@ static int dsn_parse(const char *dsn, struct ch_dsn *d, struct pf_err *err)
 		if ((unsigned char)*p <= ' ' || *p == 0x7f)
 			return pf_err_set(err, PF_EINVAL,
 					  "-clickhouse.dsn \"%.200s\": space or control byte at offset %zu",
-					  dsn, (size_t)(p - dsn));
+					  shown, (size_t)(p - dsn));
 	p = strstr(dsn, "://");
 	if (!p)
 		return pf_err_set(err, PF_EINVAL,
 				  "-clickhouse.dsn \"%.200s\": no scheme: want http://host:8123/?database=NAME",
-				  dsn);
+				  shown);
 	slen = (size_t)(p - dsn);
 	if (!((slen == 4 && strncasecmp(dsn, "http", 4) == 0) ||
 	      (slen == 5 && strncasecmp(dsn, "https", 5) == 0)))
 		return pf_err_set(err, PF_EINVAL,
 				  "-clickhouse.dsn \"%.200s\": scheme \"%.*s\" is not http or https "
 				  "(ClickHouse's HTTP interface, port 8123)",
-				  dsn, (int)PF_MIN(slen, 32), dsn);
+				  shown, (int)PF_MIN(slen, 32), dsn);
 	host = p + 3;
 	hend = host + strcspn(host, "/?#");
 	if (hend == host)
-		return pf_err_set(err, PF_EINVAL, "-clickhouse.dsn \"%.200s\": missing host", dsn);
+		return pf_err_set(err, PF_EINVAL, "-clickhouse.dsn \"%.200s\": missing host", shown);
 	if (memchr(host, '@', (size_t)(hend - host)))
 		return pf_err_set(err, PF_EINVAL,
 				  "-clickhouse.dsn \"%.200s\": user info in the host part: give "
 				  "user= and password= parameters",
-				  dsn);
+				  shown);
 	/* host[:port]: the port, when given, is 1..65535 */
 	{
 		const char *colon = NULL;
@@ -120,25 +122,25 @@ static int dsn_parse(const char *dsn, struct ch_dsn *d, struct pf_err *err)
 			if (!rb)
 				return pf_err_set(err, PF_EINVAL,
 						  "-clickhouse.dsn \"%.200s\": unclosed [ in the host",
-						  dsn);
+						  shown);
 			if (rb + 1 < hend && rb[1] == ':')
 				colon = rb + 1;
 			else if (rb + 1 != hend)
 				return pf_err_set(err, PF_EINVAL,
-						  "-clickhouse.dsn \"%.200s\": bad host \"%.*s\"", dsn,
+						  "-clickhouse.dsn \"%.200s\": bad host \"%.*s\"", shown,
 						  (int)PF_MIN(hend - host, 200), host);
 		} else {
 			colon = memchr(host, ':', (size_t)(hend - host));
 		}
 		if (colon == host)
 			return pf_err_set(err, PF_EINVAL, "-clickhouse.dsn \"%.200s\": missing host",
-					  dsn);
+					  shown);
 		if (colon) {
 			long port = 0;
 			const char *c = colon + 1;
 			if (c == hend)
 				return pf_err_set(err, PF_EINVAL,
-						  "-clickhouse.dsn \"%.200s\": empty port after \":\"", dsn);
+						  "-clickhouse.dsn \"%.200s\": empty port after \":\"", shown);
 			for (; c < hend; c++) {
 				if (*c < '0' || *c > '9' || port > 65535)
 					break;
@@ -148,7 +150,7 @@ static int dsn_parse(const char *dsn, struct ch_dsn *d, struct pf_err *err)
 				return pf_err_set(err, PF_EINVAL,
 						  "-clickhouse.dsn \"%.200s\": port \"%.*s\" is not a number "
 						  "in 1..65535",
-						  dsn, (int)PF_MIN(hend - colon - 1, 32), colon + 1);
+						  shown, (int)PF_MIN(hend - colon - 1, 32), colon + 1);
 		}
 	}
 	q = hend;
@@ -158,9 +160,9 @@ static int dsn_parse(const char *dsn, struct ch_dsn *d, struct pf_err *err)
 		return pf_err_set(err, PF_EINVAL,
 				  "-clickhouse.dsn \"%.200s\": path \"/%.*s\": the database goes in "
 				  "?database=NAME",
-				  dsn, (int)PF_MIN(strcspn(q, "?#"), 64), q);
+				  shown, (int)PF_MIN(strcspn(q, "?#"), 64), q);
 	if (strchr(dsn, '#'))
-		return pf_err_set(err, PF_EINVAL, "-clickhouse.dsn \"%.200s\": has a #fragment", dsn);
+		return pf_err_set(err, PF_EINVAL, "-clickhouse.dsn \"%.200s\": has a #fragment", shown);
 	{
 		struct pf_buf b = PF_BUF_INIT(0);
 		pf_buf_printf(&b, "%.*s://%.*s/", (int)slen, dsn, (int)(hend - host), host);
@@ -192,23 +194,23 @@ static int dsn_parse(const char *dsn, struct ch_dsn *d, struct pf_err *err)
 			pf_err_set(err, PF_EINVAL,
 				   "-clickhouse.dsn \"%.200s\": unknown parameter \"%.*s\" (known: "
 				   "database, user, password)",
-				   dsn, (int)PF_MIN(klen, 64), q);
+				   shown, (int)PF_MIN(klen, 64), q);
 			goto fail;
 		}
 		if (!eq) {
 			pf_err_set(err, PF_EINVAL, "-clickhouse.dsn \"%.200s\": parameter %s has no =value",
-				   dsn, what);
+				   shown, what);
 			goto fail;
 		}
 		if (*slot) {
 			pf_err_set(err, PF_EINVAL, "-clickhouse.dsn \"%.200s\": parameter %s given twice",
-				   dsn, what);
+				   shown, what);
 			goto fail;
 		}
 		*slot = url_decode(eq + 1, (size_t)(amp - eq - 1));
 		if (!*slot) {
 			pf_err_set(err, PF_EINVAL,
-				   "-clickhouse.dsn \"%.200s\": parameter %s has a bad %%-escape", dsn,
+				   "-clickhouse.dsn \"%.200s\": parameter %s has a bad %%-escape", shown,
 				   what);
 			goto fail;
 		}
@@ -218,18 +220,18 @@ static int dsn_parse(const char *dsn, struct ch_dsn *d, struct pf_err *err)
 		pf_err_set(err, PF_EINVAL,
 			   "-clickhouse.dsn \"%.200s\": missing database= parameter (e.g. "
 			   "?database=profefe)",
-			   dsn);
+			   shown);
 		goto fail;
 	}
 	if (!valid_db_name(d->database)) {
 		pf_err_set(err, PF_EINVAL,
 			   "-clickhouse.dsn \"%.200s\": database \"%.64s\" is not a name "
 			   "([A-Za-z_][A-Za-z0-9_]*, at most 64 bytes)",
-			   dsn, d->database);
+			   shown, d->database);
 		goto fail;
 	}
 	if (d->password && !d->user) {
-		pf_err_set(err, PF_EINVAL, "-clickhouse.dsn \"%.200s\": password= without user=", dsn);
+		pf_err_set(err, PF_EINVAL, "-clickhouse.dsn \"%.200s\": password= without user=", shown);
 		goto fail;
 	}
 	return 0;
@@ -266,22 +268,13 @@ static void dsn_redact(const char *dsn, struct pf_buf *b)
 
 int ch_dsn_parse(const char *dsn, struct ch_dsn *d, struct pf_err *err)
 {
-	int rc = dsn_parse(dsn, d, err);
-	if (rc < 0 && err && dsn && strlen(dsn) <= 4096) {
-		/* every message quotes the DSN first: -clickhouse.dsn "%.200s" */
-		struct pf_buf raw = PF_BUF_INIT(0), shown = PF_BUF_INIT(0);
-		pf_buf_printf(&raw, "-clickhouse.dsn \"%.200s\"", dsn);
+	struct pf_buf shown = PF_BUF_INIT(0);
+	int rc;
+
+	if (dsn)
 		dsn_redact(dsn, &shown);
-		if (!strncmp(err->msg, (char *)raw.data, raw.len)) {
-			struct pf_buf m = PF_BUF_INIT(0);
-			pf_buf_printf(&m, "-clickhouse.dsn \"%.200s\"%s", (char *)shown.data, err->msg + raw.len);
-			memcpy(err->msg, m.data, PF_MIN(m.len, sizeof(err->msg) - 1));
-			err->msg[PF_MIN(m.len, sizeof(err->msg) - 1)] = 0;
-			pf_buf_free(&m);
-		}
-		pf_buf_free(&raw);
-		pf_buf_free(&shown);
-	}
+	rc = dsn_parse(dsn, dsn ? (const char *)shown.data : "", d, err);
+	pf_buf_free(&shown);
 	return rc;
 }
 
