@@ -743,15 +743,13 @@ respond:
 		rep.bearer_challenge = 1;
 	} else if (r->body_too_big) {
 		api_metrics_refused(&s->metrics, "body_too_big");
-		if (strncmp(r->path, "/api/v1/", 8) == 0) { /* bundles, profiles: their envelope */
-			char msg[96];
-			snprintf(msg, sizeof(msg), "request body larger than -max-body-size (%zu bytes)",
-				 s->opt.max_body_bytes);
+		char msg[96];
+		snprintf(msg, sizeof(msg), "request body larger than -max-body-size (%zu bytes)",
+			 s->opt.max_body_bytes);
+		if (strncmp(r->path, "/api/v1/", 8) == 0) /* bundles, profiles: their envelope */
 			api_v1_error(&rep, 413, "bad_data", msg);
-		} else {
-			api_reply_error(&rep, 413, "request body larger than -max-body-size (%zu bytes)",
-					s->opt.max_body_bytes);
-		}
+		else
+			api_reply_error(&rep, 413, "%s", msg);
 	} else {
 		route(s, r, &rep);
 	}
