@@ -18,6 +18,13 @@ struct api_param {
 	size_t value_len;
 };
 
+/* Where a query breaks Go's url.ParseQuery: the first pair it drops for a
+ * ';' or a malformed %-escape, and that byte (pointers into the query;
+ * NULL when there is none). */
+struct api_query_flaw {
+	const char *pair, *at;
+};
+
 /* One request, built up by the server before a handler runs. */
 struct api_req {
 	const char *method;
@@ -25,6 +32,7 @@ struct api_req {
 	char *path;                /* percent-decoded path */
 	struct api_param *params;  /* in order of appearance */
 	size_t nparams;
+	struct api_query_flaw query_flaw; /* the first pair params left out, in raw_uri */
 	struct pf_buf body;        /* capped at max_body_bytes */
 	int body_too_big;
 	int head_too_big;          /* 414 or 431: request line or headers over our caps */
@@ -144,8 +152,9 @@ struct api_server {
 /* First value of key, or NULL. */
 const char *api_param(const struct api_req *r, const char *key);
 /* Parse "a=b&c=d" (Go's url.ParseQuery: '+' is a space, pairs with bad
- * escapes are dropped). */
-void api_parse_query(const char *q, struct api_param **out, size_t *n);
+ * escapes or a ';' are dropped); flaw (may be NULL) says where the first
+ * such pair was. */
+void api_parse_query(const char *q, struct api_param **out, size_t *n, struct api_query_flaw *flaw);
 void api_params_free(struct api_param *p, size_t n);
 /* The first parameter whose name or value holds a NUL byte once decoded
  * (*in_name: 1 for the name), or NULL. SPEC §9: such a request is refused. */

@@ -28,23 +28,41 @@ ssize_t api_unescape(char *s, int plus_space, const char **bad)
 	return w - s;
 }
 
-void api_parse_query(const char *q, struct api_param **out, size_t *n)
+/* The first ';' or malformed %-escape in [q, end), or NULL: what makes Go's
+ * ParseQuery drop the pair */
+static const char *pair_flaw(const char *q, const char *end)
+{
+	for (const char *c = q; c < end; c++)
+		if (*c == ';' || (*c == '%' && (pf_hexval(c[1]) < 0 || pf_hexval(c[2]) < 0)))
+			return c;
+	return NULL;
+}
+
+void api_parse_query(const char *q, struct api_param **out, size_t *n, struct api_query_flaw *flaw)
 {
 	struct api_param *v = NULL;
 	size_t len = 0, cap = 0;
 
+	if (flaw)
+		flaw->pair = flaw->at = NULL;
 	while (q && *q) {
-		const char *amp = strchr(q, '&'), *end = amp ? amp : q + strlen(q), *eq;
+		const char *amp = strchr(q, '&'), *end = amp ? amp : q + strlen(q), *eq, *bad;
 		char *key, *val;
 		ssize_t klen, vlen;
 
 		eq = memchr(q, '=', (size_t)(end - q));
-		/* Go 1.17+ also refuses ';' in a query: such pairs are dropped */
-		if (end > q && !memchr(q, ';', (size_t)(end - q))) {
+		/* Go 1.17+ also refuses ';' in a query: such pairs are dropped,
+		 * as are those with a bad escape */
+		if ((bad = pair_flaw(q, end)) != NULL) {
+			if (flaw && !flaw->at) {
+				flaw->pair = q;
+				flaw->at = bad;
+			}
+		} else if (end > q) {
 			key = pf_xstrndup(q, (size_t)((eq ? eq : end) - q));
 			val = eq ? pf_xstrndup(eq + 1, (size_t)(end - eq - 1)) : pf_xstrdup("");
 			klen = api_unescape(key, 1, NULL);
-			vlen = klen < 0 ? -1 : api_unescape(val, 1, NULL);
+			vlen = api_unescape(val, 1, NULL);
 			if (klen <= 0 || vlen < 0) {
 				free(key);
 				free(val);

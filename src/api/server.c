@@ -727,7 +727,7 @@ respond:
 			free(r->path);
 			r->path = pf_xstrndup(r->raw_uri, n);
 		}
-		api_parse_query(q ? q + 1 : NULL, &r->params, &r->nparams);
+		api_parse_query(q ? q + 1 : NULL, &r->params, &r->nparams, &r->query_flaw);
 	}
 	if (r->head_too_big == 414) {
 		api_metrics_refused(&s->metrics, "uri_too_long");

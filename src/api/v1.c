@@ -1192,37 +1192,13 @@ static const struct {
 	{"/api/v1/diff", EP_DIFF, API_ROUTE_V1_DIFF},
 };
 
-/* The first %-escape of the query that is not two hex digits, or ';', and
- * the key of its pair. /api/0 parses the query as Go's ParseQuery does for
- * profefe's clients (api_parse_query drops such a pair); Prometheus's
- * handlers refuse the form with a 400, and a dropped ?labels= would store a
- * push without its labels. */
-static const char *v1_bad_escape(const struct api_req *r, const char **key, size_t *klen)
-{
-	const char *q = r->raw_uri ? strchr(r->raw_uri, '?') : NULL, *pair;
-
-	if (!q)
-		return NULL;
-	for (const char *c = pair = q + 1; *c; c++) {
-		if (*c == '&') {
-			pair = c + 1;
-		} else if (*c == ';' || (*c == '%' && (pf_hexval(c[1]) < 0 || pf_hexval(c[2]) < 0))) {
-			*key = pair;
-			*klen = strcspn(pair, "=&");
-			return c;
-		}
-	}
-	return NULL;
-}
-
 void api_v1_handle(struct api_server *s, struct api_req *r, struct api_reply *rep)
 {
 	static const char lv_pre[] = "/api/v1/label/", lv_suf[] = "/values", pr_pre[] = "/api/v1/profile/";
 	const char *p = r->path;
 	size_t plen = strlen(p), pre = sizeof(lv_pre) - 1, suf = sizeof(lv_suf) - 1;
 	const struct api_param *nul;
-	const char *esc, *key;
-	size_t klen;
+	const struct api_query_flaw *fl = &r->query_flaw;
 	char *name = NULL;
 	int ep = -1, in_name;
 
@@ -1236,12 +1212,17 @@ void api_v1_handle(struct api_server *s, struct api_req *r, struct api_reply *re
 				 API_ECHO(nul->key), API_ECHO_N(nul->value, nul->value_len));
 		return;
 	}
-	if ((esc = v1_bad_escape(r, &key, &klen))) {
-		char *k = pf_xstrndup(key, klen);
+	/* a pair /api/0 drops (as Go's ParseQuery, for profefe's clients) is
+	 * refused here, as Prometheus's handlers do: a dropped ?labels= would
+	 * store a push without its labels */
+	if (fl->at) {
+		size_t klen = strcspn(fl->pair, "=&");
+		char *k = pf_xstrndup(fl->pair, klen);
+		const char *esc = fl->at;
 
 		if (api_unescape(k, 1, NULL) < 0) { /* the escape is in the key: as sent */
 			free(k);
-			k = pf_xstrndup(key, klen);
+			k = pf_xstrndup(fl->pair, klen);
 		}
 		api_metrics_refused(&s->metrics, "bad_param");
 		if (*esc == ';')

@@ -14,9 +14,12 @@ static void test_parse_query_go_rules(void **state)
 	struct api_param *p;
 	size_t n;
 	struct api_req r = {0};
+	struct api_query_flaw fl;
+	const char *q = "service=a+b&type=cpu&labels=k%3Dv%252C1&service=second&bad=%zz&;x=1&empty=&=novalue&flag";
 	(void)state;
-	api_parse_query("service=a+b&type=cpu&labels=k%3Dv%252C1&service=second&bad=%zz&;x=1&empty=&=novalue&flag",
-			&p, &n);
+	api_parse_query(q, &p, &n, &fl);
+	assert_ptr_equal(fl.pair, strstr(q, "bad=")); /* the first pair dropped, */
+	assert_ptr_equal(fl.at, strstr(q, "%zz"));     /* at its bad escape */
 	r.params = p;
 	r.nparams = n;
 	assert_string_equal(api_param(&r, "service"), "a b"); /* '+' is a space; first value wins */
@@ -28,8 +31,9 @@ static void test_parse_query_go_rules(void **state)
 	assert_string_equal(api_param(&r, "flag"), "");
 	assert_null(api_param(&r, "nosuch"));
 	api_params_free(p, n);
-	api_parse_query(NULL, &p, &n);
+	api_parse_query(NULL, &p, &n, &fl);
 	assert_int_equal(n, 0);
+	assert_null(fl.at);
 	api_params_free(p, n);
 }
 
@@ -73,7 +77,7 @@ static void test_param_nul(void **state)
 		struct api_req r = {0};
 		const struct api_param *p;
 		int in_name = -1;
-		api_parse_query(cases[i].query, &r.params, &r.nparams);
+		api_parse_query(cases[i].query, &r.params, &r.nparams, NULL);
 		p = api_param_nul(&r, &in_name);
 		if (!cases[i].key) {
 			assert_null(p);

@@ -85,7 +85,7 @@ static json_t *call(struct ctx *c, const char *method, const char *path, const c
 
 	r.method = method;
 	r.path = (char *)path;
-	api_parse_query(query, &r.params, &r.nparams);
+	api_parse_query(query, &r.params, &r.nparams, &r.query_flaw);
 	pf_buf_init(&rep.body, 0);
 	api_v1_handle(&c->srv, &r, &rep);
 	*status = rep.status;
