@@ -549,7 +549,7 @@ export async function render(root, params, ctx) {
     tip.replaceChildren(
       el('div', { class: 'tip-value' }, el('span', { class: 'swatch', style: `background:${COLORS[(hot.si - 1) % COLORS.length]}` }), fmtNum(u2.data[hot.si][hot.di], unit), el('span', { class: 'muted' }, ` ${sample}`)),
       el('div', { class: 'tip-time' }, fmtTime(xs[hot.di])),
-      el('div', { class: 'labels' }, Object.entries(s.labels).map(([k, v]) => el('span', { class: 'label-chip' }, `${k}="${v}"`))),
+      el('div', { class: 'labels' }, seriesChips(el, s.labels)),
       el('div', { class: 'hint' }, 'Click to open this profile'));
     tip.hidden = false;
     const px = u2.valToPos(u2.data[0][hot.di], 'x') + u2.over.offsetLeft;
@@ -685,6 +685,11 @@ async function pickSeries(ctx, start, end) {
   return box;
 }
 
+// A series' labels as k="v" chips.
+function seriesChips(el, labels) {
+  return Object.entries(labels).map(([k, v]) => el('span', { class: 'label-chip' }, `${k}="${v}"`));
+}
+
 // Series without totals (Go execution traces): each stored trace, newest
 // first, as a download of its bytes (go tool trace FILE).
 function traceList(ctx, series, start, end) {
@@ -696,7 +701,7 @@ function traceList(ctx, series, start, end) {
       el('code', {}, 'go tool trace FILE'), '):'),
     el('ul', {}, rows.slice(0, 500).map(({ p, labels }) => el('li', {},
       el('a', { href: `/api/0/profiles/${encodeURIComponent(p.id)}`, download: `${p.id}.trace` }, fmtTime(p.t)), ' ',
-      el('span', { class: 'labels' }, Object.entries(labels).map(([k, v]) => el('span', { class: 'label-chip' }, `${k}="${v}"`)))))),
+      el('span', { class: 'labels' }, seriesChips(el, labels))))),
     rows.length > 500 ? el('p', { class: 'hint' }, `The newest 500 of ${rows.length}: narrow the range for the others.`) : null);
 }
 
