@@ -392,16 +392,23 @@ static json_t *tree_json(struct tree *t, const struct report_view *v, const char
 	for (size_t i = n; i-- > 1;)
 		size[t->parent[i]] += size[i];
 
-	/* rank: breadth first from the root, each node's children by name (kids
-	 * is the queue here) */
+	/* rank: breadth first from the root (kids is the queue), each node's
+	 * children by name; their lists are relinked in that order, which is
+	 * the order the JSON lists them in */
 	struct tree_sort ts = {v, t};
 	kids[0] = 0;
 	for (size_t qi = 0; qi < qn; qi++) {
 		size_t from = qn;
+		uint32_t *link = &first[kids[qi]];
 		rank[kids[qi]] = (uint32_t)qi;
 		for (uint32_t c = first[kids[qi]]; c; c = next[c])
 			kids[qn++] = c;
 		qsort_r(kids + from, qn - from, sizeof(*kids), cmp_child, &ts);
+		for (size_t k = from; k < qn; k++) {
+			*link = kids[k];
+			link = &next[kids[k]];
+		}
+		*link = 0;
 	}
 
 	keep[0] = 1;
@@ -432,7 +439,6 @@ static json_t *tree_json(struct tree *t, const struct report_view *v, const char
 		free(name);
 	}
 	for (size_t i = 0; i < n; i++) {
-		size_t nk = 0;
 		int64_t ot = 0, ob = 0;
 		uint8_t opres = 0;
 		int folded = 0;
@@ -441,9 +447,10 @@ static json_t *tree_json(struct tree *t, const struct report_view *v, const char
 		if (!keep[i])
 			continue;
 		children = arr[i];
-		for (uint32_t c = first[i]; c; c = next[c]) {
+		for (uint32_t c = first[i]; c; c = next[c]) { /* by name */
 			if (keep[c]) {
-				kids[nk++] = c;
+				json_array_append_new(children, obj[c]);
+				obj[c] = NULL;
 				continue;
 			}
 			folded = 1;
@@ -452,11 +459,6 @@ static json_t *tree_json(struct tree *t, const struct report_view *v, const char
 			opres |= t->pres[c];
 			tnodes += size[c];
 			tvalue += t->tot_t[c] - t->tot_b[c];
-		}
-		qsort_r(kids, nk, sizeof(*kids), cmp_child, &ts);
-		for (size_t k = 0; k < nk; k++) {
-			json_array_append_new(children, obj[kids[k]]);
-			obj[kids[k]] = NULL;
 		}
 		if (folded)
 			json_array_append_new(children, node_json(t, "other", ot, ob, ot, ob, opres));
